@@ -1,0 +1,54 @@
+#include "bus/transport.hpp"
+
+#include <algorithm>
+
+namespace mob {
+
+void harden_socket(zmq::socket_t& socket, std::size_t max_message_bytes) {
+  socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(max_message_bytes));
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::sndhwm, 10000);
+  socket.set(zmq::sockopt::rcvhwm, 10000);
+}
+
+bool send_frames(zmq::socket_t& socket, const std::vector<std::string_view>& frames,
+                 bool dont_wait) {
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    auto flags = zmq::send_flags::none;
+    if (dont_wait) flags = flags | zmq::send_flags::dontwait;
+    if (i + 1 < frames.size()) flags = flags | zmq::send_flags::sndmore;
+    try {
+      auto sent = socket.send(zmq::const_buffer(frames[i].data(), frames[i].size()), flags);
+      if (!sent) return false;
+    } catch (const zmq::error_t&) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<std::vector<std::string>> recv_frames(zmq::socket_t& socket, bool dont_wait) {
+  std::vector<std::string> frames;
+  try {
+    while (true) {
+      zmq::message_t part;
+      // The rest of a multipart message is always there once its first frame is.
+      auto flags = dont_wait && frames.empty() ? zmq::recv_flags::dontwait : zmq::recv_flags::none;
+      if (!socket.recv(part, flags)) return std::nullopt;
+      frames.emplace_back(part.data<char>(), part.size());
+      if (!part.more()) break;
+    }
+  } catch (const zmq::error_t&) {
+    return std::nullopt;
+  }
+  return frames;
+}
+
+long poll_timeout_ms(std::chrono::steady_clock::time_point deadline,
+                     std::chrono::milliseconds cap) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  return std::clamp<long>(left.count() + 1, 0, cap.count());
+}
+
+}  // namespace mob

@@ -1,0 +1,29 @@
+// ZeroMQ helpers shared by every socket owner: safe socket options and multipart framing.
+// Internal (inproc) traffic is two frames: [route, envelope]; route is opaque to actors.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <zmq.hpp>
+
+namespace mob {
+
+// Sets ZMQ_MAXMSGSIZE, a zero linger and bounded high-water marks.
+void harden_socket(zmq::socket_t& socket, std::size_t max_message_bytes);
+
+// Sends every frame; false when the socket would block or the peer is unroutable.
+bool send_frames(zmq::socket_t& socket, const std::vector<std::string_view>& frames,
+                 bool dont_wait = true);
+
+// Receives one whole multipart message; nullopt when nothing is waiting (dont_wait) or on error.
+std::optional<std::vector<std::string>> recv_frames(zmq::socket_t& socket, bool dont_wait = true);
+
+// Milliseconds until `deadline`, clamped to [0, cap]; the poll timeout of an actor loop.
+long poll_timeout_ms(std::chrono::steady_clock::time_point deadline,
+                     std::chrono::milliseconds cap = std::chrono::milliseconds(1000));
+
+}  // namespace mob
