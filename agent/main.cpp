@@ -1,1 +1,152 @@
-int main() { return 0; }
+// mob-agent: the command line of one Mob agent. Parses flags, starts the agent, waits for
+// SIGINT/SIGTERM, then stops every service and exits 0.
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include <boost/program_options.hpp>
+
+#include "agent/agent.hpp"
+#include "bus/log.hpp"
+#include "providers/registry.hpp"
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr int kUsageError = 2;
+
+int usage_error(const std::string& message) {
+  std::cerr << "mob-agent: " << message << "\ntry 'mob-agent --help'\n";
+  return kUsageError;
+}
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::string part;
+  for (char c : text) {
+    if (c == separator) {
+      if (!part.empty()) parts.push_back(part);
+      part.clear();
+    } else if (c != ' ') {
+      part += c;
+    }
+  }
+  if (!part.empty()) parts.push_back(part);
+  return parts;
+}
+
+std::string default_data_dir(int port) {
+  const char* state_home = std::getenv("XDG_STATE_HOME");
+  const char* home = std::getenv("HOME");
+  std::string base = state_home && *state_home ? state_home
+                     : home && *home           ? std::string(home) + "/.local/state"
+                                               : "/var/lib";
+  return base + "/mob/agent-" + std::to_string(port);
+}
+
+std::string host_name() {
+  char buffer[256] = {};
+  if (gethostname(buffer, sizeof buffer - 1) != 0) return "mob";
+  return buffer;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  mob::AgentOptions options;
+  std::string providers_text;
+  std::vector<std::string> tag_texts;
+  std::string log_level = "info";
+  std::string data_dir;
+  po::options_description flags(
+      "Usage: mob-agent -p PORT -P PROVIDER[,PROVIDER...] [options]\n\n"
+      "Runs one Mob agent: it accepts commands from mob-tool on PORT and supervises the\n"
+      "services deployed to it.\n\nOptions");
+  flags.add_options()
+      ("help,h", "show this help and exit")
+      ("version", "show the version and exit")
+      ("port,p", po::value<int>(&options.port)->default_value(6666), "port of the request (ROUTER) socket")
+      ("pub-port", po::value<int>(&options.pub_port)->default_value(0), "port of the gossip/event (PUB) socket; 0 means PORT+1")
+      ("providers,P", po::value<std::string>(&providers_text)->default_value("bash"), "comma-separated providers this agent runs: bash, docker")
+      ("bind", po::value<std::string>(&options.bind)->default_value("127.0.0.1"), "address to listen on")
+      ("name", po::value<std::string>(&options.name), "agent name, unique in the network (default HOSTNAME:PORT)")
+      ("tag", po::value<std::vector<std::string>>(&tag_texts)->composing(), "KEY=VALUE tag for placement constraints; repeatable")
+      ("data-dir", po::value<std::string>(&data_dir), "where specs and logs live (default $XDG_STATE_HOME/mob/agent-PORT or ~/.local/state/mob/agent-PORT)")
+      ("log-level", po::value<std::string>(&log_level)->default_value("info"), "debug, info, warn, error or off")
+      ("max-message-bytes", po::value<std::size_t>(&options.max_message_bytes)->default_value(options.max_message_bytes), "largest message a socket accepts")
+      ("max-spec-bytes", po::value<std::size_t>(&options.spec_limits.max_spec_bytes)->default_value(options.spec_limits.max_spec_bytes), "largest service spec accepted")
+      ("max-instances", po::value<std::uint32_t>(&options.spec_limits.max_instances)->default_value(options.spec_limits.max_instances), "most instances one service may ask for")
+      ("max-services", po::value<std::uint32_t>(&options.max_services)->default_value(options.max_services), "most services the network holds")
+      ("log-max-bytes", po::value<std::uint64_t>(&options.log_max_bytes)->default_value(options.log_max_bytes), "size of a service log file before it rotates")
+      ("log-keep-files", po::value<std::uint32_t>(&options.log_keep_files)->default_value(options.log_keep_files), "rotated log files kept per instance");
+  po::variables_map values;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(flags).run(), values);
+    po::notify(values);
+  } catch (const po::error& e) {
+    return usage_error(e.what());
+  }
+  if (values.count("help")) {
+    std::cout << flags << "\nExample:\n  mob-agent -p 6666 -P bash,docker\n";
+    return 0;
+  }
+  if (values.count("version")) {
+    std::cout << "mob-agent " << MOB_VERSION << "\n";
+    return 0;
+  }
+  mob::log::Level level;
+  if (!mob::log::parse_level(log_level, level))
+    return usage_error("--log-level: expected debug, info, warn, error or off, got \"" + log_level + "\"");
+  mob::log::set_level(level);
+  if (options.port < 1 || options.port > 65535)
+    return usage_error("--port: expected 1 to 65535, got " + std::to_string(options.port));
+  if (options.pub_port == 0 && options.port == 65535)
+    return usage_error("--port 65535 leaves no room for the PUB port: give --pub-port");
+  if (options.pub_port < 0 || options.pub_port > 65535)
+    return usage_error("--pub-port: expected 1 to 65535, got " + std::to_string(options.pub_port));
+  options.providers = split(providers_text, ',');
+  if (options.providers.empty()) return usage_error("--providers: name at least one provider, e.g. -P bash");
+  for (const auto& provider : options.providers) {
+    if (!mob::is_known_provider(provider)) {
+      std::string known;
+      for (const auto& name : mob::known_providers()) known += (known.empty() ? "" : ", ") + name;
+      return usage_error("--providers: unknown provider \"" + provider + "\"; known providers: " + known);
+    }
+  }
+  for (const auto& tag : tag_texts) {
+    auto equals = tag.find('=');
+    if (equals == std::string::npos || equals == 0)
+      return usage_error("--tag: expected KEY=VALUE, got \"" + tag + "\"");
+    options.tags[tag.substr(0, equals)] = tag.substr(equals + 1);
+  }
+  if (options.name.empty()) options.name = host_name() + ":" + std::to_string(options.port);
+  options.data_dir = data_dir.empty() ? default_data_dir(options.port) : data_dir;
+
+  // Signals are taken from a signalfd on this thread only; every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int signo : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaddset(&signals, signo);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  int signal_fd = signalfd(-1, &signals, SFD_CLOEXEC);
+
+  auto agent = mob::Agent::start(options);
+  if (!agent) {
+    std::cerr << "mob-agent: " << agent.error().message << "\n";
+    return 1;
+  }
+  while (true) {
+    signalfd_siginfo info{};
+    if (read(signal_fd, &info, sizeof info) != sizeof info) continue;
+    if (info.ssi_signo == SIGINT || info.ssi_signo == SIGTERM) {
+      mob::log::info("agent", "signal ", info.ssi_signo, ": stopping services, then exiting");
+      break;
+    }
+  }
+  (*agent)->stop();
+  close(signal_fd);
+  return 0;
+}

@@ -1,0 +1,47 @@
+#include "agent/actor.hpp"
+
+#include <atomic>
+
+#include "bus/log.hpp"
+#include "bus/transport.hpp"
+
+namespace mob {
+
+Pipe make_pipe(zmq::context_t& context, std::string_view name) {
+  static std::atomic<unsigned> counter{0};
+  std::string endpoint =
+      "inproc://" + std::string(name) + "-" + std::to_string(counter.fetch_add(1));
+  Pipe pipe{zmq::socket_t(context, zmq::socket_type::pair),
+            zmq::socket_t(context, zmq::socket_type::pair)};
+  pipe.first.set(zmq::sockopt::linger, 0);
+  pipe.second.set(zmq::sockopt::linger, 0);
+  pipe.first.set(zmq::sockopt::sndhwm, 0);
+  pipe.second.set(zmq::sockopt::sndhwm, 0);
+  pipe.first.bind(endpoint);
+  pipe.second.connect(endpoint);
+  return pipe;
+}
+
+bool send_routed(zmq::socket_t& socket, std::string_view route, const Envelope& envelope) {
+  std::string payload = encode(envelope);
+  return send_frames(socket, {route, payload}, /*dont_wait=*/false);
+}
+
+std::optional<Routed> receive_routed(zmq::socket_t& socket) {
+  while (true) {
+    auto frames = recv_frames(socket, /*dont_wait=*/true);
+    if (!frames) return std::nullopt;
+    if (frames->size() != 2) {
+      log::error("actor", "dropped an internal message of ", frames->size(), " frames");
+      continue;
+    }
+    auto envelope = decode((*frames)[1], SIZE_MAX);
+    if (!envelope) {
+      log::error("actor", "dropped an internal message: ", envelope.error().message);
+      continue;
+    }
+    return Routed{std::move((*frames)[0]), std::move(*envelope)};
+  }
+}
+
+}  // namespace mob

@@ -1,0 +1,183 @@
+#include "agent/agent.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <random>
+#include <thread>
+
+#include <zmq.hpp>
+
+#include "agent/actor.hpp"
+#include "agent/durable.hpp"
+#include "agent/io.hpp"
+#include "agent/provider_worker.hpp"
+#include "agent/store.hpp"
+#include "agent/supervisor.hpp"
+#include "bus/log.hpp"
+#include "bus/transport.hpp"
+#include "providers/registry.hpp"
+
+namespace mob {
+
+struct Agent::State {
+  zmq::context_t context{1};
+  int lock_fd = -1;
+  // Main-thread ends of the control pipes, in stop order.
+  zmq::socket_t supervisor_control;
+  zmq::socket_t store_control;
+  zmq::socket_t io_control;
+  std::vector<std::jthread> threads;
+  bool stopped = false;
+
+  ~State() {
+    if (lock_fd >= 0) ::close(lock_fd);
+  }
+};
+
+namespace {
+
+constexpr std::string_view kLog = "agent";
+
+Result<int> lock_data_dir(const std::filesystem::path& dir) {
+  auto path = dir / "lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return fail(Errc::io, "cannot open " + path.string() + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return fail(Errc::conflict, "data dir " + dir.string() +
+                                    " is in use by another mob-agent; give each agent its own "
+                                    "--data-dir");
+  }
+  auto pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) == 0) [[maybe_unused]] auto n = ::write(fd, pid.data(), pid.size());
+  return fd;
+}
+
+// A random id kept in the data dir: it marks the processes and containers this agent
+// starts, so a later life of the same agent finds and reclaims them.
+Result<std::string> load_agent_id(const std::filesystem::path& dir) {
+  auto path = dir / "agent-id";
+  if (auto existing = read_whole_file(path); existing && existing->size() >= 16)
+    return existing->substr(0, 16);
+  std::random_device random;
+  std::string id;
+  const char* hex = "0123456789abcdef";
+  for (int i = 0; i < 16; ++i) id += hex[random() % 16];
+  if (auto saved = write_file_atomically(path, id); !saved) return std::unexpected(saved.error());
+  return id;
+}
+
+Result<void> bind_socket(zmq::socket_t& socket, const std::string& endpoint, const char* what) {
+  try {
+    socket.bind(endpoint);
+  } catch (const zmq::error_t& e) {
+    std::string hint = e.num() == EADDRINUSE
+                           ? " (another program, perhaps another mob-agent, uses it: choose "
+                             "another port with -p / --pub-port)"
+                           : " (check --bind: it must be an address of this machine)";
+    return fail(Errc::unavailable,
+                std::string("cannot listen for ") + what + " on " + endpoint + ": " + e.what() + hint);
+  }
+  return {};
+}
+
+}  // namespace
+
+Agent::Agent(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+Agent::~Agent() { stop(); }
+
+Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
+  if (options.pub_port == 0) options.pub_port = options.port + 1;
+  auto state = std::make_unique<State>();
+  if (auto ok = ensure_private_dir(options.data_dir); !ok) return std::unexpected(ok.error());
+  auto lock = lock_data_dir(options.data_dir);
+  if (!lock) return std::unexpected(lock.error());
+  state->lock_fd = *lock;
+  auto agent_id = load_agent_id(options.data_dir);
+  if (!agent_id) return std::unexpected(agent_id.error());
+
+  const std::string router_endpoint = "tcp://" + options.bind + ":" + std::to_string(options.port);
+  const std::string pub_endpoint = "tcp://" + options.bind + ":" + std::to_string(options.pub_port);
+  zmq::socket_t router(state->context, zmq::socket_type::router);
+  zmq::socket_t pub(state->context, zmq::socket_type::pub);
+  harden_socket(router, options.max_message_bytes);
+  harden_socket(pub, options.max_message_bytes);
+  router.set(zmq::sockopt::router_mandatory, true);
+  if (auto ok = bind_socket(router, router_endpoint, "requests"); !ok)
+    return std::unexpected(ok.error());
+  if (auto ok = bind_socket(pub, pub_endpoint, "gossip and events"); !ok)
+    return std::unexpected(ok.error());
+
+  ProviderContext provider_context{options.name, *agent_id, options.data_dir,
+                                   options.log_max_bytes, options.log_keep_files};
+  std::vector<std::unique_ptr<Provider>> providers;
+  for (const auto& name : options.providers) {
+    auto provider = make_provider(name, provider_context);
+    if (!provider) return std::unexpected(provider.error());
+    providers.push_back(std::move(*provider));
+  }
+
+  auto io_store = make_pipe(state->context, "io-store");
+  auto io_supervisor = make_pipe(state->context, "io-supervisor");
+  auto store_supervisor = make_pipe(state->context, "store-supervisor");
+  auto io_control = make_pipe(state->context, "io-control");
+  auto store_control = make_pipe(state->context, "store-control");
+  auto supervisor_control = make_pipe(state->context, "supervisor-control");
+  state->io_control = std::move(io_control.first);
+  state->store_control = std::move(store_control.first);
+  state->supervisor_control = std::move(supervisor_control.first);
+
+  std::map<std::string, zmq::socket_t> worker_pipes;
+  for (std::size_t i = 0; i < providers.size(); ++i) {
+    auto pipe = make_pipe(state->context, "worker-" + options.providers[i]);
+    worker_pipes.emplace(options.providers[i], std::move(pipe.first));
+    state->threads.emplace_back(run_provider_worker, std::move(providers[i]),
+                                std::move(pipe.second));
+  }
+
+  Member self;
+  self.name = options.name;
+  self.address = router_endpoint;
+  self.pub_address = pub_endpoint;
+  self.providers = options.providers;
+  self.tags = options.tags;
+  self.version = MOB_VERSION;
+  StoreConfig store_config{self, options.data_dir, options.spec_limits, options.max_services};
+
+  state->threads.emplace_back(run_supervisor, SupervisorConfig{options.name},
+                              std::move(store_supervisor.second), std::move(io_supervisor.second),
+                              std::move(supervisor_control.second), std::move(worker_pipes));
+  state->threads.emplace_back(run_store, std::move(store_config), std::move(io_store.second),
+                              std::move(store_supervisor.first), std::move(store_control.second));
+  state->threads.emplace_back(run_io, IoConfig{options.name, options.max_message_bytes},
+                              std::move(router), std::move(pub), std::move(io_store.first),
+                              std::move(io_supervisor.first), std::move(io_control.second));
+  log::info(kLog, "agent ", options.name, " listening on ", router_endpoint, " (events on ",
+            pub_endpoint, "), data in ", options.data_dir.string());
+  return std::unique_ptr<Agent>(new Agent(std::move(state)));
+}
+
+void Agent::stop() {
+  if (!state_ || state_->stopped) return;
+  state_->stopped = true;
+  // Services first (the supervisor waits for them), then the store, then the network.
+  for (auto* control : {&state_->supervisor_control, &state_->store_control, &state_->io_control}) {
+    send_body(*control, ShutdownRequest{});
+    while (true) {
+      zmq::pollitem_t item{control->handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, std::chrono::milliseconds(-1));
+      auto reply = receive_routed(*control);
+      if (reply && std::holds_alternative<ShutdownDone>(reply->envelope.body)) break;
+    }
+  }
+  for (auto& thread : state_->threads) thread.join();
+  state_->threads.clear();
+  log::info(kLog, "stopped");
+}
+
+}  // namespace mob

@@ -1,0 +1,49 @@
+// One Mob agent: binds its sockets, starts its actors (I/O, peer store, supervisor, one
+// worker per provider) on their own threads, and stops them in order.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/spec.hpp"
+#include "bus/error.hpp"
+
+namespace mob {
+
+struct AgentOptions {
+  std::string name;  // default: <hostname>:<port>
+  std::string bind = "127.0.0.1";
+  int port = 6666;
+  int pub_port = 0;  // 0: port + 1
+  std::vector<std::string> providers;
+  std::map<std::string, std::string> tags;
+  std::filesystem::path data_dir;
+  std::size_t max_message_bytes = 4 * 1024 * 1024;
+  SpecLimits spec_limits;
+  std::uint32_t max_services = 10000;
+  std::uint64_t log_max_bytes = 10 * 1024 * 1024;
+  std::uint32_t log_keep_files = 2;
+};
+
+class Agent {
+ public:
+  // Binds the sockets and starts every thread; errors say what to change.
+  static Result<std::unique_ptr<Agent>> start(AgentOptions options);
+  // Stops every service (each within its stop timeout), then every thread.
+  void stop();
+  ~Agent();
+
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  struct State;
+
+ private:
+  explicit Agent(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace mob

@@ -1,0 +1,21 @@
+// The I/O actor: owns the agent's network sockets (ROUTER for requests, PUB for gossip and
+// events), checks every incoming frame, and routes requests to the store or supervisor.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include <zmq.hpp>
+
+namespace mob {
+
+struct IoConfig {
+  std::string agent_name;
+  std::size_t max_message_bytes = 0;
+};
+
+// Runs until ShutdownRequest arrives on `control`.
+void run_io(IoConfig config, zmq::socket_t router, zmq::socket_t pub, zmq::socket_t store,
+            zmq::socket_t supervisor, zmq::socket_t control);
+
+}  // namespace mob

@@ -1,0 +1,68 @@
+#include "agent/provider_worker.hpp"
+
+#include <chrono>
+#include <vector>
+
+#include "agent/actor.hpp"
+#include "bus/log.hpp"
+#include "bus/transport.hpp"
+
+namespace mob {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class Worker {
+ public:
+  Worker(std::unique_ptr<Provider> provider, zmq::socket_t supervisor)
+      : provider_(std::move(provider)), supervisor_(std::move(supervisor)) {}
+
+  void run() {
+    provider_->reclaim_leftovers();
+    while (!finished_) {
+      std::vector<zmq::pollitem_t> items = {{supervisor_.handle(), 0, ZMQ_POLLIN, 0}};
+      for (int fd : provider_->watched_fds()) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
+      auto deadline = Clock::now() + std::chrono::seconds(1);
+      if (auto next = provider_->next_deadline()) deadline = std::min(deadline, *next);
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(poll_timeout_ms(deadline)));
+      while (auto message = receive_routed(supervisor_)) handle(*message);
+      for (auto& event : provider_->poll()) send_body(supervisor_, std::move(event));
+    }
+  }
+
+ private:
+  void handle(const Routed& message) {
+    const Body& body = message.envelope.body;
+    if (const auto* start = std::get_if<ProviderStart>(&body)) {
+      LaunchRequest request{start->key, start->service, start->index,
+                            nlohmann::json::parse(start->params_json, nullptr, false)};
+      provider_->start(request);
+    } else if (const auto* stop = std::get_if<ProviderStop>(&body)) {
+      provider_->stop(stop->key, std::chrono::milliseconds(stop->timeout_ms));
+    } else if (const auto* logs = std::get_if<ProviderLogsRequest>(&body)) {
+      ProviderLogsReply reply{logs->keys, {}};
+      for (const auto& key : logs->keys)
+        reply.chunks.push_back(
+            provider_->read_logs(key, logs->tail_lines, logs->from_offset, logs->offset));
+      reply_to(supervisor_, message, std::move(reply));
+    } else if (std::holds_alternative<ShutdownRequest>(body)) {
+      provider_->stop_all(std::chrono::seconds(2));
+      for (auto& event : provider_->poll()) send_body(supervisor_, std::move(event));
+      reply_to(supervisor_, message, ShutdownDone{});
+      finished_ = true;
+    }
+  }
+
+  std::unique_ptr<Provider> provider_;
+  zmq::socket_t supervisor_;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+void run_provider_worker(std::unique_ptr<Provider> provider, zmq::socket_t supervisor) {
+  Worker worker(std::move(provider), std::move(supervisor));
+  worker.run();
+}
+
+}  // namespace mob

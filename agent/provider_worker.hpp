@@ -1,0 +1,16 @@
+// A provider worker: the thread that owns one Provider, turns the supervisor's commands
+// into calls on it, polls the fds it names, and sends back what happened.
+#pragma once
+
+#include <memory>
+
+#include <zmq.hpp>
+
+#include "providers/provider.hpp"
+
+namespace mob {
+
+// Runs until ShutdownRequest; then stops whatever the provider still runs and answers.
+void run_provider_worker(std::unique_ptr<Provider> provider, zmq::socket_t supervisor);
+
+}  // namespace mob

@@ -1,0 +1,29 @@
+#include "agent/restart_policy.hpp"
+
+#include <algorithm>
+
+namespace mob {
+
+bool wants_restart(RestartPolicy policy, const ExitOutcome& outcome) {
+  switch (policy) {
+    case RestartPolicy::always: return true;
+    case RestartPolicy::on_failure:
+      return outcome.start_failed || outcome.signal != 0 || outcome.exit_code != 0;
+    case RestartPolicy::never: return false;
+  }
+  return false;
+}
+
+std::optional<std::chrono::milliseconds> next_restart_delay(
+    const RestartSpec& spec, std::deque<std::chrono::steady_clock::time_point>& recent,
+    std::chrono::steady_clock::time_point now) {
+  const auto window = std::chrono::seconds(spec.window_s);
+  while (!recent.empty() && now - recent.front() >= window) recent.pop_front();
+  if (recent.size() >= spec.max_restarts) return std::nullopt;
+  if (recent.empty()) return std::chrono::milliseconds(0);
+  std::uint64_t delay = spec.backoff_ms;
+  for (std::size_t i = 1; i < recent.size() && delay < spec.backoff_max_ms; ++i) delay *= 2;
+  return std::chrono::milliseconds(std::min<std::uint64_t>(delay, spec.backoff_max_ms));
+}
+
+}  // namespace mob

@@ -1,0 +1,54 @@
+// Service specifications: the JSON a user deploys, parsed and checked field by field
+// into a ServiceSpec; errors name the field path and the reason.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bus/error.hpp"
+
+namespace mob {
+
+enum class RestartPolicy { always, on_failure, never };
+std::string_view to_string(RestartPolicy policy);
+
+struct RestartSpec {
+  RestartPolicy policy = RestartPolicy::always;
+  std::uint32_t max_restarts = 5;   // more than this many within window_s: failed
+  std::uint32_t window_s = 60;
+  std::uint32_t backoff_ms = 100;   // delay before the 2nd restart in a window; doubles after
+  std::uint32_t backoff_max_ms = 10000;
+};
+
+struct ServiceSpec {
+  std::string name;
+  std::string provider;
+  nlohmann::json params = nlohmann::json::object();
+  std::uint32_t instances = 1;
+  RestartSpec restart;
+  std::vector<std::string> depends_on;
+  std::uint32_t stop_timeout_ms = 5000;
+  std::map<std::string, std::string> constraint_tags;  // constraints.tags
+};
+
+struct SpecLimits {
+  std::size_t max_spec_bytes = 64 * 1024;
+  std::uint32_t max_instances = 100;
+};
+
+// Parses and validates a spec: JSON syntax, every field's type and range, unknown fields,
+// and the provider's params. Accepts the original Mob forms (`requires`, string `restart`).
+Result<ServiceSpec> parse_spec(std::string_view json_text, const SpecLimits& limits = {});
+
+// The normalized spec with every default filled in; parse_spec(to_json(s)) == s.
+nlohmann::json to_json(const ServiceSpec& spec);
+
+// A valid service name: 1-63 of [A-Za-z0-9_.-], starting with a letter or digit.
+bool is_valid_service_name(std::string_view name);
+
+}  // namespace mob

@@ -1,0 +1,449 @@
+#include "agent/supervisor.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "agent/actor.hpp"
+#include "agent/restart_policy.hpp"
+#include "agent/spec.hpp"
+#include "bus/log.hpp"
+#include "bus/transport.hpp"
+
+namespace mob {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::string_view kLog = "supervisor";
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Service {
+  ServiceSpec spec;
+  std::string spec_json;
+  std::uint64_t version = 0;
+  bool enabled = true;
+  std::uint64_t restart_generation = 0;
+  bool dependencies_ready = true;
+  std::set<std::uint32_t> assigned;
+};
+
+struct Instance {
+  std::string service;
+  std::uint32_t index = 0;
+  std::string key;
+  std::string provider;
+  std::uint32_t stop_timeout_ms = 5000;
+  InstanceState state = InstanceState::pending;
+  bool process_live = false;     // started and not yet seen to exit
+  bool stop_requested = false;
+  std::uint64_t launched_version = 0;
+  std::uint64_t launched_generation = 0;
+  // The version and generation an instance gave up on (failed, or exited for good);
+  // a new deploy or `mob-tool restart` changes them and so tries again.
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> settled_at;
+  std::int64_t pid = 0;
+  std::int64_t since_ms = 0;
+  std::int32_t exit_code = -1;
+  std::int32_t signal = 0;
+  std::string reason;
+  std::uint32_t restarts = 0;
+  std::deque<Clock::time_point> recent_restarts;
+  std::optional<Clock::time_point> restart_at;
+};
+
+std::string instance_key(const std::string& service, std::uint32_t index) {
+  return service + "." + std::to_string(index);
+}
+
+class Supervisor {
+ public:
+  Supervisor(SupervisorConfig config, zmq::socket_t store, zmq::socket_t io,
+             zmq::socket_t control, std::map<std::string, zmq::socket_t> workers)
+      : config_(std::move(config)),
+        store_(std::move(store)),
+        io_(std::move(io)),
+        control_(std::move(control)),
+        workers_(std::move(workers)) {}
+
+  void run() {
+    while (!finished_) {
+      std::vector<zmq::pollitem_t> items = {{store_.handle(), 0, ZMQ_POLLIN, 0},
+                                            {io_.handle(), 0, ZMQ_POLLIN, 0},
+                                            {control_.handle(), 0, ZMQ_POLLIN, 0}};
+      for (auto& [name, worker] : workers_) items.push_back({worker.handle(), 0, ZMQ_POLLIN, 0});
+      zmq::poll(items.data(), items.size(),
+                std::chrono::milliseconds(poll_timeout_ms(next_deadline())));
+      while (auto message = receive_routed(control_)) handle_control(*message);
+      while (auto message = receive_routed(store_)) handle_store(*message);
+      while (auto message = receive_routed(io_)) handle_request(*message);
+      for (auto& [name, worker] : workers_)
+        while (auto message = receive_routed(worker)) handle_worker(*message);
+      fire_timers();
+      if (shutting_down_) advance_shutdown();
+    }
+  }
+
+ private:
+  Clock::time_point next_deadline() const {
+    auto deadline = Clock::now() + std::chrono::seconds(1);
+    for (const auto& [key, instance] : instances_)
+      if (instance.restart_at) deadline = std::min(deadline, *instance.restart_at);
+    if (shutting_down_) deadline = std::min(deadline, shutdown_deadline_);
+    return deadline;
+  }
+
+  // ---- from the store ----------------------------------------------------------------
+
+  void handle_store(const Routed& message) {
+    if (const auto* assignment = std::get_if<ServiceAssignment>(&message.envelope.body)) {
+      apply_assignment(*assignment);
+    } else if (const auto* withdrawn = std::get_if<ServiceWithdrawn>(&message.envelope.body)) {
+      services_.erase(withdrawn->name);
+      reconcile_service(withdrawn->name);
+    }
+  }
+
+  void apply_assignment(const ServiceAssignment& assignment) {
+    auto spec = parse_spec(assignment.spec_json, SpecLimits{SIZE_MAX, UINT32_MAX});
+    if (!spec) {
+      log::error(kLog, "cannot parse the assigned spec of ", assignment.name, ": ",
+                 spec.error().message);
+      return;
+    }
+    Service& service = services_[assignment.name];
+    service.spec = std::move(*spec);
+    service.spec_json = assignment.spec_json;
+    service.version = assignment.version;
+    service.enabled = assignment.enabled;
+    service.restart_generation = assignment.restart_generation;
+    service.dependencies_ready = assignment.dependencies_ready;
+    service.assigned = {assignment.instances.begin(), assignment.instances.end()};
+    for (auto index : service.assigned) {
+      auto key = instance_key(assignment.name, index);
+      if (!instances_.contains(key)) {
+        Instance instance;
+        instance.service = assignment.name;
+        instance.index = index;
+        instance.key = key;
+        instances_.emplace(key, std::move(instance));
+      }
+    }
+    reconcile_service(assignment.name);
+  }
+
+  void reconcile_service(const std::string& name) {
+    std::vector<std::string> keys;
+    for (const auto& [key, instance] : instances_)
+      if (instance.service == name) keys.push_back(key);
+    for (const auto& key : keys) reconcile(key);
+  }
+
+  // Moves one instance toward what its service wants: running the current version, or not.
+  void reconcile(const std::string& key) {
+    auto found = instances_.find(key);
+    if (found == instances_.end()) return;
+    Instance& instance = found->second;
+    auto service_it = services_.find(instance.service);
+    const Service* service = service_it == services_.end() ? nullptr : &service_it->second;
+    bool assigned = service && service->assigned.contains(instance.index);
+    bool wanted = assigned && service->enabled && !shutting_down_;
+
+    if (instance.process_live) {
+      bool outdated = wanted && (instance.launched_version != service->version ||
+                                 instance.launched_generation != service->restart_generation);
+      if ((!wanted || outdated) && !instance.stop_requested) request_stop(instance);
+      return;
+    }
+    if (!wanted) {
+      instance.restart_at.reset();
+      if (!assigned) {
+        instances_.erase(found);
+        return;
+      }
+      if (instance.state != InstanceState::stopped)
+        set_state(instance, InstanceState::stopped, "stopped (mob-tool start runs it again)");
+      return;
+    }
+    auto current = std::make_pair(service->version, service->restart_generation);
+    if (instance.settled_at) {
+      if (*instance.settled_at == current) return;
+      instance.settled_at.reset();
+      instance.recent_restarts.clear();
+    }
+    if (instance.state == InstanceState::stopped) instance.recent_restarts.clear();
+    if (instance.restart_at) return;
+    if (!service->dependencies_ready) {
+      std::string reason = "waiting for dependencies to run: ";
+      for (std::size_t i = 0; i < service->spec.depends_on.size(); ++i)
+        reason += (i ? ", " : "") + service->spec.depends_on[i];
+      if (instance.state != InstanceState::pending || instance.reason != reason)
+        set_state(instance, InstanceState::pending, reason);
+      return;
+    }
+    launch(instance, *service);
+  }
+
+  void launch(Instance& instance, const Service& service) {
+    auto worker = workers_.find(service.spec.provider);
+    instance.provider = service.spec.provider;
+    instance.stop_timeout_ms = service.spec.stop_timeout_ms;
+    instance.launched_version = service.version;
+    instance.launched_generation = service.restart_generation;
+    if (worker == workers_.end()) {
+      instance.settled_at = std::make_pair(service.version, service.restart_generation);
+      set_state(instance, InstanceState::failed,
+                "this agent does not run provider \"" + service.spec.provider + "\"");
+      return;
+    }
+    auto params = service.spec.params.dump();
+    instance.process_live = true;
+    instance.pid = 0;
+    set_state(instance, InstanceState::starting, "");
+    send_body(worker->second,
+              ProviderStart{instance.key, instance.service, instance.index, std::move(params)});
+  }
+
+  void request_stop(Instance& instance) {
+    auto worker = workers_.find(instance.provider);
+    if (worker == workers_.end()) return;
+    instance.stop_requested = true;
+    send_body(worker->second, ProviderStop{instance.key, instance.stop_timeout_ms});
+  }
+
+  // ---- from the provider workers -----------------------------------------------------
+
+  void handle_worker(const Routed& message) {
+    if (const auto* event = std::get_if<ProviderEvent>(&message.envelope.body)) {
+      handle_event(*event);
+    } else if (const auto* logs = std::get_if<ProviderLogsReply>(&message.envelope.body)) {
+      LogsReply reply;
+      for (std::size_t i = 0; i < logs->chunks.size(); ++i) {
+        LogChunk chunk = logs->chunks[i];
+        chunk.node = config_.node_name;
+        reply.chunks.push_back(std::move(chunk));
+        if (reply.service.empty() && i < logs->keys.size()) {
+          const auto& key = logs->keys[i];
+          reply.service = key.substr(0, key.rfind('.'));
+        }
+      }
+      reply_to(io_, message, std::move(reply));
+    } else if (std::holds_alternative<ShutdownDone>(message.envelope.body)) {
+      ++workers_done_;
+    }
+  }
+
+  void handle_event(const ProviderEvent& event) {
+    auto found = instances_.find(event.key);
+    if (found == instances_.end()) return;
+    Instance& instance = found->second;
+    switch (event.kind) {
+      case ProviderEventKind::started:
+        instance.pid = event.pid;
+        if (instance.stop_requested) return;  // a stop is on its way; stay quiet
+        set_state(instance, InstanceState::running, "");
+        log::info(kLog, instance.key, " running, pid ", event.pid);
+        reconcile(instance.key);  // a newer version may have arrived while starting
+        return;
+      case ProviderEventKind::stopped:
+        instance.process_live = false;
+        instance.stop_requested = false;
+        instance.pid = 0;
+        instance.exit_code = event.exit_code;
+        instance.signal = event.signal;
+        set_state(instance, InstanceState::stopped, "stopped");
+        reconcile(instance.key);
+        return;
+      case ProviderEventKind::exited:
+      case ProviderEventKind::start_failed:
+        handle_exit(instance, event);
+        return;
+      case ProviderEventKind::count_: return;
+    }
+  }
+
+  void handle_exit(Instance& instance, const ProviderEvent& event) {
+    instance.process_live = false;
+    instance.pid = 0;
+    instance.exit_code = event.exit_code;
+    instance.signal = event.signal;
+    bool start_failed = event.kind == ProviderEventKind::start_failed;
+    if (instance.stop_requested) {
+      instance.stop_requested = false;
+      set_state(instance, InstanceState::stopped, "stopped");
+      reconcile(instance.key);
+      return;
+    }
+    std::string how = start_failed ? "could not start: " + event.message
+                      : event.signal != 0
+                          ? "killed by signal " + std::to_string(event.signal)
+                          : "exited with code " + std::to_string(event.exit_code);
+    log::info(kLog, instance.key, " ", how);
+    auto service_it = services_.find(instance.service);
+    if (service_it == services_.end() || shutting_down_) {
+      set_state(instance, InstanceState::exited, how);
+      reconcile(instance.key);
+      return;
+    }
+    const Service& service = service_it->second;
+    auto settle = [&] {
+      instance.settled_at = std::make_pair(instance.launched_version, instance.launched_generation);
+    };
+    const RestartSpec& restart = service.spec.restart;
+    if (!wants_restart(restart.policy, {event.exit_code, event.signal, start_failed})) {
+      settle();
+      set_state(instance, start_failed ? InstanceState::failed : InstanceState::exited,
+                how + "; restart policy " + std::string(to_string(restart.policy)) +
+                    " does not restart it");
+      return;
+    }
+    set_state(instance, InstanceState::exited, how);
+    auto now = Clock::now();
+    auto delay = next_restart_delay(restart, instance.recent_restarts, now);
+    if (!delay) {
+      settle();
+      set_state(instance, InstanceState::failed,
+                how + "; gave up after " + std::to_string(restart.max_restarts) +
+                    " restarts within " + std::to_string(restart.window_s) +
+                    " s (restart.max_restarts); fix it, then mob-tool restart " + instance.service);
+      return;
+    }
+    instance.recent_restarts.push_back(now);
+    ++instance.restarts;
+    instance.restart_at = now + *delay;
+    set_state(instance, InstanceState::restarting,
+              how + "; restarting in " + std::to_string(delay->count()) + " ms");
+    if (delay->count() == 0) fire_timers();
+  }
+
+  void fire_timers() {
+    auto now = Clock::now();
+    std::vector<std::string> due;
+    for (auto& [key, instance] : instances_) {
+      if (instance.restart_at && *instance.restart_at <= now) {
+        instance.restart_at.reset();
+        due.push_back(key);
+      }
+    }
+    for (const auto& key : due) reconcile(key);
+  }
+
+  void set_state(Instance& instance, InstanceState state, std::string reason) {
+    instance.state = state;
+    instance.reason = std::move(reason);
+    instance.since_ms = wall_ms();
+    InstanceStatus status;
+    status.service = instance.service;
+    status.index = instance.index;
+    status.node = config_.node_name;
+    status.state = state;
+    status.restarts = instance.restarts;
+    status.pid = instance.pid;
+    status.since_ms = instance.since_ms;
+    status.exit_code = instance.exit_code;
+    status.signal = instance.signal;
+    status.reason = instance.reason;
+    status.spec_version = instance.launched_version;
+    send_body(store_, InstanceReport{std::move(status)});
+  }
+
+  // ---- requests: logs ------------------------------------------------------------------
+
+  void handle_request(const Routed& request) {
+    const auto* logs = std::get_if<LogsRequest>(&request.envelope.body);
+    if (logs == nullptr) {
+      reply_to(io_, request, ErrorReply{Errc::unknown_type, "the supervisor answers logs only"});
+      return;
+    }
+    auto service = services_.find(logs->service);
+    if (service == services_.end()) {
+      reply_to(io_, request,
+               ErrorReply{Errc::not_found, "service \"" + logs->service +
+                                               "\" does not run here (mob-tool status lists the services)"});
+      return;
+    }
+    const ServiceSpec& spec = service->second.spec;
+    if (logs->instance >= 0 && static_cast<std::uint32_t>(logs->instance) >= spec.instances) {
+      reply_to(io_, request,
+               ErrorReply{Errc::invalid_argument,
+                          "instance " + std::to_string(logs->instance) + " does not exist; " +
+                              logs->service + " has " + std::to_string(spec.instances) +
+                              " instance(s), numbered from 0"});
+      return;
+    }
+    auto worker = workers_.find(spec.provider);
+    if (worker == workers_.end()) {
+      reply_to(io_, request, LogsReply{logs->service, {}});
+      return;
+    }
+    ProviderLogsRequest forward{{}, logs->tail_lines, logs->from_offset, logs->offset};
+    for (std::uint32_t index = 0; index < spec.instances; ++index)
+      if (logs->instance < 0 || static_cast<std::uint32_t>(logs->instance) == index)
+        forward.keys.push_back(instance_key(logs->service, index));
+    send_body(worker->second, std::move(forward), request.route, request.envelope.request_id);
+  }
+
+  // ---- shutdown ------------------------------------------------------------------------
+
+  void handle_control(const Routed& message) {
+    if (!std::holds_alternative<ShutdownRequest>(message.envelope.body) || shutting_down_) return;
+    shutting_down_ = true;
+    control_request_ = message;
+    std::uint32_t longest = 0;
+    for (auto& [key, instance] : instances_) {
+      instance.restart_at.reset();
+      if (instance.process_live) {
+        longest = std::max(longest, instance.stop_timeout_ms);
+        if (!instance.stop_requested) request_stop(instance);
+      }
+    }
+    shutdown_deadline_ = Clock::now() + std::chrono::milliseconds(longest) + std::chrono::seconds(3);
+    log::info(kLog, "stopping every instance before exit");
+  }
+
+  void advance_shutdown() {
+    bool any_live = std::any_of(instances_.begin(), instances_.end(),
+                                [](const auto& entry) { return entry.second.process_live; });
+    if (!workers_told_ && (!any_live || Clock::now() >= shutdown_deadline_)) {
+      if (any_live) log::warn(kLog, "instances still stopping at the deadline; forcing them");
+      for (auto& [name, worker] : workers_) send_body(worker, ShutdownRequest{});
+      workers_told_ = true;
+    }
+    if (workers_told_ && workers_done_ >= workers_.size()) {
+      reply_to(control_, control_request_, ShutdownDone{});
+      finished_ = true;
+    }
+  }
+
+  SupervisorConfig config_;
+  zmq::socket_t store_;
+  zmq::socket_t io_;
+  zmq::socket_t control_;
+  std::map<std::string, zmq::socket_t> workers_;
+  std::map<std::string, Service> services_;
+  std::map<std::string, Instance> instances_;
+  bool shutting_down_ = false;
+  bool workers_told_ = false;
+  std::size_t workers_done_ = 0;
+  bool finished_ = false;
+  Clock::time_point shutdown_deadline_;
+  Routed control_request_;
+};
+
+}  // namespace
+
+void run_supervisor(SupervisorConfig config, zmq::socket_t store, zmq::socket_t io,
+                    zmq::socket_t control, std::map<std::string, zmq::socket_t> workers) {
+  Supervisor supervisor(std::move(config), std::move(store), std::move(io), std::move(control),
+                        std::move(workers));
+  supervisor.run();
+}
+
+}  // namespace mob

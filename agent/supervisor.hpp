@@ -1,0 +1,22 @@
+// The supervisor: runs the instances the store assigns to this agent through the provider
+// workers, applies restart policies with backoff, and reports every state change.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include <zmq.hpp>
+
+namespace mob {
+
+struct SupervisorConfig {
+  std::string node_name;
+};
+
+// Runs until ShutdownRequest arrives on `control`; then stops every instance (each within
+// its stop timeout), shuts the workers down and answers ShutdownDone.
+// `workers`: one pipe per provider worker, by provider name.
+void run_supervisor(SupervisorConfig config, zmq::socket_t store, zmq::socket_t io,
+                    zmq::socket_t control, std::map<std::string, zmq::socket_t> workers);
+
+}  // namespace mob

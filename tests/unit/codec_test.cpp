@@ -1,0 +1,261 @@
+// The bus codec: every message type round-trips, and every kind of malformed input comes
+// back as an error value naming the problem.
+#include "bus/codec.hpp"
+
+#include <gtest/gtest.h>
+
+namespace mob {
+namespace {
+
+template <std::size_t I = 0>
+void round_trip_every_default_message() {
+  if constexpr (I < std::variant_size_v<Body>) {
+    Envelope original{kProtocolVersion, 42 + I, "agent-a", Body{std::in_place_index<I>}};
+    auto bytes = encode(original);
+    auto decoded = decode(bytes);
+    ASSERT_TRUE(decoded) << "type " << I + 1 << ": " << decoded.error().message;
+    EXPECT_EQ(decoded->body.index(), I);
+    EXPECT_EQ(decoded->request_id, 42 + I);
+    EXPECT_EQ(decoded->sender, "agent-a");
+    EXPECT_EQ(encode(*decoded), bytes);
+    round_trip_every_default_message<I + 1>();
+  }
+}
+
+TEST(Codec, EveryMessageTypeRoundTrips) { round_trip_every_default_message(); }
+
+template <class Message>
+Message round_trip(const Message& message) {
+  auto bytes = encode_message(message, 7, "tool");
+  auto decoded = decode(bytes);
+  EXPECT_TRUE(decoded) << decoded.error().message;
+  EXPECT_EQ(encode(*decoded), bytes);
+  return std::get<Message>(decoded->body);
+}
+
+InstanceStatus sample_instance() {
+  InstanceStatus status;
+  status.service = "echoes";
+  status.index = 2;
+  status.node = "host:6666";
+  status.state = InstanceState::restarting;
+  status.restarts = 3;
+  status.pid = 4242;
+  status.since_ms = 1700000000123;
+  status.exit_code = 1;
+  status.signal = 9;
+  status.reason = "killed by signal 9";
+  status.spec_version = 5;
+  return status;
+}
+
+TEST(Codec, StatusReplyWithNestedRecordsRoundTrips) {
+  ServiceStatus service{"echoes", "bash", 5, 3, false, R"({"name":"echoes"})", {sample_instance()}};
+  auto decoded = round_trip(StatusReply{{service, service}});
+  ASSERT_EQ(decoded.services.size(), 2u);
+  EXPECT_EQ(decoded.services[1].instance_list[0].reason, "killed by signal 9");
+  EXPECT_EQ(decoded.services[1].instance_list[0].state, InstanceState::restarting);
+  EXPECT_EQ(decoded.services[0].instance_list[0].since_ms, 1700000000123);
+  EXPECT_FALSE(decoded.services[0].enabled);
+}
+
+TEST(Codec, MembersReplyRoundTripsTagsAndLoad) {
+  Member member{"a", "tcp://127.0.0.1:6666", "tcp://127.0.0.1:6667", MemberState::suspect,
+                {"bash", "docker"}, {{"zone", "a"}, {"disk", "ssd"}}, 9, 0.25, "0.1.0"};
+  auto decoded = round_trip(MembersReply{{member}});
+  ASSERT_EQ(decoded.members.size(), 1u);
+  EXPECT_EQ(decoded.members[0].tags.at("disk"), "ssd");
+  EXPECT_EQ(decoded.members[0].state, MemberState::suspect);
+  EXPECT_DOUBLE_EQ(decoded.members[0].load, 0.25);
+}
+
+TEST(Codec, RequestsAndInternalMessagesRoundTrip) {
+  EXPECT_EQ(round_trip(DeployRequest{R"({"name":"x"})"}).spec_json, R"({"name":"x"})");
+  EXPECT_EQ(round_trip(ControlRequest{"x", ControlAction::remove}).action, ControlAction::remove);
+  EXPECT_EQ(round_trip(LogsRequest{"x", -1, 10, true, 99}).offset, 99u);
+  EXPECT_EQ(round_trip(LogsReply{"x", {{1, "n", std::string("a\0b", 3), 3}}}).chunks[0].data,
+            std::string("a\0b", 3));
+  EXPECT_EQ(round_trip(ErrorReply{Errc::not_found, "nope"}).code, Errc::not_found);
+  EXPECT_EQ(round_trip(ServiceAssignment{"x", 2, "{}", {0, 1, 2}, true, 4, false}).instances.size(), 3u);
+  EXPECT_EQ(round_trip(ProviderEvent{"x.0", ProviderEventKind::exited, 12, -1, 9, "m"}).signal, 9);
+  EXPECT_EQ(round_trip(ProviderLogsRequest{{"x.0", "x.1"}, 5, false, 0}).keys.size(), 2u);
+  EXPECT_EQ(round_trip(InstanceReport{sample_instance()}).status.pid, 4242);
+}
+
+// ---- malformed input ---------------------------------------------------------------------
+
+std::string pack_raw(const auto&... items) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> pk(buffer);
+  pk.pack_array(sizeof...(items));
+  (pk.pack(items), ...);
+  return std::string(buffer.data(), buffer.size());
+}
+
+TEST(Codec, EmptyInputIsMalformed) {
+  auto decoded = decode("");
+  ASSERT_FALSE(decoded);
+  EXPECT_EQ(decoded.error().code, Errc::malformed);
+}
+
+TEST(Codec, GarbageBytesAreMalformed) {
+  auto decoded = decode("\xc1\xc1\xc1 this is not msgpack");
+  ASSERT_FALSE(decoded);
+  EXPECT_EQ(decoded.error().code, Errc::malformed);
+}
+
+TEST(Codec, EveryTruncationIsAnError) {
+  auto bytes = encode_message(StatusReply{{ServiceStatus{"echoes", "bash", 1, 1, true, "{}",
+                                                         {sample_instance()}}}});
+  for (std::size_t length = 0; length < bytes.size(); ++length) {
+    auto decoded = decode(std::string_view(bytes).substr(0, length));
+    ASSERT_FALSE(decoded) << "prefix of " << length << " bytes decoded";
+    EXPECT_EQ(decoded.error().code, Errc::malformed);
+  }
+}
+
+TEST(Codec, TrailingBytesAreRejected) {
+  auto bytes = encode_message(PingRequest{}) + "x";
+  auto decoded = decode(bytes);
+  ASSERT_FALSE(decoded);
+  EXPECT_NE(decoded.error().message.find("trailing"), std::string::npos);
+}
+
+TEST(Codec, WrongVersionIsNamed) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> pk(buffer);
+  pk.pack_array(5);
+  pk.pack(99);
+  pk.pack(1);
+  pk.pack(0);
+  pk.pack(std::string("x"));
+  pk.pack_array(0);
+  auto decoded = decode(std::string_view(buffer.data(), buffer.size()));
+  ASSERT_FALSE(decoded);
+  EXPECT_EQ(decoded.error().code, Errc::unsupported_version);
+  EXPECT_NE(decoded.error().message.find("99"), std::string::npos);
+}
+
+TEST(Codec, UnknownTypeIsNamed) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> pk(buffer);
+  pk.pack_array(5);
+  pk.pack(kProtocolVersion);
+  pk.pack(5000);
+  pk.pack(0);
+  pk.pack(std::string("x"));
+  pk.pack_array(0);
+  auto decoded = decode(std::string_view(buffer.data(), buffer.size()));
+  ASSERT_FALSE(decoded);
+  EXPECT_EQ(decoded.error().code, Errc::unknown_type);
+  EXPECT_NE(decoded.error().message.find("5000"), std::string::npos);
+}
+
+TEST(Codec, WrongFieldTypeNamesTheField) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> pk(buffer);
+  pk.pack_array(5);
+  pk.pack(kProtocolVersion);
+  pk.pack(type_code(Body{ControlRequest{}}));
+  pk.pack(1);
+  pk.pack(std::string("tool"));
+  pk.pack_array(2);
+  pk.pack(std::string("echoes"));
+  pk.pack(std::string("stop"));  // action must be an integer
+  auto decoded = decode(std::string_view(buffer.data(), buffer.size()));
+  ASSERT_FALSE(decoded);
+  EXPECT_EQ(decoded.error().code, Errc::malformed);
+  EXPECT_NE(decoded.error().message.find("control_request: action: expected integer, got string"),
+            std::string::npos)
+      << decoded.error().message;
+}
+
+TEST(Codec, MissingFieldsAreReported) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> pk(buffer);
+  pk.pack_array(5);
+  pk.pack(kProtocolVersion);
+  pk.pack(type_code(Body{ControlRequest{}}));
+  pk.pack(1);
+  pk.pack(std::string("tool"));
+  pk.pack_array(1);
+  pk.pack(std::string("echoes"));
+  auto decoded = decode(std::string_view(buffer.data(), buffer.size()));
+  ASSERT_FALSE(decoded);
+  EXPECT_NE(decoded.error().message.find("expected 2 fields, got 1"), std::string::npos)
+      << decoded.error().message;
+}
+
+TEST(Codec, EnumOutOfRangeIsRejected) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> pk(buffer);
+  pk.pack_array(5);
+  pk.pack(kProtocolVersion);
+  pk.pack(type_code(Body{ControlRequest{}}));
+  pk.pack(1);
+  pk.pack(std::string("tool"));
+  pk.pack_array(2);
+  pk.pack(std::string("echoes"));
+  pk.pack(200);
+  auto decoded = decode(std::string_view(buffer.data(), buffer.size()));
+  ASSERT_FALSE(decoded);
+  EXPECT_NE(decoded.error().message.find("out of range"), std::string::npos);
+}
+
+TEST(Codec, NegativeNumberForUnsignedFieldIsRejected) {
+  auto bytes = pack_raw(kProtocolVersion, 1, -5, std::string("x"), std::vector<int>{});
+  auto decoded = decode(bytes);
+  ASSERT_FALSE(decoded);
+  EXPECT_NE(decoded.error().message.find("request_id"), std::string::npos);
+}
+
+TEST(Codec, EnvelopeThatIsNotAnArrayIsRejected) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> pk(buffer);
+  pk.pack(std::string("hello"));
+  auto decoded = decode(std::string_view(buffer.data(), buffer.size()));
+  ASSERT_FALSE(decoded);
+  EXPECT_NE(decoded.error().message.find("envelope"), std::string::npos);
+}
+
+TEST(Codec, OversizedMessageIsRejectedBeforeParsing) {
+  std::string big(2000, 'x');
+  auto bytes = encode_message(DeployRequest{big});
+  auto decoded = decode(bytes, 1000);
+  ASSERT_FALSE(decoded);
+  EXPECT_EQ(decoded.error().code, Errc::too_large);
+}
+
+TEST(Codec, HugeClaimedSizesDoNotAllocate) {
+  // A 6-byte message claiming an array of 4 billion items.
+  std::string bytes("\xdd\xff\xff\xff\xff\x00", 6);
+  auto decoded = decode(bytes);
+  ASSERT_FALSE(decoded);
+  EXPECT_EQ(decoded.error().code, Errc::malformed);
+}
+
+TEST(Codec, DeepNestingIsBounded) {
+  std::string bytes(10000, '\x91');  // arrays nested 10,000 deep
+  bytes += '\xc0';
+  auto decoded = decode(bytes);
+  ASSERT_FALSE(decoded);
+}
+
+TEST(Codec, NewerSenderWithExtraFieldsIsAccepted) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> pk(buffer);
+  pk.pack_array(5);
+  pk.pack(kProtocolVersion);
+  pk.pack(type_code(Body{DeployRequest{}}));
+  pk.pack(3);
+  pk.pack(std::string("tool"));
+  pk.pack_array(2);
+  pk.pack(std::string("{}"));
+  pk.pack(std::string("a field from the future"));
+  auto decoded = decode(std::string_view(buffer.data(), buffer.size()));
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  EXPECT_EQ(std::get<DeployRequest>(decoded->body).spec_json, "{}");
+}
+
+}  // namespace
+}  // namespace mob
