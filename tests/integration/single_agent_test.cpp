@@ -1,0 +1,326 @@
+// One real mob-agent on loopback running real bash services: deploy, restart policies,
+// stop, dependencies, agent stop and crash, and bad input of every kind.
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "bus/transport.hpp"
+#include "tests/support/agent.hpp"
+
+namespace mob::test {
+namespace {
+
+std::string bash_spec(const std::string& name, const std::string& command,
+                      const std::string& extra = "") {
+  nlohmann::json spec = {{"name", name}, {"provider", "bash"}, {"params", {{"command", command}}}};
+  std::string text = spec.dump();
+  if (!extra.empty()) text = text.substr(0, text.size() - 1) + ", " + extra + "}";
+  return text;
+}
+
+class SingleAgent : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_dir_ = dir_.path() / "data";
+    agent_ = std::make_unique<AgentProcess>(data_dir_);
+  }
+  std::string agent_id() { return read_file(data_dir_ / "agent-id"); }
+  // Processes the agent started, found by the marker every one of them carries.
+  std::vector<pid_t> agent_processes() { return processes_with_env("MOB_AGENT_ID=" + agent_id()); }
+  void TearDown() override {
+    if (agent_) agent_->terminate();
+    // Whatever the test left, nothing of the agent's may outlive it.
+    for (pid_t pid : agent_processes()) {
+      ADD_FAILURE() << "process " << pid << " of the agent outlived it";
+      ::kill(-pid, SIGKILL);
+      ::kill(pid, SIGKILL);
+    }
+  }
+
+  TempDir dir_;
+  std::filesystem::path data_dir_;
+  std::unique_ptr<AgentProcess> agent_;
+};
+
+TEST_F(SingleAgent, DeployRunsTheCommandAndLogsItsOutput) {
+  auto reply = agent_->deploy(R"({"name": "echoes", "provider": "bash", "params": {"command": "echo hello-$GREETING; pwd; exec sleep 1000", "env": {"GREETING": "mob"}, "cwd": "/tmp"}})");
+  ASSERT_TRUE(reply) << reply.error().message;
+  ASSERT_TRUE(agent_->wait_state("echoes", 0, InstanceState::running));
+  auto instance = agent_->instance("echoes", 0);
+  ASSERT_TRUE(instance);
+  EXPECT_GT(instance->pid, 0);
+  EXPECT_TRUE(process_alive(static_cast<pid_t>(instance->pid)));
+  std::string logs;
+  ASSERT_TRUE(wait_until([&] {
+    auto logs_reply = agent_->request(LogsRequest{"echoes", -1, 0, false, 0});
+    if (!logs_reply) return false;
+    auto& chunks = std::get<LogsReply>(*logs_reply).chunks;
+    logs = chunks.empty() ? "" : chunks[0].data;
+    return logs.find("hello-mob\n/tmp\n") != std::string::npos;
+  })) << logs;
+}
+
+TEST_F(SingleAgent, KilledServiceRestartsUnderAlways) {
+  ASSERT_TRUE(agent_->deploy(bash_spec("loop", "exec sleep 1000")));
+  ASSERT_TRUE(agent_->wait_state("loop", 0, InstanceState::running));
+  auto first = agent_->instance("loop", 0)->pid;
+  ASSERT_EQ(::kill(static_cast<pid_t>(first), SIGKILL), 0);
+  ASSERT_TRUE(agent_->wait_state("loop", 0, InstanceState::running, 10s, first));
+  auto second = agent_->instance("loop", 0);
+  EXPECT_NE(second->pid, first);
+  EXPECT_EQ(second->restarts, 1u);
+  EXPECT_TRUE(process_alive(static_cast<pid_t>(second->pid)));
+}
+
+TEST_F(SingleAgent, OnFailureRestartsOnlyAfterNonZeroExit) {
+  ASSERT_TRUE(agent_->deploy(bash_spec("clean", "exit 0", R"("restart": "on_error")")));
+  ASSERT_TRUE(agent_->wait_state("clean", 0, InstanceState::exited));
+  EXPECT_EQ(agent_->instance("clean", 0)->restarts, 0u);
+  EXPECT_EQ(agent_->instance("clean", 0)->exit_code, 0);
+
+  ASSERT_TRUE(agent_->deploy(bash_spec(
+      "crashy", "exit 3",
+      R"("restart": {"policy": "on-failure", "max_restarts": 2, "backoff_ms": 10, "backoff_max_ms": 20})")));
+  ASSERT_TRUE(agent_->wait_state("crashy", 0, InstanceState::failed));
+  auto crashy = agent_->instance("crashy", 0);
+  EXPECT_EQ(crashy->restarts, 2u);
+  EXPECT_EQ(crashy->exit_code, 3);
+
+  ASSERT_TRUE(agent_->deploy(bash_spec("killed", "exec sleep 1000", R"("restart": "on_error")")));
+  ASSERT_TRUE(agent_->wait_state("killed", 0, InstanceState::running));
+  auto pid = agent_->instance("killed", 0)->pid;
+  ::kill(static_cast<pid_t>(pid), SIGKILL);
+  ASSERT_TRUE(agent_->wait_state("killed", 0, InstanceState::running, 10s, pid));
+  EXPECT_EQ(agent_->instance("killed", 0)->restarts, 1u);
+}
+
+TEST_F(SingleAgent, MaxRestartsLeadsToFailedWithReason) {
+  ASSERT_TRUE(agent_->deploy(bash_spec(
+      "flaky", "exit 1",
+      R"("restart": {"policy": "always", "max_restarts": 3, "window_s": 60, "backoff_ms": 10, "backoff_max_ms": 40})")));
+  ASSERT_TRUE(agent_->wait_state("flaky", 0, InstanceState::failed));
+  auto flaky = agent_->instance("flaky", 0);
+  EXPECT_EQ(flaky->restarts, 3u);
+  EXPECT_NE(flaky->reason.find("gave up after 3 restarts within 60 s"), std::string::npos)
+      << flaky->reason;
+  // `start` after a failure tries again.
+  ASSERT_TRUE(agent_->request(ControlRequest{"flaky", ControlAction::start}));
+  ASSERT_TRUE(wait_until([&] { return agent_->instance("flaky", 0)->restarts > 3; }));
+}
+
+TEST_F(SingleAgent, StopLeavesNoProcessOfTheGroupAlive) {
+  ASSERT_TRUE(agent_->deploy(bash_spec("group", "sleep 1000 & sleep 1000 & trap '' TERM; wait",
+                                       R"("stop_timeout_s": 0.5)")));
+  ASSERT_TRUE(agent_->wait_state("group", 0, InstanceState::running));
+  ASSERT_TRUE(wait_until([&] { return agent_processes().size() >= 3; }));
+  ASSERT_TRUE(agent_->request(ControlRequest{"group", ControlAction::stop}));
+  ASSERT_TRUE(agent_->wait_state("group", 0, InstanceState::stopped));
+  EXPECT_TRUE(wait_until([&] { return agent_processes().empty(); }, 3s));
+  EXPECT_FALSE(agent_->service("group")->enabled);
+  ASSERT_TRUE(agent_->request(ControlRequest{"group", ControlAction::start}));
+  ASSERT_TRUE(agent_->wait_state("group", 0, InstanceState::running));
+}
+
+TEST_F(SingleAgent, RemoveStopsAndForgetsTheService) {
+  ASSERT_TRUE(agent_->deploy(bash_spec("gone", "exec sleep 1000")));
+  ASSERT_TRUE(agent_->wait_state("gone", 0, InstanceState::running));
+  ASSERT_TRUE(agent_->request(ControlRequest{"gone", ControlAction::remove}));
+  EXPECT_FALSE(agent_->service("gone"));
+  EXPECT_TRUE(wait_until([&] { return agent_processes().empty(); }, 8s));
+  auto again = agent_->request(ControlRequest{"gone", ControlAction::stop});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, Errc::not_found);
+}
+
+TEST_F(SingleAgent, RedeployUpdatesVersionAndRestartsInstances) {
+  ASSERT_TRUE(agent_->deploy(bash_spec("web", "exec sleep 1000")));
+  ASSERT_TRUE(agent_->wait_state("web", 0, InstanceState::running));
+  auto first = agent_->instance("web", 0)->pid;
+  auto reply = agent_->deploy(bash_spec("web", "exec sleep 2000", R"("instances": 2)"));
+  ASSERT_TRUE(reply) << reply.error().message;
+  EXPECT_EQ(reply->version, 2u);
+  EXPECT_FALSE(reply->created);
+  ASSERT_TRUE(agent_->wait_state("web", 0, InstanceState::running, 10s, first));
+  ASSERT_TRUE(agent_->wait_state("web", 1, InstanceState::running));
+  EXPECT_FALSE(process_alive(static_cast<pid_t>(first)));
+  EXPECT_EQ(agent_->service("web")->version, 2u);
+}
+
+TEST_F(SingleAgent, RestartCommandGivesNewProcesses) {
+  ASSERT_TRUE(agent_->deploy(bash_spec("again", "exec sleep 1000")));
+  ASSERT_TRUE(agent_->wait_state("again", 0, InstanceState::running));
+  auto first = agent_->instance("again", 0)->pid;
+  ASSERT_TRUE(agent_->request(ControlRequest{"again", ControlAction::restart}));
+  ASSERT_TRUE(agent_->wait_state("again", 0, InstanceState::running, 10s, first));
+}
+
+TEST_F(SingleAgent, DependsOnOrdersStartUp) {
+  ASSERT_TRUE(agent_->deploy(bash_spec("db", "exec sleep 1000")));
+  ASSERT_TRUE(agent_->wait_state("db", 0, InstanceState::running));
+  ASSERT_TRUE(agent_->request(ControlRequest{"db", ControlAction::stop}));
+  ASSERT_TRUE(agent_->wait_state("db", 0, InstanceState::stopped));
+  ASSERT_TRUE(agent_->deploy(bash_spec("web", "exec sleep 1000", R"("depends_on": ["db"])")));
+  ASSERT_TRUE(agent_->wait_state("web", 0, InstanceState::pending));
+  EXPECT_NE(agent_->instance("web", 0)->reason.find("waiting for dependencies to run: db"),
+            std::string::npos);
+  ASSERT_TRUE(agent_->request(ControlRequest{"db", ControlAction::start}));
+  ASSERT_TRUE(agent_->wait_state("web", 0, InstanceState::running));
+  EXPECT_GE(agent_->instance("web", 0)->since_ms, agent_->instance("db", 0)->since_ms);
+}
+
+TEST_F(SingleAgent, MissingOrCyclicDependenciesAreRejected) {
+  auto missing = agent_->deploy(bash_spec("web", "true", R"("depends_on": ["nope"])"));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().message,
+            "depends_on: service \"nope\" is not deployed; deploy it first, or remove it from depends_on");
+  ASSERT_TRUE(agent_->deploy(bash_spec("a", "exec sleep 1000")));
+  ASSERT_TRUE(agent_->deploy(bash_spec("b", "exec sleep 1000", R"("depends_on": ["a"])")));
+  auto cycle = agent_->deploy(bash_spec("a", "exec sleep 1000", R"("requires": ["b"])"));
+  ASSERT_FALSE(cycle);
+  EXPECT_EQ(cycle.error().message, "depends_on: dependency cycle a -> b -> a");
+  auto blocked = agent_->request(ControlRequest{"a", ControlAction::remove});
+  ASSERT_FALSE(blocked);
+  EXPECT_NE(blocked.error().message.find("b depend on it"), std::string::npos);
+}
+
+TEST_F(SingleAgent, SigtermStopsEveryServiceAndExitsZero) {
+  ASSERT_TRUE(agent_->deploy(bash_spec("one", "sleep 1000 & wait", R"("instances": 2)")));
+  ASSERT_TRUE(agent_->wait_state("one", 1, InstanceState::running));
+  ASSERT_TRUE(wait_until([&] { return agent_processes().size() >= 4; }));
+  int status = agent_->terminate();
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_TRUE(agent_processes().empty());
+  agent_.reset();
+}
+
+TEST_F(SingleAgent, SigkilledAgentRestartsItsServicesAndLeavesNoOrphan) {
+  ASSERT_TRUE(agent_->deploy(bash_spec("survivor", "sleep 1000 & wait", R"("instances": 2)")));
+  ASSERT_TRUE(agent_->deploy(bash_spec("stopped-one", "exec sleep 1000")));
+  ASSERT_TRUE(agent_->request(ControlRequest{"stopped-one", ControlAction::stop}));
+  ASSERT_TRUE(agent_->wait_state("survivor", 1, InstanceState::running));
+  ASSERT_TRUE(agent_->wait_state("stopped-one", 0, InstanceState::stopped));
+  auto old_processes = agent_processes();
+  ASSERT_GE(old_processes.size(), 4u);
+  agent_->sigkill();
+  agent_->restart();
+  ASSERT_TRUE(agent_->wait_state("survivor", 0, InstanceState::running));
+  ASSERT_TRUE(agent_->wait_state("survivor", 1, InstanceState::running));
+  EXPECT_EQ(agent_->instance("stopped-one", 0)->state, InstanceState::stopped);
+  for (pid_t pid : old_processes) EXPECT_FALSE(process_alive(pid)) << "orphan " << pid;
+  EXPECT_TRUE(wait_until([&] { return agent_processes().size() == 4; }));
+}
+
+TEST_F(SingleAgent, BadSpecsGetClearErrorsAndLoseNothing) {
+  ASSERT_TRUE(agent_->deploy(bash_spec("keeper", "exec sleep 1000")));
+  struct Case {
+    std::string spec;
+    std::string error;
+  } cases[] = {
+      {R"({"name": "x", )", "spec is not valid JSON"},
+      {R"({"name": "x", "provider": "kvm"})", "provider: unknown provider \"kvm\""},
+      {bash_spec("x", "true", R"("restart": {"policy": "sometimes"})"),
+       "restart.policy: expected one of always, on-failure, never, got \"sometimes\""},
+      {bash_spec("x", "true", R"("colour": "blue")"), "colour: unknown field"},
+      {R"({"name": "x", "provider": "bash", "params": {"comand": "true"}})", "params.comand"},
+      {bash_spec("keeper", "true", R"("instances": "many")"), "instances: expected an integer"},
+  };
+  for (const auto& c : cases) {
+    auto reply = agent_->deploy(c.spec);
+    ASSERT_FALSE(reply) << c.spec;
+    EXPECT_EQ(reply.error().code, Errc::invalid_argument);
+    EXPECT_NE(reply.error().message.find(c.error), std::string::npos)
+        << "got: " << reply.error().message << "\nwanted: " << c.error;
+  }
+  EXPECT_TRUE(agent_->wait_state("keeper", 0, InstanceState::running));
+  EXPECT_EQ(agent_->service("keeper")->version, 1u);
+  EXPECT_FALSE(agent_->service("x"));
+}
+
+TEST_F(SingleAgent, GarbageOnTheRouterPortIsAnsweredOrDroppedAndTheAgentStaysUp) {
+  // Raw bytes that are not ZMTP: libzmq drops the connection.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(agent_->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string junk(4096, '\0');
+  for (std::size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<char>(i * 7919 % 251);
+  EXPECT_GT(::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL), 0);
+  ::close(fd);
+
+  // ZMTP-valid frames that are not our protocol get an error reply naming the problem.
+  zmq::context_t context;
+  zmq::socket_t dealer(context, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.connect("tcp://" + agent_->endpoint());
+  send_frames(dealer, {std::string_view("hello, agent")}, false);
+  zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
+  zmq::poll(&item, 1, std::chrono::milliseconds(3000));
+  auto frames = recv_frames(dealer);
+  ASSERT_TRUE(frames);
+  auto reply = decode(frames->back());
+  ASSERT_TRUE(reply);
+  auto* error = std::get_if<ErrorReply>(&reply->body);
+  ASSERT_NE(error, nullptr);
+  EXPECT_EQ(error->code, Errc::malformed);
+  EXPECT_NE(error->message.find("cannot decode the request"), std::string::npos);
+
+  // An internal message from outside is refused.
+  auto internal = agent_->request(ServiceWithdrawn{"x"});
+  ASSERT_FALSE(internal);
+  EXPECT_NE(internal.error().message.find("is not a request a client may send"), std::string::npos);
+
+  // A message over the size limit closes that connection only.
+  std::string huge(5 * 1024 * 1024, 'x');
+  send_frames(dealer, {std::string_view(huge)}, false);
+  EXPECT_TRUE(agent_->answers());
+  EXPECT_TRUE(wait_until([&] { return agent_->answers(); }));
+}
+
+TEST(AgentCommandLine, BadFlagsGetOneClearLineAndExitNonZero) {
+  auto unknown_flag = run_command({MOB_AGENT_BIN, "--colour", "blue"});
+  EXPECT_EQ(unknown_flag.exit_code, 2);
+  EXPECT_NE(unknown_flag.err.find("unrecognised option '--colour'"), std::string::npos) << unknown_flag.err;
+  auto unknown_provider = run_command({MOB_AGENT_BIN, "-p", "6000", "-P", "bash,kvm"});
+  EXPECT_EQ(unknown_provider.exit_code, 2);
+  EXPECT_NE(unknown_provider.err.find("unknown provider \"kvm\"; known providers: bash, docker"),
+            std::string::npos)
+      << unknown_provider.err;
+  auto bad_port = run_command({MOB_AGENT_BIN, "-p", "70000"});
+  EXPECT_EQ(bad_port.exit_code, 2);
+  EXPECT_NE(bad_port.err.find("--port: expected 1 to 65535"), std::string::npos);
+  auto help = run_command({MOB_AGENT_BIN, "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--data-dir"), std::string::npos);
+  auto version = run_command({MOB_AGENT_BIN, "--version"});
+  EXPECT_EQ(version.out, std::string("mob-agent ") + MOB_VERSION_TEXT + "\n");
+}
+
+TEST(AgentCommandLine, PortInUseIsReported) {
+  TempDir dir;
+  AgentProcess first(dir.path() / "a");
+  auto second = run_command({MOB_AGENT_BIN, "-p", std::to_string(first.port()), "--data-dir",
+                             (dir.path() / "b").string()});
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_NE(second.err.find("cannot listen for requests on tcp://127.0.0.1:" +
+                            std::to_string(first.port())),
+            std::string::npos)
+      << second.err;
+  EXPECT_NE(second.err.find("Address already in use"), std::string::npos);
+  auto same_dir = run_command({MOB_AGENT_BIN, "-p", std::to_string(free_port_pair()),
+                               "--data-dir", (dir.path() / "a").string()});
+  EXPECT_EQ(same_dir.exit_code, 1);
+  EXPECT_NE(same_dir.err.find("is in use by another mob-agent"), std::string::npos) << same_dir.err;
+  first.terminate();
+}
+
+}  // namespace
+}  // namespace mob::test

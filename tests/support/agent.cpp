@@ -1,0 +1,104 @@
+#include "tests/support/agent.hpp"
+
+#include <signal.h>
+
+#include <gtest/gtest.h>
+#include <zmq.hpp>
+
+#include "bus/transport.hpp"
+
+namespace mob::test {
+
+AgentProcess::AgentProcess(const std::filesystem::path& data_dir, std::string providers,
+                           std::vector<std::string> extra_args, int port)
+    : data_dir_(data_dir),
+      providers_(std::move(providers)),
+      extra_args_(std::move(extra_args)),
+      port_(port ? port : free_port_pair()) {
+  spawn();
+}
+
+void AgentProcess::spawn() {
+  std::vector<std::string> argv = {MOB_AGENT_BIN, "-p", std::to_string(port_), "-P", providers_,
+                                   "--data-dir", data_dir_.string(), "--name",
+                                   "agent-" + std::to_string(port_)};
+  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  child_ = Child(argv, data_dir_.parent_path() / ("agent-" + std::to_string(port_) + ".log"));
+  if (!wait_until([&] { return answers() || !child_.running(); }, 15s) || !child_.running())
+    ADD_FAILURE() << "mob-agent did not come up on port " << port_ << ":\n" << log();
+}
+
+void AgentProcess::restart() { spawn(); }
+
+void AgentProcess::sigkill() {
+  child_.signal(SIGKILL);
+  child_.wait(10s);
+}
+
+int AgentProcess::terminate(std::chrono::milliseconds timeout) {
+  child_.signal(SIGTERM);
+  return child_.wait(timeout);
+}
+
+bool AgentProcess::answers() {
+  auto reply = request(PingRequest{}, 300ms);
+  return reply && std::holds_alternative<PingReply>(*reply);
+}
+
+Result<Body> AgentProcess::request(Body body, std::chrono::milliseconds timeout) {
+  static zmq::context_t context;
+  zmq::socket_t dealer(context, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.connect("tcp://" + endpoint());
+  std::uint64_t id = next_request_id_++;
+  auto bytes = encode(Envelope{kProtocolVersion, id, "test", std::move(body)});
+  send_frames(dealer, {bytes}, false);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(poll_timeout_ms(deadline)));
+    auto frames = recv_frames(dealer);
+    if (!frames) continue;
+    auto reply = decode(frames->back());
+    if (!reply) return std::unexpected(reply.error());
+    if (reply->request_id != id) continue;
+    if (auto* error = std::get_if<ErrorReply>(&reply->body))
+      return fail(error->code, error->message);
+    return reply->body;
+  }
+  return fail(Errc::timeout, "no reply from " + endpoint());
+}
+
+Result<DeployReply> AgentProcess::deploy(const std::string& spec_json) {
+  auto reply = request(DeployRequest{spec_json});
+  if (!reply) return std::unexpected(reply.error());
+  return std::get<DeployReply>(*reply);
+}
+
+std::optional<ServiceStatus> AgentProcess::service(const std::string& name) {
+  auto reply = request(StatusRequest{name}, 2s);
+  if (!reply) return std::nullopt;
+  auto& status = std::get<StatusReply>(*reply);
+  if (status.services.empty()) return std::nullopt;
+  return status.services.front();
+}
+
+std::optional<InstanceStatus> AgentProcess::instance(const std::string& name, std::uint32_t index) {
+  auto status = service(name);
+  if (!status) return std::nullopt;
+  for (auto& instance : status->instance_list)
+    if (instance.index == index) return instance;
+  return std::nullopt;
+}
+
+bool AgentProcess::wait_state(const std::string& name, std::uint32_t index, InstanceState state,
+                              std::chrono::milliseconds timeout, std::int64_t not_pid) {
+  return wait_until(
+      [&] {
+        auto found = instance(name, index);
+        return found && found->state == state && (not_pid == 0 || found->pid != not_pid);
+      },
+      timeout);
+}
+
+}  // namespace mob::test

@@ -1,0 +1,52 @@
+// Test support: a real mob-agent process on loopback with its own data dir, and a direct
+// DEALER client to ask it things the way mob-tool does.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bus/codec.hpp"
+#include "tests/support/process.hpp"
+
+namespace mob::test {
+
+class AgentProcess {
+ public:
+  // Starts `mob-agent -p PORT -P providers --data-dir DIR extra...` and waits until it answers.
+  explicit AgentProcess(const std::filesystem::path& data_dir, std::string providers = "bash",
+                        std::vector<std::string> extra_args = {}, int port = 0);
+  ~AgentProcess() = default;
+
+  // Starts it again (same port and data dir) after a stop or kill.
+  void restart();
+  void sigkill();  // the agent alone: its services stay behind, as after a crash
+  int terminate(std::chrono::milliseconds timeout = 20s);  // SIGTERM; the exit status
+  bool answers();
+  int port() const { return port_; }
+  std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string log() const { return child_.output(); }
+  pid_t pid() const { return child_.pid(); }
+
+  // One request/reply; the error says what went wrong (timeout, error reply, wrong type).
+  Result<Body> request(Body body, std::chrono::milliseconds timeout = 5s);
+  Result<DeployReply> deploy(const std::string& spec_json);
+  std::optional<ServiceStatus> service(const std::string& name);
+  std::optional<InstanceStatus> instance(const std::string& name, std::uint32_t index);
+  // Waits until instance `index` of `name` is in `state` (and, if given, pid differs from `not_pid`).
+  bool wait_state(const std::string& name, std::uint32_t index, InstanceState state,
+                  std::chrono::milliseconds timeout = 15s, std::int64_t not_pid = 0);
+
+ private:
+  void spawn();
+
+  std::filesystem::path data_dir_;
+  std::string providers_;
+  std::vector<std::string> extra_args_;
+  int port_;
+  Child child_;
+  std::uint64_t next_request_id_ = 1;
+};
+
+}  // namespace mob::test
