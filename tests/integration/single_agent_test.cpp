@@ -34,7 +34,12 @@ class SingleAgent : public ::testing::Test {
   // Processes the agent started, found by the marker every one of them carries.
   std::vector<pid_t> agent_processes() { return processes_with_env("MOB_AGENT_ID=" + agent_id()); }
   void TearDown() override {
-    if (agent_) agent_->terminate();
+    if (agent_) {
+      // A clean exit also proves the sanitizers found nothing in the agent.
+      int status = agent_->terminate();
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+          << "mob-agent exit status " << status << "\n" << agent_->log();
+    }
     // Whatever the test left, nothing of the agent's may outlive it.
     for (pid_t pid : agent_processes()) {
       ADD_FAILURE() << "process " << pid << " of the agent outlived it";

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Mob needs to build and test (only those missing).
+# Usage: scripts/install-deps.sh [--bench]   (--bench adds serf, supervisor, Google Benchmark)
+set -euo pipefail
+
+packages=(g++ cmake make pkg-config git
+          libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libboost-program-options-dev
+          nlohmann-json3-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
+          podman runc busybox-static curl procps iproute2 iptables util-linux)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(serf supervisor libbenchmark-dev)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$package")
+done
+if (( ${#missing[@]} == 0 )); then
+  exit 0
+fi
+echo "installing: ${missing[*]}"
+if [[ $(id -u) -ne 0 ]]; then sudo=sudo; else sudo=; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds and runs every test: a Debug build, then the same suite
+# under AddressSanitizer+UndefinedBehaviorSanitizer, then under ThreadSanitizer.
+# A local container engine (podman's Docker-compatible API) is started for the docker tests.
+# Usage: scripts/test.sh [debug|asan|tsan ...]   (default: all three stages)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+stages=("$@")
+(( ${#stages[@]} )) || stages=(debug asan tsan)
+jobs=$(nproc)
+
+engine_dir=$(mktemp -d /tmp/mob-engine-XXXXXX)
+cleanup() { scripts/container-engine.sh stop "$engine_dir" >/dev/null 2>&1 || true; rm -rf "$engine_dir"; }
+trap cleanup EXIT
+eval "$(scripts/container-engine.sh start "$engine_dir")"
+echo "container engine: $DOCKER_HOST"
+
+run_stage() {
+  local name=$1; shift
+  echo "=== stage $name: build"
+  cmake -S . -B "build-$name" -DMOB_WERROR=ON "$@" >/dev/null
+  cmake --build "build-$name" -j"$jobs"
+  echo "=== stage $name: test"
+  (cd "build-$name" && ctest --output-on-failure -j2 --timeout 300)
+}
+
+for stage in "${stages[@]}"; do
+  case "$stage" in
+    debug) run_stage debug -DCMAKE_BUILD_TYPE=Debug ;;
+    asan) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+            run_stage asan -DCMAKE_BUILD_TYPE=Debug -DMOB_SANITIZE=ON ;;
+    tsan) TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+            run_stage tsan -DCMAKE_BUILD_TYPE=Debug -DMOB_TSAN=ON ;;
+    *) echo "scripts/test.sh: unknown stage '$stage' (debug, asan, tsan)" >&2; exit 2 ;;
+  esac
+done
+echo "all stages passed: ${stages[*]}"
