@@ -1,11 +1,371 @@
 #include "providers/bash/bash_provider.hpp"
 
-namespace mob {
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-Result<void> check_bash_params(const nlohmann::json&) {
-  return fail(Errc::unavailable, "the bash provider is being written");
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <iterator>
+#include <map>
+#include <string>
+#include <utility>
+
+#include "bus/log.hpp"
+#include "providers/bash/log_files.hpp"
+#include "providers/bash/process_group.hpp"
+
+namespace mob {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using bash::LogWriter;
+using bash::UniqueFd;
+
+// Bounds one poll()'s reading from one instance, so that a chatty command cannot starve
+// the others: its pipe stays readable and the worker comes straight back.
+constexpr std::size_t kDrainBudgetBytes = 1024 * 1024;
+constexpr std::size_t kReadBufferBytes = 64 * 1024;
+// How long stop_all waits for SIGKILLed leaders (a process in uninterruptible sleep
+// ignores even SIGKILL until its I/O ends) before it stops waiting at agent exit.
+constexpr auto kWaitAfterKill = 5s;
+
+struct ExitStatus {
+  std::int32_t exit_code = -1;
+  std::int32_t signal = 0;
+};
+
+struct Instance {
+  Instance(std::string instance_key, bash::SpawnedGroup group, LogWriter log_writer)
+      : key(std::move(instance_key)),
+        leader(group.leader),
+        pidfd(std::move(group.pidfd)),
+        output(std::move(group.output)),
+        log(std::move(log_writer)) {}
+
+  std::string key;
+  pid_t leader = -1;  // also the process group id
+  UniqueFd pidfd;
+  UniqueFd output;  // reset at end of file
+  LogWriter log;
+  bool stop_requested = false;
+  std::chrono::milliseconds grace{0};
+  std::optional<Clock::time_point> kill_at;  // SIGKILL the group then, unless it has exited
+  bool killed_after_grace = false;
+};
+
+// The key names the log file "<key>.log", so it must stay inside the logs directory.
+bool is_valid_key(const std::string& key) {
+  return !key.empty() && key.find('/') == std::string::npos &&
+         key.find('\0') == std::string::npos;
 }
 
-std::unique_ptr<Provider> make_bash_provider(const ProviderContext&) { return nullptr; }
+std::uint32_t instance_index(const std::string& key) {
+  auto dot = key.rfind('.');
+  if (dot == std::string::npos) return 0;
+  std::uint32_t index = 0;
+  auto digits = std::string_view(key).substr(dot + 1);
+  auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
+  if (error != std::errc() || end != digits.data() + digits.size()) return 0;
+  return index;
+}
+
+std::string describe(const ExitStatus& status) {
+  if (status.signal != 0) {
+    const char* name = sigdescr_np(status.signal);
+    return "killed by signal " + std::to_string(status.signal) + " (" +
+           (name != nullptr ? name : "unknown") + ")";
+  }
+  if (status.exit_code >= 0) return "exited with code " + std::to_string(status.exit_code);
+  return "exited; its status was lost";
+}
+
+class BashProvider final : public Provider {
+ public:
+  explicit BashProvider(ProviderContext context)
+      : context_(std::move(context)), read_buffer_(kReadBufferBytes) {}
+  ~BashProvider() override {
+    if (!instances_.empty()) stop_all(0ms);
+  }
+  BashProvider(const BashProvider&) = delete;
+  BashProvider& operator=(const BashProvider&) = delete;
+
+  void reclaim_leftovers() override;
+  void start(const LaunchRequest& request) override;
+  void stop(const std::string& key, std::chrono::milliseconds grace) override;
+  std::vector<int> watched_fds() override;
+  std::optional<Clock::time_point> next_deadline() override;
+  std::vector<ProviderEvent> poll() override;
+  LogChunk read_logs(const std::string& key, std::uint32_t tail_lines, bool from_offset,
+                     std::uint64_t offset) override;
+  bool available() override { return true; }
+  void stop_all(std::chrono::milliseconds grace) override;
+
+ private:
+  std::filesystem::path log_dir() const { return context_.data_dir / "logs"; }
+  std::filesystem::path live_log(const std::string& key) const {
+    return log_dir() / (key + ".log");
+  }
+  void report_start_failed(const std::string& key, const std::string& message);
+  Result<bash::SpawnedGroup> spawn(const LaunchRequest& request);
+  void collect(std::vector<ProviderEvent>& out);
+  bool drain_output(Instance& instance);
+  std::optional<ExitStatus> exit_status(const Instance& instance);
+  ProviderEvent finish(Instance& instance, const ExitStatus& status);
+  void wait_for_activity(Clock::time_point until);
+
+  ProviderContext context_;
+  std::map<std::string, Instance> instances_;
+  std::vector<ProviderEvent> pending_;  // reported by the next poll()
+  std::vector<char> read_buffer_;
+};
+
+void BashProvider::reclaim_leftovers() {
+  if (context_.agent_id.empty()) {
+    log::warn("bash", "no agent id, so processes of an earlier run cannot be told apart; "
+                      "nothing reclaimed");
+    return;
+  }
+  auto reclaimed = bash::kill_processes_with_env_entry("MOB_AGENT_ID=" + context_.agent_id);
+  log::info("bash", "reclaimed ", reclaimed, " process(es) left by an earlier run of agent ",
+            context_.agent_id);
+}
+
+void BashProvider::report_start_failed(const std::string& key, const std::string& message) {
+  log::warn("bash", key, ": cannot start: ", message);
+  ProviderEvent event;
+  event.key = key;
+  event.kind = ProviderEventKind::start_failed;
+  event.message = message;
+  pending_.push_back(std::move(event));
+}
+
+Result<bash::SpawnedGroup> BashProvider::spawn(const LaunchRequest& request) {
+  if (auto checked = check_bash_params(request.params); !checked)
+    return std::unexpected(checked.error());
+  bash::SpawnRequest spawn_request;
+  spawn_request.command = request.params.at("command").get<std::string>();
+  std::vector<std::pair<std::string, std::string>> overrides;
+  if (auto env = request.params.find("env"); env != request.params.end()) {
+    for (const auto& [name, value] : env->items())
+      overrides.emplace_back(name, value.get<std::string>());
+  }
+  overrides.emplace_back("MOB_SERVICE", request.service);
+  overrides.emplace_back("MOB_INSTANCE", std::to_string(request.index));
+  overrides.emplace_back("MOB_AGENT_ID", context_.agent_id);
+  spawn_request.environment = bash::merged_environment(overrides);
+  if (auto cwd = request.params.find("cwd"); cwd != request.params.end())
+    spawn_request.cwd = cwd->get<std::string>();
+  return bash::spawn_group(spawn_request);
+}
+
+void BashProvider::start(const LaunchRequest& request) {
+  const auto& key = request.key;
+  if (!is_valid_key(key)) return report_start_failed(key, "invalid instance key \"" + key + "\"");
+  if (auto running = instances_.find(key); running != instances_.end())
+    return report_start_failed(
+        key, "already running as pid " + std::to_string(running->second.leader));
+  if (auto dir = bash::ensure_log_dir(log_dir()); !dir)
+    return report_start_failed(key, dir.error().message);
+  auto log_writer =
+      LogWriter::open(live_log(key), context_.log_max_bytes, context_.log_keep_files);
+  if (!log_writer) return report_start_failed(key, log_writer.error().message);
+
+  auto group = spawn(request);
+  if (!group) return report_start_failed(key, group.error().message);
+
+  const pid_t leader = group->leader;
+  instances_.try_emplace(key, key, std::move(*group), std::move(*log_writer));
+  log::info("bash", key, ": started as pid ", leader);
+  ProviderEvent event;
+  event.key = key;
+  event.kind = ProviderEventKind::started;
+  event.pid = leader;
+  pending_.push_back(std::move(event));
+}
+
+void BashProvider::stop(const std::string& key, std::chrono::milliseconds grace) {
+  auto found = instances_.find(key);
+  if (found == instances_.end()) {
+    ProviderEvent event;
+    event.key = key;
+    event.kind = ProviderEventKind::stopped;
+    event.message = "was not running";
+    pending_.push_back(std::move(event));
+    return;
+  }
+  Instance& instance = found->second;
+  if (instance.killed_after_grace) return;
+  if (!instance.stop_requested) {
+    instance.stop_requested = true;
+    instance.grace = grace;
+    ::kill(-instance.leader, SIGTERM);
+    log::info("bash", key, ": sent SIGTERM to process group ", instance.leader);
+  }
+  auto deadline = Clock::now() + grace;
+  if (!instance.kill_at || deadline < *instance.kill_at) instance.kill_at = deadline;
+}
+
+std::vector<int> BashProvider::watched_fds() {
+  std::vector<int> fds;
+  for (const auto& [key, instance] : instances_) {
+    fds.push_back(instance.pidfd.get());
+    if (instance.output) fds.push_back(instance.output.get());
+  }
+  return fds;
+}
+
+std::optional<Clock::time_point> BashProvider::next_deadline() {
+  if (!pending_.empty()) return Clock::now();
+  std::optional<Clock::time_point> earliest;
+  for (const auto& [key, instance] : instances_) {
+    if (instance.kill_at && (!earliest || *instance.kill_at < *earliest))
+      earliest = instance.kill_at;
+  }
+  return earliest;
+}
+
+std::vector<ProviderEvent> BashProvider::poll() {
+  std::vector<ProviderEvent> events;
+  collect(events);
+  return events;
+}
+
+void BashProvider::collect(std::vector<ProviderEvent>& out) {
+  std::move(pending_.begin(), pending_.end(), std::back_inserter(out));
+  pending_.clear();
+  const auto now = Clock::now();
+  for (auto it = instances_.begin(); it != instances_.end();) {
+    Instance& instance = it->second;
+    if (instance.output && !drain_output(instance)) instance.output.reset();
+    if (auto status = exit_status(instance)) {
+      out.push_back(finish(instance, *status));
+      it = instances_.erase(it);
+      continue;
+    }
+    if (instance.kill_at && now >= *instance.kill_at) {
+      ::kill(-instance.leader, SIGKILL);
+      instance.kill_at.reset();
+      instance.killed_after_grace = true;
+      log::warn("bash", instance.key, ": the grace of ", instance.grace.count(),
+                " ms after SIGTERM ended; sent SIGKILL to process group ", instance.leader);
+    }
+    ++it;
+  }
+}
+
+// Returns false at end of file: every process holding the pipe's write end is gone.
+bool BashProvider::drain_output(Instance& instance) {
+  std::size_t total = 0;
+  while (total < kDrainBudgetBytes) {
+    ssize_t n = ::read(instance.output.get(), read_buffer_.data(), read_buffer_.size());
+    if (n > 0) {
+      instance.log.append(std::string_view(read_buffer_.data(), static_cast<std::size_t>(n)));
+      total += static_cast<std::size_t>(n);
+    } else if (n == 0) {
+      return false;
+    } else if (errno == EINTR) {
+      continue;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      return true;
+    } else {
+      log::warn("bash", instance.key, ": reading output: ", std::strerror(errno));
+      return false;
+    }
+  }
+  return true;
+}
+
+// Looks without reaping (WNOWAIT): see finish() for why the reaping waits.
+std::optional<ExitStatus> BashProvider::exit_status(const Instance& instance) {
+  siginfo_t info{};
+  if (waitid(P_PIDFD, static_cast<id_t>(instance.pidfd.get()), &info,
+             WEXITED | WNOHANG | WNOWAIT) != 0) {
+    if (errno == EINTR) return std::nullopt;
+    // Someone else reaped our child (a SIGCHLD set to SIG_IGN): it is gone all the same.
+    log::warn("bash", instance.key, ": waitid: ", std::strerror(errno));
+    return ExitStatus{};
+  }
+  if (info.si_pid == 0) return std::nullopt;
+  ExitStatus status;
+  if (info.si_code == CLD_EXITED) status.exit_code = info.si_status;
+  else status.signal = info.si_status;
+  return status;
+}
+
+ProviderEvent BashProvider::finish(Instance& instance, const ExitStatus& status) {
+  // The unreaped leader keeps its pid, and so the group id, from being reused: the group
+  // is killed before the reaping, never after, so the kill cannot reach a stranger.
+  ::kill(-instance.leader, SIGKILL);
+  siginfo_t ignored{};
+  waitid(P_PIDFD, static_cast<id_t>(instance.pidfd.get()), &ignored, WEXITED | WNOHANG);
+  if (instance.output) drain_output(instance);
+
+  ProviderEvent event;
+  event.key = instance.key;
+  event.pid = instance.leader;
+  event.exit_code = status.exit_code;
+  event.signal = status.signal;
+  if (instance.stop_requested) {
+    event.kind = ProviderEventKind::stopped;
+    if (!instance.killed_after_grace)
+      event.message = "stopped: " + describe(status);
+    else if (instance.grace > 0ms)
+      event.message = "stopped: still running " + std::to_string(instance.grace.count()) +
+                      " ms after SIGTERM, killed with SIGKILL";
+    else
+      event.message = "stopped: killed with SIGKILL";
+  } else {
+    event.kind = ProviderEventKind::exited;
+    event.message = describe(status);
+  }
+  log::info("bash", instance.key, ": pid ", instance.leader, " ", event.message);
+  return event;
+}
+
+void BashProvider::wait_for_activity(Clock::time_point until) {
+  std::vector<pollfd> fds;
+  for (int fd : watched_fds()) fds.push_back(pollfd{fd, POLLIN, 0});
+  auto remaining = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now());
+  int timeout_ms = static_cast<int>(std::clamp<std::int64_t>(remaining.count(), 0, 60'000));
+  ::poll(fds.data(), fds.size(), timeout_ms);
+}
+
+LogChunk BashProvider::read_logs(const std::string& key, std::uint32_t tail_lines,
+                                 bool from_offset, std::uint64_t offset) {
+  LogChunk chunk;
+  if (is_valid_key(key))
+    chunk = bash::read_log_file(live_log(key), tail_lines, from_offset, offset);
+  chunk.instance = instance_index(key);
+  return chunk;
+}
+
+void BashProvider::stop_all(std::chrono::milliseconds grace) {
+  for (auto& [key, instance] : instances_) stop(key, grace);
+  const auto give_up = Clock::now() + grace + kWaitAfterKill;
+  std::vector<ProviderEvent> events;
+  while (true) {
+    collect(events);
+    if (instances_.empty() || Clock::now() >= give_up) break;
+    wait_for_activity(std::min(next_deadline().value_or(give_up), give_up));
+  }
+  for (auto& [key, instance] : instances_) {
+    ::kill(-instance.leader, SIGKILL);
+    log::error("bash", key, ": pid ", instance.leader,
+               " has not exited after SIGKILL; no longer waiting for it");
+  }
+  instances_.clear();
+  std::move(events.begin(), events.end(), std::back_inserter(pending_));
+}
+
+}  // namespace
+
+std::unique_ptr<Provider> make_bash_provider(const ProviderContext& context) {
+  return std::make_unique<BashProvider>(context);
+}
 
 }  // namespace mob

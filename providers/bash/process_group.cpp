@@ -1,0 +1,225 @@
+#include "providers/bash/process_group.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <map>
+
+extern char** environ;
+
+namespace mob::bash {
+namespace {
+
+// What the child writes to the exec-status pipe when it cannot become the command.
+struct ChildFailure {
+  enum Stage : int { chdir_failed = 1, exec_failed = 2 } stage;
+  int error;
+};
+
+std::string errno_text(int error) { return std::strerror(error); }
+
+// Moves a descriptor above 0-2 so that dup2 onto stdio in the child can never clobber it
+// (possible only if this process runs with a standard descriptor closed).
+Result<UniqueFd> above_stdio(int fd) {
+  UniqueFd owned(fd);
+  if (fd > STDERR_FILENO) return owned;
+  int moved = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+  if (moved < 0) return fail(Errc::io, "fcntl: " + errno_text(errno));
+  return UniqueFd(moved);
+}
+
+struct Pipe {
+  UniqueFd read;
+  UniqueFd write;
+};
+
+Result<Pipe> make_pipe(const char* purpose) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0)
+    return fail(Errc::io, std::string(purpose) + " pipe: " + errno_text(errno));
+  auto read_end = above_stdio(fds[0]);
+  auto write_end = above_stdio(fds[1]);
+  if (!read_end) return std::unexpected(read_end.error());
+  if (!write_end) return std::unexpected(write_end.error());
+  return Pipe{std::move(*read_end), std::move(*write_end)};
+}
+
+// Runs in the forked child, so only async-signal-safe calls: the agent is multithreaded
+// and another thread may have held the allocator's lock at the time of fork.
+[[noreturn]] void become_command(int dev_null, int output, int status, const char* cwd,
+                                 char* const argv[], char* const envp[]) {
+  setpgid(0, 0);
+
+  // The agent blocks and may ignore signals in all its threads; a service must start with
+  // the defaults, or it could not be stopped with SIGTERM. Dispositions first, so that a
+  // signal pending in the inherited mask meets the default action when unblocked.
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+  for (int signo = 1; signo < NSIG; ++signo) {
+    if (signo == SIGKILL || signo == SIGSTOP) continue;
+    sigaction(signo, &default_action, nullptr);  // fails harmlessly for libc-reserved ones
+  }
+  sigset_t empty;
+  sigemptyset(&empty);
+  sigprocmask(SIG_SETMASK, &empty, nullptr);
+
+  dup2(dev_null, STDIN_FILENO);
+  dup2(output, STDOUT_FILENO);
+  dup2(output, STDERR_FILENO);
+  // Everything but stdio and the exec-status pipe, which O_CLOEXEC closes on success.
+  if (status > STDERR_FILENO + 1) close_range(STDERR_FILENO + 1, status - 1, 0);
+  close_range(status + 1, ~0U, 0);
+
+  ChildFailure failure{};
+  if (cwd != nullptr && chdir(cwd) != 0) {
+    failure = {ChildFailure::chdir_failed, errno};
+  } else {
+    execve(argv[0], argv, envp);
+    failure = {ChildFailure::exec_failed, errno};
+  }
+  [[maybe_unused]] auto written = write(status, &failure, sizeof failure);
+  _exit(127);
+}
+
+// Waits for the child to exec or to report why it could not; 0 bytes means it exec'd.
+Result<void> read_exec_status(int status_read, const SpawnRequest& request) {
+  ChildFailure failure{};
+  ssize_t got;
+  do {
+    got = read(status_read, &failure, sizeof failure);
+  } while (got < 0 && errno == EINTR);
+  if (got == 0) return {};
+  if (got != static_cast<ssize_t>(sizeof failure))
+    return fail(Errc::internal, "the child process ended before it could run /bin/bash");
+  if (failure.stage == ChildFailure::chdir_failed)
+    return fail(Errc::invalid_argument,
+                "cwd \"" + request.cwd->string() + "\": " + errno_text(failure.error));
+  return fail(Errc::unavailable, "/bin/bash: " + errno_text(failure.error));
+}
+
+void reap_blocking(pid_t pid) {
+  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+bool environ_has_entry(const std::string& environ_block, const std::string& entry) {
+  std::size_t start = 0;
+  while (start < environ_block.size()) {
+    std::size_t end = environ_block.find('\0', start);
+    if (end == std::string::npos) end = environ_block.size();
+    if (std::string_view(environ_block).substr(start, end - start) == entry) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+std::string read_whole_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+std::vector<std::string> merged_environment(
+    const std::vector<std::pair<std::string, std::string>>& overrides) {
+  std::map<std::string, std::string> by_name;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    std::string_view text(*entry);
+    auto equals = text.find('=');
+    if (equals == std::string_view::npos) continue;
+    by_name.emplace(std::string(text.substr(0, equals)), std::string(text.substr(equals + 1)));
+  }
+  for (const auto& [name, value] : overrides) by_name[name] = value;
+  std::vector<std::string> out;
+  out.reserve(by_name.size());
+  for (const auto& [name, value] : by_name) out.push_back(name + "=" + value);
+  return out;
+}
+
+Result<SpawnedGroup> spawn_group(const SpawnRequest& request) {
+  int dev_null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (dev_null_fd < 0) return fail(Errc::io, "/dev/null: " + errno_text(errno));
+  auto dev_null = above_stdio(dev_null_fd);
+  if (!dev_null) return std::unexpected(dev_null.error());
+  auto output = make_pipe("output");
+  if (!output) return std::unexpected(output.error());
+  auto exec_status = make_pipe("exec status");
+  if (!exec_status) return std::unexpected(exec_status.error());
+
+  // Everything the child needs is built here: it must not allocate after fork.
+  std::string shell = "/bin/bash";
+  std::string dash_c = "-c";
+  std::string command = request.command;
+  std::vector<char*> argv = {shell.data(), dash_c.data(), command.data(), nullptr};
+  std::vector<std::string> environment = request.environment;
+  std::vector<char*> envp;
+  envp.reserve(environment.size() + 1);
+  for (auto& entry : environment) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  std::string cwd = request.cwd ? request.cwd->string() : std::string();
+  const char* cwd_or_null = request.cwd ? cwd.c_str() : nullptr;
+
+  pid_t pid = fork();
+  if (pid < 0) return fail(Errc::unavailable, "fork: " + errno_text(errno));
+  if (pid == 0)
+    become_command(dev_null->get(), output->write.get(), exec_status->write.get(), cwd_or_null,
+                   argv.data(), envp.data());
+
+  // Also set here, so that the group exists whichever of parent and child runs first;
+  // EACCES once the child has exec'd is expected.
+  setpgid(pid, pid);
+  exec_status->write.reset();
+  output->write.reset();
+
+  if (auto status = read_exec_status(exec_status->read.get(), request); !status) {
+    reap_blocking(pid);
+    return std::unexpected(status.error());
+  }
+
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) {
+    int error = errno;
+    kill(-pid, SIGKILL);
+    reap_blocking(pid);
+    return fail(Errc::unavailable, "pidfd_open: " + errno_text(error));
+  }
+  if (fcntl(output->read.get(), F_SETFL, O_NONBLOCK) != 0) {
+    int error = errno;
+    kill(-pid, SIGKILL);
+    reap_blocking(pid);
+    close(pidfd);
+    return fail(Errc::io, "fcntl: " + errno_text(error));
+  }
+  return SpawnedGroup{pid, UniqueFd(pidfd), std::move(output->read)};
+}
+
+std::size_t kill_processes_with_env_entry(const std::string& entry) {
+  const pid_t self = getpid();
+  const pid_t own_group = getpgrp();
+  std::size_t matched = 0;
+  std::error_code error;
+  std::filesystem::directory_iterator proc_entry("/proc", error);
+  const std::filesystem::directory_iterator end;
+  for (; !error && proc_entry != end; proc_entry.increment(error)) {
+    const auto name = proc_entry->path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(name));
+    if (pid == self) continue;
+    // Unreadable (another user's process) or gone: not ours either way.
+    if (!environ_has_entry(read_whole_file(proc_entry->path() / "environ"), entry)) continue;
+    const pid_t group = getpgid(pid);
+    if (group > 1 && group != own_group) kill(-group, SIGKILL);
+    kill(pid, SIGKILL);
+    ++matched;
+  }
+  return matched;
+}
+
+}  // namespace mob::bash
