@@ -11,7 +11,10 @@ constexpr std::array<std::string_view, std::variant_size_v<Body>> kTypeNames = {
     "logs_request",   "logs_reply",        "members_request",     "members_reply",
     "error_reply",    "service_assignment", "service_withdrawn",  "instance_report",
     "provider_start", "provider_stop",     "provider_event",      "provider_logs_request",
-    "provider_logs_reply", "shutdown_request", "shutdown_done"};
+    "provider_logs_reply", "shutdown_request", "shutdown_done", "gossip", "probe_request",
+    "probe_ack", "indirect_probe_request", "join_request", "join_reply", "sync_request",
+    "sync_reply", "sync_push", "join_command", "join_command_reply", "leave_command",
+    "leave_reply"};
 
 // Bounds what a hostile message can make the unpacker allocate.
 msgpack::unpack_limit limits_for(std::size_t max_bytes) {

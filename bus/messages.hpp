@@ -214,12 +214,147 @@ struct ShutdownDone {
   MOB_FIELDS()
 };
 
+
+// ---- the mesh: replicated state, gossip, probes, sync --------------------------------
+
+// Orders updates of one record across agents: a hybrid logical clock, then the origin name.
+struct Stamp {
+  std::uint64_t hlc = 0;
+  std::string origin;
+  MOB_FIELDS(hlc, origin)
+};
+
+// A member as gossiped. Newer is: higher incarnation; then state left > failed > suspect >
+// alive; then a later heartbeat (which carries only soft fields such as load).
+struct MemberEntry {
+  Member member;
+  std::uint64_t heartbeat = 0;
+  std::string reported_by;  // who declared this state (for suspicion confirmations)
+  MOB_FIELDS(member, heartbeat, reported_by)
+};
+// A service spec, last writer wins; `removed` is a tombstone.
+struct ServiceEntry {
+  std::string name;
+  std::string spec_json;
+  std::uint64_t generation = 0;  // the user-visible version: 1, 2, ...
+  bool enabled = true;
+  std::uint64_t restart_generation = 0;
+  bool removed = false;
+  Stamp stamp;
+  MOB_FIELDS(name, spec_json, generation, enabled, restart_generation, removed, stamp)
+};
+// Where an instance should run, decided by the service's owner; last writer wins.
+struct AssignmentEntry {
+  std::string service;
+  std::uint32_t index = 0;
+  std::string node;
+  bool removed = false;
+  Stamp stamp;
+  MOB_FIELDS(service, index, node, removed, stamp)
+};
+// How an instance is doing on one node, written by that node (or tombstoned by an owner).
+struct InstanceEntry {
+  InstanceStatus status;
+  bool removed = false;
+  Stamp stamp;
+  MOB_FIELDS(status, removed, stamp)
+};
+struct StateDelta {
+  std::vector<MemberEntry> members;
+  std::vector<ServiceEntry> services;
+  std::vector<AssignmentEntry> assignments;
+  std::vector<InstanceEntry> instances;
+  MOB_FIELDS(members, services, assignments, instances)
+};
+
+// On PUB, topic "gossip": what the sender changed or learned, numbered per sender.
+struct Gossip {
+  std::string sender;
+  std::uint64_t seq = 0;
+  StateDelta delta;
+  MOB_FIELDS(sender, seq, delta)
+};
+
+// SWIM probes over ROUTER/DEALER. A probe names its target so a restarted process on the
+// same address does not answer for a different agent.
+struct ProbeRequest {
+  std::uint64_t seq = 0;
+  std::string from;
+  std::string target;
+  std::uint64_t suspected_at = 0;  // >0: the prober suspects the target at this incarnation+1
+  MOB_FIELDS(seq, from, target, suspected_at)
+};
+struct ProbeAck {
+  std::uint64_t seq = 0;
+  std::string from;
+  std::uint64_t incarnation = 0;
+  MOB_FIELDS(seq, from, incarnation)
+};
+struct IndirectProbeRequest {
+  std::uint64_t seq = 0;
+  std::string from;
+  std::string target;
+  std::string target_address;
+  MOB_FIELDS(seq, from, target, target_address)
+};
+
+struct JoinRequest {
+  MemberEntry joiner;
+  MOB_FIELDS(joiner)
+};
+struct JoinReply {
+  StateDelta state;
+  MOB_FIELDS(state)
+};
+
+// Anti-entropy: one entry per record key with the record's order.
+struct DigestEntry {
+  std::string key;
+  std::uint64_t major = 0;
+  std::uint64_t minor = 0;
+  std::string tiebreak;
+  MOB_FIELDS(key, major, minor, tiebreak)
+};
+struct SyncRequest {
+  std::string from;
+  std::uint64_t summary = 0;  // hash of the whole digest: equal means in sync
+  std::vector<DigestEntry> digest;
+  MOB_FIELDS(from, summary, digest)
+};
+struct SyncReply {
+  StateDelta newer;                      // what the responder has newer or the asker lacks
+  std::vector<std::string> wanted_keys;  // what the asker has newer: push those back
+  MOB_FIELDS(newer, wanted_keys)
+};
+struct SyncPush {
+  StateDelta delta;
+  MOB_FIELDS(delta)
+};
+
+// mob-tool join / leave.
+struct JoinCommand {
+  std::vector<std::string> seeds;  // host:port of agents to join through
+  MOB_FIELDS(seeds)
+};
+struct JoinCommandReply {
+  std::uint32_t members = 0;
+  MOB_FIELDS(members)
+};
+struct LeaveCommand {
+  MOB_FIELDS()
+};
+struct LeaveReply {
+  MOB_FIELDS()
+};
+
 // The variant order is the wire type code (index + 1): append only, never reorder.
 using Body = std::variant<PingRequest, PingReply, DeployRequest, DeployReply, StatusRequest,
                           StatusReply, ControlRequest, ControlReply, LogsRequest, LogsReply,
                           MembersRequest, MembersReply, ErrorReply, ServiceAssignment,
                           ServiceWithdrawn, InstanceReport, ProviderStart, ProviderStop,
                           ProviderEvent, ProviderLogsRequest, ProviderLogsReply,
-                          ShutdownRequest, ShutdownDone>;
+                          ShutdownRequest, ShutdownDone, Gossip, ProbeRequest, ProbeAck,
+                          IndirectProbeRequest, JoinRequest, JoinReply, SyncRequest, SyncReply,
+                          SyncPush, JoinCommand, JoinCommandReply, LeaveCommand, LeaveReply>;
 
 }  // namespace mob

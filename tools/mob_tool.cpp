@@ -1,1 +1,885 @@
-int main() { return 0; }
+// mob-tool: the command line of Mob. Deploys services through an agent and shows what runs
+// where. Single-threaded; one function per command, each talking to the agent via mob::Client.
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <span>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+
+#include "tools/client.hpp"
+
+namespace po = boost::program_options;
+using mob::Result;
+using json = nlohmann::ordered_json;  // keeps the fields in struct order
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;  // the agent refused, failed or did not answer
+constexpr int kExitUsage = 2;   // the command line is wrong
+
+constexpr std::string_view kDefaultAgent = "127.0.0.1:6666";
+constexpr milliseconds kDeployPollInterval{100};
+constexpr milliseconds kLogsPollInterval{200};
+constexpr int kLogsPollsPerDiscovery = 10;  // look for new instances every 2 s while following
+
+constexpr auto kParseStyle =
+    po::command_line_style::unix_style ^ po::command_line_style::allow_guessing;
+
+// A mistake on the command line: main prints it with a pointer to the help and exits 2.
+struct UsageError {
+  std::string message;
+};
+
+using Args = std::vector<std::string>;
+
+int failed(std::string_view what, const mob::Error& error) {
+  std::cerr << "mob-tool: " << what << " failed: " << error.message << "\n";
+  return kExitFailed;
+}
+
+// The agent a command talks to. Connects on first use, so that help and usage errors never
+// wait for a name lookup.
+class Agent {
+ public:
+  Agent(std::string address, std::string source, milliseconds timeout)
+      : address_(std::move(address)), source_(std::move(source)), timeout_(timeout) {}
+
+  // The connected client, or nullptr after printing why `doing` cannot reach the agent.
+  // A malformed address is a usage error (thrown).
+  mob::Client* client(std::string_view doing) {
+    if (client_) return &*client_;
+    auto connected = mob::Client::connect(address_, mob::ClientOptions{timeout_});
+    if (!connected && connected.error().code == mob::Errc::invalid_argument)
+      throw UsageError{connected.error().message + " (from " + source_ + ")"};
+    if (!connected) {
+      failed(doing, connected.error());
+      return nullptr;
+    }
+    client_.emplace(std::move(*connected));
+    return &*client_;
+  }
+
+ private:
+  std::string address_;
+  std::string source_;  // where the address came from: -a, -p, $MOB_AGENT or the default
+  milliseconds timeout_;
+  std::optional<mob::Client> client_;
+};
+
+struct CommandInfo;
+using CommandFunction = int (*)(const CommandInfo&, Agent&, const Args&);
+
+struct CommandInfo {
+  std::string_view name;
+  std::string_view alias;      // empty when none
+  std::string_view arguments;  // the positional arguments, for the command list
+  std::string_view synopsis;   // what follows "mob-tool [GLOBAL OPTIONS] "
+  std::string_view summary;    // one line for the command list
+  std::string_view details;    // a paragraph for the command's own help
+  CommandFunction run;
+};
+
+struct Positional {
+  const char* key;      // the variables_map key
+  const char* display;  // as the synopsis writes it
+  bool required;
+};
+
+// ---- parsing ---------------------------------------------------------------------------
+
+void print_command_help(const CommandInfo& command, const po::options_description& options) {
+  std::cout << "usage: mob-tool [GLOBAL OPTIONS] " << command.synopsis << "\n\n"
+            << command.details << "\n";
+  if (!command.alias.empty()) std::cout << "\nalias: " << command.alias << "\n";
+  std::cout << "\n" << options << "\nGlobal options (-a, -p, --timeout) come before the "
+            << "command; see 'mob-tool --help'.\n";
+}
+
+// Parses a command's own options and positional arguments. Returns nullopt after printing
+// the command's help (-h/--help); throws UsageError for anything it cannot accept.
+std::optional<po::variables_map> parse_command(const CommandInfo& command, const Args& args,
+                                               po::options_description options,
+                                               std::span<const Positional> positionals) {
+  options.add_options()("help,h", "show this help");
+  po::options_description hidden;
+  po::positional_options_description order;
+  for (const auto& positional : positionals) {
+    hidden.add_options()(positional.key, po::value<std::string>());
+    order.add(positional.key, 1);
+  }
+  hidden.add_options()("unexpected", po::value<Args>());
+  order.add("unexpected", -1);
+  po::options_description all;
+  all.add(options).add(hidden);
+
+  po::variables_map values;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(order).style(kParseStyle).run(),
+              values);
+    po::notify(values);
+  } catch (const po::error& e) {
+    throw UsageError{std::string(command.name) + ": " + e.what()};
+  }
+  if (values.count("help")) {
+    print_command_help(command, options);
+    return std::nullopt;
+  }
+  if (values.count("unexpected"))
+    throw UsageError{std::string(command.name) + ": unexpected argument '" +
+                     values["unexpected"].as<Args>().front() + "' (usage: mob-tool " +
+                     std::string(command.synopsis) + ")"};
+  for (const auto& positional : positionals)
+    if (positional.required && !values.count(positional.key))
+      throw UsageError{std::string(command.name) + ": missing " + positional.display +
+                       " (usage: mob-tool " + std::string(command.synopsis) + ")"};
+  return values;
+}
+
+// An optional positional argument, or "" when it is absent.
+std::string optional_positional(const po::variables_map& values, const char* key) {
+  return values.count(key) ? values[key].as<std::string>() : std::string();
+}
+
+long checked_number(const CommandInfo& command, const po::variables_map& values,
+                    const char* key, long min, std::string_view unit) {
+  long value = values[key].as<long>();
+  if (value < min)
+    throw UsageError{std::string(command.name) + ": --" + std::string(key) +
+                     " must be at least " + std::to_string(min) +
+                     (unit.empty() ? "" : " " + std::string(unit)) + ", got " +
+                     std::to_string(value)};
+  return value;
+}
+
+// ---- output helpers --------------------------------------------------------------------
+
+// Prints rows as columns separated by two spaces; the first row is the header.
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    line.erase(line.find_last_not_of(' ') + 1);
+    std::cout << line << "\n";
+  }
+}
+
+std::string or_dash(std::string text) { return text.empty() ? "-" : text; }
+
+// "42s", "3m12s", "2h05m", "3d04h".
+std::string human_duration(std::int64_t ms) {
+  std::int64_t s = std::max<std::int64_t>(ms, 0) / 1000;
+  auto two = [](std::int64_t n) { return (n < 10 ? "0" : "") + std::to_string(n); };
+  if (s < 60) return std::to_string(s) + "s";
+  if (s < 3600) return std::to_string(s / 60) + "m" + two(s % 60) + "s";
+  if (s < 86400) return std::to_string(s / 3600) + "h" + two(s / 60 % 60) + "m";
+  return std::to_string(s / 86400) + "d" + two(s / 3600 % 24) + "h";
+}
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string instance_name(const mob::InstanceStatus& instance) {
+  return instance.service + "/" + std::to_string(instance.index);
+}
+
+// What an instance is doing, in words: "running on node-a (pid 1234)", "pending: <why>".
+std::string describe(const mob::InstanceStatus& instance) {
+  std::string state(mob::to_string(instance.state));
+  switch (instance.state) {
+    case mob::InstanceState::running:
+      return state + " on " + or_dash(instance.node) + " (pid " +
+             std::to_string(instance.pid) + ")";
+    case mob::InstanceState::starting:
+      return state;
+    default:
+      break;
+  }
+  if (instance.reason.empty()) return state;
+  // The agent's reasons often begin with the state ("exited with code 1").
+  if (instance.reason.starts_with(state)) return instance.reason;
+  return state + ": " + instance.reason;
+}
+
+// The DETAIL column: why an instance is not running, or nothing.
+std::string detail(const mob::InstanceStatus& instance) {
+  using mob::InstanceState;
+  if (instance.state == InstanceState::running || instance.state == InstanceState::starting)
+    return {};
+  if (!instance.reason.empty()) return instance.reason;
+  if (instance.state == InstanceState::exited) {
+    if (instance.signal != 0) return "killed by signal " + std::to_string(instance.signal);
+    if (instance.exit_code >= 0) return "exit code " + std::to_string(instance.exit_code);
+  }
+  return {};
+}
+
+json to_json(const mob::InstanceStatus& instance) {
+  return {{"service", instance.service},   {"index", instance.index},
+          {"node", instance.node},         {"state", mob::to_string(instance.state)},
+          {"restarts", instance.restarts}, {"pid", instance.pid},
+          {"since_ms", instance.since_ms}, {"exit_code", instance.exit_code},
+          {"signal", instance.signal},     {"reason", instance.reason},
+          {"spec_version", instance.spec_version}};
+}
+
+json to_json(const mob::ServiceStatus& service) {
+  json instances = json::array();
+  for (const auto& instance : service.instance_list) instances.push_back(to_json(instance));
+  return {{"name", service.name},           {"provider", service.provider},
+          {"version", service.version},     {"instances", service.instances},
+          {"enabled", service.enabled},     {"spec_json", service.spec_json},
+          {"instance_list", instances}};
+}
+
+json to_json(const mob::Member& member) {
+  return {{"name", member.name},
+          {"address", member.address},
+          {"pub_address", member.pub_address},
+          {"state", mob::to_string(member.state)},
+          {"providers", member.providers},
+          {"tags", member.tags},
+          {"incarnation", member.incarnation},
+          {"load", member.load},
+          {"version", member.version}};
+}
+
+// Blocks SIGINT and SIGTERM while alive, so that a waiting command takes them as a request
+// to stop cleanly (they stay pending during a call to the agent and end the next wait).
+class StopSignals {
+ public:
+  StopSignals() {
+    sigemptyset(&signals_);
+    sigaddset(&signals_, SIGINT);
+    sigaddset(&signals_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals_, &previous_);
+  }
+  ~StopSignals() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+  // Waits up to `duration`; true when SIGINT or SIGTERM arrived.
+  bool wait(milliseconds duration) {
+    auto left = std::max(duration, milliseconds(0));
+    timespec timeout{static_cast<time_t>(left.count() / 1000),
+                     static_cast<long>(left.count() % 1000 * 1000000)};
+    while (true) {
+      if (sigtimedwait(&signals_, nullptr, &timeout) > 0) return true;
+      if (errno != EINTR) return false;  // EAGAIN: the time is up
+    }
+  }
+
+ private:
+  sigset_t signals_;
+  sigset_t previous_;
+};
+
+// ---- deploy ----------------------------------------------------------------------------
+
+// Whether the agent will start an exited instance again, by the spec's restart policy
+// (the same rule as agent/restart_policy.cpp).
+bool will_restart(const mob::ServiceStatus& service, const mob::InstanceStatus& instance) {
+  std::string policy = "always";
+  auto spec = json::parse(service.spec_json, nullptr, /*allow_exceptions=*/false);
+  if (spec.is_object() && spec.contains("restart")) {
+    const json& restart = spec["restart"];
+    if (restart.is_object() && restart.contains("policy") && restart["policy"].is_string())
+      policy = restart["policy"].get<std::string>();
+  }
+  if (policy == "never") return false;
+  if (policy == "on-failure") return instance.exit_code != 0 || instance.signal != 0;
+  return true;
+}
+
+Result<std::string> read_spec(const std::string& source) {
+  std::ostringstream text;
+  if (source == "-") {
+    text << std::cin.rdbuf();
+    if (std::cin.bad()) return mob::fail(mob::Errc::io, "cannot read the spec from stdin");
+    return text.str();
+  }
+  std::ifstream file(source, std::ios::binary);
+  if (!file)
+    return mob::fail(mob::Errc::io, "cannot read spec file \"" + source +
+                                        "\": " + std::strerror(errno) +
+                                        " (give a JSON file, or - to read stdin)");
+  text << file.rdbuf();
+  return text.str();
+}
+
+// Polls the service until every instance of `deployed.version` runs (or finished with exit
+// code 0 and will not be restarted), printing a line whenever an instance changes.
+int wait_until_running(mob::Client& client, const mob::DeployReply& deployed,
+                       milliseconds wait_timeout) {
+  const std::string& name = deployed.service;
+  const std::string hint = " (see: mob-tool status " + name + "; mob-tool logs " + name + ")";
+  const auto deadline = std::chrono::steady_clock::now() + wait_timeout;
+  std::map<std::uint32_t, std::string> shown;
+  StopSignals stop;
+  while (true) {
+    auto status = client.status(name);
+    if (!status) return failed("waiting for " + name, status.error());
+    auto found = std::find_if(status->services.begin(), status->services.end(),
+                              [&](const auto& service) { return service.name == name; });
+    if (found == status->services.end()) {
+      std::cerr << "mob-tool: " << name << " was removed while waiting for it to run\n";
+      return kExitFailed;
+    }
+    const mob::ServiceStatus& service = *found;
+    if (service.version != deployed.version) {
+      std::cerr << "mob-tool: " << name << " was deployed again (version " << service.version
+                << ") while waiting for version " << deployed.version << "\n";
+      return kExitFailed;
+    }
+    if (!service.enabled) {
+      std::cerr << "mob-tool: " << name << " version " << deployed.version
+                << " is deployed but the service is stopped; run it with: mob-tool start "
+                << name << "\n";
+      return kExitFailed;
+    }
+
+    std::uint32_t running = 0;
+    std::uint32_t finished_ok = 0;  // exited with code 0 and, by the policy, not restarted
+    std::string not_done;  // the first instance still on its way, for the timeout message
+    for (const auto& instance : service.instance_list) {
+      bool current = instance.spec_version == deployed.version;
+      // An instance still on the previous version is about to be replaced; only its
+      // pending reason (such as missing dependencies) says something about the new one.
+      if (current || instance.state == mob::InstanceState::pending) {
+        std::string line = describe(instance);
+        if (shown[instance.index] != line) {
+          std::cout << instance_name(instance) << "  " << line << std::endl;
+          shown[instance.index] = line;
+        }
+      }
+      bool finished = current && instance.state == mob::InstanceState::exited &&
+                      !will_restart(service, instance);
+      if (current && (instance.state == mob::InstanceState::failed ||
+                      (finished && (instance.exit_code != 0 || instance.signal != 0)))) {
+        std::cerr << "mob-tool: " << instance_name(instance) << " " << describe(instance)
+                  << hint << "\n";
+        return kExitFailed;
+      }
+      if (current && instance.state == mob::InstanceState::running) ++running;
+      else if (finished) ++finished_ok;
+      else if (not_done.empty()) not_done = instance_name(instance) + " is " + describe(instance);
+    }
+    if (running + finished_ok >= service.instances) {
+      std::cout << name << " version " << deployed.version << ": " << running << " of "
+                << service.instances << " instance(s) running";
+      if (finished_ok > 0) std::cout << ", " << finished_ok << " finished with exit code 0";
+      std::cout << std::endl;
+      return kExitOk;
+    }
+
+    auto left = std::chrono::duration_cast<milliseconds>(deadline -
+                                                         std::chrono::steady_clock::now());
+    if (left <= milliseconds(0)) {
+      std::cerr << "mob-tool: " << name << " version " << deployed.version
+                << " is not running after " << wait_timeout.count() << " ms"
+                << (not_done.empty() ? "" : ": " + not_done) << hint
+                << "; wait longer with --wait-timeout MS\n";
+      return kExitFailed;
+    }
+    if (stop.wait(std::min(left, kDeployPollInterval))) {
+      std::cerr << "mob-tool: stopped waiting; " << name << " version " << deployed.version
+                << " keeps deploying" << hint << "\n";
+      return kExitFailed;
+    }
+  }
+}
+
+int deploy_text(Agent& agent, std::string spec, bool detach,
+                milliseconds wait_timeout) {
+  mob::Client* client = agent.client("deploy");
+  if (client == nullptr) return kExitFailed;
+  auto deployed = client->deploy(std::move(spec));
+  if (!deployed) return failed("deploy", deployed.error());
+  std::cout << "deployed " << deployed->service << " version " << deployed->version
+            << std::endl;
+  if (detach) return kExitOk;
+  return wait_until_running(*client, *deployed, wait_timeout);
+}
+
+po::options_description deploy_options() {
+  po::options_description options("deploy options");
+  options.add_options()
+      ("detach", po::bool_switch(), "return once the agent accepted the spec; do not wait")
+      ("wait-timeout", po::value<long>()->default_value(60000)->value_name("MS"),
+       "give up waiting for the instances to run after MS milliseconds (exit 1)");
+  return options;
+}
+
+int run_deploy(const CommandInfo& command, Agent& agent, const Args& args) {
+  constexpr Positional positionals[] = {{"file", "FILE|-", true}};
+  auto values = parse_command(command, args, deploy_options(), positionals);
+  if (!values) return kExitOk;
+  milliseconds wait_timeout(checked_number(command, *values, "wait-timeout", 1, "ms"));
+  auto spec = read_spec((*values)["file"].as<std::string>());
+  if (!spec) return failed("deploy", spec.error());
+  return deploy_text(agent, std::move(*spec), (*values)["detach"].as<bool>(), wait_timeout);
+}
+
+// ---- status ----------------------------------------------------------------------------
+
+int run_status(const CommandInfo& command, Agent& agent, const Args& args) {
+  po::options_description options("status options");
+  options.add_options()("json", po::bool_switch(), "print a JSON array of the services instead");
+  constexpr Positional positionals[] = {{"service", "SERVICE", false}};
+  auto values = parse_command(command, args, options, positionals);
+  if (!values) return kExitOk;
+  mob::Client* client = agent.client("status");
+  if (client == nullptr) return kExitFailed;
+  auto status = client->status(optional_positional(*values, "service"));
+  if (!status) return failed("status", status.error());
+
+  if ((*values)["json"].as<bool>()) {
+    json services = json::array();
+    for (const auto& service : status->services) services.push_back(to_json(service));
+    std::cout << services.dump(2) << "\n";
+    return kExitOk;
+  }
+  if (status->services.empty()) {
+    std::cout << "no services deployed (deploy one with: mob-tool deploy SPEC.json)\n";
+    return kExitOk;
+  }
+  const std::int64_t now = wall_ms();
+  std::vector<std::vector<std::string>> rows = {
+      {"SERVICE", "VERSION", "INSTANCE", "STATE", "NODE", "RESTARTS", "UPTIME", "PID", "DETAIL"}};
+  for (const auto& service : status->services) {
+    if (service.instance_list.empty()) {
+      rows.push_back({service.name, std::to_string(service.version), "-", "-", "-", "-", "-",
+                      "-", service.enabled ? "no instances" : "stopped"});
+      continue;
+    }
+    for (const auto& instance : service.instance_list) {
+      bool running = instance.state == mob::InstanceState::running;
+      bool has_process = running || instance.state == mob::InstanceState::starting;
+      auto version = instance.spec_version != 0 ? instance.spec_version : service.version;
+      rows.push_back({service.name, std::to_string(version), instance_name(instance),
+                      std::string(mob::to_string(instance.state)), or_dash(instance.node),
+                      std::to_string(instance.restarts),
+                      running ? human_duration(now - instance.since_ms) : "-",
+                      has_process && instance.pid > 0 ? std::to_string(instance.pid) : "-",
+                      detail(instance)});
+    }
+  }
+  print_table(rows);
+  return kExitOk;
+}
+
+// ---- stop, start, restart, remove ------------------------------------------------------
+
+int control(const CommandInfo& command, Agent& agent, const Args& args,
+            mob::ControlAction action, std::string_view done) {
+  constexpr Positional positionals[] = {{"service", "SERVICE", true}};
+  auto values = parse_command(command, args, po::options_description("options"), positionals);
+  if (!values) return kExitOk;
+  mob::Client* client = agent.client(command.name);
+  if (client == nullptr) return kExitFailed;
+  auto service = (*values)["service"].as<std::string>();
+  auto reply = client->control(service, action);
+  if (!reply) return failed(command.name, reply.error());
+  std::cout << done << " " << service << "\n";
+  return kExitOk;
+}
+
+int run_stop(const CommandInfo& command, Agent& agent, const Args& args) {
+  return control(command, agent, args, mob::ControlAction::stop, "stopped");
+}
+int run_start(const CommandInfo& command, Agent& agent, const Args& args) {
+  return control(command, agent, args, mob::ControlAction::start, "started");
+}
+int run_restart(const CommandInfo& command, Agent& agent, const Args& args) {
+  return control(command, agent, args, mob::ControlAction::restart, "restarted");
+}
+int run_remove(const CommandInfo& command, Agent& agent, const Args& args) {
+  return control(command, agent, args, mob::ControlAction::remove, "removed");
+}
+
+// ---- logs ------------------------------------------------------------------------------
+
+// Writes instance output to stdout. With several instances each line gets "[index] ", and
+// a line is held back until it is complete so that instances never interleave mid-line.
+class LogPrinter {
+ public:
+  void print(const mob::LogChunk& chunk, bool prefixed) {
+    if (!prefixed) {
+      std::cout << chunk.data;
+      return;
+    }
+    std::string& pending = partial_[chunk.instance];
+    pending += chunk.data;
+    std::size_t start = 0;
+    for (auto end = pending.find('\n'); end != std::string::npos;
+         end = pending.find('\n', start)) {
+      std::cout << "[" << chunk.instance << "] "
+                << std::string_view(pending).substr(start, end + 1 - start);
+      start = end + 1;
+    }
+    pending.erase(0, start);
+  }
+
+  // Prints what is held back, ending each line; for the end of the output.
+  void finish() {
+    for (auto& [instance, pending] : partial_)
+      if (!pending.empty()) std::cout << "[" << instance << "] " << pending << "\n";
+    partial_.clear();
+    std::cout.flush();
+  }
+
+ private:
+  std::map<std::uint32_t, std::string> partial_;
+};
+
+// Follows every instance in `offsets` (instance -> next offset) until SIGINT or SIGTERM.
+int follow_logs(mob::Client& client, const std::string& service, bool one_instance,
+                std::map<std::uint32_t, std::uint64_t> offsets, LogPrinter& printer) {
+  StopSignals stop;
+  for (int poll = 1;; ++poll) {
+    std::cout.flush();
+    if (stop.wait(kLogsPollInterval)) break;
+    if (!one_instance && poll % kLogsPollsPerDiscovery == 0) {
+      // A redeploy may add instances; follow them from the start of their output.
+      auto status = client.status(service);
+      if (!status) return failed("logs", status.error());
+      for (const auto& listed : status->services)
+        for (const auto& instance : listed.instance_list) offsets.try_emplace(instance.index, 0);
+    }
+    for (auto it = offsets.begin(); it != offsets.end();) {
+      mob::LogsRequest request{service, static_cast<std::int32_t>(it->first), 0, true, it->second};
+      auto reply = client.logs(request);
+      if (!reply && reply.error().code == mob::Errc::invalid_argument && !one_instance) {
+        it = offsets.erase(it);  // the service was scaled down
+        continue;
+      }
+      if (!reply) return failed("logs", reply.error());
+      for (const auto& chunk : reply->chunks) {
+        if (chunk.instance != it->first) continue;
+        printer.print(chunk, offsets.size() > 1);
+        it->second = chunk.next_offset;
+      }
+      ++it;
+    }
+  }
+  printer.finish();
+  return kExitOk;
+}
+
+int run_logs(const CommandInfo& command, Agent& agent, const Args& args) {
+  po::options_description options("logs options");
+  options.add_options()
+      ("follow,f", po::bool_switch(), "keep printing new output until Ctrl-C")
+      ("tail", po::value<long>()->value_name("N"),
+       "start with the last N lines of each instance (0: none); default: all that is kept")
+      ("instance", po::value<long>()->value_name("I"), "only instance I (numbered from 0)");
+  constexpr Positional positionals[] = {{"service", "SERVICE", true}};
+  auto values = parse_command(command, args, options, positionals);
+  if (!values) return kExitOk;
+  const auto service = (*values)["service"].as<std::string>();
+  const bool follow = (*values)["follow"].as<bool>();
+  const bool one_instance = values->count("instance") > 0;
+  mob::LogsRequest request{service, -1, 0, false, 0};
+  if (one_instance) request.instance = static_cast<std::int32_t>(
+      std::min<long>(checked_number(command, *values, "instance", 0, ""), INT32_MAX));
+  // The agent reads tail 0 as "everything", so no history is asked as one line, then dropped.
+  std::optional<long> tail;
+  if (values->count("tail")) tail = checked_number(command, *values, "tail", 0, "lines");
+  if (tail) request.tail_lines = static_cast<std::uint32_t>(std::clamp<long>(*tail, 1, UINT32_MAX));
+  const bool show_history = !tail || *tail > 0;
+
+  mob::Client* client = agent.client("logs");
+  if (client == nullptr) return kExitFailed;
+  auto reply = client->logs(request);
+  if (!reply) return failed("logs", reply.error());
+  LogPrinter printer;
+  std::map<std::uint32_t, std::uint64_t> offsets;
+  for (const auto& chunk : reply->chunks) offsets[chunk.instance] = chunk.next_offset;
+  if (show_history)
+    for (const auto& chunk : reply->chunks) printer.print(chunk, offsets.size() > 1);
+  if (!follow) {
+    printer.finish();
+    return kExitOk;
+  }
+  return follow_logs(*client, service, one_instance, std::move(offsets), printer);
+}
+
+// ---- members, version, help ------------------------------------------------------------
+
+int run_members(const CommandInfo& command, Agent& agent, const Args& args) {
+  po::options_description options("members options");
+  options.add_options()("json", po::bool_switch(), "print a JSON array of the members instead");
+  auto values = parse_command(command, args, options, {});
+  if (!values) return kExitOk;
+  mob::Client* client = agent.client("members");
+  if (client == nullptr) return kExitFailed;
+  auto reply = client->members();
+  if (!reply) return failed("members", reply.error());
+  if ((*values)["json"].as<bool>()) {
+    json members = json::array();
+    for (const auto& member : reply->members) members.push_back(to_json(member));
+    std::cout << members.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "ADDRESS", "STATE", "PROVIDERS", "TAGS", "LOAD", "VERSION"}};
+  for (const auto& member : reply->members) {
+    std::string providers, tags;
+    for (const auto& provider : member.providers)
+      providers += (providers.empty() ? "" : ",") + provider;
+    for (const auto& [key, value] : member.tags)
+      tags += (tags.empty() ? "" : ",") + key + "=" + value;
+    char load[32];
+    std::snprintf(load, sizeof load, "%.2f", member.load);
+    rows.push_back({member.name, or_dash(member.address),
+                    std::string(mob::to_string(member.state)), or_dash(providers),
+                    or_dash(tags), load, or_dash(member.version)});
+  }
+  print_table(rows);
+  return kExitOk;
+}
+
+int run_version(const CommandInfo& command, Agent& agent, const Args& args) {
+  auto values = parse_command(command, args, po::options_description("options"), {});
+  if (!values) return kExitOk;
+  std::cout << "mob-tool " << MOB_VERSION << std::endl;
+  mob::Client* client = agent.client("asking the agent for its version");
+  if (client == nullptr) return kExitFailed;
+  auto pong = client->ping();
+  if (!pong) return failed("asking the agent for its version", pong.error());
+  std::cout << "agent " << pong->agent << " " << pong->version << " (protocol "
+            << pong->protocol << ")\n";
+  return kExitOk;
+}
+
+int run_help(const CommandInfo& command, Agent& agent, const Args& args);
+
+constexpr CommandInfo kCommands[] = {
+    {"deploy", "", "FILE|-", "deploy FILE|- [--detach] [--wait-timeout MS]",
+     "deploy or update a service from a JSON spec, then wait until it runs",
+     "Sends the JSON spec in FILE (or stdin for -) to the agent, which checks it and deploys\n"
+     "it as a new version of the service. Then polls the service every 100 ms, printing a\n"
+     "line whenever an instance changes, until every instance of the new version runs\n"
+     "(exit 0), one fails (exit 1), or --wait-timeout passes (exit 1).",
+     run_deploy},
+    {"status", "list", "[SERVICE]", "status [SERVICE] [--json]",
+     "show the services, their instances and where they run",
+     "Prints one row per instance of every service (or of SERVICE): its version, state, node,\n"
+     "restarts, uptime, pid and, when it does not run, why. --json prints every field.",
+     run_status},
+    {"stop", "", "SERVICE", "stop SERVICE", "stop every instance of a service; it stays deployed",
+     "Stops every instance of SERVICE. The service stays deployed; 'start' runs it again.",
+     run_stop},
+    {"start", "", "SERVICE", "start SERVICE", "run a stopped service again",
+     "Runs the instances of SERVICE again after 'stop'.", run_start},
+    {"restart", "", "SERVICE", "restart SERVICE", "stop and start every instance of a service",
+     "Restarts every instance of SERVICE; a failed instance gets a fresh set of restarts.",
+     run_restart},
+    {"remove", "rm", "SERVICE", "remove SERVICE", "stop a service and forget it",
+     "Stops every instance of SERVICE and removes the service from the agent.", run_remove},
+    {"logs", "", "SERVICE", "logs SERVICE [-f|--follow] [--tail N] [--instance I]",
+     "print what a service's instances wrote",
+     "Prints the output the agent keeps for each instance of SERVICE. With more than one\n"
+     "instance, each line starts with [INDEX]. -f keeps printing new output (polling every\n"
+     "200 ms) until Ctrl-C or SIGTERM, then exits 0.",
+     run_logs},
+    {"members", "", "", "members [--json]", "list the agents of the mesh",
+     "Prints the agents this agent knows: name, address, state, providers, tags, load and\n"
+     "version. --json prints every field.",
+     run_members},
+    {"version", "", "", "version", "print the versions of mob-tool and of the agent",
+     "Prints mob-tool's version, then asks the agent for its name, version and protocol.\n"
+     "Exits 1 (after printing mob-tool's version) when the agent does not answer.",
+     run_version},
+    {"help", "", "[COMMAND]", "help [COMMAND]", "show this help, or a command's help",
+     "Shows the list of commands, or the options of COMMAND.", run_help},
+};
+
+const CommandInfo* find_command(std::string_view name) {
+  for (const auto& command : kCommands)
+    if (command.name == name || (!command.alias.empty() && command.alias == name)) return &command;
+  return nullptr;
+}
+
+po::options_description global_options() {
+  po::options_description options("global options");
+  options.add_options()
+      ("agent,a", po::value<std::string>()->value_name("HOST:PORT"),
+       "the agent to talk to (default: $MOB_AGENT, else 127.0.0.1:6666)")
+      ("port,p", po::value<long>()->value_name("PORT"), "the agent at 127.0.0.1:PORT")
+      ("timeout", po::value<long>()->default_value(3000)->value_name("MS"),
+       "how long to wait for each answer from the agent")
+      ("deploy,d", po::value<std::string>()->value_name("SPEC_JSON"),
+       "deploy this spec text, like 'deploy' (the original mobcli form)")
+      ("help,h", "show this help")
+      ("version", "print mob-tool's version");
+  return options;
+}
+
+void print_help() {
+  std::cout << "mob-tool: deploy services on a Mob agent and see what runs where.\n\n"
+               "usage: mob-tool [-a HOST:PORT | -p PORT] [--timeout MS] COMMAND [ARGS...]\n"
+               "       mob-tool [-a HOST:PORT | -p PORT] -d SPEC_JSON [--detach]\n\n"
+               "commands:\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& command : kCommands) {
+    std::string summary(command.summary);
+    if (!command.alias.empty()) summary += " (alias: " + std::string(command.alias) + ")";
+    rows.push_back({"  " + std::string(command.name) + " " + std::string(command.arguments),
+                    summary});
+  }
+  print_table(rows);
+  std::cout << "\n" << global_options()
+            << "\n'mob-tool COMMAND --help' shows a command's options.\n"
+               "Exit status: 0 success, 1 the operation failed (the agent refused or did not\n"
+               "answer), 2 the command line is wrong.\n";
+}
+
+int run_help(const CommandInfo& command, Agent& agent, const Args& args) {
+  constexpr Positional positionals[] = {{"command", "COMMAND", false}};
+  auto values = parse_command(command, args, po::options_description("options"), positionals);
+  if (!values) return kExitOk;
+  if (!values->count("command")) {
+    print_help();
+    return kExitOk;
+  }
+  auto name = (*values)["command"].as<std::string>();
+  const CommandInfo* asked = find_command(name);
+  if (asked == nullptr) throw UsageError{"help: unknown command '" + name + "'"};
+  return asked->run(*asked, agent, {"--help"});
+}
+
+// ---- main ------------------------------------------------------------------------------
+
+// The global options are the leading arguments that name a global option (with its value);
+// the command and its own arguments follow.
+std::size_t count_global_arguments(const Args& args, const po::options_description& global) {
+  std::size_t i = 0;
+  while (i < args.size()) {
+    const std::string& token = args[i];
+    if (token.size() < 2 || token[0] != '-' || token == "--") break;
+    std::string name;
+    bool value_inside = false;
+    if (token.starts_with("--")) {
+      auto equals = token.find('=');
+      name = token.substr(2, equals == std::string::npos ? std::string::npos : equals - 2);
+      value_inside = equals != std::string::npos;
+    } else {
+      name = token.substr(0, 2);
+      value_inside = token.size() > 2;
+    }
+    const po::option_description* option = global.find_nothrow(name, /*approx=*/false);
+    if (option == nullptr) break;
+    bool takes_value = option->semantic()->max_tokens() > 0;
+    i += (takes_value && !value_inside) ? 2 : 1;
+  }
+  return std::min(i, args.size());
+}
+
+// -a, else -p, else $MOB_AGENT, else 127.0.0.1:6666.
+Agent choose_agent(const po::variables_map& values, milliseconds timeout) {
+  if (values.count("agent") && values.count("port"))
+    throw UsageError{"give either -a HOST:PORT or -p PORT, not both"};
+  if (values.count("agent")) return Agent(values["agent"].as<std::string>(), "-a", timeout);
+  if (values.count("port")) {
+    long port = values["port"].as<long>();
+    if (port < 1 || port > 65535)
+      throw UsageError{"-p must be a port from 1 to 65535, got " + std::to_string(port)};
+    return Agent("127.0.0.1:" + std::to_string(port), "-p", timeout);
+  }
+  if (const char* from_env = std::getenv("MOB_AGENT"); from_env != nullptr && *from_env != '\0')
+    return Agent(from_env, "$MOB_AGENT", timeout);
+  return Agent(std::string(kDefaultAgent), "the default", timeout);
+}
+
+int run(const Args& args) {
+  const po::options_description global = global_options();
+  const std::size_t global_count = count_global_arguments(args, global);
+  const Args global_args(args.begin(), args.begin() + static_cast<std::ptrdiff_t>(global_count));
+  Args rest(args.begin() + static_cast<std::ptrdiff_t>(global_count), args.end());
+
+  po::variables_map values;
+  try {
+    po::store(po::command_line_parser(global_args).options(global).style(kParseStyle).run(),
+              values);
+    po::notify(values);
+  } catch (const po::error& e) {
+    throw UsageError{e.what()};
+  }
+  if (values.count("help")) {
+    print_help();
+    return kExitOk;
+  }
+  if (values.count("version")) {
+    std::cout << "mob-tool " << MOB_VERSION << "\n";
+    return kExitOk;
+  }
+
+  const CommandInfo* command = nullptr;
+  if (!values.count("deploy")) {
+    if (rest.empty()) throw UsageError{"missing COMMAND"};
+    if (rest.front().starts_with("-") && rest.front() != "-")
+      throw UsageError{"unknown option '" + rest.front() + "'"};
+    command = find_command(rest.front());
+    if (command == nullptr) throw UsageError{"unknown command '" + rest.front() + "'"};
+    rest.erase(rest.begin());
+  }
+
+  long timeout_ms = values["timeout"].as<long>();
+  if (timeout_ms < 1)
+    throw UsageError{"--timeout must be a positive number of milliseconds, got " +
+                     std::to_string(timeout_ms)};
+  Agent agent = choose_agent(values, milliseconds(timeout_ms));
+  if (command != nullptr) return command->run(*command, agent, rest);
+
+  // The original form: mob-tool -p 6666 -d '<json>' [--detach] [--wait-timeout MS]
+  static constexpr CommandInfo inline_deploy{
+      "-d", "", "SPEC_JSON", "-d SPEC_JSON [--detach] [--wait-timeout MS]", "", "", nullptr};
+  auto deploy_values = parse_command(inline_deploy, rest, deploy_options(), {});
+  if (!deploy_values) return kExitOk;
+  milliseconds wait_timeout(checked_number(inline_deploy, *deploy_values, "wait-timeout", 1, "ms"));
+  return deploy_text(agent, values["deploy"].as<std::string>(),
+                     (*deploy_values)["detach"].as<bool>(), wait_timeout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(Args(argv + 1, argv + argc));
+  } catch (const UsageError& e) {
+    std::cerr << "mob-tool: " << e.message << "\ntry 'mob-tool --help'\n";
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    std::cerr << "mob-tool: unexpected error: " << e.what() << "\n";
+    return kExitFailed;
+  }
+}
