@@ -2,8 +2,10 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstring>
 #include <random>
 #include <thread>
@@ -147,34 +149,78 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
   self.providers = options.providers;
   self.tags = options.tags;
   self.version = MOB_VERSION;
-  StoreConfig store_config{self, options.data_dir, options.spec_limits, options.max_services};
+  StoreConfig store_config;
+  store_config.self = self;
+  store_config.data_dir = options.data_dir;
+  store_config.spec_limits = options.spec_limits;
+  store_config.max_services = options.max_services;
+  store_config.max_message_bytes = options.max_message_bytes;
+  store_config.seeds = options.seeds;
+  store_config.detector = options.detector;
+  store_config.heartbeat_interval = options.heartbeat_interval;
+  store_config.sync_interval = options.sync_interval;
+  store_config.max_subscriptions = options.max_subscriptions;
+  store_config.tombstone_ttl = options.tombstone_ttl;
 
   state->threads.emplace_back(run_supervisor, SupervisorConfig{options.name},
                               std::move(store_supervisor.second), std::move(io_supervisor.second),
                               std::move(supervisor_control.second), std::move(worker_pipes));
-  state->threads.emplace_back(run_store, std::move(store_config), std::move(io_store.second),
-                              std::move(store_supervisor.first), std::move(store_control.second));
+  state->threads.emplace_back(run_store, std::move(store_config), std::ref(state->context),
+                              std::move(io_store.second), std::move(store_supervisor.first),
+                              std::move(store_control.second), std::move(pub));
   state->threads.emplace_back(run_io, IoConfig{options.name, options.max_message_bytes},
-                              std::move(router), std::move(pub), std::move(io_store.first),
+                              std::move(router), std::move(io_store.first),
                               std::move(io_supervisor.first), std::move(io_control.second));
   log::info(kLog, "agent ", options.name, " listening on ", router_endpoint, " (events on ",
             pub_endpoint, "), data in ", options.data_dir.string());
   return std::unique_ptr<Agent>(new Agent(std::move(state)));
 }
 
+namespace {
+
+// Sends `request` on a control pipe and waits for the reply of type `Reply`.
+template <class Reply, class Request>
+void ask(zmq::socket_t& control, Request request) {
+  send_body(control, std::move(request));
+  while (true) {
+    zmq::pollitem_t item{control.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(-1));
+    auto reply = receive_routed(control);
+    if (reply && std::holds_alternative<Reply>(reply->envelope.body)) return;
+  }
+}
+
+}  // namespace
+
+void Agent::wait_for_stop(int signal_fd) {
+  while (true) {
+    zmq::pollitem_t items[] = {{nullptr, signal_fd, ZMQ_POLLIN, 0},
+                               {state_->store_control.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 2, std::chrono::milliseconds(-1));
+    if (items[0].revents & ZMQ_POLLIN) {
+      signalfd_siginfo info{};
+      if (::read(signal_fd, &info, sizeof info) == sizeof info &&
+          (info.ssi_signo == SIGINT || info.ssi_signo == SIGTERM)) {
+        log::info(kLog, "signal ", info.ssi_signo, ": leaving the network, stopping services");
+        return;
+      }
+    }
+    while (auto message = receive_routed(state_->store_control)) {
+      if (std::holds_alternative<LeaveCommand>(message->envelope.body)) {
+        log::info(kLog, "asked to leave the network: stopping services, then exiting");
+        return;
+      }
+    }
+  }
+}
+
 void Agent::stop() {
   if (!state_ || state_->stopped) return;
   state_->stopped = true;
+  ask<LeaveReply>(state_->store_control, LeaveCommand{});
   // Services first (the supervisor waits for them), then the store, then the network.
-  for (auto* control : {&state_->supervisor_control, &state_->store_control, &state_->io_control}) {
-    send_body(*control, ShutdownRequest{});
-    while (true) {
-      zmq::pollitem_t item{control->handle(), 0, ZMQ_POLLIN, 0};
-      zmq::poll(&item, 1, std::chrono::milliseconds(-1));
-      auto reply = receive_routed(*control);
-      if (reply && std::holds_alternative<ShutdownDone>(reply->envelope.body)) break;
-    }
-  }
+  for (auto* control : {&state_->supervisor_control, &state_->store_control, &state_->io_control})
+    ask<ShutdownDone>(*control, ShutdownRequest{});
   for (auto& thread : state_->threads) thread.join();
   state_->threads.clear();
   log::info(kLog, "stopped");

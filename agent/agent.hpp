@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/failure_detector.hpp"
 #include "agent/spec.hpp"
 #include "bus/error.hpp"
 
@@ -26,13 +27,23 @@ struct AgentOptions {
   std::uint32_t max_services = 10000;
   std::uint64_t log_max_bytes = 10 * 1024 * 1024;
   std::uint32_t log_keep_files = 2;
+  std::vector<std::string> seeds;  // -j HOST:PORT,...
+  DetectorConfig detector;
+  std::chrono::milliseconds heartbeat_interval{500};
+  std::chrono::milliseconds sync_interval{1000};
+  std::uint32_t max_subscriptions = 32;
+  std::chrono::seconds tombstone_ttl{3600};
 };
 
 class Agent {
  public:
   // Binds the sockets and starts every thread; errors say what to change.
   static Result<std::unique_ptr<Agent>> start(AgentOptions options);
-  // Stops every service (each within its stop timeout), then every thread.
+  // Waits until `signal_fd` (a signalfd for SIGINT/SIGTERM) fires or a client asks this
+  // agent to leave the network.
+  void wait_for_stop(int signal_fd);
+  // Announces that this agent leaves, stops every service (each within its stop timeout),
+  // then every thread.
   void stop();
   ~Agent();
 

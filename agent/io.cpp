@@ -21,7 +21,10 @@ Destination destination_of(const Body& body) {
         using T = std::decay_t<decltype(message)>;
         if constexpr (std::is_same_v<T, PingRequest> || std::is_same_v<T, DeployRequest> ||
                       std::is_same_v<T, StatusRequest> || std::is_same_v<T, ControlRequest> ||
-                      std::is_same_v<T, MembersRequest>) {
+                      std::is_same_v<T, MembersRequest> || std::is_same_v<T, ProbeRequest> ||
+                      std::is_same_v<T, IndirectProbeRequest> || std::is_same_v<T, JoinRequest> ||
+                      std::is_same_v<T, SyncRequest> || std::is_same_v<T, SyncPush> ||
+                      std::is_same_v<T, JoinCommand> || std::is_same_v<T, LeaveCommand>) {
           return Destination::store;
         } else if constexpr (std::is_same_v<T, LogsRequest>) {
           return Destination::supervisor;
@@ -34,11 +37,10 @@ Destination destination_of(const Body& body) {
 
 class Io {
  public:
-  Io(IoConfig config, zmq::socket_t router, zmq::socket_t pub, zmq::socket_t store,
-     zmq::socket_t supervisor, zmq::socket_t control)
+  Io(IoConfig config, zmq::socket_t router, zmq::socket_t store, zmq::socket_t supervisor,
+     zmq::socket_t control)
       : config_(std::move(config)),
         router_(std::move(router)),
-        pub_(std::move(pub)),
         store_(std::move(store)),
         supervisor_(std::move(supervisor)),
         control_(std::move(control)) {}
@@ -132,7 +134,6 @@ class Io {
 
   IoConfig config_;
   zmq::socket_t router_;
-  zmq::socket_t pub_;
   zmq::socket_t store_;
   zmq::socket_t supervisor_;
   zmq::socket_t control_;
@@ -143,10 +144,10 @@ class Io {
 
 }  // namespace
 
-void run_io(IoConfig config, zmq::socket_t router, zmq::socket_t pub, zmq::socket_t store,
-            zmq::socket_t supervisor, zmq::socket_t control) {
-  Io io(std::move(config), std::move(router), std::move(pub), std::move(store),
-        std::move(supervisor), std::move(control));
+void run_io(IoConfig config, zmq::socket_t router, zmq::socket_t store, zmq::socket_t supervisor,
+            zmq::socket_t control) {
+  Io io(std::move(config), std::move(router), std::move(store), std::move(supervisor),
+        std::move(control));
   io.run();
 }
 

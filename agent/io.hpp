@@ -1,5 +1,5 @@
-// The I/O actor: owns the agent's network sockets (ROUTER for requests, PUB for gossip and
-// events), checks every incoming frame, and routes requests to the store or supervisor.
+// The I/O actor: owns the agent's ROUTER socket, checks every incoming frame, and routes
+// client and peer requests to the store or the supervisor, and their replies back.
 #pragma once
 
 #include <cstddef>
@@ -15,7 +15,7 @@ struct IoConfig {
 };
 
 // Runs until ShutdownRequest arrives on `control`.
-void run_io(IoConfig config, zmq::socket_t router, zmq::socket_t pub, zmq::socket_t store,
+void run_io(IoConfig config, zmq::socket_t router, zmq::socket_t store,
             zmq::socket_t supervisor, zmq::socket_t control);
 
 }  // namespace mob

@@ -62,6 +62,12 @@ int main(int argc, char** argv) {
   std::vector<std::string> tag_texts;
   std::string log_level = "info";
   std::string data_dir;
+  std::vector<std::string> join_texts;
+  long probe_interval_ms = options.detector.probe_interval.count();
+  long probe_timeout_ms = options.detector.probe_timeout.count();
+  long heartbeat_ms = options.heartbeat_interval.count();
+  long sync_ms = options.sync_interval.count();
+  long tombstone_ttl_s = options.tombstone_ttl.count();
   po::options_description flags(
       "Usage: mob-agent -p PORT -P PROVIDER[,PROVIDER...] [options]\n\n"
       "Runs one Mob agent: it accepts commands from mob-tool on PORT and supervises the\n"
@@ -72,6 +78,15 @@ int main(int argc, char** argv) {
       ("port,p", po::value<int>(&options.port)->default_value(6666), "port of the request (ROUTER) socket")
       ("pub-port", po::value<int>(&options.pub_port)->default_value(0), "port of the gossip/event (PUB) socket; 0 means PORT+1")
       ("providers,P", po::value<std::string>(&providers_text)->default_value("bash"), "comma-separated providers this agent runs: bash, docker")
+      ("join,j", po::value<std::vector<std::string>>(&join_texts)->composing(), "HOST:PORT[,HOST:PORT...] of agents to join through (retried with backoff until one answers)")
+      ("probe-interval-ms", po::value<long>(&probe_interval_ms)->default_value(probe_interval_ms), "failure detection: one probe per interval")
+      ("probe-timeout-ms", po::value<long>(&probe_timeout_ms)->default_value(probe_timeout_ms), "failure detection: wait for a direct ack before asking others")
+      ("indirect-probes", po::value<std::uint32_t>(&options.detector.indirect_probes)->default_value(options.detector.indirect_probes), "failure detection: members asked to probe indirectly (k)")
+      ("suspicion-mult", po::value<double>(&options.detector.suspicion_min_mult)->default_value(options.detector.suspicion_min_mult), "failure detection: minimum suspicion = MULT * log10(N) * probe interval")
+      ("heartbeat-ms", po::value<long>(&heartbeat_ms)->default_value(heartbeat_ms), "gossip: how often this agent publishes its heartbeat")
+      ("sync-ms", po::value<long>(&sync_ms)->default_value(sync_ms), "anti-entropy: how often to compare state with a random peer")
+      ("max-subscriptions", po::value<std::uint32_t>(&options.max_subscriptions)->default_value(options.max_subscriptions), "gossip: most peers whose PUB socket this agent reads (relaying covers the rest)")
+      ("tombstone-ttl-s", po::value<long>(&tombstone_ttl_s)->default_value(tombstone_ttl_s), "how long removed records are kept before collection")
       ("bind", po::value<std::string>(&options.bind)->default_value("127.0.0.1"), "address to listen on")
       ("name", po::value<std::string>(&options.name), "agent name, unique in the network (default HOSTNAME:PORT)")
       ("tag", po::value<std::vector<std::string>>(&tag_texts)->composing(), "KEY=VALUE tag for placement constraints; repeatable")
@@ -123,6 +138,22 @@ int main(int argc, char** argv) {
       return usage_error("--tag: expected KEY=VALUE, got \"" + tag + "\"");
     options.tags[tag.substr(0, equals)] = tag.substr(equals + 1);
   }
+  for (const auto& text : join_texts)
+    for (const auto& seed : split(text, ',')) {
+      auto colon = seed.rfind(':');
+      if (colon == std::string::npos || colon == 0 || colon + 1 == seed.size())
+        return usage_error("--join: expected HOST:PORT, got \"" + seed + "\"");
+      options.seeds.push_back(seed);
+    }
+  if (probe_interval_ms < 10 || probe_timeout_ms < 1 || probe_timeout_ms >= probe_interval_ms)
+    return usage_error("--probe-interval-ms must be at least 10 and larger than --probe-timeout-ms");
+  if (heartbeat_ms < 10 || sync_ms < 10 || tombstone_ttl_s < 1)
+    return usage_error("--heartbeat-ms and --sync-ms must be at least 10, --tombstone-ttl-s at least 1");
+  options.detector.probe_interval = std::chrono::milliseconds(probe_interval_ms);
+  options.detector.probe_timeout = std::chrono::milliseconds(probe_timeout_ms);
+  options.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
+  options.sync_interval = std::chrono::milliseconds(sync_ms);
+  options.tombstone_ttl = std::chrono::seconds(tombstone_ttl_s);
   if (options.name.empty()) options.name = host_name() + ":" + std::to_string(options.port);
   options.data_dir = data_dir.empty() ? default_data_dir(options.port) : data_dir;
 
@@ -138,14 +169,7 @@ int main(int argc, char** argv) {
     std::cerr << "mob-agent: " << agent.error().message << "\n";
     return 1;
   }
-  while (true) {
-    signalfd_siginfo info{};
-    if (read(signal_fd, &info, sizeof info) != sizeof info) continue;
-    if (info.ssi_signo == SIGINT || info.ssi_signo == SIGTERM) {
-      mob::log::info("agent", "signal ", info.ssi_signo, ": stopping services, then exiting");
-      break;
-    }
-  }
+  (*agent)->wait_for_stop(signal_fd);
   (*agent)->stop();
   close(signal_fd);
   return 0;

@@ -1,55 +1,131 @@
 #include "agent/store.hpp"
 
 #include <algorithm>
-#include <chrono>
+#include <functional>
 #include <map>
+#include <optional>
+#include <random>
 #include <set>
 
 #include "agent/actor.hpp"
+#include "agent/cluster_state.hpp"
 #include "agent/durable.hpp"
+#include "agent/hlc.hpp"
+#include "agent/placement.hpp"
 #include "bus/log.hpp"
+#include "bus/transport.hpp"
 
 namespace mob {
 namespace {
 
+using Clock = std::chrono::steady_clock;
 constexpr std::string_view kLog = "store";
+constexpr std::string_view kGossipTopic = "gossip";
+constexpr std::uint64_t kRelaySeqBase = 1ULL << 62;
+constexpr std::size_t kMaxEntriesPerGossip = 400;
+constexpr auto kHandoverLimit = std::chrono::seconds(30);
 
-struct ServiceRecord {
-  ServiceSpec spec;
-  std::string spec_json;  // normalized
-  std::uint64_t version = 0;
-  bool enabled = true;
-  std::uint64_t restart_generation = 0;
-};
+std::uint64_t wall_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+bool is_live_member(MemberState state) {
+  return state == MemberState::alive || state == MemberState::suspect;
+}
+
+std::size_t entry_count(const StateDelta& delta) {
+  return delta.members.size() + delta.services.size() + delta.assignments.size() +
+         delta.instances.size();
+}
+
+void append(StateDelta& into, const StateDelta& from) {
+  into.members.insert(into.members.end(), from.members.begin(), from.members.end());
+  into.services.insert(into.services.end(), from.services.begin(), from.services.end());
+  into.assignments.insert(into.assignments.end(), from.assignments.begin(), from.assignments.end());
+  into.instances.insert(into.instances.end(), from.instances.begin(), from.instances.end());
+}
+
+// Splits a delta into pieces of at most `limit` entries (a message stays well under the
+// size limit however large the state grows).
+std::vector<StateDelta> split(const StateDelta& delta, std::size_t limit) {
+  std::vector<StateDelta> pieces(1);
+  auto room = [&]() -> StateDelta& {
+    if (entry_count(pieces.back()) >= limit) pieces.emplace_back();
+    return pieces.back();
+  };
+  for (const auto& e : delta.members) room().members.push_back(e);
+  for (const auto& e : delta.services) room().services.push_back(e);
+  for (const auto& e : delta.assignments) room().assignments.push_back(e);
+  for (const auto& e : delta.instances) room().instances.push_back(e);
+  return pieces;
+}
+
+std::string tcp_endpoint(const std::string& host_port) {
+  return host_port.rfind("tcp://", 0) == 0 ? host_port : "tcp://" + host_port;
+}
 
 class Store {
  public:
-  Store(StoreConfig config, zmq::socket_t io, zmq::socket_t supervisor, zmq::socket_t control)
+  Store(StoreConfig config, zmq::context_t& context, zmq::socket_t io, zmq::socket_t supervisor,
+        zmq::socket_t control, zmq::socket_t pub)
       : config_(std::move(config)),
+        context_(context),
         io_(std::move(io)),
         supervisor_(std::move(supervisor)),
-        control_(std::move(control)) {}
+        control_(std::move(control)),
+        pub_(std::move(pub)),
+        sub_(context, zmq::socket_type::sub),
+        detector_(config_.detector, std::random_device{}()),
+        random_(std::random_device{}()) {
+    harden_socket(sub_, config_.max_message_bytes);
+    sub_.set(zmq::sockopt::subscribe, kGossipTopic);
+    started_ = Clock::now();
+  }
 
   void run() {
     load();
-    for (const auto& [name, record] : services_) assign(record);
+    announce_self();
+    if (!config_.seeds.empty()) begin_join(config_.seeds);
+    after_change();
     while (!stopping_) {
-      zmq::pollitem_t items[] = {{io_.handle(), 0, ZMQ_POLLIN, 0},
-                                 {supervisor_.handle(), 0, ZMQ_POLLIN, 0},
-                                 {control_.handle(), 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, 3, std::chrono::milliseconds(1000));
-      while (auto message = receive_routed(io_)) handle_request(*message);
-      while (auto message = receive_routed(supervisor_)) handle_supervisor(*message);
-      while (auto message = receive_routed(control_)) {
-        if (std::holds_alternative<ShutdownRequest>(message->envelope.body)) {
-          stopping_ = true;
-          reply_to(control_, *message, ShutdownDone{});
-        }
+      std::vector<zmq::pollitem_t> items = {{io_.handle(), 0, ZMQ_POLLIN, 0},
+                                            {supervisor_.handle(), 0, ZMQ_POLLIN, 0},
+                                            {control_.handle(), 0, ZMQ_POLLIN, 0},
+                                            {sub_.handle(), 0, ZMQ_POLLIN, 0}};
+      std::vector<std::string> dealer_keys;
+      for (auto& [address, dealer] : dealers_) {
+        items.push_back({dealer.handle(), 0, ZMQ_POLLIN, 0});
+        dealer_keys.push_back(address);
       }
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(poll_timeout_ms(next_deadline())));
+      for (int i = 0; i < 1000; ++i) {
+        auto message = receive_routed(io_);
+        if (!message) break;
+        handle_request(*message);
+      }
+      while (auto message = receive_routed(supervisor_)) handle_supervisor(*message);
+      while (auto message = receive_routed(control_)) handle_control(*message);
+      for (int i = 0; i < 1000; ++i) {
+        auto frames = recv_frames(sub_);
+        if (!frames) break;
+        handle_gossip(*frames);
+      }
+      for (const auto& address : dealer_keys) {
+        auto dealer = dealers_.find(address);
+        if (dealer == dealers_.end()) continue;
+        while (auto frames = recv_frames(dealer->second)) handle_peer_reply(address, *frames);
+      }
+      run_timers();
+      after_change();
     }
+    flush();
   }
 
  private:
+  // ---- durable specs -------------------------------------------------------------------
+
   std::filesystem::path services_dir() const { return config_.data_dir / "services"; }
 
   void load() {
@@ -57,49 +133,146 @@ class Store {
       log::error(kLog, ok.error().message);
       return;
     }
-    for (const auto& entry : std::filesystem::directory_iterator(services_dir())) {
-      if (entry.path().extension() != ".json") continue;
-      auto loaded = load_record(entry.path());
-      if (!loaded) {
-        auto aside = entry.path();
+    for (const auto& file : std::filesystem::directory_iterator(services_dir())) {
+      if (file.path().extension() != ".json") continue;
+      auto entry = load_service(file.path());
+      if (!entry) {
+        auto aside = file.path();
         aside += ".corrupt";
-        log::error(kLog, "ignoring ", entry.path().string(), ": ", loaded.error().message,
+        log::error(kLog, "ignoring ", file.path().string(), ": ", entry.error().message,
                    " (moved to ", aside.string(), ")");
         std::error_code ignored;
-        std::filesystem::rename(entry.path(), aside, ignored);
+        std::filesystem::rename(file.path(), aside, ignored);
         continue;
       }
-      log::info(kLog, "restored service ", loaded->spec.name, " version ", loaded->version);
-      services_[loaded->spec.name] = std::move(*loaded);
+      clock_.observe(entry->stamp.hlc);
+      if (!entry->removed)
+        log::info(kLog, "restored service ", entry->name, " version ", entry->generation);
+      state_.merge(*entry);
     }
   }
 
-  Result<ServiceRecord> load_record(const std::filesystem::path& path) {
+  Result<ServiceEntry> load_service(const std::filesystem::path& path) {
     auto text = read_whole_file(path);
     if (!text) return std::unexpected(text.error());
     auto doc = nlohmann::json::parse(*text, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object() || !doc.contains("spec"))
+    if (doc.is_discarded() || !doc.is_object() || !doc.contains("spec") || !doc.contains("stamp"))
       return fail(Errc::malformed, "not a service record");
-    auto spec = parse_spec(doc["spec"].dump(), config_.spec_limits);
+    auto spec = parse_spec(doc["spec"].dump(), SpecLimits{SIZE_MAX, UINT32_MAX});
     if (!spec) return std::unexpected(spec.error());
-    ServiceRecord record;
-    record.spec = std::move(*spec);
-    record.spec_json = to_json(record.spec).dump();
-    record.version = doc.value("version", std::uint64_t{1});
-    record.enabled = doc.value("enabled", true);
-    record.restart_generation = doc.value("restart_generation", std::uint64_t{0});
-    return record;
+    ServiceEntry entry;
+    entry.name = spec->name;
+    entry.spec_json = to_json(*spec).dump();
+    entry.generation = doc.value("generation", std::uint64_t{1});
+    entry.enabled = doc.value("enabled", true);
+    entry.restart_generation = doc.value("restart_generation", std::uint64_t{0});
+    entry.removed = doc.value("removed", false);
+    entry.stamp.hlc = doc["stamp"].value("hlc", std::uint64_t{0});
+    entry.stamp.origin = doc["stamp"].value("origin", std::string());
+    return entry;
   }
 
-  Result<void> persist(const ServiceRecord& record) {
-    nlohmann::json doc = {{"version", record.version},
-                          {"enabled", record.enabled},
-                          {"restart_generation", record.restart_generation},
-                          {"spec", nlohmann::json::parse(record.spec_json)}};
-    return write_file_atomically(services_dir() / (record.spec.name + ".json"), doc.dump(2));
+  void persist(const ServiceEntry& entry) {
+    nlohmann::json doc = {{"generation", entry.generation},
+                          {"enabled", entry.enabled},
+                          {"restart_generation", entry.restart_generation},
+                          {"removed", entry.removed},
+                          {"stamp", {{"hlc", entry.stamp.hlc}, {"origin", entry.stamp.origin}}},
+                          {"spec", nlohmann::json::parse(entry.spec_json, nullptr, false)}};
+    auto saved = write_file_atomically(services_dir() / (entry.name + ".json"), doc.dump(2));
+    if (!saved) log::error(kLog, "cannot keep the spec of ", entry.name, ": ", saved.error().message);
   }
 
-  // ---- requests from clients -----------------------------------------------------------
+  // ---- local changes -------------------------------------------------------------------
+
+  Stamp stamp() { return Stamp{clock_.now(wall_ms()), config_.self.name}; }
+
+  void announce_self() {
+    MemberEntry entry{config_.self, clock_.now(wall_ms()), config_.self.name};
+    entry.member.state = MemberState::alive;
+    entry.member.incarnation = incarnation_;
+    record(entry);
+  }
+
+  // Merges a change made here and queues it for gossip.
+  template <class Entry>
+  void record(const Entry& entry) {
+    StateDelta delta;
+    if constexpr (std::is_same_v<Entry, MemberEntry>) delta.members.push_back(entry);
+    else if constexpr (std::is_same_v<Entry, ServiceEntry>) delta.services.push_back(entry);
+    else if constexpr (std::is_same_v<Entry, AssignmentEntry>) delta.assignments.push_back(entry);
+    else delta.instances.push_back(entry);
+    absorb(delta, /*relay=*/true);
+  }
+
+  // Merges a delta (from here or a peer); what changed is persisted, gossiped on and acted on.
+  void absorb(const StateDelta& delta, bool relay) {
+    StateDelta changed;
+    for (const auto& entry : delta.members) {
+      const MemberEntry* before = state_.member(entry.member.name);
+      bool soft = before && before->member.incarnation == entry.member.incarnation &&
+                  before->member.state == entry.member.state;
+      MemberState old_state = before ? before->member.state : MemberState::left;
+      bool existed = before != nullptr;
+      clock_.observe(entry.heartbeat);
+      if (!state_.merge(entry)) {
+        // A suspicion that lost the merge still confirms the one we hold (Lifeguard).
+        const MemberEntry* held = state_.member(entry.member.name);
+        if (entry.member.state == MemberState::suspect && held &&
+            held->member.state == MemberState::suspect &&
+            held->member.incarnation == entry.member.incarnation &&
+            entry.member.name != config_.self.name)
+          detector_.on_suspected(entry.member.name, entry.reported_by, Clock::now());
+        continue;
+      }
+      if (!soft || entry.member.name == config_.self.name) changed.members.push_back(entry);
+      member_changed(entry, existed ? std::optional(old_state) : std::nullopt);
+    }
+    for (const auto& entry : delta.services) {
+      clock_.observe(entry.stamp.hlc);
+      if (!state_.merge(entry)) continue;
+      changed.services.push_back(entry);
+      specs_.erase(entry.name);
+      persist(entry);
+    }
+    for (const auto& entry : delta.assignments) {
+      clock_.observe(entry.stamp.hlc);
+      if (state_.merge(entry)) changed.assignments.push_back(entry);
+    }
+    for (const auto& entry : delta.instances) {
+      clock_.observe(entry.stamp.hlc);
+      if (state_.merge(entry)) changed.instances.push_back(entry);
+    }
+    if (entry_count(changed) == 0) return;
+    dirty_ = true;
+    if (relay) append(outbox_, changed);
+  }
+
+  void member_changed(const MemberEntry& entry, std::optional<MemberState> old_state) {
+    const auto& member = entry.member;
+    members_dirty_ = true;
+    if (member.name == config_.self.name) {
+      bool about_me_wrong = member.state != MemberState::alive || member.incarnation > incarnation_;
+      if (about_me_wrong && !leaving_) refute(member.incarnation);
+      return;
+    }
+    if (!old_state || *old_state != member.state)
+      log::info(kLog, "member ", member.name, " is ", to_string(member.state),
+                " (incarnation ", member.incarnation, ")");
+    if (member.state == MemberState::suspect) detector_.on_suspected(member.name, entry.reported_by, Clock::now());
+    else detector_.on_cleared(member.name);
+  }
+
+  // Someone says this agent is suspect, failed or left, or knows a newer incarnation of it
+  // (a previous life): announce a newer incarnation, alive.
+  void refute(std::uint64_t their_incarnation) {
+    incarnation_ = std::max(incarnation_, their_incarnation) + 1;
+    detector_.on_refuted_self();
+    log::info(kLog, "refuting a stale view of this agent: incarnation now ", incarnation_);
+    announce_self();
+  }
+
+  // ---- requests from clients and peers -----------------------------------------------------
 
   void handle_request(const Routed& request) {
     std::visit(
@@ -114,7 +287,28 @@ class Store {
           } else if constexpr (std::is_same_v<T, ControlRequest>) {
             answer(request, control(body));
           } else if constexpr (std::is_same_v<T, MembersRequest>) {
-            reply_to(io_, request, MembersReply{{config_.self}});
+            reply_to(io_, request, members());
+          } else if constexpr (std::is_same_v<T, ProbeRequest>) {
+            handle_probe(request, body);
+          } else if constexpr (std::is_same_v<T, IndirectProbeRequest>) {
+            handle_indirect_probe(request, body);
+          } else if constexpr (std::is_same_v<T, JoinRequest>) {
+            absorb(StateDelta{{body.joiner}, {}, {}, {}}, true);
+            reply_everything(request);
+          } else if constexpr (std::is_same_v<T, SyncRequest>) {
+            handle_sync(request, body);
+          } else if constexpr (std::is_same_v<T, SyncPush>) {
+            absorb(body.delta, true);
+          } else if constexpr (std::is_same_v<T, JoinCommand>) {
+            if (body.seeds.empty()) {
+              reply_to(io_, request, ErrorReply{Errc::invalid_argument, "join: name at least one HOST:PORT"});
+              return;
+            }
+            join_requests_.push_back(request);
+            begin_join(body.seeds);
+          } else if constexpr (std::is_same_v<T, LeaveCommand>) {
+            reply_to(io_, request, LeaveReply{});
+            send_body(control_, LeaveCommand{});  // main stops the agent, which announces it
           } else {
             reply_to(io_, request,
                      ErrorReply{Errc::unknown_type, "the store does not answer " +
@@ -130,50 +324,62 @@ class Store {
     else reply_to(io_, request, ErrorReply{result.error().code, result.error().message});
   }
 
+  const ServiceSpec* spec_of(const ServiceEntry& entry) {
+    auto cached = specs_.find(entry.name);
+    if (cached != specs_.end()) return &cached->second;
+    auto spec = parse_spec(entry.spec_json, SpecLimits{SIZE_MAX, UINT32_MAX});
+    if (!spec) {
+      log::error(kLog, "cannot parse the spec of ", entry.name, ": ", spec.error().message);
+      return nullptr;
+    }
+    return &specs_.emplace(entry.name, std::move(*spec)).first->second;
+  }
+
+  bool is_deployed(const std::string& name) const {
+    const ServiceEntry* entry = state_.service(name);
+    return entry && !entry->removed;
+  }
+
   Result<DeployReply> deploy(const DeployRequest& request) {
     auto parsed = parse_spec(request.spec_json, config_.spec_limits);
     if (!parsed) return std::unexpected(parsed.error());
     ServiceSpec& spec = *parsed;
-    for (const auto& dependency : spec.depends_on) {
-      if (!services_.contains(dependency))
+    for (const auto& dependency : spec.depends_on)
+      if (!is_deployed(dependency))
         return fail(Errc::invalid_argument,
                     "depends_on: service \"" + dependency +
                         "\" is not deployed; deploy it first, or remove it from depends_on");
-    }
     if (auto cycle = find_cycle(spec); !cycle.empty())
       return fail(Errc::invalid_argument, "depends_on: dependency cycle " + cycle);
-    auto existing = services_.find(spec.name);
-    bool created = existing == services_.end();
-    if (created && services_.size() >= config_.max_services)
-      return fail(Errc::too_large, "the network already holds " +
-                                       std::to_string(services_.size()) +
+    const ServiceEntry* existing = state_.service(spec.name);
+    bool created = !existing || existing->removed;
+    if (created && deployed_count() >= config_.max_services)
+      return fail(Errc::too_large, "the network already holds " + std::to_string(deployed_count()) +
                                        " services, the limit (--max-services); remove some first");
-    ServiceRecord record;
-    record.spec_json = to_json(spec).dump();
-    record.spec = std::move(spec);
-    if (!created) {
-      record.version = existing->second.version + 1;
-      record.enabled = true;
-      record.restart_generation = existing->second.restart_generation;
-    } else {
-      record.version = 1;
-    }
-    if (auto saved = persist(record); !saved) return std::unexpected(saved.error());
-    const std::string name = record.spec.name;
-    log::info(kLog, created ? "deployed " : "updated ", name, " version ", record.version);
-    services_[name] = std::move(record);
-    trim_instances(services_[name]);
-    assign(services_[name]);
-    return DeployReply{name, services_[name].version, created};
+    ServiceEntry entry;
+    entry.name = spec.name;
+    entry.spec_json = to_json(spec).dump();
+    entry.generation = existing ? existing->generation + 1 : 1;
+    entry.restart_generation = existing ? existing->restart_generation : 0;
+    entry.stamp = stamp();
+    record(entry);
+    log::info(kLog, created ? "deployed " : "updated ", entry.name, " version ", entry.generation);
+    return DeployReply{entry.name, entry.generation, created};
+  }
+
+  std::size_t deployed_count() const {
+    return static_cast<std::size_t>(std::count_if(state_.services().begin(), state_.services().end(),
+                                                  [](const auto& e) { return !e.second.removed; }));
   }
 
   // Returns "a -> b -> a" when adding `spec` closes a cycle, else "".
-  std::string find_cycle(const ServiceSpec& spec) const {
-    auto dependencies_of = [&](const std::string& name) -> const std::vector<std::string>& {
+  std::string find_cycle(const ServiceSpec& spec) {
+    auto dependencies_of = [&](const std::string& name) -> std::vector<std::string> {
       if (name == spec.name) return spec.depends_on;
-      static const std::vector<std::string> none;
-      auto found = services_.find(name);
-      return found == services_.end() ? none : found->second.spec.depends_on;
+      const ServiceEntry* entry = state_.service(name);
+      if (!entry || entry->removed) return {};
+      const ServiceSpec* other = spec_of(*entry);
+      return other ? other->depends_on : std::vector<std::string>{};
     };
     std::vector<std::string> path{spec.name};
     std::set<std::string> done;
@@ -197,11 +403,11 @@ class Store {
     return text;
   }
 
-  Result<StatusReply> status(const StatusRequest& request) const {
+  Result<StatusReply> status(const StatusRequest& request) {
     StatusReply reply;
-    for (const auto& [name, record] : services_) {
-      if (!request.service.empty() && name != request.service) continue;
-      reply.services.push_back(service_status(record));
+    for (const auto& [key, entry] : state_.services()) {
+      if (entry.removed || (!request.service.empty() && entry.name != request.service)) continue;
+      reply.services.push_back(service_status(entry));
     }
     if (!request.service.empty() && reply.services.empty())
       return fail(Errc::not_found, "service \"" + request.service +
@@ -209,160 +415,664 @@ class Store {
     return reply;
   }
 
-  ServiceStatus service_status(const ServiceRecord& record) const {
-    ServiceStatus out{record.spec.name, record.spec.provider, record.version,
-                      record.spec.instances, record.enabled, record.spec_json, {}};
-    for (std::uint32_t index = 0; index < record.spec.instances; ++index) {
-      auto found = instances_.find({record.spec.name, index});
-      if (found != instances_.end()) {
-        out.instance_list.push_back(found->second);
+  ServiceStatus service_status(const ServiceEntry& entry) {
+    const ServiceSpec* spec = spec_of(entry);
+    ServiceStatus out{entry.name, spec ? spec->provider : "", entry.generation,
+                      spec ? spec->instances : 0, entry.enabled, entry.spec_json, {}};
+    if (!spec) return out;
+    std::string problem;
+    bool problem_known = false;
+    for (std::uint32_t index = 0; index < spec->instances; ++index) {
+      const AssignmentEntry* assignment = state_.assignment(entry.name, index);
+      InstanceStatus status;
+      status.service = entry.name;
+      status.index = index;
+      status.state = InstanceState::pending;
+      status.spec_version = entry.generation;
+      if (assignment && !assignment->removed) {
+        status.node = assignment->node;
+        const InstanceEntry* instance = state_.instance(entry.name, index, assignment->node);
+        const MemberEntry* node = state_.member(assignment->node);
+        if (instance && !instance->removed) {
+          status = instance->status;
+          if (node && !is_live_member(node->member.state))
+            status.reason = "agent " + assignment->node + " is " +
+                            std::string(to_string(node->member.state)) + "; moving it";
+        } else {
+          status.reason = "assigned to " + assignment->node + "; waiting for it to start";
+        }
       } else {
-        InstanceStatus pending;
-        pending.service = record.spec.name;
-        pending.index = index;
-        pending.state = InstanceState::pending;
-        pending.reason = placement_problem(record.spec);
-        pending.spec_version = record.version;
-        out.instance_list.push_back(pending);
+        if (!problem_known) {
+          problem = placement_problem(*spec, live_members(/*include_suspect=*/false));
+          problem_known = true;
+        }
+        status.reason = problem.empty() ? "waiting for placement" : problem;
       }
+      out.instance_list.push_back(std::move(status));
     }
     return out;
   }
 
   Result<ControlReply> control(const ControlRequest& request) {
-    auto found = services_.find(request.service);
-    if (found == services_.end())
+    const ServiceEntry* existing = state_.service(request.service);
+    if (!existing || existing->removed)
       return fail(Errc::not_found, "service \"" + request.service +
                                        "\" is not deployed (mob-tool status lists the services)");
-    ServiceRecord& record = found->second;
+    ServiceEntry entry = *existing;
     switch (request.action) {
-      case ControlAction::stop: record.enabled = false; break;
+      case ControlAction::stop: entry.enabled = false; break;
       case ControlAction::start:
-        record.enabled = true;
-        if (any_instance_given_up(record.spec.name)) ++record.restart_generation;
+        entry.enabled = true;
+        if (any_instance_given_up(entry.name)) ++entry.restart_generation;
         break;
       case ControlAction::restart:
-        record.enabled = true;
-        ++record.restart_generation;
+        entry.enabled = true;
+        ++entry.restart_generation;
         break;
-      case ControlAction::remove: return remove(request.service);
+      case ControlAction::remove: {
+        std::string dependents;
+        for (const auto& [key, other] : state_.services()) {
+          if (other.removed || other.name == entry.name) continue;
+          const ServiceSpec* spec = spec_of(other);
+          if (spec && std::find(spec->depends_on.begin(), spec->depends_on.end(), entry.name) !=
+                          spec->depends_on.end())
+            dependents += (dependents.empty() ? "" : ", ") + other.name;
+        }
+        if (!dependents.empty())
+          return fail(Errc::conflict, "cannot remove \"" + entry.name + "\": " + dependents +
+                                          " depend on it; remove those first");
+        entry.removed = true;
+        break;
+      }
       case ControlAction::count_: break;
     }
-    if (auto saved = persist(record); !saved) return std::unexpected(saved.error());
+    entry.stamp = stamp();
+    record(entry);
     log::info(kLog, to_string(request.action), " ", request.service);
-    assign(record);
-    return ControlReply{request.service, record.version};
+    return ControlReply{request.service, entry.generation};
   }
 
   // Failed instances, and instances that exited for good, wait for a new generation.
   bool any_instance_given_up(const std::string& name) const {
-    for (auto it = instances_.lower_bound({name, 0});
-         it != instances_.end() && it->first.first == name; ++it) {
-      auto state = it->second.state;
+    for (const auto& [key, instance] : state_.instances()) {
+      if (instance.removed || instance.status.service != name) continue;
+      auto state = instance.status.state;
       if (state == InstanceState::failed || state == InstanceState::exited) return true;
     }
     return false;
   }
 
-  Result<ControlReply> remove(const std::string& name) {
-    std::string dependents;
-    for (const auto& [other, record] : services_) {
-      const auto& deps = record.spec.depends_on;
-      if (std::find(deps.begin(), deps.end(), name) != deps.end())
-        dependents += (dependents.empty() ? "" : ", ") + other;
-    }
-    if (!dependents.empty())
-      return fail(Errc::conflict, "cannot remove \"" + name + "\": " + dependents +
-                                      " depend on it; remove those first");
-    std::error_code error;
-    std::filesystem::remove(services_dir() / (name + ".json"), error);
-    if (error)
-      return fail(Errc::io, "cannot remove the stored spec of \"" + name + "\": " + error.message());
-    std::uint64_t version = services_[name].version;
-    services_.erase(name);
-    std::erase_if(instances_, [&](const auto& entry) { return entry.first.first == name; });
-    deps_ready_sent_.erase(name);
-    send_body(supervisor_, ServiceWithdrawn{name});
-    log::info(kLog, "removed ", name);
-    return ControlReply{name, version};
+  MembersReply members() const {
+    MembersReply reply;
+    for (const auto& [key, entry] : state_.members()) reply.members.push_back(entry.member);
+    return reply;
   }
 
-  // ---- placement (one agent: here, if it runs the provider) ------------------------------
-
-  std::string placement_problem(const ServiceSpec& spec) const {
-    const auto& mine = config_.self.providers;
-    if (std::find(mine.begin(), mine.end(), spec.provider) == mine.end())
-      return "no agent in the network runs provider \"" + spec.provider +
-             "\" (start one with -P " + spec.provider + ")";
-    for (const auto& [key, value] : spec.constraint_tags) {
-      auto tag = config_.self.tags.find(key);
-      if (tag == config_.self.tags.end() || tag->second != value)
-        return "no agent matches constraint " + key + "=" + value;
+  std::vector<Member> live_members(bool include_suspect) const {
+    std::vector<Member> out;
+    for (const auto& [key, entry] : state_.members()) {
+      auto state = entry.member.state;
+      if (state == MemberState::alive || (include_suspect && state == MemberState::suspect))
+        out.push_back(entry.member);
     }
-    return "";
+    return out;
+  }
+
+  // ---- membership: join, probes, gossip, anti-entropy ---------------------------------------
+
+  zmq::socket_t& dealer_for(const std::string& address) {
+    auto found = dealers_.find(address);
+    if (found != dealers_.end()) return found->second;
+    zmq::socket_t dealer(context_, zmq::socket_type::dealer);
+    harden_socket(dealer, config_.max_message_bytes);
+    dealer.set(zmq::sockopt::immediate, 1);  // no queueing toward a peer that is not there
+    dealer.set(zmq::sockopt::sndhwm, 1000);
+    dealer.set(zmq::sockopt::reconnect_ivl, 100);
+    dealer.set(zmq::sockopt::reconnect_ivl_max, 1000);
+    dealer.connect(address);
+    return dealers_.emplace(address, std::move(dealer)).first->second;
+  }
+
+  template <class Message>
+  void send_to_peer(const std::string& address, Message message) {
+    auto bytes = encode(Envelope{kProtocolVersion, 0, config_.self.name, Body{std::move(message)}});
+    send_frames(dealer_for(address), {bytes});
+  }
+
+  std::string address_of(const std::string& name) const {
+    const MemberEntry* entry = state_.member(name);
+    return entry ? entry->member.address : "";
+  }
+
+  void begin_join(const std::vector<std::string>& seeds) {
+    join_seeds_.clear();
+    for (const auto& seed : seeds) join_seeds_.push_back(tcp_endpoint(seed));
+    join_backoff_ = std::chrono::milliseconds(200);
+    join_next_at_ = Clock::now();
+    join_deadline_ = Clock::now() + std::chrono::seconds(5);
+    joining_ = true;
+  }
+
+  void send_join() {
+    const MemberEntry* self = state_.member(config_.self.name);
+    for (const auto& seed : join_seeds_)
+      if (seed != config_.self.address && self) send_to_peer(seed, JoinRequest{*self});
+    join_next_at_ = Clock::now() + join_backoff_;
+    join_backoff_ = std::min(join_backoff_ * 2, std::chrono::milliseconds(5000));
+  }
+
+  void reply_everything(const Routed& request) {
+    auto pieces = split(state_.everything(), kMaxEntriesPerGossip * 4);
+    // The last piece answers the request; the others go ahead as pushes to the joiner.
+    for (std::size_t i = 0; i + 1 < pieces.size(); ++i)
+      reply_to(io_, request, SyncPush{std::move(pieces[i])});
+    reply_to(io_, request, JoinReply{std::move(pieces.back())});
+  }
+
+  void handle_probe(const Routed& request, const ProbeRequest& probe) {
+    if (probe.target != config_.self.name) {
+      reply_to(io_, request, ErrorReply{Errc::not_found, "this is agent " + config_.self.name +
+                                                             ", not " + probe.target});
+      return;
+    }
+    if (probe.suspected_at != 0 && probe.suspected_at >= incarnation_) refute(probe.suspected_at);
+    reply_to(io_, request, ProbeAck{probe.seq, config_.self.name, incarnation_});
+  }
+
+  void handle_indirect_probe(const Routed& request, const IndirectProbeRequest& indirect) {
+    std::uint64_t seq = kRelaySeqBase + next_relay_seq_++;
+    relays_[seq] = Relay{request, indirect.seq, Clock::now() + config_.detector.probe_interval * 2};
+    std::string address = indirect.target_address.empty() ? address_of(indirect.target)
+                                                          : indirect.target_address;
+    if (!address.empty()) send_to_peer(address, ProbeRequest{seq, config_.self.name, indirect.target, 0});
+  }
+
+  void handle_sync(const Routed& request, const SyncRequest& sync) {
+    auto mine = state_.digest();
+    if (ClusterState::summary(mine) == sync.summary) {
+      reply_to(io_, request, SyncReply{});
+      return;
+    }
+    std::vector<std::string> wanted;
+    auto newer = state_.newer_than(sync.digest, wanted);
+    auto pieces = split(newer, kMaxEntriesPerGossip * 4);
+    for (std::size_t i = 0; i + 1 < pieces.size(); ++i)
+      reply_to(io_, request, SyncPush{std::move(pieces[i])});
+    reply_to(io_, request, SyncReply{std::move(pieces.back()), std::move(wanted)});
+  }
+
+  void handle_peer_reply(const std::string& address, const std::vector<std::string>& frames) {
+    auto envelope = decode(frames.back(), config_.max_message_bytes);
+    if (!envelope) {
+      log::warn(kLog, "bad reply from ", address, ": ", envelope.error().message);
+      return;
+    }
+    const Body& body = envelope->body;
+    if (const auto* ack = std::get_if<ProbeAck>(&body)) {
+      auto relay = relays_.find(ack->seq);
+      if (relay != relays_.end()) {
+        reply_to(io_, relay->second.request, ProbeAck{relay->second.seq, ack->from, ack->incarnation});
+        relays_.erase(relay);
+      } else {
+        detector_.on_ack(ack->seq);
+      }
+    } else if (const auto* join = std::get_if<JoinReply>(&body)) {
+      absorb(join->state, true);
+      if (joining_) log::info(kLog, "joined the network through ", address);
+      joining_ = false;
+      joined_ = true;
+      for (const auto& request : join_requests_)
+        reply_to(io_, request, JoinCommandReply{static_cast<std::uint32_t>(live_members(true).size())});
+      join_requests_.clear();
+    } else if (const auto* push = std::get_if<SyncPush>(&body)) {
+      absorb(push->delta, true);
+    } else if (const auto* reply = std::get_if<SyncReply>(&body)) {
+      absorb(reply->newer, true);
+      if (!reply->wanted_keys.empty()) {
+        for (auto& piece : split(state_.entries(reply->wanted_keys), kMaxEntriesPerGossip * 4))
+          send_to_peer(address, SyncPush{std::move(piece)});
+      }
+    } else if (const auto* error = std::get_if<ErrorReply>(&body)) {
+      log::warn(kLog, "peer ", address, " refused: ", error->message);
+    }
+  }
+
+  void handle_gossip(const std::vector<std::string>& frames) {
+    if (frames.size() != 2) return;
+    auto envelope = decode(frames[1], config_.max_message_bytes);
+    if (!envelope) {
+      log::warn(kLog, "dropped bad gossip: ", envelope.error().message);
+      return;
+    }
+    const auto* gossip = std::get_if<Gossip>(&envelope->body);
+    if (!gossip || gossip->sender == config_.self.name) return;
+    auto& last = last_seq_[gossip->sender];
+    if (last != 0 && gossip->seq > last + 1) sync_soon_ = gossip->sender;  // missed some
+    last = std::max(last, gossip->seq);
+    absorb(gossip->delta, true);
+  }
+
+  void flush() {
+    if (entry_count(outbox_) == 0) return;
+    for (auto& piece : split(outbox_, kMaxEntriesPerGossip)) {
+      auto bytes = encode(Envelope{kProtocolVersion, 0, config_.self.name,
+                                   Body{Gossip{config_.self.name, ++gossip_seq_, std::move(piece)}}});
+      send_frames(pub_, {kGossipTopic, bytes});
+    }
+    outbox_ = StateDelta{};
+  }
+
+  // ---- timers ----------------------------------------------------------------------------
+
+  Clock::time_point next_deadline() const {
+    auto deadline = std::min({next_heartbeat_, next_sync_, next_gc_, detector_.next_deadline()});
+    if (joining_) deadline = std::min(deadline, join_next_at_);
+    return deadline;
+  }
+
+  void run_timers() {
+    auto now = Clock::now();
+    if (joining_ && now >= join_next_at_) send_join();
+    if (joining_ && !join_requests_.empty() && now >= join_deadline_) {
+      for (const auto& request : join_requests_)
+        reply_to(io_, request, ErrorReply{Errc::unavailable,
+                                          "no seed answered within 5 s; is mob-agent running there?"
+                                          " (still trying in the background)"});
+      join_requests_.clear();
+    }
+    if (now >= next_heartbeat_) {
+      heartbeat();
+      next_heartbeat_ = now + config_.heartbeat_interval;
+    }
+    for (const auto& action : detector_.tick(now)) act(action);
+    if (now >= next_sync_ || !sync_soon_.empty()) {
+      sync_with(sync_soon_.empty() ? random_peer() : address_of(sync_soon_));
+      sync_soon_.clear();
+      next_sync_ = now + config_.sync_interval;
+    }
+    if (now >= next_gc_) {
+      collect_garbage();
+      next_gc_ = now + std::chrono::seconds(10);
+    }
+    std::erase_if(relays_, [&](const auto& relay) { return relay.second.expires < now; });
+  }
+
+  void heartbeat() {
+    const MemberEntry* self = state_.member(config_.self.name);
+    if (!self || leaving_) return;
+    MemberEntry entry = *self;
+    entry.heartbeat = clock_.now(wall_ms());
+    entry.member.load = static_cast<double>(local_instances_);
+    state_.merge(entry);
+    StateDelta delta;
+    delta.members.push_back(entry);
+    append(outbox_, delta);
+  }
+
+  void act(const FailureDetector::Action& action) {
+    using Kind = FailureDetector::Action::Kind;
+    const MemberEntry* target = state_.member(action.target);
+    if (!target) return;
+    switch (action.kind) {
+      case Kind::probe: {
+        std::uint64_t suspected_at =
+            target->member.state == MemberState::suspect ? target->member.incarnation : 0;
+        send_to_peer(target->member.address,
+                     ProbeRequest{action.seq, config_.self.name, action.target, suspected_at});
+        return;
+      }
+      case Kind::indirect_probe:
+        for (const auto& helper : action.helpers) {
+          auto address = address_of(helper);
+          if (!address.empty())
+            send_to_peer(address, IndirectProbeRequest{action.seq, config_.self.name, action.target,
+                                                       target->member.address});
+        }
+        return;
+      case Kind::suspect:
+        if (target->member.state != MemberState::alive) return;
+        accuse(*target, MemberState::suspect);
+        return;
+      case Kind::declare_failed:
+        if (target->member.state != MemberState::suspect) return;
+        accuse(*target, MemberState::failed);
+        return;
+    }
+  }
+
+  void accuse(const MemberEntry& target, MemberState state) {
+    MemberEntry entry = target;
+    entry.member.state = state;
+    entry.heartbeat = clock_.now(wall_ms());
+    entry.reported_by = config_.self.name;
+    record(entry);
+  }
+
+  std::string random_peer() {
+    std::vector<std::string> addresses;
+    for (const auto& member : live_members(true))
+      if (member.name != config_.self.name) addresses.push_back(member.address);
+    if (addresses.empty()) return "";
+    std::uniform_int_distribution<std::size_t> pick(0, addresses.size() - 1);
+    return addresses[pick(random_)];
+  }
+
+  void sync_with(const std::string& address) {
+    if (address.empty()) return;
+    auto digest = state_.digest();
+    auto summary = ClusterState::summary(digest);
+    send_to_peer(address, SyncRequest{config_.self.name, summary, std::move(digest)});
+  }
+
+  void collect_garbage() {
+    auto ttl_ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(config_.tombstone_ttl).count());
+    auto now_ms = wall_ms();
+    if (now_ms <= ttl_ms) return;
+    std::vector<std::string> removed_specs;
+    for (const auto& [key, entry] : state_.services())
+      if (entry.removed) removed_specs.push_back(entry.name);
+    std::uint64_t cutoff = (now_ms - ttl_ms) << 16;
+    if (state_.collect_garbage(cutoff) == 0) return;
+    for (const auto& name : removed_specs) {
+      if (state_.service(name)) continue;
+      std::error_code ignored;
+      std::filesystem::remove(services_dir() / (name + ".json"), ignored);
+    }
+    members_dirty_ = true;
+    dirty_ = true;
+  }
+
+  // ---- after every change: peers, placement, local assignments ------------------------------
+
+  void after_change() {
+    if (members_dirty_) {
+      members_dirty_ = false;
+      update_peers();
+      dirty_ = true;
+    }
+    if (dirty_) {
+      dirty_ = false;
+      if (!leaving_ && owner_duties_allowed()) place_owned_services();
+      push_local_assignments();
+    }
+    flush();
+  }
+
+  bool owner_duties_allowed() const {
+    // A joining agent first learns the network's state, so it does not place on a stale view.
+    return config_.seeds.empty() || joined_ || Clock::now() - started_ > std::chrono::seconds(5);
+  }
+
+  void update_peers() {
+    std::vector<std::string> probe_targets;
+    for (const auto& [key, entry] : state_.members()) {
+      const auto& member = entry.member;
+      if (member.name == config_.self.name) continue;
+      bool live = is_live_member(member.state);
+      if (live) probe_targets.push_back(member.name);
+      bool subscribed = subscribed_.contains(member.pub_address);
+      if (live && !subscribed && subscribed_.size() < config_.max_subscriptions &&
+          !member.pub_address.empty()) {
+        sub_.connect(member.pub_address);
+        subscribed_.insert(member.pub_address);
+        sync_soon_ = member.name;  // what it published before we listened is fetched now
+      } else if (!live && subscribed) {
+        sub_.disconnect(member.pub_address);
+        subscribed_.erase(member.pub_address);
+      }
+      if (!live) {
+        auto dealer = dealers_.find(member.address);
+        if (dealer != dealers_.end() && member.state == MemberState::left) dealers_.erase(dealer);
+      }
+    }
+    detector_.set_members(probe_targets);
+  }
+
+  void place_owned_services() {
+    auto alive = live_members(/*include_suspect=*/false);
+    auto live = live_members(/*include_suspect=*/true);
+    std::vector<std::string> live_names;
+    for (const auto& member : live) live_names.push_back(member.name);
+    std::map<std::string, const Member*> live_by_name;
+    for (const auto& member : live) live_by_name[member.name] = &member;
+    std::map<std::string, std::uint32_t> load;
+    for (const auto& [key, assignment] : state_.assignments())
+      if (!assignment.removed) ++load[assignment.node];
+
+    std::vector<AssignmentEntry> writes;
+    std::vector<InstanceEntry> cleanups;
+    for (const auto& [key, service] : state_.services()) {
+      if (owner_of(service.name, live_names) != config_.self.name) continue;
+      const ServiceSpec* spec = service.removed ? nullptr : spec_of(service);
+      std::uint32_t wanted = spec ? spec->instances : 0;
+      std::map<std::uint32_t, std::string> placed;
+      std::vector<std::uint32_t> unplaced;
+      for (std::uint32_t index = 0; index < wanted; ++index) {
+        const AssignmentEntry* assignment = state_.assignment(service.name, index);
+        auto node = assignment && !assignment->removed ? live_by_name.find(assignment->node)
+                                                       : live_by_name.end();
+        if (node != live_by_name.end() && can_run(*spec, *node->second)) placed[index] = node->first;
+        else unplaced.push_back(index);
+      }
+      if (spec && !unplaced.empty()) {
+        for (const auto& [index, node] : place_instances(*spec, unplaced, placed, alive, load)) {
+          const AssignmentEntry* before = state_.assignment(service.name, index);
+          if (before && !before->removed) --load[before->node];
+          ++load[node];
+          writes.push_back(AssignmentEntry{service.name, index, node, false, {}});
+          log::info(kLog, "placed ", service.name, "/", index, " on ", node,
+                    before && !before->removed ? " (was on " + before->node + ")" : "");
+        }
+      }
+      // Assignments past the wanted count (or of a removed service) become tombstones.
+      for (const auto& [akey, assignment] : state_.assignments())
+        if (assignment.service == service.name && !assignment.removed && assignment.index >= wanted)
+          writes.push_back(AssignmentEntry{service.name, assignment.index, assignment.node, true, {}});
+      // Instance records of agents that failed or left are tombstoned by the owner.
+      for (const auto& [ikey, instance] : state_.instances()) {
+        if (instance.removed || instance.status.service != service.name) continue;
+        const MemberEntry* node = state_.member(instance.status.node);
+        bool gone = !node || node->member.state == MemberState::failed ||
+                    node->member.state == MemberState::left;
+        if (gone || instance.status.index >= wanted) cleanups.push_back(instance);
+      }
+    }
+    for (auto& write : writes) {
+      write.stamp = stamp();
+      record(write);
+    }
+    for (auto& cleanup : cleanups) {
+      const MemberEntry* node = state_.member(cleanup.status.node);
+      bool gone = !node || !is_live_member(node->member.state);
+      if (!gone) continue;  // a live agent tombstones its own records
+      cleanup.removed = true;
+      cleanup.stamp = stamp();
+      record(cleanup);
+    }
   }
 
   bool dependencies_ready(const ServiceSpec& spec) const {
     for (const auto& dependency : spec.depends_on) {
-      auto first = instances_.lower_bound({dependency, 0});
       bool running = false;
-      for (auto it = first; it != instances_.end() && it->first.first == dependency; ++it)
-        running = running || it->second.state == InstanceState::running;
+      for (const auto& [key, instance] : state_.instances()) {
+        if (instance.removed || instance.status.service != dependency ||
+            instance.status.state != InstanceState::running)
+          continue;
+        const MemberEntry* node = state_.member(instance.status.node);
+        running = running || (node && is_live_member(node->member.state));
+      }
       if (!running) return false;
     }
     return true;
   }
 
-  void assign(const ServiceRecord& record) {
-    ServiceAssignment assignment{record.spec.name, record.version, record.spec_json, {},
-                                 record.enabled, record.restart_generation,
-                                 dependencies_ready(record.spec)};
-    if (placement_problem(record.spec).empty()) {
-      for (std::uint32_t index = 0; index < record.spec.instances; ++index)
-        assignment.instances.push_back(index);
+  // Sends the supervisor what this agent should run, when that changed.
+  void push_local_assignments() {
+    const std::string& self = config_.self.name;
+    std::map<std::string, std::vector<std::uint32_t>> mine;
+    for (const auto& [key, assignment] : state_.assignments()) {
+      if (assignment.removed) continue;
+      if (assignment.node == self) {
+        mine[assignment.service].push_back(assignment.index);
+        handovers_.erase(key);
+        continue;
+      }
+      // Moved away: keep running until the new copy runs (never lose the last copy).
+      const InstanceEntry* here = state_.instance(assignment.service, assignment.index, self);
+      if (!here || here->removed || here->status.state != InstanceState::running) continue;
+      const InstanceEntry* there = state_.instance(assignment.service, assignment.index, assignment.node);
+      bool taken_over = there && !there->removed && there->status.state == InstanceState::running;
+      auto since = handovers_.try_emplace(key, Clock::now()).first->second;
+      if (!taken_over && Clock::now() - since < kHandoverLimit)
+        mine[assignment.service].push_back(assignment.index);
     }
-    deps_ready_sent_[record.spec.name] = assignment.dependencies_ready;
-    send_body(supervisor_, std::move(assignment));
+    local_instances_ = 0;
+    for (const auto& [key, service] : state_.services()) {
+      auto sent = sent_.find(service.name);
+      if (service.removed) {
+        if (sent != sent_.end()) {
+          send_body(supervisor_, ServiceWithdrawn{service.name});
+          sent_.erase(sent);
+        }
+        continue;
+      }
+      const ServiceSpec* spec = spec_of(service);
+      if (!spec) continue;
+      auto indices = mine[service.name];
+      local_instances_ += indices.size();
+      if (indices.empty() && sent == sent_.end()) continue;
+      ServiceAssignment assignment{service.name, service.generation, service.spec_json,
+                                   indices, service.enabled, service.restart_generation,
+                                   dependencies_ready(*spec)};
+      if (sent != sent_.end() && encode_message(sent->second) == encode_message(assignment)) continue;
+      sent_[service.name] = assignment;
+      send_body(supervisor_, std::move(assignment));
+    }
+    // Services that vanished entirely (garbage-collected tombstones).
+    for (auto it = sent_.begin(); it != sent_.end();) {
+      if (state_.service(it->first)) {
+        ++it;
+        continue;
+      }
+      send_body(supervisor_, ServiceWithdrawn{it->first});
+      it = sent_.erase(it);
+    }
+    tombstone_my_stale_instances();
   }
 
-  void trim_instances(const ServiceRecord& record) {
-    std::erase_if(instances_, [&](const auto& entry) {
-      return entry.first.first == record.spec.name && entry.first.second >= record.spec.instances;
-    });
+  void tombstone_my_stale_instances() {
+    std::vector<InstanceEntry> stale;
+    for (const auto& [key, instance] : state_.instances()) {
+      const auto& status = instance.status;
+      if (instance.removed || status.node != config_.self.name) continue;
+      const ServiceEntry* service = state_.service(status.service);
+      const AssignmentEntry* assignment = state_.assignment(status.service, status.index);
+      bool mine = service && !service->removed && assignment && !assignment->removed &&
+                  assignment->node == config_.self.name;
+      bool live = status.state == InstanceState::running || status.state == InstanceState::starting;
+      if (!mine && !live) stale.push_back(instance);
+    }
+    for (auto& entry : stale) {
+      entry.removed = true;
+      entry.stamp = stamp();
+      record(entry);
+    }
   }
 
-  // ---- reports from the supervisor -------------------------------------------------------
+  // ---- the supervisor and main ---------------------------------------------------------------
 
   void handle_supervisor(const Routed& message) {
     const auto* report = std::get_if<InstanceReport>(&message.envelope.body);
-    if (report == nullptr) return;
-    const InstanceStatus& status = report->status;
-    auto service = services_.find(status.service);
-    if (service == services_.end() || status.index >= service->second.spec.instances) return;
-    instances_[{status.service, status.index}] = status;
-    instances_[{status.service, status.index}].node = config_.self.name;
-    for (const auto& [name, record] : services_) {
-      const auto& deps = record.spec.depends_on;
-      if (std::find(deps.begin(), deps.end(), status.service) == deps.end()) continue;
-      if (deps_ready_sent_[name] != dependencies_ready(record.spec)) assign(record);
+    if (!report) return;
+    InstanceEntry entry{report->status, false, stamp()};
+    entry.status.node = config_.self.name;
+    record(entry);
+  }
+
+  void handle_control(const Routed& message) {
+    const Body& body = message.envelope.body;
+    if (std::holds_alternative<ShutdownRequest>(body)) {
+      stopping_ = true;
+      flush();
+      reply_to(control_, message, ShutdownDone{});
+    } else if (std::holds_alternative<LeaveCommand>(body)) {
+      leave();
+      reply_to(control_, message, LeaveReply{});
     }
   }
 
+  void leave() {
+    if (leaving_) return;
+    const MemberEntry* self = state_.member(config_.self.name);
+    if (!self) return;
+    MemberEntry entry = *self;
+    entry.member.incarnation = ++incarnation_;
+    entry.member.state = MemberState::left;
+    entry.heartbeat = clock_.now(wall_ms());
+    entry.reported_by = config_.self.name;
+    leaving_ = true;
+    record(entry);
+    flush();
+    // Tell every live peer directly too: the slowest subscriber still learns it at once.
+    for (const auto& member : live_members(true))
+      if (member.name != config_.self.name) send_to_peer(member.address, SyncPush{StateDelta{{entry}, {}, {}, {}}});
+    log::info(kLog, "announced that this agent leaves the network");
+  }
+
+  struct Relay {
+    Routed request;
+    std::uint64_t seq;
+    Clock::time_point expires;
+  };
+
   StoreConfig config_;
+  zmq::context_t& context_;
   zmq::socket_t io_;
   zmq::socket_t supervisor_;
   zmq::socket_t control_;
+  zmq::socket_t pub_;
+  zmq::socket_t sub_;
+  std::map<std::string, zmq::socket_t> dealers_;  // by peer ROUTER address
+  std::set<std::string> subscribed_;
+  ClusterState state_;
+  HybridClock clock_;
+  FailureDetector detector_;
+  std::mt19937_64 random_;
+  std::map<std::string, ServiceSpec> specs_;  // parsed specs, by service name
+  std::map<std::string, ServiceAssignment> sent_;
+  std::map<std::string, Clock::time_point> handovers_;
+  std::map<std::string, std::uint64_t> last_seq_;
+  std::map<std::uint64_t, Relay> relays_;
+  std::vector<Routed> join_requests_;
+  std::vector<std::string> join_seeds_;
+  StateDelta outbox_;
+  std::uint64_t gossip_seq_ = 0;
+  std::uint64_t incarnation_ = 0;
+  std::uint64_t next_relay_seq_ = 0;
+  std::size_t local_instances_ = 0;
+  std::string sync_soon_;
   bool stopping_ = false;
-  std::map<std::string, ServiceRecord> services_;
-  std::map<std::pair<std::string, std::uint32_t>, InstanceStatus> instances_;
-  std::map<std::string, bool> deps_ready_sent_;
+  bool leaving_ = false;
+  bool dirty_ = false;
+  bool members_dirty_ = false;
+  bool joining_ = false;
+  bool joined_ = false;
+  Clock::time_point started_;
+  Clock::time_point next_heartbeat_{};
+  Clock::time_point next_sync_{};
+  Clock::time_point next_gc_{};
+  Clock::time_point join_next_at_{};
+  Clock::time_point join_deadline_{};
+  std::chrono::milliseconds join_backoff_{200};
 };
 
 }  // namespace
 
-void run_store(StoreConfig config, zmq::socket_t io, zmq::socket_t supervisor,
-               zmq::socket_t control) {
-  Store store(std::move(config), std::move(io), std::move(supervisor), std::move(control));
+void run_store(StoreConfig config, zmq::context_t& context, zmq::socket_t io,
+               zmq::socket_t supervisor, zmq::socket_t control, zmq::socket_t pub) {
+  Store store(std::move(config), context, std::move(io), std::move(supervisor), std::move(control),
+              std::move(pub));
   store.run();
 }
 

@@ -1,13 +1,16 @@
-// The peer store: this agent's copy of the cluster state (members, service specs, instance
-// assignments and states), kept durable in the data dir. Runs on its own thread.
+// The peer store: this agent's replica of the cluster state (members, specs, assignments,
+// instance states) and the mesh protocols that keep it: join, SWIM failure detection,
+// gossip over PUB/SUB, anti-entropy, placement. Runs on its own thread; durable specs.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include <zmq.hpp>
 
+#include "agent/failure_detector.hpp"
 #include "agent/spec.hpp"
 #include "bus/messages.hpp"
 
@@ -18,11 +21,20 @@ struct StoreConfig {
   std::filesystem::path data_dir;
   SpecLimits spec_limits;
   std::uint32_t max_services = 10000;
+  std::size_t max_message_bytes = 4 * 1024 * 1024;
+  std::vector<std::string> seeds;  // host:port of agents to join through at start-up
+  DetectorConfig detector;
+  std::chrono::milliseconds heartbeat_interval{500};
+  std::chrono::milliseconds sync_interval{1000};
+  std::uint32_t max_subscriptions = 32;  // peers whose PUB we read; relaying covers the rest
+  std::chrono::seconds tombstone_ttl{3600};
 };
 
-// Runs the store's loop until ShutdownRequest arrives on `control`.
-// `io`: requests from clients and their replies; `supervisor`: assignments out, reports in.
-void run_store(StoreConfig config, zmq::socket_t io, zmq::socket_t supervisor,
-               zmq::socket_t control);
+// Runs the store's loop until ShutdownRequest arrives on `control`. `io` brings client and
+// peer requests (and takes the replies); `supervisor` takes assignments and brings
+// instance reports; `pub` is the agent's PUB socket. A LeaveCommand on `control` makes the
+// agent announce that it leaves; the store sends one back when a client asked it to leave.
+void run_store(StoreConfig config, zmq::context_t& context, zmq::socket_t io,
+               zmq::socket_t supervisor, zmq::socket_t control, zmq::socket_t pub);
 
 }  // namespace mob

@@ -1,5 +1,6 @@
-// The docker provider: runs containers through the Docker Engine HTTP API on a Unix socket
-// (DOCKER_HOST or /var/run/docker.sock) and reports their exit. Lives on its worker thread.
+// The docker provider: runs containers mob-<agent_id>-<key> through the Docker Engine API on a
+// Unix socket (DOCKER_HOST or /var/run/docker.sock). Lives on its worker thread; one helper
+// thread inside carries the engine requests, so none blocks the worker; the destructor joins it.
 #pragma once
 
 #include <memory>
@@ -8,7 +9,9 @@
 
 namespace mob {
 
+// Checks a service's docker params (see docs/providers-docker.md); errors name the field.
 Result<void> check_docker_params(const nlohmann::json& params);
+// Reads DOCKER_HOST now. Never null; without an engine, available() is false.
 std::unique_ptr<Provider> make_docker_provider(const ProviderContext& context);
 
 }  // namespace mob

@@ -171,9 +171,11 @@ TEST_F(SingleAgent, DependsOnOrdersStartUp) {
   ASSERT_TRUE(agent_->request(ControlRequest{"db", ControlAction::stop}));
   ASSERT_TRUE(agent_->wait_state("db", 0, InstanceState::stopped));
   ASSERT_TRUE(agent_->deploy(bash_spec("web", "exec sleep 1000", R"("depends_on": ["db"])")));
-  ASSERT_TRUE(agent_->wait_state("web", 0, InstanceState::pending));
-  EXPECT_NE(agent_->instance("web", 0)->reason.find("waiting for dependencies to run: db"),
-            std::string::npos);
+  EXPECT_TRUE(wait_until([&] {
+    auto web = agent_->instance("web", 0);
+    return web && web->state == InstanceState::pending &&
+           web->reason.find("waiting for dependencies to run: db") != std::string::npos;
+  }));
   ASSERT_TRUE(agent_->request(ControlRequest{"db", ControlAction::start}));
   ASSERT_TRUE(agent_->wait_state("web", 0, InstanceState::running));
   EXPECT_GE(agent_->instance("web", 0)->since_ms, agent_->instance("db", 0)->since_ms);

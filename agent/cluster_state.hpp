@@ -1,0 +1,66 @@
+// The replicated cluster state: members, service specs, assignments and instance states.
+// Merging is commutative, associative and idempotent; delivery order and duplicates do not
+// matter. Pure data structure, owned by the store thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "bus/messages.hpp"
+
+namespace mob {
+
+int member_state_rank(MemberState state);
+// Is `a` newer than `b`, by each record kind's order?
+bool is_newer(const MemberEntry& a, const MemberEntry& b);
+bool is_newer(const Stamp& a, const Stamp& b);
+
+std::string member_key(const std::string& name);
+std::string service_key(const std::string& name);
+std::string assignment_key(const std::string& service, std::uint32_t index);
+std::string instance_key(const std::string& service, std::uint32_t index, const std::string& node);
+
+class ClusterState {
+ public:
+  // Each merge keeps the newer entry and returns true when this state changed.
+  bool merge(const MemberEntry& entry);
+  bool merge(const ServiceEntry& entry);
+  bool merge(const AssignmentEntry& entry);
+  bool merge(const InstanceEntry& entry);
+  // Merges every entry; returns those that changed this state.
+  StateDelta merge(const StateDelta& delta);
+
+  const std::map<std::string, MemberEntry>& members() const { return members_; }
+  const std::map<std::string, ServiceEntry>& services() const { return services_; }
+  const std::map<std::string, AssignmentEntry>& assignments() const { return assignments_; }
+  const std::map<std::string, InstanceEntry>& instances() const { return instances_; }
+
+  const MemberEntry* member(const std::string& name) const;
+  const ServiceEntry* service(const std::string& name) const;  // removed ones too
+  const AssignmentEntry* assignment(const std::string& service, std::uint32_t index) const;
+  const InstanceEntry* instance(const std::string& service, std::uint32_t index,
+                                const std::string& node) const;
+
+  // Anti-entropy: the order of every record, a hash of it, what is newer here than in
+  // `theirs` (plus what they lack), and the keys where they are newer.
+  std::vector<DigestEntry> digest() const;
+  static std::uint64_t summary(const std::vector<DigestEntry>& digest);
+  StateDelta newer_than(const std::vector<DigestEntry>& theirs,
+                        std::vector<std::string>& they_have_newer) const;
+  StateDelta entries(const std::vector<std::string>& keys) const;
+  StateDelta everything() const;
+
+  // Drops tombstones (and failed or left members) stamped before `cutoff_hlc`.
+  std::size_t collect_garbage(std::uint64_t cutoff_hlc);
+
+ private:
+  std::map<std::string, MemberEntry> members_;
+  std::map<std::string, ServiceEntry> services_;
+  std::map<std::string, AssignmentEntry> assignments_;
+  std::map<std::string, InstanceEntry> instances_;
+};
+
+}  // namespace mob

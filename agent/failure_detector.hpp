@@ -1,0 +1,87 @@
+// SWIM failure detection with Lifeguard's refinements, as a pure state machine driven by
+// an injected clock: it says whom to probe and whom to suspect or declare failed.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace mob {
+
+struct DetectorConfig {
+  std::chrono::milliseconds probe_interval{200};
+  std::chrono::milliseconds probe_timeout{100};  // direct ack wait before indirect probes
+  std::uint32_t indirect_probes = 3;             // k members asked to probe for us
+  double suspicion_min_mult = 4.0;               // min suspicion = mult * log10(N) * interval
+  double suspicion_max_mult = 4.0;               // max suspicion = mult * min suspicion
+  std::uint32_t max_health_penalty = 8;          // Lifeguard's local health multiplier cap
+};
+
+class FailureDetector {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  struct Action {
+    enum class Kind { probe, indirect_probe, suspect, declare_failed };
+    Kind kind;
+    std::string target;
+    std::uint64_t seq = 0;
+    std::vector<std::string> helpers;  // indirect_probe: whom to ask
+  };
+
+  FailureDetector(DetectorConfig config, std::uint64_t seed);
+
+  // The members to probe (everyone alive or suspect except this agent).
+  void set_members(const std::vector<std::string>& names);
+  // Advances time; returns what to do now.
+  std::vector<Action> tick(Clock::time_point now);
+  // An ack for probe `seq` arrived (directly or relayed).
+  void on_ack(std::uint64_t seq);
+  // Someone (`by`) suspects `target`: start or confirm its suspicion timer.
+  void on_suspected(const std::string& target, const std::string& by, Clock::time_point now);
+  // `target` is alive again (refuted) or gone (failed/left): forget its suspicion.
+  void on_cleared(const std::string& target);
+  // This agent had to refute a suspicion of itself: a sign that it is slow.
+  void on_refuted_self();
+  Clock::time_point next_deadline() const;
+
+  std::uint32_t health_penalty() const { return health_penalty_; }
+  // The suspicion timeout for `confirmations` independent suspicions in a network of n.
+  std::chrono::milliseconds suspicion_timeout(std::size_t confirmations, std::size_t n) const;
+
+ private:
+  struct Probe {
+    std::uint64_t seq = 0;
+    std::string target;
+    Clock::time_point indirect_at;
+    Clock::time_point give_up_at;
+    bool indirect_sent = false;
+    bool acked = false;
+  };
+  struct Suspicion {
+    Clock::time_point started;
+    std::set<std::string> confirmations;
+  };
+
+  std::chrono::milliseconds scaled(std::chrono::milliseconds base) const;
+  std::optional<std::string> next_target();
+  std::vector<std::string> pick_helpers(const std::string& target);
+
+  DetectorConfig config_;
+  std::mt19937_64 random_;
+  std::vector<std::string> members_;
+  std::vector<std::string> order_;
+  std::size_t cursor_ = 0;
+  std::uint64_t next_seq_ = 1;
+  std::optional<Probe> probe_;
+  Clock::time_point next_probe_at_{};
+  std::map<std::string, Suspicion> suspicions_;
+  std::uint32_t health_penalty_ = 0;
+};
+
+}  // namespace mob

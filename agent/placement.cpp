@@ -1,0 +1,95 @@
+#include "agent/placement.hpp"
+
+#include <algorithm>
+#include <tuple>
+
+namespace mob {
+
+std::uint64_t rendezvous_score(const std::string& key, const std::string& node) {
+  std::uint64_t hash = 1469598103934665603ULL;
+  auto feed = [&](const std::string& text) {
+    for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ULL;
+    hash = (hash ^ 0xff) * 1099511628211ULL;
+  };
+  feed(key);
+  feed(node);
+  // splitmix64 finalizer: FNV alone clusters on similar names.
+  hash ^= hash >> 30;
+  hash *= 0xbf58476d1ce4e5b9ULL;
+  hash ^= hash >> 27;
+  hash *= 0x94d049bb133111ebULL;
+  hash ^= hash >> 31;
+  return hash;
+}
+
+std::string owner_of(const std::string& service, const std::vector<std::string>& alive) {
+  std::string best;
+  std::uint64_t best_score = 0;
+  for (const auto& node : alive) {
+    auto score = rendezvous_score(service, node);
+    if (best.empty() || score > best_score || (score == best_score && node < best)) {
+      best = node;
+      best_score = score;
+    }
+  }
+  return best;
+}
+
+bool can_run(const ServiceSpec& spec, const Member& member) {
+  if (std::find(member.providers.begin(), member.providers.end(), spec.provider) ==
+      member.providers.end())
+    return false;
+  for (const auto& [key, value] : spec.constraint_tags) {
+    auto tag = member.tags.find(key);
+    if (tag == member.tags.end() || tag->second != value) return false;
+  }
+  return true;
+}
+
+std::string placement_problem(const ServiceSpec& spec, const std::vector<Member>& alive) {
+  bool provider_seen = false;
+  for (const auto& member : alive) {
+    if (can_run(spec, member)) return "";
+    provider_seen = provider_seen || std::find(member.providers.begin(), member.providers.end(),
+                                               spec.provider) != member.providers.end();
+  }
+  if (!provider_seen)
+    return "no alive agent runs provider \"" + spec.provider + "\" (start one with -P " +
+           spec.provider + "); it will be placed when one joins";
+  std::string wanted;
+  for (const auto& [key, value] : spec.constraint_tags)
+    wanted += (wanted.empty() ? "" : ", ") + key + "=" + value;
+  return "no alive agent with provider \"" + spec.provider + "\" has tags " + wanted +
+         " (start one with --tag); it will be placed when one joins";
+}
+
+std::map<std::uint32_t, std::string> place_instances(const ServiceSpec& spec,
+                                                     const std::vector<std::uint32_t>& unplaced,
+                                                     const std::map<std::uint32_t, std::string>& placed,
+                                                     const std::vector<Member>& alive,
+                                                     std::map<std::string, std::uint32_t> load) {
+  std::vector<const Member*> candidates;
+  for (const auto& member : alive)
+    if (can_run(spec, member)) candidates.push_back(&member);
+  std::map<std::uint32_t, std::string> chosen;
+  if (candidates.empty()) return chosen;
+  std::map<std::string, std::uint32_t> of_this_service;
+  for (const auto& [index, node] : placed) ++of_this_service[node];
+  for (auto index : unplaced) {
+    const std::string key = spec.name + "/" + std::to_string(index);
+    const Member* best = nullptr;
+    auto rank = [&](const Member* member) {
+      // Fewest instances of this service, then least loaded, then a stable hash.
+      return std::make_tuple(of_this_service[member->name], load[member->name],
+                             ~rendezvous_score(key, member->name));
+    };
+    for (const auto* member : candidates)
+      if (best == nullptr || rank(member) < rank(best)) best = member;
+    chosen[index] = best->name;
+    ++of_this_service[best->name];
+    ++load[best->name];
+  }
+  return chosen;
+}
+
+}  // namespace mob

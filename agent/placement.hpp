@@ -1,0 +1,34 @@
+// Placement as pure functions: which alive agent owns a service (rendezvous hashing), which
+// agents can run it, and where each of its instances should go.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/spec.hpp"
+#include "bus/messages.hpp"
+
+namespace mob {
+
+std::uint64_t rendezvous_score(const std::string& key, const std::string& node);
+
+// The alive agent with the highest rendezvous score for `service`; empty if none.
+std::string owner_of(const std::string& service, const std::vector<std::string>& alive);
+
+// Why no agent among `candidates` can run `spec`, or "" when some can.
+std::string placement_problem(const ServiceSpec& spec, const std::vector<Member>& alive);
+bool can_run(const ServiceSpec& spec, const Member& member);
+
+// Chooses nodes for the instances in `unplaced`, given where the other instances already
+// are (`placed`: index -> node) and how many instances each node runs overall (`load`).
+// Spreads one service's instances over distinct nodes where possible, then by load.
+std::map<std::uint32_t, std::string> place_instances(const ServiceSpec& spec,
+                                                     const std::vector<std::uint32_t>& unplaced,
+                                                     const std::map<std::uint32_t, std::string>& placed,
+                                                     const std::vector<Member>& alive,
+                                                     std::map<std::string, std::uint32_t> load);
+
+}  // namespace mob
