@@ -17,6 +17,8 @@ Pipe make_pipe(zmq::context_t& context, std::string_view name) {
   pipe.second.set(zmq::sockopt::linger, 0);
   pipe.first.set(zmq::sockopt::sndhwm, 0);
   pipe.second.set(zmq::sockopt::sndhwm, 0);
+  pipe.first.set(zmq::sockopt::rcvhwm, 0);
+  pipe.second.set(zmq::sockopt::rcvhwm, 0);
   pipe.first.bind(endpoint);
   pipe.second.connect(endpoint);
   return pipe;
@@ -24,7 +26,9 @@ Pipe make_pipe(zmq::context_t& context, std::string_view name) {
 
 bool send_routed(zmq::socket_t& socket, std::string_view route, const Envelope& envelope) {
   std::string payload = encode(envelope);
-  return send_frames(socket, {route, payload}, /*dont_wait=*/false);
+  // Pipes have no high-water mark, so this never drops while the other end lives; once the
+  // other end's thread has ended, the message is dropped instead of blocking forever.
+  return send_frames(socket, {route, payload}, /*dont_wait=*/true);
 }
 
 std::optional<Routed> receive_routed(zmq::socket_t& socket) {

@@ -138,7 +138,7 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
   for (std::size_t i = 0; i < providers.size(); ++i) {
     auto pipe = make_pipe(state->context, "worker-" + options.providers[i]);
     worker_pipes.emplace(options.providers[i], std::move(pipe.first));
-    state->threads.emplace_back(run_provider_worker, std::move(providers[i]),
+    state->threads.emplace_back(run_provider_worker, options.providers[i], std::move(providers[i]),
                                 std::move(pipe.second));
   }
 
@@ -146,7 +146,7 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
   self.name = options.name;
   self.address = router_endpoint;
   self.pub_address = pub_endpoint;
-  self.providers = options.providers;
+  // Providers are advertised as their workers report them available.
   self.tags = options.tags;
   self.version = MOB_VERSION;
   StoreConfig store_config;

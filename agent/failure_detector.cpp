@@ -11,15 +11,24 @@ FailureDetector::FailureDetector(DetectorConfig config, std::uint64_t seed)
 void FailureDetector::set_members(const std::vector<std::string>& names) {
   members_ = names;
   std::set<std::string> present(names.begin(), names.end());
+  // The cursor keeps pointing at the next member of this cycle: removing or inserting
+  // before it would otherwise skip a member or probe one twice.
+  auto removed_before_cursor = std::count_if(
+      order_.begin(), order_.begin() + static_cast<long>(cursor_),
+      [&](const std::string& name) { return !present.contains(name); });
+  cursor_ -= static_cast<std::size_t>(removed_before_cursor);
   std::erase_if(order_, [&](const std::string& name) { return !present.contains(name); });
   for (const auto& name : names)
     if (std::find(order_.begin(), order_.end(), name) == order_.end()) {
       // New members go in at a random place so that everyone probes them soon.
       std::uniform_int_distribution<std::size_t> at(0, order_.size());
-      order_.insert(order_.begin() + static_cast<long>(at(random_)), name);
+      auto position = at(random_);
+      order_.insert(order_.begin() + static_cast<long>(position), name);
+      if (position < cursor_) ++cursor_;
     }
-  if (cursor_ > order_.size()) cursor_ = 0;
   std::erase_if(suspicions_, [&](const auto& entry) { return !present.contains(entry.first); });
+  // A member that left is not expected to answer: its silence says nothing of our health.
+  if (probe_ && !present.contains(probe_->target)) probe_.reset();
 }
 
 std::chrono::milliseconds FailureDetector::scaled(std::chrono::milliseconds base) const {

@@ -100,7 +100,7 @@ class Io {
   }
 
   void forward(zmq::socket_t& actor, const std::string& identity, const std::string& payload) {
-    send_frames(actor, {identity, payload}, /*dont_wait=*/false);
+    send_frames(actor, {identity, payload}, /*dont_wait=*/true);
   }
 
   void refuse(const std::string& identity, std::uint64_t request_id, Errc code,

@@ -1,6 +1,8 @@
 #include "agent/provider_worker.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <vector>
 
 #include "agent/actor.hpp"
@@ -14,15 +16,16 @@ using Clock = std::chrono::steady_clock;
 
 class Worker {
  public:
-  Worker(std::unique_ptr<Provider> provider, zmq::socket_t supervisor)
-      : provider_(std::move(provider)), supervisor_(std::move(supervisor)) {}
+  Worker(std::string name, std::unique_ptr<Provider> provider, zmq::socket_t supervisor)
+      : name_(std::move(name)), provider_(std::move(provider)), supervisor_(std::move(supervisor)) {}
 
   void run() {
     provider_->reclaim_leftovers();
     while (!finished_) {
+      check_availability();
       std::vector<zmq::pollitem_t> items = {{supervisor_.handle(), 0, ZMQ_POLLIN, 0}};
       for (int fd : provider_->watched_fds()) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
-      auto deadline = Clock::now() + std::chrono::seconds(1);
+      auto deadline = std::min(Clock::now() + std::chrono::seconds(1), next_availability_check_);
       if (auto next = provider_->next_deadline()) deadline = std::min(deadline, *next);
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(poll_timeout_ms(deadline)));
       while (auto message = receive_routed(supervisor_)) handle(*message);
@@ -31,6 +34,16 @@ class Worker {
   }
 
  private:
+  void check_availability() {
+    auto now = Clock::now();
+    if (now < next_availability_check_) return;
+    next_availability_check_ = now + std::chrono::seconds(2);
+    bool available = provider_->available();
+    if (reported_available_ == available) return;
+    reported_available_ = available;
+    send_body(supervisor_, ProviderAvailability{name_, available});
+  }
+
   void handle(const Routed& message) {
     const Body& body = message.envelope.body;
     if (const auto* start = std::get_if<ProviderStart>(&body)) {
@@ -53,15 +66,19 @@ class Worker {
     }
   }
 
+  std::string name_;
   std::unique_ptr<Provider> provider_;
   zmq::socket_t supervisor_;
   bool finished_ = false;
+  std::optional<bool> reported_available_;
+  Clock::time_point next_availability_check_{};
 };
 
 }  // namespace
 
-void run_provider_worker(std::unique_ptr<Provider> provider, zmq::socket_t supervisor) {
-  Worker worker(std::move(provider), std::move(supervisor));
+void run_provider_worker(std::string name, std::unique_ptr<Provider> provider,
+                         zmq::socket_t supervisor) {
+  Worker worker(std::move(name), std::move(provider), std::move(supervisor));
   worker.run();
 }
 

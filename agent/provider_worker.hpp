@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include <zmq.hpp>
 
@@ -11,6 +12,8 @@
 namespace mob {
 
 // Runs until ShutdownRequest; then stops whatever the provider still runs and answers.
-void run_provider_worker(std::unique_ptr<Provider> provider, zmq::socket_t supervisor);
+// Reports the provider's availability at start and whenever it changes.
+void run_provider_worker(std::string name, std::unique_ptr<Provider> provider,
+                         zmq::socket_t supervisor);
 
 }  // namespace mob

@@ -549,7 +549,7 @@ class Store {
     for (const auto& seed : seeds) join_seeds_.push_back(tcp_endpoint(seed));
     join_backoff_ = std::chrono::milliseconds(200);
     join_next_at_ = Clock::now();
-    join_deadline_ = Clock::now() + std::chrono::seconds(5);
+    join_deadline_ = Clock::now() + std::chrono::milliseconds(2500);
     joining_ = true;
   }
 
@@ -676,7 +676,7 @@ class Store {
     if (joining_ && !join_requests_.empty() && now >= join_deadline_) {
       for (const auto& request : join_requests_)
         reply_to(io_, request, ErrorReply{Errc::unavailable,
-                                          "no seed answered within 5 s; is mob-agent running there?"
+                                          "no seed answered within 2.5 s; is mob-agent running there?"
                                           " (still trying in the background)"});
       join_requests_.clear();
     }
@@ -983,6 +983,10 @@ class Store {
   // ---- the supervisor and main ---------------------------------------------------------------
 
   void handle_supervisor(const Routed& message) {
+    if (const auto* availability = std::get_if<ProviderAvailability>(&message.envelope.body)) {
+      set_provider_available(availability->provider, availability->available);
+      return;
+    }
     const auto* report = std::get_if<InstanceReport>(&message.envelope.body);
     if (!report) return;
     InstanceEntry entry{report->status, false, stamp()};
@@ -1000,6 +1004,19 @@ class Store {
       leave();
       reply_to(control_, message, LeaveReply{});
     }
+  }
+
+  // What this agent advertises changed: a new incarnation carries it to every peer.
+  void set_provider_available(const std::string& provider, bool available) {
+    auto& advertised = config_.self.providers;
+    bool listed = std::find(advertised.begin(), advertised.end(), provider) != advertised.end();
+    if (listed == available) return;
+    if (available) advertised.push_back(provider);
+    else std::erase(advertised, provider);
+    std::sort(advertised.begin(), advertised.end());
+    log::info(kLog, available ? "advertising provider " : "no longer advertising provider ", provider);
+    if (state_.member(config_.self.name)) ++incarnation_;
+    announce_self();
   }
 
   void leave() {

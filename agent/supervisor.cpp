@@ -235,6 +235,8 @@ class Supervisor {
         }
       }
       reply_to(io_, message, std::move(reply));
+    } else if (const auto* availability = std::get_if<ProviderAvailability>(&message.envelope.body)) {
+      send_body(store_, *availability);
     } else if (std::holds_alternative<ShutdownDone>(message.envelope.body)) {
       ++workers_done_;
     }

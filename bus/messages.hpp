@@ -347,6 +347,14 @@ struct LeaveReply {
   MOB_FIELDS()
 };
 
+// Provider worker -> supervisor -> store: whether this agent can run the provider now
+// (a docker provider whose engine does not answer is not advertised).
+struct ProviderAvailability {
+  std::string provider;
+  bool available = false;
+  MOB_FIELDS(provider, available)
+};
+
 // The variant order is the wire type code (index + 1): append only, never reorder.
 using Body = std::variant<PingRequest, PingReply, DeployRequest, DeployReply, StatusRequest,
                           StatusReply, ControlRequest, ControlReply, LogsRequest, LogsReply,
@@ -355,6 +363,7 @@ using Body = std::variant<PingRequest, PingReply, DeployRequest, DeployReply, St
                           ProviderEvent, ProviderLogsRequest, ProviderLogsReply,
                           ShutdownRequest, ShutdownDone, Gossip, ProbeRequest, ProbeAck,
                           IndirectProbeRequest, JoinRequest, JoinReply, SyncRequest, SyncReply,
-                          SyncPush, JoinCommand, JoinCommandReply, LeaveCommand, LeaveReply>;
+                          SyncPush, JoinCommand, JoinCommandReply, LeaveCommand, LeaveReply,
+                          ProviderAvailability>;
 
 }  // namespace mob

@@ -216,4 +216,10 @@ Result<LogsReply> Client::logs(const LogsRequest& request) {
 
 Result<MembersReply> Client::members() { return connection_->ask<MembersReply>(MembersRequest{}); }
 
+Result<JoinCommandReply> Client::join(std::vector<std::string> seeds) {
+  return connection_->ask<JoinCommandReply>(JoinCommand{std::move(seeds)});
+}
+
+Result<LeaveReply> Client::leave() { return connection_->ask<LeaveReply>(LeaveCommand{}); }
+
 }  // namespace mob

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bus/codec.hpp"
 #include "bus/error.hpp"
@@ -41,6 +42,10 @@ class Client {
   Result<ControlReply> control(std::string service, ControlAction action);
   Result<LogsReply> logs(const LogsRequest& request);
   Result<MembersReply> members();
+  // Makes the agent join the network through these agents ("HOST:PORT").
+  Result<JoinCommandReply> join(std::vector<std::string> seeds);
+  // Makes the agent leave the network gracefully and exit.
+  Result<LeaveReply> leave();
 
   // "HOST:PORT" as given to connect(), for messages.
   const std::string& endpoint() const;

@@ -667,6 +667,47 @@ int run_members(const CommandInfo& command, Agent& agent, const Args& args) {
   return kExitOk;
 }
 
+int join_through(Agent& agent, const std::string& seeds_text) {
+  std::vector<std::string> seeds;
+  std::string seed;
+  for (char c : seeds_text + ",") {
+    if (c != ',') {
+      seed += c;
+      continue;
+    }
+    if (seed.empty()) continue;
+    if (seed.rfind(':') == std::string::npos || seed.back() == ':')
+      throw UsageError{"join: expected HOST:PORT, got '" + seed + "'"};
+    seeds.push_back(seed);
+    seed.clear();
+  }
+  if (seeds.empty()) throw UsageError{"join: name at least one HOST:PORT"};
+  mob::Client* client = agent.client("join");
+  if (client == nullptr) return kExitFailed;
+  auto reply = client->join(seeds);
+  if (!reply) return failed("join", reply.error());
+  std::cout << "joined: the network has " << reply->members << " live member(s)\n";
+  return kExitOk;
+}
+
+int run_join(const CommandInfo& command, Agent& agent, const Args& args) {
+  constexpr Positional positionals[] = {{"seeds", "HOST:PORT[,HOST:PORT...]", true}};
+  auto values = parse_command(command, args, po::options_description("options"), positionals);
+  if (!values) return kExitOk;
+  return join_through(agent, (*values)["seeds"].as<std::string>());
+}
+
+int run_leave(const CommandInfo& command, Agent& agent, const Args& args) {
+  auto values = parse_command(command, args, po::options_description("options"), {});
+  if (!values) return kExitOk;
+  mob::Client* client = agent.client("leave");
+  if (client == nullptr) return kExitFailed;
+  auto reply = client->leave();
+  if (!reply) return failed("leave", reply.error());
+  std::cout << "the agent announced that it leaves; it stops its services and exits\n";
+  return kExitOk;
+}
+
 int run_version(const CommandInfo& command, Agent& agent, const Args& args) {
   auto values = parse_command(command, args, po::options_description("options"), {});
   if (!values) return kExitOk;
@@ -715,6 +756,14 @@ constexpr CommandInfo kCommands[] = {
      "Prints the agents this agent knows: name, address, state, providers, tags, load and\n"
      "version. --json prints every field.",
      run_members},
+    {"join", "", "HOST:PORT", "join HOST:PORT[,HOST:PORT...]", "make the agent join a network",
+     "Makes the agent join the network that the agent at HOST:PORT belongs to; it learns\n"
+     "every member and spec from it. The original form 'mob-tool -p PORT -j HOST:PORT' works too.",
+     run_join},
+    {"leave", "", "", "leave", "make the agent leave the network and exit",
+     "The agent announces that it leaves (peers mark it 'left' and move its services at once),\n"
+     "stops its services and exits.",
+     run_leave},
     {"version", "", "", "version", "print the versions of mob-tool and of the agent",
      "Prints mob-tool's version, then asks the agent for its name, version and protocol.\n"
      "Exits 1 (after printing mob-tool's version) when the agent does not answer.",
@@ -739,6 +788,8 @@ po::options_description global_options() {
        "how long to wait for each answer from the agent")
       ("deploy,d", po::value<std::string>()->value_name("SPEC_JSON"),
        "deploy this spec text, like 'deploy' (the original mobcli form)")
+      ("join,j", po::value<std::string>()->value_name("HOST:PORT"),
+       "make the agent join through HOST:PORT, like 'join' (the original mobcli form)")
       ("help,h", "show this help")
       ("version", "print mob-tool's version");
   return options;
@@ -844,6 +895,11 @@ int run(const Args& args) {
   }
 
   const CommandInfo* command = nullptr;
+  if (values.count("join")) {
+    long join_timeout_ms = values["timeout"].as<long>();
+    Agent joiner = choose_agent(values, milliseconds(std::max(join_timeout_ms, 6000L)));
+    return join_through(joiner, values["join"].as<std::string>());
+  }
   if (!values.count("deploy")) {
     if (rest.empty()) throw UsageError{"missing COMMAND"};
     if (rest.front().starts_with("-") && rest.front() != "-")

@@ -40,6 +40,32 @@ int AgentProcess::terminate(std::chrono::milliseconds timeout) {
   return child_.wait(timeout);
 }
 
+std::vector<pid_t> AgentProcess::service_processes() const {
+  auto id = read_file(data_dir_ / "agent-id");
+  if (id.empty()) return {};
+  return processes_with_env("MOB_AGENT_ID=" + id);
+}
+
+void AgentProcess::crash() {
+  sigkill();
+  for (pid_t pid : service_processes()) {
+    ::kill(-pid, SIGKILL);
+    ::kill(pid, SIGKILL);
+  }
+}
+
+std::vector<Member> AgentProcess::members() {
+  auto reply = request(MembersRequest{}, 2s);
+  if (!reply) return {};
+  return std::get<MembersReply>(*reply).members;
+}
+
+std::optional<MemberState> AgentProcess::sees(const std::string& name) {
+  for (const auto& member : members())
+    if (member.name == name) return member.state;
+  return std::nullopt;
+}
+
 bool AgentProcess::answers() {
   auto reply = request(PingRequest{}, 300ms);
   return reply && std::holds_alternative<PingReply>(*reply);

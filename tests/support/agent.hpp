@@ -27,6 +27,15 @@ class AgentProcess {
   int port() const { return port_; }
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
   std::string log() const { return child_.output(); }
+  std::string name() const { return "agent-" + std::to_string(port_); }
+  const std::filesystem::path& data_dir() const { return data_dir_; }
+  // Pids of the processes this agent started (they carry its agent id).
+  std::vector<pid_t> service_processes() const;
+  // SIGKILL of the agent and of everything it started: a crashed machine.
+  void crash();
+  std::vector<Member> members();
+  // The state this agent sees `name` in; nullopt if it does not know it.
+  std::optional<MemberState> sees(const std::string& name);
   pid_t pid() const { return child_.pid(); }
 
   // One request/reply; the error says what went wrong (timeout, error reply, wrong type).

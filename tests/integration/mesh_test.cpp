@@ -1,0 +1,261 @@
+// Real mob-agent processes on loopback forming a mesh: join, failure detection, leave,
+// placement by provider and tags, rescheduling after crashes, late joiners.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "agent/placement.hpp"
+#include "tests/support/agent.hpp"
+
+namespace mob::test {
+namespace {
+
+std::string sleeper(const std::string& name, std::uint32_t instances = 1, const std::string& extra = "") {
+  nlohmann::json spec = {{"name", name}, {"provider", "bash"},
+                         {"params", {{"command", "exec sleep 1000"}}}, {"instances", instances}};
+  std::string text = spec.dump();
+  if (!extra.empty()) text = text.substr(0, text.size() - 1) + ", " + extra + "}";
+  return text;
+}
+
+class Mesh : public ::testing::Test {
+ protected:
+  // Starts an agent; every agent after the first joins through the first.
+  AgentProcess& start(const std::string& providers = "bash", std::vector<std::string> extra = {}) {
+    if (!agents_.empty()) {
+      extra.push_back("-j");
+      extra.push_back(agents_.front()->endpoint());
+    }
+    auto dir = dir_.path() / ("agent" + std::to_string(agents_.size()));
+    agents_.push_back(std::make_unique<AgentProcess>(dir, providers, extra));
+    return *agents_.back();
+  }
+
+  std::vector<AgentProcess*> live() {
+    std::vector<AgentProcess*> out;
+    for (auto& agent : agents_)
+      if (agent && agent->pid() > 0) out.push_back(agent.get());
+    return out;
+  }
+
+  // Every live agent sees `name` in `state`.
+  bool everyone_sees(const std::string& name, MemberState state, std::chrono::milliseconds timeout = 15s) {
+    return wait_until(
+        [&] {
+          for (auto* agent : live())
+            if (agent->name() != name && agent->sees(name) != state) return false;
+          return true;
+        },
+        timeout);
+  }
+
+  bool everyone_sees_alive(std::size_t count, std::chrono::milliseconds timeout = 15s) {
+    return wait_until(
+        [&] {
+          for (auto* agent : live()) {
+            std::size_t alive = 0;
+            for (const auto& member : agent->members())
+              alive += member.state == MemberState::alive ? 1 : 0;
+            if (alive != count) return false;
+          }
+          return true;
+        },
+        timeout);
+  }
+
+  // Where instance `index` of `service` runs, as `agent` sees it; "" while not running.
+  std::string running_on(AgentProcess& agent, const std::string& service, std::uint32_t index) {
+    auto instance = agent.instance(service, index);
+    return instance && instance->state == InstanceState::running ? instance->node : "";
+  }
+
+  AgentProcess* by_name(const std::string& name) {
+    for (auto* agent : live())
+      if (agent->name() == name) return agent;
+    return nullptr;
+  }
+
+  void TearDown() override {
+    for (auto& agent : agents_) {
+      if (!agent || agent->pid() <= 0) continue;
+      int status = agent->terminate();
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+          << agent->name() << " exit status " << status << "\n" << agent->log();
+      for (pid_t pid : agent->service_processes()) {
+        ADD_FAILURE() << "process " << pid << " of " << agent->name() << " outlived it";
+        ::kill(-pid, SIGKILL);
+      }
+    }
+  }
+
+  TempDir dir_;
+  std::vector<std::unique_ptr<AgentProcess>> agents_;
+};
+
+TEST_F(Mesh, FiveAgentsJoinThroughOneSeedAndEveryAgentListsFiveAlive) {
+  for (int i = 0; i < 5; ++i) start();
+  ASSERT_TRUE(everyone_sees_alive(5));
+  for (auto* agent : live()) {
+    auto members = agent->members();
+    ASSERT_EQ(members.size(), 5u);
+    for (const auto& member : members) {
+      EXPECT_EQ(member.providers, std::vector<std::string>{"bash"});
+      EXPECT_EQ(member.address.rfind("tcp://127.0.0.1:", 0), 0u);
+    }
+  }
+}
+
+TEST_F(Mesh, SigkilledAgentIsMarkedFailedEverywhereAndAliveAgainAfterRestart) {
+  for (int i = 0; i < 5; ++i) start();
+  ASSERT_TRUE(everyone_sees_alive(5));
+  AgentProcess& victim = *agents_[3];
+  const std::string name = victim.name();
+  victim.sigkill();
+  ASSERT_TRUE(everyone_sees(name, MemberState::failed, 10s));
+  victim.restart();
+  ASSERT_TRUE(everyone_sees(name, MemberState::alive, 10s));
+  ASSERT_TRUE(everyone_sees_alive(5));
+}
+
+TEST_F(Mesh, SigtermedAgentIsMarkedLeftAndItsInstancesMoveAtOnce) {
+  for (int i = 0; i < 3; ++i) start();
+  ASSERT_TRUE(everyone_sees_alive(3));
+  ASSERT_TRUE(agents_[0]->deploy(sleeper("spread", 2)));
+  std::string node;
+  ASSERT_TRUE(wait_until([&] { return !(node = running_on(*agents_[0], "spread", 0)).empty(); }));
+  ASSERT_TRUE(wait_until([&] { return !running_on(*agents_[0], "spread", 1).empty(); }));
+  AgentProcess* leaving = by_name(node);
+  ASSERT_NE(leaving, nullptr);
+  int status = leaving->terminate();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  AgentProcess* observer = leaving == agents_[0].get() ? agents_[1].get() : agents_[0].get();
+  EXPECT_EQ(observer->sees(node), MemberState::left);
+  // Moved within a few seconds, well before a failure could have been detected.
+  ASSERT_TRUE(wait_until([&] {
+    auto now_on = running_on(*observer, "spread", 0);
+    return !now_on.empty() && now_on != node;
+  }, 5s));
+}
+
+TEST_F(Mesh, ServiceLandsOnlyOnAgentsThatRunItsProvider) {
+  ASSERT_NE(std::getenv("DOCKER_HOST"), nullptr)
+      << "start a container engine first: eval \"$(scripts/container-engine.sh start DIR)\"";
+  start();
+  start();
+  AgentProcess& docker_agent = start("bash,docker");
+  ASSERT_TRUE(everyone_sees_alive(3));
+  ASSERT_TRUE(wait_until([&] {
+    for (const auto& member : agents_[0]->members())
+      if (member.name == docker_agent.name())
+        return std::find(member.providers.begin(), member.providers.end(), "docker") != member.providers.end();
+    return false;
+  }));
+  auto reply = agents_[0]->deploy(R"({"name": "boxed", "provider": "docker", "instances": 2,
+      "params": {"image": "localhost/mob-busybox:latest", "args": ["sleep", "1000"]}, "stop_timeout_s": 1})");
+  ASSERT_TRUE(reply) << reply.error().message;
+  ASSERT_TRUE(wait_until([&] { return running_on(*agents_[1], "boxed", 0) == docker_agent.name(); }, 30s))
+      << agents_[1]->instance("boxed", 0)->reason;
+  ASSERT_TRUE(wait_until([&] { return running_on(*agents_[1], "boxed", 1) == docker_agent.name(); }, 30s));
+  ASSERT_TRUE(agents_[1]->request(ControlRequest{"boxed", ControlAction::remove}));
+}
+
+TEST_F(Mesh, ThreeInstancesRunOnThreeDistinctAgents) {
+  for (int i = 0; i < 4; ++i) start();
+  ASSERT_TRUE(everyone_sees_alive(4));
+  ASSERT_TRUE(agents_[2]->deploy(sleeper("trio", 3)));
+  std::set<std::string> nodes;
+  ASSERT_TRUE(wait_until([&] {
+    nodes.clear();
+    for (std::uint32_t i = 0; i < 3; ++i) nodes.insert(running_on(*agents_[0], "trio", i));
+    return !nodes.contains("") && nodes.size() == 3;
+  })) << nodes.size();
+}
+
+TEST_F(Mesh, InstanceOfACrashedAgentRunsAgainOnASurvivor) {
+  for (int i = 0; i < 3; ++i) start();
+  ASSERT_TRUE(everyone_sees_alive(3));
+  ASSERT_TRUE(agents_[0]->deploy(sleeper("mover")));
+  std::string node;
+  ASSERT_TRUE(wait_until([&] { return !(node = running_on(*agents_[0], "mover", 0)).empty(); }));
+  AgentProcess* victim = by_name(node);
+  ASSERT_NE(victim, nullptr);
+  victim->crash();
+  AgentProcess* observer = victim == agents_[0].get() ? agents_[1].get() : agents_[0].get();
+  ASSERT_TRUE(wait_until([&] {
+    auto now_on = running_on(*observer, "mover", 0);
+    return !now_on.empty() && now_on != node;
+  }, 15s)) << observer->instance("mover", 0)->reason;
+}
+
+TEST_F(Mesh, PlacementWorksAfterTheOwnerCrashes) {
+  for (int i = 0; i < 4; ++i) start();
+  ASSERT_TRUE(everyone_sees_alive(4));
+  ASSERT_TRUE(agents_[0]->deploy(sleeper("owned")));
+  ASSERT_TRUE(wait_until([&] { return !running_on(*agents_[0], "owned", 0).empty(); }));
+  std::vector<std::string> names;
+  for (auto* agent : live()) names.push_back(agent->name());
+  AgentProcess* owner = by_name(owner_of("owned", names));
+  ASSERT_NE(owner, nullptr);
+  owner->crash();
+  AgentProcess* survivor = nullptr;
+  for (auto* agent : live())
+    if (agent != owner) survivor = agent;
+  ASSERT_TRUE(everyone_sees(owner->name(), MemberState::failed, 10s));
+  ASSERT_TRUE(survivor->deploy(sleeper("owned", 3)));
+  ASSERT_TRUE(wait_until([&] {
+    for (std::uint32_t i = 0; i < 3; ++i) {
+      auto node = running_on(*survivor, "owned", i);
+      if (node.empty() || node == owner->name()) return false;
+    }
+    return true;
+  }, 15s));
+}
+
+TEST_F(Mesh, LateJoinerReceivesEveryExistingSpec) {
+  start();
+  start();
+  ASSERT_TRUE(everyone_sees_alive(2));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(agents_[1]->deploy(sleeper("svc" + std::to_string(i))));
+  AgentProcess& late = start();
+  ASSERT_TRUE(wait_until([&] {
+    auto reply = late.request(StatusRequest{}, 2s);
+    return reply && std::get<StatusReply>(*reply).services.size() == 5;
+  }));
+}
+
+TEST_F(Mesh, UnplaceableSpecIsPendingWithAReasonUntilASuitableAgentJoins) {
+  start();
+  start();
+  ASSERT_TRUE(everyone_sees_alive(2));
+  ASSERT_TRUE(agents_[0]->deploy(sleeper("zoned", 1, R"("constraints": {"tags": {"zone": "b"}})")));
+  ASSERT_TRUE(wait_until([&] {
+    auto instance = agents_[1]->instance("zoned", 0);
+    return instance && instance->state == InstanceState::pending &&
+           instance->reason.find("has tags zone=b") != std::string::npos;
+  }));
+  AgentProcess& zone_b = start("bash", {"--tag", "zone=b"});
+  ASSERT_TRUE(wait_until([&] { return running_on(*agents_[0], "zoned", 0) == zone_b.name(); }));
+}
+
+TEST_F(Mesh, DependencyOnAnotherAgentGatesTheDependent) {
+  start("bash", {"--tag", "zone=a"});
+  start("bash", {"--tag", "zone=b"});
+  ASSERT_TRUE(everyone_sees_alive(2));
+  ASSERT_TRUE(agents_[0]->deploy(sleeper("db", 1, R"("constraints": {"tags": {"zone": "a"}})")));
+  ASSERT_TRUE(agents_[0]->request(ControlRequest{"db", ControlAction::stop}));
+  ASSERT_TRUE(agents_[0]->deploy(
+      sleeper("web", 1, R"("constraints": {"tags": {"zone": "b"}}, "depends_on": ["db"])")));
+  ASSERT_TRUE(wait_until([&] {
+    auto web = agents_[0]->instance("web", 0);
+    return web && web->node == agents_[1]->name() &&
+           web->reason.find("waiting for dependencies to run: db") != std::string::npos;
+  }));
+  ASSERT_TRUE(agents_[1]->request(ControlRequest{"db", ControlAction::start}));
+  ASSERT_TRUE(wait_until([&] { return running_on(*agents_[1], "web", 0) == agents_[1]->name(); }));
+  EXPECT_EQ(running_on(*agents_[1], "db", 0), agents_[0]->name());
+}
+
+}  // namespace
+}  // namespace mob::test

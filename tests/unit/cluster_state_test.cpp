@@ -1,0 +1,683 @@
+// The replicated cluster state: each record kind's order, the merge laws (commutative,
+// associative, idempotent) on random deltas, what a merge reports as changed,
+// anti-entropy between two states, and garbage collection of tombstones.
+#include "agent/cluster_state.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <random>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <msgpack.hpp>
+
+#include "bus/wire.hpp"
+
+namespace mob {
+namespace {
+
+// ---- building records ----------------------------------------------------------------------
+
+MemberEntry member_entry(std::string name, std::uint64_t incarnation, MemberState state,
+                         std::uint64_t heartbeat, std::string reported_by = "n0") {
+  MemberEntry entry;
+  entry.member.name = std::move(name);
+  entry.member.incarnation = incarnation;
+  entry.member.state = state;
+  entry.heartbeat = heartbeat;
+  entry.reported_by = std::move(reported_by);
+  return entry;
+}
+
+Stamp stamp(std::uint64_t hlc, std::string origin = "n0") { return Stamp{hlc, std::move(origin)}; }
+
+ServiceEntry service_entry(std::string name, Stamp at, bool removed = false, std::string spec_json = "{}") {
+  ServiceEntry entry;
+  entry.name = std::move(name);
+  entry.spec_json = std::move(spec_json);
+  entry.removed = removed;
+  entry.stamp = std::move(at);
+  return entry;
+}
+
+AssignmentEntry assignment_entry(std::string service, std::uint32_t index, std::string node, Stamp at,
+                                 bool removed = false) {
+  return AssignmentEntry{std::move(service), index, std::move(node), removed, std::move(at)};
+}
+
+InstanceEntry instance_entry(std::string service, std::uint32_t index, std::string node, Stamp at,
+                             bool removed = false, InstanceState state = InstanceState::running) {
+  InstanceEntry entry;
+  entry.status.service = std::move(service);
+  entry.status.index = index;
+  entry.status.node = std::move(node);
+  entry.status.state = state;
+  entry.removed = removed;
+  entry.stamp = std::move(at);
+  return entry;
+}
+
+// ---- comparing states ----------------------------------------------------------------------
+
+// Every field, byte for byte.
+template <class T>
+std::string packed(const T& value) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> packer(buffer);
+  wire::pack(packer, value);
+  return std::string(buffer.data(), buffer.size());
+}
+
+bool same(const ClusterState& a, const ClusterState& b) {
+  return packed(a.everything()) == packed(b.everything()) && packed(a.digest()) == packed(b.digest());
+}
+
+std::size_t entry_count(const StateDelta& delta) {
+  return delta.members.size() + delta.services.size() + delta.assignments.size() +
+         delta.instances.size();
+}
+
+std::size_t record_count(const ClusterState& state) { return entry_count(state.everything()); }
+
+// ---- any record, generically -----------------------------------------------------------------
+
+using AnyEntry = std::variant<MemberEntry, ServiceEntry, AssignmentEntry, InstanceEntry>;
+
+std::string key_of(const MemberEntry& entry) { return member_key(entry.member.name); }
+std::string key_of(const ServiceEntry& entry) { return service_key(entry.name); }
+std::string key_of(const AssignmentEntry& entry) { return assignment_key(entry.service, entry.index); }
+std::string key_of(const InstanceEntry& entry) {
+  return instance_key(entry.status.service, entry.status.index, entry.status.node);
+}
+std::string key_of(const AnyEntry& entry) {
+  return std::visit([](const auto& e) { return key_of(e); }, entry);
+}
+
+void add(StateDelta& delta, const AnyEntry& entry) {
+  std::visit(
+      [&](const auto& e) {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, MemberEntry>) delta.members.push_back(e);
+        else if constexpr (std::is_same_v<T, ServiceEntry>) delta.services.push_back(e);
+        else if constexpr (std::is_same_v<T, AssignmentEntry>) delta.assignments.push_back(e);
+        else delta.instances.push_back(e);
+      },
+      entry);
+}
+
+StateDelta delta_of(const std::vector<AnyEntry>& entries) {
+  StateDelta delta;
+  for (const auto& entry : entries) add(delta, entry);
+  return delta;
+}
+
+std::vector<AnyEntry> entries_of(const StateDelta& delta) {
+  std::vector<AnyEntry> out;
+  out.insert(out.end(), delta.members.begin(), delta.members.end());
+  out.insert(out.end(), delta.services.begin(), delta.services.end());
+  out.insert(out.end(), delta.assignments.begin(), delta.assignments.end());
+  out.insert(out.end(), delta.instances.begin(), delta.instances.end());
+  return out;
+}
+
+bool merge_one(ClusterState& state, const AnyEntry& entry) {
+  return std::visit([&](const auto& e) { return state.merge(e); }, entry);
+}
+
+ClusterState state_of(const std::vector<StateDelta>& deltas) {
+  ClusterState state;
+  for (const auto& delta : deltas) state.merge(delta);
+  return state;
+}
+
+// Would `entry` replace what `state` holds under its key (or fill an empty key)?
+bool would_change(const ClusterState& state, const AnyEntry& entry) {
+  return std::visit(
+      [&](const auto& e) {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, MemberEntry>) {
+          const auto* held = state.member(e.member.name);
+          return held == nullptr || is_newer(e, *held);
+        } else if constexpr (std::is_same_v<T, ServiceEntry>) {
+          const auto* held = state.service(e.name);
+          return held == nullptr || is_newer(e.stamp, held->stamp);
+        } else if constexpr (std::is_same_v<T, AssignmentEntry>) {
+          const auto* held = state.assignment(e.service, e.index);
+          return held == nullptr || is_newer(e.stamp, held->stamp);
+        } else {
+          const auto* held = state.instance(e.status.service, e.status.index, e.status.node);
+          return held == nullptr || is_newer(e.stamp, held->stamp);
+        }
+      },
+      entry);
+}
+
+// ---- random records ------------------------------------------------------------------------
+
+// Random records over a small key space (4 members, 4 services, 9 assignments, 16 instances)
+// and a short clock, so most keys see several writes, ties on the clock are broken by the
+// origin, and about a quarter of the writes are tombstones. A record's content is a function
+// of its key and its order, as in the mesh, where one agent's stamp never names two writes.
+class Generator {
+ public:
+  explicit Generator(std::uint32_t seed) : random_(seed) {}
+
+  MemberEntry member() {
+    // One statement per draw: the order of evaluating arguments is unspecified.
+    MemberEntry entry;
+    entry.member.name = node();
+    entry.member.incarnation = below(3);
+    entry.member.state = static_cast<MemberState>(below(4));
+    entry.heartbeat = 1 + below(40);
+    entry.reported_by = node();
+    auto print = fingerprint(key_of(entry) + "/" + std::to_string(entry.member.incarnation) + "/" +
+                             std::to_string(static_cast<int>(entry.member.state)) + "/" +
+                             std::to_string(entry.heartbeat) + "/" + entry.reported_by);
+    entry.member.address = "tcp://10.0.0." + std::to_string(print % 250) + ":7946";
+    entry.member.load = static_cast<double>(print % 100) / 10.0;
+    entry.member.providers = print % 2 == 0 ? std::vector<std::string>{"bash"}
+                                            : std::vector<std::string>{"bash", "docker"};
+    return entry;
+  }
+
+  ServiceEntry service() {
+    ServiceEntry entry;
+    entry.name = "s" + std::to_string(below(4));
+    entry.stamp = random_stamp();
+    auto print = fingerprint_of(entry);
+    entry.removed = print % 4 == 0;
+    entry.spec_json = "{\"v\":" + std::to_string(print % 1000) + "}";
+    entry.generation = print % 7;
+    entry.enabled = print % 3 != 0;
+    entry.restart_generation = print % 5;
+    return entry;
+  }
+
+  AssignmentEntry assignment() {
+    AssignmentEntry entry;
+    entry.service = "s" + std::to_string(below(3));
+    entry.index = static_cast<std::uint32_t>(below(3));
+    entry.stamp = random_stamp();
+    auto print = fingerprint_of(entry);
+    entry.node = "n" + std::to_string(print % 4);
+    entry.removed = print % 4 == 0;
+    return entry;
+  }
+
+  InstanceEntry instance() {
+    InstanceEntry entry;
+    entry.status.service = "s" + std::to_string(below(2));
+    entry.status.index = static_cast<std::uint32_t>(below(2));
+    entry.status.node = node();
+    entry.stamp = random_stamp();
+    auto print = fingerprint_of(entry);
+    entry.removed = print % 4 == 0;
+    entry.status.state = static_cast<InstanceState>(print % static_cast<int>(InstanceState::count_));
+    entry.status.pid = static_cast<std::int64_t>(print % 30000);
+    entry.status.restarts = static_cast<std::uint32_t>(print % 3);
+    entry.status.reason = print % 2 == 0 ? "" : "exited with code 1";
+    return entry;
+  }
+
+  AnyEntry any() {
+    switch (below(4)) {
+      case 0: return member();
+      case 1: return service();
+      case 2: return assignment();
+      default: return instance();
+    }
+  }
+
+  std::vector<AnyEntry> entries(std::size_t count) {
+    std::vector<AnyEntry> out;
+    for (std::size_t i = 0; i < count; ++i) out.push_back(any());
+    return out;
+  }
+
+  StateDelta delta(std::size_t count) { return delta_of(entries(count)); }
+
+ private:
+  std::uint64_t below(std::uint64_t bound) {
+    return std::uniform_int_distribution<std::uint64_t>(0, bound - 1)(random_);
+  }
+  std::string node() { return "n" + std::to_string(below(4)); }
+  Stamp random_stamp() {
+    Stamp out;
+    out.hlc = 1 + below(40);
+    out.origin = node();
+    return out;
+  }
+
+  static std::uint64_t fingerprint(const std::string& text) { return std::hash<std::string>{}(text); }
+  template <class Entry>
+  static std::uint64_t fingerprint_of(const Entry& entry) {
+    return fingerprint(key_of(entry) + "@" + std::to_string(entry.stamp.hlc) + "/" + entry.stamp.origin);
+  }
+
+  std::mt19937 random_;
+};
+
+// ---- each record kind's order ------------------------------------------------------------------
+
+TEST(MemberOrder, StateRanksAliveThenSuspectThenFailedThenLeft) {
+  EXPECT_EQ(member_state_rank(MemberState::alive), 0);
+  EXPECT_EQ(member_state_rank(MemberState::suspect), 1);
+  EXPECT_EQ(member_state_rank(MemberState::failed), 2);
+  EXPECT_EQ(member_state_rank(MemberState::left), 3);
+}
+
+TEST(MemberOrder, IncarnationThenStateThenHeartbeatThenReporter) {
+  using enum MemberState;
+  struct Row {
+    const char* why;
+    MemberEntry newer;
+    MemberEntry older;
+  };
+  const Row rows[] = {
+      {"a higher incarnation beats any state and heartbeat",
+       member_entry("x", 2, alive, 1, "a"), member_entry("x", 1, left, 99, "z")},
+      {"suspect beats alive", member_entry("x", 1, suspect, 1), member_entry("x", 1, alive, 99)},
+      {"failed beats suspect", member_entry("x", 1, failed, 1), member_entry("x", 1, suspect, 99)},
+      {"left beats failed", member_entry("x", 1, left, 1), member_entry("x", 1, failed, 99)},
+      {"left beats alive", member_entry("x", 1, left, 1), member_entry("x", 1, alive, 99)},
+      {"a later heartbeat in the same incarnation and state", member_entry("x", 1, alive, 6, "a"),
+       member_entry("x", 1, alive, 5, "z")},
+      {"then the reporter's name", member_entry("x", 1, suspect, 5, "b"), member_entry("x", 1, suspect, 5, "a")},
+  };
+  for (const auto& row : rows) {
+    EXPECT_TRUE(is_newer(row.newer, row.older)) << row.why;
+    EXPECT_FALSE(is_newer(row.older, row.newer)) << row.why;
+  }
+}
+
+TEST(MemberOrder, AnEntryIsNotNewerThanItself) {
+  auto entry = member_entry("x", 3, MemberState::suspect, 7, "a");
+  EXPECT_FALSE(is_newer(entry, entry));
+}
+
+TEST(StampOrder, ClockThenOrigin) {
+  EXPECT_TRUE(is_newer(stamp(2, "a"), stamp(1, "z")));
+  EXPECT_FALSE(is_newer(stamp(1, "z"), stamp(2, "a")));
+  EXPECT_TRUE(is_newer(stamp(5, "b"), stamp(5, "a")));
+  EXPECT_FALSE(is_newer(stamp(5, "a"), stamp(5, "b")));
+  EXPECT_FALSE(is_newer(stamp(5, "a"), stamp(5, "a")));
+}
+
+// ---- merging single records ----------------------------------------------------------------------
+
+TEST(ClusterStateMerge, KeepsTheNewerMemberWhicheverArrivesFirst) {
+  auto older = member_entry("x", 1, MemberState::alive, 9);
+  auto newer = member_entry("x", 1, MemberState::suspect, 3, "y");
+  ClusterState one;
+  EXPECT_TRUE(one.merge(older));
+  EXPECT_TRUE(one.merge(newer));
+  ClusterState other;
+  EXPECT_TRUE(other.merge(newer));
+  EXPECT_FALSE(other.merge(older));
+  ASSERT_NE(other.member("x"), nullptr);
+  EXPECT_EQ(other.member("x")->member.state, MemberState::suspect);
+  EXPECT_TRUE(same(one, other));
+}
+
+TEST(ClusterStateMerge, AnEqualOrOlderRecordChangesNothing) {
+  ClusterState state;
+  ASSERT_TRUE(state.merge(service_entry("web", stamp(5, "b"), false, "{\"v\":2}")));
+  ASSERT_TRUE(state.merge(assignment_entry("web", 0, "n1", stamp(5, "b"))));
+  ASSERT_TRUE(state.merge(instance_entry("web", 0, "n1", stamp(5, "b"))));
+  ASSERT_TRUE(state.merge(member_entry("n1", 2, MemberState::alive, 5)));
+  auto before = packed(state.everything());
+  EXPECT_FALSE(state.merge(service_entry("web", stamp(5, "b"), false, "{\"v\":2}")));
+  EXPECT_FALSE(state.merge(service_entry("web", stamp(5, "a"), false, "{\"v\":1}")));
+  EXPECT_FALSE(state.merge(service_entry("web", stamp(4, "z"), false, "{\"v\":1}")));
+  EXPECT_FALSE(state.merge(assignment_entry("web", 0, "n2", stamp(4, "z"))));
+  EXPECT_FALSE(state.merge(instance_entry("web", 0, "n1", stamp(5, "a"), true)));
+  EXPECT_FALSE(state.merge(member_entry("n1", 1, MemberState::failed, 50)));
+  EXPECT_EQ(packed(state.everything()), before);
+}
+
+TEST(ClusterStateMerge, ANewerTombstoneWinsAndAnOlderWriteDoesNotResurrectTheRecord) {
+  ClusterState state;
+  state.merge(service_entry("web", stamp(5)));
+  state.merge(assignment_entry("web", 0, "n1", stamp(5)));
+  state.merge(instance_entry("web", 0, "n1", stamp(5)));
+  EXPECT_TRUE(state.merge(service_entry("web", stamp(6), true)));
+  EXPECT_TRUE(state.merge(assignment_entry("web", 0, "", stamp(6), true)));
+  EXPECT_TRUE(state.merge(instance_entry("web", 0, "n1", stamp(6), true)));
+  EXPECT_FALSE(state.merge(service_entry("web", stamp(5, "z"))));
+  EXPECT_FALSE(state.merge(assignment_entry("web", 0, "n2", stamp(5, "z"))));
+  EXPECT_FALSE(state.merge(instance_entry("web", 0, "n1", stamp(5, "z"))));
+  EXPECT_TRUE(state.service("web")->removed);
+  EXPECT_TRUE(state.assignment("web", 0)->removed);
+  EXPECT_TRUE(state.instance("web", 0, "n1")->removed);
+}
+
+TEST(ClusterStateMerge, KeysRecordsByKindAndEveryKeyPart) {
+  ClusterState state;
+  EXPECT_TRUE(state.merge(member_entry("web", 1, MemberState::alive, 1)));
+  EXPECT_TRUE(state.merge(service_entry("web", stamp(1))));
+  EXPECT_TRUE(state.merge(assignment_entry("web", 0, "n1", stamp(1))));
+  EXPECT_TRUE(state.merge(assignment_entry("web", 1, "n1", stamp(1))));
+  EXPECT_TRUE(state.merge(instance_entry("web", 0, "n1", stamp(1))));
+  EXPECT_TRUE(state.merge(instance_entry("web", 0, "n2", stamp(1))));
+  EXPECT_EQ(record_count(state), 6u);
+  EXPECT_NE(state.instance("web", 0, "n2"), nullptr);
+  EXPECT_EQ(state.instance("web", 1, "n2"), nullptr);
+}
+
+TEST(ClusterStateMerge, ADeltaNamingAKeyTwiceReportsEachWriteThatWon) {
+  auto old_write = service_entry("web", stamp(1), false, "{\"v\":1}");
+  auto new_write = service_entry("web", stamp(2), false, "{\"v\":2}");
+  ClusterState upward;
+  auto changed = upward.merge(StateDelta{{}, {old_write, new_write}, {}, {}});
+  EXPECT_EQ(packed(changed.services), packed(std::vector{old_write, new_write}));
+  ClusterState downward;
+  changed = downward.merge(StateDelta{{}, {new_write, old_write}, {}, {}});
+  EXPECT_EQ(packed(changed.services), packed(std::vector{new_write}));
+  EXPECT_TRUE(same(upward, downward));
+}
+
+// ---- merge laws, on random deltas ------------------------------------------------------------------
+
+TEST(MergeLaws, TheGeneratorCoversEveryKindWithCollisionsAndTombstones) {
+  Generator generator(1);
+  auto entries = generator.entries(400);
+  ClusterState state;
+  for (const auto& entry : entries) merge_one(state, entry);
+  auto all = state.everything();
+  EXPECT_GT(all.members.size(), 1u);
+  EXPECT_GT(all.services.size(), 1u);
+  EXPECT_GT(all.assignments.size(), 1u);
+  EXPECT_GT(all.instances.size(), 1u);
+  EXPECT_LT(record_count(state), entries.size() / 4) << "keys must collide";
+  auto tombstones = std::count_if(all.services.begin(), all.services.end(), [](const auto& e) { return e.removed; }) +
+                    std::count_if(all.instances.begin(), all.instances.end(), [](const auto& e) { return e.removed; });
+  EXPECT_GT(tombstones, 0);
+}
+
+TEST(MergeLaws, TheOrderOfDeliveryDoesNotMatter) {
+  for (std::uint32_t seed = 1; seed <= 10; ++seed) {
+    Generator generator(seed);
+    auto entries = generator.entries(400);
+    ClusterState reference;
+    for (const auto& entry : entries) merge_one(reference, entry);
+    std::mt19937 random(seed);
+    for (int round = 0; round < 50; ++round) {
+      std::shuffle(entries.begin(), entries.end(), random);
+      ClusterState shuffled;
+      for (const auto& entry : entries) merge_one(shuffled, entry);
+      ASSERT_TRUE(same(shuffled, reference)) << "seed " << seed << ", round " << round;
+    }
+  }
+}
+
+TEST(MergeLaws, DuplicatesDoNotMatter) {
+  for (std::uint32_t seed = 1; seed <= 10; ++seed) {
+    Generator generator(seed);
+    auto entries = generator.entries(300);
+    ClusterState reference;
+    for (const auto& entry : entries) merge_one(reference, entry);
+    std::mt19937 random(seed);
+    for (int round = 0; round < 20; ++round) {
+      std::vector<AnyEntry> repeated;
+      for (const auto& entry : entries) repeated.insert(repeated.end(), 1 + random() % 3, entry);
+      std::shuffle(repeated.begin(), repeated.end(), random);
+      ClusterState with_duplicates;
+      with_duplicates.merge(delta_of(repeated));
+      ASSERT_TRUE(same(with_duplicates, reference)) << "seed " << seed << ", round " << round;
+    }
+  }
+}
+
+TEST(MergeLaws, TheGroupingOfDeltasDoesNotMatter) {
+  for (std::uint32_t seed = 1; seed <= 30; ++seed) {
+    Generator generator(seed);
+    auto a = generator.delta(150);
+    auto b = generator.delta(150);
+    auto c = generator.delta(150);
+    auto ab = state_of({a, b}).everything();
+    auto bc = state_of({b, c}).everything();
+    auto reference = state_of({a, b, c});
+    EXPECT_TRUE(same(state_of({ab, c}), reference)) << "(a b) c, seed " << seed;
+    EXPECT_TRUE(same(state_of({a, bc}), reference)) << "a (b c), seed " << seed;
+    EXPECT_TRUE(same(state_of({c, ab}), reference)) << "c (a b), seed " << seed;
+    EXPECT_TRUE(same(state_of({bc, a}), reference)) << "(b c) a, seed " << seed;
+    EXPECT_TRUE(same(state_of({c, b, a}), reference)) << "c b a, seed " << seed;
+    EXPECT_TRUE(same(state_of({b, a, c}), reference)) << "b a c, seed " << seed;
+  }
+}
+
+TEST(MergeLaws, MergingADeltaTwiceChangesNothingTheSecondTime) {
+  for (std::uint32_t seed = 1; seed <= 20; ++seed) {
+    Generator generator(seed);
+    ClusterState state;
+    state.merge(generator.delta(200));
+    auto delta = generator.delta(200);
+    state.merge(delta);
+    auto once = packed(state.everything());
+    auto again = state.merge(delta);
+    EXPECT_EQ(entry_count(again), 0u) << "seed " << seed;
+    EXPECT_EQ(packed(state.everything()), once) << "seed " << seed;
+    EXPECT_EQ(entry_count(state.merge(state.everything())), 0u) << "its own contents, seed " << seed;
+  }
+}
+
+TEST(MergeLaws, MergeReturnsExactlyTheEntriesThatChangedTheState) {
+  for (std::uint32_t seed = 1; seed <= 30; ++seed) {
+    Generator generator(seed);
+    ClusterState state;
+    state.merge(generator.delta(150));
+    // One write per key, so "changed" is decided against the state before the merge.
+    std::vector<AnyEntry> writes;
+    std::set<std::string> keys;
+    for (const auto& entry : generator.entries(150))
+      if (keys.insert(key_of(entry)).second) writes.push_back(entry);
+    StateDelta expected;
+    for (const auto& entry : writes)
+      if (would_change(state, entry)) add(expected, entry);
+    ASSERT_GT(entry_count(expected), 0u);
+    ASSERT_LT(entry_count(expected), writes.size()) << "some writes must lose";
+
+    ClusterState before = state;
+    auto changed = state.merge(delta_of(writes));
+    EXPECT_EQ(packed(changed), packed(expected)) << "seed " << seed;
+    // What changed is all a peer holding the old state needs to catch up.
+    before.merge(changed);
+    EXPECT_TRUE(same(before, state)) << "seed " << seed;
+  }
+}
+
+// ---- anti-entropy ----------------------------------------------------------------------------
+
+// One sync round as the store runs it: A sends its digest; B answers with what it has newer
+// (or A lacks) and the keys where A is newer; A pushes those back.
+void sync(ClusterState& a, ClusterState& b) {
+  std::vector<std::string> wanted;
+  auto newer = b.newer_than(a.digest(), wanted);
+  for (const auto& entry : entries_of(newer))
+    EXPECT_TRUE(would_change(a, entry)) << key_of(entry) << " sent although A is as new";
+  for (const auto& key : wanted) {
+    auto ours = entries_of(a.entries({key}));
+    ASSERT_EQ(ours.size(), 1u) << key << " wanted but A does not have it";
+    EXPECT_TRUE(would_change(b, ours.front())) << key << " wanted although B is as new";
+  }
+  a.merge(newer);
+  b.merge(a.entries(wanted));
+}
+
+TEST(AntiEntropy, OneExchangeInBothDirectionsLeavesEqualStates) {
+  for (std::uint32_t seed = 1; seed <= 30; ++seed) {
+    Generator generator(seed);
+    ClusterState a = state_of({generator.delta(200)});
+    ClusterState b = state_of({generator.delta(200)});
+    ASSERT_NE(ClusterState::summary(a.digest()), ClusterState::summary(b.digest()));
+    sync(a, b);
+    EXPECT_EQ(packed(a.digest()), packed(b.digest())) << "seed " << seed;
+    EXPECT_EQ(ClusterState::summary(a.digest()), ClusterState::summary(b.digest())) << "seed " << seed;
+    EXPECT_TRUE(same(a, b)) << "seed " << seed;
+    // Both now hold what merging everything would give.
+    EXPECT_TRUE(same(a, state_of({a.everything(), b.everything()}))) << "seed " << seed;
+  }
+}
+
+TEST(AntiEntropy, StatesInSyncExchangeNothing) {
+  Generator generator(3);
+  ClusterState a = state_of({generator.delta(200)});
+  ClusterState b = a;
+  std::vector<std::string> wanted;
+  EXPECT_EQ(entry_count(b.newer_than(a.digest(), wanted)), 0u);
+  EXPECT_TRUE(wanted.empty());
+}
+
+TEST(AntiEntropy, AnEmptyStateGetsEverything) {
+  Generator generator(4);
+  ClusterState full = state_of({generator.delta(200)});
+  ClusterState empty;
+  sync(empty, full);
+  EXPECT_TRUE(same(empty, full));
+}
+
+TEST(AntiEntropy, AnEmptyResponderAsksForEverything) {
+  Generator generator(5);
+  ClusterState full = state_of({generator.delta(200)});
+  ClusterState empty;
+  std::vector<std::string> wanted;
+  EXPECT_EQ(entry_count(empty.newer_than(full.digest(), wanted)), 0u);
+  EXPECT_EQ(wanted.size(), record_count(full));
+  sync(full, empty);
+  EXPECT_TRUE(same(empty, full));
+}
+
+TEST(AntiEntropy, TheDigestOrdersMembersAsMergeDoes) {
+  Generator generator(6);
+  for (int pair = 0; pair < 2000; ++pair) {
+    auto one = generator.member();
+    auto other = generator.member();
+    other.member.name = one.member.name;
+    ClusterState a = state_of({StateDelta{{one}, {}, {}, {}}});
+    ClusterState b = state_of({StateDelta{{other}, {}, {}, {}}});
+    std::vector<std::string> wanted;
+    auto newer = b.newer_than(a.digest(), wanted);
+    EXPECT_EQ(newer.members.size(), is_newer(other, one) ? 1u : 0u) << "pair " << pair;
+    EXPECT_EQ(wanted.size(), is_newer(one, other) ? 1u : 0u) << "pair " << pair;
+  }
+}
+
+TEST(AntiEntropy, TheSummaryChangesWhenAnyRecordChanges) {
+  Generator generator(7);
+  ClusterState base = state_of({generator.delta(200)});
+  const auto reference = ClusterState::summary(base.digest());
+  auto everything = base.everything();
+  for (auto entry : everything.members) {
+    ClusterState changed = base;
+    entry.heartbeat += 1;
+    ASSERT_TRUE(changed.merge(entry));
+    EXPECT_NE(ClusterState::summary(changed.digest()), reference) << key_of(entry);
+  }
+  auto bump = [&](auto entry) {
+    ClusterState changed = base;
+    entry.stamp.hlc += 1;
+    ASSERT_TRUE(changed.merge(entry));
+    EXPECT_NE(ClusterState::summary(changed.digest()), reference) << key_of(entry);
+  };
+  for (const auto& entry : everything.services) bump(entry);
+  for (const auto& entry : everything.assignments) bump(entry);
+  for (const auto& entry : everything.instances) bump(entry);
+  // A record less, or a record more.
+  auto all = entries_of(everything);
+  for (std::size_t skip = 0; skip < all.size(); ++skip) {
+    ClusterState fewer;
+    for (std::size_t i = 0; i < all.size(); ++i)
+      if (i != skip) merge_one(fewer, all[i]);
+    EXPECT_NE(ClusterState::summary(fewer.digest()), reference) << "without " << key_of(all[skip]);
+  }
+  ClusterState more = base;
+  ASSERT_TRUE(more.merge(service_entry("brand-new", stamp(1))));
+  EXPECT_NE(ClusterState::summary(more.digest()), reference);
+}
+
+TEST(AntiEntropy, TheSummaryTellsOriginsAndKeysApart) {
+  ClusterState a = state_of({StateDelta{{}, {service_entry("web", stamp(5, "n1"))}, {}, {}}});
+  ClusterState b = state_of({StateDelta{{}, {service_entry("web", stamp(5, "n2"))}, {}, {}}});
+  ClusterState c = state_of({StateDelta{{}, {service_entry("api", stamp(5, "n1"))}, {}, {}}});
+  EXPECT_NE(ClusterState::summary(a.digest()), ClusterState::summary(b.digest()));
+  EXPECT_NE(ClusterState::summary(a.digest()), ClusterState::summary(c.digest()));
+}
+
+// ---- garbage collection -------------------------------------------------------------------------
+
+TEST(CollectGarbage, DropsOnlyTombstonesAndGoneMembersOlderThanTheCutoff) {
+  using enum MemberState;
+  ClusterState state;
+  state.merge(service_entry("live-old", stamp(10)));
+  state.merge(service_entry("dead-old", stamp(10), true));
+  state.merge(service_entry("dead-at-cutoff", stamp(100), true));
+  state.merge(service_entry("dead-new", stamp(150), true));
+  state.merge(assignment_entry("live-old", 0, "n1", stamp(10)));
+  state.merge(assignment_entry("dead-old", 0, "n1", stamp(10), true));
+  state.merge(assignment_entry("dead-new", 0, "n1", stamp(150), true));
+  state.merge(instance_entry("live-old", 0, "n1", stamp(10)));
+  state.merge(instance_entry("dead-old", 0, "n1", stamp(10), true));
+  state.merge(instance_entry("dead-new", 0, "n1", stamp(150), true));
+  state.merge(member_entry("alive-old", 1, alive, 10));
+  state.merge(member_entry("suspect-old", 1, suspect, 10));
+  state.merge(member_entry("failed-old", 1, failed, 10));
+  state.merge(member_entry("left-old", 1, left, 10));
+  state.merge(member_entry("failed-new", 1, failed, 150));
+  state.merge(member_entry("left-at-cutoff", 1, left, 100));
+
+  EXPECT_EQ(state.collect_garbage(100), 5u);
+
+  EXPECT_NE(state.service("live-old"), nullptr);
+  EXPECT_EQ(state.service("dead-old"), nullptr);
+  EXPECT_NE(state.service("dead-at-cutoff"), nullptr);
+  EXPECT_NE(state.service("dead-new"), nullptr);
+  EXPECT_NE(state.assignment("live-old", 0), nullptr);
+  EXPECT_EQ(state.assignment("dead-old", 0), nullptr);
+  EXPECT_NE(state.assignment("dead-new", 0), nullptr);
+  EXPECT_NE(state.instance("live-old", 0, "n1"), nullptr);
+  EXPECT_EQ(state.instance("dead-old", 0, "n1"), nullptr);
+  EXPECT_NE(state.instance("dead-new", 0, "n1"), nullptr);
+  EXPECT_NE(state.member("alive-old"), nullptr);
+  EXPECT_NE(state.member("suspect-old"), nullptr);
+  EXPECT_EQ(state.member("failed-old"), nullptr);
+  EXPECT_EQ(state.member("left-old"), nullptr);
+  EXPECT_NE(state.member("failed-new"), nullptr);
+  EXPECT_NE(state.member("left-at-cutoff"), nullptr);
+  EXPECT_EQ(state.collect_garbage(100), 0u) << "nothing left to collect";
+}
+
+TEST(CollectGarbage, KeepsEveryLiveRecordAndEveryRecentOne) {
+  auto collectable = [](const AnyEntry& entry, std::uint64_t cutoff) {
+    return std::visit(
+        [&](const auto& e) {
+          using T = std::decay_t<decltype(e)>;
+          if constexpr (std::is_same_v<T, MemberEntry>)
+            return (e.member.state == MemberState::failed || e.member.state == MemberState::left) &&
+                   e.heartbeat < cutoff;
+          else
+            return e.removed && e.stamp.hlc < cutoff;
+        },
+        entry);
+  };
+  for (std::uint32_t seed = 1; seed <= 20; ++seed) {
+    Generator generator(seed);
+    ClusterState state = state_of({generator.delta(300)});
+    const std::uint64_t cutoff = 1 + seed * 2;
+    std::set<std::string> kept_expected;
+    std::size_t dropped_expected = 0;
+    for (const auto& entry : entries_of(state.everything())) {
+      if (collectable(entry, cutoff)) ++dropped_expected;
+      else kept_expected.insert(packed(delta_of({entry})));
+    }
+    EXPECT_EQ(state.collect_garbage(cutoff), dropped_expected) << "seed " << seed;
+    std::set<std::string> kept;
+    for (const auto& entry : entries_of(state.everything())) kept.insert(packed(delta_of({entry})));
+    EXPECT_EQ(kept, kept_expected) << "seed " << seed;
+  }
+}
+
+}  // namespace
+}  // namespace mob

@@ -1,0 +1,573 @@
+// SWIM with Lifeguard, driven by a simulated clock: round-robin probes, indirect probes,
+// suspicion, the health penalty, the suspicion timeout and its confirmations, and the
+// deadline an actor would poll until.
+#include "agent/failure_detector.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace mob {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = FailureDetector::Clock;
+using Action = FailureDetector::Action;
+using Kind = FailureDetector::Action::Kind;
+
+// Any fixed point works; an hour past the epoch keeps `start - something` meaningful.
+const Clock::time_point kStart = Clock::time_point{} + 1h;
+
+std::vector<std::string> names(int count) {
+  std::vector<std::string> out;
+  for (int i = 0; i < count; ++i) out.push_back("m" + std::to_string(i));
+  return out;
+}
+
+std::vector<Action> of_kind(const std::vector<Action>& actions, Kind kind) {
+  std::vector<Action> out;
+  std::copy_if(actions.begin(), actions.end(), std::back_inserter(out),
+               [&](const Action& action) { return action.kind == kind; });
+  return out;
+}
+
+bool declares_failed(const std::vector<Action>& actions, const std::string& target) {
+  return std::any_of(actions.begin(), actions.end(), [&](const Action& action) {
+    return action.kind == Kind::declare_failed && action.target == target;
+  });
+}
+
+// Ticks at `now`, which must start exactly one probe, and returns it.
+Action probe_at(FailureDetector& detector, Clock::time_point now) {
+  auto actions = detector.tick(now);
+  auto probes = of_kind(actions, Kind::probe);
+  EXPECT_EQ(probes.size(), 1u);
+  return probes.empty() ? Action{Kind::probe, "", 0, {}} : probes.front();
+}
+
+// Probes `count` times, one probe interval apart, acking each; returns the targets.
+std::vector<std::string> acked_probes(FailureDetector& detector, Clock::time_point& now, int count) {
+  std::vector<std::string> targets;
+  for (int i = 0; i < count; ++i) {
+    auto probe = probe_at(detector, now);
+    targets.push_back(probe.target);
+    detector.on_ack(probe.seq);
+    now += 200ms;
+  }
+  return targets;
+}
+
+// ---- probes ----------------------------------------------------------------------------
+
+TEST(FailureDetector, FirstTickProbesAtOnce) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(3));
+  auto actions = detector.tick(kStart);
+  ASSERT_EQ(actions.size(), 1u);
+  EXPECT_EQ(actions[0].kind, Kind::probe);
+  EXPECT_NE(actions[0].seq, 0u);
+}
+
+TEST(FailureDetector, NoMembersMeansNoProbes) {
+  FailureDetector detector({}, 1);
+  EXPECT_TRUE(detector.tick(kStart).empty());
+  EXPECT_TRUE(detector.tick(kStart + 10s).empty());
+}
+
+TEST(FailureDetector, ProbesGoRoundRobinToEveryMemberOncePerCycle) {
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    FailureDetector detector({}, seed);
+    auto members = names(5);
+    detector.set_members(members);
+    auto now = kStart;
+    for (int cycle = 0; cycle < 4; ++cycle) {
+      auto targets = acked_probes(detector, now, 5);
+      std::sort(targets.begin(), targets.end());
+      EXPECT_EQ(targets, members) << "seed " << seed << ", cycle " << cycle;
+    }
+  }
+}
+
+TEST(FailureDetector, EachProbeHasItsOwnSequenceNumber) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(3));
+  auto now = kStart;
+  std::set<std::uint64_t> seqs;
+  for (int i = 0; i < 10; ++i) {
+    auto probe = probe_at(detector, now);
+    seqs.insert(probe.seq);
+    detector.on_ack(probe.seq);
+    now += 200ms;
+  }
+  EXPECT_EQ(seqs.size(), 10u);
+}
+
+TEST(FailureDetector, NoNewProbeBeforeTheProbeIntervalHasPassed) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(3));
+  auto probe = probe_at(detector, kStart);
+  detector.on_ack(probe.seq);
+  EXPECT_TRUE(detector.tick(kStart + 199ms).empty());
+  EXPECT_EQ(of_kind(detector.tick(kStart + 200ms), Kind::probe).size(), 1u);
+}
+
+TEST(FailureDetector, AnAckedProbeLeadsToNoSuspicion) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(4));
+  auto probe = probe_at(detector, kStart);
+  detector.on_ack(probe.seq);
+  EXPECT_TRUE(detector.tick(kStart + 100ms).empty());
+  auto next = detector.tick(kStart + 200ms);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].kind, Kind::probe);
+  EXPECT_EQ(detector.health_penalty(), 0u);
+}
+
+TEST(FailureDetector, AnUnackedProbeAsksUpToKHelpersAfterTheProbeTimeout) {
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    FailureDetector detector({}, seed);
+    auto members = names(6);
+    detector.set_members(members);
+    auto probe = probe_at(detector, kStart);
+    EXPECT_TRUE(detector.tick(kStart + 99ms).empty());
+    auto actions = detector.tick(kStart + 100ms);
+    ASSERT_EQ(actions.size(), 1u);
+    const auto& indirect = actions[0];
+    EXPECT_EQ(indirect.kind, Kind::indirect_probe);
+    EXPECT_EQ(indirect.target, probe.target);
+    EXPECT_EQ(indirect.seq, probe.seq);
+    ASSERT_EQ(indirect.helpers.size(), 3u);
+    std::set<std::string> helpers(indirect.helpers.begin(), indirect.helpers.end());
+    EXPECT_EQ(helpers.size(), 3u) << "a helper was asked twice";
+    EXPECT_FALSE(helpers.contains(probe.target)) << "seed " << seed;
+    for (const auto& helper : helpers)
+      EXPECT_NE(std::find(members.begin(), members.end(), helper), members.end()) << helper;
+    EXPECT_TRUE(detector.tick(kStart + 150ms).empty()) << "indirect probes are sent once";
+  }
+}
+
+TEST(FailureDetector, IndirectProbeAsksEveryOtherMemberWhenThereAreFewerThanK) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(3));
+  auto probe = probe_at(detector, kStart);
+  auto indirect = of_kind(detector.tick(kStart + 100ms), Kind::indirect_probe);
+  ASSERT_EQ(indirect.size(), 1u);
+  std::set<std::string> helpers(indirect[0].helpers.begin(), indirect[0].helpers.end());
+  std::set<std::string> others;
+  for (const auto& name : names(3))
+    if (name != probe.target) others.insert(name);
+  EXPECT_EQ(helpers, others);
+}
+
+TEST(FailureDetector, WithNoOtherMemberThereIsNoIndirectProbe) {
+  FailureDetector detector({}, 1);
+  detector.set_members({"m0"});
+  probe_at(detector, kStart);
+  EXPECT_TRUE(detector.tick(kStart + 100ms).empty());
+  EXPECT_EQ(of_kind(detector.tick(kStart + 200ms), Kind::suspect).size(), 1u);
+}
+
+TEST(FailureDetector, AnUnackedProbeLeadsToSuspectAfterTheProbeInterval) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(4));
+  auto probe = probe_at(detector, kStart);
+  detector.tick(kStart + 100ms);
+  EXPECT_TRUE(detector.tick(kStart + 199ms).empty());
+  auto actions = detector.tick(kStart + 200ms);
+  auto suspects = of_kind(actions, Kind::suspect);
+  ASSERT_EQ(suspects.size(), 1u);
+  EXPECT_EQ(suspects[0].target, probe.target);
+  EXPECT_EQ(suspects[0].seq, probe.seq);
+  auto probes = of_kind(actions, Kind::probe);
+  ASSERT_EQ(probes.size(), 1u) << "the next probe starts on time";
+  EXPECT_NE(probes[0].target, probe.target);
+}
+
+TEST(FailureDetector, AnAckRelayedAfterTheIndirectProbePreventsTheSuspicion) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(4));
+  auto probe = probe_at(detector, kStart);
+  EXPECT_EQ(of_kind(detector.tick(kStart + 100ms), Kind::indirect_probe).size(), 1u);
+  detector.on_ack(probe.seq);
+  auto actions = detector.tick(kStart + 200ms);
+  EXPECT_TRUE(of_kind(actions, Kind::suspect).empty());
+  EXPECT_EQ(detector.health_penalty(), 0u);
+}
+
+TEST(FailureDetector, AnAckForAnotherProbeDoesNotCount) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(4));
+  auto probe = probe_at(detector, kStart);
+  detector.on_ack(probe.seq + 1);
+  detector.on_ack(probe.seq - 1);
+  EXPECT_EQ(of_kind(detector.tick(kStart + 200ms), Kind::suspect).size(), 1u);
+}
+
+TEST(FailureDetector, AnAckArrivingAfterTheSuspicionChangesNothing) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(4));
+  auto probe = probe_at(detector, kStart);
+  detector.tick(kStart + 200ms);
+  ASSERT_EQ(detector.health_penalty(), 1u);
+  detector.on_ack(probe.seq);
+  EXPECT_EQ(detector.health_penalty(), 1u);
+}
+
+// ---- Lifeguard's local health --------------------------------------------------------------
+
+TEST(FailureDetector, AMissedAckRaisesTheHealthPenaltyAndStretchesTheNextProbe) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(4));
+  probe_at(detector, kStart);
+  auto after_miss = detector.tick(kStart + 200ms);  // suspect + the next probe, penalty 1
+  ASSERT_EQ(of_kind(after_miss, Kind::suspect).size(), 1u);
+  EXPECT_EQ(detector.health_penalty(), 1u);
+  // Timeout and interval are now twice as long: 200 ms and 400 ms after the probe.
+  EXPECT_TRUE(detector.tick(kStart + 399ms).empty());
+  EXPECT_EQ(of_kind(detector.tick(kStart + 400ms), Kind::indirect_probe).size(), 1u);
+  EXPECT_TRUE(detector.tick(kStart + 599ms).empty());
+  EXPECT_EQ(of_kind(detector.tick(kStart + 600ms), Kind::suspect).size(), 1u);
+  EXPECT_EQ(detector.health_penalty(), 2u);
+  // Three times as long now.
+  EXPECT_TRUE(detector.tick(kStart + 899ms).empty());
+  EXPECT_EQ(of_kind(detector.tick(kStart + 900ms), Kind::indirect_probe).size(), 1u);
+  EXPECT_TRUE(detector.tick(kStart + 1199ms).empty());
+  EXPECT_EQ(of_kind(detector.tick(kStart + 1200ms), Kind::suspect).size(), 1u);
+}
+
+TEST(FailureDetector, AcksLowerTheHealthPenaltyDownToZero) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(4));
+  auto now = kStart;
+  probe_at(detector, now);
+  now += 200ms;  // missed: penalty 1, interval 400 ms
+  auto probe = probe_at(detector, now);
+  now += 400ms;  // missed: penalty 2, interval 600 ms
+  probe = probe_at(detector, now);
+  ASSERT_EQ(detector.health_penalty(), 2u);
+  detector.on_ack(probe.seq);
+  EXPECT_EQ(detector.health_penalty(), 1u);
+  detector.on_ack(probe.seq);
+  EXPECT_EQ(detector.health_penalty(), 1u) << "one probe, one ack";
+  now += 600ms;
+  probe = probe_at(detector, now);  // begun at penalty 1: a 400 ms interval
+  detector.on_ack(probe.seq);
+  EXPECT_EQ(detector.health_penalty(), 0u);
+  now += 400ms;
+  probe = probe_at(detector, now);
+  detector.on_ack(probe.seq);
+  EXPECT_EQ(detector.health_penalty(), 0u);
+  EXPECT_EQ(detector.next_deadline(), now + 200ms) << "back to the plain interval";
+}
+
+TEST(FailureDetector, TheHealthPenaltyIsCapped) {
+  DetectorConfig config;
+  config.max_health_penalty = 3;
+  FailureDetector detector(config, 1);
+  detector.set_members(names(4));
+  auto now = kStart;
+  for (int missed = 0; missed < 10; ++missed) {
+    probe_at(detector, now);
+    now += 200ms * (1 + detector.health_penalty());
+  }
+  EXPECT_EQ(detector.health_penalty(), 3u);
+  detector.on_refuted_self();
+  EXPECT_EQ(detector.health_penalty(), 3u);
+  // The intervals stop growing at (1 + cap) times the configured ones.
+  EXPECT_EQ(detector.next_deadline(), now - 800ms + 400ms) << "indirect probe at 4 x 100 ms";
+}
+
+TEST(FailureDetector, RefutingASuspicionOfSelfRaisesTheHealthPenalty) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(4));
+  detector.on_refuted_self();
+  EXPECT_EQ(detector.health_penalty(), 1u);
+  auto probe = probe_at(detector, kStart);
+  detector.on_ack(probe.seq);
+  EXPECT_EQ(detector.health_penalty(), 0u);
+  EXPECT_EQ(detector.next_deadline(), kStart + 400ms) << "the probe began while slow";
+}
+
+// ---- suspicion timeouts -----------------------------------------------------------------
+
+struct TimeoutRow {
+  std::size_t confirmations;
+  std::size_t n;
+  long expected_ms;
+};
+
+TEST(SuspicionTimeout, FollowsLifeguardsFormula) {
+  // Defaults: interval 200 ms, k = 3, min = 4 * max(1, log10 n) * interval, max = 4 * min.
+  // Timeout = max - (max - min) * log(c) / log(k' + 1), where c is the number of
+  // confirmations besides the accuser's and k' = min(k, n - 2).
+  const TimeoutRow rows[] = {
+      {0, 10, 3200},   {1, 10, 3200},  {2, 10, 2000},   {3, 10, 1298},  {4, 10, 800},
+      {9, 10, 800},    {1, 100, 6400}, {2, 100, 4000},  {4, 100, 1600}, {1, 1000, 9600},
+      {4, 1000, 2400}, {1, 4, 3200},   {2, 4, 1685},    {3, 4, 800},    {1, 3, 3200},
+      {2, 3, 800},     {1, 2, 800},    {1, 1, 800},     {0, 0, 800},
+  };
+  FailureDetector detector({}, 1);
+  for (const auto& row : rows)
+    EXPECT_EQ(detector.suspicion_timeout(row.confirmations, row.n).count(), row.expected_ms)
+        << "confirmations " << row.confirmations << ", n " << row.n;
+}
+
+TEST(SuspicionTimeout, ComesFromTheConfiguredMultipliersAndInterval) {
+  DetectorConfig config;
+  config.probe_interval = 100ms;
+  config.suspicion_min_mult = 5.0;
+  config.suspicion_max_mult = 6.0;
+  FailureDetector detector(config, 1);
+  EXPECT_EQ(detector.suspicion_timeout(1, 10), 3000ms);
+  EXPECT_EQ(detector.suspicion_timeout(4, 10), 500ms);
+  EXPECT_EQ(detector.suspicion_timeout(1, 2), 500ms);
+}
+
+TEST(SuspicionTimeout, WithoutIndirectProbesIsTheMinimum) {
+  DetectorConfig config;
+  config.indirect_probes = 0;
+  FailureDetector detector(config, 1);
+  EXPECT_EQ(detector.suspicion_timeout(1, 10), 800ms);
+}
+
+TEST(SuspicionTimeout, NeverGrowsWithMoreConfirmations) {
+  FailureDetector detector({}, 1);
+  for (std::size_t n = 0; n < 200; ++n)
+    for (std::size_t c = 0; c < 10; ++c)
+      ASSERT_LE(detector.suspicion_timeout(c + 1, n), detector.suspicion_timeout(c, n))
+          << "c " << c << ", n " << n;
+}
+
+class Suspicion : public ::testing::Test {
+ protected:
+  void SetUp() override { detector.set_members(names(9)); }  // n = 10 with this agent
+
+  // The first tick at or after `from`, in 1 ms steps, that declares `target` failed.
+  std::optional<Clock::duration> declared_after(const std::string& target, Clock::time_point from,
+                                                Clock::duration limit = 10s) {
+    for (auto now = from; now <= from + limit; now += 1ms)
+      if (declares_failed(detector.tick(now), target)) return now - kStart;
+    return std::nullopt;
+  }
+
+  FailureDetector detector{DetectorConfig{}, 1};
+};
+
+TEST_F(Suspicion, OneConfirmationDeclaresFailedAfterTheMaxTimeout) {
+  detector.on_suspected("m0", "self", kStart);
+  EXPECT_EQ(declared_after("m0", kStart), Clock::duration(3200ms));
+}
+
+TEST_F(Suspicion, KIndependentConfirmationsDeclareFailedAfterTheMinTimeout) {
+  for (const auto* by : {"self", "m1", "m2", "m3"}) detector.on_suspected("m0", by, kStart);
+  EXPECT_EQ(declared_after("m0", kStart), Clock::duration(800ms));
+}
+
+TEST_F(Suspicion, EachIndependentConfirmationShortensTheTimeout) {
+  detector.on_suspected("m0", "self", kStart);
+  detector.on_suspected("m0", "m1", kStart);
+  EXPECT_EQ(declared_after("m0", kStart), Clock::duration(2000ms));
+}
+
+TEST_F(Suspicion, RepeatedConfirmationsFromOneMemberCountOnce) {
+  for (int i = 0; i < 5; ++i) detector.on_suspected("m0", "m1", kStart + i * 10ms);
+  EXPECT_EQ(declared_after("m0", kStart), Clock::duration(3200ms));
+}
+
+TEST_F(Suspicion, ATimerRunsFromTheFirstSuspicionNotTheLatestConfirmation) {
+  detector.on_suspected("m0", "self", kStart);
+  EXPECT_FALSE(declares_failed(detector.tick(kStart + 1000ms), "m0"));
+  for (const auto* by : {"m1", "m2", "m3"}) detector.on_suspected("m0", by, kStart + 1000ms);
+  EXPECT_TRUE(declares_failed(detector.tick(kStart + 1000ms), "m0"))
+      << "1000 ms have passed; k confirmations need only 800 ms";
+}
+
+TEST_F(Suspicion, ATinyNetworkDeclaresFailedAfterTheMinTimeout) {
+  detector.set_members({"m0"});  // n = 2: nobody else can confirm
+  detector.on_suspected("m0", "self", kStart);
+  EXPECT_EQ(declared_after("m0", kStart), Clock::duration(800ms));
+}
+
+TEST_F(Suspicion, AMemberIsDeclaredFailedOnce) {
+  detector.on_suspected("m0", "self", kStart);
+  ASSERT_TRUE(declared_after("m0", kStart));
+  EXPECT_FALSE(declared_after("m0", kStart + 3201ms));
+}
+
+TEST_F(Suspicion, ClearingASuspicionCancelsItsDeclaration) {
+  detector.on_suspected("m0", "self", kStart);
+  detector.on_suspected("m1", "self", kStart);
+  detector.on_cleared("m0");
+  auto due = detector.tick(kStart + 3200ms);
+  EXPECT_TRUE(declares_failed(due, "m1")) << "others stay suspect";
+  EXPECT_FALSE(declares_failed(due, "m0"));
+  EXPECT_FALSE(declared_after("m0", kStart + 3200ms));
+}
+
+TEST_F(Suspicion, RemovingAMemberDropsItsSuspicion) {
+  detector.on_suspected("m0", "self", kStart);
+  auto without_m0 = names(9);
+  without_m0.erase(without_m0.begin());
+  detector.set_members(without_m0);
+  detector.set_members(names(9));  // back again: a fresh start, no old timer
+  EXPECT_FALSE(declared_after("m0", kStart));
+}
+
+TEST_F(Suspicion, IndependentSuspicionsHaveIndependentTimers) {
+  detector.on_suspected("m0", "self", kStart);
+  for (const auto* by : {"self", "m2", "m3", "m4"}) detector.on_suspected("m1", by, kStart + 100ms);
+  EXPECT_EQ(declared_after("m1", kStart), Clock::duration(900ms));
+  EXPECT_EQ(declared_after("m0", kStart + 900ms), Clock::duration(3200ms));
+}
+
+// ---- membership changes --------------------------------------------------------------------
+
+TEST(FailureDetector, RemovingAProbedMemberMidCycleSkipsNoOne) {
+  for (std::uint64_t seed = 1; seed <= 30; ++seed) {
+    FailureDetector detector({}, seed);
+    auto members = names(6);
+    detector.set_members(members);
+    auto now = kStart;
+    auto probed = acked_probes(detector, now, 2);
+    std::erase(members, probed[0]);
+    detector.set_members(members);
+    auto rest = acked_probes(detector, now, 4);
+    std::set<std::string> expected(members.begin(), members.end());
+    expected.erase(probed[1]);
+    EXPECT_EQ(std::set<std::string>(rest.begin(), rest.end()), expected) << "seed " << seed;
+  }
+}
+
+TEST(FailureDetector, AddingAMemberMidCycleProbesNoOneTwiceInTheCycle) {
+  for (std::uint64_t seed = 1; seed <= 30; ++seed) {
+    FailureDetector detector({}, seed);
+    auto members = names(5);
+    detector.set_members(members);
+    auto now = kStart;
+    auto probed = acked_probes(detector, now, 2);
+    members.push_back("newcomer");
+    detector.set_members(members);
+    for (const auto& target : acked_probes(detector, now, 3))
+      EXPECT_TRUE(target != probed[0] && target != probed[1])
+          << target << " probed twice in one cycle, seed " << seed;
+  }
+}
+
+TEST(FailureDetector, AMemberRemovedWhileUnderProbeIsNeitherSuspectedNorHeldAgainstUs) {
+  FailureDetector detector({}, 1);
+  auto members = names(4);
+  detector.set_members(members);
+  auto probe = probe_at(detector, kStart);
+  std::erase(members, probe.target);
+  detector.set_members(members);
+  auto actions = detector.tick(kStart + 200ms);
+  EXPECT_TRUE(of_kind(actions, Kind::suspect).empty());
+  EXPECT_EQ(detector.health_penalty(), 0u);
+  ASSERT_EQ(of_kind(actions, Kind::probe).size(), 1u) << "the next probe starts on time";
+}
+
+// ---- deadlines -------------------------------------------------------------------------
+
+TEST(FailureDetector, AFreshDetectorIsDueAtOnce) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(2));
+  EXPECT_LE(detector.next_deadline(), kStart);
+}
+
+TEST(FailureDetector, NextDeadlineWalksThroughIndirectProbeSuspicionAndNextProbe) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(4));
+  probe_at(detector, kStart);
+  EXPECT_EQ(detector.next_deadline(), kStart + 100ms);
+  EXPECT_EQ(of_kind(detector.tick(detector.next_deadline()), Kind::indirect_probe).size(), 1u);
+  EXPECT_EQ(detector.next_deadline(), kStart + 200ms);
+  auto actions = detector.tick(detector.next_deadline());
+  EXPECT_EQ(of_kind(actions, Kind::suspect).size(), 1u);
+  EXPECT_EQ(of_kind(actions, Kind::probe).size(), 1u);
+}
+
+TEST(FailureDetector, NextDeadlineAfterAnAckIsTheNextProbe) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(4));
+  auto probe = probe_at(detector, kStart);
+  detector.on_ack(probe.seq);
+  EXPECT_EQ(detector.next_deadline(), kStart + 200ms);
+}
+
+TEST(FailureDetector, NextDeadlineIncludesSuspicionTimers) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(9));
+  for (const auto* by : {"self", "m1", "m2", "m3"}) detector.on_suspected("m0", by, kStart + 30ms);
+  // Step from deadline to deadline, acking every probe: the declaration comes exactly on time.
+  auto now = kStart;
+  for (int step = 0; step < 100; ++step) {
+    auto actions = detector.tick(now);
+    for (const auto& probe : of_kind(actions, Kind::probe)) detector.on_ack(probe.seq);
+    if (declares_failed(actions, "m0")) break;
+    now = detector.next_deadline();
+  }
+  EXPECT_EQ(now, kStart + 830ms);
+}
+
+// Drives the detector through random events, always ticking at next_deadline(): nothing is
+// due just before it, something is due at it, and a tick leaves nothing overdue.
+TEST(FailureDetector, TickingAtNextDeadlineAlwaysFindsWorkAndNothingIsDueBefore) {
+  const auto everyone = names(8);
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    std::mt19937 random(static_cast<std::mt19937::result_type>(seed));
+    auto pick = [&](const std::vector<std::string>& from) { return from[random() % from.size()]; };
+    FailureDetector detector({}, seed);
+    std::vector<std::string> members(everyone.begin(), everyone.begin() + 5);
+    detector.set_members(members);
+    auto now = kStart;
+    std::optional<std::uint64_t> last_probe;
+    auto run = [&](const std::vector<Action>& actions) {
+      for (const auto& probe : of_kind(actions, Kind::probe)) last_probe = probe.seq;
+    };
+    run(detector.tick(now));
+    for (int step = 0; step < 300; ++step) {
+      switch (random() % 6) {
+        case 0:
+          if (last_probe) detector.on_ack(*last_probe);
+          break;
+        case 1:
+          detector.on_suspected(pick(members), pick(everyone), now);
+          break;
+        case 2:
+          detector.on_cleared(pick(members));
+          break;
+        case 3: {
+          members = everyone;
+          std::shuffle(members.begin(), members.end(), random);
+          members.resize(2 + random() % (everyone.size() - 1));
+          detector.set_members(members);
+          break;
+        }
+        case 4:
+          detector.on_refuted_self();
+          break;
+        default:
+          break;
+      }
+      // A confirmation can make a suspicion overdue: then the deadline is now or earlier.
+      auto deadline = detector.next_deadline();
+      if (deadline > now) {
+        ASSERT_TRUE(detector.tick(deadline - 1ms).empty()) << "seed " << seed << ", step " << step;
+        now = deadline;
+      }
+      auto actions = detector.tick(now);
+      ASSERT_FALSE(actions.empty()) << "seed " << seed << ", step " << step;
+      run(actions);
+      ASSERT_GT(detector.next_deadline(), now) << "left overdue work, seed " << seed << ", step " << step;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mob
