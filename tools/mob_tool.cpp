@@ -193,12 +193,13 @@ std::string or_dash(std::string text) { return text.empty() ? "-" : text; }
 
 // "42s", "3m12s", "2h05m", "3d04h".
 std::string human_duration(std::int64_t ms) {
-  std::int64_t s = std::max<std::int64_t>(ms, 0) / 1000;
-  auto two = [](std::int64_t n) { return (n < 10 ? "0" : "") + std::to_string(n); };
-  if (s < 60) return std::to_string(s) + "s";
-  if (s < 3600) return std::to_string(s / 60) + "m" + two(s % 60) + "s";
-  if (s < 86400) return std::to_string(s / 3600) + "h" + two(s / 60 % 60) + "m";
-  return std::to_string(s / 86400) + "d" + two(s / 3600 % 24) + "h";
+  long long s = std::max<std::int64_t>(ms, 0) / 1000;
+  char text[48];
+  if (s < 60) std::snprintf(text, sizeof text, "%llds", s);
+  else if (s < 3600) std::snprintf(text, sizeof text, "%lldm%02llds", s / 60, s % 60);
+  else if (s < 86400) std::snprintf(text, sizeof text, "%lldh%02lldm", s / 3600, s / 60 % 60);
+  else std::snprintf(text, sizeof text, "%lldd%02lldh", s / 86400, s / 3600 % 24);
+  return text;
 }
 
 std::int64_t wall_ms() {
