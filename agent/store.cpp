@@ -227,21 +227,35 @@ class Store {
       }
       if (!soft || entry.member.name == config_.self.name) changed.members.push_back(entry);
       member_changed(entry, existed ? std::optional(old_state) : std::nullopt);
+      if (!soft) member_event(entry, existed ? std::optional(old_state) : std::nullopt);
     }
     for (const auto& entry : delta.services) {
       clock_.observe(entry.stamp.hlc);
+      std::optional<ServiceEntry> before;
+      if (const auto* held = state_.service(entry.name)) before = *held;
       if (!state_.merge(entry)) continue;
+      service_event(entry, before);
       changed.services.push_back(entry);
       specs_.erase(entry.name);
       persist(entry);
     }
     for (const auto& entry : delta.assignments) {
       clock_.observe(entry.stamp.hlc);
-      if (state_.merge(entry)) changed.assignments.push_back(entry);
+      std::optional<AssignmentEntry> before;
+      if (const auto* held = state_.assignment(entry.service, entry.index)) before = *held;
+      if (!state_.merge(entry)) continue;
+      assignment_event(entry, before);
+      changed.assignments.push_back(entry);
     }
     for (const auto& entry : delta.instances) {
       clock_.observe(entry.stamp.hlc);
-      if (state_.merge(entry)) changed.instances.push_back(entry);
+      const auto& status = entry.status;
+      std::optional<InstanceState> before;
+      if (const auto* held = state_.instance(status.service, status.index, status.node); held && !held->removed)
+        before = held->status.state;
+      if (!state_.merge(entry)) continue;
+      instance_event(entry, before);
+      changed.instances.push_back(entry);
     }
     if (entry_count(changed) == 0) return;
     dirty_ = true;
@@ -272,6 +286,95 @@ class Store {
     announce_self();
   }
 
+  // ---- events: every change this store learns, published once on PUB ------------------------
+
+  Event event_for(std::string topic, const std::string& agent, std::uint64_t version) {
+    Event event;
+    event.topic = std::move(topic);
+    event.time_ms = static_cast<std::int64_t>(wall_ms());
+    event.agent = agent;
+    event.publisher = config_.self.name;
+    event.version = version;
+    return event;
+  }
+
+  void publish(Event event) {
+    event.seq = ++event_seq_;
+    std::string topic = event.topic;
+    auto bytes = encode(Envelope{kProtocolVersion, 0, config_.self.name, Body{std::move(event)}});
+    send_frames(pub_, {topic, bytes});  // a PUB drops at its high-water mark, never blocks
+  }
+
+  void member_event(const MemberEntry& entry, std::optional<MemberState> before) {
+    const auto state = entry.member.state;
+    std::string topic;
+    if (state == MemberState::alive && (!before || *before == MemberState::failed || *before == MemberState::left))
+      topic = "member.joined";
+    else if (state == MemberState::suspect && before != state) topic = "member.suspect";
+    else if (state == MemberState::failed && before != state) topic = "member.failed";
+    else if (state == MemberState::left && before != state) topic = "member.left";
+    if (topic.empty()) return;
+    auto event = event_for(topic, entry.reported_by.empty() ? entry.member.name : entry.reported_by,
+                           entry.heartbeat);
+    event.member = entry.member.name;
+    event.node = entry.member.name;
+    event.state = std::string(to_string(state));
+    event.generation = entry.member.incarnation;
+    publish(std::move(event));
+  }
+
+  void service_event(const ServiceEntry& entry, const std::optional<ServiceEntry>& before) {
+    std::string topic;
+    std::string reason;
+    if (entry.removed) {
+      if (before && !before->removed) topic = "service.removed";
+    } else if (!before || before->removed) {
+      topic = "service.deployed";
+    } else {
+      topic = "service.updated";
+      if (before->generation != entry.generation) reason = "new version";
+      else if (before->enabled != entry.enabled) reason = entry.enabled ? "started" : "stopped";
+      else if (before->restart_generation != entry.restart_generation) reason = "restarted";
+    }
+    if (topic.empty()) return;
+    auto event = event_for(topic, entry.stamp.origin, entry.stamp.hlc);
+    event.service = entry.name;
+    event.generation = entry.generation;
+    event.reason = reason;
+    publish(std::move(event));
+  }
+
+  void assignment_event(const AssignmentEntry& entry, const std::optional<AssignmentEntry>& before) {
+    if (entry.removed) return;
+    bool moved = before && !before->removed && before->node != entry.node;
+    if (before && !before->removed && !moved) return;
+    auto event = event_for("instance.assigned", entry.stamp.origin, entry.stamp.hlc);
+    event.service = entry.service;
+    event.instance = static_cast<std::int32_t>(entry.index);
+    event.node = entry.node;
+    if (moved) event.from_node = before->node;
+    publish(event);
+    if (!moved) return;
+    event.topic = "instance.moved";
+    publish(std::move(event));
+  }
+
+  void instance_event(const InstanceEntry& entry, std::optional<InstanceState> before) {
+    const auto& status = entry.status;
+    if (entry.removed || before == status.state || status.state == InstanceState::pending) return;
+    auto event = event_for("instance." + std::string(to_string(status.state)), status.node,
+                           entry.stamp.hlc);
+    event.service = status.service;
+    event.instance = static_cast<std::int32_t>(status.index);
+    event.node = status.node;
+    event.state = std::string(to_string(status.state));
+    event.exit_code = status.exit_code;
+    event.signal = status.signal;
+    event.generation = status.spec_version;
+    event.reason = status.reason;
+    publish(std::move(event));
+  }
+
   // ---- requests from clients and peers -----------------------------------------------------
 
   void handle_request(const Routed& request) {
@@ -279,7 +382,8 @@ class Store {
         [&](const auto& body) {
           using T = std::decay_t<decltype(body)>;
           if constexpr (std::is_same_v<T, PingRequest>) {
-            reply_to(io_, request, PingReply{config_.self.name, MOB_VERSION, kProtocolVersion});
+            reply_to(io_, request, PingReply{config_.self.name, MOB_VERSION, kProtocolVersion,
+                                             config_.self.pub_address});
           } else if constexpr (std::is_same_v<T, DeployRequest>) {
             answer(request, deploy(body));
           } else if constexpr (std::is_same_v<T, StatusRequest>) {
@@ -1065,6 +1169,7 @@ class Store {
   std::vector<std::string> join_seeds_;
   StateDelta outbox_;
   std::uint64_t gossip_seq_ = 0;
+  std::uint64_t event_seq_ = 0;
   std::uint64_t incarnation_ = 0;
   std::uint64_t next_relay_seq_ = 0;
   std::size_t local_instances_ = 0;

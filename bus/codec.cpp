@@ -14,7 +14,7 @@ constexpr std::array<std::string_view, std::variant_size_v<Body>> kTypeNames = {
     "provider_logs_reply", "shutdown_request", "shutdown_done", "gossip", "probe_request",
     "probe_ack", "indirect_probe_request", "join_request", "join_reply", "sync_request",
     "sync_reply", "sync_push", "join_command", "join_command_reply", "leave_command",
-    "leave_reply", "provider_availability"};
+    "leave_reply", "provider_availability", "event"};
 
 // Bounds what a hostile message can make the unpacker allocate.
 msgpack::unpack_limit limits_for(std::size_t max_bytes) {

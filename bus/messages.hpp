@@ -72,7 +72,8 @@ struct PingReply {
   std::string agent;
   std::string version;
   std::uint32_t protocol = 0;
-  MOB_FIELDS(agent, version, protocol)
+  std::string events_address;  // the agent's PUB endpoint, for event subscribers
+  MOB_FIELDS(agent, version, protocol, events_address)
 };
 
 struct DeployRequest {
@@ -355,6 +356,29 @@ struct ProviderAvailability {
   MOB_FIELDS(provider, available)
 };
 
+// On PUB, topic = `topic` (e.g. "instance.running"): one thing that happened in the network,
+// published by every agent whose store learns it, once per agent.
+struct Event {
+  std::string topic;
+  std::int64_t time_ms = 0;  // unix ms when the publishing agent learned it
+  std::string agent;         // the agent where it happened (the record's origin)
+  std::string publisher;     // the agent that published this copy
+  std::uint64_t seq = 0;     // per publisher, +1 per event: a gap means events were dropped
+  std::uint64_t version = 0; // the record's version (hybrid logical clock)
+  std::string service;
+  std::int32_t instance = -1;
+  std::string member;
+  std::string node;          // instance.*: where it runs; instance.moved: where it goes
+  std::string from_node;     // instance.moved: where it was
+  std::string state;
+  std::int32_t exit_code = -1;
+  std::int32_t signal = 0;
+  std::uint64_t generation = 0;  // service.*: the service version
+  std::string reason;
+  MOB_FIELDS(topic, time_ms, agent, publisher, seq, version, service, instance, member, node,
+             from_node, state, exit_code, signal, generation, reason)
+};
+
 // The variant order is the wire type code (index + 1): append only, never reorder.
 using Body = std::variant<PingRequest, PingReply, DeployRequest, DeployReply, StatusRequest,
                           StatusReply, ControlRequest, ControlReply, LogsRequest, LogsReply,
@@ -364,6 +388,6 @@ using Body = std::variant<PingRequest, PingReply, DeployRequest, DeployReply, St
                           ShutdownRequest, ShutdownDone, Gossip, ProbeRequest, ProbeAck,
                           IndirectProbeRequest, JoinRequest, JoinReply, SyncRequest, SyncReply,
                           SyncPush, JoinCommand, JoinCommandReply, LeaveCommand, LeaveReply,
-                          ProviderAvailability>;
+                          ProviderAvailability, Event>;
 
 }  // namespace mob

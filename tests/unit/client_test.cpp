@@ -105,7 +105,7 @@ Client connected(const std::string& address, milliseconds timeout = milliseconds
 
 TEST(ClientTest, PingSendsOneRequestAsMobToolAndReturnsTheAgentsReply) {
   FakeAgent agent([](const Envelope& request) {
-    return std::vector{reply(request, PingReply{"fake", "9.9.9", kProtocolVersion})};
+    return std::vector{reply(request, PingReply{"fake", "9.9.9", kProtocolVersion, ""})};
   });
   Client client = connected(agent.address());
 
@@ -187,8 +187,8 @@ TEST(ClientTest, ErrorReplyWithRequestIdZeroAnswersTheRequestTheAgentCouldNotRea
 TEST(ClientTest, ReplyWithAnotherRequestIdIsSkipped) {
   FakeAgent agent([](const Envelope& request) {
     return std::vector{
-        encode_message(PingReply{"stale", "0", 1}, request.request_id + 1000, "fake-agent"),
-        reply(request, PingReply{"fresh", "1", 1})};
+        encode_message(PingReply{"stale", "0", 1, ""}, request.request_id + 1000, "fake-agent"),
+        reply(request, PingReply{"fresh", "1", 1, ""})};
   });
   Client client = connected(agent.address());
 
