@@ -679,7 +679,8 @@ class Store {
                                                              ", not " + probe.target});
       return;
     }
-    if (probe.suspected_at != 0 && probe.suspected_at >= incarnation_) refute(probe.suspected_at);
+    // Lifeguard's buddy system: the prober tells us we are suspected at incarnation n.
+    if (probe.suspected_at != 0 && probe.suspected_at - 1 >= incarnation_) refute(probe.suspected_at - 1);
     reply_to(io_, request, ProbeAck{probe.seq, config_.self.name, incarnation_});
   }
 
@@ -820,7 +821,7 @@ class Store {
     switch (action.kind) {
       case Kind::probe: {
         std::uint64_t suspected_at =
-            target->member.state == MemberState::suspect ? target->member.incarnation : 0;
+            target->member.state == MemberState::suspect ? target->member.incarnation + 1 : 0;
         send_to_peer(target->member.address,
                      ProbeRequest{action.seq, config_.self.name, action.target, suspected_at});
         return;
