@@ -183,8 +183,10 @@ TEST(PlacementProblem, NamesTheUnmatchedTagsAndHowToSetThem) {
 
 TEST(PlaceInstances, SpreadsThreeInstancesOverThreeDistinctCapableNodes) {
   auto wanted = spec("bash", {{"zone", "eu"}});
-  std::vector<Member> alive = {member("a", {"bash"}, {{"zone", "eu"}}), member("b", {"docker"}, {{"zone", "eu"}}),
-                               member("c", {"bash"}, {{"zone", "eu"}}), member("d", {"bash"}, {{"zone", "us"}}),
+  std::vector<Member> alive = {member("a", {"bash"}, {{"zone", "eu"}}),
+                               member("b", {"docker"}, {{"zone", "eu"}}),
+                               member("c", {"bash"}, {{"zone", "eu"}}),
+                               member("d", {"bash"}, {{"zone", "us"}}),
                                member("e", {"bash"}, {{"zone", "eu"}})};
   auto chosen = place_instances(wanted, indices(3), {}, alive, {});
   ASSERT_EQ(chosen.size(), 3u);
@@ -219,7 +221,8 @@ TEST(PlaceInstances, CountsItsOwnChoicesWhenSpreading) {
 
 TEST(PlaceInstances, NeverPicksAnIncapableNodeEvenWhenItIsIdle) {
   auto wanted = spec("bash", {{"zone", "eu"}});
-  std::vector<Member> alive = {member("busy", {"bash"}, {{"zone", "eu"}}), member("idle", {"bash"}, {{"zone", "us"}}),
+  std::vector<Member> alive = {member("busy", {"bash"}, {{"zone", "eu"}}),
+                               member("idle", {"bash"}, {{"zone", "us"}}),
                                member("other", {"docker"}, {{"zone", "eu"}})};
   std::map<std::string, std::uint32_t> load = {{"busy", 50}, {"idle", 0}, {"other", 0}};
   auto chosen = place_instances(wanted, indices(3), {}, alive, load);
