@@ -80,6 +80,7 @@ class Store {
         detector_(config_.detector, std::random_device{}()),
         random_(std::random_device{}()) {
     harden_socket(sub_, config_.max_message_bytes);
+    if (config_.curve) make_curve_client(sub_, *config_.curve);
     sub_.set(zmq::sockopt::subscribe, kGossipTopic);
     started_ = Clock::now();
   }
@@ -624,16 +625,29 @@ class Store {
 
   // ---- membership: join, probes, gossip, anti-entropy ---------------------------------------
 
+  // Connections leave from the address this agent listens on (ZeroMQ's "source;target"
+  // form), so that peers, firewalls and partitions see one address per agent.
+  std::string outgoing(const std::string& address) const {
+    const std::string& own = config_.self.address;  // tcp://HOST:PORT
+    auto colon = own.rfind(':');
+    if (own.rfind("tcp://", 0) != 0 || colon == std::string::npos) return address;
+    std::string host = own.substr(6, colon - 6);
+    if (host == "*" || host == "0.0.0.0" || host == "::" || host == "[::]" || address.rfind("tcp://", 0) != 0)
+      return address;
+    return "tcp://" + host + ":0;" + address.substr(6);
+  }
+
   zmq::socket_t& dealer_for(const std::string& address) {
     auto found = dealers_.find(address);
     if (found != dealers_.end()) return found->second;
     zmq::socket_t dealer(context_, zmq::socket_type::dealer);
     harden_socket(dealer, config_.max_message_bytes);
+    if (config_.curve) make_curve_client(dealer, *config_.curve);
     dealer.set(zmq::sockopt::immediate, 1);  // no queueing toward a peer that is not there
     dealer.set(zmq::sockopt::sndhwm, 1000);
     dealer.set(zmq::sockopt::reconnect_ivl, 100);
     dealer.set(zmq::sockopt::reconnect_ivl_max, 1000);
-    dealer.connect(address);
+    dealer.connect(outgoing(address));
     return dealers_.emplace(address, std::move(dealer)).first->second;
   }
 
@@ -919,11 +933,11 @@ class Store {
       bool subscribed = subscribed_.contains(member.pub_address);
       if (live && !subscribed && subscribed_.size() < config_.max_subscriptions &&
           !member.pub_address.empty()) {
-        sub_.connect(member.pub_address);
+        sub_.connect(outgoing(member.pub_address));
         subscribed_.insert(member.pub_address);
         sync_soon_ = member.name;  // what it published before we listened is fetched now
       } else if (!live && subscribed) {
-        sub_.disconnect(member.pub_address);
+        sub_.disconnect(outgoing(member.pub_address));
         subscribed_.erase(member.pub_address);
       }
       if (!live) {
