@@ -44,6 +44,16 @@ class ClusterState {
   const InstanceEntry* instance(const std::string& service, std::uint32_t index,
                                 const std::string& node) const;
 
+  // Visits the assignments / instance records of one service (a key-prefix range).
+  template <class Visit>
+  void for_each_assignment(const std::string& service, Visit&& visit) const {
+    visit_prefix(assignments_, "a/" + service + "/", visit);
+  }
+  template <class Visit>
+  void for_each_instance(const std::string& service, Visit&& visit) const {
+    visit_prefix(instances_, "i/" + service + "/", visit);
+  }
+
   // Anti-entropy: the order of every record, a hash of it, what is newer here than in
   // `theirs` (plus what they lack), and the keys where they are newer.
   std::vector<DigestEntry> digest() const;
@@ -57,6 +67,12 @@ class ClusterState {
   std::size_t collect_garbage(std::uint64_t cutoff_hlc);
 
  private:
+  template <class Map, class Visit>
+  static void visit_prefix(const Map& map, const std::string& prefix, Visit& visit) {
+    for (auto it = map.lower_bound(prefix); it != map.end() && it->first.starts_with(prefix); ++it)
+      visit(it->second);
+  }
+
   std::map<std::string, MemberEntry> members_;
   std::map<std::string, ServiceEntry> services_;
   std::map<std::string, AssignmentEntry> assignments_;

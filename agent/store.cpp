@@ -599,12 +599,13 @@ class Store {
 
   // Failed instances, and instances that exited for good, wait for a new generation.
   bool any_instance_given_up(const std::string& name) const {
-    for (const auto& [key, instance] : state_.instances()) {
-      if (instance.removed || instance.status.service != name) continue;
+    bool given_up = false;
+    state_.for_each_instance(name, [&](const InstanceEntry& instance) {
       auto state = instance.status.state;
-      if (state == InstanceState::failed || state == InstanceState::exited) return true;
-    }
-    return false;
+      given_up = given_up || (!instance.removed && (state == InstanceState::failed ||
+                                                    state == InstanceState::exited));
+    });
+    return given_up;
   }
 
   MembersReply members() const {
@@ -985,17 +986,18 @@ class Store {
         }
       }
       // Assignments past the wanted count (or of a removed service) become tombstones.
-      for (const auto& [akey, assignment] : state_.assignments())
-        if (assignment.service == service.name && !assignment.removed && assignment.index >= wanted)
+      state_.for_each_assignment(service.name, [&](const AssignmentEntry& assignment) {
+        if (!assignment.removed && assignment.index >= wanted)
           writes.push_back(AssignmentEntry{service.name, assignment.index, assignment.node, true, {}});
+      });
       // Instance records of agents that failed or left are tombstoned by the owner.
-      for (const auto& [ikey, instance] : state_.instances()) {
-        if (instance.removed || instance.status.service != service.name) continue;
+      state_.for_each_instance(service.name, [&](const InstanceEntry& instance) {
+        if (instance.removed) return;
         const MemberEntry* node = state_.member(instance.status.node);
         bool gone = !node || node->member.state == MemberState::failed ||
                     node->member.state == MemberState::left;
         if (gone || instance.status.index >= wanted) cleanups.push_back(instance);
-      }
+      });
     }
     for (auto& write : writes) {
       write.stamp = stamp();
@@ -1014,16 +1016,20 @@ class Store {
   bool dependencies_ready(const ServiceSpec& spec) const {
     for (const auto& dependency : spec.depends_on) {
       bool running = false;
-      for (const auto& [key, instance] : state_.instances()) {
-        if (instance.removed || instance.status.service != dependency ||
-            instance.status.state != InstanceState::running)
-          continue;
+      state_.for_each_instance(dependency, [&](const InstanceEntry& instance) {
+        if (instance.removed || instance.status.state != InstanceState::running) return;
         const MemberEntry* node = state_.member(instance.status.node);
         running = running || (node && is_live_member(node->member.state));
-      }
+      });
       if (!running) return false;
     }
     return true;
+  }
+
+  static bool same_assignment(const ServiceAssignment& a, const ServiceAssignment& b) {
+    return a.version == b.version && a.instances == b.instances && a.enabled == b.enabled &&
+           a.restart_generation == b.restart_generation &&
+           a.dependencies_ready == b.dependencies_ready && a.spec_json == b.spec_json;
   }
 
   // Sends the supervisor what this agent should run, when that changed.
@@ -1064,7 +1070,7 @@ class Store {
       ServiceAssignment assignment{service.name, service.generation, service.spec_json,
                                    indices, service.enabled, service.restart_generation,
                                    dependencies_ready(*spec)};
-      if (sent != sent_.end() && encode_message(sent->second) == encode_message(assignment)) continue;
+      if (sent != sent_.end() && same_assignment(sent->second, assignment)) continue;
       sent_[service.name] = assignment;
       send_body(supervisor_, std::move(assignment));
     }
