@@ -101,22 +101,27 @@ class Store {
         dealer_keys.push_back(address);
       }
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(poll_timeout_ms(next_deadline())));
-      for (int i = 0; i < 1000; ++i) {
+      // Only sockets that are ready are read: an idle agent with many peers stays idle.
+      auto ready = [&](std::size_t i) { return (items[i].revents & ZMQ_POLLIN) != 0; };
+      for (int i = 0; ready(0) && i < 1000; ++i) {
         auto message = receive_routed(io_);
         if (!message) break;
         handle_request(*message);
       }
-      while (auto message = receive_routed(supervisor_)) handle_supervisor(*message);
-      while (auto message = receive_routed(control_)) handle_control(*message);
-      for (int i = 0; i < 1000; ++i) {
+      if (ready(1))
+        while (auto message = receive_routed(supervisor_)) handle_supervisor(*message);
+      if (ready(2))
+        while (auto message = receive_routed(control_)) handle_control(*message);
+      for (int i = 0; ready(3) && i < 1000; ++i) {
         auto frames = recv_frames(sub_);
         if (!frames) break;
         handle_gossip(*frames);
       }
-      for (const auto& address : dealer_keys) {
-        auto dealer = dealers_.find(address);
+      for (std::size_t d = 0; d < dealer_keys.size(); ++d) {
+        if (!ready(4 + d)) continue;
+        auto dealer = dealers_.find(dealer_keys[d]);
         if (dealer == dealers_.end()) continue;
-        while (auto frames = recv_frames(dealer->second)) handle_peer_reply(address, *frames);
+        while (auto frames = recv_frames(dealer->second)) handle_peer_reply(dealer_keys[d], *frames);
       }
       run_timers();
       after_change();
@@ -237,6 +242,9 @@ class Store {
       if (!state_.merge(entry)) continue;
       service_event(entry, before);
       changed.services.push_back(entry);
+      dirty_services_.insert(entry.name);
+      if (const ServiceSpec* spec = entry.removed ? nullptr : spec_of_fresh(entry))
+        for (const auto& dependency : spec->depends_on) dependents_[dependency].insert(entry.name);
       specs_.erase(entry.name);
       persist(entry);
     }
@@ -247,6 +255,7 @@ class Store {
       if (!state_.merge(entry)) continue;
       assignment_event(entry, before);
       changed.assignments.push_back(entry);
+      dirty_services_.insert(entry.service);
     }
     for (const auto& entry : delta.instances) {
       clock_.observe(entry.stamp.hlc);
@@ -257,10 +266,23 @@ class Store {
       if (!state_.merge(entry)) continue;
       instance_event(entry, before);
       changed.instances.push_back(entry);
+      mark_dirty_with_dependents(status.service);
     }
     if (entry_count(changed) == 0) return;
-    dirty_ = true;
     if (relay) append(outbox_, changed);
+  }
+
+  void mark_dirty_with_dependents(const std::string& service) {
+    dirty_services_.insert(service);
+    auto dependents = dependents_.find(service);
+    if (dependents != dependents_.end())
+      dirty_services_.insert(dependents->second.begin(), dependents->second.end());
+  }
+
+  // The parsed spec of an entry just merged (the cache was invalidated for it).
+  const ServiceSpec* spec_of_fresh(const ServiceEntry& entry) {
+    specs_.erase(entry.name);
+    return spec_of(entry);
   }
 
   void member_changed(const MemberEntry& entry, std::optional<MemberState> old_state) {
@@ -644,8 +666,9 @@ class Store {
     zmq::socket_t dealer(context_, zmq::socket_type::dealer);
     harden_socket(dealer, config_.max_message_bytes);
     if (config_.curve) make_curve_client(dealer, *config_.curve);
-    dealer.set(zmq::sockopt::immediate, 1);  // no queueing toward a peer that is not there
-    dealer.set(zmq::sockopt::sndhwm, 1000);
+    // Messages wait (a few) for a connection being made: the first join request must not be
+    // lost to a connection still in progress.
+    dealer.set(zmq::sockopt::sndhwm, 100);
     dealer.set(zmq::sockopt::reconnect_ivl, 100);
     dealer.set(zmq::sockopt::reconnect_ivl_max, 1000);
     dealer.connect(outgoing(address));
@@ -805,6 +828,7 @@ class Store {
       next_heartbeat_ = now + config_.heartbeat_interval;
     }
     for (const auto& action : detector_.tick(now)) act(action);
+    if (now >= next_sync_ && !handovers_.empty()) all_dirty_ = true;  // handover deadlines
     if (now >= next_sync_ || !sync_soon_.empty()) {
       sync_with(sync_soon_.empty() ? random_peer() : address_of(sync_soon_));
       sync_soon_.clear();
@@ -850,6 +874,14 @@ class Store {
         }
         return;
       case Kind::suspect:
+        // Already suspect: our own suspicion is an independent confirmation (Lifeguard),
+        // which shortens everyone's suspicion timeout.
+        if (target->member.state == MemberState::suspect && target->reported_by != config_.self.name &&
+            !confirmed_.contains(action.target + "/" + std::to_string(target->member.incarnation))) {
+          confirmed_.insert(action.target + "/" + std::to_string(target->member.incarnation));
+          accuse(*target, MemberState::suspect);
+          return;
+        }
         if (target->member.state != MemberState::alive) return;
         accuse(*target, MemberState::suspect);
         return;
@@ -900,21 +932,33 @@ class Store {
       std::filesystem::remove(services_dir() / (name + ".json"), ignored);
     }
     members_dirty_ = true;
-    dirty_ = true;
   }
 
   // ---- after every change: peers, placement, local assignments ------------------------------
 
+  // Re-examines only the services something happened to (all of them when membership
+  // changed), so one deploy costs the same in a network of 10 services or 10,000.
   void after_change() {
     if (members_dirty_) {
       members_dirty_ = false;
       update_peers();
-      dirty_ = true;
+      all_dirty_ = true;
     }
-    if (dirty_) {
-      dirty_ = false;
-      if (!leaving_ && owner_duties_allowed()) place_owned_services();
-      push_local_assignments();
+    bool owner_duties = !leaving_ && owner_duties_allowed();
+    if (owner_duties && !owner_duties_were_allowed_) all_dirty_ = true;
+    owner_duties_were_allowed_ = owner_duties;
+    if (all_dirty_ || !dirty_services_.empty()) {
+      std::vector<std::string> targets;
+      if (all_dirty_) {
+        for (const auto& [key, service] : state_.services()) targets.push_back(service.name);
+      } else {
+        targets.assign(dirty_services_.begin(), dirty_services_.end());
+      }
+      bool everything = all_dirty_;
+      all_dirty_ = false;
+      dirty_services_.clear();
+      if (owner_duties) place_owned_services(targets);
+      push_local_assignments(targets, everything);
     }
     flush();
   }
@@ -949,20 +993,29 @@ class Store {
     detector_.set_members(probe_targets);
   }
 
-  void place_owned_services() {
+  void place_owned_services(const std::vector<std::string>& targets) {
     auto alive = live_members(/*include_suspect=*/false);
     auto live = live_members(/*include_suspect=*/true);
     std::vector<std::string> live_names;
     for (const auto& member : live) live_names.push_back(member.name);
     std::map<std::string, const Member*> live_by_name;
     for (const auto& member : live) live_by_name[member.name] = &member;
-    std::map<std::string, std::uint32_t> load;
-    for (const auto& [key, assignment] : state_.assignments())
-      if (!assignment.removed) ++load[assignment.node];
+    std::optional<std::map<std::string, std::uint32_t>> load_cache;
+    auto load = [&]() -> std::map<std::string, std::uint32_t>& {
+      if (!load_cache) {
+        load_cache.emplace();
+        for (const auto& [key, assignment] : state_.assignments())
+          if (!assignment.removed) ++(*load_cache)[assignment.node];
+      }
+      return *load_cache;
+    };
 
     std::vector<AssignmentEntry> writes;
     std::vector<InstanceEntry> cleanups;
-    for (const auto& [key, service] : state_.services()) {
+    for (const auto& name : targets) {
+      const ServiceEntry* found = state_.service(name);
+      if (!found) continue;
+      const ServiceEntry& service = *found;
       if (owner_of(service.name, live_names) != config_.self.name) continue;
       const ServiceSpec* spec = service.removed ? nullptr : spec_of(service);
       std::uint32_t wanted = spec ? spec->instances : 0;
@@ -976,10 +1029,10 @@ class Store {
         else unplaced.push_back(index);
       }
       if (spec && !unplaced.empty()) {
-        for (const auto& [index, node] : place_instances(*spec, unplaced, placed, alive, load)) {
+        for (const auto& [index, node] : place_instances(*spec, unplaced, placed, alive, load())) {
           const AssignmentEntry* before = state_.assignment(service.name, index);
-          if (before && !before->removed) --load[before->node];
-          ++load[node];
+          if (before && !before->removed) --load()[before->node];
+          ++load()[node];
           writes.push_back(AssignmentEntry{service.name, index, node, false, {}});
           log::info(kLog, "placed ", service.name, "/", index, " on ", node,
                     before && !before->removed ? " (was on " + before->node + ")" : "");
@@ -1033,70 +1086,74 @@ class Store {
   }
 
   // Sends the supervisor what this agent should run, when that changed.
-  void push_local_assignments() {
+  void push_local_assignments(const std::vector<std::string>& targets, bool everything) {
     const std::string& self = config_.self.name;
-    std::map<std::string, std::vector<std::uint32_t>> mine;
-    for (const auto& [key, assignment] : state_.assignments()) {
-      if (assignment.removed) continue;
-      if (assignment.node == self) {
-        mine[assignment.service].push_back(assignment.index);
-        handovers_.erase(key);
-        continue;
-      }
-      // Moved away: keep running until the new copy runs (never lose the last copy).
-      const InstanceEntry* here = state_.instance(assignment.service, assignment.index, self);
-      if (!here || here->removed || here->status.state != InstanceState::running) continue;
-      const InstanceEntry* there = state_.instance(assignment.service, assignment.index, assignment.node);
-      bool taken_over = there && !there->removed && there->status.state == InstanceState::running;
-      auto since = handovers_.try_emplace(key, Clock::now()).first->second;
-      if (!taken_over && Clock::now() - since < kHandoverLimit)
-        mine[assignment.service].push_back(assignment.index);
-    }
-    local_instances_ = 0;
-    for (const auto& [key, service] : state_.services()) {
-      auto sent = sent_.find(service.name);
-      if (service.removed) {
+    for (const auto& name : targets) {
+      const ServiceEntry* service = state_.service(name);
+      auto sent = sent_.find(name);
+      if (!service || service->removed) {
         if (sent != sent_.end()) {
-          send_body(supervisor_, ServiceWithdrawn{service.name});
+          send_body(supervisor_, ServiceWithdrawn{name});
           sent_.erase(sent);
         }
         continue;
       }
-      const ServiceSpec* spec = spec_of(service);
+      const ServiceSpec* spec = spec_of(*service);
       if (!spec) continue;
-      auto indices = mine[service.name];
-      local_instances_ += indices.size();
+      std::vector<std::uint32_t> indices;
+      state_.for_each_assignment(name, [&](const AssignmentEntry& assignment) {
+        if (assignment.removed) return;
+        auto key = assignment_key(assignment.service, assignment.index);
+        if (assignment.node == self) {
+          indices.push_back(assignment.index);
+          handovers_.erase(key);
+          return;
+        }
+        // Moved away: keep running until the new copy runs (never lose the last copy).
+        const InstanceEntry* here = state_.instance(name, assignment.index, self);
+        if (!here || here->removed || here->status.state != InstanceState::running) return;
+        const InstanceEntry* there = state_.instance(name, assignment.index, assignment.node);
+        bool taken_over = there && !there->removed && there->status.state == InstanceState::running;
+        auto since = handovers_.try_emplace(key, Clock::now()).first->second;
+        if (!taken_over && Clock::now() - since < kHandoverLimit) indices.push_back(assignment.index);
+      });
       if (indices.empty() && sent == sent_.end()) continue;
-      ServiceAssignment assignment{service.name, service.generation, service.spec_json,
-                                   indices, service.enabled, service.restart_generation,
+      ServiceAssignment assignment{name, service->generation, service->spec_json, indices,
+                                   service->enabled, service->restart_generation,
                                    dependencies_ready(*spec)};
       if (sent != sent_.end() && same_assignment(sent->second, assignment)) continue;
-      sent_[service.name] = assignment;
+      sent_[name] = assignment;
       send_body(supervisor_, std::move(assignment));
     }
-    // Services that vanished entirely (garbage-collected tombstones).
-    for (auto it = sent_.begin(); it != sent_.end();) {
-      if (state_.service(it->first)) {
-        ++it;
-        continue;
+    if (everything) {
+      // Services that vanished entirely (garbage-collected tombstones).
+      for (auto it = sent_.begin(); it != sent_.end();) {
+        if (state_.service(it->first)) {
+          ++it;
+          continue;
+        }
+        send_body(supervisor_, ServiceWithdrawn{it->first});
+        it = sent_.erase(it);
       }
-      send_body(supervisor_, ServiceWithdrawn{it->first});
-      it = sent_.erase(it);
     }
-    tombstone_my_stale_instances();
+    local_instances_ = 0;
+    for (const auto& [name, assignment] : sent_) local_instances_ += assignment.instances.size();
+    tombstone_my_stale_instances(targets);
   }
 
-  void tombstone_my_stale_instances() {
+  void tombstone_my_stale_instances(const std::vector<std::string>& targets) {
     std::vector<InstanceEntry> stale;
-    for (const auto& [key, instance] : state_.instances()) {
-      const auto& status = instance.status;
-      if (instance.removed || status.node != config_.self.name) continue;
-      const ServiceEntry* service = state_.service(status.service);
-      const AssignmentEntry* assignment = state_.assignment(status.service, status.index);
-      bool mine = service && !service->removed && assignment && !assignment->removed &&
-                  assignment->node == config_.self.name;
-      bool live = status.state == InstanceState::running || status.state == InstanceState::starting;
-      if (!mine && !live) stale.push_back(instance);
+    for (const auto& name : targets) {
+      state_.for_each_instance(name, [&](const InstanceEntry& instance) {
+        const auto& status = instance.status;
+        if (instance.removed || status.node != config_.self.name) return;
+        const ServiceEntry* service = state_.service(status.service);
+        const AssignmentEntry* assignment = state_.assignment(status.service, status.index);
+        bool mine = service && !service->removed && assignment && !assignment->removed &&
+                    assignment->node == config_.self.name;
+        bool live = status.state == InstanceState::running || status.state == InstanceState::starting;
+        if (!mine && !live) stale.push_back(instance);
+      });
     }
     for (auto& entry : stale) {
       entry.removed = true;
@@ -1186,6 +1243,7 @@ class Store {
   std::map<std::string, Clock::time_point> handovers_;
   std::map<std::string, std::uint64_t> last_seq_;
   std::map<std::uint64_t, Relay> relays_;
+  std::set<std::string> confirmed_;  // "member/incarnation" we have confirmed as suspect
   std::vector<Routed> join_requests_;
   std::vector<std::string> join_seeds_;
   StateDelta outbox_;
@@ -1197,7 +1255,10 @@ class Store {
   std::string sync_soon_;
   bool stopping_ = false;
   bool leaving_ = false;
-  bool dirty_ = false;
+  bool all_dirty_ = false;
+  bool owner_duties_were_allowed_ = false;
+  std::set<std::string> dirty_services_;
+  std::map<std::string, std::set<std::string>> dependents_;  // service -> services needing it
   bool members_dirty_ = false;
   bool joining_ = false;
   bool joined_ = false;
