@@ -216,8 +216,11 @@ class Store {
     StateDelta changed;
     for (const auto& entry : delta.members) {
       const MemberEntry* before = state_.member(entry.member.name);
+      // A heartbeat: the same member, state and reporter, only a later stamp (and load).
+      // A suspicion from another reporter is not soft: it is a confirmation.
       bool soft = before && before->member.incarnation == entry.member.incarnation &&
-                  before->member.state == entry.member.state;
+                  before->member.state == entry.member.state &&
+                  before->reported_by == entry.reported_by;
       MemberState old_state = before ? before->member.state : MemberState::left;
       bool existed = before != nullptr;
       clock_.observe(entry.heartbeat);
@@ -232,7 +235,7 @@ class Store {
         continue;
       }
       if (!soft || entry.member.name == config_.self.name) changed.members.push_back(entry);
-      member_changed(entry, existed ? std::optional(old_state) : std::nullopt);
+      if (!soft) member_changed(entry, existed ? std::optional(old_state) : std::nullopt);
       if (!soft) member_event(entry, existed ? std::optional(old_state) : std::nullopt);
     }
     for (const auto& entry : delta.services) {
@@ -285,6 +288,8 @@ class Store {
     return spec_of(entry);
   }
 
+  // A member's state, incarnation or advertised facts changed (a heartbeat alone does not
+  // come here: it changes nothing placement or probing depends on).
   void member_changed(const MemberEntry& entry, std::optional<MemberState> old_state) {
     const auto& member = entry.member;
     members_dirty_ = true;
