@@ -400,6 +400,7 @@ class Store {
     event.signal = status.signal;
     event.generation = status.spec_version;
     event.reason = status.reason;
+    event.pid = status.pid;
     publish(std::move(event));
   }
 

@@ -206,6 +206,8 @@ class Supervisor {
     auto params = service.spec.params.dump();
     instance.process_live = true;
     instance.pid = 0;
+    instance.exit_code = -1;  // a new process: the last one's exit no longer describes it
+    instance.signal = 0;
     set_state(instance, InstanceState::starting, "");
     send_body(worker->second,
               ProviderStart{instance.key, instance.service, instance.index, std::move(params)});

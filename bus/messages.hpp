@@ -375,8 +375,9 @@ struct Event {
   std::int32_t signal = 0;
   std::uint64_t generation = 0;  // service.*: the service version
   std::string reason;
+  std::int64_t pid = 0;      // instance.running: the process (or container) id
   MOB_FIELDS(topic, time_ms, agent, publisher, seq, version, service, instance, member, node,
-             from_node, state, exit_code, signal, generation, reason)
+             from_node, state, exit_code, signal, generation, reason, pid)
 };
 
 // The variant order is the wire type code (index + 1): append only, never reorder.
