@@ -18,7 +18,9 @@
 #include "agent/provider_worker.hpp"
 #include "agent/store.hpp"
 #include "agent/supervisor.hpp"
+#include "agent/zap.hpp"
 #include "bus/log.hpp"
+#include "bus/security.hpp"
 #include "bus/transport.hpp"
 #include "providers/registry.hpp"
 
@@ -26,6 +28,7 @@ namespace mob {
 
 struct Agent::State {
   zmq::context_t context{1};
+  std::unique_ptr<ZapHandler> zap;  // null without a key; stopped after the other threads
   int lock_fd = -1;
   // Main-thread ends of the control pipes, in stop order.
   zmq::socket_t supervisor_control;
@@ -95,6 +98,21 @@ Agent::~Agent() { stop(); }
 
 Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
   if (options.pub_port == 0) options.pub_port = options.port + 1;
+  if (options.key_file.empty() && !options.insecure && !is_loopback_host(options.bind))
+    return fail(Errc::invalid_argument,
+                "refusing to listen on " + options.bind +
+                    " without a key: anyone who can reach that address could deploy services, "
+                    "that is run commands as this user. Give --key-file (make one with "
+                    "'mob-tool keygen', see docs/security.md), bind to 127.0.0.1, or pass "
+                    "--insecure to accept the risk");
+  if (options.key_file.empty() && !options.authorized_keys_file.empty())
+    return fail(Errc::invalid_argument, "--authorized-keys needs --key-file (the network key)");
+  std::optional<KeyPair> network_key;
+  if (!options.key_file.empty()) {
+    auto loaded = load_key_file(options.key_file);
+    if (!loaded) return std::unexpected(loaded.error());
+    network_key = std::move(*loaded);
+  }
   auto state = std::make_unique<State>();
   if (auto ok = ensure_private_dir(options.data_dir); !ok) return std::unexpected(ok.error());
   auto lock = lock_data_dir(options.data_dir);
@@ -110,6 +128,16 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
   harden_socket(router, options.max_message_bytes);
   harden_socket(pub, options.max_message_bytes);
   router.set(zmq::sockopt::router_mandatory, true);
+  if (network_key) {
+    make_curve_server(router, *network_key);
+    make_curve_server(pub, *network_key);
+    // Bound before the sockets it guards: without a handler libzmq admits every client.
+    auto zap = ZapHandler::start(state->context,
+                                 ZapConfig{network_key->public_key, options.authorized_keys_file},
+                                 {{&router, "requests"}, {&pub, "gossip and events"}});
+    if (!zap) return std::unexpected(zap.error());
+    state->zap = std::move(*zap);
+  }
   if (auto ok = bind_socket(router, router_endpoint, "requests"); !ok)
     return std::unexpected(ok.error());
   if (auto ok = bind_socket(pub, pub_endpoint, "gossip and events"); !ok)
@@ -161,6 +189,7 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
   store_config.sync_interval = options.sync_interval;
   store_config.max_subscriptions = options.max_subscriptions;
   store_config.tombstone_ttl = options.tombstone_ttl;
+  if (network_key) store_config.curve = ClientKeys{*network_key, network_key->public_key};
 
   state->threads.emplace_back(run_supervisor, SupervisorConfig{options.name},
                               std::move(store_supervisor.second), std::move(io_supervisor.second),
@@ -204,6 +233,10 @@ void Agent::wait_for_stop(int signal_fd) {
         log::info(kLog, "signal ", info.ssi_signo, ": leaving the network, stopping services");
         return;
       }
+      if (info.ssi_signo == SIGHUP) {
+        if (state_->zap) state_->zap->reload();
+        else log::info(kLog, "SIGHUP: nothing to reload (no --key-file)");
+      }
     }
     while (auto message = receive_routed(state_->store_control)) {
       if (std::holds_alternative<LeaveCommand>(message->envelope.body)) {
@@ -223,6 +256,7 @@ void Agent::stop() {
     ask<ShutdownDone>(*control, ShutdownRequest{});
   for (auto& thread : state_->threads) thread.join();
   state_->threads.clear();
+  state_->zap.reset();
   log::info(kLog, "stopped");
 }
 

@@ -29,10 +29,16 @@ struct AgentOptions {
   std::uint32_t log_keep_files = 2;
   std::vector<std::string> seeds;  // -j HOST:PORT,...
   DetectorConfig detector;
-  std::chrono::milliseconds heartbeat_interval{500};
+  std::chrono::milliseconds heartbeat_interval{2000};
   std::chrono::milliseconds sync_interval{1000};
   std::uint32_t max_subscriptions = 32;
   std::chrono::seconds tombstone_ttl{3600};
+  // Security (docs/security.md). With a key file every socket runs CURVE: the agent serves
+  // with the network key pair and connects to peers with it; clients must present the
+  // network key or one listed in `authorized_keys_file` (re-read on SIGHUP).
+  std::filesystem::path key_file;
+  std::filesystem::path authorized_keys_file;
+  bool insecure = false;  // allow a non-loopback --bind without a key
 };
 
 class Agent {
@@ -40,7 +46,7 @@ class Agent {
   // Binds the sockets and starts every thread; errors say what to change.
   static Result<std::unique_ptr<Agent>> start(AgentOptions options);
   // Waits until `signal_fd` (a signalfd for SIGINT/SIGTERM) fires or a client asks this
-  // agent to leave the network.
+  // agent to leave the network. SIGHUP on `signal_fd` reloads the authorized keys.
   void wait_for_stop(int signal_fd);
   // Announces that this agent leaves, stops every service (each within its stop timeout),
   // then every thread.

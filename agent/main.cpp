@@ -68,6 +68,8 @@ int main(int argc, char** argv) {
   long heartbeat_ms = options.heartbeat_interval.count();
   long sync_ms = options.sync_interval.count();
   long tombstone_ttl_s = options.tombstone_ttl.count();
+  std::string key_file;
+  std::string authorized_keys_file;
   po::options_description flags(
       "Usage: mob-agent -p PORT -P PROVIDER[,PROVIDER...] [options]\n\n"
       "Runs one Mob agent: it accepts commands from mob-tool on PORT and supervises the\n"
@@ -97,7 +99,10 @@ int main(int argc, char** argv) {
       ("max-instances", po::value<std::uint32_t>(&options.spec_limits.max_instances)->default_value(options.spec_limits.max_instances), "most instances one service may ask for")
       ("max-services", po::value<std::uint32_t>(&options.max_services)->default_value(options.max_services), "most services the network holds")
       ("log-max-bytes", po::value<std::uint64_t>(&options.log_max_bytes)->default_value(options.log_max_bytes), "size of a service log file before it rotates")
-      ("log-keep-files", po::value<std::uint32_t>(&options.log_keep_files)->default_value(options.log_keep_files), "rotated log files kept per instance");
+      ("log-keep-files", po::value<std::uint32_t>(&options.log_keep_files)->default_value(options.log_keep_files), "rotated log files kept per instance")
+      ("key-file", po::value<std::string>(&key_file), "the network's CURVE key pair (made by 'mob-tool keygen'; default $MOB_KEY_FILE): every socket then runs CURVE")
+      ("authorized-keys", po::value<std::string>(&authorized_keys_file), "file of operators' public keys allowed besides the network key, one per line; re-read on SIGHUP")
+      ("insecure", po::bool_switch(&options.insecure), "allow listening on a non-loopback --bind without a key");
   po::variables_map values;
   try {
     po::store(po::command_line_parser(argc, argv).options(flags).run(), values);
@@ -156,6 +161,10 @@ int main(int argc, char** argv) {
   options.tombstone_ttl = std::chrono::seconds(tombstone_ttl_s);
   if (options.name.empty()) options.name = host_name() + ":" + std::to_string(options.port);
   options.data_dir = data_dir.empty() ? default_data_dir(options.port) : data_dir;
+  if (const char* from_env = std::getenv("MOB_KEY_FILE"); key_file.empty() && from_env != nullptr)
+    key_file = from_env;
+  options.key_file = key_file;
+  options.authorized_keys_file = authorized_keys_file;
 
   // Signals are taken from a signalfd on this thread only; every thread inherits the mask.
   sigset_t signals;

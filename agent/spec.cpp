@@ -210,7 +210,8 @@ Result<ServiceSpec> parse_spec(std::string_view json_text, const SpecLimits& lim
   json doc;
   try {
     doc = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // Not only parse_error: a number too large for a double is out_of_range (found by fuzz/).
     return fail(Errc::invalid_argument, std::string("spec is not valid JSON: ") + e.what());
   }
   try {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "agent/failure_detector.hpp"
 #include "agent/spec.hpp"
 #include "bus/messages.hpp"
+#include "bus/security.hpp"
 
 namespace mob {
 
@@ -24,10 +26,11 @@ struct StoreConfig {
   std::size_t max_message_bytes = 4 * 1024 * 1024;
   std::vector<std::string> seeds;  // host:port of agents to join through at start-up
   DetectorConfig detector;
-  std::chrono::milliseconds heartbeat_interval{500};
+  std::chrono::milliseconds heartbeat_interval{2000};
   std::chrono::milliseconds sync_interval{1000};
   std::uint32_t max_subscriptions = 32;  // peers whose PUB we read; relaying covers the rest
   std::chrono::seconds tombstone_ttl{3600};
+  std::optional<ClientKeys> curve = std::nullopt;  // set: every DEALER and the SUB connect as CURVE clients
 };
 
 // Runs the store's loop until ShutdownRequest arrives on `control`. `io` brings client and

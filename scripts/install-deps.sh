@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Mob needs to build and test (only those missing).
-# Usage: scripts/install-deps.sh [--bench]   (--bench adds serf, supervisor, Google Benchmark)
+# Usage: scripts/install-deps.sh [--bench] [--fuzz]   (--bench adds serf, supervisor, Google
+# Benchmark; --fuzz adds clang 16 and its libFuzzer runtime)
 set -euo pipefail
 
 packages=(g++ cmake make pkg-config git
@@ -9,6 +10,9 @@ packages=(g++ cmake make pkg-config git
           podman runc busybox-static curl procps iproute2 iptables util-linux)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(serf supervisor libbenchmark-dev)
+fi
+if [[ " $* " == *" --fuzz "* ]]; then
+  packages+=(clang-16 libclang-rt-16-dev)  # libFuzzer and sanitizer runtimes: scripts/fuzz.sh
 fi
 
 missing=()

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds and runs every test: a Debug build, then the same suite
-# under AddressSanitizer+UndefinedBehaviorSanitizer, then under ThreadSanitizer.
+# under AddressSanitizer+UndefinedBehaviorSanitizer, then under ThreadSanitizer, then 60 s of
+# each libFuzzer target (scripts/fuzz.sh; clang from install-deps.sh --fuzz).
 # A local container engine (podman's Docker-compatible API) is started for the docker tests.
-# Usage: scripts/test.sh [debug|asan|tsan ...]   (default: all three stages)
+# Usage: scripts/test.sh [debug|asan|tsan|fuzz ...]   (default: all four stages)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 
 stages=("$@")
-(( ${#stages[@]} )) || stages=(debug asan tsan)
+(( ${#stages[@]} )) || stages=(debug asan tsan fuzz)
 jobs=$(nproc)
 
 engine_dir=$(mktemp -d /tmp/mob-engine-XXXXXX)
@@ -34,7 +35,10 @@ for stage in "${stages[@]}"; do
             run_stage asan -DCMAKE_BUILD_TYPE=Debug -DMOB_SANITIZE=ON ;;
     tsan) TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp" \
             run_stage tsan -DCMAKE_BUILD_TYPE=Debug -DMOB_TSAN=ON ;;
-    *) echo "scripts/test.sh: unknown stage '$stage' (debug, asan, tsan)" >&2; exit 2 ;;
+    fuzz) echo "=== stage fuzz"
+          scripts/install-deps.sh --fuzz
+          scripts/fuzz.sh 60 ;;
+    *) echo "scripts/test.sh: unknown stage '$stage' (debug, asan, tsan, fuzz)" >&2; exit 2 ;;
   esac
 done
 echo "all stages passed: ${stages[*]}"

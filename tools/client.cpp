@@ -2,8 +2,12 @@
 
 #include <netdb.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <map>
 #include <optional>
 #include <utility>
 
@@ -72,6 +76,59 @@ Result<void> check_resolves(const Address& address) {
   return {};
 }
 
+std::string display_of(const Address& address) {
+  return address.ipv6 ? "[" + address.host + "]:" + std::to_string(address.port)
+                      : address.host + ":" + std::to_string(address.port);
+}
+
+// ---- events ----------------------------------------------------------------------------
+
+// Every event topic starts with one of these; anything else on an agent's PUB (gossip) is
+// internal.
+constexpr std::array<std::string_view, 3> kEventFamilies = {"member.", "service.", "instance."};
+
+// The topic prefixes an EventSubscriber delivers, checked: each must select some event topic.
+// Empty (or holding "") means every event topic.
+Result<std::vector<std::string>> checked_prefixes(const std::vector<std::string>& prefixes) {
+  std::vector<std::string> out;
+  for (const auto& prefix : prefixes) {
+    if (prefix.empty()) return std::vector<std::string>{};
+    bool selects = false;
+    for (auto family : kEventFamilies)
+      selects = selects || family.starts_with(prefix) || prefix.starts_with(family);
+    if (!selects)
+      return fail(Errc::invalid_argument,
+                  "topic prefix \"" + prefix +
+                      "\" matches no event topic; topics start with member., service. or "
+                      "instance. (e.g. instance.running)");
+    out.push_back(prefix);
+  }
+  return out;
+}
+
+bool selected(const std::vector<std::string>& prefixes, std::string_view topic) {
+  if (prefixes.empty()) return true;
+  return std::any_of(prefixes.begin(), prefixes.end(),
+                     [&](const std::string& prefix) { return topic.starts_with(prefix); });
+}
+
+bool is_wildcard_host(std::string_view host) {
+  return host == "*" || host == "0.0.0.0" || host == "::" || host.empty();
+}
+
+// Monitor frames: [uint16 event, uint32 value][endpoint].
+std::optional<std::uint16_t> monitor_event_of(const std::vector<std::string>& frames) {
+  if (frames.size() != 2 || frames[0].size() < sizeof(std::uint16_t)) return std::nullopt;
+  std::uint16_t event = 0;
+  std::memcpy(&event, frames[0].data(), sizeof event);
+  return event;
+}
+
+constexpr std::string_view kMonitorEndpoint = "inproc://event-subscriber-monitor";
+constexpr int kHeartbeatIntervalMs = 1000;
+constexpr int kHeartbeatTimeoutMs = 3000;
+constexpr int kReconnectMaxMs = 2000;
+
 }  // namespace
 
 struct Client::Connection {
@@ -81,13 +138,17 @@ struct Client::Connection {
   ClientOptions options;
   zmq::context_t context{1};
   std::optional<zmq::socket_t> socket;  // declared after the context: closed before it
+  std::optional<HandshakeWatch> watch;  // refused handshakes of `socket`
   std::uint64_t next_request_id = 1;    // 0 is never used: see is_answer()
 
   Result<void> open() {
     try {
+      watch.reset();
       socket.reset();
       socket.emplace(context, zmq::socket_type::dealer);
       harden_socket(*socket, options.max_message_bytes);
+      if (options.curve) make_curve_client(*socket, *options.curve);
+      watch.emplace(context, *socket);
       socket->set(zmq::sockopt::sndtimeo, static_cast<int>(options.timeout.count()));
       if (address.ipv6) socket->set(zmq::sockopt::ipv6, 1);
       socket->connect(zmq_endpoint);
@@ -102,15 +163,26 @@ struct Client::Connection {
     return "no answer from agent at " + display + " within " +
            std::to_string(options.timeout.count()) +
            " ms: is mob-agent running there? (start it with: mob-agent -p " +
-           std::to_string(address.port) + " -P bash)";
+           std::to_string(address.port) + " -P bash)" +
+           (options.curve ? "; if it uses keys, check that --server-key is its network's public key"
+                          : "");
   }
 
   // A DEALER keeps an unanswered request queued and would deliver it to an agent that
   // starts later; a fresh socket forgets it.
   std::unexpected<Error> give_up() {
+    if (options.curve && watch->connected_without_handshake())
+      return refused(HandshakeWatch::Failure{HandshakeWatch::Outcome::unanswered, 0});
     auto reopened = open();
     if (!reopened) return std::unexpected(reopened.error());
     return fail(Errc::unavailable, no_answer());
+  }
+
+  std::unexpected<Error> refused(const HandshakeWatch::Failure& failure) {
+    auto reopened = open();
+    if (!reopened) return std::unexpected(reopened.error());
+    return fail(Errc::not_authorized,
+                describe_handshake_failure(failure, options.curve.has_value(), display));
   }
 
   // The reply to `id`, or an ErrorReply with request id 0: an agent that could not read a
@@ -135,13 +207,14 @@ struct Client::Connection {
       auto left = std::chrono::ceil<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       if (left <= std::chrono::milliseconds(0)) return give_up();
-      zmq::pollitem_t item{socket->handle(), 0, ZMQ_POLLIN, 0};
+      zmq::pollitem_t items[] = {{socket->handle(), 0, ZMQ_POLLIN, 0}, watch->poll_item()};
       try {
-        if (zmq::poll(&item, 1, left) == 0) continue;
+        if (zmq::poll(items, 2, left) == 0) continue;
       } catch (const zmq::error_t& e) {
         if (e.num() == EINTR) continue;  // a signal for the embedding program; keep waiting
         return fail(Errc::internal, std::string("waiting for the agent failed: ") + e.what());
       }
+      if (auto failure = watch->failure()) return refused(*failure);
       auto frames = recv_frames(*socket);
       if (!frames || frames->size() != 1) continue;  // an agent answers with one frame
       auto envelope = decode(frames->front(), options.max_message_bytes);
@@ -180,8 +253,7 @@ Result<Client> Client::connect(std::string endpoint, ClientOptions options) {
   if (auto resolved = check_resolves(*address); !resolved)
     return std::unexpected(resolved.error());
   auto connection = std::make_unique<Connection>();
-  connection->display = address->ipv6 ? "[" + address->host + "]:" + std::to_string(address->port)
-                                      : address->host + ":" + std::to_string(address->port);
+  connection->display = display_of(*address);
   connection->zmq_endpoint = "tcp://" + connection->display;
   connection->address = std::move(*address);
   connection->options = options;
@@ -221,5 +293,171 @@ Result<JoinCommandReply> Client::join(std::vector<std::string> seeds) {
 }
 
 Result<LeaveReply> Client::leave() { return connection_->ask<LeaveReply>(LeaveCommand{}); }
+
+// ---- EventSubscriber -------------------------------------------------------------------
+
+struct EventSubscriber::Stream {
+  std::string display;          // the agent's HOST:PORT, for messages
+  std::string events_endpoint;  // tcp://HOST:PORT of its PUB socket
+  ClientOptions options;
+  zmq::context_t context{1};
+  // Declared after the context: closed before it.
+  std::optional<zmq::socket_t> sub;
+  std::optional<zmq::socket_t> monitor;  // PAIR: connection events of `sub`
+  std::vector<std::string> prefixes;  // what next() delivers; empty: every event
+  int wake_fd = -1;
+  bool connected = false;
+  std::uint64_t dropped = 0;
+  std::map<std::string, std::uint64_t> last_seq;  // per publisher
+
+  Result<void> connect(const Address& address) {
+    try {
+      sub.emplace(context, zmq::socket_type::sub);
+      harden_socket(*sub, options.max_message_bytes);
+      if (options.curve) make_curve_client(*sub, *options.curve);
+      // A dead agent closes the TCP connection; a hung one stops answering heartbeats.
+      sub->set(zmq::sockopt::heartbeat_ivl, kHeartbeatIntervalMs);
+      sub->set(zmq::sockopt::heartbeat_timeout, kHeartbeatTimeoutMs);
+      sub->set(zmq::sockopt::reconnect_ivl_max, kReconnectMaxMs);
+      if (address.ipv6) sub->set(zmq::sockopt::ipv6, 1);
+      // Every event topic, whatever the prefixes: `seq` numbers all of a publisher's events,
+      // so only a whole stream tells a lost event from a filtered one. Never gossip.
+      for (auto family : kEventFamilies) sub->set(zmq::sockopt::subscribe, family);
+      const std::string monitor_endpoint(kMonitorEndpoint);
+      if (zmq_socket_monitor(sub->handle(), monitor_endpoint.c_str(),
+                             ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0)
+        return fail(Errc::internal, std::string("cannot watch the event socket: ") +
+                                        zmq_strerror(zmq_errno()));
+      monitor.emplace(context, zmq::socket_type::pair);
+      monitor->set(zmq::sockopt::linger, 0);
+      monitor->connect(monitor_endpoint);
+      sub->connect(events_endpoint);
+    } catch (const zmq::error_t& e) {
+      return fail(Errc::invalid_argument, "cannot subscribe to the events of agent at " + display +
+                                              " (" + events_endpoint + "): " + e.what());
+    }
+    return {};
+  }
+
+  // Applies the connection events waiting on the monitor; true when connected changed.
+  bool read_monitor() {
+    const bool before = connected;
+    while (auto frames = recv_frames(*monitor)) {
+      auto event = monitor_event_of(*frames);
+      if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) connected = true;
+      else if (event == ZMQ_EVENT_DISCONNECTED) connected = false;
+    }
+    return connected != before;
+  }
+
+  // An event from [topic, envelope], or nullopt for anything else (never trust the wire).
+  std::optional<Event> event_of(const std::vector<std::string>& frames) const {
+    if (frames.size() != 2) return std::nullopt;
+    auto envelope = decode(frames[1], options.max_message_bytes);
+    if (!envelope) return std::nullopt;
+    auto* event = std::get_if<Event>(&envelope->body);
+    if (event == nullptr || event->topic != frames[0]) return std::nullopt;
+    return std::move(*event);
+  }
+
+  void count_gap(const Event& event) {
+    auto [last, first] = last_seq.try_emplace(event.publisher, event.seq);
+    if (first) return;
+    // A lower seq is a restarted publisher counting from 1 again, not a loss.
+    if (event.seq > last->second + 1) dropped += event.seq - last->second - 1;
+    last->second = event.seq;
+  }
+};
+
+Result<EventSubscriber> EventSubscriber::open(std::string agent_endpoint,
+                                              std::vector<std::string> topic_prefixes,
+                                              ClientOptions options) {
+  auto prefixes = checked_prefixes(topic_prefixes);
+  if (!prefixes) return std::unexpected(prefixes.error());
+  auto client = Client::connect(agent_endpoint, options);
+  if (!client) return std::unexpected(client.error());
+  auto pong = client->ping();
+  if (!pong) return std::unexpected(pong.error());
+  auto agent = parse_address(client->endpoint());
+  if (!agent) return std::unexpected(agent.error());
+  if (pong->events_address.empty())
+    return fail(Errc::unavailable, "agent at " + client->endpoint() + " (" + pong->version +
+                                       ") does not announce an event stream; upgrade it");
+  auto announced = parse_address(pong->events_address);
+  if (!announced)
+    return fail(Errc::malformed, "agent at " + client->endpoint() +
+                                     " announced a malformed events address \"" +
+                                     pong->events_address + "\"");
+  if (is_wildcard_host(announced->host)) {
+    announced->host = agent->host;
+    announced->ipv6 = agent->ipv6;
+  }
+
+  auto stream = std::make_unique<Stream>();
+  stream->display = client->endpoint();
+  stream->events_endpoint = "tcp://" + display_of(*announced);
+  stream->options = options;
+  stream->prefixes = std::move(*prefixes);
+  if (auto connected = stream->connect(*announced); !connected)
+    return std::unexpected(connected.error());
+  const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+  while (!stream->connected) {
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline -
+                                                             std::chrono::steady_clock::now());
+    if (left <= std::chrono::milliseconds(0))
+      return fail(Errc::unavailable,
+                  "agent at " + stream->display + " publishes its events at " +
+                      stream->events_endpoint + ", but no connection to it succeeded within " +
+                      std::to_string(options.timeout.count()) +
+                      " ms: is that address reachable from here (see mob-agent --bind)?");
+    zmq::pollitem_t item{stream->monitor->handle(), 0, ZMQ_POLLIN, 0};
+    try {
+      zmq::poll(&item, 1, left);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR)
+        return fail(Errc::internal, std::string("waiting for the event socket failed: ") + e.what());
+    }
+    stream->read_monitor();
+  }
+  return EventSubscriber(std::move(stream));
+}
+
+EventSubscriber::EventSubscriber(std::unique_ptr<Stream> stream) : stream_(std::move(stream)) {}
+EventSubscriber::EventSubscriber(EventSubscriber&&) noexcept = default;
+EventSubscriber& EventSubscriber::operator=(EventSubscriber&&) noexcept = default;
+EventSubscriber::~EventSubscriber() = default;
+
+Result<std::optional<Event>> EventSubscriber::next(std::chrono::milliseconds timeout) {
+  Stream& stream = *stream_;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (stream.read_monitor()) return std::nullopt;
+    while (auto frames = recv_frames(*stream.sub)) {
+      auto event = stream.event_of(*frames);
+      if (!event) continue;
+      stream.count_gap(*event);
+      if (selected(stream.prefixes, event->topic)) return event;
+    }
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline -
+                                                             std::chrono::steady_clock::now());
+    if (left <= std::chrono::milliseconds(0)) return std::nullopt;
+    std::vector<zmq::pollitem_t> items = {{stream.sub->handle(), 0, ZMQ_POLLIN, 0},
+                                          {stream.monitor->handle(), 0, ZMQ_POLLIN, 0}};
+    if (stream.wake_fd >= 0) items.push_back({nullptr, stream.wake_fd, ZMQ_POLLIN, 0});
+    try {
+      zmq::poll(items.data(), items.size(), left);
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) return std::nullopt;
+      return fail(Errc::internal, std::string("waiting for events failed: ") + e.what());
+    }
+    if (stream.wake_fd >= 0 && (items[2].revents & ZMQ_POLLIN)) return std::nullopt;
+  }
+}
+
+void EventSubscriber::wake_on(int fd) { stream_->wake_fd = fd; }
+bool EventSubscriber::connected() const { return stream_->connected; }
+std::uint64_t EventSubscriber::dropped() const { return stream_->dropped; }
+const std::string& EventSubscriber::endpoint() const { return stream_->display; }
+const std::string& EventSubscriber::events_address() const { return stream_->events_endpoint; }
 
 }  // namespace mob

@@ -1,16 +1,20 @@
-// A blocking request/reply client of one Mob agent, for mob-tool and any program embedding Mob.
-// Not thread-safe: use a Client from one thread at a time; it owns its ZeroMQ context and socket.
+// A blocking request/reply client of one Mob agent, and a subscriber to the network's events,
+// for mob-tool and any program embedding Mob. Not thread-safe: use each object from one thread
+// at a time; each owns its ZeroMQ context and sockets.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "bus/codec.hpp"
 #include "bus/error.hpp"
 #include "bus/messages.hpp"
+#include "bus/security.hpp"
 
 namespace mob {
 
@@ -19,6 +23,10 @@ struct ClientOptions {
   std::chrono::milliseconds timeout{3000};
   // Larger replies are dropped by ZeroMQ; the call then times out.
   std::size_t max_message_bytes = kDefaultMaxMessageBytes;
+  // CURVE keys (docs/security.md), needed by an agent that runs with --key-file: this
+  // client's key pair and the network's public key. A refused handshake fails the call at
+  // once with Errc::not_authorized, a message that starts with "not authorized".
+  std::optional<ClientKeys> curve = std::nullopt;
 };
 
 class Client {
@@ -55,6 +63,57 @@ class Client {
   explicit Client(std::unique_ptr<Connection> connection);
 
   std::unique_ptr<Connection> connection_;
+};
+
+// The event stream of the network (docs/events.md), read from one agent's PUB socket: every
+// agent publishes each change its replicated state learns, so one agent shows the whole network.
+class EventSubscriber {
+ public:
+  // Asks the agent at `agent_endpoint` (HOST:PORT of its request socket, as for
+  // Client::connect) where it publishes events, subscribes to them and returns once
+  // connected. next() delivers the topics that start with one of `topic_prefixes` (empty:
+  // every event topic; "gossip" is never delivered); the others are still received, to
+  // count losses. Errc::invalid_argument for a malformed endpoint or a prefix that matches
+  // no event topic; Errc::unavailable when the agent (its ping), then its PUB socket (the
+  // connection), does not answer within `options.timeout` each. The subscription reaches the
+  // agent a moment after open() returns: to miss nothing from a point on, open first, then
+  // read the state once (status), then rely on the events.
+  static Result<EventSubscriber> open(std::string agent_endpoint,
+                                      std::vector<std::string> topic_prefixes = {},
+                                      ClientOptions options = {});
+
+  EventSubscriber(EventSubscriber&&) noexcept;
+  EventSubscriber& operator=(EventSubscriber&&) noexcept;
+  ~EventSubscriber();
+
+  // The next event, or nullopt once `timeout` has passed, connected() has changed, the
+  // wake_on() descriptor is readable or a signal interrupted the wait. Malformed messages
+  // are skipped. An Error only when the socket itself fails.
+  Result<std::optional<Event>> next(std::chrono::milliseconds timeout);
+
+  // next() also returns as soon as `fd` is readable (a signalfd, a pipe); -1 for none. The
+  // subscriber neither reads nor closes it.
+  void wake_on(int fd);
+
+  // Whether the connection to the agent's PUB socket is up. After a loss (the agent died
+  // or stopped answering ZMTP heartbeats for 3 s) it reconnects by itself.
+  bool connected() const;
+  // Events the agent published but this subscriber never received, whatever their topic:
+  // the sum of the gaps in each publisher's `seq`. A slow reader loses events at the
+  // high-water mark instead of slowing the agent down; a reconnection loses what was
+  // published meanwhile.
+  std::uint64_t dropped() const;
+
+  // "HOST:PORT" as given to open(), and the PUB endpoint it reads: the one the agent
+  // announced, with a wildcard host (an agent bound to 0.0.0.0) replaced by the agent's host.
+  const std::string& endpoint() const;
+  const std::string& events_address() const;
+
+ private:
+  struct Stream;
+  explicit EventSubscriber(std::unique_ptr<Stream> stream);
+
+  std::unique_ptr<Stream> stream_;
 };
 
 }  // namespace mob

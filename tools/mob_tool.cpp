@@ -1,8 +1,12 @@
 // mob-tool: the command line of Mob. Deploys services through an agent and shows what runs
-// where. Single-threaded; one function per command, each talking to the agent via mob::Client.
+// where. Single-threaded; one function per command, each talking to the agent via mob::Client
+// and reading the event stream via mob::EventSubscriber.
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -10,13 +14,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
+#include <set>
 #include <span>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/program_options.hpp>
@@ -36,7 +44,11 @@ constexpr int kExitFailed = 1;  // the agent refused, failed or did not answer
 constexpr int kExitUsage = 2;   // the command line is wrong
 
 constexpr std::string_view kDefaultAgent = "127.0.0.1:6666";
-constexpr milliseconds kDeployPollInterval{100};
+// How long one wait for an event may last; signals and lost connections end it earlier.
+constexpr milliseconds kEventWait{60000};
+// deploy counts an instance as running once it has run this long: a command that fails at
+// once is then reported as failed, not as running.
+constexpr milliseconds kSettle{500};
 constexpr milliseconds kLogsPollInterval{200};
 constexpr int kLogsPollsPerDiscovery = 10;  // look for new instances every 2 s while following
 
@@ -62,11 +74,41 @@ class Agent {
   Agent(std::string address, std::string source, milliseconds timeout)
       : address_(std::move(address)), source_(std::move(source)), timeout_(timeout) {}
 
+  // HOST:PORT as given, for an EventSubscriber.
+  const std::string& address() const { return address_; }
+
+  // --key-file and --server-key (or $MOB_KEY_FILE, $MOB_SERVER_KEY); read on first use, so
+  // that commands that need no agent (keygen, help) never read them.
+  void use_keys(std::string key_file, std::string server_key) {
+    key_file_ = std::move(key_file);
+    server_key_ = std::move(server_key);
+  }
+  // What every connection to the agent uses: the timeout and the keys. A key file that
+  // cannot be used is a usage error (thrown).
+  mob::ClientOptions options() {
+    mob::ClientOptions options{timeout_};
+    if (key_file_.empty()) {
+      if (!server_key_.empty()) throw UsageError{"--server-key needs --key-file (this client's key pair)"};
+      return options;
+    }
+    if (!keys_) {
+      auto own = mob::load_key_file(key_file_);
+      if (!own) throw UsageError{"--key-file: " + own.error().message};
+      // Without --server-key the key file is the network's own pair (an agent's key file).
+      auto server = server_key_.empty() ? Result<std::string>(own->public_key)
+                                        : mob::load_public_key(server_key_);
+      if (!server) throw UsageError{"--server-key: " + server.error().message};
+      keys_ = mob::ClientKeys{*own, *server};
+    }
+    options.curve = keys_;
+    return options;
+  }
+
   // The connected client, or nullptr after printing why `doing` cannot reach the agent.
   // A malformed address is a usage error (thrown).
   mob::Client* client(std::string_view doing) {
     if (client_) return &*client_;
-    auto connected = mob::Client::connect(address_, mob::ClientOptions{timeout_});
+    auto connected = mob::Client::connect(address_, options());
     if (!connected && connected.error().code == mob::Errc::invalid_argument)
       throw UsageError{connected.error().message + " (from " + source_ + ")"};
     if (!connected) {
@@ -81,6 +123,9 @@ class Agent {
   std::string address_;
   std::string source_;  // where the address came from: -a, -p, $MOB_AGENT or the default
   milliseconds timeout_;
+  std::string key_file_;
+  std::string server_key_;
+  std::optional<mob::ClientKeys> keys_;
   std::optional<mob::Client> client_;
 };
 
@@ -208,6 +253,10 @@ std::int64_t wall_ms() {
       .count();
 }
 
+// An event's `version` is a hybrid logical clock: unix ms of the change at its origin in the
+// upper 48 bits, a counter in the lower 16 (docs/events.md).
+std::int64_t wall_ms_of(std::uint64_t version) { return static_cast<std::int64_t>(version >> 16); }
+
 std::string instance_name(const mob::InstanceStatus& instance) {
   return instance.service + "/" + std::to_string(instance.index);
 }
@@ -217,8 +266,9 @@ std::string describe(const mob::InstanceStatus& instance) {
   std::string state(mob::to_string(instance.state));
   switch (instance.state) {
     case mob::InstanceState::running:
-      return state + " on " + or_dash(instance.node) + " (pid " +
-             std::to_string(instance.pid) + ")";
+      // An event carries no pid; a status reply does.
+      return state + " on " + or_dash(instance.node) +
+             (instance.pid > 0 ? " (pid " + std::to_string(instance.pid) + ")" : "");
     case mob::InstanceState::starting:
       return state;
     default:
@@ -282,10 +332,19 @@ class StopSignals {
     sigaddset(&signals_, SIGINT);
     sigaddset(&signals_, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals_, &previous_);
+    fd_ = signalfd(-1, &signals_, SFD_NONBLOCK | SFD_CLOEXEC);
   }
-  ~StopSignals() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+  ~StopSignals() {
+    if (fd_ >= 0) ::close(fd_);
+    pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+  }
   StopSignals(const StopSignals&) = delete;
   StopSignals& operator=(const StopSignals&) = delete;
+
+  // Readable while a stop signal is pending: for EventSubscriber::wake_on.
+  int fd() const { return fd_; }
+  // Whether a stop signal is pending (and takes it).
+  bool arrived() { return wait(milliseconds(0)); }
 
   // Waits up to `duration`; true when SIGINT or SIGTERM arrived.
   bool wait(milliseconds duration) {
@@ -301,15 +360,16 @@ class StopSignals {
  private:
   sigset_t signals_;
   sigset_t previous_;
+  int fd_ = -1;
 };
 
 // ---- deploy ----------------------------------------------------------------------------
 
 // Whether the agent will start an exited instance again, by the spec's restart policy
 // (the same rule as agent/restart_policy.cpp).
-bool will_restart(const mob::ServiceStatus& service, const mob::InstanceStatus& instance) {
+bool will_restart(const std::string& spec_json, const mob::InstanceStatus& instance) {
   std::string policy = "always";
-  auto spec = json::parse(service.spec_json, nullptr, /*allow_exceptions=*/false);
+  auto spec = json::parse(spec_json, nullptr, /*allow_exceptions=*/false);
   if (spec.is_object() && spec.contains("restart")) {
     const json& restart = spec["restart"];
     if (restart.is_object() && restart.contains("policy") && restart["policy"].is_string())
@@ -336,85 +396,246 @@ Result<std::string> read_spec(const std::string& source) {
   return text.str();
 }
 
-// Polls the service until every instance of `deployed.version` runs (or finished with exit
-// code 0 and will not be restarted), printing a line whenever an instance changes.
-int wait_until_running(mob::Client& client, const mob::DeployReply& deployed,
-                       milliseconds wait_timeout) {
+// The rollout of one deployed version, folded from one status reply and then from the
+// service's events: where each instance is assigned and what each node last said of it.
+class Rollout {
+ public:
+  enum class Outcome { waiting, running, failed };
+  using Time = std::chrono::steady_clock::time_point;
+
+  explicit Rollout(mob::DeployReply deployed) : deployed_(std::move(deployed)) {}
+
+  // A status reply: the desired count, the restart policy and the state when it was read.
+  void absorb(const mob::ServiceStatus& service, Time now) {
+    check_service(service.version, service.enabled);
+    instances_ = service.instances;
+    spec_json_ = service.spec_json;
+    for (const auto& instance : service.instance_list) {
+      if (!instance.node.empty()) assigned_[instance.index] = instance.node;
+      seen_[{instance.index, instance.node}] = Seen{instance, /*from_status=*/true, now};
+      // An instance still on the previous version is about to be replaced; only its
+      // pending reason (such as missing dependencies) says something about the new one.
+      if (instance.spec_version == deployed_.version ||
+          instance.state == mob::InstanceState::pending)
+        show(instance.index, describe(instance));
+    }
+  }
+
+  // An event of this service (any other is ignored).
+  void absorb(const mob::Event& event, Time now) {
+    if (event.service != deployed_.service) return;
+    if (event.topic.starts_with("service.")) {
+      if (event.topic == "service.removed") problem_ = "was removed while waiting for it to run";
+      else check_service(event.generation, event.reason != "stopped");
+      return;
+    }
+    if (event.instance < 0) return;
+    const auto index = static_cast<std::uint32_t>(event.instance);
+    if (event.topic == "instance.assigned" || event.topic == "instance.moved") {
+      if (assigned_[index] == event.node) return;  // the status reply already said so
+      assigned_[index] = event.node;
+      show(index, event.from_node.empty() ? "assigned to " + event.node
+                                          : "moving from " + event.from_node + " to " + event.node);
+      return;
+    }
+    auto state = state_of(event.state);
+    if (!state) return;
+    auto& seen = seen_[{index, event.node}];
+    // A status reply read after this event was published already holds it or something newer.
+    if (seen.from_status && wall_ms_of(event.version) <= seen.status.since_ms) return;
+    seen.from_status = false;
+    seen.learned_at = now;
+    seen.status = mob::InstanceStatus{event.service, index, event.node, *state, 0, 0,
+                                      wall_ms_of(event.version), event.exit_code,
+                                      event.signal, event.reason, event.generation};
+    if (!assigned_.contains(index)) assigned_[index] = event.node;
+    if (assigned_[index] == event.node && event.generation == deployed_.version)
+      show(index, describe(seen.status));
+  }
+
+  // Whether every instance of the new version runs (for kSettle, or finished with exit code 0
+  // and will not be restarted), one failed, or neither yet.
+  Outcome outcome(Time now) {
+    settled_at_.reset();
+    if (!problem_.empty()) return Outcome::failed;
+    if (!instances_) return Outcome::waiting;
+    running_ = finished_ok_ = 0;
+    not_done_.clear();
+    for (std::uint32_t index = 0; index < *instances_; ++index) {
+      const Seen* seen = current(index);
+      const mob::InstanceStatus* instance = seen ? &seen->status : nullptr;
+      bool fresh = instance && instance->spec_version == deployed_.version;
+      bool finished = fresh && instance->state == mob::InstanceState::exited &&
+                      !will_restart(spec_json_, *instance);
+      if (fresh && (instance->state == mob::InstanceState::failed ||
+                    (finished && (instance->exit_code != 0 || instance->signal != 0)))) {
+        problem_ = describe(*instance);
+        failed_instance_ = index;
+        return Outcome::failed;
+      }
+      bool running = fresh && instance->state == mob::InstanceState::running;
+      if (running && now - seen->learned_at < kSettle)
+        settled_at_ = std::min(settled_at_.value_or(Time::max()), seen->learned_at + kSettle);
+      if (running) ++running_;
+      else if (finished) ++finished_ok_;
+      else if (not_done_.empty())
+        not_done_ = name(index) + " is " + (instance ? describe(*instance) : waiting_for(index));
+    }
+    if (running_ + finished_ok_ < *instances_ || settled_at_) return Outcome::waiting;
+    return Outcome::running;
+  }
+
+  // After outcome() said waiting: when an instance that runs now will have run for kSettle.
+  std::optional<Time> settled_at() const { return settled_at_; }
+
+  // After outcome(): the closing line, the failure, or the instance still on its way.
+  std::string summary() const {
+    std::string line = deployed_.service + " version " + std::to_string(deployed_.version) +
+                       ": " + std::to_string(running_) + " of " +
+                       std::to_string(instances_.value_or(0)) + " instance(s) running";
+    if (finished_ok_ > 0) line += ", " + std::to_string(finished_ok_) + " finished with exit code 0";
+    return line;
+  }
+  std::string failure() const {
+    if (failed_instance_) return name(*failed_instance_) + " " + problem_;
+    return deployed_.service + " " + problem_;
+  }
+  const std::string& not_done() const { return not_done_; }
+
+ private:
+  struct Seen {
+    mob::InstanceStatus status;
+    bool from_status = false;
+    Time learned_at;
+  };
+
+  static std::optional<mob::InstanceState> state_of(std::string_view text) {
+    for (auto state = mob::InstanceState::pending; state < mob::InstanceState::count_;
+         state = static_cast<mob::InstanceState>(static_cast<int>(state) + 1))
+      if (mob::to_string(state) == text) return state;
+    return std::nullopt;
+  }
+
+  void check_service(std::uint64_t version, bool enabled) {
+    if (version > deployed_.version)
+      problem_ = "was deployed again (version " + std::to_string(version) +
+                 ") while waiting for version " + std::to_string(deployed_.version);
+    else if (version == deployed_.version && !enabled)
+      problem_ = "version " + std::to_string(deployed_.version) +
+                 " is deployed but the service is stopped; run it with: mob-tool start " +
+                 deployed_.service;
+  }
+
+  const Seen* current(std::uint32_t index) const {
+    auto node = assigned_.find(index);
+    auto seen = seen_.find({index, node == assigned_.end() ? "" : node->second});
+    return seen == seen_.end() ? nullptr : &seen->second;
+  }
+
+  std::string name(std::uint32_t index) const {
+    return deployed_.service + "/" + std::to_string(index);
+  }
+
+  std::string waiting_for(std::uint32_t index) const {
+    auto node = assigned_.find(index);
+    if (node == assigned_.end()) return "pending: waiting for placement";
+    return "pending: assigned to " + node->second + "; waiting for it to start";
+  }
+
+  void show(std::uint32_t index, const std::string& line) {
+    if (shown_[index] == line) return;
+    std::cout << name(index) << "  " << line << std::endl;
+    shown_[index] = line;
+  }
+
+  mob::DeployReply deployed_;
+  std::optional<std::uint32_t> instances_;  // known once a status reply arrived
+  std::string spec_json_;
+  std::map<std::uint32_t, std::string> assigned_;                     // index -> node
+  std::map<std::pair<std::uint32_t, std::string>, Seen> seen_;        // (index, node)
+  std::map<std::uint32_t, std::string> shown_;
+  std::string problem_;
+  std::optional<std::uint32_t> failed_instance_;
+  std::uint32_t running_ = 0;
+  std::uint32_t finished_ok_ = 0;
+  std::string not_done_;
+  std::optional<Time> settled_at_;
+};
+
+// Reads the service's events until every instance of `deployed.version` runs (exit 0), one
+// fails or the wait times out (exit 1). `events` was opened before the deploy was sent; one
+// status call then learns the instance count and covers what happened before the
+// subscription took effect. Another follows a gap in the stream and the timeout.
+int wait_until_running(mob::Client& client, mob::EventSubscriber& events,
+                       const mob::DeployReply& deployed, milliseconds wait_timeout,
+                       StopSignals& stop) {
   const std::string& name = deployed.service;
   const std::string hint = " (see: mob-tool status " + name + "; mob-tool logs " + name + ")";
   const auto deadline = std::chrono::steady_clock::now() + wait_timeout;
-  std::map<std::uint32_t, std::string> shown;
-  StopSignals stop;
+  Rollout rollout(deployed);
+  bool read_status = true;
+  bool timed_out = false;
+  bool connected = events.connected();
+  std::uint64_t dropped = events.dropped();
   while (true) {
-    auto status = client.status(name);
-    if (!status) return failed("waiting for " + name, status.error());
-    auto found = std::find_if(status->services.begin(), status->services.end(),
-                              [&](const auto& service) { return service.name == name; });
-    if (found == status->services.end()) {
-      std::cerr << "mob-tool: " << name << " was removed while waiting for it to run\n";
-      return kExitFailed;
-    }
-    const mob::ServiceStatus& service = *found;
-    if (service.version != deployed.version) {
-      std::cerr << "mob-tool: " << name << " was deployed again (version " << service.version
-                << ") while waiting for version " << deployed.version << "\n";
-      return kExitFailed;
-    }
-    if (!service.enabled) {
-      std::cerr << "mob-tool: " << name << " version " << deployed.version
-                << " is deployed but the service is stopped; run it with: mob-tool start "
-                << name << "\n";
-      return kExitFailed;
-    }
-
-    std::uint32_t running = 0;
-    std::uint32_t finished_ok = 0;  // exited with code 0 and, by the policy, not restarted
-    std::string not_done;  // the first instance still on its way, for the timeout message
-    for (const auto& instance : service.instance_list) {
-      bool current = instance.spec_version == deployed.version;
-      // An instance still on the previous version is about to be replaced; only its
-      // pending reason (such as missing dependencies) says something about the new one.
-      if (current || instance.state == mob::InstanceState::pending) {
-        std::string line = describe(instance);
-        if (shown[instance.index] != line) {
-          std::cout << instance_name(instance) << "  " << line << std::endl;
-          shown[instance.index] = line;
-        }
-      }
-      bool finished = current && instance.state == mob::InstanceState::exited &&
-                      !will_restart(service, instance);
-      if (current && (instance.state == mob::InstanceState::failed ||
-                      (finished && (instance.exit_code != 0 || instance.signal != 0)))) {
-        std::cerr << "mob-tool: " << instance_name(instance) << " " << describe(instance)
-                  << hint << "\n";
+    if (read_status) {
+      read_status = false;
+      auto status = client.status(name);
+      if (!status && status.error().code == mob::Errc::not_found) {
+        std::cerr << "mob-tool: " << name << " was removed while waiting for it to run\n";
         return kExitFailed;
       }
-      if (current && instance.state == mob::InstanceState::running) ++running;
-      else if (finished) ++finished_ok;
-      else if (not_done.empty()) not_done = instance_name(instance) + " is " + describe(instance);
+      if (!status) return failed("waiting for " + name, status.error());
+      for (const auto& service : status->services)
+        if (service.name == name) rollout.absorb(service, std::chrono::steady_clock::now());
     }
-    if (running + finished_ok >= service.instances) {
-      std::cout << name << " version " << deployed.version << ": " << running << " of "
-                << service.instances << " instance(s) running";
-      if (finished_ok > 0) std::cout << ", " << finished_ok << " finished with exit code 0";
-      std::cout << std::endl;
-      return kExitOk;
+    const auto now = std::chrono::steady_clock::now();
+    switch (rollout.outcome(now)) {
+      case Rollout::Outcome::running:
+        std::cout << rollout.summary() << std::endl;
+        return kExitOk;
+      case Rollout::Outcome::failed:
+        std::cerr << "mob-tool: " << rollout.failure() << hint << "\n";
+        return kExitFailed;
+      case Rollout::Outcome::waiting:
+        break;
     }
-
-    auto left = std::chrono::duration_cast<milliseconds>(deadline -
-                                                         std::chrono::steady_clock::now());
-    if (left <= milliseconds(0)) {
+    if (timed_out) {
       std::cerr << "mob-tool: " << name << " version " << deployed.version
                 << " is not running after " << wait_timeout.count() << " ms"
-                << (not_done.empty() ? "" : ": " + not_done) << hint
+                << (rollout.not_done().empty() ? "" : ": " + rollout.not_done()) << hint
                 << "; wait longer with --wait-timeout MS\n";
       return kExitFailed;
     }
-    if (stop.wait(std::min(left, kDeployPollInterval))) {
+    auto left = std::chrono::ceil<milliseconds>(deadline - now);
+    if (left <= milliseconds(0)) {
+      timed_out = read_status = true;  // the final word is the agent's current state
+      continue;
+    }
+    auto wait = std::min(left, kEventWait);
+    if (auto settled = rollout.settled_at())
+      wait = std::min(wait, std::chrono::ceil<milliseconds>(*settled - now));
+    auto event = events.next(std::max(wait, milliseconds(0)));
+    if (stop.arrived()) {
       std::cerr << "mob-tool: stopped waiting; " << name << " version " << deployed.version
                 << " keeps deploying" << hint << "\n";
       return kExitFailed;
     }
+    if (!event) return failed("waiting for " + name, event.error());
+    if (events.connected() != connected) {
+      connected = events.connected();
+      if (!connected) {
+        std::cerr << "mob-tool: lost agent at " << events.endpoint() << "; reconnecting...\n";
+      } else {
+        std::cerr << "mob-tool: agent at " << events.endpoint() << " is back\n";
+        read_status = true;  // what happened meanwhile is not in the stream
+      }
+    }
+    if (events.dropped() != dropped) {
+      dropped = events.dropped();
+      read_status = true;
+    }
+    if (*event) rollout.absorb(**event, std::chrono::steady_clock::now());
   }
 }
 
@@ -422,12 +643,23 @@ int deploy_text(Agent& agent, std::string spec, bool detach,
                 milliseconds wait_timeout) {
   mob::Client* client = agent.client("deploy");
   if (client == nullptr) return kExitFailed;
+  std::optional<StopSignals> stop;
+  std::optional<mob::EventSubscriber> events;
+  if (!detach) {
+    // Subscribed before the deploy is sent, so that none of its events can be missed.
+    stop.emplace();
+    auto opened = mob::EventSubscriber::open(agent.address(), {"service.", "instance."},
+                                             agent.options());
+    if (!opened) return failed("deploy", opened.error());
+    events.emplace(std::move(*opened));
+    events->wake_on(stop->fd());
+  }
   auto deployed = client->deploy(std::move(spec));
   if (!deployed) return failed("deploy", deployed.error());
   std::cout << "deployed " << deployed->service << " version " << deployed->version
             << std::endl;
   if (detach) return kExitOk;
-  return wait_until_running(*client, *deployed, wait_timeout);
+  return wait_until_running(*client, *events, *deployed, wait_timeout, *stop);
 }
 
 po::options_description deploy_options() {
@@ -633,6 +865,144 @@ int run_logs(const CommandInfo& command, Agent& agent, const Args& args) {
   return follow_logs(*client, service, one_instance, std::move(offsets), printer);
 }
 
+// ---- events ----------------------------------------------------------------------------
+
+// `format` (strftime) of `unix_ms` in UTC or local time, then ".mmm".
+std::string format_ms(std::int64_t unix_ms, const char* format, bool utc) {
+  unix_ms = std::max<std::int64_t>(unix_ms, 0);
+  const time_t seconds = static_cast<time_t>(unix_ms / 1000);
+  tm parts{};
+  if (utc) gmtime_r(&seconds, &parts);
+  else localtime_r(&seconds, &parts);
+  char text[64];
+  std::size_t length = std::strftime(text, sizeof text, format, &parts);
+  char millis[8];
+  std::snprintf(millis, sizeof millis, ".%03d", static_cast<int>(unix_ms % 1000));
+  return std::string(text, length) + millis;
+}
+
+// "2024-05-01T12:01:02.345Z".
+std::string iso_time(std::int64_t unix_ms) {
+  return format_ms(unix_ms, "%Y-%m-%dT%H:%M:%S", /*utc=*/true) + "Z";
+}
+
+// "12:01:02.345", local time.
+std::string clock_time(std::int64_t unix_ms) {
+  return format_ms(unix_ms, "%H:%M:%S", /*utc=*/false);
+}
+
+// Whether exit_code and signal belong to the event: an instance's status keeps them from its
+// previous process while it starts again.
+bool tells_how_it_ended(const mob::Event& event) {
+  return event.topic == "instance.exited" || event.topic == "instance.failed" ||
+         event.topic == "instance.restarting" || event.topic == "instance.stopped";
+}
+
+// One JSON object per event: the fields every event has, then those it sets.
+json to_json(const mob::Event& event) {
+  json line = {{"topic", event.topic},         {"time", iso_time(event.time_ms)},
+               {"time_ms", event.time_ms},     {"agent", event.agent},
+               {"publisher", event.publisher}, {"seq", event.seq},
+               {"version", event.version}};
+  if (!event.service.empty()) line["service"] = event.service;
+  if (event.instance >= 0) line["instance"] = event.instance;
+  if (!event.member.empty()) line["member"] = event.member;
+  if (!event.node.empty()) line["node"] = event.node;
+  if (!event.from_node.empty()) line["from_node"] = event.from_node;
+  if (!event.state.empty()) line["state"] = event.state;
+  if (tells_how_it_ended(event) && event.exit_code >= 0) line["exit_code"] = event.exit_code;
+  if (tells_how_it_ended(event) && event.signal != 0) line["signal"] = event.signal;
+  if (event.generation != 0) line["generation"] = event.generation;
+  if (!event.reason.empty()) line["reason"] = event.reason;
+  return line;
+}
+
+// What an event says, after its time and topic: "echoes/0 on agent-a", "echoes version 2".
+std::string describe(const mob::Event& event) {
+  const std::string& topic = event.topic;
+  if (topic.starts_with("member.")) {
+    std::string text = event.member + " (incarnation " + std::to_string(event.generation) + ")";
+    if (event.agent != event.member) text += " reported by " + event.agent;
+    return text;
+  }
+  if (topic.starts_with("service.")) {
+    std::string text = event.service;
+    if (topic != "service.removed") text += " version " + std::to_string(event.generation);
+    if (!event.reason.empty()) text += " (" + event.reason + ")";
+    return text + " through " + event.agent;
+  }
+  std::string text = event.service + "/" + std::to_string(event.instance);
+  if (topic == "instance.moved") return text + " from " + event.from_node + " to " + event.node;
+  if (topic == "instance.assigned") return text + " to " + event.node;
+  text += " on " + event.node;
+  if (event.generation != 0) text += " (version " + std::to_string(event.generation) + ")";
+  if (!event.reason.empty()) return text + ": " + event.reason;
+  if (topic == "instance.exited" && event.signal != 0)
+    return text + ": killed by signal " + std::to_string(event.signal);
+  if (topic == "instance.exited" && event.exit_code >= 0)
+    return text + ": exit code " + std::to_string(event.exit_code);
+  return text;
+}
+
+void print_event(const mob::Event& event, bool as_json) {
+  if (as_json) {
+    std::cout << to_json(event).dump() << std::endl;
+    return;
+  }
+  constexpr std::size_t kTopicWidth = sizeof("instance.restarting");
+  std::string topic = event.topic;
+  topic.resize(std::max(kTopicWidth, topic.size() + 1), ' ');
+  std::cout << clock_time(event.time_ms) << " " << topic << " " << describe(event) << std::endl;
+}
+
+int run_events(const CommandInfo& command, Agent& agent, const Args& args) {
+  po::options_description options("events options");
+  options.add_options()
+      ("topic", po::value<std::vector<std::string>>()->composing()->value_name("PREFIX"),
+       "only topics that start with PREFIX (e.g. instance. or member.failed); repeatable; "
+       "default: every event")
+      ("service", po::value<std::string>()->value_name("NAME"), "only the events of service NAME")
+      ("json", po::bool_switch(), "print one JSON object per line instead");
+  auto values = parse_command(command, args, options, {});
+  if (!values) return kExitOk;
+  std::vector<std::string> topics;
+  if (values->count("topic")) topics = (*values)["topic"].as<std::vector<std::string>>();
+  const std::string service = values->count("service") ? (*values)["service"].as<std::string>() : "";
+  const bool as_json = (*values)["json"].as<bool>();
+  if (agent.client("events") == nullptr) return kExitFailed;  // a malformed address is a usage error
+
+  StopSignals stop;
+  auto opened = mob::EventSubscriber::open(agent.address(), topics, agent.options());
+  if (!opened && opened.error().code == mob::Errc::invalid_argument)
+    throw UsageError{"events: " + opened.error().message};
+  if (!opened) return failed("events", opened.error());
+  mob::EventSubscriber& events = *opened;
+  events.wake_on(stop.fd());
+  std::cerr << "mob-tool: watching the events of agent at " << events.endpoint() << " ("
+            << events.events_address() << "); Ctrl-C stops" << std::endl;
+  bool connected = events.connected();
+  std::uint64_t dropped = events.dropped();
+  while (true) {
+    auto event = events.next(kEventWait);
+    if (stop.arrived()) return kExitOk;
+    if (!event) return failed("events", event.error());
+    if (events.connected() != connected) {
+      connected = events.connected();
+      if (!connected)
+        std::cerr << "mob-tool: lost agent at " << events.endpoint() << "; reconnecting...\n";
+      else
+        std::cerr << "mob-tool: agent at " << events.endpoint()
+                  << " is back; what happened meanwhile is not shown (see: mob-tool status)\n";
+    }
+    if (events.dropped() != dropped) {
+      std::cerr << "mob-tool: missed " << events.dropped() - dropped
+                << " event(s): this reader fell behind the agent or lost the connection\n";
+      dropped = events.dropped();
+    }
+    if (*event && (service.empty() || (*event)->service == service)) print_event(**event, as_json);
+  }
+}
+
 // ---- members, version, help ------------------------------------------------------------
 
 int run_members(const CommandInfo& command, Agent& agent, const Args& args) {
@@ -722,13 +1092,30 @@ int run_version(const CommandInfo& command, Agent& agent, const Args& args) {
   return kExitOk;
 }
 
+int run_keygen(const CommandInfo& command, Agent&, const Args& args) {
+  po::options_description options("options");
+  options.add_options()("out", po::value<std::string>()->default_value(".")->value_name("DIR"),
+                        "where to write mob.key and mob.pub (created if missing)");
+  auto values = parse_command(command, args, options, {});
+  if (!values) return kExitOk;
+  const std::filesystem::path dir = (*values)["out"].as<std::string>();
+  auto keys = mob::generate_key_pair();
+  if (!keys) return failed("keygen", keys.error());
+  if (auto written = mob::write_key_files(dir, *keys); !written)
+    return failed("keygen", written.error());
+  std::cout << "wrote " << (dir / "mob.key").string() << " (the key pair: keep it secret)\n"
+            << "  and " << (dir / "mob.pub").string() << " (the public key: " << keys->public_key
+            << ")\n";
+  return kExitOk;
+}
+
 int run_help(const CommandInfo& command, Agent& agent, const Args& args);
 
 constexpr CommandInfo kCommands[] = {
     {"deploy", "", "FILE|-", "deploy FILE|- [--detach] [--wait-timeout MS]",
      "deploy or update a service from a JSON spec, then wait until it runs",
      "Sends the JSON spec in FILE (or stdin for -) to the agent, which checks it and deploys\n"
-     "it as a new version of the service. Then polls the service every 100 ms, printing a\n"
+     "it as a new version of the service. Then follows the service's events, printing a\n"
      "line whenever an instance changes, until every instance of the new version runs\n"
      "(exit 0), one fails (exit 1), or --wait-timeout passes (exit 1).",
      run_deploy},
@@ -753,6 +1140,14 @@ constexpr CommandInfo kCommands[] = {
      "instance, each line starts with [INDEX]. -f keeps printing new output (polling every\n"
      "200 ms) until Ctrl-C or SIGTERM, then exits 0.",
      run_logs},
+    {"events", "", "", "events [--topic PREFIX]... [--service NAME] [--json]",
+     "print what happens in the network as it happens",
+     "Subscribes to the agent's event stream, which shows the whole network: members that\n"
+     "join, fail or leave, services deployed, updated or removed, instances assigned, moved,\n"
+     "starting, running, exiting... One line per event (--json: one JSON object per line)\n"
+     "until Ctrl-C or SIGTERM, then exits 0. A lost agent is reported on stderr and the\n"
+     "stream resumes when it is back. See docs/events.md.",
+     run_events},
     {"members", "", "", "members [--json]", "list the agents of the mesh",
      "Prints the agents this agent knows: name, address, state, providers, tags, load and\n"
      "version. --json prints every field.",
@@ -769,6 +1164,12 @@ constexpr CommandInfo kCommands[] = {
      "Prints mob-tool's version, then asks the agent for its name, version and protocol.\n"
      "Exits 1 (after printing mob-tool's version) when the agent does not answer.",
      run_version},
+    {"keygen", "", "", "keygen [--out DIR]", "make a CURVE key pair: DIR/mob.key and DIR/mob.pub",
+     "Writes a new key pair in Z85: DIR/mob.key (public=... and secret=... lines) and\n"
+     "DIR/mob.pub (the public key alone), both mode 0600; never overwrites a file. Give the\n"
+     "network's mob.key to every agent (--key-file) and list an operator's mob.pub in the\n"
+     "agents' --authorized-keys file; see docs/security.md.",
+     run_keygen},
     {"help", "", "[COMMAND]", "help [COMMAND]", "show this help, or a command's help",
      "Shows the list of commands, or the options of COMMAND.", run_help},
 };
@@ -791,6 +1192,11 @@ po::options_description global_options() {
        "deploy this spec text, like 'deploy' (the original mobcli form)")
       ("join,j", po::value<std::string>()->value_name("HOST:PORT"),
        "make the agent join through HOST:PORT, like 'join' (the original mobcli form)")
+      ("key-file", po::value<std::string>()->value_name("FILE"),
+       "this client's CURVE key pair, for agents that run with keys (default: $MOB_KEY_FILE)")
+      ("server-key", po::value<std::string>()->value_name("KEY|FILE"),
+       "the network's public key, or a mob.pub file holding it (default: $MOB_SERVER_KEY, "
+       "else the public key of --key-file)")
       ("help,h", "show this help")
       ("version", "print mob-tool's version");
   return options;
@@ -872,6 +1278,12 @@ Agent choose_agent(const po::variables_map& values, milliseconds timeout) {
   return Agent(std::string(kDefaultAgent), "the default", timeout);
 }
 
+std::string option_or_env(const po::variables_map& values, const char* option, const char* env) {
+  if (values.count(option)) return values[option].as<std::string>();
+  const char* from_env = std::getenv(env);
+  return from_env != nullptr ? from_env : "";
+}
+
 int run(const Args& args) {
   const po::options_description global = global_options();
   const std::size_t global_count = count_global_arguments(args, global);
@@ -899,6 +1311,8 @@ int run(const Args& args) {
   if (values.count("join")) {
     long join_timeout_ms = values["timeout"].as<long>();
     Agent joiner = choose_agent(values, milliseconds(std::max(join_timeout_ms, 6000L)));
+    joiner.use_keys(option_or_env(values, "key-file", "MOB_KEY_FILE"),
+                    option_or_env(values, "server-key", "MOB_SERVER_KEY"));
     return join_through(joiner, values["join"].as<std::string>());
   }
   if (!values.count("deploy")) {
@@ -915,6 +1329,8 @@ int run(const Args& args) {
     throw UsageError{"--timeout must be a positive number of milliseconds, got " +
                      std::to_string(timeout_ms)};
   Agent agent = choose_agent(values, milliseconds(timeout_ms));
+  agent.use_keys(option_or_env(values, "key-file", "MOB_KEY_FILE"),
+                 option_or_env(values, "server-key", "MOB_SERVER_KEY"));
   if (command != nullptr) return command->run(*command, agent, rest);
 
   // The original form: mob-tool -p 6666 -d '<json>' [--detach] [--wait-timeout MS]

@@ -15,6 +15,9 @@ AgentProcess::AgentProcess(const std::filesystem::path& data_dir, std::string pr
       providers_(std::move(providers)),
       extra_args_(std::move(extra_args)),
       port_(port ? port : free_port_pair()) {
+  for (std::size_t i = 0; i + 1 < extra_args_.size(); ++i)
+    if (extra_args_[i] == "--key-file")
+      if (auto keys = load_key_file(extra_args_[i + 1])) keys_ = ClientKeys{*keys, keys->public_key};
   spawn();
 }
 
@@ -75,6 +78,7 @@ Result<Body> AgentProcess::request(Body body, std::chrono::milliseconds timeout)
   static zmq::context_t context;
   zmq::socket_t dealer(context, zmq::socket_type::dealer);
   dealer.set(zmq::sockopt::linger, 0);
+  if (keys_) make_curve_client(dealer, *keys_);
   dealer.connect("tcp://" + endpoint());
   std::uint64_t id = next_request_id_++;
   auto bytes = encode(Envelope{kProtocolVersion, id, "test", std::move(body)});

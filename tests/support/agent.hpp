@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bus/codec.hpp"
+#include "bus/security.hpp"
 #include "tests/support/process.hpp"
 
 namespace mob::test {
@@ -15,6 +16,7 @@ namespace mob::test {
 class AgentProcess {
  public:
   // Starts `mob-agent -p PORT -P providers --data-dir DIR extra...` and waits until it answers.
+  // With `--key-file FILE` among `extra_args`, requests use that key pair as CURVE client.
   explicit AgentProcess(const std::filesystem::path& data_dir, std::string providers = "bash",
                         std::vector<std::string> extra_args = {}, int port = 0);
   ~AgentProcess() = default;
@@ -54,6 +56,7 @@ class AgentProcess {
   std::string providers_;
   std::vector<std::string> extra_args_;
   int port_;
+  std::optional<ClientKeys> keys_;  // from --key-file in extra_args_
   Child child_;
   std::uint64_t next_request_id_ = 1;
 };

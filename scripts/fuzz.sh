@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang 16 (ASan + UBSan, in build-fuzz) and runs each one for
+# SECONDS (default 60) from the seed corpora in fuzz/corpus; new inputs it finds go to
+# build-fuzz/corpus, a crashing input to build-fuzz/artifacts. Exits 1 on a crash, leak or hang.
+# Usage: scripts/fuzz.sh [SECONDS]      run every target
+#        scripts/fuzz.sh --seed         regenerate fuzz/corpus from real messages and specs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=${MOB_FUZZ_BUILD_DIR:-build-fuzz}
+targets=(codec spec)
+
+# Clang 16 is the oldest that compiles libstdc++'s std::expected (see fuzz/CMakeLists.txt).
+compiler=${MOB_FUZZ_CXX:-clang++-16}
+command -v "$compiler" >/dev/null || scripts/install-deps.sh --fuzz
+cmake -S . -B "$build" -DCMAKE_CXX_COMPILER="$compiler" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DMOB_BUILD_FUZZ=ON -DMOB_BUILD_TESTS=OFF >/dev/null
+
+if [[ "${1:-}" == "--seed" ]]; then
+  cmake --build "$build" -j"$(nproc)" --target make_corpus
+  "$build/fuzz/make_corpus" "$PWD"
+  echo "seed corpora written to fuzz/corpus/"
+  exit 0
+fi
+
+seconds=${1:-60}
+[[ "$seconds" =~ ^[0-9]+$ ]] || { echo "usage: scripts/fuzz.sh [SECONDS|--seed]" >&2; exit 2; }
+cmake --build "$build" -j"$(nproc)" --target "${targets[@]/%/_fuzz}"
+
+mkdir -p "$build/artifacts"
+for target in "${targets[@]}"; do
+  work="$build/corpus/$target"
+  log="$build/$target.log"
+  mkdir -p "$work"
+  echo "=== fuzz $target: ${seconds}s (log: $log)"
+  if ! ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+      "$build/fuzz/${target}_fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+      -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" \
+      "$work" "fuzz/corpus/$target" >"$log" 2>&1; then
+    grep -E "ERROR|SUMMARY|Test unit written|abort|!=|refused" "$log" | head -20 >&2 || true
+    echo "fuzz $target: FAILED (full log: $log)" >&2
+    exit 1
+  fi
+  grep -E "^Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss_mb" "$log"
+done
+echo "fuzz: every target ran ${seconds}s without a crash, leak or hang"
