@@ -50,6 +50,10 @@ std::uint32_t expect_uint(const json& value, const std::string& path, std::uint6
     double as_float = value.get<double>();
     if (std::floor(as_float) != as_float || as_float < 0)
       reject(path, "expected a whole number, got " + value.dump());
+    // Casting a double beyond the integer's range is undefined (found by fuzz/).
+    if (as_float > static_cast<double>(max))
+      reject(path, "expected an integer from " + std::to_string(min) + " to " +
+                       std::to_string(max) + ", got " + value.dump());
     number = static_cast<std::uint64_t>(as_float);
   } else {
     reject(path, "expected an integer, got " + json_type(value));

@@ -267,6 +267,19 @@ TEST(FuzzFindings, ASpecWithANumberTooLargeForADoubleIsRefusedNotACrash) {
   }
 }
 
+TEST(FuzzFindings, AWholeNumberBeyondAnyIntegerIsRefusedByRange) {
+  // fuzz/spec_fuzz under UBSan: 655555555555555555555 parses as a double and was cast to
+  // uint64_t, which is undefined beyond 2^64.
+  for (const char* number : {"655555555555555555555", "1e300", "4294967296.0"}) {
+    auto spec = parse_spec(std::string(R"({"name":"x","provider":"bash","params":{"command":"true"},"instances":)") +
+                           number + "}");
+    ASSERT_FALSE(spec) << number;
+    EXPECT_NE(spec.error().message.find("instances: expected an integer from 0 to 100"),
+              std::string::npos)
+        << spec.error().message;
+  }
+}
+
 TEST(FuzzFindings, AShortMessageClaimingAHugeArrayIsRefusedWithoutAllocatingIt) {
   // fuzz/codec_fuzz: [1, 1, 0, "", array32 of 2^20 - 1 items] in 10 bytes made msgpack
   // allocate the items (24 MiB) before finding them missing.
