@@ -87,7 +87,8 @@ class Handler {
     std::ostringstream line;
     line << "refused " << source_text(key, address) << " (" << mechanism
          << "): not in --authorized-keys";
-    if (decision.repeats > 0) line << "; refused " << decision.repeats << " more times since last logged";
+    if (decision.repeats > 0)
+      line << "; refused " << decision.repeats << " more times since last logged";
     if (decision.suppressed > 0)
       line << "; " << decision.suppressed << " refusals of other sources not logged";
     log::warn(kLog, line.str());
@@ -162,7 +163,8 @@ RefusalLimiter::Decision RefusalLimiter::refused(const std::string& source, Time
     return {};
   }
   if (found == sources_.end() && sources_.size() >= max_sources_) {
-    std::erase_if(sources_, [&](const auto& entry) { return now - entry.second.logged_at >= window_; });
+    std::erase_if(sources_,
+                  [&](const auto& entry) { return now - entry.second.logged_at >= window_; });
     if (sources_.size() >= max_sources_) {
       ++suppressed_;
       return {};
@@ -199,8 +201,8 @@ Result<std::unique_ptr<ZapHandler>> ZapHandler::start(zmq::context_t& context, Z
     std::string endpoint = "inproc://mob-zap-monitor-" + std::to_string(counter.fetch_add(1));
     if (zmq_socket_monitor(socket.socket->handle(), endpoint.c_str(),
                            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
-      return fail(Errc::internal, "cannot monitor the " + socket.what + " socket: " +
-                                      zmq_strerror(zmq_errno()));
+      return fail(Errc::internal,
+                  "cannot monitor the " + socket.what + " socket: " + zmq_strerror(zmq_errno()));
     zmq::socket_t monitor(context, zmq::socket_type::pair);
     monitor.set(zmq::sockopt::linger, 0);
     monitor.connect(endpoint);
@@ -214,12 +216,12 @@ Result<std::unique_ptr<ZapHandler>> ZapHandler::start(zmq::context_t& context, Z
             config.authorized_keys_file.empty()
                 ? std::string(" (the network key only: no --authorized-keys)")
                 : " (the network key and " + config.authorized_keys_file.string() + ")");
-  handler->thread_ = std::jthread(
-      [](Handler actor) { actor.run(); },
-      Handler(std::move(config), std::move(keys), std::move(zap), std::move(pipe.second),
-              std::move(monitors)));
+  handler->thread_ = std::jthread([](Handler actor) { actor.run(); },
+                                  Handler(std::move(config), std::move(keys), std::move(zap),
+                                          std::move(pipe.second), std::move(monitors)));
   // The ready handshake: the thread runs before anything that needs it binds.
-  while (receive_command(handler->control_, /*dont_wait=*/false) != ZapCommand::ready) {}
+  while (receive_command(handler->control_, /*dont_wait=*/false) != ZapCommand::ready) {
+  }
   return handler;
 }
 

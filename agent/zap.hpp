@@ -52,8 +52,8 @@ class RefusalLimiter {
 };
 
 struct ZapConfig {
-  std::string network_public_key;               // the agents' own key: always allowed
-  std::filesystem::path authorized_keys_file;   // operators' keys; empty: none
+  std::string network_public_key;              // the agents' own key: always allowed
+  std::filesystem::path authorized_keys_file;  // operators' keys; empty: none
 };
 
 // A server socket whose refused handshakes the handler logs too: those that never reach

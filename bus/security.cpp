@@ -123,7 +123,7 @@ Result<KeyPair> parse_key_file(std::string_view text) {
       return at("expected public=KEY or secret=KEY, got " + shown(line));
     auto name = trim(line.substr(0, equals));
     auto value = trim(line.substr(equals + 1));
-    std::string* slot = name == "public" ? &keys.public_key
+    std::string* slot = name == "public"   ? &keys.public_key
                         : name == "secret" ? &keys.secret_key
                                            : nullptr;
     if (slot == nullptr) return at("unknown entry " + shown(name) + " (expected public or secret)");
@@ -135,10 +135,12 @@ Result<KeyPair> parse_key_file(std::string_view text) {
   });
   if (!parsed) return std::unexpected(parsed.error());
   if (keys.secret_key.empty())
-    return fail(Errc::invalid_argument, "no secret=KEY line (make a key file with: mob-tool keygen)");
+    return fail(Errc::invalid_argument,
+                "no secret=KEY line (make a key file with: mob-tool keygen)");
   char derived[kZ85KeyLength + 1] = {};
   if (zmq_curve_public(derived, keys.secret_key.c_str()) != 0)
-    return fail(Errc::internal, "cannot derive the public key: " + std::string(zmq_strerror(zmq_errno())));
+    return fail(Errc::internal,
+                "cannot derive the public key: " + std::string(zmq_strerror(zmq_errno())));
   if (keys.public_key.empty()) keys.public_key = derived;
   if (keys.public_key != derived)
     return fail(Errc::invalid_argument, "the public key does not belong to the secret key");
@@ -169,22 +171,22 @@ Result<std::string> load_public_key(std::string_view key_or_path) {
   auto text = read_file(path, "public key file");
   if (!text) {
     if (key_or_path.size() == kZ85KeyLength && !std::filesystem::exists(path))
-      return fail(Errc::invalid_argument,
-                  shown(key_or_path) + " is neither a Z85 key nor a file");
+      return fail(Errc::invalid_argument, shown(key_or_path) + " is neither a Z85 key nor a file");
     return std::unexpected(text.error());
   }
   std::string key;
-  auto parsed = for_each_line(*text, [&](std::size_t number, std::string_view line) -> Result<void> {
-    if (line.empty() || (line.front() == '#' && !is_z85_key(line))) return {};
-    if (line.starts_with("secret")) return {};
-    if (line.starts_with("public")) line = trim(line.substr(line.find('=') + 1));
-    if (!key.empty() || !is_z85_key(line))
-      return fail(Errc::invalid_argument,
-                  "public key file " + path.string() + " line " + std::to_string(number) +
-                      ": expected one 40-character Z85 key (a mob.pub file)");
-    key = std::string(line);
-    return {};
-  });
+  auto parsed =
+      for_each_line(*text, [&](std::size_t number, std::string_view line) -> Result<void> {
+        if (line.empty() || (line.front() == '#' && !is_z85_key(line))) return {};
+        if (line.starts_with("secret")) return {};
+        if (line.starts_with("public")) line = trim(line.substr(line.find('=') + 1));
+        if (!key.empty() || !is_z85_key(line))
+          return fail(Errc::invalid_argument,
+                      "public key file " + path.string() + " line " + std::to_string(number) +
+                          ": expected one 40-character Z85 key (a mob.pub file)");
+        key = std::string(line);
+        return {};
+      });
   if (!parsed) return std::unexpected(parsed.error());
   if (key.empty())
     return fail(Errc::invalid_argument, "public key file " + path.string() + " holds no key");
@@ -203,8 +205,9 @@ Result<void> write_key_files(const std::filesystem::path& dir, const KeyPair& ke
   }
   for (const auto& path : {secret_path, public_path})
     if (std::filesystem::exists(std::filesystem::symlink_status(path, error)))
-      return fail(Errc::conflict, path.string() + " exists; keygen never overwrites a key: "
-                                                  "remove it first or choose another --out");
+      return fail(Errc::conflict, path.string() +
+                                      " exists; keygen never overwrites a key: "
+                                      "remove it first or choose another --out");
   if (auto ok = write_new_file(secret_path, format_key_file(keys)); !ok) return ok;
   return write_new_file(public_path, keys.public_key + "\n");
 }
@@ -230,7 +233,8 @@ Result<AuthorizedKeys> AuthorizedKeys::load(const std::filesystem::path& path) {
   auto text = read_file(path, "authorized keys file");
   if (!text) return std::unexpected(text.error());
   auto keys = parse(*text);
-  if (!keys) return std::unexpected(keys.error().with_context("authorized keys file " + path.string()));
+  if (!keys)
+    return std::unexpected(keys.error().with_context("authorized keys file " + path.string()));
   return keys;
 }
 
@@ -275,8 +279,7 @@ HandshakeWatch::HandshakeWatch(zmq::context_t& context, zmq::socket_t& socket)
                                std::to_string(counter.fetch_add(1));
   constexpr int kEvents = ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
-  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), kEvents) != 0)
-    throw zmq::error_t();
+  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), kEvents) != 0) throw zmq::error_t();
   events_.set(zmq::sockopt::linger, 0);
   events_.connect(endpoint);
 }
@@ -291,7 +294,8 @@ std::optional<HandshakeWatch::Failure> HandshakeWatch::failure() {
       if (!events_.recv(event, zmq::recv_flags::dontwait)) return first;
       // The second frame (the endpoint) always follows the first.
       zmq::message_t endpoint;
-      while (event.more() && events_.recv(endpoint) && endpoint.more()) {}
+      while (event.more() && events_.recv(endpoint) && endpoint.more()) {
+      }
     } catch (const zmq::error_t&) {
       return first;
     }

@@ -88,7 +88,8 @@ class Agent {
   mob::ClientOptions options() {
     mob::ClientOptions options{timeout_};
     if (key_file_.empty()) {
-      if (!server_key_.empty()) throw UsageError{"--server-key needs --key-file (this client's key pair)"};
+      if (!server_key_.empty())
+        throw UsageError{"--server-key needs --key-file (this client's key pair)"};
       return options;
     }
     if (!keys_) {

@@ -101,8 +101,16 @@ class Security : public ::testing::Test {
 
 TEST_F(Security, KeyedAgentsFormANetworkAndAnOperatorKeyDeploys) {
   auto& a = start(keyed());
-  auto& b = start([&] { auto args = keyed(); args.insert(args.end(), {"-j", a.endpoint()}); return args; }());
-  auto& c = start([&] { auto args = keyed(); args.insert(args.end(), {"-j", a.endpoint()}); return args; }());
+  auto& b = start([&] {
+    auto args = keyed();
+    args.insert(args.end(), {"-j", a.endpoint()});
+    return args;
+  }());
+  auto& c = start([&] {
+    auto args = keyed();
+    args.insert(args.end(), {"-j", a.endpoint()});
+    return args;
+  }());
   ASSERT_TRUE(wait_until(
       [&] {
         for (auto* agent : {&a, &b, &c}) {
@@ -138,7 +146,11 @@ TEST_F(Security, KeyedAgentsFormANetworkAndAnOperatorKeyDeploys) {
 
 TEST_F(Security, AnAgentWithTheWrongKeyCannotJoin) {
   auto& a = start(keyed());
-  auto& b = start([&] { auto args = keyed(); args.insert(args.end(), {"-j", a.endpoint()}); return args; }());
+  auto& b = start([&] {
+    auto args = keyed();
+    args.insert(args.end(), {"-j", a.endpoint()});
+    return args;
+  }());
   ASSERT_TRUE(wait_until([&] { return a.sees(b.name()) == MemberState::alive; }, 15s));
   auto& intruder = start({"--key-file", (stranger_ / "mob.key").string(), "-j", a.endpoint()});
   // The intruder keeps retrying its join: give it a few rounds, then neither agent may know it.
@@ -232,10 +244,10 @@ TEST_F(Security, ANonLoopbackListenerWithoutAKeyRefusesToStart) {
   EXPECT_NE(refused.err.find("--key-file"), std::string::npos);
   EXPECT_NE(refused.err.find("--insecure"), std::string::npos);
 
-  auto half = run_command({MOB_AGENT_BIN, "-p", std::to_string(port), "-P", "bash",
-                           "--authorized-keys", authorized_.string(), "--data-dir",
-                           (dir_.path() / "half").string()},
-                          20s);
+  auto half =
+      run_command({MOB_AGENT_BIN, "-p", std::to_string(port), "-P", "bash", "--authorized-keys",
+                   authorized_.string(), "--data-dir", (dir_.path() / "half").string()},
+                  20s);
   EXPECT_EQ(half.exit_code, 1);
   EXPECT_NE(half.err.find("--authorized-keys needs --key-file"), std::string::npos) << half.err;
 }
@@ -243,10 +255,10 @@ TEST_F(Security, ANonLoopbackListenerWithoutAKeyRefusesToStart) {
 TEST_F(Security, AKeyFileOthersMayReadIsRefused) {
   auto key = network_ / "mob.key";
   ::chmod(key.c_str(), 0644);
-  auto result = run_command({MOB_AGENT_BIN, "-p", std::to_string(free_port_pair()), "-P", "bash",
-                             "--key-file", key.string(), "--data-dir",
-                             (dir_.path() / "loose").string()},
-                            20s);
+  auto result =
+      run_command({MOB_AGENT_BIN, "-p", std::to_string(free_port_pair()), "-P", "bash",
+                   "--key-file", key.string(), "--data-dir", (dir_.path() / "loose").string()},
+                  20s);
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("chmod 600"), std::string::npos) << result.err;
 }

@@ -74,9 +74,11 @@ TEST(KeyFile, RefusesWhatIsNotAKeyPairAndNamesTheLine) {
   const Case cases[] = {
       {"", "no secret=KEY line"},
       {"public=" + keys.public_key + "\n", "no secret=KEY line"},
-      {"secret=" + keys.secret_key.substr(1) + "\n", "line 1: the secret key is not a 40-character Z85 key"},
+      {"secret=" + keys.secret_key.substr(1) + "\n",
+       "line 1: the secret key is not a 40-character Z85 key"},
       {"public=" + other.public_key + "\nsecret=" + keys.secret_key + "\n", "does not belong"},
-      {"secret=" + keys.secret_key + "\nsecret=" + keys.secret_key + "\n", "line 2: a second secret key"},
+      {"secret=" + keys.secret_key + "\nsecret=" + keys.secret_key + "\n",
+       "line 2: a second secret key"},
       {"private=" + keys.secret_key + "\n", "line 1: unknown entry \"private\""},
       {"just words\n", "line 1: expected public=KEY or secret=KEY"},
       {keys.secret_key + "\n", "line 1: "},  // '=' is a Z85 character: may read as NAME=...
@@ -150,8 +152,9 @@ TEST(AuthorizedKeys, ParsesKeysWithCommentsAndBlankLines) {
   auto alice = fresh_keys();
   auto bob = fresh_keys();
   auto stranger = fresh_keys();
-  auto keys = AuthorizedKeys::parse("# operators\n\n" + alice.public_key + "  # alice\n\t" +
-                                    bob.public_key + " bob@laptop\r\n#" + stranger.public_key + "\n");
+  auto keys =
+      AuthorizedKeys::parse("# operators\n\n" + alice.public_key + "  # alice\n\t" +
+                            bob.public_key + " bob@laptop\r\n#" + stranger.public_key + "\n");
   ASSERT_TRUE(keys) << keys.error().message;
   EXPECT_EQ(keys->size(), 2u);
   EXPECT_TRUE(keys->allows(alice.public_key));
@@ -166,8 +169,9 @@ TEST(AuthorizedKeys, ComparesTheBinaryKeyAZapRequestCarries) {
   auto keys = AuthorizedKeys::parse(alice.public_key + "\n");
   ASSERT_TRUE(keys);
   std::string binary(32, '\0');
-  ASSERT_NE(zmq_z85_decode(reinterpret_cast<std::uint8_t*>(binary.data()), alice.public_key.c_str()),
-            nullptr);
+  ASSERT_NE(
+      zmq_z85_decode(reinterpret_cast<std::uint8_t*>(binary.data()), alice.public_key.c_str()),
+      nullptr);
   EXPECT_TRUE(keys->allows_binary(binary));
   EXPECT_EQ(z85_of(binary), alice.public_key);
   binary[0] ^= 1;
@@ -258,12 +262,14 @@ TEST(RefusalLimiter, ForgetsOldSourcesWhenItsTableIsFull) {
 TEST(FuzzFindings, ASpecWithANumberTooLargeForADoubleIsRefusedNotACrash) {
   // fuzz/spec_fuzz: nlohmann::json throws out_of_range (not parse_error) for 2E1403, which
   // escaped parse_spec and aborted the agent on a deploy from any client.
-  for (const char* text : {"[2E0001403na", "[2E0001403]",
-                           R"({"name":"x","provider":"bash","params":{"command":"true"},"instances":1e999})"}) {
+  for (const char* text :
+       {"[2E0001403na", "[2E0001403]",
+        R"({"name":"x","provider":"bash","params":{"command":"true"},"instances":1e999})"}) {
     auto spec = parse_spec(text);
     ASSERT_FALSE(spec) << text;
     EXPECT_EQ(spec.error().code, Errc::invalid_argument);
-    EXPECT_NE(spec.error().message.find("number overflow"), std::string::npos) << spec.error().message;
+    EXPECT_NE(spec.error().message.find("number overflow"), std::string::npos)
+        << spec.error().message;
   }
 }
 
@@ -271,8 +277,9 @@ TEST(FuzzFindings, AWholeNumberBeyondAnyIntegerIsRefusedByRange) {
   // fuzz/spec_fuzz under UBSan: 655555555555555555555 parses as a double and was cast to
   // uint64_t, which is undefined beyond 2^64.
   for (const char* number : {"655555555555555555555", "1e300", "4294967296.0"}) {
-    auto spec = parse_spec(std::string(R"({"name":"x","provider":"bash","params":{"command":"true"},"instances":)") +
-                           number + "}");
+    auto spec = parse_spec(
+        std::string(R"({"name":"x","provider":"bash","params":{"command":"true"},"instances":)") +
+        number + "}");
     ASSERT_FALSE(spec) << number;
     EXPECT_NE(spec.error().message.find("instances: expected an integer from 0 to 100"),
               std::string::npos)
@@ -335,11 +342,13 @@ class Zap : public ::testing::Test {
     auto deadline = std::chrono::steady_clock::now() + 5s;
     while (std::chrono::steady_clock::now() < deadline) {
       zmq::pollitem_t items[] = {{server_->handle(), 0, ZMQ_POLLIN, 0},
-                                 {client.handle(), 0, ZMQ_POLLIN, 0}, watch.poll_item()};
+                                 {client.handle(), 0, ZMQ_POLLIN, 0},
+                                 watch.poll_item()};
       zmq::poll(items, 3, std::chrono::milliseconds(poll_timeout_ms(deadline)));
       if (auto failure = watch.failure())
         return describe_handshake_failure(*failure, keys.has_value(), "test");
-      if (auto request = recv_frames(*server_)) send_frames(*server_, {request->front(), "welcome"});
+      if (auto request = recv_frames(*server_))
+        send_frames(*server_, {request->front(), "welcome"});
       if (auto reply = recv_frames(client)) return "answered";
     }
     return "no answer";
@@ -349,7 +358,7 @@ class Zap : public ::testing::Test {
   std::filesystem::path authorized_ = dir_.path() / "authorized";
   KeyPair network_;
   zmq::context_t context_;
-  std::optional<zmq::socket_t> server_;      // closed before the handler stops
+  std::optional<zmq::socket_t> server_;  // closed before the handler stops
   std::unique_ptr<ZapHandler> handler_;
 };
 
@@ -377,7 +386,8 @@ TEST_F(Zap, ReloadAdmitsAKeyAddedToTheFileAndKeepsTheListOnABadFile) {
   EXPECT_NE(try_client(endpoint, operator_keys), "answered");
   write_text(authorized_, operator_keys.own.public_key + " # alice\n");
   handler_->reload();
-  EXPECT_TRUE(test::wait_until([&] { return try_client(endpoint, operator_keys) == "answered"; }, 10s));
+  EXPECT_TRUE(
+      test::wait_until([&] { return try_client(endpoint, operator_keys) == "answered"; }, 10s));
   write_text(authorized_, "this is not a key\n");
   handler_->reload();
   // The previous list stays: the reload of a broken file is refused, logged, and ignored.
