@@ -144,7 +144,8 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
     return std::unexpected(ok.error());
 
   ProviderContext provider_context{options.name, *agent_id, options.data_dir,
-                                   options.log_max_bytes, options.log_keep_files};
+                                   options.log_max_bytes, options.log_keep_files,
+                                   options.max_log_line_bytes};
   std::vector<std::unique_ptr<Provider>> providers;
   for (const auto& name : options.providers) {
     auto provider = make_provider(name, provider_context);
@@ -197,7 +198,9 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
   state->threads.emplace_back(run_store, std::move(store_config), std::ref(state->context),
                               std::move(io_store.second), std::move(store_supervisor.first),
                               std::move(store_control.second), std::move(pub));
-  state->threads.emplace_back(run_io, IoConfig{options.name, options.max_message_bytes},
+  state->threads.emplace_back(run_io,
+                              IoConfig{options.name, options.max_message_bytes,
+                                       options.max_pending_requests},
                               std::move(router), std::move(io_store.first),
                               std::move(io_supervisor.first), std::move(io_control.second));
   log::info(kLog, "agent ", options.name, " listening on ", router_endpoint, " (events on ",

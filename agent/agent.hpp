@@ -27,6 +27,8 @@ struct AgentOptions {
   std::uint32_t max_services = 10000;
   std::uint64_t log_max_bytes = 10 * 1024 * 1024;
   std::uint32_t log_keep_files = 2;
+  std::uint64_t max_log_line_bytes = 16 * 1024;  // longer lines of service output are cut
+  std::size_t max_pending_requests = 1024;       // requests in flight per client connection
   std::vector<std::string> seeds;  // -j HOST:PORT,...
   DetectorConfig detector;
   std::chrono::milliseconds heartbeat_interval{2000};

@@ -1,6 +1,8 @@
 #include "agent/io.hpp"
 
 #include <chrono>
+#include <deque>
+#include <unordered_map>
 
 #include "agent/actor.hpp"
 #include "bus/codec.hpp"
@@ -12,6 +14,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::string_view kLog = "io";
+// How long a forwarded request holds a slot of its client at most. Every request the agent
+// answers is answered well within it (the slowest, a join, within 2.5 s), and mob-tool gives
+// up after 3 s by default.
+constexpr auto kPendingExpiry = std::chrono::seconds(10);
+constexpr auto kExpirySweep = std::chrono::seconds(1);
 
 enum class Destination { store, supervisor, refuse };
 
@@ -35,6 +42,79 @@ Destination destination_of(const Body& body) {
       body);
 }
 
+// Requests forwarded for each client (routing identity) and not answered yet. Not every
+// message gets exactly one reply (a SyncPush gets none, an indirect probe of a silent target
+// none, a sync or a join several), so the count is kept honest by time: every slot frees
+// itself kPendingExpiry after its request was forwarded, and a reply frees the newest slot,
+// which leaves the oldest (those of unanswered messages) to expire first. A client is
+// therefore never locked out for longer than kPendingExpiry, and extra replies only make
+// the count low, never high. Only clients with a slot taken have an entry: the map is
+// bounded by the connections that sent something in the last kPendingExpiry.
+class PendingRequests {
+ public:
+  explicit PendingRequests(std::size_t limit) : limit_(limit) {}
+
+  std::size_t limit() const { return limit_; }
+
+  // Whether `client` already has `limit` requests in flight.
+  bool full(const std::string& client, Clock::time_point now) {
+    auto found = in_flight_.find(client);
+    if (found == in_flight_.end()) return false;
+    drop_expired(found->second, now);
+    if (found->second.empty()) {
+      in_flight_.erase(found);
+      return false;
+    }
+    return found->second.size() >= limit_;
+  }
+
+  void forwarded(const std::string& client, Clock::time_point now) {
+    in_flight_[client].push_back(now + kPendingExpiry);
+  }
+
+  void answered(const std::string& client) {
+    auto found = in_flight_.find(client);
+    if (found == in_flight_.end()) return;
+    found->second.pop_back();
+    if (found->second.empty()) in_flight_.erase(found);
+  }
+
+  void expire(Clock::time_point now) {
+    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+      drop_expired(it->second, now);
+      it = it->second.empty() ? in_flight_.erase(it) : std::next(it);
+    }
+  }
+
+ private:
+  // Deadlines are pushed in time order, so the expired ones are at the front.
+  static void drop_expired(std::deque<Clock::time_point>& deadlines, Clock::time_point now) {
+    while (!deadlines.empty() && deadlines.front() <= now) deadlines.pop_front();
+  }
+
+  std::size_t limit_;
+  std::unordered_map<std::string, std::deque<Clock::time_point>> in_flight_;
+};
+
+// A warning logged at most once a second, with a count of the ones suppressed meanwhile.
+class RateLimitedWarning {
+ public:
+  void warn(const std::string& what) {
+    auto now = Clock::now();
+    if (now - last_ < std::chrono::seconds(1)) {
+      ++suppressed_;
+      return;
+    }
+    log::warn(kLog, what, suppressed_ ? " (and " + std::to_string(suppressed_) + " more)" : "");
+    suppressed_ = 0;
+    last_ = now;
+  }
+
+ private:
+  Clock::time_point last_{};
+  std::size_t suppressed_ = 0;
+};
+
 class Io {
  public:
   Io(IoConfig config, zmq::socket_t router, zmq::socket_t store, zmq::socket_t supervisor,
@@ -43,15 +123,21 @@ class Io {
         router_(std::move(router)),
         store_(std::move(store)),
         supervisor_(std::move(supervisor)),
-        control_(std::move(control)) {}
+        control_(std::move(control)),
+        pending_(config_.max_pending_requests) {}
 
   void run() {
+    auto next_sweep = Clock::now() + kExpirySweep;
     while (!stopping_) {
       zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
                                  {store_.handle(), 0, ZMQ_POLLIN, 0},
                                  {supervisor_.handle(), 0, ZMQ_POLLIN, 0},
                                  {control_.handle(), 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, 4, std::chrono::milliseconds(1000));
+      zmq::poll(items, 4, std::chrono::milliseconds(poll_timeout_ms(next_sweep)));
+      if (auto now = Clock::now(); now >= next_sweep) {
+        pending_.expire(now);
+        next_sweep = now + kExpirySweep;
+      }
       // Bounded batches keep one busy client from starving the replies.
       for (int i = 0; i < 256; ++i) {
         auto frames = recv_frames(router_);
@@ -72,8 +158,8 @@ class Io {
  private:
   void handle_client(const std::vector<std::string>& frames) {
     if (frames.size() != 2) {
-      complain("a request of " + std::to_string(frames.size()) +
-               " frames (a client sends one frame from a DEALER socket)");
+      bad_requests_.warn("dropped a bad request: a request of " + std::to_string(frames.size()) +
+                         " frames (a client sends one frame from a DEALER socket)");
       if (!frames.empty())
         refuse(frames.front(), 0, Errc::malformed,
                "expected one frame per request from a DEALER socket, got " +
@@ -84,23 +170,31 @@ class Io {
     const std::string& payload = frames[1];
     auto envelope = decode(payload, config_.max_message_bytes);
     if (!envelope) {
-      complain(envelope.error().message);
+      bad_requests_.warn("dropped a bad request: " + envelope.error().message);
       refuse(identity, 0, envelope.error().code,
              "cannot decode the request: " + envelope.error().message);
       return;
     }
-    switch (destination_of(envelope->body)) {
-      case Destination::store: forward(store_, identity, payload); return;
-      case Destination::supervisor: forward(supervisor_, identity, payload); return;
-      case Destination::refuse:
-        refuse(identity, envelope->request_id, Errc::unknown_type,
-               std::string(type_name(envelope->body)) + " is not a request a client may send");
-        return;
+    auto destination = destination_of(envelope->body);
+    if (destination == Destination::refuse) {
+      refuse(identity, envelope->request_id, Errc::unknown_type,
+             std::string(type_name(envelope->body)) + " is not a request a client may send");
+      return;
     }
-  }
-
-  void forward(zmq::socket_t& actor, const std::string& identity, const std::string& payload) {
-    send_frames(actor, {identity, payload}, /*dont_wait=*/true);
+    auto now = Clock::now();
+    if (pending_.full(identity, now)) {
+      const auto limit = std::to_string(pending_.limit());
+      refusals_.warn("refused a request: a client already has " + limit +
+                     " requests in flight (--max-pending-requests)");
+      refuse(identity, envelope->request_id, Errc::unavailable,
+             "too many requests in flight from this client (limit " + limit +
+                 ", see --max-pending-requests); wait for replies before sending more");
+      return;
+    }
+    auto& actor = destination == Destination::store ? store_ : supervisor_;
+    // Pipes have no high-water mark: this fails only while the actor's thread is ending.
+    if (send_frames(actor, {identity, payload}, /*dont_wait=*/true))
+      pending_.forwarded(identity, now);
   }
 
   void refuse(const std::string& identity, std::uint64_t request_id, Errc code,
@@ -115,21 +209,10 @@ class Io {
       auto frames = recv_frames(actor);
       if (!frames) return;
       if (frames->size() != 2 || (*frames)[0].empty()) continue;
+      // The slot is freed even when the client has gone and the reply cannot be delivered.
+      pending_.answered((*frames)[0]);
       send_frames(router_, {(*frames)[0], (*frames)[1]});
     }
-  }
-
-  // Logs bad input at most once a second, with a count of what was suppressed.
-  void complain(const std::string& what) {
-    auto now = Clock::now();
-    if (now - last_complaint_ < std::chrono::seconds(1)) {
-      ++suppressed_;
-      return;
-    }
-    log::warn(kLog, "dropped a bad request: ", what,
-              suppressed_ ? " (and " + std::to_string(suppressed_) + " more)" : "");
-    suppressed_ = 0;
-    last_complaint_ = now;
   }
 
   IoConfig config_;
@@ -138,8 +221,9 @@ class Io {
   zmq::socket_t supervisor_;
   zmq::socket_t control_;
   bool stopping_ = false;
-  Clock::time_point last_complaint_{};
-  std::size_t suppressed_ = 0;
+  PendingRequests pending_;
+  RateLimitedWarning bad_requests_;
+  RateLimitedWarning refusals_;
 };
 
 }  // namespace

@@ -12,6 +12,9 @@ namespace mob {
 struct IoConfig {
   std::string agent_name;
   std::size_t max_message_bytes = 0;
+  // Requests one client (one connection: a tool or a peer) may have forwarded and not yet
+  // answered; more are refused at once with Errc::unavailable (--max-pending-requests).
+  std::size_t max_pending_requests = 1024;
 };
 
 // Runs until ShutdownRequest arrives on `control`.

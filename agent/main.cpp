@@ -100,6 +100,8 @@ int main(int argc, char** argv) {
       ("max-services", po::value<std::uint32_t>(&options.max_services)->default_value(options.max_services), "most services the network holds")
       ("log-max-bytes", po::value<std::uint64_t>(&options.log_max_bytes)->default_value(options.log_max_bytes), "size of a service log file before it rotates")
       ("log-keep-files", po::value<std::uint32_t>(&options.log_keep_files)->default_value(options.log_keep_files), "rotated log files kept per instance")
+      ("max-log-line-bytes", po::value<std::uint64_t>(&options.max_log_line_bytes)->default_value(options.max_log_line_bytes), "longest line of a bash service's output kept in its log; the rest of a longer line is dropped and ' [mob: line truncated, N bytes dropped]' ends it")
+      ("max-pending-requests", po::value<std::size_t>(&options.max_pending_requests)->default_value(options.max_pending_requests), "requests one client (or peer) connection may have in flight; more are refused at once until replies come back")
       ("key-file", po::value<std::string>(&key_file), "the network's CURVE key pair (made by 'mob-tool keygen'; default $MOB_KEY_FILE): every socket then runs CURVE")
       ("authorized-keys", po::value<std::string>(&authorized_keys_file), "file of operators' public keys allowed besides the network key, one per line; re-read on SIGHUP")
       ("insecure", po::bool_switch(&options.insecure), "allow listening on a non-loopback --bind without a key");
@@ -154,6 +156,8 @@ int main(int argc, char** argv) {
     return usage_error("--probe-interval-ms must be at least 10 and larger than --probe-timeout-ms");
   if (heartbeat_ms < 10 || sync_ms < 10 || tombstone_ttl_s < 1)
     return usage_error("--heartbeat-ms and --sync-ms must be at least 10, --tombstone-ttl-s at least 1");
+  if (options.max_log_line_bytes < 1 || options.max_pending_requests < 1)
+    return usage_error("--max-log-line-bytes and --max-pending-requests must be at least 1");
   options.detector.probe_interval = std::chrono::milliseconds(probe_interval_ms);
   options.detector.probe_timeout = std::chrono::milliseconds(probe_timeout_ms);
   options.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);

@@ -163,8 +163,13 @@ ServiceSpec parse_document(const json& doc, const SpecLimits& limits) {
   if (doc.contains("params")) spec.params = doc["params"];
   if (auto checked = check_provider_params(spec.provider, spec.params); !checked)
     throw SpecError{checked.error().message};
-  if (doc.contains("instances"))
-    spec.instances = expect_uint(doc["instances"], "instances", 0, limits.max_instances);
+  if (doc.contains("instances")) {
+    const json& instances = doc["instances"];
+    if (instances.is_number_unsigned() && instances.get<std::uint64_t>() > limits.max_instances)
+      reject("instances", "expected an integer from 0 to " + std::to_string(limits.max_instances) +
+                              ", got " + instances.dump() + " (the agent's limit, --max-instances)");
+    spec.instances = expect_uint(instances, "instances", 0, limits.max_instances);
+  }
   if (doc.contains("restart")) spec.restart = parse_restart(doc["restart"]);
   if (doc.contains("depends_on") && doc.contains("requires"))
     reject("requires", "give either depends_on or requires (its original name), not both");
@@ -210,7 +215,8 @@ Result<ServiceSpec> parse_spec(std::string_view json_text, const SpecLimits& lim
   if (json_text.size() > limits.max_spec_bytes)
     return fail(Errc::too_large, "spec: " + std::to_string(json_text.size()) +
                                      " bytes exceeds the limit of " +
-                                     std::to_string(limits.max_spec_bytes) + " bytes");
+                                     std::to_string(limits.max_spec_bytes) +
+                                     " bytes (the agent's --max-spec-bytes)");
   json doc;
   try {
     doc = json::parse(json_text);

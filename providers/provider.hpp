@@ -23,6 +23,7 @@ struct ProviderContext {
   std::filesystem::path data_dir;       // per-provider state and logs go below it
   std::uint64_t log_max_bytes = 10 * 1024 * 1024;  // per file, before rotation
   std::uint32_t log_keep_files = 2;     // rotated files kept besides the live one
+  std::uint64_t max_log_line_bytes = 16 * 1024;  // longer output lines are cut and marked
 };
 
 struct LaunchRequest {

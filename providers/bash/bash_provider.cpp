@@ -171,8 +171,8 @@ void BashProvider::start(const LaunchRequest& request) {
         key, "already running as pid " + std::to_string(running->second.leader));
   if (auto dir = bash::ensure_log_dir(log_dir()); !dir)
     return report_start_failed(key, dir.error().message);
-  auto log_writer =
-      LogWriter::open(live_log(key), context_.log_max_bytes, context_.log_keep_files);
+  auto log_writer = LogWriter::open(live_log(key), context_.log_max_bytes,
+                                    context_.log_keep_files, context_.max_log_line_bytes);
   if (!log_writer) return report_start_failed(key, log_writer.error().message);
 
   auto group = spawn(request);
@@ -241,7 +241,10 @@ void BashProvider::collect(std::vector<ProviderEvent>& out) {
   const auto now = Clock::now();
   for (auto it = instances_.begin(); it != instances_.end();) {
     Instance& instance = it->second;
-    if (instance.output && !drain_output(instance)) instance.output.reset();
+    if (instance.output && !drain_output(instance)) {
+      instance.output.reset();
+      instance.log.end_of_output();
+    }
     if (auto status = exit_status(instance)) {
       out.push_back(finish(instance, *status));
       it = instances_.erase(it);
@@ -304,6 +307,7 @@ ProviderEvent BashProvider::finish(Instance& instance, const ExitStatus& status)
   siginfo_t ignored{};
   waitid(P_PIDFD, static_cast<id_t>(instance.pidfd.get()), &ignored, WEXITED | WNOHANG);
   if (instance.output) drain_output(instance);
+  instance.log.end_of_output();
 
   ProviderEvent event;
   event.key = instance.key;

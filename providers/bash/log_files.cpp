@@ -74,26 +74,75 @@ Result<void> ensure_log_dir(const std::filesystem::path& dir) {
   return {};
 }
 
+std::string truncation_marker(std::uint64_t dropped) {
+  return " [mob: line truncated, " + std::to_string(dropped) +
+         (dropped == 1 ? " byte" : " bytes") + " dropped]";
+}
+
 Result<LogWriter> LogWriter::open(const std::filesystem::path& live_file,
-                                  std::uint64_t max_bytes, std::uint32_t keep_files) {
+                                  std::uint64_t max_bytes, std::uint32_t keep_files,
+                                  std::uint64_t max_line_bytes) {
   auto fd = open_for_append(live_file);
   if (!fd) return std::unexpected(fd.error());
   struct stat info {};
   if (fstat(fd->get(), &info) != 0)
     return fail(Errc::io, "log file \"" + live_file.string() + "\": " + std::strerror(errno));
   return LogWriter(live_file, std::move(*fd), static_cast<std::uint64_t>(info.st_size),
-                   std::max<std::uint64_t>(max_bytes, 1), keep_files);
+                   std::max<std::uint64_t>(max_bytes, 1), keep_files,
+                   std::max<std::uint64_t>(max_line_bytes, 1));
 }
 
 LogWriter::LogWriter(std::filesystem::path live_file, UniqueFd fd, std::uint64_t size,
-                     std::uint64_t max_bytes, std::uint32_t keep_files)
+                     std::uint64_t max_bytes, std::uint32_t keep_files,
+                     std::uint64_t max_line_bytes)
     : live_file_(std::move(live_file)),
       fd_(std::move(fd)),
       size_(size),
       max_bytes_(max_bytes),
-      keep_files_(keep_files) {}
+      keep_files_(keep_files),
+      max_line_bytes_(max_line_bytes) {}
 
 void LogWriter::append(std::string_view data) {
+  // Output within the limit is written in one piece; only a cut interrupts it.
+  std::size_t span_begin = 0;
+  std::size_t at = 0;
+  while (at < data.size()) {
+    const std::size_t newline = data.find('\n', at);
+    const std::size_t line_end = newline == std::string_view::npos ? data.size() : newline;
+    const std::uint64_t length = line_end - at;
+    if (dropped_bytes_ == 0 && line_bytes_ + length <= max_line_bytes_) {
+      line_bytes_ = newline == std::string_view::npos ? line_bytes_ + length : 0;
+      at = newline == std::string_view::npos ? data.size() : newline + 1;
+      continue;
+    }
+    const std::uint64_t room = max_line_bytes_ - line_bytes_;  // 0 once cut
+    const std::size_t keep = static_cast<std::size_t>(std::min(length, room));
+    const std::string_view kept = data.substr(span_begin, at + keep - span_begin);
+    line_bytes_ += keep;
+    dropped_bytes_ += length - keep;
+    if (newline == std::string_view::npos) {
+      write_rotating(kept);
+      span_begin = at = data.size();
+    } else {
+      // One piece, so that rotation keeps the cut line and its marker in one file.
+      write_rotating(std::string(kept) + truncation_marker(dropped_bytes_) + "\n");
+      line_bytes_ = 0;
+      dropped_bytes_ = 0;
+      span_begin = at = newline + 1;
+    }
+  }
+  write_rotating(data.substr(span_begin));
+}
+
+void LogWriter::end_of_output() {
+  if (dropped_bytes_ == 0) return;
+  write_rotating(truncation_marker(dropped_bytes_) + "\n");
+  line_bytes_ = 0;
+  dropped_bytes_ = 0;
+}
+
+void LogWriter::write_rotating(std::string_view data) {
+  if (data.empty()) return;
   // A writer that lost its file (rotation could not reopen it) tries again.
   if (!fd_ && !reopen()) return;
   while (!data.empty() && fd_) {

@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "providers/bash/log_files.hpp"
 #include "tests/support/process.hpp"
 
 namespace mob {
@@ -482,6 +483,102 @@ TEST_F(BashProviderTest, DestroyingTheProviderKillsWhatItRuns) {
   ASSERT_TRUE(test::wait_until([&] { return test::processes_with_env(marker()).size() == 3; }));
   provider_.reset();
   EXPECT_TRUE(group_gone());
+}
+
+// ---- line length limit ------------------------------------------------------------------
+
+class LogLineLimit : public ::testing::Test {
+ protected:
+  bash::LogWriter open(std::uint64_t max_line_bytes, std::uint64_t max_bytes = 1 << 20,
+                       std::uint32_t keep_files = 2) {
+    auto writer = bash::LogWriter::open(file_, max_bytes, keep_files, max_line_bytes);
+    EXPECT_TRUE(writer) << writer.error().message;
+    return std::move(*writer);
+  }
+  std::string written() const { return test::read_file(file_); }
+
+  test::TempDir dir_;
+  std::filesystem::path file_ = dir_.path() / "job.0.log";
+};
+
+TEST_F(LogLineLimit, MarkerSaysHowManyBytesWereDropped) {
+  EXPECT_EQ(bash::truncation_marker(1), " [mob: line truncated, 1 byte dropped]");
+  EXPECT_EQ(bash::truncation_marker(95904), " [mob: line truncated, 95904 bytes dropped]");
+}
+
+TEST_F(LogLineLimit, LinesUpToTheLimitAreKeptWhole) {
+  auto writer = open(10);
+  writer.append("0123456789\nshort\n\n0123");
+  writer.append("456789\n");
+  writer.end_of_output();
+  EXPECT_EQ(written(), "0123456789\nshort\n\n0123456789\n");
+}
+
+TEST_F(LogLineLimit, ALongerLineKeepsItsFirstBytesThenTheMarkerAndTheNextLineIsIntact) {
+  auto writer = open(10);
+  writer.append("0123456789ABCDEF\nnext\n");
+  EXPECT_EQ(written(), "0123456789" + bash::truncation_marker(6) + "\nnext\n");
+}
+
+TEST_F(LogLineLimit, ALineArrivingInPiecesIsCountedAcrossAppendsWithoutBeingKept) {
+  auto writer = open(10);
+  writer.append("01234");
+  writer.append("56789");  // exactly at the limit: nothing dropped yet
+  writer.append("X");
+  EXPECT_EQ(written(), "0123456789");
+  const std::string piece(4096, 'y');
+  for (int i = 0; i < 1000; ++i) writer.append(piece);
+  // Nothing of the long line is held: the file has not grown.
+  EXPECT_EQ(written(), "0123456789");
+  writer.append("\nafter\n");
+  EXPECT_EQ(written(), "0123456789" + bash::truncation_marker(1 + 4096 * 1000) + "\nafter\n");
+}
+
+TEST_F(LogLineLimit, ANewlineAloneEndsACutLine) {
+  auto writer = open(4);
+  writer.append("abcdefgh");
+  writer.append("\n");
+  writer.append("ij\n");
+  EXPECT_EQ(written(), "abcd" + bash::truncation_marker(4) + "\nij\n");
+}
+
+TEST_F(LogLineLimit, EndOfOutputMarksACutLineThatNeverEnded) {
+  auto writer = open(4);
+  writer.append("ok\nabcdefgh");
+  writer.end_of_output();
+  writer.end_of_output();
+  EXPECT_EQ(written(), "ok\nabcd" + bash::truncation_marker(4) + "\n");
+
+  auto short_line = open(4);
+  short_line.append("xy");
+  short_line.end_of_output();
+  EXPECT_EQ(written(), "ok\nabcd" + bash::truncation_marker(4) + "\nxy");
+}
+
+TEST_F(LogLineLimit, CutLinesStillRotateAsWholeLines) {
+  auto writer = open(10, 64, 1);
+  for (int i = 0; i < 20; ++i) writer.append(std::string(30, static_cast<char>('a' + i)) + "\n");
+  const std::string cut_line = std::string(10, 't') + bash::truncation_marker(20) + "\n";
+  EXPECT_EQ(written(), cut_line);
+  auto rotated = test::read_file(file_.string() + ".1");
+  EXPECT_EQ(rotated, std::string(10, 's') + bash::truncation_marker(20) + "\n");
+}
+
+TEST_F(BashProviderTest, OutputLinesLongerThanTheLimitAreCutAndMarked) {
+  context_.max_log_line_bytes = 1000;
+  provider_ = make_bash_provider(context_);
+  start_command("long.0", "head -c 100000 /dev/zero | tr '\\0' x; echo; echo after");
+  wait_for("long.0", ProviderEventKind::exited);
+  EXPECT_EQ(log_text("long.0"),
+            std::string(1000, 'x') + bash::truncation_marker(99000) + "\nafter\n");
+}
+
+TEST_F(BashProviderTest, AnUnfinishedCutLineIsMarkedWhenTheCommandExits) {
+  context_.max_log_line_bytes = 1000;
+  provider_ = make_bash_provider(context_);
+  start_command("endless.0", "head -c 5000 /dev/zero | tr '\\0' z");
+  wait_for("endless.0", ProviderEventKind::exited);
+  EXPECT_EQ(log_text("endless.0"), std::string(1000, 'z') + bash::truncation_marker(4000) + "\n");
 }
 
 }  // namespace

@@ -114,7 +114,7 @@ TEST(Spec, WrongTypesAreNamed) {
 
 TEST(Spec, RangesAreChecked) {
   EXPECT_EQ(error_of(R"({"name": "a", "provider": "bash", "params": {"command": "true"}, "instances": 101})"),
-            "instances: expected an integer from 0 to 100, got 101");
+            "instances: expected an integer from 0 to 100, got 101 (the agent's limit, --max-instances)");
   EXPECT_EQ(error_of(R"({"name": "a", "provider": "bash", "params": {"command": "true"}, "restart": {"backoff_ms": 500, "backoff_max_ms": 100}})"),
             "restart.backoff_max_ms: must be at least restart.backoff_ms (500), got 100");
   EXPECT_EQ(error_of(R"({"name": "a", "provider": "bash", "params": {"command": "true"}, "restart": {"window_s": 0}})"),

@@ -1,0 +1,350 @@
+// Every limit of a real mob-agent (docs/security.md#limits), hit from outside: the user gets
+// an error that names the limit, and the agent and its services carry on.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "bus/transport.hpp"
+#include "tests/support/agent.hpp"
+
+namespace mob::test {
+namespace {
+
+std::string bash_spec(const std::string& name, const std::string& command,
+                      std::uint32_t instances = 1) {
+  return nlohmann::json{{"name", name},
+                        {"provider", "bash"},
+                        {"instances", instances},
+                        {"params", {{"command", command}}}}
+      .dump();
+}
+
+// A DEALER the test drives by hand: it sends without waiting for replies, and sees its own
+// connection drop through a socket monitor.
+class RawClient {
+ public:
+  explicit RawClient(const AgentProcess& agent) {
+    dealer_.set(zmq::sockopt::linger, 0);
+    const std::string monitor_endpoint = "inproc://raw-client-monitor";
+    EXPECT_EQ(zmq_socket_monitor(dealer_.handle(), monitor_endpoint.c_str(),
+                                 ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED),
+              0);
+    monitor_.set(zmq::sockopt::linger, 0);
+    monitor_.connect(monitor_endpoint);
+    dealer_.connect("tcp://" + agent.endpoint());
+    EXPECT_EQ(next_event(10s), ZMQ_EVENT_HANDSHAKE_SUCCEEDED) << "no connection to the agent";
+  }
+
+  void send(Body body, std::uint64_t request_id) {
+    send_raw(encode(Envelope{kProtocolVersion, request_id, "limits-test", std::move(body)}));
+  }
+  void send_raw(std::string_view frame) { EXPECT_TRUE(send_frames(dealer_, {frame}, false)); }
+
+  // The next reply, or nullopt after `timeout`.
+  std::optional<Envelope> receive(std::chrono::milliseconds timeout = 5s) {
+    zmq::pollitem_t item{dealer_.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, timeout);
+    auto frames = recv_frames(dealer_);
+    if (!frames) return std::nullopt;
+    auto envelope = decode(frames->back());
+    EXPECT_TRUE(envelope) << envelope.error().message;
+    if (!envelope) return std::nullopt;
+    return std::move(*envelope);
+  }
+
+  // The next monitor event (ZMQ_EVENT_*), or 0 after `timeout`.
+  int next_event(std::chrono::milliseconds timeout) {
+    zmq::pollitem_t item{monitor_.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, timeout) != 1) return 0;
+    auto frames = recv_frames(monitor_);
+    if (!frames || frames->front().size() < 2) return 0;
+    const auto& head = frames->front();
+    return static_cast<unsigned char>(head[0]) | (static_cast<unsigned char>(head[1]) << 8);
+  }
+
+ private:
+  zmq::context_t context_{1};
+  zmq::socket_t dealer_{context_, zmq::socket_type::dealer};
+  zmq::socket_t monitor_{context_, zmq::socket_type::pair};
+};
+
+class Limits : public ::testing::Test {
+ protected:
+  AgentProcess& start(std::vector<std::string> extra, std::vector<std::string> join = {}) {
+    for (const auto& seed : join) extra.insert(extra.end(), {"-j", seed});
+    auto dir = dir_.path() / ("agent" + std::to_string(agents_.size()));
+    agents_.push_back(std::make_unique<AgentProcess>(dir, "bash", extra));
+    return *agents_.back();
+  }
+
+  void TearDown() override {
+    for (auto& agent : agents_) {
+      // A clean exit also proves the sanitizers found nothing in the agent.
+      int status = agent->terminate();
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+          << "mob-agent exit status " << status << "\n" << agent->log();
+      // Whatever the test left, nothing the agent started may outlive it.
+      for (pid_t pid : agent->service_processes()) {
+        ADD_FAILURE() << "process " << pid << " of the agent outlived it";
+        ::kill(-pid, SIGKILL);
+        ::kill(pid, SIGKILL);
+      }
+    }
+  }
+
+  CommandResult tool(const AgentProcess& agent, std::vector<std::string> args,
+                     const std::string& input = {}) {
+    args.insert(args.begin(), {MOB_TOOL_BIN, "-a", agent.endpoint()});
+    return run_command(args, 30s, input);
+  }
+
+  static std::string logs_of(AgentProcess& agent, const std::string& service) {
+    auto reply = agent.request(LogsRequest{service, 0, 0, false, 0});
+    if (!reply) return {};
+    auto& chunks = std::get<LogsReply>(*reply).chunks;
+    return chunks.empty() ? std::string() : chunks.front().data;
+  }
+
+  TempDir dir_;
+  std::vector<std::unique_ptr<AgentProcess>> agents_;
+};
+
+TEST_F(Limits, MaxServicesRefusesTheNextNewServiceNamingTheFlagAndTheOthersKeepRunning) {
+  auto& agent = start({"--max-services", "2"});
+  ASSERT_TRUE(agent.deploy(bash_spec("first", "exec sleep 1000")));
+  ASSERT_TRUE(agent.deploy(bash_spec("second", "exec sleep 1000")));
+  ASSERT_TRUE(agent.wait_state("first", 0, InstanceState::running));
+  ASSERT_TRUE(agent.wait_state("second", 0, InstanceState::running));
+
+  auto refused = tool(agent, {"deploy", "-", "--detach"}, bash_spec("third", "exec sleep 1000"));
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("the network already holds 2 services, the limit (--max-services)"),
+            std::string::npos)
+      << refused.err;
+  auto direct = agent.deploy(bash_spec("third", "exec sleep 1000"));
+  ASSERT_FALSE(direct);
+  EXPECT_EQ(direct.error().code, Errc::too_large);
+
+  EXPECT_FALSE(agent.service("third"));
+  EXPECT_EQ(agent.instance("first", 0)->state, InstanceState::running);
+  EXPECT_EQ(agent.instance("second", 0)->state, InstanceState::running);
+  // An update of a service already deployed is not a new one.
+  EXPECT_TRUE(agent.deploy(bash_spec("first", "exec sleep 999")));
+}
+
+TEST_F(Limits, MaxInstancesRefusesASpecAskingForMoreNamingTheLimit) {
+  auto& agent = start({"--max-instances", "3"});
+  auto refused = agent.deploy(bash_spec("wide", "exec sleep 1000", 4));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::invalid_argument);
+  EXPECT_NE(refused.error().message.find(
+                "instances: expected an integer from 0 to 3, got 4 (the agent's limit, --max-instances)"),
+            std::string::npos)
+      << refused.error().message;
+  EXPECT_FALSE(agent.service("wide"));
+
+  ASSERT_TRUE(agent.deploy(bash_spec("wide", "exec sleep 1000", 3)));
+  EXPECT_TRUE(agent.wait_state("wide", 2, InstanceState::running));
+}
+
+TEST_F(Limits, MaxSpecBytesRefusesALargerSpecNamingItsSizeAndTheLimit) {
+  auto& agent = start({"--max-spec-bytes", "1024"});
+  auto large = bash_spec("large", "exec sleep 1000 # " + std::string(2000, 'x'));
+  auto refused = tool(agent, {"deploy", "-", "--detach"}, large);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("spec: " + std::to_string(large.size()) +
+                             " bytes exceeds the limit of 1024 bytes (the agent's --max-spec-bytes)"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_FALSE(agent.service("large"));
+
+  ASSERT_TRUE(agent.deploy(bash_spec("small", "exec sleep 1000")));
+  EXPECT_TRUE(agent.wait_state("small", 0, InstanceState::running));
+}
+
+TEST_F(Limits, MaxMessageBytesDropsTheConnectionOfAnOversizedFrameAndTheAgentKeepsAnswering) {
+  auto& agent = start({"--max-message-bytes", "65536"});
+  RawClient client(agent);
+  client.send_raw(std::string(65537, 'x'));
+  EXPECT_EQ(client.next_event(10s), ZMQ_EVENT_DISCONNECTED)
+      << "the agent kept the connection of a frame over --max-message-bytes";
+
+  // The agent stays up; the same DEALER reconnects by itself and is answered again.
+  EXPECT_TRUE(agent.answers());
+  EXPECT_EQ(client.next_event(10s), ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+  client.send(PingRequest{}, 7);
+  auto reply = client.receive();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->request_id, 7u);
+  EXPECT_TRUE(std::holds_alternative<PingReply>(reply->body));
+
+  // A message just under the limit is read (and, not being a spec the agent accepts,
+  // answered with the spec's own error).
+  client.send(DeployRequest{std::string(60000, ' ')}, 8);
+  reply = client.receive();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->request_id, 8u);
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(reply->body));
+  EXPECT_NE(std::get<ErrorReply>(reply->body).message.find("spec"), std::string::npos);
+}
+
+TEST_F(Limits, MaxPendingRequestsRefusesTheExcessAtOnceWithAnErrorNamingTheFlag) {
+  auto& agent = start({"--max-pending-requests", "4"});
+  RawClient client(agent);
+  // A SyncPush is never answered, so these four hold every slot of this client (for
+  // 10 s, see the next test); nothing is read until every request has gone out.
+  for (std::uint64_t id = 1; id <= 4; ++id) client.send(SyncPush{}, id);
+  for (std::uint64_t id = 5; id <= 10; ++id) client.send(PingRequest{}, id);
+
+  for (std::uint64_t id = 5; id <= 10; ++id) {
+    auto reply = client.receive();
+    ASSERT_TRUE(reply) << "no answer to request " << id;
+    EXPECT_EQ(reply->request_id, id);
+    const auto* error = std::get_if<ErrorReply>(&reply->body);
+    ASSERT_NE(error, nullptr) << "request " << id << " was not refused";
+    EXPECT_EQ(error->code, Errc::unavailable);
+    EXPECT_EQ(error->message,
+              "too many requests in flight from this client (limit 4, see "
+              "--max-pending-requests); wait for replies before sending more");
+  }
+  // Other clients are served as before.
+  EXPECT_TRUE(agent.answers());
+  auto status = tool(agent, {"status"});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(agent.log().find("refused a request: a client already has 4 requests in flight"),
+            std::string::npos)
+      << agent.log();
+}
+
+TEST_F(Limits, RequestsThatAreNeverAnsweredFreeTheirSlotsAfterTenSeconds) {
+  auto& agent = start({"--max-pending-requests", "2"});
+  RawClient client(agent);
+  client.send(SyncPush{}, 1);
+  client.send(SyncPush{}, 2);
+  const auto locked_at = std::chrono::steady_clock::now();
+  client.send(PingRequest{}, 3);
+  auto refused = client.receive();
+  ASSERT_TRUE(refused);
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(refused->body));
+
+  std::uint64_t id = 4;
+  bool answered = wait_until(
+      [&] {
+        client.send(PingRequest{}, id);
+        auto reply = client.receive();
+        EXPECT_TRUE(reply) << "no answer to request " << id;
+        ++id;
+        return reply && std::holds_alternative<PingReply>(reply->body);
+      },
+      30s);
+  EXPECT_TRUE(answered) << "the client is still locked out";
+  EXPECT_GE(std::chrono::steady_clock::now() - locked_at, 9s) << "the slots were freed early";
+}
+
+TEST_F(Limits, RepliesFreeTheSlotsOfAClientThatReads) {
+  auto& agent = start({"--max-pending-requests", "4"});
+  RawClient client(agent);
+  std::uint64_t id = 1;
+  for (int round = 0; round < 25; ++round) {
+    for (int i = 0; i < 4; ++i) client.send(PingRequest{}, id++);
+    for (int i = 0; i < 4; ++i) {
+      auto reply = client.receive();
+      ASSERT_TRUE(reply) << "round " << round;
+      ASSERT_TRUE(std::holds_alternative<PingReply>(reply->body))
+          << "round " << round << ": " << std::get<ErrorReply>(reply->body).message;
+    }
+  }
+}
+
+// Probes, syncs and their pushes from peers come through the same socket and are counted
+// too: the default leaves room for gossip far busier than the defaults make it.
+TEST_F(Limits, TheDefaultPendingLimitNeverRefusesPeersGossipingFast) {
+  const std::vector<std::string> fast = {"--probe-interval-ms", "200", "--probe-timeout-ms",
+                                         "100", "--sync-ms", "50", "--heartbeat-ms", "50"};
+  auto& first = start(fast);
+  auto& second = start(fast, {first.endpoint()});
+  ASSERT_TRUE(wait_until([&] {
+    return first.sees(second.name()) == MemberState::alive &&
+           second.sees(first.name()) == MemberState::alive;
+  }));
+  // Both agents see both instances running, with none of `old_pids`.
+  auto running_everywhere = [&](const std::vector<std::int64_t>& old_pids) {
+    for (auto* agent : {&first, &second}) {
+      auto status = agent->service("spread");
+      if (!status || status->instance_list.size() != 2) return false;
+      for (const auto& instance : status->instance_list)
+        if (instance.state != InstanceState::running ||
+            std::find(old_pids.begin(), old_pids.end(), instance.pid) != old_pids.end())
+          return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(first.deploy(bash_spec("spread", "exec sleep 1000", 2)));
+  ASSERT_TRUE(wait_until([&] { return running_everywhere({0}); })) << second.log();
+  std::vector<std::int64_t> old_pids = {second.instance("spread", 0)->pid,
+                                        second.instance("spread", 1)->pid};
+  ASSERT_TRUE(second.request(ControlRequest{"spread", ControlAction::restart}));
+  EXPECT_TRUE(wait_until([&] { return running_everywhere(old_pids); })) << second.log();
+  for (auto* agent : {&first, &second}) {
+    EXPECT_EQ(agent->log().find("refused a request"), std::string::npos) << agent->log();
+    EXPECT_EQ(agent->log().find("--max-pending-requests"), std::string::npos) << agent->log();
+  }
+}
+
+TEST_F(Limits, ALongLineIsCutAtTheLimitWithAMarkerAndTheNextLineIsIntact) {
+  auto& agent = start({"--max-log-line-bytes", "4096"});
+  ASSERT_TRUE(agent.deploy(bash_spec(
+      "long-line",
+      "head -c 100000 /dev/zero | tr '\\0' x; echo; echo after-the-long-line; exec sleep 1000")));
+  const std::string expected = std::string(4096, 'x') +
+                               " [mob: line truncated, 95904 bytes dropped]\n"
+                               "after-the-long-line\n";
+  std::string logs;
+  EXPECT_TRUE(wait_until([&] {
+    logs = logs_of(agent, "long-line");
+    return logs.find("after-the-long-line\n") != std::string::npos;
+  })) << logs.size() << " bytes of log";
+  EXPECT_EQ(logs, expected);
+
+  auto printed = tool(agent, {"logs", "long-line"});
+  EXPECT_EQ(printed.exit_code, 0) << printed.err;
+  EXPECT_EQ(printed.out, expected);
+}
+
+TEST_F(Limits, TheDefaultLineLimitIs16KiBAndALineThatNeverEndsIsMarkedWhenItsOutputEnds) {
+  auto& agent = start({});
+  auto spec = nlohmann::json::parse(bash_spec("endless", "head -c 100000 /dev/zero | tr '\\0' y"));
+  spec["restart"] = "none";
+  ASSERT_TRUE(agent.deploy(spec.dump()));
+  ASSERT_TRUE(agent.wait_state("endless", 0, InstanceState::exited));
+  std::string logs;
+  EXPECT_TRUE(wait_until([&] {
+    logs = logs_of(agent, "endless");
+    return logs.find("dropped]") != std::string::npos;
+  })) << logs.size() << " bytes of log";
+  EXPECT_EQ(logs, std::string(16384, 'y') + " [mob: line truncated, 83616 bytes dropped]\n");
+}
+
+TEST(LimitsCommandLine, HelpListsEveryLimitAndBadValuesAreUsageErrors) {
+  auto help = run_command({MOB_AGENT_BIN, "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  for (const std::string flag :
+       {"--max-message-bytes", "--max-spec-bytes", "--max-instances", "--max-services",
+        "--log-max-bytes", "--max-log-line-bytes arg (=16384)",
+        "--max-pending-requests arg (=1024)"})
+    EXPECT_NE(help.out.find(flag), std::string::npos) << flag << " is not in:\n" << help.out;
+
+  for (const std::string flag : {"--max-pending-requests", "--max-log-line-bytes"}) {
+    auto zero = run_command({MOB_AGENT_BIN, "-p", "6000", flag, "0"});
+    EXPECT_EQ(zero.exit_code, 2) << flag;
+    EXPECT_NE(zero.err.find(flag), std::string::npos) << zero.err;
+  }
+}
+
+}  // namespace
+}  // namespace mob::test
