@@ -16,6 +16,7 @@
 #include "agent/durable.hpp"
 #include "agent/io.hpp"
 #include "agent/provider_worker.hpp"
+#include "agent/service_archive.hpp"
 #include "agent/store.hpp"
 #include "agent/supervisor.hpp"
 #include "agent/zap.hpp"
@@ -118,6 +119,8 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
   auto lock = lock_data_dir(options.data_dir);
   if (!lock) return std::unexpected(lock.error());
   state->lock_fd = *lock;
+  auto archive = ServiceArchive::open(options.data_dir / "state.db");
+  if (!archive) return std::unexpected(archive.error());
   auto agent_id = load_agent_id(options.data_dir);
   if (!agent_id) return std::unexpected(agent_id.error());
 
@@ -195,7 +198,8 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
   state->threads.emplace_back(run_supervisor, SupervisorConfig{options.name},
                               std::move(store_supervisor.second), std::move(io_supervisor.second),
                               std::move(supervisor_control.second), std::move(worker_pipes));
-  state->threads.emplace_back(run_store, std::move(store_config), std::ref(state->context),
+  state->threads.emplace_back(run_store, std::move(store_config), std::move(*archive),
+                              std::ref(state->context),
                               std::move(io_store.second), std::move(store_supervisor.first),
                               std::move(store_control.second), std::move(pub));
   state->threads.emplace_back(run_io,

@@ -33,7 +33,7 @@ struct AgentOptions {
   DetectorConfig detector;
   std::chrono::milliseconds heartbeat_interval{2000};
   std::chrono::milliseconds sync_interval{1000};
-  std::uint32_t max_subscriptions = 32;
+  std::uint32_t max_subscriptions = 8;
   std::chrono::seconds tombstone_ttl{3600};
   // Security (docs/security.md). With a key file every socket runs CURVE: the agent serves
   // with the network key pair and connects to peers with it; clients must present the

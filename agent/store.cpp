@@ -12,6 +12,7 @@
 #include "agent/durable.hpp"
 #include "agent/hlc.hpp"
 #include "agent/placement.hpp"
+#include "agent/service_archive.hpp"
 #include "bus/log.hpp"
 #include "bus/transport.hpp"
 
@@ -24,6 +25,9 @@ constexpr std::string_view kGossipTopic = "gossip";
 constexpr std::uint64_t kRelaySeqBase = 1ULL << 62;
 constexpr std::size_t kMaxEntriesPerGossip = 400;
 constexpr auto kHandoverLimit = std::chrono::seconds(30);
+// Specs learned from peers reach the disk in batches at most this late; a deploy or control
+// request is answered only once its change is on disk.
+constexpr auto kSaveDelay = std::chrono::milliseconds(50);
 
 std::uint64_t wall_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -68,9 +72,10 @@ std::string tcp_endpoint(const std::string& host_port) {
 
 class Store {
  public:
-  Store(StoreConfig config, zmq::context_t& context, zmq::socket_t io, zmq::socket_t supervisor,
-        zmq::socket_t control, zmq::socket_t pub)
+  Store(StoreConfig config, ServiceArchive archive, zmq::context_t& context, zmq::socket_t io,
+        zmq::socket_t supervisor, zmq::socket_t control, zmq::socket_t pub)
       : config_(std::move(config)),
+        archive_(std::move(archive)),
         context_(context),
         io_(std::move(io)),
         supervisor_(std::move(supervisor)),
@@ -124,31 +129,29 @@ class Store {
         while (auto frames = recv_frames(dealer->second)) handle_peer_reply(dealer_keys[d], *frames);
       }
       run_timers();
+      if (!awaiting_save_.empty() || (!unsaved_.empty() && Clock::now() >= save_at_)) save();
       after_change();
+      for (auto& [request, reply] : awaiting_save_) reply_to(io_, request, std::move(reply));
+      awaiting_save_.clear();
     }
+    save();
     flush();
   }
 
  private:
   // ---- durable specs -------------------------------------------------------------------
 
-  std::filesystem::path services_dir() const { return config_.data_dir / "services"; }
-
   void load() {
-    if (auto ok = ensure_private_dir(services_dir()); !ok) {
-      log::error(kLog, ok.error().message);
+    import_legacy_files();
+    auto records = archive_.load();
+    if (!records) {
+      log::error(kLog, records.error().message);
       return;
     }
-    for (const auto& file : std::filesystem::directory_iterator(services_dir())) {
-      if (file.path().extension() != ".json") continue;
-      auto entry = load_service(file.path());
+    for (const auto& [name, record] : *records) {
+      auto entry = parse_record(record);
       if (!entry) {
-        auto aside = file.path();
-        aside += ".corrupt";
-        log::error(kLog, "ignoring ", file.path().string(), ": ", entry.error().message,
-                   " (moved to ", aside.string(), ")");
-        std::error_code ignored;
-        std::filesystem::rename(file.path(), aside, ignored);
+        log::error(kLog, "ignoring the saved record of ", name, ": ", entry.error().message);
         continue;
       }
       clock_.observe(entry->stamp.hlc);
@@ -158,10 +161,35 @@ class Store {
     }
   }
 
-  Result<ServiceEntry> load_service(const std::filesystem::path& path) {
-    auto text = read_whole_file(path);
-    if (!text) return std::unexpected(text.error());
-    auto doc = nlohmann::json::parse(*text, nullptr, false);
+  // Agents before 0.2 kept one JSON file per service in data-dir/services; they move into
+  // the database once.
+  void import_legacy_files() {
+    std::error_code error;
+    auto dir = config_.data_dir / "services";
+    if (!std::filesystem::is_directory(dir, error)) return;
+    std::vector<ServiceArchive::Record> records;
+    std::vector<std::filesystem::path> files;
+    for (const auto& file : std::filesystem::directory_iterator(dir, error)) {
+      if (file.path().extension() != ".json") continue;
+      auto text = read_whole_file(file.path());
+      if (!text || !parse_record(*text)) {
+        log::error(kLog, "ignoring ", file.path().string(), ": not a service record");
+        continue;
+      }
+      records.emplace_back(file.path().stem().string(), *text);
+      files.push_back(file.path());
+    }
+    if (auto saved = archive_.commit(records, {}); !saved) {
+      log::error(kLog, "cannot import ", dir.string(), ": ", saved.error().message);
+      return;
+    }
+    for (const auto& file : files) std::filesystem::remove(file, error);
+    std::filesystem::remove(dir, error);  // only if nothing else is left in it
+    if (!records.empty()) log::info(kLog, "imported ", records.size(), " service(s) from ", dir.string());
+  }
+
+  Result<ServiceEntry> parse_record(const std::string& text) {
+    auto doc = nlohmann::json::parse(text, nullptr, false);
     if (doc.is_discarded() || !doc.is_object() || !doc.contains("spec") || !doc.contains("stamp"))
       return fail(Errc::malformed, "not a service record");
     auto spec = parse_spec(doc["spec"].dump(), SpecLimits{SIZE_MAX, UINT32_MAX});
@@ -178,15 +206,32 @@ class Store {
     return entry;
   }
 
+  // Queues the entry for the next batch written to disk.
   void persist(const ServiceEntry& entry) {
+    if (unsaved_.empty()) save_at_ = Clock::now() + kSaveDelay;
+    unsaved_.insert(entry.name);
+  }
+
+  std::string record_of(const ServiceEntry& entry) const {
     nlohmann::json doc = {{"generation", entry.generation},
                           {"enabled", entry.enabled},
                           {"restart_generation", entry.restart_generation},
                           {"removed", entry.removed},
                           {"stamp", {{"hlc", entry.stamp.hlc}, {"origin", entry.stamp.origin}}},
                           {"spec", nlohmann::json::parse(entry.spec_json, nullptr, false)}};
-    auto saved = write_file_atomically(services_dir() / (entry.name + ".json"), doc.dump(2));
-    if (!saved) log::error(kLog, "cannot keep the spec of ", entry.name, ": ", saved.error().message);
+    return doc.dump();
+  }
+
+  // Writes every queued entry (and forgets collected ones) in one transaction.
+  void save() {
+    if (unsaved_.empty() && uncollected_.empty()) return;
+    std::vector<ServiceArchive::Record> records;
+    for (const auto& name : unsaved_)
+      if (const ServiceEntry* entry = state_.service(name)) records.emplace_back(name, record_of(*entry));
+    auto saved = archive_.commit(records, uncollected_);
+    if (!saved) log::error(kLog, "cannot keep ", records.size(), " service(s) on disk: ", saved.error().message);
+    unsaved_.clear();
+    uncollected_.clear();
   }
 
   // ---- local changes -------------------------------------------------------------------
@@ -245,7 +290,7 @@ class Store {
       if (!state_.merge(entry)) continue;
       service_event(entry, before);
       changed.services.push_back(entry);
-      dirty_services_.insert(entry.name);
+      mark_dirty_with_dependents(entry.name);
       if (const ServiceSpec* spec = entry.removed ? nullptr : spec_of_fresh(entry))
         for (const auto& dependency : spec->depends_on) dependents_[dependency].insert(entry.name);
       specs_.erase(entry.name);
@@ -414,11 +459,11 @@ class Store {
             reply_to(io_, request, PingReply{config_.self.name, MOB_VERSION, kProtocolVersion,
                                              config_.self.pub_address});
           } else if constexpr (std::is_same_v<T, DeployRequest>) {
-            answer(request, deploy(body));
+            answer_when_saved(request, deploy(body));
           } else if constexpr (std::is_same_v<T, StatusRequest>) {
             answer(request, status(body));
           } else if constexpr (std::is_same_v<T, ControlRequest>) {
-            answer(request, control(body));
+            answer_when_saved(request, control(body));
           } else if constexpr (std::is_same_v<T, MembersRequest>) {
             reply_to(io_, request, members());
           } else if constexpr (std::is_same_v<T, ProbeRequest>) {
@@ -455,6 +500,13 @@ class Store {
   void answer(const Routed& request, Result<Reply> result) {
     if (result) reply_to(io_, request, std::move(*result));
     else reply_to(io_, request, ErrorReply{result.error().code, result.error().message});
+  }
+
+  // A reply to a request that changed a spec leaves once the change is on disk.
+  template <class Reply>
+  void answer_when_saved(const Routed& request, Result<Reply> result) {
+    if (!result || unsaved_.empty()) return answer(request, std::move(result));
+    awaiting_save_.emplace_back(request, Body{std::move(*result)});
   }
 
   const ServiceSpec* spec_of(const ServiceEntry& entry) {
@@ -661,7 +713,11 @@ class Store {
     auto colon = own.rfind(':');
     if (own.rfind("tcp://", 0) != 0 || colon == std::string::npos) return address;
     std::string host = own.substr(6, colon - 6);
-    if (host == "*" || host == "0.0.0.0" || host == "::" || host == "[::]" || address.rfind("tcp://", 0) != 0)
+    // 127.0.0.1 is the source the kernel picks for loopback anyway; binding a source port
+    // first makes it search the ephemeral range for every connection (a third of the CPU
+    // while 50 agents on one host join), so only other addresses are bound.
+    if (host == "*" || host == "0.0.0.0" || host == "::" || host == "[::]" || host == "127.0.0.1" ||
+        address.rfind("tcp://", 0) != 0)
       return address;
     return "tcp://" + host + ":0;" + address.substr(6);
   }
@@ -816,6 +872,7 @@ class Store {
   Clock::time_point next_deadline() const {
     auto deadline = std::min({next_heartbeat_, next_sync_, next_gc_, detector_.next_deadline()});
     if (joining_) deadline = std::min(deadline, join_next_at_);
+    if (!unsaved_.empty()) deadline = std::min(deadline, save_at_);
     return deadline;
   }
 
@@ -932,11 +989,9 @@ class Store {
       if (entry.removed) removed_specs.push_back(entry.name);
     std::uint64_t cutoff = (now_ms - ttl_ms) << 16;
     if (state_.collect_garbage(cutoff) == 0) return;
-    for (const auto& name : removed_specs) {
-      if (state_.service(name)) continue;
-      std::error_code ignored;
-      std::filesystem::remove(services_dir() / (name + ".json"), ignored);
-    }
+    for (const auto& name : removed_specs)
+      if (!state_.service(name)) uncollected_.push_back(name);
+    save();
     members_dirty_ = true;
   }
 
@@ -974,27 +1029,41 @@ class Store {
     return config_.seeds.empty() || joined_ || Clock::now() - started_ > std::chrono::seconds(5);
   }
 
+  // Subscribes to the `max_subscriptions` live peers with the highest rendezvous score for
+  // this agent (all of them in a small network). Each agent ranks peers by its own name, so
+  // every peer is read by about `max_subscriptions` others whatever the size of the
+  // network, a newcomer gets its share of readers at once, and a change of membership moves
+  // few subscriptions. Relaying carries changes across this random graph.
   void update_peers() {
     std::vector<std::string> probe_targets;
+    std::vector<std::pair<std::uint64_t, const Member*>> candidates;
     for (const auto& [key, entry] : state_.members()) {
       const auto& member = entry.member;
       if (member.name == config_.self.name) continue;
       bool live = is_live_member(member.state);
       if (live) probe_targets.push_back(member.name);
-      bool subscribed = subscribed_.contains(member.pub_address);
-      if (live && !subscribed && subscribed_.size() < config_.max_subscriptions &&
-          !member.pub_address.empty()) {
-        sub_.connect(outgoing(member.pub_address));
-        subscribed_.insert(member.pub_address);
-        sync_soon_ = member.name;  // what it published before we listened is fetched now
-      } else if (!live && subscribed) {
-        sub_.disconnect(outgoing(member.pub_address));
-        subscribed_.erase(member.pub_address);
+      if (live && !member.pub_address.empty())
+        candidates.emplace_back(rendezvous_score(config_.self.name, member.name), &member);
+      if (!live && member.state == MemberState::left) dealers_.erase(member.address);
+    }
+    std::size_t keep = std::min<std::size_t>(candidates.size(), config_.max_subscriptions);
+    std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(keep),
+                      candidates.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::set<std::string> wanted;
+    for (std::size_t i = 0; i < keep; ++i) wanted.insert(candidates[i].second->pub_address);
+    for (auto it = subscribed_.begin(); it != subscribed_.end();) {
+      if (wanted.contains(*it)) {
+        ++it;
+        continue;
       }
-      if (!live) {
-        auto dealer = dealers_.find(member.address);
-        if (dealer != dealers_.end() && member.state == MemberState::left) dealers_.erase(dealer);
-      }
+      sub_.disconnect(outgoing(*it));
+      it = subscribed_.erase(it);
+    }
+    for (std::size_t i = 0; i < keep; ++i) {
+      const Member& member = *candidates[i].second;
+      if (!subscribed_.insert(member.pub_address).second) continue;
+      sub_.connect(outgoing(member.pub_address));
+      sync_soon_ = member.name;  // what it published before we listened is fetched now
     }
     detector_.set_members(probe_targets);
   }
@@ -1072,8 +1141,12 @@ class Store {
     }
   }
 
+  // Every dependency is enabled (not stopped by `mob-tool stop`, whose instances may still
+  // be reported running for a moment) and runs somewhere live.
   bool dependencies_ready(const ServiceSpec& spec) const {
     for (const auto& dependency : spec.depends_on) {
+      const ServiceEntry* service = state_.service(dependency);
+      if (!service || service->removed || !service->enabled) return false;
       bool running = false;
       state_.for_each_instance(dependency, [&](const InstanceEntry& instance) {
         if (instance.removed || instance.status.state != InstanceState::running) return;
@@ -1232,6 +1305,11 @@ class Store {
   };
 
   StoreConfig config_;
+  ServiceArchive archive_;
+  std::set<std::string> unsaved_;           // services whose record is not on disk yet
+  std::vector<std::string> uncollected_;    // collected tombstones still on disk
+  Clock::time_point save_at_{};
+  std::vector<std::pair<Routed, Body>> awaiting_save_;  // replies sent once saved
   zmq::context_t& context_;
   zmq::socket_t io_;
   zmq::socket_t supervisor_;
@@ -1279,10 +1357,11 @@ class Store {
 
 }  // namespace
 
-void run_store(StoreConfig config, zmq::context_t& context, zmq::socket_t io,
-               zmq::socket_t supervisor, zmq::socket_t control, zmq::socket_t pub) {
-  Store store(std::move(config), context, std::move(io), std::move(supervisor), std::move(control),
-              std::move(pub));
+void run_store(StoreConfig config, ServiceArchive archive, zmq::context_t& context,
+               zmq::socket_t io, zmq::socket_t supervisor, zmq::socket_t control,
+               zmq::socket_t pub) {
+  Store store(std::move(config), std::move(archive), context, std::move(io), std::move(supervisor),
+              std::move(control), std::move(pub));
   store.run();
 }
 

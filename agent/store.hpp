@@ -1,6 +1,7 @@
 // The peer store: this agent's replica of the cluster state (members, specs, assignments,
 // instance states) and the mesh protocols that keep it: join, SWIM failure detection,
-// gossip over PUB/SUB, anti-entropy, placement. Runs on its own thread; durable specs.
+// gossip over PUB/SUB, anti-entropy, placement. Runs on its own thread; keeps the specs in
+// a ServiceArchive.
 #pragma once
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <zmq.hpp>
 
 #include "agent/failure_detector.hpp"
+#include "agent/service_archive.hpp"
 #include "agent/spec.hpp"
 #include "bus/messages.hpp"
 #include "bus/security.hpp"
@@ -28,16 +30,17 @@ struct StoreConfig {
   DetectorConfig detector;
   std::chrono::milliseconds heartbeat_interval{2000};
   std::chrono::milliseconds sync_interval{1000};
-  std::uint32_t max_subscriptions = 32;  // peers whose PUB we read; relaying covers the rest
+  std::uint32_t max_subscriptions = 8;  // peers whose PUB we read; relaying covers the rest
   std::chrono::seconds tombstone_ttl{3600};
   std::optional<ClientKeys> curve = std::nullopt;  // set: every DEALER and the SUB connect as CURVE clients
 };
 
 // Runs the store's loop until ShutdownRequest arrives on `control`. `io` brings client and
 // peer requests (and takes the replies); `supervisor` takes assignments and brings
-// instance reports; `pub` is the agent's PUB socket. A LeaveCommand on `control` makes the
-// agent announce that it leaves; the store sends one back when a client asked it to leave.
-void run_store(StoreConfig config, zmq::context_t& context, zmq::socket_t io,
-               zmq::socket_t supervisor, zmq::socket_t control, zmq::socket_t pub);
+// instance reports; `pub` is the agent's PUB socket; `archive` keeps the specs across
+// restarts. A LeaveCommand on `control` makes the agent announce that it leaves; the store sends one back when a client asked it to leave.
+void run_store(StoreConfig config, ServiceArchive archive, zmq::context_t& context,
+               zmq::socket_t io, zmq::socket_t supervisor, zmq::socket_t control,
+               zmq::socket_t pub);
 
 }  // namespace mob

@@ -42,8 +42,10 @@ const char* const kUsage =
     "      SIGKILLs PID and the process groups of its children; prints since_ns\n"
     "  restart  --parent PID --kills K --command CMD [--pause-ms MS] [--mob-port P]\n"
     "      SIGKILLs the child of PID running CMD K times; time until a new one runs\n"
-    "  place    --port P --services N --prefix NAME [--crash-pid PID --crash-node NAME]\n"
-    "      deploys N one-instance services through P; time until all run (and again\n"
+    "  place    --port P --services N --prefix NAME [--in-flight K]\n"
+    "           [--crash-pid PID --crash-node NAME]\n"
+    "      deploys N one-instance services through P, K requests in flight (default 1:\n"
+    "      one after another); time until all run (and again\n"
     "      after the crash of one agent, until none runs on it)\n"
     "scripts/bench.sh runs these; see docs/performance.md.\n";
 
@@ -485,16 +487,30 @@ int run_place(const Args& args) {
   // number of services already deployed.
   const std::size_t window = std::max<std::size_t>(1, services / 10);
   double first_window_ms = 0, last_window_ms = 0;
-  for (std::size_t i = 0; i < services; ++i) {
-    if (i == window) first_window_ms = ms_since(started);
-    if (i == services - window) last_window_ms = ms_since(started);
+  const auto in_flight = static_cast<std::size_t>(args.number("in-flight", 1));
+  auto spec_of = [&](std::size_t i) {
     char name[64];
     std::snprintf(name, sizeof name, "%s%04zu", prefix.c_str(), i);
-    std::string spec = std::string(R"({"name":")") + name +
-                       R"(","provider":"bash","instances":1,"params":{"command":"exec sleep 1000"}})";
-    auto reply = client.deploy(spec);
+    return std::string(R"({"name":")") + name +
+           R"(","provider":"bash","instances":1,"params":{"command":"exec sleep 1000"}})";
+  };
+  if (in_flight > 1) {
+    std::vector<std::string> specs;
+    for (std::size_t i = 0; i < services; ++i) specs.push_back(spec_of(i));
+    auto replies = client.deploy_many(std::move(specs), in_flight);
+    for (std::size_t i = 0; i < replies.size(); ++i)
+      if (!replies[i]) {
+        std::cerr << "mob-bench: deploy " << spec_of(i) << ": " << replies[i].error().message << "\n";
+        return 1;
+      }
+    first_window_ms = last_window_ms = 0;
+  }
+  for (std::size_t i = 0; in_flight <= 1 && i < services; ++i) {
+    if (i == window) first_window_ms = ms_since(started);
+    if (i == services - window) last_window_ms = ms_since(started);
+    auto reply = client.deploy(spec_of(i));
     if (!reply) {
-      std::cerr << "mob-bench: deploy " << name << ": " << reply.error().message << "\n";
+      std::cerr << "mob-bench: deploy " << spec_of(i) << ": " << reply.error().message << "\n";
       return 1;
     }
   }
@@ -511,7 +527,7 @@ int run_place(const Args& args) {
     }
     if (!running_ms) pause_for(Millis(20));
   }
-  last_window_ms = deployed_ms - last_window_ms;
+  if (in_flight <= 1) last_window_ms = deployed_ms - last_window_ms;
   std::printf("deploy_ms=%.1f deploys_per_s=%.0f first_tenth_per_deploy_ms=%.2f "
               "last_tenth_per_deploy_ms=%.2f assigned_ms=%.1f running_ms=%.1f",
               deployed_ms, static_cast<double>(services) / (deployed_ms / 1000.0),

@@ -1,7 +1,8 @@
 #include "providers/registry.hpp"
 
 #include "providers/bash/bash_provider.hpp"
-#include "providers/docker/docker_provider.hpp"
+#include "providers/docker/docker_params.hpp"
+#include "providers/plugin.hpp"
 
 namespace mob {
 
@@ -32,7 +33,7 @@ Result<void> check_provider_params(std::string_view provider, const nlohmann::js
 Result<std::unique_ptr<Provider>> make_provider(std::string_view name,
                                                 const ProviderContext& context) {
   if (name == "bash") return make_bash_provider(context);
-  if (name == "docker") return make_docker_provider(context);
+  if (name == "docker") return load_provider_plugin(name, context);
   return fail(Errc::invalid_argument,
               "unknown provider \"" + std::string(name) + "\"; known providers: " + known_list());
 }

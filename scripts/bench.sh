@@ -379,8 +379,9 @@ measure_placement() {
     subscriber=$started_pid
     sleep 1  # the subscription reaches the agent a moment after mob-tool connects
   fi
+  # As `mob::Client::deploy_many` (and so a batch of deploys) does: 64 requests in flight.
   placement=$("$BENCH" place --port "${ports[0]}" --services "$placement_services" --prefix svc- \
-    --crash-pid "${pids[last]}" --crash-node "${names[last]}" --timeout-ms 120000) \
+    --in-flight 64 --crash-pid "${pids[last]}" --crash-node "${names[last]}" --timeout-ms 120000) \
     || say "placement did not finish: $placement"
   say "placement: $placement"
   if [[ -n $subscriber ]]; then
@@ -398,6 +399,16 @@ measure_placement() {
   stop_cluster
   local left; left=$(token_pids | wc -l)
   (( left == 0 )) || say "placement: $left service processes outlived their agents (SIGKILLed)"
+  kill_token_processes
+
+  say "placement: again on a fresh cluster, one deploy at a time (as one mob-tool deploy does)"
+  start_cluster mob "$placement_agents" seq
+  "$BENCH" converge --system mob --ports "$(join_by_comma "${ports[@]}")" --n "$placement_agents" \
+    --since-ns "$cluster_since_ns" --timeout-ms 60000 >/dev/null || die "placement cluster did not converge"
+  placement_sequential=$("$BENCH" place --port "${ports[0]}" --services "$placement_services" \
+    --prefix seq- --timeout-ms 120000) || say "placement did not finish: $placement_sequential"
+  say "placement, one at a time: $placement_sequential"
+  stop_cluster
   kill_token_processes
 }
 
@@ -458,8 +469,10 @@ if wants restart; then
   add_row "restart: status shows new pid running, p50 (ms)" "$(field status_p50_ms "$mob_restart")" "-" "-"
 fi
 if wants placement; then
-  add_row "deploys accepted per second, $placement_agents agents" "$(field deploys_per_s "$placement")" "-" "-"
-  add_row "$placement_services services all running (s) [<5]" "$(ms_to_s "$(field running_ms "$placement")")" "-" "-"
+  add_row "deploys accepted per second, 64 in flight, $placement_agents agents" "$(field deploys_per_s "$placement")" "-" "-"
+  add_row "$placement_services services all running, 64 in flight (s) [<5]" "$(ms_to_s "$(field running_ms "$placement")")" "-" "-"
+  add_row "deploys accepted per second, one at a time" "$(field deploys_per_s "$placement_sequential")" "-" "-"
+  add_row "$placement_services services all running, one at a time (s)" "$(ms_to_s "$(field running_ms "$placement_sequential")")" "-" "-"
   add_row "agent SIGKILLed: its $(field crashed_node_instances "$placement") instances run elsewhere (s)" \
     "$(ms_to_s "$(field moved_ms "$placement")")" "-" "-"
 fi

@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(g++ cmake make pkg-config git
           libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libboost-program-options-dev
-          nlohmann-json3-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
+          nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev libgtest-dev libgmock-dev
           podman runc busybox-static curl procps iproute2 iptables util-linux)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(serf supervisor libbenchmark-dev)

@@ -128,6 +128,9 @@ constexpr std::string_view kMonitorEndpoint = "inproc://event-subscriber-monitor
 constexpr int kHeartbeatIntervalMs = 1000;
 constexpr int kHeartbeatTimeoutMs = 3000;
 constexpr int kReconnectMaxMs = 2000;
+// A request to an agent that is still starting is retried soon (ZeroMQ's default waits
+// 100 ms), backing off towards kReconnectMaxMs while it stays down.
+constexpr int kRequestReconnectMs = 10;
 
 }  // namespace
 
@@ -150,6 +153,8 @@ struct Client::Connection {
       if (options.curve) make_curve_client(*socket, *options.curve);
       watch.emplace(context, *socket);
       socket->set(zmq::sockopt::sndtimeo, static_cast<int>(options.timeout.count()));
+      socket->set(zmq::sockopt::reconnect_ivl, kRequestReconnectMs);
+      socket->set(zmq::sockopt::reconnect_ivl_max, kReconnectMaxMs);
       if (address.ipv6) socket->set(zmq::sockopt::ipv6, 1);
       socket->connect(zmq_endpoint);
     } catch (const zmq::error_t& e) {
@@ -225,10 +230,76 @@ struct Client::Connection {
     }
   }
 
-  template <class Reply, class Request>
-  Result<Reply> ask(Request request) {
-    const std::string asked(type_name(Body{Request{}}));
-    auto answer = call(Body{std::move(request)});
+  // Sends `requests` with up to `window` of them unanswered at a time; the answers come in
+  // the order of the requests. A request the agent does not answer within the timeout (from
+  // the last answer received) fails with Errc::unavailable, as do the ones after it.
+  std::vector<Result<Body>> call_many(std::vector<Body> requests, std::size_t window) {
+    std::vector<Result<Body>> answers(requests.size(), fail(Errc::unavailable, no_answer()));
+    std::map<std::uint64_t, std::size_t> outstanding;  // request id -> index
+    std::size_t next = 0;
+    auto deadline = std::chrono::steady_clock::now() + options.timeout;
+    while (next < requests.size() || !outstanding.empty()) {
+      while (next < requests.size() && outstanding.size() < std::max<std::size_t>(window, 1)) {
+        const std::uint64_t id = next_request_id++;
+        std::string frame = encode(
+            Envelope{kProtocolVersion, id, std::string(kSender), std::move(requests[next])});
+        if (frame.size() > options.max_message_bytes) {
+          answers[next++] = fail(Errc::too_large, "request of " + std::to_string(frame.size()) +
+                                                      " bytes exceeds the limit of " +
+                                                      std::to_string(options.max_message_bytes) +
+                                                      " bytes");
+          continue;
+        }
+        if (!send_frames(*socket, {frame}, /*dont_wait=*/false)) {
+          auto error = give_up();
+          for (auto& [unanswered, index] : outstanding) answers[index] = error;
+          for (; next < requests.size(); ++next) answers[next] = error;
+          return answers;
+        }
+        outstanding.emplace(id, next++);
+      }
+      if (outstanding.empty()) continue;
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left <= std::chrono::milliseconds(0)) {
+        auto error = give_up();
+        for (auto& [unanswered, index] : outstanding) answers[index] = error;
+        for (; next < requests.size(); ++next) answers[next] = error;
+        return answers;
+      }
+      zmq::pollitem_t items[] = {{socket->handle(), 0, ZMQ_POLLIN, 0}, watch->poll_item()};
+      try {
+        if (zmq::poll(items, 2, left) == 0) continue;
+      } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) continue;
+        for (auto& [unanswered, index] : outstanding)
+          answers[index] = fail(Errc::internal, std::string("waiting for the agent failed: ") + e.what());
+        return answers;
+      }
+      if (auto failure = watch->failure()) {
+        auto error = refused(*failure);
+        for (auto& answer : answers)
+          if (!answer && answer.error().code == Errc::unavailable) answer = error;
+        return answers;
+      }
+      while (auto frames = recv_frames(*socket)) {
+        if (frames->size() != 1) continue;
+        auto envelope = decode(frames->front(), options.max_message_bytes);
+        if (!envelope) continue;
+        // An agent that could not read a request's envelope answers with id 0: the oldest.
+        auto found = envelope->request_id == 0 && std::holds_alternative<ErrorReply>(envelope->body)
+                         ? outstanding.begin()
+                         : outstanding.find(envelope->request_id);
+        if (found == outstanding.end()) continue;
+        answers[found->second] = std::move(envelope->body);
+        outstanding.erase(found);
+        deadline = std::chrono::steady_clock::now() + options.timeout;
+      }
+    }
+    return answers;
+  }
+
+  template <class Reply>
+  Result<Reply> interpret(Result<Body> answer, std::string_view asked) {
     if (!answer) return std::unexpected(std::move(answer.error()));
     if (auto* reply = std::get_if<Reply>(&*answer)) return std::move(*reply);
     if (auto* error = std::get_if<ErrorReply>(&*answer)) {
@@ -238,9 +309,15 @@ struct Client::Connection {
       return fail(error->code, std::move(error->message));
     }
     return fail(Errc::malformed, "agent at " + display + " answered a " +
-                                     std::string(type_name(*answer)) + " to a " + asked +
-                                     "; is a Mob agent of protocol version " +
+                                     std::string(type_name(*answer)) + " to a " +
+                                     std::string(asked) + "; is a Mob agent of protocol version " +
                                      std::to_string(kProtocolVersion) + " listening there?");
+  }
+
+  template <class Reply, class Request>
+  Result<Reply> ask(Request request) {
+    const std::string asked(type_name(Body{Request{}}));
+    return interpret<Reply>(call(Body{std::move(request)}), asked);
   }
 };
 
@@ -272,6 +349,19 @@ Result<PingReply> Client::ping() { return connection_->ask<PingReply>(PingReques
 
 Result<DeployReply> Client::deploy(std::string spec_json) {
   return connection_->ask<DeployReply>(DeployRequest{std::move(spec_json)});
+}
+
+std::vector<Result<DeployReply>> Client::deploy_many(std::vector<std::string> specs,
+                                                     std::size_t window) {
+  std::vector<Body> requests;
+  requests.reserve(specs.size());
+  for (auto& spec : specs) requests.emplace_back(DeployRequest{std::move(spec)});
+  auto answers = connection_->call_many(std::move(requests), window);
+  std::vector<Result<DeployReply>> replies;
+  replies.reserve(answers.size());
+  for (auto& answer : answers)
+    replies.push_back(connection_->interpret<DeployReply>(std::move(answer), "DeployRequest"));
+  return replies;
 }
 
 Result<StatusReply> Client::status(std::string service) {

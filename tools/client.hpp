@@ -45,6 +45,10 @@ class Client {
   Result<PingReply> ping();
   // `spec_json` goes to the agent as is; the agent validates it.
   Result<DeployReply> deploy(std::string spec_json);
+  // Deploys many specs with up to `window` requests in flight (the agent saves the ones it
+  // receives together in one disk write); one result per spec, in order.
+  std::vector<Result<DeployReply>> deploy_many(std::vector<std::string> specs,
+                                               std::size_t window = 64);
   // An empty `service` asks for every service.
   Result<StatusReply> status(std::string service = {});
   Result<ControlReply> control(std::string service, ControlAction action);

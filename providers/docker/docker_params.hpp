@@ -60,3 +60,9 @@ struct InstanceLabels {
 nlohmann::json container_create_body(const DockerParams& params, const InstanceLabels& labels);
 
 }  // namespace mob::docker
+
+namespace mob {
+// Checks a service's docker params (see docs/providers-docker.md); errors name the field.
+// Every agent runs it, with or without the docker provider loaded.
+Result<void> check_docker_params(const nlohmann::json& params);
+}  // namespace mob

@@ -5,12 +5,11 @@
 
 #include <memory>
 
+#include "providers/docker/docker_params.hpp"
 #include "providers/provider.hpp"
 
 namespace mob {
 
-// Checks a service's docker params (see docs/providers-docker.md); errors name the field.
-Result<void> check_docker_params(const nlohmann::json& params);
 // Reads DOCKER_HOST now. Never null; without an engine, available() is false.
 std::unique_ptr<Provider> make_docker_provider(const ProviderContext& context);
 

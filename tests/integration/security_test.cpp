@@ -136,7 +136,10 @@ TEST_F(Security, KeyedAgentsFormANetworkAndAnOperatorKeyDeploys) {
     EXPECT_EQ(mode_of(agent->data_dir()), 0700u);
     EXPECT_EQ(mode_of(agent->data_dir() / "agent-id"), 0600u);
     EXPECT_EQ(mode_of(agent->data_dir() / "lock"), 0600u);
-    EXPECT_EQ(mode_of(agent->data_dir() / "services"), 0700u);
+    EXPECT_EQ(mode_of(agent->data_dir() / "state.db"), 0600u);
+    if (std::filesystem::exists(agent->data_dir() / "state.db-wal")) {
+      EXPECT_EQ(mode_of(agent->data_dir() / "state.db-wal"), 0600u);
+    }
     if (agent->name() != node) continue;
     EXPECT_EQ(mode_of(agent->data_dir() / "logs"), 0700u);
     for (const auto& file : std::filesystem::directory_iterator(agent->data_dir() / "logs"))

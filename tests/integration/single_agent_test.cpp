@@ -12,6 +12,7 @@
 
 #include "bus/transport.hpp"
 #include "tests/support/agent.hpp"
+#include "tools/client.hpp"
 
 namespace mob::test {
 namespace {
@@ -327,6 +328,38 @@ TEST(AgentCommandLine, PortInUseIsReported) {
   EXPECT_EQ(same_dir.exit_code, 1);
   EXPECT_NE(same_dir.err.find("is in use by another mob-agent"), std::string::npos) << same_dir.err;
   first.terminate();
+}
+
+
+// Many deploys in flight: each gets its own answer, in order; the agent saves the batch
+// once and a restart (SIGKILL, so nothing is flushed on the way out) finds all of them.
+TEST_F(SingleAgent, PipelinedDeploysAreAnsweredInOrderAndKept) {
+  auto client = Client::connect(agent_->endpoint());
+  ASSERT_TRUE(client) << client.error().message;
+  std::vector<std::string> specs;
+  for (int i = 0; i < 40; ++i)
+    specs.push_back(bash_spec("many-" + std::to_string(i), "exec sleep 1000"));
+  specs[17] = R"({"name": "many-17", "provider": "bash", "params": {"comand": "true"}})";
+  auto replies = client->deploy_many(specs, 16);
+  ASSERT_EQ(replies.size(), specs.size());
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    if (i == 17) {
+      ASSERT_FALSE(replies[i]);
+      EXPECT_NE(replies[i].error().message.find("params.comand"), std::string::npos)
+          << replies[i].error().message;
+      continue;
+    }
+    ASSERT_TRUE(replies[i]) << i << ": " << replies[i].error().message;
+    EXPECT_EQ(replies[i]->service, "many-" + std::to_string(i));
+    EXPECT_TRUE(replies[i]->created);
+  }
+  agent_->sigkill();
+  agent_->restart();
+  auto status = agent_->request(StatusRequest{});
+  ASSERT_TRUE(status);
+  const auto& services = std::get<StatusReply>(*status).services;
+  EXPECT_EQ(services.size(), 39u);
+  for (const auto& service : services) EXPECT_NE(service.name, "many-17");
 }
 
 }  // namespace

@@ -1,0 +1,38 @@
+// The services an agent keeps across restarts: one SQLite database in the data dir
+// (state.db, write-ahead log) with one record per service. Writes come in batches: one
+// transaction and one sync of the log however many services changed.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bus/error.hpp"
+
+namespace mob {
+
+class ServiceArchive {
+ public:
+  using Record = std::pair<std::string, std::string>;  // service name, record (JSON text)
+
+  // Opens (creating, mode 0600) the database `file`; errors name the file and what to do.
+  static Result<ServiceArchive> open(const std::filesystem::path& file);
+
+  // Every record kept.
+  Result<std::vector<Record>> load() const;
+  // Writes or replaces `records` and deletes `erased` in one durable transaction.
+  Result<void> commit(const std::vector<Record>& records, const std::vector<std::string>& erased);
+
+  ServiceArchive(ServiceArchive&&) noexcept;
+  ServiceArchive& operator=(ServiceArchive&&) noexcept;
+  ~ServiceArchive();
+
+ private:
+  struct Database;
+  explicit ServiceArchive(std::unique_ptr<Database> database);
+  std::unique_ptr<Database> database_;
+};
+
+}  // namespace mob

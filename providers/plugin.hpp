@@ -1,0 +1,32 @@
+// Provider plugins: a provider whose dependencies only some agents need (the docker
+// provider and libcurl) is a shared object that an agent loads when it runs that provider.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "providers/provider.hpp"
+
+namespace mob {
+
+// What the agent hands a plugin's entry point. `abi` must equal kProviderPluginAbi: agent
+// and plugin come from the same build, since they share C++ types.
+struct ProviderPluginArgs {
+  const char* abi;
+  const ProviderContext* context;
+  int log_level;  // mob::log::Level: the plugin's copy of the logger follows the agent's
+};
+
+inline constexpr const char* kProviderPluginAbi = "mob-provider-plugin/1 " MOB_VERSION;
+// Every plugin exports `extern "C" Provider* mob_provider_create(const ProviderPluginArgs*,
+// std::string* error)`: a new provider, or null with `error` set.
+inline constexpr const char* kProviderPluginEntry = "mob_provider_create";
+using ProviderPluginCreate = Provider* (*)(const ProviderPluginArgs*, std::string*);
+
+// Loads mob-provider-<name>.so from <dir of mob-agent>/../lib/mob or beside mob-agent and
+// creates its provider. The library stays loaded for the life of the process.
+Result<std::unique_ptr<Provider>> load_provider_plugin(std::string_view name,
+                                                       const ProviderContext& context);
+
+}  // namespace mob
