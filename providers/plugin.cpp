@@ -34,7 +34,8 @@ Result<std::unique_ptr<Provider>> load_provider_plugin(std::string_view name,
     if (!create)
       return fail(Errc::internal, path.string() + " is not a Mob provider plugin (no " +
                                       kProviderPluginEntry + ")");
-    ProviderPluginArgs args{kProviderPluginAbi, &context, static_cast<int>(log::level())};
+    ProviderPluginArgs args{kProviderPluginAbi, sizeof(ProviderContext), &context,
+                            static_cast<int>(log::level())};
     std::string why;
     std::unique_ptr<Provider> provider(create(&args, &why));
     if (!provider)

@@ -14,6 +14,7 @@ namespace mob {
 // and plugin come from the same build, since they share C++ types.
 struct ProviderPluginArgs {
   const char* abi;
+  std::size_t context_size;  // sizeof(ProviderContext) in the agent: a cheap layout check
   const ProviderContext* context;
   int log_level;  // mob::log::Level: the plugin's copy of the logger follows the agent's
 };

@@ -8,7 +8,8 @@
 extern "C" __attribute__((visibility("default"))) mob::Provider* mob_provider_create(
     const mob::ProviderPluginArgs* args, std::string* error) {
   if (args == nullptr || args->abi == nullptr ||
-      std::strcmp(args->abi, mob::kProviderPluginAbi) != 0) {
+      std::strcmp(args->abi, mob::kProviderPluginAbi) != 0 ||
+      args->context_size != sizeof(mob::ProviderContext)) {
     if (error)
       *error = std::string("built for another mob-agent (plugin ") + mob::kProviderPluginAbi +
                ", agent " + (args && args->abi ? args->abi : "unknown") + ")";
