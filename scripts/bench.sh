@@ -251,8 +251,20 @@ refutations_in_logs() {
 }
 
 declare -A join_accused converge_ms rss pss cpu detect_all detect_first detect_suspect fp fp_detail
+declare -A rss_alone
+# RSS of one agent with no peers, idle after joining nothing.
+measure_alone() {
+  local system=$1
+  start_cluster "$system" 1 "${system:0:1}alone"
+  sleep "$idle_settle_s"
+  rss_alone[$system]=$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/${pids[0]}/status")
+  say "$system: one idle agent alone: ${rss_alone[$system]} MiB RSS"
+  stop_cluster
+}
+
 measure_system() {
   local system=$1 n label name
+  wants failure && measure_alone "$system"
   for n in "${membership_sizes[@]}" ; do
     wants membership || (( n == cluster_n )) || continue
     label=${system:0:1}$n
@@ -365,36 +377,44 @@ EOF
 
 # ---- placement --------------------------------------------------------------------------
 
+# A subscriber on another agent than the one deployed through (what it sees is gossip);
+# sets subscriber (its pid, or empty).
+start_events_subscriber() {
+  subscriber=""
+  wants events && "$TOOL" help events >/dev/null 2>&1 || return 0
+  start_daemon "$work/events-$1.txt" sh -c '"$0" -p "$1" events --json | "$2" stamp' \
+    "$TOOL" "${ports[1]}" "$BENCH"
+  subscriber=$started_pid
+  sleep 1  # the subscription reaches the agent a moment after mob-tool connects
+}
+
+# Stops the subscriber; prints "count=N p50_ms=... p99_ms=... max_ms=..." of the delay of
+# each event: when the subscriber read it minus its origin's time_ms.
+finish_events_subscriber() {
+  [[ -n $subscriber ]] || return 0
+  sleep 1
+  stop_groups 5 "$subscriber"; forget_groups "$subscriber"
+  sed -n 's/^\([0-9]\{19\}\) {.*"time_ms":\([0-9]*\).*/\1 \2/p' "$work/events-$1.txt" \
+    | awk '{ printf "%.3f\n", $1 / 1e6 - $2 }' | sort -n \
+    | awk '{ a[NR] = $1 } END { if (NR == 0) { print "count=0"; exit }
+             p99 = int(NR * 0.99); if (p99 < NR * 0.99) p99++
+             printf "count=%d p50_ms=%.0f p99_ms=%.0f max_ms=%.0f\n", NR, a[int((NR + 1) / 2)], a[p99], a[NR] }'
+}
+
 measure_placement() {
   say "placement: $placement_agents agents, $placement_services one-instance services through one"
   start_cluster mob "$placement_agents" place
   "$BENCH" converge --system mob --ports "$(join_by_comma "${ports[@]}")" --n "$placement_agents" \
     --since-ns "$cluster_since_ns" --timeout-ms 60000 >/dev/null || die "placement cluster did not converge"
-  local last=$((placement_agents - 1)) subscriber=""
-  events_summary=""
-  if wants events && "$TOOL" help events >/dev/null 2>&1; then
-    # A subscriber on another agent than the one deployed through: what it sees is gossip.
-    start_daemon "$work/events.txt" sh -c '"$0" -p "$1" events --json | "$2" stamp' \
-      "$TOOL" "${ports[1]}" "$BENCH"
-    subscriber=$started_pid
-    sleep 1  # the subscription reaches the agent a moment after mob-tool connects
-  fi
+  local last=$((placement_agents - 1))
+  start_events_subscriber batch
   # As `mob::Client::deploy_many` (and so a batch of deploys) does: 64 requests in flight.
   placement=$("$BENCH" place --port "${ports[0]}" --services "$placement_services" --prefix svc- \
     --in-flight 64 --crash-pid "${pids[last]}" --crash-node "${names[last]}" --timeout-ms 120000) \
     || say "placement did not finish: $placement"
   say "placement: $placement"
-  if [[ -n $subscriber ]]; then
-    sleep 1
-    stop_groups 5 "$subscriber"; forget_groups "$subscriber"
-    # Delay of each event: when the subscriber read it minus its origin's time_ms.
-    events_summary=$(sed -n 's/^\([0-9]\{19\}\) {.*"time_ms":\([0-9]*\).*/\1 \2/p' "$work/events.txt" \
-      | awk '{ printf "%.3f\n", $1 / 1e6 - $2 }' | sort -n \
-      | awk '{ a[NR] = $1 } END { if (NR == 0) { print "count=0"; exit }
-               p99 = int(NR * 0.99); if (p99 < NR * 0.99) p99++
-               printf "count=%d p50_ms=%.0f p99_ms=%.0f max_ms=%.0f\n", NR, a[int((NR + 1) / 2)], a[p99], a[NR] }')
-    say "events: $events_summary (subscriber on ${names[1]}; $(grep -c '"topic":"instance.running"' "$work/events.txt" || true) instance.running)"
-  fi
+  events_batch=$(finish_events_subscriber batch)
+  [[ -z $events_batch ]] || say "events, 64 deploys in flight: $events_batch (subscriber on ${names[1]})"
   say "placement: stopping the agents (SIGTERM: they stop their services)"
   stop_cluster
   local left; left=$(token_pids | wc -l)
@@ -405,9 +425,12 @@ measure_placement() {
   start_cluster mob "$placement_agents" seq
   "$BENCH" converge --system mob --ports "$(join_by_comma "${ports[@]}")" --n "$placement_agents" \
     --since-ns "$cluster_since_ns" --timeout-ms 60000 >/dev/null || die "placement cluster did not converge"
+  start_events_subscriber one
   placement_sequential=$("$BENCH" place --port "${ports[0]}" --services "$placement_services" \
     --prefix seq- --timeout-ms 120000) || say "placement did not finish: $placement_sequential"
   say "placement, one at a time: $placement_sequential"
+  events_one=$(finish_events_subscriber one)
+  [[ -z $events_one ]] || say "events, one deploy at a time: $events_one (subscriber on ${names[1]})"
   stop_cluster
   kill_token_processes
 }
@@ -452,7 +475,8 @@ if wants membership || wants failure; then
   fi
 fi
 if wants failure; then
-  add_row "idle RSS per agent, N=$cluster_n (MiB) [target <8]" "${rss[mob]}" "${rss[serf]}" "$(ratio "${rss[mob]}" "${rss[serf]}")"
+  add_row "idle RSS, one agent alone (MiB) [target <8]" "${rss_alone[mob]}" "${rss_alone[serf]}" "$(ratio "${rss_alone[mob]}" "${rss_alone[serf]}")"
+  add_row "idle RSS per agent, N=$cluster_n (MiB)" "${rss[mob]}" "${rss[serf]}" "$(ratio "${rss[mob]}" "${rss[serf]}")"
   add_row "idle PSS per agent, N=$cluster_n (MiB)" "${pss[mob]}" "${pss[serf]}" "$(ratio "${pss[mob]}" "${pss[serf]}")"
   add_row "idle CPU per agent, N=$cluster_n (% core) [<0.5]" "${cpu[mob]}" "${cpu[serf]}" "$(ratio "${cpu[mob]}" "${cpu[serf]}")"
   m=$(ms_to_s "${detect_all[mob]}"); s=$(ms_to_s "${detect_all[serf]}")
@@ -482,16 +506,16 @@ if wants bus; then
   add_row "bus: Gossip, 20-entry delta, encode+decode (msg/s)" "${bus[BM_Gossip20]}" "-" "-"
 fi
 if wants events; then
-  if "$TOOL" help events >/dev/null 2>&1; then
-    if [[ -n ${events_summary:-} ]]; then
-      n_events=$(field count "$events_summary")
-      add_row "events: delay origin->subscriber, p50 (ms), $n_events events" "$(field p50_ms "$events_summary")" "-" "-"
-      add_row "events: delay origin->subscriber, p99 (ms)" "$(field p99_ms "$events_summary")" "-" "-"
-    else
-      add_row "events" "measured with placement (--only placement,events)" "-" "-"
-    fi
+  if [[ -n ${events_one:-} || -n ${events_batch:-} ]]; then
+    for load in one batch; do
+      summary=events_$load; summary=${!summary:-}
+      [[ -n $summary ]] || continue
+      label="one deploy at a time"; [[ $load == batch ]] && label="64 deploys in flight"
+      add_row "events: delay origin->subscriber p50 / p99 (ms), $label, $(field count "$summary") events" \
+        "$(field p50_ms "$summary") / $(field p99_ms "$summary")" "-" "-"
+    done
   else
-    add_row "events" "n/a (event stream not built yet)" "-" "-"
+    add_row "events" "measured with placement (--only placement,events)" "-" "-"
   fi
 fi
 
