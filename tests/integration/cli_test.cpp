@@ -52,6 +52,30 @@ TEST_F(Cli, DeployFromAFileWaitsUntilRunningThenStatusAndLogsShowIt) {
   }));
 }
 
+TEST_F(Cli, DeployOfSeveralFilesAnswersEachWaitsForTheAcceptedAndNamesTheRefused) {
+  auto one = write_spec("one.json", R"({"name": "one", "provider": "bash", "params": {"command": "exec sleep 1000"}})");
+  auto bad = write_spec("bad.json", R"({"name": "bad", "provider": "kvm"})");
+  auto two = write_spec("two.json", R"({"name": "two", "provider": "bash", "params": {"command": "exec sleep 1000"}, "instances": 2})");
+  auto deploy = tool({"deploy", one.string(), bad.string(), two.string()});
+  EXPECT_EQ(deploy.exit_code, 1) << deploy.out << deploy.err;
+  EXPECT_NE(deploy.out.find("deployed one version 1"), std::string::npos) << deploy.out;
+  EXPECT_NE(deploy.out.find("deployed two version 1"), std::string::npos) << deploy.out;
+  EXPECT_NE(deploy.out.find("two version 1: 2 of 2 instance(s) running"), std::string::npos) << deploy.out;
+  EXPECT_NE(deploy.err.find("deploy " + bad.string() + " failed: provider: unknown provider \"kvm\""),
+            std::string::npos)
+      << deploy.err;
+  EXPECT_EQ(agent_->instance("one", 0)->state, InstanceState::running);
+  EXPECT_EQ(agent_->instance("two", 1)->state, InstanceState::running);
+  EXPECT_FALSE(agent_->service("bad"));
+
+  // A file that cannot be read stops everything before anything is sent.
+  auto three = write_spec("three.json", R"({"name": "three", "provider": "bash", "params": {"command": "exec sleep 1000"}})");
+  auto unread = tool({"deploy", three.string(), (dir_.path() / "missing.json").string(), "--detach"});
+  EXPECT_EQ(unread.exit_code, 1);
+  EXPECT_NE(unread.err.find("missing.json"), std::string::npos) << unread.err;
+  EXPECT_FALSE(agent_->service("three"));
+}
+
 TEST_F(Cli, DeployFromStdinAndTheOriginalInlineForm) {
   auto from_stdin = tool({"deploy", "-"}, R"({"name": "a", "provider": "bash", "params": {"command": "exec sleep 1000"}})");
   EXPECT_EQ(from_stdin.exit_code, 0) << from_stdin.err;
