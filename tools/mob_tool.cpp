@@ -644,27 +644,36 @@ int wait_until_running(mob::Client& client, mob::EventSubscriber& events,
   }
 }
 
+// The service and instance events of a deploy, subscribed before anything is sent so that
+// none can be missed, and Ctrl-C/SIGTERM to stop waiting.
+struct DeployWatch {
+  std::optional<StopSignals> stop;
+  std::optional<mob::EventSubscriber> events;
+
+  Result<void> open(Agent& agent) {
+    stop.emplace();
+    auto opened = mob::EventSubscriber::open(agent.address(), {"service.", "instance."},
+                                             agent.options());
+    if (!opened) return std::unexpected(opened.error());
+    events.emplace(std::move(*opened));
+    events->wake_on(stop->fd());
+    return {};
+  }
+};
+
 int deploy_text(Agent& agent, std::string spec, bool detach,
                 milliseconds wait_timeout) {
   mob::Client* client = agent.client("deploy");
   if (client == nullptr) return kExitFailed;
-  std::optional<StopSignals> stop;
-  std::optional<mob::EventSubscriber> events;
-  if (!detach) {
-    // Subscribed before the deploy is sent, so that none of its events can be missed.
-    stop.emplace();
-    auto opened = mob::EventSubscriber::open(agent.address(), {"service.", "instance."},
-                                             agent.options());
-    if (!opened) return failed("deploy", opened.error());
-    events.emplace(std::move(*opened));
-    events->wake_on(stop->fd());
-  }
+  DeployWatch watch;
+  if (!detach)
+    if (auto opened = watch.open(agent); !opened) return failed("deploy", opened.error());
   auto deployed = client->deploy(std::move(spec));
   if (!deployed) return failed("deploy", deployed.error());
   std::cout << "deployed " << deployed->service << " version " << deployed->version
             << std::endl;
   if (detach) return kExitOk;
-  return wait_until_running(*client, *events, *deployed, wait_timeout, *stop);
+  return wait_until_running(*client, *watch.events, *deployed, wait_timeout, *watch.stop);
 }
 
 po::options_description deploy_options() {
@@ -692,16 +701,9 @@ int deploy_files(Agent& agent, const std::vector<std::string>& files, bool detac
   }
   mob::Client* client = agent.client("deploy");
   if (client == nullptr) return kExitFailed;
-  std::optional<StopSignals> stop;
-  std::optional<mob::EventSubscriber> events;
-  if (!detach) {
-    stop.emplace();
-    auto opened = mob::EventSubscriber::open(agent.address(), {"service.", "instance."},
-                                             agent.options());
-    if (!opened) return failed("deploy", opened.error());
-    events.emplace(std::move(*opened));
-    events->wake_on(stop->fd());
-  }
+  DeployWatch watch;
+  if (!detach)
+    if (auto opened = watch.open(agent); !opened) return failed("deploy", opened.error());
   auto replies = client->deploy_many(std::move(specs));
   int exit_code = kExitOk;
   std::vector<mob::DeployReply> accepted;
@@ -717,7 +719,7 @@ int deploy_files(Agent& agent, const std::vector<std::string>& files, bool detac
   if (detach) return exit_code;
   // A later service's status call covers the events read while waiting for earlier ones.
   for (const auto& deployed : accepted)
-    if (wait_until_running(*client, *events, deployed, wait_timeout, *stop) != kExitOk)
+    if (wait_until_running(*client, *watch.events, deployed, wait_timeout, *watch.stop) != kExitOk)
       exit_code = kExitFailed;
   return exit_code;
 }
