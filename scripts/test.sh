@@ -33,7 +33,7 @@ for stage in "${stages[@]}"; do
     debug) run_stage debug -DCMAKE_BUILD_TYPE=Debug ;;
     asan) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
             run_stage asan -DCMAKE_BUILD_TYPE=Debug -DMOB_SANITIZE=ON ;;
-    tsan) TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp" \
+    tsan) TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:history_size=7:suppressions=$PWD/tests/tsan.supp" \
             run_stage tsan -DCMAKE_BUILD_TYPE=Debug -DMOB_TSAN=ON ;;
     fuzz) echo "=== stage fuzz"
           scripts/install-deps.sh --fuzz
