@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
@@ -360,6 +362,30 @@ TEST_F(SingleAgent, PipelinedDeploysAreAnsweredInOrderAndKept) {
   const auto& services = std::get<StatusReply>(*status).services;
   EXPECT_EQ(services.size(), 39u);
   for (const auto& service : services) EXPECT_NE(service.name, "many-17");
+}
+
+// A data dir of version 0.1 kept one services/NAME.json per service: the agent imports them
+// into state.db, runs them, deletes the files, and finds them again after a restart.
+TEST(DataDir, ServiceFilesOfTheEarlierVersionAreImportedAndRun) {
+  TempDir dir;
+  auto data = dir.path() / "data";
+  std::filesystem::create_directories(data / "services");
+  nlohmann::json record = {
+      {"generation", 3}, {"enabled", true}, {"restart_generation", 0}, {"removed", false},
+      {"stamp", {{"hlc", 1ULL << 40}, {"origin", "old-agent"}}},
+      {"spec", nlohmann::json::parse(bash_spec("legacy", "exec sleep 1000"))}};
+  std::ofstream(data / "services" / "legacy.json") << record.dump(2);
+  std::ofstream(data / "services" / "garbage.json") << "{ not json";
+  AgentProcess agent(data);
+  ASSERT_TRUE(agent.wait_state("legacy", 0, InstanceState::running)) << agent.log();
+  EXPECT_EQ(agent.service("legacy")->version, 3u);
+  EXPECT_FALSE(std::filesystem::exists(data / "services" / "legacy.json"));
+  EXPECT_TRUE(std::filesystem::exists(data / "services" / "garbage.json"));  // left for a human
+  EXPECT_NE(agent.log().find("not a service record"), std::string::npos) << agent.log();
+  agent.sigkill();
+  agent.restart();
+  ASSERT_TRUE(agent.wait_state("legacy", 0, InstanceState::running)) << agent.log();
+  EXPECT_EQ(agent.terminate(), 0);
 }
 
 }  // namespace
