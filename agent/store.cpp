@@ -28,6 +28,10 @@ constexpr auto kHandoverLimit = std::chrono::seconds(30);
 // Specs learned from peers reach the disk in batches at most this late; a deploy or control
 // request is answered only once its change is on disk.
 constexpr auto kSaveDelay = std::chrono::milliseconds(50);
+// A stamp further ahead of this agent's wall clock is refused: its entry would win every
+// merge, and move every clock it reaches, until real time caught up (a stamp near 2^64
+// never would). Clocks of a network are expected to agree far better (NTP).
+constexpr std::uint64_t kMaxClockAheadMs = 5 * 60 * 1000;
 
 std::uint64_t wall_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -260,6 +264,7 @@ class Store {
   void absorb(const StateDelta& delta, bool relay) {
     StateDelta changed;
     for (const auto& entry : delta.members) {
+      if (stamped_too_far_ahead(entry.heartbeat, entry.reported_by)) continue;
       const MemberEntry* before = state_.member(entry.member.name);
       // A heartbeat: the same member, state and reporter, only a later stamp (and load).
       // A suspicion from another reporter is not soft: it is a confirmation.
@@ -284,6 +289,7 @@ class Store {
       if (!soft) member_event(entry, existed ? std::optional(old_state) : std::nullopt);
     }
     for (const auto& entry : delta.services) {
+      if (stamped_too_far_ahead(entry.stamp.hlc, entry.stamp.origin)) continue;
       clock_.observe(entry.stamp.hlc);
       std::optional<ServiceEntry> before;
       if (const auto* held = state_.service(entry.name)) before = *held;
@@ -297,6 +303,7 @@ class Store {
       persist(entry);
     }
     for (const auto& entry : delta.assignments) {
+      if (stamped_too_far_ahead(entry.stamp.hlc, entry.stamp.origin)) continue;
       clock_.observe(entry.stamp.hlc);
       std::optional<AssignmentEntry> before;
       if (const auto* held = state_.assignment(entry.service, entry.index)) before = *held;
@@ -306,6 +313,7 @@ class Store {
       dirty_services_.insert(entry.service);
     }
     for (const auto& entry : delta.instances) {
+      if (stamped_too_far_ahead(entry.stamp.hlc, entry.stamp.origin)) continue;
       clock_.observe(entry.stamp.hlc);
       const auto& status = entry.status;
       std::optional<InstanceState> before;
@@ -318,6 +326,23 @@ class Store {
     }
     if (entry_count(changed) == 0) return;
     if (relay) append(outbox_, changed);
+  }
+
+  // Logs refusals at most once a minute, with the count of the ones not logged.
+  bool stamped_too_far_ahead(std::uint64_t stamp, const std::string& origin) {
+    const std::uint64_t now_ms = wall_ms();
+    if (HybridClock::wall_ms_of(stamp) <= now_ms + kMaxClockAheadMs) return false;
+    ++skewed_refused_;
+    auto now = Clock::now();
+    if (now - last_skew_log_ >= std::chrono::minutes(1)) {
+      log::warn(kLog, "refused ", skewed_refused_, " change(s), the last from agent ", origin,
+                " stamped ", (HybridClock::wall_ms_of(stamp) - now_ms) / 1000,
+                " s ahead of this agent's clock (at most ", kMaxClockAheadMs / 1000,
+                " s are accepted); check the clocks of both machines (NTP)");
+      last_skew_log_ = now;
+      skewed_refused_ = 0;
+    }
+    return true;
   }
 
   void mark_dirty_with_dependents(const std::string& service) {
@@ -1310,6 +1335,8 @@ class Store {
   std::vector<std::string> uncollected_;    // collected tombstones still on disk
   Clock::time_point save_at_{};
   std::vector<std::pair<Routed, Body>> awaiting_save_;  // replies sent once saved
+  std::uint64_t skewed_refused_ = 0;                    // since the last warning
+  Clock::time_point last_skew_log_{};
   zmq::context_t& context_;
   zmq::socket_t io_;
   zmq::socket_t supervisor_;

@@ -221,6 +221,38 @@ TEST_F(Limits, MaxPendingRequestsRefusesTheExcessAtOnceWithAnErrorNamingTheFlag)
       << agent.log();
 }
 
+// A change stamped far in the future would win every merge (last writer wins) and drag
+// every clock it reached along: the agent refuses it, says why, and keeps the rest.
+TEST_F(Limits, ChangesStampedFarAheadOfTheClockAreRefusedAndNamed) {
+  auto& agent = start({});
+  auto now_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                               std::chrono::system_clock::now().time_since_epoch())
+                                               .count());
+  auto entry = [&](const std::string& name, std::uint64_t hlc) {
+    ServiceEntry service;
+    service.name = name;
+    service.spec_json = bash_spec(name, "exec sleep 1000", 1);
+    service.generation = 1;
+    service.stamp = Stamp{hlc, "agent-from-the-future"};
+    return service;
+  };
+  RawClient client(agent);
+  StateDelta delta;
+  delta.services = {entry("poison", UINT64_MAX), entry("tomorrow", (now_ms + 86'400'000) << 16),
+                    entry("today", now_ms << 16)};
+  client.send(SyncPush{delta}, 1);
+  ASSERT_TRUE(agent.wait_state("today", 0, InstanceState::running)) << agent.log();
+  EXPECT_FALSE(agent.service("poison"));
+  EXPECT_FALSE(agent.service("tomorrow"));
+  EXPECT_NE(agent.log().find("refused 1 change(s), the last from agent agent-from-the-future"),
+            std::string::npos)
+      << agent.log();
+  EXPECT_NE(agent.log().find("check the clocks of both machines (NTP)"), std::string::npos);
+  // The clock was not dragged along: a deploy now still wins over the one just taken.
+  ASSERT_TRUE(agent.deploy(bash_spec("today", "exec sleep 999", 1)));
+  EXPECT_EQ(agent.service("today")->version, 2u);
+}
+
 TEST_F(Limits, RequestsThatAreNeverAnsweredFreeTheirSlotsAfterTenSeconds) {
   auto& agent = start({"--max-pending-requests", "2"});
   RawClient client(agent);
