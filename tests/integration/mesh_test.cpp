@@ -8,6 +8,7 @@
 
 #include "agent/placement.hpp"
 #include "tests/support/agent.hpp"
+#include "tests/support/network.hpp"
 
 namespace mob::test {
 namespace {
@@ -20,79 +21,7 @@ std::string sleeper(const std::string& name, std::uint32_t instances = 1, const 
   return text;
 }
 
-class Mesh : public ::testing::Test {
- protected:
-  // Starts an agent; every agent after the first joins through the first.
-  AgentProcess& start(const std::string& providers = "bash", std::vector<std::string> extra = {}) {
-    if (!agents_.empty()) {
-      extra.push_back("-j");
-      extra.push_back(agents_.front()->endpoint());
-    }
-    auto dir = dir_.path() / ("agent" + std::to_string(agents_.size()));
-    agents_.push_back(std::make_unique<AgentProcess>(dir, providers, extra));
-    return *agents_.back();
-  }
-
-  std::vector<AgentProcess*> live() {
-    std::vector<AgentProcess*> out;
-    for (auto& agent : agents_)
-      if (agent && agent->pid() > 0) out.push_back(agent.get());
-    return out;
-  }
-
-  // Every live agent sees `name` in `state`.
-  bool everyone_sees(const std::string& name, MemberState state, std::chrono::milliseconds timeout = 15s) {
-    return wait_until(
-        [&] {
-          for (auto* agent : live())
-            if (agent->name() != name && agent->sees(name) != state) return false;
-          return true;
-        },
-        timeout);
-  }
-
-  bool everyone_sees_alive(std::size_t count, std::chrono::milliseconds timeout = 15s) {
-    return wait_until(
-        [&] {
-          for (auto* agent : live()) {
-            std::size_t alive = 0;
-            for (const auto& member : agent->members())
-              alive += member.state == MemberState::alive ? 1 : 0;
-            if (alive != count) return false;
-          }
-          return true;
-        },
-        timeout);
-  }
-
-  // Where instance `index` of `service` runs, as `agent` sees it; "" while not running.
-  std::string running_on(AgentProcess& agent, const std::string& service, std::uint32_t index) {
-    auto instance = agent.instance(service, index);
-    return instance && instance->state == InstanceState::running ? instance->node : "";
-  }
-
-  AgentProcess* by_name(const std::string& name) {
-    for (auto* agent : live())
-      if (agent->name() == name) return agent;
-    return nullptr;
-  }
-
-  void TearDown() override {
-    for (auto& agent : agents_) {
-      if (!agent || agent->pid() <= 0) continue;
-      int status = agent->terminate();
-      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-          << agent->name() << " exit status " << status << "\n" << agent->log();
-      for (pid_t pid : agent->service_processes()) {
-        ADD_FAILURE() << "process " << pid << " of " << agent->name() << " outlived it";
-        ::kill(-pid, SIGKILL);
-      }
-    }
-  }
-
-  TempDir dir_;
-  std::vector<std::unique_ptr<AgentProcess>> agents_;
-};
+class Mesh : public AgentNetwork {};
 
 TEST_F(Mesh, FiveAgentsJoinThroughOneSeedAndEveryAgentListsFiveAlive) {
   for (int i = 0; i < 5; ++i) start();
