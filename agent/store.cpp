@@ -32,6 +32,9 @@ constexpr auto kSaveDelay = std::chrono::milliseconds(50);
 // merge, and move every clock it reaches, until real time caught up (a stamp near 2^64
 // never would). Clocks of a network are expected to agree far better (NTP).
 constexpr std::uint64_t kMaxClockAheadMs = 5 * 60 * 1000;
+// Incarnations grow by one per refutation or restart; one this large is a bug or an attack,
+// and taking it would leave its member unable to refute (its next incarnation would wrap).
+constexpr std::uint64_t kMaxIncarnation = 1ULL << 48;
 
 std::uint64_t wall_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -265,6 +268,12 @@ class Store {
     StateDelta changed;
     for (const auto& entry : delta.members) {
       if (stamped_too_far_ahead(entry.heartbeat, entry.reported_by)) continue;
+      if (entry.member.incarnation >= kMaxIncarnation) {
+        refuse_change("incarnation " + std::to_string(entry.member.incarnation) + " of member " +
+                          entry.member.name,
+                      entry.reported_by, "incarnations stay below 2^48");
+        continue;
+      }
       const MemberEntry* before = state_.member(entry.member.name);
       // A heartbeat: the same member, state and reporter, only a later stamp (and load).
       // A suspicion from another reporter is not soft: it is a confirmation.
@@ -328,21 +337,26 @@ class Store {
     if (relay) append(outbox_, changed);
   }
 
-  // Logs refusals at most once a minute, with the count of the ones not logged.
   bool stamped_too_far_ahead(std::uint64_t stamp, const std::string& origin) {
     const std::uint64_t now_ms = wall_ms();
     if (HybridClock::wall_ms_of(stamp) <= now_ms + kMaxClockAheadMs) return false;
-    ++skewed_refused_;
-    auto now = Clock::now();
-    if (now - last_skew_log_ >= std::chrono::minutes(1)) {
-      log::warn(kLog, "refused ", skewed_refused_, " change(s), the last from agent ", origin,
-                " stamped ", (HybridClock::wall_ms_of(stamp) - now_ms) / 1000,
-                " s ahead of this agent's clock (at most ", kMaxClockAheadMs / 1000,
-                " s are accepted); check the clocks of both machines (NTP)");
-      last_skew_log_ = now;
-      skewed_refused_ = 0;
-    }
+    refuse_change("a change stamped " + std::to_string((HybridClock::wall_ms_of(stamp) - now_ms) / 1000) +
+                      " s ahead of this agent's clock",
+                  origin,
+                  "at most " + std::to_string(kMaxClockAheadMs / 1000) +
+                      " s are accepted; check the clocks of both machines (NTP)");
     return true;
+  }
+
+  // Logs a refused change at most once a minute, with the count of the ones not logged.
+  void refuse_change(const std::string& what, const std::string& origin, const std::string& rule) {
+    ++refused_changes_;
+    auto now = Clock::now();
+    if (now - last_refusal_log_ < std::chrono::minutes(1)) return;
+    log::warn(kLog, "refused ", refused_changes_, " change(s), the last from agent ", origin, ": ",
+              what, " (", rule, ")");
+    last_refusal_log_ = now;
+    refused_changes_ = 0;
   }
 
   void mark_dirty_with_dependents(const std::string& service) {
@@ -1335,8 +1349,8 @@ class Store {
   std::vector<std::string> uncollected_;    // collected tombstones still on disk
   Clock::time_point save_at_{};
   std::vector<std::pair<Routed, Body>> awaiting_save_;  // replies sent once saved
-  std::uint64_t skewed_refused_ = 0;                    // since the last warning
-  Clock::time_point last_skew_log_{};
+  std::uint64_t refused_changes_ = 0;  // since the last warning
+  Clock::time_point last_refusal_log_{};
   zmq::context_t& context_;
   zmq::socket_t io_;
   zmq::socket_t supervisor_;

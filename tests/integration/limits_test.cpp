@@ -244,13 +244,33 @@ TEST_F(Limits, ChangesStampedFarAheadOfTheClockAreRefusedAndNamed) {
   ASSERT_TRUE(agent.wait_state("today", 0, InstanceState::running)) << agent.log();
   EXPECT_FALSE(agent.service("poison"));
   EXPECT_FALSE(agent.service("tomorrow"));
-  EXPECT_NE(agent.log().find("refused 1 change(s), the last from agent agent-from-the-future"),
+  EXPECT_NE(agent.log().find("refused 1 change(s), the last from agent agent-from-the-future: "
+                             "a change stamped "),
             std::string::npos)
       << agent.log();
   EXPECT_NE(agent.log().find("check the clocks of both machines (NTP)"), std::string::npos);
   // The clock was not dragged along: a deploy now still wins over the one just taken.
   ASSERT_TRUE(agent.deploy(bash_spec("today", "exec sleep 999", 1)));
   EXPECT_EQ(agent.service("today")->version, 2u);
+}
+
+// An incarnation near 2^64 about an agent would leave it unable to refute (its next one
+// would wrap to 0): refused, and the agent stays alive in its own and its peers' eyes.
+TEST_F(Limits, AnImplausibleIncarnationIsRefused) {
+  auto& agent = start({});
+  auto members = agent.members();
+  ASSERT_EQ(members.size(), 1u);
+  MemberEntry forged{members[0], 1, "forger"};
+  forged.member.state = MemberState::failed;
+  forged.member.incarnation = UINT64_MAX;
+  RawClient client(agent);
+  client.send(SyncPush{StateDelta{{forged}, {}, {}, {}}}, 1);
+  ASSERT_TRUE(wait_until([&] { return agent.log().find("refused 1 change(s), the last from agent forger: "
+                                                       "incarnation 18446744073709551615") !=
+                                      std::string::npos; }))
+      << agent.log();
+  EXPECT_EQ(agent.sees(agent.name()), MemberState::alive);
+  EXPECT_LT(agent.members()[0].incarnation, 1ULL << 48);
 }
 
 TEST_F(Limits, RequestsThatAreNeverAnsweredFreeTheirSlotsAfterTenSeconds) {
