@@ -26,6 +26,10 @@
 #include "providers/registry.hpp"
 
 namespace mob {
+namespace {
+// The longest subscription (topic prefix, plus libzmq's 1-byte header) the PUB socket takes.
+constexpr std::size_t kMaxSubscriptionBytes = 256;
+}  // namespace
 
 struct Agent::State {
   zmq::context_t context{1};
@@ -130,6 +134,9 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
   zmq::socket_t pub(state->context, zmq::socket_type::pub);
   harden_socket(router, options.max_message_bytes);
   harden_socket(pub, options.max_message_bytes);
+  // All a PUB socket ever receives is subscriptions, which libzmq keeps in a trie of one
+  // node per byte: a 4 MiB one cost 380 MiB. Ours are "gossip" and event topic prefixes.
+  pub.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxSubscriptionBytes));
   router.set(zmq::sockopt::router_mandatory, true);
   if (network_key) {
     make_curve_server(router, *network_key);

@@ -1,9 +1,12 @@
 // Every limit of a real mob-agent (docs/security.md#limits), hit from outside: the user gets
 // an error that names the limit, and the agent and its services carry on.
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <fstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -271,6 +274,67 @@ TEST_F(Limits, AnImplausibleIncarnationIsRefused) {
       << agent.log();
   EXPECT_EQ(agent.sees(agent.name()), MemberState::alive);
   EXPECT_LT(agent.members()[0].incarnation, 1ULL << 48);
+}
+
+// libzmq keeps subscriptions in a trie of one node per byte: one subscription of 1 MiB
+// cost about 100 MiB. The PUB socket takes subscriptions of at most 256 bytes and drops
+// the connection of a subscriber that sends a longer one.
+TEST_F(Limits, AHugeSubscriptionIsDroppedWithoutCostingTheAgentMemory) {
+  auto& agent = start({});
+  auto rss_kib = [&] {
+    std::ifstream status("/proc/" + std::to_string(agent.pid()) + "/status");
+    for (std::string line; std::getline(status, line);)
+      if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return 0L;
+  };
+  const long before = rss_kib();
+  // A SUB peer speaking ZMTP 3.0 by hand: libzmq's own SUB and XSUB keep a copy of every
+  // subscription in the same kind of trie, so they cannot send a huge one cheaply.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(agent.port() + 1));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string greeting(64, '\0');
+  greeting[0] = '\xff';
+  greeting[9] = '\x7f';
+  greeting[10] = 3;  // ZMTP 3.0
+  greeting.replace(12, 4, "NULL");
+  std::string ready_body = std::string("\x05READY") + "\x0bSocket-Type" + std::string("\0\0\0\x03", 4) + "SUB";
+  std::string ready = std::string(1, '\x04') + static_cast<char>(ready_body.size()) + ready_body;
+  std::string subscription(1 << 20, 'g');
+  subscription[0] = 1;  // subscribe
+  std::string frame(1, '\x02');  // a long message frame: 8-byte big-endian size
+  for (int shift = 56; shift >= 0; shift -= 8)
+    frame += static_cast<char>((static_cast<std::uint64_t>(subscription.size()) >> shift) & 0xff);
+  frame += subscription;
+  std::string wire = greeting + ready + frame;
+  std::size_t sent = 0;
+  while (sent < wire.size()) {
+    auto n = ::send(fd, wire.data() + sent, wire.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the agent dropped the connection: what it should do
+    sent += static_cast<std::size_t>(n);
+  }
+
+  zmq::context_t context;
+  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(agent.port() + 1);
+  zmq::socket_t sub(context, zmq::socket_type::sub);
+  sub.set(zmq::sockopt::linger, 0);
+  sub.set(zmq::sockopt::subscribe, "service.");
+  sub.connect(endpoint);
+  bool seen = false;
+  ASSERT_TRUE(wait_until([&] {
+    agent.deploy(bash_spec("still-published", "exec sleep 1000", 1));
+    zmq::pollitem_t item{sub.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(200));
+    while (auto frames = recv_frames(sub))
+      if (!frames->empty() && frames->front().rfind("service.", 0) == 0) seen = true;
+    return seen;
+  }));
+  EXPECT_LT(rss_kib() - before, 8 * 1024) << "RSS grew from " << before << " KiB to " << rss_kib();
+  EXPECT_TRUE(agent.answers());
+  ::close(fd);  // only now: a closed peer's unread subscription would never be taken in
 }
 
 TEST_F(Limits, RequestsThatAreNeverAnsweredFreeTheirSlotsAfterTenSeconds) {

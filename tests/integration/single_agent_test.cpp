@@ -295,6 +295,54 @@ TEST_F(SingleAgent, GarbageOnTheRouterPortIsAnsweredOrDroppedAndTheAgentStaysUp)
   EXPECT_TRUE(wait_until([&] { return agent_->answers(); }));
 }
 
+TEST_F(SingleAgent, GarbageOnThePubPortIsDroppedAndEventsStillFlow) {
+  const int pub_port = agent_->port() + 1;  // the default --pub-port
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(pub_port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string junk(4096, '\0');
+  for (std::size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<char>(i * 104729 % 253);
+  EXPECT_GT(::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL), 0);
+  ::close(fd);
+
+  zmq::context_t context;
+  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(pub_port);
+  // A socket of the wrong type fails the ZMTP handshake; one of the right type sends
+  // subscriptions and messages that mean nothing to a publisher.
+  zmq::socket_t dealer(context, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.connect(endpoint);
+  send_frames(dealer, {std::string_view("not a subscription")}, true);
+  zmq::socket_t xsub(context, zmq::socket_type::xsub);
+  xsub.set(zmq::sockopt::linger, 0);
+  xsub.connect(endpoint);
+  for (int i = 0; i < 200; ++i) {
+    std::string frame(1 + i % 97, static_cast<char>(i));
+    frame[0] = static_cast<char>(i % 3);  // subscribe, unsubscribe, or neither
+    send_frames(xsub, {std::string_view(frame)}, true);
+  }
+
+  zmq::socket_t sub(context, zmq::socket_type::sub);
+  sub.set(zmq::sockopt::linger, 0);
+  sub.set(zmq::sockopt::subscribe, "service.");
+  sub.connect(endpoint);
+  bool seen = false;
+  ASSERT_TRUE(wait_until([&] {
+    // Deploy until the subscription has reached the agent and an event arrives.
+    agent_->deploy(bash_spec("after-garbage", "exec sleep 1000"));
+    zmq::pollitem_t item{sub.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(200));
+    while (auto frames = recv_frames(sub))
+      if (!frames->empty() && frames->front().rfind("service.", 0) == 0) seen = true;
+    return seen;
+  }));
+  EXPECT_TRUE(agent_->answers());
+  EXPECT_TRUE(agent_->wait_state("after-garbage", 0, InstanceState::running));
+}
+
 TEST(AgentCommandLine, BadFlagsGetOneClearLineAndExitNonZero) {
   auto unknown_flag = run_command({MOB_AGENT_BIN, "--colour", "blue"});
   EXPECT_EQ(unknown_flag.exit_code, 2);
