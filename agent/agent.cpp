@@ -27,8 +27,9 @@
 
 namespace mob {
 namespace {
-// The longest subscription (topic prefix, plus libzmq's 1-byte header) the PUB socket takes.
-constexpr std::size_t kMaxSubscriptionBytes = 256;
+// The longest message the PUB socket takes: subscriptions (a topic prefix and libzmq's
+// 1-byte header), and the CURVE handshake, whose INITIATE command is about 300 bytes.
+constexpr std::size_t kMaxSubscriptionBytes = 1024;
 }  // namespace
 
 struct Agent::State {

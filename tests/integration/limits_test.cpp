@@ -277,7 +277,7 @@ TEST_F(Limits, AnImplausibleIncarnationIsRefused) {
 }
 
 // libzmq keeps subscriptions in a trie of one node per byte: one subscription of 1 MiB
-// cost about 100 MiB. The PUB socket takes subscriptions of at most 256 bytes and drops
+// cost about 100 MiB. The PUB socket takes subscriptions of at most 1 KiB and drops
 // the connection of a subscriber that sends a longer one.
 TEST_F(Limits, AHugeSubscriptionIsDroppedWithoutCostingTheAgentMemory) {
   auto& agent = start({});
