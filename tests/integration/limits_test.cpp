@@ -1,8 +1,6 @@
 // Every limit of a real mob-agent (docs/security.md#limits), hit from outside: the user gets
 // an error that names the limit, and the agent and its services carry on.
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -290,12 +288,8 @@ TEST_F(Limits, AHugeSubscriptionIsDroppedWithoutCostingTheAgentMemory) {
   const long before = rss_kib();
   // A SUB peer speaking ZMTP 3.0 by hand: libzmq's own SUB and XSUB keep a copy of every
   // subscription in the same kind of trie, so they cannot send a huge one cheaply.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(agent.port() + 1));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  int fd = connect_loopback_tcp(agent.port() + 1);
+  ASSERT_GE(fd, 0);
   std::string greeting(64, '\0');
   greeting[0] = '\xff';
   greeting[9] = '\x7f';
@@ -323,15 +317,7 @@ TEST_F(Limits, AHugeSubscriptionIsDroppedWithoutCostingTheAgentMemory) {
   sub.set(zmq::sockopt::linger, 0);
   sub.set(zmq::sockopt::subscribe, "service.");
   sub.connect(endpoint);
-  bool seen = false;
-  ASSERT_TRUE(wait_until([&] {
-    agent.deploy(bash_spec("still-published", "exec sleep 1000", 1));
-    zmq::pollitem_t item{sub.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(200));
-    while (auto frames = recv_frames(sub))
-      if (!frames->empty() && frames->front().rfind("service.", 0) == 0) seen = true;
-    return seen;
-  }));
+  ASSERT_TRUE(service_events_reach(agent, sub, bash_spec("still-published", "exec sleep 1000", 1)));
   EXPECT_LT(rss_kib() - before, 8 * 1024) << "RSS grew from " << before << " KiB to " << rss_kib();
   EXPECT_TRUE(agent.answers());
   ::close(fd);  // only now: a closed peer's unread subscription would never be taken in

@@ -255,12 +255,8 @@ TEST_F(SingleAgent, BadSpecsGetClearErrorsAndLoseNothing) {
 
 TEST_F(SingleAgent, GarbageOnTheRouterPortIsAnsweredOrDroppedAndTheAgentStaysUp) {
   // Raw bytes that are not ZMTP: libzmq drops the connection.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(agent_->port()));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  int fd = connect_loopback_tcp(agent_->port());
+  ASSERT_GE(fd, 0);
   std::string junk(4096, '\0');
   for (std::size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<char>(i * 7919 % 251);
   EXPECT_GT(::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL), 0);
@@ -297,12 +293,8 @@ TEST_F(SingleAgent, GarbageOnTheRouterPortIsAnsweredOrDroppedAndTheAgentStaysUp)
 
 TEST_F(SingleAgent, GarbageOnThePubPortIsDroppedAndEventsStillFlow) {
   const int pub_port = agent_->port() + 1;  // the default --pub-port
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(pub_port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  int fd = connect_loopback_tcp(pub_port);
+  ASSERT_GE(fd, 0);
   std::string junk(4096, '\0');
   for (std::size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<char>(i * 104729 % 253);
   EXPECT_GT(::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL), 0);
@@ -329,16 +321,7 @@ TEST_F(SingleAgent, GarbageOnThePubPortIsDroppedAndEventsStillFlow) {
   sub.set(zmq::sockopt::linger, 0);
   sub.set(zmq::sockopt::subscribe, "service.");
   sub.connect(endpoint);
-  bool seen = false;
-  ASSERT_TRUE(wait_until([&] {
-    // Deploy until the subscription has reached the agent and an event arrives.
-    agent_->deploy(bash_spec("after-garbage", "exec sleep 1000"));
-    zmq::pollitem_t item{sub.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(200));
-    while (auto frames = recv_frames(sub))
-      if (!frames->empty() && frames->front().rfind("service.", 0) == 0) seen = true;
-    return seen;
-  }));
+  ASSERT_TRUE(service_events_reach(*agent_, sub, bash_spec("after-garbage", "exec sleep 1000")));
   EXPECT_TRUE(agent_->answers());
   EXPECT_TRUE(agent_->wait_state("after-garbage", 0, InstanceState::running));
 }

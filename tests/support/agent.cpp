@@ -1,6 +1,9 @@
 #include "tests/support/agent.hpp"
 
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <zmq.hpp>
@@ -129,6 +132,33 @@ bool AgentProcess::wait_state(const std::string& name, std::uint32_t index, Inst
         return found && found->state == state && (not_pid == 0 || found->pid != not_pid);
       },
       timeout);
+}
+
+int connect_loopback_tcp(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool service_events_reach(AgentProcess& agent, zmq::socket_t& sub, const std::string& spec_json) {
+  bool seen = false;
+  return wait_until([&] {
+    // Again and again: the subscription reaches the agent a moment after connect().
+    (void)agent.deploy(spec_json);
+    zmq::pollitem_t item{sub.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(200));
+    while (auto frames = recv_frames(sub))
+      if (!frames->empty() && frames->front().rfind("service.", 0) == 0) seen = true;
+    return seen;
+  });
 }
 
 }  // namespace mob::test

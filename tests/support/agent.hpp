@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <zmq.hpp>
+
 #include "bus/codec.hpp"
 #include "bus/security.hpp"
 #include "tests/support/process.hpp"
@@ -60,5 +62,12 @@ class AgentProcess {
   Child child_;
   std::uint64_t next_request_id_ = 1;
 };
+
+// A plain TCP connection to 127.0.0.1:`port`, for bytes that are not ZMTP; -1 if refused.
+int connect_loopback_tcp(int port);
+
+// Deploys `spec_json` through `agent` until `sub` (subscribed to "service.") receives a
+// service event: the agent's PUB socket still serves its subscribers.
+bool service_events_reach(AgentProcess& agent, zmq::socket_t& sub, const std::string& spec_json);
 
 }  // namespace mob::test
