@@ -142,7 +142,7 @@ struct Client::Connection {
   zmq::context_t context{1};
   std::optional<zmq::socket_t> socket;  // declared after the context: closed before it
   std::optional<HandshakeWatch> watch;  // refused handshakes of `socket`
-  std::uint64_t next_request_id = 1;    // 0 is never used: see is_answer()
+  std::uint64_t next_request_id = 1;    // 0 is never used: see call_many()
 
   Result<void> open() {
     try {
@@ -190,44 +190,11 @@ struct Client::Connection {
                 describe_handshake_failure(failure, options.curve.has_value(), display));
   }
 
-  // The reply to `id`, or an ErrorReply with request id 0: an agent that could not read a
-  // request's envelope cannot know its id, and only one request is ever outstanding.
-  static bool is_answer(const Envelope& envelope, std::uint64_t id) {
-    return envelope.request_id == id ||
-           (envelope.request_id == 0 && std::holds_alternative<ErrorReply>(envelope.body));
-  }
-
+  // One request, one reply (or the error that ended the wait).
   Result<Body> call(Body request) {
-    const std::uint64_t id = next_request_id++;
-    const std::string frame =
-        encode(Envelope{kProtocolVersion, id, std::string(kSender), std::move(request)});
-    if (frame.size() > options.max_message_bytes)
-      return fail(Errc::too_large, "request of " + std::to_string(frame.size()) +
-                                       " bytes exceeds the limit of " +
-                                       std::to_string(options.max_message_bytes) + " bytes");
-    const auto deadline = std::chrono::steady_clock::now() + options.timeout;
-    if (!send_frames(*socket, {frame}, /*dont_wait=*/false)) return give_up();
-    while (true) {
-      // Rounded up: the call never gives up before the full timeout has passed.
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left <= std::chrono::milliseconds(0)) return give_up();
-      zmq::pollitem_t items[] = {{socket->handle(), 0, ZMQ_POLLIN, 0}, watch->poll_item()};
-      try {
-        if (zmq::poll(items, 2, left) == 0) continue;
-      } catch (const zmq::error_t& e) {
-        if (e.num() == EINTR) continue;  // a signal for the embedding program; keep waiting
-        return fail(Errc::internal, std::string("waiting for the agent failed: ") + e.what());
-      }
-      if (auto failure = watch->failure()) return refused(*failure);
-      auto frames = recv_frames(*socket);
-      if (!frames || frames->size() != 1) continue;  // an agent answers with one frame
-      auto envelope = decode(frames->front(), options.max_message_bytes);
-      if (!envelope)
-        return std::unexpected(envelope.error().with_context("reply from agent at " + display));
-      if (!is_answer(*envelope, id)) continue;  // a late reply to an earlier request
-      return std::move(envelope->body);
-    }
+    std::vector<Body> one;
+    one.push_back(std::move(request));
+    return std::move(call_many(std::move(one), 1).front());
   }
 
   // Sends `requests` with up to `window` of them unanswered at a time; the answers come in
@@ -284,13 +251,18 @@ struct Client::Connection {
       while (auto frames = recv_frames(*socket)) {
         if (frames->size() != 1) continue;
         auto envelope = decode(frames->front(), options.max_message_bytes);
-        if (!envelope) continue;
-        // An agent that could not read a request's envelope answers with id 0: the oldest.
-        auto found = envelope->request_id == 0 && std::holds_alternative<ErrorReply>(envelope->body)
+        // An agent that could not read a request's envelope answers with id 0, and a reply
+        // we cannot read has no id we can trust: either goes to the oldest request.
+        auto found = !envelope || (envelope->request_id == 0 &&
+                                   std::holds_alternative<ErrorReply>(envelope->body))
                          ? outstanding.begin()
                          : outstanding.find(envelope->request_id);
-        if (found == outstanding.end()) continue;
-        answers[found->second] = std::move(envelope->body);
+        if (found == outstanding.end()) continue;  // a late reply to an earlier request
+        if (envelope)
+          answers[found->second] = std::move(envelope->body);
+        else
+          answers[found->second] =
+              std::unexpected(envelope.error().with_context("reply from agent at " + display));
         outstanding.erase(found);
         deadline = std::chrono::steady_clock::now() + options.timeout;
       }
