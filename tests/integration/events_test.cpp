@@ -21,12 +21,6 @@
 namespace mob::test {
 namespace {
 
-std::string sleeper(const std::string& name, std::uint32_t instances = 1) {
-  nlohmann::json spec = {{"name", name}, {"provider", "bash"},
-                         {"params", {{"command", "exec sleep 1000"}}}, {"instances", instances}};
-  return spec.dump();
-}
-
 std::string events_address(AgentProcess& agent) {
   auto reply = agent.request(PingRequest{});
   if (!reply) return {};
@@ -196,10 +190,9 @@ TEST_F(EventStream, CrashOfTheAgentRunningAnInstanceShowsMemberFailedThenInstanc
   for (int i = 0; i < 3; ++i) start();
   ASSERT_TRUE(everyone_sees_alive(3));
   ASSERT_TRUE(agents_[0]->deploy(sleeper("mover")));
-  std::string node;
-  ASSERT_TRUE(wait_until([&] { return !(node = running_on(*agents_[0], "mover", 0)).empty(); }));
-  AgentProcess* victim = by_name(node);
+  AgentProcess* victim = wait_for_runner("mover");
   ASSERT_NE(victim, nullptr);
+  const std::string node = victim->name();
   AgentProcess* observer = victim == agents_[1].get() ? agents_[2].get() : agents_[1].get();
   RawEvents stream(*observer);
 

@@ -4,7 +4,6 @@
 #include <sys/wait.h>
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "agent/placement.hpp"
 #include "tests/support/agent.hpp"
@@ -12,14 +11,6 @@
 
 namespace mob::test {
 namespace {
-
-std::string sleeper(const std::string& name, std::uint32_t instances = 1, const std::string& extra = "") {
-  nlohmann::json spec = {{"name", name}, {"provider", "bash"},
-                         {"params", {{"command", "exec sleep 1000"}}}, {"instances", instances}};
-  std::string text = spec.dump();
-  if (!extra.empty()) text = text.substr(0, text.size() - 1) + ", " + extra + "}";
-  return text;
-}
 
 class Mesh : public AgentNetwork {};
 
@@ -106,10 +97,9 @@ TEST_F(Mesh, InstanceOfACrashedAgentRunsAgainOnASurvivor) {
   for (int i = 0; i < 3; ++i) start();
   ASSERT_TRUE(everyone_sees_alive(3));
   ASSERT_TRUE(agents_[0]->deploy(sleeper("mover")));
-  std::string node;
-  ASSERT_TRUE(wait_until([&] { return !(node = running_on(*agents_[0], "mover", 0)).empty(); }));
-  AgentProcess* victim = by_name(node);
+  AgentProcess* victim = wait_for_runner("mover");
   ASSERT_NE(victim, nullptr);
+  const std::string node = victim->name();
   victim->crash();
   AgentProcess* observer = victim == agents_[0].get() ? agents_[1].get() : agents_[0].get();
   ASSERT_TRUE(wait_until([&] {

@@ -255,12 +255,7 @@ TEST_F(SingleAgent, BadSpecsGetClearErrorsAndLoseNothing) {
 
 TEST_F(SingleAgent, GarbageOnTheRouterPortIsAnsweredOrDroppedAndTheAgentStaysUp) {
   // Raw bytes that are not ZMTP: libzmq drops the connection.
-  int fd = connect_loopback_tcp(agent_->port());
-  ASSERT_GE(fd, 0);
-  std::string junk(4096, '\0');
-  for (std::size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<char>(i * 7919 % 251);
-  EXPECT_GT(::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL), 0);
-  ::close(fd);
+  EXPECT_GT(send_junk_tcp(agent_->port()), 0);
 
   // ZMTP-valid frames that are not our protocol get an error reply naming the problem.
   zmq::context_t context;
@@ -293,12 +288,7 @@ TEST_F(SingleAgent, GarbageOnTheRouterPortIsAnsweredOrDroppedAndTheAgentStaysUp)
 
 TEST_F(SingleAgent, GarbageOnThePubPortIsDroppedAndEventsStillFlow) {
   const int pub_port = agent_->port() + 1;  // the default --pub-port
-  int fd = connect_loopback_tcp(pub_port);
-  ASSERT_GE(fd, 0);
-  std::string junk(4096, '\0');
-  for (std::size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<char>(i * 104729 % 253);
-  EXPECT_GT(::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL), 0);
-  ::close(fd);
+  EXPECT_GT(send_junk_tcp(pub_port), 0);
 
   zmq::context_t context;
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(pub_port);

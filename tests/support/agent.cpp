@@ -148,6 +148,16 @@ int connect_loopback_tcp(int port) {
   return fd;
 }
 
+long send_junk_tcp(int port) {
+  int fd = connect_loopback_tcp(port);
+  if (fd < 0) return -1;
+  std::string junk(4096, '\0');
+  for (std::size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<char>(i * 7919 % 251);
+  long sent = ::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL);
+  ::close(fd);
+  return sent;
+}
+
 bool service_events_reach(AgentProcess& agent, zmq::socket_t& sub, const std::string& spec_json) {
   bool seen = false;
   return wait_until([&] {

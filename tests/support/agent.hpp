@@ -65,6 +65,9 @@ class AgentProcess {
 
 // A plain TCP connection to 127.0.0.1:`port`, for bytes that are not ZMTP; -1 if refused.
 int connect_loopback_tcp(int port);
+// Connects to 127.0.0.1:`port`, sends 4 KiB of bytes that are not ZMTP and hangs up; the
+// number of bytes the kernel took, or -1 if the connection was refused.
+long send_junk_tcp(int port);
 
 // Deploys `spec_json` through `agent` until `sub` (subscribed to "service.") receives a
 // service event: the agent's PUB socket still serves its subscribers.

@@ -3,7 +3,17 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <nlohmann/json.hpp>
+
 namespace mob::test {
+
+std::string sleeper(const std::string& name, std::uint32_t instances, const std::string& extra) {
+  nlohmann::json spec = {{"name", name}, {"provider", "bash"},
+                         {"params", {{"command", "exec sleep 1000"}}}, {"instances", instances}};
+  std::string text = spec.dump();
+  if (!extra.empty()) text = text.substr(0, text.size() - 1) + ", " + extra + "}";
+  return text;
+}
 
 AgentProcess& AgentNetwork::start(const std::string& providers, std::vector<std::string> extra) {
   if (!agents_.empty()) {
@@ -26,6 +36,13 @@ AgentProcess* AgentNetwork::by_name(const std::string& name) {
   for (auto* agent : live())
     if (agent->name() == name) return agent;
   return nullptr;
+}
+
+AgentProcess* AgentNetwork::wait_for_runner(const std::string& service) {
+  std::string node;
+  if (!wait_until([&] { return !(node = running_on(*agents_.front(), service, 0)).empty(); }))
+    return nullptr;
+  return by_name(node);
 }
 
 bool AgentNetwork::everyone_sees(const std::string& name, MemberState state,

@@ -14,12 +14,19 @@
 
 namespace mob::test {
 
+// A bash service running `exec sleep 1000`; `extra` is more JSON fields ("\"a\": 1, ...").
+std::string sleeper(const std::string& name, std::uint32_t instances = 1,
+                    const std::string& extra = "");
+
 class AgentNetwork : public ::testing::Test {
  protected:
   AgentProcess& start(const std::string& providers = "bash", std::vector<std::string> extra = {});
   // The agents whose process runs.
   std::vector<AgentProcess*> live();
   AgentProcess* by_name(const std::string& name);
+  // The agent that runs instance 0 of `service`, as the first agent sees it, once it runs;
+  // null if it never does.
+  AgentProcess* wait_for_runner(const std::string& service);
   // Every live agent but `name` itself sees `name` in `state`.
   bool everyone_sees(const std::string& name, MemberState state,
                      std::chrono::milliseconds timeout = 15s);
