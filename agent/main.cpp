@@ -6,6 +6,8 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <string>
+#include <utility>
 
 #include <boost/program_options.hpp>
 
@@ -152,12 +154,23 @@ int main(int argc, char** argv) {
         return usage_error("--join: expected HOST:PORT, got \"" + seed + "\"");
       options.seeds.push_back(seed);
     }
-  if (probe_interval_ms < 10 || probe_timeout_ms < 1 || probe_timeout_ms >= probe_interval_ms)
-    return usage_error("--probe-interval-ms must be at least 10 and larger than --probe-timeout-ms");
-  if (heartbeat_ms < 10 || sync_ms < 10 || tombstone_ttl_s < 1)
-    return usage_error("--heartbeat-ms and --sync-ms must be at least 10, --tombstone-ttl-s at least 1");
-  if (options.max_log_line_bytes < 1 || options.max_pending_requests < 1)
-    return usage_error("--max-log-line-bytes and --max-pending-requests must be at least 1");
+  // Each error names the one flag that is wrong, its value and what it must be.
+  std::string too_small;
+  auto at_least = [&](const char* flag, auto value, long floor) {
+    if (too_small.empty() && std::cmp_less(value, floor))
+      too_small = std::string(flag) + " must be at least " + std::to_string(floor) + ", got " + std::to_string(value);
+  };
+  at_least("--probe-interval-ms", probe_interval_ms, 10);
+  at_least("--probe-timeout-ms", probe_timeout_ms, 1);
+  at_least("--heartbeat-ms", heartbeat_ms, 10);
+  at_least("--sync-ms", sync_ms, 10);
+  at_least("--tombstone-ttl-s", tombstone_ttl_s, 1);
+  at_least("--max-log-line-bytes", options.max_log_line_bytes, 1);
+  at_least("--max-pending-requests", options.max_pending_requests, 1);
+  if (!too_small.empty()) return usage_error(too_small);
+  if (probe_timeout_ms >= probe_interval_ms)
+    return usage_error("--probe-timeout-ms (" + std::to_string(probe_timeout_ms) +
+                       ") must be smaller than --probe-interval-ms (" + std::to_string(probe_interval_ms) + ")");
   options.detector.probe_interval = std::chrono::milliseconds(probe_interval_ms);
   options.detector.probe_timeout = std::chrono::milliseconds(probe_timeout_ms);
   options.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);

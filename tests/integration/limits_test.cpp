@@ -441,11 +441,25 @@ TEST(LimitsCommandLine, HelpListsEveryLimitAndBadValuesAreUsageErrors) {
         "--max-pending-requests arg (=1024)"})
     EXPECT_NE(help.out.find(flag), std::string::npos) << flag << " is not in:\n" << help.out;
 
-  for (const std::string flag : {"--max-pending-requests", "--max-log-line-bytes"}) {
+  // Each error names the one flag that is wrong, and only that one.
+  const std::vector<std::pair<std::string, std::string>> too_small = {
+      {"--max-pending-requests", "at least 1, got 0"}, {"--max-log-line-bytes", "at least 1, got 0"},
+      {"--heartbeat-ms", "at least 10, got 0"},         {"--sync-ms", "at least 10, got 0"},
+      {"--tombstone-ttl-s", "at least 1, got 0"},      {"--probe-interval-ms", "at least 10, got 0"}};
+  for (const auto& [flag, expected] : too_small) {
     auto zero = run_command({MOB_AGENT_BIN, "-p", "6000", flag, "0"});
     EXPECT_EQ(zero.exit_code, 2) << flag;
-    EXPECT_NE(zero.err.find(flag), std::string::npos) << zero.err;
+    EXPECT_NE(zero.err.find(flag + " must be " + expected), std::string::npos) << zero.err;
+    for (const auto& [other, unused] : too_small) {
+      if (other == flag) continue;
+      EXPECT_EQ(zero.err.find(other), std::string::npos) << zero.err;
+    }
   }
+  auto slow_ack = run_command({MOB_AGENT_BIN, "-p", "6000", "--probe-interval-ms", "100", "--probe-timeout-ms", "100"});
+  EXPECT_EQ(slow_ack.exit_code, 2);
+  EXPECT_NE(slow_ack.err.find("--probe-timeout-ms (100) must be smaller than --probe-interval-ms (100)"),
+            std::string::npos)
+      << slow_ack.err;
 }
 
 }  // namespace
