@@ -7,7 +7,9 @@ set -euo pipefail
 packages=(g++ cmake make pkg-config git
           libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libboost-program-options-dev
           nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev libgtest-dev libgmock-dev
-          podman runc busybox-static curl procps iproute2 iptables util-linux)
+          podman runc busybox-static curl procps iproute2 iptables util-linux
+          # libzmq3-dev brings these too; MOB_STATIC_LINK links their archives by name
+          libsodium-dev libpgm-dev libnorm-dev libkrb5-dev libbsd-dev)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(serf supervisor libbenchmark-dev)
 fi
