@@ -20,7 +20,7 @@ readonly STOP_TIMEOUT_S=60  # the agent stops every service first, each within i
 action=${1:-start}
 (( $# )) && shift
 port=${MOB_PORT:-6666}
-build_dir=${MOB_BUILD_DIR:-build}
+build_dir=$(realpath -m "${MOB_BUILD_DIR:-build}")  # absolute: printed in the hints below
 data_dir=${MOB_DATA_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/mob/agent-$port}
 pid_file=$build_dir/agent-$port.pid
 log_file=$build_dir/agent-$port.log
@@ -77,7 +77,7 @@ next_steps() {
   cat <<EOF
 
 Next:
-  export PATH=$PWD/$build_dir/bin:\$PATH
+  export PATH=$build_dir/bin:\$PATH
   mob-tool$p deploy examples/echoes.json
   mob-tool$p status
   mob-tool$p logs echoes
