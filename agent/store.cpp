@@ -28,6 +28,9 @@ constexpr auto kHandoverLimit = std::chrono::seconds(30);
 // Specs learned from peers reach the disk in batches at most this late; a deploy or control
 // request is answered only once its change is on disk.
 constexpr auto kSaveDelay = std::chrono::milliseconds(50);
+// How long a peer's DEALER is polled after a request (PeerLink), at least: ten default probe
+// timeouts. Never less than two probe intervals, so that no ack the detector waits for is missed.
+constexpr auto kMinReplyWait = std::chrono::seconds(1);
 // A stamp further ahead of this agent's wall clock is refused: its entry would win every
 // merge, and move every clock it reaches, until real time caught up (a stamp near 2^64
 // never would). Clocks of a network are expected to agree far better (NTP).
@@ -77,6 +80,15 @@ std::string tcp_endpoint(const std::string& host_port) {
   return host_port.rfind("tcp://", 0) == 0 ? host_port : "tcp://" + host_port;
 }
 
+// The DEALER that carries this agent's requests to one peer. The store polls it only for a
+// while after each request (Store::reply_wait_): a reply later than that waits in the socket
+// and is read after the next request to that peer (join and sync are retried; a probe's ack
+// that late is stale).
+struct PeerLink {
+  zmq::socket_t socket;
+  Clock::time_point reply_until{};
+};
+
 class Store {
  public:
   Store(StoreConfig config, ServiceArchive archive, zmq::context_t& context, zmq::socket_t io,
@@ -107,9 +119,13 @@ class Store {
                                             {supervisor_.handle(), 0, ZMQ_POLLIN, 0},
                                             {control_.handle(), 0, ZMQ_POLLIN, 0},
                                             {sub_.handle(), 0, ZMQ_POLLIN, 0}};
+      // A peer's DEALER is polled only while a reply may come (PeerLink): in a large network
+      // most of them are idle, and each socket polled costs syscalls on every wake-up.
       std::vector<std::string> dealer_keys;
-      for (auto& [address, dealer] : dealers_) {
-        items.push_back({dealer.handle(), 0, ZMQ_POLLIN, 0});
+      auto now = Clock::now();
+      for (auto& [address, link] : dealers_) {
+        if (now >= link.reply_until) continue;
+        items.push_back({link.socket.handle(), 0, ZMQ_POLLIN, 0});
         dealer_keys.push_back(address);
       }
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(poll_timeout_ms(next_deadline())));
@@ -131,9 +147,9 @@ class Store {
       }
       for (std::size_t d = 0; d < dealer_keys.size(); ++d) {
         if (!ready(4 + d)) continue;
-        auto dealer = dealers_.find(dealer_keys[d]);
-        if (dealer == dealers_.end()) continue;
-        while (auto frames = recv_frames(dealer->second)) handle_peer_reply(dealer_keys[d], *frames);
+        auto link = dealers_.find(dealer_keys[d]);
+        if (link == dealers_.end()) continue;
+        while (auto frames = recv_frames(link->second.socket)) handle_peer_reply(dealer_keys[d], *frames);
       }
       run_timers();
       if (!awaiting_save_.empty() || (!unsaved_.empty() && Clock::now() >= save_at_)) save();
@@ -761,7 +777,7 @@ class Store {
     return "tcp://" + host + ":0;" + address.substr(6);
   }
 
-  zmq::socket_t& dealer_for(const std::string& address) {
+  PeerLink& dealer_for(const std::string& address) {
     auto found = dealers_.find(address);
     if (found != dealers_.end()) return found->second;
     zmq::socket_t dealer(context_, zmq::socket_type::dealer);
@@ -773,13 +789,15 @@ class Store {
     dealer.set(zmq::sockopt::reconnect_ivl, 100);
     dealer.set(zmq::sockopt::reconnect_ivl_max, 1000);
     dealer.connect(outgoing(address));
-    return dealers_.emplace(address, std::move(dealer)).first->second;
+    return dealers_.emplace(address, PeerLink{std::move(dealer)}).first->second;
   }
 
   template <class Message>
   void send_to_peer(const std::string& address, Message message) {
     auto bytes = encode(Envelope{kProtocolVersion, 0, config_.self.name, Body{std::move(message)}});
-    send_frames(dealer_for(address), {bytes});
+    PeerLink& link = dealer_for(address);
+    send_frames(link.socket, {bytes});
+    if constexpr (!std::is_same_v<Message, SyncPush>) link.reply_until = Clock::now() + reply_wait_;
   }
 
   std::string address_of(const std::string& name) const {
@@ -1357,7 +1375,9 @@ class Store {
   zmq::socket_t control_;
   zmq::socket_t pub_;
   zmq::socket_t sub_;
-  std::map<std::string, zmq::socket_t> dealers_;  // by peer ROUTER address
+  std::map<std::string, PeerLink> dealers_;  // by peer ROUTER address
+  const Clock::duration reply_wait_ =
+      std::max<Clock::duration>(kMinReplyWait, config_.detector.probe_interval * 2);
   std::set<std::string> subscribed_;
   ClusterState state_;
   HybridClock clock_;
