@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "agent/placement.hpp"
@@ -142,6 +144,24 @@ TEST_F(Mesh, LateJoinerReceivesEveryExistingSpec) {
     auto reply = late.request(StatusRequest{}, 2s);
     return reply && std::get<StatusReply>(*reply).services.size() == 5;
   }));
+}
+
+// The seed stalls (SIGSTOP) for 2.5 s while an agent joins: its answers to the join
+// requests sent so far come after the joiner stopped polling for them (a peer's DEALER is
+// polled for a while after each request, agent/store.cpp), and the join still completes.
+TEST_F(Mesh, AJoinCompletesWhenTheSeedAnswersLate) {
+  AgentProcess& seed = start();
+  ASSERT_EQ(::kill(seed.pid(), SIGSTOP), 0);
+  struct Resume {
+    pid_t pid;
+    ~Resume() { ::kill(pid, SIGCONT); }
+  } resume{seed.pid()};
+  AgentProcess& joiner = start();
+  std::this_thread::sleep_for(2500ms);
+  EXPECT_EQ(joiner.members().size(), 1u) << "joined while the seed was stopped";
+  ASSERT_EQ(::kill(seed.pid(), SIGCONT), 0);
+  ASSERT_TRUE(everyone_sees_alive(2, 10s));
+  EXPECT_EQ(joiner.sees(seed.name()), MemberState::alive);
 }
 
 TEST_F(Mesh, UnplaceableSpecIsPendingWithAReasonUntilASuitableAgentJoins) {
