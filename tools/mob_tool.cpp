@@ -661,21 +661,6 @@ struct DeployWatch {
   }
 };
 
-int deploy_text(Agent& agent, std::string spec, bool detach,
-                milliseconds wait_timeout) {
-  mob::Client* client = agent.client("deploy");
-  if (client == nullptr) return kExitFailed;
-  DeployWatch watch;
-  if (!detach)
-    if (auto opened = watch.open(agent); !opened) return failed("deploy", opened.error());
-  auto deployed = client->deploy(std::move(spec));
-  if (!deployed) return failed("deploy", deployed.error());
-  std::cout << "deployed " << deployed->service << " version " << deployed->version
-            << std::endl;
-  if (detach) return kExitOk;
-  return wait_until_running(*client, *watch.events, *deployed, wait_timeout, *watch.stop);
-}
-
 po::options_description deploy_options() {
   po::options_description options("deploy options");
   options.add_options()
@@ -685,20 +670,11 @@ po::options_description deploy_options() {
   return options;
 }
 
-// Several files: every spec is read first (nothing is sent if one cannot be read), then all
-// go to the agent with up to 64 in flight, which saves each batch with one disk sync.
-// Each accepted service is then followed until it runs, one after another.
-int deploy_files(Agent& agent, const std::vector<std::string>& files, bool detach,
-                 milliseconds wait_timeout) {
-  std::vector<std::string> specs;
-  for (const auto& file : files) {
-    if (file == "-")
-      return failed("deploy", mob::Error{mob::Errc::invalid_argument,
-                                         "- (stdin) can only be deployed alone"});
-    auto spec = read_spec(file);
-    if (!spec) return failed("deploy", spec.error());
-    specs.push_back(std::move(*spec));
-  }
+// Sends `specs` to the agent with up to 64 in flight (it saves each batch with one disk
+// sync), then, unless `detach`, follows each accepted service until it runs, one after
+// another. `labels[i]` names spec i in errors: "deploy", or "deploy FILE" among several.
+int deploy_specs(Agent& agent, std::vector<std::string> specs, const std::vector<std::string>& labels,
+                 bool detach, milliseconds wait_timeout) {
   mob::Client* client = agent.client("deploy");
   if (client == nullptr) return kExitFailed;
   DeployWatch watch;
@@ -709,7 +685,7 @@ int deploy_files(Agent& agent, const std::vector<std::string>& files, bool detac
   std::vector<mob::DeployReply> accepted;
   for (std::size_t i = 0; i < replies.size(); ++i) {
     if (!replies[i]) {
-      exit_code = failed("deploy " + files[i], replies[i].error());
+      exit_code = failed(labels[i], replies[i].error());
       continue;
     }
     std::cout << "deployed " << replies[i]->service << " version " << replies[i]->version
@@ -722,6 +698,23 @@ int deploy_files(Agent& agent, const std::vector<std::string>& files, bool detac
     if (wait_until_running(*client, *watch.events, deployed, wait_timeout, *watch.stop) != kExitOk)
       exit_code = kExitFailed;
   return exit_code;
+}
+
+// Several files: every spec is read first (nothing is sent if one cannot be read).
+int deploy_files(Agent& agent, const std::vector<std::string>& files, bool detach,
+                 milliseconds wait_timeout) {
+  std::vector<std::string> specs;
+  std::vector<std::string> labels;
+  for (const auto& file : files) {
+    if (file == "-")
+      return failed("deploy", mob::Error{mob::Errc::invalid_argument,
+                                         "- (stdin) can only be deployed alone"});
+    auto spec = read_spec(file);
+    if (!spec) return failed("deploy", spec.error());
+    specs.push_back(std::move(*spec));
+    labels.push_back("deploy " + file);
+  }
+  return deploy_specs(agent, std::move(specs), labels, detach, wait_timeout);
 }
 
 int run_deploy(const CommandInfo& command, Agent& agent, const Args& args) {
@@ -737,7 +730,7 @@ int run_deploy(const CommandInfo& command, Agent& agent, const Args& args) {
   }
   auto spec = read_spec((*values)["file"].as<std::string>());
   if (!spec) return failed("deploy", spec.error());
-  return deploy_text(agent, std::move(*spec), detach, wait_timeout);
+  return deploy_specs(agent, {std::move(*spec)}, {"deploy"}, detach, wait_timeout);
 }
 
 // ---- status ----------------------------------------------------------------------------
@@ -1401,8 +1394,8 @@ int run(const Args& args) {
   auto deploy_values = parse_command(inline_deploy, rest, deploy_options(), {});
   if (!deploy_values) return kExitOk;
   milliseconds wait_timeout(checked_number(inline_deploy, *deploy_values, "wait-timeout", 1, "ms"));
-  return deploy_text(agent, values["deploy"].as<std::string>(),
-                     (*deploy_values)["detach"].as<bool>(), wait_timeout);
+  return deploy_specs(agent, {values["deploy"].as<std::string>()}, {"deploy"},
+                      (*deploy_values)["detach"].as<bool>(), wait_timeout);
 }
 
 }  // namespace
