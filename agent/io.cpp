@@ -138,17 +138,15 @@ class Io {
         pending_.expire(now);
         next_sweep = now + kExpirySweep;
       }
-      // Only sockets that are ready are read: a read that finds nothing costs system calls.
-      auto ready = [&](std::size_t i) { return (items[i].revents & ZMQ_POLLIN) != 0; };
       // Bounded batches keep one busy client from starving the replies.
-      for (int i = 0; ready(0) && i < 256; ++i) {
+      for (int i = 0; i < 256; ++i) {
         auto frames = recv_frames(router_);
         if (!frames) break;
         handle_client(*frames);
       }
-      if (ready(1)) relay_replies(store_);
-      if (ready(2)) relay_replies(supervisor_);
-      while (auto message = ready(3) ? receive_routed(control_) : std::nullopt) {
+      relay_replies(store_);
+      relay_replies(supervisor_);
+      while (auto message = receive_routed(control_)) {
         if (std::holds_alternative<ShutdownRequest>(message->envelope.body)) {
           stopping_ = true;
           reply_to(control_, *message, ShutdownDone{});

@@ -28,8 +28,7 @@ class Worker {
       auto deadline = std::min(Clock::now() + std::chrono::seconds(1), next_availability_check_);
       if (auto next = provider_->next_deadline()) deadline = std::min(deadline, *next);
       wait_for_input(items, std::chrono::milliseconds(poll_timeout_ms(deadline)));
-      if (items[0].revents & ZMQ_POLLIN)
-        while (auto message = receive_routed(supervisor_)) handle(*message);
+      while (auto message = receive_routed(supervisor_)) handle(*message);
       for (auto& event : provider_->poll()) send_body(supervisor_, std::move(event));
     }
   }

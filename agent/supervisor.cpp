@@ -80,18 +80,11 @@ class Supervisor {
                                             {control_.handle(), 0, ZMQ_POLLIN, 0}};
       for (auto& [name, worker] : workers_) items.push_back({worker.handle(), 0, ZMQ_POLLIN, 0});
       wait_for_input(items, std::chrono::milliseconds(poll_timeout_ms(next_deadline())));
-      // Only sockets that are ready are read: a read that finds nothing costs system calls.
-      auto ready = [&](std::size_t i) { return (items[i].revents & ZMQ_POLLIN) != 0; };
-      if (ready(2))
-        while (auto message = receive_routed(control_)) handle_control(*message);
-      if (ready(0))
-        while (auto message = receive_routed(store_)) handle_store(*message);
-      if (ready(1))
-        while (auto message = receive_routed(io_)) handle_request(*message);
-      std::size_t index = 3;
+      while (auto message = receive_routed(control_)) handle_control(*message);
+      while (auto message = receive_routed(store_)) handle_store(*message);
+      while (auto message = receive_routed(io_)) handle_request(*message);
       for (auto& [name, worker] : workers_)
-        if (ready(index++))
-          while (auto message = receive_routed(worker)) handle_worker(*message);
+        while (auto message = receive_routed(worker)) handle_worker(*message);
       fire_timers();
       if (shutting_down_) advance_shutdown();
     }
