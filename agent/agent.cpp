@@ -228,7 +228,7 @@ void ask(zmq::socket_t& control, Request request) {
   send_body(control, std::move(request));
   while (true) {
     zmq::pollitem_t item{control.handle(), 0, ZMQ_POLLIN, 0};
-    wait_for_input({&item, 1}, std::chrono::milliseconds(-1));
+    zmq::poll(&item, 1, std::chrono::milliseconds(-1));
     auto reply = receive_routed(control);
     if (reply && std::holds_alternative<Reply>(reply->envelope.body)) return;
   }
@@ -240,7 +240,7 @@ void Agent::wait_for_stop(int signal_fd) {
   while (true) {
     zmq::pollitem_t items[] = {{nullptr, signal_fd, ZMQ_POLLIN, 0},
                                {state_->store_control.handle(), 0, ZMQ_POLLIN, 0}};
-    wait_for_input(items, std::chrono::milliseconds(-1));
+    zmq::poll(items, 2, std::chrono::milliseconds(-1));
     if (items[0].revents & ZMQ_POLLIN) {
       signalfd_siginfo info{};
       if (::read(signal_fd, &info, sizeof info) == sizeof info &&

@@ -27,7 +27,7 @@ class Worker {
       for (int fd : provider_->watched_fds()) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
       auto deadline = std::min(Clock::now() + std::chrono::seconds(1), next_availability_check_);
       if (auto next = provider_->next_deadline()) deadline = std::min(deadline, *next);
-      wait_for_input(items, std::chrono::milliseconds(poll_timeout_ms(deadline)));
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(poll_timeout_ms(deadline)));
       while (auto message = receive_routed(supervisor_)) handle(*message);
       for (auto& event : provider_->poll()) send_body(supervisor_, std::move(event));
     }

@@ -128,7 +128,7 @@ class Store {
         items.push_back({link.socket.handle(), 0, ZMQ_POLLIN, 0});
         dealer_keys.push_back(address);
       }
-      wait_for_input(items, std::chrono::milliseconds(poll_timeout_ms(next_deadline())));
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(poll_timeout_ms(next_deadline())));
       // Only sockets that are ready are read: an idle agent with many peers stays idle.
       auto ready = [&](std::size_t i) { return (items[i].revents & ZMQ_POLLIN) != 0; };
       for (int i = 0; ready(0) && i < 1000; ++i) {

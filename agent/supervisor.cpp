@@ -79,7 +79,8 @@ class Supervisor {
                                             {io_.handle(), 0, ZMQ_POLLIN, 0},
                                             {control_.handle(), 0, ZMQ_POLLIN, 0}};
       for (auto& [name, worker] : workers_) items.push_back({worker.handle(), 0, ZMQ_POLLIN, 0});
-      wait_for_input(items, std::chrono::milliseconds(poll_timeout_ms(next_deadline())));
+      zmq::poll(items.data(), items.size(),
+                std::chrono::milliseconds(poll_timeout_ms(next_deadline())));
       while (auto message = receive_routed(control_)) handle_control(*message);
       while (auto message = receive_routed(store_)) handle_store(*message);
       while (auto message = receive_routed(io_)) handle_request(*message);

@@ -53,7 +53,7 @@ class Handler {
                                             {control_.handle(), 0, ZMQ_POLLIN, 0}};
       for (auto& [monitor, what] : monitors_) items.push_back({monitor.handle(), 0, ZMQ_POLLIN, 0});
       // No timers: the handler only answers.
-      wait_for_input(items, std::chrono::milliseconds(-1));
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(-1));
       while (auto request = recv_frames(zap_)) answer(*request);
       for (auto& [monitor, what] : monitors_)
         while (auto event = recv_frames(monitor)) note_failed_handshake(*event, what);

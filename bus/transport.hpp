@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,15 +21,6 @@ bool send_frames(zmq::socket_t& socket, const std::vector<std::string_view>& fra
 
 // Receives one whole multipart message; nullopt when nothing is waiting (dont_wait) or on error.
 std::optional<std::vector<std::string>> recv_frames(zmq::socket_t& socket, bool dont_wait = true);
-
-// What an actor loop waits on: like zmq::poll for ZMQ_POLLIN items (ZeroMQ sockets and plain
-// descriptors), and sets each item's revents the same way; returns how many are ready, 0 on
-// timeout or EINTR (timeout -1: no limit). It costs fewer system calls per wake-up: zmq::poll
-// makes a non-blocking pass first and then asks every socket for its state again, two poll()s
-// and a getpid() per socket, where this asks only the sockets whose descriptor fired. The
-// rule that keeps it correct is ZeroMQ's: a socket's descriptor signals a change of state, so
-// one not ready before the wait and silent during it is still not ready.
-int wait_for_input(std::span<zmq::pollitem_t> items, std::chrono::milliseconds timeout);
 
 // Milliseconds until `deadline`, clamped to [0, cap]; the poll timeout of an actor loop.
 long poll_timeout_ms(std::chrono::steady_clock::time_point deadline,
