@@ -27,6 +27,7 @@ void FailureDetector::set_members(const std::vector<std::string>& names) {
       if (position < cursor_) ++cursor_;
     }
   std::erase_if(suspicions_, [&](const auto& entry) { return !present.contains(entry.first); });
+  std::erase_if(soon_, [&](const std::string& name) { return !present.contains(name); });
   // A member that left is not expected to answer: its silence says nothing of our health.
   if (probe_ && !present.contains(probe_->target)) probe_.reset();
 }
@@ -53,6 +54,18 @@ std::vector<std::string> FailureDetector::pick_helpers(const std::string& target
   return candidates;
 }
 
+void FailureDetector::start_probe(const std::string& target, Clock::time_point now,
+                                  std::vector<Action>& actions) {
+  Probe probe;
+  probe.seq = next_seq_++;
+  probe.target = target;
+  probe.indirect_at = now + scaled(config_.probe_timeout);
+  probe.give_up_at = now + scaled(config_.probe_interval);
+  probe_ = probe;
+  next_probe_at_ = now + scaled(config_.probe_interval);
+  actions.push_back({Action::Kind::probe, target, probe.seq, {}});
+}
+
 std::vector<FailureDetector::Action> FailureDetector::tick(Clock::time_point now) {
   std::vector<Action> actions;
   if (probe_ && !probe_->acked) {
@@ -69,17 +82,16 @@ std::vector<FailureDetector::Action> FailureDetector::tick(Clock::time_point now
       probe_.reset();
     }
   }
-  if (now >= next_probe_at_ && (!probe_ || probe_->acked)) {
+  const bool idle = !probe_ || probe_->acked;
+  if (idle && !soon_.empty()) {
+    // Out of turn: the regular schedule goes on from here.
+    auto target = soon_.front();
+    soon_.erase(soon_.begin());
+    soon_since_ = now;
+    start_probe(target, now, actions);
+  } else if (idle && now >= next_probe_at_) {
     probe_.reset();
-    if (auto target = next_target()) {
-      Probe probe;
-      probe.seq = next_seq_++;
-      probe.target = *target;
-      probe.indirect_at = now + scaled(config_.probe_timeout);
-      probe.give_up_at = now + scaled(config_.probe_interval);
-      probe_ = probe;
-      actions.push_back({Action::Kind::probe, probe.target, probe.seq, {}});
-    }
+    if (auto target = next_target()) start_probe(*target, now, actions);
     next_probe_at_ = now + scaled(config_.probe_interval);
   }
   for (auto it = suspicions_.begin(); it != suspicions_.end();) {
@@ -110,12 +122,21 @@ void FailureDetector::on_suspected(const std::string& target, const std::string&
 
 void FailureDetector::on_cleared(const std::string& target) { suspicions_.erase(target); }
 
+void FailureDetector::probe_soon(const std::string& target, Clock::time_point now) {
+  if (std::find(members_.begin(), members_.end(), target) == members_.end()) return;
+  if (probe_ && !probe_->acked && probe_->target == target) return;
+  if (std::find(soon_.begin(), soon_.end(), target) != soon_.end()) return;
+  if (soon_.empty()) soon_since_ = now;
+  soon_.push_back(target);
+}
+
 void FailureDetector::on_refuted_self() {
   health_penalty_ = std::min(health_penalty_ + 1, config_.max_health_penalty);
 }
 
 FailureDetector::Clock::time_point FailureDetector::next_deadline() const {
   auto deadline = next_probe_at_;
+  if (!soon_.empty() && (!probe_ || probe_->acked)) deadline = std::min(deadline, soon_since_);
   if (probe_ && !probe_->acked) {
     if (!probe_->indirect_sent) deadline = std::min(deadline, probe_->indirect_at);
     deadline = std::min(deadline, probe_->give_up_at);

@@ -48,6 +48,10 @@ class FailureDetector {
   void on_cleared(const std::string& target);
   // This agent had to refute a suspicion of itself: a sign that it is slow.
   void on_refuted_self();
+  // `target` closed its connection to us, as the sockets of a crashed process close at
+  // once: probe it before anyone else, as soon as no probe is in flight, without waiting
+  // for its turn (which still comes). The probe decides; the hint alone suspects no one.
+  void probe_soon(const std::string& target, Clock::time_point now);
   Clock::time_point next_deadline() const;
 
   std::uint32_t health_penalty() const { return health_penalty_; }
@@ -69,6 +73,7 @@ class FailureDetector {
   };
 
   std::chrono::milliseconds scaled(std::chrono::milliseconds base) const;
+  void start_probe(const std::string& target, Clock::time_point now, std::vector<Action>& actions);
   std::optional<std::string> next_target();
   std::vector<std::string> pick_helpers(const std::string& target);
 
@@ -80,6 +85,8 @@ class FailureDetector {
   std::uint64_t next_seq_ = 1;
   std::optional<Probe> probe_;
   Clock::time_point next_probe_at_{};
+  std::vector<std::string> soon_;  // probe_soon() targets, oldest first, each once
+  Clock::time_point soon_since_{};  // when the oldest of them was asked for
   std::map<std::string, Suspicion> suspicions_;
   std::uint32_t health_penalty_ = 0;
 };

@@ -101,13 +101,27 @@ class Store {
         control_(std::move(control)),
         pub_(std::move(pub)),
         sub_(context, zmq::socket_type::sub),
+        sub_events_(context, zmq::socket_type::pair),
         detector_(config_.detector, std::random_device{}()),
         random_(std::random_device{}()) {
     harden_socket(sub_, config_.max_message_bytes);
     if (config_.curve) make_curve_client(sub_, *config_.curve);
     sub_.set(zmq::sockopt::subscribe, kGossipTopic);
+    // The kernel of a peer whose process dies closes its connections at once, and this
+    // agent's subscription to it is one: the earliest sign of a crash, so the peer is
+    // probed out of turn (the probe decides, as always).
+    const std::string events =
+        "inproc://mob-store-sub-events-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
+    if (zmq_socket_monitor(sub_.handle(), events.c_str(), ZMQ_EVENT_DISCONNECTED) != 0)
+      throw zmq::error_t();
+    sub_events_.set(zmq::sockopt::linger, 0);
+    sub_events_.connect(events);
     started_ = Clock::now();
   }
+
+  ~Store() { zmq_socket_monitor(sub_.handle(), nullptr, 0); }
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
 
   void run() {
     load();
@@ -118,7 +132,9 @@ class Store {
       std::vector<zmq::pollitem_t> items = {{io_.handle(), 0, ZMQ_POLLIN, 0},
                                             {supervisor_.handle(), 0, ZMQ_POLLIN, 0},
                                             {control_.handle(), 0, ZMQ_POLLIN, 0},
-                                            {sub_.handle(), 0, ZMQ_POLLIN, 0}};
+                                            {sub_.handle(), 0, ZMQ_POLLIN, 0},
+                                            {sub_events_.handle(), 0, ZMQ_POLLIN, 0}};
+      constexpr std::size_t kFirstDealer = 5;
       // A peer's DEALER is polled only while a reply may come (PeerLink): in a large network
       // most of them are idle, and each socket polled costs syscalls on every wake-up.
       std::vector<std::string> dealer_keys;
@@ -145,8 +161,10 @@ class Store {
         if (!frames) break;
         handle_gossip(*frames);
       }
+      if (ready(4))
+        while (auto event = recv_monitor_event(sub_events_)) on_subscription_dropped(event->endpoint);
       for (std::size_t d = 0; d < dealer_keys.size(); ++d) {
-        if (!ready(4 + d)) continue;
+        if (!ready(kFirstDealer + d)) continue;
         auto link = dealers_.find(dealer_keys[d]);
         if (link == dealers_.end()) continue;
         while (auto frames = recv_frames(link->second.socket)) handle_peer_reply(dealer_keys[d], *frames);
@@ -1091,6 +1109,18 @@ class Store {
   // every peer is read by about `max_subscriptions` others whatever the size of the
   // network, a newcomer gets its share of readers at once, and a change of membership moves
   // few subscriptions. Relaying carries changes across this random graph.
+  // A subscription of ours ended without our asking: probe the peer now.
+  void on_subscription_dropped(const std::string& endpoint) {
+    if (!subscribed_.contains(endpoint)) return;  // we left it, or no member of ours
+    for (const auto& [key, entry] : state_.members()) {
+      const Member& member = entry.member;
+      if (member.pub_address != endpoint || !is_live_member(member.state)) continue;
+      log::debug(kLog, "lost the connection to ", member.name, "'s gossip: probing it now");
+      detector_.probe_soon(member.name, Clock::now());
+      return;
+    }
+  }
+
   void update_peers() {
     std::vector<std::string> probe_targets;
     std::vector<std::pair<std::uint64_t, const Member*>> candidates;
@@ -1375,6 +1405,7 @@ class Store {
   zmq::socket_t control_;
   zmq::socket_t pub_;
   zmq::socket_t sub_;
+  zmq::socket_t sub_events_;  // PAIR: sub_'s monitor, which reports dropped connections
   std::map<std::string, PeerLink> dealers_;  // by peer ROUTER address
   const Clock::duration reply_wait_ =
       std::max<Clock::duration>(kMinReplyWait, config_.detector.probe_interval * 2);

@@ -1,6 +1,7 @@
 #include "bus/transport.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace mob {
 
@@ -42,6 +43,20 @@ std::optional<std::vector<std::string>> recv_frames(zmq::socket_t& socket, bool 
     return std::nullopt;
   }
   return frames;
+}
+
+std::optional<MonitorEvent> recv_monitor_event(zmq::socket_t& monitor) {
+  while (auto frames = recv_frames(monitor)) {
+    // [uint16 event, uint32 value][endpoint]
+    if (frames->size() != 2 || frames->front().size() != sizeof(std::uint16_t) + sizeof(std::uint32_t))
+      continue;
+    MonitorEvent event;
+    std::memcpy(&event.event, frames->front().data(), sizeof event.event);
+    std::memcpy(&event.value, frames->front().data() + sizeof event.event, sizeof event.value);
+    event.endpoint = std::move(frames->back());
+    return event;
+  }
+  return std::nullopt;
 }
 
 long poll_timeout_ms(std::chrono::steady_clock::time_point deadline,

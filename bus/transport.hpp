@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,6 +22,17 @@ bool send_frames(zmq::socket_t& socket, const std::vector<std::string_view>& fra
 
 // Receives one whole multipart message; nullopt when nothing is waiting (dont_wait) or on error.
 std::optional<std::vector<std::string>> recv_frames(zmq::socket_t& socket, bool dont_wait = true);
+
+// One notification of a zmq_socket_monitor() socket: what happened, to which endpoint.
+struct MonitorEvent {
+  std::uint16_t event = 0;  // ZMQ_EVENT_*
+  std::uint32_t value = 0;  // a descriptor, an errno or a protocol error, by event
+  std::string endpoint;     // as libzmq names it, e.g. tcp://127.0.0.1:6667
+};
+
+// The next notification waiting on `monitor` (a PAIR connected to the monitor endpoint);
+// nullopt when none waits. Frames that are not a notification are skipped.
+std::optional<MonitorEvent> recv_monitor_event(zmq::socket_t& monitor);
 
 // Milliseconds until `deadline`, clamped to [0, cap]; the poll timeout of an actor loop.
 long poll_timeout_ms(std::chrono::steady_clock::time_point deadline,

@@ -6,7 +6,6 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <map>
 #include <optional>
 #include <utility>
@@ -114,14 +113,6 @@ bool selected(const std::vector<std::string>& prefixes, std::string_view topic) 
 
 bool is_wildcard_host(std::string_view host) {
   return host == "*" || host == "0.0.0.0" || host == "::" || host.empty();
-}
-
-// Monitor frames: [uint16 event, uint32 value][endpoint].
-std::optional<std::uint16_t> monitor_event_of(const std::vector<std::string>& frames) {
-  if (frames.size() != 2 || frames[0].size() < sizeof(std::uint16_t)) return std::nullopt;
-  std::uint16_t event = 0;
-  std::memcpy(&event, frames[0].data(), sizeof event);
-  return event;
 }
 
 constexpr std::string_view kMonitorEndpoint = "inproc://event-subscriber-monitor";
@@ -409,10 +400,9 @@ struct EventSubscriber::Stream {
   // Applies the connection events waiting on the monitor; true when connected changed.
   bool read_monitor() {
     const bool before = connected;
-    while (auto frames = recv_frames(*monitor)) {
-      auto event = monitor_event_of(*frames);
-      if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) connected = true;
-      else if (event == ZMQ_EVENT_DISCONNECTED) connected = false;
+    while (auto event = recv_monitor_event(*monitor)) {
+      if (event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) connected = true;
+      else if (event->event == ZMQ_EVENT_DISCONNECTED) connected = false;
     }
     return connected != before;
   }

@@ -41,6 +41,37 @@ TEST_F(Mesh, SigkilledAgentIsMarkedFailedEverywhereAndAliveAgainAfterRestart) {
   ASSERT_TRUE(everyone_sees_alive(5));
 }
 
+// A crashed process's connections close at once; the survivors that read its gossip probe
+// it out of turn instead of waiting for its turn in their rounds. With 2 s probes and two
+// survivors, its turn would come 0-4 s after the crash; the probe that the dropped
+// connection starts makes it suspect one probe period after the crash.
+TEST_F(Mesh, ADroppedConnectionGetsTheCrashedAgentProbedAtOnce) {
+  const std::vector<std::string> slow_probes = {"--probe-interval-ms", "2000", "--probe-timeout-ms",
+                                                "500", "--log-level", "debug"};
+  for (int i = 0; i < 3; ++i) start("bash", slow_probes);
+  ASSERT_TRUE(everyone_sees_alive(3));
+  AgentProcess& victim = *agents_[2];
+  const std::string name = victim.name();
+  const auto killed_at = std::chrono::steady_clock::now();
+  victim.sigkill();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (auto* agent : live())
+          if (agent->sees(name) == MemberState::suspect || agent->sees(name) == MemberState::failed)
+            return true;
+        return false;
+      },
+      10s));
+  const auto suspected_after = std::chrono::steady_clock::now() - killed_at;
+  EXPECT_LT(suspected_after, 2700ms) << "a probe period is 2 s";
+  std::size_t probed_at_once = 0;
+  for (auto* agent : live())
+    if (agent->log().find("lost the connection to " + name + "'s gossip: probing it now") !=
+        std::string::npos)
+      ++probed_at_once;
+  EXPECT_GE(probed_at_once, 1u);
+}
+
 TEST_F(Mesh, SigtermedAgentIsMarkedLeftAndItsInstancesMoveAtOnce) {
   for (int i = 0; i < 3; ++i) start();
   ASSERT_TRUE(everyone_sees_alive(3));
