@@ -1104,11 +1104,6 @@ class Store {
     return config_.seeds.empty() || joined_ || Clock::now() - started_ > std::chrono::seconds(5);
   }
 
-  // Subscribes to the `max_subscriptions` live peers with the highest rendezvous score for
-  // this agent (all of them in a small network). Each agent ranks peers by its own name, so
-  // every peer is read by about `max_subscriptions` others whatever the size of the
-  // network, a newcomer gets its share of readers at once, and a change of membership moves
-  // few subscriptions. Relaying carries changes across this random graph.
   // A subscription of ours ended without our asking: probe the peer now.
   void on_subscription_dropped(const std::string& endpoint) {
     if (!subscribed_.contains(endpoint)) return;  // we left it, or no member of ours
@@ -1121,6 +1116,11 @@ class Store {
     }
   }
 
+  // Subscribes to the `max_subscriptions` live peers with the highest rendezvous score for
+  // this agent (all of them in a small network). Each agent ranks peers by its own name, so
+  // every peer is read by about `max_subscriptions` others whatever the size of the
+  // network, a newcomer gets its share of readers at once, and a change of membership moves
+  // few subscriptions. Relaying carries changes across this random graph.
   void update_peers() {
     std::vector<std::string> probe_targets;
     std::vector<std::pair<std::uint64_t, const Member*>> candidates;
