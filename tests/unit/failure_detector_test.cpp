@@ -571,75 +571,73 @@ TEST(FailureDetector, TickingAtNextDeadlineAlwaysFindsWorkAndNothingIsDueBefore)
 
 // ---- out-of-turn probes (a peer's connection dropped) ----------------------------------
 
+// A detector of `count` members (m0, m1, ...) whose first probe started at kStart, and a
+// member that probe is not for.
+struct FirstProbeStarted {
+  explicit FirstProbeStarted(int count) {
+    detector.set_members(names(count));
+    first = probe_at(detector, kStart);
+    other = first.target == "m1" ? "m2" : "m1";
+  }
+  FailureDetector detector{{}, 1};
+  Action first;
+  std::string other;
+};
+
 TEST(FailureDetector, ADroppedConnectionIsProbedAtOnceWhenNoProbeIsInFlight) {
-  FailureDetector detector({}, 1);
-  detector.set_members(names(5));
-  auto now = kStart;
-  auto first = probe_at(detector, now);
-  detector.on_ack(first.seq);
+  FirstProbeStarted started(5);
+  auto& detector = started.detector;
+  detector.on_ack(started.first.seq);
   // Mid-interval: the next regular probe is 150 ms away.
-  now += 50ms;
-  const std::string dropped = first.target == "m3" ? "m4" : "m3";
-  detector.probe_soon(dropped, now);
+  const auto now = kStart + 50ms;
+  detector.probe_soon(started.other, now);
   EXPECT_EQ(detector.next_deadline(), now);
-  auto probe = probe_at(detector, now);
-  EXPECT_EQ(probe.target, dropped);
+  EXPECT_EQ(probe_at(detector, now).target, started.other);
   // It is a probe like any other: unanswered, it leads to a suspicion one interval later.
   EXPECT_TRUE(of_kind(detector.tick(now + 199ms), Kind::suspect).empty());
   auto suspects = of_kind(detector.tick(now + 200ms), Kind::suspect);
   ASSERT_EQ(suspects.size(), 1u);
-  EXPECT_EQ(suspects[0].target, dropped);
+  EXPECT_EQ(suspects[0].target, started.other);
 }
 
 TEST(FailureDetector, ADroppedConnectionWaitsForTheProbeInFlight) {
-  FailureDetector detector({}, 1);
-  detector.set_members(names(5));
-  auto now = kStart;
-  auto first = probe_at(detector, now);
-  const std::string dropped = first.target == "m3" ? "m4" : "m3";
-  detector.probe_soon(dropped, now + 10ms);
-  EXPECT_TRUE(of_kind(detector.tick(now + 20ms), Kind::probe).empty());
+  FirstProbeStarted started(5);
+  auto& detector = started.detector;
+  detector.probe_soon(started.other, kStart + 10ms);
+  EXPECT_TRUE(of_kind(detector.tick(kStart + 20ms), Kind::probe).empty());
   // The ack ends the probe in flight; the dropped member is next, not at the interval.
-  detector.on_ack(first.seq);
-  EXPECT_LE(detector.next_deadline(), now + 20ms);
-  auto probe = probe_at(detector, now + 30ms);
-  EXPECT_EQ(probe.target, dropped);
+  detector.on_ack(started.first.seq);
+  EXPECT_LE(detector.next_deadline(), kStart + 20ms);
+  EXPECT_EQ(probe_at(detector, kStart + 30ms).target, started.other);
 }
 
 TEST(FailureDetector, ProbeSoonIgnoresStrangersDuplicatesAndTheMemberUnderProbe) {
-  FailureDetector detector({}, 1);
-  detector.set_members(names(3));
-  auto now = kStart;
-  auto first = probe_at(detector, now);
-  detector.probe_soon(first.target, now);  // already being probed
-  detector.probe_soon("stranger", now);    // not a member
-  detector.on_ack(first.seq);
+  FirstProbeStarted started(3);
+  auto& detector = started.detector;
+  detector.probe_soon(started.first.target, kStart);  // already being probed
+  detector.probe_soon("stranger", kStart);            // not a member
+  detector.on_ack(started.first.seq);
   // Nothing queued: the next probe comes at the regular interval.
-  EXPECT_EQ(detector.next_deadline(), now + 200ms);
-  EXPECT_TRUE(of_kind(detector.tick(now + 100ms), Kind::probe).empty());
+  EXPECT_EQ(detector.next_deadline(), kStart + 200ms);
+  EXPECT_TRUE(of_kind(detector.tick(kStart + 100ms), Kind::probe).empty());
 
-  const std::string other = first.target == "m1" ? "m2" : "m1";
-  detector.probe_soon(other, now + 100ms);
-  detector.probe_soon(other, now + 100ms);
-  EXPECT_EQ(probe_at(detector, now + 100ms).target, other);
-  auto next = detector.tick(now + 150ms);
-  EXPECT_TRUE(of_kind(next, Kind::probe).empty()) << "asked twice, probed once";
+  detector.probe_soon(started.other, kStart + 100ms);
+  detector.probe_soon(started.other, kStart + 100ms);
+  EXPECT_EQ(probe_at(detector, kStart + 100ms).target, started.other);
+  EXPECT_TRUE(of_kind(detector.tick(kStart + 150ms), Kind::probe).empty())
+      << "asked twice, probed once";
 }
 
 TEST(FailureDetector, AMemberThatLeftIsNotProbedOutOfTurn) {
-  FailureDetector detector({}, 1);
-  detector.set_members(names(3));
-  auto now = kStart;
-  auto first = probe_at(detector, now);
-  const std::string leaving = first.target == "m2" ? "m1" : "m2";
-  detector.probe_soon(leaving, now);
+  FirstProbeStarted started(3);
+  auto& detector = started.detector;
+  detector.probe_soon(started.other, kStart);
   auto rest = names(3);
-  std::erase(rest, leaving);
+  std::erase(rest, started.other);
   detector.set_members(rest);
-  detector.on_ack(first.seq);
-  EXPECT_EQ(detector.next_deadline(), now + 200ms);
-  auto probe = probe_at(detector, now + 200ms);
-  EXPECT_NE(probe.target, leaving);
+  detector.on_ack(started.first.seq);
+  EXPECT_EQ(detector.next_deadline(), kStart + 200ms);
+  EXPECT_NE(probe_at(detector, kStart + 200ms).target, started.other);
 }
 
 TEST(FailureDetector, OutOfTurnProbesLeaveEveryMemberItsTurnInTheCycle) {
@@ -649,14 +647,13 @@ TEST(FailureDetector, OutOfTurnProbesLeaveEveryMemberItsTurnInTheCycle) {
   auto now = kStart;
   std::vector<std::string> regular;
   for (int i = 0; i < 5; ++i) {
-    auto probe = probe_at(detector, now);
-    regular.push_back(probe.target);
-    detector.on_ack(probe.seq);
-    // Between two regular probes, one out of turn.
-    detector.probe_soon(members[static_cast<std::size_t>(i)], now + 50ms);
-    auto extra = probe_at(detector, now + 50ms);
-    detector.on_ack(extra.seq);
-    now += 250ms;
+    const auto regular_at = now;
+    regular.push_back(acked_probes(detector, now, 1).front());
+    // Between two regular probes, one out of turn; the next regular one is due an
+    // interval after it.
+    detector.probe_soon(members[static_cast<std::size_t>(i)], regular_at + 50ms);
+    detector.on_ack(probe_at(detector, regular_at + 50ms).seq);
+    now = regular_at + 250ms;
   }
   std::sort(regular.begin(), regular.end());
   EXPECT_EQ(regular, members);
