@@ -1,7 +1,6 @@
 #include "agent/zap.hpp"
 
 #include <atomic>
-#include <cstring>
 #include <sstream>
 
 #include "agent/actor.hpp"
@@ -56,7 +55,7 @@ class Handler {
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(-1));
       while (auto request = recv_frames(zap_)) answer(*request);
       for (auto& [monitor, what] : monitors_)
-        while (auto event = recv_frames(monitor)) note_failed_handshake(*event, what);
+        while (auto event = recv_monitor_event(monitor)) note_failed_handshake(*event, what);
       while (auto command = receive_command(control_, /*dont_wait=*/true)) {
         if (*command == ZapCommand::stop) return;
         if (*command == ZapCommand::reload) reload();
@@ -99,10 +98,8 @@ class Handler {
     send_frames(zap_, {"1.0", id, status, text, user, ""}, /*dont_wait=*/true);
   }
 
-  void note_failed_handshake(const std::vector<std::string>& event, const std::string& what) {
-    if (event.size() != 2 || event[0].size() != 6) return;
-    std::uint32_t value = 0;
-    std::memcpy(&value, event[0].data() + 2, sizeof value);
+  void note_failed_handshake(const MonitorEvent& event, const std::string& what) {
+    const std::uint32_t value = event.value;
     std::string why = value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
                           ? "the client does not use CURVE (no key)"
                       : value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC
@@ -111,7 +108,7 @@ class Handler {
     auto decision = limiter_.refused(what + "|" + why, Clock::now());
     if (!decision.log) return;
     std::ostringstream line;
-    line << "refused a connection to " << event[1] << " (" << what << "): " << why;
+    line << "refused a connection to " << event.endpoint << " (" << what << "): " << why;
     if (decision.repeats > 0) line << "; " << decision.repeats << " more since last logged";
     if (decision.suppressed > 0)
       line << "; " << decision.suppressed << " refusals of other sources not logged";

@@ -7,8 +7,10 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstring>
 #include <sstream>
+#include <utility>
+
+#include "bus/transport.hpp"
 
 namespace mob {
 namespace {
@@ -286,39 +288,30 @@ HandshakeWatch::HandshakeWatch(zmq::context_t& context, zmq::socket_t& socket)
 
 zmq::pollitem_t HandshakeWatch::poll_item() { return {events_.handle(), 0, ZMQ_POLLIN, 0}; }
 
-std::optional<HandshakeWatch::Failure> HandshakeWatch::failure() {
-  std::optional<Failure> first;
-  while (true) {
-    zmq::message_t event;
-    try {
-      if (!events_.recv(event, zmq::recv_flags::dontwait)) return first;
-      // The second frame (the endpoint) always follows the first.
-      zmq::message_t endpoint;
-      while (event.more() && events_.recv(endpoint) && endpoint.more()) {
-      }
-    } catch (const zmq::error_t&) {
-      return first;
-    }
-    if (event.size() != 6) continue;
-    std::uint16_t id = 0;
-    std::uint32_t value = 0;
-    std::memcpy(&id, event.data(), sizeof id);
-    std::memcpy(&value, static_cast<const char*>(event.data()) + sizeof id, sizeof value);
-    if (id == ZMQ_EVENT_CONNECTED) connected_ = true;
-    if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) handshake_succeeded_ = true;
-    if (first || id == ZMQ_EVENT_CONNECTED || id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) continue;
-    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-      first = Failure{Outcome::refused_key, value};
-    else if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
-      first = Failure{Outcome::mechanism_mismatch, value};
+void HandshakeWatch::read_events() {
+  while (auto event = recv_monitor_event(events_)) {
+    if (event->event == ZMQ_EVENT_CONNECTED) connected_ = true;
+    if (event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) handshake_succeeded_ = true;
+    if (unreported_ || event->event == ZMQ_EVENT_CONNECTED ||
+        event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+      continue;
+    if (event->event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+      unreported_ = Failure{Outcome::refused_key, event->value};
+    else if (event->value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+      unreported_ = Failure{Outcome::mechanism_mismatch, event->value};
     else
-      first = Failure{Outcome::protocol_error, value};
+      unreported_ = Failure{Outcome::protocol_error, event->value};
   }
 }
 
+std::optional<HandshakeWatch::Failure> HandshakeWatch::failure() {
+  read_events();
+  return std::exchange(unreported_, std::nullopt);
+}
+
 bool HandshakeWatch::connected_without_handshake() {
-  auto pending = failure();  // reads the waiting events
-  return !pending && connected_ && !handshake_succeeded_;
+  read_events();
+  return !unreported_ && connected_ && !handshake_succeeded_;
 }
 
 std::string describe_handshake_failure(const HandshakeWatch::Failure& failure, bool have_key,

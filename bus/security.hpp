@@ -101,13 +101,18 @@ class HandshakeWatch {
   zmq::pollitem_t poll_item();
   // The first handshake failure reported since the last call, if any; never blocks.
   std::optional<Failure> failure();
-  // Whether a TCP connection was made but no handshake ever succeeded on it.
+  // Whether a TCP connection was made but no handshake ever succeeded on it, and no failure
+  // waits to be returned by failure() (asking never loses one).
   bool connected_without_handshake();
 
  private:
+  // Applies the notifications waiting on events_; keeps the first failure not yet returned.
+  void read_events();
+
   zmq::socket_t events_;
   bool connected_ = false;
   bool handshake_succeeded_ = false;
+  std::optional<Failure> unreported_;
 };
 
 // The message a client prints for a failed handshake: always starts with "not authorized".

@@ -373,6 +373,33 @@ TEST_F(Zap, AnUnlistedKeyIsRefusedAndTheClientLearnsItAtOnce) {
   EXPECT_TRUE(result.starts_with("not authorized: the agent at test refused this key")) << result;
 }
 
+// A client at its deadline asks whether the connection stood without a handshake; a refusal
+// that arrived by then must still be what it reports, not "no answer".
+TEST_F(Zap, ARefusalReadWhileAskingAboutTheHandshakeIsStillReported) {
+  auto endpoint = start_server();
+  zmq::socket_t client(context_, zmq::socket_type::dealer);
+  client.set(zmq::sockopt::linger, 0);
+  make_curve_client(client, ClientKeys{fresh_keys(), network_.public_key});
+  HandshakeWatch watch(context_, client);
+  client.connect(endpoint);
+  send_frames(client, {"hello"});
+  // Wait for the refusal without taking it: only connected_without_handshake() reads events.
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  bool refused_pending = false;
+  while (!refused_pending && std::chrono::steady_clock::now() < deadline) {
+    zmq::pollitem_t item = watch.poll_item();
+    if (zmq::poll(&item, 1, std::chrono::milliseconds(poll_timeout_ms(deadline))) == 0) continue;
+    // Events came (the connection first): true until the refusal is read, false once it waits.
+    refused_pending = !watch.connected_without_handshake();
+  }
+  ASSERT_TRUE(refused_pending) << "no refusal within 5 s";
+  auto failure = watch.failure();
+  ASSERT_TRUE(failure.has_value()) << "the refusal was lost";
+  EXPECT_EQ(failure->outcome, HandshakeWatch::Outcome::refused_key);
+  EXPECT_EQ(failure->detail, 400u);
+  EXPECT_FALSE(watch.failure().has_value()) << "reported once";
+}
+
 TEST_F(Zap, AClientWithoutAKeyIsToldTheAgentRequiresOne) {
   auto endpoint = start_server();
   auto result = try_client(endpoint, std::nullopt);
