@@ -48,4 +48,18 @@ std::optional<Routed> receive_routed(zmq::socket_t& socket) {
   }
 }
 
+void StepGuard::failed(std::string_view what, std::string_view error) noexcept {
+  ++unlogged_;
+  auto now = std::chrono::steady_clock::now();
+  if (last_log_ != std::chrono::steady_clock::time_point{} && now - last_log_ < std::chrono::minutes(1))
+    return;
+  try {
+    log::error(actor_, "dropped ", what, " after an internal error: ", error,
+               unlogged_ > 1 ? " (" + std::to_string(unlogged_ - 1) + " more since the last report)" : "");
+  } catch (...) {
+  }
+  last_log_ = now;
+  unlogged_ = 0;
+}
+
 }  // namespace mob

@@ -2,6 +2,8 @@
 // to their owning threads, and typed sends/receives of [route, envelope] messages.
 #pragma once
 
+#include <chrono>
+#include <exception>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,5 +46,32 @@ bool reply_to(zmq::socket_t& socket, const Routed& request, Message message) {
 // Next message on a pipe; nullopt when nothing waits. Pipes carry only trusted, well-formed
 // messages, so a decode failure here is a bug: it is logged and the message dropped.
 std::optional<Routed> receive_routed(zmq::socket_t& socket);
+
+// One step of an actor's loop (a message, a round of timers) that must not take the actor
+// down: an exception it throws is logged, at most once a minute per actor with the count of
+// the others, and the step is dropped. The actor keeps running.
+class StepGuard {
+ public:
+  explicit StepGuard(std::string actor) : actor_(std::move(actor)) {}
+
+  // `what` names the step, e.g. the type of the message being handled.
+  template <class Step>
+  void run(std::string_view what, Step&& step) noexcept {
+    try {
+      step();
+    } catch (const std::exception& e) {
+      failed(what, e.what());
+    } catch (...) {
+      failed(what, "an exception that is not a std::exception");
+    }
+  }
+
+ private:
+  void failed(std::string_view what, std::string_view error) noexcept;
+
+  std::string actor_;
+  std::chrono::steady_clock::time_point last_log_{};
+  std::uint64_t unlogged_ = 0;
+};
 
 }  // namespace mob

@@ -1,14 +1,17 @@
 #include "agent/agent.hpp"
 
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstring>
 #include <random>
 #include <thread>
+#include <tuple>
 
 #include <zmq.hpp>
 
@@ -42,15 +45,47 @@ struct Agent::State {
   zmq::socket_t io_control;
   std::vector<std::jthread> threads;
   bool stopped = false;
+  // Set by an actor's thread whose loop ended with an exception (a bug: every step is
+  // guarded); `died` wakes the main thread, which then stops the agent and exits non-zero.
+  std::atomic<bool> io_dead{false};
+  std::atomic<bool> store_dead{false};
+  std::atomic<bool> supervisor_dead{false};
+  std::atomic<bool> worker_dead{false};
+  int died = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
   ~State() {
     if (lock_fd >= 0) ::close(lock_fd);
+    if (died >= 0) ::close(died);
   }
+
+  bool any_dead() const { return io_dead || store_dead || supervisor_dead || worker_dead; }
 };
 
 namespace {
 
 constexpr std::string_view kLog = "agent";
+
+// Starts `loop(args...)` on its own thread. An exception that escapes it is logged in one
+// line, marks the actor dead and wakes the main thread: the agent then stops cleanly.
+template <class Loop, class... Args>
+void spawn_actor(Agent::State& state, std::string_view name, std::atomic<bool>& dead, Loop loop,
+                 Args&&... args) {
+  state.threads.emplace_back([&state, &dead, name = std::string(name), loop,
+                              arguments = std::make_tuple(std::forward<Args>(args)...)]() mutable {
+    try {
+      std::apply(loop, std::move(arguments));
+      return;
+    } catch (const std::exception& e) {
+      log::error(kLog, "the ", name, " thread stopped on an internal error: ", e.what(),
+                 "; stopping the agent");
+    } catch (...) {
+      log::error(kLog, "the ", name, " thread stopped on an internal error; stopping the agent");
+    }
+    dead = true;
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto written = ::write(state.died, &one, sizeof one);
+  });
+}
 
 Result<int> lock_data_dir(const std::filesystem::path& dir) {
   auto path = dir / "lock";
@@ -178,7 +213,8 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
   for (std::size_t i = 0; i < providers.size(); ++i) {
     auto pipe = make_pipe(state->context, "worker-" + options.providers[i]);
     worker_pipes.emplace(options.providers[i], std::move(pipe.first));
-    state->threads.emplace_back(run_provider_worker, options.providers[i], std::move(providers[i]),
+    spawn_actor(*state, "worker " + options.providers[i], state->worker_dead, run_provider_worker,
+                options.providers[i], std::move(providers[i]),
                                 std::move(pipe.second));
   }
 
@@ -203,14 +239,14 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
   store_config.tombstone_ttl = options.tombstone_ttl;
   if (network_key) store_config.curve = ClientKeys{*network_key, network_key->public_key};
 
-  state->threads.emplace_back(run_supervisor, SupervisorConfig{options.name},
+  spawn_actor(*state, "supervisor", state->supervisor_dead, run_supervisor, SupervisorConfig{options.name},
                               std::move(store_supervisor.second), std::move(io_supervisor.second),
                               std::move(supervisor_control.second), std::move(worker_pipes));
-  state->threads.emplace_back(run_store, std::move(store_config), std::move(*archive),
+  spawn_actor(*state, "store", state->store_dead, run_store, std::move(store_config), std::move(*archive),
                               std::ref(state->context),
                               std::move(io_store.second), std::move(store_supervisor.first),
                               std::move(store_control.second), std::move(pub));
-  state->threads.emplace_back(run_io,
+  spawn_actor(*state, "io", state->io_dead, run_io,
                               IoConfig{options.name, options.max_message_bytes,
                                        options.max_pending_requests},
                               std::move(router), std::move(io_store.first),
@@ -222,13 +258,15 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
 
 namespace {
 
-// Sends `request` on a control pipe and waits for the reply of type `Reply`.
+// Sends `request` on a control pipe and waits for the reply of type `Reply`, unless the
+// actor is dead (or dies meanwhile).
 template <class Reply, class Request>
-void ask(zmq::socket_t& control, Request request) {
+void ask(zmq::socket_t& control, const std::atomic<bool>& dead, Request request) {
+  if (dead) return;
   send_body(control, std::move(request));
-  while (true) {
+  while (!dead) {
     zmq::pollitem_t item{control.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(-1));
+    zmq::poll(&item, 1, std::chrono::milliseconds(100));
     auto reply = receive_routed(control);
     if (reply && std::holds_alternative<Reply>(reply->envelope.body)) return;
   }
@@ -239,8 +277,10 @@ void ask(zmq::socket_t& control, Request request) {
 void Agent::wait_for_stop(int signal_fd) {
   while (true) {
     zmq::pollitem_t items[] = {{nullptr, signal_fd, ZMQ_POLLIN, 0},
-                               {state_->store_control.handle(), 0, ZMQ_POLLIN, 0}};
-    zmq::poll(items, 2, std::chrono::milliseconds(-1));
+                               {state_->store_control.handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, state_->died, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 3, std::chrono::milliseconds(-1));
+    if (state_->any_dead()) return;
     if (items[0].revents & ZMQ_POLLIN) {
       signalfd_siginfo info{};
       if (::read(signal_fd, &info, sizeof info) == sizeof info &&
@@ -262,13 +302,16 @@ void Agent::wait_for_stop(int signal_fd) {
   }
 }
 
+bool Agent::failed() const { return state_ && state_->any_dead(); }
+
 void Agent::stop() {
   if (!state_ || state_->stopped) return;
   state_->stopped = true;
-  ask<LeaveReply>(state_->store_control, LeaveCommand{});
+  ask<LeaveReply>(state_->store_control, state_->store_dead, LeaveCommand{});
   // Services first (the supervisor waits for them), then the store, then the network.
-  for (auto* control : {&state_->supervisor_control, &state_->store_control, &state_->io_control})
-    ask<ShutdownDone>(*control, ShutdownRequest{});
+  ask<ShutdownDone>(state_->supervisor_control, state_->supervisor_dead, ShutdownRequest{});
+  ask<ShutdownDone>(state_->store_control, state_->store_dead, ShutdownRequest{});
+  ask<ShutdownDone>(state_->io_control, state_->io_dead, ShutdownRequest{});
   for (auto& thread : state_->threads) thread.join();
   state_->threads.clear();
   state_->zap.reset();

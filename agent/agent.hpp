@@ -53,6 +53,8 @@ class Agent {
   // Announces that this agent leaves, stops every service (each within its stop timeout),
   // then every thread.
   void stop();
+  // Whether an actor's thread stopped on an internal error (the agent then exits non-zero).
+  bool failed() const;
   ~Agent();
 
   Agent(const Agent&) = delete;

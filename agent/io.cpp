@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "agent/actor.hpp"
+#include "agent/admission.hpp"
 #include "bus/codec.hpp"
 #include "bus/log.hpp"
 #include "bus/transport.hpp"
@@ -142,7 +143,7 @@ class Io {
       for (int i = 0; i < 256; ++i) {
         auto frames = recv_frames(router_);
         if (!frames) break;
-        handle_client(*frames);
+        guard_.run("a request", [&] { handle_client(*frames); });
       }
       relay_replies(store_);
       relay_replies(supervisor_);
@@ -181,6 +182,11 @@ class Io {
              std::string(type_name(envelope->body)) + " is not a request a client may send");
       return;
     }
+    if (auto admitted = admit_request(envelope->body); !admitted) {
+      bad_requests_.warn("refused a request from " + printable(envelope->sender) + ": " + admitted.error().message);
+      refuse(identity, envelope->request_id, admitted.error().code, admitted.error().message);
+      return;
+    }
     auto now = Clock::now();
     if (pending_.full(identity, now)) {
       const auto limit = std::to_string(pending_.limit());
@@ -216,6 +222,7 @@ class Io {
   }
 
   IoConfig config_;
+  StepGuard guard_{"io"};
   zmq::socket_t router_;
   zmq::socket_t store_;
   zmq::socket_t supervisor_;

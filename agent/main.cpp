@@ -11,6 +11,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "agent/admission.hpp"
 #include "agent/agent.hpp"
 #include "bus/log.hpp"
 #include "providers/registry.hpp"
@@ -149,9 +150,8 @@ int main(int argc, char** argv) {
   }
   for (const auto& text : join_texts)
     for (const auto& seed : split(text, ',')) {
-      auto colon = seed.rfind(':');
-      if (colon == std::string::npos || colon == 0 || colon + 1 == seed.size())
-        return usage_error("--join: expected HOST:PORT, got \"" + seed + "\"");
+      if (auto endpoint = mob::seed_endpoint(seed); !endpoint)
+        return usage_error("--join: " + endpoint.error().message);
       options.seeds.push_back(seed);
     }
   // Each error names the one flag that is wrong, its value and what it must be.
@@ -177,6 +177,10 @@ int main(int argc, char** argv) {
   options.sync_interval = std::chrono::milliseconds(sync_ms);
   options.tombstone_ttl = std::chrono::seconds(tombstone_ttl_s);
   if (options.name.empty()) options.name = host_name() + ":" + std::to_string(options.port);
+  if (!mob::is_valid_agent_name(options.name))
+    return usage_error("--name: " + mob::printable(options.name) +
+                       " is not a valid agent name: use 1-253 letters, digits, '.', '_', '-', ':', "
+                       "'@', '[' or ']'");
   options.data_dir = data_dir.empty() ? default_data_dir(options.port) : data_dir;
   if (const char* from_env = std::getenv("MOB_KEY_FILE"); key_file.empty() && from_env != nullptr)
     key_file = from_env;
@@ -198,5 +202,5 @@ int main(int argc, char** argv) {
   (*agent)->wait_for_stop(signal_fd);
   (*agent)->stop();
   close(signal_fd);
-  return 0;
+  return (*agent)->failed() ? 1 : 0;
 }

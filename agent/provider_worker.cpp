@@ -28,8 +28,11 @@ class Worker {
       auto deadline = std::min(Clock::now() + std::chrono::seconds(1), next_availability_check_);
       if (auto next = provider_->next_deadline()) deadline = std::min(deadline, *next);
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(poll_timeout_ms(deadline)));
-      while (auto message = receive_routed(supervisor_)) handle(*message);
-      for (auto& event : provider_->poll()) send_body(supervisor_, std::move(event));
+      while (auto message = receive_routed(supervisor_))
+        guard_.run(type_name(message->envelope.body), [&] { handle(*message); });
+      guard_.run("the provider's events", [&] {
+        for (auto& event : provider_->poll()) send_body(supervisor_, std::move(event));
+      });
     }
   }
 
@@ -67,6 +70,7 @@ class Worker {
   }
 
   std::string name_;
+  StepGuard guard_{"worker"};
   std::unique_ptr<Provider> provider_;
   zmq::socket_t supervisor_;
   bool finished_ = false;

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "agent/actor.hpp"
+#include "agent/admission.hpp"
 #include "agent/cluster_state.hpp"
 #include "agent/durable.hpp"
 #include "agent/hlc.hpp"
@@ -35,9 +36,12 @@ constexpr auto kMinReplyWait = std::chrono::seconds(1);
 // merge, and move every clock it reaches, until real time caught up (a stamp near 2^64
 // never would). Clocks of a network are expected to agree far better (NTP).
 constexpr std::uint64_t kMaxClockAheadMs = 5 * 60 * 1000;
-// Incarnations grow by one per refutation or restart; one this large is a bug or an attack,
-// and taking it would leave its member unable to refute (its next incarnation would wrap).
-constexpr std::uint64_t kMaxIncarnation = 1ULL << 48;
+// Bounds on what peers can make this agent hold (docs/security.md): DEALER sockets (one per
+// peer address; the least recently used one is closed past the bound), indirect probes
+// relayed for others at once, and members known.
+constexpr std::size_t kMaxPeerLinks = 1024;
+constexpr std::size_t kMaxRelays = 1024;
+constexpr std::size_t kMaxMembers = 10000;
 
 std::uint64_t wall_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -76,10 +80,6 @@ std::vector<StateDelta> split(const StateDelta& delta, std::size_t limit) {
   return pieces;
 }
 
-std::string tcp_endpoint(const std::string& host_port) {
-  return host_port.rfind("tcp://", 0) == 0 ? host_port : "tcp://" + host_port;
-}
-
 // The DEALER that carries this agent's requests to one peer. The store polls it only for a
 // while after each request (Store::reply_wait_): a reply later than that waits in the socket
 // and is read after the next request to that peer (join and sync are retried; a probe's ack
@@ -87,6 +87,7 @@ std::string tcp_endpoint(const std::string& host_port) {
 struct PeerLink {
   zmq::socket_t socket;
   Clock::time_point reply_until{};
+  Clock::time_point last_used{};
 };
 
 class Store {
@@ -147,31 +148,39 @@ class Store {
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(poll_timeout_ms(next_deadline())));
       // Only sockets that are ready are read: an idle agent with many peers stays idle.
       auto ready = [&](std::size_t i) { return (items[i].revents & ZMQ_POLLIN) != 0; };
+      // Each message is one guarded step: an internal error drops that message, never the agent.
       for (int i = 0; ready(0) && i < 1000; ++i) {
         auto message = receive_routed(io_);
         if (!message) break;
-        handle_request(*message);
+        guard_.run(type_name(message->envelope.body), [&] { handle_request(*message); });
       }
       if (ready(1))
-        while (auto message = receive_routed(supervisor_)) handle_supervisor(*message);
+        while (auto message = receive_routed(supervisor_))
+          guard_.run(type_name(message->envelope.body), [&] { handle_supervisor(*message); });
       if (ready(2))
-        while (auto message = receive_routed(control_)) handle_control(*message);
+        while (auto message = receive_routed(control_))
+          guard_.run(type_name(message->envelope.body), [&] { handle_control(*message); });
       for (int i = 0; ready(3) && i < 1000; ++i) {
         auto frames = recv_frames(sub_);
         if (!frames) break;
-        handle_gossip(*frames);
+        guard_.run("a gossip message", [&] { handle_gossip(*frames); });
       }
       if (ready(4))
-        while (auto event = recv_monitor_event(sub_events_)) on_subscription_dropped(event->endpoint);
+        while (auto event = recv_monitor_event(sub_events_))
+          guard_.run("a connection event", [&] { on_subscription_dropped(event->endpoint); });
       for (std::size_t d = 0; d < dealer_keys.size(); ++d) {
         if (!ready(kFirstDealer + d)) continue;
-        auto link = dealers_.find(dealer_keys[d]);
-        if (link == dealers_.end()) continue;
-        while (auto frames = recv_frames(link->second.socket)) handle_peer_reply(dealer_keys[d], *frames);
+        // Found again for each reply: handling one may close links (PeerLink bound).
+        for (auto link = dealers_.find(dealer_keys[d]); link != dealers_.end();
+             link = dealers_.find(dealer_keys[d])) {
+          auto frames = recv_frames(link->second.socket);
+          if (!frames) break;
+          guard_.run("a peer's reply", [&] { handle_peer_reply(dealer_keys[d], *frames); });
+        }
       }
-      run_timers();
+      guard_.run("a round of timers", [&] { run_timers(); });
       if (!awaiting_save_.empty() || (!unsaved_.empty() && Clock::now() >= save_at_)) save();
-      after_change();
+      guard_.run("placement", [&] { after_change(); });
       for (auto& [request, reply] : awaiting_save_) reply_to(io_, request, std::move(reply));
       awaiting_save_.clear();
     }
@@ -309,6 +318,11 @@ class Store {
         continue;
       }
       const MemberEntry* before = state_.member(entry.member.name);
+      if (!before && state_.members().size() >= kMaxMembers) {
+        refuse_change("a new member " + entry.member.name, entry.reported_by,
+                      "this agent knows " + std::to_string(kMaxMembers) + " members, its limit");
+        continue;
+      }
       // A heartbeat: the same member, state and reporter, only a later stamp (and load).
       // A suspicion from another reporter is not soft: it is a confirmation.
       bool soft = before && before->member.incarnation == entry.member.incarnation &&
@@ -369,6 +383,16 @@ class Store {
     }
     if (entry_count(changed) == 0) return;
     if (relay) append(outbox_, changed);
+  }
+
+  // What a peer's reply carries into the state passes the same door as its requests.
+  static Result<void> admit_reply(const Body& body) {
+    if (const auto* join = std::get_if<JoinReply>(&body)) return admit_delta(join->state, "state");
+    if (const auto* push = std::get_if<SyncPush>(&body)) return admit_delta(push->delta, "delta");
+    if (const auto* reply = std::get_if<SyncReply>(&body)) return admit_delta(reply->newer, "newer");
+    if (const auto* ack = std::get_if<ProbeAck>(&body); ack && !is_valid_agent_name(ack->from))
+      return fail(Errc::invalid_argument, "from: not an agent name");
+    return {};
   }
 
   bool stamped_too_far_ahead(std::uint64_t stamp, const std::string& origin) {
@@ -795,9 +819,16 @@ class Store {
     return "tcp://" + host + ":0;" + address.substr(6);
   }
 
-  PeerLink& dealer_for(const std::string& address) {
+  // The link to a peer's ROUTER, made on first use; null when `address` is not a valid
+  // endpoint (admission checks what peers send; this is the last line before connect).
+  PeerLink* dealer_for(const std::string& address) {
     auto found = dealers_.find(address);
-    if (found != dealers_.end()) return found->second;
+    if (found != dealers_.end()) return &found->second;
+    if (auto valid = check_endpoint(address); !valid) {
+      log::warn(kLog, "not connecting to a peer: ", valid.error().message);
+      return nullptr;
+    }
+    if (dealers_.size() >= kMaxPeerLinks) close_least_recent_link();
     zmq::socket_t dealer(context_, zmq::socket_type::dealer);
     harden_socket(dealer, config_.max_message_bytes);
     if (config_.curve) make_curve_client(dealer, *config_.curve);
@@ -806,16 +837,30 @@ class Store {
     dealer.set(zmq::sockopt::sndhwm, 100);
     dealer.set(zmq::sockopt::reconnect_ivl, 100);
     dealer.set(zmq::sockopt::reconnect_ivl_max, 1000);
-    dealer.connect(outgoing(address));
-    return dealers_.emplace(address, PeerLink{std::move(dealer)}).first->second;
+    try {
+      dealer.connect(outgoing(address));
+    } catch (const zmq::error_t& e) {
+      log::warn(kLog, "cannot connect to peer ", address, ": ", e.what());
+      return nullptr;
+    }
+    return &dealers_.emplace(address, PeerLink{std::move(dealer)}).first->second;
+  }
+
+  void close_least_recent_link() {
+    auto oldest = std::min_element(dealers_.begin(), dealers_.end(), [](const auto& a, const auto& b) {
+      return a.second.last_used < b.second.last_used;
+    });
+    if (oldest != dealers_.end()) dealers_.erase(oldest);
   }
 
   template <class Message>
   void send_to_peer(const std::string& address, Message message) {
+    PeerLink* link = dealer_for(address);
+    if (!link) return;
     auto bytes = encode(Envelope{kProtocolVersion, 0, config_.self.name, Body{std::move(message)}});
-    PeerLink& link = dealer_for(address);
-    send_frames(link.socket, {bytes});
-    if constexpr (!std::is_same_v<Message, SyncPush>) link.reply_until = Clock::now() + reply_wait_;
+    send_frames(link->socket, {bytes});
+    link->last_used = Clock::now();
+    if constexpr (!std::is_same_v<Message, SyncPush>) link->reply_until = link->last_used + reply_wait_;
   }
 
   std::string address_of(const std::string& name) const {
@@ -825,7 +870,11 @@ class Store {
 
   void begin_join(const std::vector<std::string>& seeds) {
     join_seeds_.clear();
-    for (const auto& seed : seeds) join_seeds_.push_back(tcp_endpoint(seed));
+    for (const auto& seed : seeds) {
+      auto endpoint = seed_endpoint(seed);
+      if (endpoint) join_seeds_.push_back(*endpoint);
+      else log::warn(kLog, "not joining through ", endpoint.error().message);
+    }
     join_backoff_ = std::chrono::milliseconds(200);
     join_next_at_ = Clock::now();
     join_deadline_ = Clock::now() + std::chrono::milliseconds(2500);
@@ -860,6 +909,12 @@ class Store {
   }
 
   void handle_indirect_probe(const Routed& request, const IndirectProbeRequest& indirect) {
+    if (relays_.size() >= kMaxRelays) {
+      reply_to(io_, request, ErrorReply{Errc::unavailable, "this agent already relays " +
+                                                               std::to_string(kMaxRelays) +
+                                                               " probes; ask another member"});
+      return;
+    }
     std::uint64_t seq = kRelaySeqBase + next_relay_seq_++;
     relays_[seq] = Relay{request, indirect.seq, Clock::now() + config_.detector.probe_interval * 2};
     std::string address = indirect.target_address.empty() ? address_of(indirect.target)
@@ -888,6 +943,11 @@ class Store {
       return;
     }
     const Body& body = envelope->body;
+    if (auto admitted = admit_reply(body); !admitted) {
+      refuse_change(std::string(type_name(body)) + " refused: " + admitted.error().message, address,
+                    "docs/security.md, what peers may send");
+      return;
+    }
     if (const auto* ack = std::get_if<ProbeAck>(&body)) {
       auto relay = relays_.find(ack->seq);
       if (relay != relays_.end()) {
@@ -926,6 +986,16 @@ class Store {
     }
     const auto* gossip = std::get_if<Gossip>(&envelope->body);
     if (!gossip || gossip->sender == config_.self.name) return;
+    if (!is_valid_agent_name(gossip->sender)) {
+      refuse_change("gossip from a sender whose name is not an agent name", printable(gossip->sender),
+                    "agent names are 1-253 letters, digits, '.', '_', '-', ':', '@', '[' or ']'");
+      return;
+    }
+    if (auto admitted = admit_delta(gossip->delta, "delta"); !admitted) {
+      refuse_change("gossip refused: " + admitted.error().message, gossip->sender,
+                    "docs/security.md, what peers may send");
+      return;
+    }
     auto& last = last_seq_[gossip->sender];
     if (last != 0 && gossip->seq > last + 1) sync_soon_ = gossip->sender;  // missed some
     last = std::max(last, gossip->seq);
@@ -1392,6 +1462,7 @@ class Store {
   };
 
   StoreConfig config_;
+  StepGuard guard_{"store"};
   ServiceArchive archive_;
   std::set<std::string> unsaved_;           // services whose record is not on disk yet
   std::vector<std::string> uncollected_;    // collected tombstones still on disk

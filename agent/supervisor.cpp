@@ -81,12 +81,16 @@ class Supervisor {
       for (auto& [name, worker] : workers_) items.push_back({worker.handle(), 0, ZMQ_POLLIN, 0});
       zmq::poll(items.data(), items.size(),
                 std::chrono::milliseconds(poll_timeout_ms(next_deadline())));
-      while (auto message = receive_routed(control_)) handle_control(*message);
-      while (auto message = receive_routed(store_)) handle_store(*message);
-      while (auto message = receive_routed(io_)) handle_request(*message);
+      // Each message is one guarded step: an internal error drops that message, not the agent.
+      auto step = [&](const Routed& message, auto handler) {
+        guard_.run(type_name(message.envelope.body), [&] { (this->*handler)(message); });
+      };
+      while (auto message = receive_routed(control_)) step(*message, &Supervisor::handle_control);
+      while (auto message = receive_routed(store_)) step(*message, &Supervisor::handle_store);
+      while (auto message = receive_routed(io_)) step(*message, &Supervisor::handle_request);
       for (auto& [name, worker] : workers_)
-        while (auto message = receive_routed(worker)) handle_worker(*message);
-      fire_timers();
+        while (auto message = receive_routed(worker)) step(*message, &Supervisor::handle_worker);
+      guard_.run("a round of timers", [&] { fire_timers(); });
       if (shutting_down_) advance_shutdown();
     }
   }
@@ -412,6 +416,14 @@ class Supervisor {
     log::info(kLog, "stopping every instance before exit");
   }
 
+ public:
+  // The supervisor's loop failed: the workers stop every instance themselves (each worker
+  // ends after its ShutdownRequest), so no service outlives the agent.
+  void stop_workers_now() noexcept {
+    for (auto& [name, worker] : workers_) send_body(worker, ShutdownRequest{});
+  }
+
+ private:
   void advance_shutdown() {
     bool any_live = std::any_of(instances_.begin(), instances_.end(),
                                 [](const auto& entry) { return entry.second.process_live; });
@@ -427,6 +439,7 @@ class Supervisor {
   }
 
   SupervisorConfig config_;
+  StepGuard guard_{"supervisor"};
   zmq::socket_t store_;
   zmq::socket_t io_;
   zmq::socket_t control_;
@@ -447,7 +460,12 @@ void run_supervisor(SupervisorConfig config, zmq::socket_t store, zmq::socket_t 
                     zmq::socket_t control, std::map<std::string, zmq::socket_t> workers) {
   Supervisor supervisor(std::move(config), std::move(store), std::move(io), std::move(control),
                         std::move(workers));
-  supervisor.run();
+  try {
+    supervisor.run();
+  } catch (...) {
+    supervisor.stop_workers_now();
+    throw;
+  }
 }
 
 }  // namespace mob

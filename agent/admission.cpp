@@ -1,0 +1,302 @@
+#include "agent/admission.hpp"
+
+#include <cmath>
+#include <optional>
+
+#include "agent/spec.hpp"
+#include "bus/codec.hpp"
+
+namespace mob {
+namespace {
+
+// Thrown inside this file only: the first field that breaks a rule.
+struct Refusal {
+  std::string message;
+};
+
+[[noreturn]] void refuse(const std::string& path, const std::string& why) {
+  throw Refusal{path + ": " + why};
+}
+
+}  // namespace
+
+std::string printable(std::string_view value) {
+  std::string out = "\"";
+  for (std::size_t i = 0; i < value.size() && i < 80; ++i) {
+    auto c = static_cast<unsigned char>(value[i]);
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (value.size() > 80) out += "...(" + std::to_string(value.size()) + " bytes)";
+  return out + "\"";
+}
+
+namespace {
+
+bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+bool is_ipv4(std::string_view host) {
+  int parts = 0;
+  std::size_t i = 0;
+  while (i <= host.size()) {
+    std::size_t start = i;
+    unsigned value = 0;
+    while (i < host.size() && is_digit(host[i]) && i - start < 3) value = value * 10 + (host[i++] - '0');
+    if (i == start || value > 255) return false;
+    ++parts;
+    if (i == host.size()) break;
+    if (host[i] != '.') return false;
+    ++i;
+  }
+  return parts == 4;
+}
+
+bool is_dns_name(std::string_view host) {
+  if (host.empty() || host.size() > 253) return false;
+  bool has_letter = false;
+  std::size_t label = 0;
+  for (std::size_t i = 0; i < host.size(); ++i) {
+    char c = host[i];
+    if (c == '.') {
+      if (label == 0) return false;
+      label = 0;
+      continue;
+    }
+    if (!is_alnum(c) && c != '-') return false;
+    if (++label > 63) return false;
+    if (c == '-' && label == 1) return false;
+    has_letter = has_letter || !is_digit(c);
+  }
+  // All digits and dots is a malformed IPv4 literal, not a name.
+  return label > 0 && has_letter;
+}
+
+bool is_ipv6_literal(std::string_view host) {
+  if (host.size() < 4 || host.front() != '[' || host.back() != ']') return false;
+  auto inner = host.substr(1, host.size() - 2);
+  if (inner.size() > 45) return false;
+  for (char c : inner)
+    if (!(is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.'))
+      return false;
+  return inner.find(':') != std::string_view::npos;
+}
+
+// HOST:PORT; the error says what is wrong with it.
+std::optional<std::string> host_port_problem(std::string_view host_port) {
+  auto colon = host_port.rfind(':');
+  if (colon == std::string_view::npos) return "no :PORT";
+  auto host = host_port.substr(0, colon);
+  auto port = host_port.substr(colon + 1);
+  if (port.empty() || port.size() > 5) return "the port must be a number from 1 to 65535";
+  unsigned value = 0;
+  for (char c : port) {
+    if (!is_digit(c)) return "the port must be a number from 1 to 65535";
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (value == 0 || value > 65535) return "the port must be a number from 1 to 65535";
+  if (!is_ipv4(host) && !is_ipv6_literal(host) && !is_dns_name(host))
+    return "the host must be an IPv4 address, a bracketed IPv6 address or a DNS name";
+  return std::nullopt;
+}
+
+void check_endpoint_at(const std::string& path, std::string_view endpoint) {
+  if (auto ok = check_endpoint(endpoint); !ok) refuse(path, ok.error().message);
+}
+
+void check_agent_name(const std::string& path, std::string_view name) {
+  if (!is_valid_agent_name(name))
+    refuse(path, printable(name) + " is not a valid agent name (1-253 letters, digits, '.', '_', '-', "
+                               "':', '@', '[' or ']')");
+}
+
+void check_service_name(const std::string& path, std::string_view name) {
+  if (!is_valid_service_name(name))
+    refuse(path, printable(name) + " is not a valid service name (1-63 letters, digits, '_', '.' or "
+                               "'-', starting with a letter or digit)");
+}
+
+void check_index(const std::string& path, std::uint64_t index) {
+  if (index >= kMaxInstanceIndex)
+    refuse(path, std::to_string(index) + " is not an instance index (below " +
+                     std::to_string(kMaxInstanceIndex) + ")");
+}
+
+void check_text(const std::string& path, std::string_view text, std::size_t limit) {
+  if (text.size() > limit)
+    refuse(path, std::to_string(text.size()) + " bytes, more than " + std::to_string(limit));
+}
+
+// Records restored from an old data dir may carry no origin.
+void check_stamp(const std::string& path, const Stamp& stamp) {
+  if (!stamp.origin.empty()) check_agent_name(path + ".origin", stamp.origin);
+}
+
+void check_member(const std::string& path, const MemberEntry& entry) {
+  const Member& member = entry.member;
+  check_agent_name(path + ".member.name", member.name);
+  check_endpoint_at(path + ".member.address", member.address);
+  check_endpoint_at(path + ".member.pub_address", member.pub_address);
+  if (member.incarnation >= kMaxIncarnation)
+    refuse(path + ".member.incarnation",
+           std::to_string(member.incarnation) + " is not below 2^48 (incarnations grow by one per restart)");
+  if (!std::isfinite(member.load) || member.load < 0)
+    refuse(path + ".member.load", "must be a finite number of at least 0");
+  if (member.providers.size() > 64) refuse(path + ".member.providers", "more than 64 providers");
+  for (std::size_t i = 0; i < member.providers.size(); ++i)
+    if (!is_valid_service_name(member.providers[i]))
+      refuse(path + ".member.providers[" + std::to_string(i) + "]",
+             printable(member.providers[i]) + " is not a provider name");
+  if (member.tags.size() > 64) refuse(path + ".member.tags", "more than 64 tags");
+  for (const auto& [key, value] : member.tags) {
+    check_text(path + ".member.tags", key, 255);
+    check_text(path + ".member.tags." + key.substr(0, 64), value, 1024);
+  }
+  check_text(path + ".member.version", member.version, 64);
+  if (!entry.reported_by.empty()) check_agent_name(path + ".reported_by", entry.reported_by);
+}
+
+void check_service(const std::string& path, const ServiceEntry& entry) {
+  check_service_name(path + ".name", entry.name);
+  if (entry.generation >= (1ULL << 53))
+    refuse(path + ".generation", std::to_string(entry.generation) + " is not below 2^53");
+  check_stamp(path + ".stamp", entry.stamp);
+}
+
+void check_assignment(const std::string& path, const AssignmentEntry& entry) {
+  check_service_name(path + ".service", entry.service);
+  check_index(path + ".index", entry.index);
+  check_agent_name(path + ".node", entry.node);
+  check_stamp(path + ".stamp", entry.stamp);
+}
+
+void check_instance(const std::string& path, const InstanceEntry& entry) {
+  const InstanceStatus& status = entry.status;
+  check_service_name(path + ".status.service", status.service);
+  check_index(path + ".status.index", status.index);
+  check_agent_name(path + ".status.node", status.node);
+  check_text(path + ".status.reason", status.reason, 4096);
+  check_stamp(path + ".stamp", entry.stamp);
+}
+
+template <class Entry, class Check>
+void check_all(const std::string& path, const std::vector<Entry>& entries, Check check) {
+  for (std::size_t i = 0; i < entries.size(); ++i) check(path + "[" + std::to_string(i) + "]", entries[i]);
+}
+
+void check_delta(const std::string& path, const StateDelta& delta) {
+  check_all(path + ".members", delta.members, check_member);
+  check_all(path + ".services", delta.services, check_service);
+  check_all(path + ".assignments", delta.assignments, check_assignment);
+  check_all(path + ".instances", delta.instances, check_instance);
+}
+
+void check_digest_key(const std::string& path, std::string_view key) {
+  bool known = key.starts_with("m/") || key.starts_with("s/") || key.starts_with("a/") ||
+               key.starts_with("i/");
+  if (!known || key.size() > 400)
+    refuse(path, printable(key) + " is not a record key (m/, s/, a/ or i/, at most 400 bytes)");
+}
+
+void check_request(const Body& body) {
+  std::visit(
+      [](const auto& message) {
+        using T = std::decay_t<decltype(message)>;
+        if constexpr (std::is_same_v<T, StatusRequest>) {
+          if (!message.service.empty()) check_service_name("service", message.service);
+        } else if constexpr (std::is_same_v<T, ControlRequest>) {
+          check_service_name("service", message.service);
+        } else if constexpr (std::is_same_v<T, LogsRequest>) {
+          check_service_name("service", message.service);
+          if (message.instance < -1 || message.instance >= static_cast<std::int64_t>(kMaxInstanceIndex))
+            refuse("instance", std::to_string(message.instance) +
+                                   " is not an instance index (-1 for every instance)");
+          if (message.tail_lines > kMaxTailLines)
+            refuse("tail_lines", std::to_string(message.tail_lines) + " is more than " +
+                                     std::to_string(kMaxTailLines));
+        } else if constexpr (std::is_same_v<T, ProbeRequest>) {
+          check_agent_name("from", message.from);
+          check_agent_name("target", message.target);
+          if (message.suspected_at > kMaxIncarnation)
+            refuse("suspected_at", std::to_string(message.suspected_at) + " is not an incarnation + 1");
+        } else if constexpr (std::is_same_v<T, IndirectProbeRequest>) {
+          check_agent_name("from", message.from);
+          check_agent_name("target", message.target);
+          if (!message.target_address.empty()) check_endpoint_at("target_address", message.target_address);
+        } else if constexpr (std::is_same_v<T, JoinRequest>) {
+          check_member("joiner", message.joiner);
+        } else if constexpr (std::is_same_v<T, SyncRequest>) {
+          check_agent_name("from", message.from);
+          for (std::size_t i = 0; i < message.digest.size(); ++i) {
+            const auto path = "digest[" + std::to_string(i) + "]";
+            check_digest_key(path + ".key", message.digest[i].key);
+            check_text(path + ".tiebreak", message.digest[i].tiebreak, kMaxAgentNameBytes);
+          }
+        } else if constexpr (std::is_same_v<T, SyncPush>) {
+          check_delta("delta", message.delta);
+        } else if constexpr (std::is_same_v<T, JoinCommand>) {
+          if (message.seeds.size() > kMaxJoinSeeds)
+            refuse("seeds", std::to_string(message.seeds.size()) + " seeds, more than " +
+                                std::to_string(kMaxJoinSeeds));
+          for (std::size_t i = 0; i < message.seeds.size(); ++i)
+            if (auto seed = seed_endpoint(message.seeds[i]); !seed)
+              refuse("seeds[" + std::to_string(i) + "]", seed.error().message);
+        }
+      },
+      body);
+}
+
+}  // namespace
+
+Result<void> check_endpoint(std::string_view endpoint) {
+  constexpr std::string_view kScheme = "tcp://";
+  if (!endpoint.starts_with(kScheme))
+    return fail(Errc::invalid_argument,
+                printable(endpoint) + " is not an endpoint tcp://HOST:PORT (only tcp is accepted)");
+  if (auto problem = host_port_problem(endpoint.substr(kScheme.size())))
+    return fail(Errc::invalid_argument,
+                printable(endpoint) + " is not an endpoint tcp://HOST:PORT: " + *problem);
+  return {};
+}
+
+Result<std::string> seed_endpoint(std::string_view seed) {
+  std::string endpoint = seed.starts_with("tcp://") ? std::string(seed) : "tcp://" + std::string(seed);
+  if (auto ok = check_endpoint(endpoint); !ok)
+    return fail(Errc::invalid_argument,
+                printable(seed) + " is not HOST:PORT (" + ok.error().message + ")");
+  return endpoint;
+}
+
+bool is_valid_agent_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxAgentNameBytes) return false;
+  for (char c : name)
+    if (!is_alnum(c) && c != '.' && c != '_' && c != '-' && c != ':' && c != '@' && c != '[' && c != ']')
+      return false;
+  return true;
+}
+
+Result<void> admit_request(const Body& body) {
+  try {
+    check_request(body);
+  } catch (const Refusal& refusal) {
+    return fail(Errc::invalid_argument, std::string(type_name(body)) + " refused: " + refusal.message);
+  }
+  return {};
+}
+
+Result<void> admit_delta(const StateDelta& delta, std::string_view path) {
+  try {
+    check_delta(std::string(path), delta);
+  } catch (const Refusal& refusal) {
+    return fail(Errc::invalid_argument, refusal.message);
+  }
+  return {};
+}
+
+}  // namespace mob

@@ -1,0 +1,43 @@
+// The door: every address, name and number that arrives from outside the agent (client and
+// peer requests, gossip, peers' replies) is checked here before a handler sees it. Pure
+// functions, no state; the error names the field path ("joiner.member.address") and the rule.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "bus/error.hpp"
+#include "bus/messages.hpp"
+
+namespace mob {
+
+// Bounds a message from outside must respect (docs/security.md lists them).
+inline constexpr std::uint64_t kMaxIncarnation = 1ULL << 48;  // a member's incarnation is below this
+inline constexpr std::uint32_t kMaxInstanceIndex = 1'000'000;  // an instance index is below this
+inline constexpr std::size_t kMaxAgentNameBytes = 253;
+inline constexpr std::size_t kMaxJoinSeeds = 64;
+inline constexpr std::uint32_t kMaxTailLines = 1'000'000;
+
+// "tcp://HOST:PORT": HOST an IPv4 literal, a bracketed IPv6 literal or a DNS name, PORT
+// 1..65535. Nothing else reaches zmq's connect (no ipc://, inproc://, no ';' source part).
+Result<void> check_endpoint(std::string_view endpoint);
+
+// A seed as a user or peer names it: HOST:PORT, with or without the tcp:// prefix.
+Result<std::string> seed_endpoint(std::string_view seed);
+
+// `text` as it may go into a log line or an error: quoted, control bytes escaped, at most 80
+// bytes of it.
+std::string printable(std::string_view text);
+
+// 1-253 of letters, digits and . _ - : @ [ ] (an agent's --name; HOSTNAME:PORT by default).
+bool is_valid_agent_name(std::string_view name);
+
+// Whether a request from a client or a peer may reach its handler.
+Result<void> admit_request(const Body& body);
+
+// Whether replicated state from a peer (gossip, a join or sync reply, a push) may be merged.
+// `path` prefixes the field names in the error ("delta").
+Result<void> admit_delta(const StateDelta& delta, std::string_view path);
+
+}  // namespace mob

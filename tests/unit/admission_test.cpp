@@ -1,0 +1,158 @@
+#include "agent/admission.hpp"
+
+#include <limits>
+
+#include <gtest/gtest.h>
+
+#include "bus/codec.hpp"
+
+namespace mob {
+namespace {
+
+MemberEntry good_member(std::string name = "agent-1") {
+  MemberEntry entry;
+  entry.member.name = std::move(name);
+  entry.member.address = "tcp://127.0.0.1:7000";
+  entry.member.pub_address = "tcp://127.0.0.1:7001";
+  entry.member.providers = {"bash"};
+  entry.reported_by = entry.member.name;
+  return entry;
+}
+
+// The refusal's message, or "" when admitted.
+std::string refusal(const Body& body) {
+  auto admitted = admit_request(body);
+  return admitted ? "" : admitted.error().message;
+}
+
+TEST(Admission, EndpointsAreTcpHostAndPortOnly) {
+  for (const char* good : {"tcp://127.0.0.1:1", "tcp://10.0.0.5:65535", "tcp://node-1.example.com:6666",
+                           "tcp://localhost:6666", "tcp://[::1]:6666", "tcp://[fe80::1]:80"})
+    EXPECT_TRUE(check_endpoint(good)) << good;
+  for (const char* bad : {"", "garbage", "tcp://", "tcp://127.0.0.1", "tcp://127.0.0.1:0",
+                          "tcp://127.0.0.1:65536", "tcp://127.0.0.1:99999", "tcp://127.0.0.1:-1",
+                          "tcp://127.0.0.1:80x", "ipc:///tmp/x", "inproc://zeromq.zap.01",
+                          "udp://127.0.0.1:1", "pgm://eth0;239.0.0.1:5555", "tcp://a;b:1",
+                          "tcp://127.0.0.1:6000;127.0.0.2:1", "tcp://*:1", "tcp://256.1.1.1:1",
+                          "tcp://1.2.3:1", "tcp://a b:1", "tcp://-a:1", "tcp://a..b:1", "tcp://[::1:1",
+                          "tcp://[zz::1]:1", "TCP://127.0.0.1:1", " tcp://127.0.0.1:1"})
+    EXPECT_FALSE(check_endpoint(bad)) << bad;
+  EXPECT_FALSE(check_endpoint("tcp://" + std::string(254, 'a') + ":1"));
+  EXPECT_FALSE(check_endpoint(std::string("tcp://127.0.0.1:1\0", 19)));
+}
+
+TEST(Admission, AnEndpointErrorSaysWhatIsWrong) {
+  auto port = check_endpoint("tcp://127.0.0.1:99999");
+  ASSERT_FALSE(port);
+  EXPECT_NE(port.error().message.find("port must be a number from 1 to 65535"), std::string::npos);
+  auto scheme = check_endpoint("ipc:///tmp/x");
+  ASSERT_FALSE(scheme);
+  EXPECT_NE(scheme.error().message.find("only tcp is accepted"), std::string::npos);
+}
+
+TEST(Admission, SeedsTakeHostPortWithOrWithoutTheScheme) {
+  EXPECT_EQ(seed_endpoint("127.0.0.1:6666").value(), "tcp://127.0.0.1:6666");
+  EXPECT_EQ(seed_endpoint("tcp://db.local:6666").value(), "tcp://db.local:6666");
+  EXPECT_FALSE(seed_endpoint("ipc:///tmp/x"));
+  EXPECT_FALSE(seed_endpoint("127.0.0.1"));
+  EXPECT_FALSE(seed_endpoint("tcp://tcp://127.0.0.1:1"));
+}
+
+TEST(Admission, AgentNames) {
+  for (const char* good : {"a", "vm:6666", "node-127.0.0.2", "agent_1@rack[3]"})
+    EXPECT_TRUE(is_valid_agent_name(good)) << good;
+  for (const char* bad : {"", "a/b", "a b", "../x", "é"}) EXPECT_FALSE(is_valid_agent_name(bad)) << bad;
+  EXPECT_FALSE(is_valid_agent_name(std::string("a\0b", 3)));
+  EXPECT_TRUE(is_valid_agent_name(std::string(253, 'a')));
+  EXPECT_FALSE(is_valid_agent_name(std::string(254, 'a')));
+}
+
+TEST(Admission, PrintableEscapesControlBytesAndCuts) {
+  EXPECT_EQ(printable(std::string("a\0\n\"", 4)), "\"a\\x00\\x0a\\x22\"");
+  EXPECT_EQ(printable(std::string(100, 'x')), "\"" + std::string(80, 'x') + "...(100 bytes)\"");
+}
+
+TEST(Admission, TheIndirectProbeOfAGarbageAddressIsRefusedNamingTheField) {
+  auto message = refusal(IndirectProbeRequest{1, "agent-1", "agent-2", "garbage"});
+  EXPECT_NE(message.find("indirect_probe_request refused: target_address: \"garbage\""), std::string::npos)
+      << message;
+  EXPECT_EQ(refusal(IndirectProbeRequest{1, "agent-1", "agent-2", "tcp://127.0.0.1:7000"}), "");
+  EXPECT_EQ(refusal(IndirectProbeRequest{1, "agent-1", "agent-2", ""}), "");  // the target's known address
+}
+
+TEST(Admission, EveryRequestNamesTheFieldItRefuses) {
+  struct Case {
+    Body body;
+    std::string field;
+  };
+  MemberEntry ipc = good_member();
+  ipc.member.address = "ipc:///tmp/x";
+  MemberEntry slash = good_member("a/b");
+  MemberEntry huge = good_member();
+  huge.member.incarnation = 1ULL << 48;
+  MemberEntry nan = good_member();
+  nan.member.load = std::numeric_limits<double>::quiet_NaN();
+  ServiceEntry dots;
+  dots.name = "../etc";
+  InstanceEntry nul;
+  nul.status.service = "web";
+  nul.status.node = std::string("a\0b", 3);
+  AssignmentEntry far;
+  far.service = "web";
+  far.node = "agent-1";
+  far.index = kMaxInstanceIndex;
+  std::vector<Case> cases = {
+      {StatusRequest{"a/b"}, "service"},
+      {StatusRequest{std::string(300, 'a')}, "service"},
+      {ControlRequest{"", ControlAction::stop}, "service"},
+      {LogsRequest{"web", -2, 0, false, 0}, "instance"},
+      {LogsRequest{"web", -1, kMaxTailLines + 1, false, 0}, "tail_lines"},
+      {LogsRequest{"we/b", -1, 0, false, 0}, "service"},
+      {ProbeRequest{1, "agent-1", "", 0}, "target"},
+      {ProbeRequest{1, std::string("x\0", 2), "agent-2", 0}, "from"},
+      {ProbeRequest{1, "agent-1", "agent-2", ~0ULL}, "suspected_at"},
+      {IndirectProbeRequest{1, "agent-1", "agent-2", "tcp://a;b:1"}, "target_address"},
+      {JoinRequest{ipc}, "joiner.member.address"},
+      {JoinRequest{slash}, "joiner.member.name"},
+      {JoinRequest{huge}, "joiner.member.incarnation"},
+      {JoinRequest{nan}, "joiner.member.load"},
+      {SyncRequest{"agent-1", 0, {DigestEntry{"x/1", 0, 0, ""}}}, "digest[0].key"},
+      {SyncRequest{"agent-1", 0, {DigestEntry{"m/a", 0, 0, std::string(300, 'a')}}}, "digest[0].tiebreak"},
+      {SyncPush{StateDelta{{good_member(), ipc}, {}, {}, {}}}, "delta.members[1].member.address"},
+      {SyncPush{StateDelta{{}, {dots}, {}, {}}}, "delta.services[0].name"},
+      {SyncPush{StateDelta{{}, {}, {far}, {}}}, "delta.assignments[0].index"},
+      {SyncPush{StateDelta{{}, {}, {}, {nul}}}, "delta.instances[0].status.node"},
+      {JoinCommand{{"127.0.0.1:6666", "ipc:///tmp/x"}}, "seeds[1]"},
+      {JoinCommand{{"tcp://127.0.0.1:99999"}}, "seeds[0]"},
+      {JoinCommand{std::vector<std::string>(kMaxJoinSeeds + 1, "127.0.0.1:1")}, "seeds"},
+  };
+  for (const auto& c : cases) {
+    auto message = refusal(c.body);
+    EXPECT_NE(message.find(std::string(type_name(c.body)) + " refused: " + c.field + ": "), std::string::npos)
+        << "expected a refusal of " << c.field << ", got: " << message;
+  }
+}
+
+TEST(Admission, WellFormedRequestsPass) {
+  for (const Body& body :
+       {Body{PingRequest{}}, Body{DeployRequest{"not even json"}}, Body{StatusRequest{}},
+        Body{StatusRequest{"web"}}, Body{ControlRequest{"web", ControlAction::remove}},
+        Body{LogsRequest{"web", 3, 100, false, 0}}, Body{MembersRequest{}},
+        Body{ProbeRequest{7, "agent-1", "agent-2", 3}}, Body{JoinRequest{good_member()}},
+        Body{SyncRequest{"agent-1", 0, {DigestEntry{"i/web/0/agent-1", 1, 0, "agent-1"}}}},
+        Body{SyncPush{StateDelta{{good_member()}, {}, {}, {}}}}, Body{JoinCommand{{"10.0.0.1:6666"}}},
+        Body{LeaveCommand{}}})
+    EXPECT_EQ(refusal(body), "") << type_name(body);
+}
+
+TEST(Admission, ADeltaWithOneBadEntryIsRefusedWhole) {
+  MemberEntry bad = good_member();
+  bad.member.pub_address = "inproc://zeromq.zap.01";
+  auto admitted = admit_delta(StateDelta{{good_member("a"), bad, good_member("b")}, {}, {}, {}}, "state");
+  ASSERT_FALSE(admitted);
+  EXPECT_NE(admitted.error().message.find("state.members[1].member.pub_address"), std::string::npos);
+  EXPECT_TRUE(admit_delta(StateDelta{{good_member("a"), good_member("b")}, {}, {}, {}}, "state"));
+}
+
+}  // namespace
+}  // namespace mob
