@@ -237,6 +237,8 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
   store_config.sync_interval = options.sync_interval;
   store_config.max_subscriptions = options.max_subscriptions;
   store_config.tombstone_ttl = options.tombstone_ttl;
+  store_config.reconnect_interval = options.reconnect_interval;
+  store_config.reconnect_timeout = options.reconnect_timeout;
   if (network_key) store_config.curve = ClientKeys{*network_key, network_key->public_key};
 
   spawn_actor(*state, "supervisor", state->supervisor_dead, run_supervisor, SupervisorConfig{options.name},

@@ -35,6 +35,8 @@ struct AgentOptions {
   std::chrono::milliseconds sync_interval{1000};
   std::uint32_t max_subscriptions = 8;
   std::chrono::seconds tombstone_ttl{3600};
+  std::chrono::milliseconds reconnect_interval{1000};
+  std::chrono::seconds reconnect_timeout{24 * 3600};
   // Security (docs/security.md). With a key file every socket runs CURVE: the agent serves
   // with the network key pair and connects to peers with it; clients must present the
   // network key or one listed in `authorized_keys_file` (re-read on SIGHUP).

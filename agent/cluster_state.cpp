@@ -186,14 +186,15 @@ StateDelta ClusterState::everything() const {
   return out;
 }
 
-std::size_t ClusterState::collect_garbage(std::uint64_t cutoff_hlc) {
+std::size_t ClusterState::collect_garbage(std::uint64_t cutoff_hlc, std::uint64_t failed_cutoff_hlc) {
   std::size_t before = members_.size() + services_.size() + assignments_.size() + instances_.size();
   std::erase_if(services_, [&](const auto& e) { return e.second.removed && e.second.stamp.hlc < cutoff_hlc; });
   std::erase_if(assignments_, [&](const auto& e) { return e.second.removed && e.second.stamp.hlc < cutoff_hlc; });
   std::erase_if(instances_, [&](const auto& e) { return e.second.removed && e.second.stamp.hlc < cutoff_hlc; });
   std::erase_if(members_, [&](const auto& e) {
     auto state = e.second.member.state;
-    return (state == MemberState::failed || state == MemberState::left) && e.second.heartbeat < cutoff_hlc;
+    return (state == MemberState::failed && e.second.heartbeat < failed_cutoff_hlc) ||
+           (state == MemberState::left && e.second.heartbeat < cutoff_hlc);
   });
   return before - (members_.size() + services_.size() + assignments_.size() + instances_.size());
 }

@@ -63,8 +63,9 @@ class ClusterState {
   StateDelta entries(const std::vector<std::string>& keys) const;
   StateDelta everything() const;
 
-  // Drops tombstones (and failed or left members) stamped before `cutoff_hlc`.
-  std::size_t collect_garbage(std::uint64_t cutoff_hlc);
+  // Drops tombstones and left members stamped before `cutoff_hlc`, and failed members
+  // stamped before `failed_cutoff_hlc` (they are retried until then: they may come back).
+  std::size_t collect_garbage(std::uint64_t cutoff_hlc, std::uint64_t failed_cutoff_hlc);
 
  private:
   template <class Map, class Visit>

@@ -71,6 +71,8 @@ int main(int argc, char** argv) {
   long heartbeat_ms = options.heartbeat_interval.count();
   long sync_ms = options.sync_interval.count();
   long tombstone_ttl_s = options.tombstone_ttl.count();
+  long reconnect_interval_ms = options.reconnect_interval.count();
+  long reconnect_timeout_s = options.reconnect_timeout.count();
   std::string key_file;
   std::string authorized_keys_file;
   po::options_description flags(
@@ -92,6 +94,8 @@ int main(int argc, char** argv) {
       ("sync-ms", po::value<long>(&sync_ms)->default_value(sync_ms), "anti-entropy: how often to compare state with a random peer")
       ("max-subscriptions", po::value<std::uint32_t>(&options.max_subscriptions)->default_value(options.max_subscriptions), "gossip: most peers whose PUB socket this agent reads (relaying covers the rest)")
       ("tombstone-ttl-s", po::value<long>(&tombstone_ttl_s)->default_value(tombstone_ttl_s), "how long removed records are kept before collection")
+      ("reconnect-interval-ms", po::value<long>(&reconnect_interval_ms)->default_value(reconnect_interval_ms), "how often a failed member is probed again (one at random, with jitter)")
+      ("reconnect-timeout-s", po::value<long>(&reconnect_timeout_s)->default_value(reconnect_timeout_s), "how long failed members are retried before they are forgotten (at least --tombstone-ttl-s)")
       ("bind", po::value<std::string>(&options.bind)->default_value("127.0.0.1"), "address to listen on")
       ("name", po::value<std::string>(&options.name), "agent name, unique in the network (default HOSTNAME:PORT)")
       ("tag", po::value<std::vector<std::string>>(&tag_texts)->composing(), "KEY=VALUE tag for placement constraints; repeatable")
@@ -165,6 +169,7 @@ int main(int argc, char** argv) {
   at_least("--heartbeat-ms", heartbeat_ms, 10);
   at_least("--sync-ms", sync_ms, 10);
   at_least("--tombstone-ttl-s", tombstone_ttl_s, 1);
+  at_least("--reconnect-interval-ms", reconnect_interval_ms, 10);
   at_least("--max-log-line-bytes", options.max_log_line_bytes, 1);
   at_least("--max-pending-requests", options.max_pending_requests, 1);
   if (!too_small.empty()) return usage_error(too_small);
@@ -176,6 +181,12 @@ int main(int argc, char** argv) {
   options.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
   options.sync_interval = std::chrono::milliseconds(sync_ms);
   options.tombstone_ttl = std::chrono::seconds(tombstone_ttl_s);
+  if (reconnect_timeout_s < tombstone_ttl_s)
+    return usage_error("--reconnect-timeout-s (" + std::to_string(reconnect_timeout_s) +
+                       ") must be at least --tombstone-ttl-s (" + std::to_string(tombstone_ttl_s) +
+                       "): a member forgotten before its removals are collected could bring them back");
+  options.reconnect_interval = std::chrono::milliseconds(reconnect_interval_ms);
+  options.reconnect_timeout = std::chrono::seconds(reconnect_timeout_s);
   if (options.name.empty()) options.name = host_name() + ":" + std::to_string(options.port);
   if (!mob::is_valid_agent_name(options.name))
     return usage_error("--name: " + mob::printable(options.name) +

@@ -13,13 +13,29 @@ namespace {
 constexpr const char* kSchema =
     "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=FULL;"  // a committed batch survives a power cut, not only a crash
-    "CREATE TABLE IF NOT EXISTS services (name TEXT PRIMARY KEY, record TEXT NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS services (name TEXT PRIMARY KEY, record TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS peers (name TEXT PRIMARY KEY, address TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, value INTEGER NOT NULL);";
 
 // Finalizes a prepared statement however the scope is left.
 struct Statement {
   sqlite3_stmt* handle = nullptr;
   ~Statement() { sqlite3_finalize(handle); }
 };
+
+std::string column_text(sqlite3_stmt* statement, int column) {
+  const auto* bytes = sqlite3_column_text(statement, column);
+  return bytes ? std::string(reinterpret_cast<const char*>(bytes),
+                             static_cast<std::size_t>(sqlite3_column_bytes(statement, column)))
+               : std::string();
+}
+
+bool step_done(sqlite3_stmt* statement) {
+  bool done = sqlite3_step(statement) == SQLITE_DONE;
+  sqlite3_reset(statement);
+  sqlite3_clear_bindings(statement);
+  return done;
+}
 
 }  // namespace
 
@@ -79,15 +95,8 @@ Result<std::vector<ServiceArchive::Record>> ServiceArchive::load() const {
     return std::unexpected(ok.error());
   std::vector<Record> records;
   int step;
-  while ((step = sqlite3_step(select.handle)) == SQLITE_ROW) {
-    auto text = [&](int column) {
-      const auto* bytes = sqlite3_column_text(select.handle, column);
-      return bytes ? std::string(reinterpret_cast<const char*>(bytes),
-                                 static_cast<std::size_t>(sqlite3_column_bytes(select.handle, column)))
-                   : std::string();
-    };
-    records.emplace_back(text(0), text(1));
-  }
+  while ((step = sqlite3_step(select.handle)) == SQLITE_ROW)
+    records.emplace_back(column_text(select.handle, 0), column_text(select.handle, 1));
   if (step != SQLITE_DONE) return std::unexpected(database_->error("cannot read services"));
   return records;
 }
@@ -105,16 +114,10 @@ Result<void> ServiceArchive::commit(const std::vector<Record>& records,
       !ok)
     return ok;
   if (auto ok = database_->exec("BEGIN IMMEDIATE", "cannot start a transaction"); !ok) return ok;
-  auto run = [&](sqlite3_stmt* statement) {
-    bool done = sqlite3_step(statement) == SQLITE_DONE;
-    sqlite3_reset(statement);
-    sqlite3_clear_bindings(statement);
-    return done;
-  };
   for (const auto& [name, record] : records) {
     sqlite3_bind_text(upsert.handle, 1, name.data(), static_cast<int>(name.size()), SQLITE_STATIC);
     sqlite3_bind_text(upsert.handle, 2, record.data(), static_cast<int>(record.size()), SQLITE_STATIC);
-    if (!run(upsert.handle)) {
+    if (!step_done(upsert.handle)) {
       auto why = database_->error("cannot save service " + name);
       (void)database_->exec("ROLLBACK", "rollback");
       return std::unexpected(why);
@@ -122,12 +125,65 @@ Result<void> ServiceArchive::commit(const std::vector<Record>& records,
   }
   for (const auto& name : erased) {
     sqlite3_bind_text(remove.handle, 1, name.data(), static_cast<int>(name.size()), SQLITE_STATIC);
-    if (!run(remove.handle)) {
+    if (!step_done(remove.handle)) {
       auto why = database_->error("cannot delete service " + name);
       (void)database_->exec("ROLLBACK", "rollback");
       return std::unexpected(why);
     }
   }
+  return database_->exec("COMMIT", "cannot commit");
+}
+
+Result<std::vector<ServiceArchive::Peer>> ServiceArchive::load_peers() const {
+  Statement select;
+  if (auto ok = database_->prepare("SELECT name, address FROM peers", select, "cannot read peers"); !ok)
+    return std::unexpected(ok.error());
+  std::vector<Peer> peers;
+  int step;
+  while ((step = sqlite3_step(select.handle)) == SQLITE_ROW)
+    peers.push_back(Peer{column_text(select.handle, 0), column_text(select.handle, 1)});
+  if (step != SQLITE_DONE) return std::unexpected(database_->error("cannot read peers"));
+  return peers;
+}
+
+Result<std::optional<std::uint64_t>> ServiceArchive::last_contact_ms() const {
+  Statement select;
+  if (auto ok = database_->prepare("SELECT value FROM facts WHERE key = 'last_contact_ms'", select,
+                                   "cannot read facts");
+      !ok)
+    return std::unexpected(ok.error());
+  int step = sqlite3_step(select.handle);
+  if (step == SQLITE_DONE) return std::optional<std::uint64_t>();
+  if (step != SQLITE_ROW) return std::unexpected(database_->error("cannot read facts"));
+  return std::optional<std::uint64_t>(static_cast<std::uint64_t>(sqlite3_column_int64(select.handle, 0)));
+}
+
+Result<void> ServiceArchive::keep_peers(const std::vector<Peer>& peers, std::uint64_t contact_ms) {
+  Statement insert, contact;
+  if (auto ok = database_->prepare("INSERT OR REPLACE INTO peers (name, address) VALUES (?1, ?2)", insert,
+                                   "cannot save peers");
+      !ok)
+    return ok;
+  if (auto ok = database_->prepare("INSERT OR REPLACE INTO facts (key, value) VALUES ('last_contact_ms', ?1)",
+                                   contact, "cannot save facts");
+      !ok)
+    return ok;
+  if (auto ok = database_->exec("BEGIN IMMEDIATE", "cannot start a transaction"); !ok) return ok;
+  auto rollback = [&](const std::string& doing) {
+    auto why = database_->error(doing);
+    (void)database_->exec("ROLLBACK", "rollback");
+    return std::unexpected(why);
+  };
+  if (sqlite3_exec(database_->handle, "DELETE FROM peers", nullptr, nullptr, nullptr) != SQLITE_OK)
+    return rollback("cannot replace peers");
+  for (const auto& peer : peers) {
+    sqlite3_bind_text(insert.handle, 1, peer.name.data(), static_cast<int>(peer.name.size()), SQLITE_STATIC);
+    sqlite3_bind_text(insert.handle, 2, peer.address.data(), static_cast<int>(peer.address.size()),
+                      SQLITE_STATIC);
+    if (!step_done(insert.handle)) return rollback("cannot save peer " + peer.name);
+  }
+  sqlite3_bind_int64(contact.handle, 1, static_cast<sqlite3_int64>(contact_ms));
+  if (!step_done(contact.handle)) return rollback("cannot save the last contact");
   return database_->exec("COMMIT", "cannot commit");
 }
 

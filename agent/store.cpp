@@ -24,6 +24,12 @@ using Clock = std::chrono::steady_clock;
 constexpr std::string_view kLog = "store";
 constexpr std::string_view kGossipTopic = "gossip";
 constexpr std::uint64_t kRelaySeqBase = 1ULL << 62;
+constexpr std::uint64_t kReconnectSeqBase = 1ULL << 61;  // probes of failed members, below relays
+// How long a started agent with seeds (given or remembered) waits for its network before it
+// places and claims instances on its own view.
+constexpr auto kNetworkWait = std::chrono::seconds(5);
+// The last contact with the network is written at least this often while peers answer.
+constexpr auto kContactRefresh = std::chrono::seconds(60);
 constexpr std::size_t kMaxEntriesPerGossip = 400;
 constexpr auto kHandoverLimit = std::chrono::seconds(30);
 // Specs learned from peers reach the disk in batches at most this late; a deploy or control
@@ -125,9 +131,13 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   void run() {
-    load();
+    std::vector<std::string> seeds = config_.seeds;
+    if (seeds.empty()) seeds = remembered_seeds();
+    awaiting_network_ = !seeds.empty();
+    read_last_contact();
+    load(/*hold_specs=*/awaiting_network_ && away_longer_than_ttl());
     announce_self();
-    if (!config_.seeds.empty()) begin_join(config_.seeds);
+    if (!seeds.empty()) begin_join(seeds);
     after_change();
     while (!stopping_) {
       std::vector<zmq::pollitem_t> items = {{io_.handle(), 0, ZMQ_POLLIN, 0},
@@ -191,7 +201,10 @@ class Store {
  private:
   // ---- durable specs -------------------------------------------------------------------
 
-  void load() {
+  // Restores the specs kept on disk. With `hold_specs` (this agent was away from its
+  // network longer than the tombstone TTL) they are kept aside until the network answers
+  // or does not (release_held_specs).
+  void load(bool hold_specs) {
     import_legacy_files();
     auto records = archive_.load();
     if (!records) {
@@ -205,10 +218,94 @@ class Store {
         continue;
       }
       clock_.observe(entry->stamp.hlc);
+      if (hold_specs) {
+        held_specs_.push_back(std::move(*entry));
+        continue;
+      }
       if (!entry->removed)
         log::info(kLog, "restored service ", entry->name, " version ", entry->generation);
       state_.merge(*entry);
     }
+    for (const auto& [key, entry] : state_.services()) index_dependencies(entry);
+  }
+
+  // The peers kept on disk, when no -j was given: a restarted network finds itself.
+  std::vector<std::string> remembered_seeds() {
+    auto peers = archive_.load_peers();
+    if (!peers) {
+      log::error(kLog, "cannot read the peers this agent knew: ", peers.error().message);
+      return {};
+    }
+    std::vector<std::string> seeds;
+    for (const auto& peer : *peers)
+      if (peer.name != config_.self.name && peer.address != config_.self.address && check_endpoint(peer.address))
+        seeds.push_back(peer.address);
+    if (!seeds.empty())
+      log::info(kLog, "no -j given: joining through the ", seeds.size(), " peer(s) remembered in ",
+                config_.data_dir.string());
+    return seeds;
+  }
+
+  void read_last_contact() {
+    auto last = archive_.last_contact_ms();
+    if (!last) log::error(kLog, "cannot read when this agent last heard from its network: ", last.error().message);
+    else if (*last) last_contact_ms_ = **last;
+  }
+
+  bool away_longer_than_ttl() const {
+    if (last_contact_ms_ == 0) return false;  // it never had a network
+    const std::uint64_t now = wall_ms();
+    const auto ttl = static_cast<std::uint64_t>(std::chrono::milliseconds(config_.tombstone_ttl).count());
+    if (now <= last_contact_ms_ + ttl) return false;
+    log::warn(kLog, "this agent last heard from its network ", (now - last_contact_ms_) / 1000,
+              " s ago, longer than --tombstone-ttl-s (", ttl / 1000,
+              " s): it takes the network's state instead of the specs it kept, unless no peer answers");
+    return true;
+  }
+
+  // The specs kept aside at start-up. When the network answered, its state replaces them:
+  // a spec it no longer has was removed while this agent was away (its tombstone is
+  // collected), so it is forgotten here too instead of coming back. When no peer answered,
+  // this agent is all there is of the network and keeps them.
+  void release_held_specs(bool network_answered) {
+    if (held_specs_.empty()) return;
+    auto held = std::move(held_specs_);
+    held_specs_.clear();
+    if (!network_answered) {
+      log::info(kLog, "no peer answered: keeping the ", held.size(), " service(s) kept on disk");
+      StateDelta delta;
+      delta.services = std::move(held);
+      absorb(delta, /*relay=*/true);
+      return;
+    }
+    std::string forgotten;
+    for (const auto& entry : held) {
+      if (state_.service(entry.name)) continue;  // the network's record replaced it on disk
+      uncollected_.push_back(entry.name);
+      if (!entry.removed) forgotten += (forgotten.empty() ? "" : ", ") + entry.name;
+    }
+    if (!forgotten.empty())
+      log::info(kLog, "forgot service(s) the network no longer has (removed while this agent was away): ",
+                forgotten);
+    save();
+  }
+
+  // Remembers the network (every member but this agent and those that left) and, when one
+  // of them is live in this agent's view, that it was heard from now.
+  void keep_peers() {
+    peers_unsaved_ = false;
+    next_contact_save_ = Clock::now() + std::min<Clock::duration>(kContactRefresh, config_.tombstone_ttl / 4);
+    std::vector<ServiceArchive::Peer> peers;
+    bool heard = false;
+    for (const auto& [key, entry] : state_.members()) {
+      const Member& member = entry.member;
+      if (member.name == config_.self.name || member.state == MemberState::left) continue;
+      peers.push_back({member.name, member.address});
+      heard = heard || is_live_member(member.state);
+    }
+    if (heard) last_contact_ms_ = wall_ms();
+    if (auto kept = archive_.keep_peers(peers, last_contact_ms_); !kept)
+      log::error(kLog, "cannot keep the network's members on disk: ", kept.error().message);
   }
 
   // Agents before 0.2 kept one JSON file per service in data-dir/services; they move into
@@ -354,9 +451,8 @@ class Store {
       service_event(entry, before);
       changed.services.push_back(entry);
       mark_dirty_with_dependents(entry.name);
-      if (const ServiceSpec* spec = entry.removed ? nullptr : spec_of_fresh(entry))
-        for (const auto& dependency : spec->depends_on) dependents_[dependency].insert(entry.name);
       specs_.erase(entry.name);
+      index_dependencies(entry);
       persist(entry);
     }
     for (const auto& entry : delta.assignments) {
@@ -369,6 +465,7 @@ class Store {
       changed.assignments.push_back(entry);
       dirty_services_.insert(entry.service);
     }
+    std::vector<InstanceStatus> reassert;
     for (const auto& entry : delta.instances) {
       if (stamped_too_far_ahead(entry.stamp.hlc, entry.stamp.origin)) continue;
       clock_.observe(entry.stamp.hlc);
@@ -380,7 +477,9 @@ class Store {
       instance_event(entry, before);
       changed.instances.push_back(entry);
       mark_dirty_with_dependents(status.service);
+      if (auto mine = contradicted_report(entry)) reassert.push_back(*mine);
     }
+    for (const auto& status : reassert) record(InstanceEntry{status, false, stamp()});
     if (entry_count(changed) == 0) return;
     if (relay) append(outbox_, changed);
   }
@@ -393,6 +492,21 @@ class Store {
     if (const auto* ack = std::get_if<ProbeAck>(&body); ack && !is_valid_agent_name(ack->from))
       return fail(Errc::invalid_argument, "from: not an agent name");
     return {};
+  }
+
+  // Another agent wrote over the record of an instance this agent runs (an owner tombstones
+  // the instances of an agent it holds failed): once this agent refutes, the record says
+  // again what runs here, so status never shows a running process as pending.
+  std::optional<InstanceStatus> contradicted_report(const InstanceEntry& entry) const {
+    const auto& status = entry.status;
+    if (status.node != config_.self.name || entry.stamp.origin == config_.self.name) return std::nullopt;
+    auto mine = my_instances_.find(instance_key(status.service, status.index, status.node));
+    if (mine == my_instances_.end()) return std::nullopt;
+    const InstanceStatus& reported = mine->second;
+    bool live = reported.state == InstanceState::running || reported.state == InstanceState::starting;
+    if (!live || (!entry.removed && status.state == reported.state && status.pid == reported.pid))
+      return std::nullopt;
+    return reported;
   }
 
   bool stamped_too_far_ahead(std::uint64_t stamp, const std::string& origin) {
@@ -424,10 +538,12 @@ class Store {
       dirty_services_.insert(dependents->second.begin(), dependents->second.end());
   }
 
-  // The parsed spec of an entry just merged (the cache was invalidated for it).
-  const ServiceSpec* spec_of_fresh(const ServiceEntry& entry) {
-    specs_.erase(entry.name);
-    return spec_of(entry);
+  // Records that `entry`'s service waits for its dependencies (dependents_), from disk at
+  // start-up and from every merge after.
+  void index_dependencies(const ServiceEntry& entry) {
+    if (entry.removed) return;
+    if (const ServiceSpec* spec = spec_of(entry))
+      for (const auto& dependency : spec->depends_on) dependents_[dependency].insert(entry.name);
   }
 
   // A member's state, incarnation or advertised facts changed (a heartbeat alone does not
@@ -906,6 +1022,34 @@ class Store {
     // Lifeguard's buddy system: the prober tells us we are suspected at incarnation n.
     if (probe.suspected_at != 0 && probe.suspected_at - 1 >= incarnation_) refute(probe.suspected_at - 1);
     reply_to(io_, request, ProbeAck{probe.seq, config_.self.name, incarnation_});
+    // A member we hold failed probes us: it is back (a partition healed, one way at least).
+    if (const MemberEntry* prober = state_.member(probe.from))
+      if (prober->member.state == MemberState::failed) exchange_with_returning(*prober);
+  }
+
+  // Syncs with a member this agent holds failed that shows it is alive: its refutation and
+  // whatever either side changed meanwhile cross in one exchange. At most one a second.
+  void exchange_with_returning(const MemberEntry& member) {
+    auto now = Clock::now();
+    if (now < next_returning_sync_) return;
+    next_returning_sync_ = now + std::chrono::seconds(1);
+    log::info(kLog, "failed member ", member.member.name, " answers again: exchanging state with it");
+    sync_with(member.member.address);
+  }
+
+  // A failed member may be alive behind a healed partition, or restarted: probe one at
+  // random. The probe says it is suspected, so it refutes at once, and its ack starts the
+  // exchange (handle_peer_reply).
+  void probe_a_failed_member() {
+    std::vector<const Member*> failed;
+    for (const auto& [key, entry] : state_.members())
+      if (entry.member.state == MemberState::failed && entry.member.name != config_.self.name)
+        failed.push_back(&entry.member);
+    if (failed.empty()) return;
+    std::uniform_int_distribution<std::size_t> pick(0, failed.size() - 1);
+    const Member& target = *failed[pick(random_)];
+    send_to_peer(target.address, ProbeRequest{kReconnectSeqBase + next_reconnect_seq_++ % kReconnectSeqBase,
+                                              config_.self.name, target.name, target.incarnation + 1});
   }
 
   void handle_indirect_probe(const Routed& request, const IndirectProbeRequest& indirect) {
@@ -953,6 +1097,10 @@ class Store {
       if (relay != relays_.end()) {
         reply_to(io_, relay->second.request, ProbeAck{relay->second.seq, ack->from, ack->incarnation});
         relays_.erase(relay);
+      } else if (ack->seq >= kReconnectSeqBase) {
+        if (const MemberEntry* member = state_.member(ack->from);
+            member && member->member.state == MemberState::failed)
+          exchange_with_returning(*member);
       } else {
         detector_.on_ack(ack->seq);
       }
@@ -961,6 +1109,7 @@ class Store {
       if (joining_) log::info(kLog, "joined the network through ", address);
       joining_ = false;
       joined_ = true;
+      release_held_specs(/*network_answered=*/true);
       for (const auto& request : join_requests_)
         reply_to(io_, request, JoinCommandReply{static_cast<std::uint32_t>(live_members(true).size())});
       join_requests_.clear();
@@ -1016,6 +1165,8 @@ class Store {
 
   Clock::time_point next_deadline() const {
     auto deadline = std::min({next_heartbeat_, next_sync_, next_gc_, detector_.next_deadline()});
+    if (has_failed_members_) deadline = std::min(deadline, next_reconnect_);
+    if (peers_unsaved_) deadline = std::min(deadline, peers_save_at_);
     if (joining_) deadline = std::min(deadline, join_next_at_);
     if (!unsaved_.empty()) deadline = std::min(deadline, save_at_);
     return deadline;
@@ -1045,6 +1196,19 @@ class Store {
     if (now >= next_gc_) {
       collect_garbage();
       next_gc_ = now + std::chrono::seconds(10);
+    }
+    if (has_failed_members_ && now >= next_reconnect_) {
+      probe_a_failed_member();
+      std::uniform_real_distribution<double> jitter(0.5, 1.5);
+      next_reconnect_ = now + std::chrono::duration_cast<Clock::duration>(
+                                  std::chrono::duration<double, std::milli>(
+                                      static_cast<double>(config_.reconnect_interval.count()) * jitter(random_)));
+    }
+    if (peers_unsaved_ && now >= peers_save_at_) {
+      keep_peers();
+    } else if (now >= next_contact_save_) {
+      if (live_members(true).size() > 1) keep_peers();
+      else next_contact_save_ = now + kContactRefresh;
     }
     std::erase_if(relays_, [&](const auto& relay) { return relay.second.expires < now; });
   }
@@ -1133,7 +1297,10 @@ class Store {
     for (const auto& [key, entry] : state_.services())
       if (entry.removed) removed_specs.push_back(entry.name);
     std::uint64_t cutoff = (now_ms - ttl_ms) << 16;
-    if (state_.collect_garbage(cutoff) == 0) return;
+    auto failed_ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(config_.reconnect_timeout).count());
+    std::uint64_t failed_cutoff = now_ms > failed_ms ? (now_ms - failed_ms) << 16 : 0;
+    if (state_.collect_garbage(cutoff, failed_cutoff) == 0) return;
     for (const auto& name : removed_specs)
       if (!state_.service(name)) uncollected_.push_back(name);
     save();
@@ -1149,7 +1316,10 @@ class Store {
       members_dirty_ = false;
       update_peers();
       all_dirty_ = true;
+      if (!peers_unsaved_) peers_save_at_ = Clock::now() + kSaveDelay;
+      peers_unsaved_ = true;
     }
+    if (!held_specs_.empty() && !joined_ && owner_duties_allowed()) release_held_specs(false);
     bool owner_duties = !leaving_ && owner_duties_allowed();
     if (owner_duties && !owner_duties_were_allowed_) all_dirty_ = true;
     owner_duties_were_allowed_ = owner_duties;
@@ -1171,7 +1341,7 @@ class Store {
 
   bool owner_duties_allowed() const {
     // A joining agent first learns the network's state, so it does not place on a stale view.
-    return config_.seeds.empty() || joined_ || Clock::now() - started_ > std::chrono::seconds(5);
+    return !awaiting_network_ || joined_ || Clock::now() - started_ > kNetworkWait;
   }
 
   // A subscription of ours ended without our asking: probe the peer now.
@@ -1192,6 +1362,7 @@ class Store {
   // network, a newcomer gets its share of readers at once, and a change of membership moves
   // few subscriptions. Relaying carries changes across this random graph.
   void update_peers() {
+    bool has_failed = false;
     std::vector<std::string> probe_targets;
     std::vector<std::pair<std::uint64_t, const Member*>> candidates;
     for (const auto& [key, entry] : state_.members()) {
@@ -1199,6 +1370,7 @@ class Store {
       if (member.name == config_.self.name) continue;
       bool live = is_live_member(member.state);
       if (live) probe_targets.push_back(member.name);
+      has_failed = has_failed || member.state == MemberState::failed;
       if (live && !member.pub_address.empty())
         candidates.emplace_back(rendezvous_score(config_.self.name, member.name), &member);
       if (!live && member.state == MemberState::left) dealers_.erase(member.address);
@@ -1223,6 +1395,8 @@ class Store {
       sync_soon_ = member.name;  // what it published before we listened is fetched now
     }
     detector_.set_members(probe_targets);
+    if (has_failed && !has_failed_members_) next_reconnect_ = Clock::now() + config_.reconnect_interval;
+    has_failed_members_ = has_failed;
   }
 
   void place_owned_services(const std::vector<std::string>& targets) {
@@ -1409,6 +1583,10 @@ class Store {
     if (!report) return;
     InstanceEntry entry{report->status, false, stamp()};
     entry.status.node = config_.self.name;
+    auto key = instance_key(entry.status.service, entry.status.index, entry.status.node);
+    bool live = entry.status.state == InstanceState::running || entry.status.state == InstanceState::starting;
+    if (live) my_instances_[key] = entry.status;
+    else my_instances_.erase(key);
     record(entry);
   }
 
@@ -1505,6 +1683,17 @@ class Store {
   bool all_dirty_ = false;
   bool owner_duties_were_allowed_ = false;
   std::set<std::string> dirty_services_;
+  std::vector<ServiceEntry> held_specs_;  // restored specs waiting for the network (load)
+  bool awaiting_network_ = false;         // started with seeds, given or remembered
+  bool has_failed_members_ = false;       // some member is failed: probe_a_failed_member runs
+  bool peers_unsaved_ = false;            // membership changed since keep_peers()
+  std::uint64_t last_contact_ms_ = 0;     // wall ms when a live peer was last known
+  std::uint64_t next_reconnect_seq_ = 0;
+  std::map<std::string, InstanceStatus> my_instances_;  // the supervisor's last report, by instance key
+  Clock::time_point next_reconnect_{};
+  Clock::time_point next_returning_sync_{};
+  Clock::time_point peers_save_at_{};
+  Clock::time_point next_contact_save_{};
   std::map<std::string, std::set<std::string>> dependents_;  // service -> services needing it
   bool members_dirty_ = false;
   bool joining_ = false;

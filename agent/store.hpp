@@ -32,6 +32,11 @@ struct StoreConfig {
   std::chrono::milliseconds sync_interval{1000};
   std::uint32_t max_subscriptions = 8;  // peers whose PUB we read; relaying covers the rest
   std::chrono::seconds tombstone_ttl{3600};
+  // Failed (not left) members are probed again, one at random about every
+  // `reconnect_interval`, until `reconnect_timeout` after they failed: a healed partition
+  // or a restarted agent is found without anyone running `mob-tool join`.
+  std::chrono::milliseconds reconnect_interval{1000};
+  std::chrono::seconds reconnect_timeout{24 * 3600};
   std::optional<ClientKeys> curve = std::nullopt;  // set: every DEALER and the SUB connect as CURVE clients
 };
 

@@ -5,6 +5,7 @@
 #include <deque>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <vector>
 
 #include "agent/actor.hpp"
@@ -44,11 +45,14 @@ struct Instance {
   InstanceState state = InstanceState::pending;
   bool process_live = false;     // started and not yet seen to exit
   bool stop_requested = false;
+  // What the running process was started from. Concurrent deploys through two agents may
+  // hand out one version number for two specs, so the spec itself counts too.
   std::uint64_t launched_version = 0;
   std::uint64_t launched_generation = 0;
-  // The version and generation an instance gave up on (failed, or exited for good);
-  // a new deploy or `mob-tool restart` changes them and so tries again.
-  std::optional<std::pair<std::uint64_t, std::uint64_t>> settled_at;
+  std::string launched_spec_json;
+  // What an instance gave up on (failed, or exited for good); a new deploy or
+  // `mob-tool restart` changes it and so tries again.
+  std::optional<std::tuple<std::uint64_t, std::uint64_t, std::string>> settled_at;
   std::int64_t pid = 0;
   std::int64_t since_ms = 0;
   std::int32_t exit_code = -1;
@@ -162,7 +166,8 @@ class Supervisor {
 
     if (instance.process_live) {
       bool outdated = wanted && (instance.launched_version != service->version ||
-                                 instance.launched_generation != service->restart_generation);
+                                 instance.launched_generation != service->restart_generation ||
+                                 instance.launched_spec_json != service->spec_json);
       if ((!wanted || outdated) && !instance.stop_requested) request_stop(instance);
       return;
     }
@@ -176,7 +181,7 @@ class Supervisor {
         set_state(instance, InstanceState::stopped, "stopped (mob-tool start runs it again)");
       return;
     }
-    auto current = std::make_pair(service->version, service->restart_generation);
+    auto current = std::make_tuple(service->version, service->restart_generation, service->spec_json);
     if (instance.settled_at) {
       if (*instance.settled_at == current) return;
       instance.settled_at.reset();
@@ -201,8 +206,9 @@ class Supervisor {
     instance.stop_timeout_ms = service.spec.stop_timeout_ms;
     instance.launched_version = service.version;
     instance.launched_generation = service.restart_generation;
+    instance.launched_spec_json = service.spec_json;
     if (worker == workers_.end()) {
-      instance.settled_at = std::make_pair(service.version, service.restart_generation);
+      instance.settled_at = std::make_tuple(service.version, service.restart_generation, service.spec_json);
       set_state(instance, InstanceState::failed,
                 "this agent does not run provider \"" + service.spec.provider + "\"");
       return;
@@ -302,7 +308,8 @@ class Supervisor {
     }
     const Service& service = service_it->second;
     auto settle = [&] {
-      instance.settled_at = std::make_pair(instance.launched_version, instance.launched_generation);
+      instance.settled_at = std::make_tuple(instance.launched_version, instance.launched_generation,
+                                            instance.launched_spec_json);
     };
     const RestartSpec& restart = service.spec.restart;
     if (!wants_restart(restart.policy, {event.exit_code, event.signal, start_failed})) {

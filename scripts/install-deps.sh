@@ -8,6 +8,7 @@ packages=(g++ cmake make pkg-config git
           libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libboost-program-options-dev
           nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev libgtest-dev libgmock-dev
           podman runc busybox-static curl procps iproute2 iptables util-linux
+          python3 faketime  # tests/faults (python3 reads --json, faketime skews a clock)
           # libzmq3-dev brings these too; MOB_STATIC_LINK links their archives by name
           libsodium-dev libpgm-dev libnorm-dev libkrb5-dev libbsd-dev)
 if [[ "${1:-}" == "--bench" ]]; then

@@ -19,22 +19,25 @@ trap cleanup EXIT
 eval "$(scripts/container-engine.sh start "$engine_dir")"
 echo "container engine: $DOCKER_HOST"
 
+# run_stage NAME CTEST_ARGS CMAKE_ARGS...
 run_stage() {
-  local name=$1; shift
+  local name=$1 ctest_args=$2; shift 2
   echo "=== stage $name: build"
   cmake -S . -B "build-$name" -DMOB_WERROR=ON "$@" >/dev/null
   cmake --build "build-$name" -j"$jobs"
   echo "=== stage $name: test"
-  (cd "build-$name" && ctest --output-on-failure -j2 --timeout 300)
+  # shellcheck disable=SC2086
+  (cd "build-$name" && ctest --output-on-failure -j2 --timeout 300 $ctest_args)
 }
 
 for stage in "${stages[@]}"; do
   case "$stage" in
-    debug) run_stage debug -DCMAKE_BUILD_TYPE=Debug ;;
+    # The fault suite (label "fault", slow) runs in the debug stage only.
+    debug) run_stage debug "" -DCMAKE_BUILD_TYPE=Debug ;;
     asan) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-            run_stage asan -DCMAKE_BUILD_TYPE=Debug -DMOB_SANITIZE=ON ;;
+            run_stage asan "-LE fault" -DCMAKE_BUILD_TYPE=Debug -DMOB_SANITIZE=ON ;;
     tsan) TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:history_size=7:suppressions=$PWD/tests/tsan.supp" \
-            run_stage tsan -DCMAKE_BUILD_TYPE=Debug -DMOB_TSAN=ON ;;
+            run_stage tsan "-LE fault" -DCMAKE_BUILD_TYPE=Debug -DMOB_TSAN=ON ;;
     fuzz) echo "=== stage fuzz"
           scripts/install-deps.sh --fuzz
           scripts/fuzz.sh 60 ;;

@@ -633,7 +633,12 @@ TEST(CollectGarbage, DropsOnlyTombstonesAndGoneMembersOlderThanTheCutoff) {
   state.merge(member_entry("failed-new", 1, failed, 150));
   state.merge(member_entry("left-at-cutoff", 1, left, 100));
 
-  EXPECT_EQ(state.collect_garbage(100), 5u);
+  ClusterState keeps_failed = state;
+  EXPECT_EQ(keeps_failed.collect_garbage(100, 5), 4u) << "a failed member is kept until its own cutoff";
+  EXPECT_NE(keeps_failed.member("failed-old"), nullptr);
+  EXPECT_EQ(keeps_failed.member("left-old"), nullptr);
+
+  EXPECT_EQ(state.collect_garbage(100, 100), 5u);
 
   EXPECT_NE(state.service("live-old"), nullptr);
   EXPECT_EQ(state.service("dead-old"), nullptr);
@@ -651,17 +656,17 @@ TEST(CollectGarbage, DropsOnlyTombstonesAndGoneMembersOlderThanTheCutoff) {
   EXPECT_EQ(state.member("left-old"), nullptr);
   EXPECT_NE(state.member("failed-new"), nullptr);
   EXPECT_NE(state.member("left-at-cutoff"), nullptr);
-  EXPECT_EQ(state.collect_garbage(100), 0u) << "nothing left to collect";
+  EXPECT_EQ(state.collect_garbage(100, 100), 0u) << "nothing left to collect";
 }
 
 TEST(CollectGarbage, KeepsEveryLiveRecordAndEveryRecentOne) {
-  auto collectable = [](const AnyEntry& entry, std::uint64_t cutoff) {
+  auto collectable = [](const AnyEntry& entry, std::uint64_t cutoff, std::uint64_t failed_cutoff) {
     return std::visit(
         [&](const auto& e) {
           using T = std::decay_t<decltype(e)>;
           if constexpr (std::is_same_v<T, MemberEntry>)
-            return (e.member.state == MemberState::failed || e.member.state == MemberState::left) &&
-                   e.heartbeat < cutoff;
+            return (e.member.state == MemberState::failed && e.heartbeat < failed_cutoff) ||
+                   (e.member.state == MemberState::left && e.heartbeat < cutoff);
           else
             return e.removed && e.stamp.hlc < cutoff;
         },
@@ -671,13 +676,14 @@ TEST(CollectGarbage, KeepsEveryLiveRecordAndEveryRecentOne) {
     Generator generator(seed);
     ClusterState state = state_of({generator.delta(300)});
     const std::uint64_t cutoff = 1 + seed % Generator::kClockSpan;
+    const std::uint64_t failed_cutoff = cutoff / 2;
     std::set<std::string> kept_expected;
     std::size_t dropped_expected = 0;
     for (const auto& entry : entries_of(state.everything())) {
-      if (collectable(entry, cutoff)) ++dropped_expected;
+      if (collectable(entry, cutoff, failed_cutoff)) ++dropped_expected;
       else kept_expected.insert(packed(delta_of({entry})));
     }
-    EXPECT_EQ(state.collect_garbage(cutoff), dropped_expected) << "seed " << seed;
+    EXPECT_EQ(state.collect_garbage(cutoff, failed_cutoff), dropped_expected) << "seed " << seed;
     std::set<std::string> kept;
     for (const auto& entry : entries_of(state.everything())) kept.insert(packed(delta_of({entry})));
     EXPECT_EQ(kept, kept_expected) << "seed " << seed;
