@@ -228,7 +228,7 @@ void check_request(const Body& body) {
         } else if constexpr (std::is_same_v<T, IndirectProbeRequest>) {
           check_agent_name("from", message.from);
           check_agent_name("target", message.target);
-          if (!message.target_address.empty()) check_endpoint_at("target_address", message.target_address);
+          check_endpoint_at("target_address", message.target_address);
         } else if constexpr (std::is_same_v<T, JoinRequest>) {
           check_member("joiner", message.joiner);
         } else if constexpr (std::is_same_v<T, SyncRequest>) {
