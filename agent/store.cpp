@@ -619,6 +619,7 @@ class Store {
     } else {
       topic = "service.updated";
       if (before->generation != entry.generation) reason = "new version";
+      else if (before->spec_json != entry.spec_json) reason = std::string(kConcurrentDeploy);
       else if (before->enabled != entry.enabled) reason = entry.enabled ? "started" : "stopped";
       else if (before->restart_generation != entry.restart_generation) reason = "restarted";
     }
@@ -762,7 +763,8 @@ class Store {
     entry.stamp = stamp();
     record(entry);
     log::info(kLog, created ? "deployed " : "updated ", entry.name, " version ", entry.generation);
-    return DeployReply{entry.name, entry.generation, created};
+    return DeployReply{entry.name, entry.generation, created, spec_identity(entry.spec_json),
+                       config_.self.name, entry.stamp.hlc};
   }
 
   std::size_t deployed_count() const {
@@ -816,7 +818,8 @@ class Store {
   ServiceStatus service_status(const ServiceEntry& entry) {
     const ServiceSpec* spec = spec_of(entry);
     ServiceStatus out{entry.name, spec ? spec->provider : "", entry.generation,
-                      spec ? spec->instances : 0, entry.enabled, entry.spec_json, {}};
+                      spec ? spec->instances : 0, entry.enabled, entry.spec_json, {},
+                      entry.stamp.origin, entry.stamp.hlc};
     if (!spec) return out;
     std::string problem;
     bool problem_known = false;

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -47,8 +48,20 @@ struct ServiceStatus {
   bool enabled = true;  // false after `mob-tool stop`
   std::string spec_json;
   std::vector<InstanceStatus> instance_list;
-  MOB_FIELDS(name, provider, version, instances, enabled, spec_json, instance_list)
+  std::string origin;        // the agent that took the last change of this service
+  std::uint64_t changed_at = 0;  // that change's hybrid logical clock stamp
+  MOB_FIELDS(name, provider, version, instances, enabled, spec_json, instance_list, origin,
+             changed_at)
 };
+
+// Which spec a version runs: concurrent deploys through two agents can both make version
+// n, with different specs; the one whose write wins the merge is the one that runs.
+// FNV-1a of the normalized spec text (DeployReply.spec_identity, ServiceStatus.spec_json).
+inline std::uint64_t spec_identity(std::string_view spec_json) {
+  std::uint64_t hash = 14695981039346656037ULL;
+  for (unsigned char c : spec_json) hash = (hash ^ c) * 1099511628211ULL;
+  return hash;
+}
 
 struct Member {
   std::string name;
@@ -84,7 +97,10 @@ struct DeployReply {
   std::string service;
   std::uint64_t version = 0;
   bool created = false;
-  MOB_FIELDS(service, version, created)
+  std::uint64_t spec_identity = 0;  // of the normalized spec this version holds
+  std::string agent;                // the agent that took the deploy
+  std::uint64_t written_at = 0;     // the write's hybrid logical clock stamp (Event.version)
+  MOB_FIELDS(service, version, created, spec_identity, agent, written_at)
 };
 
 struct StatusRequest {
@@ -109,6 +125,8 @@ struct ControlReply {
   std::uint64_t version = 0;
   MOB_FIELDS(service, version)
 };
+
+inline constexpr std::uint32_t kMaxTailLines = 1'000'000;  // the most lines one LogsRequest may ask for
 
 struct LogsRequest {
   std::string service;
@@ -358,6 +376,10 @@ struct ProviderAvailability {
 
 // On PUB, topic = `topic` (e.g. "instance.running"): one thing that happened in the network,
 // published by every agent whose store learns it, once per agent.
+// Event.reason of a service.updated whose spec changed without a new version number: two
+// deploys through two agents made the same version, and this one won the merge.
+inline constexpr std::string_view kConcurrentDeploy = "a concurrent deploy of the same version won";
+
 struct Event {
   std::string topic;
   std::int64_t time_ms = 0;  // unix ms when the publishing agent learned it

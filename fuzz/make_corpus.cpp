@@ -47,7 +47,7 @@ void write_filled_messages(const fs::path& dir) {
   const mob::Body bodies[] = {
       mob::PingReply{"node-a", "0.1.0", 1, "tcp://127.0.0.1:6667"},
       mob::DeployRequest{spec},
-      mob::DeployReply{"echoes", 2, true},
+      mob::DeployReply{"echoes", 2, true, 7, "agent-1", 99},
       mob::StatusRequest{"echoes"},
       mob::StatusReply{{{"echoes", "bash", 2, 1, true, spec, {instance()}}}},
       mob::ControlRequest{"echoes", mob::ControlAction::restart},

@@ -412,7 +412,9 @@ class Rollout {
 
   // A status reply: the desired count, the restart policy and the state when it was read.
   void absorb(const mob::ServiceStatus& service, Time now) {
-    check_service(service.version, service.enabled);
+    check_service(ServiceChange{service.changed_at, service.origin, service.version, service.enabled,
+                                /*removed=*/false,
+                                mob::spec_identity(service.spec_json) != deployed_.spec_identity});
     instances_ = service.instances;
     spec_json_ = service.spec_json;
     for (const auto& instance : service.instance_list) {
@@ -430,8 +432,8 @@ class Rollout {
   void absorb(const mob::Event& event, Time now) {
     if (event.service != deployed_.service) return;
     if (event.topic.starts_with("service.")) {
-      if (event.topic == "service.removed") problem_ = "was removed while waiting for it to run";
-      else check_service(event.generation, event.reason != "stopped");
+      check_service(ServiceChange{event.version, event.agent, event.generation, event.reason != "stopped",
+                                  event.topic == "service.removed", event.reason == mob::kConcurrentDeploy});
       return;
     }
     if (event.instance < 0) return;
@@ -521,14 +523,40 @@ class Rollout {
     return std::nullopt;
   }
 
-  void check_service(std::uint64_t version, bool enabled) {
-    if (version > deployed_.version)
-      problem_ = "was deployed again (version " + std::to_string(version) +
-                 ") while waiting for version " + std::to_string(deployed_.version);
-    else if (version == deployed_.version && !enabled)
-      problem_ = "version " + std::to_string(deployed_.version) +
-                 " is deployed but the service is stopped; run it with: mob-tool start " +
+  // A change of the service record itself, read from a status reply or an event.
+  struct ServiceChange {
+    std::uint64_t stamp = 0;  // its hybrid logical clock stamp
+    std::string agent;        // the agent that took it
+    std::uint64_t version = 0;
+    bool enabled = true;
+    bool removed = false;
+    bool other_spec = false;  // the spec differs from the one this deploy wrote
+  };
+
+  // A change older than this deploy's write says nothing about it. A later one (or one as
+  // old from another agent: a concurrent write that won the merge) may have replaced it.
+  void check_service(const ServiceChange& change) {
+    const std::string version = std::to_string(deployed_.version);
+    if (deployed_.written_at != 0 && change.stamp < deployed_.written_at) return;
+    bool ours = change.stamp == deployed_.written_at && change.agent == deployed_.agent;
+    const std::string through = " through agent " + change.agent;
+    if (change.removed) {
+      problem_ = "was removed" + through + " while waiting for it to run";
+    } else if (change.version > deployed_.version) {
+      problem_ = "was deployed again (version " + std::to_string(change.version) + through +
+                 ") while waiting for version " + version;
+    } else if (change.version < deployed_.version && !ours) {
+      problem_ = "version " + version + " was undone: a concurrent change" + through +
+                 " won the merge, and the network holds version " + std::to_string(change.version) +
+                 (change.enabled ? "" : ", stopped");
+    } else if (!ours && change.other_spec) {
+      problem_ = "version " + version + " was superseded: a concurrent deploy" + through +
+                 " also made version " + version +
+                 " with another spec, and won; the network runs that spec, not this one";
+    } else if (!change.enabled) {
+      problem_ = "version " + version + " is deployed but the service is stopped; run it with: mob-tool start " +
                  deployed_.service;
+    }
   }
 
   const Seen* current(std::uint32_t index) const {
@@ -898,7 +926,8 @@ int run_logs(const CommandInfo& command, Agent& agent, const Args& args) {
   // The agent reads tail 0 as "everything", so no history is asked as one line, then dropped.
   std::optional<long> tail;
   if (values->count("tail")) tail = checked_number(command, *values, "tail", 0, "lines");
-  if (tail) request.tail_lines = static_cast<std::uint32_t>(std::clamp<long>(*tail, 1, UINT32_MAX));
+  // Agents refuse more than mob::kMaxTailLines lines at once (docs/security.md).
+  if (tail) request.tail_lines = static_cast<std::uint32_t>(std::clamp<long>(*tail, 1, mob::kMaxTailLines));
   const bool show_history = !tail || *tail > 0;
 
   mob::Client* client = agent.client("logs");

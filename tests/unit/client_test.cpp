@@ -132,13 +132,13 @@ TEST(ClientTest, DeploySendsTheSpecTextAsIsAndStatusReturnsNestedRecords) {
   const std::string spec = R"({"name": "echoes",   "provider": "bash"})";
   FakeAgent agent([](const Envelope& request) -> std::vector<std::string> {
     if (std::holds_alternative<DeployRequest>(request.body))
-      return {reply(request, DeployReply{"echoes", 2, false})};
+      return {reply(request, DeployReply{"echoes", 2, false, 7, "agent-1", 99})};
     InstanceStatus instance;
     instance.service = "echoes";
     instance.index = 1;
     instance.state = InstanceState::running;
     instance.pid = 1234;
-    ServiceStatus service{"echoes", "bash", 2, 1, true, "{}", {instance}};
+    ServiceStatus service{"echoes", "bash", 2, 1, true, "{}", {instance}, "agent-1", 99};
     return {reply(request, StatusReply{{service}})};
   });
   Client client = connected(agent.address());

@@ -50,7 +50,7 @@ InstanceStatus sample_instance() {
 }
 
 TEST(Codec, StatusReplyWithNestedRecordsRoundTrips) {
-  ServiceStatus service{"echoes", "bash", 5, 3, false, R"({"name":"echoes"})", {sample_instance()}};
+  ServiceStatus service{"echoes", "bash", 5, 3, false, R"({"name":"echoes"})", {sample_instance()}, "agent-1", 99};
   auto decoded = round_trip(StatusReply{{service, service}});
   ASSERT_EQ(decoded.services.size(), 2u);
   EXPECT_EQ(decoded.services[1].instance_list[0].reason, "killed by signal 9");
@@ -106,7 +106,7 @@ TEST(Codec, GarbageBytesAreMalformed) {
 
 TEST(Codec, EveryTruncationIsAnError) {
   auto bytes = encode_message(StatusReply{{ServiceStatus{"echoes", "bash", 1, 1, true, "{}",
-                                                         {sample_instance()}}}});
+                                                         {sample_instance()}, "agent-1", 99}}});
   for (std::size_t length = 0; length < bytes.size(); ++length) {
     auto decoded = decode(std::string_view(bytes).substr(0, length));
     ASSERT_FALSE(decoded) << "prefix of " << length << " bytes decoded";
