@@ -159,6 +159,7 @@ void check_member(const std::string& path, const MemberEntry& entry) {
     check_text(path + ".member.tags." + key.substr(0, 64), value, 1024);
   }
   check_text(path + ".member.version", member.version, 64);
+  check_text(path + ".member.problem", member.problem, 512);
   if (!entry.reported_by.empty()) check_agent_name(path + ".reported_by", entry.reported_by);
 }
 

@@ -1,6 +1,7 @@
 #include "agent/store.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <optional>
@@ -42,6 +43,10 @@ constexpr auto kMinReplyWait = std::chrono::seconds(1);
 // merge, and move every clock it reaches, until real time caught up (a stamp near 2^64
 // never would). Clocks of a network are expected to agree far better (NTP).
 constexpr std::uint64_t kMaxClockAheadMs = 5 * 60 * 1000;
+// An agent whose clock differs from most of its peers' by more than the same bound is
+// "skewed": it says so, refuses client writes and runs nothing (check_clock). Offsets are
+// measured on probe acks and trusted for this long.
+constexpr auto kClockSampleLife = std::chrono::seconds(30);
 // Bounds on what peers can make this agent hold (docs/security.md): DEALER sockets (one per
 // peer address; the least recently used one is closed past the bound), indirect probes
 // relayed for others at once, and members known.
@@ -407,7 +412,12 @@ class Store {
   void absorb(const StateDelta& delta, bool relay) {
     StateDelta changed;
     for (const auto& entry : delta.members) {
-      if (stamped_too_far_ahead(entry.heartbeat, entry.reported_by)) continue;
+      if (stamped_too_far_ahead(entry.heartbeat, entry.reported_by)) {
+        // A member's own word about itself, alive, carries its clock (a heartbeat is fresh).
+        if (entry.reported_by == entry.member.name && entry.member.state == MemberState::alive)
+          note_clock(entry.member.name, HybridClock::wall_ms_of(entry.heartbeat));
+        continue;
+      }
       if (entry.member.incarnation >= kMaxIncarnation) {
         refuse_change("incarnation " + std::to_string(entry.member.incarnation) + " of member " +
                           entry.member.name,
@@ -739,7 +749,16 @@ class Store {
     return entry && !entry->removed;
   }
 
+  // Client writes go through an agent whose clock the network can trust, or nowhere.
+  Result<void> check_writable() const {
+    if (clock_problem_.empty()) return {};
+    return fail(Errc::unavailable, "this agent's " + clock_problem_ +
+                                       ": it takes no changes until its clock is fixed (NTP); send the "
+                                       "command through another agent");
+  }
+
   Result<DeployReply> deploy(const DeployRequest& request) {
+    if (auto writable = check_writable(); !writable) return std::unexpected(writable.error());
     auto parsed = parse_spec(request.spec_json, config_.spec_limits);
     if (!parsed) return std::unexpected(parsed.error());
     ServiceSpec& spec = *parsed;
@@ -844,7 +863,7 @@ class Store {
         }
       } else {
         if (!problem_known) {
-          problem = placement_problem(*spec, live_members(/*include_suspect=*/false));
+          problem = placement_problem(*spec, fit_members(/*include_suspect=*/false));
           problem_known = true;
         }
         status.reason = problem.empty() ? "waiting for placement" : problem;
@@ -855,6 +874,7 @@ class Store {
   }
 
   Result<ControlReply> control(const ControlRequest& request) {
+    if (auto writable = check_writable(); !writable) return std::unexpected(writable.error());
     const ServiceEntry* existing = state_.service(request.service);
     if (!existing || existing->removed)
       return fail(Errc::not_found, "service \"" + request.service +
@@ -908,6 +928,75 @@ class Store {
     MembersReply reply;
     for (const auto& [key, entry] : state_.members()) reply.members.push_back(entry.member);
     return reply;
+  }
+
+  // Members that may own services and run instances: live, and neither saying nor measured
+  // to have a problem (a skewed clock would make its writes lose or be refused).
+  std::vector<Member> fit_members(bool include_suspect) const {
+    auto members = live_members(include_suspect);
+    std::erase_if(members, [&](const Member& member) { return unfit(member); });
+    return members;
+  }
+
+  // `peer`'s wall clock read `their_wall_ms` just now (0: not known).
+  void note_clock(const std::string& peer, std::uint64_t their_wall_ms) {
+    if (their_wall_ms == 0 || peer == config_.self.name || !is_valid_agent_name(peer)) return;
+    if (clock_offsets_.size() >= kMaxMembers && !clock_offsets_.contains(peer)) return;
+    clock_offsets_[peer] = {static_cast<std::int64_t>(their_wall_ms - wall_ms()), Clock::now()};
+  }
+
+  bool unfit(const Member& member) const {
+    if (!member.problem.empty()) return true;
+    if (member.name == config_.self.name) return !clock_problem_.empty();
+    auto offset = clock_offsets_.find(member.name);
+    return offset != clock_offsets_.end() && Clock::now() - offset->second.second < kClockSampleLife &&
+           static_cast<std::uint64_t>(std::abs(offset->second.first)) > kMaxClockAheadMs;
+  }
+
+  // Whether this agent's clock is off: more of its live peers (measured on probe acks) are
+  // outside the bound than inside it, counting itself inside. With one peer it cannot tell
+  // which clock is wrong and assumes neither.
+  // Samples come from probes both ways (every agent probes and is probed) and from member
+  // entries refused for being stamped too far ahead (an agent far behind learns nothing
+  // else). Without a fresh sample the verdict stands.
+  void check_clock() {
+    std::size_t inside = 1, outside = 0;
+    std::vector<std::int64_t> off;
+    auto now = Clock::now();
+    std::erase_if(clock_offsets_, [&](const auto& sample) { return now - sample.second.second >= kClockSampleLife; });
+    if (clock_offsets_.empty()) return;
+    for (const auto& [peer, sample] : clock_offsets_) {
+      if (static_cast<std::uint64_t>(std::abs(sample.first)) > kMaxClockAheadMs) {
+        ++outside;
+        off.push_back(sample.first);
+      } else {
+        ++inside;
+      }
+    }
+    std::string problem;
+    if (outside > inside) {
+      std::nth_element(off.begin(), off.begin() + static_cast<std::ptrdiff_t>(off.size() / 2), off.end());
+      std::int64_t median = off[off.size() / 2];  // the peers' clock minus ours
+      problem = "clock is " + std::to_string(std::abs(median) / 1000) + " s " +
+                (median > 0 ? "behind " : "ahead of ") + std::to_string(outside) + " of its " +
+                std::to_string(outside + inside - 1) + " peers (more than " +
+                std::to_string(kMaxClockAheadMs / 1000) + " s)";
+    }
+    if (problem.empty() == clock_problem_.empty()) {
+      if (!problem.empty() && now - last_skew_log_ >= std::chrono::minutes(1)) {
+        log::warn(kLog, "this agent's ", problem, ": it refuses client writes and runs nothing; fix its clock (NTP)");
+        last_skew_log_ = now;
+      }
+      return;
+    }
+    clock_problem_ = problem;
+    if (problem.empty()) log::info(kLog, "this agent's clock agrees with its peers again: it takes part fully");
+    else log::warn(kLog, "this agent's ", problem, ": it refuses client writes and runs nothing; fix its clock (NTP)");
+    last_skew_log_ = now;
+    config_.self.problem = problem.empty() ? "" : "its " + problem;
+    ++incarnation_;
+    announce_self();
+    all_dirty_ = true;
   }
 
   std::vector<Member> live_members(bool include_suspect) const {
@@ -1022,9 +1111,11 @@ class Store {
                                                              ", not " + probe.target});
       return;
     }
+    if (const MemberEntry* prober = state_.member(probe.from); prober && is_live_member(prober->member.state))
+      note_clock(probe.from, probe.wall_ms);
     // Lifeguard's buddy system: the prober tells us we are suspected at incarnation n.
     if (probe.suspected_at != 0 && probe.suspected_at - 1 >= incarnation_) refute(probe.suspected_at - 1);
-    reply_to(io_, request, ProbeAck{probe.seq, config_.self.name, incarnation_});
+    reply_to(io_, request, ProbeAck{probe.seq, config_.self.name, incarnation_, wall_ms()});
     // A member we hold failed probes us: it is back (a partition healed, one way at least).
     if (const MemberEntry* prober = state_.member(probe.from))
       if (prober->member.state == MemberState::failed) exchange_with_returning(*prober);
@@ -1052,7 +1143,8 @@ class Store {
     std::uniform_int_distribution<std::size_t> pick(0, failed.size() - 1);
     const Member& target = *failed[pick(random_)];
     send_to_peer(target.address, ProbeRequest{kReconnectSeqBase + next_reconnect_seq_++ % kReconnectSeqBase,
-                                              config_.self.name, target.name, target.incarnation + 1});
+                                              config_.self.name, target.name, target.incarnation + 1,
+                                              wall_ms()});
   }
 
   void handle_indirect_probe(const Routed& request, const IndirectProbeRequest& indirect) {
@@ -1066,7 +1158,7 @@ class Store {
     relays_[seq] = Relay{request, indirect.seq, Clock::now() + config_.detector.probe_interval * 2};
     std::string address = indirect.target_address.empty() ? address_of(indirect.target)
                                                           : indirect.target_address;
-    if (!address.empty()) send_to_peer(address, ProbeRequest{seq, config_.self.name, indirect.target, 0});
+    if (!address.empty()) send_to_peer(address, ProbeRequest{seq, config_.self.name, indirect.target, 0, wall_ms()});
   }
 
   void handle_sync(const Routed& request, const SyncRequest& sync) {
@@ -1096,9 +1188,11 @@ class Store {
       return;
     }
     if (const auto* ack = std::get_if<ProbeAck>(&body)) {
+      note_clock(ack->from, ack->wall_ms);
       auto relay = relays_.find(ack->seq);
       if (relay != relays_.end()) {
-        reply_to(io_, relay->second.request, ProbeAck{relay->second.seq, ack->from, ack->incarnation});
+        reply_to(io_, relay->second.request,
+                 ProbeAck{relay->second.seq, ack->from, ack->incarnation, ack->wall_ms});
         relays_.erase(relay);
       } else if (ack->seq >= kReconnectSeqBase) {
         if (const MemberEntry* member = state_.member(ack->from);
@@ -1196,6 +1290,10 @@ class Store {
       sync_soon_.clear();
       next_sync_ = now + config_.sync_interval;
     }
+    if (now >= next_clock_check_) {
+      check_clock();
+      next_clock_check_ = now + std::chrono::seconds(1);
+    }
     if (now >= next_gc_) {
       collect_garbage();
       next_gc_ = now + std::chrono::seconds(10);
@@ -1237,7 +1335,7 @@ class Store {
         std::uint64_t suspected_at =
             target->member.state == MemberState::suspect ? target->member.incarnation + 1 : 0;
         send_to_peer(target->member.address,
-                     ProbeRequest{action.seq, config_.self.name, action.target, suspected_at});
+                     ProbeRequest{action.seq, config_.self.name, action.target, suspected_at, wall_ms()});
         return;
       }
       case Kind::indirect_probe:
@@ -1344,6 +1442,7 @@ class Store {
 
   bool owner_duties_allowed() const {
     // A joining agent first learns the network's state, so it does not place on a stale view.
+    if (!clock_problem_.empty()) return false;
     return !awaiting_network_ || joined_ || Clock::now() - started_ > kNetworkWait;
   }
 
@@ -1403,8 +1502,8 @@ class Store {
   }
 
   void place_owned_services(const std::vector<std::string>& targets) {
-    auto alive = live_members(/*include_suspect=*/false);
-    auto live = live_members(/*include_suspect=*/true);
+    auto alive = fit_members(/*include_suspect=*/false);
+    auto live = fit_members(/*include_suspect=*/true);
     std::vector<std::string> live_names;
     for (const auto& member : live) live_names.push_back(member.name);
     std::map<std::string, const Member*> live_by_name;
@@ -1530,6 +1629,7 @@ class Store {
         auto since = handovers_.try_emplace(key, Clock::now()).first->second;
         if (!taken_over && Clock::now() - since < kHandoverLimit) indices.push_back(assignment.index);
       });
+      if (!clock_problem_.empty()) indices.clear();  // it follows the network no longer
       if (indices.empty() && sent == sent_.end()) continue;
       ServiceAssignment assignment{name, service->generation, service->spec_json, indices,
                                    service->enabled, service->restart_generation,
@@ -1692,7 +1792,12 @@ class Store {
   bool peers_unsaved_ = false;            // membership changed since keep_peers()
   std::uint64_t last_contact_ms_ = 0;     // wall ms when a live peer was last known
   std::uint64_t next_reconnect_seq_ = 0;
-  std::map<std::string, InstanceStatus> my_instances_;  // the supervisor's last report, by instance key
+  std::map<std::string, InstanceStatus> my_instances_;
+  // Per peer: its wall clock minus ours (ms) at the last probe ack, and when that was.
+  std::map<std::string, std::pair<std::int64_t, Clock::time_point>> clock_offsets_;
+  std::string clock_problem_;  // "clock is 600 s behind 2 of its 2 peers ...", or empty
+  Clock::time_point next_clock_check_{};
+  Clock::time_point last_skew_log_{};  // the supervisor's last report, by instance key
   Clock::time_point next_reconnect_{};
   Clock::time_point next_returning_sync_{};
   Clock::time_point peers_save_at_{};

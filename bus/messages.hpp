@@ -73,7 +73,10 @@ struct Member {
   std::uint64_t incarnation = 0;
   double load = 0.0;
   std::string version;
-  MOB_FIELDS(name, address, pub_address, state, providers, tags, incarnation, load, version)
+  // What keeps this agent from taking part fully, in words (empty when nothing does): such
+  // a member is no owner and runs nothing, e.g. while its clock is off.
+  std::string problem;
+  MOB_FIELDS(name, address, pub_address, state, providers, tags, incarnation, load, version, problem)
 };
 
 // ---- mob-tool <-> agent ---------------------------------------------------------------
@@ -301,13 +304,15 @@ struct ProbeRequest {
   std::string from;
   std::string target;
   std::uint64_t suspected_at = 0;  // >0: the prober suspects the target at this incarnation+1
-  MOB_FIELDS(seq, from, target, suspected_at)
+  std::uint64_t wall_ms = 0;       // the prober's wall clock: targets measure clock skew
+  MOB_FIELDS(seq, from, target, suspected_at, wall_ms)
 };
 struct ProbeAck {
   std::uint64_t seq = 0;
   std::string from;
   std::uint64_t incarnation = 0;
-  MOB_FIELDS(seq, from, incarnation)
+  std::uint64_t wall_ms = 0;  // the acking agent's wall clock: probers measure clock skew
+  MOB_FIELDS(seq, from, incarnation, wall_ms)
 };
 struct IndirectProbeRequest {
   std::uint64_t seq = 0;

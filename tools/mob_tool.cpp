@@ -325,7 +325,8 @@ json to_json(const mob::Member& member) {
           {"tags", member.tags},
           {"incarnation", member.incarnation},
           {"load", member.load},
-          {"version", member.version}};
+          {"version", member.version},
+          {"problem", member.problem}};
 }
 
 // Blocks SIGINT and SIGTERM while alive, so that a waiting command takes them as a request
@@ -1103,6 +1104,9 @@ int run_members(const CommandInfo& command, Agent& agent, const Args& args) {
   }
   std::vector<std::vector<std::string>> rows = {
       {"NAME", "ADDRESS", "STATE", "PROVIDERS", "TAGS", "LOAD", "VERSION"}};
+  bool problems = std::any_of(reply->members.begin(), reply->members.end(),
+                              [](const mob::Member& member) { return !member.problem.empty(); });
+  if (problems) rows[0].push_back("PROBLEM");
   for (const auto& member : reply->members) {
     std::string providers, tags;
     for (const auto& provider : member.providers)
@@ -1114,6 +1118,7 @@ int run_members(const CommandInfo& command, Agent& agent, const Args& args) {
     rows.push_back({member.name, or_dash(member.address),
                     std::string(mob::to_string(member.state)), or_dash(providers),
                     or_dash(tags), load, or_dash(member.version)});
+    if (problems) rows.back().push_back(or_dash(member.problem));
   }
   print_table(rows);
   return kExitOk;

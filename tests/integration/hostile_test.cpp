@@ -211,7 +211,7 @@ class FakePeer {
   // What a healthy agent at incarnation 1 answers.
   std::vector<Body> usual_answer(const Envelope& request) const {
     if (const auto* probe = std::get_if<ProbeRequest>(&request.body)) {
-      if (probe->target == name_) return {ProbeAck{probe->seq, name_, 1}};
+      if (probe->target == name_) return {ProbeAck{probe->seq, name_, 1, wall_ms()}};
       return {ErrorReply{Errc::not_found, "this is agent " + name_}};
     }
     if (std::holds_alternative<SyncRequest>(request.body)) return {SyncReply{}};
@@ -446,11 +446,11 @@ TEST_F(Hostile, IndirectProbeRequestWithABadTargetAddressIsRefusedNamingIt) {
 
 TEST_F(Hostile, ProbeRequestWithABadNameIsRefusedNamingIt) {
   for (const auto& [name, why] : bad_agent_names())
-    expect_refused(ProbeRequest{1, "hostile-peer", name, 0}, "target", "a target with " + why);
+    expect_refused(ProbeRequest{1, "hostile-peer", name, 0, 0}, "target", "a target with " + why);
   for (const auto& [name, why] : bad_agent_names())
-    expect_refused(ProbeRequest{2, name, agent().name(), 0}, "from", "a from with " + why);
+    expect_refused(ProbeRequest{2, name, agent().name(), 0, 0}, "from", "a from with " + why);
   // The agent's own name is still acked.
-  auto ack = agent().request(ProbeRequest{3, "hostile-peer", agent().name(), 0});
+  auto ack = agent().request(ProbeRequest{3, "hostile-peer", agent().name(), 0, 0});
   ASSERT_TRUE(ack) << ack.error().message;
   EXPECT_TRUE(std::holds_alternative<ProbeAck>(*ack)) << type_name(*ack);
   expect_still_deploys("after-probes");

@@ -61,9 +61,11 @@ TEST(Codec, StatusReplyWithNestedRecordsRoundTrips) {
 
 TEST(Codec, MembersReplyRoundTripsTagsAndLoad) {
   Member member{"a", "tcp://127.0.0.1:6666", "tcp://127.0.0.1:6667", MemberState::suspect,
-                {"bash", "docker"}, {{"zone", "a"}, {"disk", "ssd"}}, 9, 0.25, "0.1.0"};
+                {"bash", "docker"}, {{"zone", "a"}, {"disk", "ssd"}}, 9, 0.25, "0.1.0",
+                "its clock is 600 s behind 2 of its 2 peers"};
   auto decoded = round_trip(MembersReply{{member}});
   ASSERT_EQ(decoded.members.size(), 1u);
+  EXPECT_EQ(decoded.members[0].problem, member.problem);
   EXPECT_EQ(decoded.members[0].tags.at("disk"), "ssd");
   EXPECT_EQ(decoded.members[0].state, MemberState::suspect);
   EXPECT_DOUBLE_EQ(decoded.members[0].load, 0.25);
