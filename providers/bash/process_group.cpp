@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,9 +54,14 @@ Result<Pipe> make_pipe(const char* purpose) {
 
 // Runs in the forked child, so only async-signal-safe calls: the agent is multithreaded
 // and another thread may have held the allocator's lock at the time of fork.
-[[noreturn]] void become_command(int dev_null, int output, int status, const char* cwd,
+[[noreturn]] void become_command(pid_t agent, int dev_null, int output, int status, const char* cwd,
                                  char* const argv[], char* const envp[]) {
   setpgid(0, 0);
+  // An instance does not outlive a killed agent (the network runs it elsewhere once the agent
+  // is declared failed): the kernel SIGKILLs it when the thread that forked it ends, and that
+  // thread lives as long as the agent. An agent that died before this line: exit at once.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != agent) _exit(127);
 
   // The agent blocks and may ignore signals in all its threads; a service must start with
   // the defaults, or it could not be stopped with SIGTERM. Dispositions first, so that a
@@ -166,10 +172,11 @@ Result<SpawnedGroup> spawn_group(const SpawnRequest& request) {
   std::string cwd = request.cwd ? request.cwd->string() : std::string();
   const char* cwd_or_null = request.cwd ? cwd.c_str() : nullptr;
 
+  const pid_t agent = getpid();
   pid_t pid = fork();
   if (pid < 0) return fail(Errc::unavailable, "fork: " + errno_text(errno));
   if (pid == 0)
-    become_command(dev_null->get(), output->write.get(), exec_status->write.get(), cwd_or_null,
+    become_command(agent, dev_null->get(), output->write.get(), exec_status->write.get(), cwd_or_null,
                    argv.data(), envp.data());
 
   // Also set here, so that the group exists whichever of parent and child runs first;

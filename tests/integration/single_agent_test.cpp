@@ -227,6 +227,23 @@ TEST_F(SingleAgent, SigkilledAgentRestartsItsServicesAndLeavesNoOrphan) {
   EXPECT_TRUE(wait_until([&] { return agent_processes().size() == 4; }));
 }
 
+// A SIGKILLed agent is declared failed and its instances run elsewhere: they must not run on
+// beside their new copies. The kernel ends each instance's process with the agent.
+TEST_F(SingleAgent, ASigkilledAgentsInstancesDieWithIt) {
+  ASSERT_TRUE(agent_->deploy(bash_spec("tied", "exec sleep 1000", R"("instances": 3)")));
+  for (std::uint32_t index = 0; index < 3; ++index)
+    ASSERT_TRUE(agent_->wait_state("tied", index, InstanceState::running));
+  auto processes = agent_processes();
+  ASSERT_EQ(processes.size(), 3u);
+  agent_->sigkill();
+  EXPECT_TRUE(wait_until([&] {
+    return std::none_of(processes.begin(), processes.end(), [](pid_t pid) { return process_alive(pid); });
+  }, 2s)) << "instances outlived their agent by 2 s";
+  agent_->restart();
+  for (std::uint32_t index = 0; index < 3; ++index)
+    ASSERT_TRUE(agent_->wait_state("tied", index, InstanceState::running));
+}
+
 TEST_F(SingleAgent, BadSpecsGetClearErrorsAndLoseNothing) {
   ASSERT_TRUE(agent_->deploy(bash_spec("keeper", "exec sleep 1000")));
   struct Case {

@@ -25,7 +25,7 @@ class AgentProcess {
 
   // Starts it again (same port and data dir) after a stop or kill.
   void restart();
-  void sigkill();  // the agent alone: its services stay behind, as after a crash
+  void sigkill();  // the agent alone; the kernel ends its instances' main processes with it
   int terminate(std::chrono::milliseconds timeout = 20s);  // SIGTERM; the exit status
   bool answers();
   int port() const { return port_; }
