@@ -232,6 +232,7 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
   store_config.max_services = options.max_services;
   store_config.max_message_bytes = options.max_message_bytes;
   store_config.seeds = options.seeds;
+  store_config.providers = options.providers;
   store_config.detector = options.detector;
   store_config.heartbeat_interval = options.heartbeat_interval;
   store_config.sync_interval = options.sync_interval;

@@ -29,6 +29,8 @@ constexpr std::uint64_t kReconnectSeqBase = 1ULL << 61;  // probes of failed mem
 // How long a started agent with seeds (given or remembered) waits for its network before it
 // places and claims instances on its own view.
 constexpr auto kNetworkWait = std::chrono::seconds(5);
+// How long a starting agent waits for its providers to say whether they run before it joins.
+constexpr auto kAdvertiseWait = std::chrono::seconds(2);
 // The last contact with the network is written at least this often while peers answer.
 constexpr auto kContactRefresh = std::chrono::seconds(60);
 constexpr std::size_t kMaxEntriesPerGossip = 400;
@@ -142,7 +144,9 @@ class Store {
     read_last_contact();
     load(/*hold_specs=*/awaiting_network_ && away_longer_than_ttl());
     announce_self();
-    if (!seeds.empty()) begin_join(seeds);
+    unreported_providers_ = {config_.providers.begin(), config_.providers.end()};
+    seeds_to_join_ = std::move(seeds);
+    join_when_advertised();
     after_change();
     while (!stopping_) {
       std::vector<zmq::pollitem_t> items = {{io_.handle(), 0, ZMQ_POLLIN, 0},
@@ -1076,6 +1080,15 @@ class Store {
     return entry ? entry->member.address : "";
   }
 
+  // Joins through the start-up seeds once every configured provider said whether it runs
+  // here (the first word of each worker), or kAdvertiseWait after the start.
+  void join_when_advertised() {
+    if (seeds_to_join_.empty()) return;
+    if (!unreported_providers_.empty() && Clock::now() - started_ < kAdvertiseWait) return;
+    begin_join(seeds_to_join_);
+    seeds_to_join_.clear();
+  }
+
   void begin_join(const std::vector<std::string>& seeds) {
     join_seeds_.clear();
     for (const auto& seed : seeds) {
@@ -1265,12 +1278,14 @@ class Store {
     if (has_failed_members_) deadline = std::min(deadline, next_reconnect_);
     if (peers_unsaved_) deadline = std::min(deadline, peers_save_at_);
     if (joining_) deadline = std::min(deadline, join_next_at_);
+    if (!seeds_to_join_.empty()) deadline = std::min(deadline, started_ + kAdvertiseWait);
     if (!unsaved_.empty()) deadline = std::min(deadline, save_at_);
     return deadline;
   }
 
   void run_timers() {
     auto now = Clock::now();
+    join_when_advertised();
     if (joining_ && now >= join_next_at_) send_join();
     if (joining_ && !join_requests_.empty() && now >= join_deadline_) {
       for (const auto& request : join_requests_)
@@ -1680,6 +1695,8 @@ class Store {
   void handle_supervisor(const Routed& message) {
     if (const auto* availability = std::get_if<ProviderAvailability>(&message.envelope.body)) {
       set_provider_available(availability->provider, availability->available);
+      unreported_providers_.erase(availability->provider);
+      join_when_advertised();
       return;
     }
     const auto* report = std::get_if<InstanceReport>(&message.envelope.body);
@@ -1787,6 +1804,8 @@ class Store {
   bool owner_duties_were_allowed_ = false;
   std::set<std::string> dirty_services_;
   std::vector<ServiceEntry> held_specs_;  // restored specs waiting for the network (load)
+  std::vector<std::string> seeds_to_join_;         // until join_when_advertised()
+  std::set<std::string> unreported_providers_;    // configured, not yet reported by their worker
   bool awaiting_network_ = false;         // started with seeds, given or remembered
   bool has_failed_members_ = false;       // some member is failed: probe_a_failed_member runs
   bool peers_unsaved_ = false;            // membership changed since keep_peers()
