@@ -842,8 +842,9 @@ class Store {
     const ServiceSpec* spec = spec_of(entry);
     ServiceStatus out{entry.name, spec ? spec->provider : "", entry.generation,
                       spec ? spec->instances : 0, entry.enabled, entry.spec_json, {},
-                      entry.stamp.origin, entry.stamp.hlc};
+                      entry.stamp.origin, entry.stamp.hlc, ""};
     if (!spec) return out;
+    out.problem = dependency_fault(*spec);
     std::string problem;
     bool problem_known = false;
     for (std::uint32_t index = 0; index < spec->instances; ++index) {
@@ -894,7 +895,8 @@ class Store {
         entry.enabled = true;
         ++entry.restart_generation;
         break;
-      case ControlAction::remove: {
+      case ControlAction::remove:
+      case ControlAction::force_remove: {
         std::string dependents;
         for (const auto& [key, other] : state_.services()) {
           if (other.removed || other.name == entry.name) continue;
@@ -903,9 +905,17 @@ class Store {
                           spec->depends_on.end())
             dependents += (dependents.empty() ? "" : ", ") + other.name;
         }
-        if (!dependents.empty())
+        const ServiceSpec* own = spec_of(entry);
+        if (!dependents.empty() && request.action == ControlAction::remove) {
+          if (auto cycle = own ? find_cycle(*own) : ""; !cycle.empty())
+            return fail(Errc::conflict, "cannot remove \"" + entry.name + "\": it is in the dependency cycle " +
+                                            cycle + " (deploys through different agents at the same time can "
+                                            "make one); break it with: mob-tool remove --force " + entry.name);
           return fail(Errc::conflict, "cannot remove \"" + entry.name + "\": " + dependents +
-                                          " depend on it; remove those first");
+                                          " depend on it; remove those first, or remove it anyway with: "
+                                          "mob-tool remove --force " + entry.name +
+                                          " (they then wait until it is deployed again)");
+        }
         entry.removed = true;
         break;
       }
@@ -1606,10 +1616,39 @@ class Store {
     return true;
   }
 
+  // Why `spec`'s dependencies hold its instances back, in words that say what to do: a
+  // dependency removed (or never deployed) and a cycle can both come from writes through
+  // different agents that each looked fine where they were made.
+  std::string dependencies_problem(const ServiceSpec& spec) {
+    if (auto fault = dependency_fault(spec); !fault.empty()) return fault;
+    std::string waiting;
+    for (const auto& dependency : spec.depends_on) {
+      const ServiceEntry* service = state_.service(dependency);
+      if (service && !service->enabled)
+        return "dependency " + dependency + " is stopped; run it with: mob-tool start " + dependency;
+      waiting += (waiting.empty() ? "" : ", ") + dependency;
+    }
+    return "waiting for dependencies to run: " + waiting;
+  }
+
+  // A dependency rule `spec` breaks now: a cycle, or a dependency that is not deployed.
+  std::string dependency_fault(const ServiceSpec& spec) {
+    if (spec.depends_on.empty()) return "";
+    if (auto cycle = find_cycle(spec); !cycle.empty())
+      return "in the dependency cycle " + cycle + "; break it with mob-tool remove --force " + spec.name +
+             ", or deploy one of them without the other";
+    for (const auto& dependency : spec.depends_on)
+      if (!is_deployed(dependency))
+        return "dependency " + dependency + " is not deployed (it was removed); deploy it, or deploy " +
+               spec.name + " without it";
+    return "";
+  }
+
   static bool same_assignment(const ServiceAssignment& a, const ServiceAssignment& b) {
     return a.version == b.version && a.instances == b.instances && a.enabled == b.enabled &&
            a.restart_generation == b.restart_generation &&
-           a.dependencies_ready == b.dependencies_ready && a.spec_json == b.spec_json;
+           a.dependencies_ready == b.dependencies_ready && a.spec_json == b.spec_json &&
+           a.waiting_reason == b.waiting_reason;
   }
 
   // Sends the supervisor what this agent should run, when that changed.
@@ -1646,9 +1685,10 @@ class Store {
       });
       if (!clock_problem_.empty()) indices.clear();  // it follows the network no longer
       if (indices.empty() && sent == sent_.end()) continue;
+      bool ready = dependencies_ready(*spec);
       ServiceAssignment assignment{name, service->generation, service->spec_json, indices,
-                                   service->enabled, service->restart_generation,
-                                   dependencies_ready(*spec)};
+                                   service->enabled, service->restart_generation, ready,
+                                   ready ? "" : dependencies_problem(*spec)};
       if (sent != sent_.end() && same_assignment(sent->second, assignment)) continue;
       sent_[name] = assignment;
       send_body(supervisor_, std::move(assignment));

@@ -33,6 +33,7 @@ struct Service {
   bool enabled = true;
   std::uint64_t restart_generation = 0;
   bool dependencies_ready = true;
+  std::string waiting_reason;
   std::set<std::uint32_t> assigned;
 };
 
@@ -133,6 +134,7 @@ class Supervisor {
     service.enabled = assignment.enabled;
     service.restart_generation = assignment.restart_generation;
     service.dependencies_ready = assignment.dependencies_ready;
+    service.waiting_reason = assignment.waiting_reason;
     service.assigned = {assignment.instances.begin(), assignment.instances.end()};
     for (auto index : service.assigned) {
       auto key = instance_key(assignment.name, index);
@@ -190,9 +192,12 @@ class Supervisor {
     if (instance.state == InstanceState::stopped) instance.recent_restarts.clear();
     if (instance.restart_at) return;
     if (!service->dependencies_ready) {
-      std::string reason = "waiting for dependencies to run: ";
-      for (std::size_t i = 0; i < service->spec.depends_on.size(); ++i)
-        reason += (i ? ", " : "") + service->spec.depends_on[i];
+      std::string reason = service->waiting_reason;
+      if (reason.empty()) {
+        reason = "waiting for dependencies to run: ";
+        for (std::size_t i = 0; i < service->spec.depends_on.size(); ++i)
+          reason += (i ? ", " : "") + service->spec.depends_on[i];
+      }
       if (instance.state != InstanceState::pending || instance.reason != reason)
         set_state(instance, InstanceState::pending, reason);
       return;

@@ -50,8 +50,11 @@ struct ServiceStatus {
   std::vector<InstanceStatus> instance_list;
   std::string origin;        // the agent that took the last change of this service
   std::uint64_t changed_at = 0;  // that change's hybrid logical clock stamp
+  // A broken dependency rule (a cycle, a dependency removed) and what to do about it; writes
+  // through different agents at the same time can make one that neither agent refused.
+  std::string problem;
   MOB_FIELDS(name, provider, version, instances, enabled, spec_json, instance_list, origin,
-             changed_at)
+             changed_at, problem)
 };
 
 // Which spec a version runs: concurrent deploys through two agents can both make version
@@ -115,7 +118,9 @@ struct StatusReply {
   MOB_FIELDS(services)
 };
 
-enum class ControlAction : std::uint8_t { stop, start, restart, remove, count_ };
+// force_remove: remove even while other services depend on it (they wait until it is
+// deployed again), the way out of a dependency cycle made by concurrent deploys.
+enum class ControlAction : std::uint8_t { stop, start, restart, remove, force_remove, count_ };
 std::string_view to_string(ControlAction action);
 
 struct ControlRequest {
@@ -177,8 +182,9 @@ struct ServiceAssignment {
   bool enabled = true;
   std::uint64_t restart_generation = 0;  // bumped by `mob-tool restart`
   bool dependencies_ready = true;
+  std::string waiting_reason;  // when not ready: why, in words that say what to do
   MOB_FIELDS(name, version, spec_json, instances, enabled, restart_generation,
-             dependencies_ready)
+             dependencies_ready, waiting_reason)
 };
 // Store -> supervisor: this agent no longer runs the service.
 struct ServiceWithdrawn {

@@ -33,6 +33,7 @@ std::string_view to_string(ControlAction action) {
     case ControlAction::start: return "start";
     case ControlAction::restart: return "restart";
     case ControlAction::remove: return "remove";
+    case ControlAction::force_remove: return "remove --force";
     case ControlAction::count_: break;
   }
   return "unknown";

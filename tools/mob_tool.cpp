@@ -313,7 +313,8 @@ json to_json(const mob::ServiceStatus& service) {
   return {{"name", service.name},           {"provider", service.provider},
           {"version", service.version},     {"instances", service.instances},
           {"enabled", service.enabled},     {"spec_json", service.spec_json},
-          {"instance_list", instances}};
+          {"instance_list", instances},
+          {"problem", service.problem}};
 }
 
 json to_json(const mob::Member& member) {
@@ -794,6 +795,9 @@ int run_status(const CommandInfo& command, Agent& agent, const Args& args) {
                       "-", service.enabled ? "no instances" : "stopped"});
       continue;
     }
+    if (!service.problem.empty())
+      rows.push_back({service.name, std::to_string(service.version), "-", "-", "-", "-", "-", "-",
+                      service.problem});
     for (const auto& instance : service.instance_list) {
       bool running = instance.state == mob::InstanceState::running;
       bool has_process = running || instance.state == mob::InstanceState::starting;
@@ -815,11 +819,18 @@ int run_status(const CommandInfo& command, Agent& agent, const Args& args) {
 int control(const CommandInfo& command, Agent& agent, const Args& args,
             mob::ControlAction action, std::string_view done) {
   constexpr Positional positionals[] = {{"service", "SERVICE", true}};
-  auto values = parse_command(command, args, po::options_description("options"), positionals);
+  po::options_description options("options");
+  if (action == mob::ControlAction::remove)
+    options.add_options()("force", po::bool_switch(),
+                          "remove it even while other services depend on it (they wait until it is "
+                          "deployed again); breaks a dependency cycle");
+  auto values = parse_command(command, args, options, positionals);
   if (!values) return kExitOk;
   mob::Client* client = agent.client(command.name);
   if (client == nullptr) return kExitFailed;
   auto service = (*values)["service"].as<std::string>();
+  if (action == mob::ControlAction::remove && (*values)["force"].as<bool>())
+    action = mob::ControlAction::force_remove;
   auto reply = client->control(service, action);
   if (!reply) return failed(command.name, reply.error());
   std::cout << done << " " << service << "\n";

@@ -220,7 +220,7 @@ TEST_F(Mesh, DependencyOnAnotherAgentGatesTheDependent) {
   ASSERT_TRUE(wait_until([&] {
     auto web = agents_[0]->instance("web", 0);
     return web && web->node == agents_[1]->name() &&
-           web->reason.find("waiting for dependencies to run: db") != std::string::npos;
+           web->reason.find("dependency db is stopped; run it with: mob-tool start db") != std::string::npos;
   }));
   ASSERT_TRUE(agents_[1]->request(ControlRequest{"db", ControlAction::start}));
   ASSERT_TRUE(wait_until([&] { return running_on(*agents_[1], "web", 0) == agents_[1]->name(); }));

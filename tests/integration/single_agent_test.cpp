@@ -177,7 +177,7 @@ TEST_F(SingleAgent, DependsOnOrdersStartUp) {
   EXPECT_TRUE(wait_until([&] {
     auto web = agent_->instance("web", 0);
     return web && web->state == InstanceState::pending &&
-           web->reason.find("waiting for dependencies to run: db") != std::string::npos;
+           web->reason.find("dependency db is stopped; run it with: mob-tool start db") != std::string::npos;
   }));
   ASSERT_TRUE(agent_->request(ControlRequest{"db", ControlAction::start}));
   ASSERT_TRUE(agent_->wait_state("web", 0, InstanceState::running));

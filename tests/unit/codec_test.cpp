@@ -50,7 +50,7 @@ InstanceStatus sample_instance() {
 }
 
 TEST(Codec, StatusReplyWithNestedRecordsRoundTrips) {
-  ServiceStatus service{"echoes", "bash", 5, 3, false, R"({"name":"echoes"})", {sample_instance()}, "agent-1", 99};
+  ServiceStatus service{"echoes", "bash", 5, 3, false, R"({"name":"echoes"})", {sample_instance()}, "agent-1", 99, "a problem"};
   auto decoded = round_trip(StatusReply{{service, service}});
   ASSERT_EQ(decoded.services.size(), 2u);
   EXPECT_EQ(decoded.services[1].instance_list[0].reason, "killed by signal 9");
@@ -78,7 +78,7 @@ TEST(Codec, RequestsAndInternalMessagesRoundTrip) {
   EXPECT_EQ(round_trip(LogsReply{"x", {{1, "n", std::string("a\0b", 3), 3}}}).chunks[0].data,
             std::string("a\0b", 3));
   EXPECT_EQ(round_trip(ErrorReply{Errc::not_found, "nope"}).code, Errc::not_found);
-  EXPECT_EQ(round_trip(ServiceAssignment{"x", 2, "{}", {0, 1, 2}, true, 4, false}).instances.size(), 3u);
+  EXPECT_EQ(round_trip(ServiceAssignment{"x", 2, "{}", {0, 1, 2}, true, 4, false, "waiting"}).instances.size(), 3u);
   EXPECT_EQ(round_trip(ProviderEvent{"x.0", ProviderEventKind::exited, 12, -1, 9, "m"}).signal, 9);
   EXPECT_EQ(round_trip(ProviderLogsRequest{{"x.0", "x.1"}, 5, false, 0}).keys.size(), 2u);
   EXPECT_EQ(round_trip(InstanceReport{sample_instance()}).status.pid, 4242);
@@ -108,7 +108,7 @@ TEST(Codec, GarbageBytesAreMalformed) {
 
 TEST(Codec, EveryTruncationIsAnError) {
   auto bytes = encode_message(StatusReply{{ServiceStatus{"echoes", "bash", 1, 1, true, "{}",
-                                                         {sample_instance()}, "agent-1", 99}}});
+                                                         {sample_instance()}, "agent-1", 99, "a problem"}}});
   for (std::size_t length = 0; length < bytes.size(); ++length) {
     auto decoded = decode(std::string_view(bytes).substr(0, length));
     ASSERT_FALSE(decoded) << "prefix of " << length << " bytes decoded";
