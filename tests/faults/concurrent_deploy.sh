@@ -20,10 +20,7 @@ source "$(dirname "$0")/lib.sh"
 fault_init "$@"
 
 all=(2 3)
-start_agent 2
-wait_agent_up 2
-start_agent 3 -j "$(addr 2)"
-wait_for 20 all_see_alive "${all[@]}" || { describe_members "${all[@]}"; fail "the two agents did not see each other"; }
+start_network "${all[@]}"
 race=$(svc race)
 deploy_detached 2 "$(spec "$race" 'exec sleep 1000' 2)" >/dev/null || fail "deploy of $race refused"
 assert_converged 20 "${all[*]}" "$race=2"

@@ -11,10 +11,7 @@ source "$(dirname "$0")/lib.sh"
 fault_init "$@"
 
 all=(2 3)
-start_agent 2
-wait_agent_up 2
-start_agent 3 -j "$(addr 2)"
-wait_for 20 all_see_alive "${all[@]}" || { describe_members "${all[@]}"; fail "the two agents did not see each other"; }
+start_network "${all[@]}"
 
 a=$(svc a); b=$(svc b); db=$(svc db); web=$(svc web)
 for s in "$a" "$b" "$db"; do

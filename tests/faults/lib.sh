@@ -210,6 +210,16 @@ spec() {
     "$1" "$2" "$3" "$fields" | "$PY" -c 'import json,sys; print(json.dumps(json.loads(sys.stdin.read())))'
 }
 
+# start_network FIRST OTHER...: agent FIRST, then the others joining through it; fails the
+# test unless every one lists all of them alive within 20 s.
+start_network() {
+  local first=$1 n
+  start_agent "$first"
+  wait_agent_up "$first"
+  for n in "${@:2}"; do start_agent "$n" -j "$(addr "$first")"; done
+  wait_for 20 all_see_alive "$@" || { describe_members "$@"; fail "agents $* did not see each other"; }
+}
+
 # ---------------------------------------------------------------------------------------
 # Waiting
 

@@ -9,11 +9,7 @@ source "$(dirname "$0")/lib.sh"
 fault_init "$@"
 
 all=(2 3 4)
-start_agent 2
-wait_agent_up 2
-start_agent 3 -j "$(addr 2)"
-start_agent 4 -j "$(addr 2)"
-wait_for 20 all_see_alive "${all[@]}" || { describe_members "${all[@]}"; fail "the three agents did not see each other"; }
+start_network "${all[@]}"
 
 one=$(svc one); two=$(svc two)
 deploy_detached 3 "$(spec "$one" 'exec sleep 1000' 1)" >/dev/null || fail "deploy of $one refused"

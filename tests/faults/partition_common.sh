@@ -13,11 +13,7 @@ partition_scenario() {
   read -r -a side_a <<<"$1"
   read -r -a side_b <<<"$2"
   local all=(2 3 4 5)
-  start_agent 2
-  wait_agent_up 2
-  local n
-  for n in 3 4 5; do start_agent "$n" -j "$(addr 2)"; done
-  wait_for 20 all_see_alive "${all[@]}" || { describe_members "${all[@]}"; fail "the four agents did not see each other"; }
+  start_network "${all[@]}"
   log "4 agents alive everywhere"
 
   local one three later
