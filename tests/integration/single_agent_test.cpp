@@ -168,6 +168,19 @@ TEST_F(SingleAgent, RestartCommandGivesNewProcesses) {
   ASSERT_TRUE(agent_->wait_state("again", 0, InstanceState::running, 10s, first));
 }
 
+// The dependents index is rebuilt from the specs on disk: a restarted agent starts web once
+// db runs, not only after some later change reaches it.
+TEST_F(SingleAgent, DependentsStartAfterARestartOnceTheirDependencyRuns) {
+  ASSERT_TRUE(agent_->deploy(bash_spec("db", "exec sleep 1000")));
+  ASSERT_TRUE(agent_->deploy(bash_spec("web", "exec sleep 1000", R"("depends_on": ["db"])")));
+  ASSERT_TRUE(agent_->wait_state("web", 0, InstanceState::running));
+  ASSERT_EQ(agent_->terminate(), 0);
+  agent_->restart();
+  ASSERT_TRUE(agent_->wait_state("db", 0, InstanceState::running));
+  EXPECT_TRUE(agent_->wait_state("web", 0, InstanceState::running, 5s))
+      << "web: " << agent_->instance("web", 0)->reason;
+}
+
 TEST_F(SingleAgent, DependsOnOrdersStartUp) {
   ASSERT_TRUE(agent_->deploy(bash_spec("db", "exec sleep 1000")));
   ASSERT_TRUE(agent_->wait_state("db", 0, InstanceState::running));
