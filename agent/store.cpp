@@ -31,6 +31,9 @@ constexpr std::uint64_t kReconnectSeqBase = 1ULL << 61;  // probes of failed mem
 constexpr auto kNetworkWait = std::chrono::seconds(5);
 // How long a starting agent waits for its providers to say whether they run before it joins.
 constexpr auto kAdvertiseWait = std::chrono::seconds(2);
+// Membership changes reach the disk (keep_peers) at most this late, in one write: while 50
+// agents join, each agent's view changes many times a second.
+constexpr auto kPeersSaveDelay = std::chrono::seconds(1);
 // The last contact with the network is written at least this often while peers answer.
 constexpr auto kContactRefresh = std::chrono::seconds(60);
 constexpr std::size_t kMaxEntriesPerGossip = 400;
@@ -1442,7 +1445,7 @@ class Store {
       members_dirty_ = false;
       update_peers();
       all_dirty_ = true;
-      if (!peers_unsaved_) peers_save_at_ = Clock::now() + kSaveDelay;
+      if (!peers_unsaved_) peers_save_at_ = Clock::now() + kPeersSaveDelay;
       peers_unsaved_ = true;
     }
     if (!held_specs_.empty() && !joined_ && owner_duties_allowed()) release_held_specs(false);
