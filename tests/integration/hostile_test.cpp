@@ -725,9 +725,10 @@ TEST_F(Hostile, GossipWithABadMemberEntryIsDroppedWholeAndLogged) {
 // A JoinReply comes back on the agent's DEALER: with a bad member it is dropped whole, the
 // join goes on, and the next good reply is taken.
 TEST_F(Hostile, JoinReplyWithABadMemberIsDroppedWhole) {
-  FakePeer seed("join-seed");
+  // Declared before the seed: its thread reads it until the seed is destroyed.
   const auto evil = member_entry("join-evil", "tcp://127.0.0.1;127.0.0.1:" +
                                                   std::to_string(free_port_pair()));
+  FakePeer seed("join-seed");
   seed.respond([&](const Envelope& request, std::size_t nth) -> std::vector<Body> {
     // The first answer carries the seed at incarnation 5 and a member at an address with a
     // ';'; the later ones the seed alone at incarnation 1.
@@ -755,8 +756,9 @@ TEST_F(Hostile, JoinReplyWithABadMemberIsDroppedWhole) {
 
 // SyncReply and SyncPush also come back on the agent's DEALER (answers to its SyncRequest).
 TEST_F(Hostile, SyncReplyAndPushFromAPeerWithABadEntryAreDroppedWhole) {
-  FakePeer peer("sync-peer");
+  // Declared before the peer: its thread reads it until the peer is destroyed.
   const std::string closed = closed_endpoint();
+  FakePeer peer("sync-peer");
   peer.respond([&](const Envelope& request, std::size_t nth) -> std::vector<Body> {
     if (!std::holds_alternative<SyncRequest>(request.body)) return peer.usual_answer(request);
     if (nth == 1)
