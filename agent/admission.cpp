@@ -3,6 +3,8 @@
 #include <cmath>
 #include <optional>
 
+#include <nlohmann/json.hpp>
+
 #include "agent/spec.hpp"
 #include "bus/codec.hpp"
 
@@ -165,6 +167,9 @@ void check_member(const std::string& path, const MemberEntry& entry) {
 
 void check_service(const std::string& path, const ServiceEntry& entry) {
   check_service_name(path + ".name", entry.name);
+  // Kept on disk and parsed by every agent: JSON text (so valid UTF-8), nothing else.
+  if (!entry.spec_json.empty() && !nlohmann::json::accept(entry.spec_json))
+    refuse(path + ".spec_json", "not JSON text");
   if (entry.generation >= (1ULL << 53))
     refuse(path + ".generation", std::to_string(entry.generation) + " is not below 2^53");
   check_stamp(path + ".stamp", entry.stamp);

@@ -58,6 +58,11 @@ constexpr auto kClockSampleLife = std::chrono::seconds(30);
 constexpr std::size_t kMaxPeerLinks = 1024;
 constexpr std::size_t kMaxRelays = 1024;
 constexpr std::size_t kMaxMembers = 10000;
+// Specs written by other agents (or read back from disk) were checked against the limits of
+// the agent that took them, which may be larger than this agent's; they are bounded only by
+// what the door allows (an instance index below kMaxInstanceIndex), so that no peer can make
+// a status reply loop over 2^32 instances.
+constexpr SpecLimits kAnySpecFromThePeers{SIZE_MAX, kMaxInstanceIndex};
 
 std::uint64_t wall_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -201,7 +206,8 @@ class Store {
         }
       }
       guard_.run("a round of timers", [&] { run_timers(); });
-      if (!awaiting_save_.empty() || (!unsaved_.empty() && Clock::now() >= save_at_)) save();
+      if (!awaiting_save_.empty() || (!unsaved_.empty() && Clock::now() >= save_at_))
+        guard_.run("saving to disk", [&] { save(); });
       guard_.run("placement", [&] { after_change(); });
       for (auto& [request, reply] : awaiting_save_) reply_to(io_, request, std::move(reply));
       awaiting_save_.clear();
@@ -351,7 +357,7 @@ class Store {
     auto doc = nlohmann::json::parse(text, nullptr, false);
     if (doc.is_discarded() || !doc.is_object() || !doc.contains("spec") || !doc.contains("stamp"))
       return fail(Errc::malformed, "not a service record");
-    auto spec = parse_spec(doc["spec"].dump(), SpecLimits{SIZE_MAX, UINT32_MAX});
+    auto spec = parse_spec(doc["spec"].dump(), kAnySpecFromThePeers);
     if (!spec) return std::unexpected(spec.error());
     ServiceEntry entry;
     entry.name = spec->name;
@@ -378,7 +384,8 @@ class Store {
                           {"removed", entry.removed},
                           {"stamp", {{"hlc", entry.stamp.hlc}, {"origin", entry.stamp.origin}}},
                           {"spec", nlohmann::json::parse(entry.spec_json, nullptr, false)}};
-    return doc.dump();
+    // A spec from a peer may hold bytes that are not UTF-8: replaced, never thrown on.
+    return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
 
   // Writes every queued entry (and forgets collected ones) in one transaction.
@@ -743,7 +750,7 @@ class Store {
   const ServiceSpec* spec_of(const ServiceEntry& entry) {
     auto cached = specs_.find(entry.name);
     if (cached != specs_.end()) return &cached->second;
-    auto spec = parse_spec(entry.spec_json, SpecLimits{SIZE_MAX, UINT32_MAX});
+    auto spec = parse_spec(entry.spec_json, kAnySpecFromThePeers);
     if (!spec) {
       log::error(kLog, "cannot parse the spec of ", entry.name, ": ", spec.error().message);
       return nullptr;

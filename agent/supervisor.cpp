@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "agent/actor.hpp"
+#include "agent/admission.hpp"
 #include "agent/restart_policy.hpp"
 #include "agent/spec.hpp"
 #include "bus/log.hpp"
@@ -121,7 +122,7 @@ class Supervisor {
   }
 
   void apply_assignment(const ServiceAssignment& assignment) {
-    auto spec = parse_spec(assignment.spec_json, SpecLimits{SIZE_MAX, UINT32_MAX});
+    auto spec = parse_spec(assignment.spec_json, SpecLimits{SIZE_MAX, kMaxInstanceIndex});
     if (!spec) {
       log::error(kLog, "cannot parse the assigned spec of ", assignment.name, ": ",
                  spec.error().message);

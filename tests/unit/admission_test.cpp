@@ -94,6 +94,9 @@ TEST(Admission, EveryRequestNamesTheFieldItRefuses) {
   nan.member.load = std::numeric_limits<double>::quiet_NaN();
   ServiceEntry dots;
   dots.name = "../etc";
+  ServiceEntry not_json;
+  not_json.name = "web";
+  not_json.spec_json = "{\"name\": \"web\xff\"}";
   InstanceEntry nul;
   nul.status.service = "web";
   nul.status.node = std::string("a\0b", 3);
@@ -120,6 +123,7 @@ TEST(Admission, EveryRequestNamesTheFieldItRefuses) {
       {SyncRequest{"agent-1", 0, {DigestEntry{"m/a", 0, 0, std::string(300, 'a')}}}, "digest[0].tiebreak"},
       {SyncPush{StateDelta{{good_member(), ipc}, {}, {}, {}}}, "delta.members[1].member.address"},
       {SyncPush{StateDelta{{}, {dots}, {}, {}}}, "delta.services[0].name"},
+      {SyncPush{StateDelta{{}, {not_json}, {}, {}}}, "delta.services[0].spec_json"},
       {SyncPush{StateDelta{{}, {}, {far}, {}}}, "delta.assignments[0].index"},
       {SyncPush{StateDelta{{}, {}, {}, {nul}}}, "delta.instances[0].status.node"},
       {JoinCommand{{"127.0.0.1:6666", "ipc:///tmp/x"}}, "seeds[1]"},
