@@ -55,7 +55,7 @@ constexpr auto kClockSampleLife = std::chrono::seconds(30);
 // Bounds on what peers can make this agent hold (docs/security.md): DEALER sockets (one per
 // peer address; the least recently used one is closed past the bound), indirect probes
 // relayed for others at once, and members known.
-constexpr std::size_t kMaxPeerLinks = 1024;
+constexpr std::size_t kMaxPeerLinks = 512;  // libzmq allows 1023 sockets per context in all
 constexpr std::size_t kMaxRelays = 1024;
 constexpr std::size_t kMaxMembers = 10000;
 // Specs written by other agents (or read back from disk) were checked against the limits of
