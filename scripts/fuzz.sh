@@ -2,13 +2,24 @@
 # Builds the libFuzzer targets with clang 16 (ASan + UBSan, in build-fuzz) and runs each one for
 # SECONDS (default 60) from the seed corpora in fuzz/corpus; new inputs it finds go to
 # build-fuzz/corpus, a crashing input to build-fuzz/artifacts. Exits 1 on a crash, leak or hang.
+# Targets: codec (the wire codec), spec (the spec parser), store (the peer store's handlers, fed
+# message sequences; it isolates its network in a namespace of its own, so it needs root or
+# unprivileged user namespaces).
 # Usage: scripts/fuzz.sh [SECONDS]      run every target
 #        scripts/fuzz.sh --seed         regenerate fuzz/corpus from real messages and specs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build=${MOB_FUZZ_BUILD_DIR:-build-fuzz}
-targets=(codec spec)
+# store is not in the default set yet: on a peer spec of 999,999 instances (the instance bound
+# peers may send) its store takes more than 5 s for placement and status, and the target fails
+# (seed regress-sync-push-999999-instances-status). Run it with MOB_FUZZ_TARGETS=store.
+read -r -a targets <<<"${MOB_FUZZ_TARGETS:-codec spec}"
+# Options of one target. store (fuzz/store_fuzz.cpp) runs a whole peer store whose state
+# grows from one input to the next by design: libFuzzer's check for a leak after each input
+# would rerun nearly every input (about 5 times slower) to find memory the store holds on
+# purpose. Its inputs are message sequences: let them be long from the start.
+declare -A target_options=([store]="-detect_leaks=0 -len_control=0 -max_len=1024")
 
 # Clang 16 is the oldest that compiles libstdc++'s std::expected (see fuzz/CMakeLists.txt).
 compiler=${MOB_FUZZ_CXX:-clang++-16}
@@ -19,6 +30,9 @@ cmake -S . -B "$build" -DCMAKE_CXX_COMPILER="$compiler" -DCMAKE_BUILD_TYPE=RelWi
 if [[ "${1:-}" == "--seed" ]]; then
   cmake --build "$build" -j"$(nproc)" --target make_corpus
   "$build/fuzz/make_corpus" "$PWD"
+  # The store target's seeds are message sequences, written by a script that knows its choices.
+  if command -v python3 >/dev/null; then python3 fuzz/store_inputs.py
+  else echo "no python3: fuzz/corpus/store left as it is" >&2; fi
   echo "seed corpora written to fuzz/corpus/"
   exit 0
 fi
@@ -28,16 +42,21 @@ seconds=${1:-60}
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]/%/_fuzz}"
 
 mkdir -p "$build/artifacts"
+# Stack traces with function names and lines (the sanitizers do not always find it alone).
+if [[ -z "${ASAN_SYMBOLIZER_PATH:-}" ]] && symbolizer=$(command -v llvm-symbolizer-16 || command -v llvm-symbolizer); then
+  export ASAN_SYMBOLIZER_PATH=$symbolizer
+fi
 for target in "${targets[@]}"; do
   work="$build/corpus/$target"
   log="$build/$target.log"
   mkdir -p "$work"
   echo "=== fuzz $target: ${seconds}s (log: $log)"
+  # shellcheck disable=SC2086 # the options are words
   if ! ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
       "$build/fuzz/${target}_fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-      -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" \
+      -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" ${target_options[$target]:-} \
       "$work" "fuzz/corpus/$target" >"$log" 2>&1; then
-    grep -E "ERROR|SUMMARY|Test unit written|abort|!=|refused" "$log" | head -20 >&2 || true
+    grep -E "ERROR|SUMMARY|Test unit written|abort|!=|refused|what\(\)|store_fuzz:| in mob::" "$log" | head -20 >&2 || true
     echo "fuzz $target: FAILED (full log: $log)" >&2
     exit 1
   fi
