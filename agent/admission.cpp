@@ -145,9 +145,8 @@ void check_member(const std::string& path, const MemberEntry& entry) {
   check_agent_name(path + ".member.name", member.name);
   check_endpoint_at(path + ".member.address", member.address);
   check_endpoint_at(path + ".member.pub_address", member.pub_address);
-  if (member.incarnation >= kMaxIncarnation)
-    refuse(path + ".member.incarnation",
-           std::to_string(member.incarnation) + " is not below 2^48 (incarnations grow by one per restart)");
+  if (auto checked = check_incarnation(entry); !checked)
+    refuse(path + ".member.incarnation", checked.error().message);
   if (!std::isfinite(member.load) || member.load < 0)
     refuse(path + ".member.load", "must be a finite number of at least 0");
   if (member.providers.size() > 64) refuse(path + ".member.providers", "more than 64 providers");
@@ -229,8 +228,10 @@ void check_request(const Body& body) {
         } else if constexpr (std::is_same_v<T, ProbeRequest>) {
           check_agent_name("from", message.from);
           check_agent_name("target", message.target);
-          if (message.suspected_at > kMaxIncarnation)
-            refuse("suspected_at", std::to_string(message.suspected_at) + " is not an incarnation + 1");
+          // An incarnation + 1 (0: not suspected), the claim of another: below 2^48 - 1.
+          if (message.suspected_at > kMaxClaimedIncarnation)
+            refuse("suspected_at", std::to_string(message.suspected_at) +
+                                       " is not an incarnation + 1 (at most 2^48 - 1)");
         } else if constexpr (std::is_same_v<T, IndirectProbeRequest>) {
           check_agent_name("from", message.from);
           check_agent_name("target", message.target);
@@ -285,6 +286,18 @@ bool is_valid_agent_name(std::string_view name) {
     if (!is_alnum(c) && c != '.' && c != '_' && c != '-' && c != ':' && c != '@' && c != '[' && c != ']')
       return false;
   return true;
+}
+
+Result<void> check_incarnation(const MemberEntry& entry) {
+  const Member& member = entry.member;
+  bool own_word = entry.reported_by == member.name && member.state == MemberState::alive;
+  std::uint64_t bound = own_word ? kMaxIncarnation : kMaxClaimedIncarnation;
+  if (member.incarnation < bound) return {};
+  return fail(Errc::invalid_argument,
+              std::to_string(member.incarnation) + " is not below " +
+                  (own_word ? std::string("2^48")
+                            : std::string("2^48 - 1 (what others say of a member stays below the "
+                                          "last incarnation, which only the member may take to refute it)")));
 }
 
 Result<void> admit_request(const Body& body) {

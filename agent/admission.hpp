@@ -14,7 +14,13 @@ namespace mob {
 
 // Bounds a message from outside must respect (docs/security.md lists them).
 inline constexpr std::uint64_t kMaxIncarnation = 1ULL << 48;  // a member's incarnation is below this
-inline constexpr std::uint32_t kMaxInstanceIndex = 1'000'000;  // an instance index is below this
+// What others say of a member (suspect, failed, or any entry not reported by the member itself
+// alive) stays below kMaxIncarnation - 1, so that the member can always refute it with one
+// more: only a member's own word may take the last incarnation.
+inline constexpr std::uint64_t kMaxClaimedIncarnation = kMaxIncarnation - 1;
+// An instance index is below this; --max-instances cannot be larger. It bounds what a spec
+// from a peer may make an agent place, report in status, or keep in memory.
+inline constexpr std::uint32_t kMaxInstanceIndex = 10'000;
 inline constexpr std::size_t kMaxAgentNameBytes = 253;
 inline constexpr std::size_t kMaxJoinSeeds = 64;
 
@@ -31,6 +37,9 @@ std::string printable(std::string_view text);
 
 // 1-253 of letters, digits and . _ - : @ [ ] (an agent's --name; HOSTNAME:PORT by default).
 bool is_valid_agent_name(std::string_view name);
+
+// Whether `entry`'s incarnation is one its member can still refute (the bounds above).
+Result<void> check_incarnation(const MemberEntry& entry);
 
 // Whether a request from a client or a peer may reach its handler.
 Result<void> admit_request(const Body& body);

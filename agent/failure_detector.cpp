@@ -113,6 +113,10 @@ void FailureDetector::on_ack(std::uint64_t seq) {
   }
 }
 
+std::string FailureDetector::probe_target(std::uint64_t seq) const {
+  return probe_ && probe_->seq == seq ? probe_->target : std::string();
+}
+
 void FailureDetector::on_suspected(const std::string& target, const std::string& by,
                                    Clock::time_point now) {
   auto [it, inserted] = suspicions_.try_emplace(target);

@@ -42,6 +42,8 @@ class FailureDetector {
   std::vector<Action> tick(Clock::time_point now);
   // An ack for probe `seq` arrived (directly or relayed).
   void on_ack(std::uint64_t seq);
+  // The member probe `seq` went to, while it is in flight (empty otherwise).
+  std::string probe_target(std::uint64_t seq) const;
   // Someone (`by`) suspects `target`: start or confirm its suspicion timer.
   void on_suspected(const std::string& target, const std::string& by, Clock::time_point now);
   // `target` is alive again (refuted) or gone (failed/left): forget its suspicion.

@@ -173,6 +173,9 @@ int main(int argc, char** argv) {
   at_least("--max-log-line-bytes", options.max_log_line_bytes, 1);
   at_least("--max-pending-requests", options.max_pending_requests, 1);
   if (!too_small.empty()) return usage_error(too_small);
+  if (options.spec_limits.max_instances > mob::kMaxInstanceIndex)
+    return usage_error("--max-instances: at most " + std::to_string(mob::kMaxInstanceIndex) + ", got " +
+                       std::to_string(options.spec_limits.max_instances));
   if (probe_timeout_ms >= probe_interval_ms)
     return usage_error("--probe-timeout-ms (" + std::to_string(probe_timeout_ms) +
                        ") must be smaller than --probe-interval-ms (" + std::to_string(probe_interval_ms) + ")");

@@ -26,6 +26,7 @@ constexpr std::string_view kLog = "store";
 constexpr std::string_view kGossipTopic = "gossip";
 constexpr std::uint64_t kRelaySeqBase = 1ULL << 62;
 constexpr std::uint64_t kReconnectSeqBase = 1ULL << 61;  // probes of failed members, below relays
+constexpr std::uint64_t kClockCheckSeqBase = 1ULL << 60;  // probes that measure a clock, below those
 // How long a started agent with seeds (given or remembered) waits for its network before it
 // places and claims instances on its own view.
 constexpr auto kNetworkWait = std::chrono::seconds(5);
@@ -52,6 +53,12 @@ constexpr std::uint64_t kMaxClockAheadMs = 5 * 60 * 1000;
 // "skewed": it says so, refuses client writes and runs nothing (check_clock). Offsets are
 // measured on probe acks and trusted for this long.
 constexpr auto kClockSampleLife = std::chrono::seconds(30);
+// A member whose own entries are refused for being stamped ahead is probed to measure its
+// clock (an agent far behind learns of its peers only that way): at most once per this
+// period per member, at most kMaxClockChecks probes in flight, each waited for this long.
+constexpr auto kClockCheckPeriod = std::chrono::seconds(5);
+constexpr std::size_t kMaxClockChecks = 64;
+constexpr auto kClockCheckWait = std::chrono::seconds(2);
 // Bounds on what peers can make this agent hold (docs/security.md): DEALER sockets (one per
 // peer address; the least recently used one is closed past the bound), indirect probes
 // relayed for others at once, and members known.
@@ -419,26 +426,42 @@ class Store {
     else if constexpr (std::is_same_v<Entry, ServiceEntry>) delta.services.push_back(entry);
     else if constexpr (std::is_same_v<Entry, AssignmentEntry>) delta.assignments.push_back(entry);
     else delta.instances.push_back(entry);
-    absorb(delta, /*relay=*/true);
+    absorb(delta, /*relay=*/true, Origin::here);
   }
 
+  // Where a delta comes from: this agent's own changes are stamped by its own clock, which
+  // may run a millisecond past the bound on stamps ahead (its counter overflowing after it
+  // observed a stamp at the bound); they are never refused for it.
+  enum class Origin { peers, here };
+
   // Merges a delta (from here or a peer); what changed is persisted, gossiped on and acted on.
-  void absorb(const StateDelta& delta, bool relay) {
+  void absorb(const StateDelta& delta, bool relay, Origin origin = Origin::peers) {
     StateDelta changed;
     for (const auto& entry : delta.members) {
-      if (stamped_too_far_ahead(entry.heartbeat, entry.reported_by)) {
-        // A member's own word about itself, alive, carries its clock (a heartbeat is fresh).
-        if (entry.reported_by == entry.member.name && entry.member.state == MemberState::alive)
-          note_clock(entry.member.name, HybridClock::wall_ms_of(entry.heartbeat));
+      if (origin == Origin::peers && stamped_too_far_ahead(entry.heartbeat, entry.reported_by)) {
+        check_clock_of(entry);
         continue;
       }
-      if (entry.member.incarnation >= kMaxIncarnation) {
+      if (auto allowed = check_incarnation(entry); !allowed) {
         refuse_change("incarnation " + std::to_string(entry.member.incarnation) + " of member " +
                           entry.member.name,
-                      entry.reported_by, "incarnations stay below 2^48");
+                      entry.reported_by, allowed.error().message);
         continue;
       }
       const MemberEntry* before = state_.member(entry.member.name);
+      if (origin == Origin::peers && entry.member.name == config_.self.name && !leaving_ &&
+          overrides_my_record(entry, before)) {
+        // Only this agent speaks for itself: a record of it that others made and that would
+        // win (another address, providers or state, or a later incarnation) is answered with
+        // a newer incarnation of the true one, never merged.
+        if (incarnation_ + 1 < kMaxIncarnation) {
+          refute(std::min(std::max(entry.member.incarnation, incarnation_), kMaxIncarnation - 2));
+        } else {
+          refuse_change("a record of this agent at its last incarnation", entry.reported_by,
+                        "it cannot be refuted; only this agent speaks for itself");
+        }
+        continue;
+      }
       if (!before && state_.members().size() >= kMaxMembers) {
         refuse_change("a new member " + entry.member.name, entry.reported_by,
                       "this agent knows " + std::to_string(kMaxMembers) + " members, its limit");
@@ -467,7 +490,7 @@ class Store {
       if (!soft) member_event(entry, existed ? std::optional(old_state) : std::nullopt);
     }
     for (const auto& entry : delta.services) {
-      if (stamped_too_far_ahead(entry.stamp.hlc, entry.stamp.origin)) continue;
+      if (origin == Origin::peers && stamped_too_far_ahead(entry.stamp.hlc, entry.stamp.origin)) continue;
       clock_.observe(entry.stamp.hlc);
       std::optional<ServiceEntry> before;
       if (const auto* held = state_.service(entry.name)) before = *held;
@@ -480,7 +503,7 @@ class Store {
       persist(entry);
     }
     for (const auto& entry : delta.assignments) {
-      if (stamped_too_far_ahead(entry.stamp.hlc, entry.stamp.origin)) continue;
+      if (origin == Origin::peers && stamped_too_far_ahead(entry.stamp.hlc, entry.stamp.origin)) continue;
       clock_.observe(entry.stamp.hlc);
       std::optional<AssignmentEntry> before;
       if (const auto* held = state_.assignment(entry.service, entry.index)) before = *held;
@@ -491,7 +514,7 @@ class Store {
     }
     std::vector<InstanceStatus> reassert;
     for (const auto& entry : delta.instances) {
-      if (stamped_too_far_ahead(entry.stamp.hlc, entry.stamp.origin)) continue;
+      if (origin == Origin::peers && stamped_too_far_ahead(entry.stamp.hlc, entry.stamp.origin)) continue;
       clock_.observe(entry.stamp.hlc);
       const auto& status = entry.status;
       std::optional<InstanceState> before;
@@ -568,6 +591,19 @@ class Store {
     if (entry.removed) return;
     if (const ServiceSpec* spec = spec_of(entry))
       for (const auto& dependency : spec->depends_on) dependents_[dependency].insert(entry.name);
+  }
+
+  // Whether `entry`, a record of this agent that came from elsewhere, would replace `held`
+  // (what this agent recorded of itself) with something this agent did not say.
+  bool overrides_my_record(const MemberEntry& entry, const MemberEntry* held) const {
+    if (held && !is_newer(entry, *held)) return false;
+    const Member& said = entry.member;
+    const Member& me = config_.self;
+    bool as_i_said = said.state == MemberState::alive && said.incarnation <= incarnation_ &&
+                     said.address == me.address && said.pub_address == me.pub_address &&
+                     said.providers == me.providers && said.tags == me.tags &&
+                     said.version == me.version && said.problem == me.problem;
+    return !as_i_said;
   }
 
   // A member's state, incarnation or advertised facts changed (a heartbeat alone does not
@@ -962,6 +998,31 @@ class Store {
     return members;
   }
 
+  // `entry`, a member's own word about itself, was refused for being stamped too far ahead:
+  // its clock (or ours) is off. The stamp proves nothing (anyone can write one): probe the
+  // member at its address, and take the sample from its ack (answer_clock_check).
+  void check_clock_of(const MemberEntry& entry) {
+    const Member& member = entry.member;
+    if (member.name == config_.self.name || entry.reported_by != member.name ||
+        member.state != MemberState::alive || clock_checks_.size() >= kMaxClockChecks)
+      return;
+    auto now = Clock::now();
+    auto last = clock_checked_.find(member.name);
+    if (last != clock_checked_.end() && now - last->second < kClockCheckPeriod) return;
+    if (last == clock_checked_.end() && clock_checked_.size() >= kMaxMembers) return;
+    clock_checked_[member.name] = now;
+    std::uint64_t seq = kClockCheckSeqBase + next_clock_check_seq_++ % kClockCheckSeqBase;
+    clock_checks_[seq] = ClockCheck{member.name, member.address, now + kClockCheckWait};
+    send_to_peer(member.address, ProbeRequest{seq, config_.self.name, member.name, 0, wall_ms()});
+  }
+
+  void answer_clock_check(const ProbeAck& ack, const std::string& address) {
+    auto check = clock_checks_.find(ack.seq);
+    if (check == clock_checks_.end()) return;
+    if (check->second.name == ack.from && check->second.address == address) note_clock(ack.from, ack.wall_ms);
+    clock_checks_.erase(check);
+  }
+
   // `peer`'s wall clock read `their_wall_ms` just now (0: not known).
   void note_clock(const std::string& peer, std::uint64_t their_wall_ms) {
     if (their_wall_ms == 0 || peer == config_.self.name || !is_valid_agent_name(peer)) return;
@@ -980,14 +1041,16 @@ class Store {
   // Whether this agent's clock is off: more of its live peers (measured on probe acks) are
   // outside the bound than inside it, counting itself inside. With one peer it cannot tell
   // which clock is wrong and assumes neither.
-  // Samples come from probes both ways (every agent probes and is probed) and from member
-  // entries refused for being stamped too far ahead (an agent far behind learns nothing
-  // else). Without a fresh sample the verdict stands.
+  // Samples come only from acks to this agent's own probes (every agent probes each member
+  // in turn; a member whose entries are refused as stamped ahead is probed for it), never
+  // from what a message claims: a probe, gossip. Without a fresh sample the verdict stands.
   void check_clock() {
     std::size_t inside = 1, outside = 0;
     std::vector<std::int64_t> off;
     auto now = Clock::now();
     std::erase_if(clock_offsets_, [&](const auto& sample) { return now - sample.second.second >= kClockSampleLife; });
+    std::erase_if(clock_checks_, [&](const auto& check) { return now >= check.second.give_up_at; });
+    std::erase_if(clock_checked_, [&](const auto& last) { return now - last.second >= kClockCheckPeriod; });
     if (clock_offsets_.empty()) return;
     for (const auto& [peer, sample] : clock_offsets_) {
       if (static_cast<std::uint64_t>(std::abs(sample.first)) > kMaxClockAheadMs) {
@@ -1144,8 +1207,6 @@ class Store {
                                                              ", not " + probe.target});
       return;
     }
-    if (const MemberEntry* prober = state_.member(probe.from); prober && is_live_member(prober->member.state))
-      note_clock(probe.from, probe.wall_ms);
     // Lifeguard's buddy system: the prober tells us we are suspected at incarnation n.
     if (probe.suspected_at != 0 && probe.suspected_at - 1 >= incarnation_) refute(probe.suspected_at - 1);
     reply_to(io_, request, ProbeAck{probe.seq, config_.self.name, incarnation_, wall_ms()});
@@ -1221,7 +1282,6 @@ class Store {
       return;
     }
     if (const auto* ack = std::get_if<ProbeAck>(&body)) {
-      note_clock(ack->from, ack->wall_ms);
       auto relay = relays_.find(ack->seq);
       if (relay != relays_.end()) {
         reply_to(io_, relay->second.request,
@@ -1231,7 +1291,13 @@ class Store {
         if (const MemberEntry* member = state_.member(ack->from);
             member && member->member.state == MemberState::failed)
           exchange_with_returning(*member);
+      } else if (ack->seq >= kClockCheckSeqBase) {
+        answer_clock_check(*ack, address);
       } else {
+        // A clock sample counts only from the member this agent probed itself, answering from
+        // the address this agent holds for it: made-up members cannot vote its clock wrong.
+        if (detector_.probe_target(ack->seq) == ack->from && address_of(ack->from) == address)
+          note_clock(ack->from, ack->wall_ms);
         detector_.on_ack(ack->seq);
       }
     } else if (const auto* join = std::get_if<JoinReply>(&body)) {
@@ -1865,6 +1931,13 @@ class Store {
   // Per peer: its wall clock minus ours (ms) at the last probe ack, and when that was.
   std::map<std::string, std::pair<std::int64_t, Clock::time_point>> clock_offsets_;
   std::string clock_problem_;  // "clock is 600 s behind 2 of its 2 peers ...", or empty
+  struct ClockCheck {
+    std::string name, address;
+    Clock::time_point give_up_at;
+  };
+  std::map<std::uint64_t, ClockCheck> clock_checks_;          // by probe seq, in flight
+  std::map<std::string, Clock::time_point> clock_checked_;    // when each member was last
+  std::uint64_t next_clock_check_seq_ = 0;
   Clock::time_point next_clock_check_{};
   Clock::time_point last_skew_log_{};  // the supervisor's last report, by instance key
   Clock::time_point next_reconnect_{};

@@ -877,8 +877,8 @@ class Gen {
     switch (range(0, 11)) {
       case 0: break;
       case 1: {
-        // 999999: the most instances a spec from a peer may ask for (kMaxInstanceIndex).
-        static const std::uint64_t counts[] = {0, 1, 2, 3, 100, 101, 1000, UINT32_MAX, 999999, 1000000};
+        // 9999: the most instances a spec from a peer may ask for (kMaxInstanceIndex - 1).
+        static const std::uint64_t counts[] = {0, 1, 2, 3, 100, 101, 1000, UINT32_MAX, 9999, 10000};
         spec["instances"] = counts[range(0, std::size(counts) - 1)];
         break;
       }

@@ -215,7 +215,7 @@ class Gen:
             self.i.range(0, 11, 10)
         elif kind[0] == "instances":
             self.i.range(0, 11, 1)
-            counts = [0, 1, 2, 3, 100, 101, 1000, 0xFFFFFFFF, 999999, 1000000]
+            counts = [0, 1, 2, 3, 100, 101, 1000, 0xFFFFFFFF, 9999, 10000]
             self.i.range(0, len(counts) - 1, counts.index(kind[1]))
         elif kind[0] == "depends":
             self.i.range(0, 11, 2)
@@ -632,10 +632,11 @@ def reproducers():
         # (fixed in 2107d18: bounded by kMaxInstanceIndex)
         "sync-push-instances-placement": S().sync_push(services=[dict(name="svc1", spec=("instances", 0xFFFFFFFF))]),
         "sync-push-instances-status": S().sync_push(services=[dict(name="echoes", spec=("instances", 0xFFFFFFFF))]).status(""),
-        # the most instances a peer's spec may ask for since 2107d18 (kMaxInstanceIndex - 1):
-        # the store is busy placing them for longer than 5 s
-        "sync-push-999999-instances-placement": S().sync_push(services=[dict(name="svc1", spec=("instances", 999999))]),
-        "sync-push-999999-instances-status": S().sync_push(services=[dict(name="echoes", spec=("instances", 999999))])
+        # the most instances a peer's spec could ask for in 2107d18 (999,999): the store was busy
+        # placing them for longer than 5 s, and the status reply was larger than 4 MiB. Since
+        # then an instance index is below 10,000: the most a peer's spec may ask for is 9,999.
+        "sync-push-9999-instances-placement": S().sync_push(services=[dict(name="svc1", spec=("instances", 9999))]),
+        "sync-push-9999-instances-status": S().sync_push(services=[dict(name="echoes", spec=("instances", 9999))])
         .status(""),
         # logic errors: reported with MOB_STORE_FUZZ_INVARIANTS=1 (the agent's own record). The
         # store's incarnation is 1 once it advertised its provider.

@@ -788,5 +788,68 @@ TEST_F(Hostile, SyncReplyAndPushFromAPeerWithABadEntryAreDroppedWhole) {
   expect_still_deploys("after-bad-sync-reply");
 }
 
+// Only an agent speaks for itself: a record of it that another made (another address, a
+// later heartbeat at its incarnation) is answered with a newer incarnation of the true one.
+TEST_F(Hostile, ARecordOfTheAgentMadeByAnotherIsRefutedNotMerged) {
+  auto before = member_named(agent(), agent().name());
+  ASSERT_TRUE(before);
+  MemberEntry forged = member_entry(agent().name(), closed_endpoint(), closed_endpoint(), before->incarnation);
+  forged.heartbeat = now_stamp() + (60'000ULL << 16);  // a minute ahead: later than its own
+  forged.reported_by = "forger";
+  RawDealer client(agent());
+  client.send(SyncPush{members_delta({forged})}, 1);
+  EXPECT_TRUE(wait_until([&] {
+    auto seen = member_named(agent(), agent().name());
+    return seen && seen->incarnation > before->incarnation;
+  })) << "the agent did not refute the forged record\n" << tail(log());
+  auto after = member_named(agent(), agent().name());
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->address, before->address);
+  EXPECT_EQ(after->pub_address, before->pub_address);
+  EXPECT_EQ(after->providers, before->providers);
+  EXPECT_EQ(after->state, MemberState::alive);
+
+  // What others say of it stays below its last incarnation, which it needs to refute them.
+  MemberEntry last = forged;
+  last.member.address = before->address;
+  last.member.state = MemberState::failed;
+  last.member.incarnation = (1ULL << 48) - 1;
+  expect_refused(SyncPush{members_delta({last})}, "delta.members[0].member.incarnation",
+                 "a failure claimed at the last incarnation");
+  auto still = member_named(agent(), agent().name());
+  ASSERT_TRUE(still);
+  EXPECT_EQ(still->state, MemberState::alive);
+  expect_still_deploys("after-forged-own-record");
+}
+
+// Probes carry the prober's clock, but the agent takes samples only from acks to its own
+// probes: members anyone can make up cannot vote its clock wrong.
+TEST_F(Hostile, ProbesFromMadeUpMembersCannotMakeTheAgentDoubtItsClock) {
+  std::vector<MemberEntry> made_up;
+  for (int i = 0; i < 3; ++i) made_up.push_back(member_entry("made-up-" + std::to_string(i), closed_endpoint()));
+  RawDealer client(agent());
+  client.send(SyncPush{members_delta(made_up)}, 1);
+  ASSERT_TRUE(wait_until([&] { return member_named(agent(), "made-up-2").has_value(); })) << tail(log());
+  // The agent judges its clock every second: three probes 10 minutes ahead, again and again.
+  const auto until = std::chrono::steady_clock::now() + 3500ms;
+  std::uint64_t seq = 100;
+  while (std::chrono::steady_clock::now() < until) {
+    for (const auto& member : made_up)
+      client.send(ProbeRequest{seq, member.member.name, agent().name(), 0, wall_ms() + 600'000}, seq), ++seq;
+    for (std::size_t i = 0; i < made_up.size(); ++i) ASSERT_TRUE(client.receive()) << "no ack";
+    auto self = member_named(agent(), agent().name());
+    ASSERT_TRUE(self);
+    ASSERT_EQ(self->problem, "") << "made-up members made the agent doubt its clock\n" << tail(log());
+  }
+  for (auto& member : made_up) {
+    member.member.state = MemberState::left;
+    member.member.incarnation = 2;
+    member.heartbeat = now_stamp();
+  }
+  client.send(SyncPush{members_delta(made_up)}, 2);
+  EXPECT_TRUE(wait_until([&] { return agent().sees("made-up-2") == MemberState::left; }));
+  expect_still_deploys("after-made-up-clocks");
+}
+
 }  // namespace
 }  // namespace mob::test

@@ -158,5 +158,37 @@ TEST(Admission, ADeltaWithOneBadEntryIsRefusedWhole) {
   EXPECT_TRUE(admit_delta(StateDelta{{good_member("a"), good_member("b")}, {}, {}, {}}, "state"));
 }
 
+// Whatever others say of a member stays refutable: the member answers a claim at incarnation n
+// with n + 1, so only its own word, alive, may take the last incarnation (2^48 - 1).
+TEST(Admission, OnlyAMembersOwnWordMayTakeItsLastIncarnation) {
+  const std::uint64_t last = kMaxIncarnation - 1;
+  MemberEntry own = good_member();
+  own.member.incarnation = last;
+  EXPECT_TRUE(check_incarnation(own));
+  MemberEntry failed = own;
+  failed.member.state = MemberState::failed;
+  failed.reported_by = "agent-2";
+  EXPECT_FALSE(check_incarnation(failed));
+  MemberEntry forged_alive = own;
+  forged_alive.reported_by = "agent-2";
+  EXPECT_FALSE(check_incarnation(forged_alive));
+  MemberEntry left = own;
+  left.member.state = MemberState::left;
+  EXPECT_FALSE(check_incarnation(left));
+  failed.member.incarnation = last - 1;
+  EXPECT_TRUE(check_incarnation(failed));
+  own.member.incarnation = kMaxIncarnation;
+  EXPECT_FALSE(check_incarnation(own));
+  EXPECT_NE(refusal(JoinRequest{own}), "");
+}
+
+// suspected_at is the suspected incarnation + 1: the member refutes with one more, which must
+// stay below 2^48.
+TEST(Admission, ASuspicionCarriedByAProbeStaysRefutable) {
+  EXPECT_EQ(refusal(ProbeRequest{1, "agent-1", "agent-2", kMaxIncarnation - 1, 0}), "");
+  EXPECT_NE(refusal(ProbeRequest{1, "agent-1", "agent-2", kMaxIncarnation, 0}).find("suspected_at"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace mob

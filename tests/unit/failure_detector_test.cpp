@@ -209,6 +209,16 @@ TEST(FailureDetector, AnAckForAnotherProbeDoesNotCount) {
   EXPECT_EQ(of_kind(detector.tick(kStart + 200ms), Kind::suspect).size(), 1u);
 }
 
+// The store trusts a clock sample only from the member its own probe went to.
+TEST(FailureDetector, NamesTheTargetOfTheProbeInFlightOnly) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(4));
+  auto probe = probe_at(detector, kStart);
+  EXPECT_EQ(detector.probe_target(probe.seq), probe.target);
+  EXPECT_EQ(detector.probe_target(probe.seq + 1), "");
+  EXPECT_EQ(detector.probe_target(0), "");
+}
+
 TEST(FailureDetector, AnAckArrivingAfterTheSuspicionChangesNothing) {
   FailureDetector detector({}, 1);
   detector.set_members(names(4));
