@@ -64,7 +64,9 @@ std::string where_to_look(const std::string& service) {
 }
 
 Rollout::Rollout(DeployReply deployed, Time started, std::chrono::milliseconds wait_timeout)
-    : deployed_(std::move(deployed)), deadline_(started + wait_timeout), wait_timeout_(wait_timeout) {}
+    : deployed_(std::move(deployed)),
+      deadline_(started + wait_timeout),
+      wait_timeout_(wait_timeout) {}
 
 std::vector<std::string> Rollout::absorb(const StatusReply& status, Time now) {
   if (now >= deadline_) status_read_after_deadline_ = true;
@@ -149,7 +151,9 @@ bool Rollout::wants_final_status(Time now) const {
   return now >= deadline_ && !status_read_after_deadline_;
 }
 
-Rollout::Time Rollout::next_look() const { return std::min(deadline_, settled_at_.value_or(deadline_)); }
+Rollout::Time Rollout::next_look() const {
+  return std::min(deadline_, settled_at_.value_or(deadline_));
+}
 
 // Whether every instance of the new version runs (for kSettle, or finished with exit code 0
 // and will not be restarted), one failed, or neither yet.

@@ -100,7 +100,8 @@ class Rollout {
   std::optional<Time> settled_at_;
 };
 
-// Where to look when a deploy does not end well: " (see: mob-tool status NAME; mob-tool logs NAME)".
+// Where to look when a deploy does not end well:
+// " (see: mob-tool status NAME; mob-tool logs NAME)".
 std::string where_to_look(const std::string& service);
 
 }  // namespace mob

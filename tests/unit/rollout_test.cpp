@@ -34,45 +34,53 @@ DeployReply deployed(const std::string& policy = "always") {
   return DeployReply{"web", 2, false, spec_identity(spec_json(policy)), "agent-a", kWrittenAt};
 }
 
+// Instance `index` of version 2 as a status reply lists it.
+InstanceStatus instance(std::uint32_t index, std::string node, InstanceState state,
+                        std::string reason = "", std::uint64_t spec_version = 2) {
+  const std::int64_t pid = state == InstanceState::running ? 4242 : 0;
+  return InstanceStatus{"web", index, std::move(node), state, 0, pid,
+                        static_cast<std::int64_t>(kWallMs), -1, 0, std::move(reason), spec_version};
+}
+
 // What the agent answers right after the deploy: `instances` of version 2, none placed yet,
 // unless `instance_list` says otherwise.
 StatusReply status(std::uint32_t instances, std::vector<InstanceStatus> instance_list = {},
                    const std::string& policy = "always") {
   if (instance_list.empty())
     for (std::uint32_t index = 0; index < instances; ++index)
-      instance_list.push_back(InstanceStatus{"web", index, "", InstanceState::pending, 0, 0,
-                                             static_cast<std::int64_t>(kWallMs), -1, 0,
-                                             "waiting for placement", 2});
+      instance_list.push_back(instance(index, "", InstanceState::pending, "waiting for placement"));
   ServiceStatus service{"web", "bash", 2, instances, true, spec_json(policy), instance_list,
                         "agent-a", kWrittenAt, ""};
   return StatusReply{{service}};
 }
 
-InstanceStatus instance(std::uint32_t index, std::string node, InstanceState state,
-                        std::string reason = "", std::uint64_t spec_version = 2) {
-  return InstanceStatus{"web", index, std::move(node), state, 0, state == InstanceState::running ? 4242 : 0,
-                        static_cast<std::int64_t>(kWallMs), -1, 0, std::move(reason), spec_version};
-}
-
-// An instance event published `ms` after the deploy was written.
-Event instance_event(std::string topic, std::int32_t index, std::string node, std::int64_t ms,
-                     std::uint64_t generation = 2) {
+// A change of the service record through `agent`, `ms` after the deploy was written.
+Event service_event(std::string topic, std::string agent, std::int64_t ms, std::uint64_t generation,
+                    std::string reason = "") {
   Event event;
   event.topic = std::move(topic);
-  event.agent = node;
+  event.agent = std::move(agent);
   event.version = stamp(ms);
   event.service = "web";
+  event.generation = generation;
+  event.reason = std::move(reason);
+  return event;
+}
+
+// What `node` says of instance `index`, `ms` after the deploy was written; the state is the
+// topic's last word, except for assigned and moved, which carry none.
+Event instance_event(std::string topic, std::int32_t index, std::string node, std::int64_t ms,
+                     std::uint64_t generation = 2) {
+  Event event = service_event(std::move(topic), node, ms, generation);
   event.instance = index;
   event.node = std::move(node);
-  event.generation = generation;
-  if (event.topic.starts_with("instance.") && event.topic != "instance.assigned" &&
-      event.topic != "instance.moved")
+  if (event.topic != "instance.assigned" && event.topic != "instance.moved")
     event.state = event.topic.substr(std::string_view("instance.").size());
   return event;
 }
 
-Event exited(std::int32_t index, std::int64_t ms, std::int32_t exit_code, std::string topic = "instance.exited") {
-  Event event = instance_event(std::move(topic), index, "node-a", ms);
+Event exited(std::int32_t index, std::int64_t ms, std::int32_t exit_code) {
+  Event event = instance_event("instance.exited", index, "node-a", ms);
   event.exit_code = exit_code;
   return event;
 }
@@ -86,19 +94,6 @@ Event failed_event(std::int32_t index, std::int64_t ms, std::string reason) {
 
 Event of_another_service(Event event) {
   event.service = "api";
-  return event;
-}
-
-// A change of the service record through `agent`, `ms` after the deploy was written.
-Event service_event(std::string topic, std::string agent, std::int64_t ms, std::uint64_t generation,
-                    std::string reason = "") {
-  Event event;
-  event.topic = std::move(topic);
-  event.agent = std::move(agent);
-  event.version = stamp(ms);
-  event.service = "web";
-  event.generation = generation;
-  event.reason = std::move(reason);
   return event;
 }
 
@@ -127,8 +122,8 @@ Run run(const Case& test) {
   Rollout rollout(deployed(test.policy), kStart, kWaitTimeout);
   Run result;
   for (const auto& step : test.steps) {
-    auto lines = std::visit([&](const auto& input) { return rollout.absorb(input, kStart + step.at); },
-                            step.input);
+    auto lines = std::visit(
+        [&](const auto& input) { return rollout.absorb(input, kStart + step.at); }, step.input);
     result.printed.insert(result.printed.end(), lines.begin(), lines.end());
   }
   result.verdict = rollout.verdict(kStart + test.verdict_at);
@@ -201,7 +196,8 @@ TEST(Rollout, DecidesFromEachSequenceOfStatusAndEvents) {
        {{status(1), 0ms}, {service_event("service.updated", "agent-b", 20, 3), 20ms}},
        20ms,
        Outcome::failed,
-       "web was deployed again (version 3 through agent agent-b) while waiting for version 2" + kHint,
+       "web was deployed again (version 3 through agent agent-b) while waiting for version 2" +
+           kHint,
        {"web/0  pending: waiting for placement"}},
       {"failed naming the winner when a concurrent deploy of the same version won",
        "always",
@@ -232,7 +228,8 @@ TEST(Rollout, DecidesFromEachSequenceOfStatusAndEvents) {
        {{status(1), 0ms}, {service_event("service.updated", "agent-a", 20, 2, "stopped"), 20ms}},
        20ms,
        Outcome::failed,
-       "web version 2 is deployed but the service is stopped; run it with: mob-tool start web" + kHint,
+       "web version 2 is deployed but the service is stopped; run it with: mob-tool start web" +
+           kHint,
        {"web/0  pending: waiting for placement"}},
       {"changes older than the tool's own write and other versions' instances are ignored",
        "always",
@@ -245,6 +242,13 @@ TEST(Rollout, DecidesFromEachSequenceOfStatusAndEvents) {
        Outcome::waiting,
        "",
        {"web/0  pending: waiting for placement"}},
+      {"an instance still on the previous version is neither shown nor counted",
+       "always",
+       {{status(1, {instance(0, "node-a", InstanceState::running, "", /*spec_version=*/1)}), 0ms}},
+       600ms,
+       Outcome::waiting,
+       "",
+       {}},
       {"the tool's own write, read back, is not a change of plan",
        "always",
        {{status(1), 0ms}, {service_event("service.deployed", "agent-a", 0, 2), 10ms}},
@@ -278,7 +282,8 @@ TEST(Rollout, DecidesFromEachSequenceOfStatusAndEvents) {
       {"timed out once a status read after the wait still shows the version on its way",
        "always",
        {{status(1), 0ms},
-        {status(1, {instance(0, "", InstanceState::pending, "waiting for dependencies to run: db")}),
+        {status(1, {instance(0, "", InstanceState::pending,
+                             "waiting for dependencies to run: db")}),
          60000ms}},
        60000ms,
        Outcome::timed_out,
@@ -326,7 +331,8 @@ TEST(Rollout, AnInstanceMovedToAnotherNodeIsFollowedThere) {
   EXPECT_EQ(rollout.absorb(moved, kStart + 30ms),
             std::vector<std::string>{"web/0  moving from node-a to node-b"});
   // What node-a says now is about a copy on its way out.
-  EXPECT_TRUE(rollout.absorb(instance_event("instance.running", 0, "node-a", 4), kStart + 40ms).empty());
+  EXPECT_TRUE(
+      rollout.absorb(instance_event("instance.running", 0, "node-a", 4), kStart + 40ms).empty());
   EXPECT_EQ(rollout.verdict(kStart + 1s).outcome, Outcome::waiting);
   rollout.absorb(instance_event("instance.running", 0, "node-b", 5), kStart + 1s);
   EXPECT_EQ(rollout.verdict(kStart + 1500ms).outcome, Outcome::running);
@@ -338,7 +344,8 @@ TEST(Rollout, ALineIsPrintedOnlyWhenWhatItSaysChanges) {
             std::vector<std::string>{"web/0  pending: waiting for placement"});
   EXPECT_TRUE(rollout.absorb(status(1), kStart + 10ms).empty());
   rollout.absorb(instance_event("instance.assigned", 0, "node-a", 1), kStart + 10ms);
-  EXPECT_TRUE(rollout.absorb(instance_event("instance.assigned", 0, "node-a", 1), kStart + 20ms).empty());
+  EXPECT_TRUE(
+      rollout.absorb(instance_event("instance.assigned", 0, "node-a", 1), kStart + 20ms).empty());
 }
 
 TEST(Rollout, LooksAgainWhenARunningInstanceHasSettledOrTheWaitEnds) {
@@ -366,7 +373,8 @@ TEST(Rollout, AtTheEndOfTheWaitAskForTheStatusOnceThenTimeOut) {
   auto verdict = rollout.verdict(end + 5ms);
   EXPECT_EQ(verdict.outcome, Outcome::timed_out);
   EXPECT_EQ(verdict.message, "web version 2 is not running after 60000 ms: web/0 is pending: "
-                             "waiting for placement" + kHint + "; wait longer with --wait-timeout MS");
+                             "waiting for placement" +
+                                 kHint + "; wait longer with --wait-timeout MS");
 }
 
 TEST(Rollout, WithoutAnyStatusTheTimeoutSaysOnlyThatTheVersionIsNotRunning) {
