@@ -4,6 +4,21 @@
 
 namespace mob {
 
+std::string_view to_string(RestartPolicy policy) {
+  switch (policy) {
+    case RestartPolicy::always: return "always";
+    case RestartPolicy::on_failure: return "on-failure";
+    case RestartPolicy::never: return "never";
+  }
+  return "always";
+}
+
+std::optional<RestartPolicy> restart_policy_named(std::string_view name) {
+  for (auto policy : {RestartPolicy::always, RestartPolicy::on_failure, RestartPolicy::never})
+    if (to_string(policy) == name) return policy;
+  return std::nullopt;
+}
+
 bool wants_restart(RestartPolicy policy, const ExitOutcome& outcome) {
   switch (policy) {
     case RestartPolicy::always: return true;

@@ -1,11 +1,13 @@
 // Restart decisions as pure functions: whether an exit calls for a restart, and after
-// what delay, given the restarts already made within the window.
+// what delay, given the restarts already made within the window. The supervisor decides
+// with them; mob-tool uses them to tell a finished instance from one about to restart.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <string_view>
 
 #include "agent/spec.hpp"
 
@@ -16,6 +18,10 @@ struct ExitOutcome {
   std::int32_t signal = 0;
   bool start_failed = false;
 };
+
+// The policy a normalized spec names (`to_string`'s words: always, on-failure, never);
+// nullopt for any other word, such as the original forms that parse_spec also accepts.
+std::optional<RestartPolicy> restart_policy_named(std::string_view name);
 
 // True when `policy` restarts after this exit: always; on-failure unless exit code 0.
 bool wants_restart(RestartPolicy policy, const ExitOutcome& outcome);

@@ -191,15 +191,6 @@ ServiceSpec parse_document(const json& doc, const SpecLimits& limits) {
 
 }  // namespace
 
-std::string_view to_string(RestartPolicy policy) {
-  switch (policy) {
-    case RestartPolicy::always: return "always";
-    case RestartPolicy::on_failure: return "on-failure";
-    case RestartPolicy::never: return "never";
-  }
-  return "always";
-}
-
 bool is_valid_service_name(std::string_view name) {
   if (name.empty() || name.size() > 63) return false;
   auto allowed = [](char c, bool first) {

@@ -15,7 +15,7 @@
 namespace mob {
 
 enum class RestartPolicy { always, on_failure, never };
-std::string_view to_string(RestartPolicy policy);
+std::string_view to_string(RestartPolicy policy);  // in restart_policy.cpp, with its inverse
 
 struct RestartSpec {
   RestartPolicy policy = RestartPolicy::always;

@@ -30,7 +30,9 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "bus/instance_id.hpp"
 #include "tools/client.hpp"
+#include "tools/rollout.hpp"
 
 namespace po = boost::program_options;
 using mob::Result;
@@ -46,9 +48,6 @@ constexpr int kExitUsage = 2;   // the command line is wrong
 constexpr std::string_view kDefaultAgent = "127.0.0.1:6666";
 // How long one wait for an event may last; signals and lost connections end it earlier.
 constexpr milliseconds kEventWait{60000};
-// deploy counts an instance as running once it has run this long: a command that fails at
-// once is then reported as failed, not as running.
-constexpr milliseconds kSettle{500};
 constexpr milliseconds kLogsPollInterval{200};
 constexpr int kLogsPollsPerDiscovery = 10;  // look for new instances every 2 s while following
 
@@ -258,31 +257,8 @@ std::int64_t wall_ms() {
       .count();
 }
 
-// An event's `version` is a hybrid logical clock: unix ms of the change at its origin in the
-// upper 48 bits, a counter in the lower 16 (docs/events.md).
-std::int64_t wall_ms_of(std::uint64_t version) { return static_cast<std::int64_t>(version >> 16); }
-
 std::string instance_name(const mob::InstanceStatus& instance) {
-  return instance.service + "/" + std::to_string(instance.index);
-}
-
-// What an instance is doing, in words: "running on node-a (pid 1234)", "pending: <why>".
-std::string describe(const mob::InstanceStatus& instance) {
-  std::string state(mob::to_string(instance.state));
-  switch (instance.state) {
-    case mob::InstanceState::running:
-      // An event carries no pid; a status reply does.
-      return state + " on " + or_dash(instance.node) +
-             (instance.pid > 0 ? " (pid " + std::to_string(instance.pid) + ")" : "");
-    case mob::InstanceState::starting:
-      return state;
-    default:
-      break;
-  }
-  if (instance.reason.empty()) return state;
-  // The agent's reasons often begin with the state ("exited with code 1").
-  if (instance.reason.starts_with(state)) return instance.reason;
-  return state + ": " + instance.reason;
+  return mob::InstanceId{instance.service, instance.index}.display_name();
 }
 
 // The DETAIL column: why an instance is not running, or nothing.
@@ -372,21 +348,6 @@ class StopSignals {
 
 // ---- deploy ----------------------------------------------------------------------------
 
-// Whether the agent will start an exited instance again, by the spec's restart policy
-// (the same rule as agent/restart_policy.cpp).
-bool will_restart(const std::string& spec_json, const mob::InstanceStatus& instance) {
-  std::string policy = "always";
-  auto spec = json::parse(spec_json, nullptr, /*allow_exceptions=*/false);
-  if (spec.is_object() && spec.contains("restart")) {
-    const json& restart = spec["restart"];
-    if (restart.is_object() && restart.contains("policy") && restart["policy"].is_string())
-      policy = restart["policy"].get<std::string>();
-  }
-  if (policy == "never") return false;
-  if (policy == "on-failure") return instance.exit_code != 0 || instance.signal != 0;
-  return true;
-}
-
 Result<std::string> read_spec(const std::string& source) {
   std::ostringstream text;
   if (source == "-") {
@@ -403,200 +364,6 @@ Result<std::string> read_spec(const std::string& source) {
   return text.str();
 }
 
-// The rollout of one deployed version, folded from one status reply and then from the
-// service's events: where each instance is assigned and what each node last said of it.
-class Rollout {
- public:
-  enum class Outcome { waiting, running, failed };
-  using Time = std::chrono::steady_clock::time_point;
-
-  explicit Rollout(mob::DeployReply deployed) : deployed_(std::move(deployed)) {}
-
-  // A status reply: the desired count, the restart policy and the state when it was read.
-  void absorb(const mob::ServiceStatus& service, Time now) {
-    check_service(ServiceChange{service.changed_at, service.origin, service.version, service.enabled,
-                                /*removed=*/false,
-                                mob::spec_identity(service.spec_json) != deployed_.spec_identity});
-    instances_ = service.instances;
-    spec_json_ = service.spec_json;
-    for (const auto& instance : service.instance_list) {
-      if (!instance.node.empty()) assigned_[instance.index] = instance.node;
-      seen_[{instance.index, instance.node}] = Seen{instance, /*from_status=*/true, now};
-      // An instance still on the previous version is about to be replaced; only its
-      // pending reason (such as missing dependencies) says something about the new one.
-      if (instance.spec_version == deployed_.version ||
-          instance.state == mob::InstanceState::pending)
-        show(instance.index, describe(instance));
-    }
-  }
-
-  // An event of this service (any other is ignored).
-  void absorb(const mob::Event& event, Time now) {
-    if (event.service != deployed_.service) return;
-    if (event.topic.starts_with("service.")) {
-      check_service(ServiceChange{event.version, event.agent, event.generation, event.reason != "stopped",
-                                  event.topic == "service.removed", event.reason == mob::kConcurrentDeploy});
-      return;
-    }
-    if (event.instance < 0) return;
-    const auto index = static_cast<std::uint32_t>(event.instance);
-    if (event.topic == "instance.assigned" || event.topic == "instance.moved") {
-      if (assigned_[index] == event.node) return;  // the status reply already said so
-      assigned_[index] = event.node;
-      show(index, event.from_node.empty() ? "assigned to " + event.node
-                                          : "moving from " + event.from_node + " to " + event.node);
-      return;
-    }
-    auto state = state_of(event.state);
-    if (!state) return;
-    auto& seen = seen_[{index, event.node}];
-    // A status reply read after this event was published already holds it or something newer.
-    if (seen.from_status && wall_ms_of(event.version) <= seen.status.since_ms) return;
-    seen.from_status = false;
-    seen.learned_at = now;
-    seen.status = mob::InstanceStatus{event.service, index, event.node, *state, 0, 0,
-                                      wall_ms_of(event.version), event.exit_code,
-                                      event.signal, event.reason, event.generation};
-    if (!assigned_.contains(index)) assigned_[index] = event.node;
-    if (assigned_[index] == event.node && event.generation == deployed_.version)
-      show(index, describe(seen.status));
-  }
-
-  // Whether every instance of the new version runs (for kSettle, or finished with exit code 0
-  // and will not be restarted), one failed, or neither yet.
-  Outcome outcome(Time now) {
-    settled_at_.reset();
-    if (!problem_.empty()) return Outcome::failed;
-    if (!instances_) return Outcome::waiting;
-    running_ = finished_ok_ = 0;
-    not_done_.clear();
-    for (std::uint32_t index = 0; index < *instances_; ++index) {
-      const Seen* seen = current(index);
-      const mob::InstanceStatus* instance = seen ? &seen->status : nullptr;
-      bool fresh = instance && instance->spec_version == deployed_.version;
-      bool finished = fresh && instance->state == mob::InstanceState::exited &&
-                      !will_restart(spec_json_, *instance);
-      if (fresh && (instance->state == mob::InstanceState::failed ||
-                    (finished && (instance->exit_code != 0 || instance->signal != 0)))) {
-        problem_ = describe(*instance);
-        failed_instance_ = index;
-        return Outcome::failed;
-      }
-      bool running = fresh && instance->state == mob::InstanceState::running;
-      if (running && now - seen->learned_at < kSettle)
-        settled_at_ = std::min(settled_at_.value_or(Time::max()), seen->learned_at + kSettle);
-      if (running) ++running_;
-      else if (finished) ++finished_ok_;
-      else if (not_done_.empty())
-        not_done_ = name(index) + " is " + (instance ? describe(*instance) : waiting_for(index));
-    }
-    if (running_ + finished_ok_ < *instances_ || settled_at_) return Outcome::waiting;
-    return Outcome::running;
-  }
-
-  // After outcome() said waiting: when an instance that runs now will have run for kSettle.
-  std::optional<Time> settled_at() const { return settled_at_; }
-
-  // After outcome(): the closing line, the failure, or the instance still on its way.
-  std::string summary() const {
-    std::string line = deployed_.service + " version " + std::to_string(deployed_.version) +
-                       ": " + std::to_string(running_) + " of " +
-                       std::to_string(instances_.value_or(0)) + " instance(s) running";
-    if (finished_ok_ > 0) line += ", " + std::to_string(finished_ok_) + " finished with exit code 0";
-    return line;
-  }
-  std::string failure() const {
-    if (failed_instance_) return name(*failed_instance_) + " " + problem_;
-    return deployed_.service + " " + problem_;
-  }
-  const std::string& not_done() const { return not_done_; }
-
- private:
-  struct Seen {
-    mob::InstanceStatus status;
-    bool from_status = false;
-    Time learned_at;
-  };
-
-  static std::optional<mob::InstanceState> state_of(std::string_view text) {
-    for (auto state = mob::InstanceState::pending; state < mob::InstanceState::count_;
-         state = static_cast<mob::InstanceState>(static_cast<int>(state) + 1))
-      if (mob::to_string(state) == text) return state;
-    return std::nullopt;
-  }
-
-  // A change of the service record itself, read from a status reply or an event.
-  struct ServiceChange {
-    std::uint64_t stamp = 0;  // its hybrid logical clock stamp
-    std::string agent;        // the agent that took it
-    std::uint64_t version = 0;
-    bool enabled = true;
-    bool removed = false;
-    bool other_spec = false;  // the spec differs from the one this deploy wrote
-  };
-
-  // A change older than this deploy's write says nothing about it. A later one (or one as
-  // old from another agent: a concurrent write that won the merge) may have replaced it.
-  void check_service(const ServiceChange& change) {
-    const std::string version = std::to_string(deployed_.version);
-    if (deployed_.written_at != 0 && change.stamp < deployed_.written_at) return;
-    bool ours = change.stamp == deployed_.written_at && change.agent == deployed_.agent;
-    const std::string through = " through agent " + change.agent;
-    if (change.removed) {
-      problem_ = "was removed" + through + " while waiting for it to run";
-    } else if (change.version > deployed_.version) {
-      problem_ = "was deployed again (version " + std::to_string(change.version) + through +
-                 ") while waiting for version " + version;
-    } else if (change.version < deployed_.version && !ours) {
-      problem_ = "version " + version + " was undone: a concurrent change" + through +
-                 " won the merge, and the network holds version " + std::to_string(change.version) +
-                 (change.enabled ? "" : ", stopped");
-    } else if (!ours && change.other_spec) {
-      problem_ = "version " + version + " was superseded: a concurrent deploy" + through +
-                 " also made version " + version +
-                 " with another spec, and won; the network runs that spec, not this one";
-    } else if (!change.enabled) {
-      problem_ = "version " + version + " is deployed but the service is stopped; run it with: mob-tool start " +
-                 deployed_.service;
-    }
-  }
-
-  const Seen* current(std::uint32_t index) const {
-    auto node = assigned_.find(index);
-    auto seen = seen_.find({index, node == assigned_.end() ? "" : node->second});
-    return seen == seen_.end() ? nullptr : &seen->second;
-  }
-
-  std::string name(std::uint32_t index) const {
-    return deployed_.service + "/" + std::to_string(index);
-  }
-
-  std::string waiting_for(std::uint32_t index) const {
-    auto node = assigned_.find(index);
-    if (node == assigned_.end()) return "pending: waiting for placement";
-    return "pending: assigned to " + node->second + "; waiting for it to start";
-  }
-
-  void show(std::uint32_t index, const std::string& line) {
-    if (shown_[index] == line) return;
-    std::cout << name(index) << "  " << line << std::endl;
-    shown_[index] = line;
-  }
-
-  mob::DeployReply deployed_;
-  std::optional<std::uint32_t> instances_;  // known once a status reply arrived
-  std::string spec_json_;
-  std::map<std::uint32_t, std::string> assigned_;                     // index -> node
-  std::map<std::pair<std::uint32_t, std::string>, Seen> seen_;        // (index, node)
-  std::map<std::uint32_t, std::string> shown_;
-  std::string problem_;
-  std::optional<std::uint32_t> failed_instance_;
-  std::uint32_t running_ = 0;
-  std::uint32_t finished_ok_ = 0;
-  std::string not_done_;
-  std::optional<Time> settled_at_;
-};
-
 // Reads the service's events until every instance of `deployed.version` runs (exit 0), one
 // fails or the wait times out (exit 1). `events` was opened before the deploy was sent; one
 // status call then learns the instance count and covers what happened before the
@@ -605,11 +372,11 @@ int wait_until_running(mob::Client& client, mob::EventSubscriber& events,
                        const mob::DeployReply& deployed, milliseconds wait_timeout,
                        StopSignals& stop) {
   const std::string& name = deployed.service;
-  const std::string hint = " (see: mob-tool status " + name + "; mob-tool logs " + name + ")";
-  const auto deadline = std::chrono::steady_clock::now() + wait_timeout;
-  Rollout rollout(deployed);
+  mob::Rollout rollout(deployed, std::chrono::steady_clock::now(), wait_timeout);
+  auto print = [](const std::vector<std::string>& lines) {
+    for (const auto& line : lines) std::cout << line << std::endl;
+  };
   bool read_status = true;
-  bool timed_out = false;
   bool connected = events.connected();
   std::uint64_t dropped = events.dropped();
   while (true) {
@@ -621,39 +388,30 @@ int wait_until_running(mob::Client& client, mob::EventSubscriber& events,
         return kExitFailed;
       }
       if (!status) return failed("waiting for " + name, status.error());
-      for (const auto& service : status->services)
-        if (service.name == name) rollout.absorb(service, std::chrono::steady_clock::now());
+      print(rollout.absorb(*status, std::chrono::steady_clock::now()));
     }
     const auto now = std::chrono::steady_clock::now();
-    switch (rollout.outcome(now)) {
-      case Rollout::Outcome::running:
-        std::cout << rollout.summary() << std::endl;
+    auto verdict = rollout.verdict(now);
+    switch (verdict.outcome) {
+      case mob::Rollout::Outcome::running:
+        std::cout << verdict.message << std::endl;
         return kExitOk;
-      case Rollout::Outcome::failed:
-        std::cerr << "mob-tool: " << rollout.failure() << hint << "\n";
+      case mob::Rollout::Outcome::failed:
+      case mob::Rollout::Outcome::timed_out:
+        std::cerr << "mob-tool: " << verdict.message << "\n";
         return kExitFailed;
-      case Rollout::Outcome::waiting:
+      case mob::Rollout::Outcome::waiting:
         break;
     }
-    if (timed_out) {
-      std::cerr << "mob-tool: " << name << " version " << deployed.version
-                << " is not running after " << wait_timeout.count() << " ms"
-                << (rollout.not_done().empty() ? "" : ": " + rollout.not_done()) << hint
-                << "; wait longer with --wait-timeout MS\n";
-      return kExitFailed;
-    }
-    auto left = std::chrono::ceil<milliseconds>(deadline - now);
-    if (left <= milliseconds(0)) {
-      timed_out = read_status = true;  // the final word is the agent's current state
+    if (rollout.wants_final_status(now)) {
+      read_status = true;
       continue;
     }
-    auto wait = std::min(left, kEventWait);
-    if (auto settled = rollout.settled_at())
-      wait = std::min(wait, std::chrono::ceil<milliseconds>(*settled - now));
+    auto wait = std::min(std::chrono::ceil<milliseconds>(rollout.next_look() - now), kEventWait);
     auto event = events.next(std::max(wait, milliseconds(0)));
     if (stop.arrived()) {
       std::cerr << "mob-tool: stopped waiting; " << name << " version " << deployed.version
-                << " keeps deploying" << hint << "\n";
+                << " keeps deploying" << mob::where_to_look(name) << "\n";
       return kExitFailed;
     }
     if (!event) return failed("waiting for " + name, event.error());
@@ -670,7 +428,7 @@ int wait_until_running(mob::Client& client, mob::EventSubscriber& events,
       dropped = events.dropped();
       read_status = true;
     }
-    if (*event) rollout.absorb(**event, std::chrono::steady_clock::now());
+    if (*event) print(rollout.absorb(**event, std::chrono::steady_clock::now()));
   }
 }
 

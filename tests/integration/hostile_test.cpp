@@ -22,6 +22,7 @@
 #include "bus/transport.hpp"
 #include "tests/support/agent.hpp"
 #include "tests/support/network.hpp"
+#include "tests/support/raw_peer.hpp"
 
 namespace mob::test {
 namespace {
@@ -131,37 +132,6 @@ bool lists_service(AgentProcess& agent, const std::string& name) {
     if (service.name == name) return true;
   return false;
 }
-
-// A DEALER the test drives by hand: fire-and-forget sends (a SyncPush gets no reply) and raw
-// bytes that are not an envelope at all.
-class RawDealer {
- public:
-  explicit RawDealer(const AgentProcess& agent) {
-    dealer_.set(zmq::sockopt::linger, 0);
-    dealer_.connect("tcp://" + agent.endpoint());
-  }
-
-  void send(Body body, std::uint64_t request_id) {
-    send_raw(encode(Envelope{kProtocolVersion, request_id, "hostile-test", std::move(body)}));
-  }
-  void send_raw(std::string_view frame) { EXPECT_TRUE(send_frames(dealer_, {frame}, false)); }
-
-  // The next reply, or nullopt after `timeout`.
-  std::optional<Envelope> receive(std::chrono::milliseconds timeout = 5s) {
-    zmq::pollitem_t item{dealer_.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, timeout);
-    auto frames = recv_frames(dealer_);
-    if (!frames) return std::nullopt;
-    auto envelope = decode(frames->back());
-    EXPECT_TRUE(envelope) << envelope.error().message;
-    if (!envelope) return std::nullopt;
-    return std::move(*envelope);
-  }
-
- private:
-  zmq::context_t context_{1};
-  zmq::socket_t dealer_{context_, zmq::socket_type::dealer};
-};
 
 // A peer agent played by the test: a ROUTER that answers what the agent asks it (by default
 // as a healthy agent would: probes acked, syncs and joins answered) and an XPUB that shows
@@ -355,7 +325,7 @@ class Hostile : public ::testing::Test {
   // and would never place it: it leaves first, as an agent stopped with SIGTERM announces.
   void leave(const FakePeer& peer) {
     if (!still_up("the test")) return;  // a new life of the agent knows nothing of the peer
-    RawDealer client(*agent_);
+    RawPeer client(*agent_, "hostile-test");
     client.send(SyncPush{members_delta({peer.leaving(10)})}, 99);
     EXPECT_TRUE(wait_until([&] { return agent_->sees(peer.name()) == MemberState::left; }))
         << peer.name() << " did not leave\n" << tail(log());
@@ -647,7 +617,7 @@ TEST_F(Hostile, DeployRequestWithGarbageJsonIsRefused) {
 // Ping and Members have no field to spoil: what they can carry that is hostile is bytes that
 // are not an envelope at all. Existing behaviour, kept: a decode error, request id 0.
 TEST_F(Hostile, PingAndMembersThatDoNotDecodeAreRefused) {
-  RawDealer client(agent());
+  RawPeer client(agent(), "hostile-test");
   const std::string ping = encode(Envelope{kProtocolVersion, 5, "hostile-test", Body{PingRequest{}}});
   const std::string members =
       encode(Envelope{kProtocolVersion, 6, "hostile-test", Body{MembersRequest{}}});
@@ -694,7 +664,7 @@ TEST_F(Hostile, PingAndMembersThatDoNotDecodeAreRefused) {
 TEST_F(Hostile, GossipWithABadMemberEntryIsDroppedWholeAndLogged) {
   FakePeer peer("gossip-peer");
   // A valid push makes the fake peer a live member, whose PUB the agent then reads.
-  RawDealer client(agent());
+  RawPeer client(agent(), "hostile-test");
   client.send(SyncPush{members_delta({peer.entry(1)})}, 1);
   ASSERT_TRUE(wait_until([&] { return peer.subscribed(); }, 10s))
       << "the agent never subscribed to the fake peer's gossip\n" << tail(log());
@@ -768,7 +738,7 @@ TEST_F(Hostile, SyncReplyAndPushFromAPeerWithABadEntryAreDroppedWhole) {
                         {}}};
     return {SyncReply{members_delta({peer.entry(2)}), {}}};
   });
-  RawDealer client(agent());
+  RawPeer client(agent(), "hostile-test");
   client.send(SyncPush{members_delta({peer.entry(1)})}, 1);
   // The agent syncs with a new peer at once, then every second: the second answer is good.
   EXPECT_TRUE(wait_until([&] {

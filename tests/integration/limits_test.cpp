@@ -12,6 +12,7 @@
 
 #include "bus/transport.hpp"
 #include "tests/support/agent.hpp"
+#include "tests/support/raw_peer.hpp"
 
 namespace mob::test {
 namespace {
@@ -24,55 +25,6 @@ std::string bash_spec(const std::string& name, const std::string& command,
                         {"params", {{"command", command}}}}
       .dump();
 }
-
-// A DEALER the test drives by hand: it sends without waiting for replies, and sees its own
-// connection drop through a socket monitor.
-class RawClient {
- public:
-  explicit RawClient(const AgentProcess& agent) {
-    dealer_.set(zmq::sockopt::linger, 0);
-    const std::string monitor_endpoint = "inproc://raw-client-monitor";
-    EXPECT_EQ(zmq_socket_monitor(dealer_.handle(), monitor_endpoint.c_str(),
-                                 ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED),
-              0);
-    monitor_.set(zmq::sockopt::linger, 0);
-    monitor_.connect(monitor_endpoint);
-    dealer_.connect("tcp://" + agent.endpoint());
-    EXPECT_EQ(next_event(10s), ZMQ_EVENT_HANDSHAKE_SUCCEEDED) << "no connection to the agent";
-  }
-
-  void send(Body body, std::uint64_t request_id) {
-    send_raw(encode(Envelope{kProtocolVersion, request_id, "limits-test", std::move(body)}));
-  }
-  void send_raw(std::string_view frame) { EXPECT_TRUE(send_frames(dealer_, {frame}, false)); }
-
-  // The next reply, or nullopt after `timeout`.
-  std::optional<Envelope> receive(std::chrono::milliseconds timeout = 5s) {
-    zmq::pollitem_t item{dealer_.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, timeout);
-    auto frames = recv_frames(dealer_);
-    if (!frames) return std::nullopt;
-    auto envelope = decode(frames->back());
-    EXPECT_TRUE(envelope) << envelope.error().message;
-    if (!envelope) return std::nullopt;
-    return std::move(*envelope);
-  }
-
-  // The next monitor event (ZMQ_EVENT_*), or 0 after `timeout`.
-  int next_event(std::chrono::milliseconds timeout) {
-    zmq::pollitem_t item{monitor_.handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, timeout) != 1) return 0;
-    auto frames = recv_frames(monitor_);
-    if (!frames || frames->front().size() < 2) return 0;
-    const auto& head = frames->front();
-    return static_cast<unsigned char>(head[0]) | (static_cast<unsigned char>(head[1]) << 8);
-  }
-
- private:
-  zmq::context_t context_{1};
-  zmq::socket_t dealer_{context_, zmq::socket_type::dealer};
-  zmq::socket_t monitor_{context_, zmq::socket_type::pair};
-};
 
 class Limits : public ::testing::Test {
  protected:
@@ -170,14 +122,14 @@ TEST_F(Limits, MaxSpecBytesRefusesALargerSpecNamingItsSizeAndTheLimit) {
 
 TEST_F(Limits, MaxMessageBytesDropsTheConnectionOfAnOversizedFrameAndTheAgentKeepsAnswering) {
   auto& agent = start({"--max-message-bytes", "65536"});
-  RawClient client(agent);
+  RawPeer client(agent, "limits-test");
   client.send_raw(std::string(65537, 'x'));
-  EXPECT_EQ(client.next_event(10s), ZMQ_EVENT_DISCONNECTED)
+  EXPECT_EQ(client.next_connection_event(10s), ZMQ_EVENT_DISCONNECTED)
       << "the agent kept the connection of a frame over --max-message-bytes";
 
   // The agent stays up; the same DEALER reconnects by itself and is answered again.
   EXPECT_TRUE(agent.answers());
-  EXPECT_EQ(client.next_event(10s), ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+  EXPECT_EQ(client.next_connection_event(10s), ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
   client.send(PingRequest{}, 7);
   auto reply = client.receive();
   ASSERT_TRUE(reply);
@@ -196,7 +148,7 @@ TEST_F(Limits, MaxMessageBytesDropsTheConnectionOfAnOversizedFrameAndTheAgentKee
 
 TEST_F(Limits, MaxPendingRequestsRefusesTheExcessAtOnceWithAnErrorNamingTheFlag) {
   auto& agent = start({"--max-pending-requests", "4"});
-  RawClient client(agent);
+  RawPeer client(agent, "limits-test");
   // A SyncPush is never answered, so these four hold every slot of this client (for
   // 10 s, see the next test); nothing is read until every request has gone out.
   for (std::uint64_t id = 1; id <= 4; ++id) client.send(SyncPush{}, id);
@@ -237,7 +189,7 @@ TEST_F(Limits, ChangesStampedFarAheadOfTheClockAreRefusedAndNamed) {
     service.stamp = Stamp{hlc, "agent-from-the-future"};
     return service;
   };
-  RawClient client(agent);
+  RawPeer client(agent, "limits-test");
   StateDelta delta;
   delta.services = {entry("poison", UINT64_MAX), entry("tomorrow", (now_ms + 86'400'000) << 16),
                     entry("today", now_ms << 16)};
@@ -265,7 +217,7 @@ TEST_F(Limits, AnImplausibleIncarnationIsRefused) {
   MemberEntry forged{members[0], 1, "forger"};
   forged.member.state = MemberState::failed;
   forged.member.incarnation = UINT64_MAX;
-  RawClient client(agent);
+  RawPeer client(agent, "limits-test");
   client.send(SyncPush{StateDelta{{forged}, {}, {}, {}}}, 1);
   auto reply = client.receive();
   ASSERT_TRUE(reply) << agent.log();
@@ -331,7 +283,7 @@ TEST_F(Limits, AHugeSubscriptionIsDroppedWithoutCostingTheAgentMemory) {
 
 TEST_F(Limits, RequestsThatAreNeverAnsweredFreeTheirSlotsAfterTenSeconds) {
   auto& agent = start({"--max-pending-requests", "2"});
-  RawClient client(agent);
+  RawPeer client(agent, "limits-test");
   client.send(SyncPush{}, 1);
   client.send(SyncPush{}, 2);
   const auto locked_at = std::chrono::steady_clock::now();
@@ -356,7 +308,7 @@ TEST_F(Limits, RequestsThatAreNeverAnsweredFreeTheirSlotsAfterTenSeconds) {
 
 TEST_F(Limits, RepliesFreeTheSlotsOfAClientThatReads) {
   auto& agent = start({"--max-pending-requests", "4"});
-  RawClient client(agent);
+  RawPeer client(agent, "limits-test");
   std::uint64_t id = 1;
   for (int round = 0; round < 25; ++round) {
     for (int i = 0; i < 4; ++i) client.send(PingRequest{}, id++);

@@ -25,6 +25,14 @@ TEST(RestartPolicy, NeverRestarts) {
   EXPECT_FALSE(wants_restart(RestartPolicy::never, {-1, 9, false}));
 }
 
+TEST(RestartPolicy, TheNamesOfANormalizedSpecReadBackAsTheirPolicy) {
+  for (auto policy : {RestartPolicy::always, RestartPolicy::on_failure, RestartPolicy::never})
+    EXPECT_EQ(restart_policy_named(to_string(policy)), policy) << to_string(policy);
+  EXPECT_EQ(restart_policy_named("on_error"), std::nullopt);  // an original form, not normalized
+  EXPECT_EQ(restart_policy_named(""), std::nullopt);
+  EXPECT_EQ(restart_policy_named("Always"), std::nullopt);
+}
+
 TEST(RestartPolicy, FirstRestartIsImmediateThenBackoffDoublesToTheCap) {
   RestartSpec spec{RestartPolicy::always, 10, 60, 100, 500};
   std::deque<std::chrono::steady_clock::time_point> recent;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bus/instance_id.hpp"
 #include "tools/client.hpp"
 
 namespace {
@@ -23,7 +24,8 @@ void request_stop(int) { stop_requested = 1; }
 
 // What the event is about: "echoes/0", "echoes", or a member's name.
 std::string subject(const mob::Event& event) {
-  if (event.instance >= 0) return event.service + "/" + std::to_string(event.instance);
+  if (event.instance >= 0)
+    return mob::InstanceId{event.service, static_cast<std::uint32_t>(event.instance)}.display_name();
   if (!event.service.empty()) return event.service;
   return event.member;
 }
