@@ -766,7 +766,7 @@ TEST_F(Hostile, ARecordOfTheAgentMadeByAnotherIsRefutedNotMerged) {
   MemberEntry forged = member_entry(agent().name(), closed_endpoint(), closed_endpoint(), before->incarnation);
   forged.heartbeat = now_stamp() + (60'000ULL << 16);  // a minute ahead: later than its own
   forged.reported_by = "forger";
-  RawDealer client(agent());
+  RawPeer client(agent(), "hostile-test");
   client.send(SyncPush{members_delta({forged})}, 1);
   EXPECT_TRUE(wait_until([&] {
     auto seen = member_named(agent(), agent().name());
@@ -797,7 +797,7 @@ TEST_F(Hostile, ARecordOfTheAgentMadeByAnotherIsRefutedNotMerged) {
 TEST_F(Hostile, ProbesFromMadeUpMembersCannotMakeTheAgentDoubtItsClock) {
   std::vector<MemberEntry> made_up;
   for (int i = 0; i < 3; ++i) made_up.push_back(member_entry("made-up-" + std::to_string(i), closed_endpoint()));
-  RawDealer client(agent());
+  RawPeer client(agent(), "hostile-test");
   client.send(SyncPush{members_delta(made_up)}, 1);
   ASSERT_TRUE(wait_until([&] { return member_named(agent(), "made-up-2").has_value(); })) << tail(log());
   // The agent judges its clock every second: three probes 10 minutes ahead, again and again.
