@@ -15,6 +15,7 @@
 #include "agent/hlc.hpp"
 #include "agent/placement.hpp"
 #include "agent/service_archive.hpp"
+#include "agent/time_source.hpp"
 #include "bus/log.hpp"
 #include "bus/transport.hpp"
 
@@ -71,12 +72,6 @@ constexpr std::size_t kMaxMembers = 10000;
 // a status reply loop over 2^32 instances.
 constexpr SpecLimits kAnySpecFromThePeers{SIZE_MAX, kMaxInstanceIndex};
 
-std::uint64_t wall_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
-
 bool is_live_member(MemberState state) {
   return state == MemberState::alive || state == MemberState::suspect;
 }
@@ -131,8 +126,8 @@ class Store {
         pub_(std::move(pub)),
         sub_(context, zmq::socket_type::sub),
         sub_events_(context, zmq::socket_type::pair),
-        detector_(config_.detector, std::random_device{}()),
-        random_(std::random_device{}()) {
+        detector_(config_.detector, config_.seed ? *config_.seed : std::random_device{}()),
+        random_(config_.seed ? *config_.seed + 1 : std::random_device{}()) {
     harden_socket(sub_, config_.max_message_bytes);
     if (config_.curve) make_curve_client(sub_, *config_.curve);
     sub_.set(zmq::sockopt::subscribe, kGossipTopic);
@@ -145,7 +140,7 @@ class Store {
       throw zmq::error_t();
     sub_events_.set(zmq::sockopt::linger, 0);
     sub_events_.connect(events);
-    started_ = Clock::now();
+    started_ = time_.steady_now();
   }
 
   ~Store() { zmq_socket_monitor(sub_.handle(), nullptr, 0); }
@@ -173,7 +168,7 @@ class Store {
       // A peer's DEALER is polled only while a reply may come (PeerLink): in a large network
       // most of them are idle, and each socket polled costs syscalls on every wake-up.
       std::vector<std::string> dealer_keys;
-      auto now = Clock::now();
+      auto now = time_.steady_now();
       for (auto& [address, link] : dealers_) {
         if (now >= link.reply_until) continue;
         items.push_back({link.socket.handle(), 0, ZMQ_POLLIN, 0});
@@ -213,7 +208,7 @@ class Store {
         }
       }
       guard_.run("a round of timers", [&] { run_timers(); });
-      if (!awaiting_save_.empty() || (!unsaved_.empty() && Clock::now() >= save_at_))
+      if (!awaiting_save_.empty() || (!unsaved_.empty() && time_.steady_now() >= save_at_))
         guard_.run("saving to disk", [&] { save(); });
       guard_.run("placement", [&] { after_change(); });
       for (auto& [request, reply] : awaiting_save_) reply_to(io_, request, std::move(reply));
@@ -279,7 +274,7 @@ class Store {
 
   bool away_longer_than_ttl() const {
     if (last_contact_ms_ == 0) return false;  // it never had a network
-    const std::uint64_t now = wall_ms();
+    const std::uint64_t now = time_.wall_ms();
     const auto ttl = static_cast<std::uint64_t>(std::chrono::milliseconds(config_.tombstone_ttl).count());
     if (now <= last_contact_ms_ + ttl) return false;
     log::warn(kLog, "this agent last heard from its network ", (now - last_contact_ms_) / 1000,
@@ -319,7 +314,7 @@ class Store {
   // of them is live in this agent's view, that it was heard from now.
   void keep_peers() {
     peers_unsaved_ = false;
-    next_contact_save_ = Clock::now() + std::min<Clock::duration>(kContactRefresh, config_.tombstone_ttl / 4);
+    next_contact_save_ = time_.steady_now() + std::min<Clock::duration>(kContactRefresh, config_.tombstone_ttl / 4);
     std::vector<ServiceArchive::Peer> peers;
     bool heard = false;
     for (const auto& [key, entry] : state_.members()) {
@@ -328,7 +323,7 @@ class Store {
       peers.push_back({member.name, member.address});
       heard = heard || is_live_member(member.state);
     }
-    if (heard) last_contact_ms_ = wall_ms();
+    if (heard) last_contact_ms_ = time_.wall_ms();
     if (auto kept = archive_.keep_peers(peers, last_contact_ms_); !kept)
       log::error(kLog, "cannot keep the network's members on disk: ", kept.error().message);
   }
@@ -380,7 +375,7 @@ class Store {
 
   // Queues the entry for the next batch written to disk.
   void persist(const ServiceEntry& entry) {
-    if (unsaved_.empty()) save_at_ = Clock::now() + kSaveDelay;
+    if (unsaved_.empty()) save_at_ = time_.steady_now() + kSaveDelay;
     unsaved_.insert(entry.name);
   }
 
@@ -409,10 +404,10 @@ class Store {
 
   // ---- local changes -------------------------------------------------------------------
 
-  Stamp stamp() { return Stamp{clock_.now(wall_ms()), config_.self.name}; }
+  Stamp stamp() { return Stamp{clock_.now(time_.wall_ms()), config_.self.name}; }
 
   void announce_self() {
-    MemberEntry entry{config_.self, clock_.now(wall_ms()), config_.self.name};
+    MemberEntry entry{config_.self, clock_.now(time_.wall_ms()), config_.self.name};
     entry.member.state = MemberState::alive;
     entry.member.incarnation = incarnation_;
     record(entry);
@@ -482,7 +477,7 @@ class Store {
             held->member.state == MemberState::suspect &&
             held->member.incarnation == entry.member.incarnation &&
             entry.member.name != config_.self.name)
-          detector_.on_suspected(entry.member.name, entry.reported_by, Clock::now());
+          detector_.on_suspected(entry.member.name, entry.reported_by, time_.steady_now());
         continue;
       }
       if (!soft || entry.member.name == config_.self.name) changed.members.push_back(entry);
@@ -557,7 +552,7 @@ class Store {
   }
 
   bool stamped_too_far_ahead(std::uint64_t stamp, const std::string& origin) {
-    const std::uint64_t now_ms = wall_ms();
+    const std::uint64_t now_ms = time_.wall_ms();
     if (HybridClock::wall_ms_of(stamp) <= now_ms + kMaxClockAheadMs) return false;
     refuse_change("a change stamped " + std::to_string((HybridClock::wall_ms_of(stamp) - now_ms) / 1000) +
                       " s ahead of this agent's clock",
@@ -570,7 +565,7 @@ class Store {
   // Logs a refused change at most once a minute, with the count of the ones not logged.
   void refuse_change(const std::string& what, const std::string& origin, const std::string& rule) {
     ++refused_changes_;
-    auto now = Clock::now();
+    auto now = time_.steady_now();
     if (now - last_refusal_log_ < std::chrono::minutes(1)) return;
     log::warn(kLog, "refused ", refused_changes_, " change(s), the last from agent ", origin, ": ",
               what, " (", rule, ")");
@@ -619,7 +614,7 @@ class Store {
     if (!old_state || *old_state != member.state)
       log::info(kLog, "member ", member.name, " is ", to_string(member.state),
                 " (incarnation ", member.incarnation, ")");
-    if (member.state == MemberState::suspect) detector_.on_suspected(member.name, entry.reported_by, Clock::now());
+    if (member.state == MemberState::suspect) detector_.on_suspected(member.name, entry.reported_by, time_.steady_now());
     else detector_.on_cleared(member.name);
   }
 
@@ -637,7 +632,7 @@ class Store {
   Event event_for(std::string topic, const std::string& agent, std::uint64_t version) {
     Event event;
     event.topic = std::move(topic);
-    event.time_ms = static_cast<std::int64_t>(wall_ms());
+    event.time_ms = static_cast<std::int64_t>(time_.wall_ms());
     event.agent = agent;
     event.publisher = config_.self.name;
     event.version = version;
@@ -1006,14 +1001,14 @@ class Store {
     if (member.name == config_.self.name || entry.reported_by != member.name ||
         member.state != MemberState::alive || clock_checks_.size() >= kMaxClockChecks)
       return;
-    auto now = Clock::now();
+    auto now = time_.steady_now();
     auto last = clock_checked_.find(member.name);
     if (last != clock_checked_.end() && now - last->second < kClockCheckPeriod) return;
     if (last == clock_checked_.end() && clock_checked_.size() >= kMaxMembers) return;
     clock_checked_[member.name] = now;
     std::uint64_t seq = kClockCheckSeqBase + next_clock_check_seq_++ % kClockCheckSeqBase;
     clock_checks_[seq] = ClockCheck{member.name, member.address, now + kClockCheckWait};
-    send_to_peer(member.address, ProbeRequest{seq, config_.self.name, member.name, 0, wall_ms()});
+    send_to_peer(member.address, ProbeRequest{seq, config_.self.name, member.name, 0, time_.wall_ms()});
   }
 
   void answer_clock_check(const ProbeAck& ack, const std::string& address) {
@@ -1027,14 +1022,14 @@ class Store {
   void note_clock(const std::string& peer, std::uint64_t their_wall_ms) {
     if (their_wall_ms == 0 || peer == config_.self.name || !is_valid_agent_name(peer)) return;
     if (clock_offsets_.size() >= kMaxMembers && !clock_offsets_.contains(peer)) return;
-    clock_offsets_[peer] = {static_cast<std::int64_t>(their_wall_ms - wall_ms()), Clock::now()};
+    clock_offsets_[peer] = {static_cast<std::int64_t>(their_wall_ms - time_.wall_ms()), time_.steady_now()};
   }
 
   bool unfit(const Member& member) const {
     if (!member.problem.empty()) return true;
     if (member.name == config_.self.name) return !clock_problem_.empty();
     auto offset = clock_offsets_.find(member.name);
-    return offset != clock_offsets_.end() && Clock::now() - offset->second.second < kClockSampleLife &&
+    return offset != clock_offsets_.end() && time_.steady_now() - offset->second.second < kClockSampleLife &&
            static_cast<std::uint64_t>(std::abs(offset->second.first)) > kMaxClockAheadMs;
   }
 
@@ -1047,7 +1042,7 @@ class Store {
   void check_clock() {
     std::size_t inside = 1, outside = 0;
     std::vector<std::int64_t> off;
-    auto now = Clock::now();
+    auto now = time_.steady_now();
     std::erase_if(clock_offsets_, [&](const auto& sample) { return now - sample.second.second >= kClockSampleLife; });
     std::erase_if(clock_checks_, [&](const auto& check) { return now >= check.second.give_up_at; });
     std::erase_if(clock_checked_, [&](const auto& last) { return now - last.second >= kClockCheckPeriod; });
@@ -1154,7 +1149,7 @@ class Store {
     if (!link) return;
     auto bytes = encode(Envelope{kProtocolVersion, 0, config_.self.name, Body{std::move(message)}});
     send_frames(link->socket, {bytes});
-    link->last_used = Clock::now();
+    link->last_used = time_.steady_now();
     if constexpr (!std::is_same_v<Message, SyncPush>) link->reply_until = link->last_used + reply_wait_;
   }
 
@@ -1167,7 +1162,7 @@ class Store {
   // here (the first word of each worker), or kAdvertiseWait after the start.
   void join_when_advertised() {
     if (seeds_to_join_.empty()) return;
-    if (!unreported_providers_.empty() && Clock::now() - started_ < kAdvertiseWait) return;
+    if (!unreported_providers_.empty() && time_.steady_now() - started_ < kAdvertiseWait) return;
     begin_join(seeds_to_join_);
     seeds_to_join_.clear();
   }
@@ -1180,8 +1175,8 @@ class Store {
       else log::warn(kLog, "not joining through ", endpoint.error().message);
     }
     join_backoff_ = std::chrono::milliseconds(200);
-    join_next_at_ = Clock::now();
-    join_deadline_ = Clock::now() + std::chrono::milliseconds(2500);
+    join_next_at_ = time_.steady_now();
+    join_deadline_ = time_.steady_now() + std::chrono::milliseconds(2500);
     joining_ = true;
   }
 
@@ -1189,7 +1184,7 @@ class Store {
     const MemberEntry* self = state_.member(config_.self.name);
     for (const auto& seed : join_seeds_)
       if (seed != config_.self.address && self) send_to_peer(seed, JoinRequest{*self});
-    join_next_at_ = Clock::now() + join_backoff_;
+    join_next_at_ = time_.steady_now() + join_backoff_;
     join_backoff_ = std::min(join_backoff_ * 2, std::chrono::milliseconds(5000));
   }
 
@@ -1209,7 +1204,7 @@ class Store {
     }
     // Lifeguard's buddy system: the prober tells us we are suspected at incarnation n.
     if (probe.suspected_at != 0 && probe.suspected_at - 1 >= incarnation_) refute(probe.suspected_at - 1);
-    reply_to(io_, request, ProbeAck{probe.seq, config_.self.name, incarnation_, wall_ms()});
+    reply_to(io_, request, ProbeAck{probe.seq, config_.self.name, incarnation_, time_.wall_ms()});
     // A member we hold failed probes us: it is back (a partition healed, one way at least).
     if (const MemberEntry* prober = state_.member(probe.from))
       if (prober->member.state == MemberState::failed) exchange_with_returning(*prober);
@@ -1218,7 +1213,7 @@ class Store {
   // Syncs with a member this agent holds failed that shows it is alive: its refutation and
   // whatever either side changed meanwhile cross in one exchange. At most one a second.
   void exchange_with_returning(const MemberEntry& member) {
-    auto now = Clock::now();
+    auto now = time_.steady_now();
     if (now < next_returning_sync_) return;
     next_returning_sync_ = now + std::chrono::seconds(1);
     log::info(kLog, "failed member ", member.member.name, " answers again: exchanging state with it");
@@ -1238,7 +1233,7 @@ class Store {
     const Member& target = *failed[pick(random_)];
     send_to_peer(target.address, ProbeRequest{kReconnectSeqBase + next_reconnect_seq_++ % kReconnectSeqBase,
                                               config_.self.name, target.name, target.incarnation + 1,
-                                              wall_ms()});
+                                              time_.wall_ms()});
   }
 
   void handle_indirect_probe(const Routed& request, const IndirectProbeRequest& indirect) {
@@ -1249,10 +1244,10 @@ class Store {
       return;
     }
     std::uint64_t seq = kRelaySeqBase + next_relay_seq_++;
-    relays_[seq] = Relay{request, indirect.seq, Clock::now() + config_.detector.probe_interval * 2};
+    relays_[seq] = Relay{request, indirect.seq, time_.steady_now() + config_.detector.probe_interval * 2};
     std::string address = indirect.target_address.empty() ? address_of(indirect.target)
                                                           : indirect.target_address;
-    if (!address.empty()) send_to_peer(address, ProbeRequest{seq, config_.self.name, indirect.target, 0, wall_ms()});
+    if (!address.empty()) send_to_peer(address, ProbeRequest{seq, config_.self.name, indirect.target, 0, time_.wall_ms()});
   }
 
   void handle_sync(const Routed& request, const SyncRequest& sync) {
@@ -1370,7 +1365,7 @@ class Store {
   }
 
   void run_timers() {
-    auto now = Clock::now();
+    auto now = time_.steady_now();
     join_when_advertised();
     if (joining_ && now >= join_next_at_) send_join();
     if (joining_ && !join_requests_.empty() && now >= join_deadline_) {
@@ -1419,7 +1414,7 @@ class Store {
     const MemberEntry* self = state_.member(config_.self.name);
     if (!self || leaving_) return;
     MemberEntry entry = *self;
-    entry.heartbeat = clock_.now(wall_ms());
+    entry.heartbeat = clock_.now(time_.wall_ms());
     entry.member.load = static_cast<double>(local_instances_);
     state_.merge(entry);
     StateDelta delta;
@@ -1436,7 +1431,7 @@ class Store {
         std::uint64_t suspected_at =
             target->member.state == MemberState::suspect ? target->member.incarnation + 1 : 0;
         send_to_peer(target->member.address,
-                     ProbeRequest{action.seq, config_.self.name, action.target, suspected_at, wall_ms()});
+                     ProbeRequest{action.seq, config_.self.name, action.target, suspected_at, time_.wall_ms()});
         return;
       }
       case Kind::indirect_probe:
@@ -1469,7 +1464,7 @@ class Store {
   void accuse(const MemberEntry& target, MemberState state) {
     MemberEntry entry = target;
     entry.member.state = state;
-    entry.heartbeat = clock_.now(wall_ms());
+    entry.heartbeat = clock_.now(time_.wall_ms());
     entry.reported_by = config_.self.name;
     record(entry);
   }
@@ -1493,7 +1488,7 @@ class Store {
   void collect_garbage() {
     auto ttl_ms = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(config_.tombstone_ttl).count());
-    auto now_ms = wall_ms();
+    auto now_ms = time_.wall_ms();
     if (now_ms <= ttl_ms) return;
     std::vector<std::string> removed_specs;
     for (const auto& [key, entry] : state_.services())
@@ -1518,7 +1513,7 @@ class Store {
       members_dirty_ = false;
       update_peers();
       all_dirty_ = true;
-      if (!peers_unsaved_) peers_save_at_ = Clock::now() + kPeersSaveDelay;
+      if (!peers_unsaved_) peers_save_at_ = time_.steady_now() + kPeersSaveDelay;
       peers_unsaved_ = true;
     }
     if (!held_specs_.empty() && !joined_ && owner_duties_allowed()) release_held_specs(false);
@@ -1544,7 +1539,7 @@ class Store {
   bool owner_duties_allowed() const {
     // A joining agent first learns the network's state, so it does not place on a stale view.
     if (!clock_problem_.empty()) return false;
-    return !awaiting_network_ || joined_ || Clock::now() - started_ > kNetworkWait;
+    return !awaiting_network_ || joined_ || time_.steady_now() - started_ > kNetworkWait;
   }
 
   // A subscription of ours ended without our asking: probe the peer now.
@@ -1554,7 +1549,7 @@ class Store {
       const Member& member = entry.member;
       if (member.pub_address != endpoint || !is_live_member(member.state)) continue;
       log::debug(kLog, "lost the connection to ", member.name, "'s gossip: probing it now");
-      detector_.probe_soon(member.name, Clock::now());
+      detector_.probe_soon(member.name, time_.steady_now());
       return;
     }
   }
@@ -1598,7 +1593,7 @@ class Store {
       sync_soon_ = member.name;  // what it published before we listened is fetched now
     }
     detector_.set_members(probe_targets);
-    if (has_failed && !has_failed_members_) next_reconnect_ = Clock::now() + config_.reconnect_interval;
+    if (has_failed && !has_failed_members_) next_reconnect_ = time_.steady_now() + config_.reconnect_interval;
     has_failed_members_ = has_failed;
   }
 
@@ -1756,8 +1751,8 @@ class Store {
         if (!here || here->removed || here->status.state != InstanceState::running) return;
         const InstanceEntry* there = state_.instance(name, assignment.index, assignment.node);
         bool taken_over = there && !there->removed && there->status.state == InstanceState::running;
-        auto since = handovers_.try_emplace(key, Clock::now()).first->second;
-        if (!taken_over && Clock::now() - since < kHandoverLimit) indices.push_back(assignment.index);
+        auto since = handovers_.try_emplace(key, time_.steady_now()).first->second;
+        if (!taken_over && time_.steady_now() - since < kHandoverLimit) indices.push_back(assignment.index);
       });
       if (!clock_problem_.empty()) indices.clear();  // it follows the network no longer
       if (indices.empty() && sent == sent_.end()) continue;
@@ -1858,7 +1853,7 @@ class Store {
     MemberEntry entry = *self;
     entry.member.incarnation = ++incarnation_;
     entry.member.state = MemberState::left;
-    entry.heartbeat = clock_.now(wall_ms());
+    entry.heartbeat = clock_.now(time_.wall_ms());
     entry.reported_by = config_.self.name;
     leaving_ = true;
     record(entry);
@@ -1876,6 +1871,7 @@ class Store {
   };
 
   StoreConfig config_;
+  const TimeSource& time_ = config_.time ? *config_.time : system_time();
   StepGuard guard_{"store"};
   ServiceArchive archive_;
   std::set<std::string> unsaved_;           // services whose record is not on disk yet

@@ -15,6 +15,7 @@
 #include "agent/failure_detector.hpp"
 #include "agent/service_archive.hpp"
 #include "agent/spec.hpp"
+#include "agent/time_source.hpp"
 #include "bus/messages.hpp"
 #include "bus/security.hpp"
 
@@ -41,6 +42,8 @@ struct StoreConfig {
   std::chrono::milliseconds reconnect_interval{1000};
   std::chrono::seconds reconnect_timeout{24 * 3600};
   std::optional<ClientKeys> curve = std::nullopt;  // set: every DEALER and the SUB connect as CURVE clients
+  const TimeSource* time = nullptr;             // the clocks it reads; null: the machine's
+  std::optional<std::uint64_t> seed = std::nullopt;  // its random choices; unset: from the machine
 };
 
 // Runs the store's loop until ShutdownRequest arrives on `control`. `io` brings client and
