@@ -10,6 +10,8 @@
 
 #include "agent/actor.hpp"
 #include "agent/admission.hpp"
+#include "agent/change_events.hpp"
+#include "agent/clock_judge.hpp"
 #include "agent/cluster_state.hpp"
 #include "agent/durable.hpp"
 #include "agent/hlc.hpp"
@@ -482,7 +484,7 @@ class Store {
       }
       if (!soft || entry.member.name == config_.self.name) changed.members.push_back(entry);
       if (!soft) member_changed(entry, existed ? std::optional(old_state) : std::nullopt);
-      if (!soft) member_event(entry, existed ? std::optional(old_state) : std::nullopt);
+      if (!soft) publish_change(entry, existed ? std::optional(old_state) : std::nullopt);
     }
     for (const auto& entry : delta.services) {
       if (origin == Origin::peers && stamped_too_far_ahead(entry.stamp.hlc, entry.stamp.origin)) continue;
@@ -490,7 +492,7 @@ class Store {
       std::optional<ServiceEntry> before;
       if (const auto* held = state_.service(entry.name)) before = *held;
       if (!state_.merge(entry)) continue;
-      service_event(entry, before);
+      publish_change(entry, before);
       changed.services.push_back(entry);
       mark_dirty_with_dependents(entry.name);
       specs_.erase(entry.name);
@@ -503,7 +505,7 @@ class Store {
       std::optional<AssignmentEntry> before;
       if (const auto* held = state_.assignment(entry.service, entry.index)) before = *held;
       if (!state_.merge(entry)) continue;
-      assignment_event(entry, before);
+      publish_change(entry, before);
       changed.assignments.push_back(entry);
       dirty_services_.insert(entry.service);
     }
@@ -516,7 +518,7 @@ class Store {
       if (const auto* held = state_.instance(status.service, status.index, status.node); held && !held->removed)
         before = held->status.state;
       if (!state_.merge(entry)) continue;
-      instance_event(entry, before);
+      publish_change(entry, before);
       changed.instances.push_back(entry);
       mark_dirty_with_dependents(status.service);
       if (auto mine = contradicted_report(entry)) reassert.push_back(*mine);
@@ -629,16 +631,6 @@ class Store {
 
   // ---- events: every change this store learns, published once on PUB ------------------------
 
-  Event event_for(std::string topic, const std::string& agent, std::uint64_t version) {
-    Event event;
-    event.topic = std::move(topic);
-    event.time_ms = static_cast<std::int64_t>(time_.wall_ms());
-    event.agent = agent;
-    event.publisher = config_.self.name;
-    event.version = version;
-    return event;
-  }
-
   void publish(Event event) {
     event.seq = ++event_seq_;
     std::string topic = event.topic;
@@ -646,76 +638,11 @@ class Store {
     send_frames(pub_, {topic, bytes});  // a PUB drops at its high-water mark, never blocks
   }
 
-  void member_event(const MemberEntry& entry, std::optional<MemberState> before) {
-    const auto state = entry.member.state;
-    std::string topic;
-    if (state == MemberState::alive && (!before || *before == MemberState::failed || *before == MemberState::left))
-      topic = "member.joined";
-    else if (state == MemberState::suspect && before != state) topic = "member.suspect";
-    else if (state == MemberState::failed && before != state) topic = "member.failed";
-    else if (state == MemberState::left && before != state) topic = "member.left";
-    if (topic.empty()) return;
-    auto event = event_for(topic, entry.reported_by.empty() ? entry.member.name : entry.reported_by,
-                           entry.heartbeat);
-    event.member = entry.member.name;
-    event.node = entry.member.name;
-    event.state = std::string(to_string(state));
-    event.generation = entry.member.incarnation;
-    publish(std::move(event));
-  }
-
-  void service_event(const ServiceEntry& entry, const std::optional<ServiceEntry>& before) {
-    std::string topic;
-    std::string reason;
-    if (entry.removed) {
-      if (before && !before->removed) topic = "service.removed";
-    } else if (!before || before->removed) {
-      topic = "service.deployed";
-    } else {
-      topic = "service.updated";
-      if (before->generation != entry.generation) reason = "new version";
-      else if (before->spec_json != entry.spec_json) reason = std::string(kConcurrentDeploy);
-      else if (before->enabled != entry.enabled) reason = entry.enabled ? "started" : "stopped";
-      else if (before->restart_generation != entry.restart_generation) reason = "restarted";
-    }
-    if (topic.empty()) return;
-    auto event = event_for(topic, entry.stamp.origin, entry.stamp.hlc);
-    event.service = entry.name;
-    event.generation = entry.generation;
-    event.reason = reason;
-    publish(std::move(event));
-  }
-
-  void assignment_event(const AssignmentEntry& entry, const std::optional<AssignmentEntry>& before) {
-    if (entry.removed) return;
-    bool moved = before && !before->removed && before->node != entry.node;
-    if (before && !before->removed && !moved) return;
-    auto event = event_for("instance.assigned", entry.stamp.origin, entry.stamp.hlc);
-    event.service = entry.service;
-    event.instance = static_cast<std::int32_t>(entry.index);
-    event.node = entry.node;
-    if (moved) event.from_node = before->node;
-    publish(event);
-    if (!moved) return;
-    event.topic = "instance.moved";
-    publish(std::move(event));
-  }
-
-  void instance_event(const InstanceEntry& entry, std::optional<InstanceState> before) {
-    const auto& status = entry.status;
-    if (entry.removed || before == status.state || status.state == InstanceState::pending) return;
-    auto event = event_for("instance." + std::string(to_string(status.state)), status.node,
-                           entry.stamp.hlc);
-    event.service = status.service;
-    event.instance = static_cast<std::int32_t>(status.index);
-    event.node = status.node;
-    event.state = std::string(to_string(status.state));
-    event.exit_code = status.exit_code;
-    event.signal = status.signal;
-    event.generation = status.spec_version;
-    event.reason = status.reason;
-    event.pid = status.pid;
-    publish(std::move(event));
+  // Publishes the events a merged change makes (agent/change_events.hpp).
+  template <class Entry, class Before>
+  void publish_change(const Entry& entry, const Before& before) {
+    for (auto& event : change_events(entry, before, EventSource{config_.self.name, time_.wall_ms()}))
+      publish(std::move(event));
   }
 
   // ---- requests from clients and peers -----------------------------------------------------
@@ -1020,50 +947,27 @@ class Store {
 
   // `peer`'s wall clock read `their_wall_ms` just now (0: not known).
   void note_clock(const std::string& peer, std::uint64_t their_wall_ms) {
-    if (their_wall_ms == 0 || peer == config_.self.name || !is_valid_agent_name(peer)) return;
-    if (clock_offsets_.size() >= kMaxMembers && !clock_offsets_.contains(peer)) return;
-    clock_offsets_[peer] = {static_cast<std::int64_t>(their_wall_ms - time_.wall_ms()), time_.steady_now()};
+    if (peer == config_.self.name || !is_valid_agent_name(peer)) return;
+    clock_judge_.note(peer, their_wall_ms, time_.wall_ms(), time_.steady_now());
   }
 
   bool unfit(const Member& member) const {
     if (!member.problem.empty()) return true;
     if (member.name == config_.self.name) return !clock_problem_.empty();
-    auto offset = clock_offsets_.find(member.name);
-    return offset != clock_offsets_.end() && time_.steady_now() - offset->second.second < kClockSampleLife &&
-           static_cast<std::uint64_t>(std::abs(offset->second.first)) > kMaxClockAheadMs;
+    return clock_judge_.measured_off(member.name, time_.steady_now());
   }
 
-  // Whether this agent's clock is off: more of its live peers (measured on probe acks) are
-  // outside the bound than inside it, counting itself inside. With one peer it cannot tell
-  // which clock is wrong and assumes neither.
-  // Samples come only from acks to this agent's own probes (every agent probes each member
+  // Whether this agent's clock is off (agent/clock_judge.hpp): more of its peers are outside
+  // the bound than inside it. Samples come only from acks to this agent's own probes (every agent probes each member
   // in turn; a member whose entries are refused as stamped ahead is probed for it), never
   // from what a message claims: a probe, gossip. Without a fresh sample the verdict stands.
   void check_clock() {
-    std::size_t inside = 1, outside = 0;
-    std::vector<std::int64_t> off;
     auto now = time_.steady_now();
-    std::erase_if(clock_offsets_, [&](const auto& sample) { return now - sample.second.second >= kClockSampleLife; });
     std::erase_if(clock_checks_, [&](const auto& check) { return now >= check.second.give_up_at; });
     std::erase_if(clock_checked_, [&](const auto& last) { return now - last.second >= kClockCheckPeriod; });
-    if (clock_offsets_.empty()) return;
-    for (const auto& [peer, sample] : clock_offsets_) {
-      if (static_cast<std::uint64_t>(std::abs(sample.first)) > kMaxClockAheadMs) {
-        ++outside;
-        off.push_back(sample.first);
-      } else {
-        ++inside;
-      }
-    }
-    std::string problem;
-    if (outside > inside) {
-      std::nth_element(off.begin(), off.begin() + static_cast<std::ptrdiff_t>(off.size() / 2), off.end());
-      std::int64_t median = off[off.size() / 2];  // the peers' clock minus ours
-      problem = "clock is " + std::to_string(std::abs(median) / 1000) + " s " +
-                (median > 0 ? "behind " : "ahead of ") + std::to_string(outside) + " of its " +
-                std::to_string(outside + inside - 1) + " peers (more than " +
-                std::to_string(kMaxClockAheadMs / 1000) + " s)";
-    }
+    auto verdict = clock_judge_.judge_own_clock(now);
+    if (!verdict) return;
+    const std::string& problem = *verdict;
     if (problem.empty() == clock_problem_.empty()) {
       if (!problem.empty() && now - last_skew_log_ >= std::chrono::minutes(1)) {
         log::warn(kLog, "this agent's ", problem, ": it refuses client writes and runs nothing; fix its clock (NTP)");
@@ -1924,8 +1828,7 @@ class Store {
   std::uint64_t last_contact_ms_ = 0;     // wall ms when a live peer was last known
   std::uint64_t next_reconnect_seq_ = 0;
   std::map<std::string, InstanceStatus> my_instances_;
-  // Per peer: its wall clock minus ours (ms) at the last probe ack, and when that was.
-  std::map<std::string, std::pair<std::int64_t, Clock::time_point>> clock_offsets_;
+  ClockJudge clock_judge_{{kMaxClockAheadMs, kClockSampleLife, kMaxMembers}};
   std::string clock_problem_;  // "clock is 600 s behind 2 of its 2 peers ...", or empty
   struct ClockCheck {
     std::string name, address;

@@ -1,0 +1,97 @@
+#include "agent/change_events.hpp"
+
+#include <utility>
+
+namespace mob {
+namespace {
+
+Event event_for(std::string topic, const std::string& agent, std::uint64_t version, const EventSource& source) {
+  Event event;
+  event.topic = std::move(topic);
+  event.time_ms = static_cast<std::int64_t>(source.wall_ms);
+  event.agent = agent;
+  event.publisher = source.publisher;
+  event.version = version;
+  return event;
+}
+
+}  // namespace
+
+std::vector<Event> change_events(const MemberEntry& entry, std::optional<MemberState> before,
+                                 const EventSource& source) {
+  const auto state = entry.member.state;
+  std::string topic;
+  if (state == MemberState::alive && (!before || *before == MemberState::failed || *before == MemberState::left))
+    topic = "member.joined";
+  else if (state == MemberState::suspect && before != state) topic = "member.suspect";
+  else if (state == MemberState::failed && before != state) topic = "member.failed";
+  else if (state == MemberState::left && before != state) topic = "member.left";
+  if (topic.empty()) return {};
+  auto event = event_for(topic, entry.reported_by.empty() ? entry.member.name : entry.reported_by,
+                         entry.heartbeat, source);
+  event.member = entry.member.name;
+  event.node = entry.member.name;
+  event.state = std::string(to_string(state));
+  event.generation = entry.member.incarnation;
+  return {std::move(event)};
+}
+
+std::vector<Event> change_events(const ServiceEntry& entry, const std::optional<ServiceEntry>& before,
+                                 const EventSource& source) {
+  std::string topic;
+  std::string reason;
+  if (entry.removed) {
+    if (before && !before->removed) topic = "service.removed";
+  } else if (!before || before->removed) {
+    topic = "service.deployed";
+  } else {
+    topic = "service.updated";
+    if (before->generation != entry.generation) reason = "new version";
+    else if (before->spec_json != entry.spec_json) reason = std::string(kConcurrentDeploy);
+    else if (before->enabled != entry.enabled) reason = entry.enabled ? "started" : "stopped";
+    else if (before->restart_generation != entry.restart_generation) reason = "restarted";
+  }
+  if (topic.empty()) return {};
+  auto event = event_for(topic, entry.stamp.origin, entry.stamp.hlc, source);
+  event.service = entry.name;
+  event.generation = entry.generation;
+  event.reason = reason;
+  return {std::move(event)};
+}
+
+std::vector<Event> change_events(const AssignmentEntry& entry, const std::optional<AssignmentEntry>& before,
+                                 const EventSource& source) {
+  if (entry.removed) return {};
+  bool moved = before && !before->removed && before->node != entry.node;
+  if (before && !before->removed && !moved) return {};
+  auto event = event_for("instance.assigned", entry.stamp.origin, entry.stamp.hlc, source);
+  event.service = entry.service;
+  event.instance = static_cast<std::int32_t>(entry.index);
+  event.node = entry.node;
+  if (moved) event.from_node = before->node;
+  std::vector<Event> events{event};
+  if (moved) {
+    event.topic = "instance.moved";
+    events.push_back(std::move(event));
+  }
+  return events;
+}
+
+std::vector<Event> change_events(const InstanceEntry& entry, std::optional<InstanceState> before,
+                                 const EventSource& source) {
+  const auto& status = entry.status;
+  if (entry.removed || before == status.state || status.state == InstanceState::pending) return {};
+  auto event = event_for("instance." + std::string(to_string(status.state)), status.node, entry.stamp.hlc, source);
+  event.service = status.service;
+  event.instance = static_cast<std::int32_t>(status.index);
+  event.node = status.node;
+  event.state = std::string(to_string(status.state));
+  event.exit_code = status.exit_code;
+  event.signal = status.signal;
+  event.generation = status.spec_version;
+  event.reason = status.reason;
+  event.pid = status.pid;
+  return {std::move(event)};
+}
+
+}  // namespace mob

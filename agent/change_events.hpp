@@ -1,0 +1,34 @@
+// What a merged change to the replicated state means to a user: the events (docs/events.md)
+// that one entry makes, given what this agent held before it. Pure functions; the store
+// publishes what they return, once per change it merges.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bus/messages.hpp"
+
+namespace mob {
+
+// Who publishes (this agent) and when (its wall clock, ms), for every event made.
+struct EventSource {
+  std::string publisher;
+  std::uint64_t wall_ms = 0;
+};
+
+// member.joined / suspect / failed / left; nothing for a heartbeat or a refutation.
+std::vector<Event> change_events(const MemberEntry& entry, std::optional<MemberState> before,
+                                 const EventSource& source);
+// service.deployed / updated (with why) / removed.
+std::vector<Event> change_events(const ServiceEntry& entry, const std::optional<ServiceEntry>& before,
+                                 const EventSource& source);
+// instance.assigned, and instance.moved when it moved from another node.
+std::vector<Event> change_events(const AssignmentEntry& entry, const std::optional<AssignmentEntry>& before,
+                                 const EventSource& source);
+// instance.<state> when the state changed (never for pending or a removal).
+std::vector<Event> change_events(const InstanceEntry& entry, std::optional<InstanceState> before,
+                                 const EventSource& source);
+
+}  // namespace mob

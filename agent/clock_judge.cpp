@@ -1,0 +1,52 @@
+#include "agent/clock_judge.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <vector>
+
+namespace mob {
+
+void ClockJudge::note(const std::string& peer, std::uint64_t their_wall_ms, std::uint64_t our_wall_ms,
+                      TimePoint now) {
+  if (their_wall_ms == 0 || our_wall_ms == 0) return;
+  if (samples_.size() >= bounds_.max_peers && !samples_.contains(peer)) return;
+  // Readings come from peers and may be anything: the distance is computed unsigned, and the
+  // signed offset (for the direction and the median) is clamped to +-2^62.
+  std::uint64_t distance = their_wall_ms > our_wall_ms ? their_wall_ms - our_wall_ms : our_wall_ms - their_wall_ms;
+  constexpr std::uint64_t kClamp = 1ULL << 62;
+  std::int64_t magnitude = static_cast<std::int64_t>(std::min(distance, kClamp));
+  samples_[peer] = Sample{their_wall_ms > our_wall_ms ? magnitude : -magnitude, distance, now};
+}
+
+bool ClockJudge::off(const Sample& sample) const {
+  return sample.distance_ms > bounds_.max_offset_ms;
+}
+
+bool ClockJudge::measured_off(const std::string& peer, TimePoint now) const {
+  auto sample = samples_.find(peer);
+  return sample != samples_.end() && now - sample->second.taken < bounds_.sample_life && off(sample->second);
+}
+
+std::optional<std::string> ClockJudge::judge_own_clock(TimePoint now) {
+  std::erase_if(samples_, [&](const auto& sample) { return now - sample.second.taken >= bounds_.sample_life; });
+  if (samples_.empty()) return std::nullopt;
+  std::size_t inside = 1, outside = 0;  // this agent agrees with itself
+  std::vector<std::int64_t> offsets_off;
+  for (const auto& [peer, sample] : samples_) {
+    if (off(sample)) {
+      ++outside;
+      offsets_off.push_back(sample.offset_ms);
+    } else {
+      ++inside;
+    }
+  }
+  if (outside <= inside) return std::string();
+  auto middle = offsets_off.begin() + static_cast<std::ptrdiff_t>(offsets_off.size() / 2);
+  std::nth_element(offsets_off.begin(), middle, offsets_off.end());
+  std::int64_t median = *middle;  // the peers' clock minus ours
+  return "clock is " + std::to_string(std::abs(median) / 1000) + " s " + (median > 0 ? "behind " : "ahead of ") +
+         std::to_string(outside) + " of its " + std::to_string(outside + inside - 1) + " peers (more than " +
+         std::to_string(bounds_.max_offset_ms / 1000) + " s)";
+}
+
+}  // namespace mob

@@ -1,0 +1,50 @@
+// Whether clocks agree: the offsets of peers' wall clocks, sampled on acks to this agent's
+// own probes, and the verdicts drawn from them (is this agent's clock the odd one; is a
+// peer's off). Pure: every call is given the time. Owned by the store thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace mob {
+
+class ClockJudge {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  struct Bounds {
+    std::uint64_t max_offset_ms = 5 * 60 * 1000;  // clocks further apart disagree
+    std::chrono::steady_clock::duration sample_life = std::chrono::seconds(30);
+    std::size_t max_peers = 10000;  // samples of more peers are dropped
+  };
+
+  explicit ClockJudge(Bounds bounds) : bounds_(bounds) {}
+
+  // `peer`'s wall clock read `their_wall_ms` when this agent's read `our_wall_ms`, at `now`.
+  // A reading of 0 means unknown and is ignored.
+  void note(const std::string& peer, std::uint64_t their_wall_ms, std::uint64_t our_wall_ms, TimePoint now);
+  // A fresh sample says `peer`'s clock and this agent's are further apart than the bound.
+  bool measured_off(const std::string& peer, TimePoint now) const;
+  // Forgets stale samples, then: nullopt when none is left (the last verdict stands); "" when
+  // this agent's clock agrees with at least half of its peers, counting itself as agreeing;
+  // else what is wrong with it ("clock is 600 s behind 2 of its 2 peers (more than 300 s)").
+  // With one peer it cannot tell which clock is wrong, and says nothing is.
+  std::optional<std::string> judge_own_clock(TimePoint now);
+
+  std::size_t peers_sampled() const { return samples_.size(); }
+
+ private:
+  struct Sample {
+    std::int64_t offset_ms;    // their clock minus ours, clamped to +-2^62
+    std::uint64_t distance_ms;  // how far apart, exactly
+    TimePoint taken;
+  };
+  bool off(const Sample& sample) const;
+
+  Bounds bounds_;
+  std::map<std::string, Sample> samples_;
+};
+
+}  // namespace mob

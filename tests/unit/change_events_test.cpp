@@ -1,0 +1,159 @@
+// The events a merged change makes (agent/change_events.hpp): one table per record kind.
+#include "agent/change_events.hpp"
+
+#include <gtest/gtest.h>
+
+namespace mob {
+namespace {
+
+const EventSource kSource{"agent-1", 1'800'000'000'000ULL};
+
+std::vector<std::string> topics(const std::vector<Event>& events) {
+  std::vector<std::string> out;
+  for (const auto& event : events) out.push_back(event.topic);
+  return out;
+}
+
+MemberEntry member(MemberState state, std::uint64_t incarnation = 1) {
+  MemberEntry entry;
+  entry.member.name = "agent-2";
+  entry.member.state = state;
+  entry.member.incarnation = incarnation;
+  entry.heartbeat = 42;
+  entry.reported_by = "agent-3";
+  return entry;
+}
+
+TEST(ChangeEvents, AMemberEventSaysWhatItsStateBecame) {
+  using S = MemberState;
+  struct Case {
+    S state;
+    std::optional<S> before;
+    std::vector<std::string> topics;
+  };
+  std::vector<Case> cases = {
+      {S::alive, std::nullopt, {"member.joined"}},  {S::alive, S::failed, {"member.joined"}},
+      {S::alive, S::left, {"member.joined"}},       {S::alive, S::suspect, {}},  // a refutation
+      {S::alive, S::alive, {}},                     {S::suspect, S::alive, {"member.suspect"}},
+      {S::suspect, S::suspect, {}},                 {S::failed, S::suspect, {"member.failed"}},
+      {S::failed, S::failed, {}},                   {S::left, S::alive, {"member.left"}},
+      {S::left, std::nullopt, {"member.left"}},
+  };
+  for (const auto& c : cases)
+    EXPECT_EQ(topics(change_events(member(c.state), c.before, kSource)), c.topics)
+        << to_string(c.state) << " after " << (c.before ? to_string(*c.before) : "nothing");
+}
+
+TEST(ChangeEvents, AMemberEventCarriesWhoSaidItAndWhen) {
+  auto events = change_events(member(MemberState::failed, 7), MemberState::suspect, kSource);
+  ASSERT_EQ(events.size(), 1u);
+  const Event& event = events[0];
+  EXPECT_EQ(event.member, "agent-2");
+  EXPECT_EQ(event.node, "agent-2");
+  EXPECT_EQ(event.agent, "agent-3");  // the reporter
+  EXPECT_EQ(event.publisher, "agent-1");
+  EXPECT_EQ(event.time_ms, static_cast<std::int64_t>(kSource.wall_ms));
+  EXPECT_EQ(event.version, 42u);
+  EXPECT_EQ(event.generation, 7u);
+  EXPECT_EQ(event.state, "failed");
+}
+
+ServiceEntry service(std::uint64_t generation, std::string spec = "{}") {
+  ServiceEntry entry;
+  entry.name = "web";
+  entry.spec_json = std::move(spec);
+  entry.generation = generation;
+  entry.stamp = Stamp{99, "agent-4"};
+  return entry;
+}
+
+TEST(ChangeEvents, AServiceEventSaysWhyItChanged) {
+  auto v1 = service(1);
+  auto v2 = service(2);
+  auto rival = service(1, "{\"x\": 1}");
+  auto stopped = v1;
+  stopped.enabled = false;
+  auto restarted = v1;
+  restarted.restart_generation = 1;
+  auto removed = v1;
+  removed.removed = true;
+  struct Case {
+    ServiceEntry entry;
+    std::optional<ServiceEntry> before;
+    std::string topic, reason;
+  };
+  std::vector<Case> cases = {
+      {v1, std::nullopt, "service.deployed", ""},
+      {v1, removed, "service.deployed", ""},
+      {v2, v1, "service.updated", "new version"},
+      {rival, v1, "service.updated", std::string(kConcurrentDeploy)},
+      {stopped, v1, "service.updated", "stopped"},
+      {v1, stopped, "service.updated", "started"},
+      {restarted, v1, "service.updated", "restarted"},
+      {removed, v1, "service.removed", ""},
+  };
+  for (const auto& c : cases) {
+    auto events = change_events(c.entry, c.before, kSource);
+    ASSERT_EQ(events.size(), 1u) << c.topic << " " << c.reason;
+    EXPECT_EQ(events[0].topic, c.topic);
+    EXPECT_EQ(events[0].reason, c.reason);
+    EXPECT_EQ(events[0].agent, "agent-4");
+    EXPECT_EQ(events[0].service, "web");
+  }
+  EXPECT_TRUE(change_events(removed, std::nullopt, kSource).empty()) << "a tombstone of nothing";
+  EXPECT_TRUE(change_events(removed, removed, kSource).empty());
+}
+
+AssignmentEntry assignment(std::string node, bool removed = false) {
+  AssignmentEntry entry;
+  entry.service = "web";
+  entry.index = 3;
+  entry.node = std::move(node);
+  entry.removed = removed;
+  entry.stamp = Stamp{5, "agent-1"};
+  return entry;
+}
+
+TEST(ChangeEvents, AnAssignmentToAnotherNodeIsAMove) {
+  EXPECT_EQ(topics(change_events(assignment("a"), std::nullopt, kSource)),
+            (std::vector<std::string>{"instance.assigned"}));
+  auto moved = change_events(assignment("b"), assignment("a"), kSource);
+  ASSERT_EQ(topics(moved), (std::vector<std::string>{"instance.assigned", "instance.moved"}));
+  EXPECT_EQ(moved[1].from_node, "a");
+  EXPECT_EQ(moved[1].node, "b");
+  EXPECT_EQ(moved[1].instance, 3);
+  EXPECT_EQ(topics(change_events(assignment("b"), assignment("a", true), kSource)),
+            (std::vector<std::string>{"instance.assigned"}));
+  EXPECT_TRUE(change_events(assignment("a"), assignment("a"), kSource).empty());
+  EXPECT_TRUE(change_events(assignment("a", true), assignment("a"), kSource).empty());
+}
+
+InstanceEntry instance(InstanceState state, bool removed = false) {
+  InstanceEntry entry;
+  entry.status.service = "web";
+  entry.status.index = 1;
+  entry.status.node = "agent-2";
+  entry.status.state = state;
+  entry.status.pid = 1234;
+  entry.status.exit_code = 3;
+  entry.status.spec_version = 2;
+  entry.removed = removed;
+  return entry;
+}
+
+TEST(ChangeEvents, AnInstanceEventNamesItsNewState) {
+  using S = InstanceState;
+  auto running = change_events(instance(S::running), S::starting, kSource);
+  ASSERT_EQ(topics(running), (std::vector<std::string>{"instance.running"}));
+  EXPECT_EQ(running[0].pid, 1234);
+  EXPECT_EQ(running[0].generation, 2u);
+  EXPECT_EQ(running[0].agent, "agent-2");
+  EXPECT_EQ(topics(change_events(instance(S::exited), std::nullopt, kSource)),
+            (std::vector<std::string>{"instance.exited"}));
+  EXPECT_TRUE(change_events(instance(S::running), S::running, kSource).empty());
+  EXPECT_TRUE(change_events(instance(S::pending), std::nullopt, kSource).empty());
+  EXPECT_TRUE(change_events(instance(S::running, true), S::starting, kSource).empty());
+}
+
+}  // namespace
+}  // namespace mob

@@ -1,0 +1,92 @@
+// The clock verdicts (agent/clock_judge.hpp): which clock is the odd one, on fake time.
+#include "agent/clock_judge.hpp"
+
+#include <gtest/gtest.h>
+
+namespace mob {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::uint64_t kOurs = 1'800'000'000'000ULL;
+constexpr std::uint64_t kTenMinutes = 600'000;
+const ClockJudge::TimePoint kStart{std::chrono::hours(24)};
+
+ClockJudge judge() { return ClockJudge({300'000, 30s, 4}); }
+
+TEST(ClockJudge, NoSampleNoVerdict) {
+  auto clocks = judge();
+  EXPECT_EQ(clocks.judge_own_clock(kStart), std::nullopt);
+}
+
+TEST(ClockJudge, OurClockIsTheOddOneWhenMostPeersDisagreeWithIt) {
+  struct Case {
+    std::vector<std::int64_t> peer_offsets_ms;  // their clock minus ours
+    std::string verdict;
+  };
+  std::vector<Case> cases = {
+      {{0}, ""},
+      {{600'000}, ""},  // one peer: which clock is wrong cannot be told
+      {{600'000, 600'000}, "clock is 600 s behind 2 of its 2 peers (more than 300 s)"},
+      {{-600'000, -700'000, -800'000}, "clock is 700 s ahead of 3 of its 3 peers (more than 300 s)"},
+      {{600'000, 0}, ""},                      // one off, one agrees: with itself, agreement wins
+      {{600'000, 600'000, 0}, ""},  // a tie (2 against itself and 1): agreement wins
+      {{600'000, 600'000, 900'000, 0}, "clock is 600 s behind 3 of its 4 peers (more than 300 s)"},
+      {{300'000, 300'000}, ""},                // the bound itself still agrees
+      {{300'001, -300'001}, "clock is 300 s behind 2 of its 2 peers (more than 300 s)"},
+  };
+  for (const auto& c : cases) {
+    auto clocks = judge();
+    for (std::size_t i = 0; i < c.peer_offsets_ms.size(); ++i)
+      clocks.note("peer-" + std::to_string(i), kOurs + static_cast<std::uint64_t>(c.peer_offsets_ms[i]), kOurs, kStart);
+    auto verdict = clocks.judge_own_clock(kStart);
+    ASSERT_TRUE(verdict);
+    EXPECT_EQ(*verdict, c.verdict) << c.peer_offsets_ms.size() << " peers";
+  }
+}
+
+TEST(ClockJudge, StaleSamplesAreForgottenAndTheLastVerdictStands) {
+  auto clocks = judge();
+  clocks.note("a", kOurs + kTenMinutes, kOurs, kStart);
+  clocks.note("b", kOurs + kTenMinutes, kOurs, kStart);
+  EXPECT_NE(clocks.judge_own_clock(kStart + 29s).value_or(""), "");
+  EXPECT_TRUE(clocks.measured_off("a", kStart + 29s));
+  EXPECT_FALSE(clocks.measured_off("a", kStart + 30s));
+  EXPECT_EQ(clocks.judge_own_clock(kStart + 30s), std::nullopt);
+  EXPECT_EQ(clocks.peers_sampled(), 0u);
+}
+
+TEST(ClockJudge, ANewSampleReplacesThePeersLast) {
+  auto clocks = judge();
+  clocks.note("a", kOurs + kTenMinutes, kOurs, kStart);
+  EXPECT_TRUE(clocks.measured_off("a", kStart));
+  clocks.note("a", kOurs + 1000, kOurs, kStart + 1s);  // its clock was fixed
+  EXPECT_FALSE(clocks.measured_off("a", kStart + 1s));
+  EXPECT_FALSE(clocks.measured_off("never-sampled", kStart));
+}
+
+TEST(ClockJudge, UnknownReadingsAndPeersPastTheBoundAreIgnored) {
+  auto clocks = judge();
+  clocks.note("zero", 0, kOurs, kStart);
+  EXPECT_EQ(clocks.peers_sampled(), 0u);
+  for (int i = 0; i < 10; ++i) clocks.note("p" + std::to_string(i), kOurs + kTenMinutes, kOurs, kStart);
+  EXPECT_EQ(clocks.peers_sampled(), 4u);  // the bound
+  clocks.note("p0", kOurs, kOurs, kStart + 1s);  // a known peer is still updated
+  EXPECT_FALSE(clocks.measured_off("p0", kStart + 1s));
+}
+
+TEST(ClockJudge, ExtremeReadingsDoNotOverflow) {
+  auto clocks = judge();
+  clocks.note("far", ~0ULL, kOurs, kStart);
+  clocks.note("farther", (1ULL << 63) + kOurs, kOurs, kStart);
+  clocks.note("early", 1, kOurs, kStart);
+  EXPECT_TRUE(clocks.measured_off("far", kStart));
+  EXPECT_TRUE(clocks.measured_off("farther", kStart));
+  EXPECT_TRUE(clocks.measured_off("early", kStart));
+  auto verdict = clocks.judge_own_clock(kStart);
+  ASSERT_TRUE(verdict);
+  EXPECT_NE(*verdict, "");
+}
+
+}  // namespace
+}  // namespace mob
