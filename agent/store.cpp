@@ -16,6 +16,7 @@
 #include "agent/durable.hpp"
 #include "agent/hlc.hpp"
 #include "agent/placement.hpp"
+#include "agent/scheduling.hpp"
 #include "agent/service_archive.hpp"
 #include "agent/time_source.hpp"
 #include "bus/log.hpp"
@@ -1502,75 +1503,21 @@ class Store {
   }
 
   void place_owned_services(const std::vector<std::string>& targets) {
-    auto alive = fit_members(/*include_suspect=*/false);
-    auto live = fit_members(/*include_suspect=*/true);
-    std::vector<std::string> live_names;
-    for (const auto& member : live) live_names.push_back(member.name);
-    std::map<std::string, const Member*> live_by_name;
-    for (const auto& member : live) live_by_name[member.name] = &member;
-    std::optional<std::map<std::string, std::uint32_t>> load_cache;
-    auto load = [&]() -> std::map<std::string, std::uint32_t>& {
-      if (!load_cache) {
-        load_cache.emplace();
-        for (const auto& [key, assignment] : state_.assignments())
-          if (!assignment.removed) ++(*load_cache)[assignment.node];
+    auto writes = plan_owned_services(state_, targets, fit_members(/*include_suspect=*/false),
+                                      fit_members(/*include_suspect=*/true), config_.self.name,
+                                      [&](const ServiceEntry& entry) { return spec_of(entry); });
+    for (auto& write : writes.assignments) {
+      if (!write.removed) {
+        const AssignmentEntry* before = state_.assignment(write.service, write.index);
+        log::info(kLog, "placed ", write.service, "/", write.index, " on ", write.node,
+                  before && !before->removed ? " (was on " + before->node + ")" : "");
       }
-      return *load_cache;
-    };
-
-    std::vector<AssignmentEntry> writes;
-    std::vector<InstanceEntry> cleanups;
-    for (const auto& name : targets) {
-      const ServiceEntry* found = state_.service(name);
-      if (!found) continue;
-      const ServiceEntry& service = *found;
-      if (owner_of(service.name, live_names) != config_.self.name) continue;
-      const ServiceSpec* spec = service.removed ? nullptr : spec_of(service);
-      std::uint32_t wanted = spec ? spec->instances : 0;
-      std::map<std::uint32_t, std::string> placed;
-      std::vector<std::uint32_t> unplaced;
-      for (std::uint32_t index = 0; index < wanted; ++index) {
-        const AssignmentEntry* assignment = state_.assignment(service.name, index);
-        auto node = assignment && !assignment->removed ? live_by_name.find(assignment->node)
-                                                       : live_by_name.end();
-        if (node != live_by_name.end() && can_run(*spec, *node->second)) placed[index] = node->first;
-        else unplaced.push_back(index);
-      }
-      if (spec && !unplaced.empty()) {
-        for (const auto& [index, node] : place_instances(*spec, unplaced, placed, alive, load())) {
-          const AssignmentEntry* before = state_.assignment(service.name, index);
-          if (before && !before->removed) --load()[before->node];
-          ++load()[node];
-          writes.push_back(AssignmentEntry{service.name, index, node, false, {}});
-          log::info(kLog, "placed ", service.name, "/", index, " on ", node,
-                    before && !before->removed ? " (was on " + before->node + ")" : "");
-        }
-      }
-      // Assignments past the wanted count (or of a removed service) become tombstones.
-      state_.for_each_assignment(service.name, [&](const AssignmentEntry& assignment) {
-        if (!assignment.removed && assignment.index >= wanted)
-          writes.push_back(AssignmentEntry{service.name, assignment.index, assignment.node, true, {}});
-      });
-      // Instance records of agents that failed or left are tombstoned by the owner.
-      state_.for_each_instance(service.name, [&](const InstanceEntry& instance) {
-        if (instance.removed) return;
-        const MemberEntry* node = state_.member(instance.status.node);
-        bool gone = !node || node->member.state == MemberState::failed ||
-                    node->member.state == MemberState::left;
-        if (gone || instance.status.index >= wanted) cleanups.push_back(instance);
-      });
-    }
-    for (auto& write : writes) {
       write.stamp = stamp();
       record(write);
     }
-    for (auto& cleanup : cleanups) {
-      const MemberEntry* node = state_.member(cleanup.status.node);
-      bool gone = !node || !is_live_member(node->member.state);
-      if (!gone) continue;  // a live agent tombstones its own records
-      cleanup.removed = true;
-      cleanup.stamp = stamp();
-      record(cleanup);
+    for (auto& tombstone : writes.instance_tombstones) {
+      tombstone.stamp = stamp();
+      record(tombstone);
     }
   }
 

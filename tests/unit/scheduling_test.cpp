@@ -1,0 +1,166 @@
+// What the owner of a service writes (agent/scheduling.hpp), on a hand-made cluster state.
+#include "agent/scheduling.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "agent/placement.hpp"
+
+namespace mob {
+namespace {
+
+class Scheduling : public ::testing::Test {
+ protected:
+  void add_member(const std::string& name, MemberState state, std::vector<std::string> providers = {"bash"}) {
+    MemberEntry entry;
+    entry.member.name = name;
+    entry.member.state = state;
+    entry.member.providers = std::move(providers);
+    entry.member.incarnation = 1;
+    entry.heartbeat = ++stamp_;
+    entry.reported_by = name;
+    state_.merge(entry);
+  }
+
+  void add_service(const std::string& name, std::uint32_t instances, std::string provider = "bash",
+                   bool removed = false) {
+    ServiceSpec spec;
+    spec.name = name;
+    spec.provider = std::move(provider);
+    spec.instances = instances;
+    specs_[name] = spec;
+    state_.merge(ServiceEntry{name, "{}", 1, true, 0, removed, Stamp{++stamp_, "x"}});
+  }
+
+  void assign(const std::string& service, std::uint32_t index, const std::string& node) {
+    state_.merge(AssignmentEntry{service, index, node, false, Stamp{++stamp_, "x"}});
+  }
+
+  void report(const std::string& service, std::uint32_t index, const std::string& node) {
+    InstanceEntry entry;
+    entry.status.service = service;
+    entry.status.index = index;
+    entry.status.node = node;
+    entry.status.state = InstanceState::running;
+    entry.stamp = Stamp{++stamp_, node};
+    state_.merge(entry);
+  }
+
+  std::vector<Member> members(bool include_suspect) const {
+    std::vector<Member> out;
+    for (const auto& [key, entry] : state_.members()) {
+      auto state = entry.member.state;
+      if (state == MemberState::alive || (include_suspect && state == MemberState::suspect))
+        out.push_back(entry.member);
+    }
+    return out;
+  }
+
+  // Plans as `self` would, for every service.
+  OwnerWrites plan(const std::string& self) {
+    std::vector<std::string> targets;
+    for (const auto& [key, service] : state_.services()) targets.push_back(service.name);
+    return plan_owned_services(state_, targets, members(false), members(true), self,
+                               [&](const ServiceEntry& entry) -> const ServiceSpec* {
+                                 auto spec = specs_.find(entry.name);
+                                 return spec == specs_.end() ? nullptr : &spec->second;
+                               });
+  }
+
+  std::string owner(const std::string& service) const {
+    std::vector<std::string> names;
+    for (const auto& member : members(true)) names.push_back(member.name);
+    return owner_of(service, names);
+  }
+
+  ClusterState state_;
+  std::map<std::string, ServiceSpec> specs_;
+  std::uint64_t stamp_ = 0;
+};
+
+TEST_F(Scheduling, TheOwnerPlacesEveryInstanceOnDistinctAgentsThatRunItsProvider) {
+  add_member("a", MemberState::alive);
+  add_member("b", MemberState::alive);
+  add_member("c", MemberState::alive, {"docker"});
+  add_service("web", 2);
+  auto writes = plan(owner("web"));
+  ASSERT_EQ(writes.assignments.size(), 2u);
+  std::set<std::string> nodes;
+  for (const auto& write : writes.assignments) {
+    EXPECT_FALSE(write.removed);
+    EXPECT_NE(write.node, "c") << "c does not run bash";
+    nodes.insert(write.node);
+  }
+  EXPECT_EQ(nodes, (std::set<std::string>{"a", "b"}));
+  EXPECT_TRUE(writes.instance_tombstones.empty());
+}
+
+TEST_F(Scheduling, OnlyTheOwnerWrites) {
+  add_member("a", MemberState::alive);
+  add_member("b", MemberState::alive);
+  add_service("web", 2);
+  std::string other = owner("web") == "a" ? "b" : "a";
+  auto writes = plan(other);
+  EXPECT_TRUE(writes.assignments.empty());
+  EXPECT_TRUE(writes.instance_tombstones.empty());
+}
+
+TEST_F(Scheduling, AnInstanceOnAFailedAgentMovesAndItsRecordIsTombstoned) {
+  add_member("a", MemberState::alive);
+  add_member("b", MemberState::alive);
+  add_member("dead", MemberState::failed);
+  add_service("web", 1);
+  assign("web", 0, "dead");
+  report("web", 0, "dead");
+  auto writes = plan(owner("web"));
+  ASSERT_EQ(writes.assignments.size(), 1u);
+  EXPECT_NE(writes.assignments[0].node, "dead");
+  EXPECT_FALSE(writes.assignments[0].removed);
+  ASSERT_EQ(writes.instance_tombstones.size(), 1u);
+  EXPECT_EQ(writes.instance_tombstones[0].status.node, "dead");
+  EXPECT_TRUE(writes.instance_tombstones[0].removed);
+}
+
+TEST_F(Scheduling, ASuspectKeepsItsInstancesButGetsNoNewOnes) {
+  add_member("a", MemberState::alive);
+  add_member("slow", MemberState::suspect);
+  add_service("web", 2);
+  assign("web", 0, "slow");
+  report("web", 0, "slow");
+  auto writes = plan(owner("web"));
+  ASSERT_EQ(writes.assignments.size(), 1u);
+  EXPECT_EQ(writes.assignments[0].index, 1u);
+  EXPECT_EQ(writes.assignments[0].node, "a");
+  EXPECT_TRUE(writes.instance_tombstones.empty());
+}
+
+TEST_F(Scheduling, AssignmentsPastTheWantedCountOrOfARemovedServiceAreTombstoned) {
+  add_member("a", MemberState::alive);
+  add_service("web", 1);
+  assign("web", 0, "a");
+  assign("web", 1, "a");
+  assign("web", 2, "a");
+  auto writes = plan("a");
+  ASSERT_EQ(writes.assignments.size(), 2u);
+  for (const auto& write : writes.assignments) {
+    EXPECT_TRUE(write.removed);
+    EXPECT_GE(write.index, 1u);
+  }
+  add_service("gone", 2, "bash", /*removed=*/true);
+  assign("gone", 0, "a");
+  auto after_remove = plan("a");
+  auto tombstones = std::count_if(after_remove.assignments.begin(), after_remove.assignments.end(),
+                                  [](const AssignmentEntry& w) { return w.service == "gone" && w.removed; });
+  EXPECT_EQ(tombstones, 1);
+}
+
+TEST_F(Scheduling, NoAgentRunsTheProviderNothingIsPlaced) {
+  add_member("a", MemberState::alive);
+  add_service("box", 1, "docker");
+  EXPECT_TRUE(plan("a").assignments.empty());
+}
+
+}  // namespace
+}  // namespace mob
