@@ -13,6 +13,7 @@
 #include "agent/change_events.hpp"
 #include "agent/clock_judge.hpp"
 #include "agent/cluster_state.hpp"
+#include "agent/dependencies.hpp"
 #include "agent/durable.hpp"
 #include "agent/hlc.hpp"
 #include "agent/placement.hpp"
@@ -766,33 +767,11 @@ class Store {
 
   // Returns "a -> b -> a" when adding `spec` closes a cycle, else "".
   std::string find_cycle(const ServiceSpec& spec) {
-    auto dependencies_of = [&](const std::string& name) -> std::vector<std::string> {
-      if (name == spec.name) return spec.depends_on;
-      const ServiceEntry* entry = state_.service(name);
-      if (!entry || entry->removed) return {};
-      const ServiceSpec* other = spec_of(*entry);
-      return other ? other->depends_on : std::vector<std::string>{};
-    };
-    std::vector<std::string> path{spec.name};
-    std::set<std::string> done;
-    std::function<bool(const std::string&)> visit = [&](const std::string& name) -> bool {
-      for (const auto& next : dependencies_of(name)) {
-        if (next == spec.name) {
-          path.push_back(next);
-          return true;
-        }
-        if (done.contains(next)) continue;
-        path.push_back(next);
-        if (visit(next)) return true;
-        path.pop_back();
-        done.insert(next);
-      }
-      return false;
-    };
-    if (!visit(spec.name)) return "";
-    std::string text;
-    for (const auto& name : path) text += (text.empty() ? "" : " -> ") + name;
-    return text;
+    return find_dependency_cycle(state_, spec, spec_lookup());
+  }
+
+  SpecOf spec_lookup() {
+    return [this](const ServiceEntry& entry) { return spec_of(entry); };
   }
 
   Result<StatusReply> status(const StatusRequest& request) {
@@ -1504,8 +1483,7 @@ class Store {
 
   void place_owned_services(const std::vector<std::string>& targets) {
     auto writes = plan_owned_services(state_, targets, fit_members(/*include_suspect=*/false),
-                                      fit_members(/*include_suspect=*/true), config_.self.name,
-                                      [&](const ServiceEntry& entry) { return spec_of(entry); });
+                                      fit_members(/*include_suspect=*/true), config_.self.name, spec_lookup());
     for (auto& write : writes.assignments) {
       if (!write.removed) {
         const AssignmentEntry* before = state_.assignment(write.service, write.index);
@@ -1521,50 +1499,11 @@ class Store {
     }
   }
 
-  // Every dependency is enabled (not stopped by `mob-tool stop`, whose instances may still
-  // be reported running for a moment) and runs somewhere live.
-  bool dependencies_ready(const ServiceSpec& spec) const {
-    for (const auto& dependency : spec.depends_on) {
-      const ServiceEntry* service = state_.service(dependency);
-      if (!service || service->removed || !service->enabled) return false;
-      bool running = false;
-      state_.for_each_instance(dependency, [&](const InstanceEntry& instance) {
-        if (instance.removed || instance.status.state != InstanceState::running) return;
-        const MemberEntry* node = state_.member(instance.status.node);
-        running = running || (node && is_live_member(node->member.state));
-      });
-      if (!running) return false;
-    }
-    return true;
-  }
-
-  // Why `spec`'s dependencies hold its instances back, in words that say what to do: a
-  // dependency removed (or never deployed) and a cycle can both come from writes through
-  // different agents that each looked fine where they were made.
+  bool dependencies_ready(const ServiceSpec& spec) const { return mob::dependencies_ready(state_, spec); }
   std::string dependencies_problem(const ServiceSpec& spec) {
-    if (auto fault = dependency_fault(spec); !fault.empty()) return fault;
-    std::string waiting;
-    for (const auto& dependency : spec.depends_on) {
-      const ServiceEntry* service = state_.service(dependency);
-      if (service && !service->enabled)
-        return "dependency " + dependency + " is stopped; run it with: mob-tool start " + dependency;
-      waiting += (waiting.empty() ? "" : ", ") + dependency;
-    }
-    return "waiting for dependencies to run: " + waiting;
+    return mob::dependencies_problem(state_, spec, spec_lookup());
   }
-
-  // A dependency rule `spec` breaks now: a cycle, or a dependency that is not deployed.
-  std::string dependency_fault(const ServiceSpec& spec) {
-    if (spec.depends_on.empty()) return "";
-    if (auto cycle = find_cycle(spec); !cycle.empty())
-      return "in the dependency cycle " + cycle + "; break it with mob-tool remove --force " + spec.name +
-             ", or deploy one of them without the other";
-    for (const auto& dependency : spec.depends_on)
-      if (!is_deployed(dependency))
-        return "dependency " + dependency + " is not deployed (it was removed); deploy it, or deploy " +
-               spec.name + " without it";
-    return "";
-  }
+  std::string dependency_fault(const ServiceSpec& spec) { return mob::dependency_fault(state_, spec, spec_lookup()); }
 
   static bool same_assignment(const ServiceAssignment& a, const ServiceAssignment& b) {
     return a.version == b.version && a.instances == b.instances && a.enabled == b.enabled &&
