@@ -11,10 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build=${MOB_FUZZ_BUILD_DIR:-build-fuzz}
-# store is not in the default set yet: on a peer spec of 999,999 instances (the instance bound
-# peers may send) its store takes more than 5 s for placement and status, and the target fails
-# (seed regress-sync-push-999999-instances-status). Run it with MOB_FUZZ_TARGETS=store.
-read -r -a targets <<<"${MOB_FUZZ_TARGETS:-codec spec}"
+# MOB_FUZZ_TARGETS="codec" runs a subset.
+read -r -a targets <<<"${MOB_FUZZ_TARGETS:-codec spec store}"
 # Options of one target. store (fuzz/store_fuzz.cpp) runs a whole peer store whose state
 # grows from one input to the next by design: libFuzzer's check for a leak after each input
 # would rerun nearly every input (about 5 times slower) to find memory the store holds on
