@@ -118,7 +118,7 @@ TEST_F(SingleAgent, MaxRestartsLeadsToFailedWithReason) {
   EXPECT_NE(flaky->reason.find("gave up after 3 restarts within 60 s"), std::string::npos)
       << flaky->reason;
   // `start` after a failure tries again.
-  ASSERT_TRUE(agent_->request(ControlRequest{"flaky", ControlAction::start}));
+  ASSERT_TRUE(agent_->request(ControlRequest{"flaky", ControlAction::start, {}}));
   ASSERT_TRUE(wait_until([&] { return agent_->instance("flaky", 0)->restarts > 3; }));
 }
 
@@ -127,21 +127,21 @@ TEST_F(SingleAgent, StopLeavesNoProcessOfTheGroupAlive) {
                                        R"("stop_timeout_s": 0.5)")));
   ASSERT_TRUE(agent_->wait_state("group", 0, InstanceState::running));
   ASSERT_TRUE(wait_until([&] { return agent_processes().size() >= 3; }));
-  ASSERT_TRUE(agent_->request(ControlRequest{"group", ControlAction::stop}));
+  ASSERT_TRUE(agent_->request(ControlRequest{"group", ControlAction::stop, {}}));
   ASSERT_TRUE(agent_->wait_state("group", 0, InstanceState::stopped));
   EXPECT_TRUE(wait_until([&] { return agent_processes().empty(); }, 3s));
   EXPECT_FALSE(agent_->service("group")->enabled);
-  ASSERT_TRUE(agent_->request(ControlRequest{"group", ControlAction::start}));
+  ASSERT_TRUE(agent_->request(ControlRequest{"group", ControlAction::start, {}}));
   ASSERT_TRUE(agent_->wait_state("group", 0, InstanceState::running));
 }
 
 TEST_F(SingleAgent, RemoveStopsAndForgetsTheService) {
   ASSERT_TRUE(agent_->deploy(bash_spec("gone", "exec sleep 1000")));
   ASSERT_TRUE(agent_->wait_state("gone", 0, InstanceState::running));
-  ASSERT_TRUE(agent_->request(ControlRequest{"gone", ControlAction::remove}));
+  ASSERT_TRUE(agent_->request(ControlRequest{"gone", ControlAction::remove, {}}));
   EXPECT_FALSE(agent_->service("gone"));
   EXPECT_TRUE(wait_until([&] { return agent_processes().empty(); }, 8s));
-  auto again = agent_->request(ControlRequest{"gone", ControlAction::stop});
+  auto again = agent_->request(ControlRequest{"gone", ControlAction::stop, {}});
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, Errc::not_found);
 }
@@ -164,7 +164,7 @@ TEST_F(SingleAgent, RestartCommandGivesNewProcesses) {
   ASSERT_TRUE(agent_->deploy(bash_spec("again", "exec sleep 1000")));
   ASSERT_TRUE(agent_->wait_state("again", 0, InstanceState::running));
   auto first = agent_->instance("again", 0)->pid;
-  ASSERT_TRUE(agent_->request(ControlRequest{"again", ControlAction::restart}));
+  ASSERT_TRUE(agent_->request(ControlRequest{"again", ControlAction::restart, {}}));
   ASSERT_TRUE(agent_->wait_state("again", 0, InstanceState::running, 10s, first));
 }
 
@@ -184,7 +184,7 @@ TEST_F(SingleAgent, DependentsStartAfterARestartOnceTheirDependencyRuns) {
 TEST_F(SingleAgent, DependsOnOrdersStartUp) {
   ASSERT_TRUE(agent_->deploy(bash_spec("db", "exec sleep 1000")));
   ASSERT_TRUE(agent_->wait_state("db", 0, InstanceState::running));
-  ASSERT_TRUE(agent_->request(ControlRequest{"db", ControlAction::stop}));
+  ASSERT_TRUE(agent_->request(ControlRequest{"db", ControlAction::stop, {}}));
   ASSERT_TRUE(agent_->wait_state("db", 0, InstanceState::stopped));
   ASSERT_TRUE(agent_->deploy(bash_spec("web", "exec sleep 1000", R"("depends_on": ["db"])")));
   EXPECT_TRUE(wait_until([&] {
@@ -192,7 +192,7 @@ TEST_F(SingleAgent, DependsOnOrdersStartUp) {
     return web && web->state == InstanceState::pending &&
            web->reason.find("dependency db is stopped; run it with: mob-tool start db") != std::string::npos;
   }));
-  ASSERT_TRUE(agent_->request(ControlRequest{"db", ControlAction::start}));
+  ASSERT_TRUE(agent_->request(ControlRequest{"db", ControlAction::start, {}}));
   ASSERT_TRUE(agent_->wait_state("web", 0, InstanceState::running));
   EXPECT_GE(agent_->instance("web", 0)->since_ms, agent_->instance("db", 0)->since_ms);
 }
@@ -207,7 +207,7 @@ TEST_F(SingleAgent, MissingOrCyclicDependenciesAreRejected) {
   auto cycle = agent_->deploy(bash_spec("a", "exec sleep 1000", R"("requires": ["b"])"));
   ASSERT_FALSE(cycle);
   EXPECT_EQ(cycle.error().message, "depends_on: dependency cycle a -> b -> a");
-  auto blocked = agent_->request(ControlRequest{"a", ControlAction::remove});
+  auto blocked = agent_->request(ControlRequest{"a", ControlAction::remove, {}});
   ASSERT_FALSE(blocked);
   EXPECT_NE(blocked.error().message.find("b depend on it"), std::string::npos);
 }
@@ -226,7 +226,7 @@ TEST_F(SingleAgent, SigtermStopsEveryServiceAndExitsZero) {
 TEST_F(SingleAgent, SigkilledAgentRestartsItsServicesAndLeavesNoOrphan) {
   ASSERT_TRUE(agent_->deploy(bash_spec("survivor", "sleep 1000 & wait", R"("instances": 2)")));
   ASSERT_TRUE(agent_->deploy(bash_spec("stopped-one", "exec sleep 1000")));
-  ASSERT_TRUE(agent_->request(ControlRequest{"stopped-one", ControlAction::stop}));
+  ASSERT_TRUE(agent_->request(ControlRequest{"stopped-one", ControlAction::stop, {}}));
   ASSERT_TRUE(agent_->wait_state("survivor", 1, InstanceState::running));
   ASSERT_TRUE(agent_->wait_state("stopped-one", 0, InstanceState::stopped));
   auto old_processes = agent_processes();

@@ -107,7 +107,7 @@ TEST(Admission, EveryRequestNamesTheFieldItRefuses) {
   std::vector<Case> cases = {
       {StatusRequest{"a/b"}, "service"},
       {StatusRequest{std::string(300, 'a')}, "service"},
-      {ControlRequest{"", ControlAction::stop}, "service"},
+      {ControlRequest{"", ControlAction::stop, {}}, "service"},
       {LogsRequest{"web", -2, 0, false, 0}, "instance"},
       {LogsRequest{"web", -1, kMaxTailLines + 1, false, 0}, "tail_lines"},
       {LogsRequest{"we/b", -1, 0, false, 0}, "service"},
@@ -139,8 +139,8 @@ TEST(Admission, EveryRequestNamesTheFieldItRefuses) {
 
 TEST(Admission, WellFormedRequestsPass) {
   for (const Body& body :
-       {Body{PingRequest{}}, Body{DeployRequest{"not even json"}}, Body{StatusRequest{}},
-        Body{StatusRequest{"web"}}, Body{ControlRequest{"web", ControlAction::remove}},
+       {Body{PingRequest{}}, Body{DeployRequest{"not even json", {}}}, Body{StatusRequest{}},
+        Body{StatusRequest{"web"}}, Body{ControlRequest{"web", ControlAction::remove, {}}},
         Body{LogsRequest{"web", 3, 100, false, 0}}, Body{MembersRequest{}},
         Body{ProbeRequest{7, "agent-1", "agent-2", 3, 0}}, Body{JoinRequest{good_member()}},
         Body{SyncRequest{"agent-1", 0, {DigestEntry{"i/web/0/agent-1", 1, 0, "agent-1"}}}},
