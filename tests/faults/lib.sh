@@ -43,7 +43,9 @@ fault_init() {
     exit 1
   fi
   if [[ "${MOB_IN_NAMESPACE:-}" != 1 ]]; then
-    exec env MOB_IN_NAMESPACE=1 unshare -n bash "${BASH_SOURCE[1]}" "$@"
+    # FAULT_MOUNTS=1 (set by the script before fault_init): a private mount namespace too,
+    # for the disk faults' tmpfs and read-only bind mounts (gone with the namespace).
+    exec env MOB_IN_NAMESPACE=1 unshare -n ${FAULT_MOUNTS:+-m --propagation private} bash "${BASH_SOURCE[1]}" "$@"
   fi
   ip link set lo up
   TEST_NAME=$(basename "${BASH_SOURCE[1]}" .sh)
@@ -53,6 +55,7 @@ fault_init() {
   declare -gA AGENT_PID=()
   declare -gA AGENT_IDS=()
   GROUPS_STARTED=()
+  MOUNTS=()  # mounts of this test (FAULT_MOUNTS=1), undone by the cleanup
   T0=$(now_us)
   trap fault_cleanup EXIT
   trap 'exit 143' TERM
@@ -78,6 +81,11 @@ fault_cleanup() {
   for pid in $(test_pids); do kill -KILL "$pid" 2>/dev/null || true; done
   iptables -F INPUT 2>/dev/null || true
   iptables -F OUTPUT 2>/dev/null || true
+  local mount
+  for mount in "${MOUNTS[@]}"; do
+    if [[ ${MOB_FAULT_KEEP:-} == 1 ]]; then mount -o remount,rw "$mount" 2>/dev/null || true
+    else umount -l "$mount" 2>/dev/null || true; fi
+  done
   if [[ ${MOB_FAULT_KEEP:-} == 1 ]]; then echo "(work dir kept: $WORK)"; else rm -rf "$WORK"; fi
   exit "$rc"
 }
