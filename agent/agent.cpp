@@ -93,7 +93,10 @@ Result<int> lock_data_dir(const std::filesystem::path& dir) {
   auto path = dir / "lock";
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0)
-    return fail(Errc::io, "cannot open " + path.string() + ": " + std::strerror(errno));
+    return fail(Errc::io, "cannot open " + path.string() + ": " + std::strerror(errno) +
+                              (errno == EROFS ? " (the data dir is on a read-only file system: remount it "
+                                                "read-write or give another --data-dir)"
+                                              : " (check the permissions of the data dir, --data-dir)"));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
     return fail(Errc::conflict, "data dir " + dir.string() +

@@ -132,12 +132,31 @@ bool is_damage_code(int code) {
   return code == SQLITE_CORRUPT || code == SQLITE_NOTADB || code == SQLITE_FORMAT;
 }
 
-// What a refusing disk is, in words a user acts on.
-std::string disk_trouble(int code, const std::filesystem::path& dir) {
+// What a refusing disk is, in words a user acts on. `system_errno` is the OS error under
+// an SQLITE_IOERR (a file system the kernel made read-only fails writes with EROFS).
+std::string disk_trouble(int code, int system_errno, const std::filesystem::path& dir) {
+  if (system_errno == ENOSPC || system_errno == EDQUOT) code = SQLITE_FULL;
+  if (system_errno == EROFS) code = SQLITE_READONLY;
+  // SQLite's system errno may be overwritten by later calls: a small write in the data
+  // dir says what the disk is (a file system the kernel made read-only after an error may
+  // still call itself read-write in statvfs).
+  if ((code & 0xff) == SQLITE_IOERR && system_errno != EIO) {
+    auto probe = dir / ".mob-write-check";
+    int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int probe_errno = fd < 0 ? errno : 0;
+    if (fd >= 0) {
+      if (::write(fd, "x", 1) != 1 || ::fsync(fd) != 0) probe_errno = errno;
+      ::close(fd);
+      ::unlink(probe.c_str());
+    }
+    if (probe_errno == ENOSPC || probe_errno == EDQUOT) code = SQLITE_FULL;
+    if (probe_errno == EROFS) code = SQLITE_READONLY;
+  }
   switch (code & 0xff) {
     case SQLITE_FULL: return "disk full in " + dir.string();
     case SQLITE_READONLY: return "read-only data dir " + dir.string();
-    case SQLITE_IOERR: return "I/O error in " + dir.string();
+    case SQLITE_IOERR:
+      return "I/O error in " + dir.string() + (system_errno ? std::string(" (") + std::strerror(system_errno) + ")" : "");
     case SQLITE_CANTOPEN: return "cannot open files in " + dir.string();
     case SQLITE_PERM: return "no permission to write in " + dir.string();
     default: return "write refused in " + dir.string();
@@ -182,7 +201,7 @@ struct ServiceArchive::Database {
   Error write_error(const std::string& doing) const {
     int code = sqlite3_extended_errcode(handle);
     if (is_damage_code(code)) return error(doing);
-    return Error{Errc::io, disk_trouble(code, std::filesystem::path(path).parent_path()) + " (" +
+    return Error{Errc::io, disk_trouble(code, sqlite3_system_errno(handle), std::filesystem::path(path).parent_path()) + " (" +
                                doing + " in " + path + ": " + sqlite3_errmsg(handle) + ")"};
   }
   Result<void> write(const char* sql, const std::string& doing) {
@@ -251,7 +270,7 @@ Result<void> create_database(const std::filesystem::path& file) {
   } else {
     std::string setup = std::string(kSettings) + "BEGIN;" + kTables + "COMMIT;";
     if (sqlite3_exec(handle, setup.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
-      failure = disk_trouble(sqlite3_extended_errcode(handle), file.parent_path()) + ": " +
+      failure = disk_trouble(sqlite3_extended_errcode(handle), sqlite3_system_errno(handle), file.parent_path()) + ": " +
                 sqlite3_errmsg(handle);
   }
   // Closing the last connection checkpoints the log into the file and deletes it.

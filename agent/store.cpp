@@ -437,7 +437,7 @@ class Store {
     records.emplace_back(entry.name, record_of(entry));
     if (auto saved = commit_queued(std::move(records)); !saved)
       return fail(Errc::io, "cannot save the spec: " + saved.error().message +
-                                "; nothing was changed (free space or fix the disk there; this agent "
+                                "; nothing was changed (make room there, or make it writable again; this agent "
                                 "takes writes again as soon as its disk does)");
     return {};
   }

@@ -56,6 +56,7 @@ fault_init() {
   declare -gA AGENT_IDS=()
   GROUPS_STARTED=()
   MOUNTS=()  # mounts of this test (FAULT_MOUNTS=1), undone by the cleanup
+  LOOPS=()   # loop devices of this test, detached by the cleanup
   T0=$(now_us)
   trap fault_cleanup EXIT
   trap 'exit 143' TERM
@@ -86,6 +87,8 @@ fault_cleanup() {
     if [[ ${MOB_FAULT_KEEP:-} == 1 ]]; then mount -o remount,rw "$mount" 2>/dev/null || true
     else umount -l "$mount" 2>/dev/null || true; fi
   done
+  local loop
+  for loop in "${LOOPS[@]}"; do losetup -d "$loop" 2>/dev/null || true; done
   if [[ ${MOB_FAULT_KEEP:-} == 1 ]]; then echo "(work dir kept: $WORK)"; else rm -rf "$WORK"; fi
   exit "$rc"
 }
