@@ -76,13 +76,14 @@ services() { cat "$WORK/services" 2>/dev/null || true; }
 fault_cleanup() {
   local rc=$?
   trap - EXIT TERM INT
+  local mount
+  for mount in "${MOUNTS[@]}"; do fsfreeze -u "$mount" 2>/dev/null || true; done  # no writer stays blocked
   local pid
   for pid in "${GROUPS_STARTED[@]}"; do kill -CONT -- "-$pid" 2>/dev/null || true; done
   for pid in "${GROUPS_STARTED[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
   for pid in $(test_pids); do kill -KILL "$pid" 2>/dev/null || true; done
   iptables -F INPUT 2>/dev/null || true
   iptables -F OUTPUT 2>/dev/null || true
-  local mount
   for mount in "${MOUNTS[@]}"; do
     if [[ ${MOB_FAULT_KEEP:-} == 1 ]]; then mount -o remount,rw "$mount" 2>/dev/null || true
     else umount -l "$mount" 2>/dev/null || true; fi
