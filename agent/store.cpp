@@ -407,8 +407,10 @@ class Store {
     std::vector<ServiceArchive::Record> records;
     for (const auto& name : unsaved_)
       if (const ServiceEntry* entry = state_.service(name)) records.emplace_back(name, record_of(*entry));
+    const bool disk_was_fine = disk_problem_.empty();
     if (auto saved = commit_queued(std::move(records)); !saved) {
-      log::error(kLog, "cannot keep ", unsaved_.size(), " service(s) on disk: ", saved.error().message);
+      if (disk_was_fine)
+        log::error(kLog, "cannot keep ", unsaved_.size(), " service(s) on disk: ", saved.error().message);
       save_at_ = Clock::now() + kDiskRetry;
     }
   }
@@ -449,15 +451,18 @@ class Store {
   }
 
   // The disk refused a write: this agent is degraded (members, status) until one succeeds.
+  // `why` starts with what the disk is ("disk full in DIR"); the details that follow in
+  // parentheses are logged, not gossiped, so that the member changes only when that does.
   void disk_refuses(const std::string& why) {
     next_disk_check_ = Clock::now() + kDiskRetry;
-    if (disk_problem_ == why) return;
+    const std::string trouble = why.substr(0, why.find(" ("));
+    if (disk_problem_ == trouble) return;
     if (disk_problem_.empty())
       log::error(kLog, "the disk refuses writes (", why,
                  "): this agent refuses client writes until it works again; trying every ",
                  std::chrono::duration_cast<std::chrono::milliseconds>(kDiskRetry).count(), " ms");
-    disk_problem_ = why;
-    config_.self.degraded = "its disk refuses writes: " + why;
+    disk_problem_ = trouble;
+    config_.self.degraded = "its disk refuses writes: " + trouble;
     ++incarnation_;
     announce_self();
   }
@@ -1934,7 +1939,7 @@ class Store {
   std::set<std::string> unsaved_;           // services whose record is not on disk yet
   std::vector<std::string> uncollected_;    // collected tombstones still on disk
   Clock::time_point save_at_{};
-  std::string disk_problem_;  // why the disk refused the last write ("disk full in DIR ..."), or empty
+  std::string disk_problem_;  // what the disk that refused the last write is ("disk full in DIR"), or empty
   Clock::time_point next_disk_check_{};
   std::unordered_map<std::string, Body> recent_writes_;  // client write id -> its answer
   std::deque<std::pair<Clock::time_point, std::string>> recent_write_order_;

@@ -415,6 +415,39 @@ TEST_F(SingleAgent, PipelinedDeploysAreAnsweredInOrderAndKept) {
   for (const auto& service : services) EXPECT_NE(service.name, "many-17");
 }
 
+// A write sent again with its write id (a client's retry after a timeout) is the same write:
+// the first answer again, no new version, also after a restart (the id is kept with the
+// record) and for a remove, whose service is gone by the time the retry comes.
+TEST_F(SingleAgent, AWriteRetriedWithItsIdIsTheSameWrite) {
+  auto client = Client::connect(agent_->endpoint());
+  ASSERT_TRUE(client) << client.error().message;
+  const auto spec = bash_spec("retried", "exec sleep 1000");
+  auto first = client->deploy(spec, "deploy-1");
+  ASSERT_TRUE(first) << first.error().message;
+  auto again = client->deploy(spec, "deploy-1");
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->version, first->version);
+  EXPECT_EQ(again->written_at, first->written_at);
+  auto update = client->deploy(spec, "deploy-2");
+  ASSERT_TRUE(update);
+  EXPECT_EQ(update->version, first->version + 1);
+  agent_->sigkill();
+  agent_->restart();
+  client = Client::connect(agent_->endpoint());
+  ASSERT_TRUE(client);
+  auto after_restart = client->deploy(spec, "deploy-2");
+  ASSERT_TRUE(after_restart) << after_restart.error().message;
+  EXPECT_EQ(after_restart->version, update->version);
+  auto removed = client->control("retried", ControlAction::remove, "remove-1");
+  ASSERT_TRUE(removed) << removed.error().message;
+  auto removed_again = client->control("retried", ControlAction::remove, "remove-1");
+  ASSERT_TRUE(removed_again) << removed_again.error().message;
+  EXPECT_EQ(removed_again->version, removed->version);
+  auto other = client->control("retried", ControlAction::remove, "remove-2");
+  ASSERT_FALSE(other);
+  EXPECT_NE(other.error().message.find("is not deployed"), std::string::npos) << other.error().message;
+}
+
 // A data dir of version 0.1 kept one services/NAME.json per service: the agent imports them
 // into state.db, runs them, deletes the files, and finds them again after a restart.
 TEST(DataDir, ServiceFilesOfTheEarlierVersionAreImportedAndRun) {
