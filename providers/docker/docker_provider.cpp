@@ -250,9 +250,7 @@ class DockerProvider final : public Provider {
       instance.grace = grace;
       if (instance.phase != Phase::starting) begin_stop(key, instance);
     }
-    // No grace (a second signal to the agent): stops in flight are not waited for either;
-    // the force removal below kills every container at once.
-    const auto deadline = grace.count() == 0 ? Clock::now() : Clock::now() + grace + kStopMargin + kRemoveTimeout;
+    const auto deadline = Clock::now() + grace + kStopMargin + kRemoveTimeout;
     while (!instances_.empty() && Clock::now() < deadline) {
       pollfd ready{transport_->ready_fd(), POLLIN, 0};
       const auto left =
