@@ -73,7 +73,7 @@ for kind in empty truncated page wal; do
   damage "$kind" "$WORK/data-5/state.db"
   : >"$WORK/agent-5.log"
   start_agent 5
-  wait_for 10 group_gone "${AGENT_PID[5]}" || { problem "alone, $kind: node-5 still runs 10 s after starting on a damaged state.db ($(listed 5) services listed)"; crash_agent 5; continue; }
+  wait_for 10 exited "${AGENT_PID[5]}" || { problem "alone, $kind: node-5 still runs 10 s after starting on a damaged state.db ($(listed 5) services listed)"; crash_agent 5; continue; }
   wait_for 5 refusal_logged || problem "alone, $kind: the refusal does not name the damaged file and the fix: $(grep -v '^===' "$WORK/agent-5.log" | tail -2)"
   [[ -e $WORK/data-5/state.db ]] || problem "alone, $kind: the damaged state.db was moved although the agent did not start"
   [[ $(alone_count) -eq 0 ]] || problem "alone, $kind: $(alone_count) processes of node-5's services run"

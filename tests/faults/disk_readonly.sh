@@ -60,10 +60,9 @@ umount "$data"
 mount -o ro "$loop" "$data"
 log "starting node-2 on a read-only data dir"
 start_agent 2
-pid=${AGENT_PID[2]}
-wait_for 10 group_gone "$pid" || problem "mob-agent still runs 10 s after starting on a read-only data dir"
-grep -q "read-only file system: remount it read-write or give another --data-dir" "$WORK/agent-2.log" \
-  || problem "the agent's refusal does not name the read-only data dir and the fix: $(tail -2 "$WORK/agent-2.log")"
+refusal_logged() { grep -q "read-only file system: remount it read-write or give another --data-dir" "$WORK/agent-2.log"; }
+wait_for 10 exited "${AGENT_PID[2]}" || problem "mob-agent still runs 10 s after starting on a read-only data dir"
+wait_for 5 refusal_logged || problem "the agent's refusal does not name the read-only data dir and the fix: $(tail -2 "$WORK/agent-2.log")"
 count_is "$web" 0 || problem "$web runs although the agent refused to start"
 
 umount "$data"

@@ -204,6 +204,13 @@ crash_agent() {
 }
 
 group_gone() { ! kill -0 -- "-$1" 2>/dev/null; }
+# exited PID: the process has exited (gone or a zombie). Unlike group_gone, true only once it
+# ran: just after start_agent the group may not exist yet (setsid has not run).
+exited() {
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 0
+  [[ -z $state || $state == Z ]]
+}
 
 # ---------------------------------------------------------------------------------------
 # mob-tool
