@@ -1,5 +1,7 @@
 #include "agent/admission.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <optional>
 
@@ -135,6 +137,16 @@ void check_text(const std::string& path, std::string_view text, std::size_t limi
     refuse(path, std::to_string(text.size()) + " bytes, more than " + std::to_string(limit));
 }
 
+// A client's write id: at most kMaxWriteIdBytes of letters, digits, '-' and '_'.
+void check_write_id(const std::string& path, std::string_view id) {
+  bool plain = std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+  if (id.size() > kMaxWriteIdBytes || !plain)
+    refuse(path, printable(id) + " is not a write id (at most " + std::to_string(kMaxWriteIdBytes) +
+                     " letters, digits, '-' or '_')");
+}
+
 // Records restored from an old data dir may carry no origin.
 void check_stamp(const std::string& path, const Stamp& stamp) {
   if (!stamp.origin.empty()) check_agent_name(path + ".origin", stamp.origin);
@@ -161,6 +173,7 @@ void check_member(const std::string& path, const MemberEntry& entry) {
   }
   check_text(path + ".member.version", member.version, 64);
   check_text(path + ".member.problem", member.problem, 512);
+  check_text(path + ".member.degraded", member.degraded, 512);
   if (!entry.reported_by.empty()) check_agent_name(path + ".reported_by", entry.reported_by);
 }
 
@@ -172,6 +185,7 @@ void check_service(const std::string& path, const ServiceEntry& entry) {
   if (entry.generation >= (1ULL << 53))
     refuse(path + ".generation", std::to_string(entry.generation) + " is not below 2^53");
   check_stamp(path + ".stamp", entry.stamp);
+  check_write_id(path + ".write_id", entry.write_id);
 }
 
 void check_assignment(const std::string& path, const AssignmentEntry& entry) {
@@ -215,8 +229,11 @@ void check_request(const Body& body) {
         using T = std::decay_t<decltype(message)>;
         if constexpr (std::is_same_v<T, StatusRequest>) {
           if (!message.service.empty()) check_service_name("service", message.service);
+        } else if constexpr (std::is_same_v<T, DeployRequest>) {
+          check_write_id("write_id", message.write_id);
         } else if constexpr (std::is_same_v<T, ControlRequest>) {
           check_service_name("service", message.service);
+          check_write_id("write_id", message.write_id);
         } else if constexpr (std::is_same_v<T, LogsRequest>) {
           check_service_name("service", message.service);
           if (message.instance < -1 || message.instance >= static_cast<std::int64_t>(kMaxInstanceIndex))

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <thread>
 #include <tuple>
@@ -16,6 +17,7 @@
 #include <zmq.hpp>
 
 #include "agent/actor.hpp"
+#include "agent/admission.hpp"
 #include "agent/durable.hpp"
 #include "agent/io.hpp"
 #include "agent/provider_worker.hpp"
@@ -91,7 +93,10 @@ Result<int> lock_data_dir(const std::filesystem::path& dir) {
   auto path = dir / "lock";
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0)
-    return fail(Errc::io, "cannot open " + path.string() + ": " + std::strerror(errno));
+    return fail(Errc::io, "cannot open " + path.string() + ": " + std::strerror(errno) +
+                              (errno == EROFS ? " (the data dir is on a read-only file system: remount it "
+                                                "read-write or give another --data-dir)"
+                                              : " (check the permissions of the data dir, --data-dir)"));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
     return fail(Errc::conflict, "data dir " + dir.string() +
@@ -131,6 +136,30 @@ Result<void> bind_socket(zmq::socket_t& socket, const std::string& endpoint, con
   return {};
 }
 
+// Opens the state kept in `file`. A damaged one is never taken for an empty state: with a
+// network to take the state from (-j, or the peers it remembers, when those can still be
+// read), it is moved aside and the agent starts empty, joining through those peers; alone
+// the agent refuses to start.
+Result<ServiceArchive> open_archive(const std::filesystem::path& file, AgentOptions& options) {
+  auto archive = ServiceArchive::open(file);
+  if (archive || archive.error().code != Errc::malformed) return archive;
+  std::vector<std::string> network = options.seeds;
+  for (const auto& peer : ServiceArchive::salvage_peers(file))
+    if (peer.name != options.name && check_endpoint(peer.address)) network.push_back(peer.address);
+  if (network.empty())
+    return fail(Errc::malformed, archive.error().message +
+                                     ". This agent knows no peer to take the state from, so it does not start");
+  log::error(kLog, archive.error().message);
+  auto aside = ServiceArchive::move_aside(file);
+  if (!aside) return std::unexpected(aside.error());
+  log::warn(kLog, "moved the damaged ", file.string(), " aside to ", aside->string(),
+            "; starting empty and taking the state from the network through ", network.size(),
+            " peer(s)");
+  options.seeds = std::move(network);
+  options.state_from_network = true;
+  return ServiceArchive::open(file);
+}
+
 }  // namespace
 
 Agent::Agent(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -159,7 +188,7 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
   auto lock = lock_data_dir(options.data_dir);
   if (!lock) return std::unexpected(lock.error());
   state->lock_fd = *lock;
-  auto archive = ServiceArchive::open(options.data_dir / "state.db");
+  auto archive = open_archive(options.data_dir / "state.db", options);
   if (!archive) return std::unexpected(archive.error());
   auto agent_id = load_agent_id(options.data_dir);
   if (!agent_id) return std::unexpected(agent_id.error());
@@ -232,6 +261,7 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
   store_config.max_services = options.max_services;
   store_config.max_message_bytes = options.max_message_bytes;
   store_config.seeds = options.seeds;
+  store_config.state_from_network = options.state_from_network;
   store_config.providers = options.providers;
   store_config.detector = options.detector;
   store_config.heartbeat_interval = options.heartbeat_interval;
@@ -262,14 +292,22 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
 namespace {
 
 // Sends `request` on a control pipe and waits for the reply of type `Reply`, unless the
-// actor is dead (or dies meanwhile).
+// actor is dead (or dies meanwhile). A SIGINT or SIGTERM read from `signal_fd` meanwhile
+// (-1: none) calls `on_signal`.
 template <class Reply, class Request>
-void ask(zmq::socket_t& control, const std::atomic<bool>& dead, Request request) {
+void ask(zmq::socket_t& control, const std::atomic<bool>& dead, Request request, int signal_fd = -1,
+         const std::function<void()>& on_signal = {}) {
   if (dead) return;
   send_body(control, std::move(request));
   while (!dead) {
-    zmq::pollitem_t item{control.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(100));
+    zmq::pollitem_t items[] = {{control.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, signal_fd, ZMQ_POLLIN, 0}};
+    zmq::poll(items, signal_fd >= 0 ? 2 : 1, std::chrono::milliseconds(100));
+    if (signal_fd >= 0 && (items[1].revents & ZMQ_POLLIN)) {
+      signalfd_siginfo info{};
+      if (::read(signal_fd, &info, sizeof info) == sizeof info &&
+          (info.ssi_signo == SIGINT || info.ssi_signo == SIGTERM) && on_signal)
+        on_signal();
+    }
     auto reply = receive_routed(control);
     if (reply && std::holds_alternative<Reply>(reply->envelope.body)) return;
   }
@@ -307,12 +345,20 @@ void Agent::wait_for_stop(int signal_fd) {
 
 bool Agent::failed() const { return state_ && state_->any_dead(); }
 
-void Agent::stop() {
+void Agent::stop(int signal_fd) {
   if (!state_ || state_->stopped) return;
   state_->stopped = true;
   ask<LeaveReply>(state_->store_control, state_->store_dead, LeaveCommand{});
-  // Services first (the supervisor waits for them), then the store, then the network.
-  ask<ShutdownDone>(state_->supervisor_control, state_->supervisor_dead, ShutdownRequest{});
+  // Services first (the supervisor waits for them), then the store, then the network. A
+  // second signal meanwhile means now: what is left is killed at once.
+  bool urged = false;
+  auto now = [&] {
+    if (urged) return;
+    urged = true;
+    log::warn(kLog, "second signal: killing every service left at once (SIGKILL)");
+    send_body(state_->supervisor_control, ShutdownRequest{true});
+  };
+  ask<ShutdownDone>(state_->supervisor_control, state_->supervisor_dead, ShutdownRequest{}, signal_fd, now);
   ask<ShutdownDone>(state_->store_control, state_->store_dead, ShutdownRequest{});
   ask<ShutdownDone>(state_->io_control, state_->io_dead, ShutdownRequest{});
   for (auto& thread : state_->threads) thread.join();

@@ -30,6 +30,7 @@ struct AgentOptions {
   std::uint64_t max_log_line_bytes = 16 * 1024;  // longer lines of service output are cut
   std::size_t max_pending_requests = 1024;       // requests in flight per client connection
   std::vector<std::string> seeds;  // -j HOST:PORT,...
+  bool state_from_network = false;  // set by start(): its state.db was damaged and moved aside
   DetectorConfig detector;
   std::chrono::milliseconds heartbeat_interval{2000};
   std::chrono::milliseconds sync_interval{1000};
@@ -53,8 +54,9 @@ class Agent {
   // agent to leave the network. SIGHUP on `signal_fd` reloads the authorized keys.
   void wait_for_stop(int signal_fd);
   // Announces that this agent leaves, stops every service (each within its stop timeout),
-  // then every thread.
-  void stop();
+  // then every thread. A SIGINT or SIGTERM on `signal_fd` (-1: none) meanwhile kills the
+  // services left at once (SIGKILL to their process groups).
+  void stop(int signal_fd = -1);
   // Whether an actor's thread stopped on an internal error (the agent then exits non-zero).
   bool failed() const;
   ~Agent();

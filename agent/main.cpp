@@ -1,5 +1,5 @@
 // mob-agent: the command line of one Mob agent. Parses flags, starts the agent, waits for
-// SIGINT/SIGTERM, then stops every service and exits 0.
+// SIGINT/SIGTERM, then stops every service and exits 0; a second signal kills what is left.
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -214,7 +214,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   (*agent)->wait_for_stop(signal_fd);
-  (*agent)->stop();
+  (*agent)->stop(signal_fd);
   close(signal_fd);
   return (*agent)->failed() ? 1 : 0;
 }

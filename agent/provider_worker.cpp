@@ -61,8 +61,8 @@ class Worker {
         reply.chunks.push_back(
             provider_->read_logs(key, logs->tail_lines, logs->from_offset, logs->offset));
       reply_to(supervisor_, message, std::move(reply));
-    } else if (std::holds_alternative<ShutdownRequest>(body)) {
-      provider_->stop_all(std::chrono::seconds(2));
+    } else if (const auto* shutdown = std::get_if<ShutdownRequest>(&body)) {
+      provider_->stop_all(shutdown->now ? std::chrono::milliseconds(0) : std::chrono::seconds(2));
       for (auto& event : provider_->poll()) send_body(supervisor_, std::move(event));
       reply_to(supervisor_, message, ShutdownDone{});
       finished_ = true;

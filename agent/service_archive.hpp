@@ -1,7 +1,8 @@
 // What an agent keeps across restarts: one SQLite database in the data dir (state.db,
 // write-ahead log) with one record per service, the peers it last knew (its seeds when it
 // is restarted without -j) and when it last heard from them. Writes come in batches: one
-// transaction and one sync of the log however many services changed.
+// transaction and one sync of the log however many services changed. A damaged file is
+// never read as an empty one: open() checks it and says what is wrong.
 #pragma once
 
 #include <cstdint>
@@ -20,12 +21,25 @@ class ServiceArchive {
  public:
   using Record = std::pair<std::string, std::string>;  // service name, record (JSON text)
 
-  // Opens (creating, mode 0600) the database `file`; errors name the file and what to do.
+  // Opens the database `file`, or makes it (mode 0600) when there is none: the new file
+  // holds the schema from its first byte on disk, so an empty or headless file is damage.
+  // Errors name the file and what to do: Errc::malformed when the file is damaged (empty,
+  // truncated, garbage in a page or in its write-ahead log, failing `PRAGMA quick_check`),
+  // Errc::io when it cannot be made, opened or written (permissions, read-only, full disk).
   static Result<ServiceArchive> open(const std::filesystem::path& file);
+  // Renames a damaged `file` and its log files to FILE.damaged-<UTC time>[-wal|-shm], kept
+  // for a post-mortem; returns the new name of `file`.
+  static Result<std::filesystem::path> move_aside(const std::filesystem::path& file);
+  struct Peer;
+  // The peers kept in `file`, read without changing it, even when it is damaged elsewhere;
+  // empty when they cannot be read.
+  static std::vector<Peer> salvage_peers(const std::filesystem::path& file);
 
   // Every record kept.
   Result<std::vector<Record>> load() const;
-  // Writes or replaces `records` and deletes `erased` in one durable transaction.
+  // Writes or replaces `records` and deletes `erased` in one durable transaction. A disk
+  // that refuses is an Errc::io whose message starts with what it is ("disk full in DIR",
+  // "read-only data dir DIR", "I/O error in DIR"); the file then holds none of the batch.
   Result<void> commit(const std::vector<Record>& records, const std::vector<std::string>& erased);
 
   struct Peer {
@@ -37,6 +51,8 @@ class ServiceArchive {
   Result<std::optional<std::uint64_t>> last_contact_ms() const;
   // Replaces the peers kept with `peers` and records `contact_ms`, durably.
   Result<void> keep_peers(const std::vector<Peer>& peers, std::uint64_t contact_ms);
+  // Writes one small durable transaction: whether the disk takes writes again.
+  Result<void> check_writable();
 
   ServiceArchive(ServiceArchive&&) noexcept;
   ServiceArchive& operator=(ServiceArchive&&) noexcept;

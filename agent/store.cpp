@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
 #include <random>
 #include <set>
+#include <unordered_map>
 
 #include "agent/actor.hpp"
 #include "agent/admission.hpp"
@@ -47,6 +49,14 @@ constexpr auto kHandoverLimit = std::chrono::seconds(30);
 // Specs learned from peers reach the disk in batches at most this late; a deploy or control
 // request is answered only once its change is on disk.
 constexpr auto kSaveDelay = std::chrono::milliseconds(50);
+// While the disk refuses writes, a write is tried again this often (and each client write
+// tries at once): the agent takes writes again as soon as the disk does.
+constexpr auto kDiskRetry = std::chrono::seconds(1);
+// Client write ids remembered with their outcome: a retry within this time (or this many
+// later writes) gets the first answer again. The record of a service also carries the id
+// of its last write, so any agent recognises a retry of that one.
+constexpr std::size_t kRecentWrites = 4096;
+constexpr auto kRecentWriteLife = std::chrono::minutes(10);
 // How long a peer's DEALER is polled after a request (PeerLink), at least: ten default probe
 // timeouts. Never less than two probe intervals, so that no ack the detector waits for is missed.
 constexpr auto kMinReplyWait = std::chrono::seconds(1);
@@ -212,11 +222,11 @@ class Store {
         }
       }
       guard_.run("a round of timers", [&] { run_timers(); });
-      if (!awaiting_save_.empty() || (!unsaved_.empty() && time_.steady_now() >= save_at_))
+      if ((!unsaved_.empty() || !uncollected_.empty()) && time_.steady_now() >= save_at_)
         guard_.run("saving to disk", [&] { save(); });
+      if (!disk_problem_.empty() && time_.steady_now() >= next_disk_check_)
+        guard_.run("checking the disk", [&] { check_disk(); });
       guard_.run("placement", [&] { after_change(); });
-      for (auto& [request, reply] : awaiting_save_) reply_to(io_, request, std::move(reply));
-      awaiting_save_.clear();
     }
     save();
     flush();
@@ -374,6 +384,7 @@ class Store {
     entry.removed = doc.value("removed", false);
     entry.stamp.hlc = doc["stamp"].value("hlc", std::uint64_t{0});
     entry.stamp.origin = doc["stamp"].value("origin", std::string());
+    entry.write_id = doc.value("write_id", std::string());
     return entry;
   }
 
@@ -390,20 +401,122 @@ class Store {
                           {"removed", entry.removed},
                           {"stamp", {{"hlc", entry.stamp.hlc}, {"origin", entry.stamp.origin}}},
                           {"spec", nlohmann::json::parse(entry.spec_json, nullptr, false)}};
+    if (!entry.write_id.empty()) doc["write_id"] = entry.write_id;
     // A spec from a peer may hold bytes that are not UTF-8: replaced, never thrown on.
     return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
 
-  // Writes every queued entry (and forgets collected ones) in one transaction.
+  // Writes every queued entry (and forgets collected ones) in one transaction. When the
+  // disk refuses, they stay queued and are tried again (kDiskRetry).
   void save() {
     if (unsaved_.empty() && uncollected_.empty()) return;
     std::vector<ServiceArchive::Record> records;
     for (const auto& name : unsaved_)
       if (const ServiceEntry* entry = state_.service(name)) records.emplace_back(name, record_of(*entry));
+    const bool disk_was_fine = disk_problem_.empty();
+    if (auto saved = commit_queued(std::move(records)); !saved) {
+      if (disk_was_fine)
+        log::error(kLog, "cannot keep ", unsaved_.size(), " service(s) on disk: ", saved.error().message);
+      save_at_ = time_.steady_now() + kDiskRetry;
+    }
+  }
+
+  // Writes the queued entries and `records` in one transaction; on success the queue is empty.
+  Result<void> commit_queued(std::vector<ServiceArchive::Record> records) {
     auto saved = archive_.commit(records, uncollected_);
-    if (!saved) log::error(kLog, "cannot keep ", records.size(), " service(s) on disk: ", saved.error().message);
+    if (!saved) {
+      disk_refuses(saved.error().message);
+      return saved;
+    }
     unsaved_.clear();
     uncollected_.clear();
+    disk_works();
+    return {};
+  }
+
+  // A client's write reaches the disk before anything of it is applied, gossiped or
+  // answered (with whatever else waits to be saved, in the same transaction). When the disk
+  // refuses, nothing of it happened.
+  Result<void> keep_before_applying(const ServiceEntry& entry) {
+    std::vector<ServiceArchive::Record> records;
+    for (const auto& name : unsaved_)
+      if (const ServiceEntry* queued = state_.service(name); queued && name != entry.name)
+        records.emplace_back(name, record_of(*queued));
+    records.emplace_back(entry.name, record_of(entry));
+    if (auto saved = commit_queued(std::move(records)); !saved)
+      return fail(Errc::io, "cannot save the spec: " + saved.error().message +
+                                "; nothing was changed (make room there, or make it writable again; this agent "
+                                "takes writes again as soon as its disk does)");
+    return {};
+  }
+
+  // Applies a client's write kept by keep_before_applying().
+  void apply_kept(const ServiceEntry& entry) {
+    record(entry);
+    unsaved_.erase(entry.name);  // it is on disk already
+  }
+
+  // The disk refused a write: this agent is degraded (members, status) until one succeeds.
+  // `why` starts with what the disk is ("disk full in DIR"); the details that follow in
+  // parentheses are logged, not gossiped, so that the member changes only when that does.
+  void disk_refuses(const std::string& why) {
+    next_disk_check_ = time_.steady_now() + kDiskRetry;
+    const std::string trouble = why.substr(0, why.find(" ("));
+    if (disk_problem_ == trouble) return;
+    if (disk_problem_.empty())
+      log::error(kLog, "the disk refuses writes (", why,
+                 "): this agent refuses client writes until it works again; trying every ",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(kDiskRetry).count(), " ms");
+    disk_problem_ = trouble;
+    config_.self.degraded = "its disk refuses writes: " + trouble;
+    ++incarnation_;
+    announce_self();
+  }
+
+  void disk_works() {
+    if (disk_problem_.empty()) return;
+    log::info(kLog, "the disk takes writes again: this agent takes client writes again");
+    disk_problem_.clear();
+    config_.self.degraded.clear();
+    ++incarnation_;
+    announce_self();
+  }
+
+  void check_disk() {
+    if (!unsaved_.empty() || !uncollected_.empty()) return save();
+    if (auto written = archive_.check_writable(); !written) disk_refuses(written.error().message);
+    else disk_works();
+  }
+
+  // The first answer to a client write this agent took, when `write_id` is one: a retried
+  // write is the same write.
+  std::optional<Body> answer_to_retry(const std::string& write_id) {
+    if (write_id.empty()) return std::nullopt;
+    auto now = time_.steady_now();
+    while (!recent_write_order_.empty() &&
+           (recent_write_order_.size() > kRecentWrites ||
+            now - recent_write_order_.front().first > kRecentWriteLife)) {
+      recent_writes_.erase(recent_write_order_.front().second);
+      recent_write_order_.pop_front();
+    }
+    auto found = recent_writes_.find(write_id);
+    if (found == recent_writes_.end()) return std::nullopt;
+    return found->second;
+  }
+
+  // The record of `service` when its last write was `write_id`: the write went through
+  // another agent (or this one forgot it), and a retry gets the outcome that record shows.
+  const ServiceEntry* written_by(const std::string& write_id, const std::string& service) const {
+    const ServiceEntry* entry = state_.service(service);
+    return !write_id.empty() && entry && entry->write_id == write_id ? entry : nullptr;
+  }
+
+  template <class Reply>
+  Reply remember_write(const std::string& write_id, Reply reply) {
+    if (write_id.empty() || recent_writes_.contains(write_id)) return reply;
+    recent_writes_.emplace(write_id, Body{reply});
+    recent_write_order_.emplace_back(time_.steady_now(), write_id);
+    return reply;
   }
 
   // ---- local changes -------------------------------------------------------------------
@@ -657,11 +770,13 @@ class Store {
             reply_to(io_, request, PingReply{config_.self.name, MOB_VERSION, kProtocolVersion,
                                              config_.self.pub_address});
           } else if constexpr (std::is_same_v<T, DeployRequest>) {
-            answer_when_saved(request, deploy(body));
+            if (auto again = answer_to_retry(body.write_id)) reply_to(io_, request, std::move(*again));
+            else answer(request, deploy(body));
           } else if constexpr (std::is_same_v<T, StatusRequest>) {
             answer(request, status(body));
           } else if constexpr (std::is_same_v<T, ControlRequest>) {
-            answer_when_saved(request, control(body));
+            if (auto again = answer_to_retry(body.write_id)) reply_to(io_, request, std::move(*again));
+            else answer(request, control(body));
           } else if constexpr (std::is_same_v<T, MembersRequest>) {
             reply_to(io_, request, members());
           } else if constexpr (std::is_same_v<T, ProbeRequest>) {
@@ -700,13 +815,6 @@ class Store {
     else reply_to(io_, request, ErrorReply{result.error().code, result.error().message});
   }
 
-  // A reply to a request that changed a spec leaves once the change is on disk.
-  template <class Reply>
-  void answer_when_saved(const Routed& request, Result<Reply> result) {
-    if (!result || unsaved_.empty()) return answer(request, std::move(result));
-    awaiting_save_.emplace_back(request, Body{std::move(*result)});
-  }
-
   const ServiceSpec* spec_of(const ServiceEntry& entry) {
     auto cached = specs_.find(entry.name);
     if (cached != specs_.end()) return &cached->second;
@@ -736,6 +844,9 @@ class Store {
     auto parsed = parse_spec(request.spec_json, config_.spec_limits);
     if (!parsed) return std::unexpected(parsed.error());
     ServiceSpec& spec = *parsed;
+    if (const ServiceEntry* done = written_by(request.write_id, spec.name))
+      return DeployReply{done->name, done->generation, done->generation == 1, spec_identity(done->spec_json),
+                         done->stamp.origin, done->stamp.hlc};
     for (const auto& dependency : spec.depends_on)
       if (!is_deployed(dependency))
         return fail(Errc::invalid_argument,
@@ -754,10 +865,13 @@ class Store {
     entry.generation = existing ? existing->generation + 1 : 1;
     entry.restart_generation = existing ? existing->restart_generation : 0;
     entry.stamp = stamp();
-    record(entry);
+    entry.write_id = request.write_id;
+    if (auto kept = keep_before_applying(entry); !kept) return std::unexpected(kept.error());
+    apply_kept(entry);
     log::info(kLog, created ? "deployed " : "updated ", entry.name, " version ", entry.generation);
-    return DeployReply{entry.name, entry.generation, created, spec_identity(entry.spec_json),
-                       config_.self.name, entry.stamp.hlc};
+    return remember_write(request.write_id,
+                          DeployReply{entry.name, entry.generation, created, spec_identity(entry.spec_json),
+                                      config_.self.name, entry.stamp.hlc});
   }
 
   std::size_t deployed_count() const {
@@ -827,6 +941,8 @@ class Store {
   }
 
   Result<ControlReply> control(const ControlRequest& request) {
+    if (const ServiceEntry* done = written_by(request.write_id, request.service))
+      return ControlReply{done->name, done->generation};
     if (auto writable = check_writable(); !writable) return std::unexpected(writable.error());
     const ServiceEntry* existing = state_.service(request.service);
     if (!existing || existing->removed)
@@ -870,9 +986,11 @@ class Store {
       case ControlAction::count_: break;
     }
     entry.stamp = stamp();
-    record(entry);
+    entry.write_id = request.write_id;
+    if (auto kept = keep_before_applying(entry); !kept) return std::unexpected(kept.error());
+    apply_kept(entry);
     log::info(kLog, to_string(request.action), " ", request.service);
-    return ControlReply{request.service, entry.generation};
+    return remember_write(request.write_id, ControlReply{request.service, entry.generation});
   }
 
   // Failed instances, and instances that exited for good, wait for a new generation.
@@ -1182,6 +1300,11 @@ class Store {
     } else if (const auto* join = std::get_if<JoinReply>(&body)) {
       absorb(join->state, true);
       if (joining_) log::info(kLog, "joined the network through ", address);
+      if (config_.state_from_network) {
+        log::warn(kLog, "took the state from the network through ", address, " in place of the damaged state.db: ",
+                  deployed_count(), " service(s)");
+        config_.state_from_network = false;
+      }
       joining_ = false;
       joined_ = true;
       release_held_specs(/*network_answered=*/true);
@@ -1244,7 +1367,8 @@ class Store {
     if (peers_unsaved_) deadline = std::min(deadline, peers_save_at_);
     if (joining_) deadline = std::min(deadline, join_next_at_);
     if (!seeds_to_join_.empty()) deadline = std::min(deadline, started_ + kAdvertiseWait);
-    if (!unsaved_.empty()) deadline = std::min(deadline, save_at_);
+    if (!unsaved_.empty() || !uncollected_.empty()) deadline = std::min(deadline, save_at_);
+    if (!disk_problem_.empty()) deadline = std::min(deadline, next_disk_check_);
     return deadline;
   }
 
@@ -1667,7 +1791,10 @@ class Store {
   std::set<std::string> unsaved_;           // services whose record is not on disk yet
   std::vector<std::string> uncollected_;    // collected tombstones still on disk
   Clock::time_point save_at_{};
-  std::vector<std::pair<Routed, Body>> awaiting_save_;  // replies sent once saved
+  std::string disk_problem_;  // what the disk that refused the last write is ("disk full in DIR"), or empty
+  Clock::time_point next_disk_check_{};
+  std::unordered_map<std::string, Body> recent_writes_;  // client write id -> its answer
+  std::deque<std::pair<Clock::time_point, std::string>> recent_write_order_;
   std::uint64_t refused_changes_ = 0;  // since the last warning
   Clock::time_point last_refusal_log_{};
   zmq::context_t& context_;

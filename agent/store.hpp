@@ -28,6 +28,7 @@ struct StoreConfig {
   std::uint32_t max_services = 10000;
   std::size_t max_message_bytes = 4 * 1024 * 1024;
   std::vector<std::string> seeds;  // host:port of agents to join through at start-up
+  bool state_from_network = false;  // the damaged state.db was moved aside: the join brings the state
   // The providers configured (-P). The join waits until each has said whether it runs here
   // (at most kAdvertiseWait), so that peers never see this agent alive and able to run nothing.
   std::vector<std::string> providers;

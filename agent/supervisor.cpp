@@ -414,7 +414,15 @@ class Supervisor {
   // ---- shutdown ------------------------------------------------------------------------
 
   void handle_control(const Routed& message) {
-    if (!std::holds_alternative<ShutdownRequest>(message.envelope.body) || shutting_down_) return;
+    const auto* shutdown = std::get_if<ShutdownRequest>(&message.envelope.body);
+    if (!shutdown) return;
+    if (shutdown->now && !workers_told_) {
+      // A second signal: the workers kill what is left with SIGKILL (stop_all, no grace).
+      log::warn(kLog, "killing every instance left at once");
+      for (auto& [name, worker] : workers_) send_body(worker, ShutdownRequest{true});
+      workers_told_ = true;
+    }
+    if (shutting_down_) return;
     shutting_down_ = true;
     control_request_ = message;
     std::uint32_t longest = 0;

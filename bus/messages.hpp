@@ -79,7 +79,11 @@ struct Member {
   // What keeps this agent from taking part fully, in words (empty when nothing does): such
   // a member is no owner and runs nothing, e.g. while its clock is off.
   std::string problem;
-  MOB_FIELDS(name, address, pub_address, state, providers, tags, incarnation, load, version, problem)
+  // What works badly at this agent without keeping it from taking part, in words (empty
+  // when nothing does), e.g. while its disk refuses writes: it refuses client writes.
+  std::string degraded;
+  MOB_FIELDS(name, address, pub_address, state, providers, tags, incarnation, load, version, problem,
+             degraded)
 };
 
 // ---- mob-tool <-> agent ---------------------------------------------------------------
@@ -95,9 +99,12 @@ struct PingReply {
   MOB_FIELDS(agent, version, protocol, events_address)
 };
 
+// A write request's `write_id` (random, chosen by the client; empty: none) makes its retry
+// the same write: an agent that already took that write answers with its outcome again.
 struct DeployRequest {
   std::string spec_json;
-  MOB_FIELDS(spec_json)
+  std::string write_id;
+  MOB_FIELDS(spec_json, write_id)
 };
 struct DeployReply {
   std::string service;
@@ -126,7 +133,8 @@ std::string_view to_string(ControlAction action);
 struct ControlRequest {
   std::string service;
   ControlAction action = ControlAction::stop;
-  MOB_FIELDS(service, action)
+  std::string write_id;  // as DeployRequest.write_id
+  MOB_FIELDS(service, action, write_id)
 };
 struct ControlReply {
   std::string service;
@@ -235,8 +243,10 @@ struct ProviderLogsReply {
 };
 
 // Main -> actors: stop everything (supervisor: stop every instance first).
+// `now` (a second signal): stop what is left at once, with SIGKILL.
 struct ShutdownRequest {
-  MOB_FIELDS()
+  bool now = false;
+  MOB_FIELDS(now)
 };
 struct ShutdownDone {
   MOB_FIELDS()
@@ -269,7 +279,8 @@ struct ServiceEntry {
   std::uint64_t restart_generation = 0;
   bool removed = false;
   Stamp stamp;
-  MOB_FIELDS(name, spec_json, generation, enabled, restart_generation, removed, stamp)
+  std::string write_id;  // of the client request that made this version (empty: none)
+  MOB_FIELDS(name, spec_json, generation, enabled, restart_generation, removed, stamp, write_id)
 };
 // Where an instance should run, decided by the service's owner; last writer wins.
 struct AssignmentEntry {

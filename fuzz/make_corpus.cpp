@@ -46,11 +46,11 @@ void write_filled_messages(const fs::path& dir) {
   delta.instances = {{instance(), false, {123456791, "node-a"}}};
   const mob::Body bodies[] = {
       mob::PingReply{"node-a", "0.1.0", 1, "tcp://127.0.0.1:6667"},
-      mob::DeployRequest{spec},
+      mob::DeployRequest{spec, {}},
       mob::DeployReply{"echoes", 2, true, 7, "agent-1", 99},
       mob::StatusRequest{"echoes"},
       mob::StatusReply{{{"echoes", "bash", 2, 1, true, spec, {instance()}}}},
-      mob::ControlRequest{"echoes", mob::ControlAction::restart},
+      mob::ControlRequest{"echoes", mob::ControlAction::restart, {}},
       mob::LogsRequest{"echoes", 0, 100, true, 4096},
       mob::LogsReply{"echoes", {{0, "node-a", "hello\nworld\n", 12}}},
       mob::MembersReply{{member("node-a"), member("node-b")}},

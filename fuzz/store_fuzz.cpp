@@ -1052,11 +1052,11 @@ void step(Gen& g) {
   Step kind = pick == 255 ? Step::restart : static_cast<Step>(pick % static_cast<std::size_t>(Step::count_));
   switch (kind) {
     case Step::ping: return send_request(g, mob::PingRequest{});
-    case Step::deploy: return send_request(g, mob::DeployRequest{g.spec_json(g.service())});
+    case Step::deploy: return send_request(g, mob::DeployRequest{g.spec_json(g.service()), {}});
     case Step::status: return send_request(g, mob::StatusRequest{g.coin() ? "" : g.service()});
     case Step::control:
       return send_request(g, mob::ControlRequest{g.service(), static_cast<mob::ControlAction>(g.range(
-                                                                  0, static_cast<std::size_t>(mob::ControlAction::count_) - 1))});
+                                                                  0, static_cast<std::size_t>(mob::ControlAction::count_) - 1)), {}});
     case Step::members: return send_request(g, mob::MembersRequest{});
     case Step::probe:
       return send_request(g, mob::ProbeRequest{g.u64(), g.name(), g.coin() ? kSelf : g.name(), g.u64(), g.wall()});

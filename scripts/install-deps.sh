@@ -9,6 +9,7 @@ packages=(g++ cmake make pkg-config git
           nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev libgtest-dev libgmock-dev
           podman runc busybox-static curl procps iproute2 iptables util-linux
           python3 faketime  # tests/faults (python3 reads --json, faketime skews a clock)
+          e2fsprogs  # tests/faults/disk_readonly.sh, retried_deploy.sh: mkfs.ext4 on a loop device
           # libzmq3-dev brings these too; MOB_STATIC_LINK links their archives by name
           libsodium-dev libpgm-dev libnorm-dev libkrb5-dev libbsd-dev)
 if [[ "${1:-}" == "--bench" ]]; then

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <map>
 #include <optional>
+#include <random>
 #include <utility>
 
 #include <zmq.hpp>
@@ -315,15 +316,25 @@ const std::string& Client::endpoint() const { return connection_->display; }
 
 Result<PingReply> Client::ping() { return connection_->ask<PingReply>(PingRequest{}); }
 
-Result<DeployReply> Client::deploy(std::string spec_json) {
-  return connection_->ask<DeployReply>(DeployRequest{std::move(spec_json)});
+std::string new_write_id() {
+  std::random_device random;
+  std::string id;
+  const char* hex = "0123456789abcdef";
+  for (int i = 0; i < 32; ++i) id += hex[random() % 16];
+  return id;
+}
+
+Result<DeployReply> Client::deploy(std::string spec_json, std::string write_id) {
+  return connection_->ask<DeployReply>(DeployRequest{std::move(spec_json), std::move(write_id)});
 }
 
 std::vector<Result<DeployReply>> Client::deploy_many(std::vector<std::string> specs,
-                                                     std::size_t window) {
+                                                     std::size_t window,
+                                                     std::vector<std::string> write_ids) {
   std::vector<Body> requests;
   requests.reserve(specs.size());
-  for (auto& spec : specs) requests.emplace_back(DeployRequest{std::move(spec)});
+  for (std::size_t i = 0; i < specs.size(); ++i)
+    requests.emplace_back(DeployRequest{std::move(specs[i]), i < write_ids.size() ? write_ids[i] : ""});
   auto answers = connection_->call_many(std::move(requests), window);
   std::vector<Result<DeployReply>> replies;
   replies.reserve(answers.size());
@@ -336,8 +347,8 @@ Result<StatusReply> Client::status(std::string service) {
   return connection_->ask<StatusReply>(StatusRequest{std::move(service)});
 }
 
-Result<ControlReply> Client::control(std::string service, ControlAction action) {
-  return connection_->ask<ControlReply>(ControlRequest{std::move(service), action});
+Result<ControlReply> Client::control(std::string service, ControlAction action, std::string write_id) {
+  return connection_->ask<ControlReply>(ControlRequest{std::move(service), action, std::move(write_id)});
 }
 
 Result<LogsReply> Client::logs(const LogsRequest& request) {

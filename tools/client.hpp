@@ -29,6 +29,9 @@ struct ClientOptions {
   std::optional<ClientKeys> curve = std::nullopt;
 };
 
+// A random write id (32 hex digits) for DeployRequest/ControlRequest.write_id.
+std::string new_write_id();
+
 class Client {
  public:
   // `endpoint` is "HOST:PORT" ("tcp://HOST:PORT" and "[IPv6]:PORT" work too). Connecting is
@@ -43,15 +46,19 @@ class Client {
   // Each call sends one request and waits up to `options.timeout` for its reply. An
   // ErrorReply from the agent comes back as an Error with the agent's code and message.
   Result<PingReply> ping();
-  // `spec_json` goes to the agent as is; the agent validates it.
-  Result<DeployReply> deploy(std::string spec_json);
-  // Deploys many specs with up to `window` requests in flight (the agent saves the ones it
-  // receives together in one disk write); one result per spec, in order.
+  // `spec_json` goes to the agent as is; the agent validates it. Writes (deploy, control)
+  // are answered once on the agent's disk. A `write_id` (new_write_id(); empty: none) makes
+  // a retry after a timeout (Errc::unavailable: the write may still take effect) the same
+  // write: the agent answers it with the first outcome instead of writing again.
+  Result<DeployReply> deploy(std::string spec_json, std::string write_id = {});
+  // Deploys many specs with up to `window` requests in flight; one result per spec, in
+  // order. `write_ids`, when given, holds one id per spec.
   std::vector<Result<DeployReply>> deploy_many(std::vector<std::string> specs,
-                                               std::size_t window = 64);
+                                               std::size_t window = 64,
+                                               std::vector<std::string> write_ids = {});
   // An empty `service` asks for every service.
   Result<StatusReply> status(std::string service = {});
-  Result<ControlReply> control(std::string service, ControlAction action);
+  Result<ControlReply> control(std::string service, ControlAction action, std::string write_id = {});
   Result<LogsReply> logs(const LogsRequest& request);
   Result<MembersReply> members();
   // Makes the agent join the network through these agents ("HOST:PORT").

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -218,6 +219,18 @@ long checked_number(const CommandInfo& command, const po::variables_map& values,
   return value;
 }
 
+// --write-id: what the agent accepts (letters, digits, '-', '_', at most 64).
+std::string checked_write_id(const CommandInfo& command, const po::variables_map& values) {
+  auto id = values["write-id"].as<std::string>();
+  bool plain = std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+  if (id.empty() || id.size() > 64 || !plain)
+    throw UsageError{std::string(command.name) + ": --write-id must be 1-64 letters, digits, '-' or '_', got \"" +
+                     id + "\""};
+  return id;
+}
+
 // ---- output helpers --------------------------------------------------------------------
 
 // Prints rows as columns separated by two spaces; the first row is the header.
@@ -303,7 +316,25 @@ json to_json(const mob::Member& member) {
           {"incarnation", member.incarnation},
           {"load", member.load},
           {"version", member.version},
-          {"problem", member.problem}};
+          {"problem", member.problem},
+          {"degraded", member.degraded}};
+}
+
+// What keeps a member from taking part, or works badly there, in words ("" when nothing).
+std::string trouble_of(const mob::Member& member) {
+  if (member.problem.empty()) return member.degraded;
+  if (member.degraded.empty()) return member.problem;
+  return member.problem + "; " + member.degraded;
+}
+
+// A status table ends with the members that are degraded or have a problem: what the
+// services do there may not last (e.g. an agent whose disk refuses writes takes none).
+void print_member_trouble(mob::Client& client) {
+  auto members = client.members();
+  if (!members) return;
+  for (const auto& member : members->members)
+    if (auto trouble = trouble_of(member); !trouble.empty())
+      std::cout << "agent " << member.name << ": " << trouble << "\n";
 }
 
 // Blocks SIGINT and SIGTERM while alive, so that a waiting command takes them as a request
@@ -454,24 +485,68 @@ po::options_description deploy_options() {
   options.add_options()
       ("detach", po::bool_switch(), "return once the agent accepted the spec; do not wait")
       ("wait-timeout", po::value<long>()->default_value(60000)->value_name("MS"),
-       "give up waiting for the instances to run after MS milliseconds (exit 1)");
+       "give up waiting for the instances to run after MS milliseconds (exit 1)")
+      ("write-id", po::value<std::string>()->value_name("ID"),
+       "the write's id (one FILE only; default: a new random one): a deploy sent again with "
+       "the id a timed-out one printed is the same deploy, not a new version");
   return options;
+}
+
+// A write that got no answer may still take effect (the agent may be slow, not gone): it
+// is sent once more with the same id, which the agent answers with the first outcome
+// instead of writing again. What still gets no answer says so, and how to check.
+bool no_answer(const Result<mob::DeployReply>& reply) {
+  return !reply && reply.error().code == mob::Errc::unavailable;
+}
+
+std::string service_name_of(const std::string& spec_json) {
+  auto doc = json::parse(spec_json, nullptr, false);
+  if (doc.is_object() && doc.contains("name") && doc["name"].is_string()) return doc["name"].get<std::string>();
+  return "";
+}
+
+mob::Error may_still_take_effect(const mob::Error& error, const std::string& what, const std::string& service,
+                                 const std::string& write_id, const std::string& again) {
+  return mob::Error{error.code, error.message + " (asked twice). The " + what +
+                                    " may still take effect: check with: mob-tool status" +
+                                    (service.empty() ? "" : " " + service) +
+                                    "; to retry it as the same " + what + ": " + again +
+                                    " --write-id " + write_id};
 }
 
 // Sends `specs` to the agent with up to 64 in flight (it saves each batch with one disk
 // sync), then, unless `detach`, follows each accepted service until it runs, one after
 // another. `labels[i]` names spec i in errors: "deploy", or "deploy FILE" among several.
 int deploy_specs(Agent& agent, std::vector<std::string> specs, const std::vector<std::string>& labels,
-                 bool detach, milliseconds wait_timeout) {
+                 bool detach, milliseconds wait_timeout, std::vector<std::string> write_ids,
+                 const std::vector<std::string>& files) {
   mob::Client* client = agent.client("deploy");
   if (client == nullptr) return kExitFailed;
   DeployWatch watch;
   if (!detach)
     if (auto opened = watch.open(agent); !opened) return failed("deploy", opened.error());
-  auto replies = client->deploy_many(std::move(specs));
+  while (write_ids.size() < specs.size()) write_ids.push_back(mob::new_write_id());
+  auto replies = client->deploy_many(specs, 64, write_ids);
+  std::vector<std::size_t> unanswered;
+  for (std::size_t i = 0; i < replies.size(); ++i)
+    if (no_answer(replies[i])) unanswered.push_back(i);
+  if (!unanswered.empty()) {
+    std::vector<std::string> again_specs, again_ids;
+    for (auto i : unanswered) {
+      again_specs.push_back(specs[i]);
+      again_ids.push_back(write_ids[i]);
+    }
+    auto again = client->deploy_many(std::move(again_specs), 64, std::move(again_ids));
+    for (std::size_t k = 0; k < unanswered.size(); ++k) replies[unanswered[k]] = std::move(again[k]);
+  }
   int exit_code = kExitOk;
   std::vector<mob::DeployReply> accepted;
   for (std::size_t i = 0; i < replies.size(); ++i) {
+    if (no_answer(replies[i])) {
+      exit_code = failed(labels[i], may_still_take_effect(replies[i].error(), "deploy", service_name_of(specs[i]),
+                                                          write_ids[i], "mob-tool deploy " + files[i]));
+      continue;
+    }
     if (!replies[i]) {
       exit_code = failed(labels[i], replies[i].error());
       continue;
@@ -502,7 +577,7 @@ int deploy_files(Agent& agent, const std::vector<std::string>& files, bool detac
     specs.push_back(std::move(*spec));
     labels.push_back("deploy " + file);
   }
-  return deploy_specs(agent, std::move(specs), labels, detach, wait_timeout);
+  return deploy_specs(agent, std::move(specs), labels, detach, wait_timeout, {}, files);
 }
 
 int run_deploy(const CommandInfo& command, Agent& agent, const Args& args) {
@@ -511,14 +586,18 @@ int run_deploy(const CommandInfo& command, Agent& agent, const Args& args) {
   if (!values) return kExitOk;
   milliseconds wait_timeout(checked_number(command, *values, "wait-timeout", 1, "ms"));
   bool detach = (*values)["detach"].as<bool>();
+  std::vector<std::string> write_ids;
+  if (values->count("write-id")) write_ids.push_back(checked_write_id(command, *values));
   if (values->count("more-files")) {
+    if (!write_ids.empty()) throw UsageError{"--write-id names one write: give one FILE"};
     std::vector<std::string> files{(*values)["file"].as<std::string>()};
     for (const auto& file : (*values)["more-files"].as<Args>()) files.push_back(file);
     return deploy_files(agent, files, detach, wait_timeout);
   }
-  auto spec = read_spec((*values)["file"].as<std::string>());
+  const auto file = (*values)["file"].as<std::string>();
+  auto spec = read_spec(file);
   if (!spec) return failed("deploy", spec.error());
-  return deploy_specs(agent, {std::move(*spec)}, {"deploy"}, detach, wait_timeout);
+  return deploy_specs(agent, {std::move(*spec)}, {"deploy"}, detach, wait_timeout, std::move(write_ids), {file});
 }
 
 // ---- status ----------------------------------------------------------------------------
@@ -542,6 +621,7 @@ int run_status(const CommandInfo& command, Agent& agent, const Args& args) {
   }
   if (status->services.empty()) {
     std::cout << "no services deployed (deploy one with: mob-tool deploy SPEC.json)\n";
+    print_member_trouble(*client);
     return kExitOk;
   }
   const std::int64_t now = wall_ms();
@@ -569,6 +649,7 @@ int run_status(const CommandInfo& command, Agent& agent, const Args& args) {
     }
   }
   print_table(rows);
+  print_member_trouble(*client);
   return kExitOk;
 }
 
@@ -578,6 +659,9 @@ int control(const CommandInfo& command, Agent& agent, const Args& args,
             mob::ControlAction action, std::string_view done) {
   constexpr Positional positionals[] = {{"service", "SERVICE", true}};
   po::options_description options("options");
+  options.add_options()("write-id", po::value<std::string>()->value_name("ID"),
+                        "the write's id (default: a new random one): the same command sent again "
+                        "with the id a timed-out one printed is the same write");
   if (action == mob::ControlAction::remove)
     options.add_options()("force", po::bool_switch(),
                           "remove it even while other services depend on it (they wait until it is "
@@ -589,7 +673,16 @@ int control(const CommandInfo& command, Agent& agent, const Args& args,
   auto service = (*values)["service"].as<std::string>();
   if (action == mob::ControlAction::remove && (*values)["force"].as<bool>())
     action = mob::ControlAction::force_remove;
-  auto reply = client->control(service, action);
+  auto write_id = values->count("write-id") ? checked_write_id(command, *values) : mob::new_write_id();
+  auto reply = client->control(service, action, write_id);
+  if (!reply && reply.error().code == mob::Errc::unavailable)
+    reply = client->control(service, action, write_id);  // the same write (deploy_specs)
+  if (!reply && reply.error().code == mob::Errc::unavailable) {
+    std::string again = "mob-tool " + std::string(command.name) +
+                        (action == mob::ControlAction::force_remove ? " --force " : " ") + service;
+    return failed(command.name,
+                  may_still_take_effect(reply.error(), std::string(command.name), service, write_id, again));
+  }
   if (!reply) return failed(command.name, reply.error());
   std::cout << done << " " << service << "\n";
   return kExitOk;
@@ -874,7 +967,7 @@ int run_members(const CommandInfo& command, Agent& agent, const Args& args) {
   std::vector<std::vector<std::string>> rows = {
       {"NAME", "ADDRESS", "STATE", "PROVIDERS", "TAGS", "LOAD", "VERSION"}};
   bool problems = std::any_of(reply->members.begin(), reply->members.end(),
-                              [](const mob::Member& member) { return !member.problem.empty(); });
+                              [](const mob::Member& member) { return !trouble_of(member).empty(); });
   if (problems) rows[0].push_back("PROBLEM");
   for (const auto& member : reply->members) {
     std::string providers, tags;
@@ -887,7 +980,7 @@ int run_members(const CommandInfo& command, Agent& agent, const Args& args) {
     rows.push_back({member.name, or_dash(member.address),
                     std::string(mob::to_string(member.state)), or_dash(providers),
                     or_dash(tags), load, or_dash(member.version)});
-    if (problems) rows.back().push_back(or_dash(member.problem));
+    if (problems) rows.back().push_back(or_dash(trouble_of(member)));
   }
   print_table(rows);
   return kExitOk;
@@ -1197,8 +1290,11 @@ int run(const Args& args) {
   auto deploy_values = parse_command(inline_deploy, rest, deploy_options(), {});
   if (!deploy_values) return kExitOk;
   milliseconds wait_timeout(checked_number(inline_deploy, *deploy_values, "wait-timeout", 1, "ms"));
-  return deploy_specs(agent, {values["deploy"].as<std::string>()}, {"deploy"},
-                      (*deploy_values)["detach"].as<bool>(), wait_timeout);
+  std::vector<std::string> write_ids;
+  if (deploy_values->count("write-id")) write_ids.push_back(checked_write_id(inline_deploy, *deploy_values));
+  const auto spec = values["deploy"].as<std::string>();
+  return deploy_specs(agent, {spec}, {"deploy"}, (*deploy_values)["detach"].as<bool>(), wait_timeout,
+                      std::move(write_ids), {"-d '" + spec + "'"});
 }
 
 }  // namespace

@@ -43,7 +43,9 @@ fault_init() {
     exit 1
   fi
   if [[ "${MOB_IN_NAMESPACE:-}" != 1 ]]; then
-    exec env MOB_IN_NAMESPACE=1 unshare -n bash "${BASH_SOURCE[1]}" "$@"
+    # FAULT_MOUNTS=1 (set by the script before fault_init): a private mount namespace too,
+    # for the disk faults' tmpfs and read-only bind mounts (gone with the namespace).
+    exec env MOB_IN_NAMESPACE=1 unshare -n ${FAULT_MOUNTS:+-m --propagation private} bash "${BASH_SOURCE[1]}" "$@"
   fi
   ip link set lo up
   TEST_NAME=$(basename "${BASH_SOURCE[1]}" .sh)
@@ -53,6 +55,8 @@ fault_init() {
   declare -gA AGENT_PID=()
   declare -gA AGENT_IDS=()
   GROUPS_STARTED=()
+  MOUNTS=()  # mounts of this test (FAULT_MOUNTS=1), undone by the cleanup
+  LOOPS=()   # loop devices of this test, detached by the cleanup
   T0=$(now_us)
   trap fault_cleanup EXIT
   trap 'exit 143' TERM
@@ -72,12 +76,20 @@ services() { cat "$WORK/services" 2>/dev/null || true; }
 fault_cleanup() {
   local rc=$?
   trap - EXIT TERM INT
+  local mount
+  for mount in "${MOUNTS[@]}"; do fsfreeze -u "$mount" 2>/dev/null || true; done  # no writer stays blocked
   local pid
   for pid in "${GROUPS_STARTED[@]}"; do kill -CONT -- "-$pid" 2>/dev/null || true; done
   for pid in "${GROUPS_STARTED[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
   for pid in $(test_pids); do kill -KILL "$pid" 2>/dev/null || true; done
   iptables -F INPUT 2>/dev/null || true
   iptables -F OUTPUT 2>/dev/null || true
+  for mount in "${MOUNTS[@]}"; do
+    if [[ ${MOB_FAULT_KEEP:-} == 1 ]]; then mount -o remount,rw "$mount" 2>/dev/null || true
+    else umount -l "$mount" 2>/dev/null || true; fi
+  done
+  local loop
+  for loop in "${LOOPS[@]}"; do losetup -d "$loop" 2>/dev/null || true; done
   if [[ ${MOB_FAULT_KEEP:-} == 1 ]]; then echo "(work dir kept: $WORK)"; else rm -rf "$WORK"; fi
   exit "$rc"
 }
@@ -192,6 +204,13 @@ crash_agent() {
 }
 
 group_gone() { ! kill -0 -- "-$1" 2>/dev/null; }
+# exited PID: the process has exited (gone or a zombie). Unlike group_gone, true only once it
+# ran: just after start_agent the group may not exist yet (setsid has not run).
+exited() {
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 0
+  [[ -z $state || $state == Z ]]
+}
 
 # ---------------------------------------------------------------------------------------
 # mob-tool

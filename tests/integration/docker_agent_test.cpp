@@ -96,7 +96,7 @@ TEST_F(DockerAgent, AContainerKilledFromOutsideIsRestartedByTheSupervisor) {
 TEST_F(DockerAgent, StopRemovesTheContainer) {
   ASSERT_TRUE(agent_->deploy(kLoop));
   ASSERT_TRUE(agent_->wait_state("boxes", 0, InstanceState::running, 30s));
-  ASSERT_TRUE(agent_->request(ControlRequest{"boxes", ControlAction::stop}));
+  ASSERT_TRUE(agent_->request(ControlRequest{"boxes", ControlAction::stop, {}}));
   ASSERT_TRUE(agent_->wait_state("boxes", 0, InstanceState::stopped, 30s));
   EXPECT_TRUE(wait_until([&] {
     return http_status(engine("GET", "/containers/" + container("boxes.0") + "/json")) == 404;

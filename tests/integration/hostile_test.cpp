@@ -568,7 +568,7 @@ TEST_F(Hostile, ControlRequestWithABadServiceNameIsRefused) {
   auto names = bad_service_names();
   names.emplace_back("", "nothing");
   for (const auto& [name, why] : names)
-    expect_refused(ControlRequest{name, ControlAction::remove}, "service", "a service name with " + why);
+    expect_refused(ControlRequest{name, ControlAction::remove, {}}, "service", "a service name with " + why);
   expect_still_deploys("after-control-requests");
 }
 
@@ -605,7 +605,7 @@ TEST_F(Hostile, DeployRequestWithGarbageJsonIsRefused) {
   };
   for (const auto& [spec, what] : specs) {
     SCOPED_TRACE(what);
-    auto reply = agent().request(DeployRequest{spec});
+    auto reply = agent().request(DeployRequest{spec, {}});
     ASSERT_FALSE(reply) << what << " was deployed";
     EXPECT_EQ(reply.error().code, Errc::invalid_argument) << printable(reply.error().message, 300);
     still_up("a DeployRequest with " + what);

@@ -138,7 +138,7 @@ TEST_F(Limits, MaxMessageBytesDropsTheConnectionOfAnOversizedFrameAndTheAgentKee
 
   // A message just under the limit is read (and, not being a spec the agent accepts,
   // answered with the spec's own error).
-  client.send(DeployRequest{std::string(60000, ' ')}, 8);
+  client.send(DeployRequest{std::string(60000, ' '), {}}, 8);
   reply = client.receive();
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->request_id, 8u);
@@ -348,7 +348,7 @@ TEST_F(Limits, TheDefaultPendingLimitNeverRefusesPeersGossipingFast) {
   ASSERT_TRUE(wait_until([&] { return running_everywhere({0}); })) << second.log();
   std::vector<std::int64_t> old_pids = {second.instance("spread", 0)->pid,
                                         second.instance("spread", 1)->pid};
-  ASSERT_TRUE(second.request(ControlRequest{"spread", ControlAction::restart}));
+  ASSERT_TRUE(second.request(ControlRequest{"spread", ControlAction::restart, {}}));
   EXPECT_TRUE(wait_until([&] { return running_everywhere(old_pids); })) << second.log();
   for (auto* agent : {&first, &second}) {
     EXPECT_EQ(agent->log().find("refused a request"), std::string::npos) << agent->log();

@@ -111,7 +111,7 @@ TEST_F(Mesh, ServiceLandsOnlyOnAgentsThatRunItsProvider) {
   ASSERT_TRUE(wait_until([&] { return running_on(*agents_[1], "boxed", 0) == docker_agent.name(); }, 30s))
       << agents_[1]->instance("boxed", 0)->reason;
   ASSERT_TRUE(wait_until([&] { return running_on(*agents_[1], "boxed", 1) == docker_agent.name(); }, 30s));
-  ASSERT_TRUE(agents_[1]->request(ControlRequest{"boxed", ControlAction::remove}));
+  ASSERT_TRUE(agents_[1]->request(ControlRequest{"boxed", ControlAction::remove, {}}));
 }
 
 TEST_F(Mesh, ThreeInstancesRunOnThreeDistinctAgents) {
@@ -214,7 +214,7 @@ TEST_F(Mesh, DependencyOnAnotherAgentGatesTheDependent) {
   start("bash", {"--tag", "zone=b"});
   ASSERT_TRUE(everyone_sees_alive(2));
   ASSERT_TRUE(agents_[0]->deploy(sleeper("db", 1, R"("constraints": {"tags": {"zone": "a"}})")));
-  ASSERT_TRUE(agents_[0]->request(ControlRequest{"db", ControlAction::stop}));
+  ASSERT_TRUE(agents_[0]->request(ControlRequest{"db", ControlAction::stop, {}}));
   ASSERT_TRUE(agents_[0]->deploy(
       sleeper("web", 1, R"("constraints": {"tags": {"zone": "b"}}, "depends_on": ["db"])")));
   ASSERT_TRUE(wait_until([&] {
@@ -222,7 +222,7 @@ TEST_F(Mesh, DependencyOnAnotherAgentGatesTheDependent) {
     return web && web->node == agents_[1]->name() &&
            web->reason.find("dependency db is stopped; run it with: mob-tool start db") != std::string::npos;
   }));
-  ASSERT_TRUE(agents_[1]->request(ControlRequest{"db", ControlAction::start}));
+  ASSERT_TRUE(agents_[1]->request(ControlRequest{"db", ControlAction::start, {}}));
   ASSERT_TRUE(wait_until([&] { return running_on(*agents_[1], "web", 0) == agents_[1]->name(); }));
   EXPECT_EQ(running_on(*agents_[1], "db", 0), agents_[0]->name());
 }

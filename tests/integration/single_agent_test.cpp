@@ -118,7 +118,7 @@ TEST_F(SingleAgent, MaxRestartsLeadsToFailedWithReason) {
   EXPECT_NE(flaky->reason.find("gave up after 3 restarts within 60 s"), std::string::npos)
       << flaky->reason;
   // `start` after a failure tries again.
-  ASSERT_TRUE(agent_->request(ControlRequest{"flaky", ControlAction::start}));
+  ASSERT_TRUE(agent_->request(ControlRequest{"flaky", ControlAction::start, {}}));
   ASSERT_TRUE(wait_until([&] { return agent_->instance("flaky", 0)->restarts > 3; }));
 }
 
@@ -127,21 +127,21 @@ TEST_F(SingleAgent, StopLeavesNoProcessOfTheGroupAlive) {
                                        R"("stop_timeout_s": 0.5)")));
   ASSERT_TRUE(agent_->wait_state("group", 0, InstanceState::running));
   ASSERT_TRUE(wait_until([&] { return agent_processes().size() >= 3; }));
-  ASSERT_TRUE(agent_->request(ControlRequest{"group", ControlAction::stop}));
+  ASSERT_TRUE(agent_->request(ControlRequest{"group", ControlAction::stop, {}}));
   ASSERT_TRUE(agent_->wait_state("group", 0, InstanceState::stopped));
   EXPECT_TRUE(wait_until([&] { return agent_processes().empty(); }, 3s));
   EXPECT_FALSE(agent_->service("group")->enabled);
-  ASSERT_TRUE(agent_->request(ControlRequest{"group", ControlAction::start}));
+  ASSERT_TRUE(agent_->request(ControlRequest{"group", ControlAction::start, {}}));
   ASSERT_TRUE(agent_->wait_state("group", 0, InstanceState::running));
 }
 
 TEST_F(SingleAgent, RemoveStopsAndForgetsTheService) {
   ASSERT_TRUE(agent_->deploy(bash_spec("gone", "exec sleep 1000")));
   ASSERT_TRUE(agent_->wait_state("gone", 0, InstanceState::running));
-  ASSERT_TRUE(agent_->request(ControlRequest{"gone", ControlAction::remove}));
+  ASSERT_TRUE(agent_->request(ControlRequest{"gone", ControlAction::remove, {}}));
   EXPECT_FALSE(agent_->service("gone"));
   EXPECT_TRUE(wait_until([&] { return agent_processes().empty(); }, 8s));
-  auto again = agent_->request(ControlRequest{"gone", ControlAction::stop});
+  auto again = agent_->request(ControlRequest{"gone", ControlAction::stop, {}});
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, Errc::not_found);
 }
@@ -164,7 +164,7 @@ TEST_F(SingleAgent, RestartCommandGivesNewProcesses) {
   ASSERT_TRUE(agent_->deploy(bash_spec("again", "exec sleep 1000")));
   ASSERT_TRUE(agent_->wait_state("again", 0, InstanceState::running));
   auto first = agent_->instance("again", 0)->pid;
-  ASSERT_TRUE(agent_->request(ControlRequest{"again", ControlAction::restart}));
+  ASSERT_TRUE(agent_->request(ControlRequest{"again", ControlAction::restart, {}}));
   ASSERT_TRUE(agent_->wait_state("again", 0, InstanceState::running, 10s, first));
 }
 
@@ -184,7 +184,7 @@ TEST_F(SingleAgent, DependentsStartAfterARestartOnceTheirDependencyRuns) {
 TEST_F(SingleAgent, DependsOnOrdersStartUp) {
   ASSERT_TRUE(agent_->deploy(bash_spec("db", "exec sleep 1000")));
   ASSERT_TRUE(agent_->wait_state("db", 0, InstanceState::running));
-  ASSERT_TRUE(agent_->request(ControlRequest{"db", ControlAction::stop}));
+  ASSERT_TRUE(agent_->request(ControlRequest{"db", ControlAction::stop, {}}));
   ASSERT_TRUE(agent_->wait_state("db", 0, InstanceState::stopped));
   ASSERT_TRUE(agent_->deploy(bash_spec("web", "exec sleep 1000", R"("depends_on": ["db"])")));
   EXPECT_TRUE(wait_until([&] {
@@ -192,7 +192,7 @@ TEST_F(SingleAgent, DependsOnOrdersStartUp) {
     return web && web->state == InstanceState::pending &&
            web->reason.find("dependency db is stopped; run it with: mob-tool start db") != std::string::npos;
   }));
-  ASSERT_TRUE(agent_->request(ControlRequest{"db", ControlAction::start}));
+  ASSERT_TRUE(agent_->request(ControlRequest{"db", ControlAction::start, {}}));
   ASSERT_TRUE(agent_->wait_state("web", 0, InstanceState::running));
   EXPECT_GE(agent_->instance("web", 0)->since_ms, agent_->instance("db", 0)->since_ms);
 }
@@ -207,7 +207,7 @@ TEST_F(SingleAgent, MissingOrCyclicDependenciesAreRejected) {
   auto cycle = agent_->deploy(bash_spec("a", "exec sleep 1000", R"("requires": ["b"])"));
   ASSERT_FALSE(cycle);
   EXPECT_EQ(cycle.error().message, "depends_on: dependency cycle a -> b -> a");
-  auto blocked = agent_->request(ControlRequest{"a", ControlAction::remove});
+  auto blocked = agent_->request(ControlRequest{"a", ControlAction::remove, {}});
   ASSERT_FALSE(blocked);
   EXPECT_NE(blocked.error().message.find("b depend on it"), std::string::npos);
 }
@@ -226,7 +226,7 @@ TEST_F(SingleAgent, SigtermStopsEveryServiceAndExitsZero) {
 TEST_F(SingleAgent, SigkilledAgentRestartsItsServicesAndLeavesNoOrphan) {
   ASSERT_TRUE(agent_->deploy(bash_spec("survivor", "sleep 1000 & wait", R"("instances": 2)")));
   ASSERT_TRUE(agent_->deploy(bash_spec("stopped-one", "exec sleep 1000")));
-  ASSERT_TRUE(agent_->request(ControlRequest{"stopped-one", ControlAction::stop}));
+  ASSERT_TRUE(agent_->request(ControlRequest{"stopped-one", ControlAction::stop, {}}));
   ASSERT_TRUE(agent_->wait_state("survivor", 1, InstanceState::running));
   ASSERT_TRUE(agent_->wait_state("stopped-one", 0, InstanceState::stopped));
   auto old_processes = agent_processes();
@@ -413,6 +413,39 @@ TEST_F(SingleAgent, PipelinedDeploysAreAnsweredInOrderAndKept) {
   const auto& services = std::get<StatusReply>(*status).services;
   EXPECT_EQ(services.size(), 39u);
   for (const auto& service : services) EXPECT_NE(service.name, "many-17");
+}
+
+// A write sent again with its write id (a client's retry after a timeout) is the same write:
+// the first answer again, no new version, also after a restart (the id is kept with the
+// record) and for a remove, whose service is gone by the time the retry comes.
+TEST_F(SingleAgent, AWriteRetriedWithItsIdIsTheSameWrite) {
+  auto client = Client::connect(agent_->endpoint());
+  ASSERT_TRUE(client) << client.error().message;
+  const auto spec = bash_spec("retried", "exec sleep 1000");
+  auto first = client->deploy(spec, "deploy-1");
+  ASSERT_TRUE(first) << first.error().message;
+  auto again = client->deploy(spec, "deploy-1");
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->version, first->version);
+  EXPECT_EQ(again->written_at, first->written_at);
+  auto update = client->deploy(spec, "deploy-2");
+  ASSERT_TRUE(update);
+  EXPECT_EQ(update->version, first->version + 1);
+  agent_->sigkill();
+  agent_->restart();
+  client = Client::connect(agent_->endpoint());
+  ASSERT_TRUE(client);
+  auto after_restart = client->deploy(spec, "deploy-2");
+  ASSERT_TRUE(after_restart) << after_restart.error().message;
+  EXPECT_EQ(after_restart->version, update->version);
+  auto removed = client->control("retried", ControlAction::remove, "remove-1");
+  ASSERT_TRUE(removed) << removed.error().message;
+  auto removed_again = client->control("retried", ControlAction::remove, "remove-1");
+  ASSERT_TRUE(removed_again) << removed_again.error().message;
+  EXPECT_EQ(removed_again->version, removed->version);
+  auto other = client->control("retried", ControlAction::remove, "remove-2");
+  ASSERT_FALSE(other);
+  EXPECT_NE(other.error().message.find("is not deployed"), std::string::npos) << other.error().message;
 }
 
 // A data dir of version 0.1 kept one services/NAME.json per service: the agent imports them

@@ -103,7 +103,7 @@ Result<Body> AgentProcess::request(Body body, std::chrono::milliseconds timeout)
 }
 
 Result<DeployReply> AgentProcess::deploy(const std::string& spec_json) {
-  auto reply = request(DeployRequest{spec_json});
+  auto reply = request(DeployRequest{spec_json, {}});
   if (!reply) return std::unexpected(reply.error());
   return std::get<DeployReply>(*reply);
 }

@@ -107,7 +107,7 @@ TEST(Admission, EveryRequestNamesTheFieldItRefuses) {
   std::vector<Case> cases = {
       {StatusRequest{"a/b"}, "service"},
       {StatusRequest{std::string(300, 'a')}, "service"},
-      {ControlRequest{"", ControlAction::stop}, "service"},
+      {ControlRequest{"", ControlAction::stop, {}}, "service"},
       {LogsRequest{"web", -2, 0, false, 0}, "instance"},
       {LogsRequest{"web", -1, kMaxTailLines + 1, false, 0}, "tail_lines"},
       {LogsRequest{"we/b", -1, 0, false, 0}, "service"},
@@ -126,6 +126,9 @@ TEST(Admission, EveryRequestNamesTheFieldItRefuses) {
       {SyncPush{StateDelta{{}, {not_json}, {}, {}}}, "delta.services[0].spec_json"},
       {SyncPush{StateDelta{{}, {}, {far}, {}}}, "delta.assignments[0].index"},
       {SyncPush{StateDelta{{}, {}, {}, {nul}}}, "delta.instances[0].status.node"},
+      {DeployRequest{"{}", std::string(kMaxWriteIdBytes + 1, 'a')}, "write_id"},
+      {DeployRequest{"{}", "id with spaces"}, "write_id"},
+      {ControlRequest{"web", ControlAction::stop, std::string("a\0b", 3)}, "write_id"},
       {JoinCommand{{"127.0.0.1:6666", "ipc:///tmp/x"}}, "seeds[1]"},
       {JoinCommand{{"tcp://127.0.0.1:99999"}}, "seeds[0]"},
       {JoinCommand{std::vector<std::string>(kMaxJoinSeeds + 1, "127.0.0.1:1")}, "seeds"},
@@ -139,8 +142,9 @@ TEST(Admission, EveryRequestNamesTheFieldItRefuses) {
 
 TEST(Admission, WellFormedRequestsPass) {
   for (const Body& body :
-       {Body{PingRequest{}}, Body{DeployRequest{"not even json"}}, Body{StatusRequest{}},
-        Body{StatusRequest{"web"}}, Body{ControlRequest{"web", ControlAction::remove}},
+       {Body{PingRequest{}}, Body{DeployRequest{"not even json", {}}}, Body{StatusRequest{}},
+        Body{DeployRequest{"{}", "3f0c9d2a-7e6b_41c8"}}, Body{ControlRequest{"web", ControlAction::stop, "77e0"}},
+        Body{StatusRequest{"web"}}, Body{ControlRequest{"web", ControlAction::remove, {}}},
         Body{LogsRequest{"web", 3, 100, false, 0}}, Body{MembersRequest{}},
         Body{ProbeRequest{7, "agent-1", "agent-2", 3, 0}}, Body{JoinRequest{good_member()}},
         Body{SyncRequest{"agent-1", 0, {DigestEntry{"i/web/0/agent-1", 1, 0, "agent-1"}}}},

@@ -62,18 +62,29 @@ TEST(Codec, StatusReplyWithNestedRecordsRoundTrips) {
 TEST(Codec, MembersReplyRoundTripsTagsAndLoad) {
   Member member{"a", "tcp://127.0.0.1:6666", "tcp://127.0.0.1:6667", MemberState::suspect,
                 {"bash", "docker"}, {{"zone", "a"}, {"disk", "ssd"}}, 9, 0.25, "0.1.0",
-                "its clock is 600 s behind 2 of its 2 peers"};
+                "its clock is 600 s behind 2 of its 2 peers", "its disk refuses writes"};
   auto decoded = round_trip(MembersReply{{member}});
   ASSERT_EQ(decoded.members.size(), 1u);
   EXPECT_EQ(decoded.members[0].problem, member.problem);
+  EXPECT_EQ(decoded.members[0].degraded, member.degraded);
   EXPECT_EQ(decoded.members[0].tags.at("disk"), "ssd");
   EXPECT_EQ(decoded.members[0].state, MemberState::suspect);
   EXPECT_DOUBLE_EQ(decoded.members[0].load, 0.25);
 }
 
 TEST(Codec, RequestsAndInternalMessagesRoundTrip) {
-  EXPECT_EQ(round_trip(DeployRequest{R"({"name":"x"})"}).spec_json, R"({"name":"x"})");
-  EXPECT_EQ(round_trip(ControlRequest{"x", ControlAction::remove}).action, ControlAction::remove);
+  EXPECT_EQ(round_trip(DeployRequest{R"({"name":"x"})", {}}).spec_json, R"({"name":"x"})");
+  EXPECT_EQ(round_trip(ControlRequest{"x", ControlAction::remove, {}}).action, ControlAction::remove);
+  EXPECT_EQ(round_trip(DeployRequest{"{}", "3f9a01c2"}).write_id, "3f9a01c2");
+  EXPECT_EQ(round_trip(ControlRequest{"x", ControlAction::stop, "77e0"}).write_id, "77e0");
+  EXPECT_TRUE(round_trip(ShutdownRequest{true}).now);
+  EXPECT_FALSE(round_trip(ShutdownRequest{}).now);
+  ServiceEntry entry;
+  entry.name = "x";
+  entry.write_id = "5d1e";
+  StateDelta delta;
+  delta.services.push_back(entry);
+  EXPECT_EQ(round_trip(SyncPush{delta}).delta.services.at(0).write_id, "5d1e");
   EXPECT_EQ(round_trip(LogsRequest{"x", -1, 10, true, 99}).offset, 99u);
   EXPECT_EQ(round_trip(LogsReply{"x", {{1, "n", std::string("a\0b", 3), 3}}}).chunks[0].data,
             std::string("a\0b", 3));
@@ -158,9 +169,10 @@ TEST(Codec, UnknownTypeIsNamed) {
 
 TEST(Codec, WrongFieldTypeNamesTheField) {
   auto decoded = decode(hand_packed(kProtocolVersion, type_code(Body{ControlRequest{}}), [](auto& pk) {
-    pk.pack_array(2);
+    pk.pack_array(3);
     pk.pack(std::string("echoes"));
     pk.pack(std::string("stop"));  // action must be an integer
+    pk.pack(std::string(""));
   }));
   ASSERT_FALSE(decoded);
   EXPECT_EQ(decoded.error().code, Errc::malformed);
@@ -175,15 +187,16 @@ TEST(Codec, MissingFieldsAreReported) {
     pk.pack(std::string("echoes"));
   }));
   ASSERT_FALSE(decoded);
-  EXPECT_NE(decoded.error().message.find("expected 2 fields, got 1"), std::string::npos)
+  EXPECT_NE(decoded.error().message.find("expected 3 fields, got 1"), std::string::npos)
       << decoded.error().message;
 }
 
 TEST(Codec, EnumOutOfRangeIsRejected) {
   auto decoded = decode(hand_packed(kProtocolVersion, type_code(Body{ControlRequest{}}), [](auto& pk) {
-    pk.pack_array(2);
+    pk.pack_array(3);
     pk.pack(std::string("echoes"));
     pk.pack(200);
+    pk.pack(std::string(""));
   }));
   ASSERT_FALSE(decoded);
   EXPECT_NE(decoded.error().message.find("out of range"), std::string::npos);
@@ -207,7 +220,7 @@ TEST(Codec, EnvelopeThatIsNotAnArrayIsRejected) {
 
 TEST(Codec, OversizedMessageIsRejectedBeforeParsing) {
   std::string big(2000, 'x');
-  auto bytes = encode_message(DeployRequest{big});
+  auto bytes = encode_message(DeployRequest{big, {}});
   auto decoded = decode(bytes, 1000);
   ASSERT_FALSE(decoded);
   EXPECT_EQ(decoded.error().code, Errc::too_large);
@@ -230,8 +243,9 @@ TEST(Codec, DeepNestingIsBounded) {
 
 TEST(Codec, NewerSenderWithExtraFieldsIsAccepted) {
   auto decoded = decode(hand_packed(kProtocolVersion, type_code(Body{DeployRequest{}}), [](auto& pk) {
-    pk.pack_array(2);
+    pk.pack_array(3);
     pk.pack(std::string("{}"));
+    pk.pack(std::string("id"));
     pk.pack(std::string("a field from the future"));
   }));
   ASSERT_TRUE(decoded) << decoded.error().message;

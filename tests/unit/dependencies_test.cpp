@@ -6,6 +6,20 @@
 namespace mob {
 namespace {
 
+// A service record as a deploy writes it.
+ServiceEntry service_record(std::string name, std::string spec_json, std::uint64_t generation, bool enabled,
+                            std::uint64_t restart_generation, bool removed, Stamp stamp) {
+  ServiceEntry entry;
+  entry.name = std::move(name);
+  entry.spec_json = std::move(spec_json);
+  entry.generation = generation;
+  entry.enabled = enabled;
+  entry.restart_generation = restart_generation;
+  entry.removed = removed;
+  entry.stamp = std::move(stamp);
+  return entry;
+}
+
 class Dependencies : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -25,12 +39,12 @@ class Dependencies : public ::testing::Test {
     spec.name = name;
     spec.provider = "bash";
     spec.depends_on = std::move(depends_on);
-    state_.merge(ServiceEntry{name, "{}", 1, enabled, 0, false, Stamp{++stamp_, "x"}});
+    state_.merge(service_record(name, "{}", 1, enabled, 0, false, Stamp{++stamp_, "x"}));
     return spec;
   }
 
   void remove(const std::string& name) {
-    state_.merge(ServiceEntry{name, "{}", 2, true, 0, true, Stamp{++stamp_, "x"}});
+    state_.merge(service_record(name, "{}", 2, true, 0, true, Stamp{++stamp_, "x"}));
   }
 
   void runs(const std::string& service, const std::string& node, InstanceState state = InstanceState::running) {
@@ -94,7 +108,7 @@ TEST_F(Dependencies, ACycleThroughTheServiceIsNamedInOrder) {
   c.depends_on = {"a"};
   EXPECT_EQ(find_dependency_cycle(state_, c, lookup()), "c -> a -> b -> c");
   specs_["c"] = c;
-  state_.merge(ServiceEntry{"c", "{}", 1, true, 0, false, Stamp{++stamp_, "x"}});
+  state_.merge(service_record("c", "{}", 1, true, 0, false, Stamp{++stamp_, "x"}));
   EXPECT_EQ(dependency_fault(state_, c, lookup()),
             "in the dependency cycle c -> a -> b -> c; break it with mob-tool remove --force c, or deploy one of "
             "them without the other");

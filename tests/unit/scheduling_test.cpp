@@ -11,6 +11,20 @@
 namespace mob {
 namespace {
 
+// A service record as a deploy writes it.
+ServiceEntry service_record(std::string name, std::string spec_json, std::uint64_t generation, bool enabled,
+                            std::uint64_t restart_generation, bool removed, Stamp stamp) {
+  ServiceEntry entry;
+  entry.name = std::move(name);
+  entry.spec_json = std::move(spec_json);
+  entry.generation = generation;
+  entry.enabled = enabled;
+  entry.restart_generation = restart_generation;
+  entry.removed = removed;
+  entry.stamp = std::move(stamp);
+  return entry;
+}
+
 class Scheduling : public ::testing::Test {
  protected:
   void add_member(const std::string& name, MemberState state, std::vector<std::string> providers = {"bash"}) {
@@ -31,7 +45,7 @@ class Scheduling : public ::testing::Test {
     spec.provider = std::move(provider);
     spec.instances = instances;
     specs_[name] = spec;
-    state_.merge(ServiceEntry{name, "{}", 1, true, 0, removed, Stamp{++stamp_, "x"}});
+    state_.merge(service_record(name, "{}", 1, true, 0, removed, Stamp{++stamp_, "x"}));
   }
 
   void assign(const std::string& service, std::uint32_t index, const std::string& node) {
