@@ -21,6 +21,7 @@
 #include "agent/placement.hpp"
 #include "agent/scheduling.hpp"
 #include "agent/service_archive.hpp"
+#include "agent/store_transport.hpp"
 #include "agent/time_source.hpp"
 #include "bus/log.hpp"
 #include "bus/transport.hpp"
@@ -117,51 +118,22 @@ std::vector<StateDelta> split(const StateDelta& delta, std::size_t limit) {
   return pieces;
 }
 
-// The DEALER that carries this agent's requests to one peer. The store polls it only for a
-// while after each request (Store::reply_wait_): a reply later than that waits in the socket
-// and is read after the next request to that peer (join and sync are retried; a probe's ack
-// that late is stale).
-struct PeerLink {
-  zmq::socket_t socket;
-  Clock::time_point reply_until{};
-  Clock::time_point last_used{};
-};
-
 class Store {
  public:
-  Store(StoreConfig config, ServiceArchive archive, zmq::context_t& context, zmq::socket_t io,
-        zmq::socket_t supervisor, zmq::socket_t control, zmq::socket_t pub)
+  Store(StoreConfig config, ServiceArchive archive, StoreTransport& net)
       : config_(std::move(config)),
         archive_(std::move(archive)),
-        context_(context),
-        io_(std::move(io)),
-        supervisor_(std::move(supervisor)),
-        control_(std::move(control)),
-        pub_(std::move(pub)),
-        sub_(context, zmq::socket_type::sub),
-        sub_events_(context, zmq::socket_type::pair),
+        net_(net),
         detector_(config_.detector, config_.seed ? *config_.seed : std::random_device{}()),
         random_(config_.seed ? *config_.seed + 1 : std::random_device{}()) {
-    harden_socket(sub_, config_.max_message_bytes);
-    if (config_.curve) make_curve_client(sub_, *config_.curve);
-    sub_.set(zmq::sockopt::subscribe, kGossipTopic);
-    // The kernel of a peer whose process dies closes its connections at once, and this
-    // agent's subscription to it is one: the earliest sign of a crash, so the peer is
-    // probed out of turn (the probe decides, as always).
-    const std::string events =
-        "inproc://mob-store-sub-events-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
-    if (zmq_socket_monitor(sub_.handle(), events.c_str(), ZMQ_EVENT_DISCONNECTED) != 0)
-      throw zmq::error_t();
-    sub_events_.set(zmq::sockopt::linger, 0);
-    sub_events_.connect(events);
     started_ = time_.steady_now();
   }
 
-  ~Store() { zmq_socket_monitor(sub_.handle(), nullptr, 0); }
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  void run() {
+  // What happens before the first message: the state on disk, this agent's record, the join.
+  void start() {
     std::vector<std::string> seeds = config_.seeds;
     if (seeds.empty()) seeds = remembered_seeds();
     awaiting_network_ = !seeds.empty();
@@ -172,65 +144,43 @@ class Store {
     seeds_to_join_ = std::move(seeds);
     join_when_advertised();
     after_change();
-    while (!stopping_) {
-      std::vector<zmq::pollitem_t> items = {{io_.handle(), 0, ZMQ_POLLIN, 0},
-                                            {supervisor_.handle(), 0, ZMQ_POLLIN, 0},
-                                            {control_.handle(), 0, ZMQ_POLLIN, 0},
-                                            {sub_.handle(), 0, ZMQ_POLLIN, 0},
-                                            {sub_events_.handle(), 0, ZMQ_POLLIN, 0}};
-      constexpr std::size_t kFirstDealer = 5;
-      // A peer's DEALER is polled only while a reply may come (PeerLink): in a large network
-      // most of them are idle, and each socket polled costs syscalls on every wake-up.
-      std::vector<std::string> dealer_keys;
-      auto now = time_.steady_now();
-      for (auto& [address, link] : dealers_) {
-        if (now >= link.reply_until) continue;
-        items.push_back({link.socket.handle(), 0, ZMQ_POLLIN, 0});
-        dealer_keys.push_back(address);
-      }
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(poll_timeout_ms(next_deadline())));
-      // Only sockets that are ready are read: an idle agent with many peers stays idle.
-      auto ready = [&](std::size_t i) { return (items[i].revents & ZMQ_POLLIN) != 0; };
-      // Each message is one guarded step: an internal error drops that message, never the agent.
-      for (int i = 0; ready(0) && i < 1000; ++i) {
-        auto message = receive_routed(io_);
-        if (!message) break;
-        guard_.run(type_name(message->envelope.body), [&] { handle_request(*message); });
-      }
-      if (ready(1))
-        while (auto message = receive_routed(supervisor_))
-          guard_.run(type_name(message->envelope.body), [&] { handle_supervisor(*message); });
-      if (ready(2))
-        while (auto message = receive_routed(control_))
-          guard_.run(type_name(message->envelope.body), [&] { handle_control(*message); });
-      for (int i = 0; ready(3) && i < 1000; ++i) {
-        auto frames = recv_frames(sub_);
-        if (!frames) break;
-        guard_.run("a gossip message", [&] { handle_gossip(*frames); });
-      }
-      if (ready(4))
-        while (auto event = recv_monitor_event(sub_events_))
-          guard_.run("a connection event", [&] { on_subscription_dropped(event->endpoint); });
-      for (std::size_t d = 0; d < dealer_keys.size(); ++d) {
-        if (!ready(kFirstDealer + d)) continue;
-        // Found again for each reply: handling one may close links (PeerLink bound).
-        for (auto link = dealers_.find(dealer_keys[d]); link != dealers_.end();
-             link = dealers_.find(dealer_keys[d])) {
-          auto frames = recv_frames(link->second.socket);
-          if (!frames) break;
-          guard_.run("a peer's reply", [&] { handle_peer_reply(dealer_keys[d], *frames); });
-        }
-      }
-      guard_.run("a round of timers", [&] { run_timers(); });
-      if ((!unsaved_.empty() || !uncollected_.empty()) && time_.steady_now() >= save_at_)
-        guard_.run("saving to disk", [&] { save(); });
-      if (!disk_problem_.empty() && time_.steady_now() >= next_disk_check_)
-        guard_.run("checking the disk", [&] { check_disk(); });
-      guard_.run("placement", [&] { after_change(); });
-    }
+  }
+
+  // The inputs, one message each: a request from a client or a peer, a report from the
+  // supervisor, a command from main, gossip from a subscription, a subscription that
+  // dropped, a reply on the link to a peer's ROUTER.
+  void on_request(const Routed& request) { handle_request(request); }
+  void on_supervisor(const Routed& message) { handle_supervisor(message); }
+  void on_main(const Routed& message) { handle_control(message); }
+  void on_gossip(const std::vector<std::string>& frames) { handle_gossip(frames); }
+  void on_subscription_lost(const std::string& pub_address) { on_subscription_dropped(pub_address); }
+  void on_peer_reply(const std::string& address, const std::vector<std::string>& frames) {
+    handle_peer_reply(address, frames);
+  }
+
+  // After each round of inputs: the timers that are due, what waits for the disk, and what
+  // the changes mean for placement and this agent's assignments.
+  void after_inputs(StepGuard& guard) {
+    guard.run("a round of timers", [&] { run_timers(); });
+    if ((!unsaved_.empty() || !uncollected_.empty()) && time_.steady_now() >= save_at_)
+      guard.run("saving to disk", [&] { save(); });
+    if (!disk_problem_.empty() && time_.steady_now() >= next_disk_check_)
+      guard.run("checking the disk", [&] { check_disk(); });
+    guard.run("placement", [&] { after_change(); });
+  }
+
+  // When after_inputs() has something to do next, at the latest.
+  Clock::time_point deadline() const { return next_deadline(); }
+  bool stopping() const { return stopping_; }
+  // The last words before the thread ends: what is unsaved goes to disk, queued gossip out.
+  void finish() {
     save();
     flush();
   }
+
+  // How long a request to a peer may take to be answered (the transport polls its link
+  // that long after each request).
+  Clock::duration reply_wait() const { return reply_wait_; }
 
  private:
   // ---- durable specs -------------------------------------------------------------------
@@ -750,7 +700,7 @@ class Store {
     event.seq = ++event_seq_;
     std::string topic = event.topic;
     auto bytes = encode(Envelope{kProtocolVersion, 0, config_.self.name, Body{std::move(event)}});
-    send_frames(pub_, {topic, bytes});  // a PUB drops at its high-water mark, never blocks
+    net_.publish(topic, bytes);  // a PUB drops at its high-water mark, never blocks
   }
 
   // Publishes the events a merged change makes (agent/change_events.hpp).
@@ -767,18 +717,18 @@ class Store {
         [&](const auto& body) {
           using T = std::decay_t<decltype(body)>;
           if constexpr (std::is_same_v<T, PingRequest>) {
-            reply_to(io_, request, PingReply{config_.self.name, MOB_VERSION, kProtocolVersion,
+            net_.reply(request, PingReply{config_.self.name, MOB_VERSION, kProtocolVersion,
                                              config_.self.pub_address});
           } else if constexpr (std::is_same_v<T, DeployRequest>) {
-            if (auto again = answer_to_retry(body.write_id)) reply_to(io_, request, std::move(*again));
+            if (auto again = answer_to_retry(body.write_id)) net_.reply(request, std::move(*again));
             else answer(request, deploy(body));
           } else if constexpr (std::is_same_v<T, StatusRequest>) {
             answer(request, status(body));
           } else if constexpr (std::is_same_v<T, ControlRequest>) {
-            if (auto again = answer_to_retry(body.write_id)) reply_to(io_, request, std::move(*again));
+            if (auto again = answer_to_retry(body.write_id)) net_.reply(request, std::move(*again));
             else answer(request, control(body));
           } else if constexpr (std::is_same_v<T, MembersRequest>) {
-            reply_to(io_, request, members());
+            net_.reply(request, members());
           } else if constexpr (std::is_same_v<T, ProbeRequest>) {
             handle_probe(request, body);
           } else if constexpr (std::is_same_v<T, IndirectProbeRequest>) {
@@ -792,16 +742,16 @@ class Store {
             absorb(body.delta, true);
           } else if constexpr (std::is_same_v<T, JoinCommand>) {
             if (body.seeds.empty()) {
-              reply_to(io_, request, ErrorReply{Errc::invalid_argument, "join: name at least one HOST:PORT"});
+              net_.reply(request, ErrorReply{Errc::invalid_argument, "join: name at least one HOST:PORT"});
               return;
             }
             join_requests_.push_back(request);
             begin_join(body.seeds);
           } else if constexpr (std::is_same_v<T, LeaveCommand>) {
-            reply_to(io_, request, LeaveReply{});
-            send_body(control_, LeaveCommand{});  // main stops the agent, which announces it
+            net_.reply(request, LeaveReply{});
+            net_.to_main(LeaveCommand{});  // main stops the agent, which announces it
           } else {
-            reply_to(io_, request,
+            net_.reply(request,
                      ErrorReply{Errc::unknown_type, "the store does not answer " +
                                                         std::string(type_name(request.envelope.body))});
           }
@@ -811,8 +761,8 @@ class Store {
 
   template <class Reply>
   void answer(const Routed& request, Result<Reply> result) {
-    if (result) reply_to(io_, request, std::move(*result));
-    else reply_to(io_, request, ErrorReply{result.error().code, result.error().message});
+    if (result) net_.reply(request, std::move(*result));
+    else net_.reply(request, ErrorReply{result.error().code, result.error().message});
   }
 
   const ServiceSpec* spec_of(const ServiceEntry& entry) {
@@ -1095,64 +1045,9 @@ class Store {
 
   // ---- membership: join, probes, gossip, anti-entropy ---------------------------------------
 
-  // Connections leave from the address this agent listens on (ZeroMQ's "source;target"
-  // form), so that peers, firewalls and partitions see one address per agent.
-  std::string outgoing(const std::string& address) const {
-    const std::string& own = config_.self.address;  // tcp://HOST:PORT
-    auto colon = own.rfind(':');
-    if (own.rfind("tcp://", 0) != 0 || colon == std::string::npos) return address;
-    std::string host = own.substr(6, colon - 6);
-    // 127.0.0.1 is the source the kernel picks for loopback anyway; binding a source port
-    // first makes it search the ephemeral range for every connection (a third of the CPU
-    // while 50 agents on one host join), so only other addresses are bound.
-    if (host == "*" || host == "0.0.0.0" || host == "::" || host == "[::]" || host == "127.0.0.1" ||
-        address.rfind("tcp://", 0) != 0)
-      return address;
-    return "tcp://" + host + ":0;" + address.substr(6);
-  }
-
-  // The link to a peer's ROUTER, made on first use; null when `address` is not a valid
-  // endpoint (admission checks what peers send; this is the last line before connect).
-  PeerLink* dealer_for(const std::string& address) {
-    auto found = dealers_.find(address);
-    if (found != dealers_.end()) return &found->second;
-    if (auto valid = check_endpoint(address); !valid) {
-      log::warn(kLog, "not connecting to a peer: ", valid.error().message);
-      return nullptr;
-    }
-    if (dealers_.size() >= kMaxPeerLinks) close_least_recent_link();
-    zmq::socket_t dealer(context_, zmq::socket_type::dealer);
-    harden_socket(dealer, config_.max_message_bytes);
-    if (config_.curve) make_curve_client(dealer, *config_.curve);
-    // Messages wait (a few) for a connection being made: the first join request must not be
-    // lost to a connection still in progress.
-    dealer.set(zmq::sockopt::sndhwm, 100);
-    dealer.set(zmq::sockopt::reconnect_ivl, 100);
-    dealer.set(zmq::sockopt::reconnect_ivl_max, 1000);
-    try {
-      dealer.connect(outgoing(address));
-    } catch (const zmq::error_t& e) {
-      log::warn(kLog, "cannot connect to peer ", address, ": ", e.what());
-      return nullptr;
-    }
-    return &dealers_.emplace(address, PeerLink{std::move(dealer)}).first->second;
-  }
-
-  void close_least_recent_link() {
-    auto oldest = std::min_element(dealers_.begin(), dealers_.end(), [](const auto& a, const auto& b) {
-      return a.second.last_used < b.second.last_used;
-    });
-    if (oldest != dealers_.end()) dealers_.erase(oldest);
-  }
-
   template <class Message>
   void send_to_peer(const std::string& address, Message message) {
-    PeerLink* link = dealer_for(address);
-    if (!link) return;
-    auto bytes = encode(Envelope{kProtocolVersion, 0, config_.self.name, Body{std::move(message)}});
-    send_frames(link->socket, {bytes});
-    link->last_used = time_.steady_now();
-    if constexpr (!std::is_same_v<Message, SyncPush>) link->reply_until = link->last_used + reply_wait_;
+    net_.request(address, Body{std::move(message)}, !std::is_same_v<Message, SyncPush>);
   }
 
   std::string address_of(const std::string& name) const {
@@ -1194,19 +1089,19 @@ class Store {
     auto pieces = split(state_.everything(), kMaxEntriesPerGossip * 4);
     // The last piece answers the request; the others go ahead as pushes to the joiner.
     for (std::size_t i = 0; i + 1 < pieces.size(); ++i)
-      reply_to(io_, request, SyncPush{std::move(pieces[i])});
-    reply_to(io_, request, JoinReply{std::move(pieces.back())});
+      net_.reply(request, SyncPush{std::move(pieces[i])});
+    net_.reply(request, JoinReply{std::move(pieces.back())});
   }
 
   void handle_probe(const Routed& request, const ProbeRequest& probe) {
     if (probe.target != config_.self.name) {
-      reply_to(io_, request, ErrorReply{Errc::not_found, "this is agent " + config_.self.name +
+      net_.reply(request, ErrorReply{Errc::not_found, "this is agent " + config_.self.name +
                                                              ", not " + probe.target});
       return;
     }
     // Lifeguard's buddy system: the prober tells us we are suspected at incarnation n.
     if (probe.suspected_at != 0 && probe.suspected_at - 1 >= incarnation_) refute(probe.suspected_at - 1);
-    reply_to(io_, request, ProbeAck{probe.seq, config_.self.name, incarnation_, time_.wall_ms()});
+    net_.reply(request, ProbeAck{probe.seq, config_.self.name, incarnation_, time_.wall_ms()});
     // A member we hold failed probes us: it is back (a partition healed, one way at least).
     if (const MemberEntry* prober = state_.member(probe.from))
       if (prober->member.state == MemberState::failed) exchange_with_returning(*prober);
@@ -1240,7 +1135,7 @@ class Store {
 
   void handle_indirect_probe(const Routed& request, const IndirectProbeRequest& indirect) {
     if (relays_.size() >= kMaxRelays) {
-      reply_to(io_, request, ErrorReply{Errc::unavailable, "this agent already relays " +
+      net_.reply(request, ErrorReply{Errc::unavailable, "this agent already relays " +
                                                                std::to_string(kMaxRelays) +
                                                                " probes; ask another member"});
       return;
@@ -1255,15 +1150,15 @@ class Store {
   void handle_sync(const Routed& request, const SyncRequest& sync) {
     auto mine = state_.digest();
     if (ClusterState::summary(mine) == sync.summary) {
-      reply_to(io_, request, SyncReply{});
+      net_.reply(request, SyncReply{});
       return;
     }
     std::vector<std::string> wanted;
     auto newer = state_.newer_than(sync.digest, wanted);
     auto pieces = split(newer, kMaxEntriesPerGossip * 4);
     for (std::size_t i = 0; i + 1 < pieces.size(); ++i)
-      reply_to(io_, request, SyncPush{std::move(pieces[i])});
-    reply_to(io_, request, SyncReply{std::move(pieces.back()), std::move(wanted)});
+      net_.reply(request, SyncPush{std::move(pieces[i])});
+    net_.reply(request, SyncReply{std::move(pieces.back()), std::move(wanted)});
   }
 
   void handle_peer_reply(const std::string& address, const std::vector<std::string>& frames) {
@@ -1281,7 +1176,7 @@ class Store {
     if (const auto* ack = std::get_if<ProbeAck>(&body)) {
       auto relay = relays_.find(ack->seq);
       if (relay != relays_.end()) {
-        reply_to(io_, relay->second.request,
+        net_.reply(relay->second.request,
                  ProbeAck{relay->second.seq, ack->from, ack->incarnation, ack->wall_ms});
         relays_.erase(relay);
       } else if (ack->seq >= kReconnectSeqBase) {
@@ -1309,7 +1204,7 @@ class Store {
       joined_ = true;
       release_held_specs(/*network_answered=*/true);
       for (const auto& request : join_requests_)
-        reply_to(io_, request, JoinCommandReply{static_cast<std::uint32_t>(live_members(true).size())});
+        net_.reply(request, JoinCommandReply{static_cast<std::uint32_t>(live_members(true).size())});
       join_requests_.clear();
     } else if (const auto* push = std::get_if<SyncPush>(&body)) {
       absorb(push->delta, true);
@@ -1354,7 +1249,7 @@ class Store {
     for (auto& piece : split(outbox_, kMaxEntriesPerGossip)) {
       auto bytes = encode(Envelope{kProtocolVersion, 0, config_.self.name,
                                    Body{Gossip{config_.self.name, ++gossip_seq_, std::move(piece)}}});
-      send_frames(pub_, {kGossipTopic, bytes});
+      net_.publish(kGossipTopic, bytes);
     }
     outbox_ = StateDelta{};
   }
@@ -1378,7 +1273,7 @@ class Store {
     if (joining_ && now >= join_next_at_) send_join();
     if (joining_ && !join_requests_.empty() && now >= join_deadline_) {
       for (const auto& request : join_requests_)
-        reply_to(io_, request, ErrorReply{Errc::unavailable,
+        net_.reply(request, ErrorReply{Errc::unavailable,
                                           "no seed answered within 2.5 s; is mob-agent running there?"
                                           " (still trying in the background)"});
       join_requests_.clear();
@@ -1579,7 +1474,7 @@ class Store {
       has_failed = has_failed || member.state == MemberState::failed;
       if (live && !member.pub_address.empty())
         candidates.emplace_back(rendezvous_score(config_.self.name, member.name), &member);
-      if (!live && member.state == MemberState::left) dealers_.erase(member.address);
+      if (!live && member.state == MemberState::left) net_.forget_peer(member.address);
     }
     std::size_t keep = std::min<std::size_t>(candidates.size(), config_.max_subscriptions);
     std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(keep),
@@ -1591,13 +1486,13 @@ class Store {
         ++it;
         continue;
       }
-      sub_.disconnect(outgoing(*it));
+      net_.unsubscribe(*it);
       it = subscribed_.erase(it);
     }
     for (std::size_t i = 0; i < keep; ++i) {
       const Member& member = *candidates[i].second;
       if (!subscribed_.insert(member.pub_address).second) continue;
-      sub_.connect(outgoing(member.pub_address));
+      net_.subscribe(member.pub_address);
       sync_soon_ = member.name;  // what it published before we listened is fetched now
     }
     detector_.set_members(probe_targets);
@@ -1644,7 +1539,7 @@ class Store {
       auto sent = sent_.find(name);
       if (!service || service->removed) {
         if (sent != sent_.end()) {
-          send_body(supervisor_, ServiceWithdrawn{name});
+          net_.to_supervisor(ServiceWithdrawn{name});
           sent_.erase(sent);
         }
         continue;
@@ -1676,7 +1571,7 @@ class Store {
                                    ready ? "" : dependencies_problem(*spec)};
       if (sent != sent_.end() && same_assignment(sent->second, assignment)) continue;
       sent_[name] = assignment;
-      send_body(supervisor_, std::move(assignment));
+      net_.to_supervisor(std::move(assignment));
     }
     if (everything) {
       // Services that vanished entirely (garbage-collected tombstones).
@@ -1685,7 +1580,7 @@ class Store {
           ++it;
           continue;
         }
-        send_body(supervisor_, ServiceWithdrawn{it->first});
+        net_.to_supervisor(ServiceWithdrawn{it->first});
         it = sent_.erase(it);
       }
     }
@@ -1740,10 +1635,10 @@ class Store {
     if (std::holds_alternative<ShutdownRequest>(body)) {
       stopping_ = true;
       flush();
-      reply_to(control_, message, ShutdownDone{});
+      net_.reply_to_main(message, ShutdownDone{});
     } else if (std::holds_alternative<LeaveCommand>(body)) {
       leave();
-      reply_to(control_, message, LeaveReply{});
+      net_.reply_to_main(message, LeaveReply{});
     }
   }
 
@@ -1786,7 +1681,6 @@ class Store {
 
   StoreConfig config_;
   const TimeSource& time_ = config_.time ? *config_.time : system_time();
-  StepGuard guard_{"store"};
   ServiceArchive archive_;
   std::set<std::string> unsaved_;           // services whose record is not on disk yet
   std::vector<std::string> uncollected_;    // collected tombstones still on disk
@@ -1797,14 +1691,7 @@ class Store {
   std::deque<std::pair<Clock::time_point, std::string>> recent_write_order_;
   std::uint64_t refused_changes_ = 0;  // since the last warning
   Clock::time_point last_refusal_log_{};
-  zmq::context_t& context_;
-  zmq::socket_t io_;
-  zmq::socket_t supervisor_;
-  zmq::socket_t control_;
-  zmq::socket_t pub_;
-  zmq::socket_t sub_;
-  zmq::socket_t sub_events_;  // PAIR: sub_'s monitor, which reports dropped connections
-  std::map<std::string, PeerLink> dealers_;  // by peer ROUTER address
+  StoreTransport& net_;
   const Clock::duration reply_wait_ =
       std::max<Clock::duration>(kMinReplyWait, config_.detector.probe_interval * 2);
   std::set<std::string> subscribed_;
@@ -1869,14 +1756,215 @@ class Store {
   std::chrono::milliseconds join_backoff_{200};
 };
 
+
+// The DEALER that carries this agent's requests to one peer. The driver polls it only for a
+// while after each request (Store::reply_wait()): a reply later than that waits in the
+// socket and is read after the next request to that peer (join and sync are retried; a
+// probe's ack that late is stale).
+struct PeerLink {
+  zmq::socket_t socket;
+  Clock::time_point reply_until{};
+  Clock::time_point last_used{};
+};
+
+// The store on real sockets: owns them, polls them, hands each message to the Store and
+// carries what it sends (StoreTransport). The loop of the store's thread.
+class ZmqStoreDriver final : public StoreTransport {
+ public:
+  ZmqStoreDriver(StoreConfig config, ServiceArchive archive, zmq::context_t& context, zmq::socket_t io,
+                 zmq::socket_t supervisor, zmq::socket_t control, zmq::socket_t pub)
+      : self_name_(config.self.name),
+        self_address_(config.self.address),
+        max_message_bytes_(config.max_message_bytes),
+        curve_(config.curve),
+        time_(config.time ? *config.time : system_time()),
+        context_(context),
+        io_(std::move(io)),
+        supervisor_(std::move(supervisor)),
+        control_(std::move(control)),
+        pub_(std::move(pub)),
+        sub_(context, zmq::socket_type::sub),
+        sub_events_(context, zmq::socket_type::pair),
+        store_(std::move(config), std::move(archive), *this) {
+    harden_socket(sub_, max_message_bytes_);
+    if (curve_) make_curve_client(sub_, *curve_);
+    sub_.set(zmq::sockopt::subscribe, kGossipTopic);
+    // The kernel of a peer whose process dies closes its connections at once, and this
+    // agent's subscription to it is one: the earliest sign of a crash, so the peer is
+    // probed out of turn (the probe decides, as always).
+    const std::string events =
+        "inproc://mob-store-sub-events-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
+    if (zmq_socket_monitor(sub_.handle(), events.c_str(), ZMQ_EVENT_DISCONNECTED) != 0)
+      throw zmq::error_t();
+    sub_events_.set(zmq::sockopt::linger, 0);
+    sub_events_.connect(events);
+  }
+
+  ~ZmqStoreDriver() override { zmq_socket_monitor(sub_.handle(), nullptr, 0); }
+  ZmqStoreDriver(const ZmqStoreDriver&) = delete;
+  ZmqStoreDriver& operator=(const ZmqStoreDriver&) = delete;
+
+  void run() {
+    guard_.run("starting", [&] { store_.start(); });
+    while (!store_.stopping()) {
+      std::vector<zmq::pollitem_t> items = {{io_.handle(), 0, ZMQ_POLLIN, 0},
+                                            {supervisor_.handle(), 0, ZMQ_POLLIN, 0},
+                                            {control_.handle(), 0, ZMQ_POLLIN, 0},
+                                            {sub_.handle(), 0, ZMQ_POLLIN, 0},
+                                            {sub_events_.handle(), 0, ZMQ_POLLIN, 0}};
+      constexpr std::size_t kFirstDealer = 5;
+      // A peer's DEALER is polled only while a reply may come (PeerLink): in a large network
+      // most of them are idle, and each socket polled costs syscalls on every wake-up.
+      std::vector<std::string> dealer_keys;
+      auto now = time_.steady_now();
+      for (auto& [address, link] : dealers_) {
+        if (now >= link.reply_until) continue;
+        items.push_back({link.socket.handle(), 0, ZMQ_POLLIN, 0});
+        dealer_keys.push_back(address);
+      }
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(poll_timeout_ms(store_.deadline())));
+      // Only sockets that are ready are read: an idle agent with many peers stays idle.
+      auto ready = [&](std::size_t i) { return (items[i].revents & ZMQ_POLLIN) != 0; };
+      // Each message is one guarded step: an internal error drops that message, never the agent.
+      for (int i = 0; ready(0) && i < 1000; ++i) {
+        auto message = receive_routed(io_);
+        if (!message) break;
+        guard_.run(type_name(message->envelope.body), [&] { store_.on_request(*message); });
+      }
+      if (ready(1))
+        while (auto message = receive_routed(supervisor_))
+          guard_.run(type_name(message->envelope.body), [&] { store_.on_supervisor(*message); });
+      if (ready(2))
+        while (auto message = receive_routed(control_))
+          guard_.run(type_name(message->envelope.body), [&] { store_.on_main(*message); });
+      for (int i = 0; ready(3) && i < 1000; ++i) {
+        auto frames = recv_frames(sub_);
+        if (!frames) break;
+        guard_.run("a gossip message", [&] { store_.on_gossip(*frames); });
+      }
+      if (ready(4))
+        while (auto event = recv_monitor_event(sub_events_))
+          guard_.run("a connection event", [&] { store_.on_subscription_lost(event->endpoint); });
+      for (std::size_t d = 0; d < dealer_keys.size(); ++d) {
+        if (!ready(kFirstDealer + d)) continue;
+        // Found again for each reply: handling one may close links (PeerLink bound).
+        for (auto link = dealers_.find(dealer_keys[d]); link != dealers_.end();
+             link = dealers_.find(dealer_keys[d])) {
+          auto frames = recv_frames(link->second.socket);
+          if (!frames) break;
+          guard_.run("a peer's reply", [&] { store_.on_peer_reply(dealer_keys[d], *frames); });
+        }
+      }
+      store_.after_inputs(guard_);
+    }
+    guard_.run("stopping", [&] { store_.finish(); });
+  }
+
+  // ---- StoreTransport ---------------------------------------------------------------------
+
+  void reply(const Routed& request, Body body) override { reply_to(io_, request, std::move(body)); }
+
+  void request(const std::string& address, Body body, bool expects_reply) override {
+    PeerLink* link = dealer_for(address);
+    if (!link) return;
+    auto bytes = encode(Envelope{kProtocolVersion, 0, self_name_, std::move(body)});
+    send_frames(link->socket, {bytes});
+    link->last_used = time_.steady_now();
+    if (expects_reply) link->reply_until = link->last_used + store_.reply_wait();
+  }
+
+  void forget_peer(const std::string& address) override { dealers_.erase(address); }
+
+  void publish(std::string_view topic, const std::string& bytes) override {
+    send_frames(pub_, {topic, bytes});  // a PUB drops at its high-water mark, never blocks
+  }
+
+  void subscribe(const std::string& pub_address) override { sub_.connect(outgoing(pub_address)); }
+  void unsubscribe(const std::string& pub_address) override { sub_.disconnect(outgoing(pub_address)); }
+
+  void to_supervisor(Body body) override { send_body(supervisor_, std::move(body)); }
+  void to_main(Body body) override { send_body(control_, std::move(body)); }
+  void reply_to_main(const Routed& request, Body body) override {
+    reply_to(control_, request, std::move(body));
+  }
+
+ private:
+  // Connections leave from the address this agent listens on (ZeroMQ's "source;target"
+  // form), so that peers, firewalls and partitions see one address per agent.
+  std::string outgoing(const std::string& address) const {
+    const std::string& own = self_address_;  // tcp://HOST:PORT
+    auto colon = own.rfind(':');
+    if (own.rfind("tcp://", 0) != 0 || colon == std::string::npos) return address;
+    std::string host = own.substr(6, colon - 6);
+    // 127.0.0.1 is the source the kernel picks for loopback anyway; binding a source port
+    // first makes it search the ephemeral range for every connection (a third of the CPU
+    // while 50 agents on one host join), so only other addresses are bound.
+    if (host == "*" || host == "0.0.0.0" || host == "::" || host == "[::]" || host == "127.0.0.1" ||
+        address.rfind("tcp://", 0) != 0)
+      return address;
+    return "tcp://" + host + ":0;" + address.substr(6);
+  }
+
+  // The link to a peer's ROUTER, made on first use; null when `address` is not a valid
+  // endpoint (admission checks what peers send; this is the last line before connect).
+  PeerLink* dealer_for(const std::string& address) {
+    auto found = dealers_.find(address);
+    if (found != dealers_.end()) return &found->second;
+    if (auto valid = check_endpoint(address); !valid) {
+      log::warn(kLog, "not connecting to a peer: ", valid.error().message);
+      return nullptr;
+    }
+    if (dealers_.size() >= kMaxPeerLinks) close_least_recent_link();
+    zmq::socket_t dealer(context_, zmq::socket_type::dealer);
+    harden_socket(dealer, max_message_bytes_);
+    if (curve_) make_curve_client(dealer, *curve_);
+    // Messages wait (a few) for a connection being made: the first join request must not be
+    // lost to a connection still in progress.
+    dealer.set(zmq::sockopt::sndhwm, 100);
+    dealer.set(zmq::sockopt::reconnect_ivl, 100);
+    dealer.set(zmq::sockopt::reconnect_ivl_max, 1000);
+    try {
+      dealer.connect(outgoing(address));
+    } catch (const zmq::error_t& e) {
+      log::warn(kLog, "cannot connect to peer ", address, ": ", e.what());
+      return nullptr;
+    }
+    return &dealers_.emplace(address, PeerLink{std::move(dealer)}).first->second;
+  }
+
+  void close_least_recent_link() {
+    auto oldest = std::min_element(dealers_.begin(), dealers_.end(), [](const auto& a, const auto& b) {
+      return a.second.last_used < b.second.last_used;
+    });
+    if (oldest != dealers_.end()) dealers_.erase(oldest);
+  }
+
+
+  const std::string self_name_;
+  const std::string self_address_;
+  const std::size_t max_message_bytes_;
+  const std::optional<ClientKeys> curve_;
+  const TimeSource& time_;
+  zmq::context_t& context_;
+  zmq::socket_t io_;
+  zmq::socket_t supervisor_;
+  zmq::socket_t control_;
+  zmq::socket_t pub_;
+  zmq::socket_t sub_;
+  zmq::socket_t sub_events_;  // PAIR: sub_'s monitor, which reports dropped connections
+  std::map<std::string, PeerLink> dealers_;  // by peer ROUTER address
+  StepGuard guard_{"store"};
+  Store store_;  // last: it is made with this transport, and goes first
+};
+
 }  // namespace
 
 void run_store(StoreConfig config, ServiceArchive archive, zmq::context_t& context,
                zmq::socket_t io, zmq::socket_t supervisor, zmq::socket_t control,
                zmq::socket_t pub) {
-  Store store(std::move(config), std::move(archive), context, std::move(io), std::move(supervisor),
-              std::move(control), std::move(pub));
-  store.run();
+  ZmqStoreDriver driver(std::move(config), std::move(archive), context, std::move(io), std::move(supervisor),
+                        std::move(control), std::move(pub));
+  driver.run();
 }
 
 }  // namespace mob
