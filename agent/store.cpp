@@ -118,6 +118,8 @@ std::vector<StateDelta> split(const StateDelta& delta, std::size_t limit) {
   return pieces;
 }
 
+}  // namespace
+
 class Store {
  public:
   Store(StoreConfig config, ServiceArchive archive, StoreTransport& net)
@@ -1756,6 +1758,26 @@ class Store {
   std::chrono::milliseconds join_backoff_{200};
 };
 
+PeerStore::PeerStore(StoreConfig config, ServiceArchive archive, StoreTransport& net)
+    : store_(std::make_unique<Store>(std::move(config), std::move(archive), net)) {}
+PeerStore::~PeerStore() = default;
+void PeerStore::start() { store_->start(); }
+void PeerStore::on_request(const Routed& request) { store_->on_request(request); }
+void PeerStore::on_supervisor(const Routed& message) { store_->on_supervisor(message); }
+void PeerStore::on_main(const Routed& message) { store_->on_main(message); }
+void PeerStore::on_gossip(const std::vector<std::string>& frames) { store_->on_gossip(frames); }
+void PeerStore::on_subscription_lost(const std::string& pub_address) { store_->on_subscription_lost(pub_address); }
+void PeerStore::on_peer_reply(const std::string& address, const std::vector<std::string>& frames) {
+  store_->on_peer_reply(address, frames);
+}
+void PeerStore::after_inputs(StepGuard& guard) { store_->after_inputs(guard); }
+std::chrono::steady_clock::time_point PeerStore::deadline() const { return store_->deadline(); }
+bool PeerStore::stopping() const { return store_->stopping(); }
+void PeerStore::finish() { store_->finish(); }
+std::chrono::steady_clock::duration PeerStore::reply_wait() const { return store_->reply_wait(); }
+
+namespace {
+
 
 // The DEALER that carries this agent's requests to one peer. The driver polls it only for a
 // while after each request (Store::reply_wait()): a reply later than that waits in the
@@ -1954,7 +1976,7 @@ class ZmqStoreDriver final : public StoreTransport {
   zmq::socket_t sub_events_;  // PAIR: sub_'s monitor, which reports dropped connections
   std::map<std::string, PeerLink> dealers_;  // by peer ROUTER address
   StepGuard guard_{"store"};
-  Store store_;  // last: it is made with this transport, and goes first
+  PeerStore store_;  // last: it is made with this transport, and goes first
 };
 
 }  // namespace

@@ -6,12 +6,14 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <zmq.hpp>
 
+#include "agent/actor.hpp"
 #include "agent/failure_detector.hpp"
 #include "agent/service_archive.hpp"
 #include "agent/spec.hpp"
@@ -45,6 +47,44 @@ struct StoreConfig {
   std::optional<ClientKeys> curve = std::nullopt;  // set: every DEALER and the SUB connect as CURVE clients
   const TimeSource* time = nullptr;             // the clocks it reads; null: the machine's
   std::optional<std::uint64_t> seed = std::nullopt;  // its random choices; unset: from the machine
+};
+
+class StoreTransport;
+class StepGuard;
+class Store;
+
+// The store's protocol logic without a socket: what it sends goes through `net`; what it
+// receives comes in through the on_* methods, one message each. A real agent drives it
+// from run_store() (ZeroMQ); a unit test or mob-sim drives it on a fake network and time
+// (config.time, config.seed). Not thread-safe: one thread drives it.
+class PeerStore {
+ public:
+  PeerStore(StoreConfig config, ServiceArchive archive, StoreTransport& net);
+  ~PeerStore();
+  PeerStore(const PeerStore&) = delete;
+  PeerStore& operator=(const PeerStore&) = delete;
+
+  // Before the first message: the state on disk, this agent's record, the join.
+  void start();
+  void on_request(const Routed& request);      // from a client or a peer, on the ROUTER
+  void on_supervisor(const Routed& message);   // an instance report, a provider's availability
+  void on_main(const Routed& message);         // ShutdownRequest, LeaveCommand
+  void on_gossip(const std::vector<std::string>& frames);  // [topic, envelope] from a PUB
+  void on_subscription_lost(const std::string& pub_address);
+  void on_peer_reply(const std::string& address, const std::vector<std::string>& frames);
+  // After each round of inputs: due timers, saving, placement. Errors inside one part are
+  // caught by `guard` (logged, that part dropped).
+  void after_inputs(StepGuard& guard);
+  // When after_inputs() next has something to do, at the latest.
+  std::chrono::steady_clock::time_point deadline() const;
+  bool stopping() const;
+  // What is unsaved goes to disk, queued gossip out: the last call.
+  void finish();
+  // How long a request to a peer may take to be answered.
+  std::chrono::steady_clock::duration reply_wait() const;
+
+ private:
+  std::unique_ptr<Store> store_;
 };
 
 // Runs the store's loop until ShutdownRequest arrives on `control`. `io` brings client and
