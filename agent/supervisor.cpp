@@ -11,6 +11,7 @@
 #include "agent/actor.hpp"
 #include "agent/admission.hpp"
 #include "agent/restart_policy.hpp"
+#include "agent/time_source.hpp"
 #include "agent/spec.hpp"
 #include "bus/log.hpp"
 #include "bus/transport.hpp"
@@ -20,12 +21,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::string_view kLog = "supervisor";
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 struct Service {
   ServiceSpec spec;
@@ -103,7 +98,7 @@ class Supervisor {
 
  private:
   Clock::time_point next_deadline() const {
-    auto deadline = Clock::now() + std::chrono::seconds(1);
+    auto deadline = time_.steady_now() + std::chrono::seconds(1);
     for (const auto& [key, instance] : instances_)
       if (instance.restart_at) deadline = std::min(deadline, *instance.restart_at);
     if (shutting_down_) deadline = std::min(deadline, shutdown_deadline_);
@@ -326,7 +321,7 @@ class Supervisor {
       return;
     }
     set_state(instance, InstanceState::exited, how);
-    auto now = Clock::now();
+    auto now = time_.steady_now();
     auto delay = next_restart_delay(restart, instance.recent_restarts, now);
     if (!delay) {
       settle();
@@ -345,7 +340,7 @@ class Supervisor {
   }
 
   void fire_timers() {
-    auto now = Clock::now();
+    auto now = time_.steady_now();
     std::vector<std::string> due;
     for (auto& [key, instance] : instances_) {
       if (instance.restart_at && *instance.restart_at <= now) {
@@ -359,7 +354,7 @@ class Supervisor {
   void set_state(Instance& instance, InstanceState state, std::string reason) {
     instance.state = state;
     instance.reason = std::move(reason);
-    instance.since_ms = wall_ms();
+    instance.since_ms = static_cast<std::int64_t>(time_.wall_ms());
     InstanceStatus status;
     status.service = instance.service;
     status.index = instance.index;
@@ -433,7 +428,7 @@ class Supervisor {
         if (!instance.stop_requested) request_stop(instance);
       }
     }
-    shutdown_deadline_ = Clock::now() + std::chrono::milliseconds(longest) + std::chrono::seconds(3);
+    shutdown_deadline_ = time_.steady_now() + std::chrono::milliseconds(longest) + std::chrono::seconds(3);
     log::info(kLog, "stopping every instance before exit");
   }
 
@@ -448,7 +443,7 @@ class Supervisor {
   void advance_shutdown() {
     bool any_live = std::any_of(instances_.begin(), instances_.end(),
                                 [](const auto& entry) { return entry.second.process_live; });
-    if (!workers_told_ && (!any_live || Clock::now() >= shutdown_deadline_)) {
+    if (!workers_told_ && (!any_live || time_.steady_now() >= shutdown_deadline_)) {
       if (any_live) log::warn(kLog, "instances still stopping at the deadline; forcing them");
       for (auto& [name, worker] : workers_) send_body(worker, ShutdownRequest{});
       workers_told_ = true;
@@ -460,6 +455,7 @@ class Supervisor {
   }
 
   SupervisorConfig config_;
+  const TimeSource& time_ = config_.time ? *config_.time : system_time();
   StepGuard guard_{"supervisor"};
   zmq::socket_t store_;
   zmq::socket_t io_;

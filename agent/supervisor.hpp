@@ -5,12 +5,15 @@
 #include <map>
 #include <string>
 
+#include "agent/time_source.hpp"
+
 #include <zmq.hpp>
 
 namespace mob {
 
 struct SupervisorConfig {
   std::string node_name;
+  const TimeSource* time = nullptr;  // the clocks it reads; null: the machine's
 };
 
 // Runs until ShutdownRequest arrives on `control`; then stops every instance (each within
