@@ -76,6 +76,8 @@ class Agent {
 
   // HOST:PORT as given, for an EventSubscriber.
   const std::string& address() const { return address_; }
+  // "mob-tool -a HOST:PORT", to print a command that reaches the same agent.
+  std::string command_line() const { return "mob-tool -a " + address_; }
 
   // --key-file and --server-key (or $MOB_KEY_FILE, $MOB_SERVER_KEY); read on first use, so
   // that commands that need no agent (keygen, help) never read them.
@@ -514,12 +516,14 @@ mob::Error may_still_take_effect(const mob::Error& error, const std::string& wha
                                     " --write-id " + write_id};
 }
 
-// Sends `specs` to the agent with up to 64 in flight (it saves each batch with one disk
-// sync), then, unless `detach`, follows each accepted service until it runs, one after
+// Sends `specs` to the agent with up to 64 in flight (it syncs each to its disk before
+// answering), then, unless `detach`, follows each accepted service until it runs, one after
 // another. `labels[i]` names spec i in errors: "deploy", or "deploy FILE" among several.
+// `write_ids[i]` is spec i's write id (a new one when missing); `retry_commands[i]` is the
+// command that sends spec i again, printed with its id when it got no answer.
 int deploy_specs(Agent& agent, std::vector<std::string> specs, const std::vector<std::string>& labels,
                  bool detach, milliseconds wait_timeout, std::vector<std::string> write_ids,
-                 const std::vector<std::string>& files) {
+                 const std::vector<std::string>& retry_commands) {
   mob::Client* client = agent.client("deploy");
   if (client == nullptr) return kExitFailed;
   DeployWatch watch;
@@ -544,7 +548,7 @@ int deploy_specs(Agent& agent, std::vector<std::string> specs, const std::vector
   for (std::size_t i = 0; i < replies.size(); ++i) {
     if (no_answer(replies[i])) {
       exit_code = failed(labels[i], may_still_take_effect(replies[i].error(), "deploy", service_name_of(specs[i]),
-                                                          write_ids[i], "mob-tool deploy " + files[i]));
+                                                          write_ids[i], retry_commands[i]));
       continue;
     }
     if (!replies[i]) {
@@ -577,7 +581,9 @@ int deploy_files(Agent& agent, const std::vector<std::string>& files, bool detac
     specs.push_back(std::move(*spec));
     labels.push_back("deploy " + file);
   }
-  return deploy_specs(agent, std::move(specs), labels, detach, wait_timeout, {}, files);
+  std::vector<std::string> retry_commands;
+  for (const auto& file : files) retry_commands.push_back(agent.command_line() + " deploy " + file);
+  return deploy_specs(agent, std::move(specs), labels, detach, wait_timeout, {}, retry_commands);
 }
 
 int run_deploy(const CommandInfo& command, Agent& agent, const Args& args) {
@@ -597,7 +603,9 @@ int run_deploy(const CommandInfo& command, Agent& agent, const Args& args) {
   const auto file = (*values)["file"].as<std::string>();
   auto spec = read_spec(file);
   if (!spec) return failed("deploy", spec.error());
-  return deploy_specs(agent, {std::move(*spec)}, {"deploy"}, detach, wait_timeout, std::move(write_ids), {file});
+  const std::string again = file == "-" ? "... | " + agent.command_line() + " deploy -"
+                                        : agent.command_line() + " deploy " + file;
+  return deploy_specs(agent, {std::move(*spec)}, {"deploy"}, detach, wait_timeout, std::move(write_ids), {again});
 }
 
 // ---- status ----------------------------------------------------------------------------
@@ -678,7 +686,7 @@ int control(const CommandInfo& command, Agent& agent, const Args& args,
   if (!reply && reply.error().code == mob::Errc::unavailable)
     reply = client->control(service, action, write_id);  // the same write (deploy_specs)
   if (!reply && reply.error().code == mob::Errc::unavailable) {
-    std::string again = "mob-tool " + std::string(command.name) +
+    std::string again = agent.command_line() + " " + std::string(command.name) +
                         (action == mob::ControlAction::force_remove ? " --force " : " ") + service;
     return failed(command.name,
                   may_still_take_effect(reply.error(), std::string(command.name), service, write_id, again));
@@ -1294,7 +1302,7 @@ int run(const Args& args) {
   if (deploy_values->count("write-id")) write_ids.push_back(checked_write_id(inline_deploy, *deploy_values));
   const auto spec = values["deploy"].as<std::string>();
   return deploy_specs(agent, {spec}, {"deploy"}, (*deploy_values)["detach"].as<bool>(), wait_timeout,
-                      std::move(write_ids), {"-d '" + spec + "'"});
+                      std::move(write_ids), {agent.command_line() + " -d '" + spec + "'"});
 }
 
 }  // namespace
