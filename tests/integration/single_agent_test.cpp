@@ -236,6 +236,11 @@ TEST_F(SingleAgent, SigkilledAgentRestartsItsServicesAndLeavesNoOrphan) {
   ASSERT_TRUE(agent_->wait_state("survivor", 0, InstanceState::running));
   ASSERT_TRUE(agent_->wait_state("survivor", 1, InstanceState::running));
   EXPECT_EQ(agent_->instance("stopped-one", 0)->state, InstanceState::stopped);
+  // The new life kills what the old one left (SIGKILL to each old process group); the kernel
+  // takes a moment to end a process after the signal, more on a loaded machine.
+  EXPECT_TRUE(wait_until([&] {
+    return std::none_of(old_processes.begin(), old_processes.end(), [](pid_t pid) { return process_alive(pid); });
+  }, 5s));
   for (pid_t pid : old_processes) EXPECT_FALSE(process_alive(pid)) << "orphan " << pid;
   EXPECT_TRUE(wait_until([&] { return agent_processes().size() == 4; }));
 }
