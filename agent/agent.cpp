@@ -301,7 +301,7 @@ void ask(zmq::socket_t& control, const std::atomic<bool>& dead, Request request,
   send_body(control, std::move(request));
   while (!dead) {
     zmq::pollitem_t items[] = {{control.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, signal_fd, ZMQ_POLLIN, 0}};
-    zmq::poll(items, signal_fd >= 0 ? 2 : 1, std::chrono::milliseconds(100));
+    poll_sockets(items, signal_fd >= 0 ? 2 : 1, std::chrono::milliseconds(100));
     if (signal_fd >= 0 && (items[1].revents & ZMQ_POLLIN)) {
       signalfd_siginfo info{};
       if (::read(signal_fd, &info, sizeof info) == sizeof info &&
@@ -320,7 +320,7 @@ void Agent::wait_for_stop(int signal_fd) {
     zmq::pollitem_t items[] = {{nullptr, signal_fd, ZMQ_POLLIN, 0},
                                {state_->store_control.handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, state_->died, ZMQ_POLLIN, 0}};
-    zmq::poll(items, 3, std::chrono::milliseconds(-1));
+    poll_sockets(items, 3, std::chrono::milliseconds(-1));
     if (state_->any_dead()) return;
     if (items[0].revents & ZMQ_POLLIN) {
       signalfd_siginfo info{};

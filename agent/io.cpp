@@ -134,7 +134,7 @@ class Io {
                                  {store_.handle(), 0, ZMQ_POLLIN, 0},
                                  {supervisor_.handle(), 0, ZMQ_POLLIN, 0},
                                  {control_.handle(), 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, 4, std::chrono::milliseconds(poll_timeout_ms(next_sweep)));
+      poll_sockets(items, 4, std::chrono::milliseconds(poll_timeout_ms(next_sweep)));
       if (auto now = Clock::now(); now >= next_sweep) {
         pending_.expire(now);
         next_sweep = now + kExpirySweep;

@@ -27,7 +27,7 @@ class Worker {
       for (int fd : provider_->watched_fds()) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
       auto deadline = std::min(Clock::now() + std::chrono::seconds(1), next_availability_check_);
       if (auto next = provider_->next_deadline()) deadline = std::min(deadline, *next);
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(poll_timeout_ms(deadline)));
+      poll_sockets(items.data(), items.size(), std::chrono::milliseconds(poll_timeout_ms(deadline)));
       while (auto message = receive_routed(supervisor_))
         guard_.run(type_name(message->envelope.body), [&] { handle(*message); });
       guard_.run("the provider's events", [&] {

@@ -1844,7 +1844,7 @@ class ZmqStoreDriver final : public StoreTransport {
         items.push_back({link.socket.handle(), 0, ZMQ_POLLIN, 0});
         dealer_keys.push_back(address);
       }
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(poll_timeout_ms(store_.deadline())));
+      poll_sockets(items.data(), items.size(), std::chrono::milliseconds(poll_timeout_ms(store_.deadline())));
       // Only sockets that are ready are read: an idle agent with many peers stays idle.
       auto ready = [&](std::size_t i) { return (items[i].revents & ZMQ_POLLIN) != 0; };
       // Each message is one guarded step: an internal error drops that message, never the agent.

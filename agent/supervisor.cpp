@@ -80,7 +80,7 @@ class Supervisor {
                                             {io_.handle(), 0, ZMQ_POLLIN, 0},
                                             {control_.handle(), 0, ZMQ_POLLIN, 0}};
       for (auto& [name, worker] : workers_) items.push_back({worker.handle(), 0, ZMQ_POLLIN, 0});
-      zmq::poll(items.data(), items.size(),
+      poll_sockets(items.data(), items.size(),
                 std::chrono::milliseconds(poll_timeout_ms(next_deadline())));
       // Each message is one guarded step: an internal error drops that message, not the agent.
       auto step = [&](const Routed& message, auto handler) {

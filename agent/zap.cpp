@@ -52,7 +52,7 @@ class Handler {
                                             {control_.handle(), 0, ZMQ_POLLIN, 0}};
       for (auto& [monitor, what] : monitors_) items.push_back({monitor.handle(), 0, ZMQ_POLLIN, 0});
       // No timers: the handler only answers.
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(-1));
+      poll_sockets(items.data(), items.size(), std::chrono::milliseconds(-1));
       while (auto request = recv_frames(zap_)) answer(*request);
       for (auto& [monitor, what] : monitors_)
         while (auto event = recv_monitor_event(monitor)) note_failed_handshake(*event, what);

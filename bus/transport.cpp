@@ -1,6 +1,7 @@
 #include "bus/transport.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace mob {
@@ -64,6 +65,15 @@ long poll_timeout_ms(std::chrono::steady_clock::time_point deadline,
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
   return std::clamp<long>(left.count() + 1, 0, cap.count());
+}
+
+int poll_sockets(zmq::pollitem_t* items, std::size_t count, std::chrono::milliseconds timeout) {
+  try {
+    return zmq::poll(items, count, timeout);
+  } catch (const zmq::error_t& error) {
+    if (error.num() == EINTR) return 0;
+    throw;
+  }
 }
 
 }  // namespace mob

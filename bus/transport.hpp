@@ -34,6 +34,10 @@ struct MonitorEvent {
 // nullopt when none waits. Frames that are not a notification are skipped.
 std::optional<MonitorEvent> recv_monitor_event(zmq::socket_t& monitor);
 
+// zmq::poll that returns 0 (nothing ready) when a signal interrupts it, instead of
+// throwing: a loop that polls simply goes round again.
+int poll_sockets(zmq::pollitem_t* items, std::size_t count, std::chrono::milliseconds timeout);
+
 // Milliseconds until `deadline`, clamped to [0, cap]; the poll timeout of an actor loop.
 long poll_timeout_ms(std::chrono::steady_clock::time_point deadline,
                      std::chrono::milliseconds cap = std::chrono::milliseconds(1000));
