@@ -105,6 +105,16 @@ StateDelta ClusterState::merge(const StateDelta& delta) {
   return changed;
 }
 
+std::vector<Member> ClusterState::live_members(bool include_suspect) const {
+  std::vector<Member> out;
+  for (const auto& [key, entry] : members_) {
+    auto state = entry.member.state;
+    if (state == MemberState::alive || (include_suspect && state == MemberState::suspect))
+      out.push_back(entry.member);
+  }
+  return out;
+}
+
 const MemberEntry* ClusterState::member(const std::string& name) const {
   auto found = members_.find(member_key(name));
   return found == members_.end() ? nullptr : &found->second;

@@ -39,6 +39,8 @@ class ClusterState {
   const std::map<std::string, InstanceEntry>& instances() const { return instances_; }
 
   const MemberEntry* member(const std::string& name) const;
+  // The members alive (and suspect, with `include_suspect`), by name.
+  std::vector<Member> live_members(bool include_suspect) const;
   const ServiceEntry* service(const std::string& name) const;  // removed ones too
   const AssignmentEntry* assignment(const std::string& service, std::uint32_t index) const;
   const InstanceEntry* instance(const std::string& service, std::uint32_t index,

@@ -1035,15 +1035,7 @@ class Store {
     all_dirty_ = true;
   }
 
-  std::vector<Member> live_members(bool include_suspect) const {
-    std::vector<Member> out;
-    for (const auto& [key, entry] : state_.members()) {
-      auto state = entry.member.state;
-      if (state == MemberState::alive || (include_suspect && state == MemberState::suspect))
-        out.push_back(entry.member);
-    }
-    return out;
-  }
+  std::vector<Member> live_members(bool include_suspect) const { return state_.live_members(include_suspect); }
 
   // ---- membership: join, probes, gossip, anti-entropy ---------------------------------------
 

@@ -38,14 +38,7 @@ dd if=/dev/zero of="$data/filler" bs=1k 2>/dev/null || true
 log "disk full: $(df -k "$data" | tail -1 | awk '{print $4}') KiB left"
 
 # refused WHAT COMMAND...: the write must fail (exit non-zero) naming the full disk and the dir.
-refused() {
-  local what=$1; shift
-  local out rc=0
-  out=$("$@" 2>&1) || rc=$?
-  if (( rc == 0 )); then problem "$what was acknowledged on a full disk: $out"; return 0; fi
-  if ! grep -q "disk full in $data" <<<"$out"; then problem "$what was refused without naming the full disk in $data: $out"; return 0; fi
-  log "$what refused: $(head -c 200 <<<"$out")"
-}
+refused() { refused_naming "$1" "a full disk" "disk full in $data" "${@:2}"; }
 new=$(svc new)
 refused "deploy of a new service" deploy_detached 2 "$(spec "$new" 'exec sleep 1000' 1)"
 refused "update of $keep" deploy_detached 2 "$(spec "$keep" 'exec sleep 2000' 1)"

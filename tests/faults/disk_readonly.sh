@@ -15,13 +15,8 @@ source "$(dirname "$0")/lib.sh"
 fault_init "$@"
 
 data=$WORK/data-2
-mkdir -p "$data"
-truncate -s 32M "$WORK/disk.img"
-mkfs.ext4 -q -F "$WORK/disk.img"
-loop=$(losetup -f --show "$WORK/disk.img")
-LOOPS+=("$loop")
-mount -o errors=remount-ro "$loop" "$data"
-MOUNTS+=("$data")
+ext4_on_loop "$data" errors=remount-ro
+loop=$LOOP_DEVICE
 start_agent 2
 wait_agent_up 2
 web=$(svc web)
@@ -33,14 +28,7 @@ ro_now() { ! touch "$data/probe" 2>/dev/null; }
 wait_for 5 ro_now || fail "the data dir is still writable after the ext4 error"
 log "data dir read-only (ext4 remounted it after an error)"
 
-refused() {
-  local what=$1; shift
-  local out rc=0
-  out=$("$@" 2>&1) || rc=$?
-  if (( rc == 0 )); then problem "$what was acknowledged on a read-only data dir: $out"; return 0; fi
-  if ! grep -q "read-only data dir $data" <<<"$out"; then problem "$what was refused without naming the read-only $data: $out"; return 0; fi
-  log "$what refused: $(head -c 160 <<<"$out")"
-}
+refused() { refused_naming "$1" "a read-only data dir" "read-only data dir $data" "${@:2}"; }
 other=$(svc other)
 refused "deploy of $other" deploy_detached 2 "$(spec "$other" 'exec sleep 1000' 1)"
 refused "update of $web" deploy_detached 2 "$(spec "$web" 'exec sleep 2000' 1)"

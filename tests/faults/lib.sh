@@ -119,6 +119,33 @@ pass() { echo "PASS: $TEST_NAME: $*"; exit 0; }
 # Tests that check several things record each failed check and fail at the end with all.
 PROBLEMS=()
 problem() { PROBLEMS+=("$*"); echo "  PROBLEM: $*"; }
+
+# refused_naming WHAT FAULT NEEDLE COMMAND...: COMMAND must fail, and its output must name
+# NEEDLE (what the disk is, e.g. "disk full in DIR"); a problem otherwise. FAULT says what
+# was wrong, for the problem line ("a full disk").
+refused_naming() {
+  local what=$1 fault=$2 needle=$3; shift 3
+  local out rc=0
+  out=$("$@" 2>&1) || rc=$?
+  if (( rc == 0 )); then problem "$what was acknowledged on $fault: $out"; return 0; fi
+  if ! grep -qF "$needle" <<<"$out"; then problem "$what was refused without naming $needle: $out"; return 0; fi
+  log "$what refused: $(head -c 200 <<<"$out")"
+}
+
+# ext4_on_loop DIR [MOUNT_OPTIONS]: a fresh 32 MiB ext4 file system on a loop device,
+# mounted on DIR (made if missing); the cleanup unmounts it and detaches the device. Needs
+# FAULT_MOUNTS=1. Sets LOOP_DEVICE (not to be called in a subshell: the cleanup lists).
+ext4_on_loop() {
+  local dir=$1 options=${2:-defaults} image
+  mkdir -p "$dir"
+  image=$WORK/disk-${#LOOPS[@]}.img
+  truncate -s 32M "$image"
+  mkfs.ext4 -q -F "$image"
+  LOOP_DEVICE=$(losetup -f --show "$image")
+  LOOPS+=("$LOOP_DEVICE")
+  mount -o "$options" "$LOOP_DEVICE" "$dir"
+  MOUNTS+=("$dir")
+}
 fail_on_problems() {
   (( ${#PROBLEMS[@]} == 0 )) && return 0
   echo "--- ${#PROBLEMS[@]} problem(s):"

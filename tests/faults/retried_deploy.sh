@@ -14,13 +14,7 @@ source "$(dirname "$0")/lib.sh"
 fault_init "$@"
 
 data=$WORK/data-2
-mkdir -p "$data"
-truncate -s 32M "$WORK/disk.img"
-mkfs.ext4 -q -F "$WORK/disk.img"
-loop=$(losetup -f --show "$WORK/disk.img")
-LOOPS+=("$loop")
-mount "$loop" "$data"
-MOUNTS+=("$data")
+ext4_on_loop "$data"
 start_network 2 3
 web=$(svc web)
 deploy_detached 2 "$(spec "$web" 'exec sleep 1000' 1)" >/dev/null || fail "deploy of $web refused"

@@ -3,22 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/records.hpp"
+
 namespace mob {
 namespace {
 
-// A service record as a deploy writes it.
-ServiceEntry service_record(std::string name, std::string spec_json, std::uint64_t generation, bool enabled,
-                            std::uint64_t restart_generation, bool removed, Stamp stamp) {
-  ServiceEntry entry;
-  entry.name = std::move(name);
-  entry.spec_json = std::move(spec_json);
-  entry.generation = generation;
-  entry.enabled = enabled;
-  entry.restart_generation = restart_generation;
-  entry.removed = removed;
-  entry.stamp = std::move(stamp);
-  return entry;
-}
+using test::service_record;
 
 class Dependencies : public ::testing::Test {
  protected:

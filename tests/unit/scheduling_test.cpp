@@ -7,23 +7,12 @@
 #include <set>
 
 #include "agent/placement.hpp"
+#include "tests/support/records.hpp"
 
 namespace mob {
 namespace {
 
-// A service record as a deploy writes it.
-ServiceEntry service_record(std::string name, std::string spec_json, std::uint64_t generation, bool enabled,
-                            std::uint64_t restart_generation, bool removed, Stamp stamp) {
-  ServiceEntry entry;
-  entry.name = std::move(name);
-  entry.spec_json = std::move(spec_json);
-  entry.generation = generation;
-  entry.enabled = enabled;
-  entry.restart_generation = restart_generation;
-  entry.removed = removed;
-  entry.stamp = std::move(stamp);
-  return entry;
-}
+using test::service_record;
 
 class Scheduling : public ::testing::Test {
  protected:
@@ -62,15 +51,7 @@ class Scheduling : public ::testing::Test {
     state_.merge(entry);
   }
 
-  std::vector<Member> members(bool include_suspect) const {
-    std::vector<Member> out;
-    for (const auto& [key, entry] : state_.members()) {
-      auto state = entry.member.state;
-      if (state == MemberState::alive || (include_suspect && state == MemberState::suspect))
-        out.push_back(entry.member);
-    }
-    return out;
-  }
+  std::vector<Member> members(bool include_suspect) const { return state_.live_members(include_suspect); }
 
   // Plans as `self` would, for every service.
   OwnerWrites plan(const std::string& self) {
