@@ -47,6 +47,10 @@ constexpr auto kPeersSaveDelay = std::chrono::seconds(1);
 constexpr auto kContactRefresh = std::chrono::seconds(60);
 constexpr std::size_t kMaxEntriesPerGossip = 400;
 constexpr auto kHandoverLimit = std::chrono::seconds(30);
+// How many instances' worth of services one turn of the loop places at most (one service
+// at least): a network of many large services is placed over several turns, and requests
+// and probes are answered in between.
+constexpr std::size_t kPlacementBudget = 2000;
 // Specs learned from peers reach the disk in batches at most this late; a deploy or control
 // request is answered only once its change is on disk.
 constexpr auto kSaveDelay = std::chrono::milliseconds(50);
@@ -1258,6 +1262,7 @@ class Store {
     if (!seeds_to_join_.empty()) deadline = std::min(deadline, started_ + kAdvertiseWait);
     if (!unsaved_.empty() || !uncollected_.empty()) deadline = std::min(deadline, save_at_);
     if (!disk_problem_.empty()) deadline = std::min(deadline, next_disk_check_);
+    if (all_dirty_ || !dirty_services_.empty()) deadline = std::min(deadline, time_.steady_now());
     return deadline;
   }
 
@@ -1417,20 +1422,35 @@ class Store {
     bool owner_duties = !leaving_ && owner_duties_allowed();
     if (owner_duties && !owner_duties_were_allowed_) all_dirty_ = true;
     owner_duties_were_allowed_ = owner_duties;
-    if (all_dirty_ || !dirty_services_.empty()) {
-      std::vector<std::string> targets;
-      if (all_dirty_) {
-        for (const auto& [key, service] : state_.services()) targets.push_back(service.name);
-      } else {
-        targets.assign(dirty_services_.begin(), dirty_services_.end());
-      }
-      bool everything = all_dirty_;
+    if (all_dirty_) {
+      for (const auto& [key, service] : state_.services()) dirty_services_.insert(service.name);
       all_dirty_ = false;
-      dirty_services_.clear();
+      sweep_pending_ = true;
+    }
+    if (!dirty_services_.empty()) {
+      // At most kPlacementBudget instances' worth of services a turn (one service at least),
+      // so that requests and probes are answered between turns however much there is to place.
+      std::vector<std::string> targets;
+      std::size_t work = 0;
+      for (auto it = dirty_services_.begin(); it != dirty_services_.end() && (targets.empty() || work < kPlacementBudget);) {
+        work += 1 + wanted_instances(*it);
+        targets.push_back(*it);
+        it = dirty_services_.erase(it);
+      }
+      // Services that vanished entirely are withdrawn once a whole pass is done.
+      bool everything = sweep_pending_ && dirty_services_.empty();
+      if (everything) sweep_pending_ = false;
       if (owner_duties) place_owned_services(targets);
       push_local_assignments(targets, everything);
     }
     flush();
+  }
+
+  std::size_t wanted_instances(const std::string& service) {
+    const ServiceEntry* entry = state_.service(service);
+    if (!entry || entry->removed) return 0;
+    const ServiceSpec* spec = spec_of(*entry);
+    return spec ? spec->instances : 0;
   }
 
   bool owner_duties_allowed() const {
@@ -1711,6 +1731,7 @@ class Store {
   bool stopping_ = false;
   bool leaving_ = false;
   bool all_dirty_ = false;
+  bool sweep_pending_ = false;  // a pass over every service is under way (after_change)
   bool owner_duties_were_allowed_ = false;
   std::set<std::string> dirty_services_;
   std::vector<ServiceEntry> held_specs_;  // restored specs waiting for the network (load)
