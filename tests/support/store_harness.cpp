@@ -317,6 +317,10 @@ void StoreHarness::isolate(const std::string& name) {
 
 void StoreHarness::heal() { blocked_.clear(); }
 
+void StoreHarness::set_clock_offset(const std::string& name, std::int64_t offset_ms) {
+  agent(name).time.set_offset_ms(offset_ms);
+}
+
 std::vector<Body> StoreHarness::ask(const std::string& name, Body request) {
   Agent& to = agent(name);
   std::string route = std::string(kClientRoute) + std::to_string(++next_client_);

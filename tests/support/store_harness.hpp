@@ -4,6 +4,7 @@
 // sockets, no threads, no sleeps: a test runs in milliseconds of real time.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -25,18 +26,19 @@
 namespace mob::test {
 
 // One agent's clocks: the shared virtual time, its wall clock shifted by `offset_ms` (a
-// skewed machine).
+// skewed machine; set_offset_ms() steps it).
 class ShiftedTime final : public TimeSource {
  public:
   ShiftedTime(const ManualTime& base, std::int64_t offset_ms) : base_(base), offset_ms_(offset_ms) {}
   SteadyClock::time_point steady_now() const override { return base_.steady_now(); }
   std::uint64_t wall_ms() const override {
-    return static_cast<std::uint64_t>(static_cast<std::int64_t>(base_.wall_ms()) + offset_ms_);
+    return static_cast<std::uint64_t>(static_cast<std::int64_t>(base_.wall_ms()) + offset_ms_.load());
   }
+  void set_offset_ms(std::int64_t offset_ms) { offset_ms_ = offset_ms; }
 
  private:
   const ManualTime& base_;
-  std::int64_t offset_ms_;
+  std::atomic<std::int64_t> offset_ms_;
 };
 
 // The supervisor of one agent as its store sees it: it "runs" each instance it is assigned
@@ -115,6 +117,8 @@ class StoreHarness {
   void partition(const std::vector<std::string>& side_a, const std::vector<std::string>& side_b);
   void isolate(const std::string& name);
   void heal();
+  // Steps `name`'s wall clock to `offset_ms` from everyone else's.
+  void set_clock_offset(const std::string& name, std::int64_t offset_ms);
 
   // A client's request to agent `name`, handled at once (through the same door as a real
   // agent's); the replies it got, in order.
