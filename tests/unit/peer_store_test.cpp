@@ -237,6 +237,24 @@ TEST_F(PeerStoreTest, InstanceMovedToAnotherAgentKeepsRunningOnTheOldOneUntilThe
   EXPECT_EQ(net.running_copies("web"), (std::map<std::uint32_t, std::vector<std::string>>{{0, {new_node}}}));
 }
 
+TEST_F(PeerStoreTest, MovedInstanceStopsOnTheOldAgentAfterTheHandoverLimitWhenTheNewCopyNeverRuns) {
+  start_network(2);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a1", bash_service("web", 1))));
+  ASSERT_TRUE(net.run_until([&] { return runs_exactly_once_on("web", 1, {"a1", "a2"}); }, 5s));
+  const std::string old_node = net.running_copies("web").at(0).front();
+  const std::string new_node = old_node == "a1" ? "a2" : "a1";
+
+  net.supervisor(new_node).hold_starts(true);
+  net.set_provider(old_node, "bash", false);
+  ASSERT_TRUE(net.run_until([&] { return net.supervisor(new_node).copies("web").contains(0); }, 5s));
+  // The handover limit (kHandoverLimit in agent/store.cpp) is 30 s.
+  net.run_for(29s);
+  EXPECT_TRUE(net.supervisor(old_node).copies("web").contains(0));
+  ASSERT_TRUE(net.run_until([&] { return net.supervisor(old_node).copies("web").empty(); }, 3s));
+  EXPECT_FALSE(net.supervisor(new_node).copies("web").at(0).running);
+}
+
 TEST_F(PeerStoreTest, StoreWhoseClockIsTenMinutesBehindReportsItAndRefusesDeploys) {
   test::AgentOptions skewed;
   skewed.clock_offset_ms = -10 * 60 * 1000;
@@ -259,6 +277,32 @@ TEST_F(PeerStoreTest, StoreWhoseClockIsTenMinutesBehindReportsItAndRefusesDeploy
   ASSERT_TRUE(net.run_until([&] { return runs_exactly_once_on("web", 3, {"a1", "a2"}); }, 5s));
   net.run_for(2s);
   EXPECT_TRUE(net.supervisor("a3").copies("web").empty());
+}
+
+TEST_F(PeerStoreTest, StoreWhoseClockStepsBackHandsItsInstancesOverAndTakesPartAgainOnceFixed) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a1", bash_service("web", 3))));
+  ASSERT_TRUE(net.run_until([&] { return runs_exactly_once_on("web", 3, {"a1", "a2", "a3"}); }, 5s));
+
+  net.set_clock_offset("a3", -10 * 60 * 1000);
+  auto problem_of_a3 = [&] { return net.members_seen_by("a1").at("a3").problem; };
+  ASSERT_TRUE(net.run_until([&] { return !problem_of_a3().empty(); }, 20s));
+  ASSERT_TRUE(net.run_until([&] {
+    return runs_exactly_once_on("web", 3, {"a1", "a2"}) && net.supervisor("a3").copies("web").empty();
+  }, 10s));
+  auto refused = net.ask("a3", ControlRequest{"web", ControlAction::restart, ""});
+  ASSERT_EQ(refused.size(), 1u);
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(refused.front()));
+  EXPECT_EQ(std::get<ErrorReply>(refused.front()).code, Errc::unavailable);
+
+  net.set_clock_offset("a3", 0);
+  ASSERT_TRUE(net.run_until([&] { return problem_of_a3().empty(); }, 60s));
+  EXPECT_TRUE(std::holds_alternative<DeployReply>(deploy("a3", bash_service("web", 3, "exec sleep 1001"))));
+  ASSERT_TRUE(net.run_until([&] {
+    auto status = net.status_at("a1", "web");
+    return status && status->version == 2 && runs_exactly_once_on("web", 3, {"a1", "a2", "a3"});
+  }, 10s));
 }
 
 TEST_F(PeerStoreTest, ConcurrentDeploysOfOneNameThroughTwoStoresEndWithOneSpecEverywhere) {
