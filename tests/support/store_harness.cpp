@@ -315,6 +315,8 @@ void StoreHarness::isolate(const std::string& name) {
   partition({name}, others);
 }
 
+void StoreHarness::cut_one_way(const std::string& from, const std::string& to) { blocked_.insert({from, to}); }
+
 void StoreHarness::heal() { blocked_.clear(); }
 
 void StoreHarness::set_clock_offset(const std::string& name, std::int64_t offset_ms) {

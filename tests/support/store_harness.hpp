@@ -116,6 +116,8 @@ class StoreHarness {
   // ways, from the moment of the call until heal(); messages already queued included.
   void partition(const std::vector<std::string>& side_a, const std::vector<std::string>& side_b);
   void isolate(const std::string& name);
+  // Loses what `from` sends to `to` (requests, replies, gossip), not the other way.
+  void cut_one_way(const std::string& from, const std::string& to);
   void heal();
   // Steps `name`'s wall clock to `offset_ms` from everyone else's.
   void set_clock_offset(const std::string& name, std::int64_t offset_ms);
