@@ -175,6 +175,18 @@ TEST_F(PeerStoreTest, PartitionHealedStaysSplitWhileNoReconnectProbeIsDue) {
   EXPECT_EQ(state_of("a1", "a2"), MemberState::failed);
 }
 
+TEST_F(PeerStoreTest, OneWayLossBetweenTwoStoresIsBridgedByIndirectProbesAndNobodyFails) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+
+  net.cut_one_way("a1", "a3");  // lost: a1's probes of a3, its acks of a3's probes, its gossip to a3
+  net.run_for(20s);
+  EXPECT_TRUE(net.all_see_all_alive());
+  for (const auto& viewer : {"a1", "a2", "a3"})
+    for (const auto& member : {"a1", "a2", "a3"})
+      EXPECT_FALSE(first_member_event(viewer, "member.failed", member)) << viewer << " failed " << member;
+}
+
 TEST_F(PeerStoreTest, DeployIsAckedOnlyOnceSavedReachesTheOthersAndRunsExactlyItsInstances) {
   start_network(3);
   ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
