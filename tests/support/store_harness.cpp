@@ -79,6 +79,11 @@ void FakeSupervisor::release_starts() {
     }
 }
 
+void FakeSupervisor::forget_everything() {
+  told_.clear();
+  copies_.clear();
+}
+
 void FakeSupervisor::report(const std::string& service, std::uint32_t index, const Copy& copy,
                             InstanceState state) {
   InstanceStatus status;
@@ -146,6 +151,7 @@ struct StoreHarness::Agent {
   ShiftedTime time;
   Link link;
   FakeSupervisor supervisor;
+  StoreConfig config;  // as first started
   std::set<std::string> subscriptions;  // pub addresses
   std::vector<Event> events;
   StepGuard guard{"store"};
@@ -177,12 +183,34 @@ void StoreHarness::add_agent(const std::string& name, AgentOptions options) {
   config.reconnect_interval = options.reconnect_interval;
   config.time = &agent.time;
   config.seed = seed_ * 1000 + agents_.size();
-  auto archive = ServiceArchive::open(state_file(name));
-  if (!archive) throw std::runtime_error("cannot open " + state_file(name).string() + ": " + archive.error().message);
-  agent.store = std::make_unique<PeerStore>(std::move(config), std::move(*archive), agent.link);
+  agent.config = std::move(config);
+  start_store(agent);
+}
+
+void StoreHarness::start_store(Agent& agent) {
+  auto archive = ServiceArchive::open(state_file(agent.name));
+  if (!archive)
+    throw std::runtime_error("cannot open " + state_file(agent.name).string() + ": " + archive.error().message);
+  agent.store = std::make_unique<PeerStore>(agent.config, std::move(*archive), agent.link);
   agent.store->start();
-  if (options.runs_bash) send_to_store(agent, ProviderAvailability{"bash", true});
+  for (const auto& provider : agent.config.providers) send_to_store(agent, ProviderAvailability{provider, true});
   after_inputs(agent);
+}
+
+void StoreHarness::crash(const std::string& name) {
+  Agent& down = agent(name);
+  down.store.reset();
+  down.subscriptions.clear();
+  down.supervisor.forget_everything();
+  std::erase_if(queue_, [&](const Delivery& delivery) { return delivery.to == name; });
+}
+
+void StoreHarness::restart(const std::string& name) {
+  Agent& again = agent(name);
+  if (again.store) throw std::logic_error(name + " is running");
+  again.config.seeds.clear();
+  again.config.seed = *again.config.seed + 1'000'000;
+  start_store(again);
 }
 
 StoreHarness::Agent& StoreHarness::agent(const std::string& name) const {
@@ -221,7 +249,9 @@ bool StoreHarness::run_until(const std::function<bool()>& condition, std::chrono
   return true;
 }
 
-void StoreHarness::after_inputs(Agent& agent) { agent.store->after_inputs(agent.guard); }
+void StoreHarness::after_inputs(Agent& agent) {
+  if (agent.store) agent.store->after_inputs(agent.guard);
+}
 
 void StoreHarness::deliver_all() {
   for (std::size_t delivered = 0; !queue_.empty(); ++delivered) {
@@ -237,6 +267,7 @@ void StoreHarness::deliver_all() {
 void StoreHarness::deliver(const Delivery& delivery) {
   if (delivery.kind != Delivery::Kind::supervisor && blocked(delivery.from, delivery.to)) return;
   Agent& to = agent(delivery.to);
+  if (!to.store) return;  // its process is down
   switch (delivery.kind) {
     case Delivery::Kind::request: {
       auto envelope = decode(delivery.frames.back());
@@ -325,6 +356,7 @@ void StoreHarness::set_clock_offset(const std::string& name, std::int64_t offset
 
 std::vector<Body> StoreHarness::ask(const std::string& name, Body request) {
   Agent& to = agent(name);
+  if (!to.store) return {};  // nobody answers
   std::string route = std::string(kClientRoute) + std::to_string(++next_client_);
   auto envelope = decode(encode(Envelope{kProtocolVersion, next_client_, "client", std::move(request)}));
   if (!envelope) throw std::runtime_error("cannot decode a client request: " + envelope.error().message);

@@ -62,6 +62,8 @@ class FakeSupervisor {
   // While held, new copies report `starting` and wait for release_starts().
   void hold_starts(bool held) { hold_starts_ = held; }
   void release_starts();
+  // The agent died: every copy died with it, and what it was told is forgotten.
+  void forget_everything();
 
   // The copies of `service` that exist here (running or starting), by instance index.
   const std::map<std::uint32_t, Copy>& copies(const std::string& service) const;
@@ -103,6 +105,12 @@ class StoreHarness {
 
   // Makes agent `name` (its own data dir, address tcp://10.0.0.N:7000) and starts its store.
   void add_agent(const std::string& name, AgentOptions options = {});
+  // The agent's process dies: its store stops without a word, what it ran stops, what was
+  // on its way to it is lost. Its data dir stays.
+  void crash(const std::string& name);
+  // Starts a crashed agent again on its data dir, with no seeds given (it joins through the
+  // peers it remembers).
+  void restart(const std::string& name);
 
   // Advances virtual time by kTick, runs every store's timers, then delivers every queued
   // message, and what those make, in order (each store's after_inputs runs after each).
@@ -161,6 +169,7 @@ class StoreHarness {
     Body body;  // supervisor
   };
 
+  void start_store(Agent& agent);
   Agent& agent(const std::string& name) const;
   Agent* agent_at(const std::string& address) const;
   Agent* agent_with_pub(const std::string& pub_address) const;
