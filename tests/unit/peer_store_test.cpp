@@ -187,6 +187,30 @@ TEST_F(PeerStoreTest, OneWayLossBetweenTwoStoresIsBridgedByIndirectProbesAndNobo
       EXPECT_FALSE(first_member_event(viewer, "member.failed", member)) << viewer << " failed " << member;
 }
 
+TEST_F(PeerStoreTest, CrashedStoreRestartedOnItsDataRejoinsThroughTheRememberedPeersAndIsAliveEverywhere) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a1", bash_service("web", 3))));
+  ASSERT_TRUE(net.run_until([&] { return runs_exactly_once_on("web", 3, {"a1", "a2", "a3"}); }, 5s));
+  net.run_for(2s);  // the members reach each disk (at most a second after a change)
+
+  net.crash("a3");
+  ASSERT_TRUE(net.run_until([&] {
+    return state_of("a3", "a1") == MemberState::failed && state_of("a3", "a2") == MemberState::failed;
+  }, 10s));
+  ASSERT_TRUE(net.run_until([&] { return runs_exactly_once_on("web", 3, {"a1", "a2"}); }, 5s));
+  const auto joins = net.requests_sent<JoinRequest>();
+
+  net.restart("a3");
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 10s));
+  EXPECT_GT(net.requests_sent<JoinRequest>(), joins) << "it joins through the peers it remembers";
+  auto status = net.status_at("a3", "web");
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->version, 1u);
+  net.run_for(3s);
+  EXPECT_TRUE(runs_exactly_once_on("web", 3, {"a1", "a2", "a3"}));
+}
+
 TEST_F(PeerStoreTest, DeployIsAckedOnlyOnceSavedReachesTheOthersAndRunsExactlyItsInstances) {
   start_network(3);
   ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
