@@ -386,5 +386,36 @@ TEST_F(PeerStoreTest, ConcurrentDeploysOfOneNameThroughTwoStoresEndWithOneSpecEv
   }
 }
 
+TEST_F(PeerStoreTest, DeploysOfOneNameOnBothSidesOfAPartitionEndWithOneSpecEverywhereOnceItHeals) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  net.partition({"a1"}, {"a2", "a3"});
+  ASSERT_TRUE(net.run_until([&] {
+    return state_of("a1", "a2") == MemberState::failed && state_of("a2", "a1") == MemberState::failed;
+  }, 15s));
+
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a1", bash_service("web", 2, "exec sleep 1001"))));
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a2", bash_service("web", 2, "exec sleep 1002"))));
+  ASSERT_TRUE(net.run_until([&] {
+    return runs_exactly_once_on("web", 2, {"a1"}) && runs_exactly_once_on("web", 2, {"a2", "a3"});
+  }, 5s)) << "each side runs its own";
+
+  net.heal();
+  ASSERT_TRUE(net.run_until([&] {
+    if (!net.all_see_all_alive()) return false;
+    std::set<std::string> specs;
+    for (const auto& agent : {"a1", "a2", "a3"}) {
+      auto status = net.status_at(agent, "web");
+      if (!status) return false;
+      specs.insert(status->spec_json);
+      for (const auto& [index, copy] : net.supervisor(agent).copies("web"))
+        if (copy.spec_json != status->spec_json) return false;
+    }
+    return specs.size() == 1 && runs_exactly_once_on("web", 2, {"a1", "a2", "a3"});
+  }, 20s));
+  net.run_for(3s);
+  EXPECT_TRUE(runs_exactly_once_on("web", 2, {"a1", "a2", "a3"}));
+}
+
 }  // namespace
 }  // namespace mob
