@@ -1,0 +1,421 @@
+// The peer store's protocols, several stores at once on virtual time and a hand-driven network
+// (tests/support/store_harness.hpp): join, refute, failure detection and placement after it,
+// reconnect after a partition, deploys, handover, a skewed clock, concurrent writes.
+#include "agent/store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "agent/service_archive.hpp"
+#include "bus/log.hpp"
+#include "tests/support/store_harness.hpp"
+
+namespace mob {
+namespace {
+
+using namespace std::chrono_literals;
+using test::StoreHarness;
+
+std::string bash_service(const std::string& name, std::uint32_t instances, const std::string& command = "exec sleep 1000") {
+  return R"({"name": ")" + name + R"(", "provider": "bash", "params": {"command": ")" + command +
+         R"("}, "instances": )" + std::to_string(instances) + "}";
+}
+
+class PeerStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { log::set_level(log::Level::error); }
+
+  // Agents a1..aN, each after the first joining through a1, all seeing each other alive.
+  void start_network(std::size_t agents, test::AgentOptions last = {}) {
+    for (std::size_t i = 1; i <= agents; ++i) {
+      test::AgentOptions options = i == agents ? last : test::AgentOptions{};
+      if (i > 1) options.join_through = {"a1"};
+      net.add_agent(name(i), options);
+    }
+  }
+  static std::string name(std::size_t i) { return "a" + std::to_string(i); }
+
+  Body deploy(const std::string& through, const std::string& spec) {
+    auto replies = net.ask(through, DeployRequest{spec, ""});
+    EXPECT_EQ(replies.size(), 1u);
+    return replies.empty() ? Body{ErrorReply{}} : replies.front();
+  }
+
+  MemberState state_of(const std::string& member, const std::string& seen_by) {
+    auto members = net.members_seen_by(seen_by);
+    auto found = members.find(member);
+    return found == members.end() ? MemberState::left : found->second.state;
+  }
+
+  // The position of the first event `topic` about member `member` among `publisher`'s events.
+  std::optional<std::size_t> first_member_event(const std::string& publisher, const std::string& topic,
+                                                 const std::string& member) {
+    const auto& events = net.events_of(publisher);
+    for (std::size_t i = 0; i < events.size(); ++i)
+      if (events[i].topic == topic && events[i].member == member) return i;
+    return std::nullopt;
+  }
+
+  // Each of `service`'s instances 0..instances-1 runs exactly once among `agents`, and no
+  // other index runs there.
+  bool runs_exactly_once_on(const std::string& service, std::uint32_t instances,
+                            const std::set<std::string>& agents) {
+    std::map<std::uint32_t, std::size_t> count;
+    for (const auto& [index, runners] : net.running_copies(service))
+      for (const auto& runner : runners)
+        if (agents.contains(runner)) ++count[index];
+    if (count.size() != instances) return false;
+    for (std::uint32_t index = 0; index < instances; ++index)
+      if (count[index] != 1) return false;
+    return true;
+  }
+
+  StoreHarness net;
+};
+
+TEST_F(PeerStoreTest, TwoStoresJoinThroughASeedAndSeeEachOtherAlive) {
+  start_network(2);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  EXPECT_EQ(net.members_seen_by("a1").size(), 2u);
+  EXPECT_EQ(net.members_seen_by("a2").size(), 2u);
+}
+
+TEST_F(PeerStoreTest, ThreeStoresJoinThroughOneSeedAndAllSeeEachOtherAlive) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  for (const auto& viewer : {"a1", "a2", "a3"}) EXPECT_EQ(net.members_seen_by(viewer).size(), 3u) << viewer;
+  // a2 and a3 never talked to each other before joining: they learned of each other through a1.
+  EXPECT_EQ(net.requests_sent<JoinRequest>(), 2u);
+}
+
+TEST_F(PeerStoreTest, SuspectedStoreRefutesWithAHigherIncarnationAndIsAliveEverywhere) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  const auto incarnation_before = net.members_seen_by("a1").at("a2").incarnation;
+
+  net.isolate("a2");
+  ASSERT_TRUE(net.run_until([&] { return state_of("a2", "a1") == MemberState::suspect; }, 5s));
+  net.heal();
+
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 2s));
+  for (const auto& viewer : {"a1", "a2", "a3"})
+    EXPECT_GT(net.members_seen_by(viewer).at("a2").incarnation, incarnation_before) << viewer;
+  EXPECT_FALSE(first_member_event("a1", "member.failed", "a2")) << "the refutation came too late";
+  EXPECT_FALSE(first_member_event("a3", "member.failed", "a2")) << "the refutation came too late";
+}
+
+TEST_F(PeerStoreTest, StoreWhosePingsAreDroppedIsSuspectedThenFailedAndItsInstancesArePlacedOnTheOthers) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a1", bash_service("web", 3))));
+  ASSERT_TRUE(net.run_until([&] { return runs_exactly_once_on("web", 3, {"a1", "a2", "a3"}); }, 5s));
+  ASSERT_FALSE(net.supervisor("a3").copies("web").empty()) << "three instances spread over three agents";
+
+  net.isolate("a3");
+  // One probe timeout and the shortest suspicion timeout later at the earliest.
+  net.run_for(300ms);
+  EXPECT_NE(state_of("a3", "a1"), MemberState::failed);
+  EXPECT_NE(state_of("a3", "a2"), MemberState::failed);
+  ASSERT_TRUE(net.run_until([&] {
+    return state_of("a3", "a1") == MemberState::failed && state_of("a3", "a2") == MemberState::failed;
+  }, 10s));
+  for (const auto& viewer : {"a1", "a2"}) {
+    auto suspected = first_member_event(viewer, "member.suspect", "a3");
+    auto failed = first_member_event(viewer, "member.failed", "a3");
+    ASSERT_TRUE(suspected && failed) << viewer;
+    EXPECT_LT(*suspected, *failed) << viewer;
+  }
+
+  ASSERT_TRUE(net.run_until([&] { return runs_exactly_once_on("web", 3, {"a1", "a2"}); }, 5s));
+  auto status = net.status_at("a1", "web");
+  ASSERT_TRUE(status);
+  for (const auto& instance : status->instance_list) {
+    EXPECT_NE(instance.node, "a3") << instance.index;
+    EXPECT_EQ(instance.state, InstanceState::running) << instance.index;
+  }
+}
+
+TEST_F(PeerStoreTest, PartitionHeldPastFailureDetectionHealsThroughReconnectProbesWithoutAJoin) {
+  start_network(4);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+
+  net.partition({"a1", "a2"}, {"a3", "a4"});
+  ASSERT_TRUE(net.run_until([&] {
+    for (const auto& [viewer, other] : {std::pair{"a1", "a3"}, {"a1", "a4"}, {"a2", "a3"}, {"a2", "a4"},
+                                        {"a3", "a1"}, {"a3", "a2"}, {"a4", "a1"}, {"a4", "a2"}})
+      if (state_of(other, viewer) != MemberState::failed) return false;
+    return true;
+  }, 15s));
+  const auto joins = net.requests_sent<JoinRequest>();
+
+  net.heal();
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 10s));
+  EXPECT_EQ(net.requests_sent<JoinRequest>(), joins);
+  for (const auto& viewer : {"a1", "a2", "a3", "a4"}) EXPECT_EQ(net.members_seen_by(viewer).size(), 4u) << viewer;
+}
+
+// The control for the test above: nothing else brings the sides back together.
+TEST_F(PeerStoreTest, PartitionHealedStaysSplitWhileNoReconnectProbeIsDue) {
+  test::AgentOptions patient;
+  patient.reconnect_interval = std::chrono::hours(1);
+  net.add_agent("a1", patient);
+  patient.join_through = {"a1"};
+  net.add_agent("a2", patient);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+
+  net.partition({"a1"}, {"a2"});
+  ASSERT_TRUE(net.run_until([&] {
+    return state_of("a2", "a1") == MemberState::failed && state_of("a1", "a2") == MemberState::failed;
+  }, 15s));
+  net.heal();
+  net.run_for(20s);
+  EXPECT_EQ(state_of("a2", "a1"), MemberState::failed);
+  EXPECT_EQ(state_of("a1", "a2"), MemberState::failed);
+}
+
+TEST_F(PeerStoreTest, OneWayLossBetweenTwoStoresIsBridgedByIndirectProbesAndNobodyFails) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+
+  net.cut_one_way("a1", "a3");  // lost: a1's probes of a3, its acks of a3's probes, its gossip to a3
+  net.run_for(20s);
+  EXPECT_TRUE(net.all_see_all_alive());
+  for (const auto& viewer : {"a1", "a2", "a3"})
+    for (const auto& member : {"a1", "a2", "a3"})
+      EXPECT_FALSE(first_member_event(viewer, "member.failed", member)) << viewer << " failed " << member;
+}
+
+TEST_F(PeerStoreTest, CrashedStoreRestartedOnItsDataRejoinsThroughTheRememberedPeersAndIsAliveEverywhere) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a1", bash_service("web", 3))));
+  ASSERT_TRUE(net.run_until([&] { return runs_exactly_once_on("web", 3, {"a1", "a2", "a3"}); }, 5s));
+  net.run_for(2s);  // the members reach each disk (at most a second after a change)
+
+  net.crash("a3");
+  ASSERT_TRUE(net.run_until([&] {
+    return state_of("a3", "a1") == MemberState::failed && state_of("a3", "a2") == MemberState::failed;
+  }, 10s));
+  ASSERT_TRUE(net.run_until([&] { return runs_exactly_once_on("web", 3, {"a1", "a2"}); }, 5s));
+  const auto joins = net.requests_sent<JoinRequest>();
+
+  net.restart("a3");
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 10s));
+  EXPECT_GT(net.requests_sent<JoinRequest>(), joins) << "it joins through the peers it remembers";
+  auto status = net.status_at("a3", "web");
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->version, 1u);
+  net.run_for(3s);
+  EXPECT_TRUE(runs_exactly_once_on("web", 3, {"a1", "a2", "a3"}));
+}
+
+TEST_F(PeerStoreTest, DeployIsAckedOnlyOnceSavedReachesTheOthersAndRunsExactlyItsInstances) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+
+  auto reply = deploy("a2", bash_service("web", 2));
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(reply));
+  EXPECT_EQ(std::get<DeployReply>(reply).version, 1u);
+  EXPECT_TRUE(std::get<DeployReply>(reply).created);
+  {  // No virtual time passed since the reply: no batched save could have run.
+    auto archive = ServiceArchive::open(net.state_file("a2"));
+    ASSERT_TRUE(archive) << archive.error().message;
+    auto records = archive->load();
+    ASSERT_TRUE(records);
+    ASSERT_EQ(records->size(), 1u);
+    EXPECT_EQ(records->front().first, "web");
+  }
+
+  ASSERT_TRUE(net.run_until([&] {
+    for (const auto& agent : {"a1", "a3"})
+      if (auto status = net.status_at(agent, "web"); !status || status->version != 1) return false;
+    return runs_exactly_once_on("web", 2, {"a1", "a2", "a3"});
+  }, 5s));
+  net.run_for(5s);
+  EXPECT_TRUE(runs_exactly_once_on("web", 2, {"a1", "a2", "a3"}));
+  std::multiset<std::uint32_t> told_to_run;
+  for (const auto& agent : {"a1", "a2", "a3"})
+    if (const auto* assignment = net.supervisor(agent).assignment("web"))
+      told_to_run.insert(assignment->instances.begin(), assignment->instances.end());
+  EXPECT_EQ(told_to_run, (std::multiset<std::uint32_t>{0, 1}));
+  for (const auto& agent : {"a1", "a3"}) {  // learned from a peer, saved in a later batch
+    auto archive = ServiceArchive::open(net.state_file(agent));
+    ASSERT_TRUE(archive) << archive.error().message;
+    auto records = archive->load();
+    ASSERT_TRUE(records);
+    ASSERT_EQ(records->size(), 1u) << agent;
+    EXPECT_EQ(records->front().first, "web") << agent;
+  }
+}
+
+TEST_F(PeerStoreTest, InstanceMovedToAnotherAgentKeepsRunningOnTheOldOneUntilTheNewCopyReportsRunning) {
+  start_network(2);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a1", bash_service("web", 1))));
+  ASSERT_TRUE(net.run_until([&] { return runs_exactly_once_on("web", 1, {"a1", "a2"}); }, 5s));
+  const std::string old_node = net.running_copies("web").at(0).front();
+  const std::string new_node = old_node == "a1" ? "a2" : "a1";
+
+  // The old node can no longer run bash: the instance moves. Its new copy starts, slowly.
+  net.supervisor(new_node).hold_starts(true);
+  net.set_provider(old_node, "bash", false);
+  ASSERT_TRUE(net.run_until([&] { return net.supervisor(new_node).copies("web").contains(0); }, 5s));
+  net.run_for(5s);
+  ASSERT_TRUE(net.supervisor(old_node).copies("web").contains(0));
+  EXPECT_TRUE(net.supervisor(old_node).copies("web").at(0).running);
+  EXPECT_TRUE(net.supervisor(old_node).stopped().empty());
+  EXPECT_FALSE(net.supervisor(new_node).copies("web").at(0).running);
+
+  net.supervisor(new_node).release_starts();
+  ASSERT_TRUE(net.run_until([&] { return net.supervisor(old_node).copies("web").empty(); }, 5s));
+  EXPECT_EQ(net.running_copies("web"), (std::map<std::uint32_t, std::vector<std::string>>{{0, {new_node}}}));
+}
+
+TEST_F(PeerStoreTest, MovedInstanceStopsOnTheOldAgentAfterTheHandoverLimitWhenTheNewCopyNeverRuns) {
+  start_network(2);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a1", bash_service("web", 1))));
+  ASSERT_TRUE(net.run_until([&] { return runs_exactly_once_on("web", 1, {"a1", "a2"}); }, 5s));
+  const std::string old_node = net.running_copies("web").at(0).front();
+  const std::string new_node = old_node == "a1" ? "a2" : "a1";
+
+  net.supervisor(new_node).hold_starts(true);
+  net.set_provider(old_node, "bash", false);
+  ASSERT_TRUE(net.run_until([&] { return net.supervisor(new_node).copies("web").contains(0); }, 5s));
+  // The handover limit (kHandoverLimit in agent/store.cpp) is 30 s.
+  net.run_for(29s);
+  EXPECT_TRUE(net.supervisor(old_node).copies("web").contains(0));
+  ASSERT_TRUE(net.run_until([&] { return net.supervisor(old_node).copies("web").empty(); }, 3s));
+  EXPECT_FALSE(net.supervisor(new_node).copies("web").at(0).running);
+}
+
+TEST_F(PeerStoreTest, StoreWhoseClockIsTenMinutesBehindReportsItAndRefusesDeploys) {
+  test::AgentOptions skewed;
+  skewed.clock_offset_ms = -10 * 60 * 1000;
+  start_network(3, skewed);
+  ASSERT_TRUE(net.run_until([&] {
+    auto members = net.members_seen_by("a1");
+    return members.contains("a3") && !members.at("a3").problem.empty();
+  }, 20s));
+  EXPECT_NE(net.members_seen_by("a1").at("a3").problem.find("behind"), std::string::npos)
+      << net.members_seen_by("a1").at("a3").problem;
+  EXPECT_TRUE(net.members_seen_by("a1").at("a1").problem.empty());
+
+  auto refused = deploy("a3", bash_service("web", 3));
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(refused));
+  EXPECT_EQ(std::get<ErrorReply>(refused).code, Errc::unavailable);
+  EXPECT_FALSE(net.status_at("a3", "web"));
+
+  // The others take the deploy, and place nothing on the skewed agent.
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a1", bash_service("web", 3))));
+  ASSERT_TRUE(net.run_until([&] { return runs_exactly_once_on("web", 3, {"a1", "a2"}); }, 5s));
+  net.run_for(2s);
+  EXPECT_TRUE(net.supervisor("a3").copies("web").empty());
+}
+
+TEST_F(PeerStoreTest, StoreWhoseClockStepsBackHandsItsInstancesOverAndTakesPartAgainOnceFixed) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a1", bash_service("web", 3))));
+  ASSERT_TRUE(net.run_until([&] { return runs_exactly_once_on("web", 3, {"a1", "a2", "a3"}); }, 5s));
+
+  net.set_clock_offset("a3", -10 * 60 * 1000);
+  auto problem_of_a3 = [&] { return net.members_seen_by("a1").at("a3").problem; };
+  ASSERT_TRUE(net.run_until([&] { return !problem_of_a3().empty(); }, 20s));
+  ASSERT_TRUE(net.run_until([&] {
+    return runs_exactly_once_on("web", 3, {"a1", "a2"}) && net.supervisor("a3").copies("web").empty();
+  }, 10s));
+  auto refused = net.ask("a3", ControlRequest{"web", ControlAction::restart, ""});
+  ASSERT_EQ(refused.size(), 1u);
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(refused.front()));
+  EXPECT_EQ(std::get<ErrorReply>(refused.front()).code, Errc::unavailable);
+
+  net.set_clock_offset("a3", 0);
+  ASSERT_TRUE(net.run_until([&] { return problem_of_a3().empty(); }, 60s));
+  EXPECT_TRUE(std::holds_alternative<DeployReply>(deploy("a3", bash_service("web", 3, "exec sleep 1001"))));
+  ASSERT_TRUE(net.run_until([&] {
+    auto status = net.status_at("a1", "web");
+    return status && status->version == 2 && runs_exactly_once_on("web", 3, {"a1", "a2", "a3"});
+  }, 10s));
+}
+
+TEST_F(PeerStoreTest, ConcurrentDeploysOfOneNameThroughTwoStoresEndWithOneSpecEverywhere) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+
+  // Both land before either store hears of the other's.
+  auto first = deploy("a1", bash_service("web", 2, "exec sleep 1001"));
+  auto second = deploy("a2", bash_service("web", 2, "exec sleep 1002"));
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(first));
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(second));
+  EXPECT_EQ(std::get<DeployReply>(first).version, 1u);
+  EXPECT_EQ(std::get<DeployReply>(second).version, 1u);
+  EXPECT_NE(std::get<DeployReply>(first).spec_identity, std::get<DeployReply>(second).spec_identity);
+
+  std::string winner;
+  auto one_spec_everywhere = [&] {
+    std::set<std::string> specs;
+    for (const auto& agent : {"a1", "a2", "a3"}) {
+      auto status = net.status_at(agent, "web");
+      if (!status) return false;
+      specs.insert(status->spec_json);
+    }
+    if (specs.size() != 1) return false;
+    winner = *specs.begin();
+    for (const auto& agent : {"a1", "a2", "a3"})
+      for (const auto& [index, copy] : net.supervisor(agent).copies("web"))
+        if (copy.spec_json != winner) return false;
+    return runs_exactly_once_on("web", 2, {"a1", "a2", "a3"});
+  };
+  ASSERT_TRUE(net.run_until(one_spec_everywhere, 10s));
+  net.run_for(3s);
+  EXPECT_TRUE(one_spec_everywhere());
+  const auto identity = spec_identity(winner);
+  EXPECT_TRUE(identity == std::get<DeployReply>(first).spec_identity ||
+              identity == std::get<DeployReply>(second).spec_identity);
+  const std::string winning_command =
+      identity == std::get<DeployReply>(first).spec_identity ? "exec sleep 1001" : "exec sleep 1002";
+  for (const auto& agent : {"a1", "a2", "a3"}) {
+    auto archive = ServiceArchive::open(net.state_file(agent));
+    ASSERT_TRUE(archive) << archive.error().message;
+    auto records = archive->load();
+    ASSERT_TRUE(records && records->size() == 1u) << agent;
+    EXPECT_NE(records->front().second.find(winning_command), std::string::npos) << agent;
+  }
+}
+
+TEST_F(PeerStoreTest, DeploysOfOneNameOnBothSidesOfAPartitionEndWithOneSpecEverywhereOnceItHeals) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  net.partition({"a1"}, {"a2", "a3"});
+  ASSERT_TRUE(net.run_until([&] {
+    return state_of("a1", "a2") == MemberState::failed && state_of("a2", "a1") == MemberState::failed;
+  }, 15s));
+
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a1", bash_service("web", 2, "exec sleep 1001"))));
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a2", bash_service("web", 2, "exec sleep 1002"))));
+  ASSERT_TRUE(net.run_until([&] {
+    return runs_exactly_once_on("web", 2, {"a1"}) && runs_exactly_once_on("web", 2, {"a2", "a3"});
+  }, 5s)) << "each side runs its own";
+
+  net.heal();
+  ASSERT_TRUE(net.run_until([&] {
+    if (!net.all_see_all_alive()) return false;
+    std::set<std::string> specs;
+    for (const auto& agent : {"a1", "a2", "a3"}) {
+      auto status = net.status_at(agent, "web");
+      if (!status) return false;
+      specs.insert(status->spec_json);
+      for (const auto& [index, copy] : net.supervisor(agent).copies("web"))
+        if (copy.spec_json != status->spec_json) return false;
+    }
+    return specs.size() == 1 && runs_exactly_once_on("web", 2, {"a1", "a2", "a3"});
+  }, 20s));
+  net.run_for(3s);
+  EXPECT_TRUE(runs_exactly_once_on("web", 2, {"a1", "a2", "a3"}));
+}
+
+}  // namespace
+}  // namespace mob
