@@ -27,6 +27,8 @@ class PeerStoreTest : public ::testing::Test {
  protected:
   void SetUp() override { log::set_level(log::Level::error); }
 
+  void start_a_slow_move(std::string& old_node, std::string& new_node);
+
   // Agents a1..aN, each after the first joining through a1, all seeing each other alive.
   void start_network(std::size_t agents, test::AgentOptions last = {}) {
     for (std::size_t i = 1; i <= agents; ++i) {
@@ -250,18 +252,23 @@ TEST_F(PeerStoreTest, DeployIsAckedOnlyOnceSavedReachesTheOthersAndRunsExactlyIt
   }
 }
 
-TEST_F(PeerStoreTest, InstanceMovedToAnotherAgentKeepsRunningOnTheOldOneUntilTheNewCopyReportsRunning) {
+// web/0 runs on one of two agents; that agent stops advertising bash, so the instance
+// moves, and its new copy is held at starting (the fake supervisor holds its starts).
+void PeerStoreTest::start_a_slow_move(std::string& old_node, std::string& new_node) {
   start_network(2);
   ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
   ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a1", bash_service("web", 1))));
   ASSERT_TRUE(net.run_until([&] { return runs_exactly_once_on("web", 1, {"a1", "a2"}); }, 5s));
-  const std::string old_node = net.running_copies("web").at(0).front();
-  const std::string new_node = old_node == "a1" ? "a2" : "a1";
-
-  // The old node can no longer run bash: the instance moves. Its new copy starts, slowly.
+  old_node = net.running_copies("web").at(0).front();
+  new_node = old_node == "a1" ? "a2" : "a1";
   net.supervisor(new_node).hold_starts(true);
   net.set_provider(old_node, "bash", false);
   ASSERT_TRUE(net.run_until([&] { return net.supervisor(new_node).copies("web").contains(0); }, 5s));
+}
+
+TEST_F(PeerStoreTest, InstanceMovedToAnotherAgentKeepsRunningOnTheOldOneUntilTheNewCopyReportsRunning) {
+  std::string old_node, new_node;
+  ASSERT_NO_FATAL_FAILURE(start_a_slow_move(old_node, new_node));
   net.run_for(5s);
   ASSERT_TRUE(net.supervisor(old_node).copies("web").contains(0));
   EXPECT_TRUE(net.supervisor(old_node).copies("web").at(0).running);
@@ -274,16 +281,8 @@ TEST_F(PeerStoreTest, InstanceMovedToAnotherAgentKeepsRunningOnTheOldOneUntilThe
 }
 
 TEST_F(PeerStoreTest, MovedInstanceStopsOnTheOldAgentAfterTheHandoverLimitWhenTheNewCopyNeverRuns) {
-  start_network(2);
-  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
-  ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a1", bash_service("web", 1))));
-  ASSERT_TRUE(net.run_until([&] { return runs_exactly_once_on("web", 1, {"a1", "a2"}); }, 5s));
-  const std::string old_node = net.running_copies("web").at(0).front();
-  const std::string new_node = old_node == "a1" ? "a2" : "a1";
-
-  net.supervisor(new_node).hold_starts(true);
-  net.set_provider(old_node, "bash", false);
-  ASSERT_TRUE(net.run_until([&] { return net.supervisor(new_node).copies("web").contains(0); }, 5s));
+  std::string old_node, new_node;
+  ASSERT_NO_FATAL_FAILURE(start_a_slow_move(old_node, new_node));
   // The handover limit (kHandoverLimit in agent/store.cpp) is 30 s.
   net.run_for(29s);
   EXPECT_TRUE(net.supervisor(old_node).copies("web").contains(0));
