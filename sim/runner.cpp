@@ -98,7 +98,7 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
   }
   if (latest && result.converged_after < 0 && latest->invariant != "subscriptions-bounded" &&
       latest->invariant != "inbox-bounded")
-    latest->detail += " (still, " + std::to_string(seconds(world.now() - plan.faults_end)) +
+    latest->detail += " (still, " + std::to_string((world.now() - plan.faults_end) / kSecond) +
                       " s after the faults stopped)";
   result.violation = latest;
   result.virtual_end = world.now();
