@@ -73,7 +73,8 @@ int main(int argc, char** argv) {
       "list-scenarios", "name the scenarios, one line each")(
       "max-virtual-s", po::value(&max_virtual_s)->default_value(600), "stop a run at this virtual time")(
       "measure", "the scale figures instead of a scenario: join storm, failure detection, partition heal")(
-      "log", po::value(&log_level)->default_value("off"), "the agents' log level (debug|info|warn|error|off)");
+      "log", po::value(&log_level)->default_value("off"), "the agents' log level (debug|info|warn|error|off); other than off, the faults and the client's\n"
+      "deploys are told on stderr too, with their virtual time");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, options), vm);
@@ -116,6 +117,7 @@ int main(int argc, char** argv) {
       run.scenario = scenario_name;
       run.max_virtual = static_cast<Micros>(max_virtual_s * kSecond);
       run.data_root = root.path() / std::to_string(s);
+      run.narrate = log_level != "off";
       const auto wall_start = std::chrono::steady_clock::now();
       if (vm.contains("measure")) {
         std::uint64_t trace = run_measurement(run, std::cout);

@@ -60,6 +60,7 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
   config.agents = options.agents;
   config.seed = options.seed;
   config.data_root = options.data_root;
+  config.narrate = options.narrate;
   World world(config);
   std::mt19937_64 schedule(derive_seed(options.seed, 0x5c4ed));
   world.trace().add(scenario.name);
@@ -112,6 +113,7 @@ std::uint64_t run_measurement(const RunOptions& options, std::ostream& out) {
   config.agents = options.agents;
   config.seed = options.seed;
   config.data_root = options.data_root;
+  config.narrate = options.narrate;
   World world(config);
   std::mt19937_64 schedule(derive_seed(options.seed, 0x5c4ed));
   const int n = options.agents;

@@ -21,6 +21,7 @@ struct RunOptions {
   Micros max_virtual = 600 * kSecond;     // the run stops there, converged or not
   Micros convergence_bound = 60 * kSecond;  // after the faults stop
   std::filesystem::path data_root;        // REQUIRED: an empty directory for the agents' data
+  bool narrate = false;                   // the story of the run on stderr (WorldConfig::narrate)
 };
 
 struct RunResult {

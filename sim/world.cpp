@@ -1,6 +1,7 @@
 #include "sim/world.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <deque>
 #include <set>
 #include <stdexcept>
@@ -314,6 +315,13 @@ struct World::Impl {
 
   Agent& agent(int i) { return *agents.at(static_cast<std::size_t>(i)); }
 
+  // A line of the story of the run, beside the agents' log lines (which carry wall time).
+  void narrate(const std::string& what) {
+    trace.add(what);
+    if (config.narrate)
+      std::fprintf(stderr, "[virtual %9.3f s] %s\n", static_cast<double>(now) / kSecond, what.c_str());
+  }
+
   // One message from agent `from` to agent `to`, through the faults; `to_epoch` set: only
   // that process of `to` can take it (a reply on a DEALER that died with its process).
   void send(int from, int to, Input input, bool gossip, std::optional<std::uint64_t> to_epoch) {
@@ -367,16 +375,19 @@ struct World::Impl {
 
   void client_reply(int write, std::string bytes) {
     queue.schedule(now + kLocalDelay, [this, write, bytes = std::move(bytes)] {
-      trace.add("client");
       trace.add(bytes);
       auto envelope = decode(bytes);
       if (!envelope) return;
+      if (const auto* error = std::get_if<ErrorReply>(&envelope->body))
+        narrate("client: deploy " + std::to_string(write) + " refused: " + error->message);
       if (const auto* reply = std::get_if<DeployReply>(&envelope->body)) {
         ClientWrite& w = writes.at(static_cast<std::size_t>(write));
         w.acked = true;
         w.written_at = reply->written_at;
         w.agent = reply->agent;
         w.identity = reply->spec_identity;
+        narrate("client: deploy " + std::to_string(write) + " acknowledged: " + reply->service + " version " +
+                std::to_string(reply->version) + " by " + reply->agent + " stamp " + std::to_string(reply->written_at));
       }
     });
   }
@@ -427,8 +438,8 @@ void World::start(int i, const std::vector<int>& seeds, bool fresh) {
   a.up = true;
   a.is_paused = false;
   a.store = std::make_unique<PeerStore>(std::move(config), std::move(*archive), a);
-  impl_->trace.add("start");
-  impl_->trace.add(static_cast<std::uint64_t>(i));
+  impl_->narrate("start " + a.name + (seeds.empty() ? " (no -j)" : " joining through a" + std::to_string(seeds.front())) +
+                 (fresh ? " with an empty data dir" : ""));
   a.guard.run("starting", [&] { a.store->start(); });
   // The provider worker's first word: bash runs here.
   const std::uint64_t at_epoch = a.epoch;
@@ -441,8 +452,7 @@ void World::start(int i, const std::vector<int>& seeds, bool fresh) {
 void World::crash(int i) {
   auto& a = impl_->agent(i);
   if (!a.up) return;
-  impl_->trace.add("crash");
-  impl_->trace.add(static_cast<std::uint64_t>(i));
+  impl_->narrate("crash " + a.name);
   a.store.reset();
   a.up = false;
   a.is_paused = false;
@@ -463,20 +473,21 @@ void World::crash(int i) {
 void World::pause(int i) {
   auto& a = impl_->agent(i);
   if (!a.up) return;
-  impl_->trace.add("pause");
+  impl_->narrate("pause " + a.name);
   a.is_paused = true;
 }
 
 void World::resume(int i) {
   auto& a = impl_->agent(i);
   if (!a.up || !a.is_paused) return;
-  impl_->trace.add("resume");
+  impl_->narrate("resume " + a.name);
   a.is_paused = false;
   impl_->request_run(i, now() + kProcessingDelay);
 }
 
 void World::set_skew_ms(int i, std::int64_t skew_ms) {
-  impl_->trace.add("skew");
+  if (impl_->agent(i).skew_ms == skew_ms) return;
+  impl_->narrate("skew " + name(i) + "'s wall clock by " + std::to_string(skew_ms) + " ms");
   impl_->agent(i).skew_ms = skew_ms;
 }
 
@@ -484,14 +495,21 @@ bool World::up(int i) const { return impl_->agent(i).up; }
 bool World::paused(int i) const { return impl_->agent(i).is_paused; }
 std::string World::name(int i) const { return impl_->agent(i).name; }
 
-void World::set_link(const LinkFaults& link) { impl_->link = link; }
+void World::set_link(const LinkFaults& link) {
+  impl_->narrate("link: loss " + std::to_string(link.loss) + ", duplication " + std::to_string(link.duplicate) +
+                 ", reordering " + std::to_string(link.reorder));
+  impl_->link = link;
+}
 const LinkFaults& World::link() const { return impl_->link; }
 void World::cut(const std::vector<int>& from, const std::vector<int>& to, bool both_ways) {
-  impl_->trace.add("cut");
+  impl_->narrate("cut " + std::to_string(from.size()) + " agents (a" + std::to_string(from.front()) + "..) " +
+                 (both_ways ? "from and to " : "to ") + std::to_string(to.size()) + " agents (a" +
+                 std::to_string(to.front()) + "..)");
   impl_->partitions.cut(from, to, both_ways);
 }
 void World::heal() {
-  impl_->trace.add("heal");
+  if (impl_->partitions.whole()) return;
+  impl_->narrate("heal the network");
   impl_->partitions.heal();
 }
 
@@ -504,6 +522,7 @@ void World::deploy(int through, const std::string& service, const std::string& s
   w.through = through;
   w.sent_at = now();
   writes.push_back(w);
+  impl_->narrate("deploy " + service + " through " + name(through) + ": " + spec_json);
   auto bytes = encode(Envelope{kProtocolVersion, static_cast<std::uint64_t>(write) + 1, "mob-tool",
                                Body{DeployRequest{spec_json, "w" + std::to_string(write)}}});
   at(now() + kLocalDelay, [this, through, write, bytes = std::move(bytes)] {

@@ -24,6 +24,7 @@ struct WorldConfig {
   std::filesystem::path data_root;  // each agent's data dirs go under it
   LinkFaults link;
   std::uint32_t max_subscriptions = 8;
+  bool narrate = false;  // each fault, start, deploy and answer on stderr, with its virtual time
 };
 
 // What the network carried, for the figures.
