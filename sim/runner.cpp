@@ -151,6 +151,10 @@ std::uint64_t run_measurement(const RunOptions& options, std::ostream& out) {
   world.cut([&] { std::vector<int> v; for (int i = 0; i < n / 2; ++i) v.push_back(i); return v; }(),
             [&] { std::vector<int> v; for (int i = n / 2; i < n; ++i) v.push_back(i); return v; }(), true);
   world.run_until(world.now() + 15 * kSecond);
+  // The partition was held past failure detection: how many agents of each side list a
+  // member of the other side (a0 and a[n/2]) as failed when it heals.
+  metric("at_heal_listing_a0_failed", world.agents_listing(0, MemberState::failed));
+  metric("at_heal_listing_other_side_failed", world.agents_listing(n / 2, MemberState::failed));
   world.heal();
   Micros healed = time_until(world, 300 * kSecond, [&] { return world.agents_with_full_view() == all_live(); });
   metric("converged_after_partition_s", healed < 0 ? -1 : seconds(healed));

@@ -17,7 +17,7 @@ namespace mob::sim {
 namespace {
 
 constexpr std::string_view kGossipTopic = "gossip";
-constexpr Micros kProcessingDelay = 20;                 // from a message's arrival to its handling
+constexpr Micros kProcessingDelay = 500;                // from a message's arrival to its handling: a loop turn
 constexpr Micros kLocalDelay = 100;                     // a client or the supervisor on the same host
 constexpr Micros kStartDelay = 1 * kMillisecond;        // ProviderStart -> "starting"
 constexpr Micros kRunDelay = 30 * kMillisecond;         // "starting" -> "running"
