@@ -319,7 +319,7 @@ struct World::Impl {
   void narrate(const std::string& what) {
     trace.add(what);
     if (config.narrate)
-      std::fprintf(stderr, "[virtual %9.3f s] %s\n", static_cast<double>(now) / kSecond, what.c_str());
+      std::fprintf(stderr, "[virtual %10.4f s] %s\n", static_cast<double>(now) / kSecond, what.c_str());
   }
 
   // One message from agent `from` to agent `to`, through the faults; `to_epoch` set: only
