@@ -1,0 +1,166 @@
+#include "sim/runner.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+
+namespace mob::sim {
+namespace {
+
+// All agents start within the first second, a0 first; the others join through a0.
+void join_storm(World& world, std::mt19937_64& random) {
+  world.at(0, [&world] { world.start(0, {}); });
+  std::uniform_int_distribution<Micros> when(kMillisecond, kSecond);
+  for (int i = 1; i < world.agents(); ++i) world.at(when(random), [&world, i] { world.start(i, {0}); });
+}
+
+// The end of every fault: the network whole and clean, every paused agent resumed, every
+// clock right, every crashed agent (except those dead for good) started with its data.
+void make_whole(World& world, const FaultPlan& plan) {
+  world.heal();
+  world.set_link(LinkFaults{});
+  for (int i = 0; i < world.agents(); ++i) {
+    world.resume(i);
+    world.set_skew_ms(i, 0);
+    if (!world.up(i) && !plan.dead_for_good.contains(i)) world.start(i, {});
+  }
+}
+
+Micros poll_step(int agents) { return std::max<Micros>(100 * kMillisecond, agents * 500); }
+
+// Runs until `done` holds, polling; returns the virtual time it took, or -1 past `limit`.
+Micros time_until(World& world, Micros limit, const std::function<bool()>& done) {
+  const Micros begin = world.now();
+  for (Micros t = begin; t <= begin + limit; t += poll_step(world.agents())) {
+    world.run_until(t);
+    if (done()) return t - begin;
+  }
+  return -1;
+}
+
+double seconds(Micros t) { return static_cast<double>(t) / kSecond; }
+
+std::uint64_t resident_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "VmRSS:") {
+      std::uint64_t kib = 0;
+      status >> kib;
+      return kib;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
+  WorldConfig config;
+  config.agents = options.agents;
+  config.seed = options.seed;
+  config.data_root = options.data_root;
+  config.narrate = options.narrate;
+  World world(config);
+  std::mt19937_64 schedule(derive_seed(options.seed, 0x5c4ed));
+  world.trace().add(scenario.name);
+  join_storm(world, schedule);
+  // The services every scenario starts from, deployed through random agents.
+  std::uniform_int_distribution<int> any(0, options.agents - 1);
+  int through0 = any(schedule), through1 = any(schedule);
+  world.at(3 * kSecond, [&world, through0, agents = options.agents] {
+    world.deploy(through0, "svc0", service_spec("svc0", std::min(3, agents)));
+  });
+  world.at(3 * kSecond + 10 * kMillisecond,
+           [&world, through1] { world.deploy(through1, "svc1", service_spec("svc1", 1)); });
+  FaultPlan plan = scenario.schedule(world, 5 * kSecond, schedule);
+  world.at(plan.faults_end, [&world, plan] { make_whole(world, plan); });
+
+  RunResult result;
+  result.faults_end = plan.faults_end;
+  const Micros last = std::min(options.max_virtual, plan.faults_end + options.convergence_bound);
+  std::optional<Violation> latest;
+  // Convergence is checked each virtual second once the faults stopped; it must still hold
+  // 5 s later (no flapping).
+  for (Micros t = plan.faults_end + kSecond; t <= last; t += kSecond) {
+    world.run_until(t);
+    if (auto broken = world.check_continuous()) {
+      latest = broken;
+      break;
+    }
+    latest = world.check_converged();
+    if (latest) continue;
+    result.converged_after = t - plan.faults_end;
+    world.run_until(t + 5 * kSecond);
+    latest = world.check_continuous();
+    if (!latest) latest = world.check_converged();
+    if (latest) result.converged_after = -1;
+    break;
+  }
+  if (latest && result.converged_after < 0 && latest->invariant != "subscriptions-bounded" &&
+      latest->invariant != "inbox-bounded")
+    latest->detail += " (still, " + std::to_string((world.now() - plan.faults_end) / kSecond) +
+                      " s after the faults stopped)";
+  result.violation = latest;
+  result.virtual_end = world.now();
+  result.traffic = world.traffic();
+  result.trace = world.trace().value();
+  return result;
+}
+
+std::uint64_t run_measurement(const RunOptions& options, std::ostream& out) {
+  WorldConfig config;
+  config.agents = options.agents;
+  config.seed = options.seed;
+  config.data_root = options.data_root;
+  config.narrate = options.narrate;
+  World world(config);
+  std::mt19937_64 schedule(derive_seed(options.seed, 0x5c4ed));
+  const int n = options.agents;
+  auto metric = [&](const std::string& name, double value) { out << "metric " << name << " " << value << std::endl; };
+  auto all_live = [&] {
+    int live = 0;
+    for (int i = 0; i < n; ++i) live += world.live(i) ? 1 : 0;
+    return live;
+  };
+
+  join_storm(world, schedule);
+  world.run_until(kSecond);
+  Micros full = time_until(world, 300 * kSecond, [&] { return world.agents_with_full_view() == all_live(); });
+  metric("full_view_after_join_storm_s", full < 0 ? -1 : seconds(kSecond + full));
+
+  const TrafficCounts before = world.traffic();
+  const Micros window = 10 * kSecond;
+  world.run_until(world.now() + window);
+  const TrafficCounts after = world.traffic();
+  auto per_agent_second = [&](std::uint64_t a, std::uint64_t b) {
+    return static_cast<double>(b - a) / n / seconds(window);
+  };
+  metric("gossip_messages_per_agent_per_s", per_agent_second(before.gossip_messages, after.gossip_messages));
+  metric("gossip_bytes_per_agent_per_s", per_agent_second(before.gossip_bytes, after.gossip_bytes));
+  metric("peer_messages_per_agent_per_s", per_agent_second(before.peer_messages, after.peer_messages));
+  metric("peer_bytes_per_agent_per_s", per_agent_second(before.peer_bytes, after.peer_bytes));
+
+  const int victim = n - 1;
+  world.crash(victim);
+  Micros detected = time_until(world, 120 * kSecond, [&] {
+    return world.agents_listing(victim, MemberState::failed) == all_live();
+  });
+  metric("failure_detected_everywhere_s", detected < 0 ? -1 : seconds(detected));
+
+  world.cut([&] { std::vector<int> v; for (int i = 0; i < n / 2; ++i) v.push_back(i); return v; }(),
+            [&] { std::vector<int> v; for (int i = n / 2; i < n; ++i) v.push_back(i); return v; }(), true);
+  world.run_until(world.now() + 15 * kSecond);
+  // The partition was held past failure detection: how many agents of each side list a
+  // member of the other side (a0 and a[n/2]) as failed when it heals.
+  metric("at_heal_listing_a0_failed", world.agents_listing(0, MemberState::failed));
+  metric("at_heal_listing_other_side_failed", world.agents_listing(n / 2, MemberState::failed));
+  world.heal();
+  Micros healed = time_until(world, 300 * kSecond, [&] { return world.agents_with_full_view() == all_live(); });
+  metric("converged_after_partition_s", healed < 0 ? -1 : seconds(healed));
+  metric("resident_kib_per_agent", static_cast<double>(resident_kib()) / n);
+  metric("virtual_s", seconds(world.now()));
+  return world.trace().value();
+}
+
+}  // namespace mob::sim
