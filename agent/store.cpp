@@ -508,6 +508,7 @@ class Store {
     for (const auto& entry : delta.members) {
       if (origin == Origin::peers && stamped_too_far_ahead(entry.heartbeat, entry.reported_by)) {
         check_clock_of(entry);
+        note_stamps_ahead(entry);
         continue;
       }
       if (auto allowed = check_incarnation(entry); !allowed) {
@@ -1005,9 +1006,22 @@ class Store {
     clock_judge_.note(peer, their_wall_ms, time_.wall_ms(), time_.steady_now());
   }
 
+  // A member's own heartbeat came stamped too far ahead: whatever it writes is refused here,
+  // so it may neither own services nor run instances in this agent's view for a while
+  // (kClockSampleLife after the last such heartbeat).
+  void note_stamps_ahead(const MemberEntry& entry) {
+    const std::string& name = entry.member.name;
+    if (entry.reported_by != name || name == config_.self.name || !state_.member(name)) return;
+    auto [it, added] = stamps_ahead_until_.insert_or_assign(name, time_.steady_now() + kClockSampleLife);
+    if (added) all_dirty_ = true;
+  }
+
   bool unfit(const Member& member) const {
     if (!member.problem.empty()) return true;
     if (member.name == config_.self.name) return !clock_problem_.empty();
+    if (auto ahead = stamps_ahead_until_.find(member.name);
+        ahead != stamps_ahead_until_.end() && time_.steady_now() < ahead->second)
+      return true;
     return clock_judge_.measured_off(member.name, time_.steady_now());
   }
 
@@ -1019,9 +1033,11 @@ class Store {
     auto now = time_.steady_now();
     std::erase_if(clock_checks_, [&](const auto& check) { return now >= check.second.give_up_at; });
     std::erase_if(clock_checked_, [&](const auto& last) { return now - last.second >= kClockCheckPeriod; });
-    auto verdict = clock_judge_.judge_own_clock(now);
-    if (!verdict) return;
-    const std::string& problem = *verdict;
+    if (std::erase_if(stamps_ahead_until_, [&](const auto& until) { return now >= until.second; }) > 0)
+      all_dirty_ = true;
+    // Without fresh samples the last verdict stands.
+    if (auto verdict = clock_judge_.judge_own_clock(now)) judged_clock_problem_ = *verdict;
+    const std::string problem = !judged_clock_problem_.empty() ? judged_clock_problem_ : stamps_run_ahead();
     if (problem.empty() == clock_problem_.empty()) {
       if (!problem.empty() && now - last_skew_log_ >= std::chrono::minutes(1)) {
         log::warn(kLog, "this agent's ", problem, ": it refuses client writes and runs nothing; fix its clock (NTP)");
@@ -1037,6 +1053,20 @@ class Store {
     ++incarnation_;
     announce_self();
     all_dirty_ = true;
+  }
+
+  // A clock that was ahead and was put right leaves this agent's hybrid clock ahead of it
+  // (stamps never go back): every change it stamps is refused by its peers until real time
+  // catches up. Until then it is as skewed as a wrong clock: it runs nothing and takes no
+  // writes, and the network runs its instances elsewhere.
+  std::string stamps_run_ahead() const {
+    const std::uint64_t stamps_ms = HybridClock::wall_ms_of(clock_.last());
+    const std::uint64_t wall = time_.wall_ms();
+    constexpr std::uint64_t kMargin = 1000;  // no flapping at the bound itself
+    if (stamps_ms <= wall + kMaxClockAheadMs + kMargin) return "";
+    return "clock ran ahead and was put back: its stamps run " + std::to_string((stamps_ms - wall) / 1000) +
+           " s ahead of it until that time passes (more than " + std::to_string(kMaxClockAheadMs / 1000) +
+           " s)";
   }
 
   std::vector<Member> live_members(bool include_suspect) const { return state_.live_members(include_suspect); }
@@ -1745,6 +1775,8 @@ class Store {
   std::map<std::string, InstanceStatus> my_instances_;
   ClockJudge clock_judge_{{kMaxClockAheadMs, kClockSampleLife, kMaxMembers}};
   std::string clock_problem_;  // "clock is 600 s behind 2 of its 2 peers ...", or empty
+  std::string judged_clock_problem_;  // the clock judge's last verdict
+  std::map<std::string, Clock::time_point> stamps_ahead_until_;  // note_stamps_ahead()
   struct ClockCheck {
     std::string name, address;
     Clock::time_point give_up_at;
