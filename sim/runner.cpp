@@ -53,15 +53,20 @@ std::uint64_t resident_kib() {
   return 0;
 }
 
-}  // namespace
-
-RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
+// The world a run's options ask for.
+WorldConfig world_config(const RunOptions& options) {
   WorldConfig config;
   config.agents = options.agents;
   config.seed = options.seed;
   config.data_root = options.data_root;
   config.narrate = options.narrate;
-  World world(config);
+  return config;
+}
+
+}  // namespace
+
+RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
+  World world(world_config(options));
   std::mt19937_64 schedule(derive_seed(options.seed, 0x5c4ed));
   world.trace().add(scenario.name);
   join_storm(world, schedule);
@@ -109,12 +114,7 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
 }
 
 std::uint64_t run_measurement(const RunOptions& options, std::ostream& out) {
-  WorldConfig config;
-  config.agents = options.agents;
-  config.seed = options.seed;
-  config.data_root = options.data_root;
-  config.narrate = options.narrate;
-  World world(config);
+  World world(world_config(options));
   std::mt19937_64 schedule(derive_seed(options.seed, 0x5c4ed));
   const int n = options.agents;
   auto metric = [&](const std::string& name, double value) { out << "metric " << name << " " << value << std::endl; };
