@@ -480,7 +480,7 @@ class Store {
   Stamp stamp() { return Stamp{clock_.now(time_.wall_ms()), config_.self.name}; }
 
   void announce_self() {
-    MemberEntry entry{config_.self, clock_.now(time_.wall_ms()), config_.self.name};
+    MemberEntry entry{config_.self, self_stamp(), config_.self.name};
     entry.member.state = MemberState::alive;
     entry.member.incarnation = incarnation_;
     record(entry);
@@ -1035,6 +1035,7 @@ class Store {
     std::erase_if(clock_checked_, [&](const auto& last) { return now - last.second >= kClockCheckPeriod; });
     if (std::erase_if(stamps_ahead_until_, [&](const auto& until) { return now >= until.second; }) > 0)
       all_dirty_ = true;
+    stamp_self_by_wall_if_ahead();
     // Without fresh samples the last verdict stands.
     if (auto verdict = clock_judge_.judge_own_clock(now)) judged_clock_problem_ = *verdict;
     const std::string problem = !judged_clock_problem_.empty() ? judged_clock_problem_ : stamps_run_ahead();
@@ -1067,6 +1068,30 @@ class Store {
     return "clock ran ahead and was put back: its stamps run " + std::to_string((stamps_ms - wall) / 1000) +
            " s ahead of it until that time passes (more than " + std::to_string(kMaxClockAheadMs / 1000) +
            " s)";
+  }
+
+  // The heartbeat of this agent's own member record. Normally a hybrid-clock stamp. While
+  // the hybrid clock runs past the bound ahead of the wall clock (stamps_run_ahead), peers
+  // refuse such stamps, so they could not hear this agent refute a suspicion and would list
+  // it failed until real time caught up: its member record is then stamped by the wall
+  // clock instead, under a new incarnation (which orders before the heartbeat, so the
+  // record still wins), and again by the hybrid clock, under another one, once it is back.
+  std::uint64_t self_stamp() {
+    if (!self_stamped_by_wall_) return clock_.now(time_.wall_ms());
+    last_self_stamp_ = std::max(last_self_stamp_ + 1, time_.wall_ms() << 16);
+    return last_self_stamp_;
+  }
+
+  void stamp_self_by_wall_if_ahead() {
+    const bool by_wall = !stamps_run_ahead().empty();
+    if (by_wall == self_stamped_by_wall_ || leaving_ || !state_.member(config_.self.name)) return;
+    self_stamped_by_wall_ = by_wall;
+    last_self_stamp_ = 0;
+    ++incarnation_;
+    log::info(kLog, by_wall ? "this agent's hybrid clock runs ahead of its wall clock: its member record is stamped by the wall clock (incarnation "
+                            : "this agent's hybrid clock is within the bound again: its member record is stamped by it (incarnation ",
+              incarnation_, ")");
+    announce_self();
   }
 
   std::vector<Member> live_members(bool include_suspect) const { return state_.live_members(include_suspect); }
@@ -1346,7 +1371,7 @@ class Store {
     const MemberEntry* self = state_.member(config_.self.name);
     if (!self || leaving_) return;
     MemberEntry entry = *self;
-    entry.heartbeat = clock_.now(time_.wall_ms());
+    entry.heartbeat = self_stamp();
     entry.member.load = static_cast<double>(local_instances_);
     state_.merge(entry);
     StateDelta delta;
@@ -1706,7 +1731,7 @@ class Store {
     MemberEntry entry = *self;
     entry.member.incarnation = ++incarnation_;
     entry.member.state = MemberState::left;
-    entry.heartbeat = clock_.now(time_.wall_ms());
+    entry.heartbeat = self_stamp();
     entry.reported_by = config_.self.name;
     leaving_ = true;
     record(entry);
@@ -1755,6 +1780,8 @@ class Store {
   std::uint64_t gossip_seq_ = 0;
   std::uint64_t event_seq_ = 0;
   std::uint64_t incarnation_ = 0;
+  bool self_stamped_by_wall_ = false;  // self_stamp()
+  std::uint64_t last_self_stamp_ = 0;
   std::uint64_t next_relay_seq_ = 0;
   std::size_t local_instances_ = 0;
   std::string sync_soon_;
