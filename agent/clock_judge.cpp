@@ -15,7 +15,18 @@ void ClockJudge::note(const std::string& peer, std::uint64_t their_wall_ms, std:
   std::uint64_t distance = their_wall_ms > our_wall_ms ? their_wall_ms - our_wall_ms : our_wall_ms - their_wall_ms;
   constexpr std::uint64_t kClamp = 1ULL << 62;
   std::int64_t magnitude = static_cast<std::int64_t>(std::min(distance, kClamp));
-  samples_[peer] = Sample{their_wall_ms > our_wall_ms ? magnitude : -magnitude, distance, now};
+  Sample sample{their_wall_ms > our_wall_ms ? magnitude : -magnitude, distance, now};
+  auto [it, added] = samples_.try_emplace(peer, sample);
+  if (!added) {
+    if (off(it->second)) --samples_off_;
+    it->second = sample;
+  }
+  if (off(sample)) ++samples_off_;
+}
+
+bool ClockJudge::majority_agrees_with_us() const {
+  std::size_t inside = 1 + samples_.size() - samples_off_;  // this agent agrees with itself
+  return inside > samples_off_;
 }
 
 bool ClockJudge::off(const Sample& sample) const {
@@ -24,11 +35,16 @@ bool ClockJudge::off(const Sample& sample) const {
 
 bool ClockJudge::measured_off(const std::string& peer, TimePoint now) const {
   auto sample = samples_.find(peer);
-  return sample != samples_.end() && now - sample->second.taken < bounds_.sample_life && off(sample->second);
+  return sample != samples_.end() && now - sample->second.taken < bounds_.sample_life && off(sample->second) &&
+         majority_agrees_with_us();
 }
 
 std::optional<std::string> ClockJudge::judge_own_clock(TimePoint now) {
-  std::erase_if(samples_, [&](const auto& sample) { return now - sample.second.taken >= bounds_.sample_life; });
+  std::erase_if(samples_, [&](const auto& sample) {
+    bool stale = now - sample.second.taken >= bounds_.sample_life;
+    if (stale && off(sample.second)) --samples_off_;
+    return stale;
+  });
   if (samples_.empty()) return std::nullopt;
   std::size_t inside = 1, outside = 0;  // this agent agrees with itself
   std::vector<std::int64_t> offsets_off;

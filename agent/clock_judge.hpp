@@ -25,7 +25,10 @@ class ClockJudge {
   // `peer`'s wall clock read `their_wall_ms` when this agent's read `our_wall_ms`, at `now`.
   // A reading of 0 means unknown and is ignored.
   void note(const std::string& peer, std::uint64_t their_wall_ms, std::uint64_t our_wall_ms, TimePoint now);
-  // A fresh sample says `peer`'s clock and this agent's are further apart than the bound.
+  // A fresh sample says `peer`'s clock and this agent's are further apart than the bound,
+  // and more of the sampled peers agree with this agent than not (counting itself): when
+  // this agent is the odd one, or cannot tell (a tie), a peer that disagrees with it proves
+  // nothing about the peer's clock.
   bool measured_off(const std::string& peer, TimePoint now) const;
   // Forgets stale samples, then: nullopt when none is left (the last verdict stands); "" when
   // this agent's clock agrees with at least half of its peers, counting itself as agreeing;
@@ -42,9 +45,11 @@ class ClockJudge {
     TimePoint taken;
   };
   bool off(const Sample& sample) const;
+  bool majority_agrees_with_us() const;
 
   Bounds bounds_;
   std::map<std::string, Sample> samples_;
+  std::size_t samples_off_ = 0;  // of samples_, those further apart than the bound
 };
 
 }  // namespace mob

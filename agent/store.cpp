@@ -792,8 +792,9 @@ class Store {
   Result<void> check_writable() const {
     if (clock_problem_.empty()) return {};
     return fail(Errc::unavailable, "this agent's " + clock_problem_ +
-                                       ": it takes no changes until its clock is fixed (NTP); send the "
-                                       "command through another agent");
+                                       (clock_problem_judged_ ? ": it takes no changes until its clock is fixed (NTP)"
+                                                              : ": it takes no changes until then") +
+                                       "; send the command through another agent");
   }
 
   Result<DeployReply> deploy(const DeployRequest& request) {
@@ -1038,15 +1039,22 @@ class Store {
     stamp_self_by_wall_if_ahead();
     // Without fresh samples the last verdict stands.
     if (auto verdict = clock_judge_.judge_own_clock(now)) judged_clock_problem_ = *verdict;
-    const std::string problem = !judged_clock_problem_.empty() ? judged_clock_problem_ : stamps_run_ahead();
-    if (problem.empty() == clock_problem_.empty()) {
+    const bool judged = !judged_clock_problem_.empty();
+    const std::string problem = judged ? judged_clock_problem_ : stamps_run_ahead();
+    // The member record says what is wrong: it changes when the problem comes, goes, or
+    // changes kind (a clock put back: "ahead of its peers" becomes "ran ahead"), not with
+    // each second of its figures.
+    const bool same_kind = problem.empty() == clock_problem_.empty() &&
+                           (problem.empty() || judged == clock_problem_judged_);
+    clock_problem_ = problem;  // what refusals say: current figures
+    if (same_kind) {
       if (!problem.empty() && now - last_skew_log_ >= std::chrono::minutes(1)) {
         log::warn(kLog, "this agent's ", problem, ": it refuses client writes and runs nothing; fix its clock (NTP)");
         last_skew_log_ = now;
       }
       return;
     }
-    clock_problem_ = problem;
+    clock_problem_judged_ = judged;
     if (problem.empty()) log::info(kLog, "this agent's clock agrees with its peers again: it takes part fully");
     else log::warn(kLog, "this agent's ", problem, ": it refuses client writes and runs nothing; fix its clock (NTP)");
     last_skew_log_ = now;
@@ -1802,6 +1810,7 @@ class Store {
   std::map<std::string, InstanceStatus> my_instances_;
   ClockJudge clock_judge_{{kMaxClockAheadMs, kClockSampleLife, kMaxMembers}};
   std::string clock_problem_;  // "clock is 600 s behind 2 of its 2 peers ...", or empty
+  bool clock_problem_judged_ = false;  // clock_problem_ is the judge's verdict (not stamps_run_ahead)
   std::string judged_clock_problem_;  // the clock judge's last verdict
   std::map<std::string, Clock::time_point> stamps_ahead_until_;  // note_stamps_ahead()
   struct ClockCheck {

@@ -177,7 +177,7 @@ struct Client::Connection {
     }
     auto reopened = open();
     if (!reopened) return std::unexpected(reopened.error());
-    return fail(Errc::unavailable, no_answer());
+    return fail(Errc::timeout, no_answer());
   }
 
   std::unexpected<Error> refused(const HandshakeWatch::Failure& failure) {
@@ -196,9 +196,9 @@ struct Client::Connection {
 
   // Sends `requests` with up to `window` of them unanswered at a time; the answers come in
   // the order of the requests. A request the agent does not answer within the timeout (from
-  // the last answer received) fails with Errc::unavailable, as do the ones after it.
+  // the last answer received) fails with Errc::timeout, as do the ones after it.
   std::vector<Result<Body>> call_many(std::vector<Body> requests, std::size_t window) {
-    std::vector<Result<Body>> answers(requests.size(), fail(Errc::unavailable, no_answer()));
+    std::vector<Result<Body>> answers(requests.size(), fail(Errc::timeout, no_answer()));
     std::map<std::uint64_t, std::size_t> outstanding;  // request id -> index
     std::size_t next = 0;
     auto deadline = std::chrono::steady_clock::now() + options.timeout;
@@ -242,7 +242,7 @@ struct Client::Connection {
       if (auto failure = watch->failure()) {
         auto error = refused(*failure);
         for (auto& answer : answers)
-          if (!answer && answer.error().code == Errc::unavailable) answer = error;
+          if (!answer && answer.error().code == Errc::timeout) answer = error;
         return answers;
       }
       while (auto frames = recv_frames(*socket)) {

@@ -19,7 +19,7 @@
 namespace mob {
 
 struct ClientOptions {
-  // How long each call waits for the agent's reply before it gives up with Errc::unavailable.
+  // How long each call waits for the agent's reply before it gives up with Errc::timeout.
   std::chrono::milliseconds timeout{3000};
   // Larger replies are dropped by ZeroMQ; the call then times out.
   std::size_t max_message_bytes = kDefaultMaxMessageBytes;
@@ -36,7 +36,7 @@ class Client {
  public:
   // `endpoint` is "HOST:PORT" ("tcp://HOST:PORT" and "[IPv6]:PORT" work too). Connecting is
   // lazy: a malformed endpoint is Errc::invalid_argument here, while an agent that is not
-  // running shows up as Errc::unavailable on the first call.
+  // running shows up as Errc::timeout on the first call (no answer).
   static Result<Client> connect(std::string endpoint, ClientOptions options = {});
 
   Client(Client&&) noexcept;
@@ -48,7 +48,7 @@ class Client {
   Result<PingReply> ping();
   // `spec_json` goes to the agent as is; the agent validates it. Writes (deploy, control)
   // are answered once on the agent's disk. A `write_id` (new_write_id(); empty: none) makes
-  // a retry after a timeout (Errc::unavailable: the write may still take effect) the same
+  // a retry after a timeout (Errc::timeout: the write may still take effect) the same
   // write: the agent answers it with the first outcome instead of writing again.
   Result<DeployReply> deploy(std::string spec_json, std::string write_id = {});
   // Deploys many specs with up to `window` requests in flight; one result per spec, in
@@ -85,8 +85,8 @@ class EventSubscriber {
   // connected. next() delivers the topics that start with one of `topic_prefixes` (empty:
   // every event topic; "gossip" is never delivered); the others are still received, to
   // count losses. Errc::invalid_argument for a malformed endpoint or a prefix that matches
-  // no event topic; Errc::unavailable when the agent (its ping), then its PUB socket (the
-  // connection), does not answer within `options.timeout` each. The subscription reaches the
+  // no event topic; Errc::timeout when the agent (its ping) does not answer, and
+  // Errc::unavailable when its PUB socket accepts no connection, within `options.timeout` each. The subscription reaches the
   // agent a moment after open() returns: to miss nothing from a point on, open first, then
   // read the state once (status), then rely on the events.
   static Result<EventSubscriber> open(std::string agent_endpoint,

@@ -498,7 +498,7 @@ po::options_description deploy_options() {
 // is sent once more with the same id, which the agent answers with the first outcome
 // instead of writing again. What still gets no answer says so, and how to check.
 bool no_answer(const Result<mob::DeployReply>& reply) {
-  return !reply && reply.error().code == mob::Errc::unavailable;
+  return !reply && reply.error().code == mob::Errc::timeout;
 }
 
 std::string service_name_of(const std::string& spec_json) {
@@ -683,9 +683,9 @@ int control(const CommandInfo& command, Agent& agent, const Args& args,
     action = mob::ControlAction::force_remove;
   auto write_id = values->count("write-id") ? checked_write_id(command, *values) : mob::new_write_id();
   auto reply = client->control(service, action, write_id);
-  if (!reply && reply.error().code == mob::Errc::unavailable)
+  if (!reply && reply.error().code == mob::Errc::timeout)
     reply = client->control(service, action, write_id);  // the same write (deploy_specs)
-  if (!reply && reply.error().code == mob::Errc::unavailable) {
+  if (!reply && reply.error().code == mob::Errc::timeout) {
     std::string again = agent.command_line() + " " + std::string(command.name) +
                         (action == mob::ControlAction::force_remove ? " --force " : " ") + service;
     return failed(command.name,

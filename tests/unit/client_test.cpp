@@ -229,7 +229,7 @@ TEST(ClientTest, NoAgentGivesUnavailableWithinTheTimeoutAndSaysHowToStartOne) {
   auto elapsed = std::chrono::steady_clock::now() - started;
 
   ASSERT_FALSE(pong.has_value());
-  EXPECT_EQ(pong.error().code, Errc::unavailable);
+  EXPECT_EQ(pong.error().code, Errc::timeout);
   EXPECT_EQ(pong.error().message,
             "no answer from agent at " + address +
                 " within 200 ms: is mob-agent running there? (start it with: mob-agent -p " +
@@ -527,12 +527,12 @@ TEST(EventSubscriberTest, ConnectsToTheAgentsHostWhenThePubIsBoundToAWildcard) {
   wait_until_subscribed(pub, events);
 }
 
-TEST(EventSubscriberTest, AgentThatDoesNotAnswerIsUnavailable) {
+TEST(EventSubscriberTest, AgentThatDoesNotAnswerTimesOut) {
   ClientOptions options;
   options.timeout = milliseconds(200);
   auto events = EventSubscriber::open(unused_address(), {}, options);
   ASSERT_FALSE(events.has_value());
-  EXPECT_EQ(events.error().code, Errc::unavailable);
+  EXPECT_EQ(events.error().code, Errc::timeout);
   EXPECT_NE(events.error().message.find("no answer from agent"), std::string::npos)
       << events.error().message;
 }

@@ -50,14 +50,34 @@ TEST(ClockJudge, StaleSamplesAreForgottenAndTheLastVerdictStands) {
   clocks.note("a", kOurs + kTenMinutes, kOurs, kStart);
   clocks.note("b", kOurs + kTenMinutes, kOurs, kStart);
   EXPECT_NE(clocks.judge_own_clock(kStart + 29s).value_or(""), "");
+  clocks.note("c", kOurs, kOurs, kStart);
+  clocks.note("d", kOurs, kOurs, kStart);
   EXPECT_TRUE(clocks.measured_off("a", kStart + 29s));
   EXPECT_FALSE(clocks.measured_off("a", kStart + 30s));
   EXPECT_EQ(clocks.judge_own_clock(kStart + 30s), std::nullopt);
   EXPECT_EQ(clocks.peers_sampled(), 0u);
 }
 
+TEST(ClockJudge, APeerIsMeasuredOffOnlyWhenMostAgreeWithThisAgent) {
+  auto clocks = judge();
+  clocks.note("a", kOurs + kTenMinutes, kOurs, kStart);
+  EXPECT_FALSE(clocks.measured_off("a", kStart));  // 1 against 1: which is wrong is not known
+  clocks.note("b", kOurs + 1000, kOurs, kStart);
+  EXPECT_TRUE(clocks.measured_off("a", kStart));  // this agent and b against a
+  clocks.note("c", kOurs + kTenMinutes, kOurs, kStart);
+  EXPECT_FALSE(clocks.measured_off("a", kStart));  // 2 against 2
+  clocks.note("d", kOurs + kTenMinutes, kOurs, kStart);
+  EXPECT_FALSE(clocks.measured_off("a", kStart));  // this agent is the odd one
+  EXPECT_NE(clocks.judge_own_clock(kStart).value_or(""), "");
+  clocks.note("c", kOurs, kOurs, kStart + 1s);  // c's clock was fixed: 3 against 2
+  clocks.note("d", kOurs, kOurs, kStart + 1s);  // and d's: 4 against 1
+  EXPECT_TRUE(clocks.measured_off("a", kStart + 1s));
+  EXPECT_EQ(clocks.judge_own_clock(kStart + 1s).value_or("?"), "");
+}
+
 TEST(ClockJudge, ANewSampleReplacesThePeersLast) {
   auto clocks = judge();
+  clocks.note("b", kOurs, kOurs, kStart);
   clocks.note("a", kOurs + kTenMinutes, kOurs, kStart);
   EXPECT_TRUE(clocks.measured_off("a", kStart));
   clocks.note("a", kOurs + 1000, kOurs, kStart + 1s);  // its clock was fixed
@@ -72,7 +92,9 @@ TEST(ClockJudge, UnknownReadingsAndPeersPastTheBoundAreIgnored) {
   for (int i = 0; i < 10; ++i) clocks.note("p" + std::to_string(i), kOurs + kTenMinutes, kOurs, kStart);
   EXPECT_EQ(clocks.peers_sampled(), 4u);  // the bound
   clocks.note("p0", kOurs, kOurs, kStart + 1s);  // a known peer is still updated
+  clocks.note("p1", kOurs, kOurs, kStart + 1s);
   EXPECT_FALSE(clocks.measured_off("p0", kStart + 1s));
+  EXPECT_TRUE(clocks.measured_off("p2", kStart + 1s));  // 3 (with this agent) against 2
 }
 
 TEST(ClockJudge, ExtremeReadingsDoNotOverflow) {
@@ -80,12 +102,12 @@ TEST(ClockJudge, ExtremeReadingsDoNotOverflow) {
   clocks.note("far", ~0ULL, kOurs, kStart);
   clocks.note("farther", (1ULL << 63) + kOurs, kOurs, kStart);
   clocks.note("early", 1, kOurs, kStart);
-  EXPECT_TRUE(clocks.measured_off("far", kStart));
-  EXPECT_TRUE(clocks.measured_off("farther", kStart));
-  EXPECT_TRUE(clocks.measured_off("early", kStart));
+  EXPECT_FALSE(clocks.measured_off("far", kStart));  // this agent is the odd one
   auto verdict = clocks.judge_own_clock(kStart);
   ASSERT_TRUE(verdict);
   EXPECT_NE(*verdict, "");
+  clocks.note("ours", kOurs, kOurs, kStart);  // the bound (4 peers) is reached: 2 against 3
+  EXPECT_FALSE(clocks.measured_off("early", kStart));
 }
 
 }  // namespace
