@@ -209,4 +209,13 @@ std::size_t ClusterState::collect_garbage(std::uint64_t cutoff_hlc, std::uint64_
   return before - (members_.size() + services_.size() + assignments_.size() + instances_.size());
 }
 
+std::optional<std::uint64_t> ClusterState::earliest_failure(std::uint64_t failed_cutoff_hlc) const {
+  std::optional<std::uint64_t> earliest;
+  for (const auto& [key, entry] : members_)
+    if (entry.member.state == MemberState::failed && entry.heartbeat >= failed_cutoff_hlc &&
+        (!earliest || entry.heartbeat < *earliest))
+      earliest = entry.heartbeat;
+  return earliest;
+}
+
 }  // namespace mob

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -68,6 +69,9 @@ class ClusterState {
   // Drops tombstones and left members stamped before `cutoff_hlc`, and failed members
   // stamped before `failed_cutoff_hlc` (they are retried until then: they may come back).
   std::size_t collect_garbage(std::uint64_t cutoff_hlc, std::uint64_t failed_cutoff_hlc);
+  // The earliest stamp of a member declared failed and not yet past `failed_cutoff_hlc`
+  // (still retried: it may come back, holding what it had when it was cut off), if any.
+  std::optional<std::uint64_t> earliest_failure(std::uint64_t failed_cutoff_hlc) const;
 
  private:
   template <class Map, class Visit>

@@ -1462,6 +1462,14 @@ class Store {
     auto failed_ms = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(config_.reconnect_timeout).count());
     std::uint64_t failed_cutoff = now_ms > failed_ms ? (now_ms - failed_ms) << 16 : 0;
+    // A member cut off (failed, still retried) may hold records that tombstones written since
+    // it was cut off remove: they are kept until it is back or reaped, or it would bring
+    // them back when the partition heals. kFailureMargin covers what it may have missed
+    // while it was being found out (suspicion, confirmation, lost gossip).
+    if (auto failure = state_.earliest_failure(failed_cutoff)) {
+      constexpr std::uint64_t kFailureMargin = std::uint64_t{10 * 60 * 1000} << 16;
+      cutoff = std::min(cutoff, *failure > kFailureMargin ? *failure - kFailureMargin : 0);
+    }
     if (state_.collect_garbage(cutoff, failed_cutoff) == 0) return;
     for (const auto& name : removed_specs)
       if (!state_.service(name)) uncollected_.push_back(name);
@@ -1890,6 +1898,7 @@ class ZmqStoreDriver final : public StoreTransport {
         sub_events_(context, zmq::socket_type::pair),
         store_(std::move(config), std::move(archive), *this) {
     harden_socket(sub_, max_message_bytes_);
+    keep_links_alive(sub_);
     if (curve_) make_curve_client(sub_, *curve_);
     sub_.set(zmq::sockopt::subscribe, kGossipTopic);
     // The kernel of a peer whose process dies closes its connections at once, and this
@@ -2026,6 +2035,7 @@ class ZmqStoreDriver final : public StoreTransport {
     dealer.set(zmq::sockopt::sndhwm, 100);
     dealer.set(zmq::sockopt::reconnect_ivl, 100);
     dealer.set(zmq::sockopt::reconnect_ivl_max, 1000);
+    keep_links_alive(dealer);
     try {
       dealer.connect(outgoing(address));
     } catch (const zmq::error_t& e) {

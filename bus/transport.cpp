@@ -13,6 +13,12 @@ void harden_socket(zmq::socket_t& socket, std::size_t max_message_bytes) {
   socket.set(zmq::sockopt::rcvhwm, 10000);
 }
 
+void keep_links_alive(zmq::socket_t& socket) {
+  socket.set(zmq::sockopt::heartbeat_ivl, 1000);
+  socket.set(zmq::sockopt::heartbeat_timeout, 3000);
+  socket.set(zmq::sockopt::connect_timeout, 2000);
+}
+
 bool send_frames(zmq::socket_t& socket, const std::vector<std::string_view>& frames,
                  bool dont_wait) {
   for (std::size_t i = 0; i < frames.size(); ++i) {

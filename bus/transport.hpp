@@ -16,6 +16,13 @@ namespace mob {
 // Sets ZMQ_MAXMSGSIZE, a zero linger and bounded high-water marks.
 void harden_socket(zmq::socket_t& socket, std::size_t max_message_bytes);
 
+// For a socket that connects to peers (DEALER, SUB): a connection that carries nothing back
+// for 3 s (ZMTP heartbeats every 1 s) is closed and made again, and a connect that gets no
+// answer is given up after 2 s and tried again. Without this, a connection through a
+// partition that lasted a minute waits out TCP's retransmission backoff (another minute)
+// after the network is whole.
+void keep_links_alive(zmq::socket_t& socket);
+
 // Sends every frame; false when the socket would block or the peer is unroutable.
 bool send_frames(zmq::socket_t& socket, const std::vector<std::string_view>& frames,
                  bool dont_wait = true);

@@ -11,7 +11,7 @@ repo=$(cd "$here/../.." && pwd)
 agent=${1:-$repo/build/bin/mob-agent}
 tool=${2:-$repo/build/bin/mob-tool}
 shift $(( $# >= 2 ? 2 : $# ))
-scripts=(partition_2_2 partition_1_3 one_way sigstop restart_all restart_seed concurrent_deploy
+scripts=(partition_2_2 partition_1_3 partition_past_ttl one_way sigstop restart_all restart_seed concurrent_deploy
          clock_skew clock_ahead tombstone_return disk_full disk_readonly damaged_state double_sigterm
          retried_deploy)
 if (( $# > 0 )); then scripts=("${@%.sh}"); fi

@@ -181,6 +181,7 @@ void StoreHarness::add_agent(const std::string& name, AgentOptions options) {
   for (const auto& seed : options.join_through) config.seeds.push_back(this->agent(seed).address.substr(6));
   if (options.runs_bash) config.providers = {"bash"};
   config.reconnect_interval = options.reconnect_interval;
+  config.tombstone_ttl = options.tombstone_ttl;
   config.time = &agent.time;
   config.seed = seed_ * 1000 + agents_.size();
   agent.config = std::move(config);

@@ -91,6 +91,7 @@ struct AgentOptions {
   std::int64_t clock_offset_ms = 0;       // its wall clock against everyone else's
   bool runs_bash = true;                  // its supervisor reports provider "bash" at start
   std::chrono::milliseconds reconnect_interval{1000};
+  std::chrono::seconds tombstone_ttl{3600};
 };
 
 class StoreHarness {

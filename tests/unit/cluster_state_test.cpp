@@ -659,6 +659,22 @@ TEST(CollectGarbage, DropsOnlyTombstonesAndGoneMembersOlderThanTheCutoff) {
   EXPECT_EQ(state.collect_garbage(100, 100), 0u) << "nothing left to collect";
 }
 
+TEST(CollectGarbage, TheEarliestFailureIsOfAFailedMemberNotYetReaped) {
+  using enum MemberState;
+  ClusterState state;
+  EXPECT_EQ(state.earliest_failure(0), std::nullopt);
+  state.merge(member_entry("alive", 1, alive, 10));
+  state.merge(member_entry("suspect", 1, suspect, 20));
+  state.merge(member_entry("left", 1, left, 30));
+  EXPECT_EQ(state.earliest_failure(0), std::nullopt) << "only failed members count";
+  state.merge(member_entry("failed-late", 1, failed, 90));
+  state.merge(member_entry("failed-early", 1, failed, 50));
+  EXPECT_EQ(state.earliest_failure(0), 50u);
+  EXPECT_EQ(state.earliest_failure(50), 50u);
+  EXPECT_EQ(state.earliest_failure(51), 90u) << "one past its reconnect timeout is being reaped";
+  EXPECT_EQ(state.earliest_failure(91), std::nullopt);
+}
+
 TEST(CollectGarbage, KeepsEveryLiveRecordAndEveryRecentOne) {
   auto collectable = [](const AnyEntry& entry, std::uint64_t cutoff, std::uint64_t failed_cutoff) {
     return std::visit(

@@ -416,5 +416,43 @@ TEST_F(PeerStoreTest, DeploysOfOneNameOnBothSidesOfAPartitionEndWithOneSpecEvery
   EXPECT_TRUE(runs_exactly_once_on("web", 2, {"a1", "a2", "a3"}));
 }
 
+// A service removed while an agent was cut off, its tombstone past the TTL before the
+// partition heals: the agent that still holds the service must not bring it back.
+TEST_F(PeerStoreTest, ServiceRemovedWhileAnAgentWasCutOffLongerThanTheTombstoneTtlStaysRemovedWhenItHeals) {
+  test::AgentOptions short_ttl;
+  short_ttl.tombstone_ttl = 5s;
+  net.add_agent("a1", short_ttl);
+  short_ttl.join_through = {"a1"};
+  net.add_agent("a2", short_ttl);
+  net.add_agent("a3", short_ttl);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a1", bash_service("gone", 3))));
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a1", bash_service("keep", 1))));
+  ASSERT_TRUE(net.run_until([&] { return runs_exactly_once_on("gone", 3, {"a1", "a2", "a3"}); }, 5s));
+
+  net.partition({"a3"}, {"a1", "a2"});
+  ASSERT_TRUE(net.run_until([&] {
+    return state_of("a3", "a1") == MemberState::failed && state_of("a3", "a2") == MemberState::failed &&
+           state_of("a1", "a3") == MemberState::failed;
+  }, 15s));
+  auto removed = net.ask("a1", ControlRequest{"gone", ControlAction::remove, ""});
+  ASSERT_EQ(removed.size(), 1u);
+  ASSERT_TRUE(std::holds_alternative<ControlReply>(removed.front()));
+  // Past the TTL and two garbage collections (every 10 s) on both sides.
+  net.run_for(30s);
+  EXPECT_TRUE(net.supervisor("a1").copies("gone").empty());
+  EXPECT_FALSE(net.supervisor("a3").copies("gone").empty()) << "a3, cut off, still runs it";
+
+  net.heal();
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 15s));
+  net.run_for(5s);
+  for (const auto& agent : {"a1", "a2", "a3"}) {
+    auto status = net.status_at(agent, "gone");
+    EXPECT_FALSE(status.has_value()) << agent << " lists the removed service again";
+    EXPECT_TRUE(net.supervisor(agent).copies("gone").empty()) << agent << " runs the removed service again";
+  }
+  EXPECT_TRUE(runs_exactly_once_on("keep", 1, {"a1", "a2", "a3"}));
+}
+
 }  // namespace
 }  // namespace mob
