@@ -555,6 +555,27 @@ explain_not_converged() {
 }
 
 # ---------------------------------------------------------------------------------------
+# Tombstones
+
+# ttl_network GONE_INSTANCES: agents 2, 3, 4 with --tombstone-ttl-s $TTL (3 and 4 join
+# through 2), all alive; services `gone` (GONE_INSTANCES instances) and `keep` (1) deployed
+# through node-2 and converged. Sets TTL, GC_EVERY, all, gone and keep.
+ttl_network() {
+  TTL=3
+  GC_EVERY=10   # agent/store.cpp: collect_garbage() runs every 10 s
+  all=(2 3 4)
+  start_agent 2 --tombstone-ttl-s "$TTL"
+  wait_agent_up 2
+  start_agent 3 --tombstone-ttl-s "$TTL" -j "$(addr 2)"
+  start_agent 4 --tombstone-ttl-s "$TTL" -j "$(addr 2)"
+  wait_for 20 all_see_alive "${all[@]}" || { describe_members "${all[@]}"; fail "the three agents did not see each other"; }
+  gone=$(svc gone); keep=$(svc keep)
+  deploy_detached 2 "$(spec "$gone" 'exec sleep 1000' "$1")" >/dev/null || fail "deploy of $gone refused"
+  deploy_detached 2 "$(spec "$keep" 'exec sleep 1000' 1)" >/dev/null || fail "deploy of $keep refused"
+  assert_converged 20 "${all[*]}" "$gone=$1" "$keep=1"
+}
+
+# ---------------------------------------------------------------------------------------
 # Partitions (INPUT drops between loopback addresses)
 
 # cut A B: drop every packet between 127.0.0.A and 127.0.0.B, both ways.

@@ -10,19 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 fault_init "$@"
 
-TTL=3
-GC_EVERY=10   # agent/store.cpp: collect_garbage() runs every 10 s
-all=(2 3 4)
-start_agent 2 --tombstone-ttl-s "$TTL"
-wait_agent_up 2
-start_agent 3 --tombstone-ttl-s "$TTL" -j "$(addr 2)"
-start_agent 4 --tombstone-ttl-s "$TTL" -j "$(addr 2)"
-wait_for 20 all_see_alive "${all[@]}" || { describe_members "${all[@]}"; fail "the three agents did not see each other"; }
-
-gone=$(svc gone); keep=$(svc keep)
-deploy_detached 2 "$(spec "$gone" 'exec sleep 1000' 2)" >/dev/null || fail "deploy of $gone refused"
-deploy_detached 2 "$(spec "$keep" 'exec sleep 1000' 1)" >/dev/null || fail "deploy of $keep refused"
-assert_converged 20 "${all[*]}" "$gone=2" "$keep=1"
+ttl_network 2
 
 # db_has N SERVICE: agent N's state.db has a row for SERVICE. Read-only, and the db is in WAL
 # mode, where a reader never blocks the agent's writes. Prints yes, no or unknown.
