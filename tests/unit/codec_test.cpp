@@ -95,6 +95,34 @@ TEST(Codec, RequestsAndInternalMessagesRoundTrip) {
   EXPECT_EQ(round_trip(InstanceReport{sample_instance()}).status.pid, 4242);
 }
 
+TEST(Codec, HealthFieldsAndMessagesRoundTrip) {
+  InstanceStatus status = sample_instance();
+  status.health = Health::unhealthy;
+  status.checks = {{"http", false, 1700000000456, 3, "HTTP 500"}, {"tcp", true, 1700000000400, 9, "connected"}};
+  auto report = round_trip(InstanceReport{status}).status;
+  EXPECT_EQ(report.health, Health::unhealthy);
+  ASSERT_EQ(report.checks.size(), 2u);
+  EXPECT_EQ(report.checks[0].output, "HTTP 500");
+  EXPECT_EQ(report.checks[1].in_a_row, 9u);
+
+  Event event;
+  event.topic = "instance.unhealthy";
+  event.check = "http";
+  event.output = "HTTP 500";
+  EXPECT_EQ(round_trip(event).check, "http");
+
+  CheckSpec check{"db", CheckType::exec, "", 0, "", 0, "pg_isready -q", 10000, 2000, 3, 1, 5000, false};
+  auto watch = round_trip(HealthWatch{"db.0", 4, "db", 0, {check}, {{"PGPORT", "5433"}}, "/srv"});
+  ASSERT_EQ(watch.checks.size(), 1u);
+  EXPECT_EQ(watch.checks[0].command, "pg_isready -q");
+  EXPECT_FALSE(watch.checks[0].restart_on_failure);
+  EXPECT_EQ(watch.env.at("PGPORT"), "5433");
+  EXPECT_EQ(round_trip(HealthUnwatch{"db.0"}).key, "db.0");
+  auto change = round_trip(HealthChange{"db.0", 4, Health::healthy, "db", false, {{"db", true, 1, 1, ""}}});
+  EXPECT_EQ(change.health, Health::healthy);
+  EXPECT_EQ(change.launch, 4u);
+}
+
 // ---- malformed input ---------------------------------------------------------------------
 
 std::string pack_raw(const auto&... items) {
