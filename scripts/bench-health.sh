@@ -5,26 +5,31 @@
 # the process frozen with SIGSTOP) to a new process running. Not part of the test command.
 # docs/performance.md, "Health checks", has the results.
 # Usage: scripts/bench-health.sh [--instances N] [--seconds S] [--runs R] [--build-dir DIR]
+# (--instances 0: only the restart times; --no-build: use the binaries already in DIR)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 instances=1000
 seconds=30
 runs=5
 build_dir=$PWD/build-bench
+build=1
 while (( $# )); do
   case $1 in
     --instances) instances=${2:?--instances needs a number}; shift ;;
     --seconds) seconds=${2:?--seconds needs a number}; shift ;;
     --runs) runs=${2:?--runs needs a number}; shift ;;
     --build-dir) build_dir=$(realpath -m "${2:?--build-dir needs a directory}"); shift ;;
-    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-build) build=0 ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-health.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
 done
 
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build_dir" -j2 --target mob-agent mob-tool >/dev/null
+if (( build )); then
+  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build_dir" -j2 --target mob-agent mob-tool >/dev/null
+fi
 agent_bin=$build_dir/bin/mob-agent
 tool_bin=$build_dir/bin/mob-tool
 port=30400        # the agent (and 30401, its PUB)
@@ -38,7 +43,7 @@ cleanup() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   # Anything still carrying the token (services of a killed agent).
   for environ in /proc/[0-9]*/environ; do
-    if tr '\0' '\n' <"$environ" 2>/dev/null | grep -qx "MOB_BENCH_RUN=$token"; then
+    if { tr '\0' '\n' <"$environ"; } 2>/dev/null | grep -qx "MOB_BENCH_RUN=$token"; then
       pid=${environ#/proc/}; kill -KILL "${pid%/environ}" 2>/dev/null || true
     fi
   done
@@ -77,6 +82,7 @@ spec() {  # CHECKS_JSON
          \"instances\": $instances, \"checks\": $1}"
 }
 echo "Mob $(git rev-parse --short HEAD), Release build in $build_dir; $(nproc) cores; $instances instances"
+if (( instances > 0 )); then
 tool deploy - --wait-timeout 300000 <<<"$(spec '[]')" >/dev/null
 sleep 5
 echo "  agent CPU, $instances instances, no checks: $(cpu_percent "$agent_pid" "$seconds") % of a core"
@@ -86,6 +92,7 @@ healthy=$(count_healthy)
 sleep 5
 echo "  agent CPU, $instances instances, a 1 s tcp check each: $(cpu_percent "$agent_pid" "$seconds") % of a core ($healthy healthy; listener $(cpu_percent "$listener_pid" 5) %)"
 tool remove bench >/dev/null
+fi
 
 # Time from not answering to a new process running, polled every 10 ms.
 cat >"$work/server.py" <<'PY'
@@ -100,18 +107,19 @@ while True:
     except OSError:
         time.sleep(1000)
 PY
-timed_restart() {  # SIGNAL: ms from the signal to a new pid running
+timed_restart() {  # SIGNAL: ms from the signal to a new pid running, by the agent's clock
   local pid now start
   pid=$(tool status web --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["instance_list"][0]["pid"])')
-  start=$(date +%s%N)
+  start=$(( $(date +%s%N) / 1000000 ))
   kill "-$1" "$pid"
   while :; do
+    # The new process's since_ms (when it entered running), once it runs.
     now=$(tool status web --json | python3 -c 'import json, sys
 i = json.load(sys.stdin)[0]["instance_list"][0]
-print(i["pid"] if i["state"] == "running" else 0)')
-    [[ $now != 0 && $now != "$pid" ]] && break
+print(i["since_ms"] if i["state"] == "running" and i["pid"] != int(sys.argv[1]) else 0)' "$pid")
+    [[ $now != 0 ]] && break
   done
-  echo $(( ($(date +%s%N) - start) / 1000000 ))
+  echo $(( now - start ))
 }
 for check in "tcp" "http"; do
   signal=USR1; [[ $check == http ]] && signal=STOP
