@@ -57,6 +57,7 @@ struct InstanceStatus {
   std::vector<CheckResult> checks;   // the last result of each check, when health changed
   MOB_FIELDS(service, index, node, state, restarts, pid, since_ms, exit_code, signal, reason,
              spec_version, health, checks)
+  MOB_REQUIRED_FIELDS(11)  // health and checks came with health checks (issue 17)
 };
 
 struct ServiceStatus {
@@ -488,6 +489,7 @@ struct Event {
   std::string output;        // instance.healthy / unhealthy: that check's last output
   MOB_FIELDS(topic, time_ms, agent, publisher, seq, version, service, instance, member, node,
              from_node, state, exit_code, signal, generation, reason, pid, check, output)
+  MOB_REQUIRED_FIELDS(17)  // check and output came with health checks (issue 17)
 };
 
 // The variant order is the wire type code (index + 1): append only, never reorder.

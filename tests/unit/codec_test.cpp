@@ -219,6 +219,38 @@ TEST(Codec, MissingFieldsAreReported) {
       << decoded.error().message;
 }
 
+TEST(Codec, AnInstanceRecordFromAReleaseBeforeHealthChecksDecodesWithoutHealth) {
+  auto decoded = decode(hand_packed(kProtocolVersion, type_code(Body{InstanceReport{}}), [](auto& pk) {
+    pk.pack_array(1);
+    pk.pack_array(11);  // InstanceStatus as it was: no health, no checks
+    pk.pack(std::string("echoes"));
+    pk.pack(2);
+    pk.pack(std::string("node-a"));
+    pk.pack(static_cast<int>(InstanceState::running));
+    pk.pack(0);
+    pk.pack(4242);
+    pk.pack(1700000000000);
+    pk.pack(-1);
+    pk.pack(0);
+    pk.pack(std::string(""));
+    pk.pack(3);
+  }));
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  const auto& status = std::get<InstanceReport>(decoded->body).status;
+  EXPECT_EQ(status.pid, 4242);
+  EXPECT_EQ(status.health, Health::none);
+  EXPECT_TRUE(status.checks.empty());
+
+  auto short_of_required = decode(hand_packed(kProtocolVersion, type_code(Body{InstanceReport{}}), [](auto& pk) {
+    pk.pack_array(1);
+    pk.pack_array(10);
+    for (int i = 0; i < 10; ++i) pk.pack(std::string("x"));
+  }));
+  ASSERT_FALSE(short_of_required);
+  EXPECT_NE(short_of_required.error().message.find("expected 11 fields, got 10"), std::string::npos)
+      << short_of_required.error().message;
+}
+
 TEST(Codec, EnumOutOfRangeIsRejected) {
   auto decoded = decode(hand_packed(kProtocolVersion, type_code(Body{ControlRequest{}}), [](auto& pk) {
     pk.pack_array(3);
