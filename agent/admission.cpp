@@ -201,6 +201,13 @@ void check_instance(const std::string& path, const InstanceEntry& entry) {
   check_index(path + ".status.index", status.index);
   check_agent_name(path + ".status.node", status.node);
   check_text(path + ".status.reason", status.reason, 4096);
+  if (status.checks.size() > kMaxChecks)
+    refuse(path + ".status.checks", "more than " + std::to_string(kMaxChecks) + " checks");
+  for (std::size_t i = 0; i < status.checks.size(); ++i) {
+    const std::string check_path = path + ".status.checks[" + std::to_string(i) + "]";
+    check_text(check_path + ".name", status.checks[i].name, 63);
+    check_text(check_path + ".output", status.checks[i].output, kMaxCheckOutputBytes + 64);
+  }
   check_stamp(path + ".stamp", entry.stamp);
 }
 

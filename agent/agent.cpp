@@ -20,6 +20,7 @@
 #include "agent/admission.hpp"
 #include "agent/durable.hpp"
 #include "agent/io.hpp"
+#include "agent/health.hpp"
 #include "agent/provider_worker.hpp"
 #include "agent/service_archive.hpp"
 #include "agent/store.hpp"
@@ -53,6 +54,7 @@ struct Agent::State {
   std::atomic<bool> store_dead{false};
   std::atomic<bool> supervisor_dead{false};
   std::atomic<bool> worker_dead{false};
+  std::atomic<bool> health_dead{false};
   int died = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
   ~State() {
@@ -60,7 +62,7 @@ struct Agent::State {
     if (died >= 0) ::close(died);
   }
 
-  bool any_dead() const { return io_dead || store_dead || supervisor_dead || worker_dead; }
+  bool any_dead() const { return io_dead || store_dead || supervisor_dead || worker_dead || health_dead; }
 };
 
 namespace {
@@ -247,6 +249,11 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
                                 std::move(pipe.second));
   }
 
+  auto supervisor_health = make_pipe(state->context, "supervisor-health");
+  spawn_actor(*state, "health", state->health_dead, run_health_checker,
+              HealthConfig{check_host_of_endpoint(router_endpoint), *agent_id, nullptr},
+              std::move(supervisor_health.second));
+
   Member self;
   self.name = options.name;
   self.address = router_endpoint;
@@ -274,7 +281,8 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
 
   spawn_actor(*state, "supervisor", state->supervisor_dead, run_supervisor, SupervisorConfig{options.name},
                               std::move(store_supervisor.second), std::move(io_supervisor.second),
-                              std::move(supervisor_control.second), std::move(worker_pipes));
+                              std::move(supervisor_control.second), std::move(worker_pipes),
+                              std::move(supervisor_health.first));
   spawn_actor(*state, "store", state->store_dead, run_store, std::move(store_config), std::move(*archive),
                               std::ref(state->context),
                               std::move(io_store.second), std::move(store_supervisor.first),

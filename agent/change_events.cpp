@@ -77,10 +77,11 @@ std::vector<Event> change_events(const AssignmentEntry& entry, const std::option
   return events;
 }
 
-std::vector<Event> change_events(const InstanceEntry& entry, std::optional<InstanceState> before,
+std::vector<Event> change_events(const InstanceEntry& entry, std::optional<InstanceBefore> before,
                                  const EventSource& source) {
   const auto& status = entry.status;
-  if (entry.removed || before == status.state || status.state == InstanceState::pending) return {};
+  if (entry.removed || status.state == InstanceState::pending) return {};
+  std::vector<Event> events;
   auto event = event_for("instance." + std::string(to_string(status.state)), status.node, entry.stamp.hlc, source);
   event.service = status.service;
   event.instance = static_cast<std::int32_t>(status.index);
@@ -91,7 +92,26 @@ std::vector<Event> change_events(const InstanceEntry& entry, std::optional<Insta
   event.generation = status.spec_version;
   event.reason = status.reason;
   event.pid = status.pid;
-  return {std::move(event)};
+  if (!before || before->state != status.state) events.push_back(event);
+  const Health health_before = before && before->state == InstanceState::running ? before->health : Health::none;
+  bool decided = status.health == Health::healthy || status.health == Health::unhealthy;
+  if (status.state != InstanceState::running || !decided || status.health == health_before) return events;
+  // The check that decided it: the last to pass (healthy), the last that failed (unhealthy).
+  const CheckResult* decider = nullptr;
+  for (const auto& check : status.checks) {
+    bool counts = status.health == Health::healthy || !check.passed;
+    if (counts && (!decider || check.at_ms > decider->at_ms)) decider = &check;
+  }
+  event.topic = "instance." + std::string(to_string(status.health));
+  if (decider) {
+    event.check = decider->name;
+    event.output = decider->output;
+    if (status.health == Health::healthy) {
+      event.reason = decider->name + ": " + (decider->output.empty() ? "passed" : decider->output);
+    }
+  }
+  events.push_back(std::move(event));
+  return events;
 }
 
 }  // namespace mob

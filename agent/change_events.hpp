@@ -27,8 +27,14 @@ std::vector<Event> change_events(const ServiceEntry& entry, const std::optional<
 // instance.assigned, and instance.moved when it moved from another node.
 std::vector<Event> change_events(const AssignmentEntry& entry, const std::optional<AssignmentEntry>& before,
                                  const EventSource& source);
-// instance.<state> when the state changed (never for pending or a removal).
-std::vector<Event> change_events(const InstanceEntry& entry, std::optional<InstanceState> before,
+// What this agent held of an instance before a change.
+struct InstanceBefore {
+  InstanceState state = InstanceState::pending;
+  Health health = Health::none;
+};
+// instance.<state> when the state changed (never for pending or a removal); then
+// instance.healthy / instance.unhealthy when a running instance's health became that.
+std::vector<Event> change_events(const InstanceEntry& entry, std::optional<InstanceBefore> before,
                                  const EventSource& source);
 
 }  // namespace mob

@@ -11,15 +11,31 @@ bool is_deployed(const ClusterState& state, const std::string& name) {
   return entry && !entry->removed;
 }
 
+// Running, and healthy when its service has checks (a record without checks says none).
+bool is_ready(const InstanceStatus& status) {
+  return status.state == InstanceState::running &&
+         (status.health == Health::none || status.health == Health::healthy);
+}
+
 bool runs_somewhere_live(const ClusterState& state, const std::string& service) {
   bool running = false;
   state.for_each_instance(service, [&](const InstanceEntry& instance) {
-    if (instance.removed || instance.status.state != InstanceState::running) return;
+    if (instance.removed || !is_ready(instance.status)) return;
     const MemberEntry* node = state.member(instance.status.node);
     running = running || (node && (node->member.state == MemberState::alive ||
                                    node->member.state == MemberState::suspect));
   });
   return running;
+}
+
+// Whether a dependency of `spec` reports health checks on one of its instances.
+bool any_checked(const ClusterState& state, const ServiceSpec& spec) {
+  bool checked = false;
+  for (const auto& dependency : spec.depends_on)
+    state.for_each_instance(dependency, [&](const InstanceEntry& instance) {
+      checked = checked || (!instance.removed && instance.status.health != Health::none);
+    });
+  return checked;
 }
 
 }  // namespace
@@ -95,7 +111,8 @@ std::string dependencies_problem(const ClusterState& state, const ServiceSpec& s
       return "dependency " + dependency + " is stopped; run it with: mob-tool start " + dependency;
     waiting += (waiting.empty() ? "" : ", ") + dependency;
   }
-  return "waiting for dependencies to run: " + waiting;
+  return "waiting for dependencies to run" + std::string(any_checked(state, spec) ? " and be healthy" : "") +
+         ": " + waiting;
 }
 
 }  // namespace mob

@@ -12,7 +12,8 @@
 namespace mob {
 
 // Every dependency is deployed, enabled (not stopped by `mob-tool stop`, whose instances may
-// still be reported running for a moment) and runs somewhere live.
+// still be reported running for a moment) and runs somewhere live; a dependency with health
+// checks runs once an instance is healthy (InstanceStatus.health), not merely started.
 bool dependencies_ready(const ClusterState& state, const ServiceSpec& spec);
 
 // A dependency cycle through `spec` ("a -> b -> a"), with `spec` as it would be deployed

@@ -1,5 +1,7 @@
 #include "agent/spec.hpp"
 
+#include <arpa/inet.h>
+
 #include <cmath>
 #include <set>
 
@@ -143,10 +145,143 @@ std::map<std::string, std::string> parse_constraints(const json& value) {
   return tags;
 }
 
+// "10", "0.5": milliseconds as the seconds a spec writes.
+std::string seconds_text(std::uint32_t ms) {
+  std::string text = std::to_string(ms / 1000);
+  if (ms % 1000 != 0) {
+    std::string fraction = std::to_string(1000 + ms % 1000).substr(1);
+    while (fraction.back() == '0') fraction.pop_back();
+    text += "." + fraction;
+  }
+  return text;
+}
+
+// Seconds as a JSON number (fractions allowed) from `min_ms` to `max_ms`, in milliseconds.
+std::uint32_t expect_seconds(const json& value, const std::string& path, std::uint32_t min_ms,
+                             std::uint32_t max_ms) {
+  const std::string range = "expected seconds from " + seconds_text(min_ms) + " to " + seconds_text(max_ms);
+  if (!value.is_number()) reject(path, range + ", got " + json_type(value));
+  double seconds = value.get<double>();
+  if (!(seconds * 1000 >= min_ms && seconds * 1000 <= max_ms)) reject(path, range + ", got " + value.dump());
+  return static_cast<std::uint32_t>(std::llround(seconds * 1000));
+}
+
+std::string check_type_list() { return "exec, tcp, http"; }
+
+CheckType parse_check_type(const json& value, const std::string& path) {
+  auto text = expect_string(value, path);
+  if (text == "exec") return CheckType::exec;
+  if (text == "tcp") return CheckType::tcp;
+  if (text == "http") return CheckType::http;
+  reject(path, "expected one of " + check_type_list() + ", got \"" + text + "\"");
+}
+
+// An IP address: a check never waits on a name lookup (it would block the checker's loop).
+std::string parse_check_host(const json& value, const std::string& path) {
+  auto host = expect_string(value, path);
+  if (host == "localhost") return "127.0.0.1";
+  unsigned char address[16];
+  if (inet_pton(AF_INET, host.c_str(), address) == 1 || inet_pton(AF_INET6, host.c_str(), address) == 1)
+    return host;
+  reject(path, "expected an IPv4 or IPv6 address (or localhost), got \"" + host +
+                   "\"; names are not resolved, so that a slow DNS cannot hold a check; leave it out "
+                   "for the address of the agent that runs the instance");
+}
+
+CheckSpec parse_check(const json& value, const std::string& path) {
+  if (!value.is_object()) reject(path, "expected an object such as {\"type\": \"tcp\", \"port\": 8080}, got " + json_type(value));
+  reject_unknown(value, path + ".",
+                 {"name", "type", "host", "port", "path", "expect_status", "command", "interval_s",
+                  "timeout_s", "failures", "successes", "grace_s", "on_failure"});
+  CheckSpec check;
+  if (!value.contains("type")) reject(path + ".type", "required; one of " + check_type_list());
+  check.type = parse_check_type(value["type"], path + ".type");
+  const std::string type_name = value["type"].get<std::string>();
+  auto only_for = [&](std::string_view field, std::initializer_list<CheckType> types, std::string_view which) {
+    if (!value.contains(field)) return false;
+    for (auto type : types)
+      if (type == check.type) return true;
+    reject(path + "." + std::string(field), "only " + std::string(which) + " checks take it; this check is " + type_name);
+  };
+  check.name = type_name;
+  if (value.contains("name")) {
+    check.name = expect_string(value["name"], path + ".name");
+    if (!is_valid_service_name(check.name))
+      reject(path + ".name", "\"" + check.name + "\" is not valid: use 1-63 letters, digits, '_', '.' or '-', "
+                             "starting with a letter or digit");
+  }
+  bool networked = check.type == CheckType::tcp || check.type == CheckType::http;
+  if (only_for("host", {CheckType::tcp, CheckType::http}, "tcp and http"))
+    check.host = parse_check_host(value["host"], path + ".host");
+  if (only_for("port", {CheckType::tcp, CheckType::http}, "tcp and http"))
+    check.port = expect_uint(value["port"], path + ".port", 1, 65535);
+  else if (networked)
+    reject(path + ".port", "required for " + type_name + "; the port to connect to, e.g. 8080");
+  if (check.type == CheckType::http) check.path = "/";
+  if (only_for("path", {CheckType::http}, "http")) {
+    check.path = expect_string(value["path"], path + ".path");
+    if (check.path.empty() || check.path.front() != '/' || check.path.size() > 1024 ||
+        check.path.find_first_of(" \t\r\n", 0) != std::string::npos || check.path.find('\0') != std::string::npos)
+      reject(path + ".path", "expected a path starting with '/', without spaces, at most 1024 bytes, got " +
+                                 value["path"].dump());
+  }
+  if (only_for("expect_status", {CheckType::http}, "http"))
+    check.expect_status = expect_uint(value["expect_status"], path + ".expect_status", 100, 599);
+  if (only_for("command", {CheckType::exec}, "exec")) {
+    check.command = expect_string(value["command"], path + ".command");
+    if (check.command.empty() || check.command.find('\0') != std::string::npos)
+      reject(path + ".command", "expected a non-empty shell command without NUL bytes, e.g. \"pg_isready -q\"");
+  } else if (check.type == CheckType::exec) {
+    reject(path + ".command", "required for exec; a shell command whose exit code 0 means healthy, e.g. \"pg_isready -q\"");
+  }
+  check.interval_ms = value.contains("interval_s")
+                          ? expect_seconds(value["interval_s"], path + ".interval_s", 100, 3'600'000)
+                          : 10'000;
+  check.timeout_ms = value.contains("timeout_s")
+                         ? expect_seconds(value["timeout_s"], path + ".timeout_s", 100, 300'000)
+                         : std::min<std::uint32_t>(2000, check.interval_ms);
+  if (check.timeout_ms > check.interval_ms)
+    reject(path + ".timeout_s", "must be at most interval_s (" + seconds_text(check.interval_ms) +
+                                    "): a check runs one at a time; lower it or raise interval_s");
+  check.failures = value.contains("failures") ? expect_uint(value["failures"], path + ".failures", 1, 100) : 3;
+  check.successes = value.contains("successes") ? expect_uint(value["successes"], path + ".successes", 1, 100) : 1;
+  check.grace_ms = value.contains("grace_s") ? expect_seconds(value["grace_s"], path + ".grace_s", 0, 3'600'000) : 0;
+  if (value.contains("on_failure")) {
+    auto action = expect_string(value["on_failure"], path + ".on_failure");
+    if (action != "restart" && action != "none")
+      reject(path + ".on_failure", "expected one of restart, none, got \"" + action + "\"");
+    check.restart_on_failure = action == "restart";
+  }
+  return check;
+}
+
+std::vector<CheckSpec> parse_checks(const json& value, const std::string& provider) {
+  if (!value.is_array())
+    reject("checks", "expected an array of checks such as [{\"type\": \"tcp\", \"port\": 8080}], got " +
+                         json_type(value));
+  if (value.size() > kMaxChecks)
+    reject("checks", std::to_string(value.size()) + " checks; at most " + std::to_string(kMaxChecks) +
+                         " are allowed");
+  std::vector<CheckSpec> checks;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    auto path = "checks[" + std::to_string(i) + "]";
+    auto check = parse_check(value[i], path);
+    for (std::size_t j = 0; j < checks.size(); ++j)
+      if (checks[j].name == check.name)
+        reject(path + ".name", "\"" + check.name + "\" is already the name of checks[" + std::to_string(j) +
+                                   "]; give each check its own name");
+    if (check.type == CheckType::exec && provider != "bash")
+      reject(path + ".type", "exec checks run with the bash provider only for now; use a tcp or http "
+                             "check for a " + provider + " service");
+    checks.push_back(std::move(check));
+  }
+  return checks;
+}
+
 ServiceSpec parse_document(const json& doc, const SpecLimits& limits) {
   if (!doc.is_object()) reject("spec", "expected a JSON object, got " + json_type(doc));
   reject_unknown(doc, "", {"name", "provider", "params", "instances", "restart", "depends_on",
-                           "requires", "stop_timeout_s", "constraints"});
+                           "requires", "stop_timeout_s", "constraints", "checks"});
   ServiceSpec spec;
   if (!doc.contains("name")) reject("name", "required; a service name such as \"echoes\"");
   spec.name = expect_string(doc["name"], "name");
@@ -186,6 +321,7 @@ ServiceSpec parse_document(const json& doc, const SpecLimits& limits) {
     spec.stop_timeout_ms = static_cast<std::uint32_t>(std::llround(seconds * 1000));
   }
   if (doc.contains("constraints")) spec.constraint_tags = parse_constraints(doc["constraints"]);
+  if (doc.contains("checks")) spec.checks = parse_checks(doc["checks"], spec.provider);
   return spec;
 }
 
@@ -240,6 +376,28 @@ nlohmann::json to_json(const ServiceSpec& spec) {
       {"stop_timeout_s", spec.stop_timeout_ms / 1000.0},
   };
   if (!spec.constraint_tags.empty()) out["constraints"] = {{"tags", spec.constraint_tags}};
+  if (!spec.checks.empty()) {
+    json checks = json::array();
+    for (const auto& check : spec.checks) {
+      json item = {{"name", check.name},
+                   {"type", check.type == CheckType::exec  ? "exec"
+                            : check.type == CheckType::tcp ? "tcp"
+                                                           : "http"},
+                   {"interval_s", check.interval_ms / 1000.0},
+                   {"timeout_s", check.timeout_ms / 1000.0},
+                   {"failures", check.failures},
+                   {"successes", check.successes},
+                   {"grace_s", check.grace_ms / 1000.0},
+                   {"on_failure", check.restart_on_failure ? "restart" : "none"}};
+      if (!check.host.empty()) item["host"] = check.host;
+      if (check.port != 0) item["port"] = check.port;
+      if (check.type == CheckType::http) item["path"] = check.path;
+      if (check.expect_status != 0) item["expect_status"] = check.expect_status;
+      if (check.type == CheckType::exec) item["command"] = check.command;
+      checks.push_back(std::move(item));
+    }
+    out["checks"] = std::move(checks);
+  }
   return out;
 }
 

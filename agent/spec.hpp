@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bus/error.hpp"
+#include "bus/messages.hpp"
 
 namespace mob {
 
@@ -25,6 +26,10 @@ struct RestartSpec {
   std::uint32_t backoff_max_ms = 10000;
 };
 
+// Health checks (`checks`, docs/spec.md): at most this many per service. A check is a
+// CheckSpec (bus/messages.hpp); an empty host means the address of the agent that runs it.
+inline constexpr std::size_t kMaxChecks = 8;
+
 struct ServiceSpec {
   std::string name;
   std::string provider;
@@ -34,6 +39,7 @@ struct ServiceSpec {
   std::vector<std::string> depends_on;
   std::uint32_t stop_timeout_ms = 5000;
   std::map<std::string, std::string> constraint_tags;  // constraints.tags
+  std::vector<CheckSpec> checks;
 };
 
 struct SpecLimits {

@@ -586,9 +586,9 @@ class Store {
       if (origin == Origin::peers && stamped_too_far_ahead(entry.stamp.hlc, entry.stamp.origin)) continue;
       clock_.observe(entry.stamp.hlc);
       const auto& status = entry.status;
-      std::optional<InstanceState> before;
+      std::optional<InstanceBefore> before;
       if (const auto* held = state_.instance(status.service, status.index, status.node); held && !held->removed)
-        before = held->status.state;
+        before = InstanceBefore{held->status.state, held->status.health};
       if (!state_.merge(entry)) continue;
       publish_change(entry, before);
       changed.instances.push_back(entry);

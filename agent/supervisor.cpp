@@ -1,5 +1,7 @@
 #include "agent/supervisor.hpp"
 
+#include <csignal>
+
 #include <algorithm>
 #include <chrono>
 #include <deque>
@@ -58,6 +60,13 @@ struct Instance {
   std::uint32_t restarts = 0;
   std::deque<Clock::time_point> recent_restarts;
   std::optional<Clock::time_point> restart_at;
+  // Health checks: which start of the process the checker watches (0: none), what it said,
+  // and why the instance is being stopped for a restart when its checks failed.
+  std::uint64_t launches = 0;
+  bool watched = false;
+  Health health = Health::none;
+  std::vector<CheckResult> checks;
+  std::optional<std::string> unhealthy_restart;
 };
 
 std::string instance_key(const std::string& service, std::uint32_t index) {
@@ -67,18 +76,21 @@ std::string instance_key(const std::string& service, std::uint32_t index) {
 class Supervisor {
  public:
   Supervisor(SupervisorConfig config, zmq::socket_t store, zmq::socket_t io,
-             zmq::socket_t control, std::map<std::string, zmq::socket_t> workers)
+             zmq::socket_t control, std::map<std::string, zmq::socket_t> workers,
+             zmq::socket_t health)
       : config_(std::move(config)),
         store_(std::move(store)),
         io_(std::move(io)),
         control_(std::move(control)),
-        workers_(std::move(workers)) {}
+        workers_(std::move(workers)),
+        health_(std::move(health)) {}
 
   void run() {
     while (!finished_) {
       std::vector<zmq::pollitem_t> items = {{store_.handle(), 0, ZMQ_POLLIN, 0},
                                             {io_.handle(), 0, ZMQ_POLLIN, 0},
-                                            {control_.handle(), 0, ZMQ_POLLIN, 0}};
+                                            {control_.handle(), 0, ZMQ_POLLIN, 0},
+                                            {health_.handle(), 0, ZMQ_POLLIN, 0}};
       for (auto& [name, worker] : workers_) items.push_back({worker.handle(), 0, ZMQ_POLLIN, 0});
       poll_sockets(items.data(), items.size(),
                 std::chrono::milliseconds(poll_timeout_ms(next_deadline())));
@@ -91,6 +103,7 @@ class Supervisor {
       while (auto message = receive_routed(io_)) step(*message, &Supervisor::handle_request);
       for (auto& [name, worker] : workers_)
         while (auto message = receive_routed(worker)) step(*message, &Supervisor::handle_worker);
+      while (auto message = receive_routed(health_)) step(*message, &Supervisor::handle_health);
       guard_.run("a round of timers", [&] { fire_timers(); });
       if (shutting_down_) advance_shutdown();
     }
@@ -216,6 +229,8 @@ class Supervisor {
     }
     auto params = service.spec.params.dump();
     instance.process_live = true;
+    ++instance.launches;
+    instance.unhealthy_restart.reset();
     instance.pid = 0;
     instance.exit_code = -1;  // a new process: the last one's exit no longer describes it
     instance.signal = 0;
@@ -263,11 +278,14 @@ class Supervisor {
       case ProviderEventKind::started:
         instance.pid = event.pid;
         if (instance.stop_requested) return;  // a stop is on its way; stay quiet
+        watch_health(instance);
         set_state(instance, InstanceState::running, "");
         log::info(kLog, instance.key, " running, pid ", event.pid);
         reconcile(instance.key);  // a newer version may have arrived while starting
         return;
       case ProviderEventKind::stopped:
+        unwatch_health(instance);
+        if (instance.unhealthy_restart) return handle_exit(instance, event);
         instance.process_live = false;
         instance.stop_requested = false;
         instance.pid = 0;
@@ -285,18 +303,23 @@ class Supervisor {
   }
 
   void handle_exit(Instance& instance, const ProviderEvent& event) {
+    unwatch_health(instance);
     instance.process_live = false;
     instance.pid = 0;
     instance.exit_code = event.exit_code;
     instance.signal = event.signal;
     bool start_failed = event.kind == ProviderEventKind::start_failed;
+    // Stopped because its checks failed: a failure, under the restart policy like an exit.
+    std::optional<std::string> unhealthy = std::exchange(instance.unhealthy_restart, std::nullopt);
+    if (unhealthy) instance.stop_requested = false;
     if (instance.stop_requested) {
       instance.stop_requested = false;
       set_state(instance, InstanceState::stopped, "stopped");
       reconcile(instance.key);
       return;
     }
-    std::string how = start_failed ? "could not start: " + event.message
+    std::string how = unhealthy      ? *unhealthy
+                      : start_failed ? "could not start: " + event.message
                       : event.signal != 0
                           ? "killed by signal " + std::to_string(event.signal)
                           : "exited with code " + std::to_string(event.exit_code);
@@ -313,7 +336,9 @@ class Supervisor {
                                             instance.launched_spec_json);
     };
     const RestartSpec& restart = service.spec.restart;
-    if (!wants_restart(restart.policy, {event.exit_code, event.signal, start_failed})) {
+    ExitOutcome outcome{event.exit_code, event.signal, start_failed};
+    if (unhealthy) outcome = ExitOutcome{-1, SIGKILL, false};  // never a success
+    if (!wants_restart(restart.policy, outcome)) {
       settle();
       set_state(instance, start_failed ? InstanceState::failed : InstanceState::exited,
                 how + "; restart policy " + std::string(to_string(restart.policy)) +
@@ -355,11 +380,16 @@ class Supervisor {
     instance.state = state;
     instance.reason = std::move(reason);
     instance.since_ms = static_cast<std::int64_t>(time_.wall_ms());
+    report(instance);
+  }
+
+  // Sends the store the instance as it is now.
+  void report(const Instance& instance) {
     InstanceStatus status;
     status.service = instance.service;
     status.index = instance.index;
     status.node = config_.node_name;
-    status.state = state;
+    status.state = instance.state;
     status.restarts = instance.restarts;
     status.pid = instance.pid;
     status.since_ms = instance.since_ms;
@@ -367,7 +397,74 @@ class Supervisor {
     status.signal = instance.signal;
     status.reason = instance.reason;
     status.spec_version = instance.launched_version;
+    status.health = instance.health;
+    status.checks = instance.checks;
     send_body(store_, InstanceReport{std::move(status)});
+  }
+
+  // ---- health checks (agent/health.hpp) -------------------------------------------------
+
+  // A process just started: the checker checks it from now on, if its service has checks.
+  void watch_health(Instance& instance) {
+    auto service = services_.find(instance.service);
+    instance.checks.clear();
+    instance.health = Health::none;
+    if (service == services_.end() || service->second.spec.checks.empty()) return;
+    const ServiceSpec& spec = service->second.spec;
+    HealthWatch watch{instance.key, instance.launches, instance.service, instance.index, spec.checks, {}, ""};
+    if (spec.provider == "bash") {
+      if (auto env = spec.params.find("env"); env != spec.params.end() && env->is_object())
+        for (const auto& [name, value] : env->items())
+          if (value.is_string()) watch.env[name] = value.get<std::string>();
+      if (auto cwd = spec.params.find("cwd"); cwd != spec.params.end() && cwd->is_string())
+        watch.cwd = cwd->get<std::string>();
+    }
+    instance.health = Health::starting;
+    for (const auto& check : spec.checks) instance.checks.push_back(CheckResult{check.name, false, 0, 0, ""});
+    instance.watched = true;
+    send_body(health_, std::move(watch));
+  }
+
+  void unwatch_health(Instance& instance) {
+    if (instance.watched) send_body(health_, HealthUnwatch{instance.key});
+    instance.watched = false;
+    instance.health = Health::none;
+    instance.checks.clear();
+  }
+
+  void handle_health(const Routed& message) {
+    if (std::holds_alternative<ShutdownDone>(message.envelope.body)) {
+      health_done_ = true;
+      return;
+    }
+    const auto* change = std::get_if<HealthChange>(&message.envelope.body);
+    if (!change) return;
+    auto found = instances_.find(change->key);
+    if (found == instances_.end()) return;
+    Instance& instance = found->second;
+    // A change about an earlier process, or one on its way out, is stale.
+    if (!instance.watched || change->launch != instance.launches || instance.stop_requested) return;
+    instance.health = change->health;
+    instance.checks = change->checks;
+    std::string words;
+    for (const auto& result : change->checks)
+      if (result.name == change->decided_by) words = describe_check(result);
+    if (change->health == Health::unhealthy) log::warn(kLog, instance.key, " unhealthy: ", words);
+    if (instance.state == InstanceState::running) {
+      instance.reason = change->health == Health::unhealthy ? "unhealthy: " + words : "";
+      report(instance);  // the state and its start stay: uptime counts from the start
+    }
+    if (change->restart && instance.process_live) {
+      instance.unhealthy_restart = "unhealthy: " + words;
+      request_stop(instance);
+    }
+  }
+
+  // "http: connection refused (3 in a row)"
+  static std::string describe_check(const CheckResult& result) {
+    std::string text = result.name + ": " + (result.output.empty() ? (result.passed ? "passed" : "failed") : result.output);
+    if (result.in_a_row > 1) text += " (" + std::to_string(result.in_a_row) + " in a row)";
+    return text;
   }
 
   // ---- requests: logs ------------------------------------------------------------------
@@ -415,6 +512,7 @@ class Supervisor {
       // A second signal: the workers kill what is left with SIGKILL (stop_all, no grace).
       log::warn(kLog, "killing every instance left at once");
       for (auto& [name, worker] : workers_) send_body(worker, ShutdownRequest{true});
+      send_body(health_, ShutdownRequest{true});
       workers_told_ = true;
     }
     if (shutting_down_) return;
@@ -437,6 +535,7 @@ class Supervisor {
   // ends after its ShutdownRequest), so no service outlives the agent.
   void stop_workers_now() noexcept {
     for (auto& [name, worker] : workers_) send_body(worker, ShutdownRequest{});
+    send_body(health_, ShutdownRequest{});
   }
 
  private:
@@ -446,9 +545,10 @@ class Supervisor {
     if (!workers_told_ && (!any_live || time_.steady_now() >= shutdown_deadline_)) {
       if (any_live) log::warn(kLog, "instances still stopping at the deadline; forcing them");
       for (auto& [name, worker] : workers_) send_body(worker, ShutdownRequest{});
+      send_body(health_, ShutdownRequest{});
       workers_told_ = true;
     }
-    if (workers_told_ && workers_done_ >= workers_.size()) {
+    if (workers_told_ && workers_done_ >= workers_.size() && health_done_) {
       reply_to(control_, control_request_, ShutdownDone{});
       finished_ = true;
     }
@@ -461,6 +561,8 @@ class Supervisor {
   zmq::socket_t io_;
   zmq::socket_t control_;
   std::map<std::string, zmq::socket_t> workers_;
+  zmq::socket_t health_;
+  bool health_done_ = false;
   std::map<std::string, Service> services_;
   std::map<std::string, Instance> instances_;
   bool shutting_down_ = false;
@@ -474,9 +576,10 @@ class Supervisor {
 }  // namespace
 
 void run_supervisor(SupervisorConfig config, zmq::socket_t store, zmq::socket_t io,
-                    zmq::socket_t control, std::map<std::string, zmq::socket_t> workers) {
+                    zmq::socket_t control, std::map<std::string, zmq::socket_t> workers,
+                    zmq::socket_t health) {
   Supervisor supervisor(std::move(config), std::move(store), std::move(io), std::move(control),
-                        std::move(workers));
+                        std::move(workers), std::move(health));
   try {
     supervisor.run();
   } catch (...) {

@@ -17,9 +17,11 @@ struct SupervisorConfig {
 };
 
 // Runs until ShutdownRequest arrives on `control`; then stops every instance (each within
-// its stop timeout), shuts the workers down and answers ShutdownDone.
-// `workers`: one pipe per provider worker, by provider name.
+// its stop timeout), shuts the workers and the health checker down and answers ShutdownDone.
+// `workers`: one pipe per provider worker, by provider name; `health`: the health checker
+// (agent/health.hpp), which checks the running instances whose service has checks.
 void run_supervisor(SupervisorConfig config, zmq::socket_t store, zmq::socket_t io,
-                    zmq::socket_t control, std::map<std::string, zmq::socket_t> workers);
+                    zmq::socket_t control, std::map<std::string, zmq::socket_t> workers,
+                    zmq::socket_t health);
 
 }  // namespace mob

@@ -15,7 +15,8 @@ constexpr std::array<std::string_view, std::variant_size_v<Body>> kTypeNames = {
     "provider_logs_reply", "shutdown_request", "shutdown_done", "gossip", "probe_request",
     "probe_ack", "indirect_probe_request", "join_request", "join_reply", "sync_request",
     "sync_reply", "sync_push", "join_command", "join_command_reply", "leave_command",
-    "leave_reply", "provider_availability", "event"};
+    "leave_reply", "provider_availability", "event", "health_watch", "health_unwatch",
+    "health_change"};
 
 // Bounds what a hostile message can make the unpacker allocate. msgpack allocates an array's
 // or map's items when it reads their count, so a count is bounded by the bytes that follow

@@ -24,6 +24,23 @@ std::string_view to_string(InstanceState state);
 enum class MemberState : std::uint8_t { alive, suspect, failed, left, count_ };
 std::string_view to_string(MemberState state);
 
+// What an instance's health checks say (docs/spec.md, "checks"): `none` when its service has
+// no checks, `starting` until every check passed once since the process started.
+enum class Health : std::uint8_t { none, starting, healthy, unhealthy, count_ };
+std::string_view to_string(Health health);
+
+inline constexpr std::size_t kMaxCheckOutputBytes = 512;  // CheckResult.output keeps the end
+
+// The last result of one health check of an instance.
+struct CheckResult {
+  std::string name;
+  bool passed = false;
+  std::int64_t at_ms = 0;      // unix ms of the result
+  std::uint32_t in_a_row = 0;  // consecutive results like this one, this included
+  std::string output;          // what the check said, in words or its output (truncated)
+  MOB_FIELDS(name, passed, at_ms, in_a_row, output)
+};
+
 struct InstanceStatus {
   std::string service;
   std::uint32_t index = 0;
@@ -36,8 +53,11 @@ struct InstanceStatus {
   std::int32_t signal = 0;
   std::string reason;  // why pending/failed/exited, in words
   std::uint64_t spec_version = 0;
+  Health health = Health::none;      // of a running instance; none without checks
+  std::vector<CheckResult> checks;   // the last result of each check, when health changed
   MOB_FIELDS(service, index, node, state, restarts, pid, since_ms, exit_code, signal, reason,
-             spec_version)
+             spec_version, health, checks)
+  MOB_REQUIRED_FIELDS(11)  // health and checks came with health checks (issue 17)
 };
 
 struct ServiceStatus {
@@ -252,6 +272,51 @@ struct ShutdownDone {
   MOB_FIELDS()
 };
 
+// Supervisor -> health checker: check a running instance (docs/spec.md, "checks").
+enum class CheckType : std::uint8_t { exec, tcp, http, count_ };
+struct CheckSpec {
+  std::string name;
+  CheckType type = CheckType::tcp;
+  std::string host;        // tcp, http: an IP address (the supervisor fills in the default)
+  std::uint32_t port = 0;  // tcp, http
+  std::string path;        // http
+  std::uint32_t expect_status = 0;  // http: 0 means any 2xx or 3xx
+  std::string command;     // exec: run with /bin/bash -c
+  std::uint32_t interval_ms = 0;
+  std::uint32_t timeout_ms = 0;
+  std::uint32_t failures = 0;
+  std::uint32_t successes = 0;
+  std::uint32_t grace_ms = 0;
+  bool restart_on_failure = true;
+  MOB_FIELDS(name, type, host, port, path, expect_status, command, interval_ms, timeout_ms,
+             failures, successes, grace_ms, restart_on_failure)
+};
+struct HealthWatch {
+  std::string key;                   // the instance, as in ProviderStart
+  std::uint64_t launch = 0;          // which start of it: a change for an older one is stale
+  std::string service;
+  std::uint32_t index = 0;
+  std::vector<CheckSpec> checks;
+  std::map<std::string, std::string> env;  // exec checks: the service's env
+  std::string cwd;                         // exec checks: the service's cwd ("" inherits)
+  MOB_FIELDS(key, launch, service, index, checks, env, cwd)
+};
+struct HealthUnwatch {
+  std::string key;
+  MOB_FIELDS(key)
+};
+// Health checker -> supervisor: an instance's health changed (its first word, healthy,
+// unhealthy). `decided_by` names the check whose result made the change.
+struct HealthChange {
+  std::string key;
+  std::uint64_t launch = 0;
+  Health health = Health::starting;
+  std::string decided_by;
+  bool restart = false;  // unhealthy through a check whose on_failure is restart
+  std::vector<CheckResult> checks;
+  MOB_FIELDS(key, launch, health, decided_by, restart, checks)
+};
+
 
 // ---- the mesh: replicated state, gossip, probes, sync --------------------------------
 
@@ -420,8 +485,11 @@ struct Event {
   std::uint64_t generation = 0;  // service.*: the service version
   std::string reason;
   std::int64_t pid = 0;      // instance.running: the process (or container) id
+  std::string check;         // instance.healthy / unhealthy: the check that decided it
+  std::string output;        // instance.healthy / unhealthy: that check's last output
   MOB_FIELDS(topic, time_ms, agent, publisher, seq, version, service, instance, member, node,
-             from_node, state, exit_code, signal, generation, reason, pid)
+             from_node, state, exit_code, signal, generation, reason, pid, check, output)
+  MOB_REQUIRED_FIELDS(17)  // check and output came with health checks (issue 17)
 };
 
 // The variant order is the wire type code (index + 1): append only, never reorder.
@@ -433,6 +501,7 @@ using Body = std::variant<PingRequest, PingReply, DeployRequest, DeployReply, St
                           ShutdownRequest, ShutdownDone, Gossip, ProbeRequest, ProbeAck,
                           IndirectProbeRequest, JoinRequest, JoinReply, SyncRequest, SyncReply,
                           SyncPush, JoinCommand, JoinCommandReply, LeaveCommand, LeaveReply,
-                          ProviderAvailability, Event>;
+                          ProviderAvailability, Event, HealthWatch, HealthUnwatch,
+                          HealthChange>;
 
 }  // namespace mob

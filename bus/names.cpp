@@ -27,6 +27,17 @@ std::string_view to_string(MemberState state) {
   return "unknown";
 }
 
+std::string_view to_string(Health health) {
+  switch (health) {
+    case Health::none: return "-";
+    case Health::starting: return "starting";
+    case Health::healthy: return "healthy";
+    case Health::unhealthy: return "unhealthy";
+    case Health::count_: break;
+  }
+  return "unknown";
+}
+
 std::string_view to_string(ControlAction action) {
   switch (action) {
     case ControlAction::stop: return "stop";

@@ -22,6 +22,10 @@
   auto mob_fields() const { return std::tie(__VA_ARGS__); }               \
   static constexpr const char* mob_field_names() { return #__VA_ARGS__; }
 
+// Declares that a reader needs only the first `n` fields: those after them were appended by
+// a later release, and a message from an older sender that lacks them keeps their defaults.
+#define MOB_REQUIRED_FIELDS(n) static constexpr std::size_t mob_required_fields = n;
+
 namespace mob::wire {
 
 template <class T>
@@ -116,13 +120,18 @@ Result<void> read_struct(const msgpack::object& obj, T& out) {
   if (obj.type != msgpack::type::ARRAY) return type_mismatch("array", obj);
   auto fields = out.mob_fields();
   constexpr std::size_t count = std::tuple_size_v<decltype(fields)>;
-  if (obj.via.array.size < count)
-    return fail(Errc::malformed, "expected " + std::to_string(count) + " fields, got " +
+  constexpr std::size_t required = [] {
+    if constexpr (requires { T::mob_required_fields; }) return T::mob_required_fields;
+    else return count;
+  }();
+  static_assert(required <= count);
+  if (obj.via.array.size < required)
+    return fail(Errc::malformed, "expected " + std::to_string(required) + " fields, got " +
                                      std::to_string(obj.via.array.size));
   Result<void> status;
   std::size_t index = 0;
   auto read_one = [&](auto& field) {
-    if (status) {
+    if (status && index < obj.via.array.size) {
       status = wire::read(obj.via.array.ptr[index], field);
       if (!status) status = std::unexpected(status.error().with_context(
                         field_name(T::mob_field_names(), index)));

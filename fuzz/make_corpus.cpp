@@ -34,7 +34,8 @@ mob::Member member(const std::string& name) {
 
 mob::InstanceStatus instance() {
   return mob::InstanceStatus{"echoes", 1, "node-a", mob::InstanceState::running, 2, 4242,
-                             1700000000000, -1, 0, "", 3};
+                             1700000000000, -1, 0, "", 3, mob::Health::healthy,
+                             {{"http", true, 1700000000000, 2, "HTTP 200 OK"}}};
 }
 
 void write_filled_messages(const fs::path& dir) {
@@ -68,7 +69,14 @@ void write_filled_messages(const fs::path& dir) {
       mob::JoinCommandReply{3},
       mob::ProviderAvailability{"docker", true},
       mob::Event{"instance.moved", 1700000000000, "node-a", "node-b", 12, 123456789, "echoes", 0,
-                 "", "node-b", "node-a", "running", -1, 0, 2, "node-a failed", 4242},
+                 "", "node-b", "node-a", "running", -1, 0, 2, "node-a failed", 4242, "", ""},
+      mob::HealthWatch{"echoes.0", 1, "echoes", 0,
+                       {{"http", mob::CheckType::http, "127.0.0.1", 8080, "/healthz", 0, "", 5000, 2000, 3, 1,
+                         10000, true}},
+                       {{"GREETING", "hi"}}, "/tmp"},
+      mob::HealthUnwatch{"echoes.0"},
+      mob::HealthChange{"echoes.0", 1, mob::Health::unhealthy, "http", true,
+                        {{"http", false, 1700000000000, 3, "connection refused"}}},
   };
   for (const auto& body : bodies)
     write(dir / ("filled-" + std::string(mob::type_name(body))),

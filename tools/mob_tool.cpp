@@ -289,13 +289,32 @@ std::string detail(const mob::InstanceStatus& instance) {
   return {};
 }
 
+// The HEALTH column: "-" without checks, "starting", "healthy", "unhealthy: http: HTTP 500 (3 in a row)".
+std::string health_column(const mob::InstanceStatus& instance) {
+  if (instance.state != mob::InstanceState::running) return "-";
+  if (instance.health == mob::Health::unhealthy && instance.reason.starts_with("unhealthy:"))
+    return instance.reason;
+  return std::string(mob::to_string(instance.health));
+}
+
+json to_json(const mob::CheckResult& check) {
+  json out = {{"name", check.name}, {"passed", check.passed}, {"at_ms", check.at_ms},
+              {"in_a_row", check.in_a_row}, {"output", check.output}};
+  if (check.at_ms == 0) out["passed"] = nullptr;  // not run yet
+  return out;
+}
+
 json to_json(const mob::InstanceStatus& instance) {
+  json checks = json::array();
+  for (const auto& check : instance.checks) checks.push_back(to_json(check));
   return {{"service", instance.service},   {"index", instance.index},
           {"node", instance.node},         {"state", mob::to_string(instance.state)},
           {"restarts", instance.restarts}, {"pid", instance.pid},
           {"since_ms", instance.since_ms}, {"exit_code", instance.exit_code},
           {"signal", instance.signal},     {"reason", instance.reason},
-          {"spec_version", instance.spec_version}};
+          {"spec_version", instance.spec_version},
+          {"health", instance.health == mob::Health::none ? "none" : mob::to_string(instance.health)},
+          {"checks", checks}};
 }
 
 json to_json(const mob::ServiceStatus& service) {
@@ -634,16 +653,16 @@ int run_status(const CommandInfo& command, Agent& agent, const Args& args) {
   }
   const std::int64_t now = wall_ms();
   std::vector<std::vector<std::string>> rows = {
-      {"SERVICE", "VERSION", "INSTANCE", "STATE", "NODE", "RESTARTS", "UPTIME", "PID", "DETAIL"}};
+      {"SERVICE", "VERSION", "INSTANCE", "STATE", "NODE", "RESTARTS", "UPTIME", "PID", "HEALTH", "DETAIL"}};
   for (const auto& service : status->services) {
     if (service.instance_list.empty()) {
       rows.push_back({service.name, std::to_string(service.version), "-", "-", "-", "-", "-",
-                      "-", service.enabled ? "no instances" : "stopped"});
+                      "-", "-", service.enabled ? "no instances" : "stopped"});
       continue;
     }
     if (!service.problem.empty())
       rows.push_back({service.name, std::to_string(service.version), "-", "-", "-", "-", "-", "-",
-                      service.problem});
+                      "-", service.problem});
     for (const auto& instance : service.instance_list) {
       bool running = instance.state == mob::InstanceState::running;
       bool has_process = running || instance.state == mob::InstanceState::starting;
@@ -653,7 +672,7 @@ int run_status(const CommandInfo& command, Agent& agent, const Args& args) {
                       std::to_string(instance.restarts),
                       running ? human_duration(now - instance.since_ms) : "-",
                       has_process && instance.pid > 0 ? std::to_string(instance.pid) : "-",
-                      detail(instance)});
+                      health_column(instance), detail(instance)});
     }
   }
   print_table(rows);
@@ -866,6 +885,8 @@ json to_json(const mob::Event& event) {
   if (tells_how_it_ended(event) && event.signal != 0) line["signal"] = event.signal;
   if (event.generation != 0) line["generation"] = event.generation;
   if (!event.reason.empty()) line["reason"] = event.reason;
+  if (!event.check.empty()) line["check"] = event.check;
+  if (!event.check.empty()) line["output"] = event.output;
   return line;
 }
 

@@ -36,7 +36,40 @@ std::int64_t wall_ms_of(std::uint64_t version) {
   return static_cast<std::int64_t>(HybridClock::wall_ms_of(version));
 }
 
+// Whether a status reply's normalized spec has health checks: then an instance counts once
+// healthy, not once it has run for kSettle.
+bool has_checks(const std::string& spec_json) {
+  const auto spec = nlohmann::json::parse(spec_json, nullptr, /*allow_exceptions=*/false);
+  if (!spec.is_object()) return false;
+  const auto checks = spec.find("checks");
+  return checks != spec.end() && checks->is_array() && !checks->empty();
+}
+
+// What the checks of a running instance say so far: the failing check with the latest
+// result, or the check not run yet, with its last output.
+std::string health_words(const InstanceStatus& instance) {
+  if (instance.health == Health::unhealthy && instance.reason.starts_with("unhealthy:")) return instance.reason;
+  const CheckResult* latest = nullptr;
+  for (const auto& check : instance.checks)
+    if (!check.passed && (!latest || check.at_ms > latest->at_ms)) latest = &check;
+  std::string words = instance.health == Health::unhealthy ? "unhealthy" : "not healthy yet";
+  if (!latest) return words;
+  if (latest->at_ms == 0) return words + ": check " + latest->name + " has not run yet";
+  words += ": check " + latest->name + " failed: " + (latest->output.empty() ? "no output" : latest->output);
+  if (latest->in_a_row > 1) words += " (" + std::to_string(latest->in_a_row) + " in a row)";
+  return words;
+}
+
 std::string or_dash(const std::string& text) { return text.empty() ? "-" : text; }
+
+// ", healthy", ", unhealthy: http: ..." after a running instance with checks.
+std::string health_suffix(const InstanceStatus& instance) {
+  switch (instance.health) {
+    case Health::healthy: return ", healthy";
+    case Health::unhealthy: return ", " + health_words(instance);
+    default: return "";
+  }
+}
 
 // What an instance is doing, in words: "running on node-a (pid 1234)", "pending: <why>".
 std::string describe(const InstanceStatus& instance) {
@@ -45,7 +78,7 @@ std::string describe(const InstanceStatus& instance) {
     case InstanceState::running:
       // An event carries no pid; a status reply does.
       return state + " on " + or_dash(instance.node) +
-             (instance.pid > 0 ? " (pid " + std::to_string(instance.pid) + ")" : "");
+             (instance.pid > 0 ? " (pid " + std::to_string(instance.pid) + ")" : "") + health_suffix(instance);
     case InstanceState::starting:
       return state;
     default:
@@ -85,6 +118,7 @@ std::vector<std::string> Rollout::absorb(const ServiceStatus& service, Time now)
                               spec_identity(service.spec_json) != deployed_.spec_identity});
   instances_ = service.instances;
   restart_policy_ = restart_policy_of(service.spec_json);
+  checked_ = has_checks(service.spec_json);
   std::vector<std::string> lines;
   for (const auto& instance : service.instance_list) {
     if (!instance.node.empty()) assigned_[instance.index] = instance.node;
@@ -117,6 +151,20 @@ std::vector<std::string> Rollout::absorb(const Event& event, Time now) {
          lines);
     return lines;
   }
+  if (event.topic == "instance.healthy" || event.topic == "instance.unhealthy") {
+    auto seen = seen_.find({index, event.node});
+    if (seen == seen_.end() || seen->second.status.state != InstanceState::running ||
+        seen->second.status.spec_version != event.generation)
+      return lines;
+    auto& status = seen->second.status;
+    status.health = event.topic == "instance.healthy" ? Health::healthy : Health::unhealthy;
+    status.reason = status.health == Health::unhealthy ? event.reason : "";
+    for (auto& check : status.checks)
+      if (check.name == event.check) check.output = event.output;
+    if (event.generation == deployed_.version && assigned_[index] == event.node)
+      show(index, describe(status), lines);
+    return lines;
+  }
   auto state = state_named(event.state);
   if (!state) return lines;
   auto& seen = seen_[{index, event.node}];
@@ -126,7 +174,9 @@ std::vector<std::string> Rollout::absorb(const Event& event, Time now) {
   seen.learned_at = now;
   seen.status = InstanceStatus{event.service, index, event.node, *state, 0, 0,
                                wall_ms_of(event.version), event.exit_code,
-                               event.signal, event.reason, event.generation};
+                               event.signal, event.reason, event.generation,
+                               checked_ && *state == InstanceState::running ? Health::starting : Health::none,
+                               {}};
   if (!assigned_.contains(index)) assigned_[index] = event.node;
   if (assigned_[index] == event.node && event.generation == deployed_.version)
     show(index, describe(seen.status), lines);
@@ -176,7 +226,13 @@ Rollout::Outcome Rollout::outcome(Time now) {
       return Outcome::failed;
     }
     bool running = fresh && instance->state == InstanceState::running;
-    if (running && now - seen->learned_at < kSettle)
+    // With checks, running means healthy, and the checks said so: no settling needed.
+    bool waits_for_health = running && checked_ && instance->health != Health::healthy;
+    if (waits_for_health) {
+      if (not_done_.empty()) not_done_ = name(index) + " is running but " + health_words(*instance);
+      continue;
+    }
+    if (running && !checked_ && now - seen->learned_at < kSettle)
       settled_at_ = std::min(settled_at_.value_or(Time::max()), seen->learned_at + kSettle);
     if (running) ++running_;
     else if (finished) ++finished_ok_;

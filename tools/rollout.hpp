@@ -20,7 +20,8 @@ class Rollout {
  public:
   using Time = std::chrono::steady_clock::time_point;
   // An instance counts as running once it has run this long: a command that fails at once
-  // is then reported as failed, not as running.
+  // is then reported as failed, not as running. An instance of a service with health checks
+  // counts once it is healthy instead (InstanceStatus.health, instance.healthy).
   static constexpr std::chrono::milliseconds kSettle{500};
 
   enum class Outcome {
@@ -89,6 +90,7 @@ class Rollout {
   bool status_read_after_deadline_ = false;
   std::optional<std::uint32_t> instances_;  // known once a status reply arrived
   RestartPolicy restart_policy_ = RestartPolicy::always;
+  bool checked_ = false;  // the service has health checks: running counts once healthy
   std::map<std::uint32_t, std::string> assigned_;               // index -> node
   std::map<std::pair<std::uint32_t, std::string>, Seen> seen_;  // (index, node)
   std::map<std::uint32_t, std::string> shown_;

@@ -141,18 +141,51 @@ InstanceEntry instance(InstanceState state, bool removed = false) {
   return entry;
 }
 
+InstanceBefore was(InstanceState state, Health health = Health::none) { return {state, health}; }
+
 TEST(ChangeEvents, AnInstanceEventNamesItsNewState) {
   using S = InstanceState;
-  auto running = change_events(instance(S::running), S::starting, kSource);
+  auto running = change_events(instance(S::running), was(S::starting), kSource);
   ASSERT_EQ(topics(running), (std::vector<std::string>{"instance.running"}));
   EXPECT_EQ(running[0].pid, 1234);
   EXPECT_EQ(running[0].generation, 2u);
   EXPECT_EQ(running[0].agent, "agent-2");
   EXPECT_EQ(topics(change_events(instance(S::exited), std::nullopt, kSource)),
             (std::vector<std::string>{"instance.exited"}));
-  EXPECT_TRUE(change_events(instance(S::running), S::running, kSource).empty());
+  EXPECT_TRUE(change_events(instance(S::running), was(S::running), kSource).empty());
   EXPECT_TRUE(change_events(instance(S::pending), std::nullopt, kSource).empty());
-  EXPECT_TRUE(change_events(instance(S::running, true), S::starting, kSource).empty());
+  EXPECT_TRUE(change_events(instance(S::running, true), was(S::starting), kSource).empty());
+}
+
+InstanceEntry checked(Health health, std::vector<CheckResult> checks) {
+  InstanceEntry entry = instance(InstanceState::running);
+  entry.status.health = health;
+  entry.status.checks = std::move(checks);
+  if (health == Health::unhealthy) entry.status.reason = "unhealthy: http: HTTP 500 (3 in a row)";
+  return entry;
+}
+
+TEST(ChangeEvents, AHealthChangeOfARunningInstanceIsAnEventNamingTheCheckThatDecidedIt) {
+  using S = InstanceState;
+  const std::vector<CheckResult> failing = {{"tcp", true, 100, 5, "connected"}, {"http", false, 90, 3, "HTTP 500"}};
+  auto unhealthy = change_events(checked(Health::unhealthy, failing), was(S::running, Health::healthy), kSource);
+  ASSERT_EQ(topics(unhealthy), (std::vector<std::string>{"instance.unhealthy"}));
+  EXPECT_EQ(unhealthy[0].check, "http");
+  EXPECT_EQ(unhealthy[0].output, "HTTP 500");
+  EXPECT_EQ(unhealthy[0].reason, "unhealthy: http: HTTP 500 (3 in a row)");
+
+  const std::vector<CheckResult> passing = {{"tcp", true, 100, 5, "connected"}, {"http", true, 120, 1, "HTTP 200"}};
+  auto healthy = change_events(checked(Health::healthy, passing), was(S::running, Health::starting), kSource);
+  ASSERT_EQ(topics(healthy), (std::vector<std::string>{"instance.healthy"}));
+  EXPECT_EQ(healthy[0].check, "http") << "the last check to pass made it healthy";
+
+  // A record that starts running already healthy (learned late) says both.
+  EXPECT_EQ(topics(change_events(checked(Health::healthy, passing), was(S::starting), kSource)),
+            (std::vector<std::string>{"instance.running", "instance.healthy"}));
+  // Nothing for the same health again, for starting, or for an instance without checks.
+  EXPECT_TRUE(change_events(checked(Health::healthy, passing), was(S::running, Health::healthy), kSource).empty());
+  EXPECT_TRUE(change_events(checked(Health::starting, {}), was(S::running, Health::none), kSource).empty());
+  EXPECT_TRUE(change_events(instance(S::running), was(S::running, Health::none), kSource).empty());
 }
 
 }  // namespace

@@ -95,6 +95,34 @@ TEST(Codec, RequestsAndInternalMessagesRoundTrip) {
   EXPECT_EQ(round_trip(InstanceReport{sample_instance()}).status.pid, 4242);
 }
 
+TEST(Codec, HealthFieldsAndMessagesRoundTrip) {
+  InstanceStatus status = sample_instance();
+  status.health = Health::unhealthy;
+  status.checks = {{"http", false, 1700000000456, 3, "HTTP 500"}, {"tcp", true, 1700000000400, 9, "connected"}};
+  auto report = round_trip(InstanceReport{status}).status;
+  EXPECT_EQ(report.health, Health::unhealthy);
+  ASSERT_EQ(report.checks.size(), 2u);
+  EXPECT_EQ(report.checks[0].output, "HTTP 500");
+  EXPECT_EQ(report.checks[1].in_a_row, 9u);
+
+  Event event;
+  event.topic = "instance.unhealthy";
+  event.check = "http";
+  event.output = "HTTP 500";
+  EXPECT_EQ(round_trip(event).check, "http");
+
+  CheckSpec check{"db", CheckType::exec, "", 0, "", 0, "pg_isready -q", 10000, 2000, 3, 1, 5000, false};
+  auto watch = round_trip(HealthWatch{"db.0", 4, "db", 0, {check}, {{"PGPORT", "5433"}}, "/srv"});
+  ASSERT_EQ(watch.checks.size(), 1u);
+  EXPECT_EQ(watch.checks[0].command, "pg_isready -q");
+  EXPECT_FALSE(watch.checks[0].restart_on_failure);
+  EXPECT_EQ(watch.env.at("PGPORT"), "5433");
+  EXPECT_EQ(round_trip(HealthUnwatch{"db.0"}).key, "db.0");
+  auto change = round_trip(HealthChange{"db.0", 4, Health::healthy, "db", false, {{"db", true, 1, 1, ""}}});
+  EXPECT_EQ(change.health, Health::healthy);
+  EXPECT_EQ(change.launch, 4u);
+}
+
 // ---- malformed input ---------------------------------------------------------------------
 
 std::string pack_raw(const auto&... items) {
@@ -189,6 +217,38 @@ TEST(Codec, MissingFieldsAreReported) {
   ASSERT_FALSE(decoded);
   EXPECT_NE(decoded.error().message.find("expected 3 fields, got 1"), std::string::npos)
       << decoded.error().message;
+}
+
+TEST(Codec, AnInstanceRecordFromAReleaseBeforeHealthChecksDecodesWithoutHealth) {
+  auto decoded = decode(hand_packed(kProtocolVersion, type_code(Body{InstanceReport{}}), [](auto& pk) {
+    pk.pack_array(1);
+    pk.pack_array(11);  // InstanceStatus as it was: no health, no checks
+    pk.pack(std::string("echoes"));
+    pk.pack(2);
+    pk.pack(std::string("node-a"));
+    pk.pack(static_cast<int>(InstanceState::running));
+    pk.pack(0);
+    pk.pack(4242);
+    pk.pack(1700000000000);
+    pk.pack(-1);
+    pk.pack(0);
+    pk.pack(std::string(""));
+    pk.pack(3);
+  }));
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  const auto& status = std::get<InstanceReport>(decoded->body).status;
+  EXPECT_EQ(status.pid, 4242);
+  EXPECT_EQ(status.health, Health::none);
+  EXPECT_TRUE(status.checks.empty());
+
+  auto short_of_required = decode(hand_packed(kProtocolVersion, type_code(Body{InstanceReport{}}), [](auto& pk) {
+    pk.pack_array(1);
+    pk.pack_array(10);
+    for (int i = 0; i < 10; ++i) pk.pack(std::string("x"));
+  }));
+  ASSERT_FALSE(short_of_required);
+  EXPECT_NE(short_of_required.error().message.find("expected 11 fields, got 10"), std::string::npos)
+      << short_of_required.error().message;
 }
 
 TEST(Codec, EnumOutOfRangeIsRejected) {

@@ -37,11 +37,13 @@ class Dependencies : public ::testing::Test {
     state_.merge(service_record(name, "{}", 2, true, 0, true, Stamp{++stamp_, "x"}));
   }
 
-  void runs(const std::string& service, const std::string& node, InstanceState state = InstanceState::running) {
+  void runs(const std::string& service, const std::string& node, InstanceState state = InstanceState::running,
+            Health health = Health::none) {
     InstanceEntry entry;
     entry.status.service = service;
     entry.status.node = node;
     entry.status.state = state;
+    entry.status.health = health;
     entry.stamp = Stamp{++stamp_, node};
     state_.merge(entry);
   }
@@ -70,6 +72,21 @@ TEST_F(Dependencies, ReadyOnlyWhenEveryDependencyRunsOnALiveAgent) {
   runs("db", "a");
   EXPECT_TRUE(dependencies_ready(state_, web));
   EXPECT_TRUE(dependencies_ready(state_, deploy("alone")));
+}
+
+TEST_F(Dependencies, ADependencyWithChecksIsReadyOnlyOnceAnInstanceIsHealthy) {
+  deploy("db");
+  const ServiceSpec& web = deploy("web", {"db"});
+  runs("db", "a", InstanceState::running, Health::starting);
+  EXPECT_FALSE(dependencies_ready(state_, web)) << "running, checks not passed yet";
+  EXPECT_EQ(dependencies_problem(state_, web, lookup()), "waiting for dependencies to run and be healthy: db");
+  runs("db", "a", InstanceState::running, Health::unhealthy);
+  EXPECT_FALSE(dependencies_ready(state_, web));
+  runs("db", "a", InstanceState::running, Health::healthy);
+  EXPECT_TRUE(dependencies_ready(state_, web));
+  runs("db", "dead", InstanceState::running, Health::healthy);
+  runs("db", "a", InstanceState::running, Health::unhealthy);
+  EXPECT_FALSE(dependencies_ready(state_, web)) << "healthy only on an agent that failed";
 }
 
 TEST_F(Dependencies, AStoppedDependencyIsNotReadyAndSaysHowToStartIt) {

@@ -39,7 +39,8 @@ InstanceStatus instance(std::uint32_t index, std::string node, InstanceState sta
                         std::string reason = "", std::uint64_t spec_version = 2) {
   const std::int64_t pid = state == InstanceState::running ? 4242 : 0;
   return InstanceStatus{"web", index, std::move(node), state, 0, pid,
-                        static_cast<std::int64_t>(kWallMs), -1, 0, std::move(reason), spec_version};
+                        static_cast<std::int64_t>(kWallMs), -1, 0, std::move(reason), spec_version,
+                        Health::none, {}};
 }
 
 // What the agent answers right after the deploy: `instances` of version 2, none placed yet,

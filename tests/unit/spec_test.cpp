@@ -160,5 +160,87 @@ TEST(Spec, ConstraintsAreParsed) {
             "constraints.tags.zone: expected a string, got integer");
 }
 
+// ---- health checks ------------------------------------------------------------------------
+
+std::string with_checks(const std::string& checks, const std::string& provider = "bash") {
+  std::string params = provider == "bash" ? R"({"command": "true"})" : R"({"image": "busybox"})";
+  return R"({"name": "db", "provider": ")" + provider + R"(", "params": )" + params + R"(, "checks": )" + checks + "}";
+}
+
+TEST(Spec, ChecksParseWithTheirDefaults) {
+  auto spec = parse_spec(with_checks(R"([
+    {"name": "http", "type": "http", "port": 8080, "path": "/healthz", "interval_s": 5, "timeout_s": 2, "failures": 3, "grace_s": 10},
+    {"type": "tcp", "port": 5432, "interval_s": 0.5, "host": "127.0.0.2"},
+    {"name": "cmd", "type": "exec", "command": "pg_isready -q", "on_failure": "none", "successes": 2}])"));
+  ASSERT_TRUE(spec) << spec.error().message;
+  ASSERT_EQ(spec->checks.size(), 3u);
+  const auto& http = spec->checks[0];
+  EXPECT_EQ(http.type, CheckType::http);
+  EXPECT_EQ(http.path, "/healthz");
+  EXPECT_EQ(http.interval_ms, 5000u);
+  EXPECT_EQ(http.grace_ms, 10000u);
+  EXPECT_EQ(http.host, "") << "empty: the agent's own address";
+  EXPECT_TRUE(http.restart_on_failure) << "on_failure defaults to restart";
+  const auto& tcp = spec->checks[1];
+  EXPECT_EQ(tcp.name, "tcp") << "a check without a name is named after its type";
+  EXPECT_EQ(tcp.interval_ms, 500u);
+  EXPECT_EQ(tcp.timeout_ms, 500u) << "the default timeout (2 s) is cut to the interval";
+  EXPECT_EQ(tcp.failures, 3u);
+  EXPECT_EQ(tcp.successes, 1u);
+  EXPECT_EQ(tcp.host, "127.0.0.2");
+  const auto& exec = spec->checks[2];
+  EXPECT_EQ(exec.command, "pg_isready -q");
+  EXPECT_EQ(exec.interval_ms, 10000u);
+  EXPECT_EQ(exec.timeout_ms, 2000u);
+  EXPECT_FALSE(exec.restart_on_failure);
+  EXPECT_EQ(exec.successes, 2u);
+
+  auto again = parse_spec(to_json(*spec).dump());
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(to_json(*again), to_json(*spec));
+  EXPECT_FALSE(to_json(*parse_spec(R"({"name": "a", "provider": "bash", "params": {"command": "true"}})")).contains("checks"))
+      << "a spec without checks normalizes as before (its identity does not change)";
+}
+
+TEST(Spec, BadChecksNameTheFieldAndTheFix) {
+  EXPECT_EQ(error_of(with_checks(R"([{"type": "tcp", "port": 1}, {"type": "grpc", "port": 2}])")),
+            "checks[1].type: expected one of exec, tcp, http, got \"grpc\"");
+  EXPECT_EQ(error_of(with_checks(R"([{"type": "tcp"}])")),
+            "checks[0].port: required for tcp; the port to connect to, e.g. 8080");
+  EXPECT_EQ(error_of(with_checks(R"([{"port": 80}])")), "checks[0].type: required; one of exec, tcp, http");
+  EXPECT_EQ(error_of(with_checks(R"([{"type": "exec"}])")),
+            "checks[0].command: required for exec; a shell command whose exit code 0 means healthy, e.g. \"pg_isready -q\"");
+  EXPECT_EQ(error_of(with_checks(R"([{"type": "tcp", "port": 70000}])")),
+            "checks[0].port: expected an integer from 1 to 65535, got 70000");
+  EXPECT_EQ(error_of(with_checks(R"([{"type": "tcp", "port": 80, "interval_s": 0.01}])")),
+            "checks[0].interval_s: expected seconds from 0.1 to 3600, got 0.01");
+  EXPECT_EQ(error_of(with_checks(R"([{"type": "tcp", "port": 80, "interval_s": 1, "timeout_s": 5}])")),
+            "checks[0].timeout_s: must be at most interval_s (1): a check runs one at a time; lower it or raise interval_s");
+  EXPECT_EQ(error_of(with_checks(R"([{"type": "tcp", "port": 80, "failures": 0}])")),
+            "checks[0].failures: expected an integer from 1 to 100, got 0");
+  EXPECT_EQ(error_of(with_checks(R"([{"type": "tcp", "port": 80, "on_failure": "kill"}])")),
+            "checks[0].on_failure: expected one of restart, none, got \"kill\"");
+  EXPECT_EQ(error_of(with_checks(R"([{"type": "tcp", "port": 80, "path": "/"}])")),
+            "checks[0].path: only http checks take it; this check is tcp");
+  EXPECT_EQ(error_of(with_checks(R"([{"type": "http", "port": 80, "path": "healthz"}])")),
+            "checks[0].path: expected a path starting with '/', without spaces, at most 1024 bytes, got \"healthz\"");
+  EXPECT_EQ(error_of(with_checks(R"([{"type": "http", "port": 80, "expect_status": 99}])")),
+            "checks[0].expect_status: expected an integer from 100 to 599, got 99");
+  EXPECT_EQ(error_of(with_checks(R"([{"type": "tcp", "port": 80}, {"type": "tcp", "port": 81}])")),
+            "checks[1].name: \"tcp\" is already the name of checks[0]; give each check its own name");
+  EXPECT_NE(error_of(with_checks(R"([{"type": "tcp", "port": 80, "host": "db.example"}])"))
+                .find("checks[0].host: expected an IPv4 or IPv6 address (or localhost), got \"db.example\""),
+            std::string::npos);
+  EXPECT_NE(error_of(with_checks(R"([{"type": "tcp", "port": 80, "retries": 3}])")).find("checks[0].retries: unknown field"),
+            std::string::npos);
+  EXPECT_EQ(error_of(with_checks(R"({"type": "tcp"})")),
+            "checks: expected an array of checks such as [{\"type\": \"tcp\", \"port\": 8080}], got object");
+  EXPECT_EQ(error_of(with_checks(R"([{"type":"tcp","port":1,"name":"a"},{"type":"tcp","port":1,"name":"b"},{"type":"tcp","port":1,"name":"c"},
+    {"type":"tcp","port":1,"name":"d"},{"type":"tcp","port":1,"name":"e"},{"type":"tcp","port":1,"name":"f"},
+    {"type":"tcp","port":1,"name":"g"},{"type":"tcp","port":1,"name":"h"},{"type":"tcp","port":1,"name":"i"}])")),
+            "checks: 9 checks; at most 8 are allowed");
+  EXPECT_EQ(parse_spec(with_checks(R"([{"type": "tcp", "port": 80, "host": "localhost"}])"))->checks[0].host, "127.0.0.1");
+}
+
 }  // namespace
 }  // namespace mob
