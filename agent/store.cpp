@@ -425,7 +425,7 @@ class Store {
                  std::chrono::duration_cast<std::chrono::milliseconds>(kDiskRetry).count(), " ms");
     disk_problem_ = trouble;
     config_.self.degraded = "its disk refuses writes: " + trouble;
-    ++incarnation_;
+    next_incarnation();
     announce_self();
   }
 
@@ -434,7 +434,7 @@ class Store {
     log::info(kLog, "the disk takes writes again: this agent takes client writes again");
     disk_problem_.clear();
     config_.self.degraded.clear();
-    ++incarnation_;
+    next_incarnation();
     announce_self();
   }
 
@@ -692,10 +692,18 @@ class Store {
     else detector_.on_cleared(member.name);
   }
 
+  // The incarnation of a change this agent makes to its own record. Once at the last one
+  // (kMaxIncarnation - 1: a claim can push it there, see refute) it stays: the change then
+  // wins by its later heartbeat, and no peer's door refuses the record.
+  std::uint64_t next_incarnation() {
+    if (incarnation_ + 1 < kMaxIncarnation) ++incarnation_;
+    return incarnation_;
+  }
+
   // Someone says this agent is suspect, failed or left, or knows a newer incarnation of it
   // (a previous life): announce a newer incarnation, alive.
   void refute(std::uint64_t their_incarnation) {
-    incarnation_ = std::max(incarnation_, their_incarnation) + 1;
+    incarnation_ = std::min(std::max(incarnation_, their_incarnation) + 1, kMaxIncarnation - 1);
     detector_.on_refuted_self();
     log::info(kLog, "refuting a stale view of this agent: incarnation now ", incarnation_);
     announce_self();
@@ -1059,7 +1067,7 @@ class Store {
     else log::warn(kLog, "this agent's ", problem, ": it refuses client writes and runs nothing; fix its clock (NTP)");
     last_skew_log_ = now;
     config_.self.problem = problem.empty() ? "" : "its " + problem;
-    ++incarnation_;
+    next_incarnation();
     announce_self();
     all_dirty_ = true;
   }
@@ -1736,7 +1744,7 @@ class Store {
     else std::erase(advertised, provider);
     std::sort(advertised.begin(), advertised.end());
     log::info(kLog, available ? "advertising provider " : "no longer advertising provider ", provider);
-    if (state_.member(config_.self.name)) ++incarnation_;
+    if (state_.member(config_.self.name)) next_incarnation();
     announce_self();
   }
 
@@ -1745,7 +1753,7 @@ class Store {
     const MemberEntry* self = state_.member(config_.self.name);
     if (!self) return;
     MemberEntry entry = *self;
-    entry.member.incarnation = ++incarnation_;
+    entry.member.incarnation = next_incarnation();
     entry.member.state = MemberState::left;
     entry.heartbeat = self_stamp();
     entry.reported_by = config_.self.name;
