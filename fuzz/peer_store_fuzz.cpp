@@ -26,8 +26,9 @@
 // The store's state carries over from one input to the next (it finds more); every
 // MOB_PEER_STORE_FUZZ_RESET inputs (default 500) the store stops as an agent does and a fresh
 // one starts on a new data dir and a new clock. A finding may thus depend on the inputs before
-// it: with MOB_PEER_STORE_FUZZ_HISTORY=FILE, the inputs since the last reset are kept in FILE
-// (removed at a normal exit), and `peer_store_fuzz FILE` replays them in one fresh store: the
+// it: with MOB_PEER_STORE_FUZZ_HISTORY=PREFIX, the inputs since the last reset are kept in the
+// file PREFIX<pid> (removed at a normal exit), and `peer_store_fuzz FILE` replays them in one
+// fresh store: the
 // store is deterministic (virtual time, a fixed seed), so that reproduces the finding. A
 // plain input file runs alone in a fresh store, then MOB_PEER_STORE_FUZZ_LINGER_S (default
 // 60) of virtual time passes so that the timers act on what it left.
@@ -601,9 +602,9 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
     std::error_code error;
     if ((*argv)[i][0] == '-' || !fs::is_regular_file((*argv)[i], error)) h.reproducing = false;
   }
-  if (const char* path = std::getenv("MOB_PEER_STORE_FUZZ_HISTORY"); path && *path && !h.reproducing) {
-    h.history_path = path;
-    h.history = ::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (const char* prefix = std::getenv("MOB_PEER_STORE_FUZZ_HISTORY"); prefix && *prefix && !h.reproducing) {
+    h.history_path = std::string(prefix) + std::to_string(::getpid());  // -fork runs several processes
+    h.history = ::open(h.history_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (h.history < 0) die("cannot open the history " + h.history_path + ": " + std::strerror(errno));
   }
   // Exceptions the store's step boundary catches are findings; the door's refusals throw a
