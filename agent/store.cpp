@@ -1753,11 +1753,19 @@ class Store {
     const MemberEntry* self = state_.member(config_.self.name);
     if (!self) return;
     MemberEntry entry = *self;
-    entry.member.incarnation = next_incarnation();
+    entry.member.incarnation = incarnation_ + 1;
     entry.member.state = MemberState::left;
     entry.heartbeat = self_stamp();
     entry.reported_by = config_.self.name;
     leaving_ = true;
+    // Only an alive record may take the last incarnations (agent/admission.hpp): peers would
+    // refuse this one. An agent a claim pushed that high leaves unannounced: found failed.
+    if (auto allowed = check_incarnation(entry); !allowed) {
+      log::warn(kLog, "this agent cannot announce that it leaves (its incarnation is ", incarnation_,
+                ", pushed there by a peer's claim): its peers will find it failed");
+      return;
+    }
+    incarnation_ = entry.member.incarnation;
     record(entry);
     flush();
     // Tell every live peer directly too: the slowest subscriber still learns it at once.

@@ -481,5 +481,19 @@ TEST_F(PeerStoreTest, StoreAtItsLastIncarnationStillAnnouncesItsOwnChangesWithou
   EXPECT_EQ(state_of("a2", "a1"), MemberState::alive);
 }
 
+// Found by fuzz/peer_store_fuzz.cpp: the same agent, leaving, told its peers it left at the
+// last incarnation, which only an alive record may take: every peer's door refused it.
+TEST_F(PeerStoreTest, StoreAtItsLastIncarnationLeavesWithoutSendingARecordItsPeersRefuse) {
+  start_network(2);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  net.ask("a2", ProbeRequest{1, "a1", "a2", kMaxClaimedIncarnation, 0});
+  net.run_for(100ms);
+  ASSERT_EQ(net.refused_at_door(), 0u);
+
+  net.leave("a2");
+  net.run_for(1s);
+  EXPECT_EQ(net.refused_at_door(), 0u) << "a2 sent a record of itself that a1's door refused";
+}
+
 }  // namespace
 }  // namespace mob
