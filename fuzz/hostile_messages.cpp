@@ -1,6 +1,11 @@
 #include "fuzz/hostile_messages.hpp"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iterator>
 #include <limits>
 #include <tuple>
@@ -499,6 +504,37 @@ std::string gossip(Gen& g) {
   Gossip message{sender, g.coin() ? g.range(0, 8) : g.u64(), g.delta()};
   print_step(g.words(), "published", Body{message});
   return encoded(std::move(message), std::move(sender));
+}
+
+// ---- the store's files ---------------------------------------------------------------------
+
+Result<std::filesystem::path> make_scratch_dir(const std::string& prefix) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  fs::path base = fs::is_directory("/dev/shm", error) ? fs::path("/dev/shm") : fs::temp_directory_path();
+  const std::string pattern_of_others = prefix + "-%d-";
+  for (const auto& entry : fs::directory_iterator(base, error)) {
+    const std::string name = entry.path().filename().string();
+    int pid = 0;
+    if (name.starts_with(prefix + "-") && std::sscanf(name.c_str(), pattern_of_others.c_str(), &pid) == 1 &&
+        pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH)
+      fs::remove_all(entry.path(), error);
+  }
+  std::string pattern = (base / (prefix + "-" + std::to_string(::getpid()) + "-XXXXXX")).string();
+  if (!::mkdtemp(pattern.data())) return fail(Errc::io, "mkdtemp " + pattern + ": " + std::strerror(errno));
+  return fs::path(pattern);
+}
+
+Result<std::filesystem::path> next_data_dir(const std::filesystem::path& root, unsigned& made,
+                                            const std::filesystem::path& previous) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (!previous.empty()) fs::remove_all(previous, error);
+  fs::path dir = root / ("data-" + std::to_string(made++));
+  if (!fs::create_directories(dir, error) && error)
+    return fail(Errc::io, "cannot make " + dir.string() + ": " + error.message());
+  fs::permissions(dir, fs::perms::owner_all, error);
+  return dir;
 }
 
 // ---- the store and what it says of itself --------------------------------------------------

@@ -4,7 +4,8 @@
 // messages of every type a client or a peer may send, with hostile fields (addresses, names
 // with NUL and '/', numbers and stamps at both ends of their range, garbage specs), and the
 // checks both targets make of what the store says of itself. fuzz/store_inputs.py mirrors the
-// choices made here, byte for byte, to write inputs that mean chosen sequences.
+// choices made here, byte for byte, to write inputs that mean chosen sequences. Also where
+// their stores keep their files.
 #pragma once
 
 #include <fuzzer/FuzzedDataProvider.h>
@@ -20,6 +21,7 @@
 #include "agent/actor.hpp"
 #include "agent/store.hpp"
 #include "agent/time_source.hpp"
+#include "bus/error.hpp"
 #include "bus/messages.hpp"
 
 namespace mob::fuzz {
@@ -113,6 +115,15 @@ std::string shown(const std::string& text);
 std::string described(const Body& body);
 // With words.print: "LABEL step: HOW TYPE {fields}" on stderr.
 void print_step(const Vocabulary& words, const char* how, const Body& body);
+
+// A directory of this process for the stores' data dirs, PREFIX-PID-XXXXXX under /dev/shm (a
+// tmpfs keeps SQLite's synchronous commits off the disk) or else the temp dir. A run that
+// crashed could not remove its own: those of PREFIX whose process is gone are removed first.
+Result<std::filesystem::path> make_scratch_dir(const std::string& prefix);
+// A new empty data dir (0700) in `root` for a fresh store; `previous` (if any) is removed.
+// `made` counts the dirs made, and names them.
+Result<std::filesystem::path> next_data_dir(const std::filesystem::path& root, unsigned& made,
+                                            const std::filesystem::path& previous);
 
 // The store the targets fuzz: named kSelf, at the vocabulary's addresses, configured with the
 // provider bash (-P bash) and the tag zone=a.

@@ -298,11 +298,9 @@ void restart_history();
 void start_store(bool fresh) {
   Harness& h = *harness;
   if (fresh) {
-    std::error_code ignored;
-    if (!h.data_dir.empty()) fs::remove_all(h.data_dir, ignored);
-    h.data_dir = h.root / ("data-" + std::to_string(h.data_dirs++));
-    fs::create_directories(h.data_dir);
-    ::chmod(h.data_dir.c_str(), 0700);
+    auto dir = mob::fuzz::next_data_dir(h.root, h.data_dirs, h.data_dir);
+    if (!dir) die(dir.error().message);
+    h.data_dir = *dir;
     // Everything the store's behaviour depends on starts again as it did: a history replays.
     h.time = std::make_unique<mob::ManualTime>();
     h.words.time = h.time.get();
@@ -611,20 +609,9 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   // lot, so only the frame that threw is kept while fuzzing.
   mob::fuzz::watch_step_guard(::pthread_self(), kLabel, /*full_stacks=*/h.reproducing);
 
-  // A tmpfs keeps SQLite's synchronous commits off the disk. The dirs of runs that crashed
-  // are removed here.
-  std::error_code error;
-  fs::path base = fs::is_directory("/dev/shm", error) ? fs::path("/dev/shm") : fs::temp_directory_path();
-  for (const auto& entry : fs::directory_iterator(base, error)) {
-    const std::string name = entry.path().filename().string();
-    int pid = 0;
-    if (std::sscanf(name.c_str(), "mob-peer-store-fuzz-%d-", &pid) == 1 && pid > 0 && ::kill(pid, 0) != 0 &&
-        errno == ESRCH)
-      fs::remove_all(entry.path(), error);
-  }
-  std::string pattern = (base / ("mob-peer-store-fuzz-" + std::to_string(::getpid()) + "-XXXXXX")).string();
-  if (!::mkdtemp(pattern.data())) die("mkdtemp " + pattern + ": " + std::strerror(errno));
-  h.root = pattern;
+  auto root = mob::fuzz::make_scratch_dir("mob-peer-store-fuzz");
+  if (!root) die(root.error().message);
+  h.root = *root;
   std::atexit(clean_up_at_exit);
   fresh_store();
   return 0;

@@ -199,11 +199,9 @@ std::string bound_endpoint(zmq::socket_t& socket, const char* endpoint) {
 void start_store(bool fresh) {
   Harness& h = *harness;
   if (fresh) {
-    std::error_code ignored;
-    if (!h.data_dir.empty()) fs::remove_all(h.data_dir, ignored);
-    h.data_dir = h.root / ("data-" + std::to_string(h.data_dirs++));
-    fs::create_directories(h.data_dir);
-    ::chmod(h.data_dir.c_str(), 0700);
+    auto dir = mob::fuzz::next_data_dir(h.root, h.data_dirs, h.data_dir);
+    if (!dir) die(dir.error().message);
+    h.data_dir = *dir;
   }
   auto archive = mob::ServiceArchive::open(h.data_dir / "state.db");
   if (!archive) die("cannot open the archive: " + archive.error().message);
@@ -548,19 +546,9 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
     h.linger = std::chrono::milliseconds(linger ? std::strtoll(linger, nullptr, 10) : 3000);
   }
 
-  // A tmpfs makes the archive's synchronous commits cheap. A run that crashed could not remove
-  // its dir: those of processes that are gone are removed here.
-  std::error_code error;
-  fs::path base = fs::is_directory("/dev/shm", error) ? fs::path("/dev/shm") : fs::temp_directory_path();
-  for (const auto& entry : fs::directory_iterator(base, error)) {
-    const std::string name = entry.path().filename().string();
-    int pid = 0;
-    if (std::sscanf(name.c_str(), "mob-store-fuzz-%d-", &pid) == 1 && pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH)
-      fs::remove_all(entry.path(), error);
-  }
-  std::string pattern = (base / ("mob-store-fuzz-" + std::to_string(::getpid()) + "-XXXXXX")).string();
-  if (!::mkdtemp(pattern.data())) die("mkdtemp " + pattern + ": " + std::strerror(errno));
-  h.root = pattern;
+  auto root = mob::fuzz::make_scratch_dir("mob-store-fuzz");
+  if (!root) die(root.error().message);
+  h.root = *root;
 
   for (auto* socket : {&h.self_router, &h.peer_router, &h.peer_pub}) {
     socket->set(zmq::sockopt::linger, 0);
