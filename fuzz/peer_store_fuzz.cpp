@@ -298,9 +298,6 @@ void restart_history();
 void start_store(bool fresh) {
   Harness& h = *harness;
   if (fresh) {
-    auto dir = mob::fuzz::next_data_dir(h.root, h.data_dirs, h.data_dir);
-    if (!dir) die(dir.error().message);
-    h.data_dir = *dir;
     // Everything the store's behaviour depends on starts again as it did: a history replays.
     h.time = std::make_unique<mob::ManualTime>();
     h.words.time = h.time.get();
@@ -309,6 +306,9 @@ void start_store(bool fresh) {
     h.inputs_since_reset = 0;
     h.last_restart = 0;
     restart_history();
+    auto dir = mob::fuzz::next_data_dir(h.root, h.data_dirs, h.data_dir);
+    if (!dir) die(dir.error().message);
+    h.data_dir = *dir;
   }
   h.net.clear();
   auto archive = mob::ServiceArchive::open(h.data_dir / "state.db");
