@@ -123,6 +123,7 @@ class FakeNetwork final : public mob::StoreTransport {
 
   void reply(const mob::Routed& request, mob::Body body) override {
     if (request.route == kCheckRoute) answers.push_back(std::move(body));
+    else mob::fuzz::print_step(words_, "the store replies", body);
   }
 
   void request(const std::string& address, mob::Body body, bool expects_reply) override {
