@@ -1103,7 +1103,7 @@ class Store {
     if (by_wall == self_stamped_by_wall_ || leaving_ || !state_.member(config_.self.name)) return;
     self_stamped_by_wall_ = by_wall;
     last_self_stamp_ = 0;
-    ++incarnation_;
+    next_incarnation();
     log::info(kLog, by_wall ? "this agent's hybrid clock runs ahead of its wall clock: its member record is stamped by the wall clock (incarnation "
                             : "this agent's hybrid clock is within the bound again: its member record is stamped by it (incarnation ",
               incarnation_, ")");
