@@ -410,12 +410,16 @@ void answer(Gen& g) {
   if (!again) h.net.pending.erase(chosen);
   mob::Body reply = mob::ErrorReply{mob::Errc::unavailable, "busy"};
   if (how != 3) {
+    // The peers this agent probes report the right wall clock (g.wall() is read all the same):
+    // two of two peers whose clocks are off would rightly make it hold its own clock wrong,
+    // which the invariants do not allow. Wrong clocks come in peers' probes and the fake
+    // peer's replies.
     if (const auto* probe = std::get_if<mob::ProbeRequest>(&sent.body)) {
       reply = mob::ProbeAck{probe->seq, how == 0 ? probe->target : g.name(), g.coin() ? g.range(0, 3) : g.u64(),
-                            g.wall()};
+                            (g.wall(), h.time->wall_ms())};
     } else if (const auto* indirect = std::get_if<mob::IndirectProbeRequest>(&sent.body)) {
       reply = mob::ProbeAck{indirect->seq, how == 0 ? indirect->target : g.name(),
-                            g.coin() ? g.range(0, 3) : g.u64(), g.wall()};
+                            g.coin() ? g.range(0, 3) : g.u64(), (g.wall(), h.time->wall_ms())};
     } else if (std::holds_alternative<mob::JoinRequest>(sent.body)) {
       reply = mob::JoinReply{g.delta()};
     } else if (const auto* sync = std::get_if<mob::SyncRequest>(&sent.body)) {
