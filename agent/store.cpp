@@ -425,7 +425,7 @@ class Store {
                  std::chrono::duration_cast<std::chrono::milliseconds>(kDiskRetry).count(), " ms");
     disk_problem_ = trouble;
     config_.self.degraded = "its disk refuses writes: " + trouble;
-    ++incarnation_;
+    next_incarnation();
     announce_self();
   }
 
@@ -434,7 +434,7 @@ class Store {
     log::info(kLog, "the disk takes writes again: this agent takes client writes again");
     disk_problem_.clear();
     config_.self.degraded.clear();
-    ++incarnation_;
+    next_incarnation();
     announce_self();
   }
 
@@ -692,10 +692,18 @@ class Store {
     else detector_.on_cleared(member.name);
   }
 
+  // The incarnation of a change this agent makes to its own record. Once at the last one
+  // (kMaxIncarnation - 1: a claim can push it there, see refute) it stays: the change then
+  // wins by its later heartbeat, and no peer's door refuses the record.
+  std::uint64_t next_incarnation() {
+    if (incarnation_ + 1 < kMaxIncarnation) ++incarnation_;
+    return incarnation_;
+  }
+
   // Someone says this agent is suspect, failed or left, or knows a newer incarnation of it
   // (a previous life): announce a newer incarnation, alive.
   void refute(std::uint64_t their_incarnation) {
-    incarnation_ = std::max(incarnation_, their_incarnation) + 1;
+    incarnation_ = std::min(std::max(incarnation_, their_incarnation) + 1, kMaxIncarnation - 1);
     detector_.on_refuted_self();
     log::info(kLog, "refuting a stale view of this agent: incarnation now ", incarnation_);
     announce_self();
@@ -1059,7 +1067,7 @@ class Store {
     else log::warn(kLog, "this agent's ", problem, ": it refuses client writes and runs nothing; fix its clock (NTP)");
     last_skew_log_ = now;
     config_.self.problem = problem.empty() ? "" : "its " + problem;
-    ++incarnation_;
+    next_incarnation();
     announce_self();
     all_dirty_ = true;
   }
@@ -1095,7 +1103,7 @@ class Store {
     if (by_wall == self_stamped_by_wall_ || leaving_ || !state_.member(config_.self.name)) return;
     self_stamped_by_wall_ = by_wall;
     last_self_stamp_ = 0;
-    ++incarnation_;
+    next_incarnation();
     log::info(kLog, by_wall ? "this agent's hybrid clock runs ahead of its wall clock: its member record is stamped by the wall clock (incarnation "
                             : "this agent's hybrid clock is within the bound again: its member record is stamped by it (incarnation ",
               incarnation_, ")");
@@ -1736,7 +1744,7 @@ class Store {
     else std::erase(advertised, provider);
     std::sort(advertised.begin(), advertised.end());
     log::info(kLog, available ? "advertising provider " : "no longer advertising provider ", provider);
-    if (state_.member(config_.self.name)) ++incarnation_;
+    if (state_.member(config_.self.name)) next_incarnation();
     announce_self();
   }
 
@@ -1745,11 +1753,19 @@ class Store {
     const MemberEntry* self = state_.member(config_.self.name);
     if (!self) return;
     MemberEntry entry = *self;
-    entry.member.incarnation = ++incarnation_;
+    entry.member.incarnation = incarnation_ + 1;
     entry.member.state = MemberState::left;
     entry.heartbeat = self_stamp();
     entry.reported_by = config_.self.name;
     leaving_ = true;
+    // Only an alive record may take the last incarnations (agent/admission.hpp): peers would
+    // refuse this one. An agent a claim pushed that high leaves unannounced: found failed.
+    if (auto allowed = check_incarnation(entry); !allowed) {
+      log::warn(kLog, "this agent cannot announce that it leaves (its incarnation is ", incarnation_,
+                ", pushed there by a peer's claim): its peers will find it failed");
+      return;
+    }
+    incarnation_ = entry.member.incarnation;
     record(entry);
     flush();
     // Tell every live peer directly too: the slowest subscriber still learns it at once.

@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""Writes inputs of fuzz/store_fuzz.cpp that mean chosen message sequences: the seeds in
-fuzz/corpus/store, and the reproducers of what the target found (issue 14).
+"""Writes inputs of fuzz/store_fuzz.cpp and fuzz/peer_store_fuzz.cpp that mean chosen message
+sequences: the seeds in fuzz/corpus/store and fuzz/corpus/peer_store, and the reproducers of
+what store_fuzz found (issue 14).
 
-    python3 fuzz/store_inputs.py                 # rewrites fuzz/corpus/store
-    python3 fuzz/store_inputs.py --repro DIR     # writes the reproducers into DIR
+    python3 fuzz/store_inputs.py                 # rewrites fuzz/corpus/store and fuzz/corpus/peer_store
+    python3 fuzz/store_inputs.py --repro DIR     # writes store_fuzz's reproducers into DIR
 
 It inverts FuzzedDataProvider (clang 16's fuzzer/FuzzedDataProvider.h) for the choices that
-store_fuzz.cpp's Gen makes: strings come from the front of an input, integers from its back
-(the last byte first). The Gen methods here mirror those of store_fuzz.cpp case by case, so a
-change of the choices there (an entry added to a dictionary, a case moved) must be made here
-too; inputs written before still run, they only mean something else."""
+the Gen of fuzz/hostile_messages.cpp and the steps of the two targets make: strings come from
+the front of an input, integers from its back (the last byte first). The methods here mirror
+those case by case, so a change of the choices there (an entry added to a dictionary, a case
+moved) must be made here too; inputs written before still run, they only mean something else.
+Both targets read the message steps the same way; peer_store_fuzz has steps of its own after
+them (PeerScript)."""
 import os
 import sys
 
@@ -533,6 +536,94 @@ class Script:
         return self
 
 
+SPANS_MS = [0, 1, 10, 100, 250, 1000, 2000, 5000, 10000, 30000, 60000, 301000, 3601000, 90000000]
+OWN_STEPS = ["advance", "answer", "supervisor", "subscription_lost"]  # after STEPS, in peer_store_fuzz
+
+
+class PeerScript(Script):
+    """An input of peer_store_fuzz: the message steps of Script, and its own."""
+
+    def _own(self, kind):
+        self.steps += 1
+        self.g.i.range(0, 255, len(STEPS) + OWN_STEPS.index(kind))
+
+    # ms: one of SPANS_MS (0: to the store's next deadline)
+    def advance(self, ms, on_the_way=True):
+        self._own("advance")
+        self.g.i.range(0, len(SPANS_MS) - 1, SPANS_MS.index(ms))
+        self.g.i.coin(on_the_way)
+        return self
+
+    # the request at `which` (modulo how many wait) gets an error reply ("busy")
+    def answer_busy(self, which=0, again=False):
+        self._own("answer")
+        self.g.i.range(0, 63, which)
+        self.g.i.coin(again)
+        self.g.i.range(0, 3, 3)
+        return self
+
+    def provider(self, available):
+        self._own("supervisor")
+        self.g.i.range(0, 7, 0)
+        self.g.i.coin(available)
+        return self
+
+    # an instance of the assignment at `which` (modulo how many there are) reports `state`
+    def report(self, state="running", which=0, instance=0, restarts=0, exit_code=0, stale=False):
+        self._own("supervisor")
+        self.g.i.range(0, 7, 1)
+        self.g.i.range(0, 255, which)
+        self.g.i.range(0, 255, instance)
+        self.g.i.range(0, 6, INSTANCE_STATES.index(state))
+        self.g.small_or_u32(restarts)
+        self.g.i32(exit_code)
+        self.g.i.coin(True)  # no signal
+        self.g.i.coin(True)  # no reason
+        self.g.i.coin(stale)
+        return self
+
+    def subscription_lost(self, which=0):
+        self._own("subscription_lost")
+        self.g.i.range(0, 255, which)
+        return self
+
+    def restart(self, gracefully=True):
+        self._step("restart")
+        self.g.i.coin(gracefully)
+        return self
+
+
+def peer_store_seeds():
+    """name -> PeerScript: time passing over what the messages left, the fake supervisor and
+    network at work, restarts; and what peer_store_fuzz found."""
+    P = PeerScript
+    return {
+        "assigned-run-report-time": P().sync_push(
+            services=[dict(name="echoes", spec=("instances", 2))],
+            assignments=[dict(service="echoes", index=0, node=KSELF), dict(service="echoes", index=1, node=KSELF)])
+        .advance(0).report("running").report("exited", instance=1, exit_code=1).advance(1000)
+        .report("running", stale=True).status("echoes"),
+        "deploy-then-an-hour": P().deploy("db").deploy("web", ("depends", "db", "db")).advance(3601000, False)
+        .control("db", "remove").advance(3601000).status(""),
+        "peer-goes-quiet": P().join(name="node-b", address=("port", 1, 7000), pub_address=("port", 1, 7001))
+        .advance(1000).advance(5000).advance(30000).members(),
+        "probes-answered-busy": P().join(name="node-b", address=("port", 1, 7000)).advance(250)
+        .answer_busy(0).answer_busy(1, again=True).advance(1000).members(),
+        "provider-comes-and-goes": P().deploy("echoes").provider(False).advance(2000).provider(True).advance(2000)
+        .status("echoes"),
+        "subscription-drops": P().gossip(KPEER, 1, members=[dict(name="node-b", address=("port", 1, 7000))])
+        .subscription_lost(0).subscription_lost(1).advance(10000),
+        "restart-crash-and-graceful": P().deploy("echoes").advance(100).restart(False).advance(2000).restart(True)
+        .status(""),
+        "clock-checks-over-a-day": P().probe(1, "node-b", KSELF, 0, "now+10min").advance(60000).advance(90000000, False)
+        .advance(60000),
+        # An agent a claim pushed to its last incarnation (2^48 - 1): a change of its own took it
+        # past the bound (e900b6e), and its leave sent a record its peers refuse.
+        "regress-last-incarnation-provider": P().probe(1, KPEER, KSELF, (1 << 48) - 1).provider(False).provider(True),
+        "regress-last-incarnation-leave": P().probe(1, KPEER, KSELF, (1 << 48) - 1).restart(True),
+    }
+
+
 # ---- the seeds (fuzz/corpus/store) and the reproducers ------------------------------------
 
 def seeds():
@@ -684,12 +775,14 @@ def main():
         return
     if len(sys.argv) != 1:
         sys.exit("usage: store_inputs.py [--repro DIR]")
-    out = os.path.join(here, "corpus", "store")
-    os.makedirs(out, exist_ok=True)
-    for name, script in seeds().items():
-        with open(os.path.join(out, name), "wb") as f:
-            f.write(script.bytes())
-    print(f"{len(seeds())} seeds written to {out}")
+    # peer_store_fuzz reads the message steps as store_fuzz does: the store's seeds are its too.
+    for target, scripts in (("store", seeds()), ("peer_store", {**seeds(), **peer_store_seeds()})):
+        out = os.path.join(here, "corpus", target)
+        os.makedirs(out, exist_ok=True)
+        for name, script in scripts.items():
+            with open(os.path.join(out, name), "wb") as f:
+                f.write(script.bytes())
+        print(f"{len(scripts)} seeds written to {out}")
 
 
 if __name__ == "__main__":

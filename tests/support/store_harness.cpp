@@ -214,6 +214,13 @@ void StoreHarness::restart(const std::string& name) {
   start_store(again);
 }
 
+void StoreHarness::leave(const std::string& name) {
+  Agent& leaving = agent(name);
+  if (!leaving.store) throw std::logic_error(name + " is not running");
+  leaving.store->on_main(Routed{"main", Envelope{kProtocolVersion, 0, {}, LeaveCommand{}}});
+  after_inputs(leaving);
+}
+
 StoreHarness::Agent& StoreHarness::agent(const std::string& name) const {
   for (const auto& agent : agents_)
     if (agent->name == name) return *agent;
@@ -275,10 +282,12 @@ void StoreHarness::deliver(const Delivery& delivery) {
       if (!envelope) throw std::runtime_error("a store sent an undecodable request: " + envelope.error().message);
       Routed request{delivery.route, std::move(*envelope)};
       // The door of a real agent (agent/io.cpp): a refused request gets an error, not the store.
-      if (auto admitted = admit_request(request.envelope.body); !admitted)
+      if (auto admitted = admit_request(request.envelope.body); !admitted) {
+        ++refused_at_door_;
         send_reply(to, request, ErrorReply{admitted.error().code, admitted.error().message});
-      else
+      } else {
         to.store->on_request(request);
+      }
       break;
     }
     case Delivery::Kind::reply: to.store->on_peer_reply(delivery.from_address, delivery.frames); break;

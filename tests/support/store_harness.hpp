@@ -112,6 +112,8 @@ class StoreHarness {
   // Starts a crashed agent again on its data dir, with no seeds given (it joins through the
   // peers it remembers).
   void restart(const std::string& name);
+  // The agent is stopped as Agent::stop() begins: its store announces that it leaves.
+  void leave(const std::string& name);
 
   // Advances virtual time by kTick, runs every store's timers, then delivers every queued
   // message, and what those make, in order (each store's after_inputs runs after each).
@@ -147,6 +149,8 @@ class StoreHarness {
   std::filesystem::path state_file(const std::string& name) const;
   // The running copies of `service` on every agent: index -> agents that run it.
   std::map<std::uint32_t, std::vector<std::string>> running_copies(const std::string& service) const;
+  // How many requests stores sent to peers were refused at the peer's door (admit_request).
+  std::size_t refused_at_door() const { return refused_at_door_; }
   // How many requests of type `Message` (e.g. JoinRequest) stores sent to peers.
   template <class Message>
   std::size_t requests_sent() const {
@@ -192,6 +196,7 @@ class StoreHarness {
   std::set<std::pair<std::string, std::string>> blocked_;  // (from, to) agent names
   std::map<std::string, std::vector<Body>> client_replies_;  // by route
   std::map<std::size_t, std::size_t> requests_sent_;  // by Body index
+  std::size_t refused_at_door_ = 0;
   std::uint64_t next_client_ = 0;
   std::int64_t next_pid_ = 1000;
 };

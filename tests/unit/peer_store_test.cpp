@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <set>
 
+#include "agent/admission.hpp"
 #include "agent/service_archive.hpp"
 #include "bus/log.hpp"
 #include "tests/support/store_harness.hpp"
@@ -452,6 +453,46 @@ TEST_F(PeerStoreTest, ServiceRemovedWhileAnAgentWasCutOffLongerThanTheTombstoneT
     EXPECT_TRUE(net.supervisor(agent).copies("gone").empty()) << agent << " runs the removed service again";
   }
   EXPECT_TRUE(runs_exactly_once_on("keep", 1, {"a1", "a2", "a3"}));
+}
+
+// Found by fuzz/peer_store_fuzz.cpp: a claim pushed an agent to its last incarnation (it
+// refutes a suspicion at the highest incarnation a claim may name), then a change of its own
+// (its provider stopped) took it past the bound: it answered probes at 2^48 while its record
+// stayed at 2^48 - 1 with the old providers, and peers would have refused any newer record.
+TEST_F(PeerStoreTest, StoreAtItsLastIncarnationStillAnnouncesItsOwnChangesWithoutPassingTheBound) {
+  start_network(2);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  auto incarnation_of_a2 = [&] {
+    auto replies = net.ask("a2", ProbeRequest{1, "a1", "a2", 0, 0});
+    const auto* ack = replies.size() == 1 ? std::get_if<ProbeAck>(&replies.front()) : nullptr;
+    return ack ? ack->incarnation : 0;
+  };
+  net.ask("a2", ProbeRequest{2, "a1", "a2", kMaxClaimedIncarnation, 0});
+  ASSERT_EQ(incarnation_of_a2(), kMaxIncarnation - 1);
+
+  net.set_provider("a2", "bash", false);
+  net.run_for(100ms);
+  EXPECT_EQ(incarnation_of_a2(), kMaxIncarnation - 1);
+  const Member own = net.members_seen_by("a2").at("a2");
+  EXPECT_EQ(own.incarnation, kMaxIncarnation - 1);
+  EXPECT_TRUE(own.providers.empty());
+  ASSERT_TRUE(net.run_until([&] { return net.members_seen_by("a1").at("a2").providers.empty(); }, 5s))
+      << "a1 never heard that a2 stopped advertising bash";
+  EXPECT_EQ(state_of("a2", "a1"), MemberState::alive);
+}
+
+// Found by fuzz/peer_store_fuzz.cpp: the same agent, leaving, told its peers it left at the
+// last incarnation, which only an alive record may take: every peer's door refused it.
+TEST_F(PeerStoreTest, StoreAtItsLastIncarnationLeavesWithoutSendingARecordItsPeersRefuse) {
+  start_network(2);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  net.ask("a2", ProbeRequest{1, "a1", "a2", kMaxClaimedIncarnation, 0});
+  net.run_for(100ms);
+  ASSERT_EQ(net.refused_at_door(), 0u);
+
+  net.leave("a2");
+  net.run_for(1s);
+  EXPECT_EQ(net.refused_at_door(), 0u) << "a2 sent a record of itself that a1's door refused";
 }
 
 }  // namespace
