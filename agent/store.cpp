@@ -1406,12 +1406,14 @@ class Store {
   }
 
   std::string random_peer() {
-    std::vector<std::string> addresses;
-    for (const auto& member : live_members(true))
-      if (member.name != config_.self.name) addresses.push_back(member.address);
+    // Addresses in place, not a copy of every live member: this runs every second.
+    std::vector<const std::string*> addresses;
+    for (const auto& [key, entry] : state_.members())
+      if (is_live_member(entry.member.state) && entry.member.name != config_.self.name)
+        addresses.push_back(&entry.member.address);
     if (addresses.empty()) return "";
     std::uniform_int_distribution<std::size_t> pick(0, addresses.size() - 1);
-    return addresses[pick(random_)];
+    return *addresses[pick(random_)];
   }
 
   void sync_with(const std::string& address) {
