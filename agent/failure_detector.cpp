@@ -6,30 +6,55 @@
 namespace mob {
 
 FailureDetector::FailureDetector(DetectorConfig config, std::uint64_t seed)
-    : config_(config), random_(seed) {}
+    : config_(config), random_(seed), suspicion_queues_(config_.indirect_probes + 2) {}
+
+std::size_t FailureDetector::queue_of(std::size_t confirmations) const {
+  return std::min<std::size_t>(confirmations, suspicion_queues_.size() - 1);
+}
+
+void FailureDetector::forget_suspicion(Suspicions::iterator suspicion) {
+  suspicion_queues_[queue_of(suspicion->second.confirmations.size())].erase(
+      {suspicion->second.started, suspicion->first});
+  suspicions_.erase(suspicion);
+}
 
 void FailureDetector::set_members(const std::vector<std::string>& names) {
-  members_ = names;
   std::set<std::string> present(names.begin(), names.end());
-  // The cursor keeps pointing at the next member of this cycle: removing or inserting
-  // before it would otherwise skip a member or probe one twice.
-  auto removed_before_cursor = std::count_if(
-      order_.begin(), order_.begin() + static_cast<long>(cursor_),
-      [&](const std::string& name) { return !present.contains(name); });
-  cursor_ -= static_cast<std::size_t>(removed_before_cursor);
-  std::erase_if(order_, [&](const std::string& name) { return !present.contains(name); });
-  for (const auto& name : names)
-    if (std::find(order_.begin(), order_.end(), name) == order_.end()) {
-      // New members go in at a random place so that everyone probes them soon.
-      std::uniform_int_distribution<std::size_t> at(0, order_.size());
-      auto position = at(random_);
-      order_.insert(order_.begin() + static_cast<long>(position), name);
-      if (position < cursor_) ++cursor_;
+  std::vector<std::string> gone;
+  for (const auto& name : members_)
+    if (!present.contains(name)) gone.push_back(name);
+  change_members(names, gone);
+  for (auto it = suspicions_.begin(); it != suspicions_.end();) {
+    auto next = std::next(it);
+    if (!present.contains(it->first)) forget_suspicion(it);
+    it = next;
+  }
+}
+
+void FailureDetector::change_members(const std::vector<std::string>& added, const std::vector<std::string>& gone) {
+  for (const auto& name : gone) {
+    if (members_.erase(name) == 0) continue;
+    // The cursor keeps pointing at the next member of this cycle: removing before it would
+    // otherwise skip a member.
+    auto at = std::find(order_.begin(), order_.end(), name);
+    if (at != order_.end()) {
+      if (static_cast<std::size_t>(at - order_.begin()) < cursor_) --cursor_;
+      order_.erase(at);
     }
-  std::erase_if(suspicions_, [&](const auto& entry) { return !present.contains(entry.first); });
-  std::erase_if(soon_, [&](const std::string& name) { return !present.contains(name); });
-  // A member that left is not expected to answer: its silence says nothing of our health.
-  if (probe_ && !present.contains(probe_->target)) probe_.reset();
+    if (auto suspicion = suspicions_.find(name); suspicion != suspicions_.end()) forget_suspicion(suspicion);
+    std::erase(soon_, name);
+    // A member that left is not expected to answer: its silence says nothing of our health.
+    if (probe_ && probe_->target == name) probe_.reset();
+  }
+  for (const auto& name : added) {
+    if (!members_.insert(name).second) continue;
+    // New members go in at a random place so that everyone probes them soon (and inserting
+    // before the cursor moves it, so that no member of this cycle is probed twice).
+    std::uniform_int_distribution<std::size_t> at(0, order_.size());
+    auto position = at(random_);
+    order_.insert(order_.begin() + static_cast<long>(position), name);
+    if (position < cursor_) ++cursor_;
+  }
 }
 
 std::chrono::milliseconds FailureDetector::scaled(std::chrono::milliseconds base) const {
@@ -94,14 +119,20 @@ std::vector<FailureDetector::Action> FailureDetector::tick(Clock::time_point now
     if (auto target = next_target()) start_probe(*target, now, actions);
     next_probe_at_ = now + scaled(config_.probe_interval);
   }
-  for (auto it = suspicions_.begin(); it != suspicions_.end();) {
-    auto timeout = suspicion_timeout(it->second.confirmations.size(), members_.size() + 1);
-    if (now - it->second.started >= timeout) {
-      actions.push_back({Action::Kind::declare_failed, it->first, 0, {}});
-      it = suspicions_.erase(it);
-    } else {
-      ++it;
+  // Those whose time is up, declared in the order of their names.
+  const std::size_t n = members_.size() + 1;
+  std::vector<std::string> expired;
+  for (std::size_t queue = 0; queue < suspicion_queues_.size(); ++queue) {
+    auto timeout = suspicion_timeout(queue, n);
+    for (const auto& [started, name] : suspicion_queues_[queue]) {
+      if (now - started < timeout) break;
+      expired.push_back(name);
     }
+  }
+  std::sort(expired.begin(), expired.end());
+  for (auto& name : expired) {
+    forget_suspicion(suspicions_.find(name));
+    actions.push_back({Action::Kind::declare_failed, std::move(name), 0, {}});
   }
   return actions;
 }
@@ -120,14 +151,24 @@ std::string FailureDetector::probe_target(std::uint64_t seq) const {
 void FailureDetector::on_suspected(const std::string& target, const std::string& by,
                                    Clock::time_point now) {
   auto [it, inserted] = suspicions_.try_emplace(target);
-  if (inserted) it->second.started = now;
-  if (!by.empty()) it->second.confirmations.insert(by);
+  Suspicion& suspicion = it->second;
+  if (inserted) {
+    suspicion.started = now;
+    suspicion_queues_[queue_of(0)].emplace(now, target);
+  }
+  const std::size_t queue = queue_of(suspicion.confirmations.size());
+  if (by.empty() || !suspicion.confirmations.insert(by).second) return;
+  if (queue_of(suspicion.confirmations.size()) == queue) return;
+  suspicion_queues_[queue].erase({suspicion.started, target});
+  suspicion_queues_[queue_of(suspicion.confirmations.size())].emplace(suspicion.started, target);
 }
 
-void FailureDetector::on_cleared(const std::string& target) { suspicions_.erase(target); }
+void FailureDetector::on_cleared(const std::string& target) {
+  if (auto suspicion = suspicions_.find(target); suspicion != suspicions_.end()) forget_suspicion(suspicion);
+}
 
 void FailureDetector::probe_soon(const std::string& target, Clock::time_point now) {
-  if (std::find(members_.begin(), members_.end(), target) == members_.end()) return;
+  if (!members_.contains(target)) return;
   if (probe_ && !probe_->acked && probe_->target == target) return;
   if (std::find(soon_.begin(), soon_.end(), target) != soon_.end()) return;
   if (soon_.empty()) soon_since_ = now;
@@ -145,9 +186,10 @@ FailureDetector::Clock::time_point FailureDetector::next_deadline() const {
     if (!probe_->indirect_sent) deadline = std::min(deadline, probe_->indirect_at);
     deadline = std::min(deadline, probe_->give_up_at);
   }
-  for (const auto& [name, suspicion] : suspicions_)
-    deadline = std::min(deadline, suspicion.started + suspicion_timeout(suspicion.confirmations.size(),
-                                                                        members_.size() + 1));
+  for (std::size_t queue = 0; queue < suspicion_queues_.size(); ++queue)
+    if (!suspicion_queues_[queue].empty())
+      deadline = std::min(deadline, suspicion_queues_[queue].begin()->first +
+                                        suspicion_timeout(queue, members_.size() + 1));
   return deadline;
 }
 

@@ -38,6 +38,11 @@ class FailureDetector {
 
   // The members to probe (everyone alive or suspect except this agent).
   void set_members(const std::vector<std::string>& names);
+  // The same, as a change: `added` are probed from now on (those already probed are left
+  // as they are), `gone` no longer are. Costs what changed, not the whole membership: the
+  // store calls it after each change in a network of thousands. set_members() of the list
+  // that results, with `added` in that list's order, draws the same random numbers.
+  void change_members(const std::vector<std::string>& added, const std::vector<std::string>& gone);
   // Advances time; returns what to do now.
   std::vector<Action> tick(Clock::time_point now);
   // An ack for probe `seq` arrived (directly or relayed).
@@ -74,22 +79,31 @@ class FailureDetector {
     std::set<std::string> confirmations;
   };
 
+  using Suspicions = std::map<std::string, Suspicion>;
   std::chrono::milliseconds scaled(std::chrono::milliseconds base) const;
+  // Which of suspicion_queues_ holds a suspicion with `confirmations`.
+  std::size_t queue_of(std::size_t confirmations) const;
+  void forget_suspicion(Suspicions::iterator suspicion);
   void start_probe(const std::string& target, Clock::time_point now, std::vector<Action>& actions);
   std::optional<std::string> next_target();
   std::vector<std::string> pick_helpers(const std::string& target);
 
   DetectorConfig config_;
   std::mt19937_64 random_;
-  std::vector<std::string> members_;
-  std::vector<std::string> order_;
+  std::set<std::string> members_;
+  std::vector<std::string> order_;  // this cycle's probe order: members_, shuffled
   std::size_t cursor_ = 0;
   std::uint64_t next_seq_ = 1;
   std::optional<Probe> probe_;
   Clock::time_point next_probe_at_{};
   std::vector<std::string> soon_;  // probe_soon() targets, oldest first, each once
   Clock::time_point soon_since_{};  // when the oldest of them was asked for
-  std::map<std::string, Suspicion> suspicions_;
+  Suspicions suspicions_;
+  // The suspicions again, by when each started, one queue per count of confirmations up to
+  // indirect_probes + 1 (a suspicion's timeout depends only on that count and on n, and is
+  // the same for every count past it): the next to time out is at the front of one of them,
+  // so a tick and next_deadline() cost the same with 3 suspicions or 3,000.
+  std::vector<std::set<std::pair<Clock::time_point, std::string>>> suspicion_queues_;
   std::uint32_t health_penalty_ = 0;
 };
 

@@ -541,6 +541,9 @@ class Store {
       bool soft = before && before->member.incarnation == entry.member.incarnation &&
                   before->member.state == entry.member.state &&
                   before->reported_by == entry.reported_by;
+      // update_peers() also looks at where a member listens, which a heartbeat could change.
+      bool moved = before && (before->member.address != entry.member.address ||
+                              before->member.pub_address != entry.member.pub_address);
       MemberState old_state = before ? before->member.state : MemberState::left;
       bool existed = before != nullptr;
       clock_.observe(entry.heartbeat);
@@ -554,6 +557,7 @@ class Store {
           detector_.on_suspected(entry.member.name, entry.reported_by, time_.steady_now());
         continue;
       }
+      if (!soft || moved) members_changed_.insert(entry.member.name);
       if (!soft || entry.member.name == config_.self.name) changed.members.push_back(entry);
       if (!soft) member_changed(entry, existed ? std::optional(old_state) : std::nullopt);
       if (!soft) publish_change(entry, existed ? std::optional(old_state) : std::nullopt);
@@ -1443,12 +1447,14 @@ class Store {
   }
 
   std::string random_peer() {
-    std::vector<std::string> addresses;
-    for (const auto& member : live_members(true))
-      if (member.name != config_.self.name) addresses.push_back(member.address);
+    // Addresses in place, not a copy of every live member: this runs every second.
+    std::vector<const std::string*> addresses;
+    for (const auto& [key, entry] : state_.members())
+      if (is_live_member(entry.member.state) && entry.member.name != config_.self.name)
+        addresses.push_back(&entry.member.address);
     if (addresses.empty()) return "";
     std::uniform_int_distribution<std::size_t> pick(0, addresses.size() - 1);
-    return addresses[pick(random_)];
+    return *addresses[pick(random_)];
   }
 
   void sync_with(const std::string& address) {
@@ -1466,6 +1472,10 @@ class Store {
     std::vector<std::string> removed_specs;
     for (const auto& [key, entry] : state_.services())
       if (entry.removed) removed_specs.push_back(entry.name);
+    std::vector<std::string> gone_members;  // only failed and left ones are collected
+    for (const auto& [key, entry] : state_.members())
+      if (entry.member.state == MemberState::failed || entry.member.state == MemberState::left)
+        gone_members.push_back(entry.member.name);
     std::uint64_t cutoff = (now_ms - ttl_ms) << 16;
     auto failed_ms = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(config_.reconnect_timeout).count());
@@ -1481,6 +1491,8 @@ class Store {
     if (state_.collect_garbage(cutoff, failed_cutoff) == 0) return;
     for (const auto& name : removed_specs)
       if (!state_.service(name)) uncollected_.push_back(name);
+    for (auto& name : gone_members)
+      if (!state_.member(name)) members_changed_.insert(std::move(name));
     save();
     members_dirty_ = true;
   }
@@ -1554,26 +1566,38 @@ class Store {
   // this agent (all of them in a small network). Each agent ranks peers by its own name, so
   // every peer is read by about `max_subscriptions` others whatever the size of the
   // network, a newcomer gets its share of readers at once, and a change of membership moves
-  // few subscriptions. Relaying carries changes across this random graph.
+  // few subscriptions. Relaying carries changes across this random graph. Looks only at the
+  // members that changed since the last call (members_changed_): in a network of thousands,
+  // a join is one change, not a pass over every member.
   void update_peers() {
-    bool has_failed = false;
-    std::vector<std::string> probe_targets;
-    std::vector<std::pair<std::uint64_t, const Member*>> candidates;
-    for (const auto& [key, entry] : state_.members()) {
-      const auto& member = entry.member;
-      if (member.name == config_.self.name) continue;
-      bool live = is_live_member(member.state);
-      if (live) probe_targets.push_back(member.name);
-      has_failed = has_failed || member.state == MemberState::failed;
-      if (live && !member.pub_address.empty())
-        candidates.emplace_back(rendezvous_score(config_.self.name, member.name), &member);
-      if (!live && member.state == MemberState::left) net_.forget_peer(member.address);
+    std::vector<std::string> added, gone;
+    for (const auto& name : members_changed_) {
+      if (name == config_.self.name) continue;
+      const MemberEntry* entry = state_.member(name);
+      const bool live = entry && is_live_member(entry->member.state);
+      (live ? added : gone).push_back(name);
+      if (auto was = subscription_candidates_.find(name); was != subscription_candidates_.end()) {
+        ranked_candidates_.erase({was->second.first, name});
+        subscription_candidates_.erase(was);
+      }
+      if (live && !entry->member.pub_address.empty()) {
+        auto score = rendezvous_score(config_.self.name, name);
+        subscription_candidates_.emplace(name, std::make_pair(score, entry->member.pub_address));
+        ranked_candidates_.emplace(score, name);
+      }
+      if (entry && entry->member.state == MemberState::failed) failed_members_.insert(name);
+      else failed_members_.erase(name);
+      if (entry && entry->member.state == MemberState::left) net_.forget_peer(entry->member.address);
     }
-    std::size_t keep = std::min<std::size_t>(candidates.size(), config_.max_subscriptions);
-    std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(keep),
-                      candidates.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    members_changed_.clear();
+    std::vector<std::pair<const std::string*, const std::string*>> top;  // (name, PUB), the highest score first
     std::set<std::string> wanted;
-    for (std::size_t i = 0; i < keep; ++i) wanted.insert(candidates[i].second->pub_address);
+    for (auto it = ranked_candidates_.begin(); it != ranked_candidates_.end() && top.size() < config_.max_subscriptions;
+         ++it) {
+      const std::string& pub = subscription_candidates_.at(it->second).second;
+      top.emplace_back(&it->second, &pub);
+      wanted.insert(pub);
+    }
     for (auto it = subscribed_.begin(); it != subscribed_.end();) {
       if (wanted.contains(*it)) {
         ++it;
@@ -1582,13 +1606,13 @@ class Store {
       net_.unsubscribe(*it);
       it = subscribed_.erase(it);
     }
-    for (std::size_t i = 0; i < keep; ++i) {
-      const Member& member = *candidates[i].second;
-      if (!subscribed_.insert(member.pub_address).second) continue;
-      net_.subscribe(member.pub_address);
-      sync_soon_ = member.name;  // what it published before we listened is fetched now
+    for (const auto& [name, pub] : top) {
+      if (!subscribed_.insert(*pub).second) continue;
+      net_.subscribe(*pub);
+      sync_soon_ = *name;  // what it published before we listened is fetched now
     }
-    detector_.set_members(probe_targets);
+    detector_.change_members(added, gone);
+    const bool has_failed = !failed_members_.empty();
     if (has_failed && !has_failed_members_) next_reconnect_ = time_.steady_now() + config_.reconnect_interval;
     has_failed_members_ = has_failed;
   }
@@ -1796,6 +1820,13 @@ class Store {
   const Clock::duration reply_wait_ =
       std::max<Clock::duration>(kMinReplyWait, config_.detector.probe_interval * 2);
   std::set<std::string> subscribed_;
+  std::set<std::string> members_changed_;  // since update_peers() last ran (absorb, collect_garbage)
+  // update_peers()' view of the members, kept as they change: the live peers that publish,
+  // by name (score, PUB) and ranked by their rendezvous score for this agent, highest first;
+  // the failed peers.
+  std::map<std::string, std::pair<std::uint64_t, std::string>> subscription_candidates_;
+  std::set<std::pair<std::uint64_t, std::string>, std::greater<>> ranked_candidates_;
+  std::set<std::string> failed_members_;
   ClusterState state_;
   HybridClock clock_;
   FailureDetector detector_;

@@ -1,6 +1,7 @@
 #include "sim/network_model.hpp"
 
 #include <algorithm>
+#include <set>
 
 namespace mob::sim {
 
@@ -21,12 +22,21 @@ std::vector<Micros> delivery_delays(const LinkFaults& link, std::mt19937_64& ran
 }
 
 void Partitions::cut(const std::vector<int>& from, const std::vector<int>& to, bool both_ways) {
-  for (int a : from)
-    for (int b : to) {
-      if (a == b) continue;
-      blocked_.insert({a, b});
-      if (both_ways) blocked_.insert({b, a});
-    }
+  Cut cut{from, to, both_ways};
+  std::sort(cut.from.begin(), cut.from.end());
+  std::sort(cut.to.begin(), cut.to.end());
+  // An agent is never cut from itself: a cut of one agent from itself cuts nothing.
+  std::set<int> agents(cut.from.begin(), cut.from.end());
+  agents.insert(cut.to.begin(), cut.to.end());
+  if (!cut.from.empty() && !cut.to.empty() && agents.size() >= 2) cuts_.push_back(std::move(cut));
+}
+
+bool Partitions::blocked(int from, int to) const {
+  if (from == to) return false;
+  auto in = [](const std::vector<int>& group, int agent) { return std::binary_search(group.begin(), group.end(), agent); };
+  for (const auto& cut : cuts_)
+    if ((in(cut.from, from) && in(cut.to, to)) || (cut.both_ways && in(cut.to, from) && in(cut.from, to))) return true;
+  return false;
 }
 
 void EventQueue::schedule(Micros at, Action action) {

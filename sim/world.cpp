@@ -314,6 +314,7 @@ struct World::Impl {
   }
 
   Agent& agent(int i) { return *agents.at(static_cast<std::size_t>(i)); }
+  std::vector<MemberState> view_of(int i);
 
   // A line of the story of the run, beside the agents' log lines (which carry wall time).
   void narrate(const std::string& what) {
@@ -538,20 +539,30 @@ namespace {
 const char* state_name(MemberState state) { return to_string(state).data(); }
 }  // namespace
 
+// Agent i's view of the network, by agent index (MemberState::count_: not listed); empty
+// when it does not answer. Indexed, not a map by name: the scale measurement asks every
+// agent of thousands many times.
+std::vector<MemberState> World::Impl::view_of(int i) {
+  std::vector<MemberState> view;
+  auto reply = agent(i).query(MembersRequest{});
+  const auto* members = reply ? std::get_if<MembersReply>(&*reply) : nullptr;
+  if (!members) return view;
+  view.assign(agents.size(), MemberState::count_);
+  for (const auto& m : members->members)
+    if (auto j = by_name.find(m.name); j != by_name.end()) view[static_cast<std::size_t>(j->second)] = m.state;
+  return view;
+}
+
 int World::agents_with_full_view() {
   int full = 0;
   for (int i = 0; i < agents(); ++i) {
     if (!live(i)) continue;
-    auto reply = impl_->agent(i).query(MembersRequest{});
-    const auto* members = reply ? std::get_if<MembersReply>(&*reply) : nullptr;
-    if (!members) continue;
-    std::map<std::string, MemberState> view;
-    for (const auto& m : members->members) view[m.name] = m.state;
+    auto view = impl_->view_of(i);
+    if (view.empty()) continue;
     bool ok = true;
     for (int j = 0; j < agents() && ok; ++j) {
       if (j == i || paused(j)) continue;
-      auto seen = view.find(name(j));
-      bool alive = seen != view.end() && seen->second == MemberState::alive;
+      bool alive = view[static_cast<std::size_t>(j)] == MemberState::alive;
       ok = up(j) ? alive : !alive;
     }
     full += ok ? 1 : 0;
@@ -563,11 +574,8 @@ int World::agents_listing(int target, MemberState state) {
   int seeing = 0;
   for (int i = 0; i < agents(); ++i) {
     if (!live(i) || i == target) continue;
-    auto reply = impl_->agent(i).query(MembersRequest{});
-    const auto* members = reply ? std::get_if<MembersReply>(&*reply) : nullptr;
-    if (!members) continue;
-    for (const auto& m : members->members)
-      if (m.name == name(target) && m.state == state) ++seeing;
+    auto view = impl_->view_of(i);
+    if (!view.empty() && view[static_cast<std::size_t>(target)] == state) ++seeing;
   }
   return seeing;
 }
