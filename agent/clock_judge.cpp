@@ -25,8 +25,7 @@ void ClockJudge::note(const std::string& peer, std::uint64_t their_wall_ms, std:
 }
 
 bool ClockJudge::majority_agrees_with_us() const {
-  std::size_t inside = 1 + samples_.size() - samples_off_;  // this agent agrees with itself
-  return inside > samples_off_;
+  return 1 + samples_.size() - samples_off_ > samples_off_;  // this agent agrees with itself
 }
 
 bool ClockJudge::off(const Sample& sample) const {
@@ -46,17 +45,12 @@ std::optional<std::string> ClockJudge::judge_own_clock(TimePoint now) {
     return stale;
   });
   if (samples_.empty()) return std::nullopt;
-  std::size_t inside = 1, outside = 0;  // this agent agrees with itself
-  std::vector<std::int64_t> offsets_off;
-  for (const auto& [peer, sample] : samples_) {
-    if (off(sample)) {
-      ++outside;
-      offsets_off.push_back(sample.offset_ms);
-    } else {
-      ++inside;
-    }
-  }
+  const std::size_t outside = samples_off_;
+  const std::size_t inside = 1 + samples_.size() - samples_off_;  // this agent agrees with itself
   if (outside <= inside) return std::string();
+  std::vector<std::int64_t> offsets_off;
+  for (const auto& [peer, sample] : samples_)
+    if (off(sample)) offsets_off.push_back(sample.offset_ms);
   auto middle = offsets_off.begin() + static_cast<std::ptrdiff_t>(offsets_off.size() / 2);
   std::nth_element(offsets_off.begin(), middle, offsets_off.end());
   std::int64_t median = *middle;  // the peers' clock minus ours
