@@ -241,6 +241,9 @@ void check_request(const Body& body) {
         } else if constexpr (std::is_same_v<T, ControlRequest>) {
           check_service_name("service", message.service);
           check_write_id("write_id", message.write_id);
+          if (message.instances >= kMaxInstanceIndex)
+            refuse("instances", std::to_string(message.instances) + " is more than " +
+                                    std::to_string(kMaxInstanceIndex - 1));
         } else if constexpr (std::is_same_v<T, LogsRequest>) {
           check_service_name("service", message.service);
           if (message.instance < -1 || message.instance >= static_cast<std::int64_t>(kMaxInstanceIndex))

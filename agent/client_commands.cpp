@@ -161,6 +161,24 @@ Result<ClientWrite<ControlReply>> decide_control(const CommandView& view, const 
       entry.removed = true;
       break;
     }
+    case ControlAction::scale: {
+      const ServiceSpec* own = view.spec_of(entry);
+      if (!own)
+        return fail(Errc::malformed, "the spec of \"" + entry.name +
+                                         "\" cannot be read on this agent; deploy it again with mob-tool deploy");
+      if (request.instances > view.limits.max_instances)
+        return fail(Errc::invalid_argument, "instances: expected an integer from 0 to " +
+                                                std::to_string(view.limits.max_instances) + ", got " +
+                                                std::to_string(request.instances) +
+                                                " (the agent's limit, --max-instances)");
+      if (request.instances == own->instances)  // nothing to change: no new version
+        return ClientWrite<ControlReply>{std::nullopt, ControlReply{entry.name, entry.generation}};
+      ServiceSpec scaled = *own;
+      scaled.instances = request.instances;
+      entry.spec_json = to_json(scaled).dump();
+      ++entry.generation;
+      break;
+    }
     case ControlAction::count_: break;
   }
   entry.stamp = stamp();

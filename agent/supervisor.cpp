@@ -27,6 +27,7 @@ constexpr std::string_view kLog = "supervisor";
 struct Service {
   ServiceSpec spec;
   std::string spec_json;
+  std::string run_spec;  // spec_json without `instances`: what each instance runs
   std::uint64_t version = 0;
   bool enabled = true;
   std::uint64_t restart_generation = 0;
@@ -49,6 +50,7 @@ struct Instance {
   std::uint64_t launched_version = 0;
   std::uint64_t launched_generation = 0;
   std::string launched_spec_json;
+  std::string launched_run_spec;  // Service::run_spec
   // What an instance gave up on (failed, or exited for good); a new deploy or
   // `mob-tool restart` changes it and so tries again.
   std::optional<std::tuple<std::uint64_t, std::uint64_t, std::string>> settled_at;
@@ -137,6 +139,9 @@ class Supervisor {
       return;
     }
     Service& service = services_[assignment.name];
+    auto run_spec = to_json(*spec);
+    run_spec.erase("instances");
+    service.run_spec = run_spec.dump();
     service.spec = std::move(*spec);
     service.spec_json = assignment.spec_json;
     service.version = assignment.version;
@@ -174,6 +179,7 @@ class Supervisor {
     const Service* service = service_it == services_.end() ? nullptr : &service_it->second;
     bool assigned = service && service->assigned.contains(instance.index);
     bool wanted = assigned && service->enabled && !shutting_down_;
+    if (wanted && scaled_only(instance, *service)) carry_over(instance, *service);
 
     if (instance.process_live) {
       bool outdated = wanted && (instance.launched_version != service->version ||
@@ -214,6 +220,25 @@ class Supervisor {
     launch(instance, *service);
   }
 
+  // The service's version differs from the one `instance` was launched from only in
+  // `instances` (mob-tool scale, or a deploy that changed nothing else): what the instance
+  // runs is the same. A redeploy of the very same spec is not this: it restarts, as before.
+  static bool scaled_only(const Instance& instance, const Service& service) {
+    return instance.launches > 0 && instance.launched_version != service.version &&
+           instance.launched_generation == service.restart_generation &&
+           instance.launched_spec_json != service.spec_json && instance.launched_run_spec == service.run_spec;
+  }
+
+  // The instance carries on as the new version: never restarted, its state (running,
+  // exited, failed, waiting to restart) kept, and reported under the new version.
+  void carry_over(Instance& instance, const Service& service) {
+    const bool settled = instance.settled_at.has_value();
+    instance.launched_version = service.version;
+    instance.launched_spec_json = service.spec_json;
+    if (settled) instance.settled_at = std::make_tuple(service.version, service.restart_generation, service.spec_json);
+    report(instance);
+  }
+
   void launch(Instance& instance, const Service& service) {
     auto worker = workers_.find(service.spec.provider);
     instance.provider = service.spec.provider;
@@ -221,6 +246,7 @@ class Supervisor {
     instance.launched_version = service.version;
     instance.launched_generation = service.restart_generation;
     instance.launched_spec_json = service.spec_json;
+    instance.launched_run_spec = service.run_spec;
     if (worker == workers_.end()) {
       instance.settled_at = std::make_tuple(service.version, service.restart_generation, service.spec_json);
       set_state(instance, InstanceState::failed,

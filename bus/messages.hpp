@@ -147,14 +147,18 @@ struct StatusReply {
 
 // force_remove: remove even while other services depend on it (they wait until it is
 // deployed again), the way out of a dependency cycle made by concurrent deploys.
-enum class ControlAction : std::uint8_t { stop, start, restart, remove, force_remove, count_ };
+// scale: a new version of the spec with `instances` changed, nothing else (running instances
+// carry on as the new version, never restarted).
+enum class ControlAction : std::uint8_t { stop, start, restart, remove, force_remove, scale, count_ };
 std::string_view to_string(ControlAction action);
 
 struct ControlRequest {
   std::string service;
   ControlAction action = ControlAction::stop;
   std::string write_id;  // as DeployRequest.write_id
-  MOB_FIELDS(service, action, write_id)
+  std::uint32_t instances = 0;  // for scale: the new count
+  MOB_FIELDS(service, action, write_id, instances)
+  MOB_REQUIRED_FIELDS(3)  // instances came with scale (issue 18)
 };
 struct ControlReply {
   std::string service;

@@ -45,6 +45,7 @@ std::string_view to_string(ControlAction action) {
     case ControlAction::restart: return "restart";
     case ControlAction::remove: return "remove";
     case ControlAction::force_remove: return "remove --force";
+    case ControlAction::scale: return "scale";
     case ControlAction::count_: break;
   }
   return "unknown";

@@ -347,8 +347,9 @@ Result<StatusReply> Client::status(std::string service) {
   return connection_->ask<StatusReply>(StatusRequest{std::move(service)});
 }
 
-Result<ControlReply> Client::control(std::string service, ControlAction action, std::string write_id) {
-  return connection_->ask<ControlReply>(ControlRequest{std::move(service), action, std::move(write_id)});
+Result<ControlReply> Client::control(std::string service, ControlAction action, std::string write_id,
+                                     std::uint32_t instances) {
+  return connection_->ask<ControlReply>(ControlRequest{std::move(service), action, std::move(write_id), instances});
 }
 
 Result<LogsReply> Client::logs(const LogsRequest& request) {

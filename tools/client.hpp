@@ -58,7 +58,9 @@ class Client {
                                                std::vector<std::string> write_ids = {});
   // An empty `service` asks for every service.
   Result<StatusReply> status(std::string service = {});
-  Result<ControlReply> control(std::string service, ControlAction action, std::string write_id = {});
+  // `instances`: the new count, for ControlAction::scale.
+  Result<ControlReply> control(std::string service, ControlAction action, std::string write_id = {},
+                               std::uint32_t instances = 0);
   Result<LogsReply> logs(const LogsRequest& request);
   Result<MembersReply> members();
   // Makes the agent join the network through these agents ("HOST:PORT").

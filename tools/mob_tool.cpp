@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -728,6 +729,47 @@ int run_remove(const CommandInfo& command, Agent& agent, const Args& args) {
   return control(command, agent, args, mob::ControlAction::remove, "removed");
 }
 
+// ---- scale -------------------------------------------------------------------------------
+
+int run_scale(const CommandInfo& command, Agent& agent, const Args& args) {
+  constexpr Positional positionals[] = {{"service", "SERVICE", true}, {"instances", "N", true}};
+  auto values = parse_command(command, args, deploy_options(), positionals);
+  if (!values) return kExitOk;
+  const auto service = (*values)["service"].as<std::string>();
+  const auto count_text = (*values)["instances"].as<std::string>();
+  std::uint32_t count = 0;
+  auto [end, error] = std::from_chars(count_text.data(), count_text.data() + count_text.size(), count);
+  if (error != std::errc{} || end != count_text.data() + count_text.size())
+    throw UsageError{"scale: N must be a whole number of instances (0 or more), got \"" + count_text + "\""};
+  milliseconds wait_timeout(checked_number(command, *values, "wait-timeout", 1, "ms"));
+  const bool detach = (*values)["detach"].as<bool>();
+  mob::Client* client = agent.client("scale");
+  if (client == nullptr) return kExitFailed;
+  DeployWatch watch;
+  if (!detach)
+    if (auto opened = watch.open(agent); !opened) return failed("scale", opened.error());
+  auto write_id = values->count("write-id") ? checked_write_id(command, *values) : mob::new_write_id();
+  auto reply = client->control(service, mob::ControlAction::scale, write_id, count);
+  if (!reply && reply.error().code == mob::Errc::timeout)
+    reply = client->control(service, mob::ControlAction::scale, write_id, count);  // the same write
+  if (!reply && reply.error().code == mob::Errc::timeout)
+    return failed("scale", may_still_take_effect(reply.error(), "scale", service, write_id,
+                                                 agent.command_line() + " scale " + service + " " + count_text));
+  if (!reply) return failed("scale", reply.error());
+  std::cout << "scaled " << service << " to " << count << " instance" << (count == 1 ? "" : "s") << " (version "
+            << reply->version << ")" << std::endl;
+  if (detach) return kExitOk;
+  // Follow it like a deploy of that version: the running instances carry on, the new ones start.
+  auto status = client->status(service);
+  if (!status) return failed("scale", status.error());
+  mob::DeployReply scaled{service, reply->version, false, 0, "", 0};
+  for (const auto& found : status->services)
+    if (found.name == service && found.version == reply->version)
+      scaled = mob::DeployReply{service, reply->version, false, mob::spec_identity(found.spec_json), found.origin,
+                                found.changed_at};
+  return wait_until_running(*client, *watch.events, scaled, wait_timeout, *watch.stop);
+}
+
 // ---- logs ------------------------------------------------------------------------------
 
 // Writes instance output to stdout. With several instances each line gets "[index] ", and
@@ -1112,6 +1154,12 @@ constexpr CommandInfo kCommands[] = {
     {"restart", "", "SERVICE", "restart SERVICE", "stop and start every instance of a service",
      "Restarts every instance of SERVICE; a failed instance gets a fresh set of restarts.",
      run_restart},
+    {"scale", "", "SERVICE N", "scale SERVICE N [--detach] [--wait-timeout MS]",
+     "change how many instances of a service run, restarting none",
+     "Makes N the service's instance count, as a new version that changes nothing else: the\n"
+     "running instances keep running (same pids), new ones start, and with fewer the highest\n"
+     "numbers stop. Then waits like deploy until every instance runs (--detach: does not wait).",
+     run_scale},
     {"remove", "rm", "SERVICE", "remove SERVICE", "stop a service and forget it",
      "Stops every instance of SERVICE and removes the service from the agent.", run_remove},
     {"logs", "", "SERVICE", "logs SERVICE [-f|--follow] [--tail N] [--instance I]",

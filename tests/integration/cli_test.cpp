@@ -1,6 +1,7 @@
 // mob-tool as a user runs it, against a real agent: deploy from a file and from stdin,
 // status, logs, stop/start, the original -d form, and clear errors with the right exit codes.
 #include <fstream>
+#include <map>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -134,6 +135,71 @@ TEST_F(Cli, UnknownServiceIsNamed) {
   auto result = tool({"logs", "ghost"});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("ghost"), std::string::npos) << result.err;
+}
+
+// The pid of each running instance of `service`, by index; an instance that does not run is missing.
+std::map<std::uint32_t, std::int64_t> running_pids(AgentProcess& agent, const std::string& service) {
+  std::map<std::uint32_t, std::int64_t> pids;
+  if (auto status = agent.service(service))
+    for (const auto& instance : status->instance_list)
+      if (instance.state == InstanceState::running) pids[instance.index] = instance.pid;
+  return pids;
+}
+
+TEST_F(Cli, ScaleStartsAndStopsOnlyTheDifferenceAndTheSurvivorsKeepTheirPids) {
+  ASSERT_TRUE(agent_->deploy(R"({"name": "web", "provider": "bash", "instances": 3, "params": {"command": "exec sleep 1000"}})"));
+  ASSERT_TRUE(wait_until([&] { return running_pids(*agent_, "web").size() == 3; }));
+  const auto before = running_pids(*agent_, "web");
+
+  auto up = tool({"scale", "web", "5"});
+  ASSERT_EQ(up.exit_code, 0) << up.out << up.err;
+  EXPECT_NE(up.out.find("scaled web to 5 instances (version 2)"), std::string::npos) << up.out;
+  auto after_up = running_pids(*agent_, "web");
+  ASSERT_EQ(after_up.size(), 5u) << "scale returns once every instance runs:\n" << up.out;
+  for (const auto& [index, pid] : before) EXPECT_EQ(after_up[index], pid) << "web/" << index << " was restarted";
+  EXPECT_EQ(processes_with_env("MOB_SERVICE=web").size(), 5u);
+  for (const auto& instance : agent_->service("web")->instance_list)
+    EXPECT_EQ(instance.spec_version, 2u) << "web/" << instance.index << " is reported under the old version";
+
+  auto down = tool({"scale", "web", "2"});
+  ASSERT_EQ(down.exit_code, 0) << down.out << down.err;
+  ASSERT_TRUE(wait_until([&] { return processes_with_env("MOB_SERVICE=web").size() == 2; }))
+      << processes_with_env("MOB_SERVICE=web").size() << " processes of web";
+  auto after_down = running_pids(*agent_, "web");
+  EXPECT_EQ(after_down, (std::map<std::uint32_t, std::int64_t>{{0, before.at(0)}, {1, before.at(1)}}))
+      << "the highest numbers stop; 0 and 1 keep running";
+  for (const auto& [index, pid] : before)
+    EXPECT_EQ(process_alive(static_cast<pid_t>(pid)), index < 2) << "web/" << index << " pid " << pid;
+
+  auto same = tool({"scale", "web", "2"});
+  EXPECT_EQ(same.exit_code, 0) << same.err;
+  EXPECT_NE(same.out.find("(version 3)"), std::string::npos) << "no change, no new version: " << same.out;
+
+  // A deploy that changes only `instances` restarts none either; one that changes the
+  // command restarts them all.
+  ASSERT_TRUE(agent_->deploy(R"({"name": "web", "provider": "bash", "instances": 3, "params": {"command": "exec sleep 1000"}})"));
+  ASSERT_TRUE(wait_until([&] { return running_pids(*agent_, "web").size() == 3; }));
+  EXPECT_EQ(running_pids(*agent_, "web").at(0), before.at(0));
+  ASSERT_TRUE(agent_->deploy(R"({"name": "web", "provider": "bash", "instances": 3, "params": {"command": "exec sleep 2000"}})"));
+  ASSERT_TRUE(agent_->wait_state("web", 0, InstanceState::running, 15s, before.at(0)));
+}
+
+TEST_F(Cli, ScaleRefusesWhatIsNotACountOrAService) {
+  ASSERT_TRUE(agent_->deploy(R"({"name": "web", "provider": "bash", "params": {"command": "exec sleep 1000"}})"));
+  auto word = tool({"scale", "web", "many"});
+  EXPECT_EQ(word.exit_code, 2);
+  EXPECT_NE(word.err.find("N must be a whole number of instances"), std::string::npos) << word.err;
+  auto negative = tool({"scale", "web", "-1"});
+  EXPECT_EQ(negative.exit_code, 2) << negative.out << negative.err;
+  auto ghost = tool({"scale", "ghost", "2", "--detach"});
+  EXPECT_EQ(ghost.exit_code, 1);
+  EXPECT_NE(ghost.err.find("service \"ghost\" is not deployed"), std::string::npos) << ghost.err;
+  auto huge = tool({"scale", "web", "1000", "--detach"});
+  EXPECT_EQ(huge.exit_code, 1);
+  EXPECT_NE(huge.err.find("instances: expected an integer from 0 to 100, got 1000 (the agent's limit, --max-instances)"),
+            std::string::npos)
+      << huge.err;
+  EXPECT_EQ(agent_->service("web")->version, 1u) << "a refused scale writes nothing";
 }
 
 }  // namespace

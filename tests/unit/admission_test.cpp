@@ -129,6 +129,7 @@ TEST(Admission, EveryRequestNamesTheFieldItRefuses) {
       {DeployRequest{"{}", std::string(kMaxWriteIdBytes + 1, 'a')}, "write_id"},
       {DeployRequest{"{}", "id with spaces"}, "write_id"},
       {ControlRequest{"web", ControlAction::stop, std::string("a\0b", 3)}, "write_id"},
+      {ControlRequest{"web", ControlAction::scale, "", kMaxInstanceIndex}, "instances"},
       {JoinCommand{{"127.0.0.1:6666", "ipc:///tmp/x"}}, "seeds[1]"},
       {JoinCommand{{"tcp://127.0.0.1:99999"}}, "seeds[0]"},
       {JoinCommand{std::vector<std::string>(kMaxJoinSeeds + 1, "127.0.0.1:1")}, "seeds"},

@@ -77,6 +77,8 @@ TEST(Codec, RequestsAndInternalMessagesRoundTrip) {
   EXPECT_EQ(round_trip(ControlRequest{"x", ControlAction::remove, {}}).action, ControlAction::remove);
   EXPECT_EQ(round_trip(DeployRequest{"{}", "3f9a01c2"}).write_id, "3f9a01c2");
   EXPECT_EQ(round_trip(ControlRequest{"x", ControlAction::stop, "77e0"}).write_id, "77e0");
+  EXPECT_EQ(round_trip(ControlRequest{"x", ControlAction::scale, "77e1", 7}).instances, 7u);
+  EXPECT_EQ(round_trip(ControlRequest{"x", ControlAction::scale, "77e1", 7}).action, ControlAction::scale);
   EXPECT_TRUE(round_trip(ShutdownRequest{true}).now);
   EXPECT_FALSE(round_trip(ShutdownRequest{}).now);
   ServiceEntry entry;
@@ -249,6 +251,20 @@ TEST(Codec, AnInstanceRecordFromAReleaseBeforeHealthChecksDecodesWithoutHealth) 
   ASSERT_FALSE(short_of_required);
   EXPECT_NE(short_of_required.error().message.find("expected 11 fields, got 10"), std::string::npos)
       << short_of_required.error().message;
+}
+
+TEST(Codec, AControlRequestFromAReleaseBeforeScaleDecodesWithoutInstances) {
+  auto decoded = decode(hand_packed(kProtocolVersion, type_code(Body{ControlRequest{}}), [](auto& pk) {
+    pk.pack_array(3);
+    pk.pack(std::string("echoes"));
+    pk.pack(static_cast<int>(ControlAction::restart));
+    pk.pack(std::string("w1"));
+  }));
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  const auto& request = std::get<ControlRequest>(decoded->body);
+  EXPECT_EQ(request.action, ControlAction::restart);
+  EXPECT_EQ(request.write_id, "w1");
+  EXPECT_EQ(request.instances, 0u);
 }
 
 TEST(Codec, EnumOutOfRangeIsRejected) {

@@ -2,6 +2,7 @@
 // (agent/client_commands.hpp), local assignments (agent/local_assignments.hpp), subscriptions
 // (agent/subscriptions.hpp) and the record format (agent/service_record.hpp).
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <map>
 #include <set>
@@ -251,6 +252,33 @@ TEST_F(ClientCommands, StatusSaysWhyEachInstanceIsNotRunning) {
   auto unknown = service_statuses(view(), StatusRequest{"nope"}, fit);
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().code, Errc::not_found);
+}
+
+TEST_F(ClientCommands, ScaleIsANewVersionThatChangesOnlyTheInstanceCount) {
+  deploy("web", 3).enabled = false;  // a stopped service stays stopped when scaled
+  auto scaled = decide_control(view(), ControlRequest{"web", ControlAction::scale, "w-2", 5}, stamper());
+  ASSERT_TRUE(scaled) << scaled.error().message;
+  ASSERT_TRUE(scaled->entry);
+  EXPECT_EQ(scaled->entry->generation, 2u);
+  EXPECT_EQ(scaled->reply.version, 2u);
+  EXPECT_FALSE(scaled->entry->enabled);
+  auto before = nlohmann::json::parse(state_.service("web")->spec_json);
+  auto after = nlohmann::json::parse(scaled->entry->spec_json);
+  EXPECT_EQ(after["instances"], 5);
+  after["instances"] = before["instances"];
+  EXPECT_EQ(after, before) << "nothing but instances changed";
+
+  auto same = decide_control(view(), ControlRequest{"web", ControlAction::scale, "", 3}, stamper());
+  ASSERT_TRUE(same);
+  EXPECT_FALSE(same->entry) << "the same count writes no version";
+  EXPECT_EQ(same->reply.version, 1u);
+
+  auto huge = decide_control(view(), ControlRequest{"web", ControlAction::scale, "", 101}, stamper());
+  ASSERT_FALSE(huge);
+  EXPECT_EQ(huge.error().message, "instances: expected an integer from 0 to 100, got 101 (the agent's limit, --max-instances)");
+  auto ghost = decide_control(view(), ControlRequest{"ghost", ControlAction::scale, "", 1}, stamper());
+  ASSERT_FALSE(ghost);
+  EXPECT_EQ(ghost.error().code, Errc::not_found);
 }
 
 TEST(RecentWrites, ARetryGetsTheFirstAnswerUntilItIsForgotten) {
