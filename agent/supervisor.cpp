@@ -13,8 +13,9 @@
 #include "agent/actor.hpp"
 #include "agent/admission.hpp"
 #include "agent/restart_policy.hpp"
-#include "agent/time_source.hpp"
 #include "agent/spec.hpp"
+#include "agent/time_source.hpp"
+#include "bus/instance_id.hpp"
 #include "bus/log.hpp"
 #include "bus/transport.hpp"
 
@@ -36,9 +37,8 @@ struct Service {
 };
 
 struct Instance {
-  std::string service;
-  std::uint32_t index = 0;
-  std::string key;
+  InstanceId id;
+  std::string key;  // id.key(): how the workers, the health checker and their messages name it
   std::string provider;
   std::uint32_t stop_timeout_ms = 5000;
   InstanceState state = InstanceState::pending;
@@ -68,10 +68,6 @@ struct Instance {
   std::vector<CheckResult> checks;
   std::optional<std::string> unhealthy_restart;
 };
-
-std::string instance_key(const std::string& service, std::uint32_t index) {
-  return service + "." + std::to_string(index);
-}
 
 class Supervisor {
  public:
@@ -146,11 +142,11 @@ class Supervisor {
     service.waiting_reason = assignment.waiting_reason;
     service.assigned = {assignment.instances.begin(), assignment.instances.end()};
     for (auto index : service.assigned) {
-      auto key = instance_key(assignment.name, index);
+      InstanceId id{assignment.name, index};
+      auto key = id.key();
       if (!instances_.contains(key)) {
         Instance instance;
-        instance.service = assignment.name;
-        instance.index = index;
+        instance.id = std::move(id);
         instance.key = key;
         instances_.emplace(key, std::move(instance));
       }
@@ -161,7 +157,7 @@ class Supervisor {
   void reconcile_service(const std::string& name) {
     std::vector<std::string> keys;
     for (const auto& [key, instance] : instances_)
-      if (instance.service == name) keys.push_back(key);
+      if (instance.id.service == name) keys.push_back(key);
     for (const auto& key : keys) reconcile(key);
   }
 
@@ -170,9 +166,9 @@ class Supervisor {
     auto found = instances_.find(key);
     if (found == instances_.end()) return;
     Instance& instance = found->second;
-    auto service_it = services_.find(instance.service);
+    auto service_it = services_.find(instance.id.service);
     const Service* service = service_it == services_.end() ? nullptr : &service_it->second;
-    bool assigned = service && service->assigned.contains(instance.index);
+    bool assigned = service && service->assigned.contains(instance.id.index);
     bool wanted = assigned && service->enabled && !shutting_down_;
 
     if (instance.process_live) {
@@ -236,7 +232,7 @@ class Supervisor {
     instance.signal = 0;
     set_state(instance, InstanceState::starting, "");
     send_body(worker->second,
-              ProviderStart{instance.key, instance.service, instance.index, std::move(params)});
+              ProviderStart{instance.key, instance.id.service, instance.id.index, std::move(params)});
   }
 
   void request_stop(Instance& instance) {
@@ -257,10 +253,8 @@ class Supervisor {
         LogChunk chunk = logs->chunks[i];
         chunk.node = config_.node_name;
         reply.chunks.push_back(std::move(chunk));
-        if (reply.service.empty() && i < logs->keys.size()) {
-          const auto& key = logs->keys[i];
-          reply.service = key.substr(0, key.rfind('.'));
-        }
+        if (reply.service.empty() && i < logs->keys.size())
+          if (auto id = InstanceId::from_key(logs->keys[i])) reply.service = id->service;
       }
       reply_to(io_, message, std::move(reply));
     } else if (const auto* availability = std::get_if<ProviderAvailability>(&message.envelope.body)) {
@@ -324,7 +318,7 @@ class Supervisor {
                           ? "killed by signal " + std::to_string(event.signal)
                           : "exited with code " + std::to_string(event.exit_code);
     log::info(kLog, instance.key, " ", how);
-    auto service_it = services_.find(instance.service);
+    auto service_it = services_.find(instance.id.service);
     if (service_it == services_.end() || shutting_down_) {
       set_state(instance, InstanceState::exited, how);
       reconcile(instance.key);
@@ -353,7 +347,7 @@ class Supervisor {
       set_state(instance, InstanceState::failed,
                 how + "; gave up after " + std::to_string(restart.max_restarts) +
                     " restarts within " + std::to_string(restart.window_s) +
-                    " s (restart.max_restarts); fix it, then mob-tool restart " + instance.service);
+                    " s (restart.max_restarts); fix it, then mob-tool restart " + instance.id.service);
       return;
     }
     instance.recent_restarts.push_back(now);
@@ -386,8 +380,8 @@ class Supervisor {
   // Sends the store the instance as it is now.
   void report(const Instance& instance) {
     InstanceStatus status;
-    status.service = instance.service;
-    status.index = instance.index;
+    status.service = instance.id.service;
+    status.index = instance.id.index;
     status.node = config_.node_name;
     status.state = instance.state;
     status.restarts = instance.restarts;
@@ -406,12 +400,12 @@ class Supervisor {
 
   // A process just started: the checker checks it from now on, if its service has checks.
   void watch_health(Instance& instance) {
-    auto service = services_.find(instance.service);
+    auto service = services_.find(instance.id.service);
     instance.checks.clear();
     instance.health = Health::none;
     if (service == services_.end() || service->second.spec.checks.empty()) return;
     const ServiceSpec& spec = service->second.spec;
-    HealthWatch watch{instance.key, instance.launches, instance.service, instance.index, spec.checks, {}, ""};
+    HealthWatch watch{instance.key, instance.launches, instance.id.service, instance.id.index, spec.checks, {}, ""};
     if (spec.provider == "bash") {
       if (auto env = spec.params.find("env"); env != spec.params.end() && env->is_object())
         for (const auto& [name, value] : env->items())
@@ -499,7 +493,7 @@ class Supervisor {
     ProviderLogsRequest forward{{}, logs->tail_lines, logs->from_offset, logs->offset};
     for (std::uint32_t index = 0; index < spec.instances; ++index)
       if (logs->instance < 0 || static_cast<std::uint32_t>(logs->instance) == index)
-        forward.keys.push_back(instance_key(logs->service, index));
+        forward.keys.push_back(InstanceId{logs->service, index}.key());
     send_body(worker->second, std::move(forward), request.route, request.envelope.request_id);
   }
 

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <iterator>
 #include <map>
@@ -15,6 +14,7 @@
 #include <utility>
 
 #include "bus/log.hpp"
+#include "bus/instance_id.hpp"
 #include "providers/bash/log_files.hpp"
 #include "providers/bash/process_group.hpp"
 
@@ -62,16 +62,6 @@ struct Instance {
 bool is_valid_key(const std::string& key) {
   return !key.empty() && key.find('/') == std::string::npos &&
          key.find('\0') == std::string::npos;
-}
-
-std::uint32_t instance_index(const std::string& key) {
-  auto dot = key.rfind('.');
-  if (dot == std::string::npos) return 0;
-  std::uint32_t index = 0;
-  auto digits = std::string_view(key).substr(dot + 1);
-  auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
-  if (error != std::errc() || end != digits.data() + digits.size()) return 0;
-  return index;
 }
 
 std::string describe(const ExitStatus& status) {
@@ -344,7 +334,7 @@ LogChunk BashProvider::read_logs(const std::string& key, std::uint32_t tail_line
   LogChunk chunk;
   if (is_valid_key(key))
     chunk = bash::read_log_file(live_log(key), tail_lines, from_offset, offset);
-  chunk.instance = instance_index(key);
+  if (auto id = InstanceId::from_key(key)) chunk.instance = id->index;
   return chunk;
 }
 

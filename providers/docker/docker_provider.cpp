@@ -2,12 +2,12 @@
 
 #include <poll.h>
 
-#include <charconv>
 #include <cstdlib>
 #include <map>
 #include <unordered_map>
 #include <utility>
 
+#include "bus/instance_id.hpp"
 #include "bus/log.hpp"
 #include "providers/docker/docker_client.hpp"
 #include "providers/docker/docker_logs.hpp"
@@ -101,14 +101,6 @@ std::optional<std::string> pull_error(const HttpResponse& response) {
   return std::nullopt;
 }
 
-std::uint32_t instance_of_key(std::string_view key) {
-  auto dot = key.rfind('.');
-  std::uint32_t index = 0;
-  if (dot == std::string_view::npos) return index;
-  std::from_chars(key.data() + dot + 1, key.data() + key.size(), index);
-  return index;
-}
-
 std::int64_t integer_field(const nlohmann::json& object, const char* name, std::int64_t fallback) {
   if (!object.is_object()) return fallback;
   auto found = object.find(name);
@@ -199,7 +191,7 @@ class DockerProvider final : public Provider {
   LogChunk read_logs(const std::string& key, std::uint32_t tail_lines, bool from_offset,
                      std::uint64_t offset) override {
     LogChunk chunk;
-    chunk.instance = instance_of_key(key);
+    if (auto id = InstanceId::from_key(key)) chunk.instance = id->index;
     chunk.node = context_.agent_name;
     chunk.next_offset = offset;
     if (!client_) return chunk;
