@@ -2,6 +2,7 @@
 
 #include <atomic>
 
+#include "agent/time_source.hpp"
 #include "bus/log.hpp"
 #include "bus/transport.hpp"
 
@@ -50,7 +51,7 @@ std::optional<Routed> receive_routed(zmq::socket_t& socket) {
 
 void StepGuard::failed(std::string_view what, std::string_view error) noexcept {
   ++unlogged_;
-  auto now = std::chrono::steady_clock::now();
+  auto now = system_time().steady_now();
   if (last_log_ != std::chrono::steady_clock::time_point{} && now - last_log_ < std::chrono::minutes(1))
     return;
   try {

@@ -25,6 +25,7 @@
 #include "agent/service_archive.hpp"
 #include "agent/store.hpp"
 #include "agent/supervisor.hpp"
+#include "agent/time_source.hpp"
 #include "agent/zap.hpp"
 #include "bus/log.hpp"
 #include "bus/security.hpp"
@@ -245,8 +246,8 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
     auto pipe = make_pipe(state->context, "worker-" + options.providers[i]);
     worker_pipes.emplace(options.providers[i], std::move(pipe.first));
     spawn_actor(*state, "worker " + options.providers[i], state->worker_dead, run_provider_worker,
-                options.providers[i], std::move(providers[i]),
-                                std::move(pipe.second));
+                options.providers[i], std::move(providers[i]), std::move(pipe.second),
+                static_cast<const TimeSource*>(nullptr));
   }
 
   auto supervisor_health = make_pipe(state->context, "supervisor-health");

@@ -141,7 +141,7 @@ class HealthChecker {
       }
       const std::size_t reap_from = items.size();
       for (auto& reaping : reaping_) items.push_back({nullptr, reaping.pidfd.get(), ZMQ_POLLIN, 0});
-      poll_sockets(items.data(), items.size(), std::chrono::milliseconds(poll_timeout_ms(next_deadline())));
+      poll_sockets(items.data(), items.size(), poll_wait(time_, next_deadline()));
       // The fds first: a message may unwatch what `polled` points into.
       guard_.run("a round of checks", [&] {
         for (std::size_t n = 0; n < polled.size(); ++n) {

@@ -16,8 +16,9 @@ using Clock = std::chrono::steady_clock;
 
 class Worker {
  public:
-  Worker(std::string name, std::unique_ptr<Provider> provider, zmq::socket_t supervisor)
-      : name_(std::move(name)), provider_(std::move(provider)), supervisor_(std::move(supervisor)) {}
+  Worker(std::string name, std::unique_ptr<Provider> provider, zmq::socket_t supervisor,
+         const TimeSource& time)
+      : name_(std::move(name)), time_(time), provider_(std::move(provider)), supervisor_(std::move(supervisor)) {}
 
   void run() {
     provider_->reclaim_leftovers();
@@ -25,9 +26,9 @@ class Worker {
       check_availability();
       std::vector<zmq::pollitem_t> items = {{supervisor_.handle(), 0, ZMQ_POLLIN, 0}};
       for (int fd : provider_->watched_fds()) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
-      auto deadline = std::min(Clock::now() + std::chrono::seconds(1), next_availability_check_);
+      auto deadline = std::min(time_.steady_now() + std::chrono::seconds(1), next_availability_check_);
       if (auto next = provider_->next_deadline()) deadline = std::min(deadline, *next);
-      poll_sockets(items.data(), items.size(), std::chrono::milliseconds(poll_timeout_ms(deadline)));
+      poll_sockets(items.data(), items.size(), poll_wait(time_, deadline));
       while (auto message = receive_routed(supervisor_))
         guard_.run(type_name(message->envelope.body), [&] { handle(*message); });
       guard_.run("the provider's events", [&] {
@@ -38,7 +39,7 @@ class Worker {
 
  private:
   void check_availability() {
-    auto now = Clock::now();
+    auto now = time_.steady_now();
     if (now < next_availability_check_) return;
     next_availability_check_ = now + std::chrono::seconds(2);
     bool available = provider_->available();
@@ -70,6 +71,7 @@ class Worker {
   }
 
   std::string name_;
+  const TimeSource& time_;
   StepGuard guard_{"worker"};
   std::unique_ptr<Provider> provider_;
   zmq::socket_t supervisor_;
@@ -81,8 +83,8 @@ class Worker {
 }  // namespace
 
 void run_provider_worker(std::string name, std::unique_ptr<Provider> provider,
-                         zmq::socket_t supervisor) {
-  Worker worker(std::move(name), std::move(provider), std::move(supervisor));
+                         zmq::socket_t supervisor, const TimeSource* time) {
+  Worker worker(std::move(name), std::move(provider), std::move(supervisor), time ? *time : system_time());
   worker.run();
 }
 

@@ -69,6 +69,9 @@ struct Instance {
   std::optional<std::string> unhealthy_restart;
 };
 
+
+}  // namespace
+
 class Supervisor {
  public:
   Supervisor(SupervisorConfig config, zmq::socket_t store, zmq::socket_t io,
@@ -81,27 +84,32 @@ class Supervisor {
         workers_(std::move(workers)),
         health_(std::move(health)) {}
 
+  // One turn of the loop: waits at most `wait` for a message, handles every message waiting,
+  // fires the timers due. False once it has answered ShutdownDone.
+  bool turn(std::chrono::milliseconds wait) {
+    std::vector<zmq::pollitem_t> items = {{store_.handle(), 0, ZMQ_POLLIN, 0},
+                                          {io_.handle(), 0, ZMQ_POLLIN, 0},
+                                          {control_.handle(), 0, ZMQ_POLLIN, 0},
+                                          {health_.handle(), 0, ZMQ_POLLIN, 0}};
+    for (auto& [name, worker] : workers_) items.push_back({worker.handle(), 0, ZMQ_POLLIN, 0});
+    poll_sockets(items.data(), items.size(), std::min(wait, poll_wait(time_, next_deadline())));
+    // Each message is one guarded step: an internal error drops that message, not the agent.
+    auto step = [&](const Routed& message, auto handler) {
+      guard_.run(type_name(message.envelope.body), [&] { (this->*handler)(message); });
+    };
+    while (auto message = receive_routed(control_)) step(*message, &Supervisor::handle_control);
+    while (auto message = receive_routed(store_)) step(*message, &Supervisor::handle_store);
+    while (auto message = receive_routed(io_)) step(*message, &Supervisor::handle_request);
+    for (auto& [name, worker] : workers_)
+      while (auto message = receive_routed(worker)) step(*message, &Supervisor::handle_worker);
+    while (auto message = receive_routed(health_)) step(*message, &Supervisor::handle_health);
+    guard_.run("a round of timers", [&] { fire_timers(); });
+    if (shutting_down_) advance_shutdown();
+    return !finished_;
+  }
+
   void run() {
-    while (!finished_) {
-      std::vector<zmq::pollitem_t> items = {{store_.handle(), 0, ZMQ_POLLIN, 0},
-                                            {io_.handle(), 0, ZMQ_POLLIN, 0},
-                                            {control_.handle(), 0, ZMQ_POLLIN, 0},
-                                            {health_.handle(), 0, ZMQ_POLLIN, 0}};
-      for (auto& [name, worker] : workers_) items.push_back({worker.handle(), 0, ZMQ_POLLIN, 0});
-      poll_sockets(items.data(), items.size(),
-                std::chrono::milliseconds(poll_timeout_ms(next_deadline())));
-      // Each message is one guarded step: an internal error drops that message, not the agent.
-      auto step = [&](const Routed& message, auto handler) {
-        guard_.run(type_name(message.envelope.body), [&] { (this->*handler)(message); });
-      };
-      while (auto message = receive_routed(control_)) step(*message, &Supervisor::handle_control);
-      while (auto message = receive_routed(store_)) step(*message, &Supervisor::handle_store);
-      while (auto message = receive_routed(io_)) step(*message, &Supervisor::handle_request);
-      for (auto& [name, worker] : workers_)
-        while (auto message = receive_routed(worker)) step(*message, &Supervisor::handle_worker);
-      while (auto message = receive_routed(health_)) step(*message, &Supervisor::handle_health);
-      guard_.run("a round of timers", [&] { fire_timers(); });
-      if (shutting_down_) advance_shutdown();
+    while (turn(std::chrono::seconds(1))) {
     }
   }
 
@@ -567,7 +575,15 @@ class Supervisor {
   Routed control_request_;
 };
 
-}  // namespace
+SupervisorLoop::SupervisorLoop(SupervisorConfig config, zmq::socket_t store, zmq::socket_t io,
+                               zmq::socket_t control, std::map<std::string, zmq::socket_t> workers,
+                               zmq::socket_t health)
+    : supervisor_(std::make_unique<Supervisor>(std::move(config), std::move(store), std::move(io),
+                                               std::move(control), std::move(workers), std::move(health))) {}
+
+SupervisorLoop::~SupervisorLoop() = default;
+
+bool SupervisorLoop::turn(std::chrono::milliseconds wait) { return supervisor_->turn(wait); }
 
 void run_supervisor(SupervisorConfig config, zmq::socket_t store, zmq::socket_t io,
                     zmq::socket_t control, std::map<std::string, zmq::socket_t> workers,

@@ -109,6 +109,7 @@ class BashProvider final : public Provider {
   void wait_for_activity(Clock::time_point until);
 
   ProviderContext context_;
+  const TimeSource& time_ = context_.time ? *context_.time : system_time();
   std::map<std::string, Instance> instances_;
   std::vector<ProviderEvent> pending_;  // reported by the next poll()
   std::vector<char> read_buffer_;
@@ -196,7 +197,7 @@ void BashProvider::stop(const std::string& key, std::chrono::milliseconds grace)
     ::kill(-instance.leader, SIGTERM);
     log::info("bash", key, ": sent SIGTERM to process group ", instance.leader);
   }
-  auto deadline = Clock::now() + grace;
+  auto deadline = time_.steady_now() + grace;
   if (!instance.kill_at || deadline < *instance.kill_at) instance.kill_at = deadline;
 }
 
@@ -210,7 +211,7 @@ std::vector<int> BashProvider::watched_fds() {
 }
 
 std::optional<Clock::time_point> BashProvider::next_deadline() {
-  if (!pending_.empty()) return Clock::now();
+  if (!pending_.empty()) return time_.steady_now();
   std::optional<Clock::time_point> earliest;
   for (const auto& [key, instance] : instances_) {
     if (instance.kill_at && (!earliest || *instance.kill_at < *earliest))
@@ -228,7 +229,7 @@ std::vector<ProviderEvent> BashProvider::poll() {
 void BashProvider::collect(std::vector<ProviderEvent>& out) {
   std::move(pending_.begin(), pending_.end(), std::back_inserter(out));
   pending_.clear();
-  const auto now = Clock::now();
+  const auto now = time_.steady_now();
   for (auto it = instances_.begin(); it != instances_.end();) {
     Instance& instance = it->second;
     if (instance.output && !drain_output(instance)) {
@@ -324,7 +325,7 @@ ProviderEvent BashProvider::finish(Instance& instance, const ExitStatus& status)
 void BashProvider::wait_for_activity(Clock::time_point until) {
   std::vector<pollfd> fds;
   for (int fd : watched_fds()) fds.push_back(pollfd{fd, POLLIN, 0});
-  auto remaining = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now());
+  auto remaining = std::chrono::ceil<std::chrono::milliseconds>(until - time_.steady_now());
   int timeout_ms = static_cast<int>(std::clamp<std::int64_t>(remaining.count(), 0, 60'000));
   ::poll(fds.data(), fds.size(), timeout_ms);
 }
@@ -340,11 +341,11 @@ LogChunk BashProvider::read_logs(const std::string& key, std::uint32_t tail_line
 
 void BashProvider::stop_all(std::chrono::milliseconds grace) {
   for (auto& [key, instance] : instances_) stop(key, grace);
-  const auto give_up = Clock::now() + grace + kWaitAfterKill;
+  const auto give_up = time_.steady_now() + grace + kWaitAfterKill;
   std::vector<ProviderEvent> events;
   while (true) {
     collect(events);
-    if (instances_.empty() || Clock::now() >= give_up) break;
+    if (instances_.empty() || time_.steady_now() >= give_up) break;
     wait_for_activity(std::min(next_deadline().value_or(give_up), give_up));
   }
   for (auto& [key, instance] : instances_) {

@@ -179,7 +179,7 @@ class DockerProvider final : public Provider {
   }
 
   std::optional<Clock::time_point> next_deadline() override {
-    if (!events_.empty()) return Clock::now();
+    if (!events_.empty()) return time_.steady_now();
     return std::nullopt;
   }
 
@@ -217,7 +217,7 @@ class DockerProvider final : public Provider {
       warned_unavailable_ = true;
       return false;
     }
-    const auto now = Clock::now();
+    const auto now = time_.steady_now();
     if (available_.has_value() && now < next_check_) return *available_;
     auto pong = client_->send({Method::get, "/_ping", "", kPingTimeout});
     const bool up = pong && pong->status == 200;
@@ -242,11 +242,11 @@ class DockerProvider final : public Provider {
       instance.grace = grace;
       if (instance.phase != Phase::starting) begin_stop(key, instance);
     }
-    const auto deadline = Clock::now() + grace + kStopMargin + kRemoveTimeout;
-    while (!instances_.empty() && Clock::now() < deadline) {
+    const auto deadline = time_.steady_now() + grace + kStopMargin + kRemoveTimeout;
+    while (!instances_.empty() && time_.steady_now() < deadline) {
       pollfd ready{transport_->ready_fd(), POLLIN, 0};
       const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - time_.steady_now());
       ::poll(&ready, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
       drain_completions();
     }
@@ -314,7 +314,7 @@ class DockerProvider final : public Provider {
       if (found == instances_.end() || found->second.generation != request.generation)
         continue;  // an answer for an instance since replaced or forgotten
       if (!completion.response && completion.response.error().code == Errc::unavailable)
-        next_check_ = Clock::now();  // re-check availability on the next call
+        next_check_ = time_.steady_now();  // re-check availability on the next call
       on_completion(request.key, found->second, request.step, completion.response);
     }
   }
@@ -509,6 +509,7 @@ class DockerProvider final : public Provider {
   }
 
   ProviderContext context_;
+  const TimeSource& time_ = context_.time ? *context_.time : system_time();
   std::string endpoint_;  // "unix:///path", for messages
   std::string unavailable_message_;
   std::unique_ptr<EngineClient> client_;        // null when DOCKER_HOST is unusable
