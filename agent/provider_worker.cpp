@@ -33,6 +33,7 @@ class Worker {
         guard_.run(type_name(message->envelope.body), [&] { handle(*message); });
       guard_.run("the provider's events", [&] {
         for (auto& event : provider_->poll()) send_body(supervisor_, std::move(event));
+        for (auto& result : provider_->take_exec_results()) send_body(supervisor_, std::move(result));
       });
     }
   }
@@ -56,6 +57,8 @@ class Worker {
       provider_->start(request);
     } else if (const auto* stop = std::get_if<ProviderStop>(&body)) {
       provider_->stop(stop->key, std::chrono::milliseconds(stop->timeout_ms));
+    } else if (const auto* check = std::get_if<ProviderExecCheck>(&body)) {
+      provider_->start_exec_check(*check);
     } else if (const auto* logs = std::get_if<ProviderLogsRequest>(&body)) {
       ProviderLogsReply reply{logs->keys, {}};
       for (const auto& key : logs->keys)

@@ -267,6 +267,8 @@ class Supervisor {
       reply_to(io_, message, std::move(reply));
     } else if (const auto* availability = std::get_if<ProviderAvailability>(&message.envelope.body)) {
       send_body(store_, *availability);
+    } else if (const auto* result = std::get_if<ProviderExecCheckResult>(&message.envelope.body)) {
+      send_body(health_, *result);
     } else if (std::holds_alternative<ShutdownDone>(message.envelope.body)) {
       ++workers_done_;
     }
@@ -414,6 +416,7 @@ class Supervisor {
     if (service == services_.end() || service->second.spec.checks.empty()) return;
     const ServiceSpec& spec = service->second.spec;
     HealthWatch watch{instance.key, instance.launches, instance.id.service, instance.id.index, spec.checks, {}, ""};
+    watch.exec_in_provider = spec.provider != "bash";
     if (spec.provider == "bash") {
       if (auto env = spec.params.find("env"); env != spec.params.end() && env->is_object())
         for (const auto& [name, value] : env->items())
@@ -439,6 +442,10 @@ class Supervisor {
       health_done_ = true;
       return;
     }
+    if (const auto* exec = std::get_if<ProviderExecCheck>(&message.envelope.body)) {
+      forward_exec_check(*exec);
+      return;
+    }
     const auto* change = std::get_if<HealthChange>(&message.envelope.body);
     if (!change) return;
     auto found = instances_.find(change->key);
@@ -460,6 +467,19 @@ class Supervisor {
       instance.unhealthy_restart = "unhealthy: " + words;
       request_stop(instance);
     }
+  }
+
+  // An exec check to run inside the instance goes to the worker of its provider, if the
+  // instance still runs; otherwise the checker hears at once that it failed.
+  void forward_exec_check(const ProviderExecCheck& check) {
+    auto found = instances_.find(check.key);
+    if (found != instances_.end() && found->second.process_live && !found->second.stop_requested) {
+      if (auto worker = workers_.find(found->second.provider); worker != workers_.end()) {
+        send_body(worker->second, check);
+        return;
+      }
+    }
+    send_body(health_, ProviderExecCheckResult{check.token, check.key, false, "the instance is not running"});
   }
 
   // "http: connection refused (3 in a row)"

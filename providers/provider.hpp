@@ -61,6 +61,12 @@ class Provider {
   virtual bool available() = 0;
   // Stops every instance and waits for them (agent exit); leaves nothing running.
   virtual void stop_all(std::chrono::milliseconds grace) = 0;
+  // Starts an exec health check inside an instance (docker: in its container); the result
+  // comes back from take_exec_results(), within about `check.timeout_ms`. A provider whose
+  // instances are plain processes answers at once that it does not: the health checker runs
+  // those checks itself.
+  virtual void start_exec_check(const ProviderExecCheck& check) = 0;
+  virtual std::vector<ProviderExecCheckResult> take_exec_results() = 0;
 };
 
 }  // namespace mob

@@ -94,6 +94,15 @@ class BashProvider final : public Provider {
                      std::uint64_t offset) override;
   bool available() override { return true; }
   void stop_all(std::chrono::milliseconds grace) override;
+  // A bash instance has no environment of its own to run a check in: the health checker
+  // runs its exec checks as local processes, so a request here is a routing mistake.
+  void start_exec_check(const ProviderExecCheck& check) override {
+    exec_results_.push_back(ProviderExecCheckResult{
+        check.token, check.key, false, "the bash provider runs no exec checks; the health checker does"});
+  }
+  std::vector<ProviderExecCheckResult> take_exec_results() override {
+    return std::exchange(exec_results_, {});
+  }
 
  private:
   std::filesystem::path log_dir() const { return context_.data_dir / "logs"; }
@@ -112,6 +121,7 @@ class BashProvider final : public Provider {
   const TimeSource& time_ = context_.time ? *context_.time : system_time();
   std::map<std::string, Instance> instances_;
   std::vector<ProviderEvent> pending_;  // reported by the next poll()
+  std::vector<ProviderExecCheckResult> exec_results_;
   std::vector<char> read_buffer_;
 };
 
@@ -211,7 +221,7 @@ std::vector<int> BashProvider::watched_fds() {
 }
 
 std::optional<Clock::time_point> BashProvider::next_deadline() {
-  if (!pending_.empty()) return time_.steady_now();
+  if (!pending_.empty() || !exec_results_.empty()) return time_.steady_now();
   std::optional<Clock::time_point> earliest;
   for (const auto& [key, instance] : instances_) {
     if (instance.kill_at && (!earliest || *instance.kill_at < *earliest))
