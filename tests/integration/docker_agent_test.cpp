@@ -143,7 +143,7 @@ constexpr const char* kChecked = R"({"name": "checked", "provider": "docker", "s
     "params": {"image": "localhost/mob-busybox:latest",
                "args": "/bin/sh -c \"echo ok > /mob-check-state; exec sleep 1000\""},
     "checks": [{"name": "state", "type": "exec", "command": "cat /mob-check-state; test \"$(cat /mob-check-state)\" = ok",
-                "interval_s": 0.5, "timeout_s": 0.5, "failures": 1}]})";
+                "interval_s": 3, "timeout_s": 3, "failures": 1}]})";
 
 TEST_F(DockerAgent, AnExecCheckRunsInTheContainerAndItsFailureRestartsTheContainer) {
   auto deployed = agent_->deploy(kChecked);
