@@ -2,6 +2,7 @@
 
 #include <atomic>
 
+#include "agent/time_source.hpp"
 #include "bus/log.hpp"
 #include "bus/transport.hpp"
 
@@ -48,9 +49,40 @@ std::optional<Routed> receive_routed(zmq::socket_t& socket) {
   }
 }
 
+Result<void> ask_actor(zmq::socket_t& control, std::string_view actor, Body request,
+                       const std::function<bool(const Body&)>& is_reply, const AskLimits& limits) {
+  const std::string what = std::string(type_name(request));
+  auto dead = [&] { return limits.dead != nullptr && limits.dead->load(); };
+  auto gone = [&] {
+    log::error("actor", "the ", actor, " actor's thread has ended; it cannot answer ", what);
+    return fail(Errc::unavailable, "the " + std::string(actor) + " actor's thread has ended");
+  };
+  if (dead()) return gone();
+  send_body(control, std::move(request));
+  const TimeSource& time = system_time();
+  const auto deadline = time.steady_now() + limits.limit;
+  while (true) {
+    zmq::pollitem_t items[] = {{control.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, limits.also_poll_fd, ZMQ_POLLIN, 0}};
+    // Short polls: the thread's end shows in `dead`, not on the pipe.
+    poll_sockets(items, limits.also_poll_fd >= 0 ? 2 : 1,
+                 poll_wait(time, deadline, std::chrono::milliseconds(100)));
+    if (limits.also_poll_fd >= 0 && (items[1].revents & ZMQ_POLLIN) && limits.on_fd_readable)
+      limits.on_fd_readable();
+    while (auto reply = receive_routed(control))
+      if (is_reply(reply->envelope.body)) return {};
+    if (dead()) return gone();
+    if (time.steady_now() >= deadline) {
+      log::error("actor", "the ", actor, " actor did not answer ", what, " within ",
+                 limits.limit.count(), " ms; going on without it");
+      return fail(Errc::timeout, "the " + std::string(actor) + " actor did not answer " + what +
+                                     " within " + std::to_string(limits.limit.count()) + " ms");
+    }
+  }
+}
+
 void StepGuard::failed(std::string_view what, std::string_view error) noexcept {
   ++unlogged_;
-  auto now = std::chrono::steady_clock::now();
+  auto now = system_time().steady_now();
   if (last_log_ != std::chrono::steady_clock::time_point{} && now - last_log_ < std::chrono::minutes(1))
     return;
   try {

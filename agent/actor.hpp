@@ -2,8 +2,10 @@
 // to their owning threads, and typed sends/receives of [route, envelope] messages.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <exception>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +13,7 @@
 #include <zmq.hpp>
 
 #include "bus/codec.hpp"
+#include "bus/error.hpp"
 
 namespace mob {
 
@@ -46,6 +49,29 @@ bool reply_to(zmq::socket_t& socket, const Routed& request, Message message) {
 // Next message on a pipe; nullopt when nothing waits. Pipes carry only trusted, well-formed
 // messages, so a decode failure here is a bug: it is logged and the message dropped.
 std::optional<Routed> receive_routed(zmq::socket_t& socket);
+
+// How the main thread waits for an actor's answer on its control pipe.
+struct AskLimits {
+  std::chrono::milliseconds limit{10'000};   // no answer by then: an error (Errc::timeout)
+  const std::atomic<bool>* dead = nullptr;   // set once the actor's thread has ended
+  int also_poll_fd = -1;                     // e.g. the signalfd; readable: on_fd_readable()
+  std::function<void()> on_fd_readable;
+};
+
+// Sends `request` to the actor named `actor` on its control pipe and waits for a message for
+// which `is_reply` holds (other messages are dropped). Errors: the actor's thread ended
+// (Errc::unavailable), or it did not answer within the limit (Errc::timeout); both name the
+// actor and the request, and are logged in one line, so a shutdown never hangs on a stuck
+// actor.
+Result<void> ask_actor(zmq::socket_t& control, std::string_view actor, Body request,
+                       const std::function<bool(const Body&)>& is_reply, const AskLimits& limits);
+
+template <class Reply, class Request>
+Result<void> ask_actor(zmq::socket_t& control, std::string_view actor, Request request,
+                       const AskLimits& limits) {
+  return ask_actor(control, actor, Body{std::move(request)},
+                   [](const Body& body) { return std::holds_alternative<Reply>(body); }, limits);
+}
 
 // One step of an actor's loop (a message, a round of timers) that must not take the actor
 // down: an exception it throws is logged, at most once a minute per actor with the count of

@@ -6,10 +6,12 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstring>
 #include <functional>
+#include <list>
 #include <random>
 #include <thread>
 #include <tuple>
@@ -25,6 +27,7 @@
 #include "agent/service_archive.hpp"
 #include "agent/store.hpp"
 #include "agent/supervisor.hpp"
+#include "agent/time_source.hpp"
 #include "agent/zap.hpp"
 #include "bus/log.hpp"
 #include "bus/security.hpp"
@@ -33,6 +36,13 @@
 
 namespace mob {
 namespace {
+// One actor's thread as the main thread holds it: joined in stop() once it has ended.
+struct ActorThread {
+  std::string name;
+  std::atomic<bool> ended{false};
+  std::jthread thread;
+};
+
 // The longest message the PUB socket takes: subscriptions (a topic prefix and libzmq's
 // 1-byte header), and the CURVE handshake, whose INITIATE command is about 300 bytes.
 constexpr std::size_t kMaxSubscriptionBytes = 1024;
@@ -46,7 +56,7 @@ struct Agent::State {
   zmq::socket_t supervisor_control;
   zmq::socket_t store_control;
   zmq::socket_t io_control;
-  std::vector<std::jthread> threads;
+  std::list<ActorThread> threads;  // a list: each thread holds its entry's address
   bool stopped = false;
   // Set by an actor's thread whose loop ended with an exception (a bug: every step is
   // guarded); `died` wakes the main thread, which then stops the agent and exits non-zero.
@@ -55,39 +65,59 @@ struct Agent::State {
   std::atomic<bool> supervisor_dead{false};
   std::atomic<bool> worker_dead{false};
   std::atomic<bool> health_dead{false};
+  // An actor did not answer in time during stop(), or its thread did not end: the agent
+  // exits non-zero without waiting for it.
+  std::atomic<bool> unanswered{false};
   int died = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  int ended = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);  // written by every thread at its end
 
   ~State() {
     if (lock_fd >= 0) ::close(lock_fd);
     if (died >= 0) ::close(died);
+    if (ended >= 0) ::close(ended);
   }
 
-  bool any_dead() const { return io_dead || store_dead || supervisor_dead || worker_dead || health_dead; }
+  bool any_dead() const {
+    return io_dead || store_dead || supervisor_dead || worker_dead || health_dead || unanswered;
+  }
 };
 
 namespace {
 
 constexpr std::string_view kLog = "agent";
+// How long stop() waits for the store and the I/O actor to answer (they only close sockets
+// and announce the leave), and for every thread to end once all have answered.
+constexpr std::chrono::seconds kControlAnswerLimit{10};
+constexpr std::chrono::seconds kThreadEndLimit{10};
+// The supervisor stops every instance first, each within its stop timeout (at most 3600 s,
+// docs/spec.md), then the workers stop what is left (docker: up to a minute more).
+constexpr std::chrono::seconds kSupervisorStopLimit{3600 + 120};
 
 // Starts `loop(args...)` on its own thread. An exception that escapes it is logged in one
 // line, marks the actor dead and wakes the main thread: the agent then stops cleanly.
 template <class Loop, class... Args>
 void spawn_actor(Agent::State& state, std::string_view name, std::atomic<bool>& dead, Loop loop,
                  Args&&... args) {
-  state.threads.emplace_back([&state, &dead, name = std::string(name), loop,
-                              arguments = std::make_tuple(std::forward<Args>(args)...)]() mutable {
+  ActorThread& entry = state.threads.emplace_back();
+  entry.name = std::string(name);
+  entry.thread = std::jthread([&state, &dead, &entry, loop,
+                               arguments = std::make_tuple(std::forward<Args>(args)...)]() mutable {
+    std::uint64_t one = 1;
     try {
       std::apply(loop, std::move(arguments));
+      entry.ended = true;
+      [[maybe_unused]] auto written = ::write(state.ended, &one, sizeof one);
       return;
     } catch (const std::exception& e) {
-      log::error(kLog, "the ", name, " thread stopped on an internal error: ", e.what(),
+      log::error(kLog, "the ", entry.name, " thread stopped on an internal error: ", e.what(),
                  "; stopping the agent");
     } catch (...) {
-      log::error(kLog, "the ", name, " thread stopped on an internal error; stopping the agent");
+      log::error(kLog, "the ", entry.name, " thread stopped on an internal error; stopping the agent");
     }
     dead = true;
-    std::uint64_t one = 1;
-    [[maybe_unused]] auto written = ::write(state.died, &one, sizeof one);
+    entry.ended = true;
+    [[maybe_unused]] auto died = ::write(state.died, &one, sizeof one);
+    [[maybe_unused]] auto written = ::write(state.ended, &one, sizeof one);
   });
 }
 
@@ -245,8 +275,8 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
     auto pipe = make_pipe(state->context, "worker-" + options.providers[i]);
     worker_pipes.emplace(options.providers[i], std::move(pipe.first));
     spawn_actor(*state, "worker " + options.providers[i], state->worker_dead, run_provider_worker,
-                options.providers[i], std::move(providers[i]),
-                                std::move(pipe.second));
+                options.providers[i], std::move(providers[i]), std::move(pipe.second),
+                static_cast<const TimeSource*>(nullptr));
   }
 
   auto supervisor_health = make_pipe(state->context, "supervisor-health");
@@ -297,32 +327,6 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
   return std::unique_ptr<Agent>(new Agent(std::move(state)));
 }
 
-namespace {
-
-// Sends `request` on a control pipe and waits for the reply of type `Reply`, unless the
-// actor is dead (or dies meanwhile). A SIGINT or SIGTERM read from `signal_fd` meanwhile
-// (-1: none) calls `on_signal`.
-template <class Reply, class Request>
-void ask(zmq::socket_t& control, const std::atomic<bool>& dead, Request request, int signal_fd = -1,
-         const std::function<void()>& on_signal = {}) {
-  if (dead) return;
-  send_body(control, std::move(request));
-  while (!dead) {
-    zmq::pollitem_t items[] = {{control.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, signal_fd, ZMQ_POLLIN, 0}};
-    poll_sockets(items, signal_fd >= 0 ? 2 : 1, std::chrono::milliseconds(100));
-    if (signal_fd >= 0 && (items[1].revents & ZMQ_POLLIN)) {
-      signalfd_siginfo info{};
-      if (::read(signal_fd, &info, sizeof info) == sizeof info &&
-          (info.ssi_signo == SIGINT || info.ssi_signo == SIGTERM) && on_signal)
-        on_signal();
-    }
-    auto reply = receive_routed(control);
-    if (reply && std::holds_alternative<Reply>(reply->envelope.body)) return;
-  }
-}
-
-}  // namespace
-
 void Agent::wait_for_stop(int signal_fd) {
   while (true) {
     zmq::pollitem_t items[] = {{nullptr, signal_fd, ZMQ_POLLIN, 0},
@@ -351,28 +355,74 @@ void Agent::wait_for_stop(int signal_fd) {
   }
 }
 
-bool Agent::failed() const { return state_ && state_->any_dead(); }
+bool Agent::failed() const { return abandoned_threads_ || (state_ && state_->any_dead()); }
 
 void Agent::stop(int signal_fd) {
   if (!state_ || state_->stopped) return;
   state_->stopped = true;
-  ask<LeaveReply>(state_->store_control, state_->store_dead, LeaveCommand{});
+  State& state = *state_;
+  auto answered = [&](Result<void> result) {
+    if (!result && result.error().code == Errc::timeout) state.unanswered = true;
+  };
+  answered(ask_actor<LeaveReply>(state.store_control, "store", LeaveCommand{},
+                                 AskLimits{kControlAnswerLimit, &state.store_dead, -1, {}}));
   // Services first (the supervisor waits for them), then the store, then the network. A
   // second signal meanwhile means now: what is left is killed at once.
   bool urged = false;
-  auto now = [&] {
-    if (urged) return;
+  auto on_signal = [&] {
+    signalfd_siginfo info{};
+    if (::read(signal_fd, &info, sizeof info) != sizeof info ||
+        (info.ssi_signo != SIGINT && info.ssi_signo != SIGTERM) || urged)
+      return;
     urged = true;
     log::warn(kLog, "second signal: killing every service left at once (SIGKILL)");
-    send_body(state_->supervisor_control, ShutdownRequest{true});
+    send_body(state.supervisor_control, ShutdownRequest{true});
   };
-  ask<ShutdownDone>(state_->supervisor_control, state_->supervisor_dead, ShutdownRequest{}, signal_fd, now);
-  ask<ShutdownDone>(state_->store_control, state_->store_dead, ShutdownRequest{});
-  ask<ShutdownDone>(state_->io_control, state_->io_dead, ShutdownRequest{});
-  for (auto& thread : state_->threads) thread.join();
-  state_->threads.clear();
-  state_->zap.reset();
+  answered(ask_actor<ShutdownDone>(state.supervisor_control, "supervisor", ShutdownRequest{},
+                                   AskLimits{kSupervisorStopLimit, &state.supervisor_dead, signal_fd, on_signal}));
+  answered(ask_actor<ShutdownDone>(state.store_control, "store", ShutdownRequest{},
+                                   AskLimits{kControlAnswerLimit, &state.store_dead, -1, {}}));
+  answered(ask_actor<ShutdownDone>(state.io_control, "io", ShutdownRequest{},
+                                   AskLimits{kControlAnswerLimit, &state.io_dead, -1, {}}));
+  if (!join_threads_within(kThreadEndLimit)) {
+    // Joining a thread that never ends would hang the exit, and closing the ZeroMQ context
+    // would wait for its sockets: both are left to the process's end.
+    state.unanswered = true;
+    for (auto& actor : state.threads)
+      if (actor.thread.joinable()) actor.thread.detach();
+    log::error(kLog, "stopped, leaving the threads above behind (exit status 1)");
+    abandoned_threads_ = true;
+    static_cast<void>(state_.release());
+    return;
+  }
+  state.zap.reset();
   log::info(kLog, "stopped");
+}
+
+bool Agent::join_threads_within(std::chrono::milliseconds limit) {
+  State& state = *state_;
+  const auto deadline = system_time().steady_now() + limit;
+  auto all_ended = [&] {
+    return std::all_of(state.threads.begin(), state.threads.end(),
+                       [](const ActorThread& actor) { return actor.ended.load(); });
+  };
+  while (!all_ended() && system_time().steady_now() < deadline) {
+    zmq::pollitem_t item{nullptr, state.ended, ZMQ_POLLIN, 0};
+    poll_sockets(&item, 1, poll_wait(system_time(), deadline));
+    std::uint64_t count = 0;
+    [[maybe_unused]] auto got = ::read(state.ended, &count, sizeof count);
+  }
+  bool every = true;
+  for (auto& actor : state.threads) {
+    if (actor.ended) {
+      if (actor.thread.joinable()) actor.thread.join();
+    } else {
+      log::error(kLog, "the ", actor.name, " thread did not end within ", limit.count(), " ms");
+      every = false;
+    }
+  }
+  if (every) state.threads.clear();
+  return every;
 }
 
 }  // namespace mob

@@ -2,6 +2,7 @@
 // worker per provider) on their own threads, and stops them in order.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -68,7 +69,11 @@ class Agent {
 
  private:
   explicit Agent(std::unique_ptr<State> state);
+  // Joins every actor's thread once all have ended, waiting at most `limit`; false (and
+  // none joined that has not ended) when one has not.
+  bool join_threads_within(std::chrono::milliseconds limit);
   std::unique_ptr<State> state_;
+  bool abandoned_threads_ = false;  // stop() left threads that did not end behind
 };
 
 }  // namespace mob

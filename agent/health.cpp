@@ -65,6 +65,7 @@ struct Probe {
   UniqueFd fd;     // tcp, http: the socket; exec: the output pipe
   UniqueFd pidfd;  // exec
   pid_t leader = -1;
+  std::uint64_t token = 0;  // exec in the provider: the request's, 0 otherwise
   bool connected = false;  // http: the request is being sent or the response read
   std::string request;     // http: what is left to send
   std::string received;    // http: the response head so far; exec: the output (its end)
@@ -123,7 +124,7 @@ class HealthChecker {
       for (auto& [key, watched] : watched_) {
         for (std::size_t i = 0; i < watched.probes.size(); ++i) {
           auto& probe = watched.probes[i];
-          if (!probe || probe->outcome) continue;
+          if (!probe || probe->outcome || probe->token != 0) continue;  // the provider runs it
           short events = 0;
           if (probe->type == CheckType::exec) {
             if (probe->fd) {
@@ -141,7 +142,7 @@ class HealthChecker {
       }
       const std::size_t reap_from = items.size();
       for (auto& reaping : reaping_) items.push_back({nullptr, reaping.pidfd.get(), ZMQ_POLLIN, 0});
-      poll_sockets(items.data(), items.size(), std::chrono::milliseconds(poll_timeout_ms(next_deadline())));
+      poll_sockets(items.data(), items.size(), poll_wait(time_, next_deadline()));
       // The fds first: a message may unwatch what `polled` points into.
       guard_.run("a round of checks", [&] {
         for (std::size_t n = 0; n < polled.size(); ++n) {
@@ -184,6 +185,8 @@ class HealthChecker {
       finish_and_start();
     } else if (const auto* unwatched = std::get_if<HealthUnwatch>(&body)) {
       unwatch(unwatched->key);
+    } else if (const auto* result = std::get_if<ProviderExecCheckResult>(&body)) {
+      exec_result(*result);
     } else if (std::holds_alternative<ShutdownRequest>(body)) {
       for (auto& [key, watched] : watched_)
         for (auto& probe : watched.probes) abandon(probe);
@@ -191,6 +194,16 @@ class HealthChecker {
       reply_to(supervisor_, message, ShutdownDone{});
       finished_ = true;
     }
+  }
+
+  // The result of an exec check the provider ran; one for a run already timed out, or of
+  // an instance no longer watched, is late and dropped.
+  void exec_result(const ProviderExecCheckResult& result) {
+    auto found = watched_.find(result.key);
+    if (found == watched_.end()) return;
+    for (auto& probe : found->second.probes)
+      if (probe && probe->token == result.token && !probe->outcome)
+        probe->outcome = Outcome{result.passed, tail(result.output, kMaxCheckOutputBytes)};
   }
 
   void unwatch(const std::string& key) {
@@ -267,6 +280,11 @@ class HealthChecker {
     probe.type = check.type;
     probe.started = now;
     probe.deadline = now + std::chrono::milliseconds(check.timeout_ms);
+    if (check.type == CheckType::exec && watch.exec_in_provider) {
+      probe.token = next_token_++;
+      send_body(supervisor_, ProviderExecCheck{probe.token, watch.key, check.command, check.timeout_ms});
+      return probe;
+    }
     if (check.type == CheckType::exec) {
       start_exec(probe, watch, check);
       return probe;
@@ -416,7 +434,9 @@ class HealthChecker {
 
   void time_out(Probe& probe, const CheckSpec& check) {
     std::string said = "timed out after " + seconds_text(check.timeout_ms);
-    if (probe.type == CheckType::exec) {
+    if (probe.token != 0) {
+      // In the provider: the engine has no way to kill an exec; the late result is dropped.
+    } else if (probe.type == CheckType::exec) {
       if (probe.fd) read_output(probe);
       kill_group(probe);
       said += "; killed";
@@ -434,6 +454,7 @@ class HealthChecker {
   zmq::socket_t supervisor_;
   std::map<std::string, Watched> watched_;
   std::vector<Reaping> reaping_;
+  std::uint64_t next_token_ = 1;
   bool finished_ = false;
 };
 

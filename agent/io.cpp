@@ -6,6 +6,7 @@
 
 #include "agent/actor.hpp"
 #include "agent/admission.hpp"
+#include "agent/time_source.hpp"
 #include "bus/codec.hpp"
 #include "bus/log.hpp"
 #include "bus/transport.hpp"
@@ -101,7 +102,7 @@ class PendingRequests {
 class RateLimitedWarning {
  public:
   void warn(const std::string& what) {
-    auto now = Clock::now();
+    auto now = system_time().steady_now();
     if (now - last_ < std::chrono::seconds(1)) {
       ++suppressed_;
       return;
@@ -128,14 +129,14 @@ class Io {
         pending_(config_.max_pending_requests) {}
 
   void run() {
-    auto next_sweep = Clock::now() + kExpirySweep;
+    auto next_sweep = system_time().steady_now() + kExpirySweep;
     while (!stopping_) {
       zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
                                  {store_.handle(), 0, ZMQ_POLLIN, 0},
                                  {supervisor_.handle(), 0, ZMQ_POLLIN, 0},
                                  {control_.handle(), 0, ZMQ_POLLIN, 0}};
-      poll_sockets(items, 4, std::chrono::milliseconds(poll_timeout_ms(next_sweep)));
-      if (auto now = Clock::now(); now >= next_sweep) {
+      poll_sockets(items, 4, poll_wait(system_time(), next_sweep));
+      if (auto now = system_time().steady_now(); now >= next_sweep) {
         pending_.expire(now);
         next_sweep = now + kExpirySweep;
       }
@@ -187,7 +188,7 @@ class Io {
       refuse(identity, envelope->request_id, admitted.error().code, admitted.error().message);
       return;
     }
-    auto now = Clock::now();
+    auto now = system_time().steady_now();
     if (pending_.full(identity, now)) {
       const auto limit = std::to_string(pending_.limit());
       refusals_.warn("refused a request: a client already has " + limit +

@@ -16,8 +16,9 @@ using Clock = std::chrono::steady_clock;
 
 class Worker {
  public:
-  Worker(std::string name, std::unique_ptr<Provider> provider, zmq::socket_t supervisor)
-      : name_(std::move(name)), provider_(std::move(provider)), supervisor_(std::move(supervisor)) {}
+  Worker(std::string name, std::unique_ptr<Provider> provider, zmq::socket_t supervisor,
+         const TimeSource& time)
+      : name_(std::move(name)), time_(time), provider_(std::move(provider)), supervisor_(std::move(supervisor)) {}
 
   void run() {
     provider_->reclaim_leftovers();
@@ -25,20 +26,21 @@ class Worker {
       check_availability();
       std::vector<zmq::pollitem_t> items = {{supervisor_.handle(), 0, ZMQ_POLLIN, 0}};
       for (int fd : provider_->watched_fds()) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
-      auto deadline = std::min(Clock::now() + std::chrono::seconds(1), next_availability_check_);
+      auto deadline = std::min(time_.steady_now() + std::chrono::seconds(1), next_availability_check_);
       if (auto next = provider_->next_deadline()) deadline = std::min(deadline, *next);
-      poll_sockets(items.data(), items.size(), std::chrono::milliseconds(poll_timeout_ms(deadline)));
+      poll_sockets(items.data(), items.size(), poll_wait(time_, deadline));
       while (auto message = receive_routed(supervisor_))
         guard_.run(type_name(message->envelope.body), [&] { handle(*message); });
       guard_.run("the provider's events", [&] {
         for (auto& event : provider_->poll()) send_body(supervisor_, std::move(event));
+        for (auto& result : provider_->take_exec_results()) send_body(supervisor_, std::move(result));
       });
     }
   }
 
  private:
   void check_availability() {
-    auto now = Clock::now();
+    auto now = time_.steady_now();
     if (now < next_availability_check_) return;
     next_availability_check_ = now + std::chrono::seconds(2);
     bool available = provider_->available();
@@ -55,6 +57,8 @@ class Worker {
       provider_->start(request);
     } else if (const auto* stop = std::get_if<ProviderStop>(&body)) {
       provider_->stop(stop->key, std::chrono::milliseconds(stop->timeout_ms));
+    } else if (const auto* check = std::get_if<ProviderExecCheck>(&body)) {
+      provider_->start_exec_check(*check);
     } else if (const auto* logs = std::get_if<ProviderLogsRequest>(&body)) {
       ProviderLogsReply reply{logs->keys, {}};
       for (const auto& key : logs->keys)
@@ -70,6 +74,7 @@ class Worker {
   }
 
   std::string name_;
+  const TimeSource& time_;
   StepGuard guard_{"worker"};
   std::unique_ptr<Provider> provider_;
   zmq::socket_t supervisor_;
@@ -81,8 +86,8 @@ class Worker {
 }  // namespace
 
 void run_provider_worker(std::string name, std::unique_ptr<Provider> provider,
-                         zmq::socket_t supervisor) {
-  Worker worker(std::move(name), std::move(provider), std::move(supervisor));
+                         zmq::socket_t supervisor, const TimeSource* time) {
+  Worker worker(std::move(name), std::move(provider), std::move(supervisor), time ? *time : system_time());
   worker.run();
 }
 

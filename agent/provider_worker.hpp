@@ -12,8 +12,9 @@
 namespace mob {
 
 // Runs until ShutdownRequest; then stops whatever the provider still runs and answers.
-// Reports the provider's availability at start and whenever it changes.
+// Reports the provider's availability at start and whenever it changes. `time`: the clocks
+// its timers read, the provider's own (ProviderContext::time); null: the machine's.
 void run_provider_worker(std::string name, std::unique_ptr<Provider> provider,
-                         zmq::socket_t supervisor);
+                         zmq::socket_t supervisor, const TimeSource* time);
 
 }  // namespace mob

@@ -255,7 +255,7 @@ CheckSpec parse_check(const json& value, const std::string& path) {
   return check;
 }
 
-std::vector<CheckSpec> parse_checks(const json& value, const std::string& provider) {
+std::vector<CheckSpec> parse_checks(const json& value) {
   if (!value.is_array())
     reject("checks", "expected an array of checks such as [{\"type\": \"tcp\", \"port\": 8080}], got " +
                          json_type(value));
@@ -270,9 +270,6 @@ std::vector<CheckSpec> parse_checks(const json& value, const std::string& provid
       if (checks[j].name == check.name)
         reject(path + ".name", "\"" + check.name + "\" is already the name of checks[" + std::to_string(j) +
                                    "]; give each check its own name");
-    if (check.type == CheckType::exec && provider != "bash")
-      reject(path + ".type", "exec checks run with the bash provider only for now; use a tcp or http "
-                             "check for a " + provider + " service");
     checks.push_back(std::move(check));
   }
   return checks;
@@ -321,7 +318,7 @@ ServiceSpec parse_document(const json& doc, const SpecLimits& limits) {
     spec.stop_timeout_ms = static_cast<std::uint32_t>(std::llround(seconds * 1000));
   }
   if (doc.contains("constraints")) spec.constraint_tags = parse_constraints(doc["constraints"]);
-  if (doc.contains("checks")) spec.checks = parse_checks(doc["checks"], spec.provider);
+  if (doc.contains("checks")) spec.checks = parse_checks(doc["checks"]);
   return spec;
 }
 

@@ -13,8 +13,9 @@
 #include "agent/actor.hpp"
 #include "agent/admission.hpp"
 #include "agent/restart_policy.hpp"
-#include "agent/time_source.hpp"
 #include "agent/spec.hpp"
+#include "agent/time_source.hpp"
+#include "bus/instance_id.hpp"
 #include "bus/log.hpp"
 #include "bus/transport.hpp"
 
@@ -37,9 +38,8 @@ struct Service {
 };
 
 struct Instance {
-  std::string service;
-  std::uint32_t index = 0;
-  std::string key;
+  InstanceId id;
+  std::string key;  // id.key(): how the workers, the health checker and their messages name it
   std::string provider;
   std::uint32_t stop_timeout_ms = 5000;
   InstanceState state = InstanceState::pending;
@@ -71,9 +71,8 @@ struct Instance {
   std::optional<std::string> unhealthy_restart;
 };
 
-std::string instance_key(const std::string& service, std::uint32_t index) {
-  return service + "." + std::to_string(index);
-}
+
+}  // namespace
 
 class Supervisor {
  public:
@@ -87,27 +86,32 @@ class Supervisor {
         workers_(std::move(workers)),
         health_(std::move(health)) {}
 
+  // One turn of the loop: waits at most `wait` for a message, handles every message waiting,
+  // fires the timers due. False once it has answered ShutdownDone.
+  bool turn(std::chrono::milliseconds wait) {
+    std::vector<zmq::pollitem_t> items = {{store_.handle(), 0, ZMQ_POLLIN, 0},
+                                          {io_.handle(), 0, ZMQ_POLLIN, 0},
+                                          {control_.handle(), 0, ZMQ_POLLIN, 0},
+                                          {health_.handle(), 0, ZMQ_POLLIN, 0}};
+    for (auto& [name, worker] : workers_) items.push_back({worker.handle(), 0, ZMQ_POLLIN, 0});
+    poll_sockets(items.data(), items.size(), std::min(wait, poll_wait(time_, next_deadline())));
+    // Each message is one guarded step: an internal error drops that message, not the agent.
+    auto step = [&](const Routed& message, auto handler) {
+      guard_.run(type_name(message.envelope.body), [&] { (this->*handler)(message); });
+    };
+    while (auto message = receive_routed(control_)) step(*message, &Supervisor::handle_control);
+    while (auto message = receive_routed(store_)) step(*message, &Supervisor::handle_store);
+    while (auto message = receive_routed(io_)) step(*message, &Supervisor::handle_request);
+    for (auto& [name, worker] : workers_)
+      while (auto message = receive_routed(worker)) step(*message, &Supervisor::handle_worker);
+    while (auto message = receive_routed(health_)) step(*message, &Supervisor::handle_health);
+    guard_.run("a round of timers", [&] { fire_timers(); });
+    if (shutting_down_) advance_shutdown();
+    return !finished_;
+  }
+
   void run() {
-    while (!finished_) {
-      std::vector<zmq::pollitem_t> items = {{store_.handle(), 0, ZMQ_POLLIN, 0},
-                                            {io_.handle(), 0, ZMQ_POLLIN, 0},
-                                            {control_.handle(), 0, ZMQ_POLLIN, 0},
-                                            {health_.handle(), 0, ZMQ_POLLIN, 0}};
-      for (auto& [name, worker] : workers_) items.push_back({worker.handle(), 0, ZMQ_POLLIN, 0});
-      poll_sockets(items.data(), items.size(),
-                std::chrono::milliseconds(poll_timeout_ms(next_deadline())));
-      // Each message is one guarded step: an internal error drops that message, not the agent.
-      auto step = [&](const Routed& message, auto handler) {
-        guard_.run(type_name(message.envelope.body), [&] { (this->*handler)(message); });
-      };
-      while (auto message = receive_routed(control_)) step(*message, &Supervisor::handle_control);
-      while (auto message = receive_routed(store_)) step(*message, &Supervisor::handle_store);
-      while (auto message = receive_routed(io_)) step(*message, &Supervisor::handle_request);
-      for (auto& [name, worker] : workers_)
-        while (auto message = receive_routed(worker)) step(*message, &Supervisor::handle_worker);
-      while (auto message = receive_routed(health_)) step(*message, &Supervisor::handle_health);
-      guard_.run("a round of timers", [&] { fire_timers(); });
-      if (shutting_down_) advance_shutdown();
+    while (turn(std::chrono::seconds(1))) {
     }
   }
 
@@ -151,11 +155,11 @@ class Supervisor {
     service.waiting_reason = assignment.waiting_reason;
     service.assigned = {assignment.instances.begin(), assignment.instances.end()};
     for (auto index : service.assigned) {
-      auto key = instance_key(assignment.name, index);
+      InstanceId id{assignment.name, index};
+      auto key = id.key();
       if (!instances_.contains(key)) {
         Instance instance;
-        instance.service = assignment.name;
-        instance.index = index;
+        instance.id = std::move(id);
         instance.key = key;
         instances_.emplace(key, std::move(instance));
       }
@@ -166,7 +170,7 @@ class Supervisor {
   void reconcile_service(const std::string& name) {
     std::vector<std::string> keys;
     for (const auto& [key, instance] : instances_)
-      if (instance.service == name) keys.push_back(key);
+      if (instance.id.service == name) keys.push_back(key);
     for (const auto& key : keys) reconcile(key);
   }
 
@@ -175,9 +179,9 @@ class Supervisor {
     auto found = instances_.find(key);
     if (found == instances_.end()) return;
     Instance& instance = found->second;
-    auto service_it = services_.find(instance.service);
+    auto service_it = services_.find(instance.id.service);
     const Service* service = service_it == services_.end() ? nullptr : &service_it->second;
-    bool assigned = service && service->assigned.contains(instance.index);
+    bool assigned = service && service->assigned.contains(instance.id.index);
     bool wanted = assigned && service->enabled && !shutting_down_;
     if (wanted && scaled_only(instance, *service)) carry_over(instance, *service);
 
@@ -262,7 +266,7 @@ class Supervisor {
     instance.signal = 0;
     set_state(instance, InstanceState::starting, "");
     send_body(worker->second,
-              ProviderStart{instance.key, instance.service, instance.index, std::move(params)});
+              ProviderStart{instance.key, instance.id.service, instance.id.index, std::move(params)});
   }
 
   void request_stop(Instance& instance) {
@@ -283,14 +287,14 @@ class Supervisor {
         LogChunk chunk = logs->chunks[i];
         chunk.node = config_.node_name;
         reply.chunks.push_back(std::move(chunk));
-        if (reply.service.empty() && i < logs->keys.size()) {
-          const auto& key = logs->keys[i];
-          reply.service = key.substr(0, key.rfind('.'));
-        }
+        if (reply.service.empty() && i < logs->keys.size())
+          if (auto id = InstanceId::from_key(logs->keys[i])) reply.service = id->service;
       }
       reply_to(io_, message, std::move(reply));
     } else if (const auto* availability = std::get_if<ProviderAvailability>(&message.envelope.body)) {
       send_body(store_, *availability);
+    } else if (const auto* result = std::get_if<ProviderExecCheckResult>(&message.envelope.body)) {
+      send_body(health_, *result);
     } else if (std::holds_alternative<ShutdownDone>(message.envelope.body)) {
       ++workers_done_;
     }
@@ -350,7 +354,7 @@ class Supervisor {
                           ? "killed by signal " + std::to_string(event.signal)
                           : "exited with code " + std::to_string(event.exit_code);
     log::info(kLog, instance.key, " ", how);
-    auto service_it = services_.find(instance.service);
+    auto service_it = services_.find(instance.id.service);
     if (service_it == services_.end() || shutting_down_) {
       set_state(instance, InstanceState::exited, how);
       reconcile(instance.key);
@@ -379,7 +383,7 @@ class Supervisor {
       set_state(instance, InstanceState::failed,
                 how + "; gave up after " + std::to_string(restart.max_restarts) +
                     " restarts within " + std::to_string(restart.window_s) +
-                    " s (restart.max_restarts); fix it, then mob-tool restart " + instance.service);
+                    " s (restart.max_restarts); fix it, then mob-tool restart " + instance.id.service);
       return;
     }
     instance.recent_restarts.push_back(now);
@@ -412,8 +416,8 @@ class Supervisor {
   // Sends the store the instance as it is now.
   void report(const Instance& instance) {
     InstanceStatus status;
-    status.service = instance.service;
-    status.index = instance.index;
+    status.service = instance.id.service;
+    status.index = instance.id.index;
     status.node = config_.node_name;
     status.state = instance.state;
     status.restarts = instance.restarts;
@@ -432,12 +436,13 @@ class Supervisor {
 
   // A process just started: the checker checks it from now on, if its service has checks.
   void watch_health(Instance& instance) {
-    auto service = services_.find(instance.service);
+    auto service = services_.find(instance.id.service);
     instance.checks.clear();
     instance.health = Health::none;
     if (service == services_.end() || service->second.spec.checks.empty()) return;
     const ServiceSpec& spec = service->second.spec;
-    HealthWatch watch{instance.key, instance.launches, instance.service, instance.index, spec.checks, {}, ""};
+    HealthWatch watch{instance.key, instance.launches, instance.id.service, instance.id.index, spec.checks, {}, ""};
+    watch.exec_in_provider = spec.provider != "bash";
     if (spec.provider == "bash") {
       if (auto env = spec.params.find("env"); env != spec.params.end() && env->is_object())
         for (const auto& [name, value] : env->items())
@@ -463,6 +468,10 @@ class Supervisor {
       health_done_ = true;
       return;
     }
+    if (const auto* exec = std::get_if<ProviderExecCheck>(&message.envelope.body)) {
+      forward_exec_check(*exec);
+      return;
+    }
     const auto* change = std::get_if<HealthChange>(&message.envelope.body);
     if (!change) return;
     auto found = instances_.find(change->key);
@@ -484,6 +493,19 @@ class Supervisor {
       instance.unhealthy_restart = "unhealthy: " + words;
       request_stop(instance);
     }
+  }
+
+  // An exec check to run inside the instance goes to the worker of its provider, if the
+  // instance still runs; otherwise the checker hears at once that it failed.
+  void forward_exec_check(const ProviderExecCheck& check) {
+    auto found = instances_.find(check.key);
+    if (found != instances_.end() && found->second.process_live && !found->second.stop_requested) {
+      if (auto worker = workers_.find(found->second.provider); worker != workers_.end()) {
+        send_body(worker->second, check);
+        return;
+      }
+    }
+    send_body(health_, ProviderExecCheckResult{check.token, check.key, false, "the instance is not running"});
   }
 
   // "http: connection refused (3 in a row)"
@@ -525,7 +547,7 @@ class Supervisor {
     ProviderLogsRequest forward{{}, logs->tail_lines, logs->from_offset, logs->offset};
     for (std::uint32_t index = 0; index < spec.instances; ++index)
       if (logs->instance < 0 || static_cast<std::uint32_t>(logs->instance) == index)
-        forward.keys.push_back(instance_key(logs->service, index));
+        forward.keys.push_back(InstanceId{logs->service, index}.key());
     send_body(worker->second, std::move(forward), request.route, request.envelope.request_id);
   }
 
@@ -599,7 +621,15 @@ class Supervisor {
   Routed control_request_;
 };
 
-}  // namespace
+SupervisorLoop::SupervisorLoop(SupervisorConfig config, zmq::socket_t store, zmq::socket_t io,
+                               zmq::socket_t control, std::map<std::string, zmq::socket_t> workers,
+                               zmq::socket_t health)
+    : supervisor_(std::make_unique<Supervisor>(std::move(config), std::move(store), std::move(io),
+                                               std::move(control), std::move(workers), std::move(health))) {}
+
+SupervisorLoop::~SupervisorLoop() = default;
+
+bool SupervisorLoop::turn(std::chrono::milliseconds wait) { return supervisor_->turn(wait); }
 
 void run_supervisor(SupervisorConfig config, zmq::socket_t store, zmq::socket_t io,
                     zmq::socket_t control, std::map<std::string, zmq::socket_t> workers,

@@ -2,7 +2,9 @@
 // workers, applies restart policies with backoff, and reports every state change.
 #pragma once
 
+#include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "agent/time_source.hpp"
@@ -20,6 +22,24 @@ struct SupervisorConfig {
 // its stop timeout), shuts the workers and the health checker down and answers ShutdownDone.
 // `workers`: one pipe per provider worker, by provider name; `health`: the health checker
 // (agent/health.hpp), which checks the running instances whose service has checks.
+// The supervisor's loop a turn at a time on the caller's thread, for tests: driven on a
+// ManualTime over inproc pipes, with no thread and no sleep. run_supervisor loops it.
+class SupervisorLoop {
+ public:
+  SupervisorLoop(SupervisorConfig config, zmq::socket_t store, zmq::socket_t io, zmq::socket_t control,
+                 std::map<std::string, zmq::socket_t> workers, zmq::socket_t health);
+  ~SupervisorLoop();
+  SupervisorLoop(const SupervisorLoop&) = delete;
+  SupervisorLoop& operator=(const SupervisorLoop&) = delete;
+
+  // Waits at most `wait` for a message, handles every message waiting and fires the timers
+  // due on the config's clock. False once it has shut down (answered ShutdownDone).
+  bool turn(std::chrono::milliseconds wait);
+
+ private:
+  std::unique_ptr<class Supervisor> supervisor_;
+};
+
 void run_supervisor(SupervisorConfig config, zmq::socket_t store, zmq::socket_t io,
                     zmq::socket_t control, std::map<std::string, zmq::socket_t> workers,
                     zmq::socket_t health);

@@ -1,5 +1,7 @@
 #include "agent/time_source.hpp"
 
+#include <algorithm>
+
 namespace mob {
 
 std::uint64_t SystemTime::wall_ms() const {
@@ -11,6 +13,12 @@ std::uint64_t SystemTime::wall_ms() const {
 const TimeSource& system_time() {
   static const SystemTime time;
   return time;
+}
+
+std::chrono::milliseconds poll_wait(const TimeSource& time, TimeSource::SteadyClock::time_point deadline,
+                                    std::chrono::milliseconds cap) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - time.steady_now());
+  return std::clamp(left + std::chrono::milliseconds(1), std::chrono::milliseconds(0), cap);
 }
 
 }  // namespace mob

@@ -29,6 +29,11 @@ class SystemTime final : public TimeSource {
 // The machine's clocks, one shared instance (it holds no state).
 const TimeSource& system_time();
 
+// How long an actor's loop polls for `deadline` read on `time`: to 1 ms past it (so that
+// it has come when the poll returns), never below 0 nor above `cap`.
+std::chrono::milliseconds poll_wait(const TimeSource& time, TimeSource::SteadyClock::time_point deadline,
+                                    std::chrono::milliseconds cap = std::chrono::seconds(1));
+
 // Time that moves only when told: advance() moves both clocks, set_wall_ms() skews the wall
 // clock alone (a clock stepped by NTP, or a wrong one).
 class ManualTime final : public TimeSource {

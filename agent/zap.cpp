@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "agent/actor.hpp"
+#include "agent/time_source.hpp"
 #include "bus/log.hpp"
 #include "bus/transport.hpp"
 
@@ -81,7 +82,7 @@ class Handler {
       return;
     }
     reply(request[1], "400", "key not authorized", "");
-    auto decision = limiter_.refused(key + "|" + address, Clock::now());
+    auto decision = limiter_.refused(key + "|" + address, system_time().steady_now());
     if (!decision.log) return;
     std::ostringstream line;
     line << "refused " << source_text(key, address) << " (" << mechanism
@@ -105,7 +106,7 @@ class Handler {
                       : value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC
                           ? "the client's handshake does not decrypt (wrong server key)"
                           : "protocol error " + std::to_string(value);
-    auto decision = limiter_.refused(what + "|" + why, Clock::now());
+    auto decision = limiter_.refused(what + "|" + why, system_time().steady_now());
     if (!decision.log) return;
     std::ostringstream line;
     line << "refused a connection to " << event.endpoint << " (" << what << "): " << why;

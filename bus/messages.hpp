@@ -303,7 +303,10 @@ struct HealthWatch {
   std::vector<CheckSpec> checks;
   std::map<std::string, std::string> env;  // exec checks: the service's env
   std::string cwd;                         // exec checks: the service's cwd ("" inherits)
-  MOB_FIELDS(key, launch, service, index, checks, env, cwd)
+  // Exec checks run inside the instance through its provider's worker (docker: the Engine
+  // API's exec) instead of as a local process (bash).
+  bool exec_in_provider = false;
+  MOB_FIELDS(key, launch, service, index, checks, env, cwd, exec_in_provider)
 };
 struct HealthUnwatch {
   std::string key;
@@ -319,6 +322,23 @@ struct HealthChange {
   bool restart = false;  // unhealthy through a check whose on_failure is restart
   std::vector<CheckResult> checks;
   MOB_FIELDS(key, launch, health, decided_by, restart, checks)
+};
+// Health checker -> supervisor -> provider worker: run one exec check inside an instance
+// whose provider has its own environment (docker: in the container, via the Engine API).
+struct ProviderExecCheck {
+  std::uint64_t token = 0;  // the checker's; the result carries it back
+  std::string key;          // the instance, as in ProviderStart
+  std::string command;      // run with /bin/sh -c in the instance
+  std::uint32_t timeout_ms = 0;
+  MOB_FIELDS(token, key, command, timeout_ms)
+};
+// Provider worker (or the supervisor, when nothing runs the instance) -> health checker.
+struct ProviderExecCheckResult {
+  std::uint64_t token = 0;
+  std::string key;
+  bool passed = false;
+  std::string output;  // the end of the command's output, or why it could not run
+  MOB_FIELDS(token, key, passed, output)
 };
 
 
@@ -506,6 +526,6 @@ using Body = std::variant<PingRequest, PingReply, DeployRequest, DeployReply, St
                           IndirectProbeRequest, JoinRequest, JoinReply, SyncRequest, SyncReply,
                           SyncPush, JoinCommand, JoinCommandReply, LeaveCommand, LeaveReply,
                           ProviderAvailability, Event, HealthWatch, HealthUnwatch,
-                          HealthChange>;
+                          HealthChange, ProviderExecCheck, ProviderExecCheckResult>;
 
 }  // namespace mob

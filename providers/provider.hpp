@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/time_source.hpp"
 #include "bus/error.hpp"
 #include "bus/messages.hpp"
 
@@ -24,6 +25,9 @@ struct ProviderContext {
   std::uint64_t log_max_bytes = 10 * 1024 * 1024;  // per file, before rotation
   std::uint32_t log_keep_files = 2;     // rotated files kept besides the live one
   std::uint64_t max_log_line_bytes = 16 * 1024;  // longer output lines are cut and marked
+  // The clocks the provider's timers read (grace periods, retries); null: the machine's.
+  // A test passes a ManualTime, the same one its worker reads.
+  const TimeSource* time = nullptr;
 };
 
 struct LaunchRequest {
@@ -57,6 +61,12 @@ class Provider {
   virtual bool available() = 0;
   // Stops every instance and waits for them (agent exit); leaves nothing running.
   virtual void stop_all(std::chrono::milliseconds grace) = 0;
+  // Starts an exec health check inside an instance (docker: in its container); the result
+  // comes back from take_exec_results(), within about `check.timeout_ms`. A provider whose
+  // instances are plain processes answers at once that it does not: the health checker runs
+  // those checks itself.
+  virtual void start_exec_check(const ProviderExecCheck& check) = 0;
+  virtual std::vector<ProviderExecCheckResult> take_exec_results() = 0;
 };
 
 }  // namespace mob

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <iterator>
 #include <map>
@@ -15,6 +14,7 @@
 #include <utility>
 
 #include "bus/log.hpp"
+#include "bus/instance_id.hpp"
 #include "providers/bash/log_files.hpp"
 #include "providers/bash/process_group.hpp"
 
@@ -64,16 +64,6 @@ bool is_valid_key(const std::string& key) {
          key.find('\0') == std::string::npos;
 }
 
-std::uint32_t instance_index(const std::string& key) {
-  auto dot = key.rfind('.');
-  if (dot == std::string::npos) return 0;
-  std::uint32_t index = 0;
-  auto digits = std::string_view(key).substr(dot + 1);
-  auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
-  if (error != std::errc() || end != digits.data() + digits.size()) return 0;
-  return index;
-}
-
 std::string describe(const ExitStatus& status) {
   if (status.signal != 0) {
     const char* name = sigdescr_np(status.signal);
@@ -104,6 +94,15 @@ class BashProvider final : public Provider {
                      std::uint64_t offset) override;
   bool available() override { return true; }
   void stop_all(std::chrono::milliseconds grace) override;
+  // A bash instance has no environment of its own to run a check in: the health checker
+  // runs its exec checks as local processes, so a request here is a routing mistake.
+  void start_exec_check(const ProviderExecCheck& check) override {
+    exec_results_.push_back(ProviderExecCheckResult{
+        check.token, check.key, false, "the bash provider runs no exec checks; the health checker does"});
+  }
+  std::vector<ProviderExecCheckResult> take_exec_results() override {
+    return std::exchange(exec_results_, {});
+  }
 
  private:
   std::filesystem::path log_dir() const { return context_.data_dir / "logs"; }
@@ -119,8 +118,10 @@ class BashProvider final : public Provider {
   void wait_for_activity(Clock::time_point until);
 
   ProviderContext context_;
+  const TimeSource& time_ = context_.time ? *context_.time : system_time();
   std::map<std::string, Instance> instances_;
   std::vector<ProviderEvent> pending_;  // reported by the next poll()
+  std::vector<ProviderExecCheckResult> exec_results_;
   std::vector<char> read_buffer_;
 };
 
@@ -206,7 +207,7 @@ void BashProvider::stop(const std::string& key, std::chrono::milliseconds grace)
     ::kill(-instance.leader, SIGTERM);
     log::info("bash", key, ": sent SIGTERM to process group ", instance.leader);
   }
-  auto deadline = Clock::now() + grace;
+  auto deadline = time_.steady_now() + grace;
   if (!instance.kill_at || deadline < *instance.kill_at) instance.kill_at = deadline;
 }
 
@@ -220,7 +221,7 @@ std::vector<int> BashProvider::watched_fds() {
 }
 
 std::optional<Clock::time_point> BashProvider::next_deadline() {
-  if (!pending_.empty()) return Clock::now();
+  if (!pending_.empty() || !exec_results_.empty()) return time_.steady_now();
   std::optional<Clock::time_point> earliest;
   for (const auto& [key, instance] : instances_) {
     if (instance.kill_at && (!earliest || *instance.kill_at < *earliest))
@@ -238,7 +239,7 @@ std::vector<ProviderEvent> BashProvider::poll() {
 void BashProvider::collect(std::vector<ProviderEvent>& out) {
   std::move(pending_.begin(), pending_.end(), std::back_inserter(out));
   pending_.clear();
-  const auto now = Clock::now();
+  const auto now = time_.steady_now();
   for (auto it = instances_.begin(); it != instances_.end();) {
     Instance& instance = it->second;
     if (instance.output && !drain_output(instance)) {
@@ -334,7 +335,7 @@ ProviderEvent BashProvider::finish(Instance& instance, const ExitStatus& status)
 void BashProvider::wait_for_activity(Clock::time_point until) {
   std::vector<pollfd> fds;
   for (int fd : watched_fds()) fds.push_back(pollfd{fd, POLLIN, 0});
-  auto remaining = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now());
+  auto remaining = std::chrono::ceil<std::chrono::milliseconds>(until - time_.steady_now());
   int timeout_ms = static_cast<int>(std::clamp<std::int64_t>(remaining.count(), 0, 60'000));
   ::poll(fds.data(), fds.size(), timeout_ms);
 }
@@ -344,17 +345,17 @@ LogChunk BashProvider::read_logs(const std::string& key, std::uint32_t tail_line
   LogChunk chunk;
   if (is_valid_key(key))
     chunk = bash::read_log_file(live_log(key), tail_lines, from_offset, offset);
-  chunk.instance = instance_index(key);
+  if (auto id = InstanceId::from_key(key)) chunk.instance = id->index;
   return chunk;
 }
 
 void BashProvider::stop_all(std::chrono::milliseconds grace) {
   for (auto& [key, instance] : instances_) stop(key, grace);
-  const auto give_up = Clock::now() + grace + kWaitAfterKill;
+  const auto give_up = time_.steady_now() + grace + kWaitAfterKill;
   std::vector<ProviderEvent> events;
   while (true) {
     collect(events);
-    if (instances_.empty() || Clock::now() >= give_up) break;
+    if (instances_.empty() || time_.steady_now() >= give_up) break;
     wait_for_activity(std::min(next_deadline().value_or(give_up), give_up));
   }
   for (auto& [key, instance] : instances_) {

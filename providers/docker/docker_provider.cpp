@@ -2,12 +2,12 @@
 
 #include <poll.h>
 
-#include <charconv>
 #include <cstdlib>
 #include <map>
 #include <unordered_map>
 #include <utility>
 
+#include "bus/instance_id.hpp"
 #include "bus/log.hpp"
 #include "providers/docker/docker_client.hpp"
 #include "providers/docker/docker_logs.hpp"
@@ -65,6 +65,19 @@ struct PendingRequest {
   Step step = Step::inspect_image;
 };
 
+// The requests of an exec health check, in order: make the exec, run it to its end (the
+// answer streams its output), read its exit code.
+enum class ExecStep : std::uint8_t { create, start, inspect };
+
+// An exec health check in flight, by the checker's token.
+struct ExecCheckRun {
+  ProviderExecCheck check;
+  Clock::time_point deadline;
+  ExecStep step = ExecStep::create;
+  std::string exec_id;
+  std::string output;  // demultiplexed stdout and stderr
+};
+
 ProviderEvent make_event(const std::string& key, ProviderEventKind kind) {
   ProviderEvent event;
   event.key = key;
@@ -99,14 +112,6 @@ std::optional<std::string> pull_error(const HttpResponse& response) {
     if (error != line.end() && error->is_string()) return error->get<std::string>();
   }
   return std::nullopt;
-}
-
-std::uint32_t instance_of_key(std::string_view key) {
-  auto dot = key.rfind('.');
-  std::uint32_t index = 0;
-  if (dot == std::string_view::npos) return index;
-  std::from_chars(key.data() + dot + 1, key.data() + key.size(), index);
-  return index;
 }
 
 std::int64_t integer_field(const nlohmann::json& object, const char* name, std::int64_t fallback) {
@@ -187,8 +192,27 @@ class DockerProvider final : public Provider {
   }
 
   std::optional<Clock::time_point> next_deadline() override {
-    if (!events_.empty()) return Clock::now();
+    if (!events_.empty() || !exec_results_.empty()) return time_.steady_now();
     return std::nullopt;
+  }
+
+  void start_exec_check(const ProviderExecCheck& check) override {
+    auto found = instances_.find(check.key);
+    if (!transport_ || found == instances_.end() || found->second.phase != Phase::running ||
+        found->second.stop_requested)
+      return finish_exec_check(check, false, "container of " + check.key + " is not running");
+    ExecCheckRun run{check, time_.steady_now() + std::chrono::milliseconds(check.timeout_ms),
+                     ExecStep::create, "", ""};
+    const nlohmann::json body = {{"AttachStdout", true},
+                                 {"AttachStderr", true},
+                                 {"Cmd", {"/bin/sh", "-c", check.command}}};
+    auto& stored = exec_checks_[check.token] = std::move(run);
+    submit_exec(stored, {Method::post, "/containers/" + found->second.id + "/exec", body.dump(),
+                         time_left(stored)});
+  }
+
+  std::vector<ProviderExecCheckResult> take_exec_results() override {
+    return std::exchange(exec_results_, {});
   }
 
   std::vector<ProviderEvent> poll() override {
@@ -199,7 +223,7 @@ class DockerProvider final : public Provider {
   LogChunk read_logs(const std::string& key, std::uint32_t tail_lines, bool from_offset,
                      std::uint64_t offset) override {
     LogChunk chunk;
-    chunk.instance = instance_of_key(key);
+    if (auto id = InstanceId::from_key(key)) chunk.instance = id->index;
     chunk.node = context_.agent_name;
     chunk.next_offset = offset;
     if (!client_) return chunk;
@@ -225,7 +249,7 @@ class DockerProvider final : public Provider {
       warned_unavailable_ = true;
       return false;
     }
-    const auto now = Clock::now();
+    const auto now = time_.steady_now();
     if (available_.has_value() && now < next_check_) return *available_;
     auto pong = client_->send({Method::get, "/_ping", "", kPingTimeout});
     const bool up = pong && pong->status == 200;
@@ -250,11 +274,11 @@ class DockerProvider final : public Provider {
       instance.grace = grace;
       if (instance.phase != Phase::starting) begin_stop(key, instance);
     }
-    const auto deadline = Clock::now() + grace + kStopMargin + kRemoveTimeout;
-    while (!instances_.empty() && Clock::now() < deadline) {
+    const auto deadline = time_.steady_now() + grace + kStopMargin + kRemoveTimeout;
+    while (!instances_.empty() && time_.steady_now() < deadline) {
       pollfd ready{transport_->ready_fd(), POLLIN, 0};
       const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - time_.steady_now());
       ::poll(&ready, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
       drain_completions();
     }
@@ -264,6 +288,8 @@ class DockerProvider final : public Provider {
     // Whatever is left, tracked or not, goes: nothing of this agent keeps running.
     if (available()) remove_labelled_containers();
     instances_.clear();
+    exec_checks_.clear();
+    exec_requests_.clear();
   }
 
  private:
@@ -309,11 +335,84 @@ class DockerProvider final : public Provider {
             "", instance.grace + kStopMargin});
   }
 
+  // ---- exec health checks ---------------------------------------------------------------
+
+  std::chrono::milliseconds time_left(const ExecCheckRun& run) const {
+    // At least 1 ms: a timeout of 0 means no limit to the transport.
+    return std::max(std::chrono::milliseconds(1),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(run.deadline - time_.steady_now()));
+  }
+
+  void submit_exec(const ExecCheckRun& run, HttpRequest request) {
+    const std::uint64_t token = next_token_++;
+    exec_requests_.emplace(token, run.check.token);
+    transport_->submit(token, std::move(request));
+  }
+
+  void finish_exec_check(const ProviderExecCheck& check, bool passed, std::string output) {
+    exec_results_.push_back(ProviderExecCheckResult{check.token, check.key, passed, std::move(output)});
+    exec_checks_.erase(check.token);
+  }
+
+  void on_exec_completion(ExecCheckRun& run, const Result<HttpResponse>& response) {
+    const ProviderExecCheck check = run.check;
+    if (!response) {
+      if (response.error().code == Errc::timeout)
+        return finish_exec_check(check, false, tail_of(run.output) + (run.output.empty() ? "" : " ") +
+                                                   "(timed out after " + std::to_string(check.timeout_ms) + " ms)");
+      return finish_exec_check(check, false, "the container engine: " + response.error().message);
+    }
+    switch (run.step) {
+      case ExecStep::create: {
+        auto created = nlohmann::json::parse(response->body, nullptr, false);
+        if (response->status != 201 || !created.is_object() || !created.contains("Id") ||
+            !created["Id"].is_string())
+          return finish_exec_check(check, false, "could not run in the container: " + engine_message(*response));
+        run.exec_id = created["Id"].get<std::string>();
+        run.step = ExecStep::start;
+        return submit_exec(run, {Method::post, "/exec/" + run.exec_id + "/start",
+                                 nlohmann::json{{"Detach", false}, {"Tty", false}}.dump(), time_left(run)});
+      }
+      case ExecStep::start: {
+        if (!is_2xx(response->status))
+          return finish_exec_check(check, false, "could not run in the container: " + engine_message(*response));
+        LogDemuxer demuxer;
+        demuxer.feed(response->body, [&](std::string_view payload) { run.output.append(payload); });
+        run.step = ExecStep::inspect;
+        return submit_exec(run, {Method::get, "/exec/" + run.exec_id + "/json", "", time_left(run)});
+      }
+      case ExecStep::inspect: {
+        auto inspected = nlohmann::json::parse(response->body, nullptr, false);
+        const std::int64_t exit_code = response->status == 200 ? integer_field(inspected, "ExitCode", -1) : -1;
+        std::string output = tail_of(run.output);
+        if (exit_code == 0) return finish_exec_check(check, true, std::move(output));
+        const std::string how = exit_code < 0 ? "no exit code from the engine: " + engine_message(*response)
+                                              : "exit code " + std::to_string(exit_code);
+        return finish_exec_check(check, false, output.empty() ? how : output + " (" + how + ")");
+      }
+    }
+  }
+
+  // The end of a check's output that fits its result, without trailing blank lines.
+  static std::string tail_of(std::string text) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+    const std::size_t limit = kMaxCheckOutputBytes - 64;
+    if (text.size() > limit) text = "..." + text.substr(text.size() - limit + 3);
+    return text;
+  }
+
   // ---- completions ---------------------------------------------------------------------
 
   void drain_completions() {
     if (!transport_) return;
     for (auto& completion : transport_->take_completions()) {
+      if (auto exec = exec_requests_.find(completion.token); exec != exec_requests_.end()) {
+        const std::uint64_t check_token = exec->second;
+        exec_requests_.erase(exec);
+        if (auto run = exec_checks_.find(check_token); run != exec_checks_.end())
+          on_exec_completion(run->second, completion.response);
+        continue;
+      }
       auto pending = pending_.find(completion.token);
       if (pending == pending_.end()) continue;
       PendingRequest request = std::move(pending->second);
@@ -322,7 +421,7 @@ class DockerProvider final : public Provider {
       if (found == instances_.end() || found->second.generation != request.generation)
         continue;  // an answer for an instance since replaced or forgotten
       if (!completion.response && completion.response.error().code == Errc::unavailable)
-        next_check_ = Clock::now();  // re-check availability on the next call
+        next_check_ = time_.steady_now();  // re-check availability on the next call
       on_completion(request.key, found->second, request.step, completion.response);
     }
   }
@@ -517,6 +616,7 @@ class DockerProvider final : public Provider {
   }
 
   ProviderContext context_;
+  const TimeSource& time_ = context_.time ? *context_.time : system_time();
   std::string endpoint_;  // "unix:///path", for messages
   std::string unavailable_message_;
   std::unique_ptr<EngineClient> client_;        // null when DOCKER_HOST is unusable
@@ -526,6 +626,9 @@ class DockerProvider final : public Provider {
   std::uint64_t next_token_ = 1;
   std::uint64_t next_generation_ = 1;
   std::vector<ProviderEvent> events_;  // to hand out from the next poll()
+  std::map<std::uint64_t, ExecCheckRun> exec_checks_;  // by the checker's token
+  std::unordered_map<std::uint64_t, std::uint64_t> exec_requests_;  // request token -> check token
+  std::vector<ProviderExecCheckResult> exec_results_;  // to hand out from take_exec_results()
   std::optional<bool> available_;      // unknown until the first check
   Clock::time_point next_check_{};
   bool warned_unavailable_ = false;

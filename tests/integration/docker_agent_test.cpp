@@ -26,6 +26,13 @@ CommandResult engine(const std::string& method, const std::string& path) {
                       engine_socket(), "http://d/v1.41" + path});
 }
 
+// POST `body` (JSON) to the engine.
+CommandResult engine_post(const std::string& path, const std::string& body) {
+  return run_command({"/usr/bin/curl", "-s", "-w", "\n%{http_code}", "-X", "POST", "-H",
+                      "Content-Type: application/json", "-d", body, "--unix-socket", engine_socket(),
+                      "http://d/v1.41" + path});
+}
+
 int http_status(const CommandResult& result) {
   auto newline = result.out.rfind('\n');
   return newline == std::string::npos ? 0 : std::atoi(result.out.c_str() + newline + 1);
@@ -127,6 +134,63 @@ TEST_F(DockerAgent, ARestartedAgentCleansUpWhatItsLastLifeLeft) {
     return !body.is_discarded() && body["Id"] != old_id && body["State"]["Running"] == true;
   }, 40s));
   EXPECT_EQ(http_status(engine("GET", "/containers/" + std::string(old_id) + "/json")), 404);
+}
+
+// A container whose exec check reads a file only the container has: it passes while the file
+// says ok. The check runs inside the container, with the container's filesystem.
+constexpr const char* kChecked = R"({"name": "checked", "provider": "docker", "stop_timeout_s": 1,
+    "restart": {"policy": "always", "backoff_ms": 10},
+    "params": {"image": "localhost/mob-busybox:latest",
+               "args": "/bin/sh -c \"echo ok > /mob-check-state; exec sleep 1000\""},
+    "checks": [{"name": "state", "type": "exec", "command": "cat /mob-check-state; test \"$(cat /mob-check-state)\" = ok",
+                "interval_s": 3, "timeout_s": 3, "failures": 1}]})";
+
+TEST_F(DockerAgent, AnExecCheckRunsInTheContainerAndItsFailureRestartsTheContainer) {
+  auto deployed = agent_->deploy(kChecked);
+  ASSERT_TRUE(deployed) << deployed.error().message;
+  ASSERT_TRUE(wait_until([&] {
+    auto instance = agent_->instance("checked", 0);
+    return instance && instance->state == InstanceState::running && instance->health == mob::Health::healthy;
+  }, 30s)) << agent_->log();
+  auto healthy = agent_->instance("checked", 0);
+  ASSERT_EQ(healthy->checks.size(), 1u);
+  EXPECT_EQ(healthy->checks[0].output, "ok");
+  EXPECT_EQ(healthy->restarts, 0u);
+
+  // Break it from outside, through the engine: the check fails, the container is replaced.
+  auto exec = engine_post("/containers/" + container("checked.0") + "/exec",
+                          R"({"AttachStdout": true, "AttachStderr": true, "Cmd": ["/bin/sh", "-c", "echo broken > /mob-check-state"]})");
+  ASSERT_EQ(http_status(exec), 201) << exec.out;
+  auto exec_id = nlohmann::json::parse(exec.out.substr(0, exec.out.rfind('\n')))["Id"].get<std::string>();
+  ASSERT_EQ(http_status(engine_post("/exec/" + exec_id + "/start", R"({"Detach": false})")), 200);
+  ASSERT_TRUE(wait_until([&] {
+    auto instance = agent_->instance("checked", 0);
+    return instance && instance->restarts >= 1 && instance->state == InstanceState::running &&
+           instance->health == mob::Health::healthy;
+  }, 30s)) << agent_->log();
+  EXPECT_NE(agent_->log().find("checked.0 unhealthy: state: broken (exit code 1)"), std::string::npos)
+      << agent_->log();
+}
+
+TEST_F(DockerAgent, AnExecCheckThatHangsInTheContainerFailsAtItsTimeout) {
+  auto deployed = agent_->deploy(R"({"name": "hung", "provider": "docker", "stop_timeout_s": 1,
+      "params": {"image": "localhost/mob-busybox:latest", "args": "sleep 1000"},
+      "checks": [{"name": "hangs", "type": "exec", "command": "sleep 1000", "interval_s": 1,
+                  "timeout_s": 0.3, "failures": 1, "on_failure": "none"}]})");
+  ASSERT_TRUE(deployed) << deployed.error().message;
+  ASSERT_TRUE(agent_->wait_state("hung", 0, InstanceState::running, 30s));
+  const auto running_since = std::chrono::steady_clock::now();
+  ASSERT_TRUE(wait_until([&] {
+    auto instance = agent_->instance("hung", 0);
+    return instance && instance->health == mob::Health::unhealthy;
+  }, 15s)) << agent_->log();
+  // The first run starts at once and fails at 0.3 s; the reports take a few ms more.
+  EXPECT_LT(std::chrono::steady_clock::now() - running_since, 3s);
+  auto instance = agent_->instance("hung", 0);
+  ASSERT_EQ(instance->checks.size(), 1u);
+  EXPECT_NE(instance->checks[0].output.find("timed out after"), std::string::npos)
+      << instance->checks[0].output;
+  EXPECT_EQ(instance->state, InstanceState::running);  // on_failure none: only reported
 }
 
 }  // namespace

@@ -202,6 +202,14 @@ TEST(Spec, ChecksParseWithTheirDefaults) {
       << "a spec without checks normalizes as before (its identity does not change)";
 }
 
+TEST(Spec, ADockerServiceTakesExecChecksRunInItsContainer) {
+  auto spec = parse_spec(with_checks(R"([{"type": "exec", "command": "pg_isready -q"}])", "docker"));
+  ASSERT_TRUE(spec) << spec.error().message;
+  ASSERT_EQ(spec->checks.size(), 1u);
+  EXPECT_EQ(spec->checks[0].type, CheckType::exec);
+  EXPECT_EQ(spec->checks[0].command, "pg_isready -q");
+}
+
 TEST(Spec, BadChecksNameTheFieldAndTheFix) {
   EXPECT_EQ(error_of(with_checks(R"([{"type": "tcp", "port": 1}, {"type": "grpc", "port": 2}])")),
             "checks[1].type: expected one of exec, tcp, http, got \"grpc\"");

@@ -1,0 +1,134 @@
+// The supervisor's restart policy with backoff, driven a turn at a time on a ManualTime over
+// inproc pipes: the test plays the store and the bash worker. No thread, no sleep.
+#include "agent/supervisor.hpp"
+
+#include <gtest/gtest.h>
+
+#include "agent/actor.hpp"
+
+namespace mob {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kFailingSpec = R"({"name": "web", "provider": "bash",
+    "params": {"command": "exit 1"}, "instances": 1,
+    "restart": {"policy": "always", "max_restarts": 5, "window_s": 60, "backoff_ms": 100,
+                "backoff_max_ms": 400}})";
+
+class SupervisorOnManualTime : public ::testing::Test {
+ protected:
+  SupervisorOnManualTime() {
+    auto store = make_pipe(context_, "test-store");
+    auto io = make_pipe(context_, "test-io");
+    auto control = make_pipe(context_, "test-control");
+    auto worker = make_pipe(context_, "test-worker");
+    auto health = make_pipe(context_, "test-health");
+    store_ = std::move(store.first);
+    io_ = std::move(io.first);
+    control_ = std::move(control.first);
+    worker_ = std::move(worker.first);
+    health_ = std::move(health.first);
+    std::map<std::string, zmq::socket_t> workers;
+    workers.emplace("bash", std::move(worker.second));
+    loop_ = std::make_unique<SupervisorLoop>(SupervisorConfig{"node-a", &time_}, std::move(store.second),
+                                             std::move(io.second), std::move(control.second),
+                                             std::move(workers), std::move(health.second));
+  }
+
+  // Everything waiting on `socket`, in order.
+  static std::vector<Body> drain(zmq::socket_t& socket) {
+    std::vector<Body> bodies;
+    while (auto message = receive_routed(socket)) bodies.push_back(std::move(message->envelope.body));
+    return bodies;
+  }
+
+  // The ProviderStarts the worker got since the last look.
+  std::size_t starts() {
+    std::size_t count = 0;
+    for (const auto& body : drain(worker_)) count += std::holds_alternative<ProviderStart>(body);
+    return count;
+  }
+
+  // The state of web/0 in the store's last report since the last look.
+  std::optional<InstanceStatus> last_report() {
+    std::optional<InstanceStatus> last;
+    for (const auto& body : drain(store_))
+      if (const auto* report = std::get_if<InstanceReport>(&body)) last = report->status;
+    return last;
+  }
+
+  void turn() { loop_->turn(0ms); }
+
+  // The worker reports that the process started and exited with code 1.
+  void start_and_fail() {
+    send_body(worker_, ProviderEvent{"web.0", ProviderEventKind::started, 4242, -1, 0, ""});
+    turn();
+    send_body(worker_, ProviderEvent{"web.0", ProviderEventKind::exited, 0, 1, 0, ""});
+    turn();
+  }
+
+  ManualTime time_;
+  zmq::context_t context_{1};
+  zmq::socket_t store_, io_, control_, worker_, health_;
+  std::unique_ptr<SupervisorLoop> loop_;
+};
+
+TEST_F(SupervisorOnManualTime, RestartBackoffDoublesUpToItsMaximumThenGivesUp) {
+  send_body(store_, ServiceAssignment{"web", 1, kFailingSpec, {0}, true, 0, true, ""});
+  turn();
+  ASSERT_EQ(starts(), 1u);
+
+  // The first restart in the window is at once; then 100 ms doubling to 400.
+  const std::vector<std::chrono::milliseconds> delays = {0ms, 100ms, 200ms, 400ms, 400ms};
+  for (std::size_t i = 0; i < delays.size(); ++i) {
+    SCOPED_TRACE("restart " + std::to_string(i + 1));
+    start_and_fail();
+    if (delays[i] == 0ms) {
+      EXPECT_EQ(starts(), 1u) << "the first restart waits for nothing";
+      continue;
+    }
+    auto report = last_report();
+    ASSERT_TRUE(report);
+    EXPECT_EQ(report->state, InstanceState::restarting);
+    EXPECT_EQ(report->reason, "exited with code 1; restarting in " + std::to_string(delays[i].count()) + " ms");
+    EXPECT_EQ(starts(), 0u);
+    time_.advance(delays[i] - 1ms);
+    turn();
+    EXPECT_EQ(starts(), 0u) << "1 ms early";
+    time_.advance(1ms);
+    turn();
+    EXPECT_EQ(starts(), 1u) << "on time";
+    EXPECT_EQ(last_report()->restarts, i + 1);
+  }
+
+  // A sixth exit within window_s spends the budget of max_restarts (5).
+  start_and_fail();
+  auto report = last_report();
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->state, InstanceState::failed);
+  EXPECT_NE(report->reason.find("gave up after 5 restarts within 60 s"), std::string::npos) << report->reason;
+  time_.advance(1h);
+  turn();
+  EXPECT_EQ(starts(), 0u);
+}
+
+TEST_F(SupervisorOnManualTime, TheBudgetComesBackOnceTheWindowHasPassed) {
+  send_body(store_, ServiceAssignment{"web", 1, kFailingSpec, {0}, true, 0, true, ""});
+  turn();
+  ASSERT_EQ(starts(), 1u);
+  start_and_fail();
+  ASSERT_EQ(starts(), 1u);  // at once
+  start_and_fail();
+  ASSERT_EQ(starts(), 0u);  // 100 ms
+  time_.advance(100ms);
+  turn();
+  ASSERT_EQ(starts(), 1u);
+  // A long healthy run: the window (60 s) forgets the restarts, so the next one is at once.
+  time_.advance(61s);
+  start_and_fail();
+  EXPECT_EQ(starts(), 1u);
+}
+
+}  // namespace
+}  // namespace mob
