@@ -9,12 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
-build_dir=${1:-build-package}
+build_dir=$(realpath -m "${1:-build-package}")
 if [[ ! -f $build_dir/CMakeCache.txt ]]; then
   cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DMOB_BUILD_TESTS=OFF >&2
 fi
 cmake --build "$build_dir" -j"$(nproc)" >&2
-for page in mob-agent.8 mob-tool.1; do
+for page in mob-agent.8.gz mob-tool.1.gz; do
   [[ -f $build_dir/share/man/$page ]] || {
     echo "scripts/package.sh: $build_dir/share/man/$page is missing: install help2man (scripts/install-deps.sh) and reconfigure" >&2
     exit 1
@@ -22,4 +22,4 @@ for page in mob-agent.8 mob-tool.1; do
 done
 rm -f "$build_dir"/mob*.deb
 (cd "$build_dir" && cpack -G DEB >&2)
-ls "$PWD/$build_dir"/mob*.deb
+ls "$build_dir"/mob*.deb

@@ -60,7 +60,7 @@ for file in /usr/bin/mob-agent /usr/bin/mob-tool /usr/lib/mob/mob-provider-docke
             /lib/systemd/system/mob-agent.service /etc/mob/agent.conf /usr/share/man/man8/mob-agent.8.gz \
             /usr/share/man/man1/mob-tool.1.gz /usr/share/bash-completion/completions/mob-tool \
             /usr/include/mob/tools/client.hpp /usr/lib/x86_64-linux-gnu/pkgconfig/mob-client.pc; do
-  [[ -e $file || -e ${file%.gz} ]] || fail "$file is not installed"
+  [[ -e $file ]] || fail "$file is not installed"
 done
 dpkg-query -W -f='${Conffiles}\n' mob | grep -q "/etc/mob/agent.conf" || fail "/etc/mob/agent.conf is not a conffile"
 getent passwd mob >/dev/null || fail "postinst did not make the user mob"
@@ -69,7 +69,7 @@ grep -q "^#" /etc/mob/agent.conf && ! grep -qv '^\(#.*\)\?$' /etc/mob/agent.conf
   || fail "the default /etc/mob/agent.conf must hold only comments: $(grep -v '^\(#.*\)\?$' /etc/mob/agent.conf | head -3)"
 
 step "man pages"
-for page in /usr/share/man/man8/mob-agent.8* /usr/share/man/man1/mob-tool.1*; do
+for page in /usr/share/man/man8/mob-agent.8.gz /usr/share/man/man1/mob-tool.1.gz; do
   rendered=$(MANWIDTH=200 man -l "$page" 2>"$work/man.err") || fail "man -l $page: $(cat "$work/man.err")"
   [[ -s $work/man.err ]] && fail "man -l $page warns: $(cat "$work/man.err")"
   program=$(basename "${page%%.[18]*}")
