@@ -194,7 +194,7 @@ TEST_F(AgentConfig, UnderAServiceManagerTheAgentSaysReadyOnceItServesAndStopping
 }
 
 TEST_F(AgentConfig, WithoutAServiceManagerNothingIsSentAndNothingIsLoaded) {
-  AgentProcess agent(dir_.path() / "data", "bash", {"--config", ""});
+  AgentProcess agent(dir_.path() / "data", "bash");
   std::ifstream maps("/proc/" + std::to_string(agent.pid()) + "/maps");
   std::string text((std::istreambuf_iterator<char>(maps)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("libc"), std::string::npos);

@@ -26,6 +26,7 @@ state_existed=no; [[ -e /var/lib/mob ]] && state_existed=yes
 work=$(mktemp -d /tmp/mob-package-XXXXXX)
 chmod 0755 "$work"
 agent_pid=
+data=  # the agent's data dir: the unit's default, /var/lib/mob/agent-PORT
 cleanup() {
   local status=$?
   if [[ -n $agent_pid ]] && kill -0 "$agent_pid" 2>/dev/null; then
@@ -33,12 +34,13 @@ cleanup() {
     wait "$agent_pid" 2>/dev/null || true
   fi
   # Services the agent started carry its id; end any it left behind (by pid).
-  if [[ -f $work/data/agent-id ]]; then
-    for pid in $(grep -lsz "MOB_AGENT_ID=$(cat "$work/data/agent-id")" /proc/[0-9]*/environ | cut -d/ -f3); do
+  if [[ -n $data && -f $data/agent-id ]]; then
+    for pid in $(grep -lsz "MOB_AGENT_ID=$(cat "$data/agent-id")" /proc/[0-9]*/environ | cut -d/ -f3); do
       kill -KILL "$pid" 2>/dev/null || true
     done
   fi
   dpkg -P mob-dev mob >/dev/null 2>&1 || true
+  [[ -n $data ]] && rm -rf "$data"
   [[ $state_existed == no ]] && rm -rf /var/lib/mob
   [[ $user_existed == no ]] && getent passwd mob >/dev/null && { deluser --quiet mob >/dev/null 2>&1 || true; }
   [[ $user_existed == no ]] && getent group mob >/dev/null && { delgroup --quiet mob >/dev/null 2>&1 || true; }
@@ -107,13 +109,13 @@ for candidate in $(shuf -i 20000-60000 -n 50); do
   if ! ss -Htln "sport = :$candidate or sport = :$((candidate + 1))" | grep -q .; then port=$candidate; break; fi
 done
 [[ -n $port ]] || fail "no free port pair on loopback"
-install -d -o mob -g mob -m 0750 "$work/data"
+data=/var/lib/mob/agent-$port
+[[ ! -e $data ]] || fail "$data exists already"
 cat > "$work/agent.conf" <<CONF
-# the package test's agent
+# the package test's agent; its data dir is the unit's default (XDG_STATE_HOME=/var/lib)
 port = $port
 bind = 127.0.0.1
 providers = bash
-data-dir = $work/data
 name = package-test
 log-format = json
 tag = test=package
@@ -141,7 +143,8 @@ cat > "$work/sleepers.json" <<'SPEC'
 {"name": "sleepers", "provider": "bash", "params": {"command": "exec sleep 1000"}, "instances": 2}
 SPEC
 tool deploy "$work/sleepers.json" > "$work/deploy.log" 2>&1 || { cat "$work/deploy.log" "$work/agent.log" >&2; fail "deploy through the installed mob-tool"; }
-agent_id=$(cat "$work/data/agent-id")
+[[ -f $data/state.db && $(stat -c %U "$data") == mob ]] || fail "the agent's data is not in $data, owned by mob"
+agent_id=$(cat "$data/agent-id")
 count_services() { grep -lsz "MOB_AGENT_ID=$agent_id" /proc/[0-9]*/environ | cut -d/ -f3 | while read -r pid; do
                      [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == */sleep ]] && echo "$pid"; done | wc -l; }
 [[ $(count_services) == 2 ]] || fail "expected 2 sleep processes of the service, found $(count_services)"
@@ -180,11 +183,11 @@ while read -r path; do
   fail "$path is left after dpkg -r"
 done < "$work/installed"
 [[ -f /etc/mob/agent.conf ]] || fail "dpkg -r removed the conffile (it keeps it until purge)"
-[[ -d /var/lib/mob ]] || fail "dpkg -r removed the data dir /var/lib/mob"
+[[ -f $data/state.db ]] || fail "dpkg -r removed the data dir $data"
 for dir in /usr/lib/mob /usr/include/mob /usr/share/doc/mob; do [[ ! -e $dir ]] || fail "$dir is left after dpkg -r"; done
 
 step "dpkg -P"
 dpkg -P mob-dev mob > "$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log" >&2; fail "dpkg -P failed"; }
 [[ ! -e /etc/mob ]] || fail "/etc/mob is left after purge: $(ls -A /etc/mob)"
-[[ -d /var/lib/mob ]] || fail "purge removed the data dir /var/lib/mob"
+[[ -f $data/state.db ]] || fail "purge removed the data dir $data"
 step "passed"
