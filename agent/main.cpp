@@ -67,7 +67,6 @@ std::string host_name() {
   return buffer;
 }
 
-
 constexpr const char* kDefaultConfigFile = "/etc/mob/agent.conf";
 // Options of the command line only: they say what to read or do, not how the agent runs.
 const std::set<std::string> kCommandLineOnly = {"help", "version", "config", "print-config"};
