@@ -3,6 +3,7 @@
 // exits 0; a second signal kills what is left.
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -59,6 +60,15 @@ std::string default_data_dir(int port) {
                      : home && *home           ? std::string(home) + "/.local/state"
                                                : "/var/lib";
   return base + "/mob/agent-" + std::to_string(port);
+}
+
+// Is stderr the journal? systemd sets $JOURNAL_STREAM to "DEVICE:INODE" of the stream it
+// connects to a service's stderr; a shell's redirection of that stderr makes them differ.
+bool stderr_is_journal() {
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  struct stat stderr_stat {};
+  if (stream == nullptr || ::fstat(STDERR_FILENO, &stderr_stat) != 0) return false;
+  return std::string(stream) == std::to_string(stderr_stat.st_dev) + ":" + std::to_string(stderr_stat.st_ino);
 }
 
 std::string host_name() {
@@ -317,6 +327,7 @@ int main(int argc, char** argv) {
   if (!mob::log::parse_format(log_format, format))
     return usage_error(where("log-format") + ": expected text or json, got \"" + log_format + "\"");
   mob::log::set_format(format);
+  mob::log::set_journal_priorities(stderr_is_journal());
   if (options.port < 1 || options.port > 65535)
     return usage_error(where("port") + ": expected 1 to 65535, got " + std::to_string(options.port));
   if (options.pub_port == 0 && options.port == 65535)

@@ -11,6 +11,7 @@ namespace {
 // The process-wide settings: written once by main before threads start.
 std::atomic<Level> current_level{Level::info};
 std::atomic<Format> current_format{Format::text};
+std::atomic<bool> priority_prefix{false};
 
 std::string_view level_name(Level at) {
   switch (at) {
@@ -77,12 +78,26 @@ void append_json_string(std::string& out, std::string_view text) {
   }
   out += '"';
 }
+
+// syslog(3) priorities, as journald reads them at the start of a line.
+std::string_view syslog_priority(Level at) {
+  switch (at) {
+    case Level::debug: return "<7>";
+    case Level::info: return "<6>";
+    case Level::warn: return "<4>";
+    case Level::error: return "<3>";
+    case Level::off: break;
+  }
+  return "<6>";
+}
 }  // namespace
 
 void set_level(Level at) { current_level.store(at, std::memory_order_relaxed); }
 Level level() { return current_level.load(std::memory_order_relaxed); }
 void set_format(Format as) { current_format.store(as, std::memory_order_relaxed); }
 Format format() { return current_format.load(std::memory_order_relaxed); }
+void set_journal_priorities(bool on) { priority_prefix.store(on, std::memory_order_relaxed); }
+bool journal_priorities() { return priority_prefix.load(std::memory_order_relaxed); }
 
 bool parse_level(std::string_view text, Level& out) {
   if (text == "debug") out = Level::debug;
@@ -131,6 +146,7 @@ std::string format_line(Format as, Level at, std::string_view component, std::st
 
 void write(Level at, std::string_view component, std::string_view message) {
   auto line = format_line(format(), at, component, message, std::chrono::system_clock::now());
+  if (journal_priorities()) line.insert(0, syslog_priority(at));
   [[maybe_unused]] auto written = ::write(STDERR_FILENO, line.data(), line.size());
 }
 

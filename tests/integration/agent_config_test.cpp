@@ -4,6 +4,7 @@
 // STOPPING=1 when it stops. Real mob-agent processes on loopback.
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -150,6 +151,38 @@ TEST_F(AgentConfig, AnAgentRunsFromItsConfigFileAndLogsJsonLines) {
   }
   EXPECT_GE(parsed, 3) << child.output();
   EXPECT_TRUE(components.contains("agent")) << child.output();
+}
+
+// Under systemd, stderr is the journal ($JOURNAL_STREAM names it): each line starts with its
+// syslog priority, which journald strips and keeps as the entry's priority.
+TEST_F(AgentConfig, LinesToTheJournalStartWithTheirPriority) {
+  for (bool journal : {true, false}) {
+    auto log = dir_.path() / (journal ? "journal.log" : "redirected.log");
+    std::ofstream(log).flush();
+    struct stat file {};
+    ASSERT_EQ(::stat(log.c_str(), &file), 0);
+    // A JOURNAL_STREAM that names another stream (stderr redirected by a shell) is not the journal.
+    std::string stream = std::to_string(file.st_dev) + ":" + std::to_string(file.st_ino + (journal ? 0 : 1));
+    int port = free_port_pair();
+    Child child({MOB_AGENT_BIN, "--config", "", "-p", std::to_string(port), "--log-format", "json", "--data-dir",
+                 (dir_.path() / ("data-" + std::to_string(journal))).string()},
+                log, {{"JOURNAL_STREAM", stream}});
+    ASSERT_TRUE(wait_until([&] { return child.output().find("listening on") != std::string::npos || !child.running(); }, 15s))
+        << child.output();
+    child.signal(SIGTERM);
+    ASSERT_NE(child.wait(20s), -1);
+    std::istringstream lines(child.output());
+    for (std::string line; std::getline(lines, line);) {
+      if (!journal) {
+        EXPECT_TRUE(line.starts_with("{")) << line;
+        continue;
+      }
+      ASSERT_TRUE(line.starts_with("<6>{") || line.starts_with("<4>{") || line.starts_with("<3>{")) << line;
+      auto object = nlohmann::json::parse(line.substr(3));
+      const std::map<std::string, std::string> priority = {{"info", "<6>"}, {"warn", "<4>"}, {"error", "<3>"}};
+      EXPECT_EQ(line.substr(0, 3), priority.at(object["level"].get<std::string>())) << line;
+    }
+  }
 }
 
 // A datagram socket standing in for systemd's notify socket.
