@@ -219,6 +219,10 @@ TEST_F(AgentConfig, UnderAServiceManagerTheAgentSaysReadyOnceItServesAndStopping
       << child.output();
   // READY=1 comes after the bind: the agent answers at once.
   EXPECT_EQ(run_command({MOB_TOOL_BIN, "-p", std::to_string(port), "--timeout", "2000", "version"}).exit_code, 0);
+  // libsystemd was loaded for the message and unloaded after it.
+  auto maps = read_file("/proc/" + std::to_string(child.pid()) + "/maps");
+  EXPECT_NE(maps.find("libc"), std::string::npos);
+  EXPECT_EQ(maps.find("libsystemd"), std::string::npos) << "libsystemd stays mapped after READY=1";
   EXPECT_EQ(notify.received().find("STOPPING=1"), std::string::npos);
   child.signal(SIGTERM);
   ASSERT_NE(child.wait(20s), -1);
