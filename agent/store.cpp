@@ -2,25 +2,28 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
 #include <random>
 #include <set>
-#include <unordered_map>
 
 #include "agent/actor.hpp"
 #include "agent/admission.hpp"
 #include "agent/change_events.hpp"
+#include "agent/client_commands.hpp"
 #include "agent/clock_judge.hpp"
 #include "agent/cluster_state.hpp"
 #include "agent/dependencies.hpp"
 #include "agent/durable.hpp"
 #include "agent/hlc.hpp"
+#include "agent/local_assignments.hpp"
+#include "agent/membership.hpp"
+#include "agent/subscriptions.hpp"
 #include "agent/placement.hpp"
 #include "agent/scheduling.hpp"
 #include "agent/service_archive.hpp"
+#include "agent/service_record.hpp"
 #include "agent/store_transport.hpp"
 #include "agent/time_source.hpp"
 #include "bus/log.hpp"
@@ -32,9 +35,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr std::string_view kLog = "store";
 constexpr std::string_view kGossipTopic = "gossip";
-constexpr std::uint64_t kRelaySeqBase = 1ULL << 62;
-constexpr std::uint64_t kReconnectSeqBase = 1ULL << 61;  // probes of failed members, below relays
-constexpr std::uint64_t kClockCheckSeqBase = 1ULL << 60;  // probes that measure a clock, below those
 // How long a started agent with seeds (given or remembered) waits for its network before it
 // places and claims instances on its own view.
 constexpr auto kNetworkWait = std::chrono::seconds(5);
@@ -46,7 +46,6 @@ constexpr auto kPeersSaveDelay = std::chrono::seconds(1);
 // The last contact with the network is written at least this often while peers answer.
 constexpr auto kContactRefresh = std::chrono::seconds(60);
 constexpr std::size_t kMaxEntriesPerGossip = 400;
-constexpr auto kHandoverLimit = std::chrono::seconds(30);
 // How many instances' worth of services one turn of the loop places at most (one service
 // at least): a network of many large services is placed over several turns, and requests
 // and probes are answered in between.
@@ -85,11 +84,6 @@ constexpr auto kClockCheckWait = std::chrono::seconds(2);
 constexpr std::size_t kMaxPeerLinks = 512;  // libzmq allows 1023 sockets per context in all
 constexpr std::size_t kMaxRelays = 1024;
 constexpr std::size_t kMaxMembers = 10000;
-// Specs written by other agents (or read back from disk) were checked against the limits of
-// the agent that took them, which may be larger than this agent's; they are bounded only by
-// what the door allows (an instance index below kMaxInstanceIndex), so that no peer can make
-// a status reply loop over 2^32 instances.
-constexpr SpecLimits kAnySpecFromThePeers{SIZE_MAX, kMaxInstanceIndex};
 
 bool is_live_member(MemberState state) {
   return state == MemberState::alive || state == MemberState::suspect;
@@ -202,7 +196,7 @@ class Store {
       return;
     }
     for (const auto& [name, record] : *records) {
-      auto entry = parse_record(record);
+      auto entry = parse_service_record(record);
       if (!entry) {
         log::error(kLog, "ignoring the saved record of ", name, ": ", entry.error().message);
         continue;
@@ -309,7 +303,7 @@ class Store {
     for (const auto& file : std::filesystem::directory_iterator(dir, error)) {
       if (file.path().extension() != ".json") continue;
       auto text = read_whole_file(file.path());
-      if (!text || !parse_record(*text)) {
+      if (!text || !parse_service_record(*text)) {
         log::error(kLog, "ignoring ", file.path().string(), ": not a service record");
         continue;
       }
@@ -325,41 +319,10 @@ class Store {
     if (!records.empty()) log::info(kLog, "imported ", records.size(), " service(s) from ", dir.string());
   }
 
-  Result<ServiceEntry> parse_record(const std::string& text) {
-    auto doc = nlohmann::json::parse(text, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object() || !doc.contains("spec") || !doc.contains("stamp"))
-      return fail(Errc::malformed, "not a service record");
-    auto spec = parse_spec(doc["spec"].dump(), kAnySpecFromThePeers);
-    if (!spec) return std::unexpected(spec.error());
-    ServiceEntry entry;
-    entry.name = spec->name;
-    entry.spec_json = to_json(*spec).dump();
-    entry.generation = doc.value("generation", std::uint64_t{1});
-    entry.enabled = doc.value("enabled", true);
-    entry.restart_generation = doc.value("restart_generation", std::uint64_t{0});
-    entry.removed = doc.value("removed", false);
-    entry.stamp.hlc = doc["stamp"].value("hlc", std::uint64_t{0});
-    entry.stamp.origin = doc["stamp"].value("origin", std::string());
-    entry.write_id = doc.value("write_id", std::string());
-    return entry;
-  }
-
   // Queues the entry for the next batch written to disk.
   void persist(const ServiceEntry& entry) {
     if (unsaved_.empty()) save_at_ = time_.steady_now() + kSaveDelay;
     unsaved_.insert(entry.name);
-  }
-
-  std::string record_of(const ServiceEntry& entry) const {
-    nlohmann::json doc = {{"generation", entry.generation},
-                          {"enabled", entry.enabled},
-                          {"restart_generation", entry.restart_generation},
-                          {"removed", entry.removed},
-                          {"stamp", {{"hlc", entry.stamp.hlc}, {"origin", entry.stamp.origin}}},
-                          {"spec", nlohmann::json::parse(entry.spec_json, nullptr, false)}};
-    if (!entry.write_id.empty()) doc["write_id"] = entry.write_id;
-    // A spec from a peer may hold bytes that are not UTF-8: replaced, never thrown on.
-    return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
 
   // Writes every queued entry (and forgets collected ones) in one transaction. When the
@@ -368,7 +331,7 @@ class Store {
     if (unsaved_.empty() && uncollected_.empty()) return;
     std::vector<ServiceArchive::Record> records;
     for (const auto& name : unsaved_)
-      if (const ServiceEntry* entry = state_.service(name)) records.emplace_back(name, record_of(*entry));
+      if (const ServiceEntry* entry = state_.service(name)) records.emplace_back(name, service_record_text(*entry));
     const bool disk_was_fine = disk_problem_.empty();
     if (auto saved = commit_queued(std::move(records)); !saved) {
       if (disk_was_fine)
@@ -397,8 +360,8 @@ class Store {
     std::vector<ServiceArchive::Record> records;
     for (const auto& name : unsaved_)
       if (const ServiceEntry* queued = state_.service(name); queued && name != entry.name)
-        records.emplace_back(name, record_of(*queued));
-    records.emplace_back(entry.name, record_of(entry));
+        records.emplace_back(name, service_record_text(*queued));
+    records.emplace_back(entry.name, service_record_text(entry));
     if (auto saved = commit_queued(std::move(records)); !saved)
       return fail(Errc::io, "cannot save the spec: " + saved.error().message +
                                 "; nothing was changed (make room there, or make it writable again; this agent "
@@ -442,37 +405,6 @@ class Store {
     if (!unsaved_.empty() || !uncollected_.empty()) return save();
     if (auto written = archive_.check_writable(); !written) disk_refuses(written.error().message);
     else disk_works();
-  }
-
-  // The first answer to a client write this agent took, when `write_id` is one: a retried
-  // write is the same write.
-  std::optional<Body> answer_to_retry(const std::string& write_id) {
-    if (write_id.empty()) return std::nullopt;
-    auto now = time_.steady_now();
-    while (!recent_write_order_.empty() &&
-           (recent_write_order_.size() > kRecentWrites ||
-            now - recent_write_order_.front().first > kRecentWriteLife)) {
-      recent_writes_.erase(recent_write_order_.front().second);
-      recent_write_order_.pop_front();
-    }
-    auto found = recent_writes_.find(write_id);
-    if (found == recent_writes_.end()) return std::nullopt;
-    return found->second;
-  }
-
-  // The record of `service` when its last write was `write_id`: the write went through
-  // another agent (or this one forgot it), and a retry gets the outcome that record shows.
-  const ServiceEntry* written_by(const std::string& write_id, const std::string& service) const {
-    const ServiceEntry* entry = state_.service(service);
-    return !write_id.empty() && entry && entry->write_id == write_id ? entry : nullptr;
-  }
-
-  template <class Reply>
-  Reply remember_write(const std::string& write_id, Reply reply) {
-    if (write_id.empty() || recent_writes_.contains(write_id)) return reply;
-    recent_writes_.emplace(write_id, Body{reply});
-    recent_write_order_.emplace_back(time_.steady_now(), write_id);
-    return reply;
   }
 
   // ---- local changes -------------------------------------------------------------------
@@ -739,15 +671,15 @@ class Store {
             net_.reply(request, PingReply{config_.self.name, MOB_VERSION, kProtocolVersion,
                                              config_.self.pub_address});
           } else if constexpr (std::is_same_v<T, DeployRequest>) {
-            if (auto again = answer_to_retry(body.write_id)) net_.reply(request, std::move(*again));
+            if (auto again = recent_writes_.answer_to(body.write_id, time_.steady_now())) net_.reply(request, std::move(*again));
             else answer(request, deploy(body));
           } else if constexpr (std::is_same_v<T, StatusRequest>) {
             answer(request, status(body));
           } else if constexpr (std::is_same_v<T, ControlRequest>) {
-            if (auto again = answer_to_retry(body.write_id)) net_.reply(request, std::move(*again));
+            if (auto again = recent_writes_.answer_to(body.write_id, time_.steady_now())) net_.reply(request, std::move(*again));
             else answer(request, control(body));
           } else if constexpr (std::is_same_v<T, MembersRequest>) {
-            net_.reply(request, members());
+            net_.reply(request, member_list(state_));
           } else if constexpr (std::is_same_v<T, ProbeRequest>) {
             handle_probe(request, body);
           } else if constexpr (std::is_same_v<T, IndirectProbeRequest>) {
@@ -764,7 +696,7 @@ class Store {
               net_.reply(request, ErrorReply{Errc::invalid_argument, "join: name at least one HOST:PORT"});
               return;
             }
-            join_requests_.push_back(request);
+            join_.wait(request);
             begin_join(body.seeds);
           } else if constexpr (std::is_same_v<T, LeaveCommand>) {
             net_.reply(request, LeaveReply{});
@@ -795,189 +727,47 @@ class Store {
     return &specs_.emplace(entry.name, std::move(*spec)).first->second;
   }
 
-  bool is_deployed(const std::string& name) const {
-    const ServiceEntry* entry = state_.service(name);
-    return entry && !entry->removed;
+  // The view the client commands (agent/client_commands.hpp) decide from; `refusal` (from
+  // write_refusal()) must outlive it.
+  CommandView command_view(const std::string& refusal) {
+    return CommandView{state_, spec_lookup_, config_.self.name, config_.spec_limits, config_.max_services, refusal};
   }
 
   // Client writes go through an agent whose clock the network can trust, or nowhere.
-  Result<void> check_writable() const {
-    if (clock_problem_.empty()) return {};
-    return fail(Errc::unavailable, "this agent's " + clock_problem_ +
-                                       (clock_problem_judged_ ? ": it takes no changes until its clock is fixed (NTP)"
-                                                              : ": it takes no changes until then") +
-                                       "; send the command through another agent");
+  std::string write_refusal() const {
+    if (clock_problem_.empty()) return "";
+    return "this agent's " + clock_problem_ +
+           (clock_problem_judged_ ? ": it takes no changes until its clock is fixed (NTP)"
+                                  : ": it takes no changes until then") +
+           "; send the command through another agent";
+  }
+
+  // Keeps a decided client write on disk, applies it, and remembers the answer for retries.
+  template <class Reply>
+  Result<Reply> take_write(const std::string& write_id, Result<ClientWrite<Reply>> write) {
+    if (!write) return std::unexpected(write.error());
+    if (!write->entry) return std::move(write->reply);
+    if (auto kept = keep_before_applying(*write->entry); !kept) return std::unexpected(kept.error());
+    apply_kept(*write->entry);
+    return recent_writes_.remember(write_id, std::move(write->reply), time_.steady_now());
   }
 
   Result<DeployReply> deploy(const DeployRequest& request) {
-    if (auto writable = check_writable(); !writable) return std::unexpected(writable.error());
-    auto parsed = parse_spec(request.spec_json, config_.spec_limits);
-    if (!parsed) return std::unexpected(parsed.error());
-    ServiceSpec& spec = *parsed;
-    if (const ServiceEntry* done = written_by(request.write_id, spec.name))
-      return DeployReply{done->name, done->generation, done->generation == 1, spec_identity(done->spec_json),
-                         done->stamp.origin, done->stamp.hlc};
-    for (const auto& dependency : spec.depends_on)
-      if (!is_deployed(dependency))
-        return fail(Errc::invalid_argument,
-                    "depends_on: service \"" + dependency +
-                        "\" is not deployed; deploy it first, or remove it from depends_on");
-    if (auto cycle = find_cycle(spec); !cycle.empty())
-      return fail(Errc::invalid_argument, "depends_on: dependency cycle " + cycle);
-    const ServiceEntry* existing = state_.service(spec.name);
-    bool created = !existing || existing->removed;
-    if (created && deployed_count() >= config_.max_services)
-      return fail(Errc::too_large, "the network already holds " + std::to_string(deployed_count()) +
-                                       " services, the limit (--max-services); remove some first");
-    ServiceEntry entry;
-    entry.name = spec.name;
-    entry.spec_json = to_json(spec).dump();
-    entry.generation = existing ? existing->generation + 1 : 1;
-    entry.restart_generation = existing ? existing->restart_generation : 0;
-    entry.stamp = stamp();
-    entry.write_id = request.write_id;
-    if (auto kept = keep_before_applying(entry); !kept) return std::unexpected(kept.error());
-    apply_kept(entry);
-    log::info(kLog, created ? "deployed " : "updated ", entry.name, " version ", entry.generation);
-    return remember_write(request.write_id,
-                          DeployReply{entry.name, entry.generation, created, spec_identity(entry.spec_json),
-                                      config_.self.name, entry.stamp.hlc});
-  }
-
-  std::size_t deployed_count() const {
-    return static_cast<std::size_t>(std::count_if(state_.services().begin(), state_.services().end(),
-                                                  [](const auto& e) { return !e.second.removed; }));
-  }
-
-  // Returns "a -> b -> a" when adding `spec` closes a cycle, else "".
-  std::string find_cycle(const ServiceSpec& spec) {
-    return find_dependency_cycle(state_, spec, spec_lookup());
-  }
-
-  SpecOf spec_lookup() {
-    return [this](const ServiceEntry& entry) { return spec_of(entry); };
-  }
-
-  Result<StatusReply> status(const StatusRequest& request) {
-    StatusReply reply;
-    for (const auto& [key, entry] : state_.services()) {
-      if (entry.removed || (!request.service.empty() && entry.name != request.service)) continue;
-      reply.services.push_back(service_status(entry));
-    }
-    if (!request.service.empty() && reply.services.empty())
-      return fail(Errc::not_found, "service \"" + request.service +
-                                       "\" is not deployed (mob-tool status lists the services)");
+    const std::string refusal = write_refusal();
+    auto reply = take_write(request.write_id, decide_deploy(command_view(refusal), request, [this] { return stamp(); }));
+    if (reply) log::info(kLog, reply->created ? "deployed " : "updated ", reply->service, " version ", reply->version);
     return reply;
-  }
-
-  ServiceStatus service_status(const ServiceEntry& entry) {
-    const ServiceSpec* spec = spec_of(entry);
-    ServiceStatus out{entry.name, spec ? spec->provider : "", entry.generation,
-                      spec ? spec->instances : 0, entry.enabled, entry.spec_json, {},
-                      entry.stamp.origin, entry.stamp.hlc, ""};
-    if (!spec) return out;
-    out.problem = dependency_fault(*spec);
-    std::string problem;
-    bool problem_known = false;
-    for (std::uint32_t index = 0; index < spec->instances; ++index) {
-      const AssignmentEntry* assignment = state_.assignment(entry.name, index);
-      InstanceStatus status;
-      status.service = entry.name;
-      status.index = index;
-      status.state = InstanceState::pending;
-      status.spec_version = entry.generation;
-      if (assignment && !assignment->removed) {
-        status.node = assignment->node;
-        const InstanceEntry* instance = state_.instance(entry.name, index, assignment->node);
-        const MemberEntry* node = state_.member(assignment->node);
-        if (instance && !instance->removed) {
-          status = instance->status;
-          if (node && !is_live_member(node->member.state))
-            status.reason = "agent " + assignment->node + " is " +
-                            std::string(to_string(node->member.state)) + "; moving it";
-        } else {
-          status.reason = "assigned to " + assignment->node + "; waiting for it to start";
-        }
-      } else {
-        if (!problem_known) {
-          problem = placement_problem(*spec, fit_members(/*include_suspect=*/false));
-          problem_known = true;
-        }
-        status.reason = problem.empty() ? "waiting for placement" : problem;
-      }
-      out.instance_list.push_back(std::move(status));
-    }
-    return out;
   }
 
   Result<ControlReply> control(const ControlRequest& request) {
-    if (const ServiceEntry* done = written_by(request.write_id, request.service))
-      return ControlReply{done->name, done->generation};
-    if (auto writable = check_writable(); !writable) return std::unexpected(writable.error());
-    const ServiceEntry* existing = state_.service(request.service);
-    if (!existing || existing->removed)
-      return fail(Errc::not_found, "service \"" + request.service +
-                                       "\" is not deployed (mob-tool status lists the services)");
-    ServiceEntry entry = *existing;
-    switch (request.action) {
-      case ControlAction::stop: entry.enabled = false; break;
-      case ControlAction::start:
-        entry.enabled = true;
-        if (any_instance_given_up(entry.name)) ++entry.restart_generation;
-        break;
-      case ControlAction::restart:
-        entry.enabled = true;
-        ++entry.restart_generation;
-        break;
-      case ControlAction::remove:
-      case ControlAction::force_remove: {
-        std::string dependents;
-        for (const auto& [key, other] : state_.services()) {
-          if (other.removed || other.name == entry.name) continue;
-          const ServiceSpec* spec = spec_of(other);
-          if (spec && std::find(spec->depends_on.begin(), spec->depends_on.end(), entry.name) !=
-                          spec->depends_on.end())
-            dependents += (dependents.empty() ? "" : ", ") + other.name;
-        }
-        const ServiceSpec* own = spec_of(entry);
-        if (!dependents.empty() && request.action == ControlAction::remove) {
-          if (auto cycle = own ? find_cycle(*own) : ""; !cycle.empty())
-            return fail(Errc::conflict, "cannot remove \"" + entry.name + "\": it is in the dependency cycle " +
-                                            cycle + " (deploys through different agents at the same time can "
-                                            "make one); break it with: mob-tool remove --force " + entry.name);
-          return fail(Errc::conflict, "cannot remove \"" + entry.name + "\": " + dependents +
-                                          " depend on it; remove those first, or remove it anyway with: "
-                                          "mob-tool remove --force " + entry.name +
-                                          " (they then wait until it is deployed again)");
-        }
-        entry.removed = true;
-        break;
-      }
-      case ControlAction::count_: break;
-    }
-    entry.stamp = stamp();
-    entry.write_id = request.write_id;
-    if (auto kept = keep_before_applying(entry); !kept) return std::unexpected(kept.error());
-    apply_kept(entry);
-    log::info(kLog, to_string(request.action), " ", request.service);
-    return remember_write(request.write_id, ControlReply{request.service, entry.generation});
-  }
-
-  // Failed instances, and instances that exited for good, wait for a new generation.
-  bool any_instance_given_up(const std::string& name) const {
-    bool given_up = false;
-    state_.for_each_instance(name, [&](const InstanceEntry& instance) {
-      auto state = instance.status.state;
-      given_up = given_up || (!instance.removed && (state == InstanceState::failed ||
-                                                    state == InstanceState::exited));
-    });
-    return given_up;
-  }
-
-  MembersReply members() const {
-    MembersReply reply;
-    for (const auto& [key, entry] : state_.members()) reply.members.push_back(entry.member);
+    const std::string refusal = write_refusal();
+    auto reply = take_write(request.write_id, decide_control(command_view(refusal), request, [this] { return stamp(); }));
+    if (reply) log::info(kLog, to_string(request.action), " ", request.service);
     return reply;
+  }
+
+  Result<StatusReply> status(const StatusRequest& request) {
+    return service_statuses(command_view(""), request, [this] { return fit_members(/*include_suspect=*/false); });
   }
 
   // Members that may own services and run instances: live, and neither saying nor measured
@@ -1138,24 +928,14 @@ class Store {
   }
 
   void begin_join(const std::vector<std::string>& seeds) {
-    join_seeds_.clear();
-    for (const auto& seed : seeds) {
-      auto endpoint = seed_endpoint(seed);
-      if (endpoint) join_seeds_.push_back(*endpoint);
-      else log::warn(kLog, "not joining through ", endpoint.error().message);
-    }
-    join_backoff_ = std::chrono::milliseconds(200);
-    join_next_at_ = time_.steady_now();
-    join_deadline_ = time_.steady_now() + std::chrono::milliseconds(2500);
-    joining_ = true;
+    for (const auto& why : join_.begin(seeds, time_.steady_now())) log::warn(kLog, "not joining through ", why);
   }
 
-  void send_join() {
+  void send_join(const std::vector<std::string>& seeds) {
     const MemberEntry* self = state_.member(config_.self.name);
-    for (const auto& seed : join_seeds_)
-      if (seed != config_.self.address && self) send_to_peer(seed, JoinRequest{*self});
-    join_next_at_ = time_.steady_now() + join_backoff_;
-    join_backoff_ = std::min(join_backoff_ * 2, std::chrono::milliseconds(5000));
+    if (!self) return;
+    for (const auto& seed : seeds)
+      if (seed != config_.self.address) send_to_peer(seed, JoinRequest{*self});
   }
 
   void reply_everything(const Routed& request) {
@@ -1194,30 +974,25 @@ class Store {
   // random. The probe says it is suspected, so it refutes at once, and its ack starts the
   // exchange (handle_peer_reply).
   void probe_a_failed_member() {
-    std::vector<const Member*> failed;
-    for (const auto& [key, entry] : state_.members())
-      if (entry.member.state == MemberState::failed && entry.member.name != config_.self.name)
-        failed.push_back(&entry.member);
-    if (failed.empty()) return;
-    std::uniform_int_distribution<std::size_t> pick(0, failed.size() - 1);
-    const Member& target = *failed[pick(random_)];
+    const Member* failed = random_failed_member(state_, config_.self.name, random_);
+    if (!failed) return;
+    const Member& target = *failed;
     send_to_peer(target.address, ProbeRequest{kReconnectSeqBase + next_reconnect_seq_++ % kReconnectSeqBase,
                                               config_.self.name, target.name, target.incarnation + 1,
                                               time_.wall_ms()});
   }
 
   void handle_indirect_probe(const Routed& request, const IndirectProbeRequest& indirect) {
-    if (relays_.size() >= kMaxRelays) {
+    auto seq = relays_.open(request, indirect.seq, time_.steady_now() + config_.detector.probe_interval * 2);
+    if (!seq) {
       net_.reply(request, ErrorReply{Errc::unavailable, "this agent already relays " +
-                                                               std::to_string(kMaxRelays) +
-                                                               " probes; ask another member"});
+                                                           std::to_string(relays_.limit()) +
+                                                           " probes; ask another member"});
       return;
     }
-    std::uint64_t seq = kRelaySeqBase + next_relay_seq_++;
-    relays_[seq] = Relay{request, indirect.seq, time_.steady_now() + config_.detector.probe_interval * 2};
     std::string address = indirect.target_address.empty() ? address_of(indirect.target)
                                                           : indirect.target_address;
-    if (!address.empty()) send_to_peer(address, ProbeRequest{seq, config_.self.name, indirect.target, 0, time_.wall_ms()});
+    if (!address.empty()) send_to_peer(address, ProbeRequest{*seq, config_.self.name, indirect.target, 0, time_.wall_ms()});
   }
 
   void handle_sync(const Routed& request, const SyncRequest& sync) {
@@ -1234,6 +1009,30 @@ class Store {
     net_.reply(request, SyncReply{std::move(pieces.back()), std::move(wanted)});
   }
 
+  // An ack finds the probe it answers by its seq (agent/membership.hpp).
+  void on_probe_ack(const ProbeAck& ack, const std::string& address) {
+    switch (ack_for(ack.seq)) {
+      case AckFor::relay:
+        if (auto relay = relays_.close(ack.seq))
+          net_.reply(relay->request, ProbeAck{relay->seq, ack.from, ack.incarnation, ack.wall_ms});
+        return;
+      case AckFor::reconnect:
+        if (const MemberEntry* member = state_.member(ack.from); member && member->member.state == MemberState::failed)
+          exchange_with_returning(*member);
+        return;
+      case AckFor::clock_check:
+        answer_clock_check(ack, address);
+        return;
+      case AckFor::detector:
+        // A clock sample counts only from the member this agent probed itself, answering from
+        // the address this agent holds for it: made-up members cannot vote its clock wrong.
+        if (detector_.probe_target(ack.seq) == ack.from && address_of(ack.from) == address)
+          note_clock(ack.from, ack.wall_ms);
+        detector_.on_ack(ack.seq);
+        return;
+    }
+  }
+
   void handle_peer_reply(const std::string& address, const std::vector<std::string>& frames) {
     auto envelope = decode(frames.back(), config_.max_message_bytes);
     if (!envelope) {
@@ -1247,38 +1046,20 @@ class Store {
       return;
     }
     if (const auto* ack = std::get_if<ProbeAck>(&body)) {
-      auto relay = relays_.find(ack->seq);
-      if (relay != relays_.end()) {
-        net_.reply(relay->second.request,
-                 ProbeAck{relay->second.seq, ack->from, ack->incarnation, ack->wall_ms});
-        relays_.erase(relay);
-      } else if (ack->seq >= kReconnectSeqBase) {
-        if (const MemberEntry* member = state_.member(ack->from);
-            member && member->member.state == MemberState::failed)
-          exchange_with_returning(*member);
-      } else if (ack->seq >= kClockCheckSeqBase) {
-        answer_clock_check(*ack, address);
-      } else {
-        // A clock sample counts only from the member this agent probed itself, answering from
-        // the address this agent holds for it: made-up members cannot vote its clock wrong.
-        if (detector_.probe_target(ack->seq) == ack->from && address_of(ack->from) == address)
-          note_clock(ack->from, ack->wall_ms);
-        detector_.on_ack(ack->seq);
-      }
+      on_probe_ack(*ack, address);
     } else if (const auto* join = std::get_if<JoinReply>(&body)) {
       absorb(join->state, true);
-      if (joining_) log::info(kLog, "joined the network through ", address);
+      if (join_.joining()) log::info(kLog, "joined the network through ", address);
       if (config_.state_from_network) {
         log::warn(kLog, "took the state from the network through ", address, " in place of the damaged state.db: ",
-                  deployed_count(), " service(s)");
+                  deployed_count(state_), " service(s)");
         config_.state_from_network = false;
       }
-      joining_ = false;
+      auto waiting = join_.answered();
       joined_ = true;
       release_held_specs(/*network_answered=*/true);
-      for (const auto& request : join_requests_)
+      for (const auto& request : waiting)
         net_.reply(request, JoinCommandReply{static_cast<std::uint32_t>(live_members(true).size())});
-      join_requests_.clear();
     } else if (const auto* push = std::get_if<SyncPush>(&body)) {
       absorb(push->delta, true);
     } else if (const auto* reply = std::get_if<SyncReply>(&body)) {
@@ -1333,7 +1114,7 @@ class Store {
     auto deadline = std::min({next_heartbeat_, next_sync_, next_gc_, detector_.next_deadline()});
     if (has_failed_members_) deadline = std::min(deadline, next_reconnect_);
     if (peers_unsaved_) deadline = std::min(deadline, peers_save_at_);
-    if (joining_) deadline = std::min(deadline, join_next_at_);
+    if (join_.joining()) deadline = std::min(deadline, join_.next_at());
     if (!seeds_to_join_.empty()) deadline = std::min(deadline, started_ + kAdvertiseWait);
     if (!unsaved_.empty() || !uncollected_.empty()) deadline = std::min(deadline, save_at_);
     if (!disk_problem_.empty()) deadline = std::min(deadline, next_disk_check_);
@@ -1344,22 +1125,19 @@ class Store {
   void run_timers() {
     auto now = time_.steady_now();
     join_when_advertised();
-    if (joining_ && now >= join_next_at_) send_join();
-    if (joining_ && !join_requests_.empty() && now >= join_deadline_) {
-      for (const auto& request : join_requests_)
-        net_.reply(request, ErrorReply{Errc::unavailable,
-                                          "no seed answered within 2.5 s; is mob-agent running there?"
-                                          " (still trying in the background)"});
-      join_requests_.clear();
-    }
+    if (auto seeds = join_.due(now); !seeds.empty()) send_join(seeds);
+    for (const auto& request : join_.overdue(now))
+      net_.reply(request, ErrorReply{Errc::unavailable,
+                                     "no seed answered within 2.5 s; is mob-agent running there?"
+                                     " (still trying in the background)"});
     if (now >= next_heartbeat_) {
       heartbeat();
       next_heartbeat_ = now + config_.heartbeat_interval;
     }
     for (const auto& action : detector_.tick(now)) act(action);
-    if (now >= next_sync_ && !handovers_.empty()) all_dirty_ = true;  // handover deadlines
+    if (now >= next_sync_ && local_.has_handovers()) all_dirty_ = true;  // handover deadlines
     if (now >= next_sync_ || !sync_soon_.empty()) {
-      sync_with(sync_soon_.empty() ? random_peer() : address_of(sync_soon_));
+      sync_with(sync_soon_.empty() ? random_live_peer(state_, config_.self.name, random_) : address_of(sync_soon_));
       sync_soon_.clear();
       next_sync_ = now + config_.sync_interval;
     }
@@ -1384,7 +1162,7 @@ class Store {
       if (live_members(true).size() > 1) keep_peers();
       else next_contact_save_ = now + kContactRefresh;
     }
-    std::erase_if(relays_, [&](const auto& relay) { return relay.second.expires < now; });
+    relays_.expire(now);
   }
 
   void heartbeat() {
@@ -1392,7 +1170,7 @@ class Store {
     if (!self || leaving_) return;
     MemberEntry entry = *self;
     entry.heartbeat = self_stamp();
-    entry.member.load = static_cast<double>(local_instances_);
+    entry.member.load = static_cast<double>(local_.local_instances());
     state_.merge(entry);
     StateDelta delta;
     delta.members.push_back(entry);
@@ -1444,17 +1222,6 @@ class Store {
     entry.heartbeat = clock_.now(time_.wall_ms());
     entry.reported_by = config_.self.name;
     record(entry);
-  }
-
-  std::string random_peer() {
-    // Addresses in place, not a copy of every live member: this runs every second.
-    std::vector<const std::string*> addresses;
-    for (const auto& [key, entry] : state_.members())
-      if (is_live_member(entry.member.state) && entry.member.name != config_.self.name)
-        addresses.push_back(&entry.member.address);
-    if (addresses.empty()) return "";
-    std::uniform_int_distribution<std::size_t> pick(0, addresses.size() - 1);
-    return *addresses[pick(random_)];
   }
 
   void sync_with(const std::string& address) {
@@ -1552,7 +1319,7 @@ class Store {
 
   // A subscription of ours ended without our asking: probe the peer now.
   void on_subscription_dropped(const std::string& endpoint) {
-    if (!subscribed_.contains(endpoint)) return;  // we left it, or no member of ours
+    if (!subscriptions_.subscribed(endpoint)) return;  // we left it, or no member of ours
     for (const auto& [key, entry] : state_.members()) {
       const Member& member = entry.member;
       if (member.pub_address != endpoint || !is_live_member(member.state)) continue;
@@ -1562,64 +1329,24 @@ class Store {
     }
   }
 
-  // Subscribes to the `max_subscriptions` live peers with the highest rendezvous score for
-  // this agent (all of them in a small network). Each agent ranks peers by its own name, so
-  // every peer is read by about `max_subscriptions` others whatever the size of the
-  // network, a newcomer gets its share of readers at once, and a change of membership moves
-  // few subscriptions. Relaying carries changes across this random graph. Looks only at the
-  // members that changed since the last call (members_changed_): in a network of thousands,
-  // a join is one change, not a pass over every member.
+  // Reads the gossip of the peers agent/subscriptions.hpp picks, after membership changed
+  // (members_changed_), and tells the failure detector which members to probe.
   void update_peers() {
-    std::vector<std::string> added, gone;
-    for (const auto& name : members_changed_) {
-      if (name == config_.self.name) continue;
-      const MemberEntry* entry = state_.member(name);
-      const bool live = entry && is_live_member(entry->member.state);
-      (live ? added : gone).push_back(name);
-      if (auto was = subscription_candidates_.find(name); was != subscription_candidates_.end()) {
-        ranked_candidates_.erase({was->second.first, name});
-        subscription_candidates_.erase(was);
-      }
-      if (live && !entry->member.pub_address.empty()) {
-        auto score = rendezvous_score(config_.self.name, name);
-        subscription_candidates_.emplace(name, std::make_pair(score, entry->member.pub_address));
-        ranked_candidates_.emplace(score, name);
-      }
-      if (entry && entry->member.state == MemberState::failed) failed_members_.insert(name);
-      else failed_members_.erase(name);
-      if (entry && entry->member.state == MemberState::left) net_.forget_peer(entry->member.address);
-    }
+    auto changes = subscriptions_.update(state_, members_changed_);
     members_changed_.clear();
-    std::vector<std::pair<const std::string*, const std::string*>> top;  // (name, PUB), the highest score first
-    std::set<std::string> wanted;
-    for (auto it = ranked_candidates_.begin(); it != ranked_candidates_.end() && top.size() < config_.max_subscriptions;
-         ++it) {
-      const std::string& pub = subscription_candidates_.at(it->second).second;
-      top.emplace_back(&it->second, &pub);
-      wanted.insert(pub);
-    }
-    for (auto it = subscribed_.begin(); it != subscribed_.end();) {
-      if (wanted.contains(*it)) {
-        ++it;
-        continue;
-      }
-      net_.unsubscribe(*it);
-      it = subscribed_.erase(it);
-    }
-    for (const auto& [name, pub] : top) {
-      if (!subscribed_.insert(*pub).second) continue;
-      net_.subscribe(*pub);
-      sync_soon_ = *name;  // what it published before we listened is fetched now
-    }
-    detector_.change_members(added, gone);
-    const bool has_failed = !failed_members_.empty();
+    for (const auto& address : changes.forget) net_.forget_peer(address);
+    for (const auto& pub : changes.unsubscribe) net_.unsubscribe(pub);
+    for (const auto& pub : changes.subscribe) net_.subscribe(pub);
+    if (!changes.sync_first.empty()) sync_soon_ = changes.sync_first;
+    detector_.change_members(changes.added, changes.gone);
+    const bool has_failed = subscriptions_.has_failed_members();
     if (has_failed && !has_failed_members_) next_reconnect_ = time_.steady_now() + config_.reconnect_interval;
     has_failed_members_ = has_failed;
   }
 
   void place_owned_services(const std::vector<std::string>& targets) {
     auto writes = plan_owned_services(state_, targets, fit_members(/*include_suspect=*/false),
-                                      fit_members(/*include_suspect=*/true), config_.self.name, spec_lookup());
+                                      fit_members(/*include_suspect=*/true), config_.self.name, spec_lookup_);
     for (auto& write : writes.assignments) {
       if (!write.removed) {
         const AssignmentEntry* before = state_.assignment(write.service, write.index);
@@ -1635,93 +1362,13 @@ class Store {
     }
   }
 
-  bool dependencies_ready(const ServiceSpec& spec) const { return mob::dependencies_ready(state_, spec); }
-  std::string dependencies_problem(const ServiceSpec& spec) {
-    return mob::dependencies_problem(state_, spec, spec_lookup());
-  }
-  std::string dependency_fault(const ServiceSpec& spec) { return mob::dependency_fault(state_, spec, spec_lookup()); }
-
-  static bool same_assignment(const ServiceAssignment& a, const ServiceAssignment& b) {
-    return a.version == b.version && a.instances == b.instances && a.enabled == b.enabled &&
-           a.restart_generation == b.restart_generation &&
-           a.dependencies_ready == b.dependencies_ready && a.spec_json == b.spec_json &&
-           a.waiting_reason == b.waiting_reason;
-  }
-
-  // Sends the supervisor what this agent should run, when that changed.
+  // Sends the supervisor what this agent should run, when that changed, and tombstones the
+  // records of instances it no longer runs (agent/local_assignments.hpp).
   void push_local_assignments(const std::vector<std::string>& targets, bool everything) {
-    const std::string& self = config_.self.name;
-    for (const auto& name : targets) {
-      const ServiceEntry* service = state_.service(name);
-      auto sent = sent_.find(name);
-      if (!service || service->removed) {
-        if (sent != sent_.end()) {
-          net_.to_supervisor(ServiceWithdrawn{name});
-          sent_.erase(sent);
-        }
-        continue;
-      }
-      const ServiceSpec* spec = spec_of(*service);
-      if (!spec) continue;
-      std::vector<std::uint32_t> indices;
-      state_.for_each_assignment(name, [&](const AssignmentEntry& assignment) {
-        if (assignment.removed) return;
-        auto key = assignment_key(assignment.service, assignment.index);
-        if (assignment.node == self) {
-          indices.push_back(assignment.index);
-          handovers_.erase(key);
-          return;
-        }
-        // Moved away: keep running until the new copy runs (never lose the last copy).
-        const InstanceEntry* here = state_.instance(name, assignment.index, self);
-        if (!here || here->removed || here->status.state != InstanceState::running) return;
-        const InstanceEntry* there = state_.instance(name, assignment.index, assignment.node);
-        bool taken_over = there && !there->removed && there->status.state == InstanceState::running;
-        auto since = handovers_.try_emplace(key, time_.steady_now()).first->second;
-        if (!taken_over && time_.steady_now() - since < kHandoverLimit) indices.push_back(assignment.index);
-      });
-      if (!clock_problem_.empty()) indices.clear();  // it follows the network no longer
-      if (indices.empty() && sent == sent_.end()) continue;
-      bool ready = dependencies_ready(*spec);
-      ServiceAssignment assignment{name, service->generation, service->spec_json, indices,
-                                   service->enabled, service->restart_generation, ready,
-                                   ready ? "" : dependencies_problem(*spec)};
-      if (sent != sent_.end() && same_assignment(sent->second, assignment)) continue;
-      sent_[name] = assignment;
-      net_.to_supervisor(std::move(assignment));
-    }
-    if (everything) {
-      // Services that vanished entirely (garbage-collected tombstones).
-      for (auto it = sent_.begin(); it != sent_.end();) {
-        if (state_.service(it->first)) {
-          ++it;
-          continue;
-        }
-        net_.to_supervisor(ServiceWithdrawn{it->first});
-        it = sent_.erase(it);
-      }
-    }
-    local_instances_ = 0;
-    for (const auto& [name, assignment] : sent_) local_instances_ += assignment.instances.size();
-    tombstone_my_stale_instances(targets);
-  }
-
-  void tombstone_my_stale_instances(const std::vector<std::string>& targets) {
-    std::vector<InstanceEntry> stale;
-    for (const auto& name : targets) {
-      state_.for_each_instance(name, [&](const InstanceEntry& instance) {
-        const auto& status = instance.status;
-        if (instance.removed || status.node != config_.self.name) return;
-        const ServiceEntry* service = state_.service(status.service);
-        const AssignmentEntry* assignment = state_.assignment(status.service, status.index);
-        bool mine = service && !service->removed && assignment && !assignment->removed &&
-                    assignment->node == config_.self.name;
-        bool live = status.state == InstanceState::running || status.state == InstanceState::starting;
-        if (!mine && !live) stale.push_back(instance);
-      });
-    }
-    for (auto& entry : stale) {
-      entry.removed = true;
+    auto changes = local_.update(state_, targets, everything, config_.self.name, !clock_problem_.empty(),
+                                 spec_lookup_, time_.steady_now());
+    for (auto& body : changes.to_supervisor) net_.to_supervisor(std::move(body));
+    for (auto& entry : changes.stale) {
       entry.stamp = stamp();
       record(entry);
     }
@@ -1798,12 +1445,6 @@ class Store {
     log::info(kLog, "announced that this agent leaves the network");
   }
 
-  struct Relay {
-    Routed request;
-    std::uint64_t seq;
-    Clock::time_point expires;
-  };
-
   StoreConfig config_;
   const TimeSource& time_ = config_.time ? *config_.time : system_time();
   ServiceArchive archive_;
@@ -1812,41 +1453,31 @@ class Store {
   Clock::time_point save_at_{};
   std::string disk_problem_;  // what the disk that refused the last write is ("disk full in DIR"), or empty
   Clock::time_point next_disk_check_{};
-  std::unordered_map<std::string, Body> recent_writes_;  // client write id -> its answer
-  std::deque<std::pair<Clock::time_point, std::string>> recent_write_order_;
+  RecentWrites recent_writes_{kRecentWrites, kRecentWriteLife};
   std::uint64_t refused_changes_ = 0;  // since the last warning
   Clock::time_point last_refusal_log_{};
   StoreTransport& net_;
   const Clock::duration reply_wait_ =
       std::max<Clock::duration>(kMinReplyWait, config_.detector.probe_interval * 2);
-  std::set<std::string> subscribed_;
   std::set<std::string> members_changed_;  // since update_peers() last ran (absorb, collect_garbage)
-  // update_peers()' view of the members, kept as they change: the live peers that publish,
-  // by name (score, PUB) and ranked by their rendezvous score for this agent, highest first;
-  // the failed peers.
-  std::map<std::string, std::pair<std::uint64_t, std::string>> subscription_candidates_;
-  std::set<std::pair<std::uint64_t, std::string>, std::greater<>> ranked_candidates_;
-  std::set<std::string> failed_members_;
+  Subscriptions subscriptions_{config_.self.name, config_.max_subscriptions};
   ClusterState state_;
   HybridClock clock_;
   FailureDetector detector_;
   std::mt19937_64 random_;
   std::map<std::string, ServiceSpec> specs_;  // parsed specs, by service name
-  std::map<std::string, ServiceAssignment> sent_;
-  std::map<std::string, Clock::time_point> handovers_;
+  const SpecOf spec_lookup_ = [this](const ServiceEntry& entry) { return spec_of(entry); };
+  LocalAssignments local_;
   std::map<std::string, std::uint64_t> last_seq_;
-  std::map<std::uint64_t, Relay> relays_;
+  ProbeRelays relays_{kMaxRelays};
   std::set<std::string> confirmed_;  // "member/incarnation" we have confirmed as suspect
-  std::vector<Routed> join_requests_;
-  std::vector<std::string> join_seeds_;
+  JoinAttempt join_;
   StateDelta outbox_;
   std::uint64_t gossip_seq_ = 0;
   std::uint64_t event_seq_ = 0;
   std::uint64_t incarnation_ = 0;
   bool self_stamped_by_wall_ = false;  // self_stamp()
   std::uint64_t last_self_stamp_ = 0;
-  std::uint64_t next_relay_seq_ = 0;
-  std::size_t local_instances_ = 0;
   std::string sync_soon_;
   bool stopping_ = false;
   bool leaving_ = false;
@@ -1883,15 +1514,11 @@ class Store {
   Clock::time_point next_contact_save_{};
   std::map<std::string, std::set<std::string>> dependents_;  // service -> services needing it
   bool members_dirty_ = false;
-  bool joining_ = false;
   bool joined_ = false;
   Clock::time_point started_;
   Clock::time_point next_heartbeat_{};
   Clock::time_point next_sync_{};
   Clock::time_point next_gc_{};
-  Clock::time_point join_next_at_{};
-  Clock::time_point join_deadline_{};
-  std::chrono::milliseconds join_backoff_{200};
 };
 
 PeerStore::PeerStore(StoreConfig config, ServiceArchive archive, StoreTransport& net)

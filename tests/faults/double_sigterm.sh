@@ -10,6 +10,10 @@ fault_init "$@"
 
 # The service's processes, by pid (not by name): its bash and the bash's children.
 service_pids() { proc_table "$1" | cut -f1; }
+# The instance's leader: its bash (the loop's `sleep 0.2` children come and go every 0.2 s,
+# so counting every process of the service would see 1 or 2 depending on the moment).
+leader_pids() { proc_table "$1" | awk -F'\t' 'index($4, "/bin/bash -c ") == 1' | cut -f1; }
+one_leader() { [[ $(leader_pids "$1" | wc -l) -eq 1 ]]; }
 none_left() { [[ -z $(service_pids "$1") ]]; }
 # group_empty PGID: no live process is in the group (zombies wait for PID 1, not for Mob).
 group_empty() {
@@ -35,8 +39,8 @@ for second in TERM INT; do
   stubborn=$(svc "stubborn-$second")
   deploy_detached 2 "$(spec "$stubborn" 'trap : TERM; while :; do sleep 0.2; done' 1 '"stop_timeout_s": 3600')" >/dev/null \
     || fail "deploy of $stubborn refused"
-  wait_for 15 count_is "$stubborn" 1 || fail "$stubborn does not run"
-  leader=$(service_pids "$stubborn" | head -1)
+  wait_for 15 one_leader "$stubborn" || fail "$stubborn does not run as one bash: $(proc_table "$stubborn" | tr '\n' ' ')"
+  leader=$(leader_pids "$stubborn")
   agent=$(agent_pid 2)
   kill -TERM "$agent"
   # The first signal waits for the service (its stop timeout is an hour): both still run

@@ -284,7 +284,7 @@ TEST_F(PeerStoreTest, InstanceMovedToAnotherAgentKeepsRunningOnTheOldOneUntilThe
 TEST_F(PeerStoreTest, MovedInstanceStopsOnTheOldAgentAfterTheHandoverLimitWhenTheNewCopyNeverRuns) {
   std::string old_node, new_node;
   ASSERT_NO_FATAL_FAILURE(start_a_slow_move(old_node, new_node));
-  // The handover limit (kHandoverLimit in agent/store.cpp) is 30 s.
+  // The handover limit (kHandoverLimit in agent/local_assignments.hpp) is 30 s.
   net.run_for(29s);
   EXPECT_TRUE(net.supervisor(old_node).copies("web").contains(0));
   ASSERT_TRUE(net.run_until([&] { return net.supervisor(old_node).copies("web").empty(); }, 3s));

@@ -1,0 +1,207 @@
+#include "agent/client_commands.hpp"
+
+#include <algorithm>
+
+#include "agent/dependencies.hpp"
+#include "agent/placement.hpp"
+
+namespace mob {
+namespace {
+
+bool is_live_member(MemberState state) {
+  return state == MemberState::alive || state == MemberState::suspect;
+}
+
+bool is_deployed(const ClusterState& state, const std::string& name) {
+  const ServiceEntry* entry = state.service(name);
+  return entry && !entry->removed;
+}
+
+Result<void> check_writable(const CommandView& view) {
+  if (view.write_refusal.empty()) return {};
+  return fail(Errc::unavailable, std::string(view.write_refusal));
+}
+
+// The record of `service` when its last write was `write_id`: the write went through
+// another agent (or this one forgot it), and a retry gets the outcome that record shows.
+const ServiceEntry* written_by(const ClusterState& state, const std::string& write_id,
+                               const std::string& service) {
+  const ServiceEntry* entry = state.service(service);
+  return !write_id.empty() && entry && entry->write_id == write_id ? entry : nullptr;
+}
+
+// Failed instances, and instances that exited for good, wait for a new generation.
+bool any_instance_given_up(const ClusterState& state, const std::string& name) {
+  bool given_up = false;
+  state.for_each_instance(name, [&](const InstanceEntry& instance) {
+    auto s = instance.status.state;
+    given_up = given_up || (!instance.removed && (s == InstanceState::failed || s == InstanceState::exited));
+  });
+  return given_up;
+}
+
+// The services whose specs depend on `name`, as "a, b"; "" when none does.
+std::string dependents_of(const CommandView& view, const std::string& name) {
+  std::string dependents;
+  for (const auto& [key, other] : view.state.services()) {
+    if (other.removed || other.name == name) continue;
+    const ServiceSpec* spec = view.spec_of(other);
+    if (spec && std::find(spec->depends_on.begin(), spec->depends_on.end(), name) != spec->depends_on.end())
+      dependents += (dependents.empty() ? "" : ", ") + other.name;
+  }
+  return dependents;
+}
+
+ServiceStatus status_of(const CommandView& view, const ServiceEntry& entry,
+                        const std::function<std::vector<Member>()>& fit_members) {
+  const ServiceSpec* spec = view.spec_of(entry);
+  ServiceStatus out{entry.name, spec ? spec->provider : "", entry.generation,
+                    spec ? spec->instances : 0, entry.enabled, entry.spec_json, {},
+                    entry.stamp.origin, entry.stamp.hlc, ""};
+  if (!spec) return out;
+  out.problem = dependency_fault(view.state, *spec, view.spec_of);
+  std::optional<std::string> placement;  // why unplaced instances wait, asked once
+  for (std::uint32_t index = 0; index < spec->instances; ++index) {
+    const AssignmentEntry* assignment = view.state.assignment(entry.name, index);
+    InstanceStatus status;
+    status.service = entry.name;
+    status.index = index;
+    status.state = InstanceState::pending;
+    status.spec_version = entry.generation;
+    if (assignment && !assignment->removed) {
+      status.node = assignment->node;
+      const InstanceEntry* instance = view.state.instance(entry.name, index, assignment->node);
+      const MemberEntry* node = view.state.member(assignment->node);
+      if (instance && !instance->removed) {
+        status = instance->status;
+        if (node && !is_live_member(node->member.state))
+          status.reason = "agent " + assignment->node + " is " + std::string(to_string(node->member.state)) +
+                          "; moving it";
+      } else {
+        status.reason = "assigned to " + assignment->node + "; waiting for it to start";
+      }
+    } else {
+      if (!placement) placement = placement_problem(*spec, fit_members());
+      status.reason = placement->empty() ? "waiting for placement" : *placement;
+    }
+    out.instance_list.push_back(std::move(status));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<ClientWrite<DeployReply>> decide_deploy(const CommandView& view, const DeployRequest& request,
+                                               const std::function<Stamp()>& stamp) {
+  if (auto writable = check_writable(view); !writable) return std::unexpected(writable.error());
+  auto parsed = parse_spec(request.spec_json, view.limits);
+  if (!parsed) return std::unexpected(parsed.error());
+  const ServiceSpec& spec = *parsed;
+  if (const ServiceEntry* done = written_by(view.state, request.write_id, spec.name))
+    return ClientWrite<DeployReply>{std::nullopt,
+                                    DeployReply{done->name, done->generation, done->generation == 1,
+                                                spec_identity(done->spec_json), done->stamp.origin, done->stamp.hlc}};
+  for (const auto& dependency : spec.depends_on)
+    if (!is_deployed(view.state, dependency))
+      return fail(Errc::invalid_argument, "depends_on: service \"" + dependency +
+                                              "\" is not deployed; deploy it first, or remove it from depends_on");
+  if (auto cycle = find_dependency_cycle(view.state, spec, view.spec_of); !cycle.empty())
+    return fail(Errc::invalid_argument, "depends_on: dependency cycle " + cycle);
+  const ServiceEntry* existing = view.state.service(spec.name);
+  bool created = !existing || existing->removed;
+  if (created && deployed_count(view.state) >= view.max_services)
+    return fail(Errc::too_large, "the network already holds " + std::to_string(deployed_count(view.state)) +
+                                     " services, the limit (--max-services); remove some first");
+  ServiceEntry entry;
+  entry.name = spec.name;
+  entry.spec_json = to_json(spec).dump();
+  entry.generation = existing ? existing->generation + 1 : 1;
+  entry.restart_generation = existing ? existing->restart_generation : 0;
+  entry.stamp = stamp();
+  entry.write_id = request.write_id;
+  DeployReply reply{entry.name, entry.generation, created, spec_identity(entry.spec_json),
+                    std::string(view.self), entry.stamp.hlc};
+  return ClientWrite<DeployReply>{std::move(entry), std::move(reply)};
+}
+
+Result<ClientWrite<ControlReply>> decide_control(const CommandView& view, const ControlRequest& request,
+                                                 const std::function<Stamp()>& stamp) {
+  if (const ServiceEntry* done = written_by(view.state, request.write_id, request.service))
+    return ClientWrite<ControlReply>{std::nullopt, ControlReply{done->name, done->generation}};
+  if (auto writable = check_writable(view); !writable) return std::unexpected(writable.error());
+  const ServiceEntry* existing = view.state.service(request.service);
+  if (!existing || existing->removed)
+    return fail(Errc::not_found,
+                "service \"" + request.service + "\" is not deployed (mob-tool status lists the services)");
+  ServiceEntry entry = *existing;
+  switch (request.action) {
+    case ControlAction::stop: entry.enabled = false; break;
+    case ControlAction::start:
+      entry.enabled = true;
+      if (any_instance_given_up(view.state, entry.name)) ++entry.restart_generation;
+      break;
+    case ControlAction::restart:
+      entry.enabled = true;
+      ++entry.restart_generation;
+      break;
+    case ControlAction::remove:
+    case ControlAction::force_remove: {
+      std::string dependents = dependents_of(view, entry.name);
+      if (!dependents.empty() && request.action == ControlAction::remove) {
+        const ServiceSpec* own = view.spec_of(entry);
+        if (auto cycle = own ? find_dependency_cycle(view.state, *own, view.spec_of) : ""; !cycle.empty())
+          return fail(Errc::conflict, "cannot remove \"" + entry.name + "\": it is in the dependency cycle " +
+                                          cycle + " (deploys through different agents at the same time can "
+                                          "make one); break it with: mob-tool remove --force " + entry.name);
+        return fail(Errc::conflict, "cannot remove \"" + entry.name + "\": " + dependents +
+                                        " depend on it; remove those first, or remove it anyway with: "
+                                        "mob-tool remove --force " + entry.name +
+                                        " (they then wait until it is deployed again)");
+      }
+      entry.removed = true;
+      break;
+    }
+    case ControlAction::count_: break;
+  }
+  entry.stamp = stamp();
+  entry.write_id = request.write_id;
+  ControlReply reply{request.service, entry.generation};
+  return ClientWrite<ControlReply>{std::move(entry), std::move(reply)};
+}
+
+Result<StatusReply> service_statuses(const CommandView& view, const StatusRequest& request,
+                                     const std::function<std::vector<Member>()>& fit_members) {
+  StatusReply reply;
+  for (const auto& [key, entry] : view.state.services()) {
+    if (entry.removed || (!request.service.empty() && entry.name != request.service)) continue;
+    reply.services.push_back(status_of(view, entry, fit_members));
+  }
+  if (!request.service.empty() && reply.services.empty())
+    return fail(Errc::not_found,
+                "service \"" + request.service + "\" is not deployed (mob-tool status lists the services)");
+  return reply;
+}
+
+MembersReply member_list(const ClusterState& state) {
+  MembersReply reply;
+  for (const auto& [key, entry] : state.members()) reply.members.push_back(entry.member);
+  return reply;
+}
+
+std::size_t deployed_count(const ClusterState& state) {
+  return static_cast<std::size_t>(std::count_if(state.services().begin(), state.services().end(),
+                                                [](const auto& e) { return !e.second.removed; }));
+}
+
+std::optional<Body> RecentWrites::answer_to(const std::string& write_id, Clock::time_point now) {
+  if (write_id.empty()) return std::nullopt;
+  while (!order_.empty() && (order_.size() > capacity_ || now - order_.front().first > life_)) {
+    answers_.erase(order_.front().second);
+    order_.pop_front();
+  }
+  auto found = answers_.find(write_id);
+  if (found == answers_.end()) return std::nullopt;
+  return found->second;
+}
+
+}  // namespace mob

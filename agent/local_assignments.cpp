@@ -1,0 +1,99 @@
+#include "agent/local_assignments.hpp"
+
+#include "agent/dependencies.hpp"
+
+namespace mob {
+namespace {
+
+bool same_assignment(const ServiceAssignment& a, const ServiceAssignment& b) {
+  return a.version == b.version && a.instances == b.instances && a.enabled == b.enabled &&
+         a.restart_generation == b.restart_generation && a.dependencies_ready == b.dependencies_ready &&
+         a.spec_json == b.spec_json && a.waiting_reason == b.waiting_reason;
+}
+
+bool is_live(InstanceState state) { return state == InstanceState::running || state == InstanceState::starting; }
+
+}  // namespace
+
+LocalAssignments::Changes LocalAssignments::update(const ClusterState& state, const std::vector<std::string>& targets,
+                                                   bool everything, const std::string& self, bool runs_nothing,
+                                                   const SpecOf& spec_of, Clock::time_point now) {
+  Changes changes;
+  for (const auto& name : targets) {
+    const ServiceEntry* service = state.service(name);
+    auto sent = sent_.find(name);
+    if (!service || service->removed) {
+      if (sent != sent_.end()) {
+        changes.to_supervisor.emplace_back(ServiceWithdrawn{name});
+        sent_.erase(sent);
+      }
+      continue;
+    }
+    const ServiceSpec* spec = spec_of(*service);
+    if (!spec) continue;
+    std::vector<std::uint32_t> indices;
+    state.for_each_assignment(name, [&](const AssignmentEntry& assignment) {
+      if (assignment.removed) return;
+      auto key = assignment_key(assignment.service, assignment.index);
+      if (assignment.node == self) {
+        indices.push_back(assignment.index);
+        handovers_.erase(key);
+        return;
+      }
+      // Moved away: keep running until the new copy runs (never lose the last copy).
+      const InstanceEntry* here = state.instance(name, assignment.index, self);
+      if (!here || here->removed || here->status.state != InstanceState::running) return;
+      const InstanceEntry* there = state.instance(name, assignment.index, assignment.node);
+      bool taken_over = there && !there->removed && there->status.state == InstanceState::running;
+      auto since = handovers_.try_emplace(key, now).first->second;
+      if (!taken_over && now - since < kHandoverLimit) indices.push_back(assignment.index);
+    });
+    if (runs_nothing) indices.clear();
+    if (indices.empty() && sent == sent_.end()) continue;
+    bool ready = dependencies_ready(state, *spec);
+    ServiceAssignment assignment{name, service->generation, service->spec_json, indices,
+                                 service->enabled, service->restart_generation, ready,
+                                 ready ? "" : dependencies_problem(state, *spec, spec_of)};
+    if (sent != sent_.end() && same_assignment(sent->second, assignment)) continue;
+    sent_[name] = assignment;
+    changes.to_supervisor.emplace_back(std::move(assignment));
+  }
+  if (everything) {
+    // Services that vanished entirely (garbage-collected tombstones).
+    for (auto it = sent_.begin(); it != sent_.end();) {
+      if (state.service(it->first)) {
+        ++it;
+        continue;
+      }
+      changes.to_supervisor.emplace_back(ServiceWithdrawn{it->first});
+      it = sent_.erase(it);
+    }
+  }
+  local_instances_ = 0;
+  for (const auto& [name, assignment] : sent_) local_instances_ += assignment.instances.size();
+  changes.stale = stale_instances(state, targets, self);
+  return changes;
+}
+
+// This agent's records of instances it neither runs nor is assigned.
+std::vector<InstanceEntry> LocalAssignments::stale_instances(const ClusterState& state,
+                                                             const std::vector<std::string>& targets,
+                                                             const std::string& self) const {
+  std::vector<InstanceEntry> stale;
+  for (const auto& name : targets) {
+    state.for_each_instance(name, [&](const InstanceEntry& instance) {
+      const auto& status = instance.status;
+      if (instance.removed || status.node != self) return;
+      const ServiceEntry* service = state.service(status.service);
+      const AssignmentEntry* assignment = state.assignment(status.service, status.index);
+      bool mine = service && !service->removed && assignment && !assignment->removed && assignment->node == self;
+      if (!mine && !is_live(status.state)) {
+        stale.push_back(instance);
+        stale.back().removed = true;
+      }
+    });
+  }
+  return stale;
+}
+
+}  // namespace mob

@@ -1,0 +1,49 @@
+// What this agent runs, decided from the replicated state: the instances assigned to it,
+// and those moved away that keep running until their new copy runs (a handover, for at most
+// kHandoverLimit). The store sends the supervisor what changed and tombstones the records
+// of instances this agent no longer runs.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "agent/cluster_state.hpp"
+#include "agent/scheduling.hpp"
+#include "bus/messages.hpp"
+
+namespace mob {
+
+inline constexpr auto kHandoverLimit = std::chrono::seconds(30);
+
+class LocalAssignments {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  struct Changes {
+    std::vector<Body> to_supervisor;   // ServiceAssignment or ServiceWithdrawn, in order
+    std::vector<InstanceEntry> stale;  // this agent's records to tombstone: removed, unstamped
+  };
+
+  // Looks at the services in `targets` (and, with `everything`, forgets those the state no
+  // longer holds at all). `runs_nothing`: this agent follows the network no longer (its
+  // clock is off), so every assignment it holds is emptied.
+  Changes update(const ClusterState& state, const std::vector<std::string>& targets, bool everything,
+                 const std::string& self, bool runs_nothing, const SpecOf& spec_of, Clock::time_point now);
+
+  // Instances the supervisor was last told to run (the load this agent advertises).
+  std::size_t local_instances() const { return local_instances_; }
+  // Some instance runs here while its new copy starts elsewhere: look again before long.
+  bool has_handovers() const { return !handovers_.empty(); }
+
+ private:
+  std::vector<InstanceEntry> stale_instances(const ClusterState& state, const std::vector<std::string>& targets,
+                                             const std::string& self) const;
+
+  std::map<std::string, ServiceAssignment> sent_;       // by service: what the supervisor holds
+  std::map<std::string, Clock::time_point> handovers_;  // by assignment key: since when
+  std::size_t local_instances_ = 0;
+};
+
+}  // namespace mob

@@ -1,0 +1,42 @@
+#include "agent/service_record.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace mob {
+
+std::string service_record_text(const ServiceEntry& entry) {
+  nlohmann::json doc = {{"generation", entry.generation},
+                        {"enabled", entry.enabled},
+                        {"restart_generation", entry.restart_generation},
+                        {"removed", entry.removed},
+                        {"stamp", {{"hlc", entry.stamp.hlc}, {"origin", entry.stamp.origin}}},
+                        {"spec", nlohmann::json::parse(entry.spec_json, nullptr, false)}};
+  if (!entry.write_id.empty()) doc["write_id"] = entry.write_id;
+  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Result<ServiceEntry> parse_service_record(const std::string& text) {
+  auto doc = nlohmann::json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("spec") || !doc.contains("stamp") ||
+      !doc["stamp"].is_object())
+    return fail(Errc::malformed, "not a service record");
+  auto spec = parse_spec(doc["spec"].dump(), kAnySpecFromThePeers);
+  if (!spec) return std::unexpected(spec.error());
+  ServiceEntry entry;
+  entry.name = spec->name;
+  entry.spec_json = to_json(*spec).dump();
+  try {  // a field of the wrong type (damage, or a hand-edited file) makes it no record
+    entry.generation = doc.value("generation", std::uint64_t{1});
+    entry.enabled = doc.value("enabled", true);
+    entry.restart_generation = doc.value("restart_generation", std::uint64_t{0});
+    entry.removed = doc.value("removed", false);
+    entry.stamp.hlc = doc["stamp"].value("hlc", std::uint64_t{0});
+    entry.stamp.origin = doc["stamp"].value("origin", std::string());
+    entry.write_id = doc.value("write_id", std::string());
+  } catch (const nlohmann::json::exception& e) {
+    return fail(Errc::malformed, std::string("not a service record: ") + e.what());
+  }
+  return entry;
+}
+
+}  // namespace mob

@@ -1,0 +1,529 @@
+// The store's pure parts on hand-made cluster states: client commands
+// (agent/client_commands.hpp), local assignments (agent/local_assignments.hpp), subscriptions
+// (agent/subscriptions.hpp) and the record format (agent/service_record.hpp).
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "agent/client_commands.hpp"
+#include "agent/local_assignments.hpp"
+#include "agent/membership.hpp"
+#include "agent/subscriptions.hpp"
+#include "agent/placement.hpp"
+#include "agent/service_record.hpp"
+
+namespace mob {
+namespace {
+
+std::string spec_text(const std::string& name, std::uint32_t instances = 1, const std::string& depends_on = "") {
+  std::string text = R"({"name": ")" + name + R"(", "provider": "bash", "params": {"command": "sleep 100"}, "instances": )" +
+                     std::to_string(instances);
+  if (!depends_on.empty()) text += R"(, "depends_on": [")" + depends_on + R"("])";
+  return text + "}";
+}
+
+// A cluster state written by hand, with the spec lookup the store would give.
+class StateFixture : public ::testing::Test {
+ protected:
+  void member(const std::string& name, MemberState state = MemberState::alive, const std::string& pub = "") {
+    MemberEntry entry;
+    entry.member.name = name;
+    const MemberEntry* held = state_.member(name);  // a member keeps its address
+    entry.member.address = held ? held->member.address : "tcp://127.0.0.1:" + std::to_string(7000 + state_.members().size());
+    entry.member.pub_address = pub;
+    entry.member.state = state;
+    entry.member.providers = {"bash"};
+    entry.member.incarnation = ++incarnation_;
+    entry.reported_by = name;
+    entry.heartbeat = ++stamp_;
+    state_.merge(entry);
+  }
+
+  ServiceEntry& deploy(const std::string& name, std::uint32_t instances = 1, const std::string& depends_on = "",
+                       std::string write_id = "") {
+    auto spec = parse_spec(spec_text(name, instances, depends_on));
+    EXPECT_TRUE(spec) << spec.error().message;
+    ServiceEntry entry;
+    entry.name = name;
+    entry.spec_json = to_json(*spec).dump();
+    const ServiceEntry* held = state_.service(name);
+    entry.generation = held ? held->generation + 1 : 1;
+    entry.stamp = Stamp{++stamp_, "x"};
+    entry.write_id = std::move(write_id);
+    state_.merge(entry);
+    return const_cast<ServiceEntry&>(*state_.service(name));
+  }
+
+  void assign(const std::string& service, std::uint32_t index, const std::string& node, bool removed = false) {
+    AssignmentEntry entry;
+    entry.service = service;
+    entry.index = index;
+    entry.node = node;
+    entry.removed = removed;
+    entry.stamp = Stamp{++stamp_, "x"};
+    state_.merge(entry);
+  }
+
+  void instance(const std::string& service, std::uint32_t index, const std::string& node, InstanceState state) {
+    InstanceEntry entry;
+    entry.status.service = service;
+    entry.status.index = index;
+    entry.status.node = node;
+    entry.status.state = state;
+    entry.stamp = Stamp{++stamp_, node};
+    state_.merge(entry);
+  }
+
+  const ServiceSpec* spec_of(const ServiceEntry& entry) {
+    auto cached = specs_.find(entry.name);
+    if (cached != specs_.end()) return &cached->second;
+    auto spec = parse_spec(entry.spec_json, kAnySpecFromThePeers);
+    return spec ? &specs_.emplace(entry.name, *spec).first->second : nullptr;
+  }
+
+  ClusterState state_;
+  std::map<std::string, ServiceSpec> specs_;
+  const SpecOf lookup_ = [this](const ServiceEntry& entry) { return spec_of(entry); };
+  std::uint64_t stamp_ = 100;
+  std::uint64_t incarnation_ = 0;
+};
+
+// ---- client commands ------------------------------------------------------------------------
+
+class ClientCommands : public StateFixture {
+ protected:
+  CommandView view(std::string_view refusal = "") {
+    return CommandView{state_, lookup_, "node-a", limits_, max_services_, refusal};
+  }
+  std::function<Stamp()> stamper() {
+    return [this] {
+      ++stamps_taken_;
+      return Stamp{++stamp_, "node-a"};
+    };
+  }
+
+  SpecLimits limits_;
+  std::uint32_t max_services_ = 3;
+  int stamps_taken_ = 0;
+};
+
+TEST_F(ClientCommands, AFirstDeployWritesVersionOneStampedOnceAndAnsweredByThisAgent) {
+  auto write = decide_deploy(view(), DeployRequest{spec_text("web", 2), "w-1"}, stamper());
+  ASSERT_TRUE(write) << write.error().message;
+  ASSERT_TRUE(write->entry);
+  EXPECT_EQ(write->entry->name, "web");
+  EXPECT_EQ(write->entry->generation, 1u);
+  EXPECT_EQ(write->entry->write_id, "w-1");
+  EXPECT_EQ(write->entry->stamp.origin, "node-a");
+  EXPECT_EQ(stamps_taken_, 1);
+  EXPECT_TRUE(write->reply.created);
+  EXPECT_EQ(write->reply.version, 1u);
+  EXPECT_EQ(write->reply.agent, "node-a");
+  EXPECT_EQ(write->reply.written_at, write->entry->stamp.hlc);
+  EXPECT_EQ(write->reply.spec_identity, spec_identity(write->entry->spec_json));
+  EXPECT_EQ(state_.service("web"), nullptr) << "deciding writes nothing";
+}
+
+TEST_F(ClientCommands, ADeployAgainIsTheNextVersionAndKeepsTheRestartGeneration) {
+  deploy("web").restart_generation = 4;
+  auto write = decide_deploy(view(), DeployRequest{spec_text("web", 3), ""}, stamper());
+  ASSERT_TRUE(write) << write.error().message;
+  EXPECT_EQ(write->entry->generation, 2u);
+  EXPECT_EQ(write->entry->restart_generation, 4u);
+  EXPECT_FALSE(write->reply.created);
+}
+
+TEST_F(ClientCommands, ARetryOfAWriteTheStateHoldsGetsItsAnswerAndWritesNothing) {
+  deploy("web", 1, "", "w-7");
+  auto write = decide_deploy(view(), DeployRequest{spec_text("web", 5), "w-7"}, stamper());
+  ASSERT_TRUE(write) << write.error().message;
+  EXPECT_FALSE(write->entry);
+  EXPECT_EQ(write->reply.version, 1u);
+  EXPECT_EQ(write->reply.agent, "x") << "the agent that took the write answers, as its record says";
+  EXPECT_EQ(stamps_taken_, 0);
+}
+
+TEST_F(ClientCommands, RefusedDeploysNameTheRuleAndTakeNoStamp) {
+  auto missing = decide_deploy(view(), DeployRequest{spec_text("web", 1, "db"), ""}, stamper());
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Errc::invalid_argument);
+  EXPECT_NE(missing.error().message.find("\"db\" is not deployed"), std::string::npos) << missing.error().message;
+
+  auto clock = decide_deploy(view("this agent's clock is off; send it elsewhere"), DeployRequest{spec_text("web"), ""},
+                             stamper());
+  ASSERT_FALSE(clock);
+  EXPECT_EQ(clock.error().code, Errc::unavailable);
+  EXPECT_EQ(clock.error().message, "this agent's clock is off; send it elsewhere");
+
+  auto bad = decide_deploy(view(), DeployRequest{R"({"name": "web"})", ""}, stamper());
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(stamps_taken_, 0);
+}
+
+TEST_F(ClientCommands, TheServiceLimitRefusesANewServiceButNotAnUpdate) {
+  deploy("a");
+  deploy("b");
+  deploy("c");
+  auto fourth = decide_deploy(view(), DeployRequest{spec_text("d"), ""}, stamper());
+  ASSERT_FALSE(fourth);
+  EXPECT_EQ(fourth.error().code, Errc::too_large);
+  EXPECT_NE(fourth.error().message.find("--max-services"), std::string::npos);
+  EXPECT_TRUE(decide_deploy(view(), DeployRequest{spec_text("c", 2), ""}, stamper()));
+  EXPECT_EQ(deployed_count(state_), 3u);
+}
+
+TEST_F(ClientCommands, ADeployThatClosesADependencyCycleIsRefused) {
+  deploy("a");
+  deploy("b", 1, "a");
+  auto cycle = decide_deploy(view(), DeployRequest{spec_text("a", 1, "b"), ""}, stamper());
+  ASSERT_FALSE(cycle);
+  EXPECT_NE(cycle.error().message.find("dependency cycle"), std::string::npos) << cycle.error().message;
+}
+
+TEST_F(ClientCommands, StopStartAndRestartChangeTheRecordAsDocumented) {
+  deploy("web");
+  auto stop = decide_control(view(), ControlRequest{"web", ControlAction::stop, ""}, stamper());
+  ASSERT_TRUE(stop) << stop.error().message;
+  EXPECT_FALSE(stop->entry->enabled);
+  EXPECT_EQ(stop->entry->restart_generation, 0u);
+
+  auto start = decide_control(view(), ControlRequest{"web", ControlAction::start, ""}, stamper());
+  ASSERT_TRUE(start);
+  EXPECT_TRUE(start->entry->enabled);
+  EXPECT_EQ(start->entry->restart_generation, 0u) << "nothing gave up: start does not restart";
+
+  instance("web", 0, "node-b", InstanceState::failed);
+  auto start_failed = decide_control(view(), ControlRequest{"web", ControlAction::start, ""}, stamper());
+  ASSERT_TRUE(start_failed);
+  EXPECT_EQ(start_failed->entry->restart_generation, 1u) << "a failed instance gets a new generation";
+
+  auto restart = decide_control(view(), ControlRequest{"web", ControlAction::restart, ""}, stamper());
+  ASSERT_TRUE(restart);
+  EXPECT_EQ(restart->entry->restart_generation, 1u);
+  EXPECT_EQ(restart->reply.version, 1u);
+}
+
+TEST_F(ClientCommands, RemoveIsRefusedWhileOthersDependAndForceRemoveIsNot) {
+  deploy("db");
+  deploy("web", 1, "db");
+  auto remove = decide_control(view(), ControlRequest{"db", ControlAction::remove, ""}, stamper());
+  ASSERT_FALSE(remove);
+  EXPECT_EQ(remove.error().code, Errc::conflict);
+  EXPECT_NE(remove.error().message.find("web depend on it"), std::string::npos) << remove.error().message;
+  EXPECT_NE(remove.error().message.find("mob-tool remove --force db"), std::string::npos);
+
+  auto force = decide_control(view(), ControlRequest{"db", ControlAction::force_remove, ""}, stamper());
+  ASSERT_TRUE(force) << force.error().message;
+  EXPECT_TRUE(force->entry->removed);
+
+  auto unknown = decide_control(view(), ControlRequest{"nope", ControlAction::stop, ""}, stamper());
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, Errc::not_found);
+}
+
+TEST_F(ClientCommands, StatusSaysWhyEachInstanceIsNotRunning) {
+  member("node-a");
+  member("node-b", MemberState::failed);
+  deploy("web", 4);
+  assign("web", 0, "node-a");
+  instance("web", 0, "node-a", InstanceState::running);
+  assign("web", 1, "node-a");                           // assigned, not started yet
+  assign("web", 2, "node-b");                           // on a failed agent
+  instance("web", 2, "node-b", InstanceState::running);
+  int fit_calls = 0;                                    // index 3: never placed
+  auto fit = [&] {
+    ++fit_calls;
+    return std::vector<Member>{};  // nobody may run it
+  };
+  auto status = service_statuses(view(), StatusRequest{"web"}, fit);
+  ASSERT_TRUE(status) << status.error().message;
+  ASSERT_EQ(status->services.size(), 1u);
+  const auto& list = status->services[0].instance_list;
+  ASSERT_EQ(list.size(), 4u);
+  EXPECT_EQ(list[0].state, InstanceState::running);
+  EXPECT_EQ(list[1].reason, "assigned to node-a; waiting for it to start");
+  EXPECT_EQ(list[2].reason, "agent node-b is failed; moving it");
+  EXPECT_EQ(list[3].state, InstanceState::pending);
+  EXPECT_EQ(list[3].reason, placement_problem(*lookup_(*state_.service("web")), {}));
+  EXPECT_EQ(fit_calls, 1);
+
+  auto unknown = service_statuses(view(), StatusRequest{"nope"}, fit);
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, Errc::not_found);
+}
+
+TEST(RecentWrites, ARetryGetsTheFirstAnswerUntilItIsForgotten) {
+  using namespace std::chrono_literals;
+  RecentWrites writes(2, 10min);
+  RecentWrites::Clock::time_point t0{};
+  EXPECT_EQ(writes.remember("w1", ControlReply{"a", 1}, t0).version, 1u);
+  writes.remember("w1", ControlReply{"a", 2}, t0);  // a known id keeps its first answer
+  auto again = writes.answer_to("w1", t0 + 1min);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(std::get<ControlReply>(*again).version, 1u);
+  EXPECT_FALSE(writes.answer_to("", t0));
+  EXPECT_FALSE(writes.answer_to("w1", t0 + 11min)) << "forgotten after its life";
+
+  writes.remember("x1", ControlReply{"a", 1}, t0 + 20min);
+  writes.remember("x2", ControlReply{"a", 2}, t0 + 20min);
+  writes.remember("x3", ControlReply{"a", 3}, t0 + 20min);
+  EXPECT_FALSE(writes.answer_to("x1", t0 + 20min)) << "past the capacity, the oldest goes";
+  EXPECT_TRUE(writes.answer_to("x3", t0 + 20min));
+}
+
+// ---- local assignments ------------------------------------------------------------------------
+
+class LocalAssignmentsTest : public StateFixture {
+ protected:
+  LocalAssignments::Changes update(std::vector<std::string> targets, bool runs_nothing = false,
+                                   bool everything = false) {
+    return local_.update(state_, targets, everything, "node-a", runs_nothing, lookup_, now_);
+  }
+  LocalAssignments local_;
+  LocalAssignments::Clock::time_point now_{std::chrono::hours(1)};
+};
+
+TEST_F(LocalAssignmentsTest, TheSupervisorIsToldWhatRunsHereOnceAndAgainOnlyWhenItChanges) {
+  deploy("web", 3);
+  assign("web", 0, "node-a");
+  assign("web", 1, "node-b");
+  assign("web", 2, "node-a");
+  auto first = update({"web"});
+  ASSERT_EQ(first.to_supervisor.size(), 1u);
+  const auto& told = std::get<ServiceAssignment>(first.to_supervisor[0]);
+  EXPECT_EQ(told.instances, (std::vector<std::uint32_t>{0, 2}));
+  EXPECT_TRUE(told.dependencies_ready);
+  EXPECT_EQ(local_.local_instances(), 2u);
+  EXPECT_TRUE(update({"web"}).to_supervisor.empty()) << "nothing changed: nothing sent";
+
+  auto clock_off = update({"web"}, /*runs_nothing=*/true);
+  ASSERT_EQ(clock_off.to_supervisor.size(), 1u);
+  EXPECT_TRUE(std::get<ServiceAssignment>(clock_off.to_supervisor[0]).instances.empty());
+  EXPECT_EQ(local_.local_instances(), 0u);
+}
+
+TEST_F(LocalAssignmentsTest, AnInstanceMovedAwayRunsHereUntilItsNewCopyRunsOrTheLimitPasses) {
+  deploy("web");
+  assign("web", 0, "node-a");
+  instance("web", 0, "node-a", InstanceState::running);
+  update({"web"});
+  assign("web", 0, "node-b");  // moved away while it runs here
+  EXPECT_TRUE(update({"web"}).to_supervisor.empty()) << "still index 0 here: the same assignment";
+  EXPECT_TRUE(local_.has_handovers());
+  now_ += kHandoverLimit - std::chrono::seconds(1);
+  EXPECT_TRUE(update({"web"}).to_supervisor.empty());
+  instance("web", 0, "node-b", InstanceState::running);  // the new copy runs
+  auto handed = update({"web"});
+  ASSERT_EQ(handed.to_supervisor.size(), 1u);
+  EXPECT_TRUE(std::get<ServiceAssignment>(handed.to_supervisor[0]).instances.empty());
+
+  // Without a new copy, the handover ends at the limit.
+  deploy("api");
+  assign("api", 0, "node-a");
+  instance("api", 0, "node-a", InstanceState::running);
+  update({"api"});
+  assign("api", 0, "node-c");
+  update({"api"});
+  now_ += kHandoverLimit;
+  auto limit = update({"api"});
+  ASSERT_EQ(limit.to_supervisor.size(), 1u);
+  EXPECT_TRUE(std::get<ServiceAssignment>(limit.to_supervisor[0]).instances.empty());
+}
+
+TEST_F(LocalAssignmentsTest, ARemovedServiceIsWithdrawnAndStaleRecordsOfThisAgentAreTombstoned) {
+  deploy("web");
+  assign("web", 0, "node-a");
+  update({"web"});
+  ServiceEntry removed = *state_.service("web");
+  removed.removed = true;
+  removed.stamp = Stamp{++stamp_, "x"};
+  state_.merge(removed);
+  instance("web", 0, "node-a", InstanceState::exited);
+  instance("web", 0, "node-b", InstanceState::exited);  // another agent's record: not ours to tombstone
+  auto changes = update({"web"});
+  ASSERT_EQ(changes.to_supervisor.size(), 1u);
+  EXPECT_EQ(std::get<ServiceWithdrawn>(changes.to_supervisor[0]).name, "web");
+  ASSERT_EQ(changes.stale.size(), 1u);
+  EXPECT_EQ(changes.stale[0].status.node, "node-a");
+  EXPECT_TRUE(changes.stale[0].removed);
+
+  // A record that runs is never stale, even when not assigned here.
+  deploy("api");
+  instance("api", 0, "node-a", InstanceState::running);
+  EXPECT_TRUE(update({"api"}).stale.empty());
+}
+
+// ---- subscriptions ----------------------------------------------------------------------------------
+
+class SubscriptionsTest : public StateFixture {};
+
+TEST_F(SubscriptionsTest, ReadsTheHighestRankedLivePeersAndFollowsFailuresAndLeaves) {
+  std::set<std::string> names;
+  for (int i = 0; i < 6; ++i) {
+    std::string name = "node-" + std::to_string(i);
+    member(name, MemberState::alive, "tcp://127.0.0.1:" + std::to_string(8000 + i));
+    names.insert(name);
+  }
+  member("me", MemberState::alive, "tcp://127.0.0.1:8999");
+  names.insert("me");
+  Subscriptions links("me", 2);
+  auto first = links.update(state_, names);
+  EXPECT_EQ(first.added.size(), 6u) << "this agent is not its own peer";
+  ASSERT_EQ(first.subscribe.size(), 2u);
+  // The two with the highest rendezvous score for "me".
+  std::vector<std::pair<std::uint64_t, std::string>> ranked;
+  for (int i = 0; i < 6; ++i) ranked.emplace_back(rendezvous_score("me", "node-" + std::to_string(i)), "node-" + std::to_string(i));
+  std::sort(ranked.rbegin(), ranked.rend());
+  std::set<std::string> want{state_.member(ranked[0].second)->member.pub_address,
+                             state_.member(ranked[1].second)->member.pub_address};
+  EXPECT_EQ(std::set<std::string>(first.subscribe.begin(), first.subscribe.end()), want);
+  EXPECT_FALSE(first.sync_first.empty());
+  EXPECT_FALSE(links.has_failed_members());
+
+  // The best one fails: it is dropped for the third, and listed failed.
+  member(ranked[0].second, MemberState::failed, state_.member(ranked[0].second)->member.pub_address);
+  auto failed = links.update(state_, {ranked[0].second});
+  EXPECT_EQ(failed.gone, std::vector<std::string>{ranked[0].second});
+  EXPECT_EQ(failed.unsubscribe, std::vector<std::string>{state_.member(ranked[0].second)->member.pub_address});
+  EXPECT_EQ(failed.subscribe, std::vector<std::string>{state_.member(ranked[2].second)->member.pub_address});
+  EXPECT_TRUE(links.has_failed_members());
+  EXPECT_TRUE(links.subscribed(state_.member(ranked[2].second)->member.pub_address));
+
+  // Another leaves: its link is forgotten; nothing else moves.
+  const std::string address = state_.member(ranked[5].second)->member.address;
+  member(ranked[5].second, MemberState::left);
+  auto left = links.update(state_, {ranked[5].second});
+  EXPECT_EQ(left.forget, std::vector<std::string>{address});
+  EXPECT_TRUE(left.subscribe.empty());
+  EXPECT_TRUE(left.unsubscribe.empty());
+}
+
+// ---- membership bookkeeping ------------------------------------------------------------------------
+
+TEST(JoinAttempt, SendsToEachSeedWithDoublingBackoffAndAnswersWaitingClientsOnce) {
+  using namespace std::chrono_literals;
+  JoinAttempt join;
+  JoinAttempt::Clock::time_point t0{std::chrono::hours(1)};
+  EXPECT_TRUE(join.due(t0).empty()) << "not joining: nothing is due";
+  auto refused = join.begin({"127.0.0.1:7000", "tcp://127.0.0.2:7000", "ipc:///tmp/x", "nohost"}, t0);
+  EXPECT_EQ(refused.size(), 2u);
+  EXPECT_TRUE(join.joining());
+  EXPECT_EQ(join.due(t0), (std::vector<std::string>{"tcp://127.0.0.1:7000", "tcp://127.0.0.2:7000"}));
+  EXPECT_TRUE(join.due(t0 + 199ms).empty());
+  EXPECT_EQ(join.due(t0 + 200ms).size(), 2u);  // then 400 ms later, 800 ms, ... 5 s at most
+  EXPECT_TRUE(join.due(t0 + 599ms).empty());
+  EXPECT_EQ(join.due(t0 + 600ms).size(), 2u);
+  EXPECT_EQ(join.next_at(), t0 + 1400ms);
+  auto at = t0 + 1400ms;
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_FALSE(join.due(at).empty());
+    at = join.next_at();
+  }
+  EXPECT_EQ(join.next_at() - t0 - 1400ms - (1600ms + 3200ms + 5000ms * 6), 0ms) << "the backoff stops at 5 s";
+
+  Routed client{"client-1", {}};
+  join.wait(client);
+  EXPECT_TRUE(join.overdue(t0 + 2499ms).empty());
+  EXPECT_EQ(join.overdue(t0 + 2500ms).size(), 1u) << "a client waits 2.5 s at most";
+  EXPECT_TRUE(join.overdue(t0 + 3000ms).empty()) << "answered once";
+  EXPECT_TRUE(join.joining()) << "joining goes on in the background";
+
+  join.wait(Routed{"client-2", {}});
+  auto waiting = join.answered();
+  ASSERT_EQ(waiting.size(), 1u);
+  EXPECT_EQ(waiting[0].route, "client-2");
+  EXPECT_FALSE(join.joining());
+  EXPECT_TRUE(join.due(at + 1h).empty());
+}
+
+TEST(ProbeRelays, AreBoundedAnsweredOnceAndForgottenWhenTheyExpire) {
+  using namespace std::chrono_literals;
+  ProbeRelays relays(2);
+  ProbeRelays::Clock::time_point t0{std::chrono::hours(1)};
+  auto a = relays.open(Routed{"a", {}}, 11, t0 + 1s);
+  auto b = relays.open(Routed{"b", {}}, 12, t0 + 2s);
+  ASSERT_TRUE(a && b);
+  EXPECT_NE(*a, *b);
+  EXPECT_EQ(ack_for(*a), AckFor::relay);
+  EXPECT_FALSE(relays.open(Routed{"c", {}}, 13, t0 + 1s)) << "the limit holds";
+  auto closed = relays.close(*a);
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(closed->request.route, "a");
+  EXPECT_EQ(closed->seq, 11u);
+  EXPECT_FALSE(relays.close(*a)) << "answered once";
+  relays.expire(t0 + 3s);
+  EXPECT_EQ(relays.size(), 0u);
+  EXPECT_FALSE(relays.close(*b));
+}
+
+TEST(ProbeSeqs, EachSenderHasItsOwnRange) {
+  EXPECT_EQ(ack_for(0), AckFor::detector);
+  EXPECT_EQ(ack_for(kClockCheckSeqBase - 1), AckFor::detector);
+  EXPECT_EQ(ack_for(kClockCheckSeqBase), AckFor::clock_check);
+  EXPECT_EQ(ack_for(kReconnectSeqBase), AckFor::reconnect);
+  EXPECT_EQ(ack_for(kRelaySeqBase), AckFor::relay);
+  EXPECT_EQ(ack_for(~0ULL), AckFor::relay);
+}
+
+class PeerChoice : public StateFixture {};
+
+TEST_F(PeerChoice, SyncPicksALivePeerAndReconnectAFailedOneNeverItself) {
+  std::mt19937_64 random(7);
+  EXPECT_EQ(random_live_peer(state_, "me", random), "");
+  EXPECT_EQ(random_failed_member(state_, "me", random), nullptr);
+  member("me");
+  member("up");
+  member("doubt", MemberState::suspect);
+  member("down", MemberState::failed);
+  member("gone", MemberState::left);
+  std::set<std::string> synced, probed;
+  for (int i = 0; i < 200; ++i) {
+    synced.insert(random_live_peer(state_, "me", random));
+    probed.insert(random_failed_member(state_, "me", random)->name);
+  }
+  EXPECT_EQ(synced, (std::set<std::string>{state_.member("up")->member.address, state_.member("doubt")->member.address}));
+  EXPECT_EQ(probed, std::set<std::string>{"down"});
+}
+
+// ---- the record format ---------------------------------------------------------------------------
+
+TEST(ServiceRecord, ARecordReadsBackAsTheEntryItWasWrittenFrom) {
+  auto spec = parse_spec(spec_text("web", 2));
+  ASSERT_TRUE(spec);
+  ServiceEntry entry;
+  entry.name = "web";
+  entry.spec_json = to_json(*spec).dump();
+  entry.generation = 7;
+  entry.enabled = false;
+  entry.restart_generation = 3;
+  entry.removed = true;
+  entry.stamp = Stamp{123456789, "node-a"};
+  entry.write_id = "w-9";
+  auto back = parse_service_record(service_record_text(entry));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->name, entry.name);
+  EXPECT_EQ(back->spec_json, entry.spec_json);
+  EXPECT_EQ(back->generation, 7u);
+  EXPECT_FALSE(back->enabled);
+  EXPECT_EQ(back->restart_generation, 3u);
+  EXPECT_TRUE(back->removed);
+  EXPECT_EQ(back->stamp.hlc, entry.stamp.hlc);
+  EXPECT_EQ(back->stamp.origin, "node-a");
+  EXPECT_EQ(back->write_id, "w-9");
+}
+
+TEST(ServiceRecord, WhatIsNotARecordIsRefusedNeverThrown) {
+  const std::string spec = to_json(*parse_spec(spec_text("web"))).dump();
+  for (const std::string& text :
+       {std::string("garbage"), std::string("[]"), std::string(R"({"spec": {}})"),
+        R"({"stamp": 5, "spec": )" + spec + "}", R"({"stamp": {"hlc": "x"}, "spec": )" + spec + "}",
+        R"({"stamp": {}, "generation": "two", "spec": )" + spec + "}"}) {
+    auto parsed = parse_service_record(text);
+    ASSERT_FALSE(parsed) << text;
+    EXPECT_FALSE(parsed.error().message.empty());
+  }
+}
+
+}  // namespace
+}  // namespace mob
