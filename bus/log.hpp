@@ -1,7 +1,11 @@
-// Line-oriented logging to stderr, shared by every thread: "TIME LEVEL [component] message".
-// The level is set once at start-up; each line is written with one write(2).
+// Line-oriented logging to stderr, shared by every thread: "TIME LEVEL [component] message",
+// or one JSON object per line with --log-format json; when stderr is the journal, each line
+// starts with its syslog priority ("<4>"), which journald takes as the entry's priority.
+// The settings are set once at start-up; each line is written with one write(2), so lines
+// of threads never mix.
 #pragma once
 
+#include <chrono>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -9,12 +13,25 @@
 namespace mob::log {
 
 enum class Level { debug, info, warn, error, off };
+enum class Format { text, json };
 
 void set_level(Level level);
 Level level();
 // Parses "debug|info|warn|error|off".
 bool parse_level(std::string_view text, Level& out);
+void set_format(Format format);
+Format format();
+// Parses "text|json".
+bool parse_format(std::string_view text, Format& out);
+// Prefix each line with its syslog priority (<7> debug, <6> info, <4> warn, <3> error).
+void set_journal_priorities(bool on);
+bool journal_priorities();
 void write(Level level, std::string_view component, std::string_view message);
+
+// The line `write` makes (without the priority prefix), newline included. json: {"time":"2024-05-01T12:00:00.123Z",
+// "level":"info","component":"store","message":"..."}; bytes that are not UTF-8 become U+FFFD.
+std::string format_line(Format format, Level level, std::string_view component, std::string_view message,
+                        std::chrono::system_clock::time_point at);
 
 template <class... Parts>
 void emit(Level at, std::string_view component, const Parts&... parts) {

@@ -10,6 +10,9 @@ packages=(g++ cmake make pkg-config git
           podman runc busybox-static curl procps iproute2 iptables util-linux
           python3 faketime  # tests/faults (python3 reads --json, faketime skews a clock)
           e2fsprogs  # tests/faults/disk_readonly.sh, retried_deploy.sh: mkfs.ext4 on a loop device
+          libsystemd-dev  # sd_notify (agent/service_manager.cpp)
+          # scripts/package.sh and tests/packaging: man pages, dpkg-shlibdeps, the unit's check
+          help2man man-db groff-base dpkg-dev systemd
           # libzmq3-dev brings these too; MOB_STATIC_LINK links their archives by name
           libsodium-dev libpgm-dev libnorm-dev libkrb5-dev libbsd-dev)
 if [[ "${1:-}" == "--bench" ]]; then

@@ -32,14 +32,15 @@ run_stage() {
 
 for stage in "${stages[@]}"; do
   case "$stage" in
-    # The fault suite (label "fault", slow) and the simulator's seeds (label "sim", one
-    # thread) run in the debug stage only; the store's handlers run under ASan+UBSan in the
+    # The fault suite (label "fault", slow), the simulator's seeds (label "sim", one
+    # thread) and the Debian packages (label "package": dpkg -i of a debug build) run in the
+    # debug stage only; the store's handlers run under ASan+UBSan in the
     # fuzz stage (peer_store_fuzz drives the same PeerStore on virtual time).
     debug) run_stage debug "" -DCMAKE_BUILD_TYPE=Debug ;;
     asan) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-            run_stage asan "-LE fault|sim" -DCMAKE_BUILD_TYPE=Debug -DMOB_SANITIZE=ON ;;
+            run_stage asan "-LE fault|sim|package" -DCMAKE_BUILD_TYPE=Debug -DMOB_SANITIZE=ON ;;
     tsan) TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:history_size=7:suppressions=$PWD/tests/tsan.supp" \
-            run_stage tsan "-LE fault|sim" -DCMAKE_BUILD_TYPE=Debug -DMOB_TSAN=ON ;;
+            run_stage tsan "-LE fault|sim|package" -DCMAKE_BUILD_TYPE=Debug -DMOB_TSAN=ON ;;
     fuzz) echo "=== stage fuzz"
           scripts/install-deps.sh --fuzz
           scripts/fuzz.sh 60 ;;

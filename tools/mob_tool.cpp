@@ -1129,6 +1129,7 @@ int run_keygen(const CommandInfo& command, Agent&, const Args& args) {
 }
 
 int run_help(const CommandInfo& command, Agent& agent, const Args& args);
+int run_completion(const CommandInfo& command, Agent& agent, const Args& args);
 
 constexpr CommandInfo kCommands[] = {
     {"deploy", "", "FILE|- [FILE...]", "deploy FILE|- [FILE...] [--detach] [--wait-timeout MS]",
@@ -1198,6 +1199,14 @@ constexpr CommandInfo kCommands[] = {
      "network's mob.key to every agent (--key-file) and list an operator's mob.pub in the\n"
      "agents' --authorized-keys file; see docs/security.md.",
      run_keygen},
+    {"completion", "", "bash|services", "completion bash|services",
+     "print the bash completion script, or the agent's service names",
+     "'completion bash' prints the bash completion of mob-tool: its commands, their flags\n"
+     "(read from 'mob-tool COMMAND --help' as you type) and the names of the services of the\n"
+     "agent the command line names. Load it with: source <(mob-tool completion bash)\n"
+     "(the Debian package installs it). 'completion services' prints the names of the\n"
+     "agent's services, one per line: what the completion asks the agent.",
+     run_completion},
     {"help", "", "[COMMAND]", "help [COMMAND]", "show this help, or a command's help",
      "Shows the list of commands, or the options of COMMAND.", run_help},
 };
@@ -1261,6 +1270,120 @@ int run_help(const CommandInfo& command, Agent& agent, const Args& args) {
   const CommandInfo* asked = find_command(name);
   if (asked == nullptr) throw UsageError{"help: unknown command '" + name + "'"};
   return asked->run(*asked, agent, {"--help"});
+}
+
+// ---- completion --------------------------------------------------------------------------
+
+// The bash completion of mob-tool. The commands and the global options come from the same
+// tables as --help; a command's own flags are read from 'mob-tool COMMAND --help' as the
+// user types, so the completion and the help never disagree.
+std::string bash_completion() {
+  std::string commands, global_flags, global_with_value, agent_flags;
+  for (const auto& command : kCommands) {
+    commands += std::string(commands.empty() ? "" : " ") + std::string(command.name);
+    if (!command.alias.empty()) commands += " " + std::string(command.alias);
+  }
+  const po::options_description global = global_options();
+  for (const auto& option : global.options()) {
+    std::string names = "--" + option->long_name();
+    std::string short_name = option->canonical_display_name(po::command_line_style::allow_dash_for_short);
+    global_flags += (global_flags.empty() ? "" : " ") + names;
+    std::string both = names + (short_name.size() == 2 && short_name[0] == '-' ? "|" + short_name : "");
+    if (option->semantic()->max_tokens() > 0) global_with_value += (global_with_value.empty() ? "" : "|") + both;
+    const auto& name = option->long_name();
+    if (name == "agent" || name == "port" || name == "key-file" || name == "server-key")
+      agent_flags += (agent_flags.empty() ? "" : "|") + both;
+  }
+  std::string script = R"SCRIPT(# bash completion of mob-tool (mob-tool completion bash): commands, their flags, and the
+# names of the services of the agent named on the command line (-a, -p, $MOB_AGENT).
+_mob_tool() {
+  local line=${COMP_LINE:0:COMP_POINT}
+  local -a words
+  read -ra words <<< "$line"
+  local cur=
+  [[ $line == *[[:space:]] ]] || { cur=${words[-1]}; unset 'words[-1]'; }
+  local -a agent=()
+  local command= word i=1 expect_value=
+  for (( ; i < ${#words[@]}; i++ )); do
+    word=${words[i]}
+    if [[ -n $expect_value ]]; then
+      [[ $expect_value == agent ]] && agent+=("$word")
+      expect_value=
+      continue
+    fi
+    [[ -n $command ]] && break
+    case $word in
+      @AGENT_FLAGS@) agent+=("$word"); expect_value=agent ;;
+      @GLOBAL_WITH_VALUE@) expect_value=other ;;
+      --agent=*|--port=*|--key-file=*|--server-key=*) agent+=("$word") ;;
+      -*) ;;
+      *) command=$word ;;
+    esac
+  done
+  local prev=${words[-1]}
+  COMPREPLY=()
+  if [[ -z $command ]]; then
+    if [[ -n $expect_value ]]; then
+      [[ $expect_value == agent && ( $prev == --key-file || $prev == --server-key ) ]] && COMPREPLY=($(compgen -f -- "$cur"))
+      return
+    fi
+    if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "@GLOBAL_FLAGS@" -- "$cur"))
+    else COMPREPLY=($(compgen -W "@COMMANDS@" -- "$cur")); fi
+    return
+  fi
+  if [[ $cur == -* ]]; then
+    local flags= help_line
+    while IFS= read -r help_line; do
+      [[ $help_line =~ ^\ \ (-[[:alnum:]]\ \[\ )?(--[[:alnum:]-]+) ]] && flags+=" ${BASH_REMATCH[2]}"
+    done < <("${words[0]}" "$command" --help 2>/dev/null)
+    COMPREPLY=($(compgen -W "$flags" -- "$cur"))
+    return
+  fi
+  case $prev in
+    --service) COMPREPLY=($(compgen -W "$("${words[0]}" "${agent[@]}" --timeout 1000 completion services 2>/dev/null)" -- "$cur")); return ;;
+    --out) compopt -o filenames; COMPREPLY=($(compgen -d -- "$cur")); return ;;
+    -*) [[ $command == logs && ( $prev == --tail || $prev == --instance ) ]] && return
+        [[ $command == deploy && ( $prev == --wait-timeout || $prev == --write-id ) ]] && return
+        [[ $command == events && $prev == --topic ]] && return ;;
+  esac
+  case $command in
+    deploy) compopt -o filenames; COMPREPLY=($(compgen -f -- "$cur")) ;;
+    status|list|stop|start|restart|remove|rm|logs)
+      COMPREPLY=($(compgen -W "$("${words[0]}" "${agent[@]}" --timeout 1000 completion services 2>/dev/null)" -- "$cur")) ;;
+    help) COMPREPLY=($(compgen -W "@COMMANDS@" -- "$cur")) ;;
+    completion) COMPREPLY=($(compgen -W "bash services" -- "$cur")) ;;
+  esac
+}
+complete -F _mob_tool mob-tool
+)SCRIPT";
+  auto replace_all = [&](const std::string& name, const std::string& value) {
+    for (auto at = script.find(name); at != std::string::npos; at = script.find(name, at + value.size()))
+      script.replace(at, name.size(), value);
+  };
+  replace_all("@COMMANDS@", commands);
+  replace_all("@GLOBAL_FLAGS@", global_flags);
+  replace_all("@GLOBAL_WITH_VALUE@", global_with_value);
+  replace_all("@AGENT_FLAGS@", agent_flags);
+  return script;
+}
+
+int run_completion(const CommandInfo& command, Agent& agent, const Args& args) {
+  constexpr Positional positionals[] = {{"what", "bash|services", true}};
+  auto values = parse_command(command, args, po::options_description("options"), positionals);
+  if (!values) return kExitOk;
+  const auto what = (*values)["what"].as<std::string>();
+  if (what == "bash") {
+    std::cout << bash_completion();
+    return kExitOk;
+  }
+  if (what != "services")
+    throw UsageError{"completion: expected bash or services, got '" + what + "'"};
+  mob::Client* client = agent.client("completion services");
+  if (client == nullptr) return kExitFailed;
+  auto status = client->status();
+  if (!status) return failed("completion services", status.error());
+  for (const auto& service : status->services) std::cout << service.name << "\n";
+  return kExitOk;
 }
 
 // ---- main ------------------------------------------------------------------------------

@@ -25,7 +25,8 @@ AgentProcess::AgentProcess(const std::filesystem::path& data_dir, std::string pr
 }
 
 void AgentProcess::spawn() {
-  std::vector<std::string> argv = {MOB_AGENT_BIN, "-p", std::to_string(port_), "-P", providers_,
+  // --config '': never the machine's /etc/mob/agent.conf (an installed package's).
+  std::vector<std::string> argv = {MOB_AGENT_BIN, "--config", "", "-p", std::to_string(port_), "-P", providers_,
                                    "--data-dir", data_dir_.string(), "--name",
                                    "agent-" + std::to_string(port_)};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
