@@ -12,6 +12,7 @@
 #include "agent/store_transport.hpp"
 #include "agent/time_source.hpp"
 #include "bus/codec.hpp"
+#include "tools/rollout.hpp"
 
 namespace mob::sim {
 namespace {
@@ -387,6 +388,7 @@ struct World::Impl {
         w.written_at = reply->written_at;
         w.agent = reply->agent;
         w.identity = reply->spec_identity;
+        w.version = reply->version;
         narrate("client: deploy " + std::to_string(write) + " acknowledged: " + reply->service + " version " +
                 std::to_string(reply->version) + " by " + reply->agent + " stamp " + std::to_string(reply->written_at));
       }
@@ -690,6 +692,23 @@ std::optional<Violation> World::check_converged() {
       return fail("acked-write-lost", "the acknowledged deploy of " + service + " through " + name(w.through) +
                                           " (stamp " + std::to_string(w.written_at) + ") was replaced by an older write (stamp " +
                                           std::to_string(kept.changed_at) + " from " + kept.origin + ")");
+    // A write a later one replaced (another version, or its version with another spec) is
+    // lost to its writer unless the writer is told: mob-tool deploy follows the write with
+    // the same rollout rules (tools/rollout.hpp), which must end in a failure naming the
+    // change that won, never in "running".
+    const bool replaced = !same && (kept.version != w.version || spec_identity(kept.spec_json) != w.identity);
+    if (replaced) {
+      const Rollout::Time at{};
+      Rollout follow(DeployReply{service, w.version, false, w.identity, w.agent, w.written_at}, at, std::chrono::hours(1));
+      follow.absorb(StatusReply{{kept}}, at);
+      auto verdict = follow.verdict(at + std::chrono::minutes(1));
+      if (verdict.outcome != Rollout::Outcome::failed)
+        return fail("writer-told", "the acknowledged deploy of " + service + " version " + std::to_string(w.version) +
+                                       " through " + name(w.through) + " was replaced (the network holds version " +
+                                       std::to_string(kept.version) + " from " + kept.origin +
+                                       "), but mob-tool deploy would not say so: " +
+                                       (verdict.message.empty() ? "it waits" : verdict.message));
+    }
   }
   // Processes of services nobody knows.
   for (const auto& a : impl_->agents)

@@ -53,6 +53,7 @@ struct ClientWrite {
   std::uint64_t written_at = 0;  // DeployReply.written_at: the write's stamp
   std::string agent;             // DeployReply.agent
   std::uint64_t identity = 0;    // DeployReply.spec_identity
+  std::uint64_t version = 0;     // DeployReply.version
 };
 
 class World {
