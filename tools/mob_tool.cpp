@@ -731,9 +731,21 @@ int run_remove(const CommandInfo& command, Agent& agent, const Args& args) {
 
 // ---- scale -------------------------------------------------------------------------------
 
+po::options_description scale_options() {
+  po::options_description options("scale options");
+  options.add_options()
+      ("detach", po::bool_switch(), "return once the agent accepted the new count; do not wait")
+      ("wait-timeout", po::value<long>()->default_value(60000)->value_name("MS"),
+       "give up waiting for the instances to run after MS milliseconds (exit 1)")
+      ("write-id", po::value<std::string>()->value_name("ID"),
+       "the write's id (default: a new random one): a scale sent again with the id a timed-out "
+       "one printed is the same scale, not a new version");
+  return options;
+}
+
 int run_scale(const CommandInfo& command, Agent& agent, const Args& args) {
   constexpr Positional positionals[] = {{"service", "SERVICE", true}, {"instances", "N", true}};
-  auto values = parse_command(command, args, deploy_options(), positionals);
+  auto values = parse_command(command, args, scale_options(), positionals);
   if (!values) return kExitOk;
   const auto service = (*values)["service"].as<std::string>();
   const auto count_text = (*values)["instances"].as<std::string>();
