@@ -92,7 +92,8 @@ std::vector<Event> change_events(const InstanceEntry& entry, std::optional<Insta
   event.generation = status.spec_version;
   event.reason = status.reason;
   event.pid = status.pid;
-  if (!before || before->state != status.state) events.push_back(event);
+  if (!before || before->state != status.state || before->spec_version != status.spec_version)
+    events.push_back(event);
   const Health health_before = before && before->state == InstanceState::running ? before->health : Health::none;
   bool decided = status.health == Health::healthy || status.health == Health::unhealthy;
   if (status.state != InstanceState::running || !decided || status.health == health_before) return events;

@@ -31,8 +31,11 @@ std::vector<Event> change_events(const AssignmentEntry& entry, const std::option
 struct InstanceBefore {
   InstanceState state = InstanceState::pending;
   Health health = Health::none;
+  std::uint64_t spec_version = 0;
 };
-// instance.<state> when the state changed (never for pending or a removal); then
+// instance.<state> when the state changed, or the version it runs did (an instance carried
+// over to a version that changed only `instances`: mob-tool scale) (never for pending or a
+// removal); then
 // instance.healthy / instance.unhealthy when a running instance's health became that.
 std::vector<Event> change_events(const InstanceEntry& entry, std::optional<InstanceBefore> before,
                                  const EventSource& source);

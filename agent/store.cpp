@@ -524,7 +524,7 @@ class Store {
       const auto& status = entry.status;
       std::optional<InstanceBefore> before;
       if (const auto* held = state_.instance(status.service, status.index, status.node); held && !held->removed)
-        before = InstanceBefore{held->status.state, held->status.health};
+        before = InstanceBefore{held->status.state, held->status.health, held->status.spec_version};
       if (!state_.merge(entry)) continue;
       publish_change(entry, before);
       changed.instances.push_back(entry);

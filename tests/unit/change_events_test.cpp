@@ -141,7 +141,10 @@ InstanceEntry instance(InstanceState state, bool removed = false) {
   return entry;
 }
 
-InstanceBefore was(InstanceState state, Health health = Health::none) { return {state, health}; }
+// What the record said before; the version instance() runs (2) unless told.
+InstanceBefore was(InstanceState state, Health health = Health::none, std::uint64_t version = 2) {
+  return {state, health, version};
+}
 
 TEST(ChangeEvents, AnInstanceEventNamesItsNewState) {
   using S = InstanceState;
@@ -155,6 +158,15 @@ TEST(ChangeEvents, AnInstanceEventNamesItsNewState) {
   EXPECT_TRUE(change_events(instance(S::running), was(S::running), kSource).empty());
   EXPECT_TRUE(change_events(instance(S::pending), std::nullopt, kSource).empty());
   EXPECT_TRUE(change_events(instance(S::running, true), was(S::starting), kSource).empty());
+}
+
+TEST(ChangeEvents, AnInstanceCarriedOverToANewVersionIsAnEventOfThatVersion) {
+  using S = InstanceState;
+  // mob-tool scale: version 2 changed only `instances`; the running process now counts as it.
+  auto carried = change_events(instance(S::running), was(S::running, Health::none, 1), kSource);
+  ASSERT_EQ(topics(carried), (std::vector<std::string>{"instance.running"}));
+  EXPECT_EQ(carried[0].generation, 2u);
+  EXPECT_EQ(carried[0].pid, 1234);
 }
 
 InstanceEntry checked(Health health, std::vector<CheckResult> checks) {
