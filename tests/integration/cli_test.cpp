@@ -157,14 +157,16 @@ TEST_F(Cli, ScaleStartsAndStopsOnlyTheDifferenceAndTheSurvivorsKeepTheirPids) {
   auto after_up = running_pids(*agent_, "web");
   ASSERT_EQ(after_up.size(), 5u) << "scale returns once every instance runs:\n" << up.out;
   for (const auto& [index, pid] : before) EXPECT_EQ(after_up[index], pid) << "web/" << index << " was restarted";
-  EXPECT_EQ(processes_with_env("MOB_SERVICE=web").size(), 5u);
-  for (const auto& instance : agent_->service("web")->instance_list)
+  EXPECT_EQ(agent_->service_processes().size(), 5u) << "real processes this agent started (web is all it runs)";
+  auto scaled = agent_->service("web");
+  ASSERT_TRUE(scaled);
+  for (const auto& instance : scaled->instance_list)
     EXPECT_EQ(instance.spec_version, 2u) << "web/" << instance.index << " is reported under the old version";
 
   auto down = tool({"scale", "web", "2"});
   ASSERT_EQ(down.exit_code, 0) << down.out << down.err;
-  ASSERT_TRUE(wait_until([&] { return processes_with_env("MOB_SERVICE=web").size() == 2; }))
-      << processes_with_env("MOB_SERVICE=web").size() << " processes of web";
+  ASSERT_TRUE(wait_until([&] { return agent_->service_processes().size() == 2; }))
+      << agent_->service_processes().size() << " processes of web";
   auto after_down = running_pids(*agent_, "web");
   EXPECT_EQ(after_down, (std::map<std::uint32_t, std::int64_t>{{0, before.at(0)}, {1, before.at(1)}}))
       << "the highest numbers stop; 0 and 1 keep running";
