@@ -8,10 +8,6 @@
 namespace mob {
 namespace {
 
-bool is_live_member(MemberState state) {
-  return state == MemberState::alive || state == MemberState::suspect;
-}
-
 bool is_deployed(const ClusterState& state, const std::string& name) {
   const ServiceEntry* entry = state.service(name);
   return entry && !entry->removed;

@@ -22,6 +22,11 @@ bool is_newer(const Stamp& a, const Stamp& b);
 std::string member_key(const std::string& name);
 std::string service_key(const std::string& name);
 std::string assignment_key(const std::string& service, std::uint32_t index);
+
+// A member that is still taken to run (alive, or suspect and not yet failed).
+inline bool is_live_member(MemberState state) {
+  return state == MemberState::alive || state == MemberState::suspect;
+}
 std::string instance_key(const std::string& service, std::uint32_t index, const std::string& node);
 
 class ClusterState {

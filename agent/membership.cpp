@@ -68,8 +68,7 @@ std::string random_live_peer(const ClusterState& state, const std::string& self,
   // Addresses in place, not a copy of every live member: this runs every second.
   std::vector<const std::string*> addresses;
   for (const auto& [key, entry] : state.members())
-    if ((entry.member.state == MemberState::alive || entry.member.state == MemberState::suspect) &&
-        entry.member.name != self)
+    if (is_live_member(entry.member.state) && entry.member.name != self)
       addresses.push_back(&entry.member.address);
   if (addresses.empty()) return "";
   std::uniform_int_distribution<std::size_t> pick(0, addresses.size() - 1);

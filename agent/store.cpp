@@ -85,10 +85,6 @@ constexpr std::size_t kMaxPeerLinks = 512;  // libzmq allows 1023 sockets per co
 constexpr std::size_t kMaxRelays = 1024;
 constexpr std::size_t kMaxMembers = 10000;
 
-bool is_live_member(MemberState state) {
-  return state == MemberState::alive || state == MemberState::suspect;
-}
-
 std::size_t entry_count(const StateDelta& delta) {
   return delta.members.size() + delta.services.size() + delta.assignments.size() +
          delta.instances.size();

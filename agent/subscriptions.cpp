@@ -9,7 +9,7 @@ Subscriptions::Changes Subscriptions::update(const ClusterState& state, const st
   for (const auto& name : changed) {
     if (name == self_) continue;
     const MemberEntry* entry = state.member(name);
-    const bool live = entry && (entry->member.state == MemberState::alive || entry->member.state == MemberState::suspect);
+    const bool live = entry && is_live_member(entry->member.state);
     (live ? changes.added : changes.gone).push_back(name);
     if (auto was = candidates_.find(name); was != candidates_.end()) {
       ranked_.erase({was->second.first, name});
