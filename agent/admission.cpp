@@ -22,6 +22,25 @@ struct Refusal {
   throw Refusal{path + ": " + why};
 }
 
+// Anti-entropy's buckets (SyncRequest, SyncReply): a count that is 0 (the single-round form)
+// or a power of two up to kMaxSyncBuckets, and bucket numbers below it, each at most once.
+void check_sync_buckets(std::uint32_t bucket_count, const std::vector<std::uint32_t>& ids, const std::string& path) {
+  bool power_of_two = bucket_count != 0 && (bucket_count & (bucket_count - 1)) == 0;
+  if (bucket_count != 0 && (!power_of_two || bucket_count > kMaxSyncBuckets))
+    refuse("bucket_count", std::to_string(bucket_count) + " is not 0 or a power of two up to " +
+                               std::to_string(kMaxSyncBuckets));
+  if (ids.size() > bucket_count)
+    refuse(path, std::to_string(ids.size()) + " buckets, more than bucket_count " + std::to_string(bucket_count));
+  std::vector<bool> seen(bucket_count, false);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] >= bucket_count)
+      refuse(path + "[" + std::to_string(i) + "]",
+             std::to_string(ids[i]) + " is not a bucket below " + std::to_string(bucket_count));
+    if (seen[ids[i]]) refuse(path + "[" + std::to_string(i) + "]", "bucket " + std::to_string(ids[i]) + " named twice");
+    seen[ids[i]] = true;
+  }
+}
+
 }  // namespace
 
 std::string printable(std::string_view value) {
@@ -272,6 +291,10 @@ void check_request(const Body& body) {
             check_digest_key(path + ".key", message.digest[i].key);
             check_text(path + ".tiebreak", message.digest[i].tiebreak, kMaxAgentNameBytes);
           }
+          check_sync_buckets(message.bucket_count, message.scope, "scope");
+          if (!message.buckets.empty() && message.buckets.size() != message.bucket_count)
+            refuse("buckets", std::to_string(message.buckets.size()) + " summaries for a bucket_count of " +
+                                  std::to_string(message.bucket_count));
         } else if constexpr (std::is_same_v<T, SyncPush>) {
           check_delta("delta", message.delta);
         } else if constexpr (std::is_same_v<T, JoinCommand>) {
@@ -332,6 +355,16 @@ Result<void> admit_request(const Body& body) {
     check_request(body);
   } catch (const Refusal& refusal) {
     return fail(Errc::invalid_argument, std::string(type_name(body)) + " refused: " + refusal.message);
+  }
+  return {};
+}
+
+Result<void> admit_sync_reply(const SyncReply& reply) {
+  try {
+    check_delta("newer", reply.newer);
+    check_sync_buckets(reply.bucket_count, reply.buckets_wanted, "buckets_wanted");
+  } catch (const Refusal& refusal) {
+    return fail(Errc::invalid_argument, refusal.message);
   }
   return {};
 }

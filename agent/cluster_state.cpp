@@ -24,14 +24,6 @@ bool digest_newer(const DigestEntry& a, const DigestEntry& b) {
   return std::tie(a.major, a.minor, a.tiebreak) > std::tie(b.major, b.minor, b.tiebreak);
 }
 
-template <class Entry>
-bool merge_lww(std::map<std::string, Entry>& into, const std::string& key, const Entry& entry) {
-  auto found = into.find(key);
-  if (found != into.end() && !is_newer(entry.stamp, found->second.stamp)) return false;
-  into.insert_or_assign(key, entry);
-  return true;
-}
-
 std::uint64_t mix(std::uint64_t hash, std::uint64_t value) {
   hash ^= value + 0x9e3779b97f4a7c15ULL + (hash << 6) + (hash >> 2);
   return hash;
@@ -41,6 +33,39 @@ std::uint64_t hash_text(const std::string& text) {
   std::uint64_t hash = 1469598103934665603ULL;
   for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ULL;
   return hash;
+}
+
+// splitmix64's finalizer: every input bit flips about half the output bits, so sums of
+// record hashes (the bucket summaries) do not cancel out for related records.
+std::uint64_t scramble(std::uint64_t value) {
+  value ^= value >> 30;
+  value *= 0xbf58476d1ce4e5b9ULL;
+  value ^= value >> 27;
+  value *= 0x94d049bb133111ebULL;
+  value ^= value >> 31;
+  return value;
+}
+
+// One record's contribution to its bucket's summary: its key and its order.
+std::uint64_t record_hash(const DigestEntry& entry) {
+  std::uint64_t hash = scramble(hash_text(entry.key));
+  hash = scramble(hash ^ entry.major);
+  hash = scramble(hash ^ (entry.minor + 0x9e3779b97f4a7c15ULL));
+  hash = scramble(hash ^ hash_text(entry.tiebreak));
+  return hash;
+}
+
+DigestEntry digest_of_record(const std::string& key, const MemberEntry& entry) { return digest_of(key, entry); }
+template <class Entry>
+DigestEntry digest_of_record(const std::string& key, const Entry& entry) { return digest_of(key, entry.stamp); }
+
+bool in_scope(std::size_t bucket, const std::vector<bool>& wanted) { return bucket < wanted.size() && wanted[bucket]; }
+
+std::vector<bool> scope_mask(const std::vector<std::uint32_t>& scope, std::size_t bucket_count) {
+  std::vector<bool> mask(bucket_count, false);
+  for (auto bucket : scope)
+    if (bucket < bucket_count) mask[bucket] = true;
+  return mask;
 }
 
 }  // namespace
@@ -71,11 +96,41 @@ std::string instance_key(const std::string& service, std::uint32_t index, const 
   return "i/" + service + "/" + std::to_string(index) + "/" + node;
 }
 
+void ClusterState::account(const std::string& key, const DigestEntry* before, const DigestEntry* after) {
+  auto& sum = bucket_sums_[bucket_of(key)];
+  if (before) sum -= record_hash(*before);
+  if (after) sum += record_hash(*after);
+}
+
 bool ClusterState::merge(const MemberEntry& entry) {
   auto key = member_key(entry.member.name);
   auto found = members_.find(key);
   if (found != members_.end() && !is_newer(entry, found->second)) return false;
-  members_.insert_or_assign(key, entry);
+  auto after = digest_of(key, entry);
+  if (found != members_.end()) {
+    auto before = digest_of(key, found->second);
+    account(key, &before, &after);
+    found->second = entry;
+  } else {
+    account(key, nullptr, &after);
+    members_.emplace(std::move(key), entry);
+  }
+  return true;
+}
+
+template <class Entry>
+bool ClusterState::merge_lww(std::map<std::string, Entry>& into, std::string key, const Entry& entry) {
+  auto found = into.find(key);
+  if (found != into.end() && !is_newer(entry.stamp, found->second.stamp)) return false;
+  auto after = digest_of(key, entry.stamp);
+  if (found != into.end()) {
+    auto before = digest_of(key, found->second.stamp);
+    account(key, &before, &after);
+    found->second = entry;
+  } else {
+    account(key, nullptr, &after);
+    into.emplace(std::move(key), entry);
+  }
   return true;
 }
 
@@ -137,15 +192,7 @@ const InstanceEntry* ClusterState::instance(const std::string& service, std::uin
   return found == instances_.end() ? nullptr : &found->second;
 }
 
-std::vector<DigestEntry> ClusterState::digest() const {
-  std::vector<DigestEntry> out;
-  out.reserve(members_.size() + services_.size() + assignments_.size() + instances_.size());
-  for (const auto& [key, entry] : members_) out.push_back(digest_of(key, entry));
-  for (const auto& [key, entry] : services_) out.push_back(digest_of(key, entry.stamp));
-  for (const auto& [key, entry] : assignments_) out.push_back(digest_of(key, entry.stamp));
-  for (const auto& [key, entry] : instances_) out.push_back(digest_of(key, entry.stamp));
-  return out;
-}
+std::vector<DigestEntry> ClusterState::digest() const { return digest({0}, 1); }
 
 std::uint64_t ClusterState::summary(const std::vector<DigestEntry>& digest) {
   std::uint64_t hash = digest.size();
@@ -160,10 +207,78 @@ std::uint64_t ClusterState::summary(const std::vector<DigestEntry>& digest) {
 
 StateDelta ClusterState::newer_than(const std::vector<DigestEntry>& theirs,
                                     std::vector<std::string>& they_have_newer) const {
+  return newer_than(theirs, they_have_newer, {0}, 1);
+}
+
+bool ClusterState::is_bucket_count(std::uint64_t count) {
+  return count >= 1 && count <= kSummaryBuckets && (count & (count - 1)) == 0;
+}
+
+std::size_t ClusterState::bucket_of(const std::string& key) {
+  return static_cast<std::size_t>(scramble(hash_text(key)) % kSummaryBuckets);
+}
+
+std::vector<std::uint64_t> ClusterState::bucket_summaries(std::size_t bucket_count) const {
+  if (!is_bucket_count(bucket_count)) return {};
+  std::vector<std::uint64_t> out(bucket_count, 0);
+  for (std::size_t bucket = 0; bucket < kSummaryBuckets; ++bucket) out[bucket % bucket_count] += bucket_sums_[bucket];
+  return out;
+}
+
+std::uint64_t ClusterState::total_summary() const {
+  std::uint64_t total = 0;
+  for (auto sum : bucket_sums_) total += sum;
+  return total;
+}
+
+std::vector<std::uint32_t> ClusterState::differing_buckets(const std::vector<std::uint64_t>& theirs) const {
+  auto mine = bucket_summaries(theirs.size());
+  std::vector<std::uint32_t> out;
+  for (std::size_t bucket = 0; bucket < mine.size(); ++bucket)
+    if (mine[bucket] != theirs[bucket]) out.push_back(static_cast<std::uint32_t>(bucket));
+  return out;
+}
+
+std::vector<DigestEntry> ClusterState::digest(const std::vector<std::uint32_t>& scope, std::size_t bucket_count) const {
+  std::vector<DigestEntry> out;
+  if (!is_bucket_count(bucket_count)) return out;
+  auto wanted = scope_mask(scope, bucket_count);
+  auto add = [&](const auto& map) {
+    for (const auto& [key, entry] : map)
+      if (in_scope(bucket_of(key) % bucket_count, wanted)) out.push_back(digest_of_record(key, entry));
+  };
+  add(members_);
+  add(services_);
+  add(assignments_);
+  add(instances_);
+  return out;
+}
+
+std::vector<std::size_t> ClusterState::bucket_sizes(const std::vector<std::uint32_t>& scope, std::size_t bucket_count) const {
+  std::vector<std::size_t> out(scope.size(), 0);
+  if (!is_bucket_count(bucket_count)) return out;
+  std::vector<std::size_t> per_bucket(bucket_count, 0);
+  auto count = [&](const auto& map) {
+    for (const auto& [key, entry] : map) ++per_bucket[bucket_of(key) % bucket_count];
+  };
+  count(members_);
+  count(services_);
+  count(assignments_);
+  count(instances_);
+  for (std::size_t i = 0; i < scope.size(); ++i)
+    if (scope[i] < bucket_count) out[i] = per_bucket[scope[i]];
+  return out;
+}
+
+StateDelta ClusterState::newer_than(const std::vector<DigestEntry>& theirs, std::vector<std::string>& they_have_newer,
+                                    const std::vector<std::uint32_t>& scope, std::size_t bucket_count) const {
+  if (!is_bucket_count(bucket_count)) return {};
+  auto wanted = scope_mask(scope, bucket_count);
   std::map<std::string, const DigestEntry*> their_index;
-  for (const auto& entry : theirs) their_index[entry.key] = &entry;
+  for (const auto& entry : theirs)
+    if (in_scope(bucket_of(entry.key) % bucket_count, wanted)) their_index[entry.key] = &entry;
   std::vector<std::string> ours_newer;
-  for (const auto& mine : digest()) {
+  for (const auto& mine : digest(scope, bucket_count)) {
     auto found = their_index.find(mine.key);
     if (found == their_index.end() || digest_newer(mine, *found->second)) {
       ours_newer.push_back(mine.key);
@@ -196,17 +311,34 @@ StateDelta ClusterState::everything() const {
   return out;
 }
 
+template <class Map, class DigestOf>
+void ClusterState::erase_accounted(Map& map, DigestOf digest_of_entry, auto should_erase) {
+  for (auto it = map.begin(); it != map.end();) {
+    if (should_erase(it->second)) {
+      auto before = digest_of_entry(it->first, it->second);
+      account(it->first, &before, nullptr);
+      it = map.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 std::size_t ClusterState::collect_garbage(std::uint64_t cutoff_hlc, std::uint64_t failed_cutoff_hlc) {
-  std::size_t before = members_.size() + services_.size() + assignments_.size() + instances_.size();
-  std::erase_if(services_, [&](const auto& e) { return e.second.removed && e.second.stamp.hlc < cutoff_hlc; });
-  std::erase_if(assignments_, [&](const auto& e) { return e.second.removed && e.second.stamp.hlc < cutoff_hlc; });
-  std::erase_if(instances_, [&](const auto& e) { return e.second.removed && e.second.stamp.hlc < cutoff_hlc; });
-  std::erase_if(members_, [&](const auto& e) {
-    auto state = e.second.member.state;
-    return (state == MemberState::failed && e.second.heartbeat < failed_cutoff_hlc) ||
-           (state == MemberState::left && e.second.heartbeat < cutoff_hlc);
-  });
-  return before - (members_.size() + services_.size() + assignments_.size() + instances_.size());
+  std::size_t before = record_count();
+  auto old_tombstone = [&](const auto& entry) { return entry.removed && entry.stamp.hlc < cutoff_hlc; };
+  auto digest_by_stamp = [](const std::string& key, const auto& entry) { return digest_of(key, entry.stamp); };
+  erase_accounted(services_, digest_by_stamp, old_tombstone);
+  erase_accounted(assignments_, digest_by_stamp, old_tombstone);
+  erase_accounted(instances_, digest_by_stamp, old_tombstone);
+  erase_accounted(
+      members_, [](const std::string& key, const MemberEntry& entry) { return digest_of(key, entry); },
+      [&](const MemberEntry& entry) {
+        auto state = entry.member.state;
+        return (state == MemberState::failed && entry.heartbeat < failed_cutoff_hlc) ||
+               (state == MemberState::left && entry.heartbeat < cutoff_hlc);
+      });
+  return before - record_count();
 }
 
 std::optional<std::uint64_t> ClusterState::earliest_failure(std::uint64_t failed_cutoff_hlc) const {

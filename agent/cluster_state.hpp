@@ -3,6 +3,7 @@
 // matter. Pure data structure, owned by the store thread.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -68,6 +69,30 @@ class ClusterState {
   static std::uint64_t summary(const std::vector<DigestEntry>& digest);
   StateDelta newer_than(const std::vector<DigestEntry>& theirs,
                         std::vector<std::string>& they_have_newer) const;
+
+  // Summary-first anti-entropy (docs/architecture.md, "Anti-entropy"). Every record falls in
+  // one of kSummaryBuckets buckets by its key; each bucket's summary is the sum of its
+  // records' hashes, kept up to date on every merge and collection, so comparing two states
+  // costs O(buckets), not O(records). Two agents compare the summaries at a coarser
+  // `bucket_count` (a power of two up to kSummaryBuckets: bucket b at that count holds the
+  // buckets b, b + count, ...) and exchange digests only of the buckets that differ.
+  static constexpr std::size_t kSummaryBuckets = kMaxSyncBuckets;
+  static bool is_bucket_count(std::uint64_t count);
+  std::vector<std::uint64_t> bucket_summaries(std::size_t bucket_count) const;
+  // The sum of every record's hash: equal states have equal totals.
+  std::uint64_t total_summary() const;
+  std::size_t record_count() const { return members_.size() + services_.size() + assignments_.size() + instances_.size(); }
+  // The buckets (at `bucket_count`) whose summaries differ from `theirs`.
+  std::vector<std::uint32_t> differing_buckets(const std::vector<std::uint64_t>& theirs) const;
+  // The digest of the records in the `scope` buckets at `bucket_count`.
+  std::vector<DigestEntry> digest(const std::vector<std::uint32_t>& scope, std::size_t bucket_count) const;
+  // newer_than over the records in the `scope` buckets only: what `theirs` (a digest of the
+  // same buckets) lacks is counted only there.
+  StateDelta newer_than(const std::vector<DigestEntry>& theirs, std::vector<std::string>& they_have_newer,
+                        const std::vector<std::uint32_t>& scope, std::size_t bucket_count) const;
+  // How many records each of the `scope` buckets holds, in the order of `scope`.
+  std::vector<std::size_t> bucket_sizes(const std::vector<std::uint32_t>& scope, std::size_t bucket_count) const;
+  static std::size_t bucket_of(const std::string& key);
   StateDelta entries(const std::vector<std::string>& keys) const;
   StateDelta everything() const;
 
@@ -85,10 +110,20 @@ class ClusterState {
       visit(it->second);
   }
 
+  // Keeps bucket_sums_ in step with a record replaced (`before`, null when new) by `after`
+  // (null when erased).
+  void account(const std::string& key, const DigestEntry* before, const DigestEntry* after);
+  // Last writer wins by stamp.
+  template <class Entry>
+  bool merge_lww(std::map<std::string, Entry>& into, std::string key, const Entry& entry);
+  template <class Map, class DigestOf>
+  void erase_accounted(Map& map, DigestOf digest_of, auto should_erase);
+
   std::map<std::string, MemberEntry> members_;
   std::map<std::string, ServiceEntry> services_;
   std::map<std::string, AssignmentEntry> assignments_;
   std::map<std::string, InstanceEntry> instances_;
+  std::array<std::uint64_t, kSummaryBuckets> bucket_sums_{};
 };
 
 }  // namespace mob

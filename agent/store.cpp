@@ -1,6 +1,7 @@
 #include "agent/store.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstdlib>
 #include <functional>
 #include <map>
@@ -536,7 +537,7 @@ class Store {
   static Result<void> admit_reply(const Body& body) {
     if (const auto* join = std::get_if<JoinReply>(&body)) return admit_delta(join->state, "state");
     if (const auto* push = std::get_if<SyncPush>(&body)) return admit_delta(push->delta, "delta");
-    if (const auto* reply = std::get_if<SyncReply>(&body)) return admit_delta(reply->newer, "newer");
+    if (const auto* reply = std::get_if<SyncReply>(&body)) return admit_sync_reply(*reply);
     if (const auto* ack = std::get_if<ProbeAck>(&body); ack && !is_valid_agent_name(ack->from))
       return fail(Errc::invalid_argument, "from: not an agent name");
     return {};
@@ -991,18 +992,29 @@ class Store {
     if (!address.empty()) send_to_peer(address, ProbeRequest{*seq, config_.self.name, indirect.target, 0, time_.wall_ms()});
   }
 
+  // Anti-entropy's responder (SyncRequest in bus/messages.hpp): round one compares bucket
+  // summaries and names the buckets that differ; round two (or the single round of an earlier
+  // agent) answers a digest with what is newer here and the keys newer there.
   void handle_sync(const Routed& request, const SyncRequest& sync) {
-    auto mine = state_.digest();
-    if (ClusterState::summary(mine) == sync.summary) {
-      net_.reply(request, SyncReply{});
-      return;
-    }
     std::vector<std::string> wanted;
-    auto newer = state_.newer_than(sync.digest, wanted);
+    StateDelta newer;
+    if (sync.bucket_count == 0) {
+      if (ClusterState::summary(state_.digest()) == sync.summary) {
+        net_.reply(request, SyncReply{});
+        return;
+      }
+      newer = state_.newer_than(sync.digest, wanted);
+    } else if (sync.scope.empty()) {
+      auto differing = sync.buckets.empty() ? std::vector<std::uint32_t>{} : state_.differing_buckets(sync.buckets);
+      net_.reply(request, SyncReply{{}, {}, differing.empty() ? 0 : sync.bucket_count, std::move(differing)});
+      return;
+    } else {
+      newer = state_.newer_than(sync.digest, wanted, sync.scope, sync.bucket_count);
+    }
     auto pieces = split(newer, kMaxEntriesPerGossip * 4);
     for (std::size_t i = 0; i + 1 < pieces.size(); ++i)
       net_.reply(request, SyncPush{std::move(pieces[i])});
-    net_.reply(request, SyncReply{std::move(pieces.back()), std::move(wanted)});
+    net_.reply(request, SyncReply{std::move(pieces.back()), std::move(wanted), 0, {}});
   }
 
   // An ack finds the probe it answers by its seq (agent/membership.hpp).
@@ -1064,6 +1076,7 @@ class Store {
         for (auto& piece : split(state_.entries(reply->wanted_keys), kMaxEntriesPerGossip * 4))
           send_to_peer(address, SyncPush{std::move(piece)});
       }
+      if (!reply->buckets_wanted.empty()) send_digests(address, reply->bucket_count, reply->buckets_wanted);
     } else if (const auto* error = std::get_if<ErrorReply>(&body)) {
       log::warn(kLog, "peer ", address, " refused: ", error->message);
     }
@@ -1220,11 +1233,38 @@ class Store {
     record(entry);
   }
 
+  // Anti-entropy's first round: the summaries of this agent's records in buckets, about 8
+  // records a bucket (1 to 256 buckets; docs/architecture.md, "Anti-entropy").
   void sync_with(const std::string& address) {
     if (address.empty()) return;
-    auto digest = state_.digest();
-    auto summary = ClusterState::summary(digest);
-    send_to_peer(address, SyncRequest{config_.self.name, summary, std::move(digest)});
+    auto bucket_count = static_cast<std::uint32_t>(
+        std::clamp<std::size_t>(std::bit_ceil(std::max<std::size_t>(1, state_.record_count() / 8)), 1,
+                                ClusterState::kSummaryBuckets));
+    send_to_peer(address, SyncRequest{config_.self.name, state_.total_summary(), {}, bucket_count,
+                                      state_.bucket_summaries(bucket_count), {}});
+  }
+
+  // Anti-entropy's second round: the digests of the buckets a peer found different, in as many
+  // requests as it takes to keep each digest under kMaxEntriesPerGossip * 4 entries (a bucket
+  // larger than that goes alone).
+  void send_digests(const std::string& address, std::uint32_t bucket_count, const std::vector<std::uint32_t>& buckets) {
+    const std::size_t limit = kMaxEntriesPerGossip * 4;
+    auto sizes = state_.bucket_sizes(buckets, bucket_count);
+    std::vector<std::uint32_t> scope;
+    std::size_t entries = 0;
+    auto send = [&] {
+      if (scope.empty()) return;
+      send_to_peer(address, SyncRequest{config_.self.name, state_.total_summary(), state_.digest(scope, bucket_count),
+                                        bucket_count, {}, scope});
+      scope.clear();
+      entries = 0;
+    };
+    for (std::size_t i = 0; i < buckets.size(); ++i) {
+      if (!scope.empty() && entries + sizes[i] > limit) send();
+      scope.push_back(buckets[i]);
+      entries += sizes[i];
+    }
+    send();
   }
 
   void collect_garbage() {

@@ -428,7 +428,14 @@ void answer(Gen& g) {
         for (const auto& entry : sync->digest) keys.push_back(entry.key);
       else
         for (std::size_t n = g.range(0, 4); n > 0; --n) keys.push_back(g.record_key());
-      reply = mob::SyncReply{g.delta(), std::move(keys)};
+      mob::SyncReply answer{g.delta(), std::move(keys), 0, {}};
+      if (sync->bucket_count > 0 && sync->scope.empty() && g.coin()) {
+        // Round one: some of the buckets differ (or a bucket out of range, which the door drops).
+        answer.bucket_count = sync->bucket_count;
+        for (std::size_t n = g.range(1, 4); n > 0; --n)
+          answer.buckets_wanted.push_back(static_cast<std::uint32_t>(g.range(0, sync->bucket_count)));
+      }
+      reply = std::move(answer);
     }
   }
   note("answer from ", sent.address + ": " + mob::fuzz::described(reply) + " to " + mob::fuzz::described(sent.body));

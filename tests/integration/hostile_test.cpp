@@ -465,9 +465,9 @@ TEST_F(Hostile, SyncRequestWithABadDigestEntryIsRefusedNamingIt) {
       {"", "an empty key"},
   };
   for (const auto& [key, what] : keys)
-    expect_refused(SyncRequest{"hostile-peer", 0, {good, DigestEntry{key, 1, 1, "hostile-peer"}}},
+    expect_refused(SyncRequest{"hostile-peer", 0, {good, DigestEntry{key, 1, 1, "hostile-peer"}}, 0, {}, {}},
                    "digest[1].key", what);
-  expect_refused(SyncRequest{"evil/peer", 0, {good}}, "from", "a from with a '/'");
+  expect_refused(SyncRequest{"evil/peer", 0, {good}, 0, {}, {}}, "from", "a from with a '/'");
   expect_still_deploys("after-sync-requests");
 }
 
@@ -735,8 +735,8 @@ TEST_F(Hostile, SyncReplyAndPushFromAPeerWithABadEntryAreDroppedWhole) {
       return {SyncPush{members_delta({member_entry("sync-evil-push", "ipc:///tmp/mob-hostile")})},
               SyncReply{members_delta({member_entry("sync-innocent", closed),
                                        member_entry("sync/evil", closed)}),
-                        {}}};
-    return {SyncReply{members_delta({peer.entry(2)}), {}}};
+                        {}, 0, {}}};
+    return {SyncReply{members_delta({peer.entry(2)}), {}, 0, {}}};
   });
   RawPeer client(agent(), "hostile-test");
   client.send(SyncPush{members_delta({peer.entry(1)})}, 1);

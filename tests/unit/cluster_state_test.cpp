@@ -611,6 +611,110 @@ TEST(AntiEntropy, TheSummaryTellsOriginsAndKeysApart) {
   EXPECT_NE(ClusterState::summary(a.digest()), ClusterState::summary(c.digest()));
 }
 
+// ---- summary-first anti-entropy (bucket summaries) -------------------------------------------
+
+// The two rounds as the store runs them (agent/store.cpp sync_with, handle_sync,
+// send_digests): A sends its bucket summaries; B names the buckets that differ; A sends the
+// digests of those; B answers what it has newer there and the keys where A is newer; A
+// pushes those back. Returns the number of buckets that differed.
+std::size_t sync_by_buckets(ClusterState& a, ClusterState& b, std::size_t bucket_count) {
+  auto differing = b.differing_buckets(a.bucket_summaries(bucket_count));
+  if (differing.empty()) return 0;
+  std::vector<std::string> wanted;
+  auto newer = b.newer_than(a.digest(differing, bucket_count), wanted, differing, bucket_count);
+  for (const auto& entry : entries_of(newer))
+    EXPECT_TRUE(would_change(a, entry)) << key_of(entry) << " sent although A is as new";
+  a.merge(newer);
+  b.merge(a.entries(wanted));
+  return differing.size();
+}
+
+TEST(AntiEntropy, BucketSummariesAreKeptUpToDateByEveryMergeAndCollection) {
+  for (std::uint32_t seed = 1; seed <= 30; ++seed) {
+    Generator generator(seed);
+    ClusterState state;
+    for (int round = 0; round < 5; ++round) {
+      state.merge(generator.delta(100));
+      if (round == 3) state.collect_garbage(50, 30);
+    }
+    // The same records merged at once, in another order, give the same summaries.
+    auto everything = state.everything();
+    std::reverse(everything.members.begin(), everything.members.end());
+    std::reverse(everything.instances.begin(), everything.instances.end());
+    ClusterState fresh = state_of({everything});
+    for (std::size_t count = 1; count <= ClusterState::kSummaryBuckets; count *= 2)
+      EXPECT_EQ(state.bucket_summaries(count), fresh.bucket_summaries(count)) << "seed " << seed << " count " << count;
+    EXPECT_EQ(state.total_summary(), fresh.total_summary()) << "seed " << seed;
+    EXPECT_TRUE(state.differing_buckets(fresh.bucket_summaries(64)).empty()) << "seed " << seed;
+  }
+  // Collecting everything leaves the summaries of an empty state.
+  ClusterState emptied = state_of({Generator(9).delta(50)});
+  emptied.collect_garbage(~0ULL, ~0ULL);
+  auto left = emptied.everything();
+  ClusterState again = state_of({left});
+  EXPECT_EQ(emptied.bucket_summaries(256), again.bucket_summaries(256));
+}
+
+TEST(AntiEntropy, OneChangedRecordMakesOneBucketDiffer) {
+  Generator generator(11);
+  ClusterState base = state_of({generator.delta(300)});
+  for (auto entry : base.everything().services) {
+    ClusterState changed = base;
+    entry.stamp.hlc += 1;
+    ASSERT_TRUE(changed.merge(entry));
+    for (std::size_t count = 1; count <= ClusterState::kSummaryBuckets; count *= 4) {
+      auto differing = base.differing_buckets(changed.bucket_summaries(count));
+      ASSERT_EQ(differing.size(), 1u) << key_of(entry) << " count " << count;
+      EXPECT_EQ(differing[0], ClusterState::bucket_of(service_key(entry.name)) % count);
+      // The digest of that bucket holds the record, and no record of another bucket.
+      auto digest = changed.digest(differing, count);
+      EXPECT_TRUE(std::any_of(digest.begin(), digest.end(),
+                              [&](const DigestEntry& d) { return d.key == service_key(entry.name); }));
+      for (const auto& d : digest) EXPECT_EQ(ClusterState::bucket_of(d.key) % count, differing[0]) << d.key;
+      EXPECT_EQ(changed.bucket_sizes(differing, count).at(0), digest.size());
+    }
+  }
+}
+
+TEST(AntiEntropy, TwoRoundsByBucketsLeaveEqualStatesAndInSyncStatesExchangeOneRound) {
+  for (std::uint32_t seed = 1; seed <= 30; ++seed) {
+    Generator generator(seed);
+    ClusterState a = state_of({generator.delta(200)});
+    ClusterState b = state_of({generator.delta(200)});
+    std::size_t count = std::size_t{1} << (seed % 9);  // 1 to 256
+    EXPECT_GT(sync_by_buckets(a, b, count), 0u) << "seed " << seed;
+    EXPECT_TRUE(same(a, b)) << "seed " << seed << " count " << count;
+    EXPECT_TRUE(same(a, state_of({a.everything(), b.everything()}))) << "seed " << seed;
+    EXPECT_EQ(sync_by_buckets(a, b, count), 0u) << "seed " << seed;
+    EXPECT_EQ(a.total_summary(), b.total_summary());
+  }
+}
+
+TEST(AntiEntropy, ADigestOfSomeBucketsDoesNotMakeTheResponderAskForTheOthers) {
+  Generator generator(12);
+  ClusterState a = state_of({generator.delta(300)});
+  ClusterState b = a;
+  auto entry = a.everything().services.at(0);
+  entry.stamp.hlc += 1;
+  ASSERT_TRUE(a.merge(entry));
+  auto differing = b.differing_buckets(a.bucket_summaries(64));
+  ASSERT_EQ(differing.size(), 1u);
+  std::vector<std::string> wanted;
+  auto newer = b.newer_than(a.digest(differing, 64), wanted, differing, 64);
+  EXPECT_EQ(entry_count(newer), 0u);
+  EXPECT_EQ(wanted, std::vector<std::string>{service_key(entry.name)});
+}
+
+TEST(AntiEntropy, BadBucketCountsGiveNothing) {
+  ClusterState state = state_of({Generator(13).delta(50)});
+  for (std::size_t count : {0u, 3u, 12u, 512u}) {
+    EXPECT_FALSE(ClusterState::is_bucket_count(count)) << count;
+    EXPECT_TRUE(state.bucket_summaries(count).empty()) << count;
+    EXPECT_TRUE(state.digest({0}, count).empty()) << count;
+  }
+  EXPECT_TRUE(state.differing_buckets({1, 2, 3}).empty());  // 3 summaries: not a bucket count
+}
+
 // ---- garbage collection -------------------------------------------------------------------------
 
 TEST(CollectGarbage, DropsOnlyTombstonesAndGoneMembersOlderThanTheCutoff) {

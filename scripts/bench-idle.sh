@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# What an idle Mob network costs with and without deployed services, side by side in one run
+# (issue 16): two networks of N agents on loopback, one empty and one holding S one-instance
+# bash services (`exec sleep`), both left idle; then, per agent, the CPU used over a window,
+# the resident memory, and the requests' bytes the agents received (their `peer` request
+# counters are not exposed, so the bytes are read from the kernel: each network's agents
+# listen on their own ports, and `ss -tin` reports bytes_received per socket). Prints one
+# table (figure, empty, loaded, ratio) and stops everything it started. Not part of the test
+# command; results and the command go to docs/performance.md.
+#
+# Usage: scripts/bench-idle.sh [--agents N] [--services S] [--window-s W] [--build-dir DIR]
+#   --agents N       agents per network (default 5)
+#   --services S     services in the loaded network (default 2000)
+#   --window-s W     the idle window measured (default 30)
+#   --build-dir DIR  a build holding bin/mob-agent and bin/mob-tool (default build-bench,
+#                    built in Release if it has none)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+agents=5 services=2000 window_s=30 build_dir=build-bench
+while (( $# )); do
+  case $1 in
+    --agents) agents=${2:?}; shift ;;
+    --services) services=${2:?}; shift ;;
+    --window-s) window_s=${2:?}; shift ;;
+    --build-dir) build_dir=${2:?}; shift ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench-idle.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+say() { printf '[bench-idle %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+if [[ ! -x $build_dir/bin/mob-agent || ! -x $build_dir/bin/mob-tool ]]; then
+  say "building Release in $build_dir"
+  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build_dir" -j"$(nproc)" --target mob-agent mob-tool >/dev/null
+fi
+AGENT=$(realpath "$build_dir/bin/mob-agent") TOOL=$(realpath "$build_dir/bin/mob-tool")
+
+work=$(mktemp -d /tmp/mob-bench-idle.XXXXXX)
+token=bench-idle-$$-$RANDOM
+groups=()
+cleanup() {
+  local status=$? pgid pid
+  trap - EXIT INT TERM
+  for pgid in "${groups[@]}"; do kill -TERM -- "-$pgid" 2>/dev/null || true; done
+  local deadline=$((SECONDS + 30))
+  for pgid in "${groups[@]}"; do
+    while kill -0 -- "-$pgid" 2>/dev/null && (( SECONDS < deadline )); do sleep 0.1; done
+    kill -KILL -- "-$pgid" 2>/dev/null || true
+  done
+  # Services that outlived their agent carry the token in their environment.
+  for pid in $(grep -lsxz "MOB_BENCH_RUN=$token" /proc/[0-9]*/environ 2>/dev/null | sed -n 's|^/proc/\([0-9]*\)/environ$|\1|p'); do
+    [[ $pid == "$$" ]] || kill -KILL "$pid" 2>/dev/null || true
+  done
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Network $1 (empty|loaded) on ports from $2: agent i listens on base + 2i (PUB base + 2i + 1).
+declare -A pids
+start_network() {
+  local label=$1 base=$2 i join
+  for (( i = 0; i < agents; i++ )); do
+    join=(); (( i > 0 )) && join=(-j "127.0.0.1:$base")
+    mkdir -p "$work/$label-$i"
+    MOB_BENCH_RUN=$token setsid "$AGENT" -p $((base + 2 * i)) -P bash --name "$label-$i" \
+      --data-dir "$work/$label-$i" --max-services $((services + 100)) "${join[@]}" \
+      >"$work/$label-$i.log" 2>&1 </dev/null &
+    pids[$label,$i]=$!
+    groups+=("$!")
+    if (( i == 0 )); then
+      local until=$((SECONDS + 10))
+      until "$TOOL" -p "$base" ping >/dev/null 2>&1; do
+        (( SECONDS < until )) || die "agent $label-0 did not start (log: $work/$label-0.log)"
+        sleep 0.1
+      done
+    fi
+  done
+  local until=$((SECONDS + 30))
+  until [[ $("$TOOL" -p "$base" members 2>/dev/null | grep -c ' alive') -ge $agents ]]; do
+    (( SECONDS < until )) || die "network $label did not form in 30 s"
+    sleep 0.2
+  done
+}
+
+# The kernel's count of bytes received by the sockets listening on or connected to the
+# network's request ports (ROUTER side: what its agents were sent, requests and probes).
+request_bytes() {
+  local base=$1 i filter=""
+  for (( i = 0; i < agents; i++ )); do filter+="${filter:+ or }sport = :$((base + 2 * i))"; done
+  ss -Htin state established "( $filter )" 2>/dev/null \
+    | grep -o 'bytes_received:[0-9]*' | awk -F: '{ s += $2 } END { printf "%d", s }'
+}
+
+cpu_ticks() {  # total utime + stime of the network's agents
+  local label=$1 i total=0
+  for (( i = 0; i < agents; i++ )); do total=$((total + $(awk '{print $14 + $15}' "/proc/${pids[$label,$i]}/stat"))); done
+  echo "$total"
+}
+rss_mib() {
+  local label=$1 i total=0
+  for (( i = 0; i < agents; i++ )); do total=$((total + $(awk '/^VmRSS:/ {print $2}' "/proc/${pids[$label,$i]}/status"))); done
+  awk -v k="$total" -v n="$agents" 'BEGIN { printf "%.1f", k / n / 1024 }'
+}
+
+empty_base=31000 loaded_base=31200
+say "starting two networks of $agents agents ($AGENT)"
+start_network empty $empty_base
+start_network loaded $loaded_base
+
+say "deploying $services services into the loaded network (pipelined, --detach)"
+mkdir -p "$work/specs"
+for (( s = 0; s < services; s++ )); do
+  printf '{"name":"idle-%05d","provider":"bash","params":{"command":"exec sleep 100000"}}\n' "$s" >"$work/specs/$s.json"
+done
+deploy_started=$SECONDS
+find "$work/specs" -name '*.json' -print0 | xargs -0 -n 200 "$TOOL" -p $loaded_base deploy --detach >"$work/deploy.log" 2>&1 \
+  || die "deploys failed: $(grep -v '^deployed' "$work/deploy.log" | head -3)"
+running() { "$TOOL" -p "$1" status 2>/dev/null | grep -c ' running' || true; }
+until=$((SECONDS + 600))
+while (( $(running $loaded_base) < services )); do
+  (( SECONDS < until )) || die "only $(running $loaded_base) of $services instances running after 600 s"
+  sleep 2
+done
+say "all $services running $((SECONDS - deploy_started)) s after the first deploy; idle 10 s, then a ${window_s} s window"
+sleep 10
+
+hz=$(getconf CLK_TCK)
+e0=$(cpu_ticks empty) l0=$(cpu_ticks loaded) eb0=$(request_bytes $empty_base) lb0=$(request_bytes $loaded_base)
+sleep "$window_s"
+e1=$(cpu_ticks empty) l1=$(cpu_ticks loaded) eb1=$(request_bytes $empty_base) lb1=$(request_bytes $loaded_base)
+erss=$(rss_mib empty) lrss=$(rss_mib loaded)
+
+per_agent_cpu() { awk -v t="$1" -v hz="$hz" -v s="$window_s" -v n="$agents" 'BEGIN { printf "%.2f", t / hz / s / n * 100 }'; }
+per_agent_bytes() { awk -v b="$1" -v s="$window_s" -v n="$agents" 'BEGIN { printf "%.0f", b / s / n }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0) printf "%.2f", b / a; else printf "-" }'; }
+ecpu=$(per_agent_cpu $((e1 - e0))) lcpu=$(per_agent_cpu $((l1 - l0)))
+ebytes=$(per_agent_bytes $((eb1 - eb0))) lbytes=$(per_agent_bytes $((lb1 - lb0)))
+
+printf '\n%-52s %10s %10s %8s\n' "per agent, idle, ${agents} agents, ${window_s} s window" empty "$services svc" ratio
+printf '%-52s %10s %10s %8s\n' "CPU (% of one core)" "$ecpu" "$lcpu" "$(ratio "$ecpu" "$lcpu")"
+printf '%-52s %10s %10s %8s\n' "RSS (MiB)" "$erss" "$lrss" "$(ratio "$erss" "$lrss")"
+printf '%-52s %10s %10s %8s\n' "request bytes received / s (probes, syncs)" "$ebytes" "$lbytes" "$(ratio "$ebytes" "$lbytes")"
+awk -v e="$erss" -v l="$lrss" -v s="$services" 'BEGIN { printf "RSS growth per 1,000 services: %.2f MiB per agent\n", (l - e) / s * 1000 }'
