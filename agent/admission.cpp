@@ -23,7 +23,8 @@ struct Refusal {
 }
 
 // Anti-entropy's buckets (SyncRequest, SyncReply): a count that is 0 (the single-round form)
-// or a power of two up to kMaxSyncBuckets, and bucket numbers below it, each at most once.
+// or a power of two up to kMaxSyncBuckets, and bucket numbers (`ids`) below it, each at most
+// once.
 void check_sync_buckets(std::uint32_t bucket_count, const std::vector<std::uint32_t>& ids, const std::string& path) {
   bool power_of_two = bucket_count != 0 && (bucket_count & (bucket_count - 1)) == 0;
   if (bucket_count != 0 && (!power_of_two || bucket_count > kMaxSyncBuckets))
@@ -292,9 +293,6 @@ void check_request(const Body& body) {
             check_text(path + ".tiebreak", message.digest[i].tiebreak, kMaxAgentNameBytes);
           }
           check_sync_buckets(message.bucket_count, message.scope, "scope");
-          if (!message.buckets.empty() && message.buckets.size() != message.bucket_count)
-            refuse("buckets", std::to_string(message.buckets.size()) + " summaries for a bucket_count of " +
-                                  std::to_string(message.bucket_count));
         } else if constexpr (std::is_same_v<T, SyncPush>) {
           check_delta("delta", message.delta);
         } else if constexpr (std::is_same_v<T, JoinCommand>) {
@@ -362,7 +360,10 @@ Result<void> admit_request(const Body& body) {
 Result<void> admit_sync_reply(const SyncReply& reply) {
   try {
     check_delta("newer", reply.newer);
-    check_sync_buckets(reply.bucket_count, reply.buckets_wanted, "buckets_wanted");
+    check_sync_buckets(reply.bucket_count, {}, "buckets");
+    if (!reply.buckets.empty() && reply.buckets.size() != reply.bucket_count)
+      refuse("buckets", std::to_string(reply.buckets.size()) + " summaries for a bucket_count of " +
+                            std::to_string(reply.bucket_count));
   } catch (const Refusal& refusal) {
     return fail(Errc::invalid_argument, refusal.message);
   }

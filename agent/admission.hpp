@@ -49,7 +49,7 @@ Result<void> admit_request(const Body& body);
 // `path` prefixes the field names in the error ("delta").
 Result<void> admit_delta(const StateDelta& delta, std::string_view path);
 
-// A peer's SyncReply: its state (as admit_delta, path "newer") and the buckets it asks for.
+// A peer's SyncReply: its state (as admit_delta, path "newer") and its bucket summaries.
 Result<void> admit_sync_reply(const SyncReply& reply);
 
 }  // namespace mob

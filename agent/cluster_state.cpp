@@ -55,6 +55,28 @@ std::uint64_t record_hash(const DigestEntry& entry) {
   return hash;
 }
 
+// A member record's contribution: its key, incarnation, state, reporter and what it says of
+// the member (addresses, providers, tags, version, problems), but not its heartbeat nor its
+// load. Each agent stamps its own record again every --heartbeat-ms, so at hundreds of agents
+// some heartbeat is always on its way and two states whose summaries counted it would never
+// be equal; a heartbeat lost on the way is replaced by the next one, which anti-entropy need
+// not repair. A heartbeat that carries a change (providers, tags, a problem) changes the hash.
+std::uint64_t member_hash(const std::string& key, const MemberEntry& entry) {
+  const Member& m = entry.member;
+  std::uint64_t hash = scramble(hash_text(key));
+  hash = scramble(hash ^ (m.incarnation * 4 + static_cast<std::uint64_t>(member_state_rank(m.state))));
+  hash = scramble(hash ^ hash_text(entry.reported_by));
+  for (const std::string* text : {&m.address, &m.pub_address, &m.version, &m.problem, &m.degraded})
+    hash = scramble(hash ^ hash_text(*text));
+  for (const auto& provider : m.providers) hash = scramble(hash ^ hash_text(provider) ^ 0x70);
+  for (const auto& [tag, value] : m.tags) hash = scramble(hash ^ hash_text(tag) ^ (hash_text(value) << 1));
+  return hash;
+}
+
+std::uint64_t record_hash(const std::string& key, const MemberEntry& entry) { return member_hash(key, entry); }
+template <class Entry>
+std::uint64_t record_hash(const std::string& key, const Entry& entry) { return record_hash(digest_of(key, entry.stamp)); }
+
 DigestEntry digest_of_record(const std::string& key, const MemberEntry& entry) { return digest_of(key, entry); }
 template <class Entry>
 DigestEntry digest_of_record(const std::string& key, const Entry& entry) { return digest_of(key, entry.stamp); }
@@ -96,25 +118,23 @@ std::string instance_key(const std::string& service, std::uint32_t index, const 
   return "i/" + service + "/" + std::to_string(index) + "/" + node;
 }
 
-void ClusterState::account(const std::string& key, const DigestEntry* before, const DigestEntry* after) {
-  auto& sum = bucket_sums_[bucket_of(key)];
-  if (before) sum -= record_hash(*before);
-  if (after) sum += record_hash(*after);
+void ClusterState::account(const std::string& key, std::uint64_t removed_hash, std::uint64_t added_hash) {
+  bucket_sums_[bucket_of(key)] += added_hash - removed_hash;
 }
 
 bool ClusterState::merge(const MemberEntry& entry) {
   auto key = member_key(entry.member.name);
   auto found = members_.find(key);
   if (found != members_.end() && !is_newer(entry, found->second)) return false;
-  auto after = digest_of(key, entry);
-  if (found != members_.end()) {
-    auto before = digest_of(key, found->second);
-    account(key, &before, &after);
-    found->second = entry;
-  } else {
-    account(key, nullptr, &after);
-    members_.emplace(std::move(key), entry);
-  }
+  return replace(members_, found, std::move(key), entry);
+}
+
+template <class Map, class Entry>
+bool ClusterState::replace(Map& map, typename Map::iterator found, std::string key, const Entry& entry) {
+  std::uint64_t before = found != map.end() ? record_hash(key, found->second) : 0;
+  account(key, before, record_hash(key, entry));
+  if (found != map.end()) found->second = entry;
+  else map.emplace(std::move(key), entry);
   return true;
 }
 
@@ -122,16 +142,7 @@ template <class Entry>
 bool ClusterState::merge_lww(std::map<std::string, Entry>& into, std::string key, const Entry& entry) {
   auto found = into.find(key);
   if (found != into.end() && !is_newer(entry.stamp, found->second.stamp)) return false;
-  auto after = digest_of(key, entry.stamp);
-  if (found != into.end()) {
-    auto before = digest_of(key, found->second.stamp);
-    account(key, &before, &after);
-    found->second = entry;
-  } else {
-    account(key, nullptr, &after);
-    into.emplace(std::move(key), entry);
-  }
-  return true;
+  return replace(into, found, std::move(key), entry);
 }
 
 bool ClusterState::merge(const ServiceEntry& entry) {
@@ -311,12 +322,11 @@ StateDelta ClusterState::everything() const {
   return out;
 }
 
-template <class Map, class DigestOf>
-void ClusterState::erase_accounted(Map& map, DigestOf digest_of_entry, auto should_erase) {
+template <class Map>
+void ClusterState::erase_accounted(Map& map, auto should_erase) {
   for (auto it = map.begin(); it != map.end();) {
     if (should_erase(it->second)) {
-      auto before = digest_of_entry(it->first, it->second);
-      account(it->first, &before, nullptr);
+      account(it->first, record_hash(it->first, it->second), 0);
       it = map.erase(it);
     } else {
       ++it;
@@ -327,13 +337,10 @@ void ClusterState::erase_accounted(Map& map, DigestOf digest_of_entry, auto shou
 std::size_t ClusterState::collect_garbage(std::uint64_t cutoff_hlc, std::uint64_t failed_cutoff_hlc) {
   std::size_t before = record_count();
   auto old_tombstone = [&](const auto& entry) { return entry.removed && entry.stamp.hlc < cutoff_hlc; };
-  auto digest_by_stamp = [](const std::string& key, const auto& entry) { return digest_of(key, entry.stamp); };
-  erase_accounted(services_, digest_by_stamp, old_tombstone);
-  erase_accounted(assignments_, digest_by_stamp, old_tombstone);
-  erase_accounted(instances_, digest_by_stamp, old_tombstone);
-  erase_accounted(
-      members_, [](const std::string& key, const MemberEntry& entry) { return digest_of(key, entry); },
-      [&](const MemberEntry& entry) {
+  erase_accounted(services_, old_tombstone);
+  erase_accounted(assignments_, old_tombstone);
+  erase_accounted(instances_, old_tombstone);
+  erase_accounted(members_, [&](const MemberEntry& entry) {
         auto state = entry.member.state;
         return (state == MemberState::failed && entry.heartbeat < failed_cutoff_hlc) ||
                (state == MemberState::left && entry.heartbeat < cutoff_hlc);

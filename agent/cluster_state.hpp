@@ -73,7 +73,8 @@ class ClusterState {
   // Summary-first anti-entropy (docs/architecture.md, "Anti-entropy"). Every record falls in
   // one of kSummaryBuckets buckets by its key; each bucket's summary is the sum of its
   // records' hashes, kept up to date on every merge and collection, so comparing two states
-  // costs O(buckets), not O(records). Two agents compare the summaries at a coarser
+  // costs O(buckets), not O(records). A member's hash leaves out its heartbeat and load
+  // (cluster_state.cpp, member_hash): states that differ only there have equal summaries. Two agents compare the summaries at a coarser
   // `bucket_count` (a power of two up to kSummaryBuckets: bucket b at that count holds the
   // buckets b, b + count, ...) and exchange digests only of the buckets that differ.
   static constexpr std::size_t kSummaryBuckets = kMaxSyncBuckets;
@@ -110,14 +111,17 @@ class ClusterState {
       visit(it->second);
   }
 
-  // Keeps bucket_sums_ in step with a record replaced (`before`, null when new) by `after`
-  // (null when erased).
-  void account(const std::string& key, const DigestEntry* before, const DigestEntry* after);
+  // Keeps bucket_sums_ in step with a record whose hash goes from `removed_hash` to
+  // `added_hash` (0: none).
+  void account(const std::string& key, std::uint64_t removed_hash, std::uint64_t added_hash);
+  // Puts `entry` at `key` (where `found` is, or new) and accounts for it.
+  template <class Map, class Entry>
+  bool replace(Map& map, typename Map::iterator found, std::string key, const Entry& entry);
   // Last writer wins by stamp.
   template <class Entry>
   bool merge_lww(std::map<std::string, Entry>& into, std::string key, const Entry& entry);
-  template <class Map, class DigestOf>
-  void erase_accounted(Map& map, DigestOf digest_of, auto should_erase);
+  template <class Map>
+  void erase_accounted(Map& map, auto should_erase);
 
   std::map<std::string, MemberEntry> members_;
   std::map<std::string, ServiceEntry> services_;

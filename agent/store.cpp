@@ -1005,8 +1005,8 @@ class Store {
       }
       newer = state_.newer_than(sync.digest, wanted);
     } else if (sync.scope.empty()) {
-      auto differing = sync.buckets.empty() ? std::vector<std::uint32_t>{} : state_.differing_buckets(sync.buckets);
-      net_.reply(request, SyncReply{{}, {}, differing.empty() ? 0 : sync.bucket_count, std::move(differing)});
+      if (state_.total_summary() == sync.summary) net_.reply(request, SyncReply{});
+      else net_.reply(request, SyncReply{{}, {}, sync.bucket_count, state_.bucket_summaries(sync.bucket_count)});
       return;
     } else {
       newer = state_.newer_than(sync.digest, wanted, sync.scope, sync.bucket_count);
@@ -1076,7 +1076,7 @@ class Store {
         for (auto& piece : split(state_.entries(reply->wanted_keys), kMaxEntriesPerGossip * 4))
           send_to_peer(address, SyncPush{std::move(piece)});
       }
-      if (!reply->buckets_wanted.empty()) send_digests(address, reply->bucket_count, reply->buckets_wanted);
+      if (!reply->buckets.empty()) send_digests(address, reply->bucket_count, state_.differing_buckets(reply->buckets));
     } else if (const auto* error = std::get_if<ErrorReply>(&body)) {
       log::warn(kLog, "peer ", address, " refused: ", error->message);
     }
@@ -1233,18 +1233,18 @@ class Store {
     record(entry);
   }
 
-  // Anti-entropy's first round: the summaries of this agent's records in buckets, about 8
-  // records a bucket (1 to 256 buckets; docs/architecture.md, "Anti-entropy").
+  // Anti-entropy's first round: the sum of this agent's record hashes, and how many buckets
+  // to compare if the peer's differs: about 8 records a bucket, 1 to 256 buckets
+  // (docs/architecture.md, "Anti-entropy").
   void sync_with(const std::string& address) {
     if (address.empty()) return;
     auto bucket_count = static_cast<std::uint32_t>(
         std::clamp<std::size_t>(std::bit_ceil(std::max<std::size_t>(1, state_.record_count() / 8)), 1,
                                 ClusterState::kSummaryBuckets));
-    send_to_peer(address, SyncRequest{config_.self.name, state_.total_summary(), {}, bucket_count,
-                                      state_.bucket_summaries(bucket_count), {}});
+    send_to_peer(address, SyncRequest{config_.self.name, state_.total_summary(), {}, bucket_count, {}});
   }
 
-  // Anti-entropy's second round: the digests of the buckets a peer found different, in as many
+  // Anti-entropy's second round: the digests of the buckets whose summaries differ, in as many
   // requests as it takes to keep each digest under kMaxEntriesPerGossip * 4 entries (a bucket
   // larger than that goes alone).
   void send_digests(const std::string& address, std::uint32_t bucket_count, const std::vector<std::uint32_t>& buckets) {
@@ -1255,7 +1255,7 @@ class Store {
     auto send = [&] {
       if (scope.empty()) return;
       send_to_peer(address, SyncRequest{config_.self.name, state_.total_summary(), state_.digest(scope, bucket_count),
-                                        bucket_count, {}, scope});
+                                        bucket_count, scope});
       scope.clear();
       entries = 0;
     };

@@ -446,29 +446,29 @@ struct DigestEntry {
   MOB_FIELDS(key, major, minor, tiebreak)
 };
 // Anti-entropy in up to two rounds (docs/protocol.md, "Anti-entropy"). Round one carries
-// only `buckets`: the summaries of the asker's records in `bucket_count` buckets. The
-// responder answers an empty SyncReply when they all match, else the differing buckets in
-// `buckets_wanted`. Round two carries the `digest` of the records in those buckets (`scope`),
-// as many requests as it takes to stay under the message size, each answered with what is
-// newer. `bucket_count` 0 is the single-round form of earlier agents: `summary` is a hash
-// of the whole `digest`, which covers every record.
+// only `summary`, the sum of the asker's record hashes, and a `bucket_count`. The responder
+// answers an empty SyncReply when its own sum is equal, else the summaries of its records in
+// `bucket_count` buckets (`buckets`). Round two carries the `digest` of the asker's records
+// in the buckets whose summaries differ (`scope`), in as many requests as it takes to stay
+// under the message size, each answered with what is newer. `bucket_count` 0 is the
+// single-round form of earlier agents: `summary` is a hash of the whole `digest`, which
+// covers every record.
 inline constexpr std::uint32_t kMaxSyncBuckets = 256;
 struct SyncRequest {
   std::string from;
-  std::uint64_t summary = 0;  // bucket_count 0: hash of the whole digest; else the sum of `buckets`
+  std::uint64_t summary = 0;  // bucket_count 0: hash of the whole digest; else the sum of record hashes
   std::vector<DigestEntry> digest;
-  std::uint32_t bucket_count = 0;      // a power of two, 1 to 256; 0: the single-round form
-  std::vector<std::uint64_t> buckets;  // round one: bucket_count summaries
-  std::vector<std::uint32_t> scope;    // round two: the buckets `digest` covers
-  MOB_FIELDS(from, summary, digest, bucket_count, buckets, scope)
+  std::uint32_t bucket_count = 0;    // a power of two, 1 to 256; 0: the single-round form
+  std::vector<std::uint32_t> scope;  // round two: the buckets `digest` covers
+  MOB_FIELDS(from, summary, digest, bucket_count, scope)
   MOB_REQUIRED_FIELDS(3)  // the rest came with summary-first anti-entropy (issue 16)
 };
 struct SyncReply {
   StateDelta newer;                      // what the responder has newer or the asker lacks
   std::vector<std::string> wanted_keys;  // what the asker has newer: push those back
-  std::uint32_t bucket_count = 0;            // of the round-one request answered
-  std::vector<std::uint32_t> buckets_wanted;  // round one: the buckets whose summaries differ
-  MOB_FIELDS(newer, wanted_keys, bucket_count, buckets_wanted)
+  std::uint32_t bucket_count = 0;        // of the round-one request answered
+  std::vector<std::uint64_t> buckets;    // round one: the responder's bucket summaries
+  MOB_FIELDS(newer, wanted_keys, bucket_count, buckets)
   MOB_REQUIRED_FIELDS(2)
 };
 struct SyncPush {

@@ -441,17 +441,13 @@ Body request_body(Gen& g, Kind kind) {
     case Kind::indirect_probe: return IndirectProbeRequest{g.u64(), g.name(), g.name(), g.address()};
     case Kind::join: return JoinRequest{g.member_entry()};
     case Kind::sync: {
-      SyncRequest sync{g.name(), g.u64(), {}, 0, {}, {}};
+      SyncRequest sync{g.name(), g.u64(), {}, 0, {}};
       for (std::size_t n = g.range(0, 6); n > 0 && !g.empty(); --n) sync.digest.push_back(g.digest_entry());
-      // Anti-entropy's rounds: none (the single round), one (bucket summaries), two (a scope),
-      // or counts and bucket numbers out of their bounds.
+      // Anti-entropy's rounds: the single round, round one (a sum and a bucket count), round
+      // two (a scope), or counts and bucket numbers out of their bounds.
       switch (g.range(0, 3)) {
         case 0: break;
-        case 1:
-          sync.bucket_count = 1u << g.range(0, 8);
-          sync.buckets.resize(sync.bucket_count);
-          for (std::size_t n = g.range(0, 3); n > 0; --n) sync.buckets[g.range(0, sync.bucket_count - 1)] = g.u64();
-          break;
+        case 1: sync.bucket_count = 1u << g.range(0, 8); break;
         case 2:
           sync.bucket_count = 1u << g.range(0, 8);
           for (std::size_t n = g.range(0, 4); n > 0; --n)
@@ -459,7 +455,6 @@ Body request_body(Gen& g, Kind kind) {
           break;
         default:
           sync.bucket_count = g.u32();
-          sync.buckets.resize(g.range(0, 4), g.u64());
           for (std::size_t n = g.range(0, 4); n > 0; --n) sync.scope.push_back(g.u32());
           break;
       }
@@ -503,12 +498,11 @@ std::string peer_reply(Gen& g, std::uint64_t last_probe_seq) {
       std::vector<std::string> keys;
       for (std::size_t n = g.range(0, 4); n > 0; --n) keys.push_back(g.record_key());
       SyncReply reply{g.delta(), std::move(keys), 0, {}};
-      if (g.coin()) {  // a round-one answer: buckets that differ, within their bounds or not
+      if (g.coin()) {  // a round-one answer: bucket summaries, as many as the count or not
         reply.bucket_count = g.coin() ? 1u << g.range(0, 8) : g.u32();
-        for (std::size_t n = g.range(0, 4); n > 0; --n)
-          reply.buckets_wanted.push_back(g.coin() && reply.bucket_count > 0
-                                             ? static_cast<std::uint32_t>(g.range(0, reply.bucket_count - 1))
-                                             : g.u32());
+        reply.buckets.resize(g.coin() ? std::min<std::size_t>(reply.bucket_count, 256) : g.range(0, 4));
+        for (std::size_t n = g.range(0, 3); n > 0 && !reply.buckets.empty(); --n)
+          reply.buckets[g.range(0, reply.buckets.size() - 1)] = g.u64();
       }
       body = std::move(reply);
       break;

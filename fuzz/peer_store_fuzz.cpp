@@ -430,10 +430,10 @@ void answer(Gen& g) {
         for (std::size_t n = g.range(0, 4); n > 0; --n) keys.push_back(g.record_key());
       mob::SyncReply answer{g.delta(), std::move(keys), 0, {}};
       if (sync->bucket_count > 0 && sync->scope.empty() && g.coin()) {
-        // Round one: some of the buckets differ (or a bucket out of range, which the door drops).
+        // Round one: the peer's bucket summaries, some equal to zero, some not.
         answer.bucket_count = sync->bucket_count;
-        for (std::size_t n = g.range(1, 4); n > 0; --n)
-          answer.buckets_wanted.push_back(static_cast<std::uint32_t>(g.range(0, sync->bucket_count)));
+        answer.buckets.resize(sync->bucket_count);
+        for (std::size_t n = g.range(1, 4); n > 0; --n) answer.buckets[g.range(0, sync->bucket_count - 1)] = g.u64();
       }
       reply = std::move(answer);
     }

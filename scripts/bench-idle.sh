@@ -77,7 +77,7 @@ start_network() {
     groups+=("$!")
     if (( i == 0 )); then
       local until=$((SECONDS + 10))
-      until "$TOOL" -p "$base" ping >/dev/null 2>&1; do
+      until "$TOOL" -p "$base" version >/dev/null 2>&1; do
         (( SECONDS < until )) || die "agent $label-0 did not start (log: $work/$label-0.log)"
         sleep 0.1
       done

@@ -465,9 +465,9 @@ TEST_F(Hostile, SyncRequestWithABadDigestEntryIsRefusedNamingIt) {
       {"", "an empty key"},
   };
   for (const auto& [key, what] : keys)
-    expect_refused(SyncRequest{"hostile-peer", 0, {good, DigestEntry{key, 1, 1, "hostile-peer"}}, 0, {}, {}},
+    expect_refused(SyncRequest{"hostile-peer", 0, {good, DigestEntry{key, 1, 1, "hostile-peer"}}, 0, {}},
                    "digest[1].key", what);
-  expect_refused(SyncRequest{"evil/peer", 0, {good}, 0, {}, {}}, "from", "a from with a '/'");
+  expect_refused(SyncRequest{"evil/peer", 0, {good}, 0, {}}, "from", "a from with a '/'");
   expect_still_deploys("after-sync-requests");
 }
 

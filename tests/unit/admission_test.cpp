@@ -119,15 +119,13 @@ TEST(Admission, EveryRequestNamesTheFieldItRefuses) {
       {JoinRequest{slash}, "joiner.member.name"},
       {JoinRequest{huge}, "joiner.member.incarnation"},
       {JoinRequest{nan}, "joiner.member.load"},
-      {SyncRequest{"agent-1", 0, {DigestEntry{"x/1", 0, 0, ""}}, 0, {}, {}}, "digest[0].key"},
-      {SyncRequest{"agent-1", 0, {DigestEntry{"m/a", 0, 0, std::string(300, 'a')}}, 0, {}, {}}, "digest[0].tiebreak"},
-      {SyncRequest{"agent-1", 0, {}, 3, {}, {}}, "bucket_count"},
-      {SyncRequest{"agent-1", 0, {}, 512, {}, {}}, "bucket_count"},
-      {SyncRequest{"agent-1", 0, {}, 4, {1, 2, 3}, {}}, "buckets"},
-      {SyncRequest{"agent-1", 0, {}, 0, {1}, {}}, "buckets"},
-      {SyncRequest{"agent-1", 0, {}, 4, {}, {4}}, "scope[0]"},
-      {SyncRequest{"agent-1", 0, {}, 4, {}, {1, 1}}, "scope[1]"},
-      {SyncRequest{"agent-1", 0, {}, 0, {}, {0}}, "scope"},
+      {SyncRequest{"agent-1", 0, {DigestEntry{"x/1", 0, 0, ""}}, 0, {}}, "digest[0].key"},
+      {SyncRequest{"agent-1", 0, {DigestEntry{"m/a", 0, 0, std::string(300, 'a')}}, 0, {}}, "digest[0].tiebreak"},
+      {SyncRequest{"agent-1", 0, {}, 3, {}}, "bucket_count"},
+      {SyncRequest{"agent-1", 0, {}, 512, {}}, "bucket_count"},
+      {SyncRequest{"agent-1", 0, {}, 4, {4}}, "scope[0]"},
+      {SyncRequest{"agent-1", 0, {}, 4, {1, 1}}, "scope[1]"},
+      {SyncRequest{"agent-1", 0, {}, 0, {0}}, "scope"},
       {SyncPush{StateDelta{{good_member(), ipc}, {}, {}, {}}}, "delta.members[1].member.address"},
       {SyncPush{StateDelta{{}, {dots}, {}, {}}}, "delta.services[0].name"},
       {SyncPush{StateDelta{{}, {not_json}, {}, {}}}, "delta.services[0].spec_json"},
@@ -155,22 +153,22 @@ TEST(Admission, WellFormedRequestsPass) {
         Body{StatusRequest{"web"}}, Body{ControlRequest{"web", ControlAction::remove, {}}},
         Body{LogsRequest{"web", 3, 100, false, 0}}, Body{MembersRequest{}},
         Body{ProbeRequest{7, "agent-1", "agent-2", 3, 0}}, Body{JoinRequest{good_member()}},
-        Body{SyncRequest{"agent-1", 0, {DigestEntry{"i/web/0/agent-1", 1, 0, "agent-1"}}, 0, {}, {}}},
-        Body{SyncRequest{"agent-1", 10, {}, 4, {1, 2, 3, 4}, {}}},
-        Body{SyncRequest{"agent-1", 10, {DigestEntry{"i/web/0/agent-1", 1, 0, "agent-1"}}, 256, {}, {0, 255}}},
+        Body{SyncRequest{"agent-1", 0, {DigestEntry{"i/web/0/agent-1", 1, 0, "agent-1"}}, 0, {}}},
+        Body{SyncRequest{"agent-1", 10, {}, 4, {}}},
+        Body{SyncRequest{"agent-1", 10, {DigestEntry{"i/web/0/agent-1", 1, 0, "agent-1"}}, 256, {0, 255}}},
         Body{SyncPush{StateDelta{{good_member()}, {}, {}, {}}}}, Body{JoinCommand{{"10.0.0.1:6666"}}},
         Body{LeaveCommand{}}})
     EXPECT_EQ(refusal(body), "") << type_name(body);
 }
 
-TEST(Admission, ASyncReplyNamesOnlyBucketsBelowItsCount) {
-  EXPECT_TRUE(admit_sync_reply(SyncReply{{}, {}, 8, {0, 7}}));
+TEST(Admission, ASyncReplyCarriesOneSummaryABucket) {
+  EXPECT_TRUE(admit_sync_reply(SyncReply{{}, {}, 4, {0, 1, 2, 3}}));
   EXPECT_TRUE(admit_sync_reply(SyncReply{}));
-  auto beyond = admit_sync_reply(SyncReply{{}, {}, 8, {8}});
-  ASSERT_FALSE(beyond);
-  EXPECT_NE(beyond.error().message.find("buckets_wanted[0]: 8 is not a bucket below 8"), std::string::npos)
-      << beyond.error().message;
-  auto odd = admit_sync_reply(SyncReply{{}, {}, 6, {1}});
+  auto short_of = admit_sync_reply(SyncReply{{}, {}, 8, {1, 2}});
+  ASSERT_FALSE(short_of);
+  EXPECT_NE(short_of.error().message.find("buckets: 2 summaries for a bucket_count of 8"), std::string::npos)
+      << short_of.error().message;
+  auto odd = admit_sync_reply(SyncReply{{}, {}, 6, {}});
   ASSERT_FALSE(odd);
   EXPECT_NE(odd.error().message.find("bucket_count: 6 is not 0 or a power of two up to 256"), std::string::npos)
       << odd.error().message;

@@ -87,15 +87,15 @@ TEST(Codec, RequestsAndInternalMessagesRoundTrip) {
   StateDelta delta;
   delta.services.push_back(entry);
   EXPECT_EQ(round_trip(SyncPush{delta}).delta.services.at(0).write_id, "5d1e");
-  auto round_one = round_trip(SyncRequest{"node-a", 7, {}, 4, {1, 2, 3, 4}, {}});
+  auto round_one = round_trip(SyncRequest{"node-a", 7, {}, 4, {}});
   EXPECT_EQ(round_one.bucket_count, 4u);
-  EXPECT_EQ(round_one.buckets, (std::vector<std::uint64_t>{1, 2, 3, 4}));
-  auto round_two = round_trip(SyncRequest{"node-a", 7, {{"m/node-a", 3, 0, "node-a"}}, 4, {}, {0, 3}});
+  EXPECT_EQ(round_one.summary, 7u);
+  auto round_two = round_trip(SyncRequest{"node-a", 7, {{"m/node-a", 3, 0, "node-a"}}, 4, {0, 3}});
   EXPECT_EQ(round_two.scope, (std::vector<std::uint32_t>{0, 3}));
   EXPECT_EQ(round_two.digest.at(0).key, "m/node-a");
-  auto wanted = round_trip(SyncReply{{}, {}, 4, {2}});
-  EXPECT_EQ(wanted.bucket_count, 4u);
-  EXPECT_EQ(wanted.buckets_wanted, (std::vector<std::uint32_t>{2}));
+  auto sums = round_trip(SyncReply{{}, {}, 4, {1, 2, 3, ~0ULL}});
+  EXPECT_EQ(sums.bucket_count, 4u);
+  EXPECT_EQ(sums.buckets, (std::vector<std::uint64_t>{1, 2, 3, ~0ULL}));
   EXPECT_EQ(round_trip(LogsRequest{"x", -1, 10, true, 99}).offset, 99u);
   EXPECT_EQ(round_trip(LogsReply{"x", {{1, "n", std::string("a\0b", 3), 3}}}).chunks[0].data,
             std::string("a\0b", 3));
@@ -274,7 +274,6 @@ TEST(Codec, ASyncRequestAndReplyFromAReleaseBeforeBucketsDecodeAsTheSingleRound)
   const auto& sync = std::get<SyncRequest>(request->body);
   EXPECT_EQ(sync.summary, 99u);
   EXPECT_EQ(sync.bucket_count, 0u);
-  EXPECT_TRUE(sync.buckets.empty());
   EXPECT_TRUE(sync.scope.empty());
 
   auto reply = decode(hand_packed(kProtocolVersion, type_code(Body{SyncReply{}}), [](auto& pk) {
@@ -286,7 +285,7 @@ TEST(Codec, ASyncRequestAndReplyFromAReleaseBeforeBucketsDecodeAsTheSingleRound)
   }));
   ASSERT_TRUE(reply) << reply.error().message;
   EXPECT_EQ(std::get<SyncReply>(reply->body).wanted_keys.at(0), "s/echoes");
-  EXPECT_TRUE(std::get<SyncReply>(reply->body).buckets_wanted.empty());
+  EXPECT_TRUE(std::get<SyncReply>(reply->body).buckets.empty());
 }
 
 TEST(Codec, AControlRequestFromAReleaseBeforeScaleDecodesWithoutInstances) {
