@@ -331,6 +331,39 @@ TEST_F(LocalAssignmentsTest, TheSupervisorIsToldWhatRunsHereOnceAndAgainOnlyWhen
   EXPECT_EQ(local_.local_instances(), 0u);
 }
 
+TEST_F(LocalAssignmentsTest, DuringARollingUpdateTheInstancesNotMovedRunTheStableVersion) {
+  deploy("web", 3);
+  const std::string stable_spec = state_.service("web")->spec_json;
+  ServiceEntry& rolling = deploy("web", 3);
+  rolling.stable_generation = 1;
+  rolling.stable_spec_json = stable_spec;
+  assign("web", 0, "node-a");
+  assign("web", 1, "node-a");
+  assign("web", 2, "node-b");
+  AssignmentEntry moved = *state_.assignment("web", 1);
+  moved.generation = 2;
+  moved.stamp = Stamp{++stamp_, "x"};
+  state_.merge(moved);
+  auto changes = update({"web"});
+  ASSERT_EQ(changes.to_supervisor.size(), 1u);
+  const auto& told = std::get<ServiceAssignment>(changes.to_supervisor[0]);
+  EXPECT_EQ(told.version, 2u);
+  EXPECT_EQ(told.instances, std::vector<std::uint32_t>{1}) << "moved: the new version";
+  EXPECT_EQ(told.stable_instances, std::vector<std::uint32_t>{0}) << "not moved: the stable version";
+  EXPECT_EQ(told.stable_version, 1u);
+  EXPECT_EQ(told.stable_spec_json, stable_spec);
+  EXPECT_EQ(local_.local_instances(), 2u);
+
+  // Reverted: the stable spec is current again, every instance runs it.
+  rolling.rollout = "reverted: web/1 unhealthy";
+  auto reverted = update({"web"});
+  ASSERT_EQ(reverted.to_supervisor.size(), 1u);
+  const auto& after = std::get<ServiceAssignment>(reverted.to_supervisor[0]);
+  EXPECT_EQ(after.instances, (std::vector<std::uint32_t>{0, 1}));
+  EXPECT_TRUE(after.stable_instances.empty());
+  EXPECT_EQ(after.stable_version, 1u) << "instances launched from it carry over";
+}
+
 TEST_F(LocalAssignmentsTest, AnInstanceMovedAwayRunsHereUntilItsNewCopyRunsOrTheLimitPasses) {
   deploy("web");
   assign("web", 0, "node-a");
@@ -539,6 +572,20 @@ TEST(ServiceRecord, ARecordReadsBackAsTheEntryItWasWrittenFrom) {
   EXPECT_EQ(back->stamp.hlc, entry.stamp.hlc);
   EXPECT_EQ(back->stamp.origin, "node-a");
   EXPECT_EQ(back->write_id, "w-9");
+  EXPECT_EQ(back->stable_generation, 0u);
+  EXPECT_TRUE(back->stable_spec_json.empty());
+
+  // A rolling update under way keeps its stable version across a restart.
+  auto stable = parse_spec(spec_text("web", 1));
+  ASSERT_TRUE(stable);
+  entry.stable_generation = 6;
+  entry.stable_spec_json = to_json(*stable).dump();
+  entry.rollout = "failed: web/0 unhealthy";
+  auto rolling = parse_service_record(service_record_text(entry));
+  ASSERT_TRUE(rolling) << rolling.error().message;
+  EXPECT_EQ(rolling->stable_generation, 6u);
+  EXPECT_EQ(rolling->stable_spec_json, entry.stable_spec_json);
+  EXPECT_EQ(rolling->rollout, "failed: web/0 unhealthy");
 }
 
 TEST(ServiceRecord, WhatIsNotARecordIsRefusedNeverThrown) {
