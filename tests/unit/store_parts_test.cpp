@@ -126,6 +126,44 @@ TEST_F(ClientCommands, AFirstDeployWritesVersionOneStampedOnceAndAnsweredByThisA
   EXPECT_EQ(state_.service("web"), nullptr) << "deciding writes nothing";
 }
 
+TEST_F(ClientCommands, ADeployWithAnUpdateBlockKeepsTheHealthyVersionItReplacesAsTheStableOne) {
+  auto spec = [](const std::string& name, const std::string& command, int instances, bool update = true) {
+    return R"({"name": ")" + name + R"(", "provider": "bash", "params": {"command": ")" + command +
+           R"("}, "instances": )" + std::to_string(instances) + (update ? R"(, "update": {"max_parallel": 1}})" : "}");
+  };
+  auto runs = [&](const std::string& name, std::uint64_t version, std::uint32_t count) {
+    for (std::uint32_t index = 0; index < count; ++index) {
+      assign(name, index, "node-a");
+      InstanceEntry entry;
+      entry.status = InstanceStatus{name, index, "node-a", InstanceState::running, 0, 1, 1, -1, 0, "", version,
+                                    Health::none, {}};
+      entry.stamp = Stamp{++stamp_, "node-a"};
+      state_.merge(entry);
+    }
+  };
+  auto first = decide_deploy(view(), DeployRequest{spec("web", "sleep 1", 2), ""}, stamper());
+  ASSERT_TRUE(first && first->entry);
+  EXPECT_EQ(first->entry->stable_generation, 0u) << "a first deploy replaces nothing";
+  state_.merge(*first->entry);
+  runs("web", 1, 2);
+  auto second = decide_deploy(view(), DeployRequest{spec("web", "sleep 2", 2), ""}, stamper());
+  ASSERT_TRUE(second && second->entry);
+  EXPECT_EQ(second->entry->generation, 2u);
+  EXPECT_EQ(second->entry->stable_generation, 1u);
+  EXPECT_EQ(second->entry->stable_spec_json, first->entry->spec_json);
+
+  auto scaled = decide_deploy(view(), DeployRequest{spec("web", "sleep 1", 3), ""}, stamper());
+  EXPECT_EQ(scaled->entry->stable_generation, 0u) << "only instances changed: nothing to roll";
+  auto plain = decide_deploy(view(), DeployRequest{spec("web", "sleep 2", 2, /*update=*/false), ""}, stamper());
+  EXPECT_EQ(plain->entry->stable_generation, 0u) << "no update block: all at once";
+
+  auto api = decide_deploy(view(), DeployRequest{spec("api", "sleep 1", 2), ""}, stamper());
+  state_.merge(*api->entry);
+  runs("api", 1, 1);  // api/1 does not run: no healthy version to keep
+  auto api_again = decide_deploy(view(), DeployRequest{spec("api", "sleep 2", 2), ""}, stamper());
+  EXPECT_EQ(api_again->entry->stable_generation, 0u);
+}
+
 TEST_F(ClientCommands, ADeployAgainIsTheNextVersionAndKeepsTheRestartGeneration) {
   deploy("web").restart_generation = 4;
   auto write = decide_deploy(view(), DeployRequest{spec_text("web", 3), ""}, stamper());
