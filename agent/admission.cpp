@@ -206,6 +206,12 @@ void check_service(const std::string& path, const ServiceEntry& entry) {
     refuse(path + ".generation", std::to_string(entry.generation) + " is not below 2^53");
   check_stamp(path + ".stamp", entry.stamp);
   check_write_id(path + ".write_id", entry.write_id);
+  if (entry.stable_generation > entry.generation)
+    refuse(path + ".stable_generation", std::to_string(entry.stable_generation) + " is past the version " +
+                                            std::to_string(entry.generation) + "; the stable version is an earlier one");
+  if (!entry.stable_spec_json.empty() && !nlohmann::json::accept(entry.stable_spec_json))
+    refuse(path + ".stable_spec_json", "not JSON text");
+  check_text(path + ".rollout", entry.rollout, 4096);
 }
 
 void check_assignment(const std::string& path, const AssignmentEntry& entry) {
@@ -213,6 +219,8 @@ void check_assignment(const std::string& path, const AssignmentEntry& entry) {
   check_index(path + ".index", entry.index);
   check_agent_name(path + ".node", entry.node);
   check_stamp(path + ".stamp", entry.stamp);
+  if (entry.generation >= (1ULL << 53))
+    refuse(path + ".generation", std::to_string(entry.generation) + " is not below 2^53");
 }
 
 void check_instance(const std::string& path, const InstanceEntry& entry) {

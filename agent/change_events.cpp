@@ -46,8 +46,10 @@ std::vector<Event> change_events(const ServiceEntry& entry, const std::optional<
     topic = "service.deployed";
   } else {
     topic = "service.updated";
-    if (before->generation != entry.generation) reason = "new version";
+    if (before->generation != entry.generation) reason = entry.rollout.empty() ? "new version" : entry.rollout;
     else if (before->spec_json != entry.spec_json) reason = std::string(kConcurrentDeploy);
+    else if (before->rollout != entry.rollout) reason = entry.rollout;
+    else if (before->stable_generation != entry.stable_generation) reason = "rollout done";
     else if (before->enabled != entry.enabled) reason = entry.enabled ? "started" : "stopped";
     else if (before->restart_generation != entry.restart_generation) reason = "restarted";
   }
@@ -56,7 +58,36 @@ std::vector<Event> change_events(const ServiceEntry& entry, const std::optional<
   event.service = entry.name;
   event.generation = entry.generation;
   event.reason = reason;
-  return {std::move(event)};
+  std::vector<Event> events{event};
+  // Rolling updates (docs/events.md, service.rollout): how one started or ended.
+  const bool rolling = entry.stable_generation != 0 && entry.stable_generation != entry.generation &&
+                       entry.rollout.empty() && !entry.removed;
+  const bool was_rolling = before && !before->removed && before->stable_generation != 0 &&
+                           before->stable_generation != before->generation && before->rollout.empty();
+  std::string state;
+  if (rolling && (!was_rolling || before->generation != entry.generation)) state = "started";
+  else if (entry.rollout.starts_with("reverted: ") && (!before || before->rollout != entry.rollout)) state = "reverted";
+  else if (entry.rollout.starts_with("failed: ") && (!before || before->rollout != entry.rollout)) state = "failed";
+  else if (was_rolling && entry.stable_generation == 0 && before->generation == entry.generation) state = "done";
+  if (state.empty()) return events;
+  event.topic = "service.rollout";
+  event.state = state;
+  event.reason = state == "started" ? "from version " + std::to_string(entry.stable_generation)
+                 : state == "done"  ? "every instance runs version " + std::to_string(entry.generation)
+                                    : entry.rollout;
+  events.push_back(std::move(event));
+  return events;
+}
+
+Event rollout_batch_event(const AssignmentEntry& entry, const std::string& progress, const EventSource& source) {
+  auto event = event_for("service.rollout", entry.stamp.origin, entry.stamp.hlc, source);
+  event.service = entry.service;
+  event.instance = static_cast<std::int32_t>(entry.index);
+  event.node = entry.node;
+  event.state = "batch";
+  event.generation = entry.generation;
+  event.reason = progress;
+  return event;
 }
 
 std::vector<Event> change_events(const AssignmentEntry& entry, const std::optional<AssignmentEntry>& before,

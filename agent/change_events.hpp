@@ -21,9 +21,13 @@ struct EventSource {
 // member.joined / suspect / failed / left; nothing for a heartbeat or a refutation.
 std::vector<Event> change_events(const MemberEntry& entry, std::optional<MemberState> before,
                                  const EventSource& source);
-// service.deployed / updated (with why) / removed.
+// service.deployed / updated (with why) / removed, and service.rollout when a rolling
+// update started, was done, failed or was reverted.
 std::vector<Event> change_events(const ServiceEntry& entry, const std::optional<ServiceEntry>& before,
                                  const EventSource& source);
+// service.rollout (state batch) when the owner moved an instance to the new version of a
+// rolling update; `progress` is rollout_progress after it ("4 of 10 updated, 10 healthy").
+Event rollout_batch_event(const AssignmentEntry& entry, const std::string& progress, const EventSource& source);
 // instance.assigned, and instance.moved when it moved from another node.
 std::vector<Event> change_events(const AssignmentEntry& entry, const std::optional<AssignmentEntry>& before,
                                  const EventSource& source);

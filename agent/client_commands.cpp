@@ -4,6 +4,7 @@
 
 #include "agent/dependencies.hpp"
 #include "agent/placement.hpp"
+#include "agent/rollout_plan.hpp"
 
 namespace mob {
 namespace {
@@ -53,9 +54,12 @@ ServiceStatus status_of(const CommandView& view, const ServiceEntry& entry,
   const ServiceSpec* spec = view.spec_of(entry);
   ServiceStatus out{entry.name, spec ? spec->provider : "", entry.generation,
                     spec ? spec->instances : 0, entry.enabled, entry.spec_json, {},
-                    entry.stamp.origin, entry.stamp.hlc, ""};
+                    entry.stamp.origin, entry.stamp.hlc, "", entry.stable_generation, entry.rollout};
   if (!spec) return out;
   out.problem = dependency_fault(view.state, *spec, view.spec_of);
+  if (rollout_active(entry))
+    out.rollout = "rolling out from version " + std::to_string(entry.stable_generation) + ": " +
+                  to_string(rollout_progress(view.state, entry, *spec));
   std::optional<std::string> placement;  // why unplaced instances wait, asked once
   for (std::uint32_t index = 0; index < spec->instances; ++index) {
     const AssignmentEntry* assignment = view.state.assignment(entry.name, index);
@@ -83,6 +87,27 @@ ServiceStatus status_of(const CommandView& view, const ServiceEntry& entry,
     out.instance_list.push_back(std::move(status));
   }
   return out;
+}
+
+// A new version of a service with an `update` block that runs differently (not just another
+// instance count): the instances move to it a batch at a time from the last version that ran
+// healthy everywhere, kept in the record (docs/spec.md, "update"). Without one, or when the
+// running version is not healthy, every instance takes the new version at once.
+void keep_stable_version(const CommandView& view, const ServiceEntry* existing, const ServiceSpec& spec,
+                         ServiceEntry& entry) {
+  if (!spec.update || !existing || existing->removed) return;
+  const ServiceSpec* before = view.spec_of(*existing);
+  if (!before || run_spec_of(*before) == run_spec_of(spec)) return;
+  const bool stable_kept = existing->stable_generation != 0 && existing->stable_generation != existing->generation &&
+                           !existing->stable_spec_json.empty() &&
+                           !existing->rollout.starts_with(kRolloutReverted);
+  if (stable_kept) {  // a rollout under way (or stopped): the instances not moved run that one
+    entry.stable_generation = existing->stable_generation;
+    entry.stable_spec_json = existing->stable_spec_json;
+  } else if (existing->enabled && runs_healthy(view.state, *existing, *before)) {
+    entry.stable_generation = existing->generation;
+    entry.stable_spec_json = existing->spec_json;
+  }
 }
 
 }  // namespace
@@ -113,6 +138,7 @@ Result<ClientWrite<DeployReply>> decide_deploy(const CommandView& view, const De
   entry.spec_json = to_json(spec).dump();
   entry.generation = existing ? existing->generation + 1 : 1;
   entry.restart_generation = existing ? existing->restart_generation : 0;
+  keep_stable_version(view, existing, spec, entry);
   entry.stamp = stamp();
   entry.write_id = request.write_id;
   DeployReply reply{entry.name, entry.generation, created, spec_identity(entry.spec_json),

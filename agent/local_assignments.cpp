@@ -1,6 +1,7 @@
 #include "agent/local_assignments.hpp"
 
 #include "agent/dependencies.hpp"
+#include "agent/rollout_plan.hpp"
 
 namespace mob {
 namespace {
@@ -8,7 +9,8 @@ namespace {
 bool same_assignment(const ServiceAssignment& a, const ServiceAssignment& b) {
   return a.version == b.version && a.instances == b.instances && a.enabled == b.enabled &&
          a.restart_generation == b.restart_generation && a.dependencies_ready == b.dependencies_ready &&
-         a.spec_json == b.spec_json && a.waiting_reason == b.waiting_reason;
+         a.spec_json == b.spec_json && a.waiting_reason == b.waiting_reason && a.stable_version == b.stable_version &&
+         a.stable_spec_json == b.stable_spec_json && a.stable_instances == b.stable_instances;
 }
 
 bool is_live(InstanceState state) { return state == InstanceState::running || state == InstanceState::starting; }
@@ -32,11 +34,13 @@ LocalAssignments::Changes LocalAssignments::update(const ClusterState& state, co
     const ServiceSpec* spec = spec_of(*service);
     if (!spec) continue;
     std::vector<std::uint32_t> indices;
+    std::vector<std::uint32_t> stable_indices;  // a rollout has not moved them yet
     state.for_each_assignment(name, [&](const AssignmentEntry& assignment) {
       if (assignment.removed) return;
       auto key = assignment_key(assignment.service, assignment.index);
+      auto& runs = runs_stable(*service, assignment) ? stable_indices : indices;
       if (assignment.node == self) {
-        indices.push_back(assignment.index);
+        runs.push_back(assignment.index);
         handovers_.erase(key);
         return;
       }
@@ -46,14 +50,22 @@ LocalAssignments::Changes LocalAssignments::update(const ClusterState& state, co
       const InstanceEntry* there = state.instance(name, assignment.index, assignment.node);
       bool taken_over = there && !there->removed && there->status.state == InstanceState::running;
       auto since = handovers_.try_emplace(key, now).first->second;
-      if (!taken_over && now - since < kHandoverLimit) indices.push_back(assignment.index);
+      if (!taken_over && now - since < kHandoverLimit) runs.push_back(assignment.index);
     });
-    if (runs_nothing) indices.clear();
-    if (indices.empty() && sent == sent_.end()) continue;
+    if (runs_nothing) {
+      indices.clear();
+      stable_indices.clear();
+    }
+    if (indices.empty() && stable_indices.empty() && sent == sent_.end()) continue;
     bool ready = dependencies_ready(state, *spec);
+    // The stable version goes along even when nothing runs it here: instances launched from
+    // it carry on, unrestarted, when a revert makes its spec current again.
     ServiceAssignment assignment{name, service->generation, service->spec_json, indices,
                                  service->enabled, service->restart_generation, ready,
-                                 ready ? "" : dependencies_problem(state, *spec, spec_of)};
+                                 ready ? "" : dependencies_problem(state, *spec, spec_of),
+                                 service->stable_generation,
+                                 stable_indices.empty() ? std::string() : service->stable_spec_json,
+                                 stable_indices};
     if (sent != sent_.end() && same_assignment(sent->second, assignment)) continue;
     sent_[name] = assignment;
     changes.to_supervisor.emplace_back(std::move(assignment));
@@ -70,7 +82,8 @@ LocalAssignments::Changes LocalAssignments::update(const ClusterState& state, co
     }
   }
   local_instances_ = 0;
-  for (const auto& [name, assignment] : sent_) local_instances_ += assignment.instances.size();
+  for (const auto& [name, assignment] : sent_)
+    local_instances_ += assignment.instances.size() + assignment.stable_instances.size();
   changes.stale = stale_instances(state, targets, self);
   return changes;
 }

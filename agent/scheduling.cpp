@@ -53,12 +53,14 @@ OwnerWrites plan_owned_services(const ClusterState& state, const std::vector<std
         const AssignmentEntry* before = state.assignment(service->name, index);
         if (before && !before->removed) --load()[before->node];
         ++load()[node];
-        writes.assignments.push_back(AssignmentEntry{service->name, index, node, false, {}});
+        // A moved instance keeps the version it runs (a rollout may be under way).
+        std::uint64_t generation = before && !before->removed ? before->generation : 0;
+        writes.assignments.push_back(AssignmentEntry{service->name, index, node, false, {}, generation});
       }
     }
     state.for_each_assignment(service->name, [&](const AssignmentEntry& assignment) {
       if (!assignment.removed && assignment.index >= wanted)
-        writes.assignments.push_back(AssignmentEntry{service->name, assignment.index, assignment.node, true, {}});
+        writes.assignments.push_back(AssignmentEntry{service->name, assignment.index, assignment.node, true, {}, 0});
     });
     state.for_each_instance(service->name, [&](const InstanceEntry& instance) {
       if (instance.removed || !gone(state.member(instance.status.node))) return;

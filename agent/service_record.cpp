@@ -12,6 +12,11 @@ std::string service_record_text(const ServiceEntry& entry) {
                         {"stamp", {{"hlc", entry.stamp.hlc}, {"origin", entry.stamp.origin}}},
                         {"spec", nlohmann::json::parse(entry.spec_json, nullptr, false)}};
   if (!entry.write_id.empty()) doc["write_id"] = entry.write_id;
+  if (entry.stable_generation != 0) {
+    doc["stable_generation"] = entry.stable_generation;
+    doc["stable_spec"] = nlohmann::json::parse(entry.stable_spec_json, nullptr, false);
+  }
+  if (!entry.rollout.empty()) doc["rollout"] = entry.rollout;
   return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -33,6 +38,13 @@ Result<ServiceEntry> parse_service_record(const std::string& text) {
     entry.stamp.hlc = doc["stamp"].value("hlc", std::uint64_t{0});
     entry.stamp.origin = doc["stamp"].value("origin", std::string());
     entry.write_id = doc.value("write_id", std::string());
+    entry.rollout = doc.value("rollout", std::string());
+    if (doc.contains("stable_spec")) {  // a rollout under way when it was saved
+      auto stable = parse_spec(doc["stable_spec"].dump(), kAnySpecFromThePeers);
+      if (!stable) return std::unexpected(stable.error());
+      entry.stable_spec_json = to_json(*stable).dump();
+      entry.stable_generation = doc.value("stable_generation", std::uint64_t{0});
+    }
   } catch (const nlohmann::json::exception& e) {
     return fail(Errc::malformed, std::string("not a service record: ") + e.what());
   }

@@ -275,10 +275,36 @@ std::vector<CheckSpec> parse_checks(const json& value) {
   return checks;
 }
 
+UpdateSpec parse_update(const json& value) {
+  if (!value.is_object())
+    reject("update", "expected an object such as {\"max_parallel\": 1, \"min_healthy_s\": 5}, got " + json_type(value));
+  reject_unknown(value, "update.", {"max_parallel", "min_healthy_s", "healthy_deadline_s", "auto_revert", "canary"});
+  UpdateSpec update;
+  if (value.contains("max_parallel"))
+    update.max_parallel = expect_uint(value["max_parallel"], "update.max_parallel", 1, 1000);
+  if (value.contains("min_healthy_s"))
+    update.min_healthy_ms = expect_seconds(value["min_healthy_s"], "update.min_healthy_s", 0, 3'600'000);
+  if (value.contains("healthy_deadline_s"))
+    update.healthy_deadline_ms =
+        expect_seconds(value["healthy_deadline_s"], "update.healthy_deadline_s", 1'000, 86'400'000);
+  if (update.healthy_deadline_ms <= update.min_healthy_ms)
+    reject("update.healthy_deadline_s", "must be more than min_healthy_s (" + seconds_text(update.min_healthy_ms) +
+                                            "), got " + seconds_text(update.healthy_deadline_ms) +
+                                            "; a new instance could never be healthy in time");
+  if (value.contains("auto_revert")) {
+    if (!value["auto_revert"].is_boolean())
+      reject("update.auto_revert", "expected true or false, got " + json_type(value["auto_revert"]));
+    update.auto_revert = value["auto_revert"].get<bool>();
+  }
+  if (value.contains("canary") && expect_uint(value["canary"], "update.canary", 0, 1000) != 0)
+    reject("update.canary", "canaries are not supported yet; leave canary out (or 0)");
+  return update;
+}
+
 ServiceSpec parse_document(const json& doc, const SpecLimits& limits) {
   if (!doc.is_object()) reject("spec", "expected a JSON object, got " + json_type(doc));
   reject_unknown(doc, "", {"name", "provider", "params", "instances", "restart", "depends_on",
-                           "requires", "stop_timeout_s", "constraints", "checks"});
+                           "requires", "stop_timeout_s", "constraints", "checks", "update"});
   ServiceSpec spec;
   if (!doc.contains("name")) reject("name", "required; a service name such as \"echoes\"");
   spec.name = expect_string(doc["name"], "name");
@@ -319,6 +345,7 @@ ServiceSpec parse_document(const json& doc, const SpecLimits& limits) {
   }
   if (doc.contains("constraints")) spec.constraint_tags = parse_constraints(doc["constraints"]);
   if (doc.contains("checks")) spec.checks = parse_checks(doc["checks"]);
+  if (doc.contains("update")) spec.update = parse_update(doc["update"]);
   return spec;
 }
 
@@ -395,6 +422,18 @@ nlohmann::json to_json(const ServiceSpec& spec) {
     }
     out["checks"] = std::move(checks);
   }
+  if (spec.update)
+    out["update"] = {{"max_parallel", spec.update->max_parallel},
+                     {"min_healthy_s", spec.update->min_healthy_ms / 1000.0},
+                     {"healthy_deadline_s", spec.update->healthy_deadline_ms / 1000.0},
+                     {"auto_revert", spec.update->auto_revert}};
+  return out;
+}
+
+nlohmann::json run_spec_of(const ServiceSpec& spec) {
+  auto out = to_json(spec);
+  out.erase("instances");
+  out.erase("update");
   return out;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,18 @@ struct RestartSpec {
 // CheckSpec (bus/messages.hpp); an empty host means the address of the agent that runs it.
 inline constexpr std::size_t kMaxChecks = 8;
 
+// How a new version replaces the running one (`update`, docs/spec.md): `max_parallel`
+// instances at a time, each batch after the last one's new instances ran (and passed their
+// checks) for `min_healthy_ms`; an instance not there within `healthy_deadline_ms` of being
+// moved stops the rollout and, with `auto_revert`, brings the last healthy version back.
+struct UpdateSpec {
+  std::uint32_t max_parallel = 1;
+  std::uint32_t min_healthy_ms = 5'000;
+  std::uint32_t healthy_deadline_ms = 120'000;
+  bool auto_revert = true;
+  bool operator==(const UpdateSpec&) const = default;
+};
+
 struct ServiceSpec {
   std::string name;
   std::string provider;
@@ -40,6 +53,7 @@ struct ServiceSpec {
   std::uint32_t stop_timeout_ms = 5000;
   std::map<std::string, std::string> constraint_tags;  // constraints.tags
   std::vector<CheckSpec> checks;
+  std::optional<UpdateSpec> update;  // none: a new version replaces every instance at once
 };
 
 struct SpecLimits {
@@ -53,6 +67,10 @@ Result<ServiceSpec> parse_spec(std::string_view json_text, const SpecLimits& lim
 
 // The normalized spec with every default filled in; parse_spec(to_json(s)) == s.
 nlohmann::json to_json(const ServiceSpec& spec);
+
+// The normalized spec without what a running instance does not depend on (`instances`,
+// `update`): two versions with equal run specs run the same, so instances carry over.
+nlohmann::json run_spec_of(const ServiceSpec& spec);
 
 // A valid service name: 1-63 of [A-Za-z0-9_.-], starting with a letter or digit.
 bool is_valid_service_name(std::string_view name);

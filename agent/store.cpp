@@ -22,6 +22,7 @@
 #include "agent/membership.hpp"
 #include "agent/subscriptions.hpp"
 #include "agent/placement.hpp"
+#include "agent/rollout_plan.hpp"
 #include "agent/scheduling.hpp"
 #include "agent/service_archive.hpp"
 #include "agent/service_record.hpp"
@@ -511,6 +512,8 @@ class Store {
       if (const auto* held = state_.assignment(entry.service, entry.index)) before = *held;
       if (!state_.merge(entry)) continue;
       publish_change(entry, before);
+      if (before && !before->removed && !entry.removed && before->generation != entry.generation)
+        publish_rollout_move(entry);
       changed.assignments.push_back(entry);
       dirty_services_.insert(entry.service);
     }
@@ -656,6 +659,15 @@ class Store {
   void publish_change(const Entry& entry, const Before& before) {
     for (auto& event : change_events(entry, before, EventSource{config_.self.name, time_.wall_ms()}))
       publish(std::move(event));
+  }
+
+  // service.rollout (batch): an instance moved to the new version of a rolling update.
+  void publish_rollout_move(const AssignmentEntry& entry) {
+    const ServiceEntry* service = state_.service(entry.service);
+    const ServiceSpec* spec = service ? spec_of(*service) : nullptr;
+    if (!spec || entry.generation != service->generation) return;
+    publish(rollout_batch_event(entry, to_string(rollout_progress(state_, *service, *spec)),
+                                EventSource{config_.self.name, time_.wall_ms()}));
   }
 
   // ---- requests from clients and peers -----------------------------------------------------
@@ -1128,6 +1140,7 @@ class Store {
     if (!unsaved_.empty() || !uncollected_.empty()) deadline = std::min(deadline, save_at_);
     if (!disk_problem_.empty()) deadline = std::min(deadline, next_disk_check_);
     if (all_dirty_ || !dirty_services_.empty()) deadline = std::min(deadline, time_.steady_now());
+    for (const auto& [name, at] : rollout_rechecks_) deadline = std::min(deadline, at);
     return deadline;
   }
 
@@ -1145,6 +1158,14 @@ class Store {
     }
     for (const auto& action : detector_.tick(now)) act(action);
     if (now >= next_sync_ && local_.has_handovers()) all_dirty_ = true;  // handover deadlines
+    for (auto it = rollout_rechecks_.begin(); it != rollout_rechecks_.end();) {
+      if (now < it->second) {
+        ++it;
+        continue;
+      }
+      dirty_services_.insert(it->first);
+      it = rollout_rechecks_.erase(it);
+    }
     if (now >= next_sync_ || !sync_soon_.empty()) {
       sync_with(sync_soon_.empty() ? random_live_peer(state_, config_.self.name, random_) : address_of(sync_soon_));
       sync_soon_.clear();
@@ -1396,6 +1417,33 @@ class Store {
       tombstone.stamp = stamp();
       record(tombstone);
     }
+    move_rollouts(targets);
+  }
+
+  // Rolling updates this agent owns: the next batch, the end, or a revert
+  // (agent/rollout_plan.hpp); looked at again when time alone changes the answer.
+  void move_rollouts(const std::vector<std::string>& targets) {
+    const std::uint64_t now_ms = time_.wall_ms();
+    auto writes = plan_rollouts(state_, targets, fit_members(/*include_suspect=*/true), config_.self.name,
+                                spec_lookup_, now_ms);
+    for (auto& move : writes.moves) {
+      log::info(kLog, "rolling ", move.service, "/", move.index, " on ", move.node, " to version ", move.generation);
+      move.stamp = stamp();
+      record(move);
+    }
+    for (auto& service : writes.services) {
+      log::info(kLog, "rollout of ", service.name, ": ",
+                service.rollout.empty() ? "done, version " + std::to_string(service.generation) : service.rollout);
+      service.stamp = stamp();
+      record(service);
+    }
+    if (writes.recheck_at_ms) {
+      auto at = time_.steady_now() + std::chrono::milliseconds(*writes.recheck_at_ms - std::min(*writes.recheck_at_ms, now_ms));
+      for (const auto& name : targets) {
+        const ServiceEntry* service = state_.service(name);
+        if (service && rollout_active(*service)) rollout_rechecks_[name] = at;
+      }
+    }
   }
 
   // Sends the supervisor what this agent should run, when that changed, and tombstones the
@@ -1521,6 +1569,7 @@ class Store {
   bool sweep_pending_ = false;  // a pass over every service is under way (after_change)
   bool owner_duties_were_allowed_ = false;
   std::set<std::string> dirty_services_;
+  std::map<std::string, Clock::time_point> rollout_rechecks_;  // by service: when to plan its rollout again
   std::vector<ServiceEntry> held_specs_;  // restored specs waiting for the network (load)
   std::vector<std::string> seeds_to_join_;         // until join_when_advertised()
   std::set<std::string> unreported_providers_;    // configured, not yet reported by their worker

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <set>
 #include <tuple>
@@ -34,8 +35,30 @@ struct Service {
   std::uint64_t restart_generation = 0;
   bool dependencies_ready = true;
   std::string waiting_reason;
-  std::set<std::uint32_t> assigned;
+  std::set<std::uint32_t> assigned;  // the instances of both versions, when a rollout is under way
+  // A rolling update under way: the instances that still run the stable version, as a
+  // Service of its own (docs/spec.md, "update").
+  std::unique_ptr<Service> stable;
+  // Instances launched from this version with the same run spec carry on unrestarted (a
+  // revert brings the stable spec back as a new version).
+  std::uint64_t carried_from = 0;
 };
+
+// What instance `index` of `service` runs: its current version, or the stable one.
+const Service& target_of(const Service& service, std::uint32_t index) {
+  return service.stable && service.stable->assigned.contains(index) ? *service.stable : service;
+}
+
+Result<Service> service_version(const std::string& spec_json, std::uint64_t version) {
+  auto spec = parse_spec(spec_json, SpecLimits{SIZE_MAX, kMaxInstanceIndex});
+  if (!spec) return std::unexpected(spec.error());
+  Service service;
+  service.run_spec = run_spec_of(*spec).dump();
+  service.spec = std::move(*spec);
+  service.spec_json = spec_json;
+  service.version = version;
+  return service;
+}
 
 struct Instance {
   InstanceId id;
@@ -136,24 +159,32 @@ class Supervisor {
   }
 
   void apply_assignment(const ServiceAssignment& assignment) {
-    auto spec = parse_spec(assignment.spec_json, SpecLimits{SIZE_MAX, kMaxInstanceIndex});
-    if (!spec) {
+    auto current = service_version(assignment.spec_json, assignment.version);
+    std::optional<Result<Service>> stable;
+    if (!assignment.stable_instances.empty())
+      stable = service_version(assignment.stable_spec_json, assignment.stable_version);
+    if (!current || (stable && !*stable)) {
       log::error(kLog, "cannot parse the assigned spec of ", assignment.name, ": ",
-                 spec.error().message);
+                 (!current ? current.error() : stable->error()).message);
       return;
     }
     Service& service = services_[assignment.name];
-    auto run_spec = to_json(*spec);
-    run_spec.erase("instances");
-    service.run_spec = run_spec.dump();
-    service.spec = std::move(*spec);
-    service.spec_json = assignment.spec_json;
-    service.version = assignment.version;
+    service = std::move(*current);
+    service.carried_from = assignment.stable_version;
     service.enabled = assignment.enabled;
     service.restart_generation = assignment.restart_generation;
     service.dependencies_ready = assignment.dependencies_ready;
     service.waiting_reason = assignment.waiting_reason;
     service.assigned = {assignment.instances.begin(), assignment.instances.end()};
+    if (stable) {
+      service.stable = std::make_unique<Service>(std::move(**stable));
+      service.stable->enabled = service.enabled;
+      service.stable->restart_generation = service.restart_generation;
+      service.stable->dependencies_ready = service.dependencies_ready;
+      service.stable->waiting_reason = service.waiting_reason;
+      service.stable->assigned = {assignment.stable_instances.begin(), assignment.stable_instances.end()};
+      service.assigned.insert(assignment.stable_instances.begin(), assignment.stable_instances.end());
+    }
     for (auto index : service.assigned) {
       InstanceId id{assignment.name, index};
       auto key = id.key();
@@ -180,7 +211,8 @@ class Supervisor {
     if (found == instances_.end()) return;
     Instance& instance = found->second;
     auto service_it = services_.find(instance.id.service);
-    const Service* service = service_it == services_.end() ? nullptr : &service_it->second;
+    const Service* service =
+        service_it == services_.end() ? nullptr : &target_of(service_it->second, instance.id.index);
     bool assigned = service && service->assigned.contains(instance.id.index);
     bool wanted = assigned && service->enabled && !shutting_down_;
     if (wanted && scaled_only(instance, *service)) carry_over(instance, *service);
@@ -227,10 +259,12 @@ class Supervisor {
   // The service's version differs from the one `instance` was launched from only in
   // `instances` (mob-tool scale, or a deploy that changed nothing else): what the instance
   // runs is the same. A redeploy of the very same spec is not this: it restarts, as before.
+  // Nor is a revert: the stable spec again as a new version (carried_from), carried over.
   static bool scaled_only(const Instance& instance, const Service& service) {
     return instance.launches > 0 && instance.launched_version != service.version &&
            instance.launched_generation == service.restart_generation &&
-           instance.launched_spec_json != service.spec_json && instance.launched_run_spec == service.run_spec;
+           (instance.launched_spec_json != service.spec_json || instance.launched_version == service.carried_from) &&
+           instance.launched_run_spec == service.run_spec;
   }
 
   // The instance carries on as the new version: never restarted, its state (running,
@@ -360,7 +394,7 @@ class Supervisor {
       reconcile(instance.key);
       return;
     }
-    const Service& service = service_it->second;
+    const Service& service = target_of(service_it->second, instance.id.index);
     auto settle = [&] {
       instance.settled_at = std::make_tuple(instance.launched_version, instance.launched_generation,
                                             instance.launched_spec_json);
@@ -439,8 +473,9 @@ class Supervisor {
     auto service = services_.find(instance.id.service);
     instance.checks.clear();
     instance.health = Health::none;
-    if (service == services_.end() || service->second.spec.checks.empty()) return;
-    const ServiceSpec& spec = service->second.spec;
+    if (service == services_.end()) return;
+    const ServiceSpec& spec = target_of(service->second, instance.id.index).spec;
+    if (spec.checks.empty()) return;
     HealthWatch watch{instance.key, instance.launches, instance.id.service, instance.id.index, spec.checks, {}, ""};
     watch.exec_in_provider = spec.provider != "bash";
     if (spec.provider == "bash") {

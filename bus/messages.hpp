@@ -73,8 +73,14 @@ struct ServiceStatus {
   // A broken dependency rule (a cycle, a dependency removed) and what to do about it; writes
   // through different agents at the same time can make one that neither agent refused.
   std::string problem;
+  // Rolling updates (docs/spec.md, "update"): the last version that ran healthy everywhere
+  // (0: none kept) and how the rollout to `version` stands ("" when there is none, else
+  // e.g. "failed: web/3 unhealthy: ..."), as ServiceEntry holds them.
+  std::uint64_t stable_version = 0;
+  std::string rollout;
   MOB_FIELDS(name, provider, version, instances, enabled, spec_json, instance_list, origin,
-             changed_at, problem)
+             changed_at, problem, stable_version, rollout)
+  MOB_REQUIRED_FIELDS(10)  // stable_version and rollout came with rolling updates (issue 18)
 };
 
 // Which spec a version runs: concurrent deploys through two agents can both make version
@@ -215,8 +221,14 @@ struct ServiceAssignment {
   std::uint64_t restart_generation = 0;  // bumped by `mob-tool restart`
   bool dependencies_ready = true;
   std::string waiting_reason;  // when not ready: why, in words that say what to do
+  // A rolling update in progress: `stable_instances` (not in `instances`) run the last
+  // healthy version, `stable_version` with `stable_spec_json`, until the owner moves them.
+  std::uint64_t stable_version = 0;
+  std::string stable_spec_json;
+  std::vector<std::uint32_t> stable_instances;
   MOB_FIELDS(name, version, spec_json, instances, enabled, restart_generation,
-             dependencies_ready, waiting_reason)
+             dependencies_ready, waiting_reason, stable_version, stable_spec_json, stable_instances)
+  MOB_REQUIRED_FIELDS(8)  // the stable_* fields came with rolling updates (issue 18)
 };
 // Store -> supervisor: this agent no longer runs the service.
 struct ServiceWithdrawn {
@@ -369,7 +381,15 @@ struct ServiceEntry {
   bool removed = false;
   Stamp stamp;
   std::string write_id;  // of the client request that made this version (empty: none)
-  MOB_FIELDS(name, spec_json, generation, enabled, restart_generation, removed, stamp, write_id)
+  // Rolling updates (docs/spec.md, "update"): the last version that ran healthy on every
+  // instance and its spec (0 and "": none kept; instances then all run `generation`), and
+  // how the rollout to `generation` ended when it did not complete ("failed: ...").
+  std::uint64_t stable_generation = 0;
+  std::string stable_spec_json;
+  std::string rollout;
+  MOB_FIELDS(name, spec_json, generation, enabled, restart_generation, removed, stamp, write_id,
+             stable_generation, stable_spec_json, rollout)
+  MOB_REQUIRED_FIELDS(8)  // the stable_* fields and rollout came with rolling updates (issue 18)
 };
 // Where an instance should run, decided by the service's owner; last writer wins.
 struct AssignmentEntry {
@@ -378,7 +398,12 @@ struct AssignmentEntry {
   std::string node;
   bool removed = false;
   Stamp stamp;
-  MOB_FIELDS(service, index, node, removed, stamp)
+  // The service version this instance runs: 0 means the service's current one (as every
+  // assignment did before rolling updates), else its stable_generation until the owner
+  // moves it to the new version (docs/spec.md, "update").
+  std::uint64_t generation = 0;
+  MOB_FIELDS(service, index, node, removed, stamp, generation)
+  MOB_REQUIRED_FIELDS(5)  // generation came with rolling updates (issue 18)
 };
 // How an instance is doing on one node, written by that node (or tombstoned by an owner).
 struct InstanceEntry {

@@ -325,7 +325,9 @@ json to_json(const mob::ServiceStatus& service) {
           {"version", service.version},     {"instances", service.instances},
           {"enabled", service.enabled},     {"spec_json", service.spec_json},
           {"instance_list", instances},
-          {"problem", service.problem}};
+          {"problem", service.problem},
+          {"stable_version", service.stable_version},
+          {"rollout", service.rollout}};
 }
 
 json to_json(const mob::Member& member) {
@@ -664,6 +666,9 @@ int run_status(const CommandInfo& command, Agent& agent, const Args& args) {
     if (!service.problem.empty())
       rows.push_back({service.name, std::to_string(service.version), "-", "-", "-", "-", "-", "-",
                       "-", service.problem});
+    if (!service.rollout.empty())  // a rolling update under way, or how the last one ended
+      rows.push_back({service.name, std::to_string(service.version), "-", "-", "-", "-", "-", "-",
+                      "-", service.rollout});
     for (const auto& instance : service.instance_list) {
       bool running = instance.state == mob::InstanceState::running;
       bool has_process = running || instance.state == mob::InstanceState::starting;

@@ -115,7 +115,8 @@ std::vector<std::string> Rollout::absorb(const StatusReply& status, Time now) {
 std::vector<std::string> Rollout::absorb(const ServiceStatus& service, Time now) {
   check_service(ServiceChange{service.changed_at, service.origin, service.version, service.enabled,
                               /*removed=*/false,
-                              spec_identity(service.spec_json) != deployed_.spec_identity});
+                              spec_identity(service.spec_json) != deployed_.spec_identity, service.rollout});
+  if (service.version == deployed_.version) rolling_ = service.stable_version != 0 && service.rollout.starts_with("rolling out");
   instances_ = service.instances;
   restart_policy_ = restart_policy_of(service.spec_json);
   checked_ = has_checks(service.spec_json);
@@ -134,10 +135,21 @@ std::vector<std::string> Rollout::absorb(const ServiceStatus& service, Time now)
 std::vector<std::string> Rollout::absorb(const Event& event, Time now) {
   std::vector<std::string> lines;
   if (event.service != deployed_.service) return lines;
+  if (event.topic == "service.rollout") {
+    if (event.generation != deployed_.version) return lines;
+    if (event.state == "started") rolling_ = true;
+    if (event.state == "done") rolling_ = false;
+    if (event.state == "batch") {
+      deadline_ = std::max(deadline_, now + wait_timeout_);
+      lines.push_back(deployed_.service + ": " + event.reason);
+    }
+    return lines;
+  }
   if (event.topic.starts_with("service.")) {
+    const bool ended = event.reason.starts_with("failed: ") || event.reason.starts_with("reverted: ");
     check_service(ServiceChange{event.version, event.agent, event.generation,
                                 event.reason != "stopped", event.topic == "service.removed",
-                                event.reason == kConcurrentDeploy});
+                                event.reason == kConcurrentDeploy, ended ? event.reason : ""});
     return lines;
   }
   if (event.instance < 0) return lines;
@@ -221,6 +233,10 @@ Rollout::Outcome Rollout::outcome(Time now) {
                     !wants_restart(restart_policy_, {instance->exit_code, instance->signal, false});
     if (fresh && (instance->state == InstanceState::failed ||
                   (finished && (instance->exit_code != 0 || instance->signal != 0)))) {
+      if (rolling_) {  // the network stops (or reverts) the rolling update and says why
+        if (not_done_.empty()) not_done_ = name(index) + " " + describe(*instance);
+        continue;
+      }
       problem_ = describe(*instance);
       failed_instance_ = index;
       return Outcome::failed;
@@ -240,6 +256,10 @@ Rollout::Outcome Rollout::outcome(Time now) {
       not_done_ = name(index) + " is " + (instance ? describe(*instance) : waiting_for(index));
   }
   if (running_ + finished_ok_ < *instances_ || settled_at_) return Outcome::waiting;
+  if (rolling_) {
+    if (not_done_.empty()) not_done_ = "the rolling update is not done yet";
+    return Outcome::waiting;
+  }
   return Outcome::running;
 }
 
@@ -252,6 +272,12 @@ void Rollout::check_service(const ServiceChange& change) {
   const std::string through = " through agent " + change.agent;
   if (change.removed) {
     problem_ = "was removed" + through + " while waiting for it to run";
+  } else if (change.version == deployed_.version + 1 && change.rollout.starts_with("reverted: ")) {
+    problem_ = "version " + version + " was " + change.rollout + "; version " + std::to_string(change.version) +
+               " runs the last healthy spec again";
+  } else if (change.version == deployed_.version && change.rollout.starts_with("failed: ")) {
+    problem_ = "version " + version + ": the rolling update " + change.rollout +
+               "; the instances not updated run the last healthy version";
   } else if (change.version > deployed_.version) {
     problem_ = "was deployed again (version " + std::to_string(change.version) + through +
                ") while waiting for version " + version;

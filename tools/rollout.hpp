@@ -43,7 +43,9 @@ class Rollout {
   // A status reply read at `now`: the desired count, the restart policy and the state so far.
   // Returns the progress lines to print, such as "web/0  running on node-a (pid 1234)".
   std::vector<std::string> absorb(const StatusReply& status, Time now);
-  // One event; those of other services are ignored. Returns the progress lines to print.
+  // One event; those of other services are ignored. Returns the progress lines to print;
+  // a rolling update's batch (service.rollout) prints "web: 4 of 10 updated, 10 healthy"
+  // and starts the wait again.
   std::vector<std::string> absorb(const Event& event, Time now);
 
   Verdict verdict(Time now);
@@ -64,6 +66,7 @@ class Rollout {
     bool enabled = true;
     bool removed = false;
     bool other_spec = false;  // the spec differs from the one this deploy wrote
+    std::string rollout;      // how a rolling update ended: "failed: ...", "reverted: ..."
   };
   // What one node last said of one instance.
   struct Seen {
@@ -91,6 +94,7 @@ class Rollout {
   std::optional<std::uint32_t> instances_;  // known once a status reply arrived
   RestartPolicy restart_policy_ = RestartPolicy::always;
   bool checked_ = false;  // the service has health checks: running counts once healthy
+  bool rolling_ = false;  // a rolling update to this version is under way: done only when it is
   std::map<std::uint32_t, std::string> assigned_;               // index -> node
   std::map<std::pair<std::uint32_t, std::string>, Seen> seen_;  // (index, node)
   std::map<std::uint32_t, std::string> shown_;

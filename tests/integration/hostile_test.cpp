@@ -647,7 +647,7 @@ TEST_F(Hostile, PingAndMembersThatDoNotDecodeAreRefused) {
     still_up(what);
   }
   // An internal message type is refused as such, its request id kept.
-  client.send(ServiceAssignment{"x", 1, "{}", {0}, true, 0, true, ""}, 8);
+  client.send(ServiceAssignment{"x", 1, "{}", {0}, true, 0, true, "", 0, "", {}}, 8);
   auto reply = client.receive();
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->request_id, 8u);

@@ -104,7 +104,21 @@ TEST(Admission, EveryRequestNamesTheFieldItRefuses) {
   far.service = "web";
   far.node = "agent-1";
   far.index = kMaxInstanceIndex;
+  ServiceEntry stable_ahead;
+  stable_ahead.name = "web";
+  stable_ahead.generation = 2;
+  stable_ahead.stable_generation = 3;
+  ServiceEntry stable_not_json = stable_ahead;
+  stable_not_json.stable_generation = 1;
+  stable_not_json.stable_spec_json = "{";
+  AssignmentEntry far_version;
+  far_version.service = "web";
+  far_version.node = "agent-1";
+  far_version.generation = 1ULL << 53;
   std::vector<Case> cases = {
+      {SyncPush{StateDelta{{}, {stable_ahead}, {}, {}}}, "delta.services[0].stable_generation"},
+      {SyncPush{StateDelta{{}, {stable_not_json}, {}, {}}}, "delta.services[0].stable_spec_json"},
+      {SyncPush{StateDelta{{}, {}, {far_version}, {}}}, "delta.assignments[0].generation"},
       {StatusRequest{"a/b"}, "service"},
       {StatusRequest{std::string(300, 'a')}, "service"},
       {ControlRequest{"", ControlAction::stop, {}}, "service"},

@@ -50,7 +50,7 @@ InstanceStatus sample_instance() {
 }
 
 TEST(Codec, StatusReplyWithNestedRecordsRoundTrips) {
-  ServiceStatus service{"echoes", "bash", 5, 3, false, R"({"name":"echoes"})", {sample_instance()}, "agent-1", 99, "a problem"};
+  ServiceStatus service{"echoes", "bash", 5, 3, false, R"({"name":"echoes"})", {sample_instance()}, "agent-1", 99, "a problem", 1, "failed: x"};
   auto decoded = round_trip(StatusReply{{service, service}});
   ASSERT_EQ(decoded.services.size(), 2u);
   EXPECT_EQ(decoded.services[1].instance_list[0].reason, "killed by signal 9");
@@ -100,7 +100,7 @@ TEST(Codec, RequestsAndInternalMessagesRoundTrip) {
   EXPECT_EQ(round_trip(LogsReply{"x", {{1, "n", std::string("a\0b", 3), 3}}}).chunks[0].data,
             std::string("a\0b", 3));
   EXPECT_EQ(round_trip(ErrorReply{Errc::not_found, "nope"}).code, Errc::not_found);
-  EXPECT_EQ(round_trip(ServiceAssignment{"x", 2, "{}", {0, 1, 2}, true, 4, false, "waiting"}).instances.size(), 3u);
+  EXPECT_EQ(round_trip(ServiceAssignment{"x", 2, "{}", {0, 1, 2}, true, 4, false, "waiting", 1, "{}", {3}}).instances.size(), 3u);
   EXPECT_EQ(round_trip(ProviderEvent{"x.0", ProviderEventKind::exited, 12, -1, 9, "m"}).signal, 9);
   EXPECT_EQ(round_trip(ProviderLogsRequest{{"x.0", "x.1"}, 5, false, 0}).keys.size(), 2u);
   EXPECT_EQ(round_trip(InstanceReport{sample_instance()}).status.pid, 4242);
@@ -158,7 +158,7 @@ TEST(Codec, GarbageBytesAreMalformed) {
 
 TEST(Codec, EveryTruncationIsAnError) {
   auto bytes = encode_message(StatusReply{{ServiceStatus{"echoes", "bash", 1, 1, true, "{}",
-                                                         {sample_instance()}, "agent-1", 99, "a problem"}}});
+                                                         {sample_instance()}, "agent-1", 99, "a problem", 1, "failed: x"}}});
   for (std::size_t length = 0; length < bytes.size(); ++length) {
     auto decoded = decode(std::string_view(bytes).substr(0, length));
     ASSERT_FALSE(decoded) << "prefix of " << length << " bytes decoded";
@@ -300,6 +300,72 @@ TEST(Codec, AControlRequestFromAReleaseBeforeScaleDecodesWithoutInstances) {
   EXPECT_EQ(request.action, ControlAction::restart);
   EXPECT_EQ(request.write_id, "w1");
   EXPECT_EQ(request.instances, 0u);
+}
+
+TEST(Codec, RollingUpdateFieldsRoundTrip) {
+  ServiceEntry entry;
+  entry.name = "web";
+  entry.generation = 3;
+  entry.stable_generation = 2;
+  entry.stable_spec_json = R"({"name":"web"})";
+  entry.rollout = "failed: web/3 unhealthy: http: status 500";
+  AssignmentEntry assignment{"web", 3, "node-a", false, Stamp{7, "node-b"}, 3};
+  StateDelta delta;
+  delta.services.push_back(entry);
+  delta.assignments.push_back(assignment);
+  auto back = round_trip(Gossip{"node-b", 1, delta}).delta;
+  EXPECT_EQ(back.services.at(0).stable_generation, 2u);
+  EXPECT_EQ(back.services.at(0).stable_spec_json, entry.stable_spec_json);
+  EXPECT_EQ(back.services.at(0).rollout, entry.rollout);
+  EXPECT_EQ(back.assignments.at(0).generation, 3u);
+  auto assigned = round_trip(ServiceAssignment{"web", 3, "{}", {0}, true, 0, true, "", 2, R"({"v":1})", {1, 2}});
+  EXPECT_EQ(assigned.stable_version, 2u);
+  EXPECT_EQ(assigned.stable_spec_json, R"({"v":1})");
+  EXPECT_EQ(assigned.stable_instances, (std::vector<std::uint32_t>{1, 2}));
+  ServiceStatus status;
+  status.stable_version = 2;
+  status.rollout = "rolling out from version 2: 1 of 4 updated, 4 healthy";
+  auto reply = round_trip(StatusReply{{status}});
+  EXPECT_EQ(reply.services.at(0).stable_version, 2u);
+  EXPECT_EQ(reply.services.at(0).rollout, status.rollout);
+}
+
+TEST(Codec, RecordsFromAReleaseBeforeRollingUpdatesDecodeWithoutTheirFields) {
+  auto decoded = decode(hand_packed(kProtocolVersion, type_code(Body{SyncPush{}}), [](auto& pk) {
+    pk.pack_array(1);     // SyncPush
+    pk.pack_array(4);     // StateDelta
+    pk.pack_array(0);     // members
+    pk.pack_array(1);     // services
+    pk.pack_array(8);     // ServiceEntry as it was: no stable_*, no rollout
+    pk.pack(std::string("web"));
+    pk.pack(std::string("{}"));
+    pk.pack(4);
+    pk.pack(true);
+    pk.pack(0);
+    pk.pack(false);
+    pk.pack_array(2);
+    pk.pack(99);
+    pk.pack(std::string("node-a"));
+    pk.pack(std::string("w1"));
+    pk.pack_array(1);     // assignments
+    pk.pack_array(5);     // AssignmentEntry as it was: no generation
+    pk.pack(std::string("web"));
+    pk.pack(1);
+    pk.pack(std::string("node-a"));
+    pk.pack(false);
+    pk.pack_array(2);
+    pk.pack(100);
+    pk.pack(std::string("node-a"));
+    pk.pack_array(0);     // instances
+  }));
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  const auto& delta = std::get<SyncPush>(decoded->body).delta;
+  EXPECT_EQ(delta.services.at(0).generation, 4u);
+  EXPECT_EQ(delta.services.at(0).write_id, "w1");
+  EXPECT_EQ(delta.services.at(0).stable_generation, 0u);
+  EXPECT_TRUE(delta.services.at(0).rollout.empty());
+  EXPECT_EQ(delta.assignments.at(0).node, "node-a");
+  EXPECT_EQ(delta.assignments.at(0).generation, 0u) << "0: the service's current version, as before";
 }
 
 TEST(Codec, EnumOutOfRangeIsRejected) {

@@ -51,7 +51,7 @@ StatusReply status(std::uint32_t instances, std::vector<InstanceStatus> instance
     for (std::uint32_t index = 0; index < instances; ++index)
       instance_list.push_back(instance(index, "", InstanceState::pending, "waiting for placement"));
   ServiceStatus service{"web", "bash", 2, instances, true, spec_json(policy), instance_list,
-                        "agent-a", kWrittenAt, ""};
+                        "agent-a", kWrittenAt, "", 0, ""};
   return StatusReply{{service}};
 }
 
@@ -384,6 +384,70 @@ TEST(Rollout, WithoutAnyStatusTheTimeoutSaysOnlyThatTheVersionIsNotRunning) {
   EXPECT_EQ(rollout.verdict(kStart + 1000ms).message,
             "web version 2 is not running after 1000 ms" + kHint +
                 "; wait longer with --wait-timeout MS");
+}
+
+// A rolling update (docs/spec.md, "update"): the status says one is under way; each move
+// prints the progress; running is only the end once the rollout is done; a failing instance
+// leaves the verdict to the network, which reverts (or stops) and says why.
+StatusReply rolling_status() {
+  auto reply = status(2, {instance(0, "node-a", InstanceState::running, "", 1),
+                          instance(1, "node-b", InstanceState::running, "", 1)});
+  reply.services[0].stable_version = 1;
+  reply.services[0].rollout = "rolling out from version 1: 0 of 2 updated, 2 healthy";
+  return reply;
+}
+
+Event rollout_event(const std::string& state, std::int64_t ms, std::string reason, std::int32_t index = -1) {
+  Event event = service_event("service.rollout", "agent-b", ms, 2, std::move(reason));
+  event.state = state;
+  event.instance = index;
+  return event;
+}
+
+TEST(Rollout, ARollingUpdatePrintsEachMoveAndEndsOnlyWhenDone) {
+  Rollout rollout(deployed(), kStart, kWaitTimeout);
+  rollout.absorb(rolling_status(), kStart + 10ms);
+  auto moved = rollout.absorb(rollout_event("batch", 20, "1 of 2 updated, 2 healthy", 0), kStart + 20ms);
+  EXPECT_EQ(moved, std::vector<std::string>{"web: 1 of 2 updated, 2 healthy"});
+  rollout.absorb(instance_event("instance.running", 0, "node-a", 30), kStart + 30ms);
+  rollout.absorb(rollout_event("batch", 40, "2 of 2 updated, 2 healthy", 1), kStart + 40ms);
+  rollout.absorb(instance_event("instance.running", 1, "node-b", 50), kStart + 50ms);
+  auto before_done = rollout.verdict(kStart + 2s);
+  EXPECT_EQ(before_done.outcome, Outcome::waiting) << "every instance runs version 2, the rollout is not done yet";
+  rollout.absorb(rollout_event("done", 2'000, "every instance runs version 2"), kStart + 2s);
+  EXPECT_EQ(rollout.verdict(kStart + 2s).outcome, Outcome::running);
+}
+
+TEST(Rollout, EachMoveStartsTheWaitAgain) {
+  Rollout rollout(deployed(), kStart, kWaitTimeout);
+  rollout.absorb(rolling_status(), kStart + 10ms);
+  rollout.absorb(rollout_event("batch", 50'000, "1 of 2 updated, 2 healthy", 0), kStart + 50s);
+  EXPECT_FALSE(rollout.wants_final_status(kStart + 70s)) << "the wait runs to 110 s after the move";
+  EXPECT_TRUE(rollout.wants_final_status(kStart + 111s));
+}
+
+TEST(Rollout, ARevertedRollingUpdateFailsWithTheNetworksReasonNotTheInstancesOwn) {
+  Rollout rollout(deployed(), kStart, kWaitTimeout);
+  rollout.absorb(rolling_status(), kStart + 10ms);
+  rollout.absorb(failed_event(0, 30, "exited with code 3; gave up"), kStart + 30ms);
+  EXPECT_EQ(rollout.verdict(kStart + 40ms).outcome, Outcome::waiting) << "the owner decides";
+  rollout.absorb(service_event("service.updated", "agent-b", 50, 3, "reverted: web/0 exited: exited with code 3"),
+                 kStart + 50ms);
+  auto verdict = rollout.verdict(kStart + 60ms);
+  EXPECT_EQ(verdict.outcome, Outcome::failed);
+  EXPECT_EQ(verdict.message, "web version 2 was reverted: web/0 exited: exited with code 3; version 3 runs the "
+                             "last healthy spec again" + kHint);
+}
+
+TEST(Rollout, AStoppedRollingUpdateWithoutRevertFails) {
+  Rollout rollout(deployed(), kStart, kWaitTimeout);
+  rollout.absorb(rolling_status(), kStart + 10ms);
+  rollout.absorb(service_event("service.updated", "agent-b", 50, 2, "failed: web/0 unhealthy: http: HTTP 500"),
+                 kStart + 50ms);
+  auto verdict = rollout.verdict(kStart + 60ms);
+  EXPECT_EQ(verdict.outcome, Outcome::failed);
+  EXPECT_EQ(verdict.message, "web version 2: the rolling update failed: web/0 unhealthy: http: HTTP 500; the "
+                             "instances not updated run the last healthy version" + kHint);
 }
 
 }  // namespace

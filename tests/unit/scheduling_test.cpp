@@ -38,7 +38,7 @@ class Scheduling : public ::testing::Test {
   }
 
   void assign(const std::string& service, std::uint32_t index, const std::string& node) {
-    state_.merge(AssignmentEntry{service, index, node, false, Stamp{++stamp_, "x"}});
+    state_.merge(AssignmentEntry{service, index, node, false, Stamp{++stamp_, "x"}, 0});
   }
 
   void report(const std::string& service, std::uint32_t index, const std::string& node) {
@@ -116,6 +116,19 @@ TEST_F(Scheduling, AnInstanceOnAFailedAgentMovesAndItsRecordIsTombstoned) {
   ASSERT_EQ(writes.instance_tombstones.size(), 1u);
   EXPECT_EQ(writes.instance_tombstones[0].status.node, "dead");
   EXPECT_TRUE(writes.instance_tombstones[0].removed);
+}
+
+TEST_F(Scheduling, AMovedInstanceKeepsTheVersionARolloutGaveIt) {
+  add_member("a", MemberState::alive);
+  add_member("dead", MemberState::failed);
+  add_service("web", 2);
+  state_.merge(AssignmentEntry{"web", 0, "dead", false, Stamp{++stamp_, "x"}, 7});
+  auto writes = plan(owner("web"));
+  ASSERT_EQ(writes.assignments.size(), 2u);
+  for (const auto& write : writes.assignments) {
+    EXPECT_EQ(write.node, "a");
+    EXPECT_EQ(write.generation, write.index == 0 ? 7u : 0u) << "web/" << write.index;
+  }
 }
 
 TEST_F(Scheduling, ASuspectKeepsItsInstancesButGetsNoNewOnes) {

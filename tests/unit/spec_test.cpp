@@ -250,5 +250,59 @@ TEST(Spec, BadChecksNameTheFieldAndTheFix) {
   EXPECT_EQ(parse_spec(with_checks(R"([{"type": "tcp", "port": 80, "host": "localhost"}])"))->checks[0].host, "127.0.0.1");
 }
 
+std::string with_update(const std::string& update) {
+  return R"({"name": "web", "provider": "bash", "params": {"command": "true"}, "update": )" + update + "}";
+}
+
+TEST(Spec, NoUpdateBlockMeansAllAtOnce) {
+  auto spec = parse_spec(R"({"name": "a", "provider": "bash", "params": {"command": "true"}})");
+  ASSERT_TRUE(spec);
+  EXPECT_FALSE(spec->update);
+  EXPECT_FALSE(to_json(*spec).contains("update"));
+}
+
+TEST(Spec, UpdateBlockParsesWithDefaultsAndRoundTrips) {
+  auto spec = parse_spec(with_update("{}"));
+  ASSERT_TRUE(spec) << spec.error().message;
+  ASSERT_TRUE(spec->update);
+  EXPECT_EQ(*spec->update, UpdateSpec{});
+  spec = parse_spec(with_update(R"({"max_parallel": 3, "min_healthy_s": 0.5, "healthy_deadline_s": 30, "auto_revert": false, "canary": 0})"));
+  ASSERT_TRUE(spec) << spec.error().message;
+  EXPECT_EQ(*spec->update, (UpdateSpec{3, 500, 30'000, false}));
+  auto again = parse_spec(to_json(*spec).dump());
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->update, spec->update);
+  EXPECT_EQ(to_json(*again), to_json(*spec));
+}
+
+TEST(Spec, TheUpdateBlockIsNotPartOfWhatAnInstanceRuns) {
+  auto plain = parse_spec(R"({"name": "web", "provider": "bash", "params": {"command": "true"}, "instances": 2})");
+  auto rolled = parse_spec(with_update(R"({"max_parallel": 2})"));
+  ASSERT_TRUE(plain && rolled);
+  EXPECT_EQ(run_spec_of(*plain), run_spec_of(*rolled));
+}
+
+TEST(Spec, BadUpdateBlocksNameTheField) {
+  EXPECT_EQ(error_of(with_update(R"({"max_parallel": 0})")),
+            "update.max_parallel: expected an integer from 1 to 1000, got 0");
+  EXPECT_EQ(error_of(with_update(R"({"max_parallel": 1001})")),
+            "update.max_parallel: expected an integer from 1 to 1000, got 1001");
+  EXPECT_EQ(error_of(with_update(R"({"min_healthy_s": -1})")),
+            "update.min_healthy_s: expected seconds from 0 to 3600, got -1");
+  EXPECT_EQ(error_of(with_update(R"({"healthy_deadline_s": 0.5})")),
+            "update.healthy_deadline_s: expected seconds from 1 to 86400, got 0.5");
+  EXPECT_EQ(error_of(with_update(R"({"min_healthy_s": 10, "healthy_deadline_s": 10})")),
+            "update.healthy_deadline_s: must be more than min_healthy_s (10), got 10; a new instance could never "
+            "be healthy in time");
+  EXPECT_EQ(error_of(with_update(R"({"auto_revert": "yes"})")),
+            "update.auto_revert: expected true or false, got string");
+  EXPECT_EQ(error_of(with_update(R"({"canary": 1})")),
+            "update.canary: canaries are not supported yet; leave canary out (or 0)");
+  EXPECT_EQ(error_of(with_update(R"({"batch": 1})")),
+            "update.batch: unknown field; allowed fields are max_parallel, min_healthy_s, healthy_deadline_s, "
+            "auto_revert, canary");
+  EXPECT_EQ(error_of(with_update("5")), "update: expected an object such as {\"max_parallel\": 1, \"min_healthy_s\": 5}, got integer");
+}
+
 }  // namespace
 }  // namespace mob

@@ -126,6 +126,44 @@ TEST_F(ClientCommands, AFirstDeployWritesVersionOneStampedOnceAndAnsweredByThisA
   EXPECT_EQ(state_.service("web"), nullptr) << "deciding writes nothing";
 }
 
+TEST_F(ClientCommands, ADeployWithAnUpdateBlockKeepsTheHealthyVersionItReplacesAsTheStableOne) {
+  auto spec = [](const std::string& name, const std::string& command, int instances, bool update = true) {
+    return R"({"name": ")" + name + R"(", "provider": "bash", "params": {"command": ")" + command +
+           R"("}, "instances": )" + std::to_string(instances) + (update ? R"(, "update": {"max_parallel": 1}})" : "}");
+  };
+  auto runs = [&](const std::string& name, std::uint64_t version, std::uint32_t count) {
+    for (std::uint32_t index = 0; index < count; ++index) {
+      assign(name, index, "node-a");
+      InstanceEntry entry;
+      entry.status = InstanceStatus{name, index, "node-a", InstanceState::running, 0, 1, 1, -1, 0, "", version,
+                                    Health::none, {}};
+      entry.stamp = Stamp{++stamp_, "node-a"};
+      state_.merge(entry);
+    }
+  };
+  auto first = decide_deploy(view(), DeployRequest{spec("web", "sleep 1", 2), ""}, stamper());
+  ASSERT_TRUE(first && first->entry);
+  EXPECT_EQ(first->entry->stable_generation, 0u) << "a first deploy replaces nothing";
+  state_.merge(*first->entry);
+  runs("web", 1, 2);
+  auto second = decide_deploy(view(), DeployRequest{spec("web", "sleep 2", 2), ""}, stamper());
+  ASSERT_TRUE(second && second->entry);
+  EXPECT_EQ(second->entry->generation, 2u);
+  EXPECT_EQ(second->entry->stable_generation, 1u);
+  EXPECT_EQ(second->entry->stable_spec_json, first->entry->spec_json);
+
+  auto scaled = decide_deploy(view(), DeployRequest{spec("web", "sleep 1", 3), ""}, stamper());
+  EXPECT_EQ(scaled->entry->stable_generation, 0u) << "only instances changed: nothing to roll";
+  auto plain = decide_deploy(view(), DeployRequest{spec("web", "sleep 2", 2, /*update=*/false), ""}, stamper());
+  EXPECT_EQ(plain->entry->stable_generation, 0u) << "no update block: all at once";
+
+  auto api = decide_deploy(view(), DeployRequest{spec("api", "sleep 1", 2), ""}, stamper());
+  state_.merge(*api->entry);
+  runs("api", 1, 1);  // api/1 does not run: no healthy version to keep
+  auto api_again = decide_deploy(view(), DeployRequest{spec("api", "sleep 2", 2), ""}, stamper());
+  EXPECT_EQ(api_again->entry->stable_generation, 0u);
+}
+
 TEST_F(ClientCommands, ADeployAgainIsTheNextVersionAndKeepsTheRestartGeneration) {
   deploy("web").restart_generation = 4;
   auto write = decide_deploy(view(), DeployRequest{spec_text("web", 3), ""}, stamper());
@@ -329,6 +367,39 @@ TEST_F(LocalAssignmentsTest, TheSupervisorIsToldWhatRunsHereOnceAndAgainOnlyWhen
   ASSERT_EQ(clock_off.to_supervisor.size(), 1u);
   EXPECT_TRUE(std::get<ServiceAssignment>(clock_off.to_supervisor[0]).instances.empty());
   EXPECT_EQ(local_.local_instances(), 0u);
+}
+
+TEST_F(LocalAssignmentsTest, DuringARollingUpdateTheInstancesNotMovedRunTheStableVersion) {
+  deploy("web", 3);
+  const std::string stable_spec = state_.service("web")->spec_json;
+  ServiceEntry& rolling = deploy("web", 3);
+  rolling.stable_generation = 1;
+  rolling.stable_spec_json = stable_spec;
+  assign("web", 0, "node-a");
+  assign("web", 1, "node-a");
+  assign("web", 2, "node-b");
+  AssignmentEntry moved = *state_.assignment("web", 1);
+  moved.generation = 2;
+  moved.stamp = Stamp{++stamp_, "x"};
+  state_.merge(moved);
+  auto changes = update({"web"});
+  ASSERT_EQ(changes.to_supervisor.size(), 1u);
+  const auto& told = std::get<ServiceAssignment>(changes.to_supervisor[0]);
+  EXPECT_EQ(told.version, 2u);
+  EXPECT_EQ(told.instances, std::vector<std::uint32_t>{1}) << "moved: the new version";
+  EXPECT_EQ(told.stable_instances, std::vector<std::uint32_t>{0}) << "not moved: the stable version";
+  EXPECT_EQ(told.stable_version, 1u);
+  EXPECT_EQ(told.stable_spec_json, stable_spec);
+  EXPECT_EQ(local_.local_instances(), 2u);
+
+  // Reverted: the stable spec is current again, every instance runs it.
+  rolling.rollout = "reverted: web/1 unhealthy";
+  auto reverted = update({"web"});
+  ASSERT_EQ(reverted.to_supervisor.size(), 1u);
+  const auto& after = std::get<ServiceAssignment>(reverted.to_supervisor[0]);
+  EXPECT_EQ(after.instances, (std::vector<std::uint32_t>{0, 1}));
+  EXPECT_TRUE(after.stable_instances.empty());
+  EXPECT_EQ(after.stable_version, 1u) << "instances launched from it carry over";
 }
 
 TEST_F(LocalAssignmentsTest, AnInstanceMovedAwayRunsHereUntilItsNewCopyRunsOrTheLimitPasses) {
@@ -539,6 +610,20 @@ TEST(ServiceRecord, ARecordReadsBackAsTheEntryItWasWrittenFrom) {
   EXPECT_EQ(back->stamp.hlc, entry.stamp.hlc);
   EXPECT_EQ(back->stamp.origin, "node-a");
   EXPECT_EQ(back->write_id, "w-9");
+  EXPECT_EQ(back->stable_generation, 0u);
+  EXPECT_TRUE(back->stable_spec_json.empty());
+
+  // A rolling update under way keeps its stable version across a restart.
+  auto stable = parse_spec(spec_text("web", 1));
+  ASSERT_TRUE(stable);
+  entry.stable_generation = 6;
+  entry.stable_spec_json = to_json(*stable).dump();
+  entry.rollout = "failed: web/0 unhealthy";
+  auto rolling = parse_service_record(service_record_text(entry));
+  ASSERT_TRUE(rolling) << rolling.error().message;
+  EXPECT_EQ(rolling->stable_generation, 6u);
+  EXPECT_EQ(rolling->stable_spec_json, entry.stable_spec_json);
+  EXPECT_EQ(rolling->rollout, "failed: web/0 unhealthy");
 }
 
 TEST(ServiceRecord, WhatIsNotARecordIsRefusedNeverThrown) {

@@ -75,7 +75,7 @@ class SupervisorOnManualTime : public ::testing::Test {
 };
 
 TEST_F(SupervisorOnManualTime, RestartBackoffDoublesUpToItsMaximumThenGivesUp) {
-  send_body(store_, ServiceAssignment{"web", 1, kFailingSpec, {0}, true, 0, true, ""});
+  send_body(store_, ServiceAssignment{"web", 1, kFailingSpec, {0}, true, 0, true, "", 0, "", {}});
   turn();
   ASSERT_EQ(starts(), 1u);
 
@@ -114,7 +114,7 @@ TEST_F(SupervisorOnManualTime, RestartBackoffDoublesUpToItsMaximumThenGivesUp) {
 }
 
 TEST_F(SupervisorOnManualTime, TheBudgetComesBackOnceTheWindowHasPassed) {
-  send_body(store_, ServiceAssignment{"web", 1, kFailingSpec, {0}, true, 0, true, ""});
+  send_body(store_, ServiceAssignment{"web", 1, kFailingSpec, {0}, true, 0, true, "", 0, "", {}});
   turn();
   ASSERT_EQ(starts(), 1u);
   start_and_fail();
@@ -128,6 +128,63 @@ TEST_F(SupervisorOnManualTime, TheBudgetComesBackOnceTheWindowHasPassed) {
   time_.advance(61s);
   start_and_fail();
   EXPECT_EQ(starts(), 1u);
+}
+
+// A rolling update: an instance the owner has not moved keeps the stable version's process;
+// a moved one restarts from the new version; a revert (the stable spec current again)
+// restarts none of those that ran it.
+TEST_F(SupervisorOnManualTime, ARollingUpdateRestartsOnlyTheMovedInstancesAndARevertNone) {
+  const std::string v1 = R"({"name": "web", "provider": "bash", "params": {"command": "exec sleep 1"}, "instances": 2})";
+  const std::string v2 = R"({"name": "web", "provider": "bash", "params": {"command": "exec sleep 2"}, "instances": 2})";
+  auto stops = [&](std::vector<std::string>& keys, std::size_t& started) {
+    for (const auto& body : drain(worker_)) {
+      if (const auto* stop = std::get_if<ProviderStop>(&body)) keys.push_back(stop->key);
+      started += std::holds_alternative<ProviderStart>(body);
+    }
+  };
+  send_body(store_, ServiceAssignment{"web", 1, v1, {0, 1}, true, 0, true, "", 0, "", {}});
+  turn();
+  ASSERT_EQ(starts(), 2u);
+  for (const char* key : {"web.0", "web.1"}) send_body(worker_, ProviderEvent{key, ProviderEventKind::started, 10, -1, 0, ""});
+  turn();
+  drain(store_);
+
+  // Version 2 deployed with a rollout: nothing moved yet, both run version 1.
+  send_body(store_, ServiceAssignment{"web", 2, v2, {}, true, 0, true, "", 1, v1, {0, 1}});
+  turn();
+  std::vector<std::string> stopped;
+  std::size_t started = 0;
+  stops(stopped, started);
+  EXPECT_TRUE(stopped.empty()) << "not moved: no restart";
+  EXPECT_EQ(started, 0u);
+
+  // The owner moves web/0: it alone restarts, from version 2.
+  send_body(store_, ServiceAssignment{"web", 2, v2, {0}, true, 0, true, "", 1, v1, {1}});
+  turn();
+  stops(stopped, started);
+  EXPECT_EQ(stopped, std::vector<std::string>{"web.0"});
+  send_body(worker_, ProviderEvent{"web.0", ProviderEventKind::stopped, 0, -1, 15, ""});
+  turn();
+  std::vector<Body> to_worker = drain(worker_);
+  ASSERT_EQ(to_worker.size(), 1u);
+  ASSERT_TRUE(std::holds_alternative<ProviderStart>(to_worker[0]));
+  EXPECT_NE(std::get<ProviderStart>(to_worker[0]).params_json.find("sleep 2"), std::string::npos);
+  send_body(worker_, ProviderEvent{"web.0", ProviderEventKind::started, 11, -1, 0, ""});
+  turn();
+
+  // Reverted: version 3 holds version 1's spec; web/1 (launched from version 1) carries on,
+  // web/0 (version 2) starts from it again.
+  send_body(store_, ServiceAssignment{"web", 3, v1, {0, 1}, true, 0, true, "", 1, "", {}});
+  turn();
+  stopped.clear();
+  stops(stopped, started);
+  EXPECT_EQ(stopped, std::vector<std::string>{"web.0"});
+  bool web1_reported_at_3 = false;
+  for (const auto& body : drain(store_))
+    if (const auto* report = std::get_if<InstanceReport>(&body))
+      web1_reported_at_3 = web1_reported_at_3 || (report->status.index == 1 && report->status.spec_version == 3 &&
+                                                   report->status.state == InstanceState::running && report->status.pid == 10);
+  EXPECT_TRUE(web1_reported_at_3) << "web/1 runs on as version 3 with its process";
 }
 
 }  // namespace
