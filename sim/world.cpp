@@ -179,8 +179,7 @@ struct World::Impl {
       subscriptions.erase(publisher->second);
     }
     void to_supervisor(Body body) override { supervise(body); }
-    void to_main(Body) override {}
-    void reply_to_main(const Routed&, Body) override {}
+    void to_main(ControlBody) override {}
 
     // ---- the simulated supervisor ----------------------------------------------------------
     void supervise(const Body& body) {

@@ -118,8 +118,7 @@ class StoreHarness::Link final : public StoreTransport {
   void subscribe(const std::string& pub_address) override;
   void unsubscribe(const std::string& pub_address) override;
   void to_supervisor(Body body) override;
-  void to_main(Body) override {}
-  void reply_to_main(const Routed&, Body) override {}
+  void to_main(ControlBody) override {}
 
  private:
   StoreHarness& harness_;
@@ -210,7 +209,7 @@ void StoreHarness::restart(const std::string& name) {
 void StoreHarness::leave(const std::string& name) {
   Agent& leaving = agent(name);
   if (!leaving.store) throw std::logic_error(name + " is not running");
-  leaving.store->on_main(Routed{"main", Envelope{kProtocolVersion, 0, {}, LeaveCommand{}}});
+  leaving.store->on_main(AnnounceLeave{});
   after_inputs(leaving);
 }
 
