@@ -8,6 +8,75 @@
 
 namespace mob {
 
+void ActorStartup::ready() { settle(Outcome::ready, {}); }
+
+void ActorStartup::settle(Outcome outcome, std::string why) {
+  {
+    std::lock_guard lock(mutex_);
+    if (outcome_ != Outcome::waiting) return;
+    outcome_ = outcome;
+    why_ = std::move(why);
+  }
+  settled_.notify_all();
+}
+
+bool ActorStartup::is_ready() {
+  std::lock_guard lock(mutex_);
+  return outcome_ == Outcome::ready;
+}
+
+ActorStartup::Outcome ActorStartup::wait(std::string& why) {
+  std::unique_lock lock(mutex_);
+  settled_.wait(lock, [&] { return outcome_ != Outcome::waiting; });
+  why = why_;
+  return outcome_;
+}
+
+Result<std::unique_ptr<Actor>> Actor::start(std::string name, Body body, OnEnd on_end) {
+  std::unique_ptr<Actor> actor(new Actor(std::move(name)));
+  Actor* self = actor.get();
+  try {
+    actor->thread_ = std::jthread([self, body = std::move(body), on_end = std::move(on_end)]() mutable {
+      std::optional<std::string> crash;
+      try {
+        body(self->startup_);
+      } catch (const std::exception& e) {
+        crash = e.what();
+      } catch (...) {
+        crash = "an exception that is not a std::exception";
+      }
+      if (!self->startup_.is_ready()) {
+        // The starter reports it, then joins this thread before the Actor goes.
+        self->ended_ = true;
+        self->startup_.settle(ActorStartup::Outcome::failed,
+                              crash ? *crash : "it ended before it was ready");
+        return;
+      }
+      if (crash) log::error("actor", "the ", self->name_, " thread stopped on an internal error: ", *crash);
+      self->ended_ = true;
+      if (on_end) on_end(crash.has_value());
+    });
+  } catch (const std::system_error& e) {
+    return fail(Errc::internal, "cannot start the " + actor->name_ + " thread: " + e.what());
+  }
+  std::string why;
+  if (actor->startup_.wait(why) != ActorStartup::Outcome::ready) {
+    actor->thread_.join();
+    return fail(Errc::internal, "the " + actor->name_ + " thread did not start: " + why);
+  }
+  return actor;
+}
+
+void Actor::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Actor::detach() {
+  if (thread_.joinable()) thread_.detach();
+}
+
+Actor::~Actor() { join(); }
+
 Pipe make_pipe(zmq::context_t& context, std::string_view name) {
   static std::atomic<unsigned> counter{0};
   std::string endpoint =
@@ -32,6 +101,44 @@ bool send_routed(zmq::socket_t& socket, std::string_view route, const Envelope& 
   return send_frames(socket, {route, payload}, /*dont_wait=*/true);
 }
 
+bool send_control(zmq::socket_t& socket, const ControlBody& body) {
+  return send_frames(socket, {encode_control(body)}, /*dont_wait=*/true);
+}
+
+std::optional<PipeMessage> receive_any(zmq::socket_t& socket) {
+  while (true) {
+    auto frames = recv_frames(socket, /*dont_wait=*/true);
+    if (!frames) return std::nullopt;
+    if (frames->size() == 1) {
+      auto control = decode_control(frames->front());
+      if (!control) {
+        log::error("actor", "dropped a control message: ", control.error().message);
+        continue;
+      }
+      return PipeMessage{std::move(*control)};
+    }
+    if (frames->size() != 2) {
+      log::error("actor", "dropped an internal message of ", frames->size(), " frames");
+      continue;
+    }
+    auto envelope = decode((*frames)[1], SIZE_MAX);
+    if (!envelope) {
+      log::error("actor", "dropped an internal message: ", envelope.error().message);
+      continue;
+    }
+    return PipeMessage{Routed{std::move((*frames)[0]), std::move(*envelope)}};
+  }
+}
+
+std::optional<ControlBody> receive_control(zmq::socket_t& socket) {
+  while (auto message = receive_any(socket)) {
+    if (auto* control = std::get_if<ControlBody>(&*message)) return std::move(*control);
+    log::error("actor", "dropped ", type_name(std::get<Routed>(*message).envelope.body),
+               " on a pipe for control messages only");
+  }
+  return std::nullopt;
+}
+
 std::optional<Routed> receive_routed(zmq::socket_t& socket) {
   while (true) {
     auto frames = recv_frames(socket, /*dont_wait=*/true);
@@ -49,16 +156,16 @@ std::optional<Routed> receive_routed(zmq::socket_t& socket) {
   }
 }
 
-Result<void> ask_actor(zmq::socket_t& control, std::string_view actor, Body request,
-                       const std::function<bool(const Body&)>& is_reply, const AskLimits& limits) {
-  const std::string what = std::string(type_name(request));
+Result<void> ask_actor(zmq::socket_t& control, std::string_view actor, ControlBody request,
+                       const std::function<bool(const ControlBody&)>& is_reply, const AskLimits& limits) {
+  const std::string what = std::string(control_name(request));
   auto dead = [&] { return limits.dead != nullptr && limits.dead->load(); };
   auto gone = [&] {
     log::error("actor", "the ", actor, " actor's thread has ended; it cannot answer ", what);
     return fail(Errc::unavailable, "the " + std::string(actor) + " actor's thread has ended");
   };
   if (dead()) return gone();
-  send_body(control, std::move(request));
+  send_control(control, request);
   const TimeSource& time = system_time();
   const auto deadline = time.steady_now() + limits.limit;
   while (true) {
@@ -68,8 +175,9 @@ Result<void> ask_actor(zmq::socket_t& control, std::string_view actor, Body requ
                  poll_wait(time, deadline, std::chrono::milliseconds(100)));
     if (limits.also_poll_fd >= 0 && (items[1].revents & ZMQ_POLLIN) && limits.on_fd_readable)
       limits.on_fd_readable();
-    while (auto reply = receive_routed(control))
-      if (is_reply(reply->envelope.body)) return {};
+    // Other messages (a worker's events on its pipe to the supervisor) are not the answer.
+    while (auto reply = receive_any(control))
+      if (const auto* body = std::get_if<ControlBody>(&*reply); body && is_reply(*body)) return {};
     if (dead()) return gone();
     if (time.steady_now() >= deadline) {
       log::error("actor", "the ", actor, " actor did not answer ", what, " within ",

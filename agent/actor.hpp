@@ -1,21 +1,85 @@
-// Plumbing for the agent's actors: inproc PAIR pipes created on the main thread and handed
-// to their owning threads, and typed sends/receives of [route, envelope] messages.
+// The agent's actors: one shape for every thread (Actor: started with a ready handshake,
+// stopped by its typed terminate command, joined in the destructor), the inproc PAIR pipes
+// created on the main thread and handed to their owning threads, and typed sends/receives.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <exception>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <variant>
 
 #include <zmq.hpp>
 
+#include "agent/control.hpp"
 #include "bus/codec.hpp"
 #include "bus/error.hpp"
 
 namespace mob {
+
+// An actor's side of its start-up handshake (czmq's zactor): its thread calls ready() once
+// its set-up is done, just before its loop. Until then, the thread that starts it waits.
+class ActorStartup {
+ public:
+  void ready();
+
+ private:
+  friend class Actor;
+  enum class Outcome { waiting, ready, failed };
+  void settle(Outcome outcome, std::string why);
+  bool is_ready();
+  // Blocks until the actor's thread has said ready or failed; `why` then says why it failed.
+  Outcome wait(std::string& why);
+
+  std::mutex mutex_;
+  std::condition_variable settled_;
+  Outcome outcome_ = Outcome::waiting;
+  std::string why_;
+};
+
+// One actor's thread. start() runs `body` on a new thread and returns once the body has
+// called ready(); a body that throws or returns before that is a failed start: the error
+// (Errc::internal) names the actor and what went wrong, and its thread has ended. A body
+// that throws after ready() is logged in one line naming the actor. The actor stops on its
+// own typed terminate command (ShutdownRequest) on its control pipe, sent by whoever owns
+// that pipe. The destructor joins the thread (std::jthread): REQUIRED: the terminate
+// command was sent first, or the thread has ended. Not thread-safe: one owner.
+class Actor {
+ public:
+  using Body = std::move_only_function<void(ActorStartup&)>;  // may own the actor's sockets
+  // Runs on the actor's thread as its last step after a good start; `crashed`: the body
+  // ended with an exception.
+  using OnEnd = std::function<void(bool crashed)>;
+
+  static Result<std::unique_ptr<Actor>> start(std::string name, Body body, OnEnd on_end = {});
+
+  const std::string& name() const { return name_; }
+  // Whether the body has ended (set just before on_end runs).
+  bool ended() const { return ended_.load(); }
+  void join();
+  // Leaves a thread that does not end to the process's end. REQUIRED: this Actor then
+  // outlives the thread (the agent leaks it), since the thread reads it.
+  void detach();
+
+  ~Actor();
+  Actor(const Actor&) = delete;
+  Actor& operator=(const Actor&) = delete;
+
+ private:
+  explicit Actor(std::string name) : name_(std::move(name)) {}
+
+  std::string name_;
+  ActorStartup startup_;
+  std::atomic<bool> ended_{false};
+  std::jthread thread_;  // last: the thread reads the members above
+};
 
 // Both ends of one inproc link; each end then belongs to exactly one thread.
 struct Pipe {
@@ -25,11 +89,22 @@ struct Pipe {
 Pipe make_pipe(zmq::context_t& context, std::string_view name);
 
 // A message on a pipe: `route` is the client identity a reply must reach (empty when the
-// message is internal); actors pass it back untouched.
+// message is internal); actors pass it back untouched. Two frames: [route, envelope].
 struct Routed {
   std::string route;
   Envelope envelope;
 };
+
+// A control message (agent/control.hpp) is one frame on a pipe, so a pipe that carries
+// both (supervisor <-> provider workers, supervisor <-> health checker) tells them apart;
+// the control pipes between main and the actors carry control messages only.
+bool send_control(zmq::socket_t& socket, const ControlBody& body);
+// Next control message on a control-only pipe; nullopt when nothing waits. Anything else
+// there is a bug: logged and dropped.
+std::optional<ControlBody> receive_control(zmq::socket_t& socket);
+// Next message on a pipe that carries both kinds.
+using PipeMessage = std::variant<Routed, ControlBody>;
+std::optional<PipeMessage> receive_any(zmq::socket_t& socket);
 
 bool send_routed(zmq::socket_t& socket, std::string_view route, const Envelope& envelope);
 
@@ -58,19 +133,19 @@ struct AskLimits {
   std::function<void()> on_fd_readable;
 };
 
-// Sends `request` to the actor named `actor` on its control pipe and waits for a message for
-// which `is_reply` holds (other messages are dropped). Errors: the actor's thread ended
-// (Errc::unavailable), or it did not answer within the limit (Errc::timeout); both name the
-// actor and the request, and are logged in one line, so a shutdown never hangs on a stuck
-// actor.
-Result<void> ask_actor(zmq::socket_t& control, std::string_view actor, Body request,
-                       const std::function<bool(const Body&)>& is_reply, const AskLimits& limits);
+// Sends the control message `request` to the actor named `actor` on its pipe and waits for
+// a control message for which `is_reply` holds (other messages are dropped). Errors: the
+// actor's thread ended (Errc::unavailable), or it did not answer within the limit
+// (Errc::timeout); both name the actor and the request, and are logged in one line, so a
+// shutdown never hangs on a stuck actor.
+Result<void> ask_actor(zmq::socket_t& control, std::string_view actor, ControlBody request,
+                       const std::function<bool(const ControlBody&)>& is_reply, const AskLimits& limits);
 
 template <class Reply, class Request>
 Result<void> ask_actor(zmq::socket_t& control, std::string_view actor, Request request,
                        const AskLimits& limits) {
-  return ask_actor(control, actor, Body{std::move(request)},
-                   [](const Body& body) { return std::holds_alternative<Reply>(body); }, limits);
+  return ask_actor(control, actor, ControlBody{std::move(request)},
+                   [](const ControlBody& body) { return std::holds_alternative<Reply>(body); }, limits);
 }
 
 // One step of an actor's loop (a message, a round of timers) that must not take the actor

@@ -11,7 +11,6 @@
 #include <csignal>
 #include <cstring>
 #include <functional>
-#include <list>
 #include <random>
 #include <thread>
 #include <tuple>
@@ -36,13 +35,6 @@
 
 namespace mob {
 namespace {
-// One actor's thread as the main thread holds it: joined in stop() once it has ended.
-struct ActorThread {
-  std::string name;
-  std::atomic<bool> ended{false};
-  std::jthread thread;
-};
-
 // The longest message the PUB socket takes: subscriptions (a topic prefix and libzmq's
 // 1-byte header), and the CURVE handshake, whose INITIATE command is about 300 bytes.
 constexpr std::size_t kMaxSubscriptionBytes = 1024;
@@ -56,7 +48,11 @@ struct Agent::State {
   zmq::socket_t supervisor_control;
   zmq::socket_t store_control;
   zmq::socket_t io_control;
-  std::list<ActorThread> threads;  // a list: each thread holds its entry's address
+  std::vector<std::unique_ptr<Actor>> actors;  // in start order; joined in stop()
+  // Which actors the main thread asks to stop: after a failed start, only those started.
+  bool supervisor_started = false;
+  bool store_started = false;
+  bool io_started = false;
   bool stopped = false;
   // Set by an actor's thread whose loop ended with an exception (a bug: every step is
   // guarded); `died` wakes the main thread, which then stops the agent and exits non-zero.
@@ -93,32 +89,39 @@ constexpr std::chrono::seconds kThreadEndLimit{10};
 // docs/spec.md), then the workers stop what is left (docker: up to a minute more).
 constexpr std::chrono::seconds kSupervisorStopLimit{3600 + 120};
 
-// Starts `loop(args...)` on its own thread. An exception that escapes it is logged in one
-// line, marks the actor dead and wakes the main thread: the agent then stops cleanly.
-template <class Loop, class... Args>
-void spawn_actor(Agent::State& state, std::string_view name, std::atomic<bool>& dead, Loop loop,
-                 Args&&... args) {
-  ActorThread& entry = state.threads.emplace_back();
-  entry.name = std::string(name);
-  entry.thread = std::jthread([&state, &dead, &entry, loop,
-                               arguments = std::make_tuple(std::forward<Args>(args)...)]() mutable {
-    std::uint64_t one = 1;
-    try {
-      std::apply(loop, std::move(arguments));
-      entry.ended = true;
-      [[maybe_unused]] auto written = ::write(state.ended, &one, sizeof one);
-      return;
-    } catch (const std::exception& e) {
-      log::error(kLog, "the ", entry.name, " thread stopped on an internal error: ", e.what(),
-                 "; stopping the agent");
-    } catch (...) {
-      log::error(kLog, "the ", entry.name, " thread stopped on an internal error; stopping the agent");
-    }
-    dead = true;
-    entry.ended = true;
-    [[maybe_unused]] auto died = ::write(state.died, &one, sizeof one);
-    [[maybe_unused]] auto written = ::write(state.ended, &one, sizeof one);
-  });
+// Starts `body(startup, args...)` as an Actor and waits until it is ready. An exception that
+// escapes it later is logged in one line (by Actor), marks the actor dead and wakes the main
+// thread: the agent then stops cleanly.
+template <class Run, class... Args>
+Result<void> start_actor(Agent::State& state, std::string name, std::atomic<bool>& dead, Run body,
+                         Args&&... args) {
+  auto actor = Actor::start(
+      std::move(name),
+      [body, arguments = std::make_tuple(std::forward<Args>(args)...)](ActorStartup& startup) mutable {
+        std::apply([&](auto&&... held) { body(startup, std::forward<decltype(held)>(held)...); },
+                   std::move(arguments));
+      },
+      [&state, &dead](bool crashed) {
+        std::uint64_t one = 1;
+        if (crashed) {
+          log::error(kLog, "stopping the agent after that internal error");
+          dead = true;
+          [[maybe_unused]] auto died = ::write(state.died, &one, sizeof one);
+        }
+        [[maybe_unused]] auto written = ::write(state.ended, &one, sizeof one);
+      });
+  if (!actor) return std::unexpected(actor.error());
+  state.actors.push_back(std::move(*actor));
+  return {};
+}
+
+// A worker or the health checker started before the supervisor failed to: the main thread
+// still holds their pipes, so it stops them itself (their destructors then join them).
+void stop_without_supervisor(Agent::State& state, const std::vector<std::pair<zmq::socket_t*, std::string>>& started) {
+  for (const auto& [pipe, name] : started)
+    static_cast<void>(ask_actor<ShutdownDone>(*pipe, name, ShutdownRequest{true},
+                                              AskLimits{kControlAnswerLimit, nullptr, -1, {}}));
+  state.actors.clear();
 }
 
 Result<int> lock_data_dir(const std::filesystem::path& dir) {
@@ -224,6 +227,9 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
   if (!archive) return std::unexpected(archive.error());
   auto agent_id = load_agent_id(options.data_dir);
   if (!agent_id) return std::unexpected(agent_id.error());
+  // Holds the agent stopped after a failed start; declared before the sockets below so that
+  // they are closed before its ZeroMQ context is.
+  std::unique_ptr<Agent> stopped_after_failure;
 
   const std::string router_endpoint = "tcp://" + options.bind + ":" + std::to_string(options.port);
   const std::string pub_endpoint = "tcp://" + options.bind + ":" + std::to_string(options.pub_port);
@@ -271,18 +277,31 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
   state->supervisor_control = std::move(supervisor_control.first);
 
   std::map<std::string, zmq::socket_t> worker_pipes;
+  auto supervisor_health = make_pipe(state->context, "supervisor-health");
+  // Until the supervisor runs, the main thread holds the pipes of the actors it stops.
+  std::vector<std::pair<zmq::socket_t*, std::string>> started_before_supervisor;
+  auto failed_before_supervisor = [&](Error error) -> Result<std::unique_ptr<Agent>> {
+    stop_without_supervisor(*state, started_before_supervisor);
+    return std::unexpected(std::move(error));
+  };
   for (std::size_t i = 0; i < providers.size(); ++i) {
     auto pipe = make_pipe(state->context, "worker-" + options.providers[i]);
-    worker_pipes.emplace(options.providers[i], std::move(pipe.first));
-    spawn_actor(*state, "worker " + options.providers[i], state->worker_dead, run_provider_worker,
-                options.providers[i], std::move(providers[i]), std::move(pipe.second),
-                static_cast<const TimeSource*>(nullptr));
+    auto& held = worker_pipes.emplace(options.providers[i], std::move(pipe.first)).first->second;
+    const std::string name = "worker " + options.providers[i];
+    if (auto started = start_actor(*state, name, state->worker_dead, run_provider_worker,
+                                   options.providers[i], std::move(providers[i]),
+                                   std::move(pipe.second), static_cast<const TimeSource*>(nullptr));
+        !started)
+      return failed_before_supervisor(started.error());
+    started_before_supervisor.emplace_back(&held, name);
   }
 
-  auto supervisor_health = make_pipe(state->context, "supervisor-health");
-  spawn_actor(*state, "health", state->health_dead, run_health_checker,
-              HealthConfig{check_host_of_endpoint(router_endpoint), *agent_id, nullptr},
-              std::move(supervisor_health.second));
+  if (auto started = start_actor(*state, "health", state->health_dead, run_health_checker,
+                                 HealthConfig{check_host_of_endpoint(router_endpoint), *agent_id, nullptr},
+                                 std::move(supervisor_health.second));
+      !started)
+    return failed_before_supervisor(started.error());
+  started_before_supervisor.emplace_back(&supervisor_health.first, "health");
 
   Member self;
   self.name = options.name;
@@ -309,19 +328,40 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
   store_config.reconnect_timeout = options.reconnect_timeout;
   if (network_key) store_config.curve = ClientKeys{*network_key, network_key->public_key};
 
-  spawn_actor(*state, "supervisor", state->supervisor_dead, run_supervisor, SupervisorConfig{options.name},
-                              std::move(store_supervisor.second), std::move(io_supervisor.second),
-                              std::move(supervisor_control.second), std::move(worker_pipes),
-                              std::move(supervisor_health.first));
-  spawn_actor(*state, "store", state->store_dead, run_store, std::move(store_config), std::move(*archive),
-                              std::ref(state->context),
-                              std::move(io_store.second), std::move(store_supervisor.first),
-                              std::move(store_control.second), std::move(pub));
-  spawn_actor(*state, "io", state->io_dead, run_io,
-                              IoConfig{options.name, options.max_message_bytes,
-                                       options.max_pending_requests},
-                              std::move(router), std::move(io_store.first),
-                              std::move(io_supervisor.first), std::move(io_control.second));
+  if (auto started = start_actor(*state, "supervisor", state->supervisor_dead, run_supervisor,
+                                 SupervisorConfig{options.name}, std::move(store_supervisor.second),
+                                 std::move(io_supervisor.second), std::move(supervisor_control.second),
+                                 std::move(worker_pipes), std::move(supervisor_health.first));
+      !started) {
+    // Its set-up only takes its pipes, so this is out of memory or out of threads. The pipes
+    // of the workers and the health checker went with it: nothing can tell them to stop and
+    // no instance runs yet, so they (and the context their sockets hold) are left to the
+    // process's end.
+    for (auto& actor : state->actors) actor->detach();
+    static_cast<void>(state.release());
+    return std::unexpected(started.error());
+  }
+  state->supervisor_started = true;
+  // From here a failed start stops what runs the way stop() always does.
+  auto failed_after_supervisor = [&](Error error) -> Result<std::unique_ptr<Agent>> {
+    stopped_after_failure.reset(new Agent(std::move(state)));
+    stopped_after_failure->stop();
+    return std::unexpected(std::move(error));
+  };
+  if (auto started = start_actor(*state, "store", state->store_dead, run_store, std::move(store_config),
+                                 std::move(*archive), std::ref(state->context), std::move(io_store.second),
+                                 std::move(store_supervisor.first), std::move(store_control.second),
+                                 std::move(pub));
+      !started)
+    return failed_after_supervisor(started.error());
+  state->store_started = true;
+  if (auto started = start_actor(*state, "io", state->io_dead, run_io,
+                                 IoConfig{options.name, options.max_message_bytes, options.max_pending_requests},
+                                 std::move(router), std::move(io_store.first),
+                                 std::move(io_supervisor.first), std::move(io_control.second));
+      !started)
+    return failed_after_supervisor(started.error());
+  state->io_started = true;
   log::info(kLog, "agent ", options.name, " listening on ", router_endpoint, " (events on ",
             pub_endpoint, "), data in ", options.data_dir.string());
   return std::unique_ptr<Agent>(new Agent(std::move(state)));
@@ -346,8 +386,8 @@ void Agent::wait_for_stop(int signal_fd) {
         else log::info(kLog, "SIGHUP: nothing to reload (no --key-file)");
       }
     }
-    while (auto message = receive_routed(state_->store_control)) {
-      if (std::holds_alternative<LeaveCommand>(message->envelope.body)) {
+    while (auto message = receive_control(state_->store_control)) {
+      if (std::holds_alternative<LeaveAsked>(*message)) {
         log::info(kLog, "asked to leave the network: stopping services, then exiting");
         return;
       }
@@ -364,8 +404,9 @@ void Agent::stop(int signal_fd) {
   auto answered = [&](Result<void> result) {
     if (!result && result.error().code == Errc::timeout) state.unanswered = true;
   };
-  answered(ask_actor<LeaveReply>(state.store_control, "store", LeaveCommand{},
-                                 AskLimits{kControlAnswerLimit, &state.store_dead, -1, {}}));
+  if (state.store_started)
+    answered(ask_actor<LeaveAnnounced>(state.store_control, "store", AnnounceLeave{},
+                                   AskLimits{kControlAnswerLimit, &state.store_dead, -1, {}}));
   // Services first (the supervisor waits for them), then the store, then the network. A
   // second signal meanwhile means now: what is left is killed at once.
   bool urged = false;
@@ -376,20 +417,22 @@ void Agent::stop(int signal_fd) {
       return;
     urged = true;
     log::warn(kLog, "second signal: killing every service left at once (SIGKILL)");
-    send_body(state.supervisor_control, ShutdownRequest{true});
+    send_control(state.supervisor_control, ShutdownRequest{true});
   };
-  answered(ask_actor<ShutdownDone>(state.supervisor_control, "supervisor", ShutdownRequest{},
-                                   AskLimits{kSupervisorStopLimit, &state.supervisor_dead, signal_fd, on_signal}));
-  answered(ask_actor<ShutdownDone>(state.store_control, "store", ShutdownRequest{},
-                                   AskLimits{kControlAnswerLimit, &state.store_dead, -1, {}}));
-  answered(ask_actor<ShutdownDone>(state.io_control, "io", ShutdownRequest{},
-                                   AskLimits{kControlAnswerLimit, &state.io_dead, -1, {}}));
+  if (state.supervisor_started)
+    answered(ask_actor<ShutdownDone>(state.supervisor_control, "supervisor", ShutdownRequest{},
+                                     AskLimits{kSupervisorStopLimit, &state.supervisor_dead, signal_fd, on_signal}));
+  if (state.store_started)
+    answered(ask_actor<ShutdownDone>(state.store_control, "store", ShutdownRequest{},
+                                     AskLimits{kControlAnswerLimit, &state.store_dead, -1, {}}));
+  if (state.io_started)
+    answered(ask_actor<ShutdownDone>(state.io_control, "io", ShutdownRequest{},
+                                     AskLimits{kControlAnswerLimit, &state.io_dead, -1, {}}));
   if (!join_threads_within(kThreadEndLimit)) {
     // Joining a thread that never ends would hang the exit, and closing the ZeroMQ context
     // would wait for its sockets: both are left to the process's end.
     state.unanswered = true;
-    for (auto& actor : state.threads)
-      if (actor.thread.joinable()) actor.thread.detach();
+    for (auto& actor : state.actors) actor->detach();
     log::error(kLog, "stopped, leaving the threads above behind (exit status 1)");
     abandoned_threads_ = true;
     static_cast<void>(state_.release());
@@ -403,8 +446,8 @@ bool Agent::join_threads_within(std::chrono::milliseconds limit) {
   State& state = *state_;
   const auto deadline = system_time().steady_now() + limit;
   auto all_ended = [&] {
-    return std::all_of(state.threads.begin(), state.threads.end(),
-                       [](const ActorThread& actor) { return actor.ended.load(); });
+    return std::all_of(state.actors.begin(), state.actors.end(),
+                       [](const auto& actor) { return actor->ended(); });
   };
   while (!all_ended() && system_time().steady_now() < deadline) {
     zmq::pollitem_t item{nullptr, state.ended, ZMQ_POLLIN, 0};
@@ -413,15 +456,15 @@ bool Agent::join_threads_within(std::chrono::milliseconds limit) {
     [[maybe_unused]] auto got = ::read(state.ended, &count, sizeof count);
   }
   bool every = true;
-  for (auto& actor : state.threads) {
-    if (actor.ended) {
-      if (actor.thread.joinable()) actor.thread.join();
+  for (auto& actor : state.actors) {
+    if (actor->ended()) {
+      actor->join();
     } else {
-      log::error(kLog, "the ", actor.name, " thread did not end within ", limit.count(), " ms");
+      log::error(kLog, "the ", actor->name(), " thread did not end within ", limit.count(), " ms");
       every = false;
     }
   }
-  if (every) state.threads.clear();
+  if (every) state.actors.clear();
   return every;
 }
 

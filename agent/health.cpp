@@ -153,8 +153,13 @@ class HealthChecker {
         }
         reap(items, reap_from);
       });
-      while (auto message = receive_routed(supervisor_))
-        guard_.run(type_name(message->envelope.body), [&] { handle(*message); });
+      while (auto message = receive_any(supervisor_)) {
+        if (const auto* control = std::get_if<ControlBody>(&*message))
+          guard_.run(control_name(*control), [&] { handle_control(*control); });
+        else
+          guard_.run(type_name(std::get<Routed>(*message).envelope.body),
+                     [&] { handle(std::get<Routed>(*message)); });
+      }
       if (finished_) break;
       guard_.run("a round of checks", [&] { finish_and_start(); });
     }
@@ -187,11 +192,15 @@ class HealthChecker {
       unwatch(unwatched->key);
     } else if (const auto* result = std::get_if<ProviderExecCheckResult>(&body)) {
       exec_result(*result);
-    } else if (std::holds_alternative<ShutdownRequest>(body)) {
+    }
+  }
+
+  void handle_control(const ControlBody& body) {
+    if (std::holds_alternative<ShutdownRequest>(body)) {
       for (auto& [key, watched] : watched_)
         for (auto& probe : watched.probes) abandon(probe);
       watched_.clear();
-      reply_to(supervisor_, message, ShutdownDone{});
+      send_control(supervisor_, ShutdownDone{});
       finished_ = true;
     }
   }
@@ -472,8 +481,9 @@ std::string check_host_of_endpoint(const std::string& endpoint) {
   return "127.0.0.1";
 }
 
-void run_health_checker(HealthConfig config, zmq::socket_t supervisor) {
+void run_health_checker(ActorStartup& startup, HealthConfig config, zmq::socket_t supervisor) {
   HealthChecker checker(std::move(config), std::move(supervisor));
+  startup.ready();
   checker.run();
 }
 

@@ -10,6 +10,7 @@
 
 #include <zmq.hpp>
 
+#include "agent/actor.hpp"
 #include "agent/time_source.hpp"
 
 namespace mob {
@@ -20,9 +21,10 @@ struct HealthConfig {
   const TimeSource* time = nullptr;  // null: the machine's clocks
 };
 
-// Runs until ShutdownRequest arrives on `supervisor` (answered with ShutdownDone): takes
+// The body of the health checker's Actor: ready once set up, then runs until
+// ShutdownRequest arrives on `supervisor` (answered with ShutdownDone): takes
 // HealthWatch / HealthUnwatch from it and sends it HealthChange.
-void run_health_checker(HealthConfig config, zmq::socket_t supervisor);
+void run_health_checker(ActorStartup& startup, HealthConfig config, zmq::socket_t supervisor);
 
 // The IP address of a ROUTER endpoint ("tcp://10.0.0.5:6666" -> "10.0.0.5"), the default
 // host of checks; a wildcard bind ("*", 0.0.0.0, ::) gives the loopback address.

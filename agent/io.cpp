@@ -148,10 +148,10 @@ class Io {
       }
       relay_replies(store_);
       relay_replies(supervisor_);
-      while (auto message = receive_routed(control_)) {
-        if (std::holds_alternative<ShutdownRequest>(message->envelope.body)) {
+      while (auto message = receive_control(control_)) {
+        if (std::holds_alternative<ShutdownRequest>(*message)) {
           stopping_ = true;
-          reply_to(control_, *message, ShutdownDone{});
+          send_control(control_, ShutdownDone{});
         }
       }
     }
@@ -236,10 +236,11 @@ class Io {
 
 }  // namespace
 
-void run_io(IoConfig config, zmq::socket_t router, zmq::socket_t store, zmq::socket_t supervisor,
-            zmq::socket_t control) {
+void run_io(ActorStartup& startup, IoConfig config, zmq::socket_t router, zmq::socket_t store,
+            zmq::socket_t supervisor, zmq::socket_t control) {
   Io io(std::move(config), std::move(router), std::move(store), std::move(supervisor),
         std::move(control));
+  startup.ready();
   io.run();
 }
 

@@ -7,6 +7,8 @@
 
 #include <zmq.hpp>
 
+#include "agent/actor.hpp"
+
 namespace mob {
 
 struct IoConfig {
@@ -17,8 +19,9 @@ struct IoConfig {
   std::size_t max_pending_requests = 1024;
 };
 
-// Runs until ShutdownRequest arrives on `control`.
-void run_io(IoConfig config, zmq::socket_t router, zmq::socket_t store,
+// The body of the I/O Actor: ready once set up, then runs until ShutdownRequest arrives on
+// `control`.
+void run_io(ActorStartup& startup, IoConfig config, zmq::socket_t router, zmq::socket_t store,
             zmq::socket_t supervisor, zmq::socket_t control);
 
 }  // namespace mob

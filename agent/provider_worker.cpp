@@ -29,8 +29,13 @@ class Worker {
       auto deadline = std::min(time_.steady_now() + std::chrono::seconds(1), next_availability_check_);
       if (auto next = provider_->next_deadline()) deadline = std::min(deadline, *next);
       poll_sockets(items.data(), items.size(), poll_wait(time_, deadline));
-      while (auto message = receive_routed(supervisor_))
-        guard_.run(type_name(message->envelope.body), [&] { handle(*message); });
+      while (auto message = receive_any(supervisor_)) {
+        if (const auto* control = std::get_if<ControlBody>(&*message))
+          guard_.run(control_name(*control), [&] { handle_control(*control); });
+        else
+          guard_.run(type_name(std::get<Routed>(*message).envelope.body),
+                     [&] { handle(std::get<Routed>(*message)); });
+      }
       guard_.run("the provider's events", [&] {
         for (auto& event : provider_->poll()) send_body(supervisor_, std::move(event));
         for (auto& result : provider_->take_exec_results()) send_body(supervisor_, std::move(result));
@@ -65,10 +70,14 @@ class Worker {
         reply.chunks.push_back(
             provider_->read_logs(key, logs->tail_lines, logs->from_offset, logs->offset));
       reply_to(supervisor_, message, std::move(reply));
-    } else if (const auto* shutdown = std::get_if<ShutdownRequest>(&body)) {
+    }
+  }
+
+  void handle_control(const ControlBody& body) {
+    if (const auto* shutdown = std::get_if<ShutdownRequest>(&body)) {
       provider_->stop_all(shutdown->now ? std::chrono::milliseconds(0) : std::chrono::seconds(2));
       for (auto& event : provider_->poll()) send_body(supervisor_, std::move(event));
-      reply_to(supervisor_, message, ShutdownDone{});
+      send_control(supervisor_, ShutdownDone{});
       finished_ = true;
     }
   }
@@ -85,9 +94,10 @@ class Worker {
 
 }  // namespace
 
-void run_provider_worker(std::string name, std::unique_ptr<Provider> provider,
+void run_provider_worker(ActorStartup& startup, std::string name, std::unique_ptr<Provider> provider,
                          zmq::socket_t supervisor, const TimeSource* time) {
   Worker worker(std::move(name), std::move(provider), std::move(supervisor), time ? *time : system_time());
+  startup.ready();
   worker.run();
 }
 

@@ -149,7 +149,7 @@ class Store {
   // dropped, a reply on the link to a peer's ROUTER.
   void on_request(const Routed& request) { handle_request(request); }
   void on_supervisor(const Routed& message) { handle_supervisor(message); }
-  void on_main(const Routed& message) { handle_control(message); }
+  void on_main(const ControlBody& message) { handle_control(message); }
   void on_gossip(const std::vector<std::string>& frames) { handle_gossip(frames); }
   void on_subscription_lost(const std::string& pub_address) { on_subscription_dropped(pub_address); }
   void on_peer_reply(const std::string& address, const std::vector<std::string>& frames) {
@@ -709,7 +709,7 @@ class Store {
             begin_join(body.seeds);
           } else if constexpr (std::is_same_v<T, LeaveCommand>) {
             net_.reply(request, LeaveReply{});
-            net_.to_main(LeaveCommand{});  // main stops the agent, which announces it
+            net_.to_main(LeaveAsked{});  // main stops the agent, which announces it
           } else {
             net_.reply(request,
                      ErrorReply{Errc::unknown_type, "the store does not answer " +
@@ -1478,15 +1478,14 @@ class Store {
     record(entry);
   }
 
-  void handle_control(const Routed& message) {
-    const Body& body = message.envelope.body;
+  void handle_control(const ControlBody& body) {
     if (std::holds_alternative<ShutdownRequest>(body)) {
       stopping_ = true;
       flush();
-      net_.reply_to_main(message, ShutdownDone{});
-    } else if (std::holds_alternative<LeaveCommand>(body)) {
+      net_.to_main(ShutdownDone{});
+    } else if (std::holds_alternative<AnnounceLeave>(body)) {
       leave();
-      net_.reply_to_main(message, LeaveReply{});
+      net_.to_main(LeaveAnnounced{});
     }
   }
 
@@ -1612,7 +1611,7 @@ PeerStore::~PeerStore() = default;
 void PeerStore::start() { store_->start(); }
 void PeerStore::on_request(const Routed& request) { store_->on_request(request); }
 void PeerStore::on_supervisor(const Routed& message) { store_->on_supervisor(message); }
-void PeerStore::on_main(const Routed& message) { store_->on_main(message); }
+void PeerStore::on_main(const ControlBody& message) { store_->on_main(message); }
 void PeerStore::on_gossip(const std::vector<std::string>& frames) { store_->on_gossip(frames); }
 void PeerStore::on_subscription_lost(const std::string& pub_address) { store_->on_subscription_lost(pub_address); }
 void PeerStore::on_peer_reply(const std::string& address, const std::vector<std::string>& frames) {
@@ -1675,8 +1674,12 @@ class ZmqStoreDriver final : public StoreTransport {
   ZmqStoreDriver(const ZmqStoreDriver&) = delete;
   ZmqStoreDriver& operator=(const ZmqStoreDriver&) = delete;
 
-  void run() {
+  // The state on disk, this agent's record, the join: before the loop, and before ready.
+  void start() {
     guard_.run("starting", [&] { store_.start(); });
+  }
+
+  void run() {
     while (!store_.stopping()) {
       std::vector<zmq::pollitem_t> items = {{io_.handle(), 0, ZMQ_POLLIN, 0},
                                             {supervisor_.handle(), 0, ZMQ_POLLIN, 0},
@@ -1706,8 +1709,8 @@ class ZmqStoreDriver final : public StoreTransport {
         while (auto message = receive_routed(supervisor_))
           guard_.run(type_name(message->envelope.body), [&] { store_.on_supervisor(*message); });
       if (ready(2))
-        while (auto message = receive_routed(control_))
-          guard_.run(type_name(message->envelope.body), [&] { store_.on_main(*message); });
+        while (auto message = receive_control(control_))
+          guard_.run(control_name(*message), [&] { store_.on_main(*message); });
       for (int i = 0; ready(3) && i < 1000; ++i) {
         auto frames = recv_frames(sub_);
         if (!frames) break;
@@ -1754,10 +1757,7 @@ class ZmqStoreDriver final : public StoreTransport {
   void unsubscribe(const std::string& pub_address) override { sub_.disconnect(outgoing(pub_address)); }
 
   void to_supervisor(Body body) override { send_body(supervisor_, std::move(body)); }
-  void to_main(Body body) override { send_body(control_, std::move(body)); }
-  void reply_to_main(const Routed& request, Body body) override {
-    reply_to(control_, request, std::move(body));
-  }
+  void to_main(ControlBody body) override { send_control(control_, body); }
 
  private:
   // Connections leave from the address this agent listens on (ZeroMQ's "source;target"
@@ -1831,11 +1831,13 @@ class ZmqStoreDriver final : public StoreTransport {
 
 }  // namespace
 
-void run_store(StoreConfig config, ServiceArchive archive, zmq::context_t& context,
-               zmq::socket_t io, zmq::socket_t supervisor, zmq::socket_t control,
-               zmq::socket_t pub) {
+void run_store(ActorStartup& startup, StoreConfig config, ServiceArchive archive,
+               zmq::context_t& context, zmq::socket_t io, zmq::socket_t supervisor,
+               zmq::socket_t control, zmq::socket_t pub) {
   ZmqStoreDriver driver(std::move(config), std::move(archive), context, std::move(io), std::move(supervisor),
                         std::move(control), std::move(pub));
+  driver.start();
+  startup.ready();
   driver.run();
 }
 

@@ -68,7 +68,7 @@ class PeerStore {
   void start();
   void on_request(const Routed& request);      // from a client or a peer, on the ROUTER
   void on_supervisor(const Routed& message);   // an instance report, a provider's availability
-  void on_main(const Routed& message);         // ShutdownRequest, LeaveCommand
+  void on_main(const ControlBody& message);    // ShutdownRequest, AnnounceLeave
   void on_gossip(const std::vector<std::string>& frames);  // [topic, envelope] from a PUB
   void on_subscription_lost(const std::string& pub_address);
   void on_peer_reply(const std::string& address, const std::vector<std::string>& frames);
@@ -87,12 +87,14 @@ class PeerStore {
   std::unique_ptr<Store> store_;
 };
 
-// Runs the store's loop until ShutdownRequest arrives on `control`. `io` brings client and
+// The body of the store's Actor: ready once its sockets are set up and it has started (the
+// state on disk, the join sent), then runs the store's loop until ShutdownRequest arrives on `control`. `io` brings client and
 // peer requests (and takes the replies); `supervisor` takes assignments and brings
 // instance reports; `pub` is the agent's PUB socket; `archive` keeps the specs across
-// restarts. A LeaveCommand on `control` makes the agent announce that it leaves; the store sends one back when a client asked it to leave.
-void run_store(StoreConfig config, ServiceArchive archive, zmq::context_t& context,
-               zmq::socket_t io, zmq::socket_t supervisor, zmq::socket_t control,
-               zmq::socket_t pub);
+// restarts. AnnounceLeave on `control` makes the agent announce that it leaves; the store sends
+// LeaveAsked there when a client asked it to leave.
+void run_store(ActorStartup& startup, StoreConfig config, ServiceArchive archive,
+               zmq::context_t& context, zmq::socket_t io, zmq::socket_t supervisor,
+               zmq::socket_t control, zmq::socket_t pub);
 
 }  // namespace mob

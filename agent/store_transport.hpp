@@ -31,10 +31,9 @@ class StoreTransport {
   virtual void unsubscribe(const std::string& pub_address) = 0;
   // To the supervisor (assignments, withdrawals).
   virtual void to_supervisor(Body body) = 0;
-  // To main: a LeaveCommand when a client asked this agent to leave; and the reply to one
-  // of main's requests (ShutdownRequest, LeaveCommand).
-  virtual void to_main(Body body) = 0;
-  virtual void reply_to_main(const Routed& request, Body body) = 0;
+  // To main: LeaveAsked when a client asked this agent to leave; and the answer to main's
+  // control messages (ShutdownDone to ShutdownRequest, LeaveAnnounced to AnnounceLeave).
+  virtual void to_main(ControlBody body) = 0;
 };
 
 }  // namespace mob

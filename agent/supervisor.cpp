@@ -122,12 +122,23 @@ class Supervisor {
     auto step = [&](const Routed& message, auto handler) {
       guard_.run(type_name(message.envelope.body), [&] { (this->*handler)(message); });
     };
-    while (auto message = receive_routed(control_)) step(*message, &Supervisor::handle_control);
+    // Workers and the health checker send control messages too: their ShutdownDone.
+    auto step_any = [&](const PipeMessage& message, auto handler, bool& done) {
+      if (const auto* routed = std::get_if<Routed>(&message)) step(*routed, handler);
+      else if (std::holds_alternative<ShutdownDone>(std::get<ControlBody>(message))) done = true;
+    };
+    while (auto message = receive_control(control_))
+      guard_.run(control_name(*message), [&] { handle_control(*message); });
     while (auto message = receive_routed(store_)) step(*message, &Supervisor::handle_store);
     while (auto message = receive_routed(io_)) step(*message, &Supervisor::handle_request);
-    for (auto& [name, worker] : workers_)
-      while (auto message = receive_routed(worker)) step(*message, &Supervisor::handle_worker);
-    while (auto message = receive_routed(health_)) step(*message, &Supervisor::handle_health);
+    for (auto& [name, worker] : workers_) {
+      while (auto message = receive_any(worker)) {
+        bool done = false;
+        step_any(*message, &Supervisor::handle_worker, done);
+        if (done) ++workers_done_;
+      }
+    }
+    while (auto message = receive_any(health_)) step_any(*message, &Supervisor::handle_health, health_done_);
     guard_.run("a round of timers", [&] { fire_timers(); });
     if (shutting_down_) advance_shutdown();
     return !finished_;
@@ -329,8 +340,6 @@ class Supervisor {
       send_body(store_, *availability);
     } else if (const auto* result = std::get_if<ProviderExecCheckResult>(&message.envelope.body)) {
       send_body(health_, *result);
-    } else if (std::holds_alternative<ShutdownDone>(message.envelope.body)) {
-      ++workers_done_;
     }
   }
 
@@ -499,10 +508,6 @@ class Supervisor {
   }
 
   void handle_health(const Routed& message) {
-    if (std::holds_alternative<ShutdownDone>(message.envelope.body)) {
-      health_done_ = true;
-      return;
-    }
     if (const auto* exec = std::get_if<ProviderExecCheck>(&message.envelope.body)) {
       forward_exec_check(*exec);
       return;
@@ -588,19 +593,18 @@ class Supervisor {
 
   // ---- shutdown ------------------------------------------------------------------------
 
-  void handle_control(const Routed& message) {
-    const auto* shutdown = std::get_if<ShutdownRequest>(&message.envelope.body);
+  void handle_control(const ControlBody& message) {
+    const auto* shutdown = std::get_if<ShutdownRequest>(&message);
     if (!shutdown) return;
     if (shutdown->now && !workers_told_) {
       // A second signal: the workers kill what is left with SIGKILL (stop_all, no grace).
       log::warn(kLog, "killing every instance left at once");
-      for (auto& [name, worker] : workers_) send_body(worker, ShutdownRequest{true});
-      send_body(health_, ShutdownRequest{true});
+      for (auto& [name, worker] : workers_) send_control(worker, ShutdownRequest{true});
+      send_control(health_, ShutdownRequest{true});
       workers_told_ = true;
     }
     if (shutting_down_) return;
     shutting_down_ = true;
-    control_request_ = message;
     std::uint32_t longest = 0;
     for (auto& [key, instance] : instances_) {
       instance.restart_at.reset();
@@ -617,8 +621,8 @@ class Supervisor {
   // The supervisor's loop failed: the workers stop every instance themselves (each worker
   // ends after its ShutdownRequest), so no service outlives the agent.
   void stop_workers_now() noexcept {
-    for (auto& [name, worker] : workers_) send_body(worker, ShutdownRequest{});
-    send_body(health_, ShutdownRequest{});
+    for (auto& [name, worker] : workers_) send_control(worker, ShutdownRequest{});
+    send_control(health_, ShutdownRequest{});
   }
 
  private:
@@ -627,12 +631,12 @@ class Supervisor {
                                 [](const auto& entry) { return entry.second.process_live; });
     if (!workers_told_ && (!any_live || time_.steady_now() >= shutdown_deadline_)) {
       if (any_live) log::warn(kLog, "instances still stopping at the deadline; forcing them");
-      for (auto& [name, worker] : workers_) send_body(worker, ShutdownRequest{});
-      send_body(health_, ShutdownRequest{});
+      for (auto& [name, worker] : workers_) send_control(worker, ShutdownRequest{});
+      send_control(health_, ShutdownRequest{});
       workers_told_ = true;
     }
     if (workers_told_ && workers_done_ >= workers_.size() && health_done_) {
-      reply_to(control_, control_request_, ShutdownDone{});
+      send_control(control_, ShutdownDone{});
       finished_ = true;
     }
   }
@@ -653,7 +657,6 @@ class Supervisor {
   std::size_t workers_done_ = 0;
   bool finished_ = false;
   Clock::time_point shutdown_deadline_;
-  Routed control_request_;
 };
 
 SupervisorLoop::SupervisorLoop(SupervisorConfig config, zmq::socket_t store, zmq::socket_t io,
@@ -666,11 +669,12 @@ SupervisorLoop::~SupervisorLoop() = default;
 
 bool SupervisorLoop::turn(std::chrono::milliseconds wait) { return supervisor_->turn(wait); }
 
-void run_supervisor(SupervisorConfig config, zmq::socket_t store, zmq::socket_t io,
+void run_supervisor(ActorStartup& startup, SupervisorConfig config, zmq::socket_t store, zmq::socket_t io,
                     zmq::socket_t control, std::map<std::string, zmq::socket_t> workers,
                     zmq::socket_t health) {
   Supervisor supervisor(std::move(config), std::move(store), std::move(io), std::move(control),
                         std::move(workers), std::move(health));
+  startup.ready();
   try {
     supervisor.run();
   } catch (...) {

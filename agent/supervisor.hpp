@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "agent/actor.hpp"
 #include "agent/time_source.hpp"
 
 #include <zmq.hpp>
@@ -40,7 +41,9 @@ class SupervisorLoop {
   std::unique_ptr<class Supervisor> supervisor_;
 };
 
-void run_supervisor(SupervisorConfig config, zmq::socket_t store, zmq::socket_t io,
+// The body of the supervisor's Actor: ready once it holds its pipes (its set-up only takes
+// them, so it cannot fail and leave the workers without a supervisor), then loops.
+void run_supervisor(ActorStartup& startup, SupervisorConfig config, zmq::socket_t store, zmq::socket_t io,
                     zmq::socket_t control, std::map<std::string, zmq::socket_t> workers,
                     zmq::socket_t health);
 

@@ -15,8 +15,8 @@ using Clock = std::chrono::steady_clock;
 constexpr std::string_view kLog = "zap";
 constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
 
-// Commands on the control pipe, one byte each.
-enum class ZapCommand : std::uint8_t { ready = 1, reload = 2, stop = 3 };
+// Commands on the control pipe, one byte each. (Its ready handshake is the Actor's.)
+enum class ZapCommand : std::uint8_t { reload = 2, stop = 3 };
 
 bool send_command(zmq::socket_t& socket, ZapCommand command) {
   auto byte = static_cast<char>(command);
@@ -27,7 +27,7 @@ std::optional<ZapCommand> receive_command(zmq::socket_t& socket, bool dont_wait)
   auto frames = recv_frames(socket, dont_wait);
   if (!frames || frames->size() != 1 || frames->front().size() != 1) return std::nullopt;
   auto value = static_cast<std::uint8_t>(frames->front()[0]);
-  if (value < 1 || value > 3) return std::nullopt;
+  if (value < 2 || value > 3) return std::nullopt;
   return static_cast<ZapCommand>(value);
 }
 
@@ -47,7 +47,6 @@ class Handler {
         monitors_(std::move(monitors)) {}
 
   void run() {
-    send_command(control_, ZapCommand::ready);
     while (true) {
       std::vector<zmq::pollitem_t> items = {{zap_.handle(), 0, ZMQ_POLLIN, 0},
                                             {control_.handle(), 0, ZMQ_POLLIN, 0}};
@@ -214,21 +213,24 @@ Result<std::unique_ptr<ZapHandler>> ZapHandler::start(zmq::context_t& context, Z
             config.authorized_keys_file.empty()
                 ? std::string(" (the network key only: no --authorized-keys)")
                 : " (the network key and " + config.authorized_keys_file.string() + ")");
-  handler->thread_ = std::jthread([](Handler actor) { actor.run(); },
-                                  Handler(std::move(config), std::move(keys), std::move(zap),
-                                          std::move(pipe.second), std::move(monitors)));
   // The ready handshake: the thread runs before anything that needs it binds.
-  while (receive_command(handler->control_, /*dont_wait=*/false) != ZapCommand::ready) {
-  }
+  auto actor = Actor::start("zap", [loop = Handler(std::move(config), std::move(keys), std::move(zap),
+                                                   std::move(pipe.second), std::move(monitors))](
+                                       ActorStartup& startup) mutable {
+    startup.ready();
+    loop.run();
+  });
+  if (!actor) return std::unexpected(actor.error());
+  handler->actor_ = std::move(*actor);
   return handler;
 }
 
 void ZapHandler::reload() { send_command(control_, ZapCommand::reload); }
 
 ZapHandler::~ZapHandler() {
-  if (!thread_.joinable()) return;
+  if (!actor_) return;
   send_command(control_, ZapCommand::stop);
-  thread_.join();
+  actor_.reset();  // joins
 }
 
 }  // namespace mob

@@ -9,11 +9,11 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <zmq.hpp>
 
+#include "agent/actor.hpp"
 #include "bus/error.hpp"
 #include "bus/security.hpp"
 
@@ -84,7 +84,7 @@ class ZapHandler {
  private:
   ZapHandler() = default;
   zmq::socket_t control_;  // the main thread's end of the command pipe
-  std::jthread thread_;
+  std::unique_ptr<Actor> actor_;
 };
 
 }  // namespace mob

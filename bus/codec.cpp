@@ -6,17 +6,39 @@
 namespace mob {
 namespace {
 
-constexpr std::array<std::string_view, std::variant_size_v<Body>> kTypeNames = {
-    "ping_request",   "ping_reply",        "deploy_request",      "deploy_reply",
-    "status_request", "status_reply",      "control_request",     "control_reply",
-    "logs_request",   "logs_reply",        "members_request",     "members_reply",
-    "error_reply",    "service_assignment", "service_withdrawn",  "instance_report",
-    "provider_start", "provider_stop",     "provider_event",      "provider_logs_request",
-    "provider_logs_reply", "shutdown_request", "shutdown_done", "gossip", "probe_request",
-    "probe_ack", "indirect_probe_request", "join_request", "join_reply", "sync_request",
-    "sync_reply", "sync_push", "join_command", "join_command_reply", "leave_command",
-    "leave_reply", "provider_availability", "event", "health_watch", "health_unwatch",
-    "health_change"};
+struct WireType {
+  std::uint16_t code;
+  std::string_view name;
+};
+
+// Body's alternatives in order: each one's type code on the wire and its name.
+constexpr std::array<WireType, std::variant_size_v<Body>> kWireTypes = {{
+    {1, "ping_request"},        {2, "ping_reply"},           {3, "deploy_request"},
+    {4, "deploy_reply"},        {5, "status_request"},       {6, "status_reply"},
+    {7, "control_request"},     {8, "control_reply"},        {9, "logs_request"},
+    {10, "logs_reply"},         {11, "members_request"},     {12, "members_reply"},
+    {13, "error_reply"},        {14, "service_assignment"},  {15, "service_withdrawn"},
+    {16, "instance_report"},    {17, "provider_start"},      {18, "provider_stop"},
+    {19, "provider_event"},     {20, "provider_logs_request"}, {21, "provider_logs_reply"},
+    {24, "gossip"},             {25, "probe_request"},       {26, "probe_ack"},
+    {27, "indirect_probe_request"}, {28, "join_request"},    {29, "join_reply"},
+    {30, "sync_request"},       {31, "sync_reply"},          {32, "sync_push"},
+    {33, "join_command"},       {34, "join_command_reply"},  {35, "leave_command"},
+    {36, "leave_reply"},        {37, "provider_availability"}, {38, "event"},
+    {39, "health_watch"},       {40, "health_unwatch"},      {41, "health_change"},
+    {42, "provider_exec_check"}, {43, "provider_exec_check_result"},
+}};
+
+// Codes that left the wire for the agent's control messages (agent/control.hpp): one from
+// a client or a peer is refused by name.
+constexpr std::array<WireType, 2> kRetiredTypes = {{{22, "shutdown_request"}, {23, "shutdown_done"}}};
+
+constexpr bool codes_ascend() {
+  for (std::size_t i = 1; i < kWireTypes.size(); ++i)
+    if (kWireTypes[i].code <= kWireTypes[i - 1].code) return false;
+  return true;
+}
+static_assert(codes_ascend(), "append new wire types with codes above the last");
 
 // Bounds what a hostile message can make the unpacker allocate. msgpack allocates an array's
 // or map's items when it reads their count, so a count is bounded by the bytes that follow
@@ -32,21 +54,26 @@ msgpack::unpack_limit limits_for(std::size_t message_bytes) {
 template <std::size_t I = 0>
 Result<Body> read_body(std::uint64_t code, const msgpack::object& obj) {
   if constexpr (I == std::variant_size_v<Body>) {
+    for (const auto& retired : kRetiredTypes)
+      if (code == retired.code)
+        return fail(Errc::unknown_type, "message type " + std::to_string(code) + " (" +
+                                            std::string(retired.name) +
+                                            ") is internal to an agent: no client or peer may send it");
     return fail(Errc::unknown_type, "unknown message type " + std::to_string(code));
   } else {
-    if (code != I + 1) return read_body<I + 1>(code, obj);
+    if (code != kWireTypes[I].code) return read_body<I + 1>(code, obj);
     std::variant_alternative_t<I, Body> message;
     if (auto ok = wire::read(obj, message); !ok)
-      return std::unexpected(ok.error().with_context(std::string(kTypeNames[I])));
+      return std::unexpected(ok.error().with_context(std::string(kWireTypes[I].name)));
     return Body{std::move(message)};
   }
 }
 
 }  // namespace
 
-std::uint16_t type_code(const Body& body) { return static_cast<std::uint16_t>(body.index() + 1); }
+std::uint16_t type_code(const Body& body) { return kWireTypes[body.index()].code; }
 
-std::string_view type_name(const Body& body) { return kTypeNames[body.index()]; }
+std::string_view type_name(const Body& body) { return kWireTypes[body.index()].name; }
 
 std::string encode(const Envelope& envelope) {
   msgpack::sbuffer buffer(256);

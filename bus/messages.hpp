@@ -1,4 +1,5 @@
-// Every message that travels between mob-tool and agents, and between an agent's threads.
+// Every message that travels between mob-tool and agents, and between an agent's threads
+// (the control messages of its actors have their own type: agent/control.hpp).
 // Plain structs; the codec (bus/codec.hpp) puts them in one envelope. Append only.
 #pragma once
 
@@ -278,16 +279,6 @@ struct ProviderLogsReply {
   MOB_FIELDS(keys, chunks)
 };
 
-// Main -> actors: stop everything (supervisor: stop every instance first).
-// `now` (a second signal): stop what is left at once, with SIGKILL.
-struct ShutdownRequest {
-  bool now = false;
-  MOB_FIELDS(now)
-};
-struct ShutdownDone {
-  MOB_FIELDS()
-};
-
 // Supervisor -> health checker: check a running instance (docs/spec.md, "checks").
 enum class CheckType : std::uint8_t { exec, tcp, http, count_ };
 struct CheckSpec {
@@ -556,13 +547,13 @@ struct Event {
   MOB_REQUIRED_FIELDS(17)  // check and output came with health checks (issue 17)
 };
 
-// The variant order is the wire type code (index + 1): append only, never reorder.
+// Each alternative's wire type code is in bus/codec.cpp (kWireTypes): append only, never
+// reorder; a code retired from the wire (22, 23: now control messages) is never reused.
 using Body = std::variant<PingRequest, PingReply, DeployRequest, DeployReply, StatusRequest,
                           StatusReply, ControlRequest, ControlReply, LogsRequest, LogsReply,
                           MembersRequest, MembersReply, ErrorReply, ServiceAssignment,
                           ServiceWithdrawn, InstanceReport, ProviderStart, ProviderStop,
-                          ProviderEvent, ProviderLogsRequest, ProviderLogsReply,
-                          ShutdownRequest, ShutdownDone, Gossip, ProbeRequest, ProbeAck,
+                          ProviderEvent, ProviderLogsRequest, ProviderLogsReply, Gossip, ProbeRequest, ProbeAck,
                           IndirectProbeRequest, JoinRequest, JoinReply, SyncRequest, SyncReply,
                           SyncPush, JoinCommand, JoinCommandReply, LeaveCommand, LeaveReply,
                           ProviderAvailability, Event, HealthWatch, HealthUnwatch,

@@ -12,6 +12,7 @@
 #include "agent/store_transport.hpp"
 #include "agent/time_source.hpp"
 #include "bus/codec.hpp"
+#include "sim/instance_report.hpp"
 #include "tools/rollout.hpp"
 
 namespace mob::sim {
@@ -178,8 +179,7 @@ struct World::Impl {
       subscriptions.erase(publisher->second);
     }
     void to_supervisor(Body body) override { supervise(body); }
-    void to_main(Body) override {}
-    void reply_to_main(const Routed&, Body) override {}
+    void to_main(ControlBody) override {}
 
     // ---- the simulated supervisor ----------------------------------------------------------
     void supervise(const Body& body) {
@@ -239,15 +239,8 @@ struct World::Impl {
     }
 
     void report_now(const std::string& service, std::uint32_t i, InstanceState state, const SimInstance& instance) {
-      InstanceStatus status;
-      status.service = service;
-      status.index = i;
-      status.node = name;
-      status.state = state;
-      status.pid = state == InstanceState::stopped ? 0 : instance.pid;
-      status.since_ms = static_cast<std::int64_t>(clock.wall_ms());
-      status.spec_version = instance.version;
-      deliver_local(encode_message(InstanceReport{status}));
+      deliver_local(encode_message(InstanceReport{
+          simulated_instance_status(service, i, name, state, instance.pid, instance.version, clock)}));
     }
 
     // A message from this agent's own supervisor: no network between them.

@@ -7,6 +7,7 @@
 #include "agent/service_archive.hpp"
 #include "agent/store_transport.hpp"
 #include "bus/codec.hpp"
+#include "sim/instance_report.hpp"
 #include "tests/support/process.hpp"
 
 namespace mob::test {
@@ -86,15 +87,7 @@ void FakeSupervisor::forget_everything() {
 
 void FakeSupervisor::report(const std::string& service, std::uint32_t index, const Copy& copy,
                             InstanceState state) {
-  InstanceStatus status;
-  status.service = service;
-  status.index = index;
-  status.node = node_;
-  status.state = state;
-  status.pid = state == InstanceState::stopped ? 0 : copy.pid;
-  status.since_ms = static_cast<std::int64_t>(time_.wall_ms());
-  status.spec_version = copy.version;
-  report_(std::move(status));
+  report_(simulated_instance_status(service, index, node_, state, copy.pid, copy.version, time_));
 }
 
 const std::map<std::uint32_t, FakeSupervisor::Copy>& FakeSupervisor::copies(const std::string& service) const {
@@ -125,8 +118,7 @@ class StoreHarness::Link final : public StoreTransport {
   void subscribe(const std::string& pub_address) override;
   void unsubscribe(const std::string& pub_address) override;
   void to_supervisor(Body body) override;
-  void to_main(Body) override {}
-  void reply_to_main(const Routed&, Body) override {}
+  void to_main(ControlBody) override {}
 
  private:
   StoreHarness& harness_;
@@ -217,7 +209,7 @@ void StoreHarness::restart(const std::string& name) {
 void StoreHarness::leave(const std::string& name) {
   Agent& leaving = agent(name);
   if (!leaving.store) throw std::logic_error(name + " is not running");
-  leaving.store->on_main(Routed{"main", Envelope{kProtocolVersion, 0, {}, LeaveCommand{}}});
+  leaving.store->on_main(AnnounceLeave{});
   after_inputs(leaving);
 }
 

@@ -1,5 +1,6 @@
 #include "agent/actor.hpp"
 
+#include <future>
 #include <stdexcept>
 #include <thread>
 
@@ -53,10 +54,11 @@ TEST_F(AskActor, AnActorThatAnswersIsHeardAndOtherMessagesAreSkipped) {
   std::jthread actor([&] {
     zmq::pollitem_t item{pipe_.second.handle(), 0, ZMQ_POLLIN, 0};
     poll_sockets(&item, 1, std::chrono::milliseconds(5000));
-    auto request = receive_routed(pipe_.second);
-    if (!request) return;
-    send_body(pipe_.second, LeaveCommand{});  // not the reply asked for
-    reply_to(pipe_.second, *request, ShutdownDone{});
+    auto request = receive_control(pipe_.second);
+    if (!request || !std::holds_alternative<ShutdownRequest>(*request)) return;
+    send_body(pipe_.second, ProviderAvailability{"bash", true});  // a worker's event meanwhile
+    send_control(pipe_.second, LeaveAsked{});                     // not the reply asked for
+    send_control(pipe_.second, ShutdownDone{});
   });
   auto answer = ask_actor<ShutdownDone>(pipe_.first, "io", ShutdownRequest{},
                                         AskLimits{std::chrono::milliseconds(5000), nullptr, -1, {}});
@@ -70,6 +72,104 @@ TEST_F(AskActor, AnActorWhoseThreadEndedIsNotWaitedFor) {
   ASSERT_FALSE(answer);
   EXPECT_EQ(answer.error().code, Errc::unavailable);
   EXPECT_EQ(answer.error().message, "the supervisor actor's thread has ended");
+}
+
+// Actor: the one shape of every thread in an agent.
+class ActorShape : public ::testing::Test {
+ protected:
+  // An actor's loop that ends on its terminate command, answering it.
+  static void serve_until_terminated(zmq::socket_t& pipe) {
+    while (true) {
+      zmq::pollitem_t item{pipe.handle(), 0, ZMQ_POLLIN, 0};
+      poll_sockets(&item, 1, std::chrono::milliseconds(-1));
+      while (auto message = receive_control(pipe)) {
+        if (std::holds_alternative<ShutdownRequest>(*message)) {
+          send_control(pipe, ShutdownDone{});
+          return;
+        }
+      }
+    }
+  }
+
+  zmq::context_t context_{1};
+  Pipe pipe_ = make_pipe(context_, "actor-test");
+};
+
+TEST_F(ActorShape, StartReturnsOnlyOnceTheActorIsReady) {
+  int set_up = 0;  // plain: only the handshake orders the actor's write before the read
+  auto actor = Actor::start("counter", [&](ActorStartup& startup) {
+    set_up = 42;
+    startup.ready();
+    serve_until_terminated(pipe_.second);
+  });
+  ASSERT_TRUE(actor) << actor.error().message;
+  EXPECT_EQ(set_up, 42);
+  EXPECT_EQ((*actor)->name(), "counter");
+  EXPECT_FALSE((*actor)->ended());
+  auto stopped = ask_actor<ShutdownDone>(pipe_.first, "counter", ShutdownRequest{},
+                                         AskLimits{std::chrono::seconds(30), nullptr, -1, {}});
+  EXPECT_TRUE(stopped) << stopped.error().message;
+}
+
+TEST_F(ActorShape, TheTerminateCommandEndsItAndTheDestructorJoins) {
+  std::promise<bool> ended_with;
+  bool last_step_done = false;
+  auto actor = Actor::start(
+      "worker",
+      [&](ActorStartup& startup) {
+        startup.ready();
+        serve_until_terminated(pipe_.second);
+        last_step_done = true;
+      },
+      [&](bool crashed) { ended_with.set_value(crashed); });
+  ASSERT_TRUE(actor) << actor.error().message;
+  ASSERT_TRUE(ask_actor<ShutdownDone>(pipe_.first, "worker", ShutdownRequest{},
+                                      AskLimits{std::chrono::seconds(30), nullptr, -1, {}}));
+  EXPECT_FALSE(ended_with.get_future().get());  // on_end ran, not crashed
+  actor->reset();  // joins: everything the thread did is visible here
+  EXPECT_TRUE(last_step_done);
+}
+
+TEST_F(ActorShape, ASetUpThatThrowsIsAFailedStartNamingTheActor) {
+  bool on_end_ran = false;
+  auto actor = Actor::start(
+      "store", [](ActorStartup&) { throw std::runtime_error("cannot open state.db"); },
+      [&](bool) { on_end_ran = true; });
+  ASSERT_FALSE(actor);
+  EXPECT_EQ(actor.error().code, Errc::internal);
+  EXPECT_EQ(actor.error().message, "the store thread did not start: cannot open state.db");
+  EXPECT_FALSE(on_end_ran);  // the thread has ended (joined) and never reached on_end
+}
+
+TEST_F(ActorShape, ABodyThatReturnsBeforeReadyIsAFailedStart) {
+  auto actor = Actor::start("health", [](ActorStartup&) {});
+  ASSERT_FALSE(actor);
+  EXPECT_EQ(actor.error().message, "the health thread did not start: it ended before it was ready");
+}
+
+TEST_F(ActorShape, AnExceptionAfterReadyIsReportedAsACrash) {
+  std::promise<bool> ended_with;
+  auto actor = Actor::start(
+      "io",
+      [](ActorStartup& startup) {
+        startup.ready();
+        throw std::logic_error("a bug in the loop");
+      },
+      [&](bool crashed) { ended_with.set_value(crashed); });
+  ASSERT_TRUE(actor) << actor.error().message;
+  EXPECT_TRUE(ended_with.get_future().get());
+  EXPECT_TRUE((*actor)->ended());
+}
+
+TEST_F(ActorShape, ReadyTwiceIsHarmless) {
+  auto actor = Actor::start("twice", [&](ActorStartup& startup) {
+    startup.ready();
+    startup.ready();
+    serve_until_terminated(pipe_.second);
+  });
+  ASSERT_TRUE(actor) << actor.error().message;
+  EXPECT_TRUE(ask_actor<ShutdownDone>(pipe_.first, "twice", ShutdownRequest{},
+                                      AskLimits{std::chrono::seconds(30), nullptr, -1, {}}));
 }
 
 }  // namespace

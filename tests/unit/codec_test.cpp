@@ -79,8 +79,6 @@ TEST(Codec, RequestsAndInternalMessagesRoundTrip) {
   EXPECT_EQ(round_trip(ControlRequest{"x", ControlAction::stop, "77e0"}).write_id, "77e0");
   EXPECT_EQ(round_trip(ControlRequest{"x", ControlAction::scale, "77e1", 7}).instances, 7u);
   EXPECT_EQ(round_trip(ControlRequest{"x", ControlAction::scale, "77e1", 7}).action, ControlAction::scale);
-  EXPECT_TRUE(round_trip(ShutdownRequest{true}).now);
-  EXPECT_FALSE(round_trip(ShutdownRequest{}).now);
   ServiceEntry entry;
   entry.name = "x";
   entry.write_id = "5d1e";
@@ -204,6 +202,32 @@ TEST(Codec, UnknownTypeIsNamed) {
   ASSERT_FALSE(decoded);
   EXPECT_EQ(decoded.error().code, Errc::unknown_type);
   EXPECT_NE(decoded.error().message.find("5000"), std::string::npos);
+}
+
+// Codes 22 and 23 (shutdown_request, shutdown_done) left the wire for the agent's control
+// messages (agent/control.hpp): from a client or a peer they are refused by name.
+TEST(Codec, AControlCodeFromTheWireIsRefusedAsInternal) {
+  for (auto [code, name] : {std::pair{22, "shutdown_request"}, std::pair{23, "shutdown_done"}}) {
+    auto decoded = decode(hand_packed(kProtocolVersion, code, [](auto& pk) {
+      pk.pack_array(1);
+      pk.pack_true();
+    }));
+    ASSERT_FALSE(decoded);
+    EXPECT_EQ(decoded.error().code, Errc::unknown_type);
+    EXPECT_EQ(decoded.error().message, "message type " + std::to_string(code) + " (" + name +
+                                           ") is internal to an agent: no client or peer may send it");
+  }
+}
+
+// The wire codes did not move when the control messages left Body.
+TEST(Codec, WireCodesAreStable) {
+  EXPECT_EQ(type_code(Body{PingRequest{}}), 1);
+  EXPECT_EQ(type_code(Body{ProviderLogsReply{}}), 21);
+  EXPECT_EQ(type_code(Body{Gossip{}}), 24);
+  EXPECT_EQ(type_code(Body{LeaveCommand{}}), 35);
+  EXPECT_EQ(type_code(Body{ProviderExecCheckResult{}}), 43);
+  EXPECT_EQ(type_name(Body{ProviderExecCheck{}}), "provider_exec_check");
+  EXPECT_EQ(type_name(Body{ProviderExecCheckResult{}}), "provider_exec_check_result");
 }
 
 TEST(Codec, WrongFieldTypeNamesTheField) {
