@@ -140,20 +140,12 @@ std::optional<ControlBody> receive_control(zmq::socket_t& socket) {
 }
 
 std::optional<Routed> receive_routed(zmq::socket_t& socket) {
-  while (true) {
-    auto frames = recv_frames(socket, /*dont_wait=*/true);
-    if (!frames) return std::nullopt;
-    if (frames->size() != 2) {
-      log::error("actor", "dropped an internal message of ", frames->size(), " frames");
-      continue;
-    }
-    auto envelope = decode((*frames)[1], SIZE_MAX);
-    if (!envelope) {
-      log::error("actor", "dropped an internal message: ", envelope.error().message);
-      continue;
-    }
-    return Routed{std::move((*frames)[0]), std::move(*envelope)};
+  while (auto message = receive_any(socket)) {
+    if (auto* routed = std::get_if<Routed>(&*message)) return std::move(*routed);
+    log::error("actor", "dropped ", control_name(std::get<ControlBody>(*message)),
+               " on a pipe for routed messages only");
   }
+  return std::nullopt;
 }
 
 Result<void> ask_actor(zmq::socket_t& control, std::string_view actor, ControlBody request,

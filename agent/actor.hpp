@@ -175,4 +175,16 @@ class StepGuard {
   std::uint64_t unlogged_ = 0;
 };
 
+// Handles every message waiting on a pipe that carries both kinds, each as one guarded step
+// named after its type: control messages with `on_control`, the others with `on_routed`.
+template <class OnControl, class OnRouted>
+void handle_waiting(zmq::socket_t& socket, StepGuard& guard, OnControl&& on_control, OnRouted&& on_routed) {
+  while (auto message = receive_any(socket)) {
+    if (const auto* control = std::get_if<ControlBody>(&*message))
+      guard.run(control_name(*control), [&] { on_control(*control); });
+    else
+      guard.run(type_name(std::get<Routed>(*message).envelope.body), [&] { on_routed(std::get<Routed>(*message)); });
+  }
+}
+
 }  // namespace mob

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "agent/hashing.hpp"
+
 namespace mob {
 namespace {
 
@@ -35,16 +37,8 @@ std::uint64_t hash_text(const std::string& text) {
   return hash;
 }
 
-// splitmix64's finalizer: every input bit flips about half the output bits, so sums of
-// record hashes (the bucket summaries) do not cancel out for related records.
-std::uint64_t scramble(std::uint64_t value) {
-  value ^= value >> 30;
-  value *= 0xbf58476d1ce4e5b9ULL;
-  value ^= value >> 27;
-  value *= 0x94d049bb133111ebULL;
-  value ^= value >> 31;
-  return value;
-}
+// Sums of record hashes (the bucket summaries) must not cancel out for related records.
+std::uint64_t scramble(std::uint64_t value) { return splitmix64_finalizer(value); }
 
 // One record's contribution to its bucket's summary: its key and its order.
 std::uint64_t record_hash(const DigestEntry& entry) {

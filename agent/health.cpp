@@ -153,13 +153,9 @@ class HealthChecker {
         }
         reap(items, reap_from);
       });
-      while (auto message = receive_any(supervisor_)) {
-        if (const auto* control = std::get_if<ControlBody>(&*message))
-          guard_.run(control_name(*control), [&] { handle_control(*control); });
-        else
-          guard_.run(type_name(std::get<Routed>(*message).envelope.body),
-                     [&] { handle(std::get<Routed>(*message)); });
-      }
+      handle_waiting(
+          supervisor_, guard_, [&](const ControlBody& control) { handle_control(control); },
+          [&](const Routed& message) { handle(message); });
       if (finished_) break;
       guard_.run("a round of checks", [&] { finish_and_start(); });
     }

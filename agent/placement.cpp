@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <tuple>
 
+#include "agent/hashing.hpp"
+
 namespace mob {
 
 std::uint64_t rendezvous_score(const std::string& key, const std::string& node) {
@@ -13,13 +15,7 @@ std::uint64_t rendezvous_score(const std::string& key, const std::string& node) 
   };
   feed(key);
   feed(node);
-  // splitmix64 finalizer: FNV alone clusters on similar names.
-  hash ^= hash >> 30;
-  hash *= 0xbf58476d1ce4e5b9ULL;
-  hash ^= hash >> 27;
-  hash *= 0x94d049bb133111ebULL;
-  hash ^= hash >> 31;
-  return hash;
+  return splitmix64_finalizer(hash);  // FNV alone clusters on similar names
 }
 
 std::string owner_of(const std::string& service, const std::vector<std::string>& alive) {

@@ -29,13 +29,9 @@ class Worker {
       auto deadline = std::min(time_.steady_now() + std::chrono::seconds(1), next_availability_check_);
       if (auto next = provider_->next_deadline()) deadline = std::min(deadline, *next);
       poll_sockets(items.data(), items.size(), poll_wait(time_, deadline));
-      while (auto message = receive_any(supervisor_)) {
-        if (const auto* control = std::get_if<ControlBody>(&*message))
-          guard_.run(control_name(*control), [&] { handle_control(*control); });
-        else
-          guard_.run(type_name(std::get<Routed>(*message).envelope.body),
-                     [&] { handle(std::get<Routed>(*message)); });
-      }
+      handle_waiting(
+          supervisor_, guard_, [&](const ControlBody& control) { handle_control(control); },
+          [&](const Routed& message) { handle(message); });
       guard_.run("the provider's events", [&] {
         for (auto& event : provider_->poll()) send_body(supervisor_, std::move(event));
         for (auto& result : provider_->take_exec_results()) send_body(supervisor_, std::move(result));
