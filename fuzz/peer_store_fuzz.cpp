@@ -165,8 +165,11 @@ class FakeNetwork final : public mob::StoreTransport {
       assignments.erase(withdrawn->name);
   }
 
-  void to_main(mob::Body) override {}  // a client asked the agent to leave: the restart step does that
-  void reply_to_main(const mob::Routed&, mob::Body body) override { main_replies.push_back(std::move(body)); }
+  // LeaveAsked (a client asked the agent to leave: the restart step does that) and the answers
+  // to on_main's control messages.
+  void to_main(mob::ControlBody body) override {
+    if (!std::holds_alternative<mob::LeaveAsked>(body)) main_replies.push_back(std::move(body));
+  }
 
   // A fresh store starts with nothing of this.
   void clear() {
@@ -180,7 +183,7 @@ class FakeNetwork final : public mob::StoreTransport {
   }
 
   std::vector<mob::Body> answers;       // to the harness's own requests (kCheckRoute)
-  std::vector<mob::Body> main_replies;  // to on_main
+  std::vector<mob::ControlBody> main_replies;  // to on_main
   std::deque<Sent> pending;             // requests that expect a reply, oldest first
   std::vector<mob::ProbeAck> acks;      // the fake peer's, not delivered yet
   std::set<std::string> subscriptions;  // PUB addresses
@@ -327,13 +330,11 @@ void start_store(bool fresh) {
   catch_up();
 }
 
-void on_main(mob::Body body) {
+void on_main(mob::ControlBody body) {
   Harness& h = *harness;
-  auto request = routed("main", std::move(body));
   h.net.main_replies.clear();
-  guarded("a command from main", [&] { h.store->on_main(request); });
-  if (h.net.main_replies.empty())
-    die("the store did not answer main's " + std::string(mob::type_name(request.envelope.body)));
+  guarded("a command from main", [&] { h.store->on_main(body); });
+  if (h.net.main_replies.empty()) die("the store did not answer main's " + std::string(mob::control_name(body)));
 }
 
 // As Agent::stop(): the store announces that it leaves, then shuts down (its last save and
@@ -341,7 +342,7 @@ void on_main(mob::Body body) {
 void stop_store(bool gracefully) {
   Harness& h = *harness;
   if (gracefully) {
-    on_main(mob::LeaveCommand{});
+    on_main(mob::AnnounceLeave{});
     turn();
     on_main(mob::ShutdownRequest{});
     if (!h.store->stopping()) die("the store does not stop after a ShutdownRequest");

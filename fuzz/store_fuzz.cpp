@@ -19,7 +19,7 @@
 //
 // The store's state carries over from one input to the next (it finds more); every
 // MOB_STORE_FUZZ_RESET inputs (default 2000; 0: never) the store is stopped as an agent stops
-// it (LeaveCommand, ShutdownRequest) and a fresh one starts on a new data dir, so that the
+// it (AnnounceLeave, ShutdownRequest) and a fresh one starts on a new data dir, so that the
 // state does not grow without bound, which would make everything slow. A crash caused by
 // state that several inputs built may therefore not reproduce from its one artifact: fuzz with
 // MOB_STORE_FUZZ_RESET=1 (a fresh store for every input, slower) to get artifacts that do.
@@ -168,6 +168,9 @@ struct Harness {
   zmq::socket_t supervisor;
   zmq::socket_t control;
   std::thread* store = nullptr;  // never destroyed while running: a joinable std::thread terminates
+  // What the store says when it is ready (its Actor's handshake, agent/actor.hpp); nobody waits
+  // on it here: requests queue on the pipes until the store reads them.
+  std::unique_ptr<mob::ActorStartup> startup;
   // The store's own ROUTER address: what reaches it is forwarded into the io pipe, as the I/O
   // actor would, and the replies go back.
   zmq::socket_t self_router{context, zmq::socket_type::router};
@@ -236,7 +239,8 @@ void start_store(bool fresh) {
     sigaddset(&blocked, signo);
   pthread_sigmask(SIG_BLOCK, &blocked, &previous);
   mob::fuzz::unwatch_step_guard();
-  h.store = new std::thread(mob::run_store, std::move(config), std::move(*archive),
+  h.startup = std::make_unique<mob::ActorStartup>();
+  h.store = new std::thread(mob::run_store, std::ref(*h.startup), std::move(config), std::move(*archive),
                             std::ref(context), std::move(io.second),
                             std::move(supervisor.first), std::move(control.second),
                             std::move(pub));
@@ -410,14 +414,14 @@ void await_advertised() {
 
 // Sends `request` on the store's control pipe, as the agent's main thread does, and waits for
 // `Reply` (bounded), handling everything else the store sends meanwhile.
-template <class Reply, class Request>
-bool ask_store(Request request) {
+template <class Reply>
+bool ask_store(mob::ControlBody request) {
   Harness& h = *harness;
-  mob::send_body(h.control, std::move(request));
+  mob::send_control(h.control, request);
   auto until = Clock::now() + kReplyBound;
   while (Clock::now() < until) {
-    while (auto message = mob::receive_routed(h.control))
-      if (std::holds_alternative<Reply>(message->envelope.body)) return true;
+    while (auto message = mob::receive_control(h.control))
+      if (std::holds_alternative<Reply>(*message)) return true;
     drain(0, /*control=*/false);
     zmq::pollitem_t items[] = {{h.control.handle(), 0, ZMQ_POLLIN, 0},
                                {h.io.handle(), 0, ZMQ_POLLIN, 0},
@@ -433,8 +437,8 @@ bool ask_store(Request request) {
 // then shuts down (its last save and flush).
 void stop_store() {
   Harness& h = *harness;
-  if (!ask_store<mob::LeaveReply>(mob::LeaveCommand{}))
-    die("the store did not answer LeaveCommand on its control pipe within 5 s");
+  if (!ask_store<mob::LeaveAnnounced>(mob::AnnounceLeave{}))
+    die("the store did not answer AnnounceLeave on its control pipe within 5 s");
   if (!ask_store<mob::ShutdownDone>(mob::ShutdownRequest{}))
     die("the store did not answer ShutdownRequest on its control pipe within 5 s");
   h.store->join();
