@@ -101,7 +101,9 @@ TEST_F(RollingUpdate, AVersionThatExitsAtOnceIsRevertedAndTheOthersNeverStop) {
   ASSERT_EQ(tool(*agents_[0], {"deploy", "-"}, web("v1", update)).exit_code, 0);
   ASSERT_TRUE(wait_until([&] { return processes_of("v1") == 4; }));
   std::map<std::uint32_t, std::int64_t> before;
-  for (const auto& instance : agents_[0]->service("web")->instance_list) before[instance.index] = instance.pid;
+  auto first = agents_[0]->service("web");  // kept alive while the loop reads it
+  ASSERT_TRUE(first);
+  for (const auto& instance : first->instance_list) before[instance.index] = instance.pid;
 
   auto bad = tool(*agents_[0], {"deploy", "-"},
                   web("v2", update, R"("restart": {"policy": "never"})", "echo broken; exit 3"));
