@@ -105,8 +105,10 @@ mapfile -t environment < <(sed -n 's/^Environment=//p' "$unit")
 user=$(sed -n 's/^User=//p' "$unit")
 [[ -n $exec_start && $user == mob ]] || fail "the unit has no ExecStart or does not run as mob"
 port=
-for candidate in $(shuf -i 20000-60000 -n 50); do
-  if ! ss -Htln "sport = :$candidate or sport = :$((candidate + 1))" | grep -q .; then port=$candidate; break; fi
+# Below the kernel's ephemeral range (32768 and up: another test's outgoing connection may
+# hold any port there) and above the C++ tests' range (20000-29999), and free in any state.
+for candidate in $(shuf -i 30000-32700 -n 50); do
+  if ! ss -Htan "sport = :$candidate or sport = :$((candidate + 1))" | grep -q .; then port=$candidate; break; fi
 done
 [[ -n $port ]] || fail "no free port pair on loopback"
 data=/var/lib/mob/agent-$port
