@@ -152,8 +152,7 @@ class Supervisor {
  private:
   Clock::time_point next_deadline() const {
     auto deadline = time_.steady_now() + std::chrono::seconds(1);
-    for (const auto& [key, instance] : instances_)
-      if (instance.restart_at) deadline = std::min(deadline, *instance.restart_at);
+    if (!restarts_due_.empty()) deadline = std::min(deadline, restarts_due_.begin()->first);
     if (shutting_down_) deadline = std::min(deadline, shutdown_deadline_);
     return deadline;
   }
@@ -210,9 +209,13 @@ class Supervisor {
   }
 
   void reconcile_service(const std::string& name) {
+    // Keys are "<service>.<index>", so a service's instances sit in the range of keys that
+    // start with "<service>."; names may hold dots, so the range is filtered by service.
+    const std::string prefix = name + ".";
     std::vector<std::string> keys;
-    for (const auto& [key, instance] : instances_)
-      if (instance.id.service == name) keys.push_back(key);
+    for (auto it = instances_.lower_bound(prefix);
+         it != instances_.end() && it->first.starts_with(prefix); ++it)
+      if (it->second.id.service == name) keys.push_back(it->first);
     for (const auto& key : keys) reconcile(key);
   }
 
@@ -236,7 +239,7 @@ class Supervisor {
       return;
     }
     if (!wanted) {
-      instance.restart_at.reset();
+      cancel_restart(instance);
       if (!assigned) {
         instances_.erase(found);
         return;
@@ -431,7 +434,7 @@ class Supervisor {
     }
     instance.recent_restarts.push_back(now);
     ++instance.restarts;
-    instance.restart_at = now + *delay;
+    schedule_restart(instance, now + *delay);
     set_state(instance, InstanceState::restarting,
               how + "; restarting in " + std::to_string(delay->count()) + " ms");
     if (delay->count() == 0) fire_timers();
@@ -440,13 +443,26 @@ class Supervisor {
   void fire_timers() {
     auto now = time_.steady_now();
     std::vector<std::string> due;
-    for (auto& [key, instance] : instances_) {
-      if (instance.restart_at && *instance.restart_at <= now) {
-        instance.restart_at.reset();
-        due.push_back(key);
-      }
+    while (!restarts_due_.empty() && restarts_due_.begin()->first <= now) {
+      auto entry = restarts_due_.extract(restarts_due_.begin());
+      if (auto found = instances_.find(entry.value().second); found != instances_.end())
+        found->second.restart_at.reset();
+      due.push_back(std::move(entry.value().second));
     }
     for (const auto& key : due) reconcile(key);
+  }
+
+  // An instance's restart_at and its entry in restarts_due_ change together, here only.
+  void schedule_restart(Instance& instance, Clock::time_point at) {
+    cancel_restart(instance);
+    instance.restart_at = at;
+    restarts_due_.emplace(at, instance.key);
+  }
+
+  void cancel_restart(Instance& instance) {
+    if (!instance.restart_at) return;
+    restarts_due_.erase({*instance.restart_at, instance.key});
+    instance.restart_at.reset();
   }
 
   void set_state(Instance& instance, InstanceState state, std::string reason) {
@@ -607,7 +623,7 @@ class Supervisor {
     shutting_down_ = true;
     std::uint32_t longest = 0;
     for (auto& [key, instance] : instances_) {
-      instance.restart_at.reset();
+      cancel_restart(instance);
       if (instance.process_live) {
         longest = std::max(longest, instance.stop_timeout_ms);
         if (!instance.stop_requested) request_stop(instance);
@@ -652,6 +668,8 @@ class Supervisor {
   bool health_done_ = false;
   std::map<std::string, Service> services_;
   std::map<std::string, Instance> instances_;
+  // When the instances waiting out a restart backoff are due, earliest first.
+  std::set<std::pair<Clock::time_point, std::string>> restarts_due_;
   bool shutting_down_ = false;
   bool workers_told_ = false;
   std::size_t workers_done_ = 0;

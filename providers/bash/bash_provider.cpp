@@ -2,15 +2,19 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <iterator>
 #include <map>
+#include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "bus/log.hpp"
@@ -30,6 +34,9 @@ using bash::UniqueFd;
 // the others: its pipe stays readable and the worker comes straight back.
 constexpr std::size_t kDrainBudgetBytes = 1024 * 1024;
 constexpr std::size_t kReadBufferBytes = 64 * 1024;
+// Events taken from the epoll set by one poll(); more ready fds keep the set readable, so
+// the worker comes straight back for them.
+constexpr int kEventsPerPoll = 256;
 // How long stop_all waits for SIGKILLed leaders (a process in uninterruptible sleep
 // ignores even SIGKILL until its I/O ends) before it stops waiting at agent exit.
 constexpr auto kWaitAfterKill = 5s;
@@ -40,14 +47,17 @@ struct ExitStatus {
 };
 
 struct Instance {
-  Instance(std::string instance_key, bash::SpawnedGroup group, LogWriter log_writer)
+  Instance(std::string instance_key, std::uint64_t instance_serial, bash::SpawnedGroup group,
+           LogWriter log_writer)
       : key(std::move(instance_key)),
+        serial(instance_serial),
         leader(group.leader),
         pidfd(std::move(group.pidfd)),
         output(std::move(group.output)),
         log(std::move(log_writer)) {}
 
   std::string key;
+  std::uint64_t serial = 0;  // names it in the epoll set: never reused, unlike keys and fds
   pid_t leader = -1;  // also the process group id
   UniqueFd pidfd;
   UniqueFd output;  // reset at end of file
@@ -77,7 +87,12 @@ std::string describe(const ExitStatus& status) {
 class BashProvider final : public Provider {
  public:
   explicit BashProvider(ProviderContext context)
-      : context_(std::move(context)), read_buffer_(kReadBufferBytes) {}
+      : context_(std::move(context)),
+        epoll_(::epoll_create1(EPOLL_CLOEXEC)),
+        epoll_error_(epoll_ ? "" : std::string("cannot create an epoll set: ") + std::strerror(errno)),
+        read_buffer_(kReadBufferBytes) {
+    if (!epoll_) log::error("bash", epoll_error_, "; no bash instance can run");
+  }
   ~BashProvider() override {
     if (!instances_.empty()) stop_all(0ms);
   }
@@ -92,7 +107,7 @@ class BashProvider final : public Provider {
   std::vector<ProviderEvent> poll() override;
   LogChunk read_logs(const std::string& key, std::uint32_t tail_lines, bool from_offset,
                      std::uint64_t offset) override;
-  bool available() override { return true; }
+  bool available() override { return static_cast<bool>(epoll_); }
   void stop_all(std::chrono::milliseconds grace) override;
   // A bash instance has no environment of its own to run a check in: the health checker
   // runs its exec checks as local processes, so a request here is a routing mistake.
@@ -116,10 +131,23 @@ class BashProvider final : public Provider {
   std::optional<ExitStatus> exit_status(const Instance& instance);
   ProviderEvent finish(Instance& instance, const ExitStatus& status);
   void wait_for_activity(Clock::time_point until);
+  // The epoll set holds each instance's pidfd and, until end of file, its output pipe;
+  // an event's data is the instance's serial times two, plus one for the pipe.
+  Result<void> watch(const Instance& instance);
+  void end_output(Instance& instance);
+  void schedule_kill(Instance& instance, Clock::time_point at);
+  void kill_after_grace(Clock::time_point now);
+  std::map<std::string, Instance>::iterator forget(std::map<std::string, Instance>::iterator it);
 
   ProviderContext context_;
   const TimeSource& time_ = context_.time ? *context_.time : system_time();
+  UniqueFd epoll_;
+  std::string epoll_error_;
   std::map<std::string, Instance> instances_;
+  std::unordered_map<std::uint64_t, Instance*> by_serial_;
+  std::uint64_t next_serial_ = 1;
+  // The SIGKILLs due when a stop's grace ends, earliest first.
+  std::set<std::pair<Clock::time_point, std::string>> kills_due_;
   std::vector<ProviderEvent> pending_;  // reported by the next poll()
   std::vector<ProviderExecCheckResult> exec_results_;
   std::vector<char> read_buffer_;
@@ -170,6 +198,7 @@ void BashProvider::start(const LaunchRequest& request) {
   if (auto running = instances_.find(key); running != instances_.end())
     return report_start_failed(
         key, "already running as pid " + std::to_string(running->second.leader));
+  if (!epoll_) return report_start_failed(key, epoll_error_);
   if (auto dir = bash::ensure_log_dir(log_dir()); !dir)
     return report_start_failed(key, dir.error().message);
   auto log_writer = LogWriter::open(live_log(key), context_.log_max_bytes,
@@ -180,7 +209,18 @@ void BashProvider::start(const LaunchRequest& request) {
   if (!group) return report_start_failed(key, group.error().message);
 
   const pid_t leader = group->leader;
-  instances_.try_emplace(key, key, std::move(*group), std::move(*log_writer));
+  auto [it, inserted] = instances_.try_emplace(key, key, next_serial_++, std::move(*group),
+                                               std::move(*log_writer));
+  if (auto watched = watch(it->second); !watched) {
+    // Without a watch its exit would go unseen: end it now (a bash that has just started
+    // dies at SIGKILL) and reap it, so that nothing runs unsupervised.
+    ::kill(-leader, SIGKILL);
+    siginfo_t ignored{};
+    waitid(P_PIDFD, static_cast<id_t>(it->second.pidfd.get()), &ignored, WEXITED);
+    forget(it);
+    return report_start_failed(key, watched.error().message);
+  }
+  by_serial_.emplace(it->second.serial, &it->second);
   log::info("bash", key, ": started as pid ", leader);
   ProviderEvent event;
   event.key = key;
@@ -207,27 +247,58 @@ void BashProvider::stop(const std::string& key, std::chrono::milliseconds grace)
     ::kill(-instance.leader, SIGTERM);
     log::info("bash", key, ": sent SIGTERM to process group ", instance.leader);
   }
-  auto deadline = time_.steady_now() + grace;
-  if (!instance.kill_at || deadline < *instance.kill_at) instance.kill_at = deadline;
+  schedule_kill(instance, time_.steady_now() + grace);
 }
 
+void BashProvider::schedule_kill(Instance& instance, Clock::time_point at) {
+  if (instance.kill_at && *instance.kill_at <= at) return;
+  if (instance.kill_at) kills_due_.erase({*instance.kill_at, instance.key});
+  instance.kill_at = at;
+  kills_due_.emplace(at, instance.key);
+}
+
+Result<void> BashProvider::watch(const Instance& instance) {
+  epoll_event exit_event{};
+  exit_event.events = EPOLLIN;
+  exit_event.data.u64 = instance.serial * 2;
+  epoll_event output_event{};
+  output_event.events = EPOLLIN;
+  output_event.data.u64 = instance.serial * 2 + 1;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, instance.pidfd.get(), &exit_event) != 0 ||
+      ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, instance.output.get(), &output_event) != 0)
+    return fail(Errc::unavailable, std::string("cannot watch the new process (epoll_ctl: ") +
+                                       std::strerror(errno) +
+                                       "); raise fs.epoll.max_user_watches or run fewer instances");
+  return {};
+}
+
+void BashProvider::end_output(Instance& instance) {
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, instance.output.get(), nullptr);
+  instance.output.reset();
+  instance.log.end_of_output();
+}
+
+std::map<std::string, Instance>::iterator BashProvider::forget(
+    std::map<std::string, Instance>::iterator it) {
+  Instance& instance = it->second;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, instance.pidfd.get(), nullptr);
+  if (instance.output) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, instance.output.get(), nullptr);
+  if (instance.kill_at) kills_due_.erase({*instance.kill_at, instance.key});
+  by_serial_.erase(instance.serial);
+  return instances_.erase(it);
+}
+
+// One fd for the worker to poll: the epoll set is readable while any instance has output
+// or has exited, so an idle worker's wake-up costs the same for one instance or thousands.
 std::vector<int> BashProvider::watched_fds() {
-  std::vector<int> fds;
-  for (const auto& [key, instance] : instances_) {
-    fds.push_back(instance.pidfd.get());
-    if (instance.output) fds.push_back(instance.output.get());
-  }
-  return fds;
+  if (instances_.empty()) return {};
+  return {epoll_.get()};
 }
 
 std::optional<Clock::time_point> BashProvider::next_deadline() {
   if (!pending_.empty() || !exec_results_.empty()) return time_.steady_now();
-  std::optional<Clock::time_point> earliest;
-  for (const auto& [key, instance] : instances_) {
-    if (instance.kill_at && (!earliest || *instance.kill_at < *earliest))
-      earliest = instance.kill_at;
-  }
-  return earliest;
+  if (kills_due_.empty()) return std::nullopt;
+  return kills_due_.begin()->first;
 }
 
 std::vector<ProviderEvent> BashProvider::poll() {
@@ -239,26 +310,36 @@ std::vector<ProviderEvent> BashProvider::poll() {
 void BashProvider::collect(std::vector<ProviderEvent>& out) {
   std::move(pending_.begin(), pending_.end(), std::back_inserter(out));
   pending_.clear();
-  const auto now = time_.steady_now();
-  for (auto it = instances_.begin(); it != instances_.end();) {
-    Instance& instance = it->second;
-    if (instance.output && !drain_output(instance)) {
-      instance.output.reset();
-      instance.log.end_of_output();
+  if (!instances_.empty()) {
+    std::array<epoll_event, kEventsPerPoll> ready{};
+    int count = ::epoll_wait(epoll_.get(), ready.data(), kEventsPerPoll, 0);
+    for (int i = 0; i < count; ++i) {
+      const std::uint64_t data = ready[static_cast<std::size_t>(i)].data.u64;
+      auto found = by_serial_.find(data / 2);
+      if (found == by_serial_.end()) continue;  // ended earlier in this batch
+      Instance& instance = *found->second;
+      if (data % 2 == 1) {
+        if (instance.output && !drain_output(instance)) end_output(instance);
+      } else if (auto status = exit_status(instance)) {
+        out.push_back(finish(instance, *status));
+        forget(instances_.find(instance.key));
+      }
     }
-    if (auto status = exit_status(instance)) {
-      out.push_back(finish(instance, *status));
-      it = instances_.erase(it);
-      continue;
-    }
-    if (instance.kill_at && now >= *instance.kill_at) {
-      ::kill(-instance.leader, SIGKILL);
-      instance.kill_at.reset();
-      instance.killed_after_grace = true;
-      log::warn("bash", instance.key, ": the grace of ", instance.grace.count(),
-                " ms after SIGTERM ended; sent SIGKILL to process group ", instance.leader);
-    }
-    ++it;
+  }
+  kill_after_grace(time_.steady_now());
+}
+
+void BashProvider::kill_after_grace(Clock::time_point now) {
+  while (!kills_due_.empty() && kills_due_.begin()->first <= now) {
+    auto due = kills_due_.extract(kills_due_.begin());
+    auto found = instances_.find(due.value().second);
+    if (found == instances_.end()) continue;
+    Instance& instance = found->second;
+    ::kill(-instance.leader, SIGKILL);
+    instance.kill_at.reset();
+    instance.killed_after_grace = true;
+    log::warn("bash", instance.key, ": the grace of ", instance.grace.count(),
+              " ms after SIGTERM ended; sent SIGKILL to process group ", instance.leader);
   }
 }
 
@@ -358,12 +439,12 @@ void BashProvider::stop_all(std::chrono::milliseconds grace) {
     if (instances_.empty() || time_.steady_now() >= give_up) break;
     wait_for_activity(std::min(next_deadline().value_or(give_up), give_up));
   }
-  for (auto& [key, instance] : instances_) {
-    ::kill(-instance.leader, SIGKILL);
-    log::error("bash", key, ": pid ", instance.leader,
+  for (auto it = instances_.begin(); it != instances_.end();) {
+    ::kill(-it->second.leader, SIGKILL);
+    log::error("bash", it->first, ": pid ", it->second.leader,
                " has not exited after SIGKILL; no longer waiting for it");
+    it = forget(it);
   }
-  instances_.clear();
   std::move(events.begin(), events.end(), std::back_inserter(pending_));
 }
 
