@@ -233,15 +233,19 @@ std::size_t deployed_count(const ClusterState& state) {
                                                 [](const auto& e) { return !e.second.removed; }));
 }
 
-std::optional<Body> RecentWrites::answer_to(const std::string& write_id, Clock::time_point now) {
-  if (write_id.empty()) return std::nullopt;
+void RecentWrites::forget_expired(Clock::time_point now) {
   while (!order_.empty() && (order_.size() > capacity_ || now - order_.front().first > life_)) {
     answers_.erase(order_.front().second);
     order_.pop_front();
   }
+}
+
+std::optional<Body> RecentWrites::answer_to(const std::string& write_id, Clock::time_point now) {
+  if (write_id.empty()) return std::nullopt;
+  forget_expired(now);
   auto found = answers_.find(write_id);
   if (found == answers_.end()) return std::nullopt;
-  return found->second;
+  return std::visit([](const auto& reply) { return Body{reply}; }, found->second);
 }
 
 }  // namespace mob

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 
 #include "agent/cluster_state.hpp"
 #include "agent/scheduling.hpp"
@@ -70,16 +71,22 @@ class RecentWrites {
   // Remembers `answer` to `write_id` (unless empty or known) and returns it.
   template <class Reply>
   Reply remember(const std::string& write_id, Reply answer, Clock::time_point now) {
+    forget_expired(now);
     if (write_id.empty() || answers_.contains(write_id)) return answer;
-    answers_.emplace(write_id, Body{answer});
+    answers_.emplace(write_id, Answer{answer});
     order_.emplace_back(now, write_id);
     return answer;
   }
+  // Forgets the answers past their life or beyond the capacity (also done by each call above).
+  void forget_expired(Clock::time_point now);
+  std::size_t size() const { return answers_.size(); }
 
  private:
+  // Only the replies to writes: a Body would cost the size of the largest message each.
+  using Answer = std::variant<DeployReply, ControlReply>;
   std::size_t capacity_;
   Clock::duration life_;
-  std::unordered_map<std::string, Body> answers_;
+  std::unordered_map<std::string, Answer> answers_;
   std::deque<std::pair<Clock::time_point, std::string>> order_;
 };
 

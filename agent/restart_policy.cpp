@@ -30,10 +30,10 @@ bool wants_restart(RestartPolicy policy, const ExitOutcome& outcome) {
 }
 
 std::optional<std::chrono::milliseconds> next_restart_delay(
-    const RestartSpec& spec, std::deque<std::chrono::steady_clock::time_point>& recent,
+    const RestartSpec& spec, std::vector<std::chrono::steady_clock::time_point>& recent,
     std::chrono::steady_clock::time_point now) {
   const auto window = std::chrono::seconds(spec.window_s);
-  while (!recent.empty() && now - recent.front() >= window) recent.pop_front();
+  recent.erase(recent.begin(), std::find_if(recent.begin(), recent.end(), [&](auto at) { return now - at < window; }));
   if (recent.size() >= spec.max_restarts) return std::nullopt;
   if (recent.empty()) return std::chrono::milliseconds(0);
   std::uint64_t delay = spec.backoff_ms;

@@ -5,7 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
+#include <vector>
 #include <optional>
 #include <string_view>
 
@@ -31,7 +31,7 @@ bool wants_restart(RestartPolicy policy, const ExitOutcome& outcome);
 // The first restart in a window is immediate; later ones wait backoff_ms, doubling up to
 // backoff_max_ms.
 std::optional<std::chrono::milliseconds> next_restart_delay(
-    const RestartSpec& spec, std::deque<std::chrono::steady_clock::time_point>& recent,
+    const RestartSpec& spec, std::vector<std::chrono::steady_clock::time_point>& recent,
     std::chrono::steady_clock::time_point now);
 
 }  // namespace mob

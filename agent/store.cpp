@@ -1289,6 +1289,7 @@ class Store {
   }
 
   void collect_garbage() {
+    recent_writes_.forget_expired(time_.steady_now());
     auto ttl_ms = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(config_.tombstone_ttl).count());
     auto now_ms = time_.wall_ms();

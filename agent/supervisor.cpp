@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <set>
@@ -83,7 +82,7 @@ struct Instance {
   std::int32_t signal = 0;
   std::string reason;
   std::uint32_t restarts = 0;
-  std::deque<Clock::time_point> recent_restarts;
+  std::vector<Clock::time_point> recent_restarts;  // empty: no allocation (thousands of instances)
   std::optional<Clock::time_point> restart_at;
   // Health checks: which start of the process the checker watches (0: none), what it said,
   // and why the instance is being stopped for a restart when its checks failed.

@@ -8,23 +8,27 @@
 # table (figure, empty, loaded, ratio) and stops everything it started. Not part of the test
 # command; results and the command go to docs/performance.md.
 #
-# Usage: scripts/bench-idle.sh [--agents N] [--services S] [--window-s W] [--build-dir DIR]
+# Usage: scripts/bench-idle.sh [--agents N] [--services S] [--settle-s T] [--window-s W] [--build-dir DIR]
 #   --agents N       agents per network (default 5)
 #   --services S     services in the loaded network (default 2000)
+#   --settle-s T     how long both networks are left alone once everything runs, before the
+#                    window opens (default 60: the deploy's last records are saved, gossiped
+#                    and synced by then)
 #   --window-s W     the idle window measured (default 30)
 #   --build-dir DIR  a build holding bin/mob-agent and bin/mob-tool (default build-bench,
 #                    built in Release if it has none)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-agents=5 services=2000 window_s=30 build_dir=build-bench
+agents=5 services=2000 settle_s=60 window_s=30 build_dir=build-bench
 while (( $# )); do
   case $1 in
     --agents) agents=${2:?}; shift ;;
     --services) services=${2:?}; shift ;;
+    --settle-s) settle_s=${2:?}; shift ;;
     --window-s) window_s=${2:?}; shift ;;
     --build-dir) build_dir=${2:?}; shift ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-idle.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -129,8 +133,8 @@ while (( $(running $loaded_base) < services )); do
   (( SECONDS < until )) || die "only $(running $loaded_base) of $services instances running after 600 s"
   sleep 2
 done
-say "all $services running $((SECONDS - deploy_started)) s after the first deploy; idle 10 s, then a ${window_s} s window"
-sleep 10
+say "all $services running $((SECONDS - deploy_started)) s after the first deploy; idle ${settle_s} s, then a ${window_s} s window"
+sleep "$settle_s"
 
 hz=$(getconf CLK_TCK)
 e0=$(cpu_ticks empty) l0=$(cpu_ticks loaded) eb0=$(request_bytes $empty_base) lb0=$(request_bytes $loaded_base)

@@ -35,7 +35,7 @@ TEST(RestartPolicy, TheNamesOfANormalizedSpecReadBackAsTheirPolicy) {
 
 TEST(RestartPolicy, FirstRestartIsImmediateThenBackoffDoublesToTheCap) {
   RestartSpec spec{RestartPolicy::always, 10, 60, 100, 500};
-  std::deque<std::chrono::steady_clock::time_point> recent;
+  std::vector<std::chrono::steady_clock::time_point> recent;
   auto now = std::chrono::steady_clock::time_point{} + 1000s;
   std::vector<long> delays;
   for (int i = 0; i < 6; ++i) {
@@ -49,7 +49,7 @@ TEST(RestartPolicy, FirstRestartIsImmediateThenBackoffDoublesToTheCap) {
 
 TEST(RestartPolicy, MoreThanMaxRestartsInWindowFails) {
   RestartSpec spec{RestartPolicy::always, 3, 60, 0, 0};
-  std::deque<std::chrono::steady_clock::time_point> recent;
+  std::vector<std::chrono::steady_clock::time_point> recent;
   auto now = std::chrono::steady_clock::time_point{} + 1000s;
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(next_restart_delay(spec, recent, now));
@@ -60,7 +60,7 @@ TEST(RestartPolicy, MoreThanMaxRestartsInWindowFails) {
 
 TEST(RestartPolicy, RestartsOutsideTheWindowAreForgotten) {
   RestartSpec spec{RestartPolicy::always, 2, 10, 100, 1000};
-  std::deque<std::chrono::steady_clock::time_point> recent;
+  std::vector<std::chrono::steady_clock::time_point> recent;
   auto start = std::chrono::steady_clock::time_point{} + 1000s;
   recent = {start, start + 1s};
   EXPECT_FALSE(next_restart_delay(spec, recent, start + 5s));
@@ -72,7 +72,7 @@ TEST(RestartPolicy, RestartsOutsideTheWindowAreForgotten) {
 
 TEST(RestartPolicy, ZeroMaxRestartsFailsAtOnce) {
   RestartSpec spec{RestartPolicy::always, 0, 60, 100, 1000};
-  std::deque<std::chrono::steady_clock::time_point> recent;
+  std::vector<std::chrono::steady_clock::time_point> recent;
   EXPECT_FALSE(next_restart_delay(spec, recent, std::chrono::steady_clock::now()));
 }
 

@@ -338,6 +338,21 @@ TEST(RecentWrites, ARetryGetsTheFirstAnswerUntilItIsForgotten) {
   EXPECT_TRUE(writes.answer_to("x3", t0 + 20min));
 }
 
+TEST(RecentWrites, ExpiredAnswersLeaveMemoryWithoutARetryAskingForThem) {
+  using namespace std::chrono_literals;
+  RecentWrites writes(4096, 10min);
+  RecentWrites::Clock::time_point t0{};
+  for (int i = 0; i < 100; ++i) writes.remember("w" + std::to_string(i), DeployReply{"s", 1, true, 7, "a", 9}, t0);
+  writes.remember("late", ControlReply{"s", 2}, t0 + 5min);
+  writes.forget_expired(t0 + 9min);
+  EXPECT_EQ(writes.size(), 101u);
+  writes.forget_expired(t0 + 11min);
+  EXPECT_EQ(writes.size(), 1u) << "the store's garbage collection forgets them";
+  auto kept = writes.answer_to("late", t0 + 11min);
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(std::get<ControlReply>(*kept).version, 2u);
+}
+
 // ---- local assignments ------------------------------------------------------------------------
 
 class LocalAssignmentsTest : public StateFixture {
