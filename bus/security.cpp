@@ -280,7 +280,7 @@ HandshakeWatch::HandshakeWatch(zmq::context_t& context, zmq::socket_t& socket)
   const std::string endpoint = "inproc://mob-handshake-watch-" + std::to_string(::getpid()) + "-" +
                                std::to_string(counter.fetch_add(1));
   constexpr int kEvents = ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                          ZMQ_EVENT_CONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
+                          ZMQ_EVENT_CONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED;
   if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), kEvents) != 0) throw zmq::error_t();
   events_.set(zmq::sockopt::linger, 0);
   events_.connect(endpoint);
@@ -291,9 +291,10 @@ zmq::pollitem_t HandshakeWatch::poll_item() { return {events_.handle(), 0, ZMQ_P
 void HandshakeWatch::read_events() {
   while (auto event = recv_monitor_event(events_)) {
     if (event->event == ZMQ_EVENT_CONNECTED) connected_ = true;
-    if (event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) handshake_succeeded_ = true;
+    if (event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) handshake_succeeded_ = answering_ = true;
+    if (event->event == ZMQ_EVENT_DISCONNECTED) answering_ = false;
     if (unreported_ || event->event == ZMQ_EVENT_CONNECTED ||
-        event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+        event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED || event->event == ZMQ_EVENT_DISCONNECTED)
       continue;
     if (event->event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
       unreported_ = Failure{Outcome::refused_key, event->value};
@@ -307,6 +308,11 @@ void HandshakeWatch::read_events() {
 std::optional<HandshakeWatch::Failure> HandshakeWatch::failure() {
   read_events();
   return std::exchange(unreported_, std::nullopt);
+}
+
+bool HandshakeWatch::answering() {
+  read_events();
+  return answering_;
 }
 
 bool HandshakeWatch::connected_without_handshake() {

@@ -104,6 +104,11 @@ class HandshakeWatch {
   // Whether a TCP connection was made but no handshake ever succeeded on it, and no failure
   // waits to be returned by failure() (asking never loses one).
   bool connected_without_handshake();
+  // Whether the agent's process is known to be up: a handshake succeeded and the connection
+  // has not dropped since. With ZMTP heartbeats on the socket, a process that stops or dies
+  // loses its connection within the heartbeat timeout, while a busy one keeps it (its
+  // ZeroMQ I/O thread answers the pings whatever its request handling is doing).
+  bool answering();
 
  private:
   // Applies the notifications waiting on events_; keeps the first failure not yet returned.
@@ -112,6 +117,7 @@ class HandshakeWatch {
   zmq::socket_t events_;
   bool connected_ = false;
   bool handshake_succeeded_ = false;
+  bool answering_ = false;  // handshake succeeded, not disconnected since
   std::optional<Failure> unreported_;
 };
 

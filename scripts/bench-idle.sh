@@ -124,16 +124,17 @@ mkdir -p "$work/specs"
 for (( s = 0; s < services; s++ )); do
   printf '{"name":"idle-%05d","provider":"bash","params":{"command":"exec sleep 100000"}}\n' "$s" >"$work/specs/$s.json"
 done
-deploy_started=$SECONDS
+deploy_started_ns=$(date +%s%N)
 find "$work/specs" -name '*.json' -print0 | xargs -0 -n 200 "$TOOL" -p $loaded_base deploy --detach >"$work/deploy.log" 2>&1 \
   || die "deploys failed: $(grep -v '^deployed' "$work/deploy.log" | head -3)"
 running() { "$TOOL" -p "$1" status 2>/dev/null | grep -c ' running' || true; }
 until=$((SECONDS + 600))
 while (( $(running $loaded_base) < services )); do
   (( SECONDS < until )) || die "only $(running $loaded_base) of $services instances running after 600 s"
-  sleep 2
+  sleep 0.5
 done
-say "all $services running $((SECONDS - deploy_started)) s after the first deploy; idle ${settle_s} s, then a ${window_s} s window"
+all_running_s=$(awk -v ns="$(( $(date +%s%N) - deploy_started_ns ))" 'BEGIN { printf "%.1f", ns / 1e9 }')
+say "all $services running ${all_running_s} s after the first deploy; idle ${settle_s} s, then a ${window_s} s window"
 sleep "$settle_s"
 
 hz=$(getconf CLK_TCK)
@@ -141,6 +142,15 @@ e0=$(cpu_ticks empty) l0=$(cpu_ticks loaded) eb0=$(request_bytes $empty_base) lb
 sleep "$window_s"
 e1=$(cpu_ticks empty) l1=$(cpu_ticks loaded) eb1=$(request_bytes $empty_base) lb1=$(request_bytes $loaded_base)
 erss=$(rss_mib empty) lrss=$(rss_mib loaded)
+
+# `mob-tool status` of every service through one agent of the loaded network, idle: median of 5.
+status_ms=()
+for _ in 1 2 3 4 5; do
+  t0=$(date +%s%N)
+  "$TOOL" -p "$loaded_base" status >/dev/null || die "status failed"
+  status_ms+=($(( ($(date +%s%N) - t0) / 1000000 )))
+done
+status_median=$(printf '%s\n' "${status_ms[@]}" | sort -n | sed -n 3p)
 
 per_agent_cpu() { awk -v t="$1" -v hz="$hz" -v s="$window_s" -v n="$agents" 'BEGIN { printf "%.2f", t / hz / s / n * 100 }'; }
 per_agent_bytes() { awk -v b="$1" -v s="$window_s" -v n="$agents" 'BEGIN { printf "%.0f", b / s / n }'; }
@@ -153,3 +163,5 @@ printf '%-52s %10s %10s %8s\n' "CPU (% of one core)" "$ecpu" "$lcpu" "$(ratio "$
 printf '%-52s %10s %10s %8s\n' "RSS (MiB)" "$erss" "$lrss" "$(ratio "$erss" "$lrss")"
 printf '%-52s %10s %10s %8s\n' "request bytes received / s (probes, syncs)" "$ebytes" "$lbytes" "$(ratio "$ebytes" "$lbytes")"
 awk -v e="$erss" -v l="$lrss" -v s="$services" 'BEGIN { printf "RSS growth per 1,000 services: %.2f MiB per agent\n", (l - e) / s * 1000 }'
+echo "deploy of $services services (xargs -n 200 mob-tool deploy --detach) until all run: ${all_running_s} s"
+echo "mob-tool status of $services services, idle: ${status_median} ms (median of 5: ${status_ms[*]})"

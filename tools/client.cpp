@@ -123,6 +123,10 @@ constexpr int kReconnectMaxMs = 2000;
 // A request to an agent that is still starting is retried soon (ZeroMQ's default waits
 // 100 ms), backing off towards kReconnectMaxMs while it stays down.
 constexpr int kRequestReconnectMs = 10;
+// ZMTP heartbeats on the request connection tell a busy agent (pings answered by its
+// ZeroMQ I/O thread) from a stopped or dead one (the connection drops within the timeout).
+constexpr int kRequestHeartbeatIvlMs = 1000;
+constexpr int kRequestHeartbeatTimeoutMs = 3000;
 
 }  // namespace
 
@@ -147,6 +151,8 @@ struct Client::Connection {
       socket->set(zmq::sockopt::sndtimeo, static_cast<int>(options.timeout.count()));
       socket->set(zmq::sockopt::reconnect_ivl, kRequestReconnectMs);
       socket->set(zmq::sockopt::reconnect_ivl_max, kReconnectMaxMs);
+      socket->set(zmq::sockopt::heartbeat_ivl, kRequestHeartbeatIvlMs);
+      socket->set(zmq::sockopt::heartbeat_timeout, kRequestHeartbeatTimeoutMs);
       if (address.ipv6) socket->set(zmq::sockopt::ipv6, 1);
       socket->connect(zmq_endpoint);
     } catch (const zmq::error_t& e) {
@@ -165,6 +171,12 @@ struct Client::Connection {
                           : "");
   }
 
+  std::string busy_too_long() const {
+    return "agent at " + display + " is up (its connection answers) but did not answer within " +
+           std::to_string(std::max(options.timeout, options.busy_timeout).count()) +
+           " ms: it is overloaded or stuck (a full machine, a frozen or failing disk; see its log)";
+  }
+
   // A DEALER keeps an unanswered request queued and would deliver it to an agent that
   // starts later; a fresh socket forgets it.
   std::unexpected<Error> give_up() {
@@ -175,9 +187,10 @@ struct Client::Connection {
       if (watch->connected_without_handshake())
         return refused(HandshakeWatch::Failure{HandshakeWatch::Outcome::unanswered, 0});
     }
+    const bool busy = watch->answering();
     auto reopened = open();
     if (!reopened) return std::unexpected(reopened.error());
-    return fail(Errc::timeout, no_answer());
+    return fail(Errc::timeout, busy ? busy_too_long() : no_answer());
   }
 
   std::unexpected<Error> refused(const HandshakeWatch::Failure& failure) {
@@ -202,6 +215,8 @@ struct Client::Connection {
     std::map<std::uint64_t, std::size_t> outstanding;  // request id -> index
     std::size_t next = 0;
     auto deadline = std::chrono::steady_clock::now() + options.timeout;
+    // Past `deadline` a call waits on for an agent that is up, until this.
+    auto busy_deadline = std::chrono::steady_clock::now() + std::max(options.timeout, options.busy_timeout);
     while (next < requests.size() || !outstanding.empty()) {
       while (next < requests.size() && outstanding.size() < std::max<std::size_t>(window, 1)) {
         const std::uint64_t id = next_request_id++;
@@ -224,6 +239,13 @@ struct Client::Connection {
       }
       if (outstanding.empty()) continue;
       auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left <= std::chrono::milliseconds(0) && std::chrono::steady_clock::now() < busy_deadline &&
+          watch->answering()) {
+        // Up but busy: look again within a heartbeat timeout, in case it stops meanwhile.
+        deadline = std::min(busy_deadline, std::chrono::steady_clock::now() +
+                                               std::chrono::milliseconds(kRequestHeartbeatTimeoutMs));
+        continue;
+      }
       if (left <= std::chrono::milliseconds(0)) {
         auto error = give_up();
         for (auto& [unanswered, index] : outstanding) answers[index] = error;
@@ -262,6 +284,7 @@ struct Client::Connection {
               std::unexpected(envelope.error().with_context("reply from agent at " + display));
         outstanding.erase(found);
         deadline = std::chrono::steady_clock::now() + options.timeout;
+        busy_deadline = std::chrono::steady_clock::now() + std::max(options.timeout, options.busy_timeout);
       }
     }
     return answers;

@@ -86,10 +86,13 @@ class Agent {
     key_file_ = std::move(key_file);
     server_key_ = std::move(server_key);
   }
-  // What every connection to the agent uses: the timeout and the keys. A key file that
+  // --busy-timeout: how long to wait on for an agent that is up but slow to answer.
+  void use_busy_timeout(milliseconds busy_timeout) { busy_timeout_ = busy_timeout; }
+  // What every connection to the agent uses: the timeouts and the keys. A key file that
   // cannot be used is a usage error (thrown).
   mob::ClientOptions options() {
     mob::ClientOptions options{timeout_};
+    options.busy_timeout = busy_timeout_;
     if (key_file_.empty()) {
       if (!server_key_.empty())
         throw UsageError{"--server-key needs --key-file (this client's key pair)"};
@@ -127,6 +130,7 @@ class Agent {
   std::string address_;
   std::string source_;  // where the address came from: -a, -p, $MOB_AGENT or the default
   milliseconds timeout_;
+  milliseconds busy_timeout_ = mob::ClientOptions{}.busy_timeout;
   std::string key_file_;
   std::string server_key_;
   std::optional<mob::ClientKeys> keys_;
@@ -1242,6 +1246,8 @@ po::options_description global_options() {
       ("port,p", po::value<long>()->value_name("PORT"), "the agent at 127.0.0.1:PORT")
       ("timeout", po::value<long>()->default_value(3000)->value_name("MS"),
        "how long to wait for each answer from the agent")
+      ("busy-timeout", po::value<long>()->default_value(60000)->value_name("MS"),
+       "how long to wait on for an agent that is up (its connection answers) but busy")
       ("deploy,d", po::value<std::string>()->value_name("SPEC_JSON"),
        "deploy this spec text, like 'deploy' (the original mobcli form)")
       ("join,j", po::value<std::string>()->value_name("HOST:PORT"),
@@ -1357,7 +1363,7 @@ _mob_tool() {
     return
   fi
   case $prev in
-    --service) COMPREPLY=($(compgen -W "$("${words[0]}" "${agent[@]}" --timeout 1000 completion services 2>/dev/null)" -- "$cur")); return ;;
+    --service) COMPREPLY=($(compgen -W "$("${words[0]}" "${agent[@]}" --timeout 1000 --busy-timeout 0 completion services 2>/dev/null)" -- "$cur")); return ;;
     --out) compopt -o filenames; COMPREPLY=($(compgen -d -- "$cur")); return ;;
     -*) [[ $command == logs && ( $prev == --tail || $prev == --instance ) ]] && return
         [[ $command == deploy && ( $prev == --wait-timeout || $prev == --write-id ) ]] && return
@@ -1366,7 +1372,7 @@ _mob_tool() {
   case $command in
     deploy) compopt -o filenames; COMPREPLY=($(compgen -f -- "$cur")) ;;
     status|list|stop|start|restart|remove|rm|logs)
-      COMPREPLY=($(compgen -W "$("${words[0]}" "${agent[@]}" --timeout 1000 completion services 2>/dev/null)" -- "$cur")) ;;
+      COMPREPLY=($(compgen -W "$("${words[0]}" "${agent[@]}" --timeout 1000 --busy-timeout 0 completion services 2>/dev/null)" -- "$cur")) ;;
     help) COMPREPLY=($(compgen -W "@COMMANDS@" -- "$cur")) ;;
     completion) COMPREPLY=($(compgen -W "bash services" -- "$cur")) ;;
   esac
@@ -1496,7 +1502,12 @@ int run(const Args& args) {
   if (timeout_ms < 1)
     throw UsageError{"--timeout must be a positive number of milliseconds, got " +
                      std::to_string(timeout_ms)};
+  long busy_timeout_ms = values["busy-timeout"].as<long>();
+  if (busy_timeout_ms < 0)
+    throw UsageError{"--busy-timeout must be 0 or a number of milliseconds, got " +
+                     std::to_string(busy_timeout_ms)};
   Agent agent = choose_agent(values, milliseconds(timeout_ms));
+  agent.use_busy_timeout(milliseconds(busy_timeout_ms));
   agent.use_keys(option_or_env(values, "key-file", "MOB_KEY_FILE"),
                  option_or_env(values, "server-key", "MOB_SERVER_KEY"));
   if (command != nullptr) return command->run(*command, agent, rest);
