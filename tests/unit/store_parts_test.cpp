@@ -136,7 +136,7 @@ TEST_F(ClientCommands, ADeployWithAnUpdateBlockKeepsTheHealthyVersionItReplacesA
       assign(name, index, "node-a");
       InstanceEntry entry;
       entry.status = InstanceStatus{name, index, "node-a", InstanceState::running, 0, 1, 1, -1, 0, "", version,
-                                    Health::none, {}};
+                                    Health::none, {}, "", {}, 0};
       entry.stamp = Stamp{++stamp_, "node-a"};
       state_.merge(entry);
     }
