@@ -166,6 +166,7 @@ TEST_F(Discovery, WebReachesDbThroughItsVariablesAndAgainAfterDbsAgentIsKilled) 
   const std::string db_node = running_on(web_host, "db", 0);
   AgentProcess* victim = by_name(db_node);
   ASSERT_NE(victim, nullptr);
+  const auto killed_at = std::chrono::steady_clock::now();
   victim->crash();
   AgentProcess* survivor = nullptr;
   for (auto* agent : live())
@@ -188,7 +189,9 @@ TEST_F(Discovery, WebReachesDbThroughItsVariablesAndAgainAfterDbsAgentIsKilled) 
                               << std::chrono::duration_cast<std::chrono::milliseconds>(listed_after).count() << " ms";
   std::cout << "[ figure ] endpoints --json on a third agent listed db's new address "
             << std::chrono::duration_cast<std::chrono::milliseconds>(listed_after).count()
-            << " ms after the new instance's agent reported it running\n";
+            << " ms after the new instance's agent reported it running, "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killed_at).count()
+            << " ms after db's agent was killed\n";
 
   // web was restarted (a new process) with the new address and reached db there.
   ASSERT_TRUE(wait_until([&] { return lines_of(answers_).size() == 2; }, 20s)) << web_host.log();
