@@ -205,6 +205,48 @@ TEST_F(Discovery, WebReachesDbThroughItsVariablesAndAgainAfterDbsAgentIsKilled) 
   EXPECT_EQ(received[1].find(new_address + " got hello from web pid"), 0u) << received[1];
 }
 
+// on_dependency_change "signal:SIGHUP": when db is scaled (its endpoints change) web's
+// process gets SIGHUP and keeps running (same pid); with "none" nothing happens to it.
+TEST_F(Discovery, ADependentIsSignalledOrLeftAloneAsItsSpecSays) {
+  AgentProcess& agent = start_at(2);
+  ASSERT_TRUE(agent.deploy(sleeper("db", 1, R"("ports": {"pg": 0})")));
+  ASSERT_TRUE(agent.wait_state("db", 0, InstanceState::running));
+  auto dependent = [&](const std::string& name, const std::string& on_change) {
+    const auto marks = dir_.path() / (name + ".marks");
+    return R"({"name": ")" + name + R"(", "provider": "bash", "depends_on": ["db"], "stop_timeout_s": 1,
+        "on_dependency_change": ")" + on_change + R"(",
+        "params": {"command": "trap 'echo hup $MOB_DB_ENDPOINTS_PG >> )" + marks.string() +
+           R"('  HUP; echo started $MOB_DB_ENDPOINTS_PG >> )" + marks.string() +
+           R"(; while true; do sleep 0.05; done"}})";
+  };
+  ASSERT_TRUE(agent.deploy(dependent("reloader", "signal:SIGHUP")));
+  ASSERT_TRUE(agent.deploy(dependent("steady", "none")));
+  ASSERT_TRUE(agent.wait_state("reloader", 0, InstanceState::running));
+  ASSERT_TRUE(agent.wait_state("steady", 0, InstanceState::running));
+  const auto db0 = endpoints(agent, "db");
+  ASSERT_EQ(db0.size(), 1u);
+  ASSERT_TRUE(wait_until([&] {
+    return lines_of(dir_.path() / "reloader.marks") == std::vector<std::string>{"started " + db0[0]} &&
+           lines_of(dir_.path() / "steady.marks") == std::vector<std::string>{"started " + db0[0]};
+  }));
+  const auto reloader_pid = agent.instance("reloader", 0)->pid;
+  const auto steady_pid = agent.instance("steady", 0)->pid;
+
+  auto scaled = tool(agent, {"scale", "db", "2"});
+  ASSERT_EQ(scaled.exit_code, 0) << scaled.err;
+  ASSERT_TRUE(wait_until([&] { return lines_of(dir_.path() / "reloader.marks").size() == 2; }))
+      << agent.log();
+  // The environment of a signalled process stays as it started: it asks where db is now.
+  EXPECT_EQ(lines_of(dir_.path() / "reloader.marks")[1], "hup " + db0[0]);
+  EXPECT_EQ(endpoints(agent, "db").size(), 2u);
+  EXPECT_EQ(agent.instance("reloader", 0)->pid, reloader_pid);
+  EXPECT_EQ(agent.instance("steady", 0)->pid, steady_pid);
+  EXPECT_EQ(lines_of(dir_.path() / "steady.marks").size(), 1u);
+  EXPECT_NE(agent.log().find("reloader.0 signalled (1): the endpoints of its dependencies changed"), std::string::npos);
+  EXPECT_EQ(agent.log().find("steady.0 restarting"), std::string::npos);
+  EXPECT_EQ(agent.log().find("steady.0 signalled"), std::string::npos);
+}
+
 TEST_F(Discovery, EndpointsListsOnlyWhatServesAndWatchPrintsEveryChange) {
   AgentProcess& a = start_at(2);
   AgentProcess& b = start_at(3);
