@@ -1,7 +1,7 @@
 #include "agent/scheduling.hpp"
 
-#include <map>
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -79,7 +79,7 @@ OwnerWrites plan_owned_services(const ClusterState& state, const std::vector<std
       if (assignment && !assignment->removed) ports.avoid[index] = assignment->avoid;
       bool runnable = node != live_by_name.end() && can_run(*spec, *node->second);
       if (runnable && has_fixed_ports && port_was_busy(state, service->name, index, node->first)) {
-        // A fixed port was in use there: move it, when another agent is neither avoided nor busy.
+        // A fixed port was in use there: move it, while some agent that can run it was not tried.
         auto& avoid = ports.avoid[index];
         if (std::find(avoid.begin(), avoid.end(), node->first) == avoid.end()) avoid.push_back(node->first);
         bool elsewhere = std::any_of(alive.begin(), alive.end(), [&](const Member& member) {
