@@ -221,6 +221,34 @@ void check_assignment(const std::string& path, const AssignmentEntry& entry) {
   check_stamp(path + ".stamp", entry.stamp);
   if (entry.generation >= (1ULL << 53))
     refuse(path + ".generation", std::to_string(entry.generation) + " is not below 2^53");
+  if (entry.avoid.size() > kMaxAvoidedAgents)
+    refuse(path + ".avoid", std::to_string(entry.avoid.size()) + " agents, more than " +
+                                std::to_string(kMaxAvoidedAgents));
+  for (std::size_t i = 0; i < entry.avoid.size(); ++i)
+    check_agent_name(path + ".avoid[" + std::to_string(i) + "]", entry.avoid[i]);
+}
+
+void check_port_number(const std::string& path, std::uint32_t port, bool zero_allowed) {
+  if ((port == 0 && !zero_allowed) || port > 65535)
+    refuse(path, std::to_string(port) + " is not a port (" + (zero_allowed ? "0 or " : "") + "1-65535)");
+}
+
+// Where an instance listens (service discovery): an address of at most 253 bytes and named
+// ports as a spec names them.
+void check_endpoints(const std::string& path, const InstanceStatus& status) {
+  check_text(path + ".host", status.host, 253);
+  for (char c : status.host)
+    if (static_cast<unsigned char>(c) <= ' ' || c == ',' || c == 0x7f)
+      refuse(path + ".host", printable(status.host) + " is not a host name or address");
+  if (status.ports.size() > kMaxPorts)
+    refuse(path + ".ports", std::to_string(status.ports.size()) + " ports, more than " + std::to_string(kMaxPorts));
+  for (const auto& [name, port] : status.ports) {
+    bool valid = !name.empty() && name.size() <= 32;
+    for (char c : name) valid = valid && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+    if (!valid) refuse(path + ".ports", printable(name) + " is not a port name (1-32 of a-z, 0-9 and _)");
+    check_port_number(path + ".ports." + name, port, false);
+  }
+  check_port_number(path + ".busy_port", status.busy_port, true);
 }
 
 void check_instance(const std::string& path, const InstanceEntry& entry) {
@@ -236,6 +264,7 @@ void check_instance(const std::string& path, const InstanceEntry& entry) {
     check_text(check_path + ".name", status.checks[i].name, 63);
     check_text(check_path + ".output", status.checks[i].output, kMaxCheckOutputBytes + 64);
   }
+  check_endpoints(path + ".status", status);
   check_stamp(path + ".stamp", entry.stamp);
 }
 

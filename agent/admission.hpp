@@ -23,6 +23,7 @@ inline constexpr std::uint64_t kMaxClaimedIncarnation = kMaxIncarnation - 1;
 inline constexpr std::uint32_t kMaxInstanceIndex = 10'000;
 inline constexpr std::size_t kMaxAgentNameBytes = 253;
 inline constexpr std::size_t kMaxJoinSeeds = 64;
+inline constexpr std::size_t kMaxAvoidedAgents = 64;  // AssignmentEntry.avoid
 inline constexpr std::size_t kMaxWriteIdBytes = 64;  // DeployRequest/ControlRequest.write_id
 
 // "tcp://HOST:PORT": HOST an IPv4 literal, a bracketed IPv6 literal or a DNS name, PORT

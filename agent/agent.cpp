@@ -329,7 +329,11 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
   if (network_key) store_config.curve = ClientKeys{*network_key, network_key->public_key};
 
   if (auto started = start_actor(*state, "supervisor", state->supervisor_dead, run_supervisor,
-                                 SupervisorConfig{options.name}, std::move(store_supervisor.second),
+                                 SupervisorConfig{options.name, nullptr,
+                                                  options.advertise_host.empty() ? check_host_of_endpoint(router_endpoint)
+                                                                                 : options.advertise_host,
+                                                  options.port_range, nullptr},
+                                 std::move(store_supervisor.second),
                                  std::move(io_supervisor.second), std::move(supervisor_control.second),
                                  std::move(worker_pipes), std::move(supervisor_health.first));
       !started) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/endpoints.hpp"
 #include "agent/failure_detector.hpp"
 #include "agent/spec.hpp"
 #include "bus/error.hpp"
@@ -45,6 +46,10 @@ struct AgentOptions {
   std::filesystem::path key_file;
   std::filesystem::path authorized_keys_file;
   bool insecure = false;  // allow a non-loopback --bind without a key
+  // Service discovery: the host ports handed out for `"port": 0`, and the address instances
+  // are reached at (MOB_HOST, endpoints; empty: the --bind address, 127.0.0.1 for 0.0.0.0).
+  PortRange port_range;
+  std::string advertise_host;
 };
 
 class Agent {

@@ -123,6 +123,8 @@ std::vector<Event> change_events(const InstanceEntry& entry, std::optional<Insta
   event.generation = status.spec_version;
   event.reason = status.reason;
   event.pid = status.pid;
+  event.host = status.host;
+  event.ports = status.ports;
   if (!before || before->state != status.state || before->spec_version != status.spec_version)
     events.push_back(event);
   const Health health_before = before && before->state == InstanceState::running ? before->health : Health::none;

@@ -82,6 +82,12 @@ ServiceStatus status_of(const CommandView& view, const ServiceEntry& entry,
       }
     } else {
       if (!placement) placement = placement_problem(*spec, fit_members());
+      if (placement->empty() && !fixed_ports(*spec).empty()) {
+        std::string listed;
+        for (auto port : fixed_ports(*spec)) listed += (listed.empty() ? "" : ", ") + std::to_string(port);
+        placement = "waiting for placement: every agent that can run it already runs an instance listening on port " +
+                    listed + " (a fixed port: one instance per agent; add agents, or use \"port\": 0)";
+      }
       status.reason = placement->empty() ? "waiting for placement" : *placement;
     }
     out.instance_list.push_back(std::move(status));

@@ -1,6 +1,7 @@
 #include "agent/local_assignments.hpp"
 
 #include "agent/dependencies.hpp"
+#include "agent/endpoints.hpp"
 #include "agent/rollout_plan.hpp"
 
 namespace mob {
@@ -10,7 +11,8 @@ bool same_assignment(const ServiceAssignment& a, const ServiceAssignment& b) {
   return a.version == b.version && a.instances == b.instances && a.enabled == b.enabled &&
          a.restart_generation == b.restart_generation && a.dependencies_ready == b.dependencies_ready &&
          a.spec_json == b.spec_json && a.waiting_reason == b.waiting_reason && a.stable_version == b.stable_version &&
-         a.stable_spec_json == b.stable_spec_json && a.stable_instances == b.stable_instances;
+         a.stable_spec_json == b.stable_spec_json && a.stable_instances == b.stable_instances &&
+         a.dependency_env == b.dependency_env;
 }
 
 bool is_live(InstanceState state) { return state == InstanceState::running || state == InstanceState::starting; }
@@ -65,7 +67,7 @@ LocalAssignments::Changes LocalAssignments::update(const ClusterState& state, co
                                  ready ? "" : dependencies_problem(state, *spec, spec_of),
                                  service->stable_generation,
                                  stable_indices.empty() ? std::string() : service->stable_spec_json,
-                                 stable_indices};
+                                 stable_indices, dependency_env(state, *spec)};
     if (sent != sent_.end() && same_assignment(sent->second, assignment)) continue;
     sent_[name] = assignment;
     changes.to_supervisor.emplace_back(std::move(assignment));

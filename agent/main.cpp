@@ -248,6 +248,7 @@ int main(int argc, char** argv) {
   long reconnect_interval_ms = options.reconnect_interval.count();
   long reconnect_timeout_s = options.reconnect_timeout.count();
   std::string key_file;
+  std::string port_range_text = "20000-32000";
   std::string authorized_keys_file;
   po::options_description flags(
       "Usage: mob-agent -p PORT -P PROVIDER[,PROVIDER...] [options]\n\n"
@@ -287,6 +288,8 @@ int main(int argc, char** argv) {
       ("log-keep-files", po::value<std::uint32_t>(&options.log_keep_files)->default_value(options.log_keep_files), "rotated log files kept per instance")
       ("max-log-line-bytes", po::value<std::uint64_t>(&options.max_log_line_bytes)->default_value(options.max_log_line_bytes), "longest line of a bash service's output kept in its log; the rest of a longer line is dropped and ' [mob: line truncated, N bytes dropped]' ends it")
       ("max-pending-requests", po::value<std::size_t>(&options.max_pending_requests)->default_value(options.max_pending_requests), "requests one client (or peer) connection may have in flight; more are refused at once until replies come back")
+      ("port-range", po::value<std::string>(&port_range_text)->default_value(port_range_text), "FIRST-LAST: host ports handed out to services' \"ports\" given as 0 (below the kernel's ephemeral range, 32768-60999)")
+      ("advertise-host", po::value<std::string>(&options.advertise_host), "address where this agent's services are reached (MOB_HOST, mob-tool endpoints; default the --bind address, 127.0.0.1 for 0.0.0.0)")
       ("key-file", po::value<std::string>(&key_file), "the network's CURVE key pair (made by 'mob-tool keygen'; default $MOB_KEY_FILE): every socket then runs CURVE")
       ("authorized-keys", po::value<std::string>(&authorized_keys_file), "file of operators' public keys allowed besides the network key, one per line; re-read on SIGHUP")
       ("insecure", po::bool_switch(&options.insecure), "allow listening on a non-loopback --bind without a key");
@@ -349,6 +352,14 @@ int main(int argc, char** argv) {
       return usage_error(where("tag", tag) + ": expected KEY=VALUE, got \"" + tag + "\"");
     options.tags[tag.substr(0, equals)] = tag.substr(equals + 1);
   }
+  if (auto range = mob::parse_port_range(port_range_text); range) options.port_range = *range;
+  else return usage_error(where("port-range") + ": " + range.error().message);
+  // Peers refuse records whose host has blanks or commas (agent/admission.cpp).
+  if (options.advertise_host.size() > 253 ||
+      std::any_of(options.advertise_host.begin(), options.advertise_host.end(),
+                  [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == ',' || c == 0x7f; }))
+    return usage_error(where("advertise-host") + ": expected an address or host name (at most 253 bytes, "
+                       "no blanks or commas), got \"" + options.advertise_host + "\"");
   for (const auto& text : join_texts)
     for (const auto& seed : split(text, ',')) {
       if (auto endpoint = mob::seed_endpoint(seed); !endpoint)

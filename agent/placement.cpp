@@ -59,11 +59,27 @@ std::string placement_problem(const ServiceSpec& spec, const std::vector<Member>
          " (start one with --tag); it will be placed when one joins";
 }
 
+std::set<std::uint32_t> fixed_ports(const ServiceSpec& spec) {
+  std::set<std::uint32_t> fixed;
+  for (const auto& [name, port] : spec.ports)
+    if (port.port != 0) fixed.insert(port.port);
+  return fixed;
+}
+
 std::map<std::uint32_t, std::string> place_instances(const ServiceSpec& spec,
                                                      const std::vector<std::uint32_t>& unplaced,
                                                      const std::map<std::uint32_t, std::string>& placed,
                                                      const std::vector<Member>& alive,
-                                                     std::map<std::string, std::uint32_t> load) {
+                                                     std::map<std::string, std::uint32_t> load,
+                                                     PortConstraints ports) {
+  const auto fixed = fixed_ports(spec);
+  auto holds_a_fixed_port = [&](const std::string& node) {
+    auto held = ports.fixed_by_node.find(node);
+    if (held == ports.fixed_by_node.end()) return false;
+    for (auto port : fixed)
+      if (held->second.contains(port)) return true;
+    return false;
+  };
   std::vector<const Member*> candidates;
   for (const auto& member : alive)
     if (can_run(spec, member)) candidates.push_back(&member);
@@ -79,9 +95,18 @@ std::map<std::uint32_t, std::string> place_instances(const ServiceSpec& spec,
       return std::make_tuple(of_this_service[member->name], load[member->name],
                              ~rendezvous_score(key, member->name));
     };
-    for (const auto* member : candidates)
-      if (best == nullptr || rank(member) < rank(best)) best = member;
+    const auto& avoid = ports.avoid[index];
+    auto avoided = [&](const Member* member) {
+      return std::find(avoid.begin(), avoid.end(), member->name) != avoid.end();
+    };
+    for (const auto* member : candidates) {
+      if (holds_a_fixed_port(member->name)) continue;
+      if (best == nullptr || std::make_tuple(avoided(member), rank(member)) < std::make_tuple(avoided(best), rank(best)))
+        best = member;
+    }
+    if (best == nullptr) continue;
     chosen[index] = best->name;
+    ports.fixed_by_node[best->name].insert(fixed.begin(), fixed.end());
     ++of_this_service[best->name];
     ++load[best->name];
   }

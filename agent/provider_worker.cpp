@@ -54,8 +54,11 @@ class Worker {
     const Body& body = message.envelope.body;
     if (const auto* start = std::get_if<ProviderStart>(&body)) {
       LaunchRequest request{start->key, start->service, start->index,
-                            nlohmann::json::parse(start->params_json, nullptr, false)};
+                            nlohmann::json::parse(start->params_json, nullptr, false), start->env,
+                            start->ports};
       provider_->start(request);
+    } else if (const auto* signal = std::get_if<ProviderSignal>(&body)) {
+      provider_->signal(signal->key, signal->signal);
     } else if (const auto* stop = std::get_if<ProviderStop>(&body)) {
       provider_->stop(stop->key, std::chrono::milliseconds(stop->timeout_ms));
     } else if (const auto* check = std::get_if<ProviderExecCheck>(&body)) {

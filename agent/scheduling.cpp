@@ -1,7 +1,9 @@
 #include "agent/scheduling.hpp"
 
+#include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "agent/placement.hpp"
 
@@ -10,6 +12,33 @@ namespace {
 
 bool gone(const MemberEntry* node) {
   return !node || node->member.state == MemberState::failed || node->member.state == MemberState::left;
+}
+
+// The fixed ports that the assignments on each node hold, but those of `service` at `moving`.
+std::map<std::string, std::set<std::uint32_t>> fixed_ports_by_node(const ClusterState& state, const SpecOf& spec_of,
+                                                                   const std::string& service,
+                                                                   const std::vector<std::uint32_t>& moving) {
+  std::map<std::string, std::set<std::uint32_t>> held;
+  for (const auto& [key, assignment] : state.assignments()) {
+    if (assignment.removed) continue;
+    if (assignment.service == service &&
+        std::find(moving.begin(), moving.end(), assignment.index) != moving.end())
+      continue;
+    const ServiceEntry* entry = state.service(assignment.service);
+    const ServiceSpec* spec = entry && !entry->removed ? spec_of(*entry) : nullptr;
+    if (!spec || assignment.index >= spec->instances) continue;
+    auto fixed = fixed_ports(*spec);
+    held[assignment.node].insert(fixed.begin(), fixed.end());
+  }
+  return held;
+}
+
+// The instance could not start on `node` because a fixed port of it was in use there.
+bool port_was_busy(const ClusterState& state, const std::string& service, std::uint32_t index,
+                   const std::string& node) {
+  const InstanceEntry* record = state.instance(service, index, node);
+  return record && !record->removed && record->status.state == InstanceState::failed &&
+         record->status.busy_port != 0;
 }
 
 }  // namespace
@@ -42,25 +71,39 @@ OwnerWrites plan_owned_services(const ClusterState& state, const std::vector<std
     std::uint32_t wanted = spec ? spec->instances : 0;
     std::map<std::uint32_t, std::string> placed;
     std::vector<std::uint32_t> unplaced;
+    PortConstraints ports;
+    const bool has_fixed_ports = spec && !fixed_ports(*spec).empty();
     for (std::uint32_t index = 0; index < wanted; ++index) {
       const AssignmentEntry* assignment = state.assignment(service->name, index);
       auto node = assignment && !assignment->removed ? live_by_name.find(assignment->node) : live_by_name.end();
-      if (node != live_by_name.end() && can_run(*spec, *node->second)) placed[index] = node->first;
+      if (assignment && !assignment->removed) ports.avoid[index] = assignment->avoid;
+      bool runnable = node != live_by_name.end() && can_run(*spec, *node->second);
+      if (runnable && has_fixed_ports && port_was_busy(state, service->name, index, node->first)) {
+        // A fixed port was in use there: move it, while some agent that can run it was not tried.
+        auto& avoid = ports.avoid[index];
+        if (std::find(avoid.begin(), avoid.end(), node->first) == avoid.end()) avoid.push_back(node->first);
+        bool elsewhere = std::any_of(alive.begin(), alive.end(), [&](const Member& member) {
+          return can_run(*spec, member) && std::find(avoid.begin(), avoid.end(), member.name) == avoid.end();
+        });
+        runnable = !elsewhere;
+      }
+      if (runnable) placed[index] = node->first;
       else unplaced.push_back(index);
     }
     if (spec && !unplaced.empty()) {
-      for (const auto& [index, node] : place_instances(*spec, unplaced, placed, alive, load())) {
+      if (has_fixed_ports) ports.fixed_by_node = fixed_ports_by_node(state, spec_of, service->name, unplaced);
+      for (const auto& [index, node] : place_instances(*spec, unplaced, placed, alive, load(), ports)) {
         const AssignmentEntry* before = state.assignment(service->name, index);
         if (before && !before->removed) --load()[before->node];
         ++load()[node];
         // A moved instance keeps the version it runs (a rollout may be under way).
         std::uint64_t generation = before && !before->removed ? before->generation : 0;
-        writes.assignments.push_back(AssignmentEntry{service->name, index, node, false, {}, generation});
+        writes.assignments.push_back(AssignmentEntry{service->name, index, node, false, {}, generation, ports.avoid[index]});
       }
     }
     state.for_each_assignment(service->name, [&](const AssignmentEntry& assignment) {
       if (!assignment.removed && assignment.index >= wanted)
-        writes.assignments.push_back(AssignmentEntry{service->name, assignment.index, assignment.node, true, {}, 0});
+        writes.assignments.push_back(AssignmentEntry{service->name, assignment.index, assignment.node, true, {}, 0, {}});
     });
     state.for_each_instance(service->name, [&](const InstanceEntry& instance) {
       if (instance.removed || !gone(state.member(instance.status.node))) return;

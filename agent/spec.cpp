@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <csignal>
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -188,7 +190,7 @@ std::string parse_check_host(const json& value, const std::string& path) {
                    "for the address of the agent that runs the instance");
 }
 
-CheckSpec parse_check(const json& value, const std::string& path) {
+CheckSpec parse_check(const json& value, const std::string& path, std::string& port_name) {
   if (!value.is_object()) reject(path, "expected an object such as {\"type\": \"tcp\", \"port\": 8080}, got " + json_type(value));
   reject_unknown(value, path + ".",
                  {"name", "type", "host", "port", "path", "expect_status", "command", "interval_s",
@@ -213,9 +215,10 @@ CheckSpec parse_check(const json& value, const std::string& path) {
   bool networked = check.type == CheckType::tcp || check.type == CheckType::http;
   if (only_for("host", {CheckType::tcp, CheckType::http}, "tcp and http"))
     check.host = parse_check_host(value["host"], path + ".host");
-  if (only_for("port", {CheckType::tcp, CheckType::http}, "tcp and http"))
-    check.port = expect_uint(value["port"], path + ".port", 1, 65535);
-  else if (networked)
+  if (only_for("port", {CheckType::tcp, CheckType::http}, "tcp and http")) {
+    if (value["port"].is_string()) port_name = value["port"].get<std::string>();  // checked with `ports`
+    else check.port = expect_uint(value["port"], path + ".port", 1, 65535);
+  } else if (networked)
     reject(path + ".port", "required for " + type_name + "; the port to connect to, e.g. 8080");
   if (check.type == CheckType::http) check.path = "/";
   if (only_for("path", {CheckType::http}, "http")) {
@@ -255,7 +258,7 @@ CheckSpec parse_check(const json& value, const std::string& path) {
   return check;
 }
 
-std::vector<CheckSpec> parse_checks(const json& value) {
+std::vector<CheckSpec> parse_checks(const json& value, std::vector<std::string>& port_names) {
   if (!value.is_array())
     reject("checks", "expected an array of checks such as [{\"type\": \"tcp\", \"port\": 8080}], got " +
                          json_type(value));
@@ -265,7 +268,9 @@ std::vector<CheckSpec> parse_checks(const json& value) {
   std::vector<CheckSpec> checks;
   for (std::size_t i = 0; i < value.size(); ++i) {
     auto path = "checks[" + std::to_string(i) + "]";
-    auto check = parse_check(value[i], path);
+    std::string port_name;
+    auto check = parse_check(value[i], path, port_name);
+    port_names.push_back(std::move(port_name));
     for (std::size_t j = 0; j < checks.size(); ++j)
       if (checks[j].name == check.name)
         reject(path + ".name", "\"" + check.name + "\" is already the name of checks[" + std::to_string(j) +
@@ -301,10 +306,79 @@ UpdateSpec parse_update(const json& value) {
   return update;
 }
 
+std::map<std::string, PortSpec> parse_ports(const json& value, const std::string& provider) {
+  if (!value.is_object())
+    reject("ports", "expected an object of names and port numbers such as {\"http\": 0}, got " + json_type(value));
+  if (value.size() > kMaxPorts) reject("ports", "more than " + std::to_string(kMaxPorts) + " ports");
+  std::map<std::string, PortSpec> ports;
+  std::map<std::uint32_t, std::string> fixed;
+  for (const auto& [name, item] : value.items()) {
+    bool valid = !name.empty() && name.size() <= 32;
+    for (char c : name) valid = valid && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+    if (!valid) reject("ports", "name \"" + name + "\" may contain a-z, 0-9 and _ (1-32 of them)");
+    const std::string path = "ports." + name;
+    auto port_number = [&](const json& number, const std::string& where, bool zero_allowed) {
+      if (!number.is_number_integer() && !number.is_number_unsigned())
+        reject(where, std::string("must be ") + (zero_allowed ? "0 or " : "") + "1-65535, got " + number.dump());
+      auto wide = number.get<std::int64_t>();
+      if (wide < (zero_allowed ? 0 : 1) || wide > 65535)
+        reject(where, std::string("must be ") + (zero_allowed ? "0 or " : "") + "1-65535, got " + number.dump());
+      return static_cast<std::uint32_t>(wide);
+    };
+    PortSpec port;
+    if (item.is_object()) {
+      reject_unknown(item, path + ".", {"port", "container_port"});
+      if (item.contains("port")) port.port = port_number(item["port"], path + ".port", true);
+      if (item.contains("container_port")) {
+        if (provider != "docker")
+          reject(path + ".container_port", "only a docker service publishes a container port; give the port alone");
+        port.container_port = port_number(item["container_port"], path + ".container_port", false);
+      }
+    } else {
+      port.port = port_number(item, path, true);
+    }
+    if (port.port != 0) {
+      auto [other, fresh] = fixed.emplace(port.port, name);
+      if (!fresh) reject(path, "port " + std::to_string(port.port) + " is also ports." + other->second);
+    }
+    ports.emplace(name, port);
+  }
+  return ports;
+}
+
+const std::vector<std::pair<std::string_view, int>>& dependency_signals() {
+  static const std::vector<std::pair<std::string_view, int>> signals = {
+      {"SIGHUP", SIGHUP}, {"SIGUSR1", SIGUSR1}, {"SIGUSR2", SIGUSR2}, {"SIGINT", SIGINT},
+      {"SIGQUIT", SIGQUIT}, {"SIGTERM", SIGTERM}, {"SIGWINCH", SIGWINCH}};
+  return signals;
+}
+
+OnDependencyChange parse_dependency_change(const json& value) {
+  const std::string text = expect_string(value, "on_dependency_change");
+  if (text == "restart") return {DependencyChange::restart, 0};
+  if (text == "none") return {DependencyChange::none, 0};
+  if (text.starts_with("signal:"))
+    for (const auto& [name, number] : dependency_signals())
+      if (text.substr(7) == name) return {DependencyChange::signal, number};
+  std::string names;
+  for (const auto& [name, number] : dependency_signals()) names += (names.empty() ? "" : ", ") + std::string(name);
+  reject("on_dependency_change", "expected restart, none or signal:NAME (NAME one of " + names + "), got \"" +
+                                     text + "\"");
+}
+
+std::string dependency_change_text(const OnDependencyChange& change) {
+  if (change.action == DependencyChange::none) return "none";
+  if (change.action == DependencyChange::restart) return "restart";
+  for (const auto& [name, number] : dependency_signals())
+    if (number == change.signal) return "signal:" + std::string(name);
+  return "restart";
+}
+
 ServiceSpec parse_document(const json& doc, const SpecLimits& limits) {
   if (!doc.is_object()) reject("spec", "expected a JSON object, got " + json_type(doc));
   reject_unknown(doc, "", {"name", "provider", "params", "instances", "restart", "depends_on",
-                           "requires", "stop_timeout_s", "constraints", "checks", "update"});
+                           "requires", "stop_timeout_s", "constraints", "checks", "update", "ports",
+                           "on_dependency_change"});
   ServiceSpec spec;
   if (!doc.contains("name")) reject("name", "required; a service name such as \"echoes\"");
   spec.name = expect_string(doc["name"], "name");
@@ -344,12 +418,36 @@ ServiceSpec parse_document(const json& doc, const SpecLimits& limits) {
     spec.stop_timeout_ms = static_cast<std::uint32_t>(std::llround(seconds * 1000));
   }
   if (doc.contains("constraints")) spec.constraint_tags = parse_constraints(doc["constraints"]);
-  if (doc.contains("checks")) spec.checks = parse_checks(doc["checks"]);
+  if (doc.contains("checks")) spec.checks = parse_checks(doc["checks"], spec.check_ports);
   if (doc.contains("update")) spec.update = parse_update(doc["update"]);
+  if (doc.contains("ports")) spec.ports = parse_ports(doc["ports"], spec.provider);
+  for (std::size_t i = 0; i < spec.check_ports.size(); ++i) {
+    const std::string& name = spec.check_ports[i];
+    if (name.empty() || spec.ports.contains(name)) continue;
+    std::string known;
+    for (const auto& [port, value] : spec.ports) known += (known.empty() ? "" : ", ") + port;
+    reject("checks[" + std::to_string(i) + "].port",
+           "\"" + name + "\" is not a port of this spec" +
+               (known.empty() ? std::string("; give a number, or name the port in ports") : " (its ports: " + known + ")"));
+  }
+  if (std::all_of(spec.check_ports.begin(), spec.check_ports.end(), [](const auto& name) { return name.empty(); }))
+    spec.check_ports.clear();
+  if (doc.contains("on_dependency_change"))
+    spec.on_dependency_change = parse_dependency_change(doc["on_dependency_change"]);
   return spec;
 }
 
 }  // namespace
+
+std::string env_name_part(std::string_view name) {
+  std::string part;
+  for (char c : name) {
+    if (c >= 'a' && c <= 'z') part += static_cast<char>(c - 'a' + 'A');
+    else if ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) part += c;
+    else part += '_';
+  }
+  return part;
+}
 
 bool is_valid_service_name(std::string_view name) {
   if (name.empty() || name.size() > 63) return false;
@@ -414,7 +512,9 @@ nlohmann::json to_json(const ServiceSpec& spec) {
                    {"grace_s", check.grace_ms / 1000.0},
                    {"on_failure", check.restart_on_failure ? "restart" : "none"}};
       if (!check.host.empty()) item["host"] = check.host;
-      if (check.port != 0) item["port"] = check.port;
+      const std::size_t index = checks.size();
+      if (index < spec.check_ports.size() && !spec.check_ports[index].empty()) item["port"] = spec.check_ports[index];
+      else if (check.port != 0) item["port"] = check.port;
       if (check.type == CheckType::http) item["path"] = check.path;
       if (check.expect_status != 0) item["expect_status"] = check.expect_status;
       if (check.type == CheckType::exec) item["command"] = check.command;
@@ -427,6 +527,16 @@ nlohmann::json to_json(const ServiceSpec& spec) {
                      {"min_healthy_s", spec.update->min_healthy_ms / 1000.0},
                      {"healthy_deadline_s", spec.update->healthy_deadline_ms / 1000.0},
                      {"auto_revert", spec.update->auto_revert}};
+  if (!spec.ports.empty()) {
+    json ports = json::object();
+    for (const auto& [name, port] : spec.ports)
+      ports[name] = port.container_port == 0 ? json(port.port)
+                                             : json{{"port", port.port}, {"container_port", port.container_port}};
+    out["ports"] = std::move(ports);
+  }
+  // Left out when it is the default, so that specs deployed before it keep their identity.
+  if (spec.on_dependency_change != OnDependencyChange{})
+    out["on_dependency_change"] = dependency_change_text(spec.on_dependency_change);
   return out;
 }
 

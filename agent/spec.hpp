@@ -43,6 +43,25 @@ struct UpdateSpec {
   bool operator==(const UpdateSpec&) const = default;
 };
 
+// Service discovery (`ports`, docs/spec.md): a named port the instance listens on. `port` 0:
+// the agent picks a free one from its --port-range; else that port, which two instances on
+// one agent cannot share. A container publishes the chosen host port to `container_port`
+// (0: the same number).
+inline constexpr std::size_t kMaxPorts = 16;
+struct PortSpec {
+  std::uint32_t port = 0;
+  std::uint32_t container_port = 0;
+  bool operator==(const PortSpec&) const = default;
+};
+
+// What an instance does when its dependencies' endpoints change (`on_dependency_change`).
+enum class DependencyChange : std::uint8_t { restart, signal, none };
+struct OnDependencyChange {
+  DependencyChange action = DependencyChange::restart;
+  int signal = 0;  // for `signal`: the signal number, e.g. SIGHUP
+  bool operator==(const OnDependencyChange&) const = default;
+};
+
 struct ServiceSpec {
   std::string name;
   std::string provider;
@@ -54,7 +73,16 @@ struct ServiceSpec {
   std::map<std::string, std::string> constraint_tags;  // constraints.tags
   std::vector<CheckSpec> checks;
   std::optional<UpdateSpec> update;  // none: a new version replaces every instance at once
+  std::map<std::string, PortSpec> ports;  // by name: a-z, 0-9 and _
+  OnDependencyChange on_dependency_change;
+  // By check: the name of the spec's port it connects to (`"port": "http"`), "" when its port
+  // is a number; the supervisor puts in the port the instance got.
+  std::vector<std::string> check_ports;
 };
+
+// The part of an environment variable name that stands for `name` (a service or port name):
+// upper case, with every character outside A-Z and 0-9 as '_' ("web-db.1" -> "WEB_DB_1").
+std::string env_name_part(std::string_view name);
 
 struct SpecLimits {
   std::size_t max_spec_bytes = 64 * 1024;

@@ -34,6 +34,7 @@ struct Service {
   std::uint64_t restart_generation = 0;
   bool dependencies_ready = true;
   std::string waiting_reason;
+  std::map<std::string, std::string> dependency_env;  // the dependencies' addresses, as variables
   std::set<std::uint32_t> assigned;  // the instances of both versions, when a rollout is under way
   // A rolling update under way: the instances that still run the stable version, as a
   // Service of its own (docs/spec.md, "update").
@@ -91,6 +92,12 @@ struct Instance {
   Health health = Health::none;
   std::vector<CheckResult> checks;
   std::optional<std::string> unhealthy_restart;
+  // Service discovery: the host ports it listens on (kept for its next start when still
+  // free), the dependencies' addresses it last started or was signalled with, and the fixed
+  // port that kept it from starting here.
+  std::map<std::string, std::uint32_t> ports;
+  std::map<std::string, std::string> launched_dependency_env;
+  std::uint32_t busy_port = 0;
 };
 
 
@@ -184,6 +191,7 @@ class Supervisor {
     service.restart_generation = assignment.restart_generation;
     service.dependencies_ready = assignment.dependencies_ready;
     service.waiting_reason = assignment.waiting_reason;
+    service.dependency_env = assignment.dependency_env;
     service.assigned = {assignment.instances.begin(), assignment.instances.end()};
     if (stable) {
       service.stable = std::make_unique<Service>(std::move(**stable));
@@ -191,6 +199,7 @@ class Supervisor {
       service.stable->restart_generation = service.restart_generation;
       service.stable->dependencies_ready = service.dependencies_ready;
       service.stable->waiting_reason = service.waiting_reason;
+      service.stable->dependency_env = service.dependency_env;
       service.stable->assigned = {assignment.stable_instances.begin(), assignment.stable_instances.end()};
       service.assigned.insert(assignment.stable_instances.begin(), assignment.stable_instances.end());
     }
@@ -235,6 +244,7 @@ class Supervisor {
                                  instance.launched_generation != service->restart_generation ||
                                  instance.launched_spec_json != service->spec_json);
       if ((!wanted || outdated) && !instance.stop_requested) request_stop(instance);
+      else if (wanted && !instance.stop_requested) follow_dependencies(instance, *service);
       return;
     }
     if (!wanted) {
@@ -290,6 +300,41 @@ class Supervisor {
     report(instance);
   }
 
+  // The dependencies' endpoints changed since the instance started (or was last signalled):
+  // it restarts, is signalled or carries on, as its spec's on_dependency_change says. While
+  // a dependency has no instance that serves it carries on with the addresses it has.
+  void follow_dependencies(Instance& instance, const Service& service) {
+    if (!service.dependencies_ready || service.dependency_env == instance.launched_dependency_env) return;
+    const OnDependencyChange& change = service.spec.on_dependency_change;
+    switch (change.action) {
+      case DependencyChange::restart:
+        log::info(kLog, instance.key, " restarting: the endpoints of its dependencies changed");
+        request_stop(instance);
+        return;
+      case DependencyChange::signal:
+        if (auto worker = workers_.find(instance.provider); worker != workers_.end()) {
+          log::info(kLog, instance.key, " signalled (", change.signal, "): the endpoints of its dependencies changed");
+          send_body(worker->second, ProviderSignal{instance.key, change.signal});
+        }
+        break;
+      case DependencyChange::none: break;
+    }
+    instance.launched_dependency_env = service.dependency_env;
+  }
+
+  // The host ports of `instance` for `spec`'s named ports; none taken by another instance here.
+  Result<PortChoice> choose_instance_ports(const Instance& instance, const ServiceSpec& spec) {
+    std::set<std::uint32_t> taken;
+    for (const auto& [key, other] : instances_)
+      if (key != instance.key)
+        for (const auto& [name, port] : other.ports) taken.insert(port);
+    std::function<bool(std::uint32_t)> is_free = config_.port_is_free;
+    if (!is_free) is_free = [this](std::uint32_t port) { return tcp_port_is_free(config_.host, port); };
+    // Agents of one machine start their search at different places (the agent's name).
+    return choose_ports(config_.node_name + "/" + instance.key, spec.ports, instance.ports, taken,
+                        config_.port_range, is_free);
+  }
+
   void launch(Instance& instance, const Service& service) {
     auto worker = workers_.find(service.spec.provider);
     instance.provider = service.spec.provider;
@@ -304,6 +349,24 @@ class Supervisor {
                 "this agent does not run provider \"" + service.spec.provider + "\"");
       return;
     }
+    auto chosen = choose_instance_ports(instance, service.spec);
+    instance.busy_port = chosen && chosen->busy_port != 0 ? chosen->busy_port : 0;
+    if (!chosen || chosen->busy_port != 0) {
+      instance.settled_at = std::make_tuple(service.version, service.restart_generation, service.spec_json);
+      set_state(instance, InstanceState::failed,
+                chosen ? "port " + std::to_string(chosen->busy_port) + " is in use on " + config_.node_name
+                       : chosen.error().message);
+      return;
+    }
+    instance.ports = chosen->ports;
+    instance.launched_dependency_env = service.dependency_env;
+    auto env = instance_env(config_.host, instance.ports);
+    env.insert(service.dependency_env.begin(), service.dependency_env.end());
+    std::vector<PortBinding> bindings;
+    for (const auto& [name, port] : instance.ports) {
+      std::uint32_t inside = service.spec.ports.at(name).container_port;
+      bindings.push_back(PortBinding{name, port, inside == 0 ? port : inside});
+    }
     auto params = service.spec.params.dump();
     instance.process_live = true;
     ++instance.launches;
@@ -313,7 +376,8 @@ class Supervisor {
     instance.signal = 0;
     set_state(instance, InstanceState::starting, "");
     send_body(worker->second,
-              ProviderStart{instance.key, instance.id.service, instance.id.index, std::move(params)});
+              ProviderStart{instance.key, instance.id.service, instance.id.index, std::move(params),
+                            std::move(env), std::move(bindings)});
   }
 
   void request_stop(Instance& instance) {
@@ -487,6 +551,9 @@ class Supervisor {
     status.spec_version = instance.launched_version;
     status.health = instance.health;
     status.checks = instance.checks;
+    if (!instance.ports.empty()) status.host = config_.host;
+    status.ports = instance.ports;
+    status.busy_port = instance.busy_port;
     send_body(store_, InstanceReport{std::move(status)});
   }
 
@@ -501,6 +568,13 @@ class Supervisor {
     const ServiceSpec& spec = target_of(service->second, instance.id.index).spec;
     if (spec.checks.empty()) return;
     HealthWatch watch{instance.key, instance.launches, instance.id.service, instance.id.index, spec.checks, {}, ""};
+    // A check of a named port connects to the port this instance got, at its agent's address.
+    for (std::size_t i = 0; i < spec.check_ports.size() && i < watch.checks.size(); ++i) {
+      auto port = instance.ports.find(spec.check_ports[i]);
+      if (spec.check_ports[i].empty() || port == instance.ports.end()) continue;
+      watch.checks[i].port = port->second;
+      if (watch.checks[i].host.empty()) watch.checks[i].host = config_.host;
+    }
     watch.exec_in_provider = spec.provider != "bash";
     if (spec.provider == "bash") {
       if (auto env = spec.params.find("env"); env != spec.params.end() && env->is_object())

@@ -3,11 +3,13 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 
 #include "agent/actor.hpp"
+#include "agent/endpoints.hpp"
 #include "agent/time_source.hpp"
 
 #include <zmq.hpp>
@@ -17,6 +19,11 @@ namespace mob {
 struct SupervisorConfig {
   std::string node_name;
   const TimeSource* time = nullptr;  // the clocks it reads; null: the machine's
+  // Service discovery: the address instances are reached at (MOB_HOST), the host ports
+  // handed out for `"port": 0`, and whether a port is free (null: try to bind it).
+  std::string host = "127.0.0.1";
+  PortRange port_range;
+  std::function<bool(std::uint32_t)> port_is_free;
 };
 
 // Runs until ShutdownRequest arrives on `control`; then stops every instance (each within

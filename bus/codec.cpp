@@ -26,7 +26,7 @@ constexpr std::array<WireType, std::variant_size_v<Body>> kWireTypes = {{
     {33, "join_command"},       {34, "join_command_reply"},  {35, "leave_command"},
     {36, "leave_reply"},        {37, "provider_availability"}, {38, "event"},
     {39, "health_watch"},       {40, "health_unwatch"},      {41, "health_change"},
-    {42, "provider_exec_check"}, {43, "provider_exec_check_result"},
+    {42, "provider_exec_check"}, {43, "provider_exec_check_result"}, {44, "provider_signal"},
 }};
 
 // Codes that left the wire for the agent's control messages (agent/control.hpp): one from

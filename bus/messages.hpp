@@ -56,9 +56,17 @@ struct InstanceStatus {
   std::uint64_t spec_version = 0;
   Health health = Health::none;      // of a running instance; none without checks
   std::vector<CheckResult> checks;   // the last result of each check, when health changed
+  // Service discovery (docs/spec.md, "Service discovery"): where the instance listens, the
+  // agent's advertised host and the host port chosen for each named port of the spec.
+  std::string host;
+  std::map<std::string, std::uint32_t> ports;
+  // The fixed port found in use on this agent when the instance could not start (0: none):
+  // the service's owner places the instance on another agent.
+  std::uint32_t busy_port = 0;
   MOB_FIELDS(service, index, node, state, restarts, pid, since_ms, exit_code, signal, reason,
-             spec_version, health, checks)
-  MOB_REQUIRED_FIELDS(11)  // health and checks came with health checks (issue 17)
+             spec_version, health, checks, host, ports, busy_port)
+  MOB_REQUIRED_FIELDS(11)  // health and checks came with health checks (issue 17), the rest
+                           // with service discovery (issue 19)
 };
 
 struct ServiceStatus {
@@ -227,9 +235,14 @@ struct ServiceAssignment {
   std::uint64_t stable_version = 0;
   std::string stable_spec_json;
   std::vector<std::uint32_t> stable_instances;
+  // The addresses of the dependencies' instances, as the environment variables an instance
+  // starts with (MOB_DB_PORT_PG, MOB_DB_ENDPOINTS_PG, ...; docs/spec.md, "Service discovery").
+  std::map<std::string, std::string> dependency_env;
   MOB_FIELDS(name, version, spec_json, instances, enabled, restart_generation,
-             dependencies_ready, waiting_reason, stable_version, stable_spec_json, stable_instances)
-  MOB_REQUIRED_FIELDS(8)  // the stable_* fields came with rolling updates (issue 18)
+             dependencies_ready, waiting_reason, stable_version, stable_spec_json, stable_instances,
+             dependency_env)
+  MOB_REQUIRED_FIELDS(8)  // the stable_* fields came with rolling updates (issue 18),
+                          // dependency_env with service discovery (issue 19)
 };
 // Store -> supervisor: this agent no longer runs the service.
 struct ServiceWithdrawn {
@@ -242,18 +255,38 @@ struct InstanceReport {
   MOB_FIELDS(status)
 };
 
+// A named port of an instance (docs/spec.md, "Service discovery"): the host port chosen on
+// the agent and, for a container, the port inside it that the host port is published to.
+struct PortBinding {
+  std::string name;
+  std::uint32_t host_port = 0;
+  std::uint32_t container_port = 0;
+  MOB_FIELDS(name, host_port, container_port)
+};
+
 // Supervisor -> provider worker.
 struct ProviderStart {
   std::string key;  // "<service>.<index>", unique on this agent
   std::string service;
   std::uint32_t index = 0;
   std::string params_json;
-  MOB_FIELDS(key, service, index, params_json)
+  // Added to the instance's environment: MOB_HOST, MOB_PORT_<NAME>, the dependencies' addresses.
+  std::map<std::string, std::string> env;
+  std::vector<PortBinding> ports;  // a container publishes these
+  MOB_FIELDS(key, service, index, params_json, env, ports)
+  MOB_REQUIRED_FIELDS(4)  // env and ports came with service discovery (issue 19)
 };
 struct ProviderStop {
   std::string key;
   std::uint32_t timeout_ms = 0;
   MOB_FIELDS(key, timeout_ms)
+};
+// Supervisor -> provider worker: send a running instance a signal (on_dependency_change
+// "signal:SIGHUP"); nothing comes back.
+struct ProviderSignal {
+  std::string key;
+  std::int32_t signal = 0;
+  MOB_FIELDS(key, signal)
 };
 enum class ProviderEventKind : std::uint8_t { started, exited, start_failed, stopped, count_ };
 // Provider worker -> supervisor.
@@ -393,8 +426,12 @@ struct AssignmentEntry {
   // assignment did before rolling updates), else its stable_generation until the owner
   // moves it to the new version (docs/spec.md, "update").
   std::uint64_t generation = 0;
-  MOB_FIELDS(service, index, node, removed, stamp, generation)
-  MOB_REQUIRED_FIELDS(5)  // generation came with rolling updates (issue 18)
+  // Agents where the instance could not start because a fixed port of its spec was in use:
+  // placement passes them over while another agent can run it (service discovery, issue 19).
+  std::vector<std::string> avoid;
+  MOB_FIELDS(service, index, node, removed, stamp, generation, avoid)
+  MOB_REQUIRED_FIELDS(5)  // generation came with rolling updates (issue 18), avoid with
+                          // service discovery (issue 19)
 };
 // How an instance is doing on one node, written by that node (or tombstoned by an owner).
 struct InstanceEntry {
@@ -542,9 +579,12 @@ struct Event {
   std::int64_t pid = 0;      // instance.running: the process (or container) id
   std::string check;         // instance.healthy / unhealthy: the check that decided it
   std::string output;        // instance.healthy / unhealthy: that check's last output
+  std::string host;          // instance.*: where the instance listens (service discovery)
+  std::map<std::string, std::uint32_t> ports;  // instance.*: its named ports on `host`
   MOB_FIELDS(topic, time_ms, agent, publisher, seq, version, service, instance, member, node,
-             from_node, state, exit_code, signal, generation, reason, pid, check, output)
-  MOB_REQUIRED_FIELDS(17)  // check and output came with health checks (issue 17)
+             from_node, state, exit_code, signal, generation, reason, pid, check, output, host, ports)
+  MOB_REQUIRED_FIELDS(17)  // check and output came with health checks (issue 17), host and
+                           // ports with service discovery (issue 19)
 };
 
 // Each alternative's wire type code is in bus/codec.cpp (kWireTypes): append only, never
@@ -557,6 +597,7 @@ using Body = std::variant<PingRequest, PingReply, DeployRequest, DeployReply, St
                           IndirectProbeRequest, JoinRequest, JoinReply, SyncRequest, SyncReply,
                           SyncPush, JoinCommand, JoinCommandReply, LeaveCommand, LeaveReply,
                           ProviderAvailability, Event, HealthWatch, HealthUnwatch,
-                          HealthChange, ProviderExecCheck, ProviderExecCheckResult>;
+                          HealthChange, ProviderExecCheck, ProviderExecCheckResult,
+                          ProviderSignal>;
 
 }  // namespace mob

@@ -288,7 +288,7 @@ ServiceEntry Gen::service_entry() {
 }
 AssignmentEntry Gen::assignment_entry() {
   return AssignmentEntry{service(), coin() ? static_cast<std::uint32_t>(range(0, 3)) : u32(),
-                              name(), range(0, 3) == 0, stamp(), coin() ? 0 : u64()};
+                              name(), range(0, 3) == 0, stamp(), coin() ? 0 : u64(), {}};
 }
 InstanceStatus Gen::instance_status() {
   InstanceStatus s;

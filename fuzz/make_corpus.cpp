@@ -35,7 +35,7 @@ mob::Member member(const std::string& name) {
 mob::InstanceStatus instance() {
   return mob::InstanceStatus{"echoes", 1, "node-a", mob::InstanceState::running, 2, 4242,
                              1700000000000, -1, 0, "", 3, mob::Health::healthy,
-                             {{"http", true, 1700000000000, 2, "HTTP 200 OK"}}};
+                             {{"http", true, 1700000000000, 2, "HTTP 200 OK"}}, "127.0.0.1", {{"http", 31012}}, 0};
 }
 
 void write_filled_messages(const fs::path& dir) {
@@ -72,7 +72,7 @@ void write_filled_messages(const fs::path& dir) {
       mob::JoinCommandReply{3},
       mob::ProviderAvailability{"docker", true},
       mob::Event{"instance.moved", 1700000000000, "node-a", "node-b", 12, 123456789, "echoes", 0,
-                 "", "node-b", "node-a", "running", -1, 0, 2, "node-a failed", 4242, "", ""},
+                 "", "node-b", "node-a", "running", -1, 0, 2, "node-a failed", 4242, "", "", "127.0.0.1", {{"http", 31012}}},
       mob::HealthWatch{"echoes.0", 1, "echoes", 0,
                        {{"http", mob::CheckType::http, "127.0.0.1", 8080, "/healthz", 0, "", 5000, 2000, 3, 1,
                          10000, true}},

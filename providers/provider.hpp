@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +36,10 @@ struct LaunchRequest {
   std::string service;
   std::uint32_t index = 0;
   nlohmann::json params;  // already checked by check_params
+  // Added to the instance's environment (MOB_HOST, MOB_PORT_<NAME>, the dependencies'
+  // addresses) and, for a container, the ports it publishes (docs/spec.md, "Service discovery").
+  std::map<std::string, std::string> env;
+  std::vector<PortBinding> ports;
 };
 
 class Provider {
@@ -48,6 +53,9 @@ class Provider {
   virtual void start(const LaunchRequest& request) = 0;
   // Stops an instance gracefully, forcefully after `grace`; poll() later reports stopped.
   virtual void stop(const std::string& key, std::chrono::milliseconds grace) = 0;
+  // Sends a running instance `signal_number` (its process group, or its container); an
+  // instance that does not run is left alone.
+  virtual void signal(const std::string& key, int signal_number) = 0;
   // File descriptors the worker polls for readability on the provider's behalf.
   virtual std::vector<int> watched_fds() = 0;
   // When poll() must run next even if no fd is readable (a grace period ending, a retry).

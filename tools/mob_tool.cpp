@@ -319,7 +319,9 @@ json to_json(const mob::InstanceStatus& instance) {
           {"signal", instance.signal},     {"reason", instance.reason},
           {"spec_version", instance.spec_version},
           {"health", instance.health == mob::Health::none ? "none" : mob::to_string(instance.health)},
-          {"checks", checks}};
+          {"checks", checks},
+          {"host", instance.host},
+          {"ports", instance.ports}};
 }
 
 json to_json(const mob::ServiceStatus& service) {
@@ -950,6 +952,8 @@ json to_json(const mob::Event& event) {
   if (!event.reason.empty()) line["reason"] = event.reason;
   if (!event.check.empty()) line["check"] = event.check;
   if (!event.check.empty()) line["output"] = event.output;
+  if (!event.host.empty()) line["host"] = event.host;
+  if (!event.ports.empty()) line["ports"] = event.ports;
   return line;
 }
 
@@ -973,6 +977,10 @@ std::string describe(const mob::Event& event) {
   text += " on " + event.node;
   if (event.generation != 0) text += " (version " + std::to_string(event.generation) + ")";
   if (!event.reason.empty()) return text + ": " + event.reason;
+  if (topic == "instance.running" && !event.ports.empty()) {
+    text += ", listening on";
+    for (const auto& [name, port] : event.ports) text += " " + name + "=" + event.host + ":" + std::to_string(port);
+  }
   if (topic == "instance.exited" && event.signal != 0)
     return text + ": killed by signal " + std::to_string(event.signal);
   if (topic == "instance.exited" && event.exit_code >= 0)
@@ -1036,6 +1044,161 @@ int run_events(const CommandInfo& command, Agent& agent, const Args& args) {
       dropped = events.dropped();
     }
     if (*event && (service.empty() || (*event)->service == service)) print_event(**event, as_json);
+  }
+}
+
+// ---- endpoints -------------------------------------------------------------------------
+
+// Where a service's instances listen (docs/spec.md, "Service discovery").
+struct EndpointQuery {
+  std::string service;
+  std::string port;  // only this named port ("": every one)
+  bool all = false;  // also the instances that do not serve
+};
+
+// Running (and healthy, when its service has checks) on an agent that is alive or suspect.
+bool serves_on_live_agent(const mob::InstanceStatus& instance, const std::set<std::string>& live_agents) {
+  bool healthy = instance.health == mob::Health::none || instance.health == mob::Health::healthy;
+  return instance.state == mob::InstanceState::running && healthy && live_agents.contains(instance.node);
+}
+
+struct Endpoint {
+  const mob::InstanceStatus* instance;
+  std::string port_name;
+  std::uint32_t port;
+  bool serves;
+};
+
+// The service's endpoints now, as text (one line each) or as one JSON array; an error when
+// the agent does not answer or the service or port is unknown.
+mob::Result<std::string> endpoints_now(mob::Client& client, const EndpointQuery& query, bool as_json, bool one_line) {
+  auto status = client.status(query.service);
+  if (!status) return std::unexpected(status.error());
+  auto members = client.members();
+  if (!members) return std::unexpected(members.error());
+  std::set<std::string> live_agents;
+  for (const auto& member : members->members)
+    if (member.state == mob::MemberState::alive || member.state == mob::MemberState::suspect)
+      live_agents.insert(member.name);
+  if (status->services.empty())
+    return mob::fail(mob::Errc::not_found, "service \"" + query.service +
+                                               "\" is not deployed (mob-tool status lists the services)");
+  const mob::ServiceStatus& service = status->services.front();
+  std::set<std::string> port_names;
+  if (auto spec = json::parse(service.spec_json, nullptr, false); spec.is_object() && spec.contains("ports") &&
+                                                                  spec["ports"].is_object())
+    for (const auto& [name, value] : spec["ports"].items()) port_names.insert(name);
+  if (!query.port.empty() && !port_names.contains(query.port)) {
+    std::string known;
+    for (const auto& name : port_names) known += (known.empty() ? "" : ", ") + name;
+    return mob::fail(mob::Errc::invalid_argument, "service " + query.service + " has no port named \"" + query.port +
+                                               "\"" + (known.empty() ? std::string(" (its spec names no ports)")
+                                                                      : "; its ports: " + known));
+  }
+  std::vector<Endpoint> endpoints;
+  for (const auto& instance : service.instance_list) {
+    bool serving = serves_on_live_agent(instance, live_agents);
+    if (!serving && !query.all) continue;
+    for (const auto& [name, port] : instance.ports)
+      if (query.port.empty() || name == query.port) endpoints.push_back({&instance, name, port, serving});
+  }
+  auto state_word = [](const mob::InstanceStatus& instance) {
+    if (instance.state == mob::InstanceState::running && instance.health != mob::Health::none)
+      return std::string(mob::to_string(instance.health));
+    return std::string(mob::to_string(instance.state));
+  };
+  if (as_json) {
+    json out = json::array();
+    for (const auto& endpoint : endpoints)
+      out.push_back({{"instance", instance_name(*endpoint.instance)}, {"service", endpoint.instance->service},
+                     {"index", endpoint.instance->index}, {"node", endpoint.instance->node},
+                     {"port_name", endpoint.port_name}, {"host", endpoint.instance->host},
+                     {"port", endpoint.port},
+                     {"address", endpoint.instance->host + ":" + std::to_string(endpoint.port)},
+                     {"state", mob::to_string(endpoint.instance->state)},
+                     {"health", endpoint.instance->health == mob::Health::none ? "none"
+                                                                                : mob::to_string(endpoint.instance->health)},
+                     {"serves", endpoint.serves}});
+    return one_line ? out.dump() + "\n" : out.dump(2) + "\n";
+  }
+  std::vector<std::vector<std::string>> rows;
+  const bool name_ports = query.port.empty() && port_names.size() > 1;
+  for (const auto& endpoint : endpoints) {
+    std::vector<std::string> row = {instance_name(*endpoint.instance)};
+    if (name_ports) row.push_back(endpoint.port_name);
+    row.push_back(endpoint.instance->host + ":" + std::to_string(endpoint.port));
+    row.push_back(state_word(*endpoint.instance));
+    rows.push_back(std::move(row));
+  }
+  std::ostringstream text;
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows)
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      if (widths.size() <= i) widths.push_back(0);
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      text << row[i];
+      if (i + 1 < row.size()) text << std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    text << "\n";
+  }
+  return text.str();
+}
+
+int run_endpoints(const CommandInfo& command, Agent& agent, const Args& args) {
+  po::options_description options("endpoints options");
+  options.add_options()
+      ("port", po::value<std::string>()->value_name("NAME"), "only the port named NAME")
+      ("all", po::bool_switch(), "also the instances that do not serve (not running, or not healthy)")
+      ("json", po::bool_switch(), "print a JSON array instead (with --watch: one array per line)")
+      ("watch", po::bool_switch(), "print the set again whenever it changes, until Ctrl-C or SIGTERM");
+  constexpr Positional positionals[] = {{"service", "SERVICE", true}};
+  auto values = parse_command(command, args, options, positionals);
+  if (!values) return kExitOk;
+  EndpointQuery query{(*values)["service"].as<std::string>(),
+                      values->count("port") ? (*values)["port"].as<std::string>() : "", (*values)["all"].as<bool>()};
+  const bool as_json = (*values)["json"].as<bool>();
+  const bool watch = (*values)["watch"].as<bool>();
+  mob::Client* client = agent.client("endpoints");
+  if (client == nullptr) return kExitFailed;
+  if (!watch) {
+    auto text = endpoints_now(*client, query, as_json, false);
+    if (!text) return failed("endpoints", text.error());
+    std::cout << *text << std::flush;
+    return kExitOk;
+  }
+  // Subscribed before the first look, so that no change between the two is missed.
+  StopSignals stop;
+  auto opened = mob::EventSubscriber::open(agent.address(), {"instance.", "member.", "service."}, agent.options());
+  if (!opened) return failed("endpoints", opened.error());
+  mob::EventSubscriber& events = *opened;
+  events.wake_on(stop.fd());
+  std::string shown;
+  bool first = true;
+  while (true) {
+    auto text = endpoints_now(*client, query, as_json, true);
+    // A service not deployed (yet, or any more) has no endpoints: the set is empty.
+    if (!text && text.error().code == mob::Errc::not_found) text = std::string(as_json ? "[]\n" : "");
+    if (!text) return failed("endpoints", text.error());
+    if (first || *text != shown) {
+      // Text sets end with an empty line, so a reader can tell one set from the next.
+      std::cout << *text << (as_json ? "" : "\n") << std::flush;
+      shown = *text;
+      first = false;
+    }
+    // The next change of an instance of the service or of a member, or every few seconds
+    // (a missed event, a reconnection).
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (true) {
+      auto left = std::chrono::ceil<milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      auto event = events.next(left);
+      if (stop.arrived()) return kExitOk;
+      if (!event) return failed("endpoints", event.error());
+      if (*event && ((*event)->service == query.service || (*event)->topic.starts_with("member."))) break;
+    }
   }
 }
 
@@ -1198,6 +1361,16 @@ constexpr CommandInfo kCommands[] = {
      "until Ctrl-C or SIGTERM, then exits 0. A lost agent is reported on stderr and the\n"
      "stream resumes when it is back. See docs/events.md.",
      run_events},
+    {"endpoints", "", "SERVICE", "endpoints SERVICE [--port NAME] [--all] [--json] [--watch]",
+     "list where a service's instances listen",
+     "Prints one line per instance and named port of SERVICE: INSTANCE [PORT-NAME] HOST:PORT\n"
+     "STATE (the port name only when the spec names more than one port and --port is not\n"
+     "given). Only the instances that serve are listed: running, healthy when the service has\n"
+     "checks, on an agent that is alive; --all lists every instance with ports. Any agent\n"
+     "answers: endpoints are replicated state. --watch prints the set again whenever it\n"
+     "changes (followed from the event stream; a text set ends with an empty line, a --json\n"
+     "set is one line) until Ctrl-C or SIGTERM. See docs/spec.md, \"Service discovery\".",
+     run_endpoints},
     {"members", "", "", "members [--json]", "list the agents of the mesh",
      "Prints the agents this agent knows: name, address, state, providers, tags, load and\n"
      "version. --json prints every field.",

@@ -188,7 +188,7 @@ std::vector<std::string> Rollout::absorb(const Event& event, Time now) {
                                wall_ms_of(event.version), event.exit_code,
                                event.signal, event.reason, event.generation,
                                checked_ && *state == InstanceState::running ? Health::starting : Health::none,
-                               {}};
+                               {}, event.host, event.ports, 0};
   if (!assigned_.contains(index)) assigned_[index] = event.node;
   if (assigned_[index] == event.node && event.generation == deployed_.version)
     show(index, describe(seen.status), lines);

@@ -102,6 +102,7 @@ class BashProvider final : public Provider {
   void reclaim_leftovers() override;
   void start(const LaunchRequest& request) override;
   void stop(const std::string& key, std::chrono::milliseconds grace) override;
+  void signal(const std::string& key, int signal_number) override;
   std::vector<int> watched_fds() override;
   std::optional<Clock::time_point> next_deadline() override;
   std::vector<ProviderEvent> poll() override;
@@ -183,6 +184,7 @@ Result<bash::SpawnedGroup> BashProvider::spawn(const LaunchRequest& request) {
     for (const auto& [name, value] : env->items())
       overrides.emplace_back(name, value.get<std::string>());
   }
+  for (const auto& [name, value] : request.env) overrides.emplace_back(name, value);
   overrides.emplace_back("MOB_SERVICE", request.service);
   overrides.emplace_back("MOB_INSTANCE", std::to_string(request.index));
   overrides.emplace_back("MOB_AGENT_ID", context_.agent_id);
@@ -286,6 +288,13 @@ std::map<std::string, Instance>::iterator BashProvider::forget(
   if (instance.kill_at) kills_due_.erase({*instance.kill_at, instance.key});
   by_serial_.erase(instance.serial);
   return instances_.erase(it);
+}
+
+void BashProvider::signal(const std::string& key, int signal_number) {
+  auto found = instances_.find(key);
+  if (found == instances_.end() || found->second.stop_requested) return;
+  ::kill(-found->second.leader, signal_number);
+  log::info("bash", key, ": sent signal ", signal_number, " to process group ", found->second.leader);
 }
 
 // One fd for the worker to poll: the epoll set is readable while any instance has output

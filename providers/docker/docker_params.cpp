@@ -256,6 +256,14 @@ std::string container_name(std::string_view agent_id, std::string_view key) {
   return name;
 }
 
+void add_discovery(DockerParams& params, const std::map<std::string, std::string>& env,
+                   const std::vector<PortBinding>& ports) {
+  for (const auto& [name, value] : env) params.env[name] = value;
+  for (const auto& port : ports)
+    params.ports.push_back(PortMapping{static_cast<std::uint16_t>(port.host_port),
+                                       static_cast<std::uint16_t>(port.container_port), "tcp"});
+}
+
 nlohmann::json container_create_body(const DockerParams& params, const InstanceLabels& instance) {
   nlohmann::json body = {{"Image", params.image}};
   if (params.args) body["Cmd"] = *params.args;

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bus/error.hpp"
+#include "bus/messages.hpp"
 
 namespace mob::docker {
 
@@ -56,6 +57,12 @@ struct InstanceLabels {
   std::string service;
   std::uint32_t index = 0;
 };
+// Adds what service discovery gives an instance (docs/spec.md, "Service discovery"): the
+// variables to its environment, and each named port published from its host port to its
+// container port.
+void add_discovery(DockerParams& params, const std::map<std::string, std::string>& env,
+                   const std::vector<PortBinding>& ports);
+
 // The body of POST /containers/create.
 nlohmann::json container_create_body(const DockerParams& params, const InstanceLabels& labels);
 

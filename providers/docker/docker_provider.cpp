@@ -33,7 +33,7 @@ constexpr auto kStopMargin = 30s;  // beyond the grace period: the engine kills,
 
 // The requests of an instance's life, in order. Each completion carries its step.
 enum class Step : std::uint8_t {
-  inspect_image, pull, remove_stale, create, start, inspect, wait, stop, remove
+  inspect_image, pull, remove_stale, create, start, inspect, wait, stop, remove, signal
 };
 
 enum class Phase : std::uint8_t {
@@ -160,6 +160,7 @@ class DockerProvider final : public Provider {
     instance.index = request.index;
     instance.name = container_name(context_.agent_id, request.key);
     instance.params = std::move(*params);
+    add_discovery(instance.params, request.env, request.ports);
     auto& stored = instances_[request.key] = std::move(instance);
     switch (stored.params.pull) {
       case PullPolicy::missing: return inspect_image(request.key, stored);
@@ -184,6 +185,16 @@ class DockerProvider final : public Provider {
     instance.grace = grace;
     // A start step in flight goes on; its completion turns to stopping.
     if (instance.phase != Phase::starting) begin_stop(key, instance);
+  }
+
+  void signal(const std::string& key, int signal_number) override {
+    auto found = instances_.find(key);
+    if (!transport_ || found == instances_.end() || found->second.phase != Phase::running ||
+        found->second.stop_requested)
+      return;
+    submit(key, found->second, Step::signal,
+           {Method::post, "/containers/" + found->second.ref() + "/kill?signal=" + std::to_string(signal_number), "",
+            kRequestTimeout});
   }
 
   std::vector<int> watched_fds() override {
@@ -447,6 +458,10 @@ class DockerProvider final : public Provider {
                        kRemoveTimeout});
       case Step::remove:
         return on_removed(key, instance, response);
+      case Step::signal:
+        if (!response || !is_2xx(response->status))
+          log::warn(kComponent, "signalling ", instance.name, ": ", describe(response));
+        return;
     }
   }
 

@@ -44,7 +44,9 @@ class DockerAgent : public ::testing::Test {
     ASSERT_FALSE(engine_socket().empty())
         << "no container engine: run eval \"$(scripts/container-engine.sh start DIR)\" first "
            "(scripts/test.sh does)";
-    agent_ = std::make_unique<AgentProcess>(dir_.path() / "data", "docker");
+    // Ports for services' "ports": 0 below the suite's agent ports (tests/integration/discovery_test.cpp).
+    agent_ = std::make_unique<AgentProcess>(dir_.path() / "data", "docker",
+                                            std::vector<std::string>{"--port-range", "12000-15999"});
     ASSERT_TRUE(wait_until([&] {
       auto members = agent_->members();
       return !members.empty() && members[0].providers == std::vector<std::string>{"docker"};
@@ -98,6 +100,31 @@ TEST_F(DockerAgent, AContainerKilledFromOutsideIsRestartedByTheSupervisor) {
     return instance && instance->restarts >= 1 && instance->state == InstanceState::running;
   }, 30s));
   EXPECT_TRUE(container_running("boxes.0"));
+}
+
+// Service discovery: the agent publishes the host port it chose to the container port and
+// gives the container the variables. This engine runs containers without a network
+// (netns "none", scripts/container-engine.sh), so nothing answers on the published port: the
+// test reads what the agent asked the engine for, from the engine.
+TEST_F(DockerAgent, ANamedPortIsPublishedFromTheChosenHostPortWithTheVariables) {
+  ASSERT_TRUE(agent_->deploy(R"({"name": "web", "provider": "docker", "stop_timeout_s": 1,
+      "ports": {"http": {"port": 0, "container_port": 8080}},
+      "params": {"image": "localhost/mob-busybox:latest",
+                 "args": "/bin/sh -c \"while true; do sleep 1; done\""}})"));
+  ASSERT_TRUE(agent_->wait_state("web", 0, InstanceState::running, 30s));
+  auto instance = agent_->instance("web", 0);
+  ASSERT_TRUE(instance);
+  const std::uint32_t port = instance->ports.at("http");
+  EXPECT_TRUE(port >= 12000 && port <= 15999) << port;
+  EXPECT_EQ(instance->host, "127.0.0.1");
+  auto inspect = engine("GET", "/containers/" + container("web.0") + "/json");
+  ASSERT_EQ(http_status(inspect), 200) << inspect.out;
+  auto body = nlohmann::json::parse(inspect.out.substr(0, inspect.out.rfind('\n')), nullptr, false);
+  ASSERT_TRUE(body.is_object());
+  EXPECT_EQ(body["HostConfig"]["PortBindings"]["8080/tcp"][0]["HostPort"], std::to_string(port)) << body["HostConfig"].dump();
+  const auto& env = body["Config"]["Env"];
+  EXPECT_NE(std::find(env.begin(), env.end(), "MOB_PORT_HTTP=" + std::to_string(port)), env.end()) << env.dump();
+  EXPECT_NE(std::find(env.begin(), env.end(), "MOB_HOST=127.0.0.1"), env.end()) << env.dump();
 }
 
 TEST_F(DockerAgent, StopRemovesTheContainer) {

@@ -511,7 +511,7 @@ TEST_F(Hostile, SyncPushWithABadEntryIsRefusedWhole) {
   {
     SCOPED_TRACE("a good service, then an assignment of index " + std::to_string(kMaxInstances));
     AssignmentEntry assignment{"index-companion", kMaxInstances, agent().name(), false,
-                               Stamp{now_stamp(), "hostile-peer"}};
+                               Stamp{now_stamp(), "hostile-peer"}, 0, {}};
     expect_refused(SyncPush{StateDelta{{}, {service_entry("index-companion")}, {assignment}, {}}},
                    "delta.assignments[0].index", "index " + std::to_string(kMaxInstances));
     EXPECT_FALSE(lists_service(agent(), "index-companion")) << "the good service entry was merged";
@@ -519,7 +519,7 @@ TEST_F(Hostile, SyncPushWithABadEntryIsRefusedWhole) {
   {
     SCOPED_TRACE("an assignment to a node named evil/node");
     AssignmentEntry assignment{"node-companion", 0, "evil/node", false,
-                               Stamp{now_stamp(), "hostile-peer"}};
+                               Stamp{now_stamp(), "hostile-peer"}, 0, {}};
     expect_refused(SyncPush{StateDelta{{}, {service_entry("node-companion")}, {assignment}, {}}},
                    "delta.assignments[0].node", "a node named evil/node");
     EXPECT_FALSE(lists_service(agent(), "node-companion")) << "the good service entry was merged";
@@ -647,7 +647,7 @@ TEST_F(Hostile, PingAndMembersThatDoNotDecodeAreRefused) {
     still_up(what);
   }
   // An internal message type is refused as such, its request id kept.
-  client.send(ServiceAssignment{"x", 1, "{}", {0}, true, 0, true, "", 0, "", {}}, 8);
+  client.send(ServiceAssignment{"x", 1, "{}", {0}, true, 0, true, "", 0, "", {}, {}}, 8);
   auto reply = client.receive();
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->request_id, 8u);

@@ -313,6 +313,9 @@ TEST_F(SingleAgent, GarbageOnTheRouterPortIsAnsweredOrDroppedAndTheAgentStaysUp)
   auto internal = agent_->request(ServiceWithdrawn{"x"});
   ASSERT_FALSE(internal);
   EXPECT_NE(internal.error().message.find("is not a request a client may send"), std::string::npos);
+  auto signal = agent_->request(ProviderSignal{"x.0", 9});  // a worker's command (service discovery)
+  ASSERT_FALSE(signal);
+  EXPECT_NE(signal.error().message.find("is not a request a client may send"), std::string::npos);
 
   // A message over the size limit closes that connection only.
   std::string huge(5 * 1024 * 1024, 'x');

@@ -202,6 +202,52 @@ TEST(Admission, ADeltaWithOneBadEntryIsRefusedWhole) {
   EXPECT_TRUE(admit_delta(StateDelta{{good_member("a"), good_member("b")}, {}, {}, {}}, "state"));
 }
 
+// Service discovery's fields in gossiped records: a host, named ports, a busy port, the
+// agents an assignment avoids.
+TEST(Admission, EndpointsInRecordsAreCheckedNamingTheField) {
+  auto instance = [](auto change) {
+    InstanceEntry entry;
+    entry.status.service = "db";
+    entry.status.node = "agent-1";
+    entry.status.host = "10.0.0.5";
+    entry.status.ports = {{"pg", 31012}};
+    entry.stamp = Stamp{1, "agent-1"};
+    change(entry.status);
+    return admit_delta(StateDelta{{}, {}, {}, {entry}}, "state");
+  };
+  auto refusal = [&](auto change) {
+    auto admitted = instance(change);
+    return admitted ? std::string("<admitted>") : admitted.error().message;
+  };
+  EXPECT_TRUE(instance([](InstanceStatus&) {}));
+  EXPECT_EQ(refusal([](InstanceStatus& s) { s.ports["pg"] = 70000; }),
+            "state.instances[0].status.ports.pg: 70000 is not a port (1-65535)");
+  EXPECT_EQ(refusal([](InstanceStatus& s) { s.ports["pg"] = 0; }),
+            "state.instances[0].status.ports.pg: 0 is not a port (1-65535)");
+  EXPECT_NE(refusal([](InstanceStatus& s) { s.ports["P G"] = 1; }).find("status.ports: \"P G\" is not a port name"),
+            std::string::npos);
+  EXPECT_NE(refusal([](InstanceStatus& s) { s.host = "a b"; }).find("status.host:"), std::string::npos);
+  EXPECT_NE(refusal([](InstanceStatus& s) { s.host = std::string(300, 'h'); }).find("status.host:"), std::string::npos);
+  EXPECT_NE(refusal([](InstanceStatus& s) {
+              s.ports.clear();
+              for (int i = 0; i < 17; ++i) s.ports["p" + std::to_string(i)] = 1000 + i;
+            }).find("17 ports, more than 16"),
+            std::string::npos);
+  EXPECT_EQ(refusal([](InstanceStatus& s) { s.busy_port = 65536; }),
+            "state.instances[0].status.busy_port: 65536 is not a port (0 or 1-65535)");
+
+  AssignmentEntry assignment{"db", 0, "agent-1", false, Stamp{1, "agent-1"}, 0, {"agent-2"}};
+  EXPECT_TRUE(admit_delta(StateDelta{{}, {}, {assignment}, {}}, "state"));
+  assignment.avoid = {"bad/name"};
+  auto bad_name = admit_delta(StateDelta{{}, {}, {assignment}, {}}, "state");
+  ASSERT_FALSE(bad_name);
+  EXPECT_NE(bad_name.error().message.find("state.assignments[0].avoid[0]"), std::string::npos);
+  assignment.avoid = std::vector<std::string>(65, "agent-2");
+  auto too_many = admit_delta(StateDelta{{}, {}, {assignment}, {}}, "state");
+  ASSERT_FALSE(too_many);
+  EXPECT_NE(too_many.error().message.find("65 agents, more than 64"), std::string::npos);
+}
+
 // Whatever others say of a member stays refutable: the member answers a claim at incarnation n
 // with n + 1, so only its own word, alive, may take the last incarnation (2^48 - 1).
 TEST(Admission, OnlyAMembersOwnWordMayTakeItsLastIncarnation) {

@@ -217,6 +217,24 @@ TEST_F(BashProviderTest, ReportsTheSignalThatKilledTheCommand) {
   EXPECT_EQ(exited.message, "killed by signal 9 (Killed)");
 }
 
+// Service discovery: the variables the supervisor hands over reach the process, and a
+// signal (on_dependency_change "signal:SIGHUP") reaches its process group.
+TEST_F(BashProviderTest, DiscoveryVariablesReachTheProcessAndASignalItsGroup) {
+  LaunchRequest request;
+  request.key = "web.0";
+  request.service = "web";
+  request.params = {{"command", "trap 'echo reloaded' HUP; echo \"at $MOB_HOST:$MOB_PORT_HTTP, db $MOB_DB_PORT_PG\"; "
+                                "while true; do sleep 0.05; done"}};
+  request.env = {{"MOB_HOST", "10.0.0.5"}, {"MOB_PORT_HTTP", "31012"}, {"MOB_DB_PORT_PG", "24000"}};
+  provider_->start(request);
+  wait_for("web.0", ProviderEventKind::started);
+  ASSERT_TRUE(wait_for_log("web.0", "at 10.0.0.5:31012, db 24000\n"));
+  provider_->signal("web.0", SIGHUP);
+  EXPECT_TRUE(wait_for_log("web.0", "reloaded\n"));
+  EXPECT_EQ(find_event("web.0", ProviderEventKind::exited), nullptr) << "the trap kept it running";
+  provider_->signal("nothing.0", SIGHUP);  // not running: left alone
+}
+
 TEST_F(BashProviderTest, OutputLandsInTheLogAndReadLogsTailsIt) {
   start_command("web.7", "for i in 1 2 3 4 5; do echo line$i; done; echo oops >&2");
   wait_for("web.7", ProviderEventKind::exited);

@@ -160,6 +160,16 @@ TEST(ChangeEvents, AnInstanceEventNamesItsNewState) {
   EXPECT_TRUE(change_events(instance(S::running, true), was(S::starting), kSource).empty());
 }
 
+TEST(ChangeEvents, InstanceRunningCarriesWhereItListens) {
+  auto entry = instance(InstanceState::running);
+  entry.status.host = "10.0.0.5";
+  entry.status.ports = {{"http", 31012}};
+  auto running = change_events(entry, was(InstanceState::starting), kSource);
+  ASSERT_EQ(topics(running), (std::vector<std::string>{"instance.running"}));
+  EXPECT_EQ(running[0].host, "10.0.0.5");
+  EXPECT_EQ(running[0].ports, (std::map<std::string, std::uint32_t>{{"http", 31012}}));
+}
+
 TEST(ChangeEvents, AnInstanceCarriedOverToANewVersionIsAnEventOfThatVersion) {
   using S = InstanceState;
   // mob-tool scale: version 2 changed only `instances`; the running process now counts as it.

@@ -45,7 +45,7 @@ ServiceEntry service_entry(std::string name, Stamp at, bool removed = false, std
 
 AssignmentEntry assignment_entry(std::string service, std::uint32_t index, std::string node, Stamp at,
                                  bool removed = false) {
-  return AssignmentEntry{std::move(service), index, std::move(node), removed, std::move(at), 0};
+  return AssignmentEntry{std::move(service), index, std::move(node), removed, std::move(at), 0, {}};
 }
 
 InstanceEntry instance_entry(std::string service, std::uint32_t index, std::string node, Stamp at,

@@ -98,7 +98,7 @@ TEST(Codec, RequestsAndInternalMessagesRoundTrip) {
   EXPECT_EQ(round_trip(LogsReply{"x", {{1, "n", std::string("a\0b", 3), 3}}}).chunks[0].data,
             std::string("a\0b", 3));
   EXPECT_EQ(round_trip(ErrorReply{Errc::not_found, "nope"}).code, Errc::not_found);
-  EXPECT_EQ(round_trip(ServiceAssignment{"x", 2, "{}", {0, 1, 2}, true, 4, false, "waiting", 1, "{}", {3}}).instances.size(), 3u);
+  EXPECT_EQ(round_trip(ServiceAssignment{"x", 2, "{}", {0, 1, 2}, true, 4, false, "waiting", 1, "{}", {3}, {}}).instances.size(), 3u);
   EXPECT_EQ(round_trip(ProviderEvent{"x.0", ProviderEventKind::exited, 12, -1, 9, "m"}).signal, 9);
   EXPECT_EQ(round_trip(ProviderLogsRequest{{"x.0", "x.1"}, 5, false, 0}).keys.size(), 2u);
   EXPECT_EQ(round_trip(InstanceReport{sample_instance()}).status.pid, 4242);
@@ -333,7 +333,7 @@ TEST(Codec, RollingUpdateFieldsRoundTrip) {
   entry.stable_generation = 2;
   entry.stable_spec_json = R"({"name":"web"})";
   entry.rollout = "failed: web/3 unhealthy: http: status 500";
-  AssignmentEntry assignment{"web", 3, "node-a", false, Stamp{7, "node-b"}, 3};
+  AssignmentEntry assignment{"web", 3, "node-a", false, Stamp{7, "node-b"}, 3, {}};
   StateDelta delta;
   delta.services.push_back(entry);
   delta.assignments.push_back(assignment);
@@ -342,7 +342,7 @@ TEST(Codec, RollingUpdateFieldsRoundTrip) {
   EXPECT_EQ(back.services.at(0).stable_spec_json, entry.stable_spec_json);
   EXPECT_EQ(back.services.at(0).rollout, entry.rollout);
   EXPECT_EQ(back.assignments.at(0).generation, 3u);
-  auto assigned = round_trip(ServiceAssignment{"web", 3, "{}", {0}, true, 0, true, "", 2, R"({"v":1})", {1, 2}});
+  auto assigned = round_trip(ServiceAssignment{"web", 3, "{}", {0}, true, 0, true, "", 2, R"({"v":1})", {1, 2}, {}});
   EXPECT_EQ(assigned.stable_version, 2u);
   EXPECT_EQ(assigned.stable_spec_json, R"({"v":1})");
   EXPECT_EQ(assigned.stable_instances, (std::vector<std::uint32_t>{1, 2}));
@@ -440,6 +440,63 @@ TEST(Codec, DeepNestingIsBounded) {
   bytes += '\xc0';
   auto decoded = decode(bytes);
   ASSERT_FALSE(decoded);
+}
+
+TEST(Codec, ServiceDiscoveryFieldsAndMessagesRoundTrip) {
+  InstanceStatus status;
+  status.service = "db";
+  status.host = "10.0.0.5";
+  status.ports = {{"pg", 31012}, {"metrics", 9100}};
+  status.busy_port = 9100;
+  auto report = round_trip(InstanceReport{status});
+  EXPECT_EQ(report.status.host, "10.0.0.5");
+  EXPECT_EQ(report.status.ports, status.ports);
+  EXPECT_EQ(report.status.busy_port, 9100u);
+  auto start = round_trip(ProviderStart{"db.0", "db", 0, "{}", {{"MOB_PORT_PG", "31012"}}, {{"pg", 31012, 5432}}});
+  EXPECT_EQ(start.env.at("MOB_PORT_PG"), "31012");
+  ASSERT_EQ(start.ports.size(), 1u);
+  EXPECT_EQ(start.ports[0].container_port, 5432u);
+  EXPECT_EQ(round_trip(ProviderSignal{"web.0", 1}).signal, 1);
+  auto pushed = round_trip(SyncPush{StateDelta{{}, {}, {AssignmentEntry{"db", 0, "b", false, Stamp{7, "a"}, 0, {"a"}}}, {}}});
+  ASSERT_EQ(pushed.delta.assignments.size(), 1u);
+  EXPECT_EQ(pushed.delta.assignments[0].avoid, std::vector<std::string>{"a"});
+  ServiceAssignment assignment{"web", 1, "{}", {0}, true, 0, true, "", 0, "", {}, {{"MOB_DB_PORT_PG", "31012"}}};
+  EXPECT_EQ(round_trip(assignment).dependency_env, assignment.dependency_env);
+  Event event;
+  event.topic = "instance.running";
+  event.host = "10.0.0.5";
+  event.ports = {{"pg", 31012}};
+  EXPECT_EQ(round_trip(event).ports, event.ports);
+  EXPECT_EQ(type_code(Body{ProviderSignal{}}), 44);
+  EXPECT_EQ(type_name(Body{ProviderSignal{}}), "provider_signal");
+}
+
+// An agent of the release before service discovery sends instance records of 13 fields and
+// assignments of 6: they decode with no endpoints and nothing to avoid.
+TEST(Codec, RecordsFromAReleaseBeforeServiceDiscoveryDecodeWithoutEndpoints) {
+  auto decoded = decode(hand_packed(kProtocolVersion, type_code(Body{InstanceReport{}}), [](auto& pk) {
+    pk.pack_array(1);
+    pk.pack_array(13);
+    pk.pack(std::string("db"));
+    pk.pack(0);
+    pk.pack(std::string("node-a"));
+    pk.pack(static_cast<int>(InstanceState::running));
+    pk.pack(0);
+    pk.pack(4242);
+    pk.pack(1700000000000);
+    pk.pack(-1);
+    pk.pack(0);
+    pk.pack(std::string(""));
+    pk.pack(3);
+    pk.pack(static_cast<int>(Health::none));
+    pk.pack_array(0);
+  }));
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  const auto& status = std::get<InstanceReport>(decoded->body).status;
+  EXPECT_EQ(status.pid, 4242);
+  EXPECT_TRUE(status.host.empty());
+  EXPECT_TRUE(status.ports.empty());
+  EXPECT_EQ(status.busy_port, 0u);
 }
 
 TEST(Codec, NewerSenderWithExtraFieldsIsAccepted) {

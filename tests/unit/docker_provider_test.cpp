@@ -184,6 +184,23 @@ TEST(DockerParams, CreateBodyCarriesEverythingAndMobLabels) {
   EXPECT_EQ(body["HostConfig"]["Binds"], json({"/h:/c:ro"}));
 }
 
+// Service discovery: the spec's named ports are published from the host port the agent chose
+// to the container port, and the container gets the variables (docs/spec.md).
+TEST(DockerParams, DiscoveryPublishesTheChosenPortsAndAddsTheVariables) {
+  auto parsed = docker::parse_docker_params({{"image", "busybox"}, {"env", {{"A", "1"}}}, {"ports", {"8080:80"}}});
+  ASSERT_TRUE(parsed);
+  docker::add_discovery(*parsed, {{"MOB_HOST", "10.0.0.5"}, {"MOB_PORT_HTTP", "31012"}},
+                        {{"http", 31012, 8000}, {"metrics", 24000, 24000}});
+  auto body = docker::container_create_body(*parsed, {"agent1", "web", 0});
+  EXPECT_EQ(body["Env"], json({"A=1", "MOB_HOST=10.0.0.5", "MOB_PORT_HTTP=31012"}));
+  EXPECT_EQ(body["ExposedPorts"], json({{"80/tcp", json::object()}, {"8000/tcp", json::object()},
+                                        {"24000/tcp", json::object()}}));
+  const auto& bindings = body["HostConfig"]["PortBindings"];
+  EXPECT_EQ(bindings["80/tcp"][0]["HostPort"], "8080");
+  EXPECT_EQ(bindings["8000/tcp"][0]["HostPort"], "31012");
+  EXPECT_EQ(bindings["24000/tcp"][0]["HostPort"], "24000");
+}
+
 TEST(DockerNames, ContainerNamesAreSanitized) {
   EXPECT_EQ(docker::container_name("a1", "web.0"), "mob-a1-web.0");
   EXPECT_EQ(docker::container_name("a/b c", "wé b.1"), "mob-a_b_c-w___b.1");
@@ -334,7 +351,7 @@ TEST(DockerProviderWithoutEngine, ReportsUnavailableAndFailsStartsWithAClearMess
   auto provider = docker::make_docker_provider_for(
       context, "unix://" + (dir.path() / "nobody-listens.sock").string());
   EXPECT_FALSE(provider->available());
-  provider->start({"web.0", "web", 0, {{"image", kImage}}});
+  provider->start({"web.0", "web", 0, {{"image", kImage}}, {}, {}});
   Driver driver(*provider);
   auto failed = driver.wait_for("web.0", ProviderEventKind::start_failed, 5s);
   ASSERT_TRUE(failed) << describe(driver.events());
@@ -348,7 +365,7 @@ TEST(DockerProviderWithoutEngine, ATcpDockerHostIsNamedAsUnsupported) {
   auto provider = docker::make_docker_provider_for({"agent", "tcp", dir.path()}, "tcp://127.0.0.1:1");
   EXPECT_FALSE(provider->available());
   EXPECT_TRUE(provider->watched_fds().empty());
-  provider->start({"web.0", "web", 0, {{"image", kImage}}});
+  provider->start({"web.0", "web", 0, {{"image", kImage}}, {}, {}});
   auto events = provider->poll();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].kind, ProviderEventKind::start_failed);
@@ -392,7 +409,7 @@ class DockerEngine : public ::testing::Test {
 
   void start(const std::string& key, json params) {
     auto service = key.substr(0, key.rfind('.'));
-    provider_->start({key, service, 0, std::move(params)});
+    provider_->start({key, service, 0, std::move(params), {}, {}});
   }
 
   ProviderEvent start_loop(const std::string& key) {

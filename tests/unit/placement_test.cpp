@@ -258,5 +258,41 @@ TEST(PlaceInstances, IsDeterministicAndIndependentOfTheOrderOfMembers) {
   }
 }
 
+TEST(PlaceInstances, InstancesWithAFixedPortNeverShareAnAgentAndTheRestWait) {
+  ServiceSpec fixed = spec();
+  fixed.ports = {{"metrics", {9100, 0}}, {"http", {0, 0}}};
+  std::vector<Member> alive = {member("a"), member("b"), member("c")};
+  auto chosen = place_instances(fixed, indices(5), {}, alive, {});
+  ASSERT_EQ(chosen.size(), 3u) << "three agents, one instance listening on 9100 each";
+  std::set<std::string> nodes;
+  for (const auto& [index, node] : chosen) nodes.insert(node);
+  EXPECT_EQ(nodes.size(), 3u);
+}
+
+TEST(PlaceInstances, AnAgentWhereAnotherServiceHoldsTheFixedPortIsPassedOver) {
+  ServiceSpec fixed = spec();
+  fixed.ports = {{"metrics", {9100, 0}}};
+  std::vector<Member> alive = {member("a"), member("b")};
+  PortConstraints ports;
+  ports.fixed_by_node["a"] = {9100, 80};
+  ports.fixed_by_node["b"] = {443};
+  for (int round = 0; round < 5; ++round) {
+    auto chosen = place_instances(fixed, indices(1), {}, alive, {{"b", 50}}, ports);
+    ASSERT_EQ(chosen.size(), 1u);
+    EXPECT_EQ(chosen[0], "b") << "even though b is more loaded";
+  }
+  ports.fixed_by_node["b"].insert(9100);
+  EXPECT_TRUE(place_instances(fixed, indices(1), {}, alive, {}, ports).empty());
+}
+
+TEST(PlaceInstances, AvoidedAgentsComeLastButStillTakeAnInstanceWhenNothingElseCan) {
+  std::vector<Member> alive = {member("a"), member("b")};
+  PortConstraints ports;
+  ports.avoid[0] = {"a"};
+  EXPECT_EQ(place_instances(spec(), indices(1), {}, alive, {{"b", 9}}, ports)[0], "b");
+  ports.avoid[0] = {"a", "b"};
+  EXPECT_EQ(place_instances(spec(), indices(1), {}, alive, {}, ports).size(), 1u);
+}
+
 }  // namespace
 }  // namespace mob

@@ -43,7 +43,7 @@ class RolloutPlan : public ::testing::Test {
     entry.stable_spec_json = "{\"v\": 1}";
     state_.merge(entry);
     for (std::uint32_t index = 0; index < instances; ++index) {
-      state_.merge(AssignmentEntry{"web", index, node_of(index), false, stamp_at(kStart - 10'000), 0});
+      state_.merge(AssignmentEntry{"web", index, node_of(index), false, stamp_at(kStart - 10'000), 0, {}});
       report(index, 1, InstanceState::running, kStart - 10'000, checks ? Health::healthy : Health::none);
     }
   }
@@ -105,7 +105,7 @@ TEST_F(RolloutPlan, NotMovedInstancesRunTheStableVersion) {
   const ServiceEntry& service = *state_.service("web");
   EXPECT_TRUE(rollout_active(service));
   EXPECT_TRUE(runs_stable(service, *state_.assignment("web", 0)));
-  EXPECT_FALSE(runs_stable(service, AssignmentEntry{"web", 0, "a", false, {}, 2}));
+  EXPECT_FALSE(runs_stable(service, AssignmentEntry{"web", 0, "a", false, {}, 2, {}}));
   ServiceEntry plain = service;
   plain.stable_generation = 0;
   plain.stable_spec_json.clear();

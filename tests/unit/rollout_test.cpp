@@ -40,7 +40,7 @@ InstanceStatus instance(std::uint32_t index, std::string node, InstanceState sta
   const std::int64_t pid = state == InstanceState::running ? 4242 : 0;
   return InstanceStatus{"web", index, std::move(node), state, 0, pid,
                         static_cast<std::int64_t>(kWallMs), -1, 0, std::move(reason), spec_version,
-                        Health::none, {}};
+                        Health::none, {}, "", {}, 0};
 }
 
 // What the agent answers right after the deploy: `instances` of version 2, none placed yet,

@@ -38,7 +38,7 @@ class Scheduling : public ::testing::Test {
   }
 
   void assign(const std::string& service, std::uint32_t index, const std::string& node) {
-    state_.merge(AssignmentEntry{service, index, node, false, Stamp{++stamp_, "x"}, 0});
+    state_.merge(AssignmentEntry{service, index, node, false, Stamp{++stamp_, "x"}, 0, {}});
   }
 
   void report(const std::string& service, std::uint32_t index, const std::string& node) {
@@ -122,7 +122,7 @@ TEST_F(Scheduling, AMovedInstanceKeepsTheVersionARolloutGaveIt) {
   add_member("a", MemberState::alive);
   add_member("dead", MemberState::failed);
   add_service("web", 2);
-  state_.merge(AssignmentEntry{"web", 0, "dead", false, Stamp{++stamp_, "x"}, 7});
+  state_.merge(AssignmentEntry{"web", 0, "dead", false, Stamp{++stamp_, "x"}, 7, {}});
   auto writes = plan(owner("web"));
   ASSERT_EQ(writes.assignments.size(), 2u);
   for (const auto& write : writes.assignments) {
@@ -168,6 +168,60 @@ TEST_F(Scheduling, NoAgentRunsTheProviderNothingIsPlaced) {
   add_member("a", MemberState::alive);
   add_service("box", 1, "docker");
   EXPECT_TRUE(plan("a").assignments.empty());
+}
+
+TEST_F(Scheduling, AnInstanceWhoseFixedPortWasInUseMovesToAnotherAgentAndRemembersWhy) {
+  add_member("a", MemberState::alive);
+  add_member("b", MemberState::alive);
+  add_member("c", MemberState::alive);
+  add_service("api", 1);
+  specs_["api"].ports = {{"http", {9100, 0}}};
+  assign("api", 0, "a");
+  EXPECT_TRUE(plan(owner("api")).assignments.empty()) << "no record yet: it stays";
+  InstanceEntry failed;
+  failed.status.service = "api";
+  failed.status.index = 0;
+  failed.status.node = "a";
+  failed.status.state = InstanceState::failed;
+  failed.status.reason = "port 9100 is in use on a";
+  failed.status.busy_port = 9100;
+  failed.stamp = Stamp{++stamp_, "a"};
+  state_.merge(failed);
+  auto writes = plan(owner("api"));
+  ASSERT_EQ(writes.assignments.size(), 1u);
+  EXPECT_NE(writes.assignments[0].node, "a");
+  EXPECT_EQ(writes.assignments[0].avoid, std::vector<std::string>{"a"});
+  // Busy there too: on to the last one; then, every agent tried, it stays where it is.
+  const std::string second = writes.assignments[0].node;
+  state_.merge(AssignmentEntry{"api", 0, second, false, Stamp{++stamp_, "x"}, 0, {"a"}});
+  failed.status.node = second;
+  failed.stamp = Stamp{++stamp_, second};
+  state_.merge(failed);
+  auto third = plan(owner("api"));
+  ASSERT_EQ(third.assignments.size(), 1u);
+  EXPECT_EQ(third.assignments[0].avoid, (std::vector<std::string>{"a", second}));
+  const std::string last = third.assignments[0].node;
+  EXPECT_TRUE(last != "a" && last != second);
+  state_.merge(AssignmentEntry{"api", 0, last, false, Stamp{++stamp_, "x"}, 0, third.assignments[0].avoid});
+  failed.status.node = last;
+  failed.stamp = Stamp{++stamp_, last};
+  state_.merge(failed);
+  EXPECT_TRUE(plan(owner("api")).assignments.empty());
+}
+
+TEST_F(Scheduling, AFailureForAnotherReasonDoesNotMoveAnInstance) {
+  add_member("a", MemberState::alive);
+  add_member("b", MemberState::alive);
+  add_service("api", 1);
+  specs_["api"].ports = {{"http", {9100, 0}}};
+  assign("api", 0, "a");
+  InstanceEntry failed;
+  failed.status.service = "api";
+  failed.status.node = "a";
+  failed.status.state = InstanceState::failed;
+  failed.stamp = Stamp{++stamp_, "a"};
+  state_.merge(failed);
+  EXPECT_TRUE(plan(owner("api")).assignments.empty());
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // kind of bad input.
 #include "agent/spec.hpp"
 
+#include <csignal>
+
 #include <gtest/gtest.h>
 
 namespace mob {
@@ -302,6 +304,86 @@ TEST(Spec, BadUpdateBlocksNameTheField) {
             "update.batch: unknown field; allowed fields are max_parallel, min_healthy_s, healthy_deadline_s, "
             "auto_revert, canary");
   EXPECT_EQ(error_of(with_update("5")), "update: expected an object such as {\"max_parallel\": 1, \"min_healthy_s\": 5}, got integer");
+}
+
+}  // namespace
+}  // namespace mob
+
+namespace mob {
+namespace {
+
+TEST(Spec, PortsAndOnDependencyChangeParseAndRoundTrip) {
+  auto spec = parse_spec(R"({"name": "web", "provider": "bash", "params": {"command": "x"},
+      "ports": {"http": 0, "metrics": 9100}, "depends_on": ["db"], "on_dependency_change": "signal:SIGHUP"})");
+  ASSERT_TRUE(spec) << spec.error().message;
+  EXPECT_EQ(spec->ports, (std::map<std::string, PortSpec>{{"http", {0, 0}}, {"metrics", {9100, 0}}}));
+  EXPECT_EQ(spec->on_dependency_change, (OnDependencyChange{DependencyChange::signal, SIGHUP}));
+  auto again = parse_spec(to_json(*spec).dump());
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->ports, spec->ports);
+  EXPECT_EQ(again->on_dependency_change, spec->on_dependency_change);
+  EXPECT_EQ(to_json(*again), to_json(*spec));
+
+  auto docker = parse_spec(R"({"name": "box", "provider": "docker", "params": {"image": "busybox"},
+      "ports": {"http": {"port": 0, "container_port": 80}}})");
+  ASSERT_TRUE(docker) << docker.error().message;
+  EXPECT_EQ(docker->ports.at("http"), (PortSpec{0, 80}));
+  EXPECT_EQ(parse_spec(to_json(*docker).dump())->ports, docker->ports);
+}
+
+TEST(Spec, WithoutPortsOrOnDependencyChangeTheNormalizedSpecIsAsBefore) {
+  auto spec = parse_spec(R"({"name": "a", "provider": "bash", "params": {"command": "true"}})");
+  ASSERT_TRUE(spec);
+  EXPECT_EQ(spec->on_dependency_change.action, DependencyChange::restart);
+  EXPECT_FALSE(to_json(*spec).contains("ports"));
+  EXPECT_FALSE(to_json(*spec).contains("on_dependency_change"));
+  auto none = parse_spec(R"({"name": "a", "provider": "bash", "params": {"command": "true"},
+      "on_dependency_change": "none"})");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(to_json(*none)["on_dependency_change"], "none");
+}
+
+TEST(Spec, ACheckMayConnectToANamedPort) {
+  auto spec = parse_spec(R"({"name": "api", "provider": "bash", "params": {"command": "x"},
+      "ports": {"http": 0}, "checks": [{"type": "tcp", "port": 22}, {"type": "http", "port": "http"}]})");
+  ASSERT_TRUE(spec) << spec.error().message;
+  EXPECT_EQ(spec->check_ports, (std::vector<std::string>{"", "http"}));
+  EXPECT_EQ(spec->checks[1].port, 0u) << "the supervisor puts in the instance's port";
+  auto json = to_json(*spec);
+  EXPECT_EQ(json["checks"][1]["port"], "http");
+  EXPECT_EQ(json["checks"][0]["port"], 22);
+  EXPECT_EQ(parse_spec(json.dump())->check_ports, spec->check_ports);
+  EXPECT_EQ(error_of(R"({"name": "api", "provider": "bash", "params": {"command": "x"},
+      "ports": {"http": 0, "admin": 0}, "checks": [{"type": "tcp", "port": "web"}]})"),
+            "checks[0].port: \"web\" is not a port of this spec (its ports: admin, http)");
+  EXPECT_EQ(error_of(R"({"name": "api", "provider": "bash", "params": {"command": "x"},
+      "checks": [{"type": "tcp", "port": "web"}]})"),
+            "checks[0].port: \"web\" is not a port of this spec; give a number, or name the port in ports");
+}
+
+TEST(Spec, BadPortsNameTheFieldAndWhatIsAllowed) {
+  auto with = [](const std::string& fields, const std::string& provider = "bash") {
+    std::string params = provider == "bash" ? R"({"command": "x"})" : R"({"image": "busybox"})";
+    return error_of(R"({"name": "a", "provider": ")" + provider + R"(", "params": )" + params + ", " + fields + "}");
+  };
+  EXPECT_EQ(with(R"("ports": {"http": 70000})"), "ports.http: must be 0 or 1-65535, got 70000");
+  EXPECT_EQ(with(R"("ports": {"http": -1})"), "ports.http: must be 0 or 1-65535, got -1");
+  EXPECT_EQ(with(R"("ports": {"http": "80"})"), "ports.http: must be 0 or 1-65535, got \"80\"");
+  EXPECT_EQ(with(R"("ports": {"HTTP!": 0})"), "ports: name \"HTTP!\" may contain a-z, 0-9 and _ (1-32 of them)");
+  EXPECT_EQ(with(R"("ports": [80])"),
+            "ports: expected an object of names and port numbers such as {\"http\": 0}, got array");
+  EXPECT_EQ(with(R"("ports": {"a": 9100, "b": 9100})"), "ports.b: port 9100 is also ports.a");
+  EXPECT_EQ(with(R"("ports": {"a": {"port": 0, "container_port": 80}})"),
+            "ports.a.container_port: only a docker service publishes a container port; give the port alone");
+  EXPECT_EQ(with(R"("ports": {"a": {"port": 0, "container_port": 0}})", "docker"),
+            "ports.a.container_port: must be 1-65535, got 0");
+  EXPECT_EQ(with(R"("ports": {"a": {"prot": 0}})", "docker"),
+            "ports.a.prot: unknown field; allowed fields are port, container_port");
+  EXPECT_EQ(with(R"("on_dependency_change": "reload")"),
+            "on_dependency_change: expected restart, none or signal:NAME (NAME one of SIGHUP, SIGUSR1, SIGUSR2, "
+            "SIGINT, SIGQUIT, SIGTERM, SIGWINCH), got \"reload\"");
+  EXPECT_EQ(with(R"("on_dependency_change": "signal:SIGKILL")").substr(0, 44),
+            "on_dependency_change: expected restart, none");
 }
 
 }  // namespace

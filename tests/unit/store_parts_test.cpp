@@ -136,7 +136,7 @@ TEST_F(ClientCommands, ADeployWithAnUpdateBlockKeepsTheHealthyVersionItReplacesA
       assign(name, index, "node-a");
       InstanceEntry entry;
       entry.status = InstanceStatus{name, index, "node-a", InstanceState::running, 0, 1, 1, -1, 0, "", version,
-                                    Health::none, {}};
+                                    Health::none, {}, "", {}, 0};
       entry.stamp = Stamp{++stamp_, "node-a"};
       state_.merge(entry);
     }
@@ -382,6 +382,44 @@ TEST_F(LocalAssignmentsTest, TheSupervisorIsToldWhatRunsHereOnceAndAgainOnlyWhen
   ASSERT_EQ(clock_off.to_supervisor.size(), 1u);
   EXPECT_TRUE(std::get<ServiceAssignment>(clock_off.to_supervisor[0]).instances.empty());
   EXPECT_EQ(local_.local_instances(), 0u);
+}
+
+// Service discovery: a dependent's assignment carries its dependencies' addresses, and is
+// sent again when they change (the supervisor then restarts or signals its instances).
+TEST_F(LocalAssignmentsTest, ADependentIsToldItsDependenciesAddressesAgainWhenTheyChange) {
+  member("node-a");
+  member("node-b");
+  deploy("db");
+  deploy("web", 1, "db");
+  assign("web", 0, "node-a");
+  auto serves_at = [&](const std::string& node, const std::string& host, std::uint32_t port) {
+    InstanceEntry entry;
+    entry.status.service = "db";
+    entry.status.node = node;
+    entry.status.state = InstanceState::running;
+    entry.status.host = host;
+    entry.status.ports = {{"pg", port}};
+    entry.stamp = Stamp{++stamp_, node};
+    state_.merge(entry);
+  };
+  assign("db", 0, "node-b");
+  serves_at("node-b", "10.0.0.6", 12000);
+  auto first = update({"web"});
+  ASSERT_EQ(first.to_supervisor.size(), 1u);
+  const auto& told = std::get<ServiceAssignment>(first.to_supervisor[0]);
+  EXPECT_TRUE(told.dependencies_ready);
+  EXPECT_EQ(told.dependency_env.at("MOB_DB_HOST"), "10.0.0.6");
+  EXPECT_EQ(told.dependency_env.at("MOB_DB_PORT_PG"), "12000");
+  EXPECT_EQ(told.dependency_env.at("MOB_DB_ENDPOINTS_PG"), "10.0.0.6:12000");
+  EXPECT_TRUE(update({"web"}).to_supervisor.empty());
+
+  member("node-b", MemberState::failed);  // db's agent fails; db runs again on node-a
+  assign("db", 0, "node-a");
+  serves_at("node-a", "10.0.0.5", 13000);
+  auto moved = update({"web"});
+  ASSERT_EQ(moved.to_supervisor.size(), 1u);
+  EXPECT_EQ(std::get<ServiceAssignment>(moved.to_supervisor[0]).dependency_env.at("MOB_DB_ENDPOINTS_PG"),
+            "10.0.0.5:13000");
 }
 
 TEST_F(LocalAssignmentsTest, DuringARollingUpdateTheInstancesNotMovedRunTheStableVersion) {

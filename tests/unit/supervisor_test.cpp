@@ -2,6 +2,9 @@
 // inproc pipes: the test plays the store and the bash worker. No thread, no sleep.
 #include "agent/supervisor.hpp"
 
+#include <csignal>
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "agent/actor.hpp"
@@ -31,7 +34,9 @@ class SupervisorOnManualTime : public ::testing::Test {
     health_ = std::move(health.first);
     std::map<std::string, zmq::socket_t> workers;
     workers.emplace("bash", std::move(worker.second));
-    loop_ = std::make_unique<SupervisorLoop>(SupervisorConfig{"node-a", &time_}, std::move(store.second),
+    SupervisorConfig config{"node-a", &time_, "10.0.0.5", PortRange{12000, 12009},
+                            [this](std::uint32_t port) { return !busy_ports_.contains(port); }};
+    loop_ = std::make_unique<SupervisorLoop>(std::move(config), std::move(store.second),
                                              std::move(io.second), std::move(control.second),
                                              std::move(workers), std::move(health.second));
   }
@@ -68,6 +73,7 @@ class SupervisorOnManualTime : public ::testing::Test {
     turn();
   }
 
+  std::set<std::uint32_t> busy_ports_;  // ports "in use" on this machine
   ManualTime time_;
   zmq::context_t context_{1};
   zmq::socket_t store_, io_, control_, worker_, health_;
@@ -75,7 +81,7 @@ class SupervisorOnManualTime : public ::testing::Test {
 };
 
 TEST_F(SupervisorOnManualTime, RestartBackoffDoublesUpToItsMaximumThenGivesUp) {
-  send_body(store_, ServiceAssignment{"web", 1, kFailingSpec, {0}, true, 0, true, "", 0, "", {}});
+  send_body(store_, ServiceAssignment{"web", 1, kFailingSpec, {0}, true, 0, true, "", 0, "", {}, {}});
   turn();
   ASSERT_EQ(starts(), 1u);
 
@@ -114,7 +120,7 @@ TEST_F(SupervisorOnManualTime, RestartBackoffDoublesUpToItsMaximumThenGivesUp) {
 }
 
 TEST_F(SupervisorOnManualTime, TheBudgetComesBackOnceTheWindowHasPassed) {
-  send_body(store_, ServiceAssignment{"web", 1, kFailingSpec, {0}, true, 0, true, "", 0, "", {}});
+  send_body(store_, ServiceAssignment{"web", 1, kFailingSpec, {0}, true, 0, true, "", 0, "", {}, {}});
   turn();
   ASSERT_EQ(starts(), 1u);
   start_and_fail();
@@ -142,7 +148,7 @@ TEST_F(SupervisorOnManualTime, ARollingUpdateRestartsOnlyTheMovedInstancesAndARe
       started += std::holds_alternative<ProviderStart>(body);
     }
   };
-  send_body(store_, ServiceAssignment{"web", 1, v1, {0, 1}, true, 0, true, "", 0, "", {}});
+  send_body(store_, ServiceAssignment{"web", 1, v1, {0, 1}, true, 0, true, "", 0, "", {}, {}});
   turn();
   ASSERT_EQ(starts(), 2u);
   for (const char* key : {"web.0", "web.1"}) send_body(worker_, ProviderEvent{key, ProviderEventKind::started, 10, -1, 0, ""});
@@ -150,7 +156,7 @@ TEST_F(SupervisorOnManualTime, ARollingUpdateRestartsOnlyTheMovedInstancesAndARe
   drain(store_);
 
   // Version 2 deployed with a rollout: nothing moved yet, both run version 1.
-  send_body(store_, ServiceAssignment{"web", 2, v2, {}, true, 0, true, "", 1, v1, {0, 1}});
+  send_body(store_, ServiceAssignment{"web", 2, v2, {}, true, 0, true, "", 1, v1, {0, 1}, {}});
   turn();
   std::vector<std::string> stopped;
   std::size_t started = 0;
@@ -159,7 +165,7 @@ TEST_F(SupervisorOnManualTime, ARollingUpdateRestartsOnlyTheMovedInstancesAndARe
   EXPECT_EQ(started, 0u);
 
   // The owner moves web/0: it alone restarts, from version 2.
-  send_body(store_, ServiceAssignment{"web", 2, v2, {0}, true, 0, true, "", 1, v1, {1}});
+  send_body(store_, ServiceAssignment{"web", 2, v2, {0}, true, 0, true, "", 1, v1, {1}, {}});
   turn();
   stops(stopped, started);
   EXPECT_EQ(stopped, std::vector<std::string>{"web.0"});
@@ -174,7 +180,7 @@ TEST_F(SupervisorOnManualTime, ARollingUpdateRestartsOnlyTheMovedInstancesAndARe
 
   // Reverted: version 3 holds version 1's spec; web/1 (launched from version 1) carries on,
   // web/0 (version 2) starts from it again.
-  send_body(store_, ServiceAssignment{"web", 3, v1, {0, 1}, true, 0, true, "", 1, "", {}});
+  send_body(store_, ServiceAssignment{"web", 3, v1, {0, 1}, true, 0, true, "", 1, "", {}, {}});
   turn();
   stopped.clear();
   stops(stopped, started);
@@ -185,6 +191,131 @@ TEST_F(SupervisorOnManualTime, ARollingUpdateRestartsOnlyTheMovedInstancesAndARe
       web1_reported_at_3 = web1_reported_at_3 || (report->status.index == 1 && report->status.spec_version == 3 &&
                                                    report->status.state == InstanceState::running && report->status.pid == 10);
   EXPECT_TRUE(web1_reported_at_3) << "web/1 runs on as version 3 with its process";
+}
+
+// ---- service discovery -----------------------------------------------------------------
+
+constexpr const char* kDb = R"({"name": "db", "provider": "bash", "params": {"command": "x"},
+    "ports": {"pg": 0, "metrics": 9100}})";
+
+std::string web_spec(const std::string& on_change) {
+  return R"({"name": "web", "provider": "bash", "params": {"command": "x"}, "depends_on": ["db"])" +
+         (on_change.empty() ? std::string() : R"(, "on_dependency_change": ")" + on_change + "\"") + "}";
+}
+
+TEST_F(SupervisorOnManualTime, AnInstanceStartsWithItsPortsAndReportsWhereItListens) {
+  send_body(store_, ServiceAssignment{"db", 1, kDb, {0, 1}, true, 0, true, "", 0, "", {}, {}});
+  turn();
+  std::vector<ProviderStart> started;
+  for (auto& body : drain(worker_))
+    if (auto* start = std::get_if<ProviderStart>(&body)) started.push_back(*start);
+  ASSERT_EQ(started.size(), 1u) << "db/1 cannot share 9100 with db/0 on one agent";
+  const ProviderStart& first = started[0];
+  EXPECT_EQ(first.env.at("MOB_HOST"), "10.0.0.5");
+  EXPECT_EQ(first.env.at("MOB_PORT_METRICS"), "9100");
+  const std::uint32_t pg = std::stoul(first.env.at("MOB_PORT_PG"));
+  EXPECT_GE(pg, 12000u);
+  EXPECT_LE(pg, 12009u);
+  ASSERT_EQ(first.ports.size(), 2u);
+  for (const auto& binding : first.ports) EXPECT_EQ(binding.host_port, binding.container_port);
+  send_body(worker_, ProviderEvent{first.key, ProviderEventKind::started, 77, -1, 0, ""});
+  turn();
+  std::map<std::uint32_t, InstanceStatus> last;
+  for (const auto& body : drain(store_))
+    if (const auto* report = std::get_if<InstanceReport>(&body)) last[report->status.index] = report->status;
+  const InstanceStatus& running = last.at(first.index);
+  EXPECT_EQ(running.state, InstanceState::running);
+  EXPECT_EQ(running.host, "10.0.0.5");
+  EXPECT_EQ(running.ports, (std::map<std::string, std::uint32_t>{{"pg", pg}, {"metrics", 9100}}));
+  const InstanceStatus& other = last.at(1 - first.index);
+  EXPECT_EQ(other.state, InstanceState::failed);
+  EXPECT_EQ(other.reason, "port 9100 is in use on node-a");
+  EXPECT_EQ(other.busy_port, 9100u);
+}
+
+TEST_F(SupervisorOnManualTime, AFixedPortInUseOnTheMachineFailsTheInstanceNamingPortAndAgent) {
+  busy_ports_.insert(9100);
+  send_body(store_, ServiceAssignment{"db", 1, kDb, {0}, true, 0, true, "", 0, "", {}, {}});
+  turn();
+  EXPECT_EQ(starts(), 0u);
+  std::optional<InstanceStatus> report;
+  for (const auto& body : drain(store_))
+    if (const auto* r = std::get_if<InstanceReport>(&body)) report = r->status;
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->state, InstanceState::failed);
+  EXPECT_EQ(report->reason, "port 9100 is in use on node-a");
+  EXPECT_EQ(report->busy_port, 9100u);
+  time_.advance(1h);
+  turn();
+  EXPECT_EQ(starts(), 0u) << "it waits for the owner to move it";
+}
+
+class DependencyChanges : public SupervisorOnManualTime {
+ protected:
+  // web/0 runs, started with db at `address`; the worker's messages since are drained.
+  void run_web(const std::string& on_change, const std::string& port) {
+    send_body(store_, ServiceAssignment{"web", 1, web_spec(on_change), {0}, true, 0, true, "", 0, "", {},
+                                        {{"MOB_DB_HOST", "10.0.0.6"}, {"MOB_DB_PORT_PG", port}}});
+    turn();
+    auto to_worker = drain(worker_);
+    ASSERT_EQ(to_worker.size(), 1u);
+    const auto& start = std::get<ProviderStart>(to_worker[0]);
+    EXPECT_EQ(start.env.at("MOB_DB_PORT_PG"), port);
+    EXPECT_EQ(start.env.count("MOB_HOST"), 0u) << "web names no ports of its own";
+    send_body(worker_, ProviderEvent{"web.0", ProviderEventKind::started, 50, -1, 0, ""});
+    turn();
+    drain(store_);
+  }
+  void db_moves_to(const std::string& port, bool ready = true) {
+    send_body(store_, ServiceAssignment{"web", 1, web_spec(on_change_), {0}, true, 0, ready, "", 0, "", {},
+                                        {{"MOB_DB_HOST", "10.0.0.7"}, {"MOB_DB_PORT_PG", port}}});
+    turn();
+  }
+  std::string on_change_;
+};
+
+TEST_F(DependencyChanges, ByDefaultTheDependentRestartsWithTheNewAddress) {
+  run_web("", "12001");
+  db_moves_to("12002");
+  auto to_worker = drain(worker_);
+  ASSERT_EQ(to_worker.size(), 1u);
+  EXPECT_EQ(std::get<ProviderStop>(to_worker[0]).key, "web.0");
+  send_body(worker_, ProviderEvent{"web.0", ProviderEventKind::stopped, 0, -1, 15, ""});
+  turn();
+  to_worker = drain(worker_);
+  ASSERT_EQ(to_worker.size(), 1u);
+  const auto& start = std::get<ProviderStart>(to_worker[0]);
+  EXPECT_EQ(start.env.at("MOB_DB_HOST"), "10.0.0.7");
+  EXPECT_EQ(start.env.at("MOB_DB_PORT_PG"), "12002");
+  db_moves_to("12002");
+  EXPECT_TRUE(drain(worker_).empty()) << "the same addresses again: nothing to do";
+}
+
+TEST_F(DependencyChanges, SignalSendsTheSignalOnceAndNoneDoesNothing) {
+  on_change_ = "signal:SIGHUP";
+  run_web(on_change_, "12001");
+  db_moves_to("12002");
+  auto to_worker = drain(worker_);
+  ASSERT_EQ(to_worker.size(), 1u);
+  const auto& signal = std::get<ProviderSignal>(to_worker[0]);
+  EXPECT_EQ(signal.key, "web.0");
+  EXPECT_EQ(signal.signal, SIGHUP);
+  db_moves_to("12002");
+  EXPECT_TRUE(drain(worker_).empty());
+}
+
+TEST_F(DependencyChanges, NoneLeavesTheInstanceAlone) {
+  on_change_ = "none";
+  run_web(on_change_, "12001");
+  db_moves_to("12002");
+  EXPECT_TRUE(drain(worker_).empty());
+}
+
+TEST_F(DependencyChanges, WhileTheDependencyServesNowhereTheDependentCarriesOn) {
+  run_web("", "12001");
+  send_body(store_, ServiceAssignment{"web", 1, web_spec(""), {0}, true, 0, false, "waiting", 0, "", {}, {}});
+  turn();
+  EXPECT_TRUE(drain(worker_).empty()) << "no address to give it: it keeps the one it has";
 }
 
 }  // namespace
