@@ -45,6 +45,8 @@ struct AgentOptions {
   std::filesystem::path key_file;
   std::filesystem::path authorized_keys_file;
   bool insecure = false;  // allow a non-loopback --bind without a key
+  // Serve the metrics over HTTP there (agent/metrics_http.hpp); empty: none.
+  std::string metrics_address;
 };
 
 class Agent {
