@@ -3,14 +3,18 @@
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <netinet/in.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <thread>
 
-#include <microhttpd.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
 
 #include "agent/actor.hpp"
 #include "bus/log.hpp"
@@ -18,31 +22,50 @@
 
 namespace mob {
 
-// libmicrohttpd's functions, looked up in the library loaded at start (never linked).
+// libevent's functions, looked up in the library loaded at start (never linked).
 struct MetricsServer::Library {
   void* handle = nullptr;
-  decltype(&::MHD_start_daemon) start_daemon = nullptr;
-  decltype(&::MHD_stop_daemon) stop_daemon = nullptr;
-  decltype(&::MHD_create_response_from_buffer) create_response = nullptr;
-  decltype(&::MHD_add_response_header) add_header = nullptr;
-  decltype(&::MHD_queue_response) queue_response = nullptr;
-  decltype(&::MHD_destroy_response) destroy_response = nullptr;
+  decltype(&::event_base_new) base_new = nullptr;
+  decltype(&::event_base_free) base_free = nullptr;
+  decltype(&::event_base_dispatch) dispatch = nullptr;
+  decltype(&::event_base_loopbreak) loopbreak = nullptr;
+  decltype(&::event_new) event_new = nullptr;
+  decltype(&::event_add) event_add = nullptr;
+  decltype(&::event_free) event_free = nullptr;
+  decltype(&::evhttp_new) http_new = nullptr;
+  decltype(&::evhttp_free) http_free = nullptr;
+  decltype(&::evhttp_accept_socket) accept_socket = nullptr;
+  decltype(&::evhttp_set_gencb) set_gencb = nullptr;
+  decltype(&::evhttp_set_timeout) set_timeout = nullptr;
+  decltype(&::evhttp_set_allowed_methods) set_allowed_methods = nullptr;
+  decltype(&::evhttp_request_get_uri) request_uri = nullptr;
+  decltype(&::evhttp_request_get_output_headers) output_headers = nullptr;
+  decltype(&::evhttp_add_header) add_header = nullptr;
+  decltype(&::evhttp_send_reply) send_reply = nullptr;
+  decltype(&::evbuffer_new) buffer_new = nullptr;
+  decltype(&::evbuffer_free) buffer_free = nullptr;
+  decltype(&::evbuffer_add) buffer_add = nullptr;
   ~Library() {
     if (handle) ::dlclose(handle);
   }
 };
 
-// The HTTP thread's own: its end of the pipe to the store and the last request id.
+// The HTTP thread's own: its end of the pipe to the store, the last request id, and its
+// event loop (the listening socket's, the connections' and the stop eventfd's events).
 struct MetricsServer::Scrapes {
   std::shared_ptr<Library> library;
   zmq::socket_t store;
   std::uint64_t last_id = 0;
+  event_base* base = nullptr;
+  evhttp* http = nullptr;
+  event* stop_event = nullptr;
+  int stop_fd = -1;
 };
 
 namespace {
 
 constexpr std::string_view kLog = "metrics";
-constexpr const char* kLibrary = "libmicrohttpd.so.12";
+constexpr const char* kLibrary = "libevent-2.1.so.7";
 constexpr auto kStoreAnswerLimit = std::chrono::seconds(2);
 constexpr std::string_view kForms = "HOST:PORT (e.g. 127.0.0.1:9100), [IPv6]:PORT, :PORT or PORT (on 127.0.0.1)";
 
@@ -51,18 +74,33 @@ Result<std::shared_ptr<MetricsServer::Library>> load_library() {
   library->handle = ::dlopen(kLibrary, RTLD_NOW | RTLD_LOCAL);
   if (!library->handle)
     return fail(Errc::unavailable, std::string("--metrics-addr needs ") + kLibrary + ": " + ::dlerror() +
-                                       " (install the package libmicrohttpd12)");
-  auto find = [&](const char* name) { return ::dlsym(library->handle, name); };
-  library->start_daemon = reinterpret_cast<decltype(library->start_daemon)>(find("MHD_start_daemon"));
-  library->stop_daemon = reinterpret_cast<decltype(library->stop_daemon)>(find("MHD_stop_daemon"));
-  library->create_response =
-      reinterpret_cast<decltype(library->create_response)>(find("MHD_create_response_from_buffer"));
-  library->add_header = reinterpret_cast<decltype(library->add_header)>(find("MHD_add_response_header"));
-  library->queue_response = reinterpret_cast<decltype(library->queue_response)>(find("MHD_queue_response"));
-  library->destroy_response = reinterpret_cast<decltype(library->destroy_response)>(find("MHD_destroy_response"));
-  if (!library->start_daemon || !library->stop_daemon || !library->create_response || !library->add_header ||
-      !library->queue_response || !library->destroy_response)
-    return fail(Errc::unavailable, std::string(kLibrary) + " lacks a function mob-agent needs: install libmicrohttpd12");
+                                       " (install the package libevent-2.1-7)");
+  bool found = true;
+  auto find = [&](auto& function, const char* name) {
+    function = reinterpret_cast<std::remove_reference_t<decltype(function)>>(::dlsym(library->handle, name));
+    found = found && function != nullptr;
+  };
+  find(library->base_new, "event_base_new");
+  find(library->base_free, "event_base_free");
+  find(library->dispatch, "event_base_dispatch");
+  find(library->loopbreak, "event_base_loopbreak");
+  find(library->event_new, "event_new");
+  find(library->event_add, "event_add");
+  find(library->event_free, "event_free");
+  find(library->http_new, "evhttp_new");
+  find(library->http_free, "evhttp_free");
+  find(library->accept_socket, "evhttp_accept_socket");
+  find(library->set_gencb, "evhttp_set_gencb");
+  find(library->set_timeout, "evhttp_set_timeout");
+  find(library->set_allowed_methods, "evhttp_set_allowed_methods");
+  find(library->request_uri, "evhttp_request_get_uri");
+  find(library->output_headers, "evhttp_request_get_output_headers");
+  find(library->add_header, "evhttp_add_header");
+  find(library->send_reply, "evhttp_send_reply");
+  find(library->buffer_new, "evbuffer_new");
+  find(library->buffer_free, "evbuffer_free");
+  find(library->buffer_add, "evbuffer_add");
+  if (!found) return fail(Errc::unavailable, std::string(kLibrary) + " lacks a function mob-agent needs: install libevent-2.1-7");
   return library;
 }
 
@@ -84,7 +122,7 @@ Result<int> listen_on(const MetricsAddress& address) {
     ::inet_pton(AF_INET, address.host.c_str(), &in4->sin_addr);
     length = sizeof *in4;
   }
-  int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return fail(Errc::io, "--metrics-addr " + address.text() + ": cannot make a socket: " + std::strerror(errno));
   int on = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
@@ -117,41 +155,35 @@ std::optional<std::string> ask_store(MetricsServer::Scrapes& scrapes) {
   }
 }
 
-MHD_Result answer(MetricsServer::Scrapes& scrapes, MHD_Connection* connection, unsigned int status,
-                  const std::string& body, const char* content_type) {
+void answer(MetricsServer::Scrapes& scrapes, evhttp_request* request, int status, const char* reason,
+            const std::string& body, const char* content_type) {
   const MetricsServer::Library& library = *scrapes.library;
-  MHD_Response* response = library.create_response(body.size(), const_cast<char*>(body.data()),
-                                                   MHD_RESPMEM_MUST_COPY);
-  if (!response) return MHD_NO;
-  library.add_header(response, "Content-Type", content_type);
-  MHD_Result queued = library.queue_response(connection, status, response);
-  library.destroy_response(response);
-  return queued;
+  library.add_header(library.output_headers(request), "Content-Type", content_type);
+  evbuffer* buffer = library.buffer_new();
+  if (buffer) library.buffer_add(buffer, body.data(), body.size());
+  library.send_reply(request, status, reason, buffer);
+  if (buffer) library.buffer_free(buffer);
 }
 
-// libmicrohttpd's request handler, on its thread.
-MHD_Result handle(void* context, MHD_Connection* connection, const char* url, const char* method,
-                  const char*, const char*, std::size_t* upload_size, void** request_state) {
+// libevent's request callback, on the HTTP thread (GET and HEAD only: libevent answers the
+// other methods 405 itself).
+void handle(evhttp_request* request, void* context) {
   auto& scrapes = *static_cast<MetricsServer::Scrapes*>(context);
-  // The first call for a request only announces it (headers read); the answer comes after.
-  if (*request_state == nullptr) {
-    *request_state = connection;  // any mark: this request was announced
-    return MHD_YES;
-  }
-  if (*upload_size != 0) {
-    *upload_size = 0;  // a body is read and ignored
-    return MHD_YES;
-  }
   constexpr const char* kText = "text/plain; charset=utf-8";
-  if (std::strcmp(method, "GET") != 0 && std::strcmp(method, "HEAD") != 0)
-    return answer(scrapes, connection, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET /metrics is served\n", kText);
-  if (std::strcmp(url, "/metrics") != 0)
-    return answer(scrapes, connection, MHD_HTTP_NOT_FOUND, "not found: the metrics are at /metrics\n", kText);
+  std::string_view uri = scrapes.library->request_uri(request);
+  if (uri.substr(0, uri.find('?')) != "/metrics")
+    return answer(scrapes, request, 404, "Not Found", "not found: the metrics are at /metrics\n", kText);
   auto text = ask_store(scrapes);
   if (!text)
-    return answer(scrapes, connection, MHD_HTTP_SERVICE_UNAVAILABLE,
+    return answer(scrapes, request, 503, "Service Unavailable",
                   "the agent's store did not answer within 2 s: try again\n", kText);
-  return answer(scrapes, connection, MHD_HTTP_OK, *text, "text/plain; version=0.0.4; charset=utf-8");
+  answer(scrapes, request, 200, "OK", *text, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+// The stop eventfd was written: the loop ends, on its own thread.
+void stop_loop(evutil_socket_t, short, void* context) {
+  auto& scrapes = *static_cast<MetricsServer::Scrapes*>(context);
+  scrapes.library->loopbreak(scrapes.base);
 }
 
 bool is_ipv4(const std::string& host) {
@@ -201,24 +233,44 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const MetricsAddress
   if (!library) return std::unexpected(library.error());
   auto listening = listen_on(address);
   if (!listening) return std::unexpected(listening.error());
+  const Library& lib = **library;
   std::unique_ptr<MetricsServer> server(new MetricsServer());
   server->library_ = *library;
-  server->scrapes_ = std::make_unique<Scrapes>(Scrapes{*library, std::move(store), 0});
-  // One thread polls every connection and runs the handler: the pipe has one owner.
-  server->daemon_ = (*library)->start_daemon(
-      MHD_USE_POLL_INTERNAL_THREAD, 0, nullptr, nullptr, &handle, server->scrapes_.get(), MHD_OPTION_LISTEN_SOCKET,
-      *listening, MHD_OPTION_CONNECTION_LIMIT, 16u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-      MHD_OPTION_THREAD_STACK_SIZE, static_cast<std::size_t>(256 * 1024), MHD_OPTION_END);
-  if (!server->daemon_) {
+  server->scrapes_ = std::make_unique<Scrapes>(Scrapes{*library, std::move(store), 0, nullptr, nullptr, nullptr, -1});
+  Scrapes& scrapes = *server->scrapes_;
+  scrapes.stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  scrapes.base = lib.base_new();
+  scrapes.http = scrapes.base ? lib.http_new(scrapes.base) : nullptr;
+  scrapes.stop_event = scrapes.base && scrapes.stop_fd >= 0
+                           ? lib.event_new(scrapes.base, scrapes.stop_fd, EV_READ | EV_PERSIST, &stop_loop, &scrapes)
+                           : nullptr;
+  if (!scrapes.http || !scrapes.stop_event || lib.event_add(scrapes.stop_event, nullptr) != 0 ||
+      lib.accept_socket(scrapes.http, *listening) != 0) {
     ::close(*listening);
-    return fail(Errc::io, "--metrics-addr " + address.text() + ": libmicrohttpd did not start");
+    return fail(Errc::io, "--metrics-addr " + address.text() + ": libevent did not start");
   }
+  lib.set_allowed_methods(scrapes.http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+  lib.set_timeout(scrapes.http, 10);
+  lib.set_gencb(scrapes.http, &handle, &scrapes);
+  // One thread runs the loop and every handler: the pipe to the store has one owner.
+  server->thread_ = std::thread([&scrapes] { scrapes.library->dispatch(scrapes.base); });
   log::info(kLog, "metrics on http://", address.text(), "/metrics");
   return server;
 }
 
 MetricsServer::~MetricsServer() {
-  if (daemon_) library_->stop_daemon(static_cast<MHD_Daemon*>(daemon_));  // joins its thread, closes the socket
+  if (!scrapes_) return;
+  Scrapes& scrapes = *scrapes_;
+  if (thread_.joinable()) {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto written = ::write(scrapes.stop_fd, &one, sizeof one);
+    thread_.join();
+  }
+  // evhttp_free closes the listening socket and the connections.
+  if (scrapes.http) library_->http_free(scrapes.http);
+  if (scrapes.stop_event) library_->event_free(scrapes.stop_event);
+  if (scrapes.base) library_->base_free(scrapes.base);
+  if (scrapes.stop_fd >= 0) ::close(scrapes.stop_fd);
 }
 
 }  // namespace mob

@@ -1,14 +1,15 @@
 // The agent's metrics over HTTP (--metrics-addr HOST:PORT): GET /metrics answers the
-// Prometheus text the store writes (agent/metrics.hpp). libmicrohttpd runs one thread of its
-// own, which owns the listening socket and one end of an inproc pipe to the store: each
-// scrape sends a MetricsRequest there and waits for the store's reply, so that thread never
-// touches an actor's state. The library (and the GnuTLS it needs) is loaded only by agents
-// started with --metrics-addr: the others never map it (docs/performance.md, memory).
+// Prometheus text the store writes (agent/metrics.hpp). libevent's HTTP server runs its loop
+// on one thread of this server's, which owns the listening socket, the connections and one
+// end of an inproc pipe to the store: each scrape sends a MetricsRequest there and waits for
+// the store's reply, so that thread never touches an actor's state. The library is loaded
+// only by agents started with --metrics-addr (docs/performance.md, memory).
 #pragma once
 
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include <zmq.hpp>
 
@@ -28,7 +29,7 @@ Result<MetricsAddress> parse_metrics_address(std::string_view text);
 
 class MetricsServer {
  public:
-  // Listens on `address` and serves from libmicrohttpd's thread until destroyed; `store` is
+  // Listens on `address` and serves from its own thread until destroyed; `store` is
   // that thread's end of the pipe to the store (which may start later: a scrape waits up to
   // 2 s for the answer, then gets 503). Errors name the address and the cause (the port is
   // taken, the library is missing).
@@ -44,7 +45,7 @@ class MetricsServer {
   MetricsServer() = default;
   std::shared_ptr<Library> library_;
   std::unique_ptr<Scrapes> scrapes_;  // what the HTTP thread uses: the pipe, the request ids
-  void* daemon_ = nullptr;            // struct MHD_Daemon*
+  std::thread thread_;                // runs libevent's loop
 };
 
 }  // namespace mob

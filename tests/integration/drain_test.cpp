@@ -211,6 +211,11 @@ TEST_F(Drain, BadInputGetsAClearErrorAndANonZeroExit) {
     EXPECT_EQ(result.exit_code, c.exit_code) << c.args.front() << ": " << result.out << result.err;
     EXPECT_NE(result.err.find(c.says), std::string::npos) << "expected \"" << c.says << "\" in: " << result.err;
   }
+  // An agent changes only its own settings: a request naming another is refused, naming both.
+  auto elsewhere = agent.request(NodeSettingsRequest{"some-other-agent", Eligibility::ineligible, {}, {}, false});
+  ASSERT_FALSE(elsewhere);
+  EXPECT_NE(elsewhere.error().message.find("this agent is " + node + ", not some-other-agent"), std::string::npos)
+      << elsewhere.error().message;
   auto member = member_as_seen(agent, node);
   ASSERT_TRUE(member);
   EXPECT_TRUE(member->eligible);
