@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/node_settings.hpp"
 #include "agent/spec.hpp"
 #include "bus/codec.hpp"
 
@@ -167,6 +168,12 @@ void check_write_id(const std::string& path, std::string_view id) {
                      " letters, digits, '-' or '_')");
 }
 
+void check_tag_key(const std::string& path, std::string_view key) {
+  if (!is_valid_tag_key(key))
+    refuse(path, printable(key) + " is not a tag key (1-" + std::to_string(kMaxTagKeyBytes) +
+                     " letters, digits, '.', '_', '-', '/' or ':')");
+}
+
 // Records restored from an old data dir may carry no origin.
 void check_stamp(const std::string& path, const Stamp& stamp) {
   if (!stamp.origin.empty()) check_agent_name(path + ".origin", stamp.origin);
@@ -301,6 +308,19 @@ void check_request(const Body& body) {
           if (message.instances >= kMaxInstanceIndex)
             refuse("instances", std::to_string(message.instances) + " is more than " +
                                     std::to_string(kMaxInstanceIndex - 1));
+        } else if constexpr (std::is_same_v<T, NodeSettingsRequest>) {
+          check_agent_name("node", message.node);
+          if (message.set_tags.size() > kMaxTags) refuse("set_tags", "more than " + std::to_string(kMaxTags) + " tags");
+          for (const auto& [key, value] : message.set_tags) {
+            check_tag_key("set_tags", key);
+            if (!is_valid_tag_value(value))
+              refuse("set_tags." + key, printable(value) + " is not a tag value (at most " +
+                                            std::to_string(kMaxTagValueBytes) + " bytes, no control characters)");
+          }
+          if (message.remove_tags.size() > kMaxTags)
+            refuse("remove_tags", "more than " + std::to_string(kMaxTags) + " tags");
+          for (std::size_t i = 0; i < message.remove_tags.size(); ++i)
+            check_tag_key("remove_tags[" + std::to_string(i) + "]", message.remove_tags[i]);
         } else if constexpr (std::is_same_v<T, LogsRequest>) {
           check_service_name("service", message.service);
           if (message.instance < -1 || message.instance >= static_cast<std::int64_t>(kMaxInstanceIndex))

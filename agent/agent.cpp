@@ -21,6 +21,7 @@
 #include "agent/admission.hpp"
 #include "agent/durable.hpp"
 #include "agent/io.hpp"
+#include "agent/metrics_http.hpp"
 #include "agent/health.hpp"
 #include "agent/provider_worker.hpp"
 #include "agent/service_archive.hpp"
@@ -42,6 +43,7 @@ constexpr std::size_t kMaxSubscriptionBytes = 1024;
 
 struct Agent::State {
   zmq::context_t context{1};
+  std::unique_ptr<MetricsServer> metrics;  // null without --metrics-addr; stopped first
   std::unique_ptr<ZapHandler> zap;  // null without a key; stopped after the other threads
   int lock_fd = -1;
   // Main-thread ends of the control pipes, in stop order.
@@ -212,6 +214,12 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
                     "--insecure to accept the risk");
   if (options.key_file.empty() && !options.authorized_keys_file.empty())
     return fail(Errc::invalid_argument, "--authorized-keys needs --key-file (the network key)");
+  std::optional<MetricsAddress> metrics_address;
+  if (!options.metrics_address.empty()) {
+    auto parsed = parse_metrics_address(options.metrics_address);
+    if (!parsed) return std::unexpected(parsed.error());
+    metrics_address = std::move(*parsed);
+  }
   std::optional<KeyPair> network_key;
   if (!options.key_file.empty()) {
     auto loaded = load_key_file(options.key_file);
@@ -219,6 +227,17 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
     network_key = std::move(*loaded);
   }
   auto state = std::make_unique<State>();
+  // The HTTP endpoint (first: a bad address or a port in use fails before anything is made)
+  // serves from its own thread, which reaches the store only through this pipe; a scrape
+  // before the store runs waits for it.
+  zmq::socket_t store_metrics;
+  if (metrics_address) {
+    auto pipe = make_pipe(state->context, "metrics-store");
+    auto server = MetricsServer::start(*metrics_address, std::move(pipe.first));
+    if (!server) return std::unexpected(server.error());
+    state->metrics = std::move(*server);
+    store_metrics = std::move(pipe.second);
+  }
   if (auto ok = ensure_private_dir(options.data_dir); !ok) return std::unexpected(ok.error());
   auto lock = lock_data_dir(options.data_dir);
   if (!lock) return std::unexpected(lock.error());
@@ -355,7 +374,7 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
   if (auto started = start_actor(*state, "store", state->store_dead, run_store, std::move(store_config),
                                  std::move(*archive), std::ref(state->context), std::move(io_store.second),
                                  std::move(store_supervisor.first), std::move(store_control.second),
-                                 std::move(pub));
+                                 std::move(pub), std::move(store_metrics));
       !started)
     return failed_after_supervisor(started.error());
   state->store_started = true;
@@ -405,6 +424,7 @@ void Agent::stop(int signal_fd) {
   if (!state_ || state_->stopped) return;
   state_->stopped = true;
   State& state = *state_;
+  state.metrics.reset();  // no scrape waits on a store that stops
   auto answered = [&](Result<void> result) {
     if (!result && result.error().code == Errc::timeout) state.unanswered = true;
   };

@@ -50,6 +50,8 @@ struct AgentOptions {
   // are reached at (MOB_HOST, endpoints; empty: the --bind address, 127.0.0.1 for 0.0.0.0).
   PortRange port_range;
   std::string advertise_host;
+  // Serve the metrics over HTTP there (agent/metrics_http.hpp); empty: none.
+  std::string metrics_address;
 };
 
 class Agent {

@@ -74,9 +74,18 @@ ServiceStatus status_of(const CommandView& view, const ServiceEntry& entry,
       const MemberEntry* node = view.state.member(assignment->node);
       if (instance && !instance->removed) {
         status = instance->status;
-        if (node && !is_live_member(node->member.state))
+        if (node && !is_live_member(node->member.state)) {
           status.reason = "agent " + assignment->node + " is " + std::string(to_string(node->member.state)) +
                           "; moving it";
+        } else if (node && !can_run(*spec, node->member)) {
+          // Drained, or its tags changed: it runs on there until another agent can take it.
+          auto fit = fit_members();
+          std::erase_if(fit, [&](const Member& member) { return member.name == assignment->node; });
+          auto problem = placement_problem(*spec, fit);
+          status.reason = "agent " + assignment->node + " can no longer run it (" +
+                          (node->member.eligible ? "its tags changed" : "ineligible") + "); " +
+                          (problem.empty() ? "moving it" : "it stays until another can take it: " + problem);
+        }
       } else {
         status.reason = "assigned to " + assignment->node + "; waiting for it to start";
       }

@@ -49,8 +49,9 @@ Result<ClientWrite<ControlReply>> decide_control(const CommandView& view, const 
                                                  const std::function<Stamp()>& stamp);
 
 // Every deployed service (or the one asked for) with each wanted instance: its record,
-// or why it is not running yet. `fit_members` (the members that may run instances) is
-// called at most once per service that has an unplaced instance.
+// or why it is not running yet, or why it stays where it can no longer run (drained, its
+// tags changed). `fit_members` (the members that may run instances) is called only for
+// such instances, once per unplaced service and once per instance that must move.
 Result<StatusReply> service_statuses(const CommandView& view, const StatusRequest& request,
                                      const std::function<std::vector<Member>()>& fit_members);
 

@@ -64,6 +64,7 @@ std::uint64_t member_hash(const std::string& key, const MemberEntry& entry) {
     hash = scramble(hash ^ hash_text(*text));
   for (const auto& provider : m.providers) hash = scramble(hash ^ hash_text(provider) ^ 0x70);
   for (const auto& [tag, value] : m.tags) hash = scramble(hash ^ hash_text(tag) ^ (hash_text(value) << 1));
+  if (!m.eligible) hash = scramble(hash ^ 0x1e);  // an eligible member hashes as before drain existed
   return hash;
 }
 

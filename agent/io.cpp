@@ -33,7 +33,8 @@ Destination destination_of(const Body& body) {
                       std::is_same_v<T, MembersRequest> || std::is_same_v<T, ProbeRequest> ||
                       std::is_same_v<T, IndirectProbeRequest> || std::is_same_v<T, JoinRequest> ||
                       std::is_same_v<T, SyncRequest> || std::is_same_v<T, SyncPush> ||
-                      std::is_same_v<T, JoinCommand> || std::is_same_v<T, LeaveCommand>) {
+                      std::is_same_v<T, JoinCommand> || std::is_same_v<T, LeaveCommand> ||
+                      std::is_same_v<T, NodeSettingsRequest> || std::is_same_v<T, MetricsRequest>) {
           return Destination::store;
         } else if constexpr (std::is_same_v<T, LogsRequest>) {
           return Destination::supervisor;

@@ -292,7 +292,8 @@ int main(int argc, char** argv) {
       ("advertise-host", po::value<std::string>(&options.advertise_host), "address where this agent's services are reached (MOB_HOST, mob-tool endpoints; default the --bind address, 127.0.0.1 for 0.0.0.0)")
       ("key-file", po::value<std::string>(&key_file), "the network's CURVE key pair (made by 'mob-tool keygen'; default $MOB_KEY_FILE): every socket then runs CURVE")
       ("authorized-keys", po::value<std::string>(&authorized_keys_file), "file of operators' public keys allowed besides the network key, one per line; re-read on SIGHUP")
-      ("insecure", po::bool_switch(&options.insecure), "allow listening on a non-loopback --bind without a key");
+      ("insecure", po::bool_switch(&options.insecure), "allow listening on a non-loopback --bind without a key")
+      ("metrics-addr", po::value<std::string>(&options.metrics_address), "serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (':PORT' or 'PORT': on 127.0.0.1; default: none)");
   po::variables_map values;
   try {
     po::store(po::command_line_parser(argc, argv).options(flags).run(), values);

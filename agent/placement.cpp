@@ -32,6 +32,7 @@ std::string owner_of(const std::string& service, const std::vector<std::string>&
 }
 
 bool can_run(const ServiceSpec& spec, const Member& member) {
+  if (!member.eligible) return false;
   if (std::find(member.providers.begin(), member.providers.end(), spec.provider) ==
       member.providers.end())
     return false;
@@ -44,10 +45,20 @@ bool can_run(const ServiceSpec& spec, const Member& member) {
 
 std::string placement_problem(const ServiceSpec& spec, const std::vector<Member>& alive) {
   bool provider_seen = false;
+  std::vector<std::string> ineligible;  // that could run it but for their eligibility
   for (const auto& member : alive) {
     if (can_run(spec, member)) return "";
+    Member if_eligible = member;
+    if_eligible.eligible = true;
+    if (can_run(spec, if_eligible)) ineligible.push_back(member.name);
     provider_seen = provider_seen || std::find(member.providers.begin(), member.providers.end(),
                                                spec.provider) != member.providers.end();
+  }
+  if (!ineligible.empty()) {
+    std::string names;
+    for (const auto& name : ineligible) names += (names.empty() ? "" : ", ") + name;
+    return "the only alive agents that can run it are ineligible for instances (" + names +
+           "; mob-tool eligibility NODE on); it will be placed when one is eligible";
   }
   if (!provider_seen)
     return "no alive agent runs provider \"" + spec.provider + "\" (start one with -P " +

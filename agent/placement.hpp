@@ -21,6 +21,8 @@ std::string owner_of(const std::string& service, const std::vector<std::string>&
 
 // Why no agent among `candidates` can run `spec`, or "" when some can.
 std::string placement_problem(const ServiceSpec& spec, const std::vector<Member>& alive);
+// Whether `member` may run `spec`: it is eligible (mob-tool eligibility), runs its provider
+// and has every tag of its constraints. An instance on a member that no longer can moves.
 bool can_run(const ServiceSpec& spec, const Member& member);
 
 // What keeps instances apart for their fixed ports (docs/spec.md, "Service discovery").

@@ -23,7 +23,9 @@ constexpr const char* kSettings =
 constexpr const char* kTables =
     "CREATE TABLE IF NOT EXISTS services (name TEXT PRIMARY KEY, record TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS peers (name TEXT PRIMARY KEY, address TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, value INTEGER NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    // This agent's runtime tag changes (agent/node_settings.hpp): a NULL value removes the tag.
+    "CREATE TABLE IF NOT EXISTS tag_overrides (key TEXT PRIMARY KEY, value TEXT);";
 
 constexpr const char* kDamageFix =
     ": mob-agent will not take it for an empty state. Start it with -j HOST:PORT of a live agent "
@@ -446,6 +448,54 @@ Result<void> ServiceArchive::keep_peers(const std::vector<Peer>& peers, std::uin
   }
   sqlite3_bind_int64(contact.handle, 1, static_cast<sqlite3_int64>(contact_ms));
   if (!step_done(contact.handle)) return database_->roll_back("cannot save the last contact");
+  if (sqlite3_exec(database_->handle, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK)
+    return database_->roll_back("cannot commit");
+  return {};
+}
+
+Result<NodeSettings> ServiceArchive::load_node_settings() const {
+  NodeSettings settings;
+  Statement eligible, tags;
+  if (auto ok = database_->prepare("SELECT value FROM facts WHERE key = 'ineligible'", eligible,
+                                   "cannot read this agent's settings");
+      !ok)
+    return std::unexpected(ok.error());
+  int step = sqlite3_step(eligible.handle);
+  if (step == SQLITE_ROW) settings.eligible = sqlite3_column_int64(eligible.handle, 0) == 0;
+  else if (step != SQLITE_DONE) return std::unexpected(database_->error("cannot read this agent's settings"));
+  if (auto ok = database_->prepare("SELECT key, value FROM tag_overrides", tags, "cannot read this agent's tags");
+      !ok)
+    return std::unexpected(ok.error());
+  while ((step = sqlite3_step(tags.handle)) == SQLITE_ROW) {
+    std::optional<std::string> value;
+    if (sqlite3_column_type(tags.handle, 1) != SQLITE_NULL) value = column_text(tags.handle, 1);
+    settings.tag_overrides[column_text(tags.handle, 0)] = std::move(value);
+  }
+  if (step != SQLITE_DONE) return std::unexpected(database_->error("cannot read this agent's tags"));
+  return settings;
+}
+
+Result<void> ServiceArchive::keep_node_settings(const NodeSettings& settings) {
+  Statement eligible, insert;
+  if (auto ok = database_->prepare("INSERT OR REPLACE INTO facts (key, value) VALUES ('ineligible', ?1)", eligible,
+                                   "cannot save this agent's settings");
+      !ok)
+    return ok;
+  if (auto ok = database_->prepare("INSERT INTO tag_overrides (key, value) VALUES (?1, ?2)", insert,
+                                   "cannot save this agent's tags");
+      !ok)
+    return ok;
+  if (auto ok = database_->write("BEGIN IMMEDIATE", "cannot start a transaction"); !ok) return ok;
+  sqlite3_bind_int64(eligible.handle, 1, settings.eligible ? 0 : 1);
+  if (!step_done(eligible.handle)) return database_->roll_back("cannot save this agent's eligibility");
+  if (sqlite3_exec(database_->handle, "DELETE FROM tag_overrides", nullptr, nullptr, nullptr) != SQLITE_OK)
+    return database_->roll_back("cannot replace this agent's tags");
+  for (const auto& [key, value] : settings.tag_overrides) {
+    sqlite3_bind_text(insert.handle, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
+    if (value) sqlite3_bind_text(insert.handle, 2, value->data(), static_cast<int>(value->size()), SQLITE_STATIC);
+    else sqlite3_bind_null(insert.handle, 2);
+    if (!step_done(insert.handle)) return database_->roll_back("cannot save tag " + key);
+  }
   if (sqlite3_exec(database_->handle, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK)
     return database_->roll_back("cannot commit");
   return {};

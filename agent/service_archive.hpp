@@ -1,6 +1,7 @@
 // What an agent keeps across restarts: one SQLite database in the data dir (state.db,
 // write-ahead log) with one record per service, the peers it last knew (its seeds when it
-// is restarted without -j) and when it last heard from them. Writes come in batches: one
+// is restarted without -j), when it last heard from them, and its own settings (eligibility,
+// runtime tags). Writes come in batches: one
 // transaction and one sync of the log however many services changed. A damaged file is
 // never read as an empty one: open() checks it and says what is wrong.
 #pragma once
@@ -13,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "agent/node_settings.hpp"
 #include "bus/error.hpp"
 
 namespace mob {
@@ -51,6 +53,10 @@ class ServiceArchive {
   Result<std::optional<std::uint64_t>> last_contact_ms() const;
   // Replaces the peers kept with `peers` and records `contact_ms`, durably.
   Result<void> keep_peers(const std::vector<Peer>& peers, std::uint64_t contact_ms);
+  // This agent's own settings (eligibility, runtime tag changes); the defaults when none
+  // were kept. keep_node_settings replaces them in one durable transaction.
+  Result<NodeSettings> load_node_settings() const;
+  Result<void> keep_node_settings(const NodeSettings& settings);
   // Writes one small durable transaction: whether the disk takes writes again.
   Result<void> check_writable();
 

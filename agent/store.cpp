@@ -20,6 +20,8 @@
 #include "agent/hlc.hpp"
 #include "agent/local_assignments.hpp"
 #include "agent/membership.hpp"
+#include "agent/metrics.hpp"
+#include "agent/node_settings.hpp"
 #include "agent/subscriptions.hpp"
 #include "agent/placement.hpp"
 #include "agent/rollout_plan.hpp"
@@ -137,6 +139,7 @@ class Store {
     awaiting_network_ = !seeds.empty();
     read_last_contact();
     load(/*hold_specs=*/awaiting_network_ && away_longer_than_ttl());
+    load_node_settings();
     announce_self();
     unreported_providers_ = {config_.providers.begin(), config_.providers.end()};
     seeds_to_join_ = std::move(seeds);
@@ -210,6 +213,125 @@ class Store {
     }
     for (const auto& [key, entry] : state_.services()) index_dependencies(entry);
   }
+
+  // This agent's settings kept on disk (mob-tool eligibility, tag): they win over the flags.
+  void load_node_settings() {
+    flag_tags_ = config_.self.tags;
+    auto kept = archive_.load_node_settings();
+    if (!kept) {
+      log::error(kLog, "cannot read this agent's eligibility and runtime tags: ", kept.error().message,
+                 "; it starts eligible, with its --tag flags");
+      return;
+    }
+    node_settings_ = std::move(*kept);
+    config_.self.eligible = node_settings_.eligible;
+    config_.self.tags = effective_tags(flag_tags_, node_settings_);
+    if (!node_settings_.eligible)
+      log::info(kLog, "this agent is ineligible for instances (mob-tool eligibility ", config_.self.name, " on)");
+    if (!node_settings_.tag_overrides.empty())
+      log::info(kLog, "runtime tag changes kept on disk override the --tag flags (mob-tool tag ", config_.self.name,
+                " --reset forgets them)");
+  }
+
+  // mob-tool eligibility / tag / drain: this agent's own settings change, on disk first, then
+  // in its member record under a new incarnation, so that every peer's placement sees it.
+  Result<NodeSettingsReply> change_node_settings(const NodeSettingsRequest& request) {
+    if (request.node != config_.self.name)
+      return fail(Errc::invalid_argument, "this agent is " + config_.self.name + ", not " + request.node +
+                                              ": an agent's settings are changed at that agent (mob-tool "
+                                              "finds its address with mob-tool members)");
+    auto changed = apply_settings_request(node_settings_, request, flag_tags_);
+    if (!changed) return std::unexpected(changed.error());
+    if (*changed != node_settings_) {
+      if (auto kept = archive_.keep_node_settings(*changed); !kept) {
+        disk_refuses(kept.error().message);
+        return fail(Errc::io, "cannot keep the change on disk: " + kept.error().message);
+      }
+      node_settings_ = std::move(*changed);
+      config_.self.eligible = node_settings_.eligible;
+      config_.self.tags = effective_tags(flag_tags_, node_settings_);
+      log::info(kLog, "this agent is now ", node_settings_.eligible ? "eligible" : "ineligible",
+                " for instances; its tags: ", tags_text(config_.self.tags));
+      next_incarnation();
+      announce_self();
+    }
+    Member advertised = config_.self;
+    advertised.incarnation = incarnation_;
+    return NodeSettingsReply{std::move(advertised), running_here()};
+  }
+
+  // This agent's instance records of processes it runs or starts (a stopped copy's record
+  // says so only once its process ended).
+  std::uint32_t running_here() const {
+    std::uint32_t running = 0;
+    for (const auto& [key, entry] : state_.instances()) {
+      const auto state = entry.status.state;
+      if (!entry.removed && entry.status.node == config_.self.name &&
+          (state == InstanceState::starting || state == InstanceState::running || state == InstanceState::restarting))
+        ++running;
+    }
+    return running;
+  }
+
+  static std::string tags_text(const std::map<std::string, std::string>& tags) {
+    std::string text;
+    for (const auto& [key, value] : tags) text += (text.empty() ? "" : ",") + key + "=" + value;
+    return text.empty() ? "none" : text;
+  }
+
+ public:
+  // ---- metrics (docs/operations.md, "Metrics") --------------------------------------------
+
+  // What the replicated state says (members, services, this agent's instances) and what this
+  // store counted; the driver adds what its sockets carried.
+  void write_metrics(Exposition& out) const {
+    std::map<std::string, std::size_t> members;
+    for (auto state = MemberState::alive; state != MemberState::count_;
+         state = static_cast<MemberState>(static_cast<int>(state) + 1))
+      members[std::string(to_string(state))] = 0;
+    for (const auto& [key, entry] : state_.members()) ++members[std::string(to_string(entry.member.state))];
+    out.family("mob_members", Exposition::Type::gauge, "Members of the network this agent knows, by state.");
+    for (const auto& [state, count] : members) out.sample("mob_members", {{"state", state}}, static_cast<double>(count));
+    out.family("mob_services", Exposition::Type::gauge, "Services deployed in the network (not removed).");
+    out.sample("mob_services", static_cast<double>(deployed_count(state_)));
+    std::map<std::string, std::size_t> instances;
+    for (auto state = InstanceState::pending; state != InstanceState::count_;
+         state = static_cast<InstanceState>(static_cast<int>(state) + 1))
+      instances[std::string(to_string(state))] = 0;
+    double restarts = 0;
+    for (const auto& [key, entry] : state_.instances()) {
+      if (entry.removed || entry.status.node != config_.self.name) continue;
+      ++instances[std::string(to_string(entry.status.state))];
+      restarts += entry.status.restarts;
+    }
+    out.family("mob_instances", Exposition::Type::gauge, "Instances on this agent, by state (their records in the replicated state).");
+    for (const auto& [state, count] : instances)
+      out.sample("mob_instances", {{"state", state}}, static_cast<double>(count));
+    out.family("mob_instance_restarts", Exposition::Type::gauge,
+               "Restarts of the instances on this agent, summed over their records (a removed instance's go with it).");
+    out.sample("mob_instance_restarts", restarts);
+    out.family("mob_eligible", Exposition::Type::gauge, "1 when placement may put instances on this agent, 0 when it is ineligible (drained).");
+    out.sample("mob_eligible", config_.self.eligible ? 1 : 0);
+    auto counter = [&](std::string_view name, std::string_view help, std::uint64_t value) {
+      out.family(name, Exposition::Type::counter, help);
+      out.sample(name, static_cast<double>(value));
+    };
+    counter("mob_probes_sent_total", "Direct SWIM probes this agent sent.", counters_.probes_sent);
+    counter("mob_probes_failed_total", "Direct probes that got no ack in time (the target was then probed indirectly).",
+            counters_.probes_failed);
+    counter("mob_suspicions_total", "Times this agent declared a member suspect (or confirmed a suspicion).",
+            counters_.suspicions);
+    counter("mob_members_declared_failed_total", "Times this agent declared a suspect member failed.",
+            counters_.declared_failed);
+    counter("mob_events_published_total", "Events this agent published on its PUB socket.", counters_.events_published);
+    out.family("mob_sync_received_messages_total", Exposition::Type::counter,
+               "Anti-entropy replies and pushes (SyncReply, SyncPush, JoinReply) this agent received on its links to peers.");
+    out.sample("mob_sync_received_messages_total", static_cast<double>(counters_.sync_messages_received));
+    out.family("mob_sync_received_bytes_total", Exposition::Type::counter, "Bytes of those messages.");
+    out.sample("mob_sync_received_bytes_total", static_cast<double>(counters_.sync_bytes_received));
+  }
+
+ private:
 
   // The peers kept on disk, when no -j was given: a restarted network finds itself.
   std::vector<std::string> remembered_seeds() {
@@ -607,7 +729,7 @@ class Store {
     bool as_i_said = said.state == MemberState::alive && said.incarnation <= incarnation_ &&
                      said.address == me.address && said.pub_address == me.pub_address &&
                      said.providers == me.providers && said.tags == me.tags &&
-                     said.version == me.version && said.problem == me.problem;
+                     said.version == me.version && said.problem == me.problem && said.eligible == me.eligible;
     return !as_i_said;
   }
 
@@ -648,6 +770,7 @@ class Store {
   // ---- events: every change this store learns, published once on PUB ------------------------
 
   void publish(Event event) {
+    ++counters_.events_published;
     event.seq = ++event_seq_;
     std::string topic = event.topic;
     auto bytes = encode(Envelope{kProtocolVersion, 0, config_.self.name, Body{std::move(event)}});
@@ -707,6 +830,12 @@ class Store {
             }
             join_.wait(request);
             begin_join(body.seeds);
+          } else if constexpr (std::is_same_v<T, NodeSettingsRequest>) {
+            answer(request, change_node_settings(body));
+          } else if constexpr (std::is_same_v<T, MetricsRequest>) {
+            Exposition out;
+            write_metrics(out);
+            net_.reply(request, MetricsReply{out.text()});
           } else if constexpr (std::is_same_v<T, LeaveCommand>) {
             net_.reply(request, LeaveReply{});
             net_.to_main(LeaveAsked{});  // main stops the agent, which announces it
@@ -1060,6 +1189,11 @@ class Store {
       return;
     }
     const Body& body = envelope->body;
+    if (std::holds_alternative<SyncReply>(body) || std::holds_alternative<SyncPush>(body) ||
+        std::holds_alternative<JoinReply>(body)) {
+      ++counters_.sync_messages_received;
+      counters_.sync_bytes_received += frames.back().size();
+    }
     if (auto admitted = admit_reply(body); !admitted) {
       refuse_change(std::string(type_name(body)) + " refused: " + admitted.error().message, address,
                     "docs/security.md, what peers may send");
@@ -1213,6 +1347,7 @@ class Store {
     if (!target) return;
     switch (action.kind) {
       case Kind::probe: {
+        ++counters_.probes_sent;
         std::uint64_t suspected_at =
             target->member.state == MemberState::suspect ? target->member.incarnation + 1 : 0;
         send_to_peer(target->member.address,
@@ -1220,6 +1355,7 @@ class Store {
         return;
       }
       case Kind::indirect_probe:
+        ++counters_.probes_failed;  // the direct probe got no ack in time
         for (const auto& helper : action.helpers) {
           auto address = address_of(helper);
           if (!address.empty())
@@ -1247,6 +1383,7 @@ class Store {
   }
 
   void accuse(const MemberEntry& target, MemberState state) {
+    ++(state == MemberState::suspect ? counters_.suspicions : counters_.declared_failed);
     MemberEntry entry = target;
     entry.member.state = state;
     entry.heartbeat = clock_.now(time_.wall_ms());
@@ -1560,6 +1697,17 @@ class Store {
   std::uint64_t gossip_seq_ = 0;
   std::uint64_t event_seq_ = 0;
   std::uint64_t incarnation_ = 0;
+  std::map<std::string, std::string> flag_tags_;  // --tag, before the runtime changes
+  struct Counters {
+    std::uint64_t probes_sent = 0;
+    std::uint64_t probes_failed = 0;
+    std::uint64_t suspicions = 0;
+    std::uint64_t declared_failed = 0;
+    std::uint64_t events_published = 0;
+    std::uint64_t sync_messages_received = 0;
+    std::uint64_t sync_bytes_received = 0;
+  } counters_;
+  NodeSettings node_settings_;                    // kept in the archive
   bool self_stamped_by_wall_ = false;  // self_stamp()
   std::uint64_t last_self_stamp_ = 0;
   std::string sync_soon_;
@@ -1622,6 +1770,7 @@ void PeerStore::after_inputs(StepGuard& guard) { store_->after_inputs(guard); }
 std::chrono::steady_clock::time_point PeerStore::deadline() const { return store_->deadline(); }
 bool PeerStore::stopping() const { return store_->stopping(); }
 void PeerStore::finish() { store_->finish(); }
+void PeerStore::write_metrics(Exposition& out) const { store_->write_metrics(out); }
 std::chrono::steady_clock::duration PeerStore::reply_wait() const { return store_->reply_wait(); }
 
 namespace {
@@ -1642,7 +1791,7 @@ struct PeerLink {
 class ZmqStoreDriver final : public StoreTransport {
  public:
   ZmqStoreDriver(StoreConfig config, ServiceArchive archive, zmq::context_t& context, zmq::socket_t io,
-                 zmq::socket_t supervisor, zmq::socket_t control, zmq::socket_t pub)
+                 zmq::socket_t supervisor, zmq::socket_t control, zmq::socket_t pub, zmq::socket_t metrics)
       : self_name_(config.self.name),
         self_address_(config.self.address),
         max_message_bytes_(config.max_message_bytes),
@@ -1654,7 +1803,9 @@ class ZmqStoreDriver final : public StoreTransport {
         control_(std::move(control)),
         pub_(std::move(pub)),
         sub_(context, zmq::socket_type::sub),
+        metrics_(std::move(metrics)),
         sub_events_(context, zmq::socket_type::pair),
+        pub_events_(context, zmq::socket_type::pair),
         store_(std::move(config), std::move(archive), *this) {
     harden_socket(sub_, max_message_bytes_);
     keep_links_alive(sub_);
@@ -1669,9 +1820,20 @@ class ZmqStoreDriver final : public StoreTransport {
       throw zmq::error_t();
     sub_events_.set(zmq::sockopt::linger, 0);
     sub_events_.connect(events);
+    // The connections to the PUB socket (peers reading gossip, event subscribers), counted
+    // for the metrics.
+    const std::string pub_events =
+        "inproc://mob-store-pub-events-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
+    if (zmq_socket_monitor(pub_.handle(), pub_events.c_str(), ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0)
+      throw zmq::error_t();
+    pub_events_.set(zmq::sockopt::linger, 0);
+    pub_events_.connect(pub_events);
   }
 
-  ~ZmqStoreDriver() override { zmq_socket_monitor(sub_.handle(), nullptr, 0); }
+  ~ZmqStoreDriver() override {
+    zmq_socket_monitor(sub_.handle(), nullptr, 0);
+    zmq_socket_monitor(pub_.handle(), nullptr, 0);
+  }
   ZmqStoreDriver(const ZmqStoreDriver&) = delete;
   ZmqStoreDriver& operator=(const ZmqStoreDriver&) = delete;
 
@@ -1686,8 +1848,12 @@ class ZmqStoreDriver final : public StoreTransport {
                                             {supervisor_.handle(), 0, ZMQ_POLLIN, 0},
                                             {control_.handle(), 0, ZMQ_POLLIN, 0},
                                             {sub_.handle(), 0, ZMQ_POLLIN, 0},
-                                            {sub_events_.handle(), 0, ZMQ_POLLIN, 0}};
-      constexpr std::size_t kFirstDealer = 5;
+                                            {sub_events_.handle(), 0, ZMQ_POLLIN, 0},
+                                            {pub_events_.handle(), 0, ZMQ_POLLIN, 0}};
+      // The HTTP endpoint's pipe, when the agent serves metrics (--metrics-addr).
+      const bool serves_metrics = metrics_.handle() != nullptr;
+      if (serves_metrics) items.push_back({metrics_.handle(), 0, ZMQ_POLLIN, 0});
+      const std::size_t kFirstDealer = serves_metrics ? 7 : 6;
       // A peer's DEALER is polled only while a reply may come (PeerLink): in a large network
       // most of them are idle, and each socket polled costs syscalls on every wake-up.
       std::vector<std::string> dealer_keys;
@@ -1704,7 +1870,13 @@ class ZmqStoreDriver final : public StoreTransport {
       for (int i = 0; ready(0) && i < 1000; ++i) {
         auto message = receive_routed(io_);
         if (!message) break;
-        guard_.run(type_name(message->envelope.body), [&] { store_.on_request(*message); });
+        const auto type = type_name(message->envelope.body);
+        const auto started = time_.steady_now();
+        guard_.run(type, [&] {
+          if (std::holds_alternative<MetricsRequest>(message->envelope.body)) reply(*message, MetricsReply{metrics_text()});
+          else store_.on_request(*message);
+        });
+        latency_[type].observe(std::chrono::duration<double>(time_.steady_now() - started).count());
       }
       if (ready(1))
         while (auto message = receive_routed(supervisor_))
@@ -1715,11 +1887,24 @@ class ZmqStoreDriver final : public StoreTransport {
       for (int i = 0; ready(3) && i < 1000; ++i) {
         auto frames = recv_frames(sub_);
         if (!frames) break;
+        ++traffic_.gossip_received;
+        for (const auto& frame : *frames) traffic_.gossip_bytes_received += frame.size();
         guard_.run("a gossip message", [&] { store_.on_gossip(*frames); });
       }
       if (ready(4))
         while (auto event = recv_monitor_event(sub_events_))
           guard_.run("a connection event", [&] { store_.on_subscription_lost(event->endpoint); });
+      if (ready(5))
+        while (auto event = recv_monitor_event(pub_events_)) {
+          if (event->event == ZMQ_EVENT_ACCEPTED) ++traffic_.pub_connections;
+          else if (traffic_.pub_connections > 0) --traffic_.pub_connections;
+        }
+      if (serves_metrics && ready(6))
+        while (auto message = receive_routed(metrics_))
+          guard_.run("a metrics request", [&] {
+            if (std::holds_alternative<MetricsRequest>(message->envelope.body))
+              reply_to(metrics_, *message, MetricsReply{metrics_text()});
+          });
       for (std::size_t d = 0; d < dealer_keys.size(); ++d) {
         if (!ready(kFirstDealer + d)) continue;
         // Found again for each reply: handling one may close links (PeerLink bound).
@@ -1742,7 +1927,13 @@ class ZmqStoreDriver final : public StoreTransport {
   void request(const std::string& address, Body body, bool expects_reply) override {
     PeerLink* link = dealer_for(address);
     if (!link) return;
+    const bool sync = std::holds_alternative<SyncRequest>(body) || std::holds_alternative<SyncPush>(body) ||
+                      std::holds_alternative<JoinRequest>(body);
     auto bytes = encode(Envelope{kProtocolVersion, 0, self_name_, std::move(body)});
+    if (sync) {
+      ++traffic_.sync_sent;
+      traffic_.sync_bytes_sent += bytes.size();
+    }
     send_frames(link->socket, {bytes});
     link->last_used = time_.steady_now();
     if (expects_reply) link->reply_until = link->last_used + store_.reply_wait();
@@ -1751,6 +1942,10 @@ class ZmqStoreDriver final : public StoreTransport {
   void forget_peer(const std::string& address) override { dealers_.erase(address); }
 
   void publish(std::string_view topic, const std::string& bytes) override {
+    if (topic == kGossipTopic) {
+      ++traffic_.gossip_sent;
+      traffic_.gossip_bytes_sent += topic.size() + bytes.size();
+    }
     send_frames(pub_, {topic, bytes});  // a PUB drops at its high-water mark, never blocks
   }
 
@@ -1761,6 +1956,36 @@ class ZmqStoreDriver final : public StoreTransport {
   void to_main(ControlBody body) override { send_control(control_, body); }
 
  private:
+  // The store's metrics and what this driver's sockets carried (docs/operations.md, "Metrics").
+  std::string metrics_text() const {
+    Exposition out;
+    store_.write_metrics(out);
+    auto by_direction = [&](std::string_view name, std::string_view help, std::uint64_t sent, std::uint64_t received) {
+      out.family(name, Exposition::Type::counter, help);
+      out.sample(name, {{"direction", "sent"}}, static_cast<double>(sent));
+      out.sample(name, {{"direction", "received"}}, static_cast<double>(received));
+    };
+    by_direction("mob_gossip_messages_total", "Gossip messages this agent published and received on its subscriptions.",
+                 traffic_.gossip_sent, traffic_.gossip_received);
+    by_direction("mob_gossip_bytes_total", "Bytes of those gossip messages (topic and envelope).",
+                 traffic_.gossip_bytes_sent, traffic_.gossip_bytes_received);
+    out.family("mob_sync_sent_messages_total", Exposition::Type::counter,
+               "Anti-entropy requests and pushes (SyncRequest, SyncPush, JoinRequest) this agent sent to peers.");
+    out.sample("mob_sync_sent_messages_total", static_cast<double>(traffic_.sync_sent));
+    out.family("mob_sync_sent_bytes_total", Exposition::Type::counter, "Bytes of those messages.");
+    out.sample("mob_sync_sent_bytes_total", static_cast<double>(traffic_.sync_bytes_sent));
+    out.family("mob_pub_connections", Exposition::Type::gauge,
+               "Connections to this agent's PUB socket: peers that read its gossip and event subscribers "
+               "(mob-tool events, deploy, watchers).");
+    out.sample("mob_pub_connections", static_cast<double>(traffic_.pub_connections));
+    out.family("mob_request_seconds", Exposition::Type::histogram,
+               "Time the store thread took to handle each request from a client or a peer, by message type "
+               "(not the time it waited in the I/O actor's pipe; logs requests go to the supervisor and are not counted).");
+    for (const auto& [type, histogram] : latency_)
+      histogram.write(out, "mob_request_seconds", {{"type", std::string(type)}});
+    return out.text();
+  }
+
   // Connections leave from the address this agent listens on (ZeroMQ's "source;target"
   // form), so that peers, firewalls and partitions see one address per agent.
   std::string outgoing(const std::string& address) const {
@@ -1824,7 +2049,19 @@ class ZmqStoreDriver final : public StoreTransport {
   zmq::socket_t control_;
   zmq::socket_t pub_;
   zmq::socket_t sub_;
+  zmq::socket_t metrics_;     // PAIR to the HTTP endpoint's thread; none without --metrics-addr
   zmq::socket_t sub_events_;  // PAIR: sub_'s monitor, which reports dropped connections
+  zmq::socket_t pub_events_;  // PAIR: pub_'s monitor, which reports connections made and lost
+  struct Traffic {
+    std::uint64_t gossip_sent = 0;
+    std::uint64_t gossip_bytes_sent = 0;
+    std::uint64_t gossip_received = 0;
+    std::uint64_t gossip_bytes_received = 0;
+    std::uint64_t sync_sent = 0;
+    std::uint64_t sync_bytes_sent = 0;
+    std::uint64_t pub_connections = 0;
+  } traffic_;
+  std::map<std::string_view, LatencyHistogram> latency_;  // by message type (type_name's static names)
   std::map<std::string, PeerLink> dealers_;  // by peer ROUTER address
   StepGuard guard_{"store"};
   PeerStore store_;  // last: it is made with this transport, and goes first
@@ -1834,9 +2071,9 @@ class ZmqStoreDriver final : public StoreTransport {
 
 void run_store(ActorStartup& startup, StoreConfig config, ServiceArchive archive,
                zmq::context_t& context, zmq::socket_t io, zmq::socket_t supervisor,
-               zmq::socket_t control, zmq::socket_t pub) {
+               zmq::socket_t control, zmq::socket_t pub, zmq::socket_t metrics) {
   ZmqStoreDriver driver(std::move(config), std::move(archive), context, std::move(io), std::move(supervisor),
-                        std::move(control), std::move(pub));
+                        std::move(control), std::move(pub), std::move(metrics));
   driver.start();
   startup.ready();
   driver.run();

@@ -49,6 +49,7 @@ struct StoreConfig {
   std::optional<std::uint64_t> seed = std::nullopt;  // its random choices; unset: from the machine
 };
 
+class Exposition;
 class StoreTransport;
 class StepGuard;
 class Store;
@@ -82,6 +83,8 @@ class PeerStore {
   void finish();
   // How long a request to a peer may take to be answered.
   std::chrono::steady_clock::duration reply_wait() const;
+  // Its metrics (docs/operations.md, "Metrics"): gauges of the state and its counters.
+  void write_metrics(Exposition& out) const;
 
  private:
   std::unique_ptr<Store> store_;
@@ -92,9 +95,11 @@ class PeerStore {
 // peer requests (and takes the replies); `supervisor` takes assignments and brings
 // instance reports; `pub` is the agent's PUB socket; `archive` keeps the specs across
 // restarts. AnnounceLeave on `control` makes the agent announce that it leaves; the store sends
-// LeaveAsked there when a client asked it to leave.
+// LeaveAsked there when a client asked it to leave. `metrics` (a PAIR, or none: a socket
+// without a handle) brings MetricsRequest from the HTTP endpoint's thread and takes the
+// replies (agent/metrics_http.hpp).
 void run_store(ActorStartup& startup, StoreConfig config, ServiceArchive archive,
                zmq::context_t& context, zmq::socket_t io, zmq::socket_t supervisor,
-               zmq::socket_t control, zmq::socket_t pub);
+               zmq::socket_t control, zmq::socket_t pub, zmq::socket_t metrics);
 
 }  // namespace mob

@@ -27,6 +27,8 @@ constexpr std::array<WireType, std::variant_size_v<Body>> kWireTypes = {{
     {36, "leave_reply"},        {37, "provider_availability"}, {38, "event"},
     {39, "health_watch"},       {40, "health_unwatch"},      {41, "health_change"},
     {42, "provider_exec_check"}, {43, "provider_exec_check_result"}, {44, "provider_signal"},
+    {45, "node_settings_request"}, {46, "node_settings_reply"}, {47, "metrics_request"},
+    {48, "metrics_reply"},
 }};
 
 // Codes that left the wire for the agent's control messages (agent/control.hpp): one from

@@ -117,8 +117,13 @@ struct Member {
   // What works badly at this agent without keeping it from taking part, in words (empty
   // when nothing does), e.g. while its disk refuses writes: it refuses client writes.
   std::string degraded;
+  // Whether placement may put instances here (mob-tool eligibility, drain): an ineligible
+  // member keeps taking part in the network, but its instances move away and no new one
+  // comes. Its own word, kept on its disk.
+  bool eligible = true;
   MOB_FIELDS(name, address, pub_address, state, providers, tags, incarnation, load, version, problem,
-             degraded)
+             degraded, eligible)
+  MOB_REQUIRED_FIELDS(11)  // eligible came with drain (issue 20)
 };
 
 // ---- mob-tool <-> agent ---------------------------------------------------------------
@@ -216,6 +221,40 @@ struct ErrorReply {
   Errc code = Errc::internal;
   std::string message;
   MOB_FIELDS(code, message)
+};
+
+// mob-tool eligibility / tag / drain: a change of one agent's own settings, sent to that
+// agent (another refuses it, naming where to send it). The agent keeps its settings on its
+// disk and advertises them in its member record; runtime tags override its --tag flags
+// until cleared (docs/operations.md, "Drain, eligibility and runtime tags").
+enum class Eligibility : std::uint8_t { unchanged, eligible, ineligible, count_ };
+inline constexpr std::size_t kMaxTags = 64;            // a member's tags, flags and runtime ones
+inline constexpr std::size_t kMaxTagKeyBytes = 255;
+inline constexpr std::size_t kMaxTagValueBytes = 1024;
+struct NodeSettingsRequest {
+  std::string node;  // the agent asked: the change is refused anywhere else
+  Eligibility eligibility = Eligibility::unchanged;
+  std::map<std::string, std::string> set_tags;  // runtime tags to set (override the flags)
+  std::vector<std::string> remove_tags;         // tags to remove (flag tags too)
+  bool reset_tags = false;  // first forget every runtime tag change: the flags apply again
+  MOB_FIELDS(node, eligibility, set_tags, remove_tags, reset_tags)
+};
+struct NodeSettingsReply {
+  Member member;  // the agent's member record as it advertises it now
+  // Its instances that run or are being started there now (its records in starting, running
+  // or restarting), handovers included: 0 once a drained agent runs none.
+  std::uint32_t running_instances = 0;
+  MOB_FIELDS(member, running_instances)
+};
+
+// mob-tool metrics, and the agent's HTTP endpoint (--metrics-addr): the agent's counters and
+// gauges in the Prometheus text exposition format (docs/operations.md, "Metrics").
+struct MetricsRequest {
+  MOB_FIELDS()
+};
+struct MetricsReply {
+  std::string text;
+  MOB_FIELDS(text)
 };
 
 // ---- between an agent's threads -------------------------------------------------------
@@ -598,6 +637,7 @@ using Body = std::variant<PingRequest, PingReply, DeployRequest, DeployReply, St
                           SyncPush, JoinCommand, JoinCommandReply, LeaveCommand, LeaveReply,
                           ProviderAvailability, Event, HealthWatch, HealthUnwatch,
                           HealthChange, ProviderExecCheck, ProviderExecCheckResult,
-                          ProviderSignal>;
+                          ProviderSignal, NodeSettingsRequest, NodeSettingsReply, MetricsRequest,
+                          MetricsReply>;
 
 }  // namespace mob

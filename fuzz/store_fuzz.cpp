@@ -243,7 +243,7 @@ void start_store(bool fresh) {
   h.store = new std::thread(mob::run_store, std::ref(*h.startup), std::move(config), std::move(*archive),
                             std::ref(context), std::move(io.second),
                             std::move(supervisor.first), std::move(control.second),
-                            std::move(pub));
+                            std::move(pub), zmq::socket_t{});  // no metrics endpoint
   mob::fuzz::watch_step_guard(h.store->native_handle(), "store_fuzz", /*full_stacks=*/true);
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   // What the bash worker says first in an agent: it runs here.

@@ -11,6 +11,7 @@ packages=(g++ cmake make pkg-config git
           python3 faketime  # tests/faults (python3 reads --json, faketime skews a clock)
           e2fsprogs  # tests/faults/disk_readonly.sh, retried_deploy.sh: mkfs.ext4 on a loop device
           libsystemd-dev  # sd_notify (agent/service_manager.cpp)
+          libevent-dev  # the metrics endpoint's HTTP server, --metrics-addr (agent/metrics_http.cpp)
           # scripts/package.sh and tests/packaging: man pages, dpkg-shlibdeps, the unit's check
           help2man man-db groff-base dpkg-dev systemd
           # libzmq3-dev brings these too; MOB_STATIC_LINK links their archives by name

@@ -385,6 +385,12 @@ Result<JoinCommandReply> Client::join(std::vector<std::string> seeds) {
   return connection_->ask<JoinCommandReply>(JoinCommand{std::move(seeds)});
 }
 
+Result<NodeSettingsReply> Client::node_settings(NodeSettingsRequest request) {
+  return connection_->ask<NodeSettingsReply>(std::move(request));
+}
+
+Result<MetricsReply> Client::metrics() { return connection_->ask<MetricsReply>(MetricsRequest{}); }
+
 Result<LeaveReply> Client::leave() { return connection_->ask<LeaveReply>(LeaveCommand{}); }
 
 // ---- EventSubscriber -------------------------------------------------------------------

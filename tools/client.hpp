@@ -70,6 +70,11 @@ class Client {
   Result<MembersReply> members();
   // Makes the agent join the network through these agents ("HOST:PORT").
   Result<JoinCommandReply> join(std::vector<std::string> seeds);
+  // Changes the agent's own settings (eligibility, runtime tags); `request.node` must name
+  // that agent (the address of each is in members()). Answered once on its disk.
+  Result<NodeSettingsReply> node_settings(NodeSettingsRequest request);
+  // The agent's metrics in the Prometheus text format (docs/operations.md, "Metrics").
+  Result<MetricsReply> metrics();
   // Makes the agent leave the network gracefully and exit.
   Result<LeaveReply> leave();
 

@@ -347,7 +347,13 @@ json to_json(const mob::Member& member) {
           {"load", member.load},
           {"version", member.version},
           {"problem", member.problem},
-          {"degraded", member.degraded}};
+          {"degraded", member.degraded},
+          {"eligible", member.eligible}};
+}
+
+// A member that runs (alive, or suspect and not yet failed).
+bool is_up(mob::MemberState state) {
+  return state == mob::MemberState::alive || state == mob::MemberState::suspect;
 }
 
 // What keeps a member from taking part, or works badly there, in words ("" when nothing).
@@ -362,9 +368,13 @@ std::string trouble_of(const mob::Member& member) {
 void print_member_trouble(mob::Client& client) {
   auto members = client.members();
   if (!members) return;
-  for (const auto& member : members->members)
+  for (const auto& member : members->members) {
     if (auto trouble = trouble_of(member); !trouble.empty())
       std::cout << "agent " << member.name << ": " << trouble << "\n";
+    if (!member.eligible && is_up(member.state))
+      std::cout << "agent " << member.name << ": ineligible for new instances (mob-tool eligibility "
+                << member.name << " on)\n";
+  }
 }
 
 // Blocks SIGINT and SIGTERM while alive, so that a waiting command takes them as a request
@@ -1220,7 +1230,7 @@ int run_members(const CommandInfo& command, Agent& agent, const Args& args) {
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows = {
-      {"NAME", "ADDRESS", "STATE", "PROVIDERS", "TAGS", "LOAD", "VERSION"}};
+      {"NAME", "ADDRESS", "STATE", "ELIGIBLE", "PROVIDERS", "TAGS", "LOAD", "VERSION"}};
   bool problems = std::any_of(reply->members.begin(), reply->members.end(),
                               [](const mob::Member& member) { return !trouble_of(member).empty(); });
   if (problems) rows[0].push_back("PROBLEM");
@@ -1233,11 +1243,196 @@ int run_members(const CommandInfo& command, Agent& agent, const Args& args) {
     char load[32];
     std::snprintf(load, sizeof load, "%.2f", member.load);
     rows.push_back({member.name, or_dash(member.address),
-                    std::string(mob::to_string(member.state)), or_dash(providers),
+                    std::string(mob::to_string(member.state)), member.eligible ? "yes" : "no", or_dash(providers),
                     or_dash(tags), load, or_dash(member.version)});
     if (problems) rows.back().push_back(or_dash(trouble_of(member)));
   }
   print_table(rows);
+  return kExitOk;
+}
+
+// ---- eligibility, tag, drain: an agent's own settings ------------------------------------
+
+// The member named `node`, as the agent knows it; an error naming the known members.
+Result<mob::Member> find_member(mob::Client& client, const std::string& node) {
+  auto members = client.members();
+  if (!members) return std::unexpected(members.error());
+  std::string known;
+  for (const auto& member : members->members) {
+    if (member.name == node) {
+      if (!is_up(member.state))
+        return std::unexpected(mob::Error{mob::Errc::unavailable,
+                                          "node " + node + " is " + std::string(mob::to_string(member.state)) +
+                                              ": its settings change only while it runs (start it again)"});
+      return member;
+    }
+    known += (known.empty() ? "" : ", ") + member.name;
+  }
+  return std::unexpected(mob::Error{mob::Errc::not_found, "unknown node \"" + node + "\" (the agent knows: " +
+                                                              (known.empty() ? "none" : known) +
+                                                              "; mob-tool members lists them)"});
+}
+
+// The agent `node` itself, at the address the members list of the agent the command talks
+// to gives: an agent changes only its own settings, keeps them on its disk and advertises them.
+Result<mob::Client> connect_to_node(Agent& agent, std::string_view doing, const std::string& node) {
+  mob::Client* client = agent.client(doing);
+  if (client == nullptr) return std::unexpected(mob::Error{mob::Errc::unavailable, "no agent"});
+  auto member = find_member(*client, node);
+  if (!member) return std::unexpected(member.error());
+  return mob::Client::connect(member->address, agent.options());
+}
+
+Result<mob::NodeSettingsReply> ask_node(mob::Client& node, mob::NodeSettingsRequest request) {
+  const std::string name = request.node;
+  auto reply = node.node_settings(std::move(request));
+  if (!reply && reply.error().code == mob::Errc::timeout)
+    return std::unexpected(mob::Error{mob::Errc::timeout, "node " + name + " at " + node.endpoint() +
+                                                              " did not answer: " + reply.error().message});
+  return reply;
+}
+
+Result<mob::NodeSettingsReply> change_node_settings(Agent& agent, std::string_view doing,
+                                                    mob::NodeSettingsRequest request) {
+  auto node = connect_to_node(agent, doing, request.node);
+  if (!node) return std::unexpected(node.error());
+  return ask_node(*node, std::move(request));
+}
+
+std::string tags_text(const std::map<std::string, std::string>& tags) {
+  std::string text;
+  for (const auto& [key, value] : tags) text += (text.empty() ? "" : ",") + key + "=" + value;
+  return text;
+}
+
+int run_eligibility(const CommandInfo& command, Agent& agent, const Args& args) {
+  constexpr Positional positionals[] = {{"node", "NODE", true}, {"setting", "on|off", true}};
+  auto values = parse_command(command, args, po::options_description("options"), positionals);
+  if (!values) return kExitOk;
+  const auto node = (*values)["node"].as<std::string>();
+  const auto setting = (*values)["setting"].as<std::string>();
+  if (setting != "on" && setting != "off")
+    throw UsageError{"eligibility: expected on or off, got \"" + setting + "\" (usage: mob-tool " +
+                     std::string(command.synopsis) + ")"};
+  auto eligibility = setting == "on" ? mob::Eligibility::eligible : mob::Eligibility::ineligible;
+  auto reply = change_node_settings(agent, "eligibility", mob::NodeSettingsRequest{node, eligibility, {}, {}, false});
+  if (!reply) return failed("eligibility", reply.error());
+  if (reply->member.eligible) std::cout << node << " is eligible for instances\n";
+  else
+    std::cout << node << " is ineligible for new instances; the ones it runs move to other agents ("
+              << "mob-tool drain " << node << " waits for that)\n";
+  return kExitOk;
+}
+
+int run_tag(const CommandInfo& command, Agent& agent, const Args& args) {
+  constexpr Positional positionals[] = {{"node", "NODE", true}};
+  po::options_description options("tag options");
+  options.add_options()
+      ("remove", po::value<std::vector<std::string>>()->value_name("KEY"),
+       "remove the tag KEY (a --tag flag's too); repeatable")
+      ("reset", po::bool_switch(), "forget every runtime tag change first: the agent's --tag flags apply again");
+  auto values = parse_command(command, args, options, positionals, "tags");
+  if (!values) return kExitOk;
+  mob::NodeSettingsRequest request{(*values)["node"].as<std::string>(), mob::Eligibility::unchanged, {}, {},
+                                   (*values)["reset"].as<bool>()};
+  if (values->count("remove")) request.remove_tags = (*values)["remove"].as<std::vector<std::string>>();
+  if (values->count("tags"))
+    for (const auto& text : (*values)["tags"].as<Args>()) {
+      auto equals = text.find('=');
+      if (equals == std::string::npos || equals == 0)
+        throw UsageError{"tag: expected KEY=VALUE, got \"" + text + "\" (usage: mob-tool " +
+                         std::string(command.synopsis) + ")"};
+      request.set_tags[text.substr(0, equals)] = text.substr(equals + 1);
+    }
+  if (request.set_tags.empty() && request.remove_tags.empty() && !request.reset_tags)
+    throw UsageError{"tag: name KEY=VALUE to set, --remove KEY or --reset (usage: mob-tool " +
+                     std::string(command.synopsis) + ")"};
+  auto reply = change_node_settings(agent, "tag", std::move(request));
+  if (!reply) return failed("tag", reply.error());
+  std::cout << reply->member.name << " tags: " << or_dash(tags_text(reply->member.tags)) << "\n";
+  return kExitOk;
+}
+
+// How far a drain is: the instances still assigned to the node, and those it still runs
+// (they run on there until their new copies run elsewhere), as the node itself counts them.
+struct DrainProgress {
+  std::vector<const mob::InstanceStatus*> assigned;
+  std::uint32_t running_there = 0;
+  std::string line(const std::string& node) const {
+    return "drain " + node + ": " + std::to_string(assigned.size()) + " instance(s) assigned there, " +
+           std::to_string(running_there) + " running there";
+  }
+  bool done() const { return assigned.empty() && running_there == 0; }
+};
+
+int run_drain(const CommandInfo& command, Agent& agent, const Args& args) {
+  constexpr Positional positionals[] = {{"node", "NODE", true}};
+  po::options_description options("drain options");
+  options.add_options()("deadline", po::value<long>()->default_value(300)->value_name("S"),
+                        "give up after S seconds (exit 1, saying what is left and why)");
+  auto values = parse_command(command, args, options, positionals);
+  if (!values) return kExitOk;
+  const auto node = (*values)["node"].as<std::string>();
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::seconds(checked_number(command, *values, "deadline", 1, "s"));
+  DeployWatch watch;  // instance events wake the wait; Ctrl-C stops it
+  if (auto opened = watch.open(agent); !opened) return failed("drain", opened.error());
+  auto there = connect_to_node(agent, "drain", node);
+  if (!there) return failed("drain", there.error());
+  // Asked again each round (nothing changes then): the node answers how many it still runs.
+  const mob::NodeSettingsRequest drained{node, mob::Eligibility::ineligible, {}, {}, false};
+  auto changed = ask_node(*there, drained);
+  if (!changed) return failed("drain", changed.error());
+  std::cout << node << " is ineligible for new instances; moving its instances away (each runs on there "
+            << "until its new copy runs elsewhere)" << std::endl;
+  mob::Client* client = agent.client("drain");
+  std::string last_line;
+  while (true) {
+    auto status = client->status();
+    if (!status) return failed("drain", status.error());
+    auto asked = ask_node(*there, drained);
+    if (!asked) return failed("drain", asked.error());
+    DrainProgress progress;
+    for (const auto& service : status->services)
+      for (const auto& instance : service.instance_list)
+        if (instance.node == node) progress.assigned.push_back(&instance);
+    progress.running_there = asked->running_instances;
+    if (progress.done()) {
+      std::cout << "drain " << node << ": done: it runs no instances" << std::endl;
+      return kExitOk;
+    }
+    if (auto line = progress.line(node); line != last_line) {
+      std::cout << line << std::endl;
+      last_line = line;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      std::cerr << "mob-tool: drain " << node << ": the deadline passed: " << progress.line(node) << "\n";
+      for (const auto* instance : progress.assigned)
+        std::cerr << "  " << instance_name(*instance) << ": "
+                  << (instance->reason.empty() ? "still assigned there" : instance->reason) << "\n";
+      if (progress.assigned.empty())
+        std::cerr << "  the new copies of the ones it runs do not run yet (mob-tool status shows why)\n";
+      return kExitFailed;
+    }
+    auto wait = std::min(std::chrono::ceil<milliseconds>(deadline - now), milliseconds(500));
+    auto event = watch.events->next(wait);
+    if (watch.stop->arrived()) {
+      std::cerr << "mob-tool: stopped waiting; " << node << " stays ineligible and its instances keep moving\n";
+      return kExitFailed;
+    }
+    if (!event) return failed("drain", event.error());
+  }
+}
+
+int run_metrics(const CommandInfo& command, Agent& agent, const Args& args) {
+  auto values = parse_command(command, args, po::options_description("options"), {});
+  if (!values) return kExitOk;
+  mob::Client* client = agent.client("metrics");
+  if (client == nullptr) return kExitFailed;
+  auto reply = client->metrics();
+  if (!reply) return failed("metrics", reply.error());
+  std::cout << reply->text;
   return kExitOk;
 }
 
@@ -1372,9 +1567,37 @@ constexpr CommandInfo kCommands[] = {
      "set is one line) until Ctrl-C or SIGTERM. See docs/spec.md, \"Service discovery\".",
      run_endpoints},
     {"members", "", "", "members [--json]", "list the agents of the mesh",
-     "Prints the agents this agent knows: name, address, state, providers, tags, load and\n"
-     "version. --json prints every field.",
+     "Prints the agents this agent knows: name, address, state, whether placement may put\n"
+     "instances there (eligible), providers, tags, load and version. --json prints every field.",
      run_members},
+    {"eligibility", "", "NODE on|off", "eligibility NODE on|off",
+     "let placement put instances on an agent, or not",
+     "'off' makes NODE ineligible: no new instance goes there and the ones it runs move to\n"
+     "other agents that can run them (each runs on until its new copy runs). 'on' makes it\n"
+     "eligible again. NODE keeps the setting on its disk across restarts; the command goes to\n"
+     "NODE itself, at the address 'mob-tool members' shows.",
+     run_eligibility},
+    {"drain", "", "NODE", "drain NODE [--deadline S]",
+     "make an agent ineligible and wait until it runs no instances",
+     "Makes NODE ineligible (as 'eligibility NODE off') and reports how many instances are left\n"
+     "there until none is: each moves to another agent that can run it and runs on at NODE\n"
+     "until its new copy runs (at most 30 s). Exits 0 when NODE runs none, 1 at the deadline\n"
+     "(default 300 s) with what is left and why (e.g. no other eligible agent can run it).\n"
+     "'eligibility NODE on' lets placement use NODE again.",
+     run_drain},
+    {"tag", "", "NODE [KEY=VALUE...]", "tag NODE [KEY=VALUE...] [--remove KEY]... [--reset]",
+     "set or remove an agent's tags at runtime",
+     "Sets (KEY=VALUE) or removes (--remove KEY) tags of NODE. Runtime changes are kept on\n"
+     "NODE's disk and win over its --tag flags, across restarts, until --reset forgets them.\n"
+     "Instances whose constraints NODE no longer matches move to agents that match; services\n"
+     "waiting for such an agent are placed on NODE when it matches.",
+     run_tag},
+    {"metrics", "", "", "metrics", "print the agent's metrics (Prometheus text format)",
+     "Prints the agent's counters and gauges in the Prometheus text exposition format, the\n"
+     "same text its HTTP endpoint serves (mob-agent --metrics-addr): members by state,\n"
+     "services, its instances by state, probes, suspicions, gossip and anti-entropy traffic,\n"
+     "events, request handling times. docs/operations.md explains each metric.",
+     run_metrics},
     {"join", "", "HOST:PORT", "join HOST:PORT[,HOST:PORT...]", "make the agent join a network",
      "Makes the agent join the network that the agent at HOST:PORT belongs to; it learns\n"
      "every member and spec from it. The original form 'mob-tool -p PORT -j HOST:PORT' works too.",
@@ -1393,13 +1616,14 @@ constexpr CommandInfo kCommands[] = {
      "network's mob.key to every agent (--key-file) and list an operator's mob.pub in the\n"
      "agents' --authorized-keys file; see docs/security.md.",
      run_keygen},
-    {"completion", "", "bash|services", "completion bash|services",
-     "print the bash completion script, or the agent's service names",
+    {"completion", "", "bash|services|nodes", "completion bash|services|nodes",
+     "print the bash completion script, or the agent's service or node names",
      "'completion bash' prints the bash completion of mob-tool: its commands, their flags\n"
      "(read from 'mob-tool COMMAND --help' as you type) and the names of the services of the\n"
      "agent the command line names. Load it with: source <(mob-tool completion bash)\n"
      "(the Debian package installs it). 'completion services' prints the names of the\n"
-     "agent's services, one per line: what the completion asks the agent.",
+     "agent's services, one per line, and 'completion nodes' the names of the running\n"
+     "members (for drain, eligibility, tag): what the completion asks the agent.",
      run_completion},
     {"help", "", "[COMMAND]", "help [COMMAND]", "show this help, or a command's help",
      "Shows the list of commands, or the options of COMMAND.", run_help},
@@ -1546,8 +1770,12 @@ _mob_tool() {
     deploy) compopt -o filenames; COMPREPLY=($(compgen -f -- "$cur")) ;;
     status|list|stop|start|restart|remove|rm|logs)
       COMPREPLY=($(compgen -W "$("${words[0]}" "${agent[@]}" --timeout 1000 --busy-timeout 0 completion services 2>/dev/null)" -- "$cur")) ;;
+    drain|eligibility|tag)
+      if [[ $prev == "$command" ]]; then
+        COMPREPLY=($(compgen -W "$("${words[0]}" "${agent[@]}" --timeout 1000 --busy-timeout 0 completion nodes 2>/dev/null)" -- "$cur"))
+      elif [[ $command == eligibility ]]; then COMPREPLY=($(compgen -W "on off" -- "$cur")); fi ;;
     help) COMPREPLY=($(compgen -W "@COMMANDS@" -- "$cur")) ;;
-    completion) COMPREPLY=($(compgen -W "bash services" -- "$cur")) ;;
+    completion) COMPREPLY=($(compgen -W "bash services nodes" -- "$cur")) ;;
   esac
 }
 complete -F _mob_tool mob-tool
@@ -1564,7 +1792,7 @@ complete -F _mob_tool mob-tool
 }
 
 int run_completion(const CommandInfo& command, Agent& agent, const Args& args) {
-  constexpr Positional positionals[] = {{"what", "bash|services", true}};
+  constexpr Positional positionals[] = {{"what", "bash|services|nodes", true}};
   auto values = parse_command(command, args, po::options_description("options"), positionals);
   if (!values) return kExitOk;
   const auto what = (*values)["what"].as<std::string>();
@@ -1572,8 +1800,17 @@ int run_completion(const CommandInfo& command, Agent& agent, const Args& args) {
     std::cout << bash_completion();
     return kExitOk;
   }
+  if (what == "nodes") {
+    mob::Client* client = agent.client("completion nodes");
+    if (client == nullptr) return kExitFailed;
+    auto members = client->members();
+    if (!members) return failed("completion nodes", members.error());
+    for (const auto& member : members->members)
+      if (is_up(member.state)) std::cout << member.name << "\n";
+    return kExitOk;
+  }
   if (what != "services")
-    throw UsageError{"completion: expected bash or services, got '" + what + "'"};
+    throw UsageError{"completion: expected bash, services or nodes, got '" + what + "'"};
   mob::Client* client = agent.client("completion services");
   if (client == nullptr) return kExitFailed;
   auto status = client->status();

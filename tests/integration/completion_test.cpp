@@ -40,7 +40,8 @@ TEST_F(Completion, CompletesCommandsGlobalFlagsAndACommandsOwnFlags) {
   EXPECT_EQ(complete("mob-tool --ti"), "--timeout");
   EXPECT_EQ(complete("mob-tool -p 6666 logs --"), "--follow --tail --instance --help");
   EXPECT_EQ(complete("mob-tool help dep"), "deploy");
-  EXPECT_EQ(complete("mob-tool completion "), "bash services");
+  EXPECT_EQ(complete("mob-tool completion "), "bash services nodes");
+  EXPECT_EQ(complete("mob-tool eligibility " + agent_->name() + " o"), "on off");
 }
 
 TEST_F(Completion, CompletesTheServiceNamesOfTheAgentOnTheLine) {
@@ -55,6 +56,8 @@ TEST_F(Completion, CompletesTheServiceNamesOfTheAgentOnTheLine) {
   EXPECT_EQ(complete("mob-tool -p " + port + " events --service "), "db web worker");
   auto listed = run_command({MOB_TOOL_BIN, "-p", port, "completion", "services"});
   EXPECT_EQ(listed.out, "db\nweb\nworker\n");
+  EXPECT_EQ(complete("mob-tool -p " + port + " drain agent-"), agent_->name());
+  EXPECT_EQ(run_command({MOB_TOOL_BIN, "-p", port, "completion", "nodes"}).out, agent_->name() + "\n");
   // An agent that does not answer completes nothing, within the completion's 1 s timeout.
   EXPECT_EQ(complete("mob-tool -p " + std::to_string(free_port_pair()) + " stop w"), "");
 }

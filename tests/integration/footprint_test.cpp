@@ -1,7 +1,8 @@
 // What a running agent maps. Each shared library an agent maps costs about its code size in
 // resident memory (docs/performance.md), so: an agent without -P docker maps no libcurl (the
-// docker provider is a plugin), and a MOB_STATIC_LINK build maps neither libzmq.so nor
-// libstdc++.so. Read from /proc/PID/maps of a real agent.
+// docker provider is a plugin), one without --metrics-addr no libevent (loaded for the
+// endpoint), and a MOB_STATIC_LINK build maps neither libzmq.so nor libstdc++.so. Read from
+// /proc/PID/maps of a real agent.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -49,6 +50,7 @@ TEST(Footprint, AnAgentWithoutDockerMapsNeitherCurlNorThePlugin) {
   ASSERT_TRUE(maps(names, "libc")) << "cannot read the maps of the agent: " << listed(names);
   EXPECT_FALSE(maps(names, "libcurl")) << listed(names);
   EXPECT_FALSE(maps(names, "mob-provider-docker")) << listed(names);
+  EXPECT_FALSE(maps(names, "libevent")) << listed(names);
 #if MOB_TEST_STATIC_LINK
   EXPECT_FALSE(maps(names, "libzmq")) << listed(names);
   EXPECT_FALSE(maps(names, "libstdc++")) << listed(names);
@@ -67,6 +69,17 @@ TEST(Footprint, ADockerAgentMapsThePluginAndCurl) {
   auto names = mapped_libraries(agent.pid());
   EXPECT_TRUE(maps(names, "mob-provider-docker")) << listed(names);
   EXPECT_TRUE(maps(names, "libcurl")) << listed(names);
+}
+
+// libevent (the metrics endpoint's HTTP server) comes only with --metrics-addr, and brings no
+// TLS library (Debian's libmicrohttpd would map GnuTLS and 8 more: 2.6 MiB, docs/performance.md).
+TEST(Footprint, AnAgentServingMetricsMapsLibeventAndNoTls) {
+  TempDir dir;
+  AgentProcess agent(dir.path() / "a", "bash", {"--metrics-addr", std::to_string(free_port_pair())});
+  auto names = mapped_libraries(agent.pid());
+  EXPECT_TRUE(maps(names, "libevent")) << listed(names);
+  EXPECT_FALSE(maps(names, "libgnutls")) << listed(names);
+  EXPECT_FALSE(maps(names, "libssl")) << listed(names);
 }
 
 }  // namespace

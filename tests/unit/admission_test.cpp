@@ -152,6 +152,18 @@ TEST(Admission, EveryRequestNamesTheFieldItRefuses) {
       {JoinCommand{{"127.0.0.1:6666", "ipc:///tmp/x"}}, "seeds[1]"},
       {JoinCommand{{"tcp://127.0.0.1:99999"}}, "seeds[0]"},
       {JoinCommand{std::vector<std::string>(kMaxJoinSeeds + 1, "127.0.0.1:1")}, "seeds"},
+      {NodeSettingsRequest{"", Eligibility::ineligible, {}, {}, false}, "node"},
+      {NodeSettingsRequest{"a/b", Eligibility::ineligible, {}, {}, false}, "node"},
+      {NodeSettingsRequest{"agent-1", Eligibility::unchanged, {{"", "x"}}, {}, false}, "set_tags"},
+      {NodeSettingsRequest{"agent-1", Eligibility::unchanged, {{"zone=a", "x"}}, {}, false}, "set_tags"},
+      {NodeSettingsRequest{"agent-1", Eligibility::unchanged, {{std::string(kMaxTagKeyBytes + 1, 'k'), "x"}}, {}, false},
+       "set_tags"},
+      {NodeSettingsRequest{"agent-1", Eligibility::unchanged, {{"zone", "a\nb"}}, {}, false}, "set_tags.zone"},
+      {NodeSettingsRequest{"agent-1", Eligibility::unchanged, {{"zone", std::string(kMaxTagValueBytes + 1, 'v')}}, {}, false},
+       "set_tags.zone"},
+      {NodeSettingsRequest{"agent-1", Eligibility::unchanged, {}, {"rack", "has space"}, false}, "remove_tags[1]"},
+      {NodeSettingsRequest{"agent-1", Eligibility::unchanged, {}, std::vector<std::string>(kMaxTags + 1, "k"), false},
+       "remove_tags"},
   };
   for (const auto& c : cases) {
     auto message = refusal(c.body);
@@ -171,7 +183,9 @@ TEST(Admission, WellFormedRequestsPass) {
         Body{SyncRequest{"agent-1", 10, {}, 4, {}}},
         Body{SyncRequest{"agent-1", 10, {DigestEntry{"i/web/0/agent-1", 1, 0, "agent-1"}}, 256, {0, 255}}},
         Body{SyncPush{StateDelta{{good_member()}, {}, {}, {}}}}, Body{JoinCommand{{"10.0.0.1:6666"}}},
-        Body{LeaveCommand{}}})
+        Body{LeaveCommand{}},
+        Body{NodeSettingsRequest{"agent-1", Eligibility::ineligible, {{"zone", "east"}, {"k8s.io/role", ""}}, {"rack"}, true}},
+        Body{MetricsRequest{}}})
     EXPECT_EQ(refusal(body), "") << type_name(body);
 }
 

@@ -228,6 +228,68 @@ TEST(Codec, WireCodesAreStable) {
   EXPECT_EQ(type_code(Body{ProviderExecCheckResult{}}), 43);
   EXPECT_EQ(type_name(Body{ProviderExecCheck{}}), "provider_exec_check");
   EXPECT_EQ(type_name(Body{ProviderExecCheckResult{}}), "provider_exec_check_result");
+  EXPECT_EQ(type_code(Body{NodeSettingsRequest{}}), 45);
+  EXPECT_EQ(type_code(Body{NodeSettingsReply{}}), 46);
+  EXPECT_EQ(type_code(Body{MetricsRequest{}}), 47);
+  EXPECT_EQ(type_code(Body{MetricsReply{}}), 48);
+}
+
+TEST(Codec, NodeSettingsRequestAndReplyRoundTrip) {
+  auto request = round_trip(NodeSettingsRequest{"node-b", Eligibility::ineligible, {{"zone", "east"}},
+                                                {"rack"}, true});
+  EXPECT_EQ(request.node, "node-b");
+  EXPECT_EQ(request.eligibility, Eligibility::ineligible);
+  EXPECT_EQ(request.set_tags.at("zone"), "east");
+  EXPECT_EQ(request.remove_tags, std::vector<std::string>{"rack"});
+  EXPECT_TRUE(request.reset_tags);
+
+  Member member{"node-b", "tcp://127.0.0.1:7000", "tcp://127.0.0.1:7001", MemberState::alive, {"bash"},
+                {{"zone", "east"}}, 4, 1.5, "0.3.0", "", "", false};
+  auto reply = round_trip(NodeSettingsReply{member, 3});
+  EXPECT_EQ(reply.running_instances, 3u);
+  EXPECT_FALSE(reply.member.eligible);
+  EXPECT_EQ(reply.member.tags.at("zone"), "east");
+  EXPECT_EQ(reply.member.incarnation, 4u);
+}
+
+TEST(Codec, MetricsReplyRoundTrips) {
+  const std::string text = "# HELP mob_members Members by state.\n# TYPE mob_members gauge\nmob_members{state=\"alive\"} 3\n";
+  EXPECT_EQ(round_trip(MetricsReply{text}).text, text);
+}
+
+// A member record from an agent before drain has no `eligible`: it is eligible.
+TEST(Codec, AMemberFromAReleaseBeforeDrainDecodesEligible) {
+  auto decoded = decode(hand_packed(kProtocolVersion, type_code(Body{NodeSettingsReply{}}), [](auto& pk) {
+    pk.pack_array(2);
+    pk.pack_array(11);  // Member as it was: no eligible
+    pk.pack(std::string("node-a"));
+    pk.pack(std::string("tcp://127.0.0.1:7000"));
+    pk.pack(std::string("tcp://127.0.0.1:7001"));
+    pk.pack(static_cast<int>(MemberState::alive));
+    pk.pack_array(0);
+    pk.pack_map(0);
+    pk.pack(3);
+    pk.pack(0.5);
+    pk.pack(std::string("0.2.0"));
+    pk.pack(std::string(""));
+    pk.pack(std::string(""));
+    pk.pack(0);
+  }));
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  EXPECT_TRUE(std::get<NodeSettingsReply>(decoded->body).member.eligible);
+}
+
+TEST(Codec, AnEligibilityPastTheLastIsRefused) {
+  auto decoded = decode(hand_packed(kProtocolVersion, type_code(Body{NodeSettingsRequest{}}), [](auto& pk) {
+    pk.pack_array(5);
+    pk.pack(std::string("node-a"));
+    pk.pack(3);  // unchanged, eligible, ineligible: 0-2
+    pk.pack_map(0);
+    pk.pack_array(0);
+    pk.pack_false();
+  }));
+  ASSERT_FALSE(decoded);
+  EXPECT_NE(decoded.error().message.find("eligibility"), std::string::npos) << decoded.error().message;
 }
 
 TEST(Codec, WrongFieldTypeNamesTheField) {

@@ -49,6 +49,34 @@ std::vector<std::uint32_t> indices(std::uint32_t count) {
   return out;
 }
 
+// ---- eligibility (mob-tool eligibility, drain) -----------------------------------------
+
+TEST(CanRun, AnIneligibleMemberRunsNothingWhateverItsProvidersAndTags) {
+  Member drained = member("a", {"bash"}, {{"zone", "x"}});
+  EXPECT_TRUE(can_run(spec("bash", {{"zone", "x"}}), drained));
+  drained.eligible = false;
+  EXPECT_FALSE(can_run(spec("bash", {{"zone", "x"}}), drained));
+  EXPECT_FALSE(can_run(spec(), drained));
+}
+
+TEST(PlacementProblem, NamesTheIneligibleMembersThatCouldRunIt) {
+  Member drained = member("node-a");
+  drained.eligible = false;
+  auto problem = placement_problem(spec(), {drained, member("node-b", {"docker"})});
+  EXPECT_EQ(problem,
+            "the only alive agents that can run it are ineligible for instances (node-a; mob-tool eligibility "
+            "NODE on); it will be placed when one is eligible");
+  EXPECT_EQ(placement_problem(spec(), {drained, member("node-c")}), "");
+}
+
+TEST(PlaceInstances, SkipsIneligibleMembers) {
+  Member drained = member("node-a");
+  drained.eligible = false;
+  auto chosen = place_instances(spec(), indices(4), {}, {drained, member("node-b"), member("node-c")}, {});
+  ASSERT_EQ(chosen.size(), 4u);
+  for (const auto& [index, node] : chosen) EXPECT_NE(node, "node-a") << index;
+}
+
 // ---- owners --------------------------------------------------------------------------
 
 TEST(OwnerOf, IsTheNodeWithTheHighestRendezvousScore) {

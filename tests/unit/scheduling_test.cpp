@@ -16,11 +16,13 @@ using test::service_record;
 
 class Scheduling : public ::testing::Test {
  protected:
-  void add_member(const std::string& name, MemberState state, std::vector<std::string> providers = {"bash"}) {
+  void add_member(const std::string& name, MemberState state, std::vector<std::string> providers = {"bash"},
+                  bool eligible = true) {
     MemberEntry entry;
     entry.member.name = name;
     entry.member.state = state;
     entry.member.providers = std::move(providers);
+    entry.member.eligible = eligible;
     entry.member.incarnation = 1;
     entry.heartbeat = ++stamp_;
     entry.reported_by = name;
@@ -116,6 +118,31 @@ TEST_F(Scheduling, AnInstanceOnAFailedAgentMovesAndItsRecordIsTombstoned) {
   ASSERT_EQ(writes.instance_tombstones.size(), 1u);
   EXPECT_EQ(writes.instance_tombstones[0].status.node, "dead");
   EXPECT_TRUE(writes.instance_tombstones[0].removed);
+}
+
+// A drained (ineligible) agent: its instances are placed elsewhere, and its record stays
+// (it runs its copy until the new one runs: agent/local_assignments.hpp).
+TEST_F(Scheduling, AnInstanceOnAnIneligibleAgentMovesAndNoNewOneGoesThere) {
+  add_member("a", MemberState::alive);
+  add_member("b", MemberState::alive);
+  add_member("drained", MemberState::alive, {"bash"}, /*eligible=*/false);
+  add_service("web", 3);
+  assign("web", 0, "drained");
+  report("web", 0, "drained");
+  auto writes = plan(owner("web"));
+  ASSERT_EQ(writes.assignments.size(), 3u);
+  for (const auto& write : writes.assignments) EXPECT_NE(write.node, "drained") << "web/" << write.index;
+  EXPECT_TRUE(writes.instance_tombstones.empty());
+}
+
+TEST_F(Scheduling, AnInstanceWithNowhereElseToGoStaysOnAnIneligibleAgent) {
+  add_member("drained", MemberState::alive, {"bash"}, /*eligible=*/false);
+  add_member("other", MemberState::alive, {"docker"});
+  add_service("web", 1);
+  assign("web", 0, "drained");
+  report("web", 0, "drained");
+  auto writes = plan(owner("web"));
+  EXPECT_TRUE(writes.assignments.empty());
 }
 
 TEST_F(Scheduling, AMovedInstanceKeepsTheVersionARolloutGaveIt) {

@@ -38,6 +38,27 @@ TEST(ServiceArchive, CommittedRecordsSurviveReopening) {
   EXPECT_EQ(sorted(*records), (Records{{"db", R"({"v":2})"}, {"web", R"({"v":3})"}}));
 }
 
+TEST(ServiceArchive, NodeSettingsSurviveReopeningAndDefaultToEligible) {
+  test::TempDir dir;
+  auto file = dir.path() / "state.db";
+  {
+    auto archive = ServiceArchive::open(file);
+    ASSERT_TRUE(archive) << archive.error().message;
+    auto fresh = archive->load_node_settings();
+    ASSERT_TRUE(fresh) << fresh.error().message;
+    EXPECT_EQ(*fresh, NodeSettings{});
+    ASSERT_TRUE(archive->keep_node_settings(NodeSettings{false, {{"zone", "east"}, {"rack", std::nullopt}}}));
+    ASSERT_TRUE(archive->keep_node_settings(NodeSettings{false, {{"zone", "west"}, {"rack", std::nullopt}}}));
+  }
+  auto reopened = ServiceArchive::open(file);
+  ASSERT_TRUE(reopened) << reopened.error().message;
+  auto settings = reopened->load_node_settings();
+  ASSERT_TRUE(settings) << settings.error().message;
+  EXPECT_EQ(*settings, (NodeSettings{false, {{"zone", "west"}, {"rack", std::nullopt}}}));
+  ASSERT_TRUE(reopened->keep_node_settings(NodeSettings{}));
+  EXPECT_EQ(*reopened->load_node_settings(), NodeSettings{});
+}
+
 TEST(ServiceArchive, ErasedRecordsAreGoneAndOthersStay) {
   test::TempDir dir;
   auto archive = ServiceArchive::open(dir.path() / "state.db");
