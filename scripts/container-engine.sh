@@ -155,6 +155,27 @@ remove_containers() {
   fi
 }
 
+# The engine's conmon monitors (one per container and per exec session) detach into their
+# own sessions, so stopping the engine's process group leaves them (an exec session's waits
+# 300 s). They are this engine's own: their command lines name this DIR's run root or
+# storage, which no other engine shares.
+stop_leftover_monitors() {
+  local cmdline pid pids=()
+  for cmdline in /proc/[0-9]*/cmdline; do
+    pid=${cmdline#/proc/}; pid=${pid%/cmdline}
+    [ "$pid" != "$$" ] || continue
+    tr '\0' ' ' <"$cmdline" 2>/dev/null | grep -qF -e "$RUNROOT/" -e "$STORAGE/" && pids+=("$pid")
+  done
+  [ ${#pids[@]} -gt 0 ] || return 0
+  log "stopping ${#pids[@]} leftover monitor(s) of this engine: ${pids[*]}"
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  local deadline=$((SECONDS + 5))
+  for pid in "${pids[@]}"; do
+    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+}
+
 stop() {
   remove_containers
   local pid
@@ -168,6 +189,7 @@ stop() {
     fi
   fi
   rm -f "$PIDFILE" "$SOCK"
+  stop_leftover_monitors
   # The overlay driver bind-mounts its own directory; without this DIR cannot be deleted.
   if mountpoint -q "$STORAGE/overlay" 2>/dev/null; then umount "$STORAGE/overlay" || true; fi
 }
