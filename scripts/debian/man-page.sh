@@ -20,7 +20,8 @@ if [[ $with_commands == --commands ]]; then
     for command in "${commands[@]}"; do
       echo ".SS $command"
       echo ".nf"
-      "$program" "$command" --help | sed 's/\\/\\\\/g; s/^\./\\\&./'
+      # troff reads a line that starts with . or ' as a request: \& in front makes it text.
+      "$program" "$command" --help | sed "s/\\\\/\\\\\\\\/g; s/^\\([.']\\)/\\\\\\&\\1/"
       echo ".fi"
     done
   } >> "$include"
