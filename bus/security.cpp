@@ -280,7 +280,7 @@ HandshakeWatch::HandshakeWatch(zmq::context_t& context, zmq::socket_t& socket)
   const std::string endpoint = "inproc://mob-handshake-watch-" + std::to_string(::getpid()) + "-" +
                                std::to_string(counter.fetch_add(1));
   constexpr int kEvents = ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                          ZMQ_EVENT_CONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED;
+                          ZMQ_EVENT_CONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
   if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), kEvents) != 0) throw zmq::error_t();
   events_.set(zmq::sockopt::linger, 0);
   events_.connect(endpoint);
@@ -291,10 +291,9 @@ zmq::pollitem_t HandshakeWatch::poll_item() { return {events_.handle(), 0, ZMQ_P
 void HandshakeWatch::read_events() {
   while (auto event = recv_monitor_event(events_)) {
     if (event->event == ZMQ_EVENT_CONNECTED) connected_ = true;
-    if (event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) handshake_succeeded_ = answering_ = true;
-    if (event->event == ZMQ_EVENT_DISCONNECTED) answering_ = false;
+    if (event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) handshake_succeeded_ = true;
     if (unreported_ || event->event == ZMQ_EVENT_CONNECTED ||
-        event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED || event->event == ZMQ_EVENT_DISCONNECTED)
+        event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
       continue;
     if (event->event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
       unreported_ = Failure{Outcome::refused_key, event->value};
@@ -312,7 +311,7 @@ std::optional<HandshakeWatch::Failure> HandshakeWatch::failure() {
 
 bool HandshakeWatch::answering() {
   read_events();
-  return answering_;
+  return handshake_succeeded_;
 }
 
 bool HandshakeWatch::connected_without_handshake() {

@@ -104,10 +104,11 @@ class HandshakeWatch {
   // Whether a TCP connection was made but no handshake ever succeeded on it, and no failure
   // waits to be returned by failure() (asking never loses one).
   bool connected_without_handshake();
-  // Whether the agent's process is known to be up: a handshake succeeded and the connection
-  // has not dropped since. With ZMTP heartbeats on the socket, a process that stops or dies
-  // loses its connection within the heartbeat timeout, while a busy one keeps it (its
-  // ZeroMQ I/O thread answers the pings whatever its request handling is doing).
+  // Whether the peer's process answered: a handshake succeeded on the socket. Its ZeroMQ I/O
+  // thread does the handshake whatever the rest of it is doing, so a busy agent answers and
+  // a stopped (SIGSTOP) or dead one does not. (Watching for the connection to drop as well,
+  // ZMQ_EVENT_DISCONNECTED, made libzmq 4.3.4 lose later CURVE handshakes of the context
+  // now and then: Zap.ReloadAdmits... under load.)
   bool answering();
 
  private:
@@ -117,7 +118,6 @@ class HandshakeWatch {
   zmq::socket_t events_;
   bool connected_ = false;
   bool handshake_succeeded_ = false;
-  bool answering_ = false;  // handshake succeeded, not disconnected since
   std::optional<Failure> unreported_;
 };
 

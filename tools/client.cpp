@@ -123,10 +123,8 @@ constexpr int kReconnectMaxMs = 2000;
 // A request to an agent that is still starting is retried soon (ZeroMQ's default waits
 // 100 ms), backing off towards kReconnectMaxMs while it stays down.
 constexpr int kRequestReconnectMs = 10;
-// ZMTP heartbeats on the request connection tell a busy agent (pings answered by its
-// ZeroMQ I/O thread) from a stopped or dead one (the connection drops within the timeout).
-constexpr int kRequestHeartbeatIvlMs = 1000;
-constexpr int kRequestHeartbeatTimeoutMs = 3000;
+// How often a call past its timeout looks again whether it still waits for a busy agent.
+constexpr int kBusyRecheckMs = 1000;
 
 }  // namespace
 
@@ -151,8 +149,6 @@ struct Client::Connection {
       socket->set(zmq::sockopt::sndtimeo, static_cast<int>(options.timeout.count()));
       socket->set(zmq::sockopt::reconnect_ivl, kRequestReconnectMs);
       socket->set(zmq::sockopt::reconnect_ivl_max, kReconnectMaxMs);
-      socket->set(zmq::sockopt::heartbeat_ivl, kRequestHeartbeatIvlMs);
-      socket->set(zmq::sockopt::heartbeat_timeout, kRequestHeartbeatTimeoutMs);
       if (address.ipv6) socket->set(zmq::sockopt::ipv6, 1);
       socket->connect(zmq_endpoint);
     } catch (const zmq::error_t& e) {
@@ -241,9 +237,9 @@ struct Client::Connection {
       auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left <= std::chrono::milliseconds(0) && std::chrono::steady_clock::now() < busy_deadline &&
           watch->answering()) {
-        // Up but busy: look again within a heartbeat timeout, in case it stops meanwhile.
+        // Up but busy: wait on, looking again now and then, until the busy deadline.
         deadline = std::min(busy_deadline, std::chrono::steady_clock::now() +
-                                               std::chrono::milliseconds(kRequestHeartbeatTimeoutMs));
+                                               std::chrono::milliseconds(kBusyRecheckMs));
         continue;
       }
       if (left <= std::chrono::milliseconds(0)) {

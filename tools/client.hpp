@@ -21,8 +21,8 @@ namespace mob {
 struct ClientOptions {
   // How long each call waits for the agent's reply before it gives up with Errc::timeout...
   std::chrono::milliseconds timeout{3000};
-  // ...unless the agent is known to be up (its connection's handshake succeeded and its
-  // heartbeats are answered) but busy: a full machine slows answers, it does not lose them.
+  // ...unless the agent is known to be up (its ZeroMQ I/O thread answered the connection's
+  // handshake) but busy: a full machine slows answers, it does not lose them.
   // Then the call waits up to this long from the last answer (or the request) before it
   // gives up with Errc::timeout, "connected but busy". At most `timeout`: no extra wait.
   std::chrono::milliseconds busy_timeout{60000};

@@ -9,7 +9,7 @@
 # of the request: exactly one new version (2, never 3). The printed retry, through node-2 and then through node-3 (which
 # learned the write id with the record), answers "version 2" and makes no version 3.
 # Then the other side: with its default --busy-timeout the tool does not give up on an
-# agent that is up (its connection's heartbeats are answered) but cannot answer yet. The
+# agent that is up (it answered the connection's handshake) but cannot answer yet. The
 # disk is frozen again under a deploy of v3: 5 s later (past twice --timeout) the tool is
 # still waiting; thawed, it prints "deployed ... version 3" and exits 0.
 # Usage: retried_deploy.sh MOB_AGENT MOB_TOOL   (as root)
