@@ -123,8 +123,6 @@ constexpr int kReconnectMaxMs = 2000;
 // A request to an agent that is still starting is retried soon (ZeroMQ's default waits
 // 100 ms), backing off towards kReconnectMaxMs while it stays down.
 constexpr int kRequestReconnectMs = 10;
-// How often a call past its timeout looks again whether it still waits for a busy agent.
-constexpr int kBusyRecheckMs = 1000;
 
 }  // namespace
 
@@ -210,9 +208,10 @@ struct Client::Connection {
     std::vector<Result<Body>> answers(requests.size(), fail(Errc::timeout, no_answer()));
     std::map<std::uint64_t, std::size_t> outstanding;  // request id -> index
     std::size_t next = 0;
+    // Past `deadline` a call waits on for an agent that is up (answered the handshake, which
+    // stays so), until `busy_deadline`; both count from the last answer.
     auto deadline = std::chrono::steady_clock::now() + options.timeout;
-    // Past `deadline` a call waits on for an agent that is up, until this.
-    auto busy_deadline = std::chrono::steady_clock::now() + std::max(options.timeout, options.busy_timeout);
+    auto busy_deadline = deadline - options.timeout + std::max(options.timeout, options.busy_timeout);
     while (next < requests.size() || !outstanding.empty()) {
       while (next < requests.size() && outstanding.size() < std::max<std::size_t>(window, 1)) {
         const std::uint64_t id = next_request_id++;
@@ -235,11 +234,8 @@ struct Client::Connection {
       }
       if (outstanding.empty()) continue;
       auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left <= std::chrono::milliseconds(0) && std::chrono::steady_clock::now() < busy_deadline &&
-          watch->answering()) {
-        // Up but busy: wait on, looking again now and then, until the busy deadline.
-        deadline = std::min(busy_deadline, std::chrono::steady_clock::now() +
-                                               std::chrono::milliseconds(kBusyRecheckMs));
+      if (left <= std::chrono::milliseconds(0) && deadline < busy_deadline && watch->answering()) {
+        deadline = busy_deadline;
         continue;
       }
       if (left <= std::chrono::milliseconds(0)) {
@@ -280,7 +276,7 @@ struct Client::Connection {
               std::unexpected(envelope.error().with_context("reply from agent at " + display));
         outstanding.erase(found);
         deadline = std::chrono::steady_clock::now() + options.timeout;
-        busy_deadline = std::chrono::steady_clock::now() + std::max(options.timeout, options.busy_timeout);
+        busy_deadline = deadline - options.timeout + std::max(options.timeout, options.busy_timeout);
       }
     }
     return answers;
