@@ -4,6 +4,8 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -279,6 +281,38 @@ TEST_F(Limits, AHugeSubscriptionIsDroppedWithoutCostingTheAgentMemory) {
   EXPECT_LT(rss_kib() - before, 8 * 1024) << "RSS grew from " << before << " KiB to " << rss_kib();
   EXPECT_TRUE(agent.answers());
   ::close(fd);  // only now: a closed peer's unread subscription would never be taken in
+}
+
+// libzmq's GSSAPI mechanism is linked without Kerberos (bus/no_gssapi.cpp): a peer whose
+// greeting asks for it, on either port, must only lose its own connection.
+TEST_F(Limits, AGreetingAskingForGssapiClosesThatConnectionOnly) {
+  auto& agent = start({});
+  for (int port : {agent.port(), agent.port() + 1}) {
+    int fd = connect_loopback_tcp(port);
+    ASSERT_GE(fd, 0);
+    std::string greeting(64, '\0');
+    greeting[0] = '\xff';
+    greeting[9] = '\x7f';
+    greeting[10] = 3;  // ZMTP 3.0
+    greeting.replace(12, 6, "GSSAPI");
+    ASSERT_EQ(::send(fd, greeting.data(), greeting.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(greeting.size()));
+    timeval wait{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    // Whatever the agent sends first (its signature, or nothing), the mismatch of mechanisms
+    // must end the connection: end of stream or a reset, not the 5 s timeout.
+    char buffer[256];
+    ssize_t n = 0;
+    while ((n = ::recv(fd, buffer, sizeof buffer, 0)) > 0) {
+    }
+    const int error = n < 0 ? errno : 0;
+    EXPECT_TRUE(n == 0 || error == ECONNRESET)
+        << "port " << port << ": the connection was not closed within 5 s (" << std::strerror(error) << ")";
+    ::close(fd);
+  }
+  EXPECT_TRUE(agent.answers());
+  ASSERT_TRUE(agent.deploy(bash_spec("after-gssapi", "exec sleep 1000", 1)));
+  EXPECT_TRUE(agent.wait_state("after-gssapi", 0, InstanceState::running));
 }
 
 TEST_F(Limits, RequestsThatAreNeverAnsweredFreeTheirSlotsAfterTenSeconds) {
