@@ -26,7 +26,7 @@ std::map<std::string, std::set<std::uint32_t>> fixed_ports_by_node(const Cluster
       continue;
     const ServiceEntry* entry = state.service(assignment.service);
     const ServiceSpec* spec = entry && !entry->removed ? spec_of(*entry) : nullptr;
-    if (!spec || assignment.index >= spec->instances) continue;
+    if (!spec || assignment.index >= wanted_instances(*entry, *spec)) continue;
     auto fixed = fixed_ports(*spec);
     held[assignment.node].insert(fixed.begin(), fixed.end());
   }
@@ -68,7 +68,7 @@ OwnerWrites plan_owned_services(const ClusterState& state, const std::vector<std
     const ServiceEntry* service = state.service(name);
     if (!service || owner_of(service->name, live_names) != self) continue;
     const ServiceSpec* spec = service->removed ? nullptr : spec_of(*service);
-    std::uint32_t wanted = spec ? spec->instances : 0;
+    std::uint32_t wanted = spec ? wanted_instances(*service, *spec) : 0;
     std::map<std::uint32_t, std::string> placed;
     std::vector<std::uint32_t> unplaced;
     PortConstraints ports;
@@ -96,8 +96,11 @@ OwnerWrites plan_owned_services(const ClusterState& state, const std::vector<std
         const AssignmentEntry* before = state.assignment(service->name, index);
         if (before && !before->removed) --load()[before->node];
         ++load()[node];
-        // A moved instance keeps the version it runs (a rollout may be under way).
-        std::uint64_t generation = before && !before->removed ? before->generation : 0;
+        // A moved instance keeps the version it runs (a rollout may be under way); a canary
+        // runs the new version from the start.
+        std::uint64_t generation = before && !before->removed ? before->generation
+                                   : index >= spec->instances ? service->generation
+                                                              : 0;
         writes.assignments.push_back(AssignmentEntry{service->name, index, node, false, {}, generation, ports.avoid[index]});
       }
     }

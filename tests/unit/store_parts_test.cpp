@@ -95,7 +95,7 @@ class StateFixture : public ::testing::Test {
 class ClientCommands : public StateFixture {
  protected:
   CommandView view(std::string_view refusal = "") {
-    return CommandView{state_, lookup_, "node-a", limits_, max_services_, refusal};
+    return CommandView{state_, lookup_, "node-a", limits_, max_services_, refusal, 10};
   }
   std::function<Stamp()> stamper() {
     return [this] {
