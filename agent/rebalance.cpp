@@ -9,9 +9,11 @@
 namespace mob {
 namespace {
 
-bool runs_where_assigned(const ClusterState& state, const AssignmentEntry& assignment) {
+// Running where it is assigned, and healthy when the service has checks.
+bool runs_where_assigned(const ClusterState& state, const AssignmentEntry& assignment, const ServiceSpec& spec) {
   const InstanceEntry* instance = state.instance(assignment.service, assignment.index, assignment.node);
-  return instance && !instance->removed && instance->status.state == InstanceState::running;
+  return instance && !instance->removed && instance->status.state == InstanceState::running &&
+         (spec.checks.empty() || instance->status.health == Health::healthy);
 }
 
 }  // namespace
@@ -38,7 +40,7 @@ RebalanceWrites plan_rebalance(const ClusterState& state, const std::vector<std:
       auto node = by_node.find(assignment->node);
       if (node == by_node.end()) continue;  // placement moves it; not a matter of balance
       node->second.push_back(assignment);
-      settled = settled && runs_where_assigned(state, *assignment);
+      settled = settled && runs_where_assigned(state, *assignment, *spec);
     }
     const std::uint32_t batch = spec->update ? spec->update->max_parallel : 1;
     std::uint32_t moved = 0;

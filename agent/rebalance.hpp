@@ -23,7 +23,7 @@ struct RebalanceWrites {
 // For each service in `services` (deployed, not removed): moves from the agent with the most
 // of its instances to the `alive` one that can run it with the fewest (then the least loaded
 // overall), while the two differ by more than one. A service with an instance that is not
-// running yet where it is assigned waits (its moves count in `left`).
+// running (healthy, with checks) yet where it is assigned waits (its moves count in `left`).
 RebalanceWrites plan_rebalance(const ClusterState& state, const std::vector<std::string>& services,
                                const std::vector<Member>& alive, const SpecOf& spec_of);
 

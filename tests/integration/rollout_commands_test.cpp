@@ -29,6 +29,15 @@ class RolloutCommands : public AgentNetwork {
     if (!update.empty()) doc["update"] = nlohmann::json::parse(update);
     return doc.dump();
   }
+  // web whose instances turn healthy 0.3 s after they start (an exec check): the marker is
+  // in the command, not in params.env, which the check's processes share.
+  std::string checked_web(const std::string& version, std::uint32_t instances, const std::string& update) const {
+    nlohmann::json doc = nlohmann::json::parse(web(version, instances, update));
+    doc["params"] = {{"command", "exec env ROLL=" + marker(version) + " sleep 1000"}};
+    doc["checks"] = nlohmann::json::array(
+        {{{"name", "up"}, {"type", "exec"}, {"command", "sleep 0.3"}, {"interval_s", 5}, {"timeout_s", 2}}});
+    return doc.dump();
+  }
   std::string marker(const std::string& version) const { return tag_ + "-" + version; }
   std::size_t processes_of(const std::string& version) const {
     return processes_with_env("ROLL=" + marker(version)).size();
@@ -164,7 +173,7 @@ TEST_F(Rebalance, InstancesSpreadOverTheAgentsAndARebalanceEvensThemOutAfterARes
   for (int i = 0; i < 3; ++i) start();
   ASSERT_TRUE(everyone_sees_alive(3));
   const std::string update = R"({"max_parallel": 1, "min_healthy_s": 0.5, "healthy_deadline_s": 30})";
-  ASSERT_EQ(tool(*agents_[0], {"deploy", "-"}, web("v1", 6, update)).exit_code, 0);
+  ASSERT_EQ(tool(*agents_[0], {"deploy", "-"}, checked_web("v1", 6, update)).exit_code, 0);
   ASSERT_TRUE(wait_until([&] { return processes_of("v1") == 6; }));
   for (const auto& agent : agents_) EXPECT_EQ(processes_of("v1", *agent), 2u) << agent->name();
 
@@ -188,6 +197,12 @@ TEST_F(Rebalance, InstancesSpreadOverTheAgentsAndARebalanceEvensThemOutAfterARes
   sampler.join();
   ASSERT_EQ(rebalanced.exit_code, 0) << rebalanced.out << rebalanced.err;
   EXPECT_NE(rebalanced.out.find("rebalance web: done, 4 instances moved"), std::string::npos) << rebalanced.out;
+  std::size_t moves = 0;
+  for (auto at = rebalanced.out.find("  moving from " + agents_[0]->name() + " to "); at != std::string::npos;
+       at = rebalanced.out.find("  moving from " + agents_[0]->name() + " to ", at + 1))
+    ++moves;
+  EXPECT_EQ(moves, 4u) << rebalanced.out;
+  EXPECT_GE(samples.load(), 20u) << "4 moves, each healthy 0.3 s after it starts";
   ASSERT_TRUE(wait_until([&] {
     return processes_of("v1") == 6 && processes_of("v1", *agents_[0]) == 2 && processes_of("v1", *agents_[1]) == 2;
   })) << processes_of("v1", *agents_[0]) << " " << processes_of("v1", *agents_[1]) << " " << processes_of("v1", *agents_[2]);
