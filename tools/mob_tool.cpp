@@ -1968,6 +1968,9 @@ _mob_tool() {
     deploy) compopt -o filenames; COMPREPLY=($(compgen -f -- "$cur")) ;;
     status|list|stop|start|restart|remove|rm|logs)
       COMPREPLY=($(compgen -W "$("${words[0]}" "${agent[@]}" --timeout 1000 --busy-timeout 0 completion services 2>/dev/null)" -- "$cur")) ;;
+    history|rollback|promote|rebalance)
+      [[ $prev == "$command" ]] &&
+        COMPREPLY=($(compgen -W "$("${words[0]}" "${agent[@]}" --timeout 1000 --busy-timeout 0 completion services 2>/dev/null)" -- "$cur")) ;;
     drain|eligibility|tag)
       if [[ $prev == "$command" ]]; then
         COMPREPLY=($(compgen -W "$("${words[0]}" "${agent[@]}" --timeout 1000 --busy-timeout 0 completion nodes 2>/dev/null)" -- "$cur"))

@@ -63,6 +63,7 @@ class RolloutCommands : public AgentNetwork {
 class History : public RolloutCommands {};
 class Canary : public RolloutCommands {};
 class Rebalance : public RolloutCommands {};
+class RolloutDrain : public RolloutCommands {};
 
 TEST_F(History, ListsEveryVersionWithHowItEndedAndARollbackRunsAnEarlierSpecAsANewVersion) {
   auto& agent = start();
@@ -210,6 +211,36 @@ TEST_F(Rebalance, InstancesSpreadOverTheAgentsAndARebalanceEvensThemOutAfterARes
                                << " samples)";
   auto unknown = tool(*agents_[0], {"rebalance", "nosuch"});
   EXPECT_EQ(unknown.err, "mob-tool: rebalance nosuch: service \"nosuch\" is not deployed (mob-tool status lists the services)\n");
+}
+
+TEST_F(RolloutDrain, ADrainMovesMaxParallelInstancesAtATimeEachOnceItsNewCopyIsHealthy) {
+  for (int i = 0; i < 2; ++i) start();
+  ASSERT_TRUE(everyone_sees_alive(2));
+  const std::string update = R"({"max_parallel": 1, "min_healthy_s": 0.5, "healthy_deadline_s": 30})";
+  ASSERT_EQ(tool(*agents_[0], {"deploy", "-"}, checked_web("v1", 4, update)).exit_code, 0);
+  ASSERT_TRUE(wait_until([&] { return processes_of("v1") == 4; }));
+  ASSERT_EQ(processes_of("v1", *agents_[1]), 2u);
+
+  std::atomic<std::size_t> fewest{1000}, most{0}, samples{0};
+  std::jthread sampler([&](std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      const std::size_t now = processes_of("v1");
+      fewest = std::min(fewest.load(), now);
+      most = std::max(most.load(), now);
+      ++samples;
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+  auto drained = tool(*agents_[0], {"drain", agents_[1]->name(), "--deadline", "40"});
+  sampler.request_stop();
+  sampler.join();
+  ASSERT_EQ(drained.exit_code, 0) << drained.out << drained.err;
+  EXPECT_EQ(processes_of("v1", *agents_[0]), 4u);
+  EXPECT_EQ(processes_of("v1", *agents_[1]), 0u);
+  EXPECT_GE(fewest.load(), 4u) << "an old copy stops only once its new one is healthy (" << samples.load() << " samples)";
+  EXPECT_LE(most.load(), 5u) << "more than max_parallel (1) new copies started at once (" << samples.load()
+                             << " samples)";
+  EXPECT_GE(samples.load(), 15u) << "two moves, one after the other, each healthy 0.3 s after it starts";
 }
 
 }  // namespace
