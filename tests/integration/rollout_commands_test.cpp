@@ -159,11 +159,24 @@ TEST_F(Canary, ACanaryRunsBesideTheOldInstancesUntilPromoteMovesTheRest) {
   EXPECT_EQ(paused->rollout.rfind("paused: ", 0), 0u) << paused->rollout;
   EXPECT_EQ(paused->instance_list.size(), 5u) << "status lists the canary as web/4";
 
+  // A new deploy while the canary waits replaces it: the canary runs the newest version.
+  auto replaced = tool(*agents_[1], {"deploy", "-"}, web("v3", 4, update));
+  ASSERT_EQ(replaced.exit_code, 0) << replaced.out << replaced.err;
+  EXPECT_NE(replaced.out.find("web version 3: 1 canary of version 3 healthy beside 4 of version 1"), std::string::npos)
+      << replaced.out;
+  EXPECT_EQ(processes_of("v3"), 1u);
+  EXPECT_EQ(processes_of("v2"), 0u);
+  EXPECT_EQ(processes_of("v1"), 4u);
+
   auto promoted = tool(*agents_[0], {"promote", "web"});
   ASSERT_EQ(promoted.exit_code, 0) << promoted.out << promoted.err;
-  EXPECT_NE(promoted.out.find("web version 2: 4 of 4 instance(s) running"), std::string::npos) << promoted.out;
-  ASSERT_TRUE(wait_until([&] { return processes_of("v2") == 4 && processes_of("v1") == 0; }, 20s))
-      << processes_of("v1") << " old, " << processes_of("v2") << " new";
+  EXPECT_NE(promoted.out.find("web version 3: 4 of 4 instance(s) running"), std::string::npos) << promoted.out;
+  ASSERT_TRUE(wait_until([&] { return processes_of("v3") == 4 && processes_of("v1") == 0; }, 20s))
+      << processes_of("v1") << " old, " << processes_of("v3") << " new";
+  auto history = tool(*agents_[0], {"history", "web", "--json"});
+  EXPECT_NE(history.out.find(R"("version":2,)"), std::string::npos) << history.out;
+  EXPECT_NE(history.out.find(R"("outcome":"replaced")"), std::string::npos) << "version 2 never ran everywhere:\n"
+                                                                          << history.out;
 
   auto again = tool(*agents_[0], {"promote", "web"});
   EXPECT_EQ(again.exit_code, 1);
