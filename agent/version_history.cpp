@@ -48,12 +48,13 @@ Result<VersionRecord> rollback_target(const ServiceEntry& service, std::uint64_t
   if (history.empty())
     return fail(Errc::not_found, command + ": no earlier version is kept (versions are recorded from this release on)");
   if (version == 0) {
+    if (service.removed) return history.back();  // a removed service: its last version again
     for (auto it = history.rbegin(); it != history.rend(); ++it)
       if (it->version < service.generation) return *it;
     return fail(Errc::not_found, command + ": no version before the current one (" +
                                      std::to_string(service.generation) + ") is kept");
   }
-  if (version == service.generation)
+  if (version == service.generation && !service.removed)
     return fail(Errc::invalid_argument, command + ": version " + std::to_string(version) +
                                             " is the current one; name an earlier one (mob-tool history " +
                                             service.name + ")");

@@ -37,7 +37,7 @@ std::vector<VersionRecord> newest_first(const std::vector<VersionRecord>& histor
                                         std::uint64_t current, std::string_view current_outcome);
 
 // The version a rollback of `service` to `version` deploys again (0: the one before the
-// current version). Errors name the command: "rollback web 99: no version 99 in the last 10
+// current version; of a removed service, whose tombstone still holds its history, the last). Errors name the command: "rollback web 99: no version 99 in the last 10
 // (oldest is 3)".
 Result<VersionRecord> rollback_target(const ServiceEntry& service, std::uint64_t version);
 

@@ -94,5 +94,16 @@ TEST(VersionHistory, RollbackErrorsSayWhatIsKept) {
   EXPECT_EQ(alone.error().message, "rollback web: no version before the current one (1) is kept");
 }
 
+TEST(VersionHistory, ARemovedServiceRollsBackToItsLastVersionByDefault) {
+  auto web = web_with({version(1, "healthy"), version(2, "removed")}, 2);
+  web.removed = true;
+  auto last = rollback_target(web, 0);
+  ASSERT_TRUE(last) << last.error().message;
+  EXPECT_EQ(last->version, 2u);
+  auto named = rollback_target(web, 2);
+  ASSERT_TRUE(named) << named.error().message;
+  EXPECT_EQ(named->version, 2u);
+}
+
 }  // namespace
 }  // namespace mob
