@@ -183,6 +183,31 @@ TEST_F(Canary, ACanaryRunsBesideTheOldInstancesUntilPromoteMovesTheRest) {
   EXPECT_EQ(again.err, "mob-tool: promote web: no canary waiting\n");
 }
 
+TEST_F(Canary, ACanaryThatExitsIsRevertedAndTheOldInstancesNeverStop) {
+  auto& agent = start();
+  const std::string update = R"({"max_parallel": 1, "min_healthy_s": 0.5, "healthy_deadline_s": 30, "canary": 1})";
+  ASSERT_EQ(tool(agent, {"deploy", "-"}, web("v1", 4, update)).exit_code, 0);
+  ASSERT_TRUE(wait_until([&] { return processes_of("v1") == 4; }));
+  auto before = processes_with_env("ROLL=" + marker("v1"));
+
+  auto bad = nlohmann::json::parse(web("v2", 4, update));
+  bad["params"]["command"] = "exit 3";
+  bad["restart"] = {{"policy", "never"}};
+  auto reverted = tool(agent, {"deploy", "-"}, bad.dump());
+  EXPECT_EQ(reverted.exit_code, 1) << reverted.out << reverted.err;
+  EXPECT_NE(reverted.err.find("web version 2 was reverted: web/4 exited"), std::string::npos) << reverted.err;
+  ASSERT_TRUE(wait_until([&] {
+    auto status = agent.service("web");
+    return status && status->version == 3 && status->instance_list.size() == 4;
+  })) << "the revert is version 3 and the canary goes";
+  auto after = processes_with_env("ROLL=" + marker("v1"));
+  std::sort(before.begin(), before.end());
+  std::sort(after.begin(), after.end());
+  EXPECT_EQ(after, before) << "the old instances kept their processes";
+  auto history = tool(agent, {"history", "web", "--json"});
+  EXPECT_NE(history.out.find(R"("outcome":"reverted: web/4 exited)"), std::string::npos) << history.out;
+}
+
 TEST_F(Rebalance, InstancesSpreadOverTheAgentsAndARebalanceEvensThemOutAfterARestart) {
   for (int i = 0; i < 3; ++i) start();
   ASSERT_TRUE(everyone_sees_alive(3));
