@@ -219,6 +219,28 @@ void check_service(const std::string& path, const ServiceEntry& entry) {
   if (!entry.stable_spec_json.empty() && !nlohmann::json::accept(entry.stable_spec_json))
     refuse(path + ".stable_spec_json", "not JSON text");
   check_text(path + ".rollout", entry.rollout, 4096);
+  if (entry.history.size() > kMaxHistory)
+    refuse(path + ".history", std::to_string(entry.history.size()) + " versions, more than " + std::to_string(kMaxHistory));
+  std::size_t spec_bytes = 0;
+  for (std::size_t i = 0; i < entry.history.size(); ++i) {
+    const auto& version = entry.history[i];
+    const std::string at = path + ".history[" + std::to_string(i) + "]";
+    if (version.version == 0 || version.version > entry.generation)
+      refuse(at + ".version", std::to_string(version.version) + " is not a version from 1 to the record's " +
+                                  std::to_string(entry.generation));
+    if (i > 0 && version.version <= entry.history[i - 1].version)
+      refuse(at + ".version", "versions must ascend (oldest first)");
+    if (version.rollback_of >= version.version)
+      refuse(at + ".rollback_of", std::to_string(version.rollback_of) + " is not an earlier version");
+    if (!version.through.empty()) check_agent_name(at + ".through", version.through);
+    if (!nlohmann::json::accept(version.spec_json)) refuse(at + ".spec_json", "not JSON text");
+    check_text(at + ".outcome", version.outcome, 4096);
+    spec_bytes += version.spec_json.size();
+  }
+  if (spec_bytes > kMaxHistoryBytes)
+    refuse(path + ".history", std::to_string(spec_bytes) + " bytes of specs, more than " + std::to_string(kMaxHistoryBytes));
+  if (entry.canaries >= kMaxInstanceIndex)
+    refuse(path + ".canaries", std::to_string(entry.canaries) + " is more than " + std::to_string(kMaxInstanceIndex - 1));
 }
 
 void check_assignment(const std::string& path, const AssignmentEntry& entry) {
@@ -308,6 +330,18 @@ void check_request(const Body& body) {
           if (message.instances >= kMaxInstanceIndex)
             refuse("instances", std::to_string(message.instances) + " is more than " +
                                     std::to_string(kMaxInstanceIndex - 1));
+        } else if constexpr (std::is_same_v<T, HistoryRequest>) {
+          check_service_name("service", message.service);
+        } else if constexpr (std::is_same_v<T, RollbackRequest>) {
+          check_service_name("service", message.service);
+          check_write_id("write_id", message.write_id);
+          if (message.version >= (1ULL << 53))
+            refuse("version", std::to_string(message.version) + " is not a version (below 2^53; 0: the one before the current one)");
+        } else if constexpr (std::is_same_v<T, PromoteRequest>) {
+          check_service_name("service", message.service);
+          check_write_id("write_id", message.write_id);
+        } else if constexpr (std::is_same_v<T, RebalanceRequest>) {
+          if (!message.service.empty()) check_service_name("service", message.service);
         } else if constexpr (std::is_same_v<T, NodeSettingsRequest>) {
           check_agent_name("node", message.node);
           if (message.set_tags.size() > kMaxTags) refuse("set_tags", "more than " + std::to_string(kMaxTags) + " tags");

@@ -334,6 +334,7 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
   store_config.data_dir = options.data_dir;
   store_config.spec_limits = options.spec_limits;
   store_config.max_services = options.max_services;
+  store_config.history = options.history;
   store_config.max_message_bytes = options.max_message_bytes;
   store_config.seeds = options.seeds;
   store_config.state_from_network = options.state_from_network;

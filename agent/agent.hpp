@@ -27,6 +27,7 @@ struct AgentOptions {
   std::size_t max_message_bytes = 4 * 1024 * 1024;
   SpecLimits spec_limits;
   std::uint32_t max_services = 10000;
+  std::uint32_t history = 10;  // versions kept per service (1 to kMaxHistory)
   std::uint64_t log_max_bytes = 10 * 1024 * 1024;
   std::uint32_t log_keep_files = 2;
   std::uint64_t max_log_line_bytes = 16 * 1024;  // longer lines of service output are cut

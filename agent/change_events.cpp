@@ -65,16 +65,22 @@ std::vector<Event> change_events(const ServiceEntry& entry, const std::optional<
   const bool was_rolling = before && !before->removed && before->stable_generation != 0 &&
                            before->stable_generation != before->generation && before->rollout.empty();
   std::string state;
-  if (rolling && (!was_rolling || before->generation != entry.generation)) state = "started";
+  const bool same_version = before && !before->removed && before->generation == entry.generation;
+  if (rolling && same_version && entry.promoted && !before->promoted) state = "promoted";
+  else if (rolling && (!was_rolling || before->generation != entry.generation)) state = "started";
+  else if (entry.rollout.starts_with("paused: ") && (!before || before->rollout != entry.rollout)) state = "paused";
   else if (entry.rollout.starts_with("reverted: ") && (!before || before->rollout != entry.rollout)) state = "reverted";
   else if (entry.rollout.starts_with("failed: ") && (!before || before->rollout != entry.rollout)) state = "failed";
   else if (was_rolling && entry.stable_generation == 0 && before->generation == entry.generation) state = "done";
   if (state.empty()) return events;
   event.topic = "service.rollout";
   event.state = state;
-  event.reason = state == "started" ? "from version " + std::to_string(entry.stable_generation)
-                 : state == "done"  ? "every instance runs version " + std::to_string(entry.generation)
-                                    : entry.rollout;
+  event.reason = state == "started"    ? "from version " + std::to_string(entry.stable_generation) +
+                                          (entry.canaries == 0 ? "" : ", " + std::to_string(entry.canaries) +
+                                                                          " canar" + (entry.canaries == 1 ? "y" : "ies") + " first")
+                 : state == "done"     ? "every instance runs version " + std::to_string(entry.generation)
+                 : state == "promoted" ? "the canaries were promoted; the other instances move"
+                                       : entry.rollout;
   events.push_back(std::move(event));
   return events;
 }

@@ -3,8 +3,10 @@
 #include <algorithm>
 
 #include "agent/dependencies.hpp"
+#include "agent/hlc.hpp"
 #include "agent/placement.hpp"
 #include "agent/rollout_plan.hpp"
+#include "agent/version_history.hpp"
 
 namespace mob {
 namespace {
@@ -61,7 +63,8 @@ ServiceStatus status_of(const CommandView& view, const ServiceEntry& entry,
     out.rollout = "rolling out from version " + std::to_string(entry.stable_generation) + ": " +
                   to_string(rollout_progress(view.state, entry, *spec));
   std::optional<std::string> placement;  // why unplaced instances wait, asked once
-  for (std::uint32_t index = 0; index < spec->instances; ++index) {
+  const std::uint32_t wanted = wanted_instances(entry, *spec);  // canaries included
+  for (std::uint32_t index = 0; index < wanted; ++index) {
     const AssignmentEntry* assignment = view.state.assignment(entry.name, index);
     InstanceStatus status;
     status.service = entry.name;
@@ -123,12 +126,95 @@ void keep_stable_version(const CommandView& view, const ServiceEntry* existing, 
     entry.stable_generation = existing->generation;
     entry.stable_spec_json = existing->spec_json;
   }
+  // Canaries start beside the stable instances; a deploy while they wait replaces them.
+  if (entry.stable_generation != 0 && spec.update->canary > 0) entry.canaries = spec.update->canary;
 }
+
+// How the version `entry` replaces ended: healthy when it ran healthy everywhere.
+std::string_view replaced_outcome(const CommandView& view, const ServiceEntry& existing) {
+  if (existing.removed) return "removed";
+  const ServiceSpec* spec = view.spec_of(existing);
+  return spec && existing.enabled && runs_healthy(view.state, existing, *spec) ? kOutcomeHealthy : kOutcomeReplaced;
+}
+
+// Records `entry`'s new version in its history (taken over from `existing`).
+void record_version(const CommandView& view, const ServiceEntry* existing, ServiceEntry& entry,
+                    std::uint64_t rollback_of) {
+  if (existing) entry.history = existing->history;
+  add_version(entry.history,
+              VersionRecord{entry.generation, static_cast<std::int64_t>(HybridClock::wall_ms_of(entry.stamp.hlc)),
+                            std::string(view.self), entry.spec_json, "", rollback_of},
+              existing ? replaced_outcome(view, *existing) : kOutcomeReplaced, view.history);
+}
+
+std::string not_deployed(const std::string& command, const std::string& service) {
+  return command + ": service \"" + service + "\" is not deployed (mob-tool status lists the services)";
+}
+
+Result<ClientWrite<DeployReply>> deploy_version(const CommandView& view, const DeployRequest& request,
+                                                const std::function<Stamp()>& stamp, std::uint64_t rollback_of);
 
 }  // namespace
 
 Result<ClientWrite<DeployReply>> decide_deploy(const CommandView& view, const DeployRequest& request,
                                                const std::function<Stamp()>& stamp) {
+  return deploy_version(view, request, stamp, 0);
+}
+
+Result<ClientWrite<DeployReply>> decide_rollback(const CommandView& view, const RollbackRequest& request,
+                                                 const std::function<Stamp()>& stamp) {
+  const ServiceEntry* existing = view.state.service(request.service);
+  const std::string command = "rollback " + request.service + (request.version ? " " + std::to_string(request.version) : "");
+  if (!existing) return fail(Errc::not_found, not_deployed(command, request.service));
+  if (const ServiceEntry* done = written_by(view.state, request.write_id, request.service))
+    return ClientWrite<DeployReply>{std::nullopt,
+                                    DeployReply{done->name, done->generation, false, spec_identity(done->spec_json),
+                                                done->stamp.origin, done->stamp.hlc}};
+  auto target = rollback_target(*existing, request.version);
+  if (!target) return std::unexpected(target.error());
+  auto write = deploy_version(view, DeployRequest{target->spec_json, request.write_id}, stamp, target->version);
+  if (!write) return std::unexpected(write.error().with_context(command));
+  return write;
+}
+
+Result<ClientWrite<ControlReply>> decide_promote(const CommandView& view, const PromoteRequest& request,
+                                                 const std::function<Stamp()>& stamp) {
+  const std::string command = "promote " + request.service;
+  if (const ServiceEntry* done = written_by(view.state, request.write_id, request.service))
+    return ClientWrite<ControlReply>{std::nullopt, ControlReply{done->name, done->generation}};
+  if (auto writable = check_writable(view); !writable) return std::unexpected(writable.error());
+  const ServiceEntry* existing = view.state.service(request.service);
+  if (!existing || existing->removed) return fail(Errc::not_found, not_deployed(command, request.service));
+  if (existing->canaries == 0 || existing->promoted || existing->stable_generation == 0)
+    return fail(Errc::conflict, command + ": no canary waiting");
+  if (!existing->rollout.starts_with(kRolloutPaused))
+    return fail(Errc::conflict, command + ": the canaries of version " + std::to_string(existing->generation) +
+                                    " are not healthy yet; mob-tool status " + request.service + " shows them");
+  ServiceEntry entry = *existing;
+  entry.promoted = true;
+  entry.rollout.clear();
+  entry.stamp = stamp();
+  entry.write_id = request.write_id;
+  return ClientWrite<ControlReply>{std::move(entry), ControlReply{request.service, existing->generation}};
+}
+
+Result<HistoryReply> service_history(const CommandView& view, const HistoryRequest& request) {
+  const ServiceEntry* entry = view.state.service(request.service);
+  if (!entry) return fail(Errc::not_found, not_deployed("history " + request.service, request.service));
+  std::string current = "current";
+  if (const ServiceSpec* spec = entry->removed ? nullptr : view.spec_of(*entry)) {
+    if (!entry->enabled) current += ", stopped";
+    else if (rollout_active(*entry)) current += ", rolling out: " + to_string(rollout_progress(view.state, *entry, *spec));
+    else if (!entry->rollout.empty()) current += ", " + entry->rollout;
+    else if (runs_healthy(view.state, *entry, *spec)) current += ", healthy";
+  }
+  return HistoryReply{entry->name, entry->removed, newest_first(entry->history, view.history, entry->generation, current)};
+}
+
+namespace {
+
+Result<ClientWrite<DeployReply>> deploy_version(const CommandView& view, const DeployRequest& request,
+                                                const std::function<Stamp()>& stamp, std::uint64_t rollback_of) {
   if (auto writable = check_writable(view); !writable) return std::unexpected(writable.error());
   auto parsed = parse_spec(request.spec_json, view.limits);
   if (!parsed) return std::unexpected(parsed.error());
@@ -156,10 +242,13 @@ Result<ClientWrite<DeployReply>> decide_deploy(const CommandView& view, const De
   keep_stable_version(view, existing, spec, entry);
   entry.stamp = stamp();
   entry.write_id = request.write_id;
+  record_version(view, existing, entry, rollback_of);
   DeployReply reply{entry.name, entry.generation, created, spec_identity(entry.spec_json),
                     std::string(view.self), entry.stamp.hlc};
   return ClientWrite<DeployReply>{std::move(entry), std::move(reply)};
 }
+
+}  // namespace
 
 Result<ClientWrite<ControlReply>> decide_control(const CommandView& view, const ControlRequest& request,
                                                  const std::function<Stamp()>& stamp) {
@@ -196,6 +285,7 @@ Result<ClientWrite<ControlReply>> decide_control(const CommandView& view, const 
                                         " (they then wait until it is deployed again)");
       }
       entry.removed = true;
+      close_version(entry.history, entry.generation, "removed");
       break;
     }
     case ControlAction::scale: {
@@ -220,6 +310,7 @@ Result<ClientWrite<ControlReply>> decide_control(const CommandView& view, const 
   }
   entry.stamp = stamp();
   entry.write_id = request.write_id;
+  if (entry.generation != existing->generation) record_version(view, existing, entry, 0);
   ControlReply reply{request.service, entry.generation};
   return ClientWrite<ControlReply>{std::move(entry), std::move(reply)};
 }

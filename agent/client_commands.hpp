@@ -30,6 +30,7 @@ struct CommandView {
   const SpecLimits& limits;        // what a client's spec may ask for
   std::uint32_t max_services;      // deployed services the network may hold (--max-services)
   std::string_view write_refusal;  // why this agent takes no writes now (its clock), or empty
+  std::uint32_t history;           // versions kept per service (--history)
 };
 
 // A client write decided: the record to keep, then `reply` once it is kept; or, for a retry
@@ -47,6 +48,18 @@ Result<ClientWrite<DeployReply>> decide_deploy(const CommandView& view, const De
 // stop, start, restart, remove (refused while others depend on it) and remove --force.
 Result<ClientWrite<ControlReply>> decide_control(const CommandView& view, const ControlRequest& request,
                                                  const std::function<Stamp()>& stamp);
+
+// A new version with the spec of an earlier one (docs/spec.md, "History and rollback"),
+// under the rules of a deploy of that spec; answered like a deploy.
+Result<ClientWrite<DeployReply>> decide_rollback(const CommandView& view, const RollbackRequest& request,
+                                                 const std::function<Stamp()>& stamp);
+
+// Lets a rollout paused on its canaries go on (docs/spec.md, "Canaries").
+Result<ClientWrite<ControlReply>> decide_promote(const CommandView& view, const PromoteRequest& request,
+                                                 const std::function<Stamp()>& stamp);
+
+// The versions of a service, newest first; a removed one's while its tombstone is kept.
+Result<HistoryReply> service_history(const CommandView& view, const HistoryRequest& request);
 
 // Every deployed service (or the one asked for) with each wanted instance: its record,
 // or why it is not running yet, or why it stays where it can no longer run (drained, its

@@ -34,7 +34,9 @@ Destination destination_of(const Body& body) {
                       std::is_same_v<T, IndirectProbeRequest> || std::is_same_v<T, JoinRequest> ||
                       std::is_same_v<T, SyncRequest> || std::is_same_v<T, SyncPush> ||
                       std::is_same_v<T, JoinCommand> || std::is_same_v<T, LeaveCommand> ||
-                      std::is_same_v<T, NodeSettingsRequest> || std::is_same_v<T, MetricsRequest>) {
+                      std::is_same_v<T, NodeSettingsRequest> || std::is_same_v<T, MetricsRequest> ||
+                      std::is_same_v<T, HistoryRequest> || std::is_same_v<T, RollbackRequest> ||
+                      std::is_same_v<T, PromoteRequest> || std::is_same_v<T, RebalanceRequest>) {
           return Destination::store;
         } else if constexpr (std::is_same_v<T, LogsRequest>) {
           return Destination::supervisor;

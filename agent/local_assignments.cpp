@@ -50,7 +50,9 @@ LocalAssignments::Changes LocalAssignments::update(const ClusterState& state, co
       const InstanceEntry* here = state.instance(name, assignment.index, self);
       if (!here || here->removed || here->status.state != InstanceState::running) return;
       const InstanceEntry* there = state.instance(name, assignment.index, assignment.node);
-      bool taken_over = there && !there->removed && there->status.state == InstanceState::running;
+      // With checks, the new copy takes over once healthy: a move never makes it unready.
+      bool taken_over = there && !there->removed && there->status.state == InstanceState::running &&
+                        (spec->checks.empty() || there->status.health == Health::healthy);
       auto since = handovers_.try_emplace(key, now).first->second;
       if (!taken_over && now - since < kHandoverLimit) runs.push_back(assignment.index);
     });

@@ -284,6 +284,7 @@ int main(int argc, char** argv) {
       ("max-spec-bytes", po::value<std::size_t>(&options.spec_limits.max_spec_bytes)->default_value(options.spec_limits.max_spec_bytes), "largest service spec accepted")
       ("max-instances", po::value<std::uint32_t>(&options.spec_limits.max_instances)->default_value(options.spec_limits.max_instances), "most instances one service may ask for")
       ("max-services", po::value<std::uint32_t>(&options.max_services)->default_value(options.max_services), "most services the network holds")
+      ("history", po::value<std::uint32_t>(&options.history)->default_value(options.history), "versions of each service kept for mob-tool history and rollback (1 to 1000)")
       ("log-max-bytes", po::value<std::uint64_t>(&options.log_max_bytes)->default_value(options.log_max_bytes), "size of a service log file before it rotates")
       ("log-keep-files", po::value<std::uint32_t>(&options.log_keep_files)->default_value(options.log_keep_files), "rotated log files kept per instance")
       ("max-log-line-bytes", po::value<std::uint64_t>(&options.max_log_line_bytes)->default_value(options.max_log_line_bytes), "longest line of a bash service's output kept in its log; the rest of a longer line is dropped and ' [mob: line truncated, N bytes dropped]' ends it")
@@ -381,6 +382,9 @@ int main(int argc, char** argv) {
   at_least("max-log-line-bytes", options.max_log_line_bytes, 1);
   at_least("max-pending-requests", options.max_pending_requests, 1);
   if (!too_small.empty()) return usage_error(too_small);
+  if (options.history < 1 || options.history > mob::kMaxHistory)
+    return usage_error(where("history") + ": expected a number of versions from 1 to " +
+                       std::to_string(mob::kMaxHistory) + ", got " + std::to_string(options.history));
   if (options.spec_limits.max_instances > mob::kMaxInstanceIndex)
     return usage_error(where("max-instances") + ": at most " + std::to_string(mob::kMaxInstanceIndex) + ", got " +
                        std::to_string(options.spec_limits.max_instances));

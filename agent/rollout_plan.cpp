@@ -4,6 +4,7 @@
 
 #include "agent/hlc.hpp"
 #include "agent/placement.hpp"
+#include "agent/version_history.hpp"
 
 namespace mob {
 namespace {
@@ -76,7 +77,7 @@ std::string to_string(const RolloutProgress& progress) {
 
 RolloutWrites plan_rollouts(const ClusterState& state, const std::vector<std::string>& targets,
                             const std::vector<Member>& live, const std::string& self, const SpecOf& spec_of,
-                            std::uint64_t now_ms) {
+                            std::uint64_t now_ms, std::uint32_t history) {
   std::vector<std::string> live_names;
   for (const auto& member : live) live_names.push_back(member.name);
   RolloutWrites writes;
@@ -89,55 +90,94 @@ RolloutWrites plan_rollouts(const ClusterState& state, const std::vector<std::st
     const ServiceSpec* spec = spec_of(*service);
     if (!spec) continue;
     const UpdateSpec update = spec->update.value_or(UpdateSpec{});
+    const bool canary_phase = service->canaries > 0 && !service->promoted;
     std::vector<const AssignmentEntry*> unmoved;
+    std::vector<const AssignmentEntry*> stale_canaries;  // of an earlier new version
     bool all_placed = true;
     bool batch_settled = true;
     std::string failure;
-    for (std::uint32_t index = 0; index < spec->instances && failure.empty(); ++index) {
+    // An instance that runs the new version counts once it ran it (healthy) for min_healthy_s.
+    auto judge = [&](const AssignmentEntry& assignment) {
+      const InstanceStatus* status = status_of(state, assignment);
+      const bool healthy = status && status->spec_version == service->generation && is_healthy(*status, *spec);
+      const std::uint64_t since = healthy ? static_cast<std::uint64_t>(std::max<std::int64_t>(status->since_ms, 0)) : 0;
+      if (healthy && now_ms >= since + update.min_healthy_ms) return;
+      batch_settled = false;
+      const std::uint64_t deadline = HybridClock::wall_ms_of(assignment.stamp.hlc) + update.healthy_deadline_ms;
+      // Failed, or exited and not to be restarted: it will not run unless someone acts.
+      const bool gave_up = status && status->spec_version == service->generation &&
+                           (status->state == InstanceState::failed || status->state == InstanceState::exited);
+      if (gave_up || now_ms >= deadline) {
+        failure = why_not_healthy(status, assignment, *spec, service->generation);
+        return;
+      }
+      recheck_at(healthy ? std::min(deadline, since + update.min_healthy_ms) : deadline);
+    };
+    const std::uint32_t wanted = wanted_instances(*service, *spec);
+    for (std::uint32_t index = 0; index < wanted && failure.empty(); ++index) {
       const AssignmentEntry* assignment = state.assignment(name, index);
       if (!assignment || assignment->removed) {
         all_placed = false;
+        continue;
+      }
+      if (index >= spec->instances) {  // a canary: the new version beside the stable ones
+        if (assignment->generation != service->generation) stale_canaries.push_back(assignment);
+        else if (canary_phase) judge(*assignment);
         continue;
       }
       if (runs_stable(*service, *assignment)) {
         unmoved.push_back(assignment);
         continue;
       }
-      // Moved: it counts once it ran the new version (healthy) for min_healthy_s.
-      const InstanceStatus* status = status_of(state, *assignment);
-      const bool healthy = status && status->spec_version == service->generation && is_healthy(*status, *spec);
-      const std::uint64_t since = healthy ? static_cast<std::uint64_t>(std::max<std::int64_t>(status->since_ms, 0)) : 0;
-      if (healthy && now_ms >= since + update.min_healthy_ms) continue;
-      batch_settled = false;
-      const std::uint64_t deadline = HybridClock::wall_ms_of(assignment->stamp.hlc) + update.healthy_deadline_ms;
-      // Failed, or exited and not to be restarted: it will not run unless someone acts.
-      const bool gave_up = status && status->spec_version == service->generation &&
-                           (status->state == InstanceState::failed || status->state == InstanceState::exited);
-      if (gave_up || now_ms >= deadline) {
-        failure = why_not_healthy(status, *assignment, *spec, service->generation);
-        break;
-      }
-      recheck_at(healthy ? std::min(deadline, since + update.min_healthy_ms) : deadline);
+      judge(*assignment);
     }
     if (!failure.empty()) {
       ServiceEntry ended = *service;
       ended.write_id.clear();  // the owner's write, no client's
+      ended.canaries = 0;
+      ended.promoted = false;
       if (update.auto_revert) {
+        ended.rollout = std::string(kRolloutReverted) + failure;
+        close_version(ended.history, service->generation, ended.rollout);
         ended.generation = service->generation + 1;
         ended.spec_json = service->stable_spec_json;
-        ended.rollout = std::string(kRolloutReverted) + failure;
+        add_version(ended.history,
+                    VersionRecord{ended.generation, static_cast<std::int64_t>(now_ms), self, ended.spec_json, "",
+                                  service->stable_generation},
+                    kOutcomeReplaced, history);
       } else {
         ended.rollout = std::string(kRolloutFailed) + failure;
+        close_version(ended.history, service->generation, ended.rollout);
       }
       writes.services.push_back(std::move(ended));
       continue;
     }
-    if (!batch_settled || !all_placed) continue;
+    for (const auto* canary : stale_canaries) {  // a deploy replaced the version they ran
+      AssignmentEntry moved = *canary;
+      moved.generation = service->generation;
+      moved.stamp = {};
+      writes.moves.push_back(std::move(moved));
+    }
+    if (!stale_canaries.empty() || !batch_settled || !all_placed) continue;
+    if (canary_phase) {  // the canaries run healthy: wait for promote
+      ServiceEntry paused = *service;
+      paused.write_id.clear();
+      const std::uint32_t canaries = service->canaries;
+      paused.rollout = std::string(kRolloutPaused) + std::to_string(canaries) + (canaries == 1 ? " canary" : " canaries") +
+                       " of version " + std::to_string(service->generation) + " healthy beside " +
+                       std::to_string(spec->instances) + " of version " + std::to_string(service->stable_generation) +
+                       "; continue with: mob-tool promote " + name;
+      writes.services.push_back(std::move(paused));
+      continue;
+    }
     if (unmoved.empty()) {  // every instance runs the new version: it is the stable one now
       ServiceEntry done = *service;
       done.write_id.clear();
       done.stable_generation = 0;
       done.stable_spec_json.clear();
+      done.canaries = 0;
+      done.promoted = false;
+      close_version(done.history, service->generation, kOutcomeHealthy);
       writes.services.push_back(std::move(done));
       continue;
     }

@@ -21,6 +21,8 @@ namespace mob {
 inline constexpr std::string_view kRolloutFailed = "failed: ";
 // ServiceEntry.rollout of a version that brought the stable one back after a failed rollout.
 inline constexpr std::string_view kRolloutReverted = "reverted: ";
+// ServiceEntry.rollout while the canaries run healthy and the rollout waits for promote.
+inline constexpr std::string_view kRolloutPaused = "paused: ";
 
 // A rollout is under way: some instances may still run the stable version and the owner
 // moves them on.
@@ -48,8 +50,11 @@ struct RolloutWrites {
 };
 
 // For each service in `targets` that `self` owns (among `live`) with a rollout under way.
+// A rollout with canaries first moves (or places) only them and, once they settled, writes
+// the record paused (kRolloutPaused); after promote it moves the others. Every end records
+// how the version ended in the history, keeping `history` versions.
 RolloutWrites plan_rollouts(const ClusterState& state, const std::vector<std::string>& targets,
                             const std::vector<Member>& live, const std::string& self, const SpecOf& spec_of,
-                            std::uint64_t now_ms);
+                            std::uint64_t now_ms, std::uint32_t history);
 
 }  // namespace mob

@@ -26,7 +26,7 @@ std::map<std::string, std::set<std::uint32_t>> fixed_ports_by_node(const Cluster
       continue;
     const ServiceEntry* entry = state.service(assignment.service);
     const ServiceSpec* spec = entry && !entry->removed ? spec_of(*entry) : nullptr;
-    if (!spec || assignment.index >= spec->instances) continue;
+    if (!spec || assignment.index >= wanted_instances(*entry, *spec)) continue;
     auto fixed = fixed_ports(*spec);
     held[assignment.node].insert(fixed.begin(), fixed.end());
   }
@@ -39,6 +39,29 @@ bool port_was_busy(const ClusterState& state, const std::string& service, std::u
   const InstanceEntry* record = state.instance(service, index, node);
   return record && !record->removed && record->status.state == InstanceState::failed &&
          record->status.busy_port != 0;
+}
+
+// Instances of `service` on their way to another agent: assigned to a live agent where the
+// new copy does not run (healthy, with checks) yet while the old copy still runs elsewhere.
+std::uint32_t moves_in_flight(const ClusterState& state, const ServiceSpec& spec, const std::string& service,
+                              const std::map<std::string, const Member*>& live_by_name) {
+  std::uint32_t in_flight = 0;
+  state.for_each_assignment(service, [&](const AssignmentEntry& assignment) {
+    if (assignment.removed) return;
+    auto runs_on = [&](const std::string& node) {
+      const InstanceEntry* record = state.instance(service, assignment.index, node);
+      return record && !record->removed && record->status.state == InstanceState::running &&
+             (node != assignment.node || spec.checks.empty() || record->status.health == Health::healthy);
+    };
+    if (runs_on(assignment.node)) return;
+    bool old_copy = false;
+    state.for_each_instance(service, [&](const InstanceEntry& record) {
+      old_copy = old_copy || (record.status.index == assignment.index && record.status.node != assignment.node &&
+                              live_by_name.contains(record.status.node) && runs_on(record.status.node));
+    });
+    if (old_copy) ++in_flight;
+  });
+  return in_flight;
 }
 
 }  // namespace
@@ -68,11 +91,14 @@ OwnerWrites plan_owned_services(const ClusterState& state, const std::vector<std
     const ServiceEntry* service = state.service(name);
     if (!service || owner_of(service->name, live_names) != self) continue;
     const ServiceSpec* spec = service->removed ? nullptr : spec_of(*service);
-    std::uint32_t wanted = spec ? spec->instances : 0;
+    std::uint32_t wanted = spec ? wanted_instances(*service, *spec) : 0;
     std::map<std::uint32_t, std::string> placed;
     std::vector<std::uint32_t> unplaced;
     PortConstraints ports;
     const bool has_fixed_ports = spec && !fixed_ports(*spec).empty();
+    // On an agent that is live but can no longer run them (drained, tags changed): with an
+    // update block they move update.max_parallel at a time, counting the moves in flight.
+    std::vector<std::uint32_t> leaving;
     for (std::uint32_t index = 0; index < wanted; ++index) {
       const AssignmentEntry* assignment = state.assignment(service->name, index);
       auto node = assignment && !assignment->removed ? live_by_name.find(assignment->node) : live_by_name.end();
@@ -88,7 +114,20 @@ OwnerWrites plan_owned_services(const ClusterState& state, const std::vector<std
         runnable = !elsewhere;
       }
       if (runnable) placed[index] = node->first;
+      else if (spec->update && node != live_by_name.end() && !can_run(*spec, *node->second)) leaving.push_back(index);
       else unplaced.push_back(index);
+    }
+    if (!leaving.empty()) {
+      const std::uint32_t in_flight = moves_in_flight(state, *spec, service->name, live_by_name);
+      std::size_t budget = spec->update->max_parallel > in_flight ? spec->update->max_parallel - in_flight : 0;
+      for (auto index : leaving) {
+        if (budget > 0) {
+          unplaced.push_back(index);
+          --budget;
+        } else {
+          placed[index] = state.assignment(service->name, index)->node;  // its turn comes
+        }
+      }
     }
     if (spec && !unplaced.empty()) {
       if (has_fixed_ports) ports.fixed_by_node = fixed_ports_by_node(state, spec_of, service->name, unplaced);
@@ -96,8 +135,11 @@ OwnerWrites plan_owned_services(const ClusterState& state, const std::vector<std
         const AssignmentEntry* before = state.assignment(service->name, index);
         if (before && !before->removed) --load()[before->node];
         ++load()[node];
-        // A moved instance keeps the version it runs (a rollout may be under way).
-        std::uint64_t generation = before && !before->removed ? before->generation : 0;
+        // A moved instance keeps the version it runs (a rollout may be under way); a canary
+        // runs the new version from the start.
+        std::uint64_t generation = before && !before->removed ? before->generation
+                                   : index >= spec->instances ? service->generation
+                                                              : 0;
         writes.assignments.push_back(AssignmentEntry{service->name, index, node, false, {}, generation, ports.avoid[index]});
       }
     }

@@ -26,6 +26,12 @@ struct OwnerWrites {
 // The parsed spec of a service record (null when it does not parse).
 using SpecOf = std::function<const ServiceSpec*(const ServiceEntry&)>;
 
+// How many instances `service` has assigned: its spec's, and its canaries while a rollout
+// runs them beside the stable ones (indices `instances` and up; docs/spec.md, "Canaries").
+inline std::uint32_t wanted_instances(const ServiceEntry& service, const ServiceSpec& spec) {
+  return spec.instances + service.canaries;
+}
+
 // For each service named in `targets` whose owner (among `live`, suspects included) is
 // `self`: places its unplaced instances on `alive` members (suspects excluded) that can run
 // it, spread and by load (agent/placement.hpp).

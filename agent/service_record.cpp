@@ -17,6 +17,20 @@ std::string service_record_text(const ServiceEntry& entry) {
     doc["stable_spec"] = nlohmann::json::parse(entry.stable_spec_json, nullptr, false);
   }
   if (!entry.rollout.empty()) doc["rollout"] = entry.rollout;
+  if (!entry.history.empty()) {
+    auto& versions = doc["history"] = nlohmann::json::array();
+    for (const auto& version : entry.history) {
+      nlohmann::json kept = {{"version", version.version},
+                             {"time_ms", version.time_ms},
+                             {"through", version.through},
+                             {"spec", nlohmann::json::parse(version.spec_json, nullptr, false)},
+                             {"outcome", version.outcome}};
+      if (version.rollback_of != 0) kept["rollback_of"] = version.rollback_of;
+      versions.push_back(std::move(kept));
+    }
+  }
+  if (entry.canaries != 0) doc["canaries"] = entry.canaries;
+  if (entry.promoted) doc["promoted"] = true;
   return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -45,6 +59,20 @@ Result<ServiceEntry> parse_service_record(const std::string& text) {
       entry.stable_spec_json = to_json(*stable).dump();
       entry.stable_generation = doc.value("stable_generation", std::uint64_t{0});
     }
+    if (doc.contains("history")) {
+      for (const auto& kept : doc.at("history")) {
+        VersionRecord version;
+        version.version = kept.at("version").get<std::uint64_t>();
+        version.time_ms = kept.value("time_ms", std::int64_t{0});
+        version.through = kept.value("through", std::string());
+        version.spec_json = kept.at("spec").dump();
+        version.outcome = kept.value("outcome", std::string());
+        version.rollback_of = kept.value("rollback_of", std::uint64_t{0});
+        entry.history.push_back(std::move(version));
+      }
+    }
+    entry.canaries = doc.value("canaries", std::uint32_t{0});
+    entry.promoted = doc.value("promoted", false);
   } catch (const nlohmann::json::exception& e) {
     return fail(Errc::malformed, std::string("not a service record: ") + e.what());
   }

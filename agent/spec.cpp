@@ -301,8 +301,7 @@ UpdateSpec parse_update(const json& value) {
       reject("update.auto_revert", "expected true or false, got " + json_type(value["auto_revert"]));
     update.auto_revert = value["auto_revert"].get<bool>();
   }
-  if (value.contains("canary") && expect_uint(value["canary"], "update.canary", 0, 1000) != 0)
-    reject("update.canary", "canaries are not supported yet; leave canary out (or 0)");
+  if (value.contains("canary")) update.canary = expect_uint(value["canary"], "update.canary", 0, 1000);
   return update;
 }
 
@@ -420,6 +419,9 @@ ServiceSpec parse_document(const json& doc, const SpecLimits& limits) {
   if (doc.contains("constraints")) spec.constraint_tags = parse_constraints(doc["constraints"]);
   if (doc.contains("checks")) spec.checks = parse_checks(doc["checks"], spec.check_ports);
   if (doc.contains("update")) spec.update = parse_update(doc["update"]);
+  if (spec.update && spec.update->canary > spec.instances)
+    reject("update.canary", "expected an integer from 0 to instances (" + std::to_string(spec.instances) + "), got " +
+                                std::to_string(spec.update->canary));
   if (doc.contains("ports")) spec.ports = parse_ports(doc["ports"], spec.provider);
   for (std::size_t i = 0; i < spec.check_ports.size(); ++i) {
     const std::string& name = spec.check_ports[i];
@@ -527,6 +529,8 @@ nlohmann::json to_json(const ServiceSpec& spec) {
                      {"min_healthy_s", spec.update->min_healthy_ms / 1000.0},
                      {"healthy_deadline_s", spec.update->healthy_deadline_ms / 1000.0},
                      {"auto_revert", spec.update->auto_revert}};
+  // Left out when 0, so that specs deployed before canaries keep their identity.
+  if (spec.update && spec.update->canary != 0) out["update"]["canary"] = spec.update->canary;
   if (!spec.ports.empty()) {
     json ports = json::object();
     for (const auto& [name, port] : spec.ports)

@@ -40,6 +40,9 @@ struct UpdateSpec {
   std::uint32_t min_healthy_ms = 5'000;
   std::uint32_t healthy_deadline_ms = 120'000;
   bool auto_revert = true;
+  // New instances of a new version started beside the old ones, before `mob-tool promote`
+  // lets the rollout go on (0: none; at most `instances`).
+  std::uint32_t canary = 0;
   bool operator==(const UpdateSpec&) const = default;
 };
 

@@ -25,6 +25,7 @@
 #include "agent/subscriptions.hpp"
 #include "agent/placement.hpp"
 #include "agent/rollout_plan.hpp"
+#include "agent/rebalance.hpp"
 #include "agent/scheduling.hpp"
 #include "agent/service_archive.hpp"
 #include "agent/service_record.hpp"
@@ -830,6 +831,16 @@ class Store {
             }
             join_.wait(request);
             begin_join(body.seeds);
+          } else if constexpr (std::is_same_v<T, HistoryRequest>) {
+            answer(request, service_history(command_view(""), body));
+          } else if constexpr (std::is_same_v<T, RollbackRequest>) {
+            if (auto again = recent_writes_.answer_to(body.write_id, time_.steady_now())) net_.reply(request, std::move(*again));
+            else answer(request, rollback(body));
+          } else if constexpr (std::is_same_v<T, PromoteRequest>) {
+            if (auto again = recent_writes_.answer_to(body.write_id, time_.steady_now())) net_.reply(request, std::move(*again));
+            else answer(request, promote(body));
+          } else if constexpr (std::is_same_v<T, RebalanceRequest>) {
+            answer(request, rebalance(body));
           } else if constexpr (std::is_same_v<T, NodeSettingsRequest>) {
             answer(request, change_node_settings(body));
           } else if constexpr (std::is_same_v<T, MetricsRequest>) {
@@ -868,7 +879,8 @@ class Store {
   // The view the client commands (agent/client_commands.hpp) decide from; `refusal` (from
   // write_refusal()) must outlive it.
   CommandView command_view(const std::string& refusal) {
-    return CommandView{state_, spec_lookup_, config_.self.name, config_.spec_limits, config_.max_services, refusal};
+    return CommandView{state_, spec_lookup_, config_.self.name, config_.spec_limits, config_.max_services, refusal,
+                       config_.history};
   }
 
   // Client writes go through an agent whose clock the network can trust, or nowhere.
@@ -901,6 +913,48 @@ class Store {
     const std::string refusal = write_refusal();
     auto reply = take_write(request.write_id, decide_control(command_view(refusal), request, [this] { return stamp(); }));
     if (reply) log::info(kLog, to_string(request.action), " ", request.service);
+    return reply;
+  }
+
+  Result<DeployReply> rollback(const RollbackRequest& request) {
+    const std::string refusal = write_refusal();
+    auto reply = take_write(request.write_id, decide_rollback(command_view(refusal), request, [this] { return stamp(); }));
+    if (reply) log::info(kLog, "rolled ", reply->service, " back as version ", reply->version);
+    return reply;
+  }
+
+  Result<ControlReply> promote(const PromoteRequest& request) {
+    const std::string refusal = write_refusal();
+    auto reply = take_write(request.write_id, decide_promote(command_view(refusal), request, [this] { return stamp(); }));
+    if (reply) log::info(kLog, "promoted the canaries of ", reply->service, " version ", reply->version);
+    return reply;
+  }
+
+  // Moves a batch of instances of each service named (every one when none is) towards an
+  // even spread (agent/rebalance.hpp); mob-tool asks again until nothing is left to move.
+  Result<RebalanceReply> rebalance(const RebalanceRequest& request) {
+    if (auto refusal = write_refusal(); !refusal.empty()) return fail(Errc::unavailable, refusal);
+    std::vector<std::string> services;
+    if (!request.service.empty()) {
+      const ServiceEntry* entry = state_.service(request.service);
+      if (!entry || entry->removed)
+        return fail(Errc::not_found, "rebalance " + request.service + ": service \"" + request.service +
+                                         "\" is not deployed (mob-tool status lists the services)");
+      services.push_back(request.service);
+    } else {
+      for (const auto& [key, entry] : state_.services())
+        if (!entry.removed) services.push_back(entry.name);
+    }
+    auto writes = plan_rebalance(state_, services, fit_members(/*include_suspect=*/false), spec_lookup_);
+    RebalanceReply reply;
+    reply.left = writes.left;
+    for (auto& move : writes.moves) {
+      const AssignmentEntry* before = state_.assignment(move.service, move.index);
+      reply.moves.push_back(InstanceMove{move.service, move.index, before ? before->node : "", move.node});
+      log::info(kLog, "rebalance: moving ", move.service, "/", move.index, " to ", move.node);
+      move.stamp = stamp();
+      record(move);
+    }
     return reply;
   }
 
@@ -1503,7 +1557,7 @@ class Store {
     const ServiceEntry* entry = state_.service(service);
     if (!entry || entry->removed) return 0;
     const ServiceSpec* spec = spec_of(*entry);
-    return spec ? spec->instances : 0;
+    return spec ? mob::wanted_instances(*entry, *spec) : 0;
   }
 
   bool owner_duties_allowed() const {
@@ -1563,7 +1617,7 @@ class Store {
   void move_rollouts(const std::vector<std::string>& targets) {
     const std::uint64_t now_ms = time_.wall_ms();
     auto writes = plan_rollouts(state_, targets, fit_members(/*include_suspect=*/true), config_.self.name,
-                                spec_lookup_, now_ms);
+                                spec_lookup_, now_ms, config_.history);
     for (auto& move : writes.moves) {
       log::info(kLog, "rolling ", move.service, "/", move.index, " on ", move.node, " to version ", move.generation);
       move.stamp = stamp();

@@ -28,6 +28,7 @@ struct StoreConfig {
   std::filesystem::path data_dir;
   SpecLimits spec_limits;
   std::uint32_t max_services = 10000;
+  std::uint32_t history = 10;  // versions kept per service (--history, 1 to kMaxHistory)
   std::size_t max_message_bytes = 4 * 1024 * 1024;
   std::vector<std::string> seeds;  // host:port of agents to join through at start-up
   bool state_from_network = false;  // the damaged state.db was moved aside: the join brings the state

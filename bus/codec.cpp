@@ -28,7 +28,9 @@ constexpr std::array<WireType, std::variant_size_v<Body>> kWireTypes = {{
     {39, "health_watch"},       {40, "health_unwatch"},      {41, "health_change"},
     {42, "provider_exec_check"}, {43, "provider_exec_check_result"}, {44, "provider_signal"},
     {45, "node_settings_request"}, {46, "node_settings_reply"}, {47, "metrics_request"},
-    {48, "metrics_reply"},
+    {48, "metrics_reply"},       {60, "history_request"},     {61, "history_reply"},
+    {62, "rollback_request"},    {63, "promote_request"},     {64, "rebalance_request"},
+    {65, "rebalance_reply"},
 }};
 
 // Codes that left the wire for the agent's control messages (agent/control.hpp): one from

@@ -101,6 +101,22 @@ inline std::uint64_t spec_identity(std::string_view spec_json) {
   return hash;
 }
 
+// One version of a service as its history keeps it (docs/spec.md, "History and rollback"):
+// when and through which agent it was written, its spec, and how it ended.
+inline constexpr std::uint32_t kMaxHistory = 1000;          // --history at most
+inline constexpr std::size_t kMaxHistoryBytes = 1u << 20;  // of spec text in one record's history
+struct VersionRecord {
+  std::uint64_t version = 0;
+  std::int64_t time_ms = 0;  // unix ms of the write
+  std::string through;       // the agent that took the write (the owner, for a revert)
+  std::string spec_json;     // normalized
+  // "" while it is the current version; then "healthy" (it ran healthy on every instance),
+  // "replaced" (a later version came before it did), "reverted: why", "failed: why".
+  std::string outcome;
+  std::uint64_t rollback_of = 0;  // the earlier version whose spec it runs again (0: none)
+  MOB_FIELDS(version, time_ms, through, spec_json, outcome, rollback_of)
+};
+
 struct Member {
   std::string name;
   std::string address;      // ROUTER endpoint, tcp://host:port
@@ -255,6 +271,51 @@ struct MetricsRequest {
 struct MetricsReply {
   std::string text;
   MOB_FIELDS(text)
+};
+
+// mob-tool history / rollback / promote / rebalance (docs/spec.md, "History and rollback",
+// "Canaries", "Rebalance").
+struct HistoryRequest {
+  std::string service;
+  MOB_FIELDS(service)
+};
+struct HistoryReply {
+  std::string service;
+  bool removed = false;                // the service was removed; its tombstone still holds this
+  std::vector<VersionRecord> versions;  // newest first; the current one's outcome says how it runs
+  MOB_FIELDS(service, removed, versions)
+};
+// A new version of `service` with the spec of an earlier `version` (0: the one before the
+// current one), deployed under the same rules as a deploy; answered like one.
+struct RollbackRequest {
+  std::string service;
+  std::uint64_t version = 0;
+  std::string write_id;  // as DeployRequest.write_id
+  MOB_FIELDS(service, version, write_id)
+};
+// The canaries of `service` ran healthy: move the other instances (answered by ControlReply).
+struct PromoteRequest {
+  std::string service;
+  std::string write_id;
+  MOB_FIELDS(service, write_id)
+};
+// Moves instances of `service` (empty: of every service) from the busiest agents to the
+// least busy ones that can run them, each running on where it was until its new copy runs.
+struct RebalanceRequest {
+  std::string service;
+  MOB_FIELDS(service)
+};
+struct InstanceMove {
+  std::string service;
+  std::uint32_t index = 0;
+  std::string from_node;
+  std::string to_node;
+  MOB_FIELDS(service, index, from_node, to_node)
+};
+struct RebalanceReply {
+  std::vector<InstanceMove> moves;  // written now; more may follow as these settle
+  std::uint32_t left = 0;           // moves still wanted after these
+  MOB_FIELDS(moves, left)
 };
 
 // ---- between an agent's threads -------------------------------------------------------
@@ -450,9 +511,18 @@ struct ServiceEntry {
   std::uint64_t stable_generation = 0;
   std::string stable_spec_json;
   std::string rollout;
+  // The last versions, oldest first, the current one last (at most --history of the agent
+  // that wrote the record); kept in the tombstone of a removed service.
+  std::vector<VersionRecord> history;
+  // Canaries (update.canary): instances `instances` to `instances + canaries - 1` run the new
+  // version beside the stable ones while the rollout waits for `mob-tool promote`; once
+  // `promoted`, the others move a batch at a time and the canaries go when it is done.
+  std::uint32_t canaries = 0;
+  bool promoted = false;
   MOB_FIELDS(name, spec_json, generation, enabled, restart_generation, removed, stamp, write_id,
-             stable_generation, stable_spec_json, rollout)
-  MOB_REQUIRED_FIELDS(8)  // the stable_* fields and rollout came with rolling updates (issue 18)
+             stable_generation, stable_spec_json, rollout, history, canaries, promoted)
+  MOB_REQUIRED_FIELDS(8)  // the stable_* fields and rollout came with rolling updates, history
+                          // and the canary fields with rollback and canaries (issue 18)
 };
 // Where an instance should run, decided by the service's owner; last writer wins.
 struct AssignmentEntry {
@@ -638,6 +708,7 @@ using Body = std::variant<PingRequest, PingReply, DeployRequest, DeployReply, St
                           ProviderAvailability, Event, HealthWatch, HealthUnwatch,
                           HealthChange, ProviderExecCheck, ProviderExecCheckResult,
                           ProviderSignal, NodeSettingsRequest, NodeSettingsReply, MetricsRequest,
-                          MetricsReply>;
+                          MetricsReply, HistoryRequest, HistoryReply, RollbackRequest, PromoteRequest,
+                          RebalanceRequest, RebalanceReply>;
 
 }  // namespace mob

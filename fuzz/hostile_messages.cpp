@@ -467,6 +467,10 @@ Body request_body(Gen& g, Kind kind) {
       return join;
     }
     case Kind::leave_command: return LeaveCommand{};
+    case Kind::history: return HistoryRequest{g.service()};
+    case Kind::rollback: return RollbackRequest{g.service(), g.coin() ? 0 : g.u64() % 8, {}};
+    case Kind::promote: return PromoteRequest{g.service(), {}};
+    case Kind::rebalance: return RebalanceRequest{g.coin() ? "" : g.service()};
     case Kind::peer_reply:
     case Kind::gossip:
     case Kind::count_: break;

@@ -92,7 +92,7 @@ class Gen {
 // the store and its gossip. A target may add kinds of its own after these.
 enum class Kind : std::uint8_t {
   ping, deploy, status, control, members, probe, indirect_probe, join, sync, sync_push,
-  join_command, leave_command,
+  join_command, leave_command, history, rollback, promote, rebalance,
   peer_reply, gossip,
   count_,
 };

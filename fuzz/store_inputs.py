@@ -31,7 +31,8 @@ NAMES = [KSELF, KPEER, "node-b", "node-c", "", "a\0b", "a/b", "../x", "with spac
          "n" * 64, "\xff\xfe"]
 SERVICES = ["echoes", "db", "web", "a", "", "a/0", "x\0y", "s" * 300, "..", "-bad", "with space", "a/b/c"]
 STEPS = ["ping", "deploy", "status", "control", "members", "probe", "indirect_probe", "join", "sync",
-         "sync_push", "join_command", "leave_command", "peer_reply", "gossip"]
+         "sync_push", "join_command", "leave_command", "history", "rollback", "promote", "rebalance",
+         "peer_reply", "gossip"]
 MEMBER_STATES = ["alive", "suspect", "failed", "left"]
 INSTANCE_STATES = ["pending", "starting", "running", "exited", "restarting", "failed", "stopped"]
 ACTIONS = ["stop", "start", "restart", "remove", "force_remove"]

@@ -367,6 +367,22 @@ Result<ControlReply> Client::control(std::string service, ControlAction action, 
   return connection_->ask<ControlReply>(ControlRequest{std::move(service), action, std::move(write_id), instances});
 }
 
+Result<HistoryReply> Client::history(std::string service) {
+  return connection_->ask<HistoryReply>(HistoryRequest{std::move(service)});
+}
+
+Result<DeployReply> Client::rollback(std::string service, std::uint64_t version, std::string write_id) {
+  return connection_->ask<DeployReply>(RollbackRequest{std::move(service), version, std::move(write_id)});
+}
+
+Result<ControlReply> Client::promote(std::string service, std::string write_id) {
+  return connection_->ask<ControlReply>(PromoteRequest{std::move(service), std::move(write_id)});
+}
+
+Result<RebalanceReply> Client::rebalance(std::string service) {
+  return connection_->ask<RebalanceReply>(RebalanceRequest{std::move(service)});
+}
+
 Result<LogsReply> Client::logs(const LogsRequest& request) {
   return connection_->ask<LogsReply>(request);
 }

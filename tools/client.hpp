@@ -66,6 +66,16 @@ class Client {
   // `instances`: the new count, for ControlAction::scale.
   Result<ControlReply> control(std::string service, ControlAction action, std::string write_id = {},
                                std::uint32_t instances = 0);
+  // The versions of `service`, newest first (docs/spec.md, "History and rollback").
+  Result<HistoryReply> history(std::string service);
+  // Deploys the spec of an earlier `version` (0: the one before the current one) as a new
+  // version; answered like deploy().
+  Result<DeployReply> rollback(std::string service, std::uint64_t version = 0, std::string write_id = {});
+  // Lets a rollout paused on its canaries go on.
+  Result<ControlReply> promote(std::string service, std::string write_id = {});
+  // Moves a batch of instances towards an even spread (empty `service`: every service); ask
+  // again until `left` is 0 and no move is returned.
+  Result<RebalanceReply> rebalance(std::string service = {});
   Result<LogsReply> logs(const LogsRequest& request);
   Result<MembersReply> members();
   // Makes the agent join the network through these agents ("HOST:PORT").

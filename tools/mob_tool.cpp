@@ -803,6 +803,178 @@ int run_scale(const CommandInfo& command, Agent& agent, const Args& args) {
   return wait_until_running(*client, *watch.events, scaled, wait_timeout, *watch.stop);
 }
 
+// ---- history, rollback, promote, rebalance -----------------------------------------------
+
+// A refusal whose message already names the command ("rollback web 99: no version 99 ...").
+int refused(const mob::Error& error) {
+  std::cerr << "mob-tool: " << error.message << "\n";
+  return kExitFailed;
+}
+
+std::string format_ms(std::int64_t unix_ms, const char* format, bool utc);
+
+int run_history(const CommandInfo& command, Agent& agent, const Args& args) {
+  constexpr Positional positionals[] = {{"service", "SERVICE", true}};
+  po::options_description options("history options");
+  options.add_options()("json", po::bool_switch(), "one JSON object per version, newest first, specs included");
+  auto values = parse_command(command, args, options, positionals);
+  if (!values) return kExitOk;
+  const auto service = (*values)["service"].as<std::string>();
+  mob::Client* client = agent.client("history");
+  if (client == nullptr) return kExitFailed;
+  auto reply = client->history(service);
+  if (!reply) return reply.error().code == mob::Errc::not_found ? refused(reply.error()) : failed("history", reply.error());
+  if ((*values)["json"].as<bool>()) {
+    for (const auto& version : reply->versions)
+      std::cout << json{{"service", reply->service},
+                        {"version", version.version},
+                        {"time_ms", version.time_ms},
+                        {"through", version.through},
+                        {"outcome", version.outcome},
+                        {"rollback_of", version.rollback_of},
+                        {"removed", reply->removed},
+                        {"spec", json::parse(version.spec_json, nullptr, false)}}
+                       .dump(-1, ' ', false, json::error_handler_t::replace)
+                << "\n";
+    return kExitOk;
+  }
+  if (reply->removed)
+    std::cout << service << " was removed; its history stays until its tombstone is collected "
+              << "(mob-agent --tombstone-ttl-s)\n";
+  std::vector<std::vector<std::string>> rows = {{"VERSION", "WRITTEN", "THROUGH", "OUTCOME"}};
+  for (const auto& version : reply->versions)
+    rows.push_back({std::to_string(version.version), format_ms(version.time_ms, "%Y-%m-%d %H:%M:%S", false),
+                    version.through,
+                    version.outcome + (version.rollback_of ? " (the spec of version " +
+                                                                 std::to_string(version.rollback_of) + ")"
+                                                           : "")});
+  print_table(rows);
+  return kExitOk;
+}
+
+po::options_description wait_options(const char* what) {
+  po::options_description options(std::string(what) + " options");
+  options.add_options()
+      ("detach", po::bool_switch(), "return once the agent took the write; do not wait")
+      ("wait-timeout", po::value<long>()->default_value(60000)->value_name("MS"),
+       "give up waiting for the instances to run after MS milliseconds (exit 1)")
+      ("write-id", po::value<std::string>()->value_name("ID"),
+       "the write's id (default: a new random one): the same command sent again with the id a "
+       "timed-out one printed is the same write");
+  return options;
+}
+
+int run_rollback(const CommandInfo& command, Agent& agent, const Args& args) {
+  constexpr Positional positionals[] = {{"service", "SERVICE", true}, {"version", "VERSION", false}};
+  auto values = parse_command(command, args, wait_options("rollback"), positionals);
+  if (!values) return kExitOk;
+  const auto service = (*values)["service"].as<std::string>();
+  std::uint64_t version = 0;
+  if (values->count("version")) {
+    const auto text = (*values)["version"].as<std::string>();
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), version);
+    if (error != std::errc{} || end != text.data() + text.size() || version == 0)
+      throw UsageError{"rollback: VERSION must be a version number (1 or more), got \"" + text + "\""};
+  }
+  milliseconds wait_timeout(checked_number(command, *values, "wait-timeout", 1, "ms"));
+  const bool detach = (*values)["detach"].as<bool>();
+  mob::Client* client = agent.client("rollback");
+  if (client == nullptr) return kExitFailed;
+  DeployWatch watch;
+  if (!detach)
+    if (auto opened = watch.open(agent); !opened) return failed("rollback", opened.error());
+  auto write_id = values->count("write-id") ? checked_write_id(command, *values) : mob::new_write_id();
+  auto reply = client->rollback(service, version, write_id);
+  if (!reply && reply.error().code == mob::Errc::timeout) reply = client->rollback(service, version, write_id);
+  if (!reply && reply.error().code == mob::Errc::timeout)
+    return failed("rollback", may_still_take_effect(reply.error(), "rollback", service, write_id,
+                                                    agent.command_line() + " rollback " + service +
+                                                        (version ? " " + std::to_string(version) : "")));
+  if (!reply) return refused(reply.error());
+  std::cout << "rolled " << service << " back: version " << reply->version << " runs the spec of version "
+            << (version ? std::to_string(version) : "before") << std::endl;
+  if (detach) return kExitOk;
+  return wait_until_running(*client, *watch.events, *reply, wait_timeout, *watch.stop);
+}
+
+int run_promote(const CommandInfo& command, Agent& agent, const Args& args) {
+  constexpr Positional positionals[] = {{"service", "SERVICE", true}};
+  auto values = parse_command(command, args, wait_options("promote"), positionals);
+  if (!values) return kExitOk;
+  const auto service = (*values)["service"].as<std::string>();
+  milliseconds wait_timeout(checked_number(command, *values, "wait-timeout", 1, "ms"));
+  const bool detach = (*values)["detach"].as<bool>();
+  mob::Client* client = agent.client("promote");
+  if (client == nullptr) return kExitFailed;
+  DeployWatch watch;
+  if (!detach)
+    if (auto opened = watch.open(agent); !opened) return failed("promote", opened.error());
+  auto write_id = values->count("write-id") ? checked_write_id(command, *values) : mob::new_write_id();
+  auto reply = client->promote(service, write_id);
+  if (!reply && reply.error().code == mob::Errc::timeout) reply = client->promote(service, write_id);
+  if (!reply && reply.error().code == mob::Errc::timeout)
+    return failed("promote", may_still_take_effect(reply.error(), "promote", service, write_id,
+                                                   agent.command_line() + " promote " + service));
+  if (!reply) return refused(reply.error());
+  std::cout << "promoted " << service << " version " << reply->version << ": the other instances move to it"
+            << std::endl;
+  if (detach) return kExitOk;
+  // Followed like a deploy of that version: done when every instance runs it.
+  auto status = client->status(service);
+  if (!status) return failed("promote", status.error());
+  mob::DeployReply promoted{service, reply->version, false, 0, "", 0};
+  for (const auto& found : status->services)
+    if (found.name == service && found.version == reply->version)
+      promoted = mob::DeployReply{service, reply->version, false, mob::spec_identity(found.spec_json), found.origin,
+                                  found.changed_at};
+  return wait_until_running(*client, *watch.events, promoted, wait_timeout, *watch.stop);
+}
+
+int run_rebalance(const CommandInfo& command, Agent& agent, const Args& args) {
+  constexpr Positional positionals[] = {{"service", "SERVICE", false}};
+  po::options_description options("rebalance options");
+  options.add_options()("deadline", po::value<long>()->default_value(300)->value_name("S"),
+                        "give up after S seconds (exit 1, saying how many moves are left)");
+  auto values = parse_command(command, args, options, positionals);
+  if (!values) return kExitOk;
+  const auto service = values->count("service") ? (*values)["service"].as<std::string>() : std::string();
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::seconds(checked_number(command, *values, "deadline", 1, "s"));
+  DeployWatch watch;  // instance events wake the wait; Ctrl-C stops it
+  if (auto opened = watch.open(agent); !opened) return failed("rebalance", opened.error());
+  mob::Client* client = agent.client("rebalance");
+  if (client == nullptr) return kExitFailed;
+  std::uint32_t moved = 0;
+  while (true) {
+    auto reply = client->rebalance(service);
+    if (!reply) return reply.error().code == mob::Errc::not_found ? refused(reply.error()) : failed("rebalance", reply.error());
+    for (const auto& move : reply->moves) {
+      std::cout << move.service << "/" << move.index << "  moving from " << move.from_node << " to " << move.to_node
+                << std::endl;
+      ++moved;
+    }
+    if (reply->moves.empty() && reply->left == 0) {
+      std::cout << "rebalance" << (service.empty() ? "" : " " + service) << ": done, " << moved << " instance"
+                << (moved == 1 ? "" : "s") << " moved" << std::endl;
+      return kExitOk;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      std::cerr << "mob-tool: rebalance: the deadline passed with " << reply->left + reply->moves.size()
+                << " move(s) left (mob-tool status shows why the last ones do not run)\n";
+      return kExitFailed;
+    }
+    // The next batch waits until the last one runs where it was moved: asked again on the
+    // next instance event, or after at most 500 ms.
+    auto event = watch.events->next(std::min(std::chrono::ceil<milliseconds>(deadline - now), milliseconds(500)));
+    if (watch.stop->arrived()) {
+      std::cerr << "mob-tool: stopped; the moves already made go on\n";
+      return kExitFailed;
+    }
+    if (!event) return failed("rebalance", event.error());
+  }
+}
+
 // ---- logs ------------------------------------------------------------------------------
 
 // Writes instance output to stdout. With several instances each line gets "[index] ", and
@@ -1540,6 +1712,32 @@ constexpr CommandInfo kCommands[] = {
      "running instances keep running (same pids), new ones start, and with fewer the highest\n"
      "numbers stop. Then waits like deploy until every instance runs (--detach: does not wait).",
      run_scale},
+    {"history", "", "SERVICE", "history SERVICE [--json]", "list the last versions of a service and how each ended",
+     "Prints the versions of SERVICE the network keeps (mob-agent --history, 10 by default),\n"
+     "newest first: when each was written, through which agent, and how it ended: healthy,\n"
+     "replaced (by a later version before it ran healthy), reverted: why, failed: why,\n"
+     "removed; the current one says how it runs now. A removed service's history answers\n"
+     "until its tombstone is collected. --json prints one object per version, spec included.",
+     run_history},
+    {"rollback", "", "SERVICE [VERSION]", "rollback SERVICE [VERSION] [--detach] [--wait-timeout MS]",
+     "deploy an earlier version's spec again, as a new version",
+     "Deploys the spec of VERSION (default: the version before the current one) as a new\n"
+     "version of SERVICE, under the same rules as a deploy of that spec (an update block\n"
+     "rolls it out a batch at a time), then waits like deploy until it runs.",
+     run_rollback},
+    {"promote", "", "SERVICE", "promote SERVICE [--detach] [--wait-timeout MS]",
+     "let a rollout paused on its canaries go on",
+     "The canaries of SERVICE's new version (update.canary) ran healthy beside the old\n"
+     "instances and the rollout waits: promote moves the other instances to the new version\n"
+     "a batch at a time, then the canaries stop. Waits like deploy until it is done.",
+     run_promote},
+    {"rebalance", "", "[SERVICE]", "rebalance [SERVICE] [--deadline S]",
+     "spread instances evenly over the agents that can run them",
+     "Moves instances of SERVICE (default: of every service) from the agents that run the\n"
+     "most of it to those that run the fewest, a batch at a time (update.max_parallel, else\n"
+     "1): each runs on where it was until its new copy runs, and the next batch waits for\n"
+     "that. Exits 0 when the spread is even, 1 at the deadline (default 300 s).",
+     run_rebalance},
     {"remove", "rm", "SERVICE", "remove SERVICE", "stop a service and forget it",
      "Stops every instance of SERVICE and removes the service from the agent.", run_remove},
     {"logs", "", "SERVICE", "logs SERVICE [-f|--follow] [--tail N] [--instance I]",
@@ -1770,6 +1968,9 @@ _mob_tool() {
     deploy) compopt -o filenames; COMPREPLY=($(compgen -f -- "$cur")) ;;
     status|list|stop|start|restart|remove|rm|logs)
       COMPREPLY=($(compgen -W "$("${words[0]}" "${agent[@]}" --timeout 1000 --busy-timeout 0 completion services 2>/dev/null)" -- "$cur")) ;;
+    history|rollback|promote|rebalance)
+      [[ $prev == "$command" ]] &&
+        COMPREPLY=($(compgen -W "$("${words[0]}" "${agent[@]}" --timeout 1000 --busy-timeout 0 completion services 2>/dev/null)" -- "$cur")) ;;
     drain|eligibility|tag)
       if [[ $prev == "$command" ]]; then
         COMPREPLY=($(compgen -W "$("${words[0]}" "${agent[@]}" --timeout 1000 --busy-timeout 0 completion nodes 2>/dev/null)" -- "$cur"))

@@ -116,7 +116,10 @@ std::vector<std::string> Rollout::absorb(const ServiceStatus& service, Time now)
   check_service(ServiceChange{service.changed_at, service.origin, service.version, service.enabled,
                               /*removed=*/false,
                               spec_identity(service.spec_json) != deployed_.spec_identity, service.rollout});
-  if (service.version == deployed_.version) rolling_ = service.stable_version != 0 && service.rollout.starts_with("rolling out");
+  if (service.version == deployed_.version) {
+    rolling_ = service.stable_version != 0 && service.rollout.starts_with("rolling out");
+    if (service.rollout.starts_with("paused: ")) paused_ = service.rollout;
+  }
   instances_ = service.instances;
   restart_policy_ = restart_policy_of(service.spec_json);
   checked_ = has_checks(service.spec_json);
@@ -139,6 +142,7 @@ std::vector<std::string> Rollout::absorb(const Event& event, Time now) {
     if (event.generation != deployed_.version) return lines;
     if (event.state == "started") rolling_ = true;
     if (event.state == "done") rolling_ = false;
+    if (event.state == "paused") paused_ = event.reason;
     if (event.state == "batch") {
       deadline_ = std::max(deadline_, now + wait_timeout_);
       lines.push_back(deployed_.service + ": " + event.reason);
@@ -222,6 +226,7 @@ Rollout::Time Rollout::next_look() const {
 Rollout::Outcome Rollout::outcome(Time now) {
   settled_at_.reset();
   if (!problem_.empty()) return Outcome::failed;
+  if (!paused_.empty()) return Outcome::running;
   if (!instances_) return Outcome::waiting;
   running_ = finished_ok_ = 0;
   not_done_.clear();
@@ -313,6 +318,9 @@ std::string Rollout::waiting_for(std::uint32_t index) const {
 }
 
 std::string Rollout::summary() const {
+  if (!paused_.empty())
+    return deployed_.service + " version " + std::to_string(deployed_.version) + ": " +
+           paused_.substr(std::string_view("paused: ").size());
   std::string line = deployed_.service + " version " + std::to_string(deployed_.version) + ": " +
                      std::to_string(running_) + " of " + std::to_string(instances_.value_or(0)) +
                      " instance(s) running";

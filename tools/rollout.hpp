@@ -26,7 +26,8 @@ class Rollout {
 
   enum class Outcome {
     waiting,    // keep feeding it; look again by next_look()
-    running,    // every instance of the version runs (or finished with exit code 0)
+    running,    // every instance of the version runs (or finished with exit code 0), or its
+                // canaries do and the rollout waits for mob-tool promote
     failed,     // an instance failed, or another write replaced, undid or stopped this one
     timed_out,  // the wait ended and the status read after it still shows the version on its way
   };
@@ -95,6 +96,9 @@ class Rollout {
   RestartPolicy restart_policy_ = RestartPolicy::always;
   bool checked_ = false;  // the service has health checks: running counts once healthy
   bool rolling_ = false;  // a rolling update to this version is under way: done only when it is
+  // Its canaries run healthy and it waits for mob-tool promote (ServiceEntry.rollout,
+  // "paused: ..."): the deploy's wait is over.
+  std::string paused_;
   std::map<std::uint32_t, std::string> assigned_;               // index -> node
   std::map<std::pair<std::uint32_t, std::string>, Seen> seen_;  // (index, node)
   std::map<std::uint32_t, std::string> shown_;

@@ -36,7 +36,7 @@ class Completion : public ::testing::Test {
 
 TEST_F(Completion, CompletesCommandsGlobalFlagsAndACommandsOwnFlags) {
   EXPECT_EQ(complete("mob-tool st"), "status stop start");
-  EXPECT_EQ(complete("mob-tool re"), "restart remove");
+  EXPECT_EQ(complete("mob-tool re"), "restart rebalance remove");
   EXPECT_EQ(complete("mob-tool --ti"), "--timeout");
   EXPECT_EQ(complete("mob-tool -p 6666 logs --"), "--follow --tail --instance --help");
   EXPECT_EQ(complete("mob-tool help dep"), "deploy");
@@ -53,6 +53,8 @@ TEST_F(Completion, CompletesTheServiceNamesOfTheAgentOnTheLine) {
   auto port = std::to_string(agent_->port());
   EXPECT_EQ(complete("mob-tool -p " + port + " stop w"), "web worker");
   EXPECT_EQ(complete("mob-tool -a " + agent_->endpoint() + " logs d"), "db");
+  for (const char* command : {"history", "rollback", "promote", "rebalance"})
+    EXPECT_EQ(complete("mob-tool -p " + port + " " + command + " w"), "web worker") << command;
   EXPECT_EQ(complete("mob-tool -p " + port + " events --service "), "db web worker");
   auto listed = run_command({MOB_TOOL_BIN, "-p", port, "completion", "services"});
   EXPECT_EQ(listed.out, "db\nweb\nworker\n");

@@ -115,7 +115,32 @@ TEST(Admission, EveryRequestNamesTheFieldItRefuses) {
   far_version.service = "web";
   far_version.node = "agent-1";
   far_version.generation = 1ULL << 53;
+  ServiceEntry history_ahead;
+  history_ahead.name = "web";
+  history_ahead.generation = 2;
+  history_ahead.history = {VersionRecord{3, 0, "agent-1", "{}", "", 0}};
+  ServiceEntry history_unordered = history_ahead;
+  history_unordered.history = {VersionRecord{2, 0, "agent-1", "{}", "", 0}, VersionRecord{1, 0, "agent-1", "{}", "", 0}};
+  ServiceEntry history_not_json = history_ahead;
+  history_not_json.history = {VersionRecord{1, 0, "agent-1", "{", "", 0}};
+  ServiceEntry history_bad_agent = history_ahead;
+  history_bad_agent.history = {VersionRecord{1, 0, "a/b", "{}", "", 0}};
+  ServiceEntry too_many_canaries = history_ahead;
+  too_many_canaries.history.clear();
+  too_many_canaries.canaries = kMaxInstanceIndex;
   std::vector<Case> cases = {
+      {SyncPush{StateDelta{{}, {history_ahead}, {}, {}}}, "delta.services[0].history[0].version"},
+      {SyncPush{StateDelta{{}, {history_unordered}, {}, {}}}, "delta.services[0].history[1].version"},
+      {SyncPush{StateDelta{{}, {history_not_json}, {}, {}}}, "delta.services[0].history[0].spec_json"},
+      {SyncPush{StateDelta{{}, {history_bad_agent}, {}, {}}}, "delta.services[0].history[0].through"},
+      {SyncPush{StateDelta{{}, {too_many_canaries}, {}, {}}}, "delta.services[0].canaries"},
+      {HistoryRequest{"a/b"}, "service"},
+      {RollbackRequest{"", 0, {}}, "service"},
+      {RollbackRequest{"web", 1ULL << 53, {}}, "version"},
+      {RollbackRequest{"web", 1, "id with spaces"}, "write_id"},
+      {PromoteRequest{"../web", {}}, "service"},
+      {PromoteRequest{"web", std::string("a\0b", 3)}, "write_id"},
+      {RebalanceRequest{std::string(300, 'a')}, "service"},
       {SyncPush{StateDelta{{}, {stable_ahead}, {}, {}}}, "delta.services[0].stable_generation"},
       {SyncPush{StateDelta{{}, {stable_not_json}, {}, {}}}, "delta.services[0].stable_spec_json"},
       {SyncPush{StateDelta{{}, {}, {far_version}, {}}}, "delta.assignments[0].generation"},
@@ -185,7 +210,9 @@ TEST(Admission, WellFormedRequestsPass) {
         Body{SyncPush{StateDelta{{good_member()}, {}, {}, {}}}}, Body{JoinCommand{{"10.0.0.1:6666"}}},
         Body{LeaveCommand{}},
         Body{NodeSettingsRequest{"agent-1", Eligibility::ineligible, {{"zone", "east"}, {"k8s.io/role", ""}}, {"rack"}, true}},
-        Body{MetricsRequest{}}})
+        Body{MetricsRequest{}}, Body{HistoryRequest{"web"}}, Body{RollbackRequest{"web", 0, "77e0"}},
+        Body{RollbackRequest{"web", 3, {}}}, Body{PromoteRequest{"web", {}}}, Body{RebalanceRequest{}},
+        Body{RebalanceRequest{"web"}}})
     EXPECT_EQ(refusal(body), "") << type_name(body);
 }
 

@@ -210,5 +210,35 @@ TEST(ChangeEvents, AHealthChangeOfARunningInstanceIsAnEventNamingTheCheckThatDec
   EXPECT_TRUE(change_events(instance(S::running), was(S::running, Health::none), kSource).empty());
 }
 
+TEST(ChangeEvents, ACanaryRolloutStartsPausesAndIsPromoted) {
+  auto stable = service(1);
+  auto started = service(2);
+  started.stable_generation = 1;
+  started.stable_spec_json = "{}";
+  started.canaries = 1;
+  auto paused = started;
+  paused.rollout = "paused: 1 canary of version 2 healthy beside 4 of version 1; continue with: mob-tool promote web";
+  auto promoted = paused;
+  promoted.rollout.clear();
+  promoted.promoted = true;
+  struct Case {
+    ServiceEntry entry;
+    ServiceEntry before;
+    std::string state, reason;
+  };
+  std::vector<Case> cases = {
+      {started, stable, "started", "from version 1, 1 canary first"},
+      {paused, started, "paused", paused.rollout},
+      {promoted, paused, "promoted", "the canaries were promoted; the other instances move"},
+  };
+  for (const auto& c : cases) {
+    auto events = change_events(c.entry, c.before, kSource);
+    ASSERT_EQ(events.size(), 2u) << c.state;
+    EXPECT_EQ(events[1].topic, "service.rollout");
+    EXPECT_EQ(events[1].state, c.state);
+    EXPECT_EQ(events[1].reason, c.reason);
+  }
+}
+
 }  // namespace
 }  // namespace mob

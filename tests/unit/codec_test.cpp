@@ -416,6 +416,66 @@ TEST(Codec, RollingUpdateFieldsRoundTrip) {
   EXPECT_EQ(reply.services.at(0).rollout, status.rollout);
 }
 
+TEST(Codec, HistoryAndCanaryFieldsOfAServiceRecordRoundTrip) {
+  ServiceEntry entry;
+  entry.name = "web";
+  entry.generation = 4;
+  entry.history = {VersionRecord{3, 1700000000000, "node-a", R"({"name":"web"})", "reverted: web/3 unhealthy: x", 0},
+                   VersionRecord{4, 1700000001000, "node-b", R"({"name":"web","v":1})", "", 2}};
+  entry.canaries = 2;
+  entry.promoted = true;
+  auto back = round_trip(Gossip{"node-b", 1, StateDelta{{}, {entry}, {}, {}}}).delta.services.at(0);
+  ASSERT_EQ(back.history.size(), 2u);
+  EXPECT_EQ(back.history[0].outcome, "reverted: web/3 unhealthy: x");
+  EXPECT_EQ(back.history[1].through, "node-b");
+  EXPECT_EQ(back.history[1].time_ms, 1700000001000);
+  EXPECT_EQ(back.history[1].rollback_of, 2u);
+  EXPECT_EQ(back.canaries, 2u);
+  EXPECT_TRUE(back.promoted);
+}
+
+TEST(Codec, HistoryRequestAndReplyRoundTrip) {
+  EXPECT_EQ(round_trip(HistoryRequest{"web"}).service, "web");
+  auto reply = round_trip(HistoryReply{"web", true, {VersionRecord{2, 5, "node-a", "{}", "healthy", 1}}});
+  EXPECT_EQ(reply.service, "web");
+  EXPECT_TRUE(reply.removed);
+  ASSERT_EQ(reply.versions.size(), 1u);
+  EXPECT_EQ(reply.versions[0].version, 2u);
+  EXPECT_EQ(reply.versions[0].outcome, "healthy");
+}
+
+TEST(Codec, RollbackRequestRoundTrips) {
+  auto request = round_trip(RollbackRequest{"web", 3, "w7"});
+  EXPECT_EQ(request.service, "web");
+  EXPECT_EQ(request.version, 3u);
+  EXPECT_EQ(request.write_id, "w7");
+}
+
+TEST(Codec, PromoteRequestRoundTrips) {
+  auto request = round_trip(PromoteRequest{"web", "w8"});
+  EXPECT_EQ(request.service, "web");
+  EXPECT_EQ(request.write_id, "w8");
+}
+
+TEST(Codec, RebalanceRequestAndReplyRoundTrip) {
+  EXPECT_EQ(round_trip(RebalanceRequest{"web"}).service, "web");
+  auto reply = round_trip(RebalanceReply{{InstanceMove{"web", 3, "node-a", "node-c"}}, 2});
+  ASSERT_EQ(reply.moves.size(), 1u);
+  EXPECT_EQ(reply.moves[0].index, 3u);
+  EXPECT_EQ(reply.moves[0].from_node, "node-a");
+  EXPECT_EQ(reply.moves[0].to_node, "node-c");
+  EXPECT_EQ(reply.left, 2u);
+}
+
+TEST(Codec, RolloutCommandsHaveTheirWireCodes) {
+  EXPECT_EQ(type_code(Body{HistoryRequest{}}), 60);
+  EXPECT_EQ(type_code(Body{HistoryReply{}}), 61);
+  EXPECT_EQ(type_code(Body{RollbackRequest{}}), 62);
+  EXPECT_EQ(type_code(Body{PromoteRequest{}}), 63);
+  EXPECT_EQ(type_code(Body{RebalanceRequest{}}), 64);
+  EXPECT_EQ(type_code(Body{RebalanceReply{}}), 65);
+}
+
 TEST(Codec, RecordsFromAReleaseBeforeRollingUpdatesDecodeWithoutTheirFields) {
   auto decoded = decode(hand_packed(kProtocolVersion, type_code(Body{SyncPush{}}), [](auto& pk) {
     pk.pack_array(1);     // SyncPush

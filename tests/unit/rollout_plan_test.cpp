@@ -48,6 +48,20 @@ class RolloutPlan : public ::testing::Test {
     }
   }
 
+  // web as deployed with `update.canary` = `canaries`: they are placed beside the others, on
+  // the new version, and the history holds versions 1 and 2.
+  void deploy_with_canaries(std::uint32_t instances, UpdateSpec update, std::uint32_t canaries) {
+    update.canary = canaries;
+    deploy(instances, update);
+    ServiceEntry entry = *state_.service("web");
+    entry.canaries = canaries;
+    entry.history = {VersionRecord{1, 1, "a", "{\"v\": 1}", "healthy", 0}, VersionRecord{2, 2, "a", "{\"v\": 2}", "", 0}};
+    entry.stamp = stamp_at(kStart);
+    state_.merge(entry);
+    for (std::uint32_t index = instances; index < instances + canaries; ++index)
+      state_.merge(AssignmentEntry{"web", index, node_of(index), false, stamp_at(kStart), 2, {}});
+  }
+
   static std::string node_of(std::uint32_t index) { return index % 2 ? "b" : "a"; }
   Stamp stamp_at(std::uint64_t ms) { return Stamp{(ms << 16) + ++counter_, "x"}; }
 
@@ -68,7 +82,7 @@ class RolloutPlan : public ::testing::Test {
 
   RolloutWrites plan(std::uint64_t now_ms, const std::string& self = "") {
     return plan_rollouts(state_, {"web"}, state_.live_members(true), self.empty() ? owner_ : self,
-                         [&](const ServiceEntry&) { return &spec_; }, now_ms);
+                         [&](const ServiceEntry&) { return &spec_; }, now_ms, /*history=*/10);
   }
 
   // Plans at `now_ms` and merges what it writes, stamped then.
@@ -114,7 +128,7 @@ TEST_F(RolloutPlan, NotMovedInstancesRunTheStableVersion) {
 }
 
 TEST_F(RolloutPlan, MovesMaxParallelAtATimeAfterTheLastBatchRanForMinHealthy) {
-  deploy(4, UpdateSpec{1, 5'000, 60'000, true});
+  deploy(4, UpdateSpec{1, 5'000, 60'000, true, 0});
   EXPECT_EQ(moved(step(kStart)), std::vector<std::uint32_t>{0});
   EXPECT_TRUE(moved(step(kStart + 100)).empty()) << "web/0 has not run the new version yet";
 
@@ -128,7 +142,7 @@ TEST_F(RolloutPlan, MovesMaxParallelAtATimeAfterTheLastBatchRanForMinHealthy) {
 }
 
 TEST_F(RolloutPlan, ABatchIsMaxParallelInstances) {
-  deploy(5, UpdateSpec{2, 0, 60'000, true});
+  deploy(5, UpdateSpec{2, 0, 60'000, true, 0});
   EXPECT_EQ(moved(step(kStart)), (std::vector<std::uint32_t>{0, 1}));
   report(0, 2, InstanceState::running, kStart + 10);
   EXPECT_TRUE(moved(step(kStart + 20)).empty()) << "web/1 of the batch is not running yet";
@@ -137,7 +151,7 @@ TEST_F(RolloutPlan, ABatchIsMaxParallelInstances) {
 }
 
 TEST_F(RolloutPlan, WithChecksAnInstanceCountsOnlyOnceHealthy) {
-  deploy(2, UpdateSpec{1, 1'000, 60'000, true}, /*checks=*/true);
+  deploy(2, UpdateSpec{1, 1'000, 60'000, true, 0}, /*checks=*/true);
   step(kStart);
   report(0, 2, InstanceState::running, kStart + 10, Health::starting);
   EXPECT_TRUE(moved(step(kStart + 5'000)).empty());
@@ -146,7 +160,7 @@ TEST_F(RolloutPlan, WithChecksAnInstanceCountsOnlyOnceHealthy) {
 }
 
 TEST_F(RolloutPlan, WhenEveryInstanceRunsTheNewVersionItBecomesTheStableOne) {
-  deploy(2, UpdateSpec{1, 0, 60'000, true});
+  deploy(2, UpdateSpec{1, 0, 60'000, true, 0});
   step(kStart);
   report(0, 2, InstanceState::running, kStart + 10);
   step(kStart + 20);
@@ -162,7 +176,7 @@ TEST_F(RolloutPlan, WhenEveryInstanceRunsTheNewVersionItBecomesTheStableOne) {
 }
 
 TEST_F(RolloutPlan, AnInstanceNotHealthyByTheDeadlineRevertsToTheStableSpecAsANewVersion) {
-  deploy(4, UpdateSpec{1, 0, 10'000, true});
+  deploy(4, UpdateSpec{1, 0, 10'000, true, 0});
   step(kStart);
   report(0, 2, InstanceState::restarting, kStart + 500, Health::none, "exited with code 3");
   auto before_deadline = step(kStart + 9'000);
@@ -181,7 +195,7 @@ TEST_F(RolloutPlan, AnInstanceNotHealthyByTheDeadlineRevertsToTheStableSpecAsANe
 }
 
 TEST_F(RolloutPlan, AFailedInstanceStopsTheRolloutAtOnceAndWithoutAutoRevertTheRestStays) {
-  deploy(4, UpdateSpec{1, 0, 60'000, false});
+  deploy(4, UpdateSpec{1, 0, 60'000, false, 0});
   step(kStart);
   report(0, 2, InstanceState::failed, kStart + 500, Health::none, "exited with code 3; gave up");
   auto failed = step(kStart + 600);
@@ -194,7 +208,7 @@ TEST_F(RolloutPlan, AFailedInstanceStopsTheRolloutAtOnceAndWithoutAutoRevertTheR
 }
 
 TEST_F(RolloutPlan, UnhealthyChecksAreNamedInTheReason) {
-  deploy(2, UpdateSpec{1, 0, 5'000, true}, /*checks=*/true);
+  deploy(2, UpdateSpec{1, 0, 5'000, true, 0}, /*checks=*/true);
   step(kStart);
   report(0, 2, InstanceState::running, kStart + 100, Health::unhealthy);
   InstanceEntry entry = *state_.instance("web", 0, "a");
@@ -207,7 +221,7 @@ TEST_F(RolloutPlan, UnhealthyChecksAreNamedInTheReason) {
 }
 
 TEST_F(RolloutPlan, OnlyTheOwnerMovesAndANewOwnerCarriesOnFromTheReplicatedState) {
-  deploy(4, UpdateSpec{1, 1'000, 60'000, true});
+  deploy(4, UpdateSpec{1, 1'000, 60'000, true, 0});
   const std::string other = owner_ == "a" ? "b" : "a";
   EXPECT_TRUE(plan(kStart, other).moves.empty()) << other << " does not own web";
   step(kStart);
@@ -224,6 +238,69 @@ TEST_F(RolloutPlan, OnlyTheOwnerMovesAndANewOwnerCarriesOnFromTheReplicatedState
   ASSERT_NE(next, owner_);
   EXPECT_TRUE(moved(plan(kStart + 500, next)).empty()) << "web/0 has run 0.4 s of 1 s";
   EXPECT_EQ(moved(step(kStart + 1'100, next)), std::vector<std::uint32_t>{1});
+}
+
+TEST_F(RolloutPlan, CanariesRunBesideTheOthersAndTheRolloutPausesOnceTheyRanHealthy) {
+  deploy_with_canaries(4, UpdateSpec{1, 1'000, 60'000, true, 0}, 1);
+  EXPECT_TRUE(moved(step(kStart)).empty()) << "no old instance moves before promote";
+  report(4, 2, InstanceState::running, kStart + 100);
+  EXPECT_TRUE(step(kStart + 600).services.empty()) << "the canary ran 0.5 s of 1 s";
+  auto paused = step(kStart + 1'100);
+  EXPECT_TRUE(paused.moves.empty());
+  ASSERT_EQ(paused.services.size(), 1u);
+  EXPECT_EQ(paused.services[0].rollout,
+            "paused: 1 canary of version 2 healthy beside 4 of version 1; continue with: mob-tool promote web");
+  EXPECT_FALSE(rollout_active(*state_.service("web")));
+  for (std::uint32_t index = 0; index < 4; ++index)
+    EXPECT_TRUE(runs_stable(*state_.service("web"), *state_.assignment("web", index)));
+  EXPECT_TRUE(step(kStart + 100'000).moves.empty()) << "paused: nothing moves until promote";
+
+  ServiceEntry promoted = *state_.service("web");
+  promoted.promoted = true;
+  promoted.rollout.clear();
+  promoted.stamp = stamp_at(kStart + 100'001);
+  state_.merge(promoted);
+  EXPECT_EQ(moved(step(kStart + 100'002)), std::vector<std::uint32_t>{0});
+  for (std::uint32_t index = 0; index < 4; ++index) {
+    if (index > 0) {
+      EXPECT_EQ(moved(step(kStart + 100'010 + index * 2'000)), std::vector<std::uint32_t>{index});
+    }
+    report(index, 2, InstanceState::running, kStart + 100'010 + index * 2'000);
+  }
+  auto done = step(kStart + 200'000);
+  ASSERT_EQ(done.services.size(), 1u);
+  EXPECT_EQ(done.services[0].stable_generation, 0u);
+  EXPECT_EQ(done.services[0].canaries, 0u) << "the canary goes once every instance runs the new version";
+  EXPECT_EQ(done.services[0].history.back().outcome, "healthy");
+}
+
+TEST_F(RolloutPlan, ACanaryThatFailsRevertsAndTheHistorySaysWhy) {
+  deploy_with_canaries(4, UpdateSpec{1, 1'000, 60'000, true, 0}, 1);
+  report(4, 2, InstanceState::failed, kStart + 100, Health::none, "exited with code 3; gave up");
+  auto reverted = step(kStart + 200);
+  ASSERT_EQ(reverted.services.size(), 1u);
+  const ServiceEntry& service = reverted.services[0];
+  EXPECT_EQ(service.generation, 3u);
+  EXPECT_EQ(service.canaries, 0u);
+  EXPECT_EQ(service.rollout, "reverted: web/4 failed: exited with code 3; gave up");
+  ASSERT_EQ(service.history.size(), 3u);
+  EXPECT_EQ(service.history[1].outcome, "reverted: web/4 failed: exited with code 3; gave up");
+  EXPECT_EQ(service.history[2].version, 3u);
+  EXPECT_EQ(service.history[2].rollback_of, 1u) << "version 3 runs version 1's spec again";
+  EXPECT_EQ(service.history[2].through, owner_);
+}
+
+TEST_F(RolloutPlan, ACanaryOfAnEarlierNewVersionMovesToTheNewestOne) {
+  deploy_with_canaries(4, UpdateSpec{1, 1'000, 60'000, true, 0}, 1);
+  ServiceEntry again = *state_.service("web");
+  again.generation = 3;
+  again.spec_json = "{\"v\": 3}";
+  again.stamp = stamp_at(kStart + 10);
+  state_.merge(again);
+  auto writes = plan(kStart + 20);
+  ASSERT_EQ(writes.moves.size(), 1u);
+  EXPECT_EQ(writes.moves[0].index, 4u);
+  EXPECT_EQ(writes.moves[0].generation, 3u);
 }
 
 }  // namespace

@@ -450,5 +450,27 @@ TEST(Rollout, AStoppedRollingUpdateWithoutRevertFails) {
                              "instances not updated run the last healthy version" + kHint);
 }
 
+TEST(Rollout, ADeployOfACanaryVersionEndsOnceTheCanariesRunHealthyAndSaysHowToPromote) {
+  Rollout rollout(deployed(), kStart, kWaitTimeout);
+  rollout.absorb(rolling_status(), kStart + 10ms);
+  EXPECT_EQ(rollout.verdict(kStart + 20ms).outcome, Outcome::waiting);
+  rollout.absorb(rollout_event("paused", 30, "paused: 1 canary of version 2 healthy beside 2 of version 1; "
+                                             "continue with: mob-tool promote web"),
+                 kStart + 30ms);
+  auto verdict = rollout.verdict(kStart + 40ms);
+  EXPECT_EQ(verdict.outcome, Outcome::running);
+  EXPECT_EQ(verdict.message, "web version 2: 1 canary of version 2 healthy beside 2 of version 1; continue with: "
+                             "mob-tool promote web");
+}
+
+TEST(Rollout, AStatusReadWhileTheCanariesWaitEndsTheDeployToo) {
+  Rollout rollout(deployed(), kStart, kWaitTimeout);
+  auto status = rolling_status();
+  status.services[0].rollout = "paused: 1 canary of version 2 healthy beside 2 of version 1; continue with: "
+                               "mob-tool promote web";
+  rollout.absorb(status, kStart + 10ms);
+  EXPECT_EQ(rollout.verdict(kStart + 20ms).outcome, Outcome::running);
+}
+
 }  // namespace
 }  // namespace mob

@@ -251,5 +251,29 @@ TEST_F(Scheduling, AFailureForAnotherReasonDoesNotMoveAnInstance) {
   EXPECT_TRUE(plan(owner("api")).assignments.empty());
 }
 
+TEST_F(Scheduling, InstancesLeaveADrainedAgentMaxParallelAtATimeWithAnUpdateBlock) {
+  add_member("a", MemberState::alive);
+  add_member("b", MemberState::alive, {"bash"}, /*eligible=*/false);
+  add_service("web", 3);
+  specs_["web"].update = UpdateSpec{1, 0, 60'000, true, 0};
+  for (std::uint32_t index = 0; index < 3; ++index) {
+    assign("web", index, "b");
+    report("web", index, "b");
+  }
+  auto first = plan(owner("web"));
+  ASSERT_EQ(first.assignments.size(), 1u) << "one move at a time";
+  EXPECT_EQ(first.assignments[0].node, "a");
+  const std::uint32_t moving = first.assignments[0].index;
+  assign("web", moving, "a");
+  EXPECT_TRUE(plan(owner("web")).assignments.empty()) << "the new copy does not run yet; the old one does";
+  report("web", moving, "a");
+  auto second = plan(owner("web"));
+  ASSERT_EQ(second.assignments.size(), 1u) << "the last move runs: the next one goes";
+  EXPECT_NE(second.assignments[0].index, moving);
+
+  specs_["web"].update.reset();
+  EXPECT_EQ(plan(owner("web")).assignments.size(), 2u) << "without an update block every instance moves at once";
+}
+
 }  // namespace
 }  // namespace mob

@@ -270,11 +270,21 @@ TEST(Spec, UpdateBlockParsesWithDefaultsAndRoundTrips) {
   EXPECT_EQ(*spec->update, UpdateSpec{});
   spec = parse_spec(with_update(R"({"max_parallel": 3, "min_healthy_s": 0.5, "healthy_deadline_s": 30, "auto_revert": false, "canary": 0})"));
   ASSERT_TRUE(spec) << spec.error().message;
-  EXPECT_EQ(*spec->update, (UpdateSpec{3, 500, 30'000, false}));
+  EXPECT_EQ(*spec->update, (UpdateSpec{3, 500, 30'000, false, 0}));
   auto again = parse_spec(to_json(*spec).dump());
   ASSERT_TRUE(again) << again.error().message;
   EXPECT_EQ(again->update, spec->update);
   EXPECT_EQ(to_json(*again), to_json(*spec));
+}
+
+TEST(Spec, ACanaryCountRoundTripsAndZeroIsLeftOut) {
+  auto spec = parse_spec(with_update(R"({"canary": 1})"));
+  ASSERT_TRUE(spec) << spec.error().message;
+  EXPECT_EQ(spec->update->canary, 1u);
+  EXPECT_EQ(to_json(*spec)["update"]["canary"], 1);
+  auto none = parse_spec(with_update(R"({"canary": 0})"));
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_FALSE(to_json(*none)["update"].contains("canary"));
 }
 
 TEST(Spec, TheUpdateBlockIsNotPartOfWhatAnInstanceRuns) {
@@ -298,8 +308,10 @@ TEST(Spec, BadUpdateBlocksNameTheField) {
             "be healthy in time");
   EXPECT_EQ(error_of(with_update(R"({"auto_revert": "yes"})")),
             "update.auto_revert: expected true or false, got string");
-  EXPECT_EQ(error_of(with_update(R"({"canary": 1})")),
-            "update.canary: canaries are not supported yet; leave canary out (or 0)");
+  EXPECT_EQ(error_of(with_update(R"({"canary": 3})")),
+            "update.canary: expected an integer from 0 to instances (1), got 3");
+  EXPECT_EQ(error_of(with_update(R"({"canary": -1})")),
+            "update.canary: expected an integer from 0 to 1000, got -1");
   EXPECT_EQ(error_of(with_update(R"({"batch": 1})")),
             "update.batch: unknown field; allowed fields are max_parallel, min_healthy_s, healthy_deadline_s, "
             "auto_revert, canary");

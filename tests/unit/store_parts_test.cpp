@@ -95,7 +95,7 @@ class StateFixture : public ::testing::Test {
 class ClientCommands : public StateFixture {
  protected:
   CommandView view(std::string_view refusal = "") {
-    return CommandView{state_, lookup_, "node-a", limits_, max_services_, refusal};
+    return CommandView{state_, lookup_, "node-a", limits_, max_services_, refusal, 10};
   }
   std::function<Stamp()> stamper() {
     return [this] {
@@ -677,6 +677,31 @@ TEST(ServiceRecord, ARecordReadsBackAsTheEntryItWasWrittenFrom) {
   EXPECT_EQ(rolling->stable_generation, 6u);
   EXPECT_EQ(rolling->stable_spec_json, entry.stable_spec_json);
   EXPECT_EQ(rolling->rollout, "failed: web/0 unhealthy");
+}
+
+TEST(ServiceRecord, TheHistoryAndTheCanariesSurviveARestart) {
+  const std::string v1 = to_json(*parse_spec(spec_text("web", 1))).dump();
+  const std::string v2 = to_json(*parse_spec(spec_text("web", 2))).dump();
+  ServiceEntry entry;
+  entry.name = "web";
+  entry.spec_json = v2;
+  entry.generation = 3;
+  entry.stamp = Stamp{5, "node-a"};
+  entry.history = {VersionRecord{2, 1700000000000, "node-b", v1, "reverted: web/0 exited", 0},
+                   VersionRecord{3, 1700000001000, "node-a", v2, "", 1}};
+  entry.canaries = 2;
+  entry.promoted = true;
+  auto back = parse_service_record(service_record_text(entry));
+  ASSERT_TRUE(back) << back.error().message;
+  ASSERT_EQ(back->history.size(), 2u);
+  EXPECT_EQ(back->history[0].version, 2u);
+  EXPECT_EQ(back->history[0].time_ms, 1700000000000);
+  EXPECT_EQ(back->history[0].through, "node-b");
+  EXPECT_EQ(back->history[0].spec_json, v1);
+  EXPECT_EQ(back->history[0].outcome, "reverted: web/0 exited");
+  EXPECT_EQ(back->history[1].rollback_of, 1u);
+  EXPECT_EQ(back->canaries, 2u);
+  EXPECT_TRUE(back->promoted);
 }
 
 TEST(ServiceRecord, WhatIsNotARecordIsRefusedNeverThrown) {
