@@ -275,7 +275,7 @@ class HealthChecker {
                          watched.tracker.checks()[change->decided_by].name, change->restart,
                          watched.tracker.results()};
     if (change->health == Health::unhealthy || change->health == Health::healthy)
-      log::info(kLog, watched.watch.key, " ", to_string(change->health), ": ",
+      log::info(kLog, log::about_instance(watched.watch.key), watched.watch.key, " ", to_string(change->health), ": ",
                 watched.tracker.describe(change->decided_by));
     send_body(supervisor_, std::move(message));
   }

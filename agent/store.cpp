@@ -209,7 +209,7 @@ class Store {
         continue;
       }
       if (!entry->removed)
-        log::info(kLog, "restored service ", entry->name, " version ", entry->generation);
+        log::info(kLog, log::about_service(entry->name), "restored service ", entry->name, " version ", entry->generation);
       state_.merge(*entry);
     }
     for (const auto& [key, entry] : state_.services()) index_dependencies(entry);
@@ -745,7 +745,7 @@ class Store {
       return;
     }
     if (!old_state || *old_state != member.state)
-      log::info(kLog, "member ", member.name, " is ", to_string(member.state),
+      log::info(kLog, log::about_member(member.name), "member ", member.name, " is ", to_string(member.state),
                 " (incarnation ", member.incarnation, ")");
     if (member.state == MemberState::suspect) detector_.on_suspected(member.name, entry.reported_by, time_.steady_now());
     else detector_.on_cleared(member.name);
@@ -870,7 +870,7 @@ class Store {
     if (cached != specs_.end()) return &cached->second;
     auto spec = parse_spec(entry.spec_json, kAnySpecFromThePeers);
     if (!spec) {
-      log::error(kLog, "cannot parse the spec of ", entry.name, ": ", spec.error().message);
+      log::error(kLog, log::about_service(entry.name), "cannot parse the spec of ", entry.name, ": ", spec.error().message);
       return nullptr;
     }
     return &specs_.emplace(entry.name, std::move(*spec)).first->second;
@@ -905,28 +905,28 @@ class Store {
   Result<DeployReply> deploy(const DeployRequest& request) {
     const std::string refusal = write_refusal();
     auto reply = take_write(request.write_id, decide_deploy(command_view(refusal), request, [this] { return stamp(); }));
-    if (reply) log::info(kLog, reply->created ? "deployed " : "updated ", reply->service, " version ", reply->version);
+    if (reply) log::info(kLog, log::about_service(reply->service), reply->created ? "deployed " : "updated ", reply->service, " version ", reply->version);
     return reply;
   }
 
   Result<ControlReply> control(const ControlRequest& request) {
     const std::string refusal = write_refusal();
     auto reply = take_write(request.write_id, decide_control(command_view(refusal), request, [this] { return stamp(); }));
-    if (reply) log::info(kLog, to_string(request.action), " ", request.service);
+    if (reply) log::info(kLog, log::about_service(request.service), to_string(request.action), " ", request.service);
     return reply;
   }
 
   Result<DeployReply> rollback(const RollbackRequest& request) {
     const std::string refusal = write_refusal();
     auto reply = take_write(request.write_id, decide_rollback(command_view(refusal), request, [this] { return stamp(); }));
-    if (reply) log::info(kLog, "rolled ", reply->service, " back as version ", reply->version);
+    if (reply) log::info(kLog, log::about_service(reply->service), "rolled ", reply->service, " back as version ", reply->version);
     return reply;
   }
 
   Result<ControlReply> promote(const PromoteRequest& request) {
     const std::string refusal = write_refusal();
     auto reply = take_write(request.write_id, decide_promote(command_view(refusal), request, [this] { return stamp(); }));
-    if (reply) log::info(kLog, "promoted the canaries of ", reply->service, " version ", reply->version);
+    if (reply) log::info(kLog, log::about_service(reply->service), "promoted the canaries of ", reply->service, " version ", reply->version);
     return reply;
   }
 
@@ -951,7 +951,7 @@ class Store {
     for (auto& move : writes.moves) {
       const AssignmentEntry* before = state_.assignment(move.service, move.index);
       reply.moves.push_back(InstanceMove{move.service, move.index, before ? before->node : "", move.node});
-      log::info(kLog, "rebalance: moving ", move.service, "/", move.index, " to ", move.node);
+      log::info(kLog, log::about_service(move.service), "rebalance: moving ", move.service, "/", move.index, " to ", move.node);
       move.stamp = stamp();
       record(move);
     }
@@ -1158,7 +1158,7 @@ class Store {
     auto now = time_.steady_now();
     if (now < next_returning_sync_) return;
     next_returning_sync_ = now + std::chrono::seconds(1);
-    log::info(kLog, "failed member ", member.member.name, " answers again: exchanging state with it");
+    log::info(kLog, log::about_member(member.member.name), "failed member ", member.member.name, " answers again: exchanging state with it");
     sync_with(member.member.address);
   }
 
@@ -1599,7 +1599,7 @@ class Store {
     for (auto& write : writes.assignments) {
       if (!write.removed) {
         const AssignmentEntry* before = state_.assignment(write.service, write.index);
-        log::info(kLog, "placed ", write.service, "/", write.index, " on ", write.node,
+        log::info(kLog, log::about_service(write.service), "placed ", write.service, "/", write.index, " on ", write.node,
                   before && !before->removed ? " (was on " + before->node + ")" : "");
       }
       write.stamp = stamp();
@@ -1619,12 +1619,12 @@ class Store {
     auto writes = plan_rollouts(state_, targets, fit_members(/*include_suspect=*/true), config_.self.name,
                                 spec_lookup_, now_ms, config_.history);
     for (auto& move : writes.moves) {
-      log::info(kLog, "rolling ", move.service, "/", move.index, " on ", move.node, " to version ", move.generation);
+      log::info(kLog, log::about_service(move.service), "rolling ", move.service, "/", move.index, " on ", move.node, " to version ", move.generation);
       move.stamp = stamp();
       record(move);
     }
     for (auto& service : writes.services) {
-      log::info(kLog, "rollout of ", service.name, ": ",
+      log::info(kLog, log::about_service(service.name), "rollout of ", service.name, ": ",
                 service.rollout.empty() ? "done, version " + std::to_string(service.generation) : service.rollout);
       service.stamp = stamp();
       record(service);

@@ -180,7 +180,7 @@ class Supervisor {
     if (!assignment.stable_instances.empty())
       stable = service_version(assignment.stable_spec_json, assignment.stable_version);
     if (!current || (stable && !*stable)) {
-      log::error(kLog, "cannot parse the assigned spec of ", assignment.name, ": ",
+      log::error(kLog, log::about_service(assignment.name), "cannot parse the assigned spec of ", assignment.name, ": ",
                  (!current ? current.error() : stable->error()).message);
       return;
     }
@@ -308,12 +308,12 @@ class Supervisor {
     const OnDependencyChange& change = service.spec.on_dependency_change;
     switch (change.action) {
       case DependencyChange::restart:
-        log::info(kLog, instance.key, " restarting: the endpoints of its dependencies changed");
+        log::info(kLog, log::about_instance(instance.id.service, instance.key), instance.key, " restarting: the endpoints of its dependencies changed");
         request_stop(instance);
         return;
       case DependencyChange::signal:
         if (auto worker = workers_.find(instance.provider); worker != workers_.end()) {
-          log::info(kLog, instance.key, " signalled (", change.signal, "): the endpoints of its dependencies changed");
+          log::info(kLog, log::about_instance(instance.id.service, instance.key), instance.key, " signalled (", change.signal, "): the endpoints of its dependencies changed");
           send_body(worker->second, ProviderSignal{instance.key, change.signal});
         }
         break;
@@ -419,7 +419,7 @@ class Supervisor {
         if (instance.stop_requested) return;  // a stop is on its way; stay quiet
         watch_health(instance);
         set_state(instance, InstanceState::running, "");
-        log::info(kLog, instance.key, " running, pid ", event.pid);
+        log::info(kLog, log::about_instance(instance.id.service, instance.key), instance.key, " running, pid ", event.pid);
         reconcile(instance.key);  // a newer version may have arrived while starting
         return;
       case ProviderEventKind::stopped:
@@ -462,7 +462,7 @@ class Supervisor {
                       : event.signal != 0
                           ? "killed by signal " + std::to_string(event.signal)
                           : "exited with code " + std::to_string(event.exit_code);
-    log::info(kLog, instance.key, " ", how);
+    log::info(kLog, log::about_instance(instance.id.service, instance.key), instance.key, " ", how);
     auto service_it = services_.find(instance.id.service);
     if (service_it == services_.end() || shutting_down_) {
       set_state(instance, InstanceState::exited, how);
@@ -613,7 +613,7 @@ class Supervisor {
     std::string words;
     for (const auto& result : change->checks)
       if (result.name == change->decided_by) words = describe_check(result);
-    if (change->health == Health::unhealthy) log::warn(kLog, instance.key, " unhealthy: ", words);
+    if (change->health == Health::unhealthy) log::warn(kLog, log::about_instance(instance.id.service, instance.key), instance.key, " unhealthy: ", words);
     if (instance.state == InstanceState::running) {
       instance.reason = change->health == Health::unhealthy ? "unhealthy: " + words : "";
       report(instance);  // the state and its start stay: uptime counts from the start

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cstdio>
 #include <ctime>
+#include <initializer_list>
+#include <utility>
 
 namespace mob::log {
 namespace {
@@ -118,6 +120,11 @@ bool parse_format(std::string_view text, Format& out) {
 
 std::string format_line(Format as, Level at, std::string_view component, std::string_view message,
                         std::chrono::system_clock::time_point when) {
+  return format_line(as, at, component, About{}, message, when);
+}
+
+std::string format_line(Format as, Level at, std::string_view component, const About& about,
+                        std::string_view message, std::chrono::system_clock::time_point when) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count();
   std::time_t seconds = static_cast<std::time_t>(ms / 1000);
   std::tm utc{};
@@ -132,6 +139,12 @@ std::string format_line(Format as, Level at, std::string_view component, std::st
     line.append("{\"time\":\"").append(stamp).append("\",\"level\":\"").append(json_level_name(at));
     line.append("\",\"component\":");
     append_json_string(line, component);
+    for (auto [key, value] : {std::pair{"service", about.service}, std::pair{"instance", about.instance},
+                              std::pair{"member", about.member}}) {
+      if (value.empty()) continue;
+      line.append(",\"").append(key).append("\":");
+      append_json_string(line, value);
+    }
     line.append(",\"message\":");
     append_json_string(line, message);
     line.append("}\n");
@@ -145,7 +158,11 @@ std::string format_line(Format as, Level at, std::string_view component, std::st
 }
 
 void write(Level at, std::string_view component, std::string_view message) {
-  auto line = format_line(format(), at, component, message, std::chrono::system_clock::now());
+  write(at, component, About{}, message);
+}
+
+void write(Level at, std::string_view component, const About& about, std::string_view message) {
+  auto line = format_line(format(), at, component, about, message, std::chrono::system_clock::now());
   if (journal_priorities()) line.insert(0, syslog_priority(at));
   [[maybe_unused]] auto written = ::write(STDERR_FILENO, line.data(), line.size());
 }

@@ -35,7 +35,8 @@ Result<std::unique_ptr<Provider>> load_provider_plugin(std::string_view name,
       return fail(Errc::internal, path.string() + " is not a Mob provider plugin (no " +
                                       kProviderPluginEntry + ")");
     ProviderPluginArgs args{kProviderPluginAbi, sizeof(ProviderContext), &context,
-                            static_cast<int>(log::level())};
+                            static_cast<int>(log::level()), static_cast<int>(log::format()),
+                            log::journal_priorities()};
     std::string why;
     std::unique_ptr<Provider> provider(create(&args, &why));
     if (!provider)

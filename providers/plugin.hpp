@@ -16,10 +16,13 @@ struct ProviderPluginArgs {
   const char* abi;
   std::size_t context_size;  // sizeof(ProviderContext) in the agent: a cheap layout check
   const ProviderContext* context;
-  int log_level;  // mob::log::Level: the plugin's copy of the logger follows the agent's
+  // The plugin's copy of the logger (bus/log.hpp) writes as the agent's does:
+  int log_level;            // mob::log::Level
+  int log_format;           // mob::log::Format (text or json)
+  bool journal_priorities;  // each line prefixed with its syslog priority
 };
 
-inline constexpr const char* kProviderPluginAbi = "mob-provider-plugin/1 " MOB_VERSION;
+inline constexpr const char* kProviderPluginAbi = "mob-provider-plugin/2 " MOB_VERSION;
 // Every plugin exports `extern "C" Provider* mob_provider_create(const ProviderPluginArgs*,
 // std::string* error)`: a new provider, or null with `error` set.
 inline constexpr const char* kProviderPluginEntry = "mob_provider_create";

@@ -166,7 +166,7 @@ void BashProvider::reclaim_leftovers() {
 }
 
 void BashProvider::report_start_failed(const std::string& key, const std::string& message) {
-  log::warn("bash", key, ": cannot start: ", message);
+  log::warn("bash", log::about_instance(key), key, ": cannot start: ", message);
   ProviderEvent event;
   event.key = key;
   event.kind = ProviderEventKind::start_failed;
@@ -223,7 +223,7 @@ void BashProvider::start(const LaunchRequest& request) {
     return report_start_failed(key, watched.error().message);
   }
   by_serial_.emplace(it->second.serial, &it->second);
-  log::info("bash", key, ": started as pid ", leader);
+  log::info("bash", log::about_instance(key), key, ": started as pid ", leader);
   ProviderEvent event;
   event.key = key;
   event.kind = ProviderEventKind::started;
@@ -247,7 +247,7 @@ void BashProvider::stop(const std::string& key, std::chrono::milliseconds grace)
     instance.stop_requested = true;
     instance.grace = grace;
     ::kill(-instance.leader, SIGTERM);
-    log::info("bash", key, ": sent SIGTERM to process group ", instance.leader);
+    log::info("bash", log::about_instance(key), key, ": sent SIGTERM to process group ", instance.leader);
   }
   schedule_kill(instance, time_.steady_now() + grace);
 }
@@ -294,7 +294,7 @@ void BashProvider::signal(const std::string& key, int signal_number) {
   auto found = instances_.find(key);
   if (found == instances_.end() || found->second.stop_requested) return;
   ::kill(-found->second.leader, signal_number);
-  log::info("bash", key, ": sent signal ", signal_number, " to process group ", found->second.leader);
+  log::info("bash", log::about_instance(key), key, ": sent signal ", signal_number, " to process group ", found->second.leader);
 }
 
 // One fd for the worker to poll: the epoll set is readable while any instance has output
@@ -347,7 +347,7 @@ void BashProvider::kill_after_grace(Clock::time_point now) {
     ::kill(-instance.leader, SIGKILL);
     instance.kill_at.reset();
     instance.killed_after_grace = true;
-    log::warn("bash", instance.key, ": the grace of ", instance.grace.count(),
+    log::warn("bash", log::about_instance(instance.key), instance.key, ": the grace of ", instance.grace.count(),
               " ms after SIGTERM ended; sent SIGKILL to process group ", instance.leader);
   }
 }
@@ -367,7 +367,7 @@ bool BashProvider::drain_output(Instance& instance) {
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
       return true;
     } else {
-      log::warn("bash", instance.key, ": reading output: ", std::strerror(errno));
+      log::warn("bash", log::about_instance(instance.key), instance.key, ": reading output: ", std::strerror(errno));
       return false;
     }
   }
@@ -381,7 +381,7 @@ std::optional<ExitStatus> BashProvider::exit_status(const Instance& instance) {
              WEXITED | WNOHANG | WNOWAIT) != 0) {
     if (errno == EINTR) return std::nullopt;
     // Someone else reaped our child (a SIGCHLD set to SIG_IGN): it is gone all the same.
-    log::warn("bash", instance.key, ": waitid: ", std::strerror(errno));
+    log::warn("bash", log::about_instance(instance.key), instance.key, ": waitid: ", std::strerror(errno));
     return ExitStatus{};
   }
   if (info.si_pid == 0) return std::nullopt;
@@ -418,7 +418,7 @@ ProviderEvent BashProvider::finish(Instance& instance, const ExitStatus& status)
     event.kind = ProviderEventKind::exited;
     event.message = describe(status);
   }
-  log::info("bash", instance.key, ": pid ", instance.leader, " ", event.message);
+  log::info("bash", log::about_instance(instance.key), instance.key, ": pid ", instance.leader, " ", event.message);
   return event;
 }
 
@@ -450,7 +450,7 @@ void BashProvider::stop_all(std::chrono::milliseconds grace) {
   }
   for (auto it = instances_.begin(); it != instances_.end();) {
     ::kill(-it->second.leader, SIGKILL);
-    log::error("bash", it->first, ": pid ", it->second.leader,
+    log::error("bash", log::about_instance(it->first), it->first, ": pid ", it->second.leader,
                " has not exited after SIGKILL; no longer waiting for it");
     it = forget(it);
   }

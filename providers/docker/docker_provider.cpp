@@ -246,7 +246,7 @@ class DockerProvider final : public Provider {
       selection = read_log_selection(ref, tail_lines, from_offset, 0);
     if (!selection) {
       if (selection.error().code != Errc::not_found)
-        log::warn(kComponent, "reading the logs of ", key, ": ", selection.error().message);
+        log::warn(kComponent, log::about_instance(key), "reading the logs of ", key, ": ", selection.error().message);
       return chunk;
     }
     chunk.data = std::move(selection->data);
@@ -569,7 +569,7 @@ class DockerProvider final : public Provider {
   }
 
   void start_failed(const std::string& key, std::string message) {
-    log::warn(kComponent, "starting ", key, " failed: ", message);
+    log::warn(kComponent, log::about_instance(key), "starting ", key, " failed: ", message);
     auto failed = make_event(key, ProviderEventKind::start_failed);
     failed.message = std::move(message);
     events_.push_back(std::move(failed));

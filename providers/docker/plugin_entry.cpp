@@ -16,5 +16,7 @@ extern "C" __attribute__((visibility("default"))) mob::Provider* mob_provider_cr
     return nullptr;
   }
   mob::log::set_level(static_cast<mob::log::Level>(args->log_level));
+  mob::log::set_format(static_cast<mob::log::Format>(args->log_format));
+  mob::log::set_journal_priorities(args->journal_priorities);
   return mob::make_docker_provider(*args->context).release();
 }

@@ -185,6 +185,32 @@ TEST_F(AgentConfig, LinesToTheJournalStartWithTheirPriority) {
   }
 }
 
+// --log-format json: lines about a service or an instance carry them as fields, so a log
+// pipeline can select one service's lines without parsing messages.
+TEST_F(AgentConfig, JsonLogLinesNameTheServiceAndInstanceTheyAreAbout) {
+  AgentProcess agent(dir_.path() / "json-fields", "bash", {"--log-format", "json"});
+  ASSERT_TRUE(agent.deploy(R"({"name": "jsonlog", "provider": "bash", "instances": 1,
+                               "params": {"command": "exec sleep 1000"}})"));
+  ASSERT_TRUE(agent.wait_state("jsonlog", 0, InstanceState::running));
+  bool deployed = false, running = false, started = false;
+  ASSERT_TRUE(wait_until([&] {
+    std::istringstream lines(agent.log());
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.starts_with("{")) continue;
+      auto object = nlohmann::json::parse(line);
+      const std::string message = object["message"];
+      if (message == "deployed jsonlog version 1")
+        deployed = object.value("service", "") == "jsonlog" && !object.contains("instance");
+      if (message.starts_with("jsonlog.0 running, pid"))
+        running = object.value("service", "") == "jsonlog" && object.value("instance", "") == "jsonlog.0" &&
+                  object["component"] == "supervisor";
+      if (message.starts_with("jsonlog.0: started as pid"))
+        started = object.value("instance", "") == "jsonlog.0" && object["component"] == "bash";
+    }
+    return deployed && running && started;
+  }, 10s)) << "deployed " << deployed << ", running " << running << ", started " << started << "\n" << agent.log();
+}
+
 // A datagram socket standing in for systemd's notify socket.
 class NotifySocket {
  public:

@@ -30,6 +30,32 @@ TEST(Log, JsonLineHasTimeLevelComponentAndMessage) {
   EXPECT_EQ(object.size(), 4u);
 }
 
+TEST(Log, JsonLineCarriesWhatItIsAboutAsFieldsAndLeavesOutEmptyOnes) {
+  auto object = nlohmann::json::parse(format_line(Format::json, Level::warn, "supervisor", about_instance("web.api.3"),
+                                                  "web.api.3 exited with code 1", kAt));
+  EXPECT_EQ(object["service"], "web.api");
+  EXPECT_EQ(object["instance"], "web.api.3");
+  EXPECT_FALSE(object.contains("member"));
+  EXPECT_EQ(object["message"], "web.api.3 exited with code 1");
+  EXPECT_EQ(object.size(), 6u);
+
+  object = nlohmann::json::parse(format_line(Format::json, Level::info, "store", about_member("node-\"b\""),
+                                             "member node-b is failed", kAt));
+  EXPECT_EQ(object["member"], "node-\"b\"");
+  EXPECT_FALSE(object.contains("service"));
+  EXPECT_FALSE(object.contains("instance"));
+
+  object = nlohmann::json::parse(format_line(Format::json, Level::info, "store", about_service("db"), "deployed db", kAt));
+  EXPECT_EQ(object["service"], "db");
+  EXPECT_EQ(object.size(), 5u);
+  EXPECT_EQ(about_instance("nodot").service, "") << "a key without an index names no service";
+}
+
+TEST(Log, TextLineIsTheSameWithOrWithoutWhatItIsAbout) {
+  EXPECT_EQ(format_line(Format::text, Level::info, "supervisor", about_instance("web.0"), "web.0 running", kAt),
+            format_line(Format::text, Level::info, "supervisor", "web.0 running", kAt));
+}
+
 TEST(Log, JsonLevelsAreLowerCaseNames) {
   const std::pair<Level, const char*> levels[] = {
       {Level::debug, "debug"}, {Level::info, "info"}, {Level::warn, "warn"}, {Level::error, "error"}};
