@@ -19,6 +19,16 @@
 namespace mob::test {
 namespace {
 
+// A ZMTP 3.0 greeting (64 bytes) asking for `mechanism` ("NULL", "CURVE", "GSSAPI"...).
+std::string zmtp_greeting(std::string_view mechanism) {
+  std::string greeting(64, '\0');
+  greeting[0] = '\xff';
+  greeting[9] = '\x7f';
+  greeting[10] = 3;  // major version
+  greeting.replace(12, mechanism.size(), mechanism);
+  return greeting;
+}
+
 std::string bash_spec(const std::string& name, const std::string& command,
                       std::uint32_t instances = 1) {
   return nlohmann::json{{"name", name},
@@ -250,11 +260,7 @@ TEST_F(Limits, AHugeSubscriptionIsDroppedWithoutCostingTheAgentMemory) {
   // subscription in the same kind of trie, so they cannot send a huge one cheaply.
   int fd = connect_loopback_tcp(agent.port() + 1);
   ASSERT_GE(fd, 0);
-  std::string greeting(64, '\0');
-  greeting[0] = '\xff';
-  greeting[9] = '\x7f';
-  greeting[10] = 3;  // ZMTP 3.0
-  greeting.replace(12, 4, "NULL");
+  std::string greeting = zmtp_greeting("NULL");
   std::string ready_body = std::string("\x05READY") + "\x0bSocket-Type" + std::string("\0\0\0\x03", 4) + "SUB";
   std::string ready = std::string(1, '\x04') + static_cast<char>(ready_body.size()) + ready_body;
   std::string subscription(1 << 20, 'g');
@@ -290,11 +296,7 @@ TEST_F(Limits, AGreetingAskingForGssapiClosesThatConnectionOnly) {
   for (int port : {agent.port(), agent.port() + 1}) {
     int fd = connect_loopback_tcp(port);
     ASSERT_GE(fd, 0);
-    std::string greeting(64, '\0');
-    greeting[0] = '\xff';
-    greeting[9] = '\x7f';
-    greeting[10] = 3;  // ZMTP 3.0
-    greeting.replace(12, 6, "GSSAPI");
+    const std::string greeting = zmtp_greeting("GSSAPI");
     ASSERT_EQ(::send(fd, greeting.data(), greeting.size(), MSG_NOSIGNAL),
               static_cast<ssize_t>(greeting.size()));
     timeval wait{5, 0};
