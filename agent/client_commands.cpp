@@ -245,7 +245,7 @@ Result<ClientWrite<DeployReply>> deploy_version(const CommandView& view, const D
   record_version(view, existing, entry, rollback_of);
   DeployReply reply{entry.name, entry.generation, created, spec_identity(entry.spec_json),
                     std::string(view.self), entry.stamp.hlc};
-  return ClientWrite<DeployReply>{std::move(entry), std::move(reply)};
+  return ClientWrite<DeployReply>{std::move(entry), std::move(reply), !spec.depends_on.empty()};
 }
 
 }  // namespace
@@ -334,10 +334,7 @@ MembersReply member_list(const ClusterState& state) {
   return reply;
 }
 
-std::size_t deployed_count(const ClusterState& state) {
-  return static_cast<std::size_t>(std::count_if(state.services().begin(), state.services().end(),
-                                                [](const auto& e) { return !e.second.removed; }));
-}
+std::size_t deployed_count(const ClusterState& state) { return state.deployed_services(); }
 
 void RecentWrites::forget_expired(Clock::time_point now) {
   while (!order_.empty() && (order_.size() > capacity_ || now - order_.front().first > life_)) {

@@ -39,6 +39,7 @@ template <class Reply>
 struct ClientWrite {
   std::optional<ServiceEntry> entry;
   Reply reply;
+  bool depends = false;  // the spec written names dependencies (depends_on)
 };
 
 // A new version of a service (or its first). `stamp` is called once, for the write only.

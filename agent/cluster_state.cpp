@@ -141,7 +141,12 @@ bool ClusterState::merge_lww(std::map<std::string, Entry>& into, std::string key
 }
 
 bool ClusterState::merge(const ServiceEntry& entry) {
-  return merge_lww(services_, service_key(entry.name), entry);
+  const ServiceEntry* before = service(entry.name);
+  const bool was_deployed = before && !before->removed;
+  if (!merge_lww(services_, service_key(entry.name), entry)) return false;
+  if (was_deployed && entry.removed) --deployed_services_;
+  if (!was_deployed && !entry.removed) ++deployed_services_;
+  return true;
 }
 
 bool ClusterState::merge(const AssignmentEntry& entry) {

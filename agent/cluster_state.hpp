@@ -42,6 +42,8 @@ class ClusterState {
 
   const std::map<std::string, MemberEntry>& members() const { return members_; }
   const std::map<std::string, ServiceEntry>& services() const { return services_; }
+  // Services deployed and not removed; kept as records merge, so asking costs nothing.
+  std::size_t deployed_services() const { return deployed_services_; }
   const std::map<std::string, AssignmentEntry>& assignments() const { return assignments_; }
   const std::map<std::string, InstanceEntry>& instances() const { return instances_; }
 
@@ -125,6 +127,7 @@ class ClusterState {
 
   std::map<std::string, MemberEntry> members_;
   std::map<std::string, ServiceEntry> services_;
+  std::size_t deployed_services_ = 0;  // entries of services_ that are not tombstones
   std::map<std::string, AssignmentEntry> assignments_;
   std::map<std::string, InstanceEntry> instances_;
   std::array<std::uint64_t, kSummaryBuckets> bucket_sums_{};

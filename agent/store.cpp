@@ -55,6 +55,12 @@ constexpr std::size_t kMaxEntriesPerGossip = 400;
 // at least): a network of many large services is placed over several turns, and requests
 // and probes are answered in between.
 constexpr std::size_t kPlacementBudget = 2000;
+// At most this many deploys share one commit (queue_deploy): the first is answered no later
+// than this many decisions after it arrived.
+constexpr std::size_t kDeployBatch = 256;
+constexpr const char* kDiskAdvice =
+    "; nothing was changed (make room there, or make it writable again; this agent takes writes again as soon as its "
+    "disk does)";
 // Specs learned from peers reach the disk in batches at most this late; a deploy or control
 // request is answered only once its change is on disk.
 constexpr auto kSaveDelay = std::chrono::milliseconds(50);
@@ -151,18 +157,37 @@ class Store {
   // The inputs, one message each: a request from a client or a peer, a report from the
   // supervisor, a command from main, gossip from a subscription, a subscription that
   // dropped, a reply on the link to a peer's ROUTER.
-  void on_request(const Routed& request) { handle_request(request); }
-  void on_supervisor(const Routed& message) { handle_supervisor(message); }
-  void on_main(const ControlBody& message) { handle_control(message); }
-  void on_gossip(const std::vector<std::string>& frames) { handle_gossip(frames); }
+  // A run of deploys shares one commit (queue_deploy); anything else commits the run first.
+  void on_request(const Routed& request) {
+    if (const auto* deploy = std::get_if<DeployRequest>(&request.envelope.body)) {
+      queue_deploy(request, *deploy);
+      return;
+    }
+    commit_deploys();
+    handle_request(request);
+  }
+  void on_supervisor(const Routed& message) {
+    commit_deploys();
+    handle_supervisor(message);
+  }
+  void on_main(const ControlBody& message) {
+    commit_deploys();
+    handle_control(message);
+  }
+  void on_gossip(const std::vector<std::string>& frames) {
+    commit_deploys();
+    handle_gossip(frames);
+  }
   void on_subscription_lost(const std::string& pub_address) { on_subscription_dropped(pub_address); }
   void on_peer_reply(const std::string& address, const std::vector<std::string>& frames) {
+    commit_deploys();
     handle_peer_reply(address, frames);
   }
 
   // After each round of inputs: the timers that are due, what waits for the disk, and what
   // the changes mean for placement and this agent's assignments.
   void after_inputs(StepGuard& guard) {
+    guard.run("committing deploys", [&] { commit_deploys(); });
     guard.run("a round of timers", [&] { run_timers(); });
     if ((!unsaved_.empty() || !uncollected_.empty()) && time_.steady_now() >= save_at_)
       guard.run("saving to disk", [&] { save(); });
@@ -176,6 +201,7 @@ class Store {
   bool stopping() const { return stopping_; }
   // The last words before the thread ends: what is unsaved goes to disk, queued gossip out.
   void finish() {
+    commit_deploys();
     save();
     flush();
   }
@@ -484,9 +510,7 @@ class Store {
         records.emplace_back(name, service_record_text(*queued));
     records.emplace_back(entry.name, service_record_text(entry));
     if (auto saved = commit_queued(std::move(records)); !saved)
-      return fail(Errc::io, "cannot save the spec: " + saved.error().message +
-                                "; nothing was changed (make room there, or make it writable again; this agent "
-                                "takes writes again as soon as its disk does)");
+      return fail(Errc::io, "cannot save the spec: " + saved.error().message + kDiskAdvice);
     return {};
   }
 
@@ -804,8 +828,8 @@ class Store {
             net_.reply(request, PingReply{config_.self.name, MOB_VERSION, kProtocolVersion,
                                              config_.self.pub_address});
           } else if constexpr (std::is_same_v<T, DeployRequest>) {
-            if (auto again = recent_writes_.answer_to(body.write_id, time_.steady_now())) net_.reply(request, std::move(*again));
-            else answer(request, deploy(body));
+            queue_deploy(request, body);
+            commit_deploys();
           } else if constexpr (std::is_same_v<T, StatusRequest>) {
             answer(request, status(body));
           } else if constexpr (std::is_same_v<T, ControlRequest>) {
@@ -902,11 +926,67 @@ class Store {
     return recent_writes_.remember(write_id, std::move(write->reply), time_.steady_now());
   }
 
-  Result<DeployReply> deploy(const DeployRequest& request) {
-    const std::string refusal = write_refusal();
-    auto reply = take_write(request.write_id, decide_deploy(command_view(refusal), request, [this] { return stamp(); }));
-    if (reply) log::info(kLog, log::about_service(reply->service), reply->created ? "deployed " : "updated ", reply->service, " version ", reply->version);
-    return reply;
+  // ---- deploys: one synchronous commit for a run of them ---------------------------------
+
+  // A deploy is decided at once against the state and kept in deploys_ until the run of
+  // deploys it arrived in ends (any other input, or after_inputs): then one transaction keeps
+  // them all (each fdatasync costs milliseconds: one per deploy held the store that long per
+  // deploy, and probes waited behind), and each is applied and answered. A deploy that could
+  // be decided otherwise with the queued ones applied commits them first: the same service
+  // again, a spec with depends_on, or a refusal (its dependency or the --max-services room may
+  // be in the queue). Nothing of a deploy is applied, gossiped or answered before it is on disk.
+  void queue_deploy(const Routed& request, const DeployRequest& body) {
+    if (auto again = recent_writes_.answer_to(body.write_id, time_.steady_now())) {
+      net_.reply(request, std::move(*again));
+      return;
+    }
+    auto decided = decide_queued_deploy(body);
+    if (!deploys_.empty() && (!decided || (decided->entry && (deploys_.contains(decided->entry->name) || decided->depends)))) {
+      commit_deploys();
+      decided = decide_queued_deploy(body);
+    }
+    if (!decided) {
+      net_.reply(request, ErrorReply{decided.error().code, decided.error().message});
+      return;
+    }
+    if (!decided->entry) {
+      net_.reply(request, std::move(decided->reply));
+      return;
+    }
+    const std::string name = decided->entry->name;
+    if (decided->reply.created) ++queued_creations_;
+    deploys_.emplace(name, QueuedDeploy{request, std::move(*decided->entry), std::move(decided->reply), body.write_id});
+    if (decided->depends || deploys_.size() >= kDeployBatch) commit_deploys();
+  }
+
+  Result<ClientWrite<DeployReply>> decide_queued_deploy(const DeployRequest& body) {
+    CommandView view = command_view(write_refusal());
+    // The queued creations take their room under --max-services already.
+    view.max_services = view.max_services > queued_creations_ ? view.max_services - static_cast<std::uint32_t>(queued_creations_) : 0;
+    return decide_deploy(view, body, [this] { return stamp(); });
+  }
+
+  void commit_deploys() {
+    if (deploys_.empty()) return;
+    auto batch = std::move(deploys_);
+    deploys_.clear();
+    queued_creations_ = 0;
+    std::vector<ServiceArchive::Record> records;
+    for (const auto& name : unsaved_)
+      if (const ServiceEntry* queued = state_.service(name); queued && !batch.contains(name))
+        records.emplace_back(name, service_record_text(*queued));
+    for (const auto& [name, deploy] : batch) records.emplace_back(name, service_record_text(deploy.entry));
+    auto saved = commit_queued(std::move(records));
+    for (auto& [name, deploy] : batch) {
+      if (!saved) {
+        net_.reply(deploy.request, ErrorReply{Errc::io, "cannot save the spec: " + saved.error().message + kDiskAdvice});
+        continue;
+      }
+      apply_kept(deploy.entry);
+      const DeployReply& reply = deploy.reply;
+      log::info(kLog, log::about_service(name), reply.created ? "deployed " : "updated ", name, " version ", reply.version);
+      net_.reply(deploy.request, recent_writes_.remember(deploy.write_id, std::move(deploy.reply), time_.steady_now()));
+    }
   }
 
   Result<ControlReply> control(const ControlRequest& request) {
@@ -1729,6 +1809,15 @@ class Store {
   std::string disk_problem_;  // what the disk that refused the last write is ("disk full in DIR"), or empty
   Clock::time_point next_disk_check_{};
   RecentWrites recent_writes_{kRecentWrites, kRecentWriteLife};
+  // Deploys decided and waiting for their commit (queue_deploy), by service.
+  struct QueuedDeploy {
+    Routed request;
+    ServiceEntry entry;
+    DeployReply reply;
+    std::string write_id;
+  };
+  std::map<std::string, QueuedDeploy> deploys_;
+  std::size_t queued_creations_ = 0;  // of deploys_, the ones that create a service
   std::uint64_t refused_changes_ = 0;  // since the last warning
   Clock::time_point last_refusal_log_{};
   StoreTransport& net_;

@@ -174,6 +174,7 @@ void StoreHarness::add_agent(const std::string& name, AgentOptions options) {
   if (options.runs_bash) config.providers = {"bash"};
   config.reconnect_interval = options.reconnect_interval;
   config.tombstone_ttl = options.tombstone_ttl;
+  config.max_services = options.max_services;
   config.time = &agent.time;
   config.seed = seed_ * 1000 + agents_.size();
   agent.config = std::move(config);
@@ -369,6 +370,32 @@ std::vector<Body> StoreHarness::ask(const std::string& name, Body request) {
   after_inputs(to);
   auto replies = std::move(client_replies_[route]);
   client_replies_.erase(route);
+  return replies;
+}
+
+std::vector<std::vector<Body>> StoreHarness::ask_in_one_turn(const std::string& name, std::vector<Body> requests,
+                                                             std::size_t* before_turn_end) {
+  Agent& to = agent(name);
+  std::vector<std::string> routes;
+  for (auto& request : requests) {
+    std::string route = std::string(kClientRoute) + std::to_string(++next_client_);
+    routes.push_back(route);
+    if (!to.store) continue;
+    auto envelope = decode(encode(Envelope{kProtocolVersion, next_client_, "client", std::move(request)}));
+    if (!envelope) throw std::runtime_error("cannot decode a client request: " + envelope.error().message);
+    to.store->on_request(Routed{route, std::move(*envelope)});
+  }
+  if (before_turn_end) {
+    *before_turn_end = 0;
+    for (const auto& route : routes)
+      if (auto found = client_replies_.find(route); found != client_replies_.end()) *before_turn_end += found->second.size();
+  }
+  if (to.store) after_inputs(to);
+  std::vector<std::vector<Body>> replies;
+  for (const auto& route : routes) {
+    replies.push_back(std::move(client_replies_[route]));
+    client_replies_.erase(route);
+  }
   return replies;
 }
 

@@ -92,6 +92,7 @@ struct AgentOptions {
   bool runs_bash = true;                  // its supervisor reports provider "bash" at start
   std::chrono::milliseconds reconnect_interval{1000};
   std::chrono::seconds tombstone_ttl{3600};
+  std::uint32_t max_services = 10000;     // --max-services
 };
 
 class StoreHarness {
@@ -136,6 +137,11 @@ class StoreHarness {
   // A client's request to agent `name`, handled at once (through the same door as a real
   // agent's); the replies it got, in order.
   std::vector<Body> ask(const std::string& name, Body request);
+  // Client requests that reach agent `name` in one turn of its loop (one read of its socket),
+  // each from its own client; the replies each got, in order. `before_turn_end`: how many
+  // replies had been sent when the last request was handled, before the turn's after_inputs.
+  std::vector<std::vector<Body>> ask_in_one_turn(const std::string& name, std::vector<Body> requests,
+                                                 std::size_t* before_turn_end = nullptr);
   // The members `name` knows, by name (through a MembersRequest).
   std::map<std::string, Member> members_seen_by(const std::string& name);
   // Every agent sees every agent (itself included) alive.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <random>
 #include <set>
 #include <string>
@@ -415,6 +416,28 @@ TEST(MergeLaws, TheOrderOfDeliveryDoesNotMatter) {
       for (const auto& entry : entries) merge_one(shuffled, entry);
       ASSERT_TRUE(same(shuffled, reference)) << "seed " << seed << ", round " << round;
     }
+  }
+}
+
+// deployed_services() is kept as records merge; it must equal a count of the map, whatever
+// the order of delivery, and after tombstones are collected.
+TEST(ClusterStateCount, DeployedServicesEqualsTheLiveServiceRecordsAfterAnyMergesAndCollection) {
+  auto counted = [](const ClusterState& state) {
+    return static_cast<std::size_t>(std::count_if(state.services().begin(), state.services().end(),
+                                                  [](const auto& e) { return !e.second.removed; }));
+  };
+  for (std::uint32_t seed = 1; seed <= 10; ++seed) {
+    Generator generator(seed);
+    auto entries = generator.entries(400);
+    std::mt19937 random(seed);
+    std::shuffle(entries.begin(), entries.end(), random);
+    ClusterState state;
+    for (const auto& entry : entries) {
+      merge_one(state, entry);
+      ASSERT_EQ(state.deployed_services(), counted(state)) << "seed " << seed;
+    }
+    state.collect_garbage(std::numeric_limits<std::uint64_t>::max(), 0);
+    EXPECT_EQ(state.deployed_services(), counted(state)) << "seed " << seed;
   }
 }
 

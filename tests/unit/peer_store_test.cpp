@@ -253,6 +253,75 @@ TEST_F(PeerStoreTest, DeployIsAckedOnlyOnceSavedReachesTheOthersAndRunsExactlyIt
   }
 }
 
+// Deploys that reach an agent in one turn are decided one by one and kept in one commit
+// (group commit): none is answered before the commit, every one is on disk when it is.
+TEST_F(PeerStoreTest, DeploysArrivingInOneTurnAreAnsweredOnlyOnceAllAreOnDiskAndRunEverywhere) {
+  start_network(2);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  std::vector<Body> run;
+  for (int i = 0; i < 20; ++i) run.push_back(DeployRequest{bash_service("svc-" + std::to_string(i), 1), ""});
+  std::size_t answered_early = 99;
+  auto replies = net.ask_in_one_turn("a1", run, &answered_early);
+  EXPECT_EQ(answered_early, 0u);
+  ASSERT_EQ(replies.size(), 20u);
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    ASSERT_EQ(replies[i].size(), 1u) << i;
+    const auto* reply = std::get_if<DeployReply>(&replies[i].front());
+    ASSERT_TRUE(reply) << i;
+    EXPECT_EQ(reply->service, "svc-" + std::to_string(i));
+    EXPECT_EQ(reply->version, 1u);
+    EXPECT_TRUE(reply->created);
+  }
+  {  // No virtual time passed since the replies: they were kept before being answered.
+    auto archive = ServiceArchive::open(net.state_file("a1"));
+    ASSERT_TRUE(archive) << archive.error().message;
+    auto records = archive->load();
+    ASSERT_TRUE(records);
+    EXPECT_EQ(records->size(), 20u);
+  }
+  ASSERT_TRUE(net.run_until([&] {
+    for (int i = 0; i < 20; ++i)
+      if (!runs_exactly_once_on("svc-" + std::to_string(i), 1, {"a1", "a2"})) return false;
+    return net.status_at("a2", "svc-19").has_value();
+  }, 5s));
+}
+
+// What a run of deploys decides is what the same deploys decide one at a time: the second
+// deploy of a name is its version 2, a spec may depend on a service deployed earlier in the
+// run, and --max-services counts the services created earlier in the run.
+TEST_F(PeerStoreTest, ARunOfDeploysDecidesAsTheSameDeploysOneAtATime) {
+  test::AgentOptions limited;
+  limited.max_services = 4;
+  start_network(1, limited);
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a1", bash_service("old", 1))));
+  const std::string api = R"({"name": "api", "provider": "bash", "params": {"command": "exec sleep 1000"}, "depends_on": ["db"]})";
+  auto replies = net.ask_in_one_turn("a1", {DeployRequest{bash_service("web", 1), ""}, DeployRequest{bash_service("db", 1), ""},
+                                            DeployRequest{bash_service("web", 2), ""}, DeployRequest{api, ""},
+                                            DeployRequest{bash_service("one-too-many", 1), ""}});
+  ASSERT_EQ(replies.size(), 5u);
+  auto version = [&](std::size_t i) -> std::uint64_t {
+    if (replies[i].size() != 1) return 0;
+    const auto* reply = std::get_if<DeployReply>(&replies[i].front());
+    return reply ? reply->version : 0;
+  };
+  EXPECT_EQ(version(0), 1u);  // web
+  EXPECT_EQ(version(1), 1u);  // db
+  EXPECT_EQ(version(2), 2u);  // web again
+  EXPECT_EQ(version(3), 1u);  // api, which depends on db
+  ASSERT_EQ(replies[4].size(), 1u);
+  const auto* refused = std::get_if<ErrorReply>(&replies[4].front());
+  ASSERT_TRUE(refused);
+  EXPECT_NE(refused->message.find("--max-services"), std::string::npos) << refused->message;
+  ASSERT_TRUE(net.status_at("a1", "web").has_value());
+  EXPECT_EQ(net.status_at("a1", "web")->version, 2u);
+  EXPECT_FALSE(net.status_at("a1", "one-too-many").has_value());
+  auto archive = ServiceArchive::open(net.state_file("a1"));
+  ASSERT_TRUE(archive) << archive.error().message;
+  auto records = archive->load();
+  ASSERT_TRUE(records);
+  EXPECT_EQ(records->size(), 4u);  // old, web, db, api
+}
+
 // web/0 runs on one of two agents; that agent stops advertising bash, so the instance
 // moves, and its new copy is held at starting (the fake supervisor holds its starts).
 void PeerStoreTest::start_a_slow_move(std::string& old_node, std::string& new_node) {
