@@ -11,6 +11,7 @@
 
 #include "agent/cluster_state.hpp"
 #include "agent/scheduling.hpp"
+#include "bus/internal_messages.hpp"
 #include "bus/messages.hpp"
 
 namespace mob {
@@ -22,7 +23,7 @@ class LocalAssignments {
   using Clock = std::chrono::steady_clock;
 
   struct Changes {
-    std::vector<Body> to_supervisor;   // ServiceAssignment or ServiceWithdrawn, in order
+    std::vector<InternalBody> to_supervisor;   // ServiceAssignment or ServiceWithdrawn, in order
     std::vector<InstanceEntry> stale;  // this agent's records to tombstone: removed, unstamped
   };
 

@@ -152,7 +152,7 @@ class Store {
   // supervisor, a command from main, gossip from a subscription, a subscription that
   // dropped, a reply on the link to a peer's ROUTER.
   void on_request(const Routed& request) { handle_request(request); }
-  void on_supervisor(const Routed& message) { handle_supervisor(message); }
+  void on_supervisor(const InternalBody& message) { handle_supervisor(message); }
   void on_main(const ControlBody& message) { handle_control(message); }
   void on_gossip(const std::vector<std::string>& frames) { handle_gossip(frames); }
   void on_subscription_lost(const std::string& pub_address) { on_subscription_dropped(pub_address); }
@@ -1652,14 +1652,14 @@ class Store {
 
   // ---- the supervisor and main ---------------------------------------------------------------
 
-  void handle_supervisor(const Routed& message) {
-    if (const auto* availability = std::get_if<ProviderAvailability>(&message.envelope.body)) {
+  void handle_supervisor(const InternalBody& message) {
+    if (const auto* availability = std::get_if<ProviderAvailability>(&message)) {
       set_provider_available(availability->provider, availability->available);
       unreported_providers_.erase(availability->provider);
       join_when_advertised();
       return;
     }
-    const auto* report = std::get_if<InstanceReport>(&message.envelope.body);
+    const auto* report = std::get_if<InstanceReport>(&message);
     if (!report) return;
     InstanceEntry entry{report->status, false, stamp()};
     entry.status.node = config_.self.name;
@@ -1813,7 +1813,7 @@ PeerStore::PeerStore(StoreConfig config, ServiceArchive archive, StoreTransport&
 PeerStore::~PeerStore() = default;
 void PeerStore::start() { store_->start(); }
 void PeerStore::on_request(const Routed& request) { store_->on_request(request); }
-void PeerStore::on_supervisor(const Routed& message) { store_->on_supervisor(message); }
+void PeerStore::on_supervisor(const InternalBody& message) { store_->on_supervisor(message); }
 void PeerStore::on_main(const ControlBody& message) { store_->on_main(message); }
 void PeerStore::on_gossip(const std::vector<std::string>& frames) { store_->on_gossip(frames); }
 void PeerStore::on_subscription_lost(const std::string& pub_address) { store_->on_subscription_lost(pub_address); }
@@ -1933,8 +1933,8 @@ class ZmqStoreDriver final : public StoreTransport {
         latency_[type].observe(std::chrono::duration<double>(time_.steady_now() - started).count());
       }
       if (ready(1))
-        while (auto message = receive_routed(supervisor_))
-          guard_.run(type_name(message->envelope.body), [&] { store_.on_supervisor(*message); });
+        while (auto message = receive_internal(supervisor_))
+          guard_.run(internal_name(message->envelope.body), [&] { store_.on_supervisor(message->envelope.body); });
       if (ready(2))
         while (auto message = receive_control(control_))
           guard_.run(control_name(*message), [&] { store_.on_main(*message); });
@@ -2006,7 +2006,7 @@ class ZmqStoreDriver final : public StoreTransport {
   void subscribe(const std::string& pub_address) override { sub_.connect(outgoing(pub_address)); }
   void unsubscribe(const std::string& pub_address) override { sub_.disconnect(outgoing(pub_address)); }
 
-  void to_supervisor(Body body) override { send_body(supervisor_, std::move(body)); }
+  void to_supervisor(InternalBody body) override { send_internal(supervisor_, std::move(body)); }
   void to_main(ControlBody body) override { send_control(control_, body); }
 
  private:

@@ -125,18 +125,19 @@ class Supervisor {
     for (auto& [name, worker] : workers_) items.push_back({worker.handle(), 0, ZMQ_POLLIN, 0});
     poll_sockets(items.data(), items.size(), std::min(wait, poll_wait(time_, next_deadline())));
     // Each message is one guarded step: an internal error drops that message, not the agent.
-    auto step = [&](const Routed& message, auto handler) {
-      guard_.run(type_name(message.envelope.body), [&] { (this->*handler)(message); });
+    auto step = [&](const InternalMessage& message, auto handler) {
+      guard_.run(internal_name(message.envelope.body), [&] { (this->*handler)(message); });
     };
     // Workers and the health checker send control messages too: their ShutdownDone.
     auto step_any = [&](const PipeMessage& message, auto handler, bool& done) {
-      if (const auto* routed = std::get_if<Routed>(&message)) step(*routed, handler);
+      if (const auto* internal = std::get_if<InternalMessage>(&message)) step(*internal, handler);
       else if (std::holds_alternative<ShutdownDone>(std::get<ControlBody>(message))) done = true;
     };
     while (auto message = receive_control(control_))
       guard_.run(control_name(*message), [&] { handle_control(*message); });
-    while (auto message = receive_routed(store_)) step(*message, &Supervisor::handle_store);
-    while (auto message = receive_routed(io_)) step(*message, &Supervisor::handle_request);
+    while (auto message = receive_internal(store_)) step(*message, &Supervisor::handle_store);
+    while (auto message = receive_routed(io_))
+      guard_.run(type_name(message->envelope.body), [&] { handle_request(*message); });
     for (auto& [name, worker] : workers_) {
       while (auto message = receive_any(worker)) {
         bool done = false;
@@ -165,7 +166,7 @@ class Supervisor {
 
   // ---- from the store ----------------------------------------------------------------
 
-  void handle_store(const Routed& message) {
+  void handle_store(const InternalMessage& message) {
     if (const auto* assignment = std::get_if<ServiceAssignment>(&message.envelope.body)) {
       apply_assignment(*assignment);
     } else if (const auto* withdrawn = std::get_if<ServiceWithdrawn>(&message.envelope.body)) {
@@ -314,7 +315,7 @@ class Supervisor {
       case DependencyChange::signal:
         if (auto worker = workers_.find(instance.provider); worker != workers_.end()) {
           log::info(kLog, log::about_instance(instance.id.service, instance.key), instance.key, " signalled (", change.signal, "): the endpoints of its dependencies changed");
-          send_body(worker->second, ProviderSignal{instance.key, change.signal});
+          send_internal(worker->second, ProviderSignal{instance.key, change.signal});
         }
         break;
       case DependencyChange::none: break;
@@ -375,21 +376,21 @@ class Supervisor {
     instance.exit_code = -1;  // a new process: the last one's exit no longer describes it
     instance.signal = 0;
     set_state(instance, InstanceState::starting, "");
-    send_body(worker->second,
-              ProviderStart{instance.key, instance.id.service, instance.id.index, std::move(params),
-                            std::move(env), std::move(bindings)});
+    send_internal(worker->second,
+                  ProviderStart{instance.key, instance.id.service, instance.id.index, std::move(params),
+                                std::move(env), std::move(bindings)});
   }
 
   void request_stop(Instance& instance) {
     auto worker = workers_.find(instance.provider);
     if (worker == workers_.end()) return;
     instance.stop_requested = true;
-    send_body(worker->second, ProviderStop{instance.key, instance.stop_timeout_ms});
+    send_internal(worker->second, ProviderStop{instance.key, instance.stop_timeout_ms});
   }
 
   // ---- from the provider workers -----------------------------------------------------
 
-  void handle_worker(const Routed& message) {
+  void handle_worker(const InternalMessage& message) {
     if (const auto* event = std::get_if<ProviderEvent>(&message.envelope.body)) {
       handle_event(*event);
     } else if (const auto* logs = std::get_if<ProviderLogsReply>(&message.envelope.body)) {
@@ -401,11 +402,11 @@ class Supervisor {
         if (reply.service.empty() && i < logs->keys.size())
           if (auto id = InstanceId::from_key(logs->keys[i])) reply.service = id->service;
       }
-      reply_to(io_, message, std::move(reply));
+      send_body(io_, std::move(reply), message.route, message.envelope.request_id);
     } else if (const auto* availability = std::get_if<ProviderAvailability>(&message.envelope.body)) {
-      send_body(store_, *availability);
+      send_internal(store_, *availability);
     } else if (const auto* result = std::get_if<ProviderExecCheckResult>(&message.envelope.body)) {
-      send_body(health_, *result);
+      send_internal(health_, *result);
     }
   }
 
@@ -554,7 +555,7 @@ class Supervisor {
     if (!instance.ports.empty()) status.host = config_.host;
     status.ports = instance.ports;
     status.busy_port = instance.busy_port;
-    send_body(store_, InstanceReport{std::move(status)});
+    send_internal(store_, InstanceReport{std::move(status)});
   }
 
   // ---- health checks (agent/health.hpp) -------------------------------------------------
@@ -586,17 +587,17 @@ class Supervisor {
     instance.health = Health::starting;
     for (const auto& check : spec.checks) instance.checks.push_back(CheckResult{check.name, false, 0, 0, ""});
     instance.watched = true;
-    send_body(health_, std::move(watch));
+    send_internal(health_, std::move(watch));
   }
 
   void unwatch_health(Instance& instance) {
-    if (instance.watched) send_body(health_, HealthUnwatch{instance.key});
+    if (instance.watched) send_internal(health_, HealthUnwatch{instance.key});
     instance.watched = false;
     instance.health = Health::none;
     instance.checks.clear();
   }
 
-  void handle_health(const Routed& message) {
+  void handle_health(const InternalMessage& message) {
     if (const auto* exec = std::get_if<ProviderExecCheck>(&message.envelope.body)) {
       forward_exec_check(*exec);
       return;
@@ -630,11 +631,11 @@ class Supervisor {
     auto found = instances_.find(check.key);
     if (found != instances_.end() && found->second.process_live && !found->second.stop_requested) {
       if (auto worker = workers_.find(found->second.provider); worker != workers_.end()) {
-        send_body(worker->second, check);
+        send_internal(worker->second, check);
         return;
       }
     }
-    send_body(health_, ProviderExecCheckResult{check.token, check.key, false, "the instance is not running"});
+    send_internal(health_, ProviderExecCheckResult{check.token, check.key, false, "the instance is not running"});
   }
 
   // "http: connection refused (3 in a row)"
@@ -677,7 +678,7 @@ class Supervisor {
     for (std::uint32_t index = 0; index < spec.instances; ++index)
       if (logs->instance < 0 || static_cast<std::uint32_t>(logs->instance) == index)
         forward.keys.push_back(InstanceId{logs->service, index}.key());
-    send_body(worker->second, std::move(forward), request.route, request.envelope.request_id);
+    send_internal(worker->second, std::move(forward), request.route, request.envelope.request_id);
   }
 
   // ---- shutdown ------------------------------------------------------------------------
