@@ -53,9 +53,7 @@ class Worker {
   void handle(const InternalMessage& message) {
     const InternalBody& body = message.envelope.body;
     if (const auto* start = std::get_if<ProviderStart>(&body)) {
-      LaunchRequest request{start->key, start->service, start->index,
-                            nlohmann::json::parse(start->params_json, nullptr, false), start->env,
-                            start->ports};
+      LaunchRequest request{start->key, start->service, start->index, start->params, start->env, start->ports};
       provider_->start(request);
     } else if (const auto* signal = std::get_if<ProviderSignal>(&body)) {
       provider_->signal(signal->key, signal->signal);

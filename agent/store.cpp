@@ -29,6 +29,7 @@
 #include "agent/scheduling.hpp"
 #include "agent/service_archive.hpp"
 #include "agent/service_record.hpp"
+#include "agent/spec_cache.hpp"
 #include "agent/store_transport.hpp"
 #include "agent/time_source.hpp"
 #include "bus/log.hpp"
@@ -174,6 +175,7 @@ class Store {
   // When after_inputs() has something to do next, at the latest.
   Clock::time_point deadline() const { return next_deadline(); }
   bool stopping() const { return stopping_; }
+  std::uint64_t specs_parsed() const { return specs_.parses(); }
   // The last words before the thread ends: what is unsaved goes to disk, queued gossip out.
   void finish() {
     save();
@@ -325,6 +327,7 @@ class Store {
     counter("mob_members_declared_failed_total", "Times this agent declared a suspect member failed.",
             counters_.declared_failed);
     counter("mob_events_published_total", "Events this agent published on its PUB socket.", counters_.events_published);
+    counter("mob_specs_parsed_total", "Spec texts this agent's store parsed (each version's once).", specs_.parses());
     out.family("mob_sync_received_messages_total", Exposition::Type::counter,
                "Anti-entropy replies and pushes (SyncReply, SyncPush, JoinReply) this agent received on its links to peers.");
     out.sample("mob_sync_received_messages_total", static_cast<double>(counters_.sync_messages_received));
@@ -624,7 +627,7 @@ class Store {
       publish_change(entry, before);
       changed.services.push_back(entry);
       mark_dirty_with_dependents(entry.name);
-      specs_.erase(entry.name);
+      specs_.changed(entry);
       index_dependencies(entry);
       persist(entry);
     }
@@ -865,16 +868,7 @@ class Store {
     else net_.reply(request, ErrorReply{result.error().code, result.error().message});
   }
 
-  const ServiceSpec* spec_of(const ServiceEntry& entry) {
-    auto cached = specs_.find(entry.name);
-    if (cached != specs_.end()) return &cached->second;
-    auto spec = parse_spec(entry.spec_json, kAnySpecFromThePeers);
-    if (!spec) {
-      log::error(kLog, log::about_service(entry.name), "cannot parse the spec of ", entry.name, ": ", spec.error().message);
-      return nullptr;
-    }
-    return &specs_.emplace(entry.name, std::move(*spec)).first->second;
-  }
+  const ServiceSpec* spec_of(const ServiceEntry& entry) { return specs_.current(entry); }
 
   // The view the client commands (agent/client_commands.hpp) decide from; `refusal` (from
   // write_refusal()) must outlive it.
@@ -898,7 +892,12 @@ class Store {
     if (!write) return std::unexpected(write.error());
     if (!write->entry) return std::move(write->reply);
     if (auto kept = keep_before_applying(*write->entry); !kept) return std::unexpected(kept.error());
+    // The spec the write parsed is the one it writes: kept before the merge reads it.
+    if (write->spec) specs_.remember(*write->entry, std::move(*write->spec));
     apply_kept(*write->entry);
+    // A newer record that won the merge names another spec: the one handed in goes.
+    if (const ServiceEntry* held = state_.service(write->entry->name); held && held->spec_json != write->entry->spec_json)
+      specs_.changed(*held);
     return recent_writes_.remember(write_id, std::move(write->reply), time_.steady_now());
   }
 
@@ -1642,7 +1641,7 @@ class Store {
   // records of instances it no longer runs (agent/local_assignments.hpp).
   void push_local_assignments(const std::vector<std::string>& targets, bool everything) {
     auto changes = local_.update(state_, targets, everything, config_.self.name, !clock_problem_.empty(),
-                                 spec_lookup_, time_.steady_now());
+                                 spec_lookup_, stable_spec_lookup_, time_.steady_now());
     for (auto& body : changes.to_supervisor) net_.to_supervisor(std::move(body));
     for (auto& entry : changes.stale) {
       entry.stamp = stamp();
@@ -1740,8 +1739,9 @@ class Store {
   HybridClock clock_;
   FailureDetector detector_;
   std::mt19937_64 random_;
-  std::map<std::string, ServiceSpec> specs_;  // parsed specs, by service name
+  SpecCache specs_{kAnySpecFromThePeers};
   const SpecOf spec_lookup_ = [this](const ServiceEntry& entry) { return spec_of(entry); };
+  const SpecOf stable_spec_lookup_ = [this](const ServiceEntry& entry) { return specs_.stable(entry); };
   LocalAssignments local_;
   std::map<std::string, std::uint64_t> last_seq_;
   ProbeRelays relays_{kMaxRelays};
@@ -1823,6 +1823,7 @@ void PeerStore::on_peer_reply(const std::string& address, const std::vector<std:
 void PeerStore::after_inputs(StepGuard& guard) { store_->after_inputs(guard); }
 std::chrono::steady_clock::time_point PeerStore::deadline() const { return store_->deadline(); }
 bool PeerStore::stopping() const { return store_->stopping(); }
+std::uint64_t PeerStore::specs_parsed() const { return store_->specs_parsed(); }
 void PeerStore::finish() { store_->finish(); }
 void PeerStore::write_metrics(Exposition& out) const { store_->write_metrics(out); }
 std::chrono::steady_clock::duration PeerStore::reply_wait() const { return store_->reply_wait(); }

@@ -81,6 +81,9 @@ class PeerStore {
   // When after_inputs() next has something to do, at the latest.
   std::chrono::steady_clock::time_point deadline() const;
   bool stopping() const;
+  // How many spec texts it parsed (mob_specs_parsed_total): a deploy's spec is parsed once
+  // by the agent that takes it (from the request) and once by each other agent.
+  std::uint64_t specs_parsed() const;
   // What is unsaved goes to disk, queued gossip out: the last call.
   void finish();
   // How long a request to a peer may take to be answered.

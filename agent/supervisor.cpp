@@ -49,12 +49,11 @@ const Service& target_of(const Service& service, std::uint32_t index) {
   return service.stable && service.stable->assigned.contains(index) ? *service.stable : service;
 }
 
-Result<Service> service_version(const std::string& spec_json, std::uint64_t version) {
-  auto spec = parse_spec(spec_json, SpecLimits{SIZE_MAX, kMaxInstanceIndex});
-  if (!spec) return std::unexpected(spec.error());
+// A version of a service from the spec the store parsed: the supervisor never parses one.
+Service service_version(ServiceSpec spec, const std::string& spec_json, std::uint64_t version) {
   Service service;
-  service.run_spec = run_spec_of(*spec).dump();
-  service.spec = std::move(*spec);
+  service.run_spec = run_spec_of(spec).dump();
+  service.spec = std::move(spec);
   service.spec_json = spec_json;
   service.version = version;
   return service;
@@ -176,17 +175,13 @@ class Supervisor {
   }
 
   void apply_assignment(const ServiceAssignment& assignment) {
-    auto current = service_version(assignment.spec_json, assignment.version);
-    std::optional<Result<Service>> stable;
-    if (!assignment.stable_instances.empty())
-      stable = service_version(assignment.stable_spec_json, assignment.stable_version);
-    if (!current || (stable && !*stable)) {
-      log::error(kLog, log::about_service(assignment.name), "cannot parse the assigned spec of ", assignment.name, ": ",
-                 (!current ? current.error() : stable->error()).message);
+    if (!assignment.stable_instances.empty() && !assignment.stable_spec) {
+      log::error(kLog, log::about_service(assignment.name), "the assignment of ", assignment.name,
+                 " names instances of its stable version without its spec; ignored");
       return;
     }
     Service& service = services_[assignment.name];
-    service = std::move(*current);
+    service = service_version(assignment.spec, assignment.spec_json, assignment.version);
     service.carried_from = assignment.stable_version;
     service.enabled = assignment.enabled;
     service.restart_generation = assignment.restart_generation;
@@ -194,8 +189,9 @@ class Supervisor {
     service.waiting_reason = assignment.waiting_reason;
     service.dependency_env = assignment.dependency_env;
     service.assigned = {assignment.instances.begin(), assignment.instances.end()};
-    if (stable) {
-      service.stable = std::make_unique<Service>(std::move(**stable));
+    if (!assignment.stable_instances.empty()) {
+      service.stable = std::make_unique<Service>(
+          service_version(*assignment.stable_spec, assignment.stable_spec_json, assignment.stable_version));
       service.stable->enabled = service.enabled;
       service.stable->restart_generation = service.restart_generation;
       service.stable->dependencies_ready = service.dependencies_ready;
@@ -318,7 +314,8 @@ class Supervisor {
           send_internal(worker->second, ProviderSignal{instance.key, change.signal});
         }
         break;
-      case DependencyChange::none: break;
+      case DependencyChange::none:
+      case DependencyChange::count_: break;
     }
     instance.launched_dependency_env = service.dependency_env;
   }
@@ -368,7 +365,6 @@ class Supervisor {
       std::uint32_t inside = service.spec.ports.at(name).container_port;
       bindings.push_back(PortBinding{name, port, inside == 0 ? port : inside});
     }
-    auto params = service.spec.params.dump();
     instance.process_live = true;
     ++instance.launches;
     instance.unhealthy_restart.reset();
@@ -377,7 +373,7 @@ class Supervisor {
     instance.signal = 0;
     set_state(instance, InstanceState::starting, "");
     send_internal(worker->second,
-                  ProviderStart{instance.key, instance.id.service, instance.id.index, std::move(params),
+                  ProviderStart{instance.key, instance.id.service, instance.id.index, service.spec.params,
                                 std::move(env), std::move(bindings)});
   }
 

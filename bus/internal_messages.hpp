@@ -5,20 +5,24 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "bus/messages.hpp"
+#include "bus/service_spec.hpp"
 #include "bus/wire.hpp"
 
 namespace mob {
 
-// Store -> supervisor: run these instances of a service on this agent.
+// Store -> supervisor: run these instances of a service on this agent. The specs come parsed
+// (the store parses each spec text once): `spec_json` and `stable_spec_json` only say which
+// spec a version runs (two deploys may make one version number with two specs).
 struct ServiceAssignment {
   std::string name;
   std::uint64_t version = 0;
-  std::string spec_json;  // normalized spec, parsed again by the supervisor
+  std::string spec_json;  // normalized
   std::vector<std::uint32_t> instances;
   bool enabled = true;
   std::uint64_t restart_generation = 0;  // bumped by `mob-tool restart`
@@ -32,9 +36,11 @@ struct ServiceAssignment {
   // The addresses of the dependencies' instances, as the environment variables an instance
   // starts with (MOB_DB_PORT_PG, MOB_DB_ENDPOINTS_PG, ...; docs/spec.md, "Service discovery").
   std::map<std::string, std::string> dependency_env;
+  ServiceSpec spec = {};                       // of spec_json
+  std::optional<ServiceSpec> stable_spec = {};  // of stable_spec_json, when stable_instances run it
   MOB_FIELDS(name, version, spec_json, instances, enabled, restart_generation,
              dependencies_ready, waiting_reason, stable_version, stable_spec_json, stable_instances,
-             dependency_env)
+             dependency_env, spec, stable_spec)
 };
 // Store -> supervisor: this agent no longer runs the service.
 struct ServiceWithdrawn {
@@ -61,11 +67,11 @@ struct ProviderStart {
   std::string key;  // "<service>.<index>", unique on this agent
   std::string service;
   std::uint32_t index = 0;
-  std::string params_json;
+  nlohmann::json params;  // the spec's, already checked by its provider's check_params
   // Added to the instance's environment: MOB_HOST, MOB_PORT_<NAME>, the dependencies' addresses.
   std::map<std::string, std::string> env;
   std::vector<PortBinding> ports;  // a container publishes these
-  MOB_FIELDS(key, service, index, params_json, env, ports)
+  MOB_FIELDS(key, service, index, params, env, ports)
 };
 struct ProviderStop {
   std::string key;
@@ -104,24 +110,6 @@ struct ProviderLogsReply {
 };
 
 // Supervisor -> health checker: check a running instance (docs/spec.md, "checks").
-enum class CheckType : std::uint8_t { exec, tcp, http, count_ };
-struct CheckSpec {
-  std::string name;
-  CheckType type = CheckType::tcp;
-  std::string host;        // tcp, http: an IP address (the supervisor fills in the default)
-  std::uint32_t port = 0;  // tcp, http
-  std::string path;        // http
-  std::uint32_t expect_status = 0;  // http: 0 means any 2xx or 3xx
-  std::string command;     // exec: run with /bin/bash -c
-  std::uint32_t interval_ms = 0;
-  std::uint32_t timeout_ms = 0;
-  std::uint32_t failures = 0;
-  std::uint32_t successes = 0;
-  std::uint32_t grace_ms = 0;
-  bool restart_on_failure = true;
-  MOB_FIELDS(name, type, host, port, path, expect_status, command, interval_ms, timeout_ms,
-             failures, successes, grace_ms, restart_on_failure)
-};
 struct HealthWatch {
   std::string key;                   // the instance, as in ProviderStart
   std::uint64_t launch = 0;          // which start of it: a change for an older one is stale

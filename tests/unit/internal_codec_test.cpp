@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/spec.hpp"
 #include "bus/codec.hpp"
 
 namespace mob {
@@ -50,9 +51,38 @@ InstanceStatus sample_instance() {
   return status;
 }
 
+// A spec with every field set, as the store parses it.
+constexpr const char* kFullSpec = R"({"name": "web", "provider": "docker",
+    "params": {"image": "nginx", "env": {"A": "1"}, "args": ["-g", "daemon off;"]},
+    "instances": 3, "restart": {"policy": "on-failure", "max_restarts": 2, "window_s": 30,
+    "backoff_ms": 50, "backoff_max_ms": 800}, "depends_on": ["db"], "stop_timeout_s": 2.5,
+    "constraints": {"tags": {"zone": "a"}},
+    "ports": {"http": {"port": 0, "container_port": 80}},
+    "checks": [{"name": "up", "type": "http", "port": "http", "path": "/", "interval_s": 2}],
+    "update": {"max_parallel": 2, "canary": 1},
+    "on_dependency_change": "signal:SIGHUP"})";
+
+TEST(InternalCodec, AParsedSpecRoundTripsWithEveryField) {
+  auto spec = parse_spec(kFullSpec);
+  ASSERT_TRUE(spec) << spec.error().message;
+  ServiceAssignment assignment;
+  assignment.spec = *spec;
+  assignment.stable_spec = *spec;
+  assignment.stable_spec->instances = 1;
+  auto back = round_trip(assignment);
+  EXPECT_EQ(to_json(back.spec), to_json(*spec));
+  ASSERT_TRUE(back.stable_spec);
+  EXPECT_EQ(back.stable_spec->instances, 1u);
+  EXPECT_EQ(back.spec.update, spec->update);
+  EXPECT_EQ(back.spec.ports, spec->ports);
+  EXPECT_EQ(back.spec.on_dependency_change, spec->on_dependency_change);
+  EXPECT_EQ(back.spec.check_ports, spec->check_ports);
+  EXPECT_EQ(back.spec.params, spec->params);
+}
+
 TEST(InternalCodec, ServiceAssignmentRoundTrips) {
   ServiceAssignment assignment{"web", 3, R"({"name":"web"})", {0}, true, 4, false, "waiting for db",
-                               2, R"({"v":1})", {1, 2}, {{"MOB_DB_PORT_PG", "31012"}}};
+                               2, R"({"v":1})", {1, 2}, {{"MOB_DB_PORT_PG", "31012"}}, {}, std::nullopt};
   auto back = round_trip(assignment);
   EXPECT_EQ(back.name, "web");
   EXPECT_EQ(back.version, 3u);
@@ -86,10 +116,10 @@ TEST(InternalCodec, ProviderAvailabilityRoundTrips) {
 }
 
 TEST(InternalCodec, ProviderStartRoundTrips) {
-  auto back = round_trip(ProviderStart{"db.0", "db", 0, R"({"image":"postgres"})", {{"MOB_PORT_PG", "31012"}},
-                                       {{"pg", 31012, 5432}}});
+  auto params = nlohmann::json::parse(R"({"image": "postgres", "args": ["-c", "fsync=off"], "pull": false})");
+  auto back = round_trip(ProviderStart{"db.0", "db", 0, params, {{"MOB_PORT_PG", "31012"}}, {{"pg", 31012, 5432}}});
   EXPECT_EQ(back.key, "db.0");
-  EXPECT_EQ(back.params_json, R"({"image":"postgres"})");
+  EXPECT_EQ(back.params, params);
   EXPECT_EQ(back.env.at("MOB_PORT_PG"), "31012");
   ASSERT_EQ(back.ports.size(), 1u);
   EXPECT_EQ(back.ports[0].container_port, 5432u);
@@ -180,6 +210,26 @@ TEST(InternalCodec, AWireEnvelopeIsNoInternalMessage) {
   ASSERT_FALSE(decoded);
   EXPECT_EQ(decoded.error().code, Errc::malformed);
   EXPECT_FALSE(decode(encode_internal(InternalEnvelope{3, ServiceWithdrawn{"web"}})));
+}
+
+TEST(InternalCodec, ParamsThatAreNotMsgpackJsonAreRefused) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> pk(buffer);
+  ProviderStart start;
+  pk.pack_array(3);
+  pk.pack(InternalBody{start}.index());
+  pk.pack(0);
+  pk.pack_array(6);
+  pk.pack(std::string("web.0"));
+  pk.pack(std::string("web"));
+  pk.pack(0);
+  pk.pack_bin(2);
+  pk.pack_bin_body("\xc1\xc1", 2);  // never-used msgpack bytes
+  pk.pack_map(0);
+  pk.pack_array(0);
+  auto decoded = decode_internal(std::string_view(buffer.data(), buffer.size()));
+  ASSERT_FALSE(decoded);
+  EXPECT_NE(decoded.error().message.find("params"), std::string::npos) << decoded.error().message;
 }
 
 TEST(InternalCodec, AWrongFieldTypeNamesTheMessage) {

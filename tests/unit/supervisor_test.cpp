@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/actor.hpp"
+#include "agent/spec.hpp"
 
 namespace mob {
 namespace {
@@ -66,6 +67,13 @@ class SupervisorOnManualTime : public ::testing::Test {
 
   void turn() { loop_->turn(0ms); }
 
+  // Sends the supervisor `assignment` with its specs parsed, as the store does.
+  void assign(ServiceAssignment assignment) {
+    assignment.spec = *parse_spec(assignment.spec_json);
+    if (!assignment.stable_instances.empty()) assignment.stable_spec = *parse_spec(assignment.stable_spec_json);
+    send_internal(store_, std::move(assignment));
+  }
+
   // The worker reports that the process started and exited with code 1.
   void start_and_fail() {
     send_internal(worker_, ProviderEvent{"web.0", ProviderEventKind::started, 4242, -1, 0, ""});
@@ -82,7 +90,7 @@ class SupervisorOnManualTime : public ::testing::Test {
 };
 
 TEST_F(SupervisorOnManualTime, RestartBackoffDoublesUpToItsMaximumThenGivesUp) {
-  send_internal(store_, ServiceAssignment{"web", 1, kFailingSpec, {0}, true, 0, true, "", 0, "", {}, {}});
+  assign(ServiceAssignment{"web", 1, kFailingSpec, {0}, true, 0, true, "", 0, "", {}, {}});
   turn();
   ASSERT_EQ(starts(), 1u);
 
@@ -121,7 +129,7 @@ TEST_F(SupervisorOnManualTime, RestartBackoffDoublesUpToItsMaximumThenGivesUp) {
 }
 
 TEST_F(SupervisorOnManualTime, TheBudgetComesBackOnceTheWindowHasPassed) {
-  send_internal(store_, ServiceAssignment{"web", 1, kFailingSpec, {0}, true, 0, true, "", 0, "", {}, {}});
+  assign(ServiceAssignment{"web", 1, kFailingSpec, {0}, true, 0, true, "", 0, "", {}, {}});
   turn();
   ASSERT_EQ(starts(), 1u);
   start_and_fail();
@@ -149,7 +157,7 @@ TEST_F(SupervisorOnManualTime, ARollingUpdateRestartsOnlyTheMovedInstancesAndARe
       started += std::holds_alternative<ProviderStart>(body);
     }
   };
-  send_internal(store_, ServiceAssignment{"web", 1, v1, {0, 1}, true, 0, true, "", 0, "", {}, {}});
+  assign(ServiceAssignment{"web", 1, v1, {0, 1}, true, 0, true, "", 0, "", {}, {}});
   turn();
   ASSERT_EQ(starts(), 2u);
   for (const char* key : {"web.0", "web.1"}) send_internal(worker_, ProviderEvent{key, ProviderEventKind::started, 10, -1, 0, ""});
@@ -157,7 +165,7 @@ TEST_F(SupervisorOnManualTime, ARollingUpdateRestartsOnlyTheMovedInstancesAndARe
   drain(store_);
 
   // Version 2 deployed with a rollout: nothing moved yet, both run version 1.
-  send_internal(store_, ServiceAssignment{"web", 2, v2, {}, true, 0, true, "", 1, v1, {0, 1}, {}});
+  assign(ServiceAssignment{"web", 2, v2, {}, true, 0, true, "", 1, v1, {0, 1}, {}});
   turn();
   std::vector<std::string> stopped;
   std::size_t started = 0;
@@ -166,7 +174,7 @@ TEST_F(SupervisorOnManualTime, ARollingUpdateRestartsOnlyTheMovedInstancesAndARe
   EXPECT_EQ(started, 0u);
 
   // The owner moves web/0: it alone restarts, from version 2.
-  send_internal(store_, ServiceAssignment{"web", 2, v2, {0}, true, 0, true, "", 1, v1, {1}, {}});
+  assign(ServiceAssignment{"web", 2, v2, {0}, true, 0, true, "", 1, v1, {1}, {}});
   turn();
   stops(stopped, started);
   EXPECT_EQ(stopped, std::vector<std::string>{"web.0"});
@@ -175,13 +183,13 @@ TEST_F(SupervisorOnManualTime, ARollingUpdateRestartsOnlyTheMovedInstancesAndARe
   std::vector<InternalBody> to_worker = drain(worker_);
   ASSERT_EQ(to_worker.size(), 1u);
   ASSERT_TRUE(std::holds_alternative<ProviderStart>(to_worker[0]));
-  EXPECT_NE(std::get<ProviderStart>(to_worker[0]).params_json.find("sleep 2"), std::string::npos);
+  EXPECT_NE(std::get<ProviderStart>(to_worker[0]).params.at("command").get<std::string>().find("sleep 2"), std::string::npos);
   send_internal(worker_, ProviderEvent{"web.0", ProviderEventKind::started, 11, -1, 0, ""});
   turn();
 
   // Reverted: version 3 holds version 1's spec; web/1 (launched from version 1) carries on,
   // web/0 (version 2) starts from it again.
-  send_internal(store_, ServiceAssignment{"web", 3, v1, {0, 1}, true, 0, true, "", 1, "", {}, {}});
+  assign(ServiceAssignment{"web", 3, v1, {0, 1}, true, 0, true, "", 1, "", {}, {}});
   turn();
   stopped.clear();
   stops(stopped, started);
@@ -205,7 +213,7 @@ std::string web_spec(const std::string& on_change) {
 }
 
 TEST_F(SupervisorOnManualTime, AnInstanceStartsWithItsPortsAndReportsWhereItListens) {
-  send_internal(store_, ServiceAssignment{"db", 1, kDb, {0, 1}, true, 0, true, "", 0, "", {}, {}});
+  assign(ServiceAssignment{"db", 1, kDb, {0, 1}, true, 0, true, "", 0, "", {}, {}});
   turn();
   std::vector<ProviderStart> started;
   for (auto& body : drain(worker_))
@@ -236,7 +244,7 @@ TEST_F(SupervisorOnManualTime, AnInstanceStartsWithItsPortsAndReportsWhereItList
 
 TEST_F(SupervisorOnManualTime, AFixedPortInUseOnTheMachineFailsTheInstanceNamingPortAndAgent) {
   busy_ports_.insert(9100);
-  send_internal(store_, ServiceAssignment{"db", 1, kDb, {0}, true, 0, true, "", 0, "", {}, {}});
+  assign(ServiceAssignment{"db", 1, kDb, {0}, true, 0, true, "", 0, "", {}, {}});
   turn();
   EXPECT_EQ(starts(), 0u);
   std::optional<InstanceStatus> report;
@@ -255,7 +263,7 @@ class DependencyChanges : public SupervisorOnManualTime {
  protected:
   // web/0 runs, started with db at `address`; the worker's messages since are drained.
   void run_web(const std::string& on_change, const std::string& port) {
-    send_internal(store_, ServiceAssignment{"web", 1, web_spec(on_change), {0}, true, 0, true, "", 0, "", {},
+    assign(ServiceAssignment{"web", 1, web_spec(on_change), {0}, true, 0, true, "", 0, "", {},
                                         {{"MOB_DB_HOST", "10.0.0.6"}, {"MOB_DB_PORT_PG", port}}});
     turn();
     auto to_worker = drain(worker_);
@@ -268,7 +276,7 @@ class DependencyChanges : public SupervisorOnManualTime {
     drain(store_);
   }
   void db_moves_to(const std::string& port, bool ready = true) {
-    send_internal(store_, ServiceAssignment{"web", 1, web_spec(on_change_), {0}, true, 0, ready, "", 0, "", {},
+    assign(ServiceAssignment{"web", 1, web_spec(on_change_), {0}, true, 0, ready, "", 0, "", {},
                                         {{"MOB_DB_HOST", "10.0.0.7"}, {"MOB_DB_PORT_PG", port}}});
     turn();
   }
@@ -314,9 +322,26 @@ TEST_F(DependencyChanges, NoneLeavesTheInstanceAlone) {
 
 TEST_F(DependencyChanges, WhileTheDependencyServesNowhereTheDependentCarriesOn) {
   run_web("", "12001");
-  send_internal(store_, ServiceAssignment{"web", 1, web_spec(""), {0}, true, 0, false, "waiting", 0, "", {}, {}});
+  assign(ServiceAssignment{"web", 1, web_spec(""), {0}, true, 0, false, "waiting", 0, "", {}, {}});
   turn();
   EXPECT_TRUE(drain(worker_).empty()) << "no address to give it: it keeps the one it has";
+}
+
+// The supervisor runs what the store parsed: it never parses a spec's text, which only says
+// which spec a version runs.
+TEST_F(SupervisorOnManualTime, RunsTheParsedSpecOfItsAssignmentWithoutParsingTheText) {
+  ServiceAssignment assignment{"web", 1, "the text of version 1, never parsed here", {0}, true, 0, true, "", 0, "", {}, {}};
+  assignment.spec = *parse_spec(R"({"name": "web", "provider": "bash", "params": {"command": "sleep 60"}})");
+  send_internal(store_, std::move(assignment));
+  turn();
+  auto to_worker = drain(worker_);
+  ASSERT_EQ(to_worker.size(), 1u);
+  const auto& start = std::get<ProviderStart>(to_worker[0]);
+  EXPECT_EQ(start.key, "web.0");
+  EXPECT_EQ(start.params.at("command"), "sleep 60") << "the params go to the worker as a JSON value";
+  auto report = last_report();
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->state, InstanceState::starting);
 }
 
 }  // namespace
