@@ -94,18 +94,17 @@ Pipe make_pipe(zmq::context_t& context, std::string_view name) {
   return pipe;
 }
 
-bool send_routed(zmq::socket_t& socket, std::string_view route, const Envelope& envelope) {
-  std::string payload = encode(envelope);
-  // Pipes have no high-water mark, so this never drops while the other end lives; once the
-  // other end's thread has ended, the message is dropped instead of blocking forever.
-  return send_frames(socket, {route, payload}, /*dont_wait=*/true);
-}
+namespace {
 
-bool send_control(zmq::socket_t& socket, const ControlBody& body) {
-  return send_frames(socket, {encode_control(body)}, /*dont_wait=*/true);
-}
+// The message of two frames, [route, payload], that a control-only pipe does not decode.
+struct NotControl {};
 
-std::optional<PipeMessage> receive_any(zmq::socket_t& socket) {
+// The next message on a pipe: one frame as a control message, two ([route, payload]) as
+// `decode_two` reads them. What does not decode is a bug: logged and dropped.
+template <class Two, class DecodeTwo>
+std::optional<std::variant<Two, ControlBody>> receive_next(zmq::socket_t& socket, std::string_view kind,
+                                                           DecodeTwo decode_two) {
+  using Next = std::variant<Two, ControlBody>;
   while (true) {
     auto frames = recv_frames(socket, /*dont_wait=*/true);
     if (!frames) return std::nullopt;
@@ -115,35 +114,78 @@ std::optional<PipeMessage> receive_any(zmq::socket_t& socket) {
         log::error("actor", "dropped a control message: ", control.error().message);
         continue;
       }
-      return PipeMessage{std::move(*control)};
+      return Next{std::in_place_index<1>, std::move(*control)};
     }
     if (frames->size() != 2) {
-      log::error("actor", "dropped an internal message of ", frames->size(), " frames");
+      log::error("actor", "dropped ", kind, " of ", frames->size(), " frames");
       continue;
     }
-    auto envelope = decode((*frames)[1], SIZE_MAX);
-    if (!envelope) {
-      log::error("actor", "dropped an internal message: ", envelope.error().message);
+    auto decoded = decode_two(std::move((*frames)[0]), (*frames)[1]);
+    if (!decoded) {
+      log::error("actor", "dropped ", kind, ": ", decoded.error().message);
       continue;
     }
-    return PipeMessage{Routed{std::move((*frames)[0]), std::move(*envelope)}};
+    return Next{std::in_place_index<0>, std::move(*decoded)};
   }
 }
 
+Result<Routed> decode_routed(std::string route, std::string_view payload) {
+  auto envelope = decode(payload, SIZE_MAX);
+  if (!envelope) return std::unexpected(envelope.error());
+  return Routed{std::move(route), std::move(*envelope)};
+}
+
+Result<InternalMessage> decode_internal_message(std::string route, std::string_view payload) {
+  auto envelope = decode_internal(payload);
+  if (!envelope) return std::unexpected(envelope.error());
+  return InternalMessage{std::move(route), std::move(*envelope)};
+}
+
+Result<NotControl> skip(std::string, std::string_view) { return NotControl{}; }
+
+}  // namespace
+
+// Pipes have no high-water mark, so a send never drops while the other end lives; once the
+// other end's thread has ended, the message is dropped instead of blocking forever.
+bool send_routed(zmq::socket_t& socket, std::string_view route, const Envelope& envelope) {
+  return send_frames(socket, {route, encode(envelope)}, /*dont_wait=*/true);
+}
+
+bool send_internal(zmq::socket_t& socket, InternalBody body, std::string_view route, std::uint64_t request_id) {
+  return send_frames(socket, {route, encode_internal(InternalEnvelope{request_id, std::move(body)})},
+                     /*dont_wait=*/true);
+}
+
+bool send_control(zmq::socket_t& socket, const ControlBody& body) {
+  return send_frames(socket, {encode_control(body)}, /*dont_wait=*/true);
+}
+
+std::optional<PipeMessage> receive_any(zmq::socket_t& socket) {
+  return receive_next<InternalMessage>(socket, "an internal message", decode_internal_message);
+}
+
 std::optional<ControlBody> receive_control(zmq::socket_t& socket) {
-  while (auto message = receive_any(socket)) {
+  while (auto message = receive_next<NotControl>(socket, "a message", skip)) {
     if (auto* control = std::get_if<ControlBody>(&*message)) return std::move(*control);
-    log::error("actor", "dropped ", type_name(std::get<Routed>(*message).envelope.body),
-               " on a pipe for control messages only");
+    log::error("actor", "dropped a message of two frames on a pipe for control messages only");
+  }
+  return std::nullopt;
+}
+
+std::optional<InternalMessage> receive_internal(zmq::socket_t& socket) {
+  while (auto message = receive_any(socket)) {
+    if (auto* internal = std::get_if<InternalMessage>(&*message)) return std::move(*internal);
+    log::error("actor", "dropped ", control_name(std::get<ControlBody>(*message)),
+               " on a pipe for internal messages only");
   }
   return std::nullopt;
 }
 
 std::optional<Routed> receive_routed(zmq::socket_t& socket) {
-  while (auto message = receive_any(socket)) {
+  while (auto message = receive_next<Routed>(socket, "a wire message", decode_routed)) {
     if (auto* routed = std::get_if<Routed>(&*message)) return std::move(*routed);
     log::error("actor", "dropped ", control_name(std::get<ControlBody>(*message)),
-               " on a pipe for routed messages only");
+               " on a pipe for wire messages only");
   }
   return std::nullopt;
 }
@@ -168,7 +210,7 @@ Result<void> ask_actor(zmq::socket_t& control, std::string_view actor, ControlBo
     if (limits.also_poll_fd >= 0 && (items[1].revents & ZMQ_POLLIN) && limits.on_fd_readable)
       limits.on_fd_readable();
     // Other messages (a worker's events on its pipe to the supervisor) are not the answer.
-    while (auto reply = receive_any(control))
+    while (auto reply = receive_next<NotControl>(control, "a message", skip))
       if (const auto* body = std::get_if<ControlBody>(&*reply); body && is_reply(*body)) return {};
     if (dead()) return gone();
     if (time.steady_now() >= deadline) {

@@ -21,6 +21,7 @@
 #include "agent/control.hpp"
 #include "bus/codec.hpp"
 #include "bus/error.hpp"
+#include "bus/internal_codec.hpp"
 
 namespace mob {
 
@@ -88,26 +89,47 @@ struct Pipe {
 };
 Pipe make_pipe(zmq::context_t& context, std::string_view name);
 
-// A message on a pipe: `route` is the client identity a reply must reach (empty when the
-// message is internal); actors pass it back untouched. Two frames: [route, envelope].
+// Three kinds of pipes, each typed by what it carries besides control messages (one frame,
+// agent/control.hpp): wire pipes carry wire messages (bus/messages.hpp) that the I/O actor
+// forwards or answers (io <-> store, io <-> supervisor, metrics <-> store); internal pipes
+// carry internal messages (bus/internal_messages.hpp) between the store, the supervisor, the
+// provider workers and the health checker; control pipes carry control messages only. A
+// message of the wrong kind for its pipe is a bug: logged and dropped.
+
+// A wire message on a pipe: `route` is the client identity a reply must reach (empty when
+// there is none); actors pass it back untouched. Two frames: [route, envelope].
 struct Routed {
   std::string route;
   Envelope envelope;
 };
 
-// A control message (agent/control.hpp) is one frame on a pipe, so a pipe that carries
-// both (supervisor <-> provider workers, supervisor <-> health checker) tells them apart;
-// the control pipes between main and the actors carry control messages only.
+// An internal message on a pipe: `route` and the envelope's request id are those of the
+// client request it serves (a logs request's, forwarded to a provider worker and back), else
+// empty and 0. Two frames: [route, internal envelope].
+struct InternalMessage {
+  std::string route;
+  InternalEnvelope envelope;
+};
+
+// A control message (agent/control.hpp) is one frame on a pipe, so an internal pipe that
+// carries both (supervisor <-> provider workers, supervisor <-> health checker) tells them
+// apart; the control pipes between main and the actors carry control messages only.
 bool send_control(zmq::socket_t& socket, const ControlBody& body);
 // Next control message on a control-only pipe; nullopt when nothing waits. Anything else
 // there is a bug: logged and dropped.
 std::optional<ControlBody> receive_control(zmq::socket_t& socket);
-// Next message on a pipe that carries both kinds.
-using PipeMessage = std::variant<Routed, ControlBody>;
+// Next message on an internal pipe, internal or control.
+using PipeMessage = std::variant<InternalMessage, ControlBody>;
 std::optional<PipeMessage> receive_any(zmq::socket_t& socket);
+// Next internal message on an internal pipe that carries no control message (store <->
+// supervisor).
+std::optional<InternalMessage> receive_internal(zmq::socket_t& socket);
 
 bool send_routed(zmq::socket_t& socket, std::string_view route, const Envelope& envelope);
+bool send_internal(zmq::socket_t& socket, InternalBody body, std::string_view route = {},
+                   std::uint64_t request_id = 0);
 
+// Sends a wire message on a wire pipe.
 template <class Message>
 bool send_body(zmq::socket_t& socket, Message message, std::string_view route = {},
                std::uint64_t request_id = 0) {
@@ -120,8 +142,12 @@ template <class Message>
 bool reply_to(zmq::socket_t& socket, const Routed& request, Message message) {
   return send_body(socket, std::move(message), request.route, request.envelope.request_id);
 }
+template <class Message>
+bool reply_to(zmq::socket_t& socket, const InternalMessage& request, Message message) {
+  return send_internal(socket, InternalBody{std::move(message)}, request.route, request.envelope.request_id);
+}
 
-// Next message on a pipe; nullopt when nothing waits. Pipes carry only trusted, well-formed
+// Next message on a wire pipe; nullopt when nothing waits. Pipes carry only trusted, well-formed
 // messages, so a decode failure here is a bug: it is logged and the message dropped.
 std::optional<Routed> receive_routed(zmq::socket_t& socket);
 
@@ -175,15 +201,18 @@ class StepGuard {
   std::uint64_t unlogged_ = 0;
 };
 
-// Handles every message waiting on a pipe that carries both kinds, each as one guarded step
-// named after its type: control messages with `on_control`, the others with `on_routed`.
-template <class OnControl, class OnRouted>
-void handle_waiting(zmq::socket_t& socket, StepGuard& guard, OnControl&& on_control, OnRouted&& on_routed) {
+// Handles every message waiting on an internal pipe that carries control messages too, each
+// as one guarded step named after its type: control messages with `on_control`, the others
+// with `on_internal`.
+template <class OnControl, class OnInternal>
+void handle_waiting(zmq::socket_t& socket, StepGuard& guard, OnControl&& on_control, OnInternal&& on_internal) {
   while (auto message = receive_any(socket)) {
-    if (const auto* control = std::get_if<ControlBody>(&*message))
+    if (const auto* control = std::get_if<ControlBody>(&*message)) {
       guard.run(control_name(*control), [&] { on_control(*control); });
-    else
-      guard.run(type_name(std::get<Routed>(*message).envelope.body), [&] { on_routed(std::get<Routed>(*message)); });
+    } else {
+      const auto& internal = std::get<InternalMessage>(*message);
+      guard.run(internal_name(internal.envelope.body), [&] { on_internal(internal); });
+    }
   }
 }
 

@@ -245,7 +245,7 @@ Result<ClientWrite<DeployReply>> deploy_version(const CommandView& view, const D
   record_version(view, existing, entry, rollback_of);
   DeployReply reply{entry.name, entry.generation, created, spec_identity(entry.spec_json),
                     std::string(view.self), entry.stamp.hlc};
-  return ClientWrite<DeployReply>{std::move(entry), std::move(reply), !spec.depends_on.empty()};
+  return ClientWrite<DeployReply>{std::move(entry), std::move(reply), std::move(*parsed)};
 }
 
 }  // namespace
@@ -260,6 +260,7 @@ Result<ClientWrite<ControlReply>> decide_control(const CommandView& view, const 
     return fail(Errc::not_found,
                 "service \"" + request.service + "\" is not deployed (mob-tool status lists the services)");
   ServiceEntry entry = *existing;
+  std::optional<ServiceSpec> new_spec;  // scale's
   switch (request.action) {
     case ControlAction::stop: entry.enabled = false; break;
     case ControlAction::start:
@@ -303,6 +304,7 @@ Result<ClientWrite<ControlReply>> decide_control(const CommandView& view, const 
       ServiceSpec scaled = *own;
       scaled.instances = request.instances;
       entry.spec_json = to_json(scaled).dump();
+      new_spec = std::move(scaled);
       ++entry.generation;
       break;
     }
@@ -312,7 +314,7 @@ Result<ClientWrite<ControlReply>> decide_control(const CommandView& view, const 
   entry.write_id = request.write_id;
   if (entry.generation != existing->generation) record_version(view, existing, entry, 0);
   ControlReply reply{request.service, entry.generation};
-  return ClientWrite<ControlReply>{std::move(entry), std::move(reply)};
+  return ClientWrite<ControlReply>{std::move(entry), std::move(reply), std::move(new_spec)};
 }
 
 Result<StatusReply> service_statuses(const CommandView& view, const StatusRequest& request,

@@ -34,12 +34,14 @@ struct CommandView {
 };
 
 // A client write decided: the record to keep, then `reply` once it is kept; or, for a retry
-// of a write the state already holds (its write id is on the record), `reply` alone.
+// of a write the state already holds (its write id is on the record), `reply` alone. A write
+// of a new spec (a deploy, a scale) hands over that spec parsed (`spec`, of entry->spec_json):
+// the store keeps it and never parses that text again.
 template <class Reply>
 struct ClientWrite {
   std::optional<ServiceEntry> entry;
   Reply reply;
-  bool depends = false;  // the spec written names dependencies (depends_on)
+  std::optional<ServiceSpec> spec = {};
 };
 
 // A new version of a service (or its first). `stamp` is called once, for the write only.

@@ -155,7 +155,7 @@ class HealthChecker {
       });
       handle_waiting(
           supervisor_, guard_, [&](const ControlBody& control) { handle_control(control); },
-          [&](const Routed& message) { handle(message); });
+          [&](const InternalMessage& message) { handle(message); });
       if (finished_) break;
       guard_.run("a round of checks", [&] { finish_and_start(); });
     }
@@ -170,8 +170,8 @@ class HealthChecker {
     return deadline;
   }
 
-  void handle(const Routed& message) {
-    const Body& body = message.envelope.body;
+  void handle(const InternalMessage& message) {
+    const InternalBody& body = message.envelope.body;
     if (const auto* watch = std::get_if<HealthWatch>(&body)) {
       unwatch(watch->key);
       auto now = time_.steady_now();
@@ -277,7 +277,7 @@ class HealthChecker {
     if (change->health == Health::unhealthy || change->health == Health::healthy)
       log::info(kLog, log::about_instance(watched.watch.key), watched.watch.key, " ", to_string(change->health), ": ",
                 watched.tracker.describe(change->decided_by));
-    send_body(supervisor_, std::move(message));
+    send_internal(supervisor_, std::move(message));
   }
 
   Probe start(const HealthWatch& watch, const CheckSpec& check, Clock::time_point now) {
@@ -287,7 +287,7 @@ class HealthChecker {
     probe.deadline = now + std::chrono::milliseconds(check.timeout_ms);
     if (check.type == CheckType::exec && watch.exec_in_provider) {
       probe.token = next_token_++;
-      send_body(supervisor_, ProviderExecCheck{probe.token, watch.key, check.command, check.timeout_ms});
+      send_internal(supervisor_, ProviderExecCheck{probe.token, watch.key, check.command, check.timeout_ms});
       return probe;
     }
     if (check.type == CheckType::exec) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "bus/internal_messages.hpp"
 #include "bus/messages.hpp"
 
 namespace mob {

@@ -21,7 +21,8 @@ bool is_live(InstanceState state) { return state == InstanceState::running || st
 
 LocalAssignments::Changes LocalAssignments::update(const ClusterState& state, const std::vector<std::string>& targets,
                                                    bool everything, const std::string& self, bool runs_nothing,
-                                                   const SpecOf& spec_of, Clock::time_point now) {
+                                                   const SpecOf& spec_of, const SpecOf& stable_spec_of,
+                                                   Clock::time_point now) {
   Changes changes;
   for (const auto& name : targets) {
     const ServiceEntry* service = state.service(name);
@@ -71,7 +72,11 @@ LocalAssignments::Changes LocalAssignments::update(const ClusterState& state, co
                                  stable_indices.empty() ? std::string() : service->stable_spec_json,
                                  stable_indices, dependency_env(state, *spec)};
     if (sent != sent_.end() && same_assignment(sent->second, assignment)) continue;
+    const ServiceSpec* stable = stable_indices.empty() ? nullptr : stable_spec_of(*service);
+    if (!stable_indices.empty() && !stable) continue;  // its spec does not parse (logged)
     sent_[name] = assignment;
+    assignment.spec = *spec;
+    if (stable) assignment.stable_spec = *stable;
     changes.to_supervisor.emplace_back(std::move(assignment));
   }
   if (everything) {

@@ -11,6 +11,7 @@
 
 #include "agent/cluster_state.hpp"
 #include "agent/scheduling.hpp"
+#include "bus/internal_messages.hpp"
 #include "bus/messages.hpp"
 
 namespace mob {
@@ -22,15 +23,18 @@ class LocalAssignments {
   using Clock = std::chrono::steady_clock;
 
   struct Changes {
-    std::vector<Body> to_supervisor;   // ServiceAssignment or ServiceWithdrawn, in order
+    std::vector<InternalBody> to_supervisor;   // ServiceAssignment or ServiceWithdrawn, in order
     std::vector<InstanceEntry> stale;  // this agent's records to tombstone: removed, unstamped
   };
 
   // Looks at the services in `targets` (and, with `everything`, forgets those the state no
   // longer holds at all). `runs_nothing`: this agent follows the network no longer (its
-  // clock is off), so every assignment it holds is emptied.
+  // clock is off), so every assignment it holds is emptied. The assignments carry the specs
+  // parsed: `spec_of` a record's current one, `stable_spec_of` its stable one (during a
+  // rollout), so that the supervisor parses none.
   Changes update(const ClusterState& state, const std::vector<std::string>& targets, bool everything,
-                 const std::string& self, bool runs_nothing, const SpecOf& spec_of, Clock::time_point now);
+                 const std::string& self, bool runs_nothing, const SpecOf& spec_of, const SpecOf& stable_spec_of,
+                 Clock::time_point now);
 
   // Instances the supervisor was last told to run (the load this agent advertises).
   std::size_t local_instances() const { return local_instances_; }
@@ -41,7 +45,8 @@ class LocalAssignments {
   std::vector<InstanceEntry> stale_instances(const ClusterState& state, const std::vector<std::string>& targets,
                                              const std::string& self) const;
 
-  std::map<std::string, ServiceAssignment> sent_;       // by service: what the supervisor holds
+  // By service: what the supervisor holds (without the parsed specs: the texts say which).
+  std::map<std::string, ServiceAssignment> sent_;
   std::map<std::string, Clock::time_point> handovers_;  // by assignment key: since when
   std::size_t local_instances_ = 0;
 };

@@ -31,10 +31,10 @@ class Worker {
       poll_sockets(items.data(), items.size(), poll_wait(time_, deadline));
       handle_waiting(
           supervisor_, guard_, [&](const ControlBody& control) { handle_control(control); },
-          [&](const Routed& message) { handle(message); });
+          [&](const InternalMessage& message) { handle(message); });
       guard_.run("the provider's events", [&] {
-        for (auto& event : provider_->poll()) send_body(supervisor_, std::move(event));
-        for (auto& result : provider_->take_exec_results()) send_body(supervisor_, std::move(result));
+        for (auto& event : provider_->poll()) send_internal(supervisor_, std::move(event));
+        for (auto& result : provider_->take_exec_results()) send_internal(supervisor_, std::move(result));
       });
     }
   }
@@ -47,15 +47,13 @@ class Worker {
     bool available = provider_->available();
     if (reported_available_ == available) return;
     reported_available_ = available;
-    send_body(supervisor_, ProviderAvailability{name_, available});
+    send_internal(supervisor_, ProviderAvailability{name_, available});
   }
 
-  void handle(const Routed& message) {
-    const Body& body = message.envelope.body;
+  void handle(const InternalMessage& message) {
+    const InternalBody& body = message.envelope.body;
     if (const auto* start = std::get_if<ProviderStart>(&body)) {
-      LaunchRequest request{start->key, start->service, start->index,
-                            nlohmann::json::parse(start->params_json, nullptr, false), start->env,
-                            start->ports};
+      LaunchRequest request{start->key, start->service, start->index, start->params, start->env, start->ports};
       provider_->start(request);
     } else if (const auto* signal = std::get_if<ProviderSignal>(&body)) {
       provider_->signal(signal->key, signal->signal);
@@ -75,7 +73,7 @@ class Worker {
   void handle_control(const ControlBody& body) {
     if (const auto* shutdown = std::get_if<ShutdownRequest>(&body)) {
       provider_->stop_all(shutdown->now ? std::chrono::milliseconds(0) : std::chrono::seconds(2));
-      for (auto& event : provider_->poll()) send_body(supervisor_, std::move(event));
+      for (auto& event : provider_->poll()) send_internal(supervisor_, std::move(event));
       send_control(supervisor_, ShutdownDone{});
       finished_ = true;
     }

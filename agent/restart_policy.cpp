@@ -9,6 +9,7 @@ std::string_view to_string(RestartPolicy policy) {
     case RestartPolicy::always: return "always";
     case RestartPolicy::on_failure: return "on-failure";
     case RestartPolicy::never: return "never";
+    case RestartPolicy::count_: break;
   }
   return "always";
 }
@@ -25,6 +26,7 @@ bool wants_restart(RestartPolicy policy, const ExitOutcome& outcome) {
     case RestartPolicy::on_failure:
       return outcome.start_failed || outcome.signal != 0 || outcome.exit_code != 0;
     case RestartPolicy::never: return false;
+    case RestartPolicy::count_: break;
   }
   return false;
 }

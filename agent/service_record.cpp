@@ -1,37 +1,64 @@
 #include "agent/service_record.hpp"
 
+#include <string_view>
+#include <utility>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 namespace mob {
+
+namespace {
+
+std::string dumped(const nlohmann::json& doc) { return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+// A member whose value is JSON text: its key and that text (empty: null).
+using RawMember = std::pair<std::string_view, std::string_view>;
+
+// `doc`, a JSON object, written out with `raw` members added: their values are JSON texts
+// spliced in as they are (a spec's normalized text, checked JSON), never parsed to be written.
+std::string with_raw_members(const nlohmann::json& doc, const std::vector<RawMember>& raw) {
+  std::string text = dumped(doc);
+  text.pop_back();  // the closing brace
+  for (const auto& [key, value] : raw) {
+    if (text.size() > 1) text += ',';
+    text += '"';
+    text += key;
+    text += "\":";
+    text += value.empty() ? std::string_view("null") : value;
+  }
+  text += '}';
+  return text;
+}
+
+}  // namespace
 
 std::string service_record_text(const ServiceEntry& entry) {
   nlohmann::json doc = {{"generation", entry.generation},
                         {"enabled", entry.enabled},
                         {"restart_generation", entry.restart_generation},
                         {"removed", entry.removed},
-                        {"stamp", {{"hlc", entry.stamp.hlc}, {"origin", entry.stamp.origin}}},
-                        {"spec", nlohmann::json::parse(entry.spec_json, nullptr, false)}};
+                        {"stamp", {{"hlc", entry.stamp.hlc}, {"origin", entry.stamp.origin}}}};
   if (!entry.write_id.empty()) doc["write_id"] = entry.write_id;
-  if (entry.stable_generation != 0) {
-    doc["stable_generation"] = entry.stable_generation;
-    doc["stable_spec"] = nlohmann::json::parse(entry.stable_spec_json, nullptr, false);
-  }
+  if (entry.stable_generation != 0) doc["stable_generation"] = entry.stable_generation;
   if (!entry.rollout.empty()) doc["rollout"] = entry.rollout;
-  if (!entry.history.empty()) {
-    auto& versions = doc["history"] = nlohmann::json::array();
-    for (const auto& version : entry.history) {
-      nlohmann::json kept = {{"version", version.version},
-                             {"time_ms", version.time_ms},
-                             {"through", version.through},
-                             {"spec", nlohmann::json::parse(version.spec_json, nullptr, false)},
-                             {"outcome", version.outcome}};
-      if (version.rollback_of != 0) kept["rollback_of"] = version.rollback_of;
-      versions.push_back(std::move(kept));
-    }
-  }
   if (entry.canaries != 0) doc["canaries"] = entry.canaries;
   if (entry.promoted) doc["promoted"] = true;
-  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::vector<RawMember> raw = {{"spec", entry.spec_json}};
+  if (entry.stable_generation != 0) raw.emplace_back("stable_spec", entry.stable_spec_json);
+  std::string history = "[";
+  for (const auto& version : entry.history) {
+    nlohmann::json kept = {{"version", version.version},
+                           {"time_ms", version.time_ms},
+                           {"through", version.through},
+                           {"outcome", version.outcome}};
+    if (version.rollback_of != 0) kept["rollback_of"] = version.rollback_of;
+    if (history.size() > 1) history += ',';
+    history += with_raw_members(kept, {{"spec", version.spec_json}});
+  }
+  history += ']';
+  if (!entry.history.empty()) raw.emplace_back("history", history);
+  return with_raw_members(doc, raw);
 }
 
 Result<ServiceEntry> parse_service_record(const std::string& text) {

@@ -19,8 +19,9 @@ namespace mob {
 // a status reply loop over 2^32 instances.
 inline constexpr SpecLimits kAnySpecFromThePeers{SIZE_MAX, kMaxInstanceIndex};
 
-// The JSON text kept for `entry`. A spec from a peer may hold bytes that are not UTF-8:
-// they are replaced, never thrown on.
+// The JSON text kept for `entry`. Its specs go in as the texts they are (JSON this agent
+// normalized, or the door checked), never parsed again to be written; in the other fields,
+// bytes that are not UTF-8 are replaced, never thrown on.
 std::string service_record_text(const ServiceEntry& entry);
 
 // The entry a kept record holds; Errc::malformed (or the spec's own error) when the text is

@@ -29,6 +29,7 @@
 #include "agent/scheduling.hpp"
 #include "agent/service_archive.hpp"
 #include "agent/service_record.hpp"
+#include "agent/spec_cache.hpp"
 #include "agent/store_transport.hpp"
 #include "agent/time_source.hpp"
 #include "bus/log.hpp"
@@ -166,7 +167,7 @@ class Store {
     commit_deploys();
     handle_request(request);
   }
-  void on_supervisor(const Routed& message) {
+  void on_supervisor(const InternalBody& message) {
     commit_deploys();
     handle_supervisor(message);
   }
@@ -199,6 +200,7 @@ class Store {
   // When after_inputs() has something to do next, at the latest.
   Clock::time_point deadline() const { return next_deadline(); }
   bool stopping() const { return stopping_; }
+  std::uint64_t specs_parsed() const { return specs_.parses(); }
   // The last words before the thread ends: what is unsaved goes to disk, queued gossip out.
   void finish() {
     commit_deploys();
@@ -351,6 +353,7 @@ class Store {
     counter("mob_members_declared_failed_total", "Times this agent declared a suspect member failed.",
             counters_.declared_failed);
     counter("mob_events_published_total", "Events this agent published on its PUB socket.", counters_.events_published);
+    counter("mob_specs_parsed_total", "Spec texts this agent's store parsed (each version's once).", specs_.parses());
     out.family("mob_sync_received_messages_total", Exposition::Type::counter,
                "Anti-entropy replies and pushes (SyncReply, SyncPush, JoinReply) this agent received on its links to peers.");
     out.sample("mob_sync_received_messages_total", static_cast<double>(counters_.sync_messages_received));
@@ -648,7 +651,7 @@ class Store {
       publish_change(entry, before);
       changed.services.push_back(entry);
       mark_dirty_with_dependents(entry.name);
-      specs_.erase(entry.name);
+      specs_.changed(entry);
       index_dependencies(entry);
       persist(entry);
     }
@@ -889,16 +892,7 @@ class Store {
     else net_.reply(request, ErrorReply{result.error().code, result.error().message});
   }
 
-  const ServiceSpec* spec_of(const ServiceEntry& entry) {
-    auto cached = specs_.find(entry.name);
-    if (cached != specs_.end()) return &cached->second;
-    auto spec = parse_spec(entry.spec_json, kAnySpecFromThePeers);
-    if (!spec) {
-      log::error(kLog, log::about_service(entry.name), "cannot parse the spec of ", entry.name, ": ", spec.error().message);
-      return nullptr;
-    }
-    return &specs_.emplace(entry.name, std::move(*spec)).first->second;
-  }
+  const ServiceSpec* spec_of(const ServiceEntry& entry) { return specs_.current(entry); }
 
   // The view the client commands (agent/client_commands.hpp) decide from; `refusal` (from
   // write_refusal()) must outlive it.
@@ -922,8 +916,18 @@ class Store {
     if (!write) return std::unexpected(write.error());
     if (!write->entry) return std::move(write->reply);
     if (auto kept = keep_before_applying(*write->entry); !kept) return std::unexpected(kept.error());
-    apply_kept(*write->entry);
+    apply_kept_with_spec(*write->entry, std::move(write->spec));
     return recent_writes_.remember(write_id, std::move(write->reply), time_.steady_now());
+  }
+
+  // Applies a kept client write with the spec it parsed, if any, so that it is not parsed again.
+  void apply_kept_with_spec(const ServiceEntry& entry, std::optional<ServiceSpec> spec) {
+    // The spec the write parsed is the one it writes: kept before the merge reads it.
+    if (spec) specs_.remember(entry, std::move(*spec));
+    apply_kept(entry);
+    // A newer record that won the merge names another spec: the one handed in goes.
+    if (const ServiceEntry* held = state_.service(entry.name); held && held->spec_json != entry.spec_json)
+      specs_.changed(*held);
   }
 
   // ---- deploys: one synchronous commit for a run of them ---------------------------------
@@ -941,7 +945,8 @@ class Store {
       return;
     }
     auto decided = decide_queued_deploy(body);
-    if (!deploys_.empty() && (!decided || (decided->entry && (deploys_.contains(decided->entry->name) || decided->depends)))) {
+    auto depends = [](const ClientWrite<DeployReply>& write) { return write.spec && !write.spec->depends_on.empty(); };
+    if (!deploys_.empty() && (!decided || (decided->entry && (deploys_.contains(decided->entry->name) || depends(*decided))))) {
       commit_deploys();
       decided = decide_queued_deploy(body);
     }
@@ -955,8 +960,10 @@ class Store {
     }
     const std::string name = decided->entry->name;
     if (decided->reply.created) ++queued_creations_;
-    deploys_.emplace(name, QueuedDeploy{request, std::move(*decided->entry), std::move(decided->reply), body.write_id});
-    if (decided->depends || deploys_.size() >= kDeployBatch) commit_deploys();
+    const bool alone = depends(*decided);
+    deploys_.emplace(name, QueuedDeploy{request, std::move(*decided->entry), std::move(decided->reply), body.write_id,
+                                        std::move(decided->spec)});
+    if (alone || deploys_.size() >= kDeployBatch) commit_deploys();
   }
 
   Result<ClientWrite<DeployReply>> decide_queued_deploy(const DeployRequest& body) {
@@ -982,7 +989,7 @@ class Store {
         net_.reply(deploy.request, ErrorReply{Errc::io, "cannot save the spec: " + saved.error().message + kDiskAdvice});
         continue;
       }
-      apply_kept(deploy.entry);
+      apply_kept_with_spec(deploy.entry, std::move(deploy.spec));
       const DeployReply& reply = deploy.reply;
       log::info(kLog, log::about_service(name), reply.created ? "deployed " : "updated ", name, " version ", reply.version);
       net_.reply(deploy.request, recent_writes_.remember(deploy.write_id, std::move(deploy.reply), time_.steady_now()));
@@ -1722,7 +1729,7 @@ class Store {
   // records of instances it no longer runs (agent/local_assignments.hpp).
   void push_local_assignments(const std::vector<std::string>& targets, bool everything) {
     auto changes = local_.update(state_, targets, everything, config_.self.name, !clock_problem_.empty(),
-                                 spec_lookup_, time_.steady_now());
+                                 spec_lookup_, stable_spec_lookup_, time_.steady_now());
     for (auto& body : changes.to_supervisor) net_.to_supervisor(std::move(body));
     for (auto& entry : changes.stale) {
       entry.stamp = stamp();
@@ -1732,14 +1739,14 @@ class Store {
 
   // ---- the supervisor and main ---------------------------------------------------------------
 
-  void handle_supervisor(const Routed& message) {
-    if (const auto* availability = std::get_if<ProviderAvailability>(&message.envelope.body)) {
+  void handle_supervisor(const InternalBody& message) {
+    if (const auto* availability = std::get_if<ProviderAvailability>(&message)) {
       set_provider_available(availability->provider, availability->available);
       unreported_providers_.erase(availability->provider);
       join_when_advertised();
       return;
     }
-    const auto* report = std::get_if<InstanceReport>(&message.envelope.body);
+    const auto* report = std::get_if<InstanceReport>(&message);
     if (!report) return;
     InstanceEntry entry{report->status, false, stamp()};
     entry.status.node = config_.self.name;
@@ -1815,6 +1822,7 @@ class Store {
     ServiceEntry entry;
     DeployReply reply;
     std::string write_id;
+    std::optional<ServiceSpec> spec;  // as the deploy parsed it
   };
   std::map<std::string, QueuedDeploy> deploys_;
   std::size_t queued_creations_ = 0;  // of deploys_, the ones that create a service
@@ -1829,8 +1837,9 @@ class Store {
   HybridClock clock_;
   FailureDetector detector_;
   std::mt19937_64 random_;
-  std::map<std::string, ServiceSpec> specs_;  // parsed specs, by service name
+  SpecCache specs_{kAnySpecFromThePeers};
   const SpecOf spec_lookup_ = [this](const ServiceEntry& entry) { return spec_of(entry); };
+  const SpecOf stable_spec_lookup_ = [this](const ServiceEntry& entry) { return specs_.stable(entry); };
   LocalAssignments local_;
   std::map<std::string, std::uint64_t> last_seq_;
   ProbeRelays relays_{kMaxRelays};
@@ -1902,7 +1911,7 @@ PeerStore::PeerStore(StoreConfig config, ServiceArchive archive, StoreTransport&
 PeerStore::~PeerStore() = default;
 void PeerStore::start() { store_->start(); }
 void PeerStore::on_request(const Routed& request) { store_->on_request(request); }
-void PeerStore::on_supervisor(const Routed& message) { store_->on_supervisor(message); }
+void PeerStore::on_supervisor(const InternalBody& message) { store_->on_supervisor(message); }
 void PeerStore::on_main(const ControlBody& message) { store_->on_main(message); }
 void PeerStore::on_gossip(const std::vector<std::string>& frames) { store_->on_gossip(frames); }
 void PeerStore::on_subscription_lost(const std::string& pub_address) { store_->on_subscription_lost(pub_address); }
@@ -1912,6 +1921,7 @@ void PeerStore::on_peer_reply(const std::string& address, const std::vector<std:
 void PeerStore::after_inputs(StepGuard& guard) { store_->after_inputs(guard); }
 std::chrono::steady_clock::time_point PeerStore::deadline() const { return store_->deadline(); }
 bool PeerStore::stopping() const { return store_->stopping(); }
+std::uint64_t PeerStore::specs_parsed() const { return store_->specs_parsed(); }
 void PeerStore::finish() { store_->finish(); }
 void PeerStore::write_metrics(Exposition& out) const { store_->write_metrics(out); }
 std::chrono::steady_clock::duration PeerStore::reply_wait() const { return store_->reply_wait(); }
@@ -2022,8 +2032,8 @@ class ZmqStoreDriver final : public StoreTransport {
         latency_[type].observe(std::chrono::duration<double>(time_.steady_now() - started).count());
       }
       if (ready(1))
-        while (auto message = receive_routed(supervisor_))
-          guard_.run(type_name(message->envelope.body), [&] { store_.on_supervisor(*message); });
+        while (auto message = receive_internal(supervisor_))
+          guard_.run(internal_name(message->envelope.body), [&] { store_.on_supervisor(message->envelope.body); });
       if (ready(2))
         while (auto message = receive_control(control_))
           guard_.run(control_name(*message), [&] { store_.on_main(*message); });
@@ -2095,7 +2105,7 @@ class ZmqStoreDriver final : public StoreTransport {
   void subscribe(const std::string& pub_address) override { sub_.connect(outgoing(pub_address)); }
   void unsubscribe(const std::string& pub_address) override { sub_.disconnect(outgoing(pub_address)); }
 
-  void to_supervisor(Body body) override { send_body(supervisor_, std::move(body)); }
+  void to_supervisor(InternalBody body) override { send_internal(supervisor_, std::move(body)); }
   void to_main(ControlBody body) override { send_control(control_, body); }
 
  private:

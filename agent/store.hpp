@@ -18,6 +18,7 @@
 #include "agent/service_archive.hpp"
 #include "agent/spec.hpp"
 #include "agent/time_source.hpp"
+#include "bus/internal_messages.hpp"
 #include "bus/messages.hpp"
 #include "bus/security.hpp"
 
@@ -69,7 +70,7 @@ class PeerStore {
   // Before the first message: the state on disk, this agent's record, the join.
   void start();
   void on_request(const Routed& request);      // from a client or a peer, on the ROUTER
-  void on_supervisor(const Routed& message);   // an instance report, a provider's availability
+  void on_supervisor(const InternalBody& message);  // an instance report, a provider's availability
   void on_main(const ControlBody& message);    // ShutdownRequest, AnnounceLeave
   void on_gossip(const std::vector<std::string>& frames);  // [topic, envelope] from a PUB
   void on_subscription_lost(const std::string& pub_address);
@@ -80,6 +81,9 @@ class PeerStore {
   // When after_inputs() next has something to do, at the latest.
   std::chrono::steady_clock::time_point deadline() const;
   bool stopping() const;
+  // How many spec texts it parsed (mob_specs_parsed_total): a deploy's spec is parsed once
+  // by the agent that takes it (from the request) and once by each other agent.
+  std::uint64_t specs_parsed() const;
   // What is unsaved goes to disk, queued gossip out: the last call.
   void finish();
   // How long a request to a peer may take to be answered.

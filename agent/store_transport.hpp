@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "agent/actor.hpp"
+#include "bus/internal_messages.hpp"
 #include "bus/messages.hpp"
 
 namespace mob {
@@ -30,7 +31,7 @@ class StoreTransport {
   virtual void subscribe(const std::string& pub_address) = 0;
   virtual void unsubscribe(const std::string& pub_address) = 0;
   // To the supervisor (assignments, withdrawals).
-  virtual void to_supervisor(Body body) = 0;
+  virtual void to_supervisor(InternalBody body) = 0;
   // To main: LeaveAsked when a client asked this agent to leave; and the answer to main's
   // control messages (ShutdownDone to ShutdownRequest, LeaveAnnounced to AnnounceLeave).
   virtual void to_main(ControlBody body) = 0;

@@ -49,12 +49,11 @@ const Service& target_of(const Service& service, std::uint32_t index) {
   return service.stable && service.stable->assigned.contains(index) ? *service.stable : service;
 }
 
-Result<Service> service_version(const std::string& spec_json, std::uint64_t version) {
-  auto spec = parse_spec(spec_json, SpecLimits{SIZE_MAX, kMaxInstanceIndex});
-  if (!spec) return std::unexpected(spec.error());
+// A version of a service from the spec the store parsed: the supervisor never parses one.
+Service service_version(ServiceSpec spec, const std::string& spec_json, std::uint64_t version) {
   Service service;
-  service.run_spec = run_spec_of(*spec).dump();
-  service.spec = std::move(*spec);
+  service.run_spec = run_spec_of(spec).dump();
+  service.spec = std::move(spec);
   service.spec_json = spec_json;
   service.version = version;
   return service;
@@ -125,18 +124,19 @@ class Supervisor {
     for (auto& [name, worker] : workers_) items.push_back({worker.handle(), 0, ZMQ_POLLIN, 0});
     poll_sockets(items.data(), items.size(), std::min(wait, poll_wait(time_, next_deadline())));
     // Each message is one guarded step: an internal error drops that message, not the agent.
-    auto step = [&](const Routed& message, auto handler) {
-      guard_.run(type_name(message.envelope.body), [&] { (this->*handler)(message); });
+    auto step = [&](const InternalMessage& message, auto handler) {
+      guard_.run(internal_name(message.envelope.body), [&] { (this->*handler)(message); });
     };
     // Workers and the health checker send control messages too: their ShutdownDone.
     auto step_any = [&](const PipeMessage& message, auto handler, bool& done) {
-      if (const auto* routed = std::get_if<Routed>(&message)) step(*routed, handler);
+      if (const auto* internal = std::get_if<InternalMessage>(&message)) step(*internal, handler);
       else if (std::holds_alternative<ShutdownDone>(std::get<ControlBody>(message))) done = true;
     };
     while (auto message = receive_control(control_))
       guard_.run(control_name(*message), [&] { handle_control(*message); });
-    while (auto message = receive_routed(store_)) step(*message, &Supervisor::handle_store);
-    while (auto message = receive_routed(io_)) step(*message, &Supervisor::handle_request);
+    while (auto message = receive_internal(store_)) step(*message, &Supervisor::handle_store);
+    while (auto message = receive_routed(io_))
+      guard_.run(type_name(message->envelope.body), [&] { handle_request(*message); });
     for (auto& [name, worker] : workers_) {
       while (auto message = receive_any(worker)) {
         bool done = false;
@@ -165,7 +165,7 @@ class Supervisor {
 
   // ---- from the store ----------------------------------------------------------------
 
-  void handle_store(const Routed& message) {
+  void handle_store(const InternalMessage& message) {
     if (const auto* assignment = std::get_if<ServiceAssignment>(&message.envelope.body)) {
       apply_assignment(*assignment);
     } else if (const auto* withdrawn = std::get_if<ServiceWithdrawn>(&message.envelope.body)) {
@@ -175,17 +175,13 @@ class Supervisor {
   }
 
   void apply_assignment(const ServiceAssignment& assignment) {
-    auto current = service_version(assignment.spec_json, assignment.version);
-    std::optional<Result<Service>> stable;
-    if (!assignment.stable_instances.empty())
-      stable = service_version(assignment.stable_spec_json, assignment.stable_version);
-    if (!current || (stable && !*stable)) {
-      log::error(kLog, log::about_service(assignment.name), "cannot parse the assigned spec of ", assignment.name, ": ",
-                 (!current ? current.error() : stable->error()).message);
+    if (!assignment.stable_instances.empty() && !assignment.stable_spec) {
+      log::error(kLog, log::about_service(assignment.name), "the assignment of ", assignment.name,
+                 " names instances of its stable version without its spec; ignored");
       return;
     }
     Service& service = services_[assignment.name];
-    service = std::move(*current);
+    service = service_version(assignment.spec, assignment.spec_json, assignment.version);
     service.carried_from = assignment.stable_version;
     service.enabled = assignment.enabled;
     service.restart_generation = assignment.restart_generation;
@@ -193,8 +189,9 @@ class Supervisor {
     service.waiting_reason = assignment.waiting_reason;
     service.dependency_env = assignment.dependency_env;
     service.assigned = {assignment.instances.begin(), assignment.instances.end()};
-    if (stable) {
-      service.stable = std::make_unique<Service>(std::move(**stable));
+    if (!assignment.stable_instances.empty()) {
+      service.stable = std::make_unique<Service>(
+          service_version(*assignment.stable_spec, assignment.stable_spec_json, assignment.stable_version));
       service.stable->enabled = service.enabled;
       service.stable->restart_generation = service.restart_generation;
       service.stable->dependencies_ready = service.dependencies_ready;
@@ -314,10 +311,11 @@ class Supervisor {
       case DependencyChange::signal:
         if (auto worker = workers_.find(instance.provider); worker != workers_.end()) {
           log::info(kLog, log::about_instance(instance.id.service, instance.key), instance.key, " signalled (", change.signal, "): the endpoints of its dependencies changed");
-          send_body(worker->second, ProviderSignal{instance.key, change.signal});
+          send_internal(worker->second, ProviderSignal{instance.key, change.signal});
         }
         break;
-      case DependencyChange::none: break;
+      case DependencyChange::none:
+      case DependencyChange::count_: break;
     }
     instance.launched_dependency_env = service.dependency_env;
   }
@@ -367,7 +365,6 @@ class Supervisor {
       std::uint32_t inside = service.spec.ports.at(name).container_port;
       bindings.push_back(PortBinding{name, port, inside == 0 ? port : inside});
     }
-    auto params = service.spec.params.dump();
     instance.process_live = true;
     ++instance.launches;
     instance.unhealthy_restart.reset();
@@ -375,21 +372,21 @@ class Supervisor {
     instance.exit_code = -1;  // a new process: the last one's exit no longer describes it
     instance.signal = 0;
     set_state(instance, InstanceState::starting, "");
-    send_body(worker->second,
-              ProviderStart{instance.key, instance.id.service, instance.id.index, std::move(params),
-                            std::move(env), std::move(bindings)});
+    send_internal(worker->second,
+                  ProviderStart{instance.key, instance.id.service, instance.id.index, service.spec.params,
+                                std::move(env), std::move(bindings)});
   }
 
   void request_stop(Instance& instance) {
     auto worker = workers_.find(instance.provider);
     if (worker == workers_.end()) return;
     instance.stop_requested = true;
-    send_body(worker->second, ProviderStop{instance.key, instance.stop_timeout_ms});
+    send_internal(worker->second, ProviderStop{instance.key, instance.stop_timeout_ms});
   }
 
   // ---- from the provider workers -----------------------------------------------------
 
-  void handle_worker(const Routed& message) {
+  void handle_worker(const InternalMessage& message) {
     if (const auto* event = std::get_if<ProviderEvent>(&message.envelope.body)) {
       handle_event(*event);
     } else if (const auto* logs = std::get_if<ProviderLogsReply>(&message.envelope.body)) {
@@ -401,11 +398,11 @@ class Supervisor {
         if (reply.service.empty() && i < logs->keys.size())
           if (auto id = InstanceId::from_key(logs->keys[i])) reply.service = id->service;
       }
-      reply_to(io_, message, std::move(reply));
+      send_body(io_, std::move(reply), message.route, message.envelope.request_id);
     } else if (const auto* availability = std::get_if<ProviderAvailability>(&message.envelope.body)) {
-      send_body(store_, *availability);
+      send_internal(store_, *availability);
     } else if (const auto* result = std::get_if<ProviderExecCheckResult>(&message.envelope.body)) {
-      send_body(health_, *result);
+      send_internal(health_, *result);
     }
   }
 
@@ -554,7 +551,7 @@ class Supervisor {
     if (!instance.ports.empty()) status.host = config_.host;
     status.ports = instance.ports;
     status.busy_port = instance.busy_port;
-    send_body(store_, InstanceReport{std::move(status)});
+    send_internal(store_, InstanceReport{std::move(status)});
   }
 
   // ---- health checks (agent/health.hpp) -------------------------------------------------
@@ -586,17 +583,17 @@ class Supervisor {
     instance.health = Health::starting;
     for (const auto& check : spec.checks) instance.checks.push_back(CheckResult{check.name, false, 0, 0, ""});
     instance.watched = true;
-    send_body(health_, std::move(watch));
+    send_internal(health_, std::move(watch));
   }
 
   void unwatch_health(Instance& instance) {
-    if (instance.watched) send_body(health_, HealthUnwatch{instance.key});
+    if (instance.watched) send_internal(health_, HealthUnwatch{instance.key});
     instance.watched = false;
     instance.health = Health::none;
     instance.checks.clear();
   }
 
-  void handle_health(const Routed& message) {
+  void handle_health(const InternalMessage& message) {
     if (const auto* exec = std::get_if<ProviderExecCheck>(&message.envelope.body)) {
       forward_exec_check(*exec);
       return;
@@ -630,11 +627,11 @@ class Supervisor {
     auto found = instances_.find(check.key);
     if (found != instances_.end() && found->second.process_live && !found->second.stop_requested) {
       if (auto worker = workers_.find(found->second.provider); worker != workers_.end()) {
-        send_body(worker->second, check);
+        send_internal(worker->second, check);
         return;
       }
     }
-    send_body(health_, ProviderExecCheckResult{check.token, check.key, false, "the instance is not running"});
+    send_internal(health_, ProviderExecCheckResult{check.token, check.key, false, "the instance is not running"});
   }
 
   // "http: connection refused (3 in a row)"
@@ -677,7 +674,7 @@ class Supervisor {
     for (std::uint32_t index = 0; index < spec.instances; ++index)
       if (logs->instance < 0 || static_cast<std::uint32_t>(logs->instance) == index)
         forward.keys.push_back(InstanceId{logs->service, index}.key());
-    send_body(worker->second, std::move(forward), request.route, request.envelope.request_id);
+    send_internal(worker->second, std::move(forward), request.route, request.envelope.request_id);
   }
 
   // ---- shutdown ------------------------------------------------------------------------

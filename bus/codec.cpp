@@ -17,25 +17,28 @@ constexpr std::array<WireType, std::variant_size_v<Body>> kWireTypes = {{
     {4, "deploy_reply"},        {5, "status_request"},       {6, "status_reply"},
     {7, "control_request"},     {8, "control_reply"},        {9, "logs_request"},
     {10, "logs_reply"},         {11, "members_request"},     {12, "members_reply"},
-    {13, "error_reply"},        {14, "service_assignment"},  {15, "service_withdrawn"},
-    {16, "instance_report"},    {17, "provider_start"},      {18, "provider_stop"},
-    {19, "provider_event"},     {20, "provider_logs_request"}, {21, "provider_logs_reply"},
-    {24, "gossip"},             {25, "probe_request"},       {26, "probe_ack"},
-    {27, "indirect_probe_request"}, {28, "join_request"},    {29, "join_reply"},
-    {30, "sync_request"},       {31, "sync_reply"},          {32, "sync_push"},
-    {33, "join_command"},       {34, "join_command_reply"},  {35, "leave_command"},
-    {36, "leave_reply"},        {37, "provider_availability"}, {38, "event"},
-    {39, "health_watch"},       {40, "health_unwatch"},      {41, "health_change"},
-    {42, "provider_exec_check"}, {43, "provider_exec_check_result"}, {44, "provider_signal"},
+    {13, "error_reply"},        {24, "gossip"},              {25, "probe_request"},
+    {26, "probe_ack"},          {27, "indirect_probe_request"}, {28, "join_request"},
+    {29, "join_reply"},         {30, "sync_request"},        {31, "sync_reply"},
+    {32, "sync_push"},          {33, "join_command"},        {34, "join_command_reply"},
+    {35, "leave_command"},      {36, "leave_reply"},         {38, "event"},
     {45, "node_settings_request"}, {46, "node_settings_reply"}, {47, "metrics_request"},
-    {48, "metrics_reply"},       {60, "history_request"},     {61, "history_reply"},
-    {62, "rollback_request"},    {63, "promote_request"},     {64, "rebalance_request"},
+    {48, "metrics_reply"},      {60, "history_request"},     {61, "history_reply"},
+    {62, "rollback_request"},   {63, "promote_request"},     {64, "rebalance_request"},
     {65, "rebalance_reply"},
 }};
 
-// Codes that left the wire for the agent's control messages (agent/control.hpp): one from
-// a client or a peer is refused by name.
-constexpr std::array<WireType, 2> kRetiredTypes = {{{22, "shutdown_request"}, {23, "shutdown_done"}}};
+// Codes that left the wire for messages between the threads of one agent: the control
+// messages (agent/control.hpp) and the internal ones (bus/internal_messages.hpp). One from a
+// client or a peer is refused by name; none is ever given to a new wire type.
+constexpr std::array<WireType, 17> kRetiredTypes = {{
+    {14, "service_assignment"},  {15, "service_withdrawn"},    {16, "instance_report"},
+    {17, "provider_start"},      {18, "provider_stop"},        {19, "provider_event"},
+    {20, "provider_logs_request"}, {21, "provider_logs_reply"}, {22, "shutdown_request"},
+    {23, "shutdown_done"},       {37, "provider_availability"}, {39, "health_watch"},
+    {40, "health_unwatch"},      {41, "health_change"},        {42, "provider_exec_check"},
+    {43, "provider_exec_check_result"}, {44, "provider_signal"},
+}};
 
 constexpr bool codes_ascend() {
   for (std::size_t i = 1; i < kWireTypes.size(); ++i)
@@ -43,6 +46,14 @@ constexpr bool codes_ascend() {
   return true;
 }
 static_assert(codes_ascend(), "append new wire types with codes above the last");
+
+constexpr bool retired_codes_unused() {
+  for (const auto& retired : kRetiredTypes)
+    for (const auto& type : kWireTypes)
+      if (type.code == retired.code) return false;
+  return true;
+}
+static_assert(retired_codes_unused(), "a retired wire code is never given to a new type");
 
 // Bounds what a hostile message can make the unpacker allocate. msgpack allocates an array's
 // or map's items when it reads their count, so a count is bounded by the bytes that follow

@@ -38,6 +38,15 @@ concept WireEnum = std::is_enum_v<E> && requires { E::count_; };
 std::string field_name(const char* names, std::size_t index);
 std::string_view type_name(msgpack::type::object_type type);
 
+// A type that is not a struct of fields (a JSON value) travels in the form its specialization
+// of WireForm gives it: static pack(packer, value) and read(object, value). The
+// specialization is declared with the type's use (bus/service_spec.hpp), before any message
+// that holds one is packed.
+template <class T>
+struct WireForm;
+template <class T>
+concept HasWireForm = requires { WireForm<T>::read; };
+
 template <class T> struct is_vector : std::false_type {};
 template <class T> struct is_vector<std::vector<T>> : std::true_type {};
 template <class T> struct is_map : std::false_type {};
@@ -73,6 +82,8 @@ void pack(Packer& pk, const T& value) {
   } else if constexpr (is_optional<T>::value) {
     if (value) wire::pack(pk, *value);
     else pk.pack_nil();
+  } else if constexpr (HasWireForm<T>) {
+    WireForm<T>::pack(pk, value);
   } else if constexpr (Reflected<T>) {
     auto fields = value.mob_fields();
     pk.pack_array(static_cast<std::uint32_t>(std::tuple_size_v<decltype(fields)>));
@@ -207,6 +218,8 @@ Result<void> read(const msgpack::object& obj, T& out) {
     if (auto ok = wire::read(obj, value); !ok) return ok;
     out = std::move(value);
     return {};
+  } else if constexpr (HasWireForm<T>) {
+    return WireForm<T>::read(obj, out);
   } else if constexpr (Reflected<T>) {
     return read_struct(obj, out);
   } else {

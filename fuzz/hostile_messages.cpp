@@ -418,6 +418,13 @@ std::string described(const Body& body) {
   return text;
 }
 
+std::string described(const InternalBody& body) {
+  std::string text(internal_name(body));
+  text += ' ';
+  std::visit([&](const auto& message) { describe(text, message); }, body);
+  return text;
+}
+
 void print_step(const Vocabulary& words, const char* how, const Body& body) {
   if (!words.print) return;
   std::fprintf(stderr, "%s step: %s %s\n", words.label.c_str(), how, described(body).c_str());

@@ -113,6 +113,7 @@ std::string gossip(Gen& g);
 std::string shown(const std::string& text);
 // A message's type and every field, for printing.
 std::string described(const Body& body);
+std::string described(const InternalBody& body);
 // With words.print: "LABEL step: HOW TYPE {fields}" on stderr.
 void print_step(const Vocabulary& words, const char* how, const Body& body);
 

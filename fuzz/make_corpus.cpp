@@ -70,16 +70,8 @@ void write_filled_messages(const fs::path& dir) {
       mob::SyncPush{delta},
       mob::JoinCommand{{"127.0.0.1:6666", "[::1]:6670"}},
       mob::JoinCommandReply{3},
-      mob::ProviderAvailability{"docker", true},
       mob::Event{"instance.moved", 1700000000000, "node-a", "node-b", 12, 123456789, "echoes", 0,
                  "", "node-b", "node-a", "running", -1, 0, 2, "node-a failed", 4242, "", "", "127.0.0.1", {{"http", 31012}}},
-      mob::HealthWatch{"echoes.0", 1, "echoes", 0,
-                       {{"http", mob::CheckType::http, "127.0.0.1", 8080, "/healthz", 0, "", 5000, 2000, 3, 1,
-                         10000, true}},
-                       {{"GREETING", "hi"}}, "/tmp"},
-      mob::HealthUnwatch{"echoes.0"},
-      mob::HealthChange{"echoes.0", 1, mob::Health::unhealthy, "http", true,
-                        {{"http", false, 1700000000000, 3, "connection refused"}}},
   };
   for (const auto& body : bodies)
     write(dir / ("filled-" + std::string(mob::type_name(body))),

@@ -158,7 +158,7 @@ class FakeNetwork final : public mob::StoreTransport {
   void subscribe(const std::string& pub_address) override { subscriptions.insert(pub_address); }
   void unsubscribe(const std::string& pub_address) override { subscriptions.erase(pub_address); }
 
-  void to_supervisor(mob::Body body) override {
+  void to_supervisor(mob::InternalBody body) override {
     if (auto* assignment = std::get_if<mob::ServiceAssignment>(&body))
       assignments[assignment->name] = std::move(*assignment);
     else if (const auto* withdrawn = std::get_if<mob::ServiceWithdrawn>(&body))
@@ -325,7 +325,7 @@ void start_store(bool fresh) {
   // What the bash worker says first in an agent: it runs here.
   h.bash_available = true;
   guarded("a supervisor message",
-          [&] { h.store->on_supervisor(routed("", mob::ProviderAvailability{"bash", true})); });
+          [&] { h.store->on_supervisor(mob::ProviderAvailability{"bash", true}); });
   turn();
   catch_up();
 }
@@ -453,7 +453,7 @@ void supervisor(Gen& g) {
     h.bash_available = g.coin();
     note("provider bash available: ", h.bash_available ? "yes" : "no");
     guarded("a supervisor message",
-            [&] { h.store->on_supervisor(routed("", mob::ProviderAvailability{"bash", h.bash_available})); });
+            [&] { h.store->on_supervisor(mob::ProviderAvailability{"bash", h.bash_available}); });
     return;
   }
   std::size_t which = g.range(0, 255);
@@ -476,9 +476,9 @@ void supervisor(Gen& g) {
   status.pid = status.state == mob::InstanceState::stopped ? 0 : 1000 + static_cast<std::int64_t>(instance);
   status.since_ms = static_cast<std::int64_t>(h.time->wall_ms());
   status.spec_version = stale && told.version > 0 ? told.version - 1 : told.version;
-  mob::Body report = mob::InstanceReport{std::move(status)};
+  mob::InternalBody report = mob::InstanceReport{std::move(status)};
   note("supervisor ", mob::fuzz::described(report));
-  guarded("a supervisor message", [&] { h.store->on_supervisor(routed("", std::move(report))); });
+  guarded("a supervisor message", [&] { h.store->on_supervisor(report); });
 }
 
 void subscription_lost(Gen& g) {

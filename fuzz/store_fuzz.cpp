@@ -247,7 +247,7 @@ void start_store(bool fresh) {
   mob::fuzz::watch_step_guard(h.store->native_handle(), "store_fuzz", /*full_stacks=*/true);
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   // What the bash worker says first in an agent: it runs here.
-  mob::send_body(h.supervisor, mob::ProviderAvailability{"bash", true});
+  mob::send_internal(h.supervisor, mob::ProviderAvailability{"bash", true});
 }
 
 template <class Message>

@@ -14,6 +14,7 @@
 
 #include "agent/time_source.hpp"
 #include "bus/error.hpp"
+#include "bus/internal_messages.hpp"
 #include "bus/messages.hpp"
 
 namespace mob {

@@ -178,11 +178,11 @@ struct World::Impl {
       world.subscribers[static_cast<std::size_t>(publisher->second)].erase(index);
       subscriptions.erase(publisher->second);
     }
-    void to_supervisor(Body body) override { supervise(body); }
+    void to_supervisor(InternalBody body) override { supervise(body); }
     void to_main(ControlBody) override {}
 
     // ---- the simulated supervisor ----------------------------------------------------------
-    void supervise(const Body& body) {
+    void supervise(const InternalBody& body) {
       if (const auto* assignment = std::get_if<ServiceAssignment>(&body)) {
         std::set<std::uint32_t> wanted;
         if (assignment->enabled && assignment->dependencies_ready)
@@ -239,12 +239,15 @@ struct World::Impl {
     }
 
     void report_now(const std::string& service, std::uint32_t i, InstanceState state, const SimInstance& instance) {
-      deliver_local(encode_message(InstanceReport{
-          simulated_instance_status(service, i, name, state, instance.pid, instance.version, clock)}));
+      deliver_local(InstanceReport{
+          simulated_instance_status(service, i, name, state, instance.pid, instance.version, clock)});
     }
 
     // A message from this agent's own supervisor: no network between them.
-    void deliver_local(std::string bytes) { world.deliver(index, Input{Input::Kind::supervisor, {}, {}, {std::move(bytes)}}, epoch); }
+    void deliver_local(InternalBody body) {
+      world.deliver(index, Input{Input::Kind::supervisor, {}, {}, {encode_internal(InternalEnvelope{0, std::move(body)})}},
+                    epoch);
+    }
 
     // ---- the loop: the inputs that arrived, then after_inputs, as run_store does -----------
     void run() {
@@ -264,15 +267,17 @@ struct World::Impl {
 
     void dispatch(const Input& input) {
       switch (input.kind) {
-        case Input::Kind::request:
-        case Input::Kind::supervisor: {
+        case Input::Kind::request: {
           auto envelope = decode(input.frames.front());
           if (!envelope) return;
           Routed routed{input.route, std::move(*envelope)};
-          if (input.kind == Input::Kind::request)
-            guard.run("a request", [&] { store->on_request(routed); });
-          else
-            guard.run("a supervisor message", [&] { store->on_supervisor(routed); });
+          guard.run("a request", [&] { store->on_request(routed); });
+          return;
+        }
+        case Input::Kind::supervisor: {
+          auto envelope = decode_internal(input.frames.front());
+          if (!envelope) return;
+          guard.run("a supervisor message", [&] { store->on_supervisor(envelope->body); });
           return;
         }
         case Input::Kind::peer_reply:
@@ -440,7 +445,7 @@ void World::start(int i, const std::vector<int>& seeds, bool fresh) {
   // The provider worker's first word: bash runs here.
   const std::uint64_t at_epoch = a.epoch;
   at(now() + kStartDelay, [&a, at_epoch] {
-    if (at_epoch == a.epoch) a.deliver_local(encode_message(ProviderAvailability{"bash", true}));
+    if (at_epoch == a.epoch) a.deliver_local(ProviderAvailability{"bash", true});
   });
   impl_->request_run(i, now() + kProcessingDelay);
 }

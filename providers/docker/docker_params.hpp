@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bus/error.hpp"
+#include "bus/internal_messages.hpp"
 #include "bus/messages.hpp"
 
 namespace mob::docker {

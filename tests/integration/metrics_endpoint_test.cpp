@@ -131,8 +131,8 @@ TEST_F(MetricsEndpoint, AScrapeIsValidExpositionTextAndInstancesRunningGoFromZer
                              "mob_probes_sent_total", "mob_probes_failed_total", "mob_suspicions_total",
                              "mob_gossip_messages_total", "mob_gossip_bytes_total", "mob_sync_sent_messages_total",
                              "mob_sync_sent_bytes_total", "mob_sync_received_messages_total",
-                             "mob_sync_received_bytes_total", "mob_events_published_total", "mob_pub_connections",
-                             "mob_request_seconds"})
+                             "mob_sync_received_bytes_total", "mob_events_published_total", "mob_specs_parsed_total",
+                             "mob_pub_connections", "mob_request_seconds"})
     EXPECT_TRUE(before.families.contains(family)) << family << " missing from:\n" << scrape.body;
 
   ASSERT_TRUE(agent.deploy(sleeper("three", 3)));
@@ -146,6 +146,9 @@ TEST_F(MetricsEndpoint, AScrapeIsValidExpositionTextAndInstancesRunningGoFromZer
   EXPECT_EQ(after.samples.at("mob_request_seconds_bucket{type=\"deploy_request\",le=\"+Inf\"}"),
             after.samples.at("mob_request_seconds_count{type=\"deploy_request\"}"));
   EXPECT_GT(after.samples.at("mob_events_published_total"), before.samples.at("mob_events_published_total"));
+  // The agent that took the deploy parsed its request's spec only: the store kept that parse
+  // and the supervisor got the spec parsed, with each of its 3 instances' assignments.
+  EXPECT_EQ(after.samples.at("mob_specs_parsed_total"), 0);
 
   // mob-tool metrics prints the same families, through the request socket.
   auto printed = run_command({MOB_TOOL_BIN, "-a", agent.endpoint(), "metrics"});

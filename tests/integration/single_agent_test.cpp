@@ -309,13 +309,30 @@ TEST_F(SingleAgent, GarbageOnTheRouterPortIsAnsweredOrDroppedAndTheAgentStaysUp)
   EXPECT_EQ(error->code, Errc::malformed);
   EXPECT_NE(error->message.find("cannot decode the request"), std::string::npos);
 
-  // An internal message from outside is refused.
-  auto internal = agent_->request(ServiceWithdrawn{"x"});
-  ASSERT_FALSE(internal);
-  EXPECT_NE(internal.error().message.find("is not a request a client may send"), std::string::npos);
-  auto signal = agent_->request(ProviderSignal{"x.0", 9});  // a worker's command (service discovery)
-  ASSERT_FALSE(signal);
-  EXPECT_NE(signal.error().message.find("is not a request a client may send"), std::string::npos);
+  // An internal message's old wire code from outside is refused by name (15: ServiceWithdrawn;
+  // 44: ProviderSignal, a worker's command): no client can send one.
+  for (auto [code, name] : {std::pair{15, "service_withdrawn"}, std::pair{44, "provider_signal"}}) {
+    msgpack::sbuffer old_message;
+    msgpack::packer<msgpack::sbuffer> pk(old_message);
+    pk.pack_array(5);
+    pk.pack(kProtocolVersion);
+    pk.pack(code);
+    pk.pack(3);
+    pk.pack(std::string("test"));
+    pk.pack_array(1);
+    pk.pack(std::string("x"));
+    send_frames(dealer, {std::string_view(old_message.data(), old_message.size())}, false);
+    zmq::poll(&item, 1, std::chrono::milliseconds(3000));
+    auto refused = recv_frames(dealer);
+    ASSERT_TRUE(refused);
+    auto refusal = decode(refused->back());
+    ASSERT_TRUE(refusal);
+    const auto* internal = std::get_if<ErrorReply>(&refusal->body);
+    ASSERT_NE(internal, nullptr);
+    EXPECT_EQ(internal->code, Errc::unknown_type);
+    EXPECT_NE(internal->message.find(std::string("(") + name + ") is internal to an agent"), std::string::npos)
+        << internal->message;
+  }
 
   // A message over the size limit closes that connection only.
   std::string huge(5 * 1024 * 1024, 'x');

@@ -32,7 +32,7 @@ std::string envelope_bytes(const std::string& sender, std::uint64_t request_id, 
 FakeSupervisor::FakeSupervisor(std::string node, const TimeSource& time, std::int64_t& next_pid, Report report)
     : node_(std::move(node)), time_(time), next_pid_(next_pid), report_(std::move(report)) {}
 
-void FakeSupervisor::on_store_message(const Body& body) {
+void FakeSupervisor::on_store_message(const InternalBody& body) {
   if (const auto* assignment = std::get_if<ServiceAssignment>(&body)) {
     told_[assignment->name] = *assignment;
     reconcile(assignment->name);
@@ -117,7 +117,7 @@ class StoreHarness::Link final : public StoreTransport {
   }
   void subscribe(const std::string& pub_address) override;
   void unsubscribe(const std::string& pub_address) override;
-  void to_supervisor(Body body) override;
+  void to_supervisor(InternalBody body) override;
   void to_main(ControlBody) override {}
 
  private:
@@ -152,7 +152,7 @@ struct StoreHarness::Agent {
 
 void StoreHarness::Link::subscribe(const std::string& pub_address) { agent_.subscriptions.insert(pub_address); }
 void StoreHarness::Link::unsubscribe(const std::string& pub_address) { agent_.subscriptions.erase(pub_address); }
-void StoreHarness::Link::to_supervisor(Body body) { agent_.supervisor.on_store_message(body); }
+void StoreHarness::Link::to_supervisor(InternalBody body) { agent_.supervisor.on_store_message(body); }
 
 // ---- the harness ---------------------------------------------------------------------------
 
@@ -286,7 +286,7 @@ void StoreHarness::deliver(const Delivery& delivery) {
     case Delivery::Kind::reply: to.store->on_peer_reply(delivery.from_address, delivery.frames); break;
     case Delivery::Kind::gossip: to.store->on_gossip(delivery.frames); break;
     case Delivery::Kind::supervisor:
-      to.store->on_supervisor(Routed{"", Envelope{kProtocolVersion, 0, {}, delivery.body}});
+      to.store->on_supervisor(delivery.body);
       break;
   }
   after_inputs(to);
@@ -330,7 +330,7 @@ void StoreHarness::send_gossip(Agent& from, std::string_view topic, const std::s
                                 {std::string(topic), bytes}, {}});
 }
 
-void StoreHarness::send_to_store(Agent& to, Body body) {
+void StoreHarness::send_to_store(Agent& to, InternalBody body) {
   queue_.push_back(Delivery{Delivery::Kind::supervisor, to.name, to.name, {}, {}, {}, std::move(body)});
 }
 
@@ -430,6 +430,8 @@ void StoreHarness::set_provider(const std::string& name, const std::string& prov
 }
 
 FakeSupervisor& StoreHarness::supervisor(const std::string& name) { return agent(name).supervisor; }
+
+std::uint64_t StoreHarness::specs_parsed(const std::string& name) const { return agent(name).store->specs_parsed(); }
 
 std::filesystem::path StoreHarness::state_file(const std::string& name) const {
   return agent(name).dir.path() / "state.db";

@@ -21,6 +21,7 @@
 
 #include "agent/store.hpp"
 #include "agent/time_source.hpp"
+#include "bus/internal_messages.hpp"
 #include "bus/messages.hpp"
 
 namespace mob::test {
@@ -58,7 +59,7 @@ class FakeSupervisor {
   FakeSupervisor(std::string node, const TimeSource& time, std::int64_t& next_pid, Report report);
 
   // A ServiceAssignment or ServiceWithdrawn from the store.
-  void on_store_message(const Body& body);
+  void on_store_message(const InternalBody& body);
   // While held, new copies report `starting` and wait for release_starts().
   void hold_starts(bool held) { hold_starts_ = held; }
   void release_starts();
@@ -152,6 +153,8 @@ class StoreHarness {
   void set_provider(const std::string& name, const std::string& provider, bool available);
 
   FakeSupervisor& supervisor(const std::string& name);
+  // How many spec texts `name`'s store parsed (PeerStore::specs_parsed).
+  std::uint64_t specs_parsed(const std::string& name) const;
   std::filesystem::path state_file(const std::string& name) const;
   // The running copies of `service` on every agent: index -> agents that run it.
   std::map<std::uint32_t, std::vector<std::string>> running_copies(const std::string& service) const;
@@ -177,7 +180,7 @@ class StoreHarness {
     std::string route;  // request: where its replies go back to
     std::string from_address;  // reply: the address the request went to
     std::vector<std::string> frames;
-    Body body;  // supervisor
+    InternalBody body;  // supervisor
   };
 
   void start_store(Agent& agent);
@@ -193,7 +196,7 @@ class StoreHarness {
   void send_reply(Agent& from, const Routed& request, Body body);
   void send_request(Agent& from, const std::string& address, Body body);
   void send_gossip(Agent& from, std::string_view topic, const std::string& bytes);
-  void send_to_store(Agent& to, Body body);
+  void send_to_store(Agent& to, InternalBody body);
 
   ManualTime time_;
   std::uint64_t seed_;

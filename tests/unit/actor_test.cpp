@@ -56,7 +56,7 @@ TEST_F(AskActor, AnActorThatAnswersIsHeardAndOtherMessagesAreSkipped) {
     poll_sockets(&item, 1, std::chrono::milliseconds(5000));
     auto request = receive_control(pipe_.second);
     if (!request || !std::holds_alternative<ShutdownRequest>(*request)) return;
-    send_body(pipe_.second, ProviderAvailability{"bash", true});  // a worker's event meanwhile
+    send_internal(pipe_.second, ProviderAvailability{"bash", true});  // a worker's event meanwhile
     send_control(pipe_.second, LeaveAsked{});                     // not the reply asked for
     send_control(pipe_.second, ShutdownDone{});
   });

@@ -564,5 +564,43 @@ TEST_F(PeerStoreTest, StoreAtItsLastIncarnationLeavesWithoutSendingARecordItsPee
   EXPECT_EQ(net.refused_at_door(), 0u) << "a2 sent a record of itself that a1's door refused";
 }
 
+// Each agent parses a spec version's text once: the agent that takes a deploy parses the
+// request only (its store keeps that parse), every other agent once when gossip brings it, and
+// no supervisor ever (assignments carry the spec parsed). Stopping and starting, which keep
+// the spec, parse nothing; a scale parses the new version once on each other agent.
+TEST_F(PeerStoreTest, EachAgentParsesASpecVersionOnceOnADeploy) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 10s));
+  auto parsed = [&] {
+    return std::vector<std::uint64_t>{net.specs_parsed("a1"), net.specs_parsed("a2"), net.specs_parsed("a3")};
+  };
+  ASSERT_EQ(parsed(), (std::vector<std::uint64_t>{0, 0, 0}));
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a1", bash_service("web", 3))));
+  ASSERT_TRUE(net.run_until([&] { return runs_exactly_once_on("web", 3, {"a1", "a2", "a3"}); }, 20s));
+  EXPECT_EQ(parsed(), (std::vector<std::uint64_t>{0, 1, 1}));
+  for (const char* agent : {"a1", "a2", "a3"}) {
+    const ServiceAssignment* told = net.supervisor(agent).assignment("web");
+    ASSERT_NE(told, nullptr) << agent << " runs an instance of web";
+    EXPECT_EQ(told->spec.params.at("command"), "exec sleep 1000") << agent << "'s supervisor got the spec parsed";
+  }
+
+  for (auto action : {ControlAction::stop, ControlAction::start}) {
+    ASSERT_TRUE(std::holds_alternative<ControlReply>(net.ask("a2", ControlRequest{"web", action, ""}).at(0)));
+    net.run_for(2s);
+  }
+  ASSERT_TRUE(net.run_until([&] { return runs_exactly_once_on("web", 3, {"a1", "a2", "a3"}); }, 20s));
+  EXPECT_EQ(parsed(), (std::vector<std::uint64_t>{0, 1, 1})) << "the same spec: nothing parsed again";
+
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a2", bash_service("web", 3, "exec sleep 2000"))));
+  ASSERT_TRUE(net.run_until([&] { return runs_exactly_once_on("web", 3, {"a1", "a2", "a3"}); }, 20s));
+  net.run_for(5s);
+  EXPECT_EQ(parsed(), (std::vector<std::uint64_t>{1, 1, 2})) << "version 2: once on a1 and a3, the request on a2";
+
+  ASSERT_TRUE(std::holds_alternative<ControlReply>(net.ask("a3", ControlRequest{"web", ControlAction::scale, "", 4}).at(0)));
+  ASSERT_TRUE(net.run_until([&] { return runs_exactly_once_on("web", 4, {"a1", "a2", "a3"}); }, 20s));
+  net.run_for(5s);
+  EXPECT_EQ(parsed(), (std::vector<std::uint64_t>{2, 2, 2})) << "version 3: once on a1 and a2, none on a3";
+}
+
 }  // namespace
 }  // namespace mob

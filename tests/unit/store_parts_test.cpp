@@ -13,6 +13,7 @@
 #include "agent/subscriptions.hpp"
 #include "agent/placement.hpp"
 #include "agent/service_record.hpp"
+#include "agent/spec_cache.hpp"
 
 namespace mob {
 namespace {
@@ -359,8 +360,14 @@ class LocalAssignmentsTest : public StateFixture {
  protected:
   LocalAssignments::Changes update(std::vector<std::string> targets, bool runs_nothing = false,
                                    bool everything = false) {
-    return local_.update(state_, targets, everything, "node-a", runs_nothing, lookup_, now_);
+    return local_.update(state_, targets, everything, "node-a", runs_nothing, lookup_, stable_lookup_, now_);
   }
+  std::optional<ServiceSpec> stable_spec_;
+  const SpecOf stable_lookup_ = [this](const ServiceEntry& entry) -> const ServiceSpec* {
+    auto spec = parse_spec(entry.stable_spec_json, kAnySpecFromThePeers);
+    stable_spec_ = spec ? std::optional(*spec) : std::nullopt;
+    return stable_spec_ ? &*stable_spec_ : nullptr;
+  };
   LocalAssignments local_;
   LocalAssignments::Clock::time_point now_{std::chrono::hours(1)};
 };
@@ -375,6 +382,8 @@ TEST_F(LocalAssignmentsTest, TheSupervisorIsToldWhatRunsHereOnceAndAgainOnlyWhen
   const auto& told = std::get<ServiceAssignment>(first.to_supervisor[0]);
   EXPECT_EQ(told.instances, (std::vector<std::uint32_t>{0, 2}));
   EXPECT_TRUE(told.dependencies_ready);
+  EXPECT_EQ(to_json(told.spec), to_json(*spec_of(*state_.service("web")))) << "the spec goes parsed";
+  EXPECT_FALSE(told.stable_spec);
   EXPECT_EQ(local_.local_instances(), 2u);
   EXPECT_TRUE(update({"web"}).to_supervisor.empty()) << "nothing changed: nothing sent";
 
@@ -443,6 +452,8 @@ TEST_F(LocalAssignmentsTest, DuringARollingUpdateTheInstancesNotMovedRunTheStabl
   EXPECT_EQ(told.stable_instances, std::vector<std::uint32_t>{0}) << "not moved: the stable version";
   EXPECT_EQ(told.stable_version, 1u);
   EXPECT_EQ(told.stable_spec_json, stable_spec);
+  ASSERT_TRUE(told.stable_spec) << "the stable spec goes parsed too";
+  EXPECT_EQ(to_json(*told.stable_spec).dump(), stable_spec);
   EXPECT_EQ(local_.local_instances(), 2u);
 
   // Reverted: the stable spec is current again, every instance runs it.
@@ -702,6 +713,12 @@ TEST(ServiceRecord, TheHistoryAndTheCanariesSurviveARestart) {
   EXPECT_EQ(back->history[1].rollback_of, 1u);
   EXPECT_EQ(back->canaries, 2u);
   EXPECT_TRUE(back->promoted);
+  // The spec texts are written as they are (not parsed and dumped again): each one's text is
+  // in the record, and the whole is JSON.
+  const std::string text = service_record_text(entry);
+  EXPECT_NE(text.find(R"("spec":)" + v1), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("spec":)" + v2), std::string::npos) << text;
+  EXPECT_TRUE(nlohmann::json::accept(text)) << text;
 }
 
 TEST(ServiceRecord, WhatIsNotARecordIsRefusedNeverThrown) {
@@ -714,6 +731,69 @@ TEST(ServiceRecord, WhatIsNotARecordIsRefusedNeverThrown) {
     ASSERT_FALSE(parsed) << text;
     EXPECT_FALSE(parsed.error().message.empty());
   }
+}
+
+// ---- the spec cache ----------------------------------------------------------------------------
+
+ServiceEntry service_record(const std::string& spec_json, const std::string& stable_spec_json = "") {
+  ServiceEntry entry;
+  entry.name = "web";
+  entry.spec_json = spec_json;
+  entry.stable_spec_json = stable_spec_json;
+  return entry;
+}
+
+std::string normalized(const std::string& spec) { return to_json(*parse_spec(spec)).dump(); }
+
+TEST(SpecCacheTest, EachSpecTextIsParsedOnceWhileTheRecordNamesIt) {
+  SpecCache cache(kAnySpecFromThePeers);
+  const std::string v1 = normalized(spec_text("web", 1)), v2 = normalized(spec_text("web", 2));
+  ServiceEntry first = service_record(v1);
+  ASSERT_NE(cache.current(first), nullptr);
+  EXPECT_EQ(cache.current(first)->instances, 1u);
+  EXPECT_EQ(cache.parses(), 1u);
+  first.enabled = false;  // stop: a new record, the same spec
+  cache.changed(first);
+  EXPECT_EQ(cache.current(first)->instances, 1u);
+  EXPECT_EQ(cache.parses(), 1u);
+
+  // A rollout to version 2: its stable spec is version 1's, parsed already.
+  ServiceEntry rolling = service_record(v2, v1);
+  cache.changed(rolling);
+  EXPECT_EQ(cache.current(rolling)->instances, 2u);
+  ASSERT_NE(cache.stable(rolling), nullptr);
+  EXPECT_EQ(cache.stable(rolling)->instances, 1u);
+  EXPECT_EQ(cache.parses(), 2u) << "version 2 only";
+
+  // The rollout completes: no stable spec is named any more.
+  ServiceEntry done = service_record(v2);
+  cache.changed(done);
+  EXPECT_EQ(cache.current(done)->instances, 2u);
+  EXPECT_EQ(cache.stable(done), nullptr);
+  EXPECT_EQ(cache.parses(), 2u);
+
+  // A deploy hands in the spec it parsed from its request.
+  const std::string v3 = normalized(spec_text("web", 3));
+  ServiceEntry deployed = service_record(v3);
+  cache.changed(deployed);
+  cache.remember(deployed, *parse_spec(v3));
+  EXPECT_EQ(cache.current(deployed)->instances, 3u);
+  EXPECT_EQ(cache.parses(), 2u);
+
+  // Removed: forgotten; deployed again, parsed again.
+  ServiceEntry removed = deployed;
+  removed.removed = true;
+  cache.changed(removed);
+  EXPECT_EQ(cache.current(first)->instances, 1u);
+  EXPECT_EQ(cache.parses(), 3u);
+}
+
+TEST(SpecCacheTest, ATextThatDoesNotParseIsTriedOnce) {
+  SpecCache cache(kAnySpecFromThePeers);
+  ServiceEntry damaged = service_record(R"({"name": "web"})");
+  EXPECT_EQ(cache.current(damaged), nullptr);
+  EXPECT_EQ(cache.current(damaged), nullptr);
+  EXPECT_EQ(cache.parses(), 1u);
 }
 
 }  // namespace

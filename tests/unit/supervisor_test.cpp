@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/actor.hpp"
+#include "agent/spec.hpp"
 
 namespace mob {
 namespace {
@@ -41,10 +42,11 @@ class SupervisorOnManualTime : public ::testing::Test {
                                              std::move(workers), std::move(health.second));
   }
 
-  // Everything waiting on `socket`, in order.
-  static std::vector<Body> drain(zmq::socket_t& socket) {
-    std::vector<Body> bodies;
-    while (auto message = receive_routed(socket)) bodies.push_back(std::move(message->envelope.body));
+  // Every internal message waiting on `socket`, in order.
+  static std::vector<InternalBody> drain(zmq::socket_t& socket) {
+    std::vector<InternalBody> bodies;
+    while (auto message = receive_any(socket))
+      if (auto* internal = std::get_if<InternalMessage>(&*message)) bodies.push_back(std::move(internal->envelope.body));
     return bodies;
   }
 
@@ -65,11 +67,18 @@ class SupervisorOnManualTime : public ::testing::Test {
 
   void turn() { loop_->turn(0ms); }
 
+  // Sends the supervisor `assignment` with its specs parsed, as the store does.
+  void assign(ServiceAssignment assignment) {
+    assignment.spec = *parse_spec(assignment.spec_json);
+    if (!assignment.stable_instances.empty()) assignment.stable_spec = *parse_spec(assignment.stable_spec_json);
+    send_internal(store_, std::move(assignment));
+  }
+
   // The worker reports that the process started and exited with code 1.
   void start_and_fail() {
-    send_body(worker_, ProviderEvent{"web.0", ProviderEventKind::started, 4242, -1, 0, ""});
+    send_internal(worker_, ProviderEvent{"web.0", ProviderEventKind::started, 4242, -1, 0, ""});
     turn();
-    send_body(worker_, ProviderEvent{"web.0", ProviderEventKind::exited, 0, 1, 0, ""});
+    send_internal(worker_, ProviderEvent{"web.0", ProviderEventKind::exited, 0, 1, 0, ""});
     turn();
   }
 
@@ -81,7 +90,7 @@ class SupervisorOnManualTime : public ::testing::Test {
 };
 
 TEST_F(SupervisorOnManualTime, RestartBackoffDoublesUpToItsMaximumThenGivesUp) {
-  send_body(store_, ServiceAssignment{"web", 1, kFailingSpec, {0}, true, 0, true, "", 0, "", {}, {}});
+  assign(ServiceAssignment{"web", 1, kFailingSpec, {0}, true, 0, true, "", 0, "", {}, {}});
   turn();
   ASSERT_EQ(starts(), 1u);
 
@@ -120,7 +129,7 @@ TEST_F(SupervisorOnManualTime, RestartBackoffDoublesUpToItsMaximumThenGivesUp) {
 }
 
 TEST_F(SupervisorOnManualTime, TheBudgetComesBackOnceTheWindowHasPassed) {
-  send_body(store_, ServiceAssignment{"web", 1, kFailingSpec, {0}, true, 0, true, "", 0, "", {}, {}});
+  assign(ServiceAssignment{"web", 1, kFailingSpec, {0}, true, 0, true, "", 0, "", {}, {}});
   turn();
   ASSERT_EQ(starts(), 1u);
   start_and_fail();
@@ -148,15 +157,15 @@ TEST_F(SupervisorOnManualTime, ARollingUpdateRestartsOnlyTheMovedInstancesAndARe
       started += std::holds_alternative<ProviderStart>(body);
     }
   };
-  send_body(store_, ServiceAssignment{"web", 1, v1, {0, 1}, true, 0, true, "", 0, "", {}, {}});
+  assign(ServiceAssignment{"web", 1, v1, {0, 1}, true, 0, true, "", 0, "", {}, {}});
   turn();
   ASSERT_EQ(starts(), 2u);
-  for (const char* key : {"web.0", "web.1"}) send_body(worker_, ProviderEvent{key, ProviderEventKind::started, 10, -1, 0, ""});
+  for (const char* key : {"web.0", "web.1"}) send_internal(worker_, ProviderEvent{key, ProviderEventKind::started, 10, -1, 0, ""});
   turn();
   drain(store_);
 
   // Version 2 deployed with a rollout: nothing moved yet, both run version 1.
-  send_body(store_, ServiceAssignment{"web", 2, v2, {}, true, 0, true, "", 1, v1, {0, 1}, {}});
+  assign(ServiceAssignment{"web", 2, v2, {}, true, 0, true, "", 1, v1, {0, 1}, {}});
   turn();
   std::vector<std::string> stopped;
   std::size_t started = 0;
@@ -165,22 +174,22 @@ TEST_F(SupervisorOnManualTime, ARollingUpdateRestartsOnlyTheMovedInstancesAndARe
   EXPECT_EQ(started, 0u);
 
   // The owner moves web/0: it alone restarts, from version 2.
-  send_body(store_, ServiceAssignment{"web", 2, v2, {0}, true, 0, true, "", 1, v1, {1}, {}});
+  assign(ServiceAssignment{"web", 2, v2, {0}, true, 0, true, "", 1, v1, {1}, {}});
   turn();
   stops(stopped, started);
   EXPECT_EQ(stopped, std::vector<std::string>{"web.0"});
-  send_body(worker_, ProviderEvent{"web.0", ProviderEventKind::stopped, 0, -1, 15, ""});
+  send_internal(worker_, ProviderEvent{"web.0", ProviderEventKind::stopped, 0, -1, 15, ""});
   turn();
-  std::vector<Body> to_worker = drain(worker_);
+  std::vector<InternalBody> to_worker = drain(worker_);
   ASSERT_EQ(to_worker.size(), 1u);
   ASSERT_TRUE(std::holds_alternative<ProviderStart>(to_worker[0]));
-  EXPECT_NE(std::get<ProviderStart>(to_worker[0]).params_json.find("sleep 2"), std::string::npos);
-  send_body(worker_, ProviderEvent{"web.0", ProviderEventKind::started, 11, -1, 0, ""});
+  EXPECT_NE(std::get<ProviderStart>(to_worker[0]).params.at("command").get<std::string>().find("sleep 2"), std::string::npos);
+  send_internal(worker_, ProviderEvent{"web.0", ProviderEventKind::started, 11, -1, 0, ""});
   turn();
 
   // Reverted: version 3 holds version 1's spec; web/1 (launched from version 1) carries on,
   // web/0 (version 2) starts from it again.
-  send_body(store_, ServiceAssignment{"web", 3, v1, {0, 1}, true, 0, true, "", 1, "", {}, {}});
+  assign(ServiceAssignment{"web", 3, v1, {0, 1}, true, 0, true, "", 1, "", {}, {}});
   turn();
   stopped.clear();
   stops(stopped, started);
@@ -204,7 +213,7 @@ std::string web_spec(const std::string& on_change) {
 }
 
 TEST_F(SupervisorOnManualTime, AnInstanceStartsWithItsPortsAndReportsWhereItListens) {
-  send_body(store_, ServiceAssignment{"db", 1, kDb, {0, 1}, true, 0, true, "", 0, "", {}, {}});
+  assign(ServiceAssignment{"db", 1, kDb, {0, 1}, true, 0, true, "", 0, "", {}, {}});
   turn();
   std::vector<ProviderStart> started;
   for (auto& body : drain(worker_))
@@ -218,7 +227,7 @@ TEST_F(SupervisorOnManualTime, AnInstanceStartsWithItsPortsAndReportsWhereItList
   EXPECT_LE(pg, 12009u);
   ASSERT_EQ(first.ports.size(), 2u);
   for (const auto& binding : first.ports) EXPECT_EQ(binding.host_port, binding.container_port);
-  send_body(worker_, ProviderEvent{first.key, ProviderEventKind::started, 77, -1, 0, ""});
+  send_internal(worker_, ProviderEvent{first.key, ProviderEventKind::started, 77, -1, 0, ""});
   turn();
   std::map<std::uint32_t, InstanceStatus> last;
   for (const auto& body : drain(store_))
@@ -235,7 +244,7 @@ TEST_F(SupervisorOnManualTime, AnInstanceStartsWithItsPortsAndReportsWhereItList
 
 TEST_F(SupervisorOnManualTime, AFixedPortInUseOnTheMachineFailsTheInstanceNamingPortAndAgent) {
   busy_ports_.insert(9100);
-  send_body(store_, ServiceAssignment{"db", 1, kDb, {0}, true, 0, true, "", 0, "", {}, {}});
+  assign(ServiceAssignment{"db", 1, kDb, {0}, true, 0, true, "", 0, "", {}, {}});
   turn();
   EXPECT_EQ(starts(), 0u);
   std::optional<InstanceStatus> report;
@@ -254,7 +263,7 @@ class DependencyChanges : public SupervisorOnManualTime {
  protected:
   // web/0 runs, started with db at `address`; the worker's messages since are drained.
   void run_web(const std::string& on_change, const std::string& port) {
-    send_body(store_, ServiceAssignment{"web", 1, web_spec(on_change), {0}, true, 0, true, "", 0, "", {},
+    assign(ServiceAssignment{"web", 1, web_spec(on_change), {0}, true, 0, true, "", 0, "", {},
                                         {{"MOB_DB_HOST", "10.0.0.6"}, {"MOB_DB_PORT_PG", port}}});
     turn();
     auto to_worker = drain(worker_);
@@ -262,12 +271,12 @@ class DependencyChanges : public SupervisorOnManualTime {
     const auto& start = std::get<ProviderStart>(to_worker[0]);
     EXPECT_EQ(start.env.at("MOB_DB_PORT_PG"), port);
     EXPECT_EQ(start.env.count("MOB_HOST"), 0u) << "web names no ports of its own";
-    send_body(worker_, ProviderEvent{"web.0", ProviderEventKind::started, 50, -1, 0, ""});
+    send_internal(worker_, ProviderEvent{"web.0", ProviderEventKind::started, 50, -1, 0, ""});
     turn();
     drain(store_);
   }
   void db_moves_to(const std::string& port, bool ready = true) {
-    send_body(store_, ServiceAssignment{"web", 1, web_spec(on_change_), {0}, true, 0, ready, "", 0, "", {},
+    assign(ServiceAssignment{"web", 1, web_spec(on_change_), {0}, true, 0, ready, "", 0, "", {},
                                         {{"MOB_DB_HOST", "10.0.0.7"}, {"MOB_DB_PORT_PG", port}}});
     turn();
   }
@@ -280,7 +289,7 @@ TEST_F(DependencyChanges, ByDefaultTheDependentRestartsWithTheNewAddress) {
   auto to_worker = drain(worker_);
   ASSERT_EQ(to_worker.size(), 1u);
   EXPECT_EQ(std::get<ProviderStop>(to_worker[0]).key, "web.0");
-  send_body(worker_, ProviderEvent{"web.0", ProviderEventKind::stopped, 0, -1, 15, ""});
+  send_internal(worker_, ProviderEvent{"web.0", ProviderEventKind::stopped, 0, -1, 15, ""});
   turn();
   to_worker = drain(worker_);
   ASSERT_EQ(to_worker.size(), 1u);
@@ -313,9 +322,26 @@ TEST_F(DependencyChanges, NoneLeavesTheInstanceAlone) {
 
 TEST_F(DependencyChanges, WhileTheDependencyServesNowhereTheDependentCarriesOn) {
   run_web("", "12001");
-  send_body(store_, ServiceAssignment{"web", 1, web_spec(""), {0}, true, 0, false, "waiting", 0, "", {}, {}});
+  assign(ServiceAssignment{"web", 1, web_spec(""), {0}, true, 0, false, "waiting", 0, "", {}, {}});
   turn();
   EXPECT_TRUE(drain(worker_).empty()) << "no address to give it: it keeps the one it has";
+}
+
+// The supervisor runs what the store parsed: it never parses a spec's text, which only says
+// which spec a version runs.
+TEST_F(SupervisorOnManualTime, RunsTheParsedSpecOfItsAssignmentWithoutParsingTheText) {
+  ServiceAssignment assignment{"web", 1, "the text of version 1, never parsed here", {0}, true, 0, true, "", 0, "", {}, {}};
+  assignment.spec = *parse_spec(R"({"name": "web", "provider": "bash", "params": {"command": "sleep 60"}})");
+  send_internal(store_, std::move(assignment));
+  turn();
+  auto to_worker = drain(worker_);
+  ASSERT_EQ(to_worker.size(), 1u);
+  const auto& start = std::get<ProviderStart>(to_worker[0]);
+  EXPECT_EQ(start.key, "web.0");
+  EXPECT_EQ(start.params.at("command"), "sleep 60") << "the params go to the worker as a JSON value";
+  auto report = last_report();
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->state, InstanceState::starting);
 }
 
 }  // namespace

@@ -1,0 +1,56 @@
+#include "agent/spec_cache.hpp"
+
+#include "bus/log.hpp"
+
+namespace mob {
+
+SpecCache::Parsed SpecCache::parse(const std::string& name, const std::string& text) {
+  ++parses_;
+  auto spec = parse_spec(text, limits_);
+  if (!spec) {
+    log::error("store", log::about_service(name), "cannot parse the spec of ", name, ": ", spec.error().message);
+    return Parsed{spec_identity(text), std::nullopt};
+  }
+  return Parsed{spec_identity(text), std::move(*spec)};
+}
+
+const ServiceSpec* SpecCache::current(const ServiceEntry& entry) {
+  auto& specs = by_service_[entry.name];
+  if (!specs.current) specs.current = parse(entry.name, entry.spec_json);
+  return specs.current->spec ? &*specs.current->spec : nullptr;
+}
+
+const ServiceSpec* SpecCache::stable(const ServiceEntry& entry) {
+  if (entry.stable_spec_json.empty()) return nullptr;
+  auto& specs = by_service_[entry.name];
+  if (!specs.stable) specs.stable = parse(entry.name, entry.stable_spec_json);
+  return specs.stable->spec ? &*specs.stable->spec : nullptr;
+}
+
+void SpecCache::changed(const ServiceEntry& entry) {
+  auto found = by_service_.find(entry.name);
+  if (found == by_service_.end()) return;
+  if (!entry.removed) found->second = named_by(std::move(found->second), entry);
+  if (entry.removed || (!found->second.current && !found->second.stable)) by_service_.erase(found);
+}
+
+void SpecCache::remember(const ServiceEntry& entry, ServiceSpec spec) {
+  Specs& specs = by_service_[entry.name];
+  specs = named_by(std::move(specs), entry);
+  specs.current = Parsed{spec_identity(entry.spec_json), std::move(spec)};
+}
+
+SpecCache::Specs SpecCache::named_by(Specs had, const ServiceEntry& entry) {
+  Specs now;
+  const std::uint64_t current = spec_identity(entry.spec_json);
+  const std::optional<std::uint64_t> stable =
+      entry.stable_spec_json.empty() ? std::nullopt : std::optional(spec_identity(entry.stable_spec_json));
+  for (auto* kept : {&had.current, &had.stable}) {
+    if (!*kept) continue;
+    if (!now.current && (*kept)->identity == current) now.current = **kept;
+    if (!now.stable && stable && (*kept)->identity == *stable) now.stable = **kept;
+  }
+  return now;
+}
+
+}  // namespace mob

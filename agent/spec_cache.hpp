@@ -1,0 +1,56 @@
+// The parsed specs of the services the store holds: each spec text that a service's record
+// names (its current version's and, during a rollout, its stable version's) is parsed once,
+// the first time it is asked for or handed in by a deploy, and kept while the record names it.
+// Part of the store's thread (not thread-safe).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "agent/spec.hpp"
+#include "bus/messages.hpp"
+
+namespace mob {
+
+class SpecCache {
+ public:
+  explicit SpecCache(SpecLimits limits) : limits_(limits) {}
+
+  // The spec of `entry.spec_json`, or of `entry.stable_spec_json` (null when the record has
+  // none, or when it does not parse: logged once). REQUIRED: `entry` is the record the store
+  // holds for its service (changed() was told of each new one).
+  const ServiceSpec* current(const ServiceEntry& entry);
+  const ServiceSpec* stable(const ServiceEntry& entry);
+  // A new record of a service was merged: the specs it no longer names go (a new version's
+  // stable spec is the version before it: kept, not parsed again).
+  void changed(const ServiceEntry& entry);
+  // The spec that a deploy parsed from its request, for the record it writes (`entry`): kept as
+  // that record's current spec, never parsed again (told before the record is merged, so that
+  // the merge finds it; changed() then drops it if another record wins the merge).
+  void remember(const ServiceEntry& entry, ServiceSpec spec);
+
+  // How many spec texts it parsed (the store's metrics; tests count them).
+  std::uint64_t parses() const { return parses_; }
+
+ private:
+  struct Parsed {
+    std::uint64_t identity = 0;        // spec_identity() of its text
+    std::optional<ServiceSpec> spec;   // none: the text does not parse
+  };
+  struct Specs {
+    std::optional<Parsed> current;
+    std::optional<Parsed> stable;
+  };
+
+  Parsed parse(const std::string& name, const std::string& text);
+  // What of `had` the record `entry` names (its current and its stable spec).
+  static Specs named_by(Specs had, const ServiceEntry& entry);
+
+  SpecLimits limits_;
+  std::map<std::string, Specs> by_service_;
+  std::uint64_t parses_ = 0;
+};
+
+}  // namespace mob
