@@ -5,6 +5,7 @@
 #include "agent/dependencies.hpp"
 #include "agent/hlc.hpp"
 #include "agent/placement.hpp"
+#include "agent/rebalance.hpp"
 #include "agent/rollout_plan.hpp"
 #include "agent/version_history.hpp"
 
@@ -56,12 +57,14 @@ ServiceStatus status_of(const CommandView& view, const ServiceEntry& entry,
   const ServiceSpec* spec = view.spec_of(entry);
   ServiceStatus out{entry.name, spec ? spec->provider : "", entry.generation,
                     spec ? spec->instances : 0, entry.enabled, entry.spec_json, {},
-                    entry.stamp.origin, entry.stamp.hlc, "", entry.stable_generation, entry.rollout};
+                    entry.stamp.origin, entry.stamp.hlc, "", entry.stable_generation, entry.rollout, ""};
   if (!spec) return out;
   out.problem = dependency_fault(view.state, *spec, view.spec_of);
   if (rollout_active(entry))
     out.rollout = "rolling out from version " + std::to_string(entry.stable_generation) + ": " +
                   to_string(rollout_progress(view.state, entry, *spec));
+  out.rebalance = rebalance_wanted(entry) ? rebalance_progress(view.state, entry, fit_members(), view.spec_of)
+                                          : entry.rebalance;
   std::optional<std::string> placement;  // why unplaced instances wait, asked once
   const std::uint32_t wanted = wanted_instances(entry, *spec);  // canaries included
   for (std::uint32_t index = 0; index < wanted; ++index) {
@@ -198,6 +201,36 @@ Result<ClientWrite<ControlReply>> decide_promote(const CommandView& view, const 
   return ClientWrite<ControlReply>{std::move(entry), ControlReply{request.service, existing->generation}};
 }
 
+Result<RebalanceWrite> decide_rebalance(const CommandView& view, const RebalanceRequest& request,
+                                        const std::vector<Member>& alive, const std::function<Stamp()>& stamp) {
+  if (auto writable = check_writable(view); !writable) return std::unexpected(writable.error());
+  std::vector<std::string> services;
+  if (!request.service.empty()) {
+    if (!is_deployed(view.state, request.service))
+      return fail(Errc::not_found, not_deployed("rebalance " + request.service, request.service));
+    services.push_back(request.service);
+  } else {
+    for (const auto& [key, entry] : view.state.services())
+      if (!entry.removed) services.push_back(entry.name);
+  }
+  RebalanceWrite write;
+  for (const auto& name : services) {
+    auto wanted = plan_rebalance(view.state, {name}, alive, view.spec_of);
+    const auto moves = static_cast<std::uint32_t>(wanted.moves.size()) + wanted.left;
+    const ServiceEntry& existing = *view.state.service(name);
+    if (moves == 0 && !rebalance_wanted(existing)) continue;  // even already
+    write.reply.left += moves;
+    write.reply.services.push_back(name);
+    if (rebalance_wanted(existing)) continue;  // asked already: its owner is at it
+    ServiceEntry entry = existing;
+    entry.rebalance = std::string(kRebalanceWanted);
+    entry.write_id.clear();
+    entry.stamp = stamp();
+    write.entries.push_back(std::move(entry));
+  }
+  return write;
+}
+
 Result<HistoryReply> service_history(const CommandView& view, const HistoryRequest& request) {
   const ServiceEntry* entry = view.state.service(request.service);
   if (!entry) return fail(Errc::not_found, not_deployed("history " + request.service, request.service));
@@ -240,6 +273,7 @@ Result<ClientWrite<DeployReply>> deploy_version(const CommandView& view, const D
   entry.generation = existing ? existing->generation + 1 : 1;
   entry.restart_generation = existing ? existing->restart_generation : 0;
   keep_stable_version(view, existing, spec, entry);
+  if (existing && !existing->removed) entry.rebalance = existing->rebalance;  // a new version goes on with it
   entry.stamp = stamp();
   entry.write_id = request.write_id;
   record_version(view, existing, entry, rollback_of);

@@ -31,6 +31,7 @@ std::string service_record_text(const ServiceEntry& entry) {
   }
   if (entry.canaries != 0) doc["canaries"] = entry.canaries;
   if (entry.promoted) doc["promoted"] = true;
+  if (!entry.rebalance.empty()) doc["rebalance"] = entry.rebalance;
   return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -73,6 +74,7 @@ Result<ServiceEntry> parse_service_record(const std::string& text) {
     }
     entry.canaries = doc.value("canaries", std::uint32_t{0});
     entry.promoted = doc.value("promoted", false);
+    entry.rebalance = doc.value("rebalance", std::string());
   } catch (const nlohmann::json::exception& e) {
     return fail(Errc::malformed, std::string("not a service record: ") + e.what());
   }
