@@ -364,8 +364,17 @@ TEST_F(Rebalance, AnotherAgentTakesItOverWhenTheAgentDrivingItIsKilled) {
   ProcessSampler sampler([&] { return processes_of("v1"); });
   Child asking({MOB_TOOL_BIN, "-a", first.endpoint(), "rebalance", service, "--deadline", "60"},
                dir_.path() / "rebalance.out");
-  // Mid-way: the first batch runs on the driver, and the rebalance is not done.
-  ASSERT_TRUE(wait_until([&] { return processes_of("v1", *driver) >= 1; }, 20s)) << asking.output();
+  // Mid-way: the first batch runs healthy where it went, one of them on the driver (the next
+  // batch may be on its way), and the rebalance is not done.
+  ASSERT_TRUE(wait_until([&] {
+    auto status = first.service(service);
+    if (!status) return false;
+    for (const auto& instance : status->instance_list)
+      if (instance.node == driver->name() && instance.state == InstanceState::running &&
+          instance.health == Health::healthy)
+        return true;
+    return false;
+  }, 20s)) << asking.output();
   EXPECT_EQ(asking.output().find(": done"), std::string::npos) << asking.output();
   driver->sigkill();
 
@@ -383,7 +392,7 @@ TEST_F(Rebalance, AnotherAgentTakesItOverWhenTheAgentDrivingItIsKilled) {
   sampler.stop();
   EXPECT_GE(sampler.fewest(), 4u) << "at some 20 ms sample fewer than 6 - max_parallel instances ran ("
                                   << sampler.samples() << " samples)";
-  EXPECT_GE(sampler.samples(), 20u);
+  EXPECT_GE(sampler.samples(), 10u);
   auto status = first.service(service);
   ASSERT_TRUE(status);
   EXPECT_TRUE(status->rebalance.starts_with("done: ")) << status->rebalance;
