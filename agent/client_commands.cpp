@@ -334,6 +334,20 @@ Result<ClientWrite<ControlReply>> decide_control(const CommandView& view, const 
                                                 " (the agent's limit, --max-instances)");
       if (request.instances == own->instances)  // nothing to change: no new version
         return ClientWrite<ControlReply>{std::nullopt, ControlReply{entry.name, entry.generation}};
+      // Canaries are the indices from `instances` up: another count would make a canary's
+      // slot an ordinary instance (and an ordinary one a canary's).
+      if (entry.canaries > 0 && !entry.promoted)
+        return fail(Errc::conflict,
+                    entry.name + " version " + std::to_string(entry.generation) + " runs " +
+                        (entry.canaries == 1 ? "a canary" : std::to_string(entry.canaries) + " canaries") +
+                        " beside version " + std::to_string(entry.stable_generation) +
+                        " until it is promoted: a scale now would turn a canary's slot into an ordinary "
+                        "instance; promote first (mob-tool promote " + entry.name +
+                        "), or drop the canaries (mob-tool rollback " + entry.name + "), then scale");
+      if (entry.canaries > 0)
+        return fail(Errc::conflict, entry.name + " version " + std::to_string(entry.generation) +
+                                        " is rolling out after its canaries were promoted; scale once it is done "
+                                        "(mob-tool status " + entry.name + " shows it)");
       ServiceSpec scaled = *own;
       scaled.instances = request.instances;
       entry.spec_json = to_json(scaled).dump();

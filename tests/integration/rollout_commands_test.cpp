@@ -171,6 +171,16 @@ TEST_F(Canary, ACanaryRunsBesideTheOldInstancesUntilPromoteMovesTheRest) {
   EXPECT_EQ(paused->rollout.rfind("paused: ", 0), 0u) << paused->rollout;
   EXPECT_EQ(paused->instance_list.size(), 5u) << "status lists the canary as web/4";
 
+  // A scale now would make the canary's slot (web/4) an ordinary instance of version 1.
+  auto scaled = tool(*agents_[0], {"scale", "web", "5"});
+  EXPECT_EQ(scaled.exit_code, 1) << scaled.out;
+  EXPECT_NE(scaled.err.find("a scale now would turn a canary's slot into an ordinary instance; promote first "
+                            "(mob-tool promote web)"),
+            std::string::npos)
+      << scaled.err;
+  EXPECT_EQ(processes_of("v2"), 1u);
+  EXPECT_EQ(processes_of("v1"), 4u);
+
   // A new deploy while the canary waits replaces it: the canary runs the newest version.
   auto replaced = tool(*agents_[1], {"deploy", "-"}, web("v3", 4, update));
   ASSERT_EQ(replaced.exit_code, 0) << replaced.out << replaced.err;
