@@ -224,8 +224,7 @@ Result<RebalanceWrite> decide_rebalance(const CommandView& view, const Rebalance
     if (rebalance_wanted(existing)) continue;  // asked already: its owner is at it
     ServiceEntry entry = existing;
     entry.rebalance = std::string(kRebalanceWanted);
-    entry.write_id.clear();
-    entry.stamp = stamp();
+    entry.stamp = stamp();  // the version and its write id stay: a retried deploy still finds its record
     write.entries.push_back(std::move(entry));
   }
   return write;

@@ -146,8 +146,7 @@ RebalanceWrites plan_owned_rebalances(const ClusterState& state, const std::vect
       continue;
     }
     if (plan.left > 0 || (plan.spread_over_two && !plan.waiting_for.empty())) continue;
-    ServiceEntry done = *service;
-    done.write_id.clear();  // the owner's write, no client's
+    ServiceEntry done = *service;  // the same version, write id included (a retried deploy finds it)
     done.rebalance = std::string(kRebalanceDone) +
                      (plan.spread_over_two ? spread_text(plan.spread) : "nothing to move: fewer than two agents can run it");
     writes.services.push_back(std::move(done));

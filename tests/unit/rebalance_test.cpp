@@ -34,7 +34,9 @@ class RebalancePlan : public ::testing::Test {
     spec_.provider = "bash";
     spec_.instances = static_cast<std::uint32_t>(nodes.size());
     spec_.update = update;
-    state_.merge(test::service_record("web", "{}", 1, true, 0, false, Stamp{++stamp_, "x"}));
+    ServiceEntry entry = test::service_record("web", "{}", 1, true, 0, false, Stamp{++stamp_, "x"});
+    entry.write_id = "w-1";  // the deploy's
+    state_.merge(entry);
     for (std::uint32_t index = 0; index < nodes.size(); ++index) place(index, nodes[index], InstanceState::running);
   }
 
@@ -172,6 +174,7 @@ TEST_F(RebalancePlan, OnlyTheOwnerMovesABatchAndRecordsTheEndOnceTheLastBatchRun
   ASSERT_EQ(end.services.size(), 1u);
   EXPECT_EQ(end.services[0].rebalance, "done: a 2, b 2, c 2");
   EXPECT_EQ(state_.service("web")->rebalance, "done: a 2, b 2, c 2");
+  EXPECT_EQ(state_.service("web")->write_id, "w-1") << "the same version: a retried deploy still finds it";
   EXPECT_TRUE(owner_step(owner()).services.empty()) << "done once: no more writes";
   EXPECT_EQ(spread(), (std::map<std::string, int>{{"a", 2}, {"b", 2}, {"c", 2}}));
 }
@@ -248,6 +251,7 @@ TEST_F(RebalancePlan, ARequestWritesTheWishOnlyWhereSomethingIsToMoveAndOnlyOnce
   ASSERT_EQ(write->entries.size(), 1u);
   EXPECT_EQ(write->entries[0].rebalance, kRebalanceWanted);
   EXPECT_EQ(write->entries[0].generation, 1u) << "no new version";
+  EXPECT_EQ(write->entries[0].write_id, "w-1") << "the same version: a retried deploy still finds it";
   EXPECT_EQ(write->reply.services, std::vector<std::string>{"web"});
   EXPECT_EQ(write->reply.left, 2u) << "4 on a: 2 moves make 2, 1, 1";
   EXPECT_TRUE(write->reply.moves.empty()) << "the owner moves them";
