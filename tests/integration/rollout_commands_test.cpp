@@ -341,6 +341,27 @@ TEST_F(Rebalance, GoesOnWhenTheMobToolThatAskedForItIsKilled) {
   EXPECT_EQ(again.out, "rebalance web: done, 0 instances moved (even already)\n");
 }
 
+TEST_F(Rebalance, TheToolSaysWhatTheRebalanceWaitsForAtItsDeadlineAndItGoesOn) {
+  AgentProcess& first = start();
+  auto never_healthy = nlohmann::json::parse(checked_web("v1", 2, R"({"max_parallel": 1})"));
+  never_healthy["checks"][0]["command"] = "false";
+  ASSERT_EQ(tool(first, {"deploy", "-", "--detach"}, never_healthy.dump()).exit_code, 0);
+  ASSERT_TRUE(wait_until([&] { return processes_of("v1", first) == 2; }));
+  start();
+  ASSERT_TRUE(everyone_sees_alive(2));
+
+  auto waited = tool(first, {"rebalance", "web", "--deadline", "1"});
+  EXPECT_EQ(waited.exit_code, 1) << waited.out;
+  EXPECT_NE(waited.err.find("mob-tool: rebalance: the deadline passed; web rebalancing: "), std::string::npos)
+      << waited.err;
+  EXPECT_NE(waited.err.find("; waiting for web/0 on " + first.name() + " to be healthy"), std::string::npos)
+      << waited.err;
+  EXPECT_NE(waited.err.find("(it goes on in the network; mob-tool status shows it)"), std::string::npos) << waited.err;
+  auto status = first.service("web");
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(status->rebalance.starts_with("rebalancing: ")) << status->rebalance;
+}
+
 TEST_F(Rebalance, AnotherAgentTakesItOverWhenTheAgentDrivingItIsKilled) {
   for (int i = 0; i < 3; ++i) start();
   ASSERT_TRUE(everyone_sees_alive(3));
