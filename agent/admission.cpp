@@ -219,6 +219,7 @@ void check_service(const std::string& path, const ServiceEntry& entry) {
   if (!entry.stable_spec_json.empty() && !nlohmann::json::accept(entry.stable_spec_json))
     refuse(path + ".stable_spec_json", "not JSON text");
   check_text(path + ".rollout", entry.rollout, 4096);
+  check_text(path + ".rebalance", entry.rebalance, 4096);
   if (entry.history.size() > kMaxHistory)
     refuse(path + ".history", std::to_string(entry.history.size()) + " versions, more than " + std::to_string(kMaxHistory));
   std::size_t spec_bytes = 0;

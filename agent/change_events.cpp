@@ -15,6 +15,29 @@ Event event_for(std::string topic, const std::string& agent, std::uint64_t versi
   return event;
 }
 
+// Whether `entry` changed more of the service than its rebalance (ServiceEntry.rebalance).
+bool changed_beyond_rebalance(const ServiceEntry& before, const ServiceEntry& entry) {
+  return entry.spec_json != before.spec_json || entry.generation != before.generation ||
+         entry.enabled != before.enabled || entry.restart_generation != before.restart_generation ||
+         entry.removed != before.removed || entry.stable_generation != before.stable_generation ||
+         entry.rollout != before.rollout || entry.canaries != before.canaries || entry.promoted != before.promoted;
+}
+
+// service.rebalance started (asked for) or done (its record says so).
+std::optional<Event> rebalance_event(const ServiceEntry& entry, const ServiceEntry& before, const EventSource& source) {
+  if (entry.removed || entry.rebalance == before.rebalance) return std::nullopt;
+  std::string state;
+  if (entry.rebalance == "wanted") state = "started";
+  else if (entry.rebalance.starts_with("done: ")) state = "done";
+  else return std::nullopt;
+  auto event = event_for("service.rebalance", entry.stamp.origin, entry.stamp.hlc, source);
+  event.service = entry.name;
+  event.generation = entry.generation;
+  event.state = state;
+  event.reason = state == "started" ? "the owner moves its instances towards an even spread" : entry.rebalance;
+  return event;
+}
+
 }  // namespace
 
 std::vector<Event> change_events(const MemberEntry& entry, std::optional<MemberState> before,
@@ -44,6 +67,9 @@ std::vector<Event> change_events(const ServiceEntry& entry, const std::optional<
     if (before && !before->removed) topic = "service.removed";
   } else if (!before || before->removed) {
     topic = "service.deployed";
+  } else if (!changed_beyond_rebalance(*before, entry)) {
+    if (auto rebalance = rebalance_event(entry, *before, source)) return {std::move(*rebalance)};
+    return {};
   } else {
     topic = "service.updated";
     if (before->generation != entry.generation) reason = entry.rollout.empty() ? "new version" : entry.rollout;
@@ -72,6 +98,8 @@ std::vector<Event> change_events(const ServiceEntry& entry, const std::optional<
   else if (entry.rollout.starts_with("reverted: ") && (!before || before->rollout != entry.rollout)) state = "reverted";
   else if (entry.rollout.starts_with("failed: ") && (!before || before->rollout != entry.rollout)) state = "failed";
   else if (was_rolling && entry.stable_generation == 0 && before->generation == entry.generation) state = "done";
+  if (before && !before->removed)
+    if (auto rebalance = rebalance_event(entry, *before, source)) events.push_back(std::move(*rebalance));
   if (state.empty()) return events;
   event.topic = "service.rollout";
   event.state = state;
@@ -93,6 +121,18 @@ Event rollout_batch_event(const AssignmentEntry& entry, const std::string& progr
   event.state = "batch";
   event.generation = entry.generation;
   event.reason = progress;
+  return event;
+}
+
+Event rebalance_batch_event(const AssignmentEntry& entry, const std::string& from_node, const std::string& spread,
+                            const EventSource& source) {
+  auto event = event_for("service.rebalance", entry.stamp.origin, entry.stamp.hlc, source);
+  event.service = entry.service;
+  event.instance = static_cast<std::int32_t>(entry.index);
+  event.node = entry.node;
+  event.from_node = from_node;
+  event.state = "batch";
+  event.reason = spread;
   return event;
 }
 

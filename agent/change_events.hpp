@@ -21,13 +21,19 @@ struct EventSource {
 // member.joined / suspect / failed / left; nothing for a heartbeat or a refutation.
 std::vector<Event> change_events(const MemberEntry& entry, std::optional<MemberState> before,
                                  const EventSource& source);
-// service.deployed / updated (with why) / removed, and service.rollout when a rolling
-// update started, was done, failed or was reverted.
+// service.deployed / updated (with why) / removed, service.rollout when a rolling update
+// started, was done, failed or was reverted, and service.rebalance when a rebalance was asked
+// for (started) or its owner found nothing left to move (done). A change of the rebalance
+// alone is no service.updated.
 std::vector<Event> change_events(const ServiceEntry& entry, const std::optional<ServiceEntry>& before,
                                  const EventSource& source);
 // service.rollout (state batch) when the owner moved an instance to the new version of a
 // rolling update; `progress` is rollout_progress after it ("4 of 10 updated, 10 healthy").
 Event rollout_batch_event(const AssignmentEntry& entry, const std::string& progress, const EventSource& source);
+// service.rebalance (state batch) when the owner moved an instance from `from_node` for a
+// rebalance; `spread` is rebalance_spread after it ("node-a 4, node-b 1, node-c 1").
+Event rebalance_batch_event(const AssignmentEntry& entry, const std::string& from_node, const std::string& spread,
+                            const EventSource& source);
 // instance.assigned, and instance.moved when it moved from another node.
 std::vector<Event> change_events(const AssignmentEntry& entry, const std::optional<AssignmentEntry>& before,
                                  const EventSource& source);

@@ -5,6 +5,7 @@
 #include "agent/dependencies.hpp"
 #include "agent/hlc.hpp"
 #include "agent/placement.hpp"
+#include "agent/rebalance.hpp"
 #include "agent/rollout_plan.hpp"
 #include "agent/version_history.hpp"
 
@@ -56,12 +57,14 @@ ServiceStatus status_of(const CommandView& view, const ServiceEntry& entry,
   const ServiceSpec* spec = view.spec_of(entry);
   ServiceStatus out{entry.name, spec ? spec->provider : "", entry.generation,
                     spec ? spec->instances : 0, entry.enabled, entry.spec_json, {},
-                    entry.stamp.origin, entry.stamp.hlc, "", entry.stable_generation, entry.rollout};
+                    entry.stamp.origin, entry.stamp.hlc, "", entry.stable_generation, entry.rollout, ""};
   if (!spec) return out;
   out.problem = dependency_fault(view.state, *spec, view.spec_of);
   if (rollout_active(entry))
     out.rollout = "rolling out from version " + std::to_string(entry.stable_generation) + ": " +
                   to_string(rollout_progress(view.state, entry, *spec));
+  out.rebalance = rebalance_wanted(entry) ? rebalance_progress(view.state, entry, fit_members(), view.spec_of)
+                                          : entry.rebalance;
   std::optional<std::string> placement;  // why unplaced instances wait, asked once
   const std::uint32_t wanted = wanted_instances(entry, *spec);  // canaries included
   for (std::uint32_t index = 0; index < wanted; ++index) {
@@ -198,6 +201,35 @@ Result<ClientWrite<ControlReply>> decide_promote(const CommandView& view, const 
   return ClientWrite<ControlReply>{std::move(entry), ControlReply{request.service, existing->generation}};
 }
 
+Result<RebalanceWrite> decide_rebalance(const CommandView& view, const RebalanceRequest& request,
+                                        const std::vector<Member>& alive, const std::function<Stamp()>& stamp) {
+  if (auto writable = check_writable(view); !writable) return std::unexpected(writable.error());
+  std::vector<std::string> services;
+  if (!request.service.empty()) {
+    if (!is_deployed(view.state, request.service))
+      return fail(Errc::not_found, not_deployed("rebalance " + request.service, request.service));
+    services.push_back(request.service);
+  } else {
+    for (const auto& [key, entry] : view.state.services())
+      if (!entry.removed) services.push_back(entry.name);
+  }
+  RebalanceWrite write;
+  for (const auto& name : services) {
+    auto wanted = plan_rebalance(view.state, {name}, alive, view.spec_of);
+    const auto moves = static_cast<std::uint32_t>(wanted.moves.size()) + wanted.left;
+    const ServiceEntry& existing = *view.state.service(name);
+    if (moves == 0 && !rebalance_wanted(existing)) continue;  // even already
+    write.reply.left += moves;
+    write.reply.services.push_back(name);
+    if (rebalance_wanted(existing)) continue;  // asked already: its owner is at it
+    ServiceEntry entry = existing;
+    entry.rebalance = std::string(kRebalanceWanted);
+    entry.stamp = stamp();  // the version and its write id stay: a retried deploy still finds its record
+    write.entries.push_back(std::move(entry));
+  }
+  return write;
+}
+
 Result<HistoryReply> service_history(const CommandView& view, const HistoryRequest& request) {
   const ServiceEntry* entry = view.state.service(request.service);
   if (!entry) return fail(Errc::not_found, not_deployed("history " + request.service, request.service));
@@ -240,6 +272,7 @@ Result<ClientWrite<DeployReply>> deploy_version(const CommandView& view, const D
   entry.generation = existing ? existing->generation + 1 : 1;
   entry.restart_generation = existing ? existing->restart_generation : 0;
   keep_stable_version(view, existing, spec, entry);
+  if (existing && !existing->removed) entry.rebalance = existing->rebalance;  // a new version goes on with it
   entry.stamp = stamp();
   entry.write_id = request.write_id;
   record_version(view, existing, entry, rollback_of);
@@ -301,6 +334,20 @@ Result<ClientWrite<ControlReply>> decide_control(const CommandView& view, const 
                                                 " (the agent's limit, --max-instances)");
       if (request.instances == own->instances)  // nothing to change: no new version
         return ClientWrite<ControlReply>{std::nullopt, ControlReply{entry.name, entry.generation}};
+      // Canaries are the indices from `instances` up: another count would make a canary's
+      // slot an ordinary instance (and an ordinary one a canary's).
+      if (entry.canaries > 0 && !entry.promoted)
+        return fail(Errc::conflict,
+                    entry.name + " version " + std::to_string(entry.generation) + " runs " +
+                        (entry.canaries == 1 ? "a canary" : std::to_string(entry.canaries) + " canaries") +
+                        " beside version " + std::to_string(entry.stable_generation) +
+                        " until it is promoted: a scale now would turn a canary's slot into an ordinary "
+                        "instance; promote first (mob-tool promote " + entry.name +
+                        "), or drop the canaries (mob-tool rollback " + entry.name + "), then scale");
+      if (entry.canaries > 0)
+        return fail(Errc::conflict, entry.name + " version " + std::to_string(entry.generation) +
+                                        " is rolling out after its canaries were promoted; scale once it is done "
+                                        "(mob-tool status " + entry.name + " shows it)");
       ServiceSpec scaled = *own;
       scaled.instances = request.instances;
       entry.spec_json = to_json(scaled).dump();

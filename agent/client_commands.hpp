@@ -61,6 +61,17 @@ Result<ClientWrite<DeployReply>> decide_rollback(const CommandView& view, const 
 Result<ClientWrite<ControlReply>> decide_promote(const CommandView& view, const PromoteRequest& request,
                                                  const std::function<Stamp()>& stamp);
 
+// A rebalance asked for (docs/spec.md, "Rebalance"): the records of the services named (every
+// one when none is) that are not spread evenly over `alive`, with the wish to rebalance
+// (ServiceEntry.rebalance), for their owners to carry out; a record that holds it already is
+// not written again. `reply.left` counts the moves wanted now.
+struct RebalanceWrite {
+  std::vector<ServiceEntry> entries;
+  RebalanceReply reply;
+};
+Result<RebalanceWrite> decide_rebalance(const CommandView& view, const RebalanceRequest& request,
+                                        const std::vector<Member>& alive, const std::function<Stamp()>& stamp);
+
 // The versions of a service, newest first; a removed one's while its tombstone is kept.
 Result<HistoryReply> service_history(const CommandView& view, const HistoryRequest& request);
 

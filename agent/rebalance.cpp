@@ -5,75 +5,181 @@
 #include <tuple>
 
 #include "agent/placement.hpp"
+#include "agent/rollout_plan.hpp"
 
 namespace mob {
 namespace {
 
-// Running where it is assigned, and healthy when the service has checks.
-bool runs_where_assigned(const ClusterState& state, const AssignmentEntry& assignment, const ServiceSpec& spec) {
+using Load = std::map<std::string, std::uint32_t>;  // every service's assignments per node
+
+Load load_of(const ClusterState& state) {
+  Load load;
+  for (const auto& [key, assignment] : state.assignments())
+    if (!assignment.removed) ++load[assignment.node];
+  return load;
+}
+
+// Why the instance of `assignment` does not count as running where it is assigned, running
+// (and healthy when the service has checks); "" when it does.
+std::string not_running(const ClusterState& state, const AssignmentEntry& assignment, const ServiceSpec& spec) {
   const InstanceEntry* instance = state.instance(assignment.service, assignment.index, assignment.node);
-  return instance && !instance->removed && instance->status.state == InstanceState::running &&
-         (spec.checks.empty() || instance->status.health == Health::healthy);
+  const std::string who = assignment.service + "/" + std::to_string(assignment.index) + " on " + assignment.node;
+  if (!instance || instance->removed) return who + " to start";
+  if (instance->status.state != InstanceState::running)
+    return who + " (" + std::string(to_string(instance->status.state)) + ")";
+  if (!spec.checks.empty() && instance->status.health != Health::healthy)
+    return who + " to be healthy (" + std::string(to_string(instance->status.health)) + ")";
+  return "";
+}
+
+// One service's rebalance as things stand.
+struct ServicePlan {
+  bool spread_over_two = false;  // at least two alive agents can run it: there is a spread to even
+  std::vector<AssignmentEntry> moves;
+  std::uint32_t left = 0;
+  std::string waiting_for;  // the first instance the next batch waits for ("" when none)
+  std::map<std::string, std::uint32_t> spread;  // after the moves
+};
+
+ServicePlan plan_service(const ClusterState& state, const ServiceEntry& service, const ServiceSpec& spec,
+                         const std::vector<Member>& alive, Load& load) {
+  ServicePlan plan;
+  std::map<std::string, std::vector<const AssignmentEntry*>> by_node;
+  for (const auto& member : alive)
+    if (can_run(spec, member)) by_node[member.name];
+  const std::uint32_t wanted = wanted_instances(service, spec);
+  for (std::uint32_t index = 0; index < wanted; ++index) {
+    const AssignmentEntry* assignment = state.assignment(service.name, index);
+    if (!assignment || assignment->removed) {
+      if (plan.waiting_for.empty()) plan.waiting_for = service.name + "/" + std::to_string(index) + " to be placed";
+      continue;
+    }
+    auto node = by_node.find(assignment->node);
+    if (node == by_node.end()) {  // placement moves it; the spread is known once it did
+      if (plan.waiting_for.empty())
+        plan.waiting_for = service.name + "/" + std::to_string(index) + " to leave " + assignment->node;
+      continue;
+    }
+    node->second.push_back(assignment);
+    if (plan.waiting_for.empty()) plan.waiting_for = not_running(state, *assignment, spec);
+  }
+  plan.spread_over_two = by_node.size() >= 2;
+  const bool settled = plan.waiting_for.empty();
+  const std::uint32_t batch = spec.update ? spec.update->max_parallel : 1;
+  while (plan.spread_over_two) {
+    auto busiest = std::max_element(by_node.begin(), by_node.end(), [&](const auto& a, const auto& b) {
+      return std::make_tuple(a.second.size(), load[a.first], b.first) <
+             std::make_tuple(b.second.size(), load[b.first], a.first);
+    });
+    auto idlest = std::min_element(by_node.begin(), by_node.end(), [&](const auto& a, const auto& b) {
+      return std::make_tuple(a.second.size(), load[a.first], a.first) <
+             std::make_tuple(b.second.size(), load[b.first], b.first);
+    });
+    if (busiest->second.size() <= idlest->second.size() + 1) break;
+    // The highest index moves: the lowest ones keep their places, as placement made them.
+    auto highest = std::max_element(busiest->second.begin(), busiest->second.end(),
+                                    [](const auto* a, const auto* b) { return a->index < b->index; });
+    const AssignmentEntry* from = *highest;
+    busiest->second.erase(highest);
+    idlest->second.push_back(from);
+    --load[busiest->first];
+    ++load[idlest->first];
+    if (settled && plan.moves.size() < batch) {
+      AssignmentEntry move = *from;
+      move.node = idlest->first;
+      move.stamp = {};
+      plan.moves.push_back(std::move(move));
+    } else {
+      ++plan.left;
+    }
+  }
+  for (const auto& [node, assignments] : by_node) plan.spread[node] = static_cast<std::uint32_t>(assignments.size());
+  return plan;
+}
+
+// "node-a 4, node-b 1", cut at about 1000 bytes (a record's text stays far below the door's
+// 4096 however many agents there are).
+std::string spread_text(const std::map<std::string, std::uint32_t>& spread) {
+  constexpr std::size_t kMaxBytes = 1000;
+  std::string text;
+  for (const auto& [node, count] : spread) {
+    std::string more = (text.empty() ? "" : ", ") + node + " " + std::to_string(count);
+    if (text.size() + more.size() > kMaxBytes) return text + ", ...";
+    text += more;
+  }
+  return text;
 }
 
 }  // namespace
 
 RebalanceWrites plan_rebalance(const ClusterState& state, const std::vector<std::string>& services,
                                const std::vector<Member>& alive, const SpecOf& spec_of) {
-  std::map<std::string, std::uint32_t> load;  // every service's assignments per node
-  for (const auto& [key, assignment] : state.assignments())
-    if (!assignment.removed) ++load[assignment.node];
+  Load load = load_of(state);
   RebalanceWrites writes;
   for (const auto& name : services) {
     const ServiceEntry* service = state.service(name);
     const ServiceSpec* spec = service && !service->removed ? spec_of(*service) : nullptr;
     if (!spec) continue;
-    std::map<std::string, std::vector<const AssignmentEntry*>> by_node;
-    for (const auto& member : alive)
-      if (can_run(*spec, member)) by_node[member.name];
-    if (by_node.size() < 2) continue;
-    bool settled = true;
-    const std::uint32_t wanted = wanted_instances(*service, *spec);
-    for (std::uint32_t index = 0; index < wanted; ++index) {
-      const AssignmentEntry* assignment = state.assignment(name, index);
-      if (!assignment || assignment->removed) continue;
-      auto node = by_node.find(assignment->node);
-      if (node == by_node.end()) continue;  // placement moves it; not a matter of balance
-      node->second.push_back(assignment);
-      settled = settled && runs_where_assigned(state, *assignment, *spec);
-    }
-    const std::uint32_t batch = spec->update ? spec->update->max_parallel : 1;
-    std::uint32_t moved = 0;
-    while (true) {
-      auto busiest = std::max_element(by_node.begin(), by_node.end(), [&](const auto& a, const auto& b) {
-        return std::make_tuple(a.second.size(), load[a.first], b.first) <
-               std::make_tuple(b.second.size(), load[b.first], a.first);
-      });
-      auto idlest = std::min_element(by_node.begin(), by_node.end(), [&](const auto& a, const auto& b) {
-        return std::make_tuple(a.second.size(), load[a.first], a.first) <
-               std::make_tuple(b.second.size(), load[b.first], b.first);
-      });
-      if (busiest->second.size() <= idlest->second.size() + 1) break;
-      // The highest index moves: the lowest ones keep their places, as placement made them.
-      auto highest = std::max_element(busiest->second.begin(), busiest->second.end(),
-                                      [](const auto* a, const auto* b) { return a->index < b->index; });
-      const AssignmentEntry* from = *highest;
-      busiest->second.erase(highest);
-      idlest->second.push_back(from);
-      --load[busiest->first];
-      ++load[idlest->first];
-      if (settled && moved < batch) {
-        AssignmentEntry move = *from;
-        move.node = idlest->first;
-        move.stamp = {};
-        writes.moves.push_back(std::move(move));
-        ++moved;
-      } else {
-        ++writes.left;
-      }
-    }
+    auto plan = plan_service(state, *service, *spec, alive, load);
+    writes.left += plan.left;
+    std::move(plan.moves.begin(), plan.moves.end(), std::back_inserter(writes.moves));
   }
   return writes;
+}
+
+RebalanceWrites plan_owned_rebalances(const ClusterState& state, const std::vector<std::string>& targets,
+                                      const std::vector<Member>& alive, const std::vector<Member>& live,
+                                      const std::string& self, const SpecOf& spec_of) {
+  std::vector<std::string> live_names;
+  for (const auto& member : live) live_names.push_back(member.name);
+  Load load = load_of(state);
+  RebalanceWrites writes;
+  for (const auto& name : targets) {
+    const ServiceEntry* service = state.service(name);
+    if (!service || !rebalance_wanted(*service) || owner_of(name, live_names) != self) continue;
+    const ServiceSpec* spec = spec_of(*service);
+    if (!spec || rollout_active(*service)) continue;
+    auto plan = plan_service(state, *service, *spec, alive, load);
+    writes.left += plan.left;
+    if (!plan.moves.empty()) {
+      std::move(plan.moves.begin(), plan.moves.end(), std::back_inserter(writes.moves));
+      continue;
+    }
+    if (plan.left > 0 || (plan.spread_over_two && !plan.waiting_for.empty())) continue;
+    ServiceEntry done = *service;  // the same version, write id included (a retried deploy finds it)
+    done.rebalance = std::string(kRebalanceDone) +
+                     (plan.spread_over_two ? spread_text(plan.spread) : "nothing to move: fewer than two agents can run it");
+    writes.services.push_back(std::move(done));
+  }
+  return writes;
+}
+
+std::string rebalance_spread(const ClusterState& state, const ServiceEntry& service, const std::vector<Member>& alive,
+                             const SpecOf& spec_of) {
+  const ServiceSpec* spec = service.removed ? nullptr : spec_of(service);
+  if (!spec) return "";
+  std::map<std::string, std::uint32_t> spread;
+  for (const auto& member : alive)
+    if (can_run(*spec, member)) spread[member.name];
+  const std::uint32_t wanted = wanted_instances(service, *spec);
+  for (std::uint32_t index = 0; index < wanted; ++index) {
+    const AssignmentEntry* assignment = state.assignment(service.name, index);
+    if (assignment && !assignment->removed) ++spread[assignment->node];
+  }
+  return spread_text(spread);
+}
+
+std::string rebalance_progress(const ClusterState& state, const ServiceEntry& service, const std::vector<Member>& alive,
+                               const SpecOf& spec_of) {
+  if (!rebalance_wanted(service)) return service.rebalance;
+  const ServiceSpec* spec = spec_of(service);
+  if (!spec) return "rebalancing: the spec cannot be read on this agent";
+  Load load = load_of(state);
+  auto plan = plan_service(state, service, *spec, alive, load);
+  std::string text = "rebalancing: " + rebalance_spread(state, service, alive, spec_of) + "; ";
+  if (rollout_active(service)) return text + "waiting for the rolling update to end";
+  if (!plan.waiting_for.empty()) return text + "waiting for " + plan.waiting_for;
+  return text + "the owner moves the next batch";
 }
 
 }  // namespace mob

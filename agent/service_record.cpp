@@ -44,6 +44,7 @@ std::string service_record_text(const ServiceEntry& entry) {
   if (!entry.rollout.empty()) doc["rollout"] = entry.rollout;
   if (entry.canaries != 0) doc["canaries"] = entry.canaries;
   if (entry.promoted) doc["promoted"] = true;
+  if (!entry.rebalance.empty()) doc["rebalance"] = entry.rebalance;
   std::vector<RawMember> raw = {{"spec", entry.spec_json}};
   if (entry.stable_generation != 0) raw.emplace_back("stable_spec", entry.stable_spec_json);
   std::string history = "[";
@@ -100,6 +101,7 @@ Result<ServiceEntry> parse_service_record(const std::string& text) {
     }
     entry.canaries = doc.value("canaries", std::uint32_t{0});
     entry.promoted = doc.value("promoted", false);
+    entry.rebalance = doc.value("rebalance", std::string());
   } catch (const nlohmann::json::exception& e) {
     return fail(Errc::malformed, std::string("not a service record: ") + e.what());
   }

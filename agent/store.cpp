@@ -664,6 +664,8 @@ class Store {
       publish_change(entry, before);
       if (before && !before->removed && !entry.removed && before->generation != entry.generation)
         publish_rollout_move(entry);
+      if (before && !before->removed && !entry.removed && before->node != entry.node)
+        publish_rebalance_move(entry, before->node);
       changed.assignments.push_back(entry);
       dirty_services_.insert(entry.service);
     }
@@ -819,6 +821,20 @@ class Store {
     if (!spec || entry.generation != service->generation) return;
     publish(rollout_batch_event(entry, to_string(rollout_progress(state_, *service, *spec)),
                                 EventSource{config_.self.name, time_.wall_ms()}));
+  }
+
+  // A rebalance's move (docs/events.md, service.rebalance batch): the service's rebalance is
+  // wanted and the instance left an agent that can still run it (a failure or a drain moves
+  // an instance too, but not for balance).
+  void publish_rebalance_move(const AssignmentEntry& entry, const std::string& from_node) {
+    const ServiceEntry* service = state_.service(entry.service);
+    const ServiceSpec* spec = service && rebalance_wanted(*service) ? spec_of(*service) : nullptr;
+    if (!spec) return;
+    auto alive = fit_members(/*include_suspect=*/false);
+    auto from = std::find_if(alive.begin(), alive.end(), [&](const Member& member) { return member.name == from_node; });
+    if (from == alive.end() || !can_run(*spec, *from)) return;
+    publish(rebalance_batch_event(entry, from_node, rebalance_spread(state_, *service, alive, spec_lookup_),
+                                  EventSource{config_.self.name, time_.wall_ms()}));
   }
 
   // ---- requests from clients and peers -----------------------------------------------------
@@ -1017,32 +1033,19 @@ class Store {
     return reply;
   }
 
-  // Moves a batch of instances of each service named (every one when none is) towards an
-  // even spread (agent/rebalance.hpp); mob-tool asks again until nothing is left to move.
+  // Records the wish to rebalance each service named (every one when none is) that is not
+  // spread evenly; its owner carries it out (move_rebalances), whatever becomes of the client.
   Result<RebalanceReply> rebalance(const RebalanceRequest& request) {
-    if (auto refusal = write_refusal(); !refusal.empty()) return fail(Errc::unavailable, refusal);
-    std::vector<std::string> services;
-    if (!request.service.empty()) {
-      const ServiceEntry* entry = state_.service(request.service);
-      if (!entry || entry->removed)
-        return fail(Errc::not_found, "rebalance " + request.service + ": service \"" + request.service +
-                                         "\" is not deployed (mob-tool status lists the services)");
-      services.push_back(request.service);
-    } else {
-      for (const auto& [key, entry] : state_.services())
-        if (!entry.removed) services.push_back(entry.name);
+    const std::string refusal = write_refusal();
+    auto write = decide_rebalance(command_view(refusal), request, fit_members(/*include_suspect=*/false),
+                                  [this] { return stamp(); });
+    if (!write) return std::unexpected(write.error());
+    for (const auto& entry : write->entries) {
+      if (auto kept = keep_before_applying(entry); !kept) return std::unexpected(kept.error());
+      apply_kept(entry);
+      log::info(kLog, log::about_service(entry.name), "rebalance of ", entry.name, " asked for");
     }
-    auto writes = plan_rebalance(state_, services, fit_members(/*include_suspect=*/false), spec_lookup_);
-    RebalanceReply reply;
-    reply.left = writes.left;
-    for (auto& move : writes.moves) {
-      const AssignmentEntry* before = state_.assignment(move.service, move.index);
-      reply.moves.push_back(InstanceMove{move.service, move.index, before ? before->node : "", move.node});
-      log::info(kLog, log::about_service(move.service), "rebalance: moving ", move.service, "/", move.index, " to ", move.node);
-      move.stamp = stamp();
-      record(move);
-    }
-    return reply;
+    return std::move(write->reply);
   }
 
   Result<StatusReply> status(const StatusRequest& request) {
@@ -1697,6 +1700,26 @@ class Store {
       record(tombstone);
     }
     move_rollouts(targets);
+    move_rebalances(targets);
+  }
+
+  // Rebalances this agent owns: the next batch once the last one runs, or the end
+  // (agent/rebalance.hpp). Instance changes mark the service dirty, which plans it again.
+  void move_rebalances(const std::vector<std::string>& targets) {
+    auto writes = plan_owned_rebalances(state_, targets, fit_members(/*include_suspect=*/false),
+                                        fit_members(/*include_suspect=*/true), config_.self.name, spec_lookup_);
+    for (auto& move : writes.moves) {
+      const AssignmentEntry* before = state_.assignment(move.service, move.index);
+      log::info(kLog, log::about_service(move.service), "rebalance: moving ", move.service, "/", move.index,
+                before ? " from " + before->node : "", " to ", move.node);
+      move.stamp = stamp();
+      record(move);
+    }
+    for (auto& service : writes.services) {
+      log::info(kLog, log::about_service(service.name), "rebalance of ", service.name, " ", service.rebalance);
+      service.stamp = stamp();
+      record(service);
+    }
   }
 
   // Rolling updates this agent owns: the next batch, the end, or a revert

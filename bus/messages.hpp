@@ -88,9 +88,13 @@ struct ServiceStatus {
   // e.g. "failed: web/3 unhealthy: ..."), as ServiceEntry holds them.
   std::uint64_t stable_version = 0;
   std::string rollout;
+  // How a rebalance of the service stands ("" when none was asked): "rebalancing: ..." with
+  // the spread and what the next batch waits for, or "done: ..." (ServiceEntry.rebalance).
+  std::string rebalance;
   MOB_FIELDS(name, provider, version, instances, enabled, spec_json, instance_list, origin,
-             changed_at, problem, stable_version, rollout)
-  MOB_REQUIRED_FIELDS(10)  // stable_version and rollout came with rolling updates (issue 18)
+             changed_at, problem, stable_version, rollout, rebalance)
+  MOB_REQUIRED_FIELDS(10)  // stable_version and rollout came with rolling updates (issue 18),
+                           // rebalance with the network-owned rebalance
 };
 
 // Which spec a version runs: concurrent deploys through two agents can both make version
@@ -302,6 +306,8 @@ struct PromoteRequest {
 };
 // Moves instances of `service` (empty: of every service) from the busiest agents to the
 // least busy ones that can run them, each running on where it was until its new copy runs.
+// The agent records the wish in each service's record (ServiceEntry.rebalance) and the
+// service's owner carries it out; agents before that moved one batch per request.
 struct RebalanceRequest {
   std::string service;
   MOB_FIELDS(service)
@@ -314,9 +320,14 @@ struct InstanceMove {
   MOB_FIELDS(service, index, from_node, to_node)
 };
 struct RebalanceReply {
-  std::vector<InstanceMove> moves;  // written now; more may follow as these settle
+  std::vector<InstanceMove> moves;  // written now by an agent of the release before; more may follow
   std::uint32_t left = 0;           // moves still wanted after these
-  MOB_FIELDS(moves, left)
+  // The services whose rebalance the network now owns (their owners move them and record
+  // the end): follow them by service.rebalance events or status. Empty from older agents,
+  // which answer with `moves` and are asked again.
+  std::vector<std::string> services;
+  MOB_FIELDS(moves, left, services)
+  MOB_REQUIRED_FIELDS(2)  // services came with the network-owned rebalance (issue 18)
 };
 
 // ---- the mesh: replicated state, gossip, probes, sync --------------------------------
@@ -360,10 +371,15 @@ struct ServiceEntry {
   // `promoted`, the others move a batch at a time and the canaries go when it is done.
   std::uint32_t canaries = 0;
   bool promoted = false;
+  // Rebalance (docs/spec.md, "Rebalance"): "" when none was asked; "wanted" while the
+  // service's owner moves its instances towards an even spread, a batch at a time; "done: ..."
+  // (the spread it left) once nothing was left to move (agent/rebalance.hpp).
+  std::string rebalance;
   MOB_FIELDS(name, spec_json, generation, enabled, restart_generation, removed, stamp, write_id,
-             stable_generation, stable_spec_json, rollout, history, canaries, promoted)
+             stable_generation, stable_spec_json, rollout, history, canaries, promoted, rebalance)
   MOB_REQUIRED_FIELDS(8)  // the stable_* fields and rollout came with rolling updates, history
-                          // and the canary fields with rollback and canaries (issue 18)
+                          // and the canary fields with rollback and canaries, rebalance with the
+                          // network-owned rebalance (issue 18)
 };
 // Where an instance should run, decided by the service's owner; last writer wins.
 struct AssignmentEntry {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <memory>
 
+#include "agent/placement.hpp"
+
 namespace mob::sim {
 namespace {
 
@@ -86,6 +88,29 @@ FaultPlan crash_forever(World& world, Micros from, std::mt19937_64&) {
   const int victim = world.agents() - 1;
   world.at(from, [&world, victim] { world.crash(victim); });
   return {from, {victim}};
+}
+
+// A rebalance owned by the network: 8 instances of a service pile up on a0 while the others
+// are down, they come back, a rebalance is asked through a0 and, mid-way (after its first
+// batches), the owner of the service, which drives it, is killed; it returns 3 s later with
+// its data. The service is one a0 does not own, so that a0 keeps its instances running.
+FaultPlan rebalance_owner_crash(World& world, Micros from, std::mt19937_64&) {
+  const int n = world.agents();
+  if (n < 3) return {from, {}};
+  std::vector<std::string> names;
+  for (int i = 0; i < n; ++i) names.push_back(world.name(i));
+  std::string service;
+  for (int k = 3; service.empty(); ++k)
+    if (owner_of("svc" + std::to_string(k), names) != names[0]) service = "svc" + std::to_string(k);
+  const int driver = static_cast<int>(std::find(names.begin(), names.end(), owner_of(service, names)) - names.begin());
+  for (int i = 1; i < n; ++i) world.at(from, [&world, i] { world.crash(i); });
+  world.at(from + 3 * kSecond, [&world, service] { world.deploy(0, service, service_spec(service, 8)); });
+  for (int i = 1; i < n; ++i) world.at(from + 5 * kSecond, [&world, i] { world.start(i, {}); });
+  world.at(from + 8 * kSecond, [&world, service] { world.rebalance(0, service); });
+  const Micros kill = from + 8 * kSecond + 20 * kMillisecond;
+  world.at(kill, [&world, driver] { world.crash(driver); });
+  world.at(kill + 3 * kSecond, [&world, driver] { world.start(driver, {}); });
+  return {kill + 3 * kSecond, {}};
 }
 
 FaultPlan concurrent_deploy(World& world, Micros from, std::mt19937_64&) {
@@ -236,6 +261,9 @@ const std::vector<Scenario>& scenarios() {
        crash_forever},
       {"concurrent-deploy", "two different specs of svc0 deployed at the same moment through a0 and a1",
        concurrent_deploy},
+      {"rebalance-owner-crash", "8 instances pile up on a0, a rebalance is asked, and its driver (the service's "
+                                "owner) is killed 20 ms later, back 3 s after",
+       rebalance_owner_crash},
       {"clock-skew", "a2's wall clock 10 min behind for 20 s, then fixed", clock_skew},
       {"clock-ahead", "a2's wall clock 10 min ahead for 5 s, then fixed",
        clock_ahead},

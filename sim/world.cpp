@@ -141,6 +141,10 @@ struct World::Impl {
         world.client_reply(std::stoi(route.substr(1)), std::move(bytes));
         return;
       }
+      if (route == "r") {  // a RebalanceRequest's answer: only traced
+        world.rebalance_reply(std::move(bytes));
+        return;
+      }
       // "p<index>.<epoch>": the DEALER of that process of that agent.
       auto dot = route.find('.');
       int to = std::stoi(route.substr(1, dot - 1));
@@ -373,6 +377,19 @@ struct World::Impl {
     });
   }
 
+  void rebalance_reply(std::string bytes) {
+    queue.schedule(now + kLocalDelay, [this, bytes = std::move(bytes)] {
+      trace.add(bytes);
+      auto envelope = decode(bytes);
+      if (!envelope) return;
+      if (const auto* error = std::get_if<ErrorReply>(&envelope->body))
+        narrate("client: rebalance refused: " + error->message);
+      if (const auto* reply = std::get_if<RebalanceReply>(&envelope->body))
+        narrate("client: rebalance of " + std::to_string(reply->services.size()) + " service(s) asked, " +
+                std::to_string(reply->left) + " move(s) wanted");
+    });
+  }
+
   void client_reply(int write, std::string bytes) {
     queue.schedule(now + kLocalDelay, [this, write, bytes = std::move(bytes)] {
       trace.add(bytes);
@@ -531,6 +548,14 @@ void World::deploy(int through, const std::string& service, const std::string& s
   });
 }
 
+void World::rebalance(int through, const std::string& service) {
+  impl_->narrate("rebalance " + service + " through " + name(through));
+  auto bytes = encode(Envelope{kProtocolVersion, 0, "mob-tool", Body{RebalanceRequest{service}}});
+  at(now() + kLocalDelay, [this, through, bytes = std::move(bytes)] {
+    impl_->deliver(through, Input{Input::Kind::request, "r", {}, {bytes}}, std::nullopt);
+  });
+}
+
 const std::vector<ClientWrite>& World::writes() const { return impl_->writes; }
 
 std::optional<Violation> World::check_continuous() const { return impl_->continuous_violation; }
@@ -644,6 +669,10 @@ std::optional<Violation> World::check_converged() {
         return fail("one-spec", service + ": " + name(views.begin()->first) + " has version " +
                                     std::to_string(first.version) + ", " + name(i) + " has version " +
                                     std::to_string(view.version) + " or another spec");
+    // A rebalance asked for ends: its owner, whoever it is now, records it done.
+    for (const auto& [i, view] : views)
+      if (view.rebalance.starts_with("rebalancing"))
+        return fail("rebalance-ends", service + " on " + name(i) + ": " + view.rebalance);
     // Nothing assigned to a dead agent.
     for (const auto& instance : first.instance_list) {
       auto node = impl_->by_name.find(instance.node);

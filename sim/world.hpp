@@ -98,6 +98,8 @@ class World {
   // mob-tool sends it.
   void deploy(int through, const std::string& service, const std::string& spec_json);
   const std::vector<ClientWrite>& writes() const;
+  // A RebalanceRequest of `service` through agent `through`; its answer is only traced.
+  void rebalance(int through, const std::string& service);
 
   // ---- invariants -------------------------------------------------------------------------
   // The cheap ones, after every event: bounded inboxes and subscriptions.

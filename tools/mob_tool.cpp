@@ -333,7 +333,8 @@ json to_json(const mob::ServiceStatus& service) {
           {"instance_list", instances},
           {"problem", service.problem},
           {"stable_version", service.stable_version},
-          {"rollout", service.rollout}};
+          {"rollout", service.rollout},
+          {"rebalance", service.rebalance}};
 }
 
 json to_json(const mob::Member& member) {
@@ -685,6 +686,9 @@ int run_status(const CommandInfo& command, Agent& agent, const Args& args) {
     if (!service.rollout.empty())  // a rolling update under way, or how the last one ended
       rows.push_back({service.name, std::to_string(service.version), "-", "-", "-", "-", "-", "-",
                       "-", service.rollout});
+    if (service.rebalance.starts_with("rebalancing: "))  // the owner moves its instances
+      rows.push_back({service.name, std::to_string(service.version), "-", "-", "-", "-", "-", "-",
+                      "-", service.rebalance});
     for (const auto& instance : service.instance_list) {
       bool running = instance.state == mob::InstanceState::running;
       bool has_process = running || instance.state == mob::InstanceState::starting;
@@ -930,49 +934,131 @@ int run_promote(const CommandInfo& command, Agent& agent, const Args& args) {
   return wait_until_running(*client, *watch.events, promoted, wait_timeout, *watch.stop);
 }
 
-int run_rebalance(const CommandInfo& command, Agent& agent, const Args& args) {
-  constexpr Positional positionals[] = {{"service", "SERVICE", false}};
-  po::options_description options("rebalance options");
-  options.add_options()("deadline", po::value<long>()->default_value(300)->value_name("S"),
-                        "give up after S seconds (exit 1, saying how many moves are left)");
-  auto values = parse_command(command, args, options, positionals);
-  if (!values) return kExitOk;
-  const auto service = values->count("service") ? (*values)["service"].as<std::string>() : std::string();
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::seconds(checked_number(command, *values, "deadline", 1, "s"));
-  DeployWatch watch;  // instance events wake the wait; Ctrl-C stops it
-  if (auto opened = watch.open(agent); !opened) return failed("rebalance", opened.error());
-  mob::Client* client = agent.client("rebalance");
-  if (client == nullptr) return kExitFailed;
+// The rebalance as an agent of the release before runs it: one batch per request, asked
+// again until nothing is left.
+int rebalance_batch_by_batch(mob::Client& client, DeployWatch& watch, const std::string& service,
+                             mob::RebalanceReply reply, std::chrono::steady_clock::time_point deadline) {
   std::uint32_t moved = 0;
   while (true) {
-    auto reply = client->rebalance(service);
-    if (!reply) return reply.error().code == mob::Errc::not_found ? refused(reply.error()) : failed("rebalance", reply.error());
-    for (const auto& move : reply->moves) {
+    for (const auto& move : reply.moves) {
       std::cout << move.service << "/" << move.index << "  moving from " << move.from_node << " to " << move.to_node
                 << std::endl;
       ++moved;
     }
-    if (reply->moves.empty() && reply->left == 0) {
+    if (reply.moves.empty() && reply.left == 0) {
       std::cout << "rebalance" << (service.empty() ? "" : " " + service) << ": done, " << moved << " instance"
                 << (moved == 1 ? "" : "s") << " moved" << std::endl;
       return kExitOk;
     }
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) {
-      std::cerr << "mob-tool: rebalance: the deadline passed with " << reply->left + reply->moves.size()
+      std::cerr << "mob-tool: rebalance: the deadline passed with " << reply.left + reply.moves.size()
                 << " move(s) left (mob-tool status shows why the last ones do not run)\n";
       return kExitFailed;
     }
-    // The next batch waits until the last one runs where it was moved: asked again on the
-    // next instance event, or after at most 500 ms.
     auto event = watch.events->next(std::min(std::chrono::ceil<milliseconds>(deadline - now), milliseconds(500)));
     if (watch.stop->arrived()) {
       std::cerr << "mob-tool: stopped; the moves already made go on\n";
       return kExitFailed;
     }
     if (!event) return failed("rebalance", event.error());
+    auto again = client.rebalance(service);
+    if (!again) return failed("rebalance", again.error());
+    reply = std::move(*again);
   }
+}
+
+int run_rebalance(const CommandInfo& command, Agent& agent, const Args& args) {
+  constexpr Positional positionals[] = {{"service", "SERVICE", false}};
+  po::options_description options("rebalance options");
+  options.add_options()("deadline", po::value<long>()->default_value(300)->value_name("S"),
+                        "stop waiting after S seconds (exit 1, saying what the rebalance waits for); it goes on");
+  auto values = parse_command(command, args, options, positionals);
+  if (!values) return kExitOk;
+  const auto service = values->count("service") ? (*values)["service"].as<std::string>() : std::string();
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::seconds(checked_number(command, *values, "deadline", 1, "s"));
+  DeployWatch watch;  // opened before the request: no event of the rebalance is missed
+  if (auto opened = watch.open(agent); !opened) return failed("rebalance", opened.error());
+  mob::Client* client = agent.client("rebalance");
+  if (client == nullptr) return kExitFailed;
+  auto reply = client->rebalance(service);
+  if (!reply) return reply.error().code == mob::Errc::not_found ? refused(reply.error()) : failed("rebalance", reply.error());
+  if (reply->services.empty() && (!reply->moves.empty() || reply->left > 0))
+    return rebalance_batch_by_batch(*client, watch, service, std::move(*reply), deadline);
+  if (reply->services.empty()) {
+    std::cout << "rebalance" << (service.empty() ? "" : " " + service) << ": done, 0 instances moved (even already)"
+              << std::endl;
+    return kExitOk;
+  }
+  // The network owns it now: the services' owners move a batch at a time and record the end.
+  // Events say how it goes; a status read now and then catches an end whose event was lost.
+  std::map<std::string, std::uint32_t> moved;  // by service still under way
+  for (const auto& name : reply->services) moved[name] = 0;
+  std::cout << "rebalance" << (service.empty() ? "" : " " + service) << ": " << reply->left << " move(s) wanted; "
+            << "the network carries it out (it goes on if mob-tool stops)" << std::endl;
+  auto finish = [&](const std::string& name, const std::string& done) {
+    const auto count = moved[name];
+    std::cout << "rebalance " << name << ": done, " << count << " instance" << (count == 1 ? "" : "s") << " moved ("
+              << done.substr(done.find(": ") + 2) << ")" << std::endl;
+    moved.erase(name);
+  };
+  constexpr milliseconds kStatusEvery{1000};
+  auto next_status = std::chrono::steady_clock::now() + kStatusEvery;
+  while (!moved.empty()) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= next_status || now >= deadline) {
+      next_status = now + kStatusEvery;
+      auto status = client->status(service);
+      if (!status && status.error().code != mob::Errc::not_found) return failed("rebalance", status.error());
+      std::map<std::string, const mob::ServiceStatus*> found;
+      if (status)
+        for (const auto& one : status->services) found[one.name] = &one;
+      std::string waiting;
+      for (auto it = moved.begin(); it != moved.end();) {
+        const std::string name = it->first;
+        auto one = found.find(name);
+        ++it;
+        if (one == found.end()) {
+          std::cerr << "mob-tool: rebalance: " << name << " was removed while it was rebalanced\n";
+          return kExitFailed;
+        }
+        const std::string& said = one->second->rebalance;
+        if (said.starts_with("done: ")) {
+          finish(name, said);
+        } else if (said.empty()) {
+          std::cerr << "mob-tool: rebalance: the rebalance of " << name << " was undone by a concurrent write "
+                    << "through agent " << one->second->origin << "; ask again: mob-tool rebalance " << name << "\n";
+          return kExitFailed;
+        } else {
+          waiting += (waiting.empty() ? "" : "; ") + name + " " + said;
+        }
+      }
+      if (moved.empty()) break;
+      if (now >= deadline) {
+        std::cerr << "mob-tool: rebalance: the deadline passed; " << waiting
+                  << " (it goes on in the network; mob-tool status shows it)\n";
+        return kExitFailed;
+      }
+    }
+    auto wait = std::min({std::chrono::ceil<milliseconds>(deadline - now), std::chrono::ceil<milliseconds>(next_status - now)});
+    auto event = watch.events->next(std::max(wait, milliseconds(1)));
+    if (watch.stop->arrived()) {
+      std::cerr << "mob-tool: stopped watching; the rebalance goes on in the network (mob-tool status shows it)\n";
+      return kExitFailed;
+    }
+    if (!event) return failed("rebalance", event.error());
+    if (!*event || (*event)->topic != "service.rebalance" || !moved.contains((*event)->service)) continue;
+    const mob::Event& said = **event;
+    if (said.state == "batch") {
+      ++moved[said.service];
+      std::cout << said.service << "/" << said.instance << "  moving from " << said.from_node << " to " << said.node
+                << " (" << said.reason << ")" << std::endl;
+    } else if (said.state == "done") {
+      finish(said.service, said.reason);
+    }
+  }
+  return kExitOk;
 }
 
 // ---- logs ------------------------------------------------------------------------------
@@ -1147,6 +1233,9 @@ std::string describe(const mob::Event& event) {
     if (event.agent != event.member) text += " reported by " + event.agent;
     return text;
   }
+  if (topic == "service.rebalance" && event.state == "batch")
+    return event.service + "/" + std::to_string(event.instance) + " from " + event.from_node + " to " + event.node +
+           " (" + event.reason + ") by " + event.agent;
   if (topic.starts_with("service.")) {
     std::string text = event.service;
     if (topic != "service.removed") text += " version " + std::to_string(event.generation);
@@ -1736,7 +1825,9 @@ constexpr CommandInfo kCommands[] = {
      "Moves instances of SERVICE (default: of every service) from the agents that run the\n"
      "most of it to those that run the fewest, a batch at a time (update.max_parallel, else\n"
      "1): each runs on where it was until its new copy runs, and the next batch waits for\n"
-     "that. Exits 0 when the spread is even, 1 at the deadline (default 300 s).",
+     "that. The network owns the rebalance once asked: each service's owner carries it out,\n"
+     "and it goes on if mob-tool stops or the owner fails. Prints each move; exits 0 when\n"
+     "the spread is even, 1 at the deadline (default 300 s) saying what it waits for.",
      run_rebalance},
     {"remove", "rm", "SERVICE", "remove SERVICE", "stop a service and forget it",
      "Stops every instance of SERVICE and removes the service from the agent.", run_remove},

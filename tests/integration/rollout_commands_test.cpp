@@ -2,15 +2,21 @@
 // "History and rollback", "Canaries", "Rebalance"): every version is listed with how it ended
 // and an earlier one comes back as a new version; a canary runs beside the old instances until
 // promote; instances spread over the agents and a rebalance evens them out again while the
-// processes are counted every 20 ms.
+// processes are counted every 20 ms, and goes on when the mob-tool that asked for it or the
+// agent that drives it is killed.
 #include <algorithm>
 #include <atomic>
+#include <csignal>
+#include <functional>
 #include <set>
 #include <thread>
+
+#include <sys/wait.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "agent/placement.hpp"
 #include "tests/support/network.hpp"
 
 namespace mob::test {
@@ -36,6 +42,12 @@ class RolloutCommands : public AgentNetwork {
     doc["params"] = {{"command", "exec env ROLL=" + marker(version) + " sleep 1000"}};
     doc["checks"] = nlohmann::json::array(
         {{{"name", "up"}, {"type", "exec"}, {"command", "sleep 0.3"}, {"interval_s", 5}, {"timeout_s", 2}}});
+    return doc.dump();
+  }
+  // `spec_json` under another service name.
+  static std::string named(const std::string& name, const std::string& spec_json) {
+    auto doc = nlohmann::json::parse(spec_json);
+    doc["name"] = name;
     return doc.dump();
   }
   std::string marker(const std::string& version) const { return tag_ + "-" + version; }
@@ -159,6 +171,16 @@ TEST_F(Canary, ACanaryRunsBesideTheOldInstancesUntilPromoteMovesTheRest) {
   EXPECT_EQ(paused->rollout.rfind("paused: ", 0), 0u) << paused->rollout;
   EXPECT_EQ(paused->instance_list.size(), 5u) << "status lists the canary as web/4";
 
+  // A scale now would make the canary's slot (web/4) an ordinary instance of version 1.
+  auto scaled = tool(*agents_[0], {"scale", "web", "5"});
+  EXPECT_EQ(scaled.exit_code, 1) << scaled.out;
+  EXPECT_NE(scaled.err.find("a scale now would turn a canary's slot into an ordinary instance; promote first "
+                            "(mob-tool promote web)"),
+            std::string::npos)
+      << scaled.err;
+  EXPECT_EQ(processes_of("v2"), 1u);
+  EXPECT_EQ(processes_of("v1"), 4u);
+
   // A new deploy while the canary waits replaces it: the canary runs the newest version.
   auto replaced = tool(*agents_[1], {"deploy", "-"}, web("v3", 4, update));
   ASSERT_EQ(replaced.exit_code, 0) << replaced.out << replaced.err;
@@ -249,6 +271,164 @@ TEST_F(Rebalance, InstancesSpreadOverTheAgentsAndARebalanceEvensThemOutAfterARes
                                << " samples)";
   auto unknown = tool(*agents_[0], {"rebalance", "nosuch"});
   EXPECT_EQ(unknown.err, "mob-tool: rebalance nosuch: service \"nosuch\" is not deployed (mob-tool status lists the services)\n");
+}
+
+// Counts the processes of one version every 20 ms on a thread of its own until stopped.
+class ProcessSampler {
+ public:
+  explicit ProcessSampler(std::function<std::size_t()> count)
+      : thread_([this, count = std::move(count)](std::stop_token stop) {
+          while (!stop.stop_requested()) {
+            fewest_ = std::min(fewest_.load(), count());
+            ++samples_;
+            std::this_thread::sleep_for(20ms);
+          }
+        }) {}
+  void stop() {
+    thread_.request_stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  std::size_t fewest() const { return fewest_; }
+  std::size_t samples() const { return samples_; }
+
+ private:
+  std::atomic<std::size_t> fewest_{1000}, samples_{0};
+  std::jthread thread_;
+};
+
+TEST_F(Rebalance, GoesOnWhenTheMobToolThatAskedForItIsKilled) {
+  AgentProcess& first = start();
+  const std::string update = R"({"max_parallel": 1, "min_healthy_s": 0.5, "healthy_deadline_s": 30})";
+  ASSERT_EQ(tool(first, {"deploy", "-"}, checked_web("v1", 6, update)).exit_code, 0);
+  ASSERT_TRUE(wait_until([&] { return processes_of("v1", first) == 6; }));
+  for (int i = 0; i < 2; ++i) start();
+  ASSERT_TRUE(everyone_sees_alive(3));
+  EXPECT_EQ(processes_of("v1", first), 6u) << "nothing moves to the newcomers by itself";
+
+  ProcessSampler sampler([&] { return processes_of("v1"); });
+  Child asking({MOB_TOOL_BIN, "-a", agents_[1]->endpoint(), "rebalance", "web", "--deadline", "60"},
+               dir_.path() / "rebalance.out");
+  ASSERT_TRUE(wait_until([&] { return asking.output().find("  moving from ") != std::string::npos; }, 20s))
+      << asking.output();
+  asking.signal(SIGKILL);
+  ASSERT_NE(asking.wait(5s), -1);
+  const std::string said = asking.output();
+  EXPECT_EQ(said.find(": done"), std::string::npos) << "killed after the first batch, before the end:\n" << said;
+
+  // No mob-tool asks any more; the owner of web goes on until the spread is even.
+  ASSERT_TRUE(wait_until([&] {
+    return processes_of("v1") == 6 && processes_of("v1", *agents_[0]) == 2 && processes_of("v1", *agents_[1]) == 2 &&
+           processes_of("v1", *agents_[2]) == 2;
+  }, 40s)) << processes_of("v1", *agents_[0]) << " " << processes_of("v1", *agents_[1]) << " "
+           << processes_of("v1", *agents_[2]);
+  ASSERT_TRUE(wait_until([&] {
+    auto status = agents_[2]->service("web");
+    return status && status->rebalance.starts_with("done: ");
+  })) << "the owner records the end";
+  sampler.stop();
+  EXPECT_GE(sampler.fewest(), 5u) << "at some 20 ms sample fewer than 6 - max_parallel instances ran ("
+                                  << sampler.samples() << " samples)";
+  auto status = agents_[0]->service("web");
+  ASSERT_TRUE(status);
+  std::vector<std::string> names;
+  for (const auto& agent : agents_) names.push_back(agent->name());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(status->rebalance, "done: " + names[0] + " 2, " + names[1] + " 2, " + names[2] + " 2");
+  EXPECT_EQ(status->origin, owner_of("web", names)) << "the owner wrote the end";
+
+  auto again = tool(first, {"rebalance", "web"});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.out, "rebalance web: done, 0 instances moved (even already)\n");
+}
+
+TEST_F(Rebalance, TheToolSaysWhatTheRebalanceWaitsForAtItsDeadlineAndItGoesOn) {
+  AgentProcess& first = start();
+  auto never_healthy = nlohmann::json::parse(checked_web("v1", 2, R"({"max_parallel": 1})"));
+  never_healthy["checks"][0]["command"] = "false";
+  ASSERT_EQ(tool(first, {"deploy", "-", "--detach"}, never_healthy.dump()).exit_code, 0);
+  ASSERT_TRUE(wait_until([&] { return processes_of("v1", first) == 2; }));
+  start();
+  ASSERT_TRUE(everyone_sees_alive(2));
+
+  auto waited = tool(first, {"rebalance", "web", "--deadline", "1"});
+  EXPECT_EQ(waited.exit_code, 1) << waited.out;
+  EXPECT_NE(waited.err.find("mob-tool: rebalance: the deadline passed; web rebalancing: "), std::string::npos)
+      << waited.err;
+  EXPECT_NE(waited.err.find("; waiting for web/0 on " + first.name() + " to be healthy"), std::string::npos)
+      << waited.err;
+  EXPECT_NE(waited.err.find("(it goes on in the network; mob-tool status shows it)"), std::string::npos) << waited.err;
+  auto status = first.service("web");
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(status->rebalance.starts_with("rebalancing: ")) << status->rebalance;
+}
+
+TEST_F(Rebalance, AnotherAgentTakesItOverWhenTheAgentDrivingItIsKilled) {
+  for (int i = 0; i < 3; ++i) start();
+  ASSERT_TRUE(everyone_sees_alive(3));
+  AgentProcess& first = *agents_[0];
+  std::vector<std::string> names;
+  for (const auto& agent : agents_) names.push_back(agent->name());
+  // A service the first agent does not own: its six instances pile up on the first, and the
+  // owner (which drives the rebalance) runs only what the rebalance gives it, 2 at most.
+  std::string service;
+  for (int i = 0; service.empty(); ++i)
+    if (owner_of("web" + std::to_string(i), names) != first.name()) service = "web" + std::to_string(i);
+  AgentProcess* driver = by_name(owner_of(service, names));
+  ASSERT_TRUE(driver);
+  for (int i = 1; i < 3; ++i) ASSERT_EQ(tool(first, {"eligibility", agents_[i]->name(), "off"}).exit_code, 0);
+  ASSERT_TRUE(wait_until([&] {
+    int ineligible = 0;
+    for (const auto& member : first.members()) ineligible += member.eligible ? 0 : 1;
+    return ineligible == 2;
+  }));
+  const std::string update = R"({"max_parallel": 2, "min_healthy_s": 0.5, "healthy_deadline_s": 30})";
+  ASSERT_EQ(tool(first, {"deploy", "-"}, named(service, checked_web("v1", 6, update))).exit_code, 0);
+  ASSERT_TRUE(wait_until([&] { return processes_of("v1", first) == 6; }));
+  for (int i = 1; i < 3; ++i) ASSERT_EQ(tool(first, {"eligibility", agents_[i]->name(), "on"}).exit_code, 0);
+  ASSERT_TRUE(wait_until([&] {
+    for (auto* agent : live())
+      for (const auto& member : agent->members())
+        if (!member.eligible) return false;
+    return true;
+  }));
+
+  ProcessSampler sampler([&] { return processes_of("v1"); });
+  Child asking({MOB_TOOL_BIN, "-a", first.endpoint(), "rebalance", service, "--deadline", "60"},
+               dir_.path() / "rebalance.out");
+  // Mid-way: the first batch runs healthy where it went, one of them on the driver (the next
+  // batch may be on its way), and the rebalance is not done.
+  ASSERT_TRUE(wait_until([&] {
+    auto status = first.service(service);
+    if (!status) return false;
+    for (const auto& instance : status->instance_list)
+      if (instance.node == driver->name() && instance.state == InstanceState::running &&
+          instance.health == Health::healthy)
+        return true;
+    return false;
+  }, 20s)) << asking.output();
+  EXPECT_EQ(asking.output().find(": done"), std::string::npos) << asking.output();
+  driver->sigkill();
+
+  const int exit_status = asking.wait(60s);
+  const std::string said = asking.output();
+  ASSERT_TRUE(WIFEXITED(exit_status) && WEXITSTATUS(exit_status) == 0) << exit_status << "\n" << said;
+  EXPECT_NE(said.find("rebalance " + service + ": done, "), std::string::npos) << said;
+  std::vector<std::string> survivors;
+  for (auto* agent : live()) survivors.push_back(agent->name());
+  ASSERT_EQ(survivors.size(), 2u);
+  ASSERT_TRUE(wait_until([&] {
+    return processes_of("v1") == 6 && processes_of("v1", *by_name(survivors[0])) == 3 &&
+           processes_of("v1", *by_name(survivors[1])) == 3;
+  }, 20s)) << processes_of("v1", *by_name(survivors[0])) << " " << processes_of("v1", *by_name(survivors[1]));
+  sampler.stop();
+  EXPECT_GE(sampler.fewest(), 4u) << "at some 20 ms sample fewer than 6 - max_parallel instances ran ("
+                                  << sampler.samples() << " samples)";
+  EXPECT_GE(sampler.samples(), 10u);
+  auto status = first.service(service);
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(status->rebalance.starts_with("done: ")) << status->rebalance;
+  EXPECT_EQ(status->origin, owner_of(service, survivors)) << "the new owner wrote the end";
+  EXPECT_NE(by_name(owner_of(service, survivors))->log().find("rebalance of " + service + " done: "), std::string::npos);
 }
 
 TEST_F(RolloutDrain, ADrainMovesMaxParallelInstancesAtATimeEachOnceItsNewCopyIsHealthy) {

@@ -138,7 +138,7 @@ TEST(ClientTest, DeploySendsTheSpecTextAsIsAndStatusReturnsNestedRecords) {
     instance.index = 1;
     instance.state = InstanceState::running;
     instance.pid = 1234;
-    ServiceStatus service{"echoes", "bash", 2, 1, true, "{}", {instance}, "agent-1", 99, "", 0, ""};
+    ServiceStatus service{"echoes", "bash", 2, 1, true, "{}", {instance}, "agent-1", 99, "", 0, "", ""};
     return {reply(request, StatusReply{{service}})};
   });
   Client client = connected(agent.address());

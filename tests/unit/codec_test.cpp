@@ -50,8 +50,10 @@ InstanceStatus sample_instance() {
 }
 
 TEST(Codec, StatusReplyWithNestedRecordsRoundTrips) {
-  ServiceStatus service{"echoes", "bash", 5, 3, false, R"({"name":"echoes"})", {sample_instance()}, "agent-1", 99, "a problem", 1, "failed: x"};
+  ServiceStatus service{"echoes", "bash", 5, 3, false, R"({"name":"echoes"})", {sample_instance()}, "agent-1", 99, "a problem", 1, "failed: x",
+                        "rebalancing: a 2, b 1; waiting for echoes/2 on b to start"};
   auto decoded = round_trip(StatusReply{{service, service}});
+  EXPECT_EQ(decoded.services.at(0).rebalance, "rebalancing: a 2, b 1; waiting for echoes/2 on b to start");
   ASSERT_EQ(decoded.services.size(), 2u);
   EXPECT_EQ(decoded.services[1].instance_list[0].reason, "killed by signal 9");
   EXPECT_EQ(decoded.services[1].instance_list[0].state, InstanceState::restarting);
@@ -148,7 +150,8 @@ TEST(Codec, GarbageBytesAreMalformed) {
 
 TEST(Codec, EveryTruncationIsAnError) {
   auto bytes = encode_message(StatusReply{{ServiceStatus{"echoes", "bash", 1, 1, true, "{}",
-                                                         {sample_instance()}, "agent-1", 99, "a problem", 1, "failed: x"}}});
+                                                         {sample_instance()}, "agent-1", 99, "a problem", 1, "failed: x",
+                                                         "rebalancing: a 2, b 1"}}});
   for (std::size_t length = 0; length < bytes.size(); ++length) {
     auto decoded = decode(std::string_view(bytes).substr(0, length));
     ASSERT_FALSE(decoded) << "prefix of " << length << " bytes decoded";
@@ -479,12 +482,34 @@ TEST(Codec, PromoteRequestRoundTrips) {
 
 TEST(Codec, RebalanceRequestAndReplyRoundTrip) {
   EXPECT_EQ(round_trip(RebalanceRequest{"web"}).service, "web");
-  auto reply = round_trip(RebalanceReply{{InstanceMove{"web", 3, "node-a", "node-c"}}, 2});
+  auto reply = round_trip(RebalanceReply{{InstanceMove{"web", 3, "node-a", "node-c"}}, 2, {"web"}});
   ASSERT_EQ(reply.moves.size(), 1u);
   EXPECT_EQ(reply.moves[0].index, 3u);
   EXPECT_EQ(reply.moves[0].from_node, "node-a");
   EXPECT_EQ(reply.moves[0].to_node, "node-c");
   EXPECT_EQ(reply.left, 2u);
+  EXPECT_EQ(reply.services, std::vector<std::string>{"web"});
+}
+
+TEST(Codec, ARebalanceReplyFromTheReleaseBeforeDecodesWithoutServices) {
+  auto decoded = decode(hand_packed(kProtocolVersion, type_code(Body{RebalanceReply{}}), [](auto& pk) {
+    pk.pack_array(2);  // moves, left: mob-tool then asks again, batch by batch
+    pk.pack_array(0);
+    pk.pack(3);
+  }));
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  const auto& reply = std::get<RebalanceReply>(decoded->body);
+  EXPECT_EQ(reply.left, 3u);
+  EXPECT_TRUE(reply.services.empty());
+}
+
+TEST(Codec, TheWishToRebalanceTravelsWithTheServiceRecord) {
+  ServiceEntry entry;
+  entry.name = "web";
+  entry.rebalance = "wanted";
+  auto push = round_trip(SyncPush{StateDelta{{}, {entry}, {}, {}}});
+  ASSERT_EQ(push.delta.services.size(), 1u);
+  EXPECT_EQ(push.delta.services[0].rebalance, "wanted");
 }
 
 TEST(Codec, RolloutCommandsHaveTheirWireCodes) {

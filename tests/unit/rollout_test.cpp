@@ -51,7 +51,7 @@ StatusReply status(std::uint32_t instances, std::vector<InstanceStatus> instance
     for (std::uint32_t index = 0; index < instances; ++index)
       instance_list.push_back(instance(index, "", InstanceState::pending, "waiting for placement"));
   ServiceStatus service{"web", "bash", 2, instances, true, spec_json(policy), instance_list,
-                        "agent-a", kWrittenAt, "", 0, ""};
+                        "agent-a", kWrittenAt, "", 0, "", ""};
   return StatusReply{{service}};
 }
 

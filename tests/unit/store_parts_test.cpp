@@ -320,6 +320,31 @@ TEST_F(ClientCommands, ScaleIsANewVersionThatChangesOnlyTheInstanceCount) {
   EXPECT_EQ(ghost.error().code, Errc::not_found);
 }
 
+TEST_F(ClientCommands, ScaleIsRefusedWhileCanariesRunBesideTheStableVersionNamingPromote) {
+  deploy("web", 4);
+  ServiceEntry& rolling = deploy("web", 4);  // version 2, its canary beside version 1
+  rolling.stable_generation = 1;
+  rolling.stable_spec_json = rolling.spec_json;
+  rolling.canaries = 1;
+  auto waiting = decide_control(view(), ControlRequest{"web", ControlAction::scale, "", 5}, stamper());
+  ASSERT_FALSE(waiting);
+  EXPECT_EQ(waiting.error().code, Errc::conflict);
+  EXPECT_EQ(waiting.error().message,
+            "web version 2 runs a canary beside version 1 until it is promoted: a scale now would turn a canary's "
+            "slot into an ordinary instance; promote first (mob-tool promote web), or drop the canaries "
+            "(mob-tool rollback web), then scale");
+  rolling.promoted = true;
+  auto promoted = decide_control(view(), ControlRequest{"web", ControlAction::scale, "", 5}, stamper());
+  ASSERT_FALSE(promoted);
+  EXPECT_EQ(promoted.error().message,
+            "web version 2 is rolling out after its canaries were promoted; scale once it is done "
+            "(mob-tool status web shows it)");
+  rolling.canaries = 0;  // the rollout's end
+  rolling.promoted = false;
+  rolling.stable_generation = 0;
+  EXPECT_TRUE(decide_control(view(), ControlRequest{"web", ControlAction::scale, "", 5}, stamper()));
+}
+
 TEST(RecentWrites, ARetryGetsTheFirstAnswerUntilItIsForgotten) {
   using namespace std::chrono_literals;
   RecentWrites writes(2, 10min);
