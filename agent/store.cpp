@@ -875,7 +875,7 @@ class Store {
             join_.wait(request);
             begin_join(body.seeds);
           } else if constexpr (std::is_same_v<T, HistoryRequest>) {
-            answer(request, service_history(command_view(""), body));
+            answer(request, service_history(read_view(), body));
           } else if constexpr (std::is_same_v<T, RollbackRequest>) {
             if (auto again = recent_writes_.answer_to(body.write_id, time_.steady_now())) net_.reply(request, std::move(*again));
             else answer(request, rollback(body));
@@ -915,6 +915,13 @@ class Store {
   CommandView command_view(const std::string& refusal) {
     return CommandView{state_, spec_lookup_, config_.self.name, config_.spec_limits, config_.max_services, refusal,
                        config_.history};
+  }
+  // A temporary refusal would leave the view pointing at freed memory.
+  CommandView command_view(std::string&&) = delete;
+  // The view for reads, which no clock problem refuses.
+  CommandView read_view() {
+    static const std::string no_refusal;
+    return command_view(no_refusal);
   }
 
   // Client writes go through an agent whose clock the network can trust, or nowhere.
@@ -983,7 +990,8 @@ class Store {
   }
 
   Result<ClientWrite<DeployReply>> decide_queued_deploy(const DeployRequest& body) {
-    CommandView view = command_view(write_refusal());
+    const std::string refusal = write_refusal();
+    CommandView view = command_view(refusal);
     // The queued creations take their room under --max-services already.
     view.max_services = view.max_services > queued_creations_ ? view.max_services - static_cast<std::uint32_t>(queued_creations_) : 0;
     return decide_deploy(view, body, [this] { return stamp(); });
@@ -1049,7 +1057,7 @@ class Store {
   }
 
   Result<StatusReply> status(const StatusRequest& request) {
-    return service_statuses(command_view(""), request, [this] { return fit_members(/*include_suspect=*/false); });
+    return service_statuses(read_view(), request, [this] { return fit_members(/*include_suspect=*/false); });
   }
 
   // Members that may own services and run instances: live, and neither saying nor measured

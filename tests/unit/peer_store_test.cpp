@@ -375,6 +375,10 @@ TEST_F(PeerStoreTest, StoreWhoseClockIsTenMinutesBehindReportsItAndRefusesDeploy
   auto refused = deploy("a3", bash_service("web", 3));
   ASSERT_TRUE(std::holds_alternative<ErrorReply>(refused));
   EXPECT_EQ(std::get<ErrorReply>(refused).code, Errc::unavailable);
+  // The whole reason, intact (it was once read from a freed string: ASan stage).
+  const std::string& why = std::get<ErrorReply>(refused).message;
+  EXPECT_EQ(why.rfind("this agent's clock is ", 0), 0u) << why;
+  EXPECT_NE(why.find("send the command through another agent"), std::string::npos) << why;
   EXPECT_FALSE(net.status_at("a3", "web"));
 
   // The others take the deploy, and place nothing on the skewed agent.
