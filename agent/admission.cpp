@@ -204,11 +204,20 @@ void check_member(const std::string& path, const MemberEntry& entry) {
   if (!entry.reported_by.empty()) check_agent_name(path + ".reported_by", entry.reported_by);
 }
 
+// A spec kept in a service's record: JSON text (kept on disk and parsed by every agent, so
+// valid UTF-8) of an object naming that service. A spec naming another service would make
+// a rollback or a revert write that other service's record.
+void check_spec_of(const std::string& path, const std::string& spec_json, const std::string& service) {
+  const auto spec = nlohmann::json::parse(spec_json, nullptr, /*allow_exceptions=*/false);
+  if (spec.is_discarded()) refuse(path, "not JSON text");
+  const auto name = spec.is_object() ? spec.find("name") : spec.end();
+  if (!spec.is_object() || name == spec.end() || !name->is_string() || name->get_ref<const std::string&>() != service)
+    refuse(path, "not a spec of the service " + printable(service) + " (its \"name\" must be that service's)");
+}
+
 void check_service(const std::string& path, const ServiceEntry& entry) {
   check_service_name(path + ".name", entry.name);
-  // Kept on disk and parsed by every agent: JSON text (so valid UTF-8), nothing else.
-  if (!entry.spec_json.empty() && !nlohmann::json::accept(entry.spec_json))
-    refuse(path + ".spec_json", "not JSON text");
+  if (!entry.spec_json.empty()) check_spec_of(path + ".spec_json", entry.spec_json, entry.name);
   if (entry.generation >= (1ULL << 53))
     refuse(path + ".generation", std::to_string(entry.generation) + " is not below 2^53");
   check_stamp(path + ".stamp", entry.stamp);
@@ -216,8 +225,7 @@ void check_service(const std::string& path, const ServiceEntry& entry) {
   if (entry.stable_generation > entry.generation)
     refuse(path + ".stable_generation", std::to_string(entry.stable_generation) + " is past the version " +
                                             std::to_string(entry.generation) + "; the stable version is an earlier one");
-  if (!entry.stable_spec_json.empty() && !nlohmann::json::accept(entry.stable_spec_json))
-    refuse(path + ".stable_spec_json", "not JSON text");
+  if (!entry.stable_spec_json.empty()) check_spec_of(path + ".stable_spec_json", entry.stable_spec_json, entry.name);
   check_text(path + ".rollout", entry.rollout, 4096);
   check_text(path + ".rebalance", entry.rebalance, 4096);
   if (entry.history.size() > kMaxHistory)
@@ -234,7 +242,7 @@ void check_service(const std::string& path, const ServiceEntry& entry) {
     if (version.rollback_of >= version.version)
       refuse(at + ".rollback_of", std::to_string(version.rollback_of) + " is not an earlier version");
     if (!version.through.empty()) check_agent_name(at + ".through", version.through);
-    if (!nlohmann::json::accept(version.spec_json)) refuse(at + ".spec_json", "not JSON text");
+    check_spec_of(at + ".spec_json", version.spec_json, entry.name);
     check_text(at + ".outcome", version.outcome, 4096);
     spec_bytes += version.spec_json.size();
   }

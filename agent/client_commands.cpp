@@ -175,6 +175,14 @@ Result<ClientWrite<DeployReply>> decide_rollback(const CommandView& view, const 
                                                 done->stamp.origin, done->stamp.hlc}};
   auto target = rollback_target(*existing, request.version);
   if (!target) return std::unexpected(target.error());
+  // A kept spec runs this service again, never another (records from before the door checked it).
+  auto parsed = parse_spec(target->spec_json, view.limits);
+  if (!parsed) return std::unexpected(parsed.error().with_context(command + ": the spec kept for version " +
+                                                                   std::to_string(target->version)));
+  if (parsed->name != request.service)
+    return fail(Errc::invalid_argument, command + ": the spec kept for version " + std::to_string(target->version) +
+                                            " names the service \"" + parsed->name + "\", not \"" + request.service +
+                                            "\"; deploy a spec file of " + request.service + " instead");
   auto write = deploy_version(view, DeployRequest{target->spec_json, request.write_id}, stamp, target->version);
   if (!write) return std::unexpected(write.error().with_context(command));
   return write;

@@ -118,13 +118,28 @@ TEST(Admission, EveryRequestNamesTheFieldItRefuses) {
   ServiceEntry history_ahead;
   history_ahead.name = "web";
   history_ahead.generation = 2;
-  history_ahead.history = {VersionRecord{3, 0, "agent-1", "{}", "", 0}};
+  const std::string web_spec = R"({"name":"web"})";
+  history_ahead.history = {VersionRecord{3, 0, "agent-1", web_spec, "", 0}};
   ServiceEntry history_unordered = history_ahead;
-  history_unordered.history = {VersionRecord{2, 0, "agent-1", "{}", "", 0}, VersionRecord{1, 0, "agent-1", "{}", "", 0}};
+  history_unordered.history = {VersionRecord{2, 0, "agent-1", web_spec, "", 0},
+                               VersionRecord{1, 0, "agent-1", web_spec, "", 0}};
   ServiceEntry history_not_json = history_ahead;
   history_not_json.history = {VersionRecord{1, 0, "agent-1", "{", "", 0}};
   ServiceEntry history_bad_agent = history_ahead;
-  history_bad_agent.history = {VersionRecord{1, 0, "a/b", "{}", "", 0}};
+  history_bad_agent.history = {VersionRecord{1, 0, "a/b", web_spec, "", 0}};
+  // Specs kept in a record name that record's service (a rollback of web once deployed "a").
+  ServiceEntry history_other_service = history_ahead;
+  history_other_service.history = {VersionRecord{1, 0, "agent-1", R"({"name":"a"})", "", 0}};
+  ServiceEntry spec_other_service;
+  spec_other_service.name = "web";
+  spec_other_service.spec_json = R"({"name":"a","instances":1})";
+  ServiceEntry spec_not_object = spec_other_service;
+  spec_not_object.spec_json = R"(["web"])";
+  ServiceEntry spec_unnamed = spec_other_service;
+  spec_unnamed.spec_json = R"({"instances":1})";
+  ServiceEntry stable_other_service = stable_ahead;
+  stable_other_service.stable_generation = 1;
+  stable_other_service.stable_spec_json = R"({"name":"web2"})";
   ServiceEntry too_many_canaries = history_ahead;
   too_many_canaries.history.clear();
   too_many_canaries.canaries = kMaxInstanceIndex;
@@ -133,6 +148,11 @@ TEST(Admission, EveryRequestNamesTheFieldItRefuses) {
       {SyncPush{StateDelta{{}, {history_unordered}, {}, {}}}, "delta.services[0].history[1].version"},
       {SyncPush{StateDelta{{}, {history_not_json}, {}, {}}}, "delta.services[0].history[0].spec_json"},
       {SyncPush{StateDelta{{}, {history_bad_agent}, {}, {}}}, "delta.services[0].history[0].through"},
+      {SyncPush{StateDelta{{}, {history_other_service}, {}, {}}}, "delta.services[0].history[0].spec_json"},
+      {SyncPush{StateDelta{{}, {spec_other_service}, {}, {}}}, "delta.services[0].spec_json"},
+      {SyncPush{StateDelta{{}, {spec_not_object}, {}, {}}}, "delta.services[0].spec_json"},
+      {SyncPush{StateDelta{{}, {spec_unnamed}, {}, {}}}, "delta.services[0].spec_json"},
+      {SyncPush{StateDelta{{}, {stable_other_service}, {}, {}}}, "delta.services[0].stable_spec_json"},
       {SyncPush{StateDelta{{}, {too_many_canaries}, {}, {}}}, "delta.services[0].canaries"},
       {HistoryRequest{"a/b"}, "service"},
       {RollbackRequest{"", 0, {}}, "service"},

@@ -293,6 +293,40 @@ TEST_F(ClientCommands, StatusSaysWhyEachInstanceIsNotRunning) {
   EXPECT_EQ(unknown.error().code, Errc::not_found);
 }
 
+TEST_F(ClientCommands, ARollbackRunsOnlyTheSameServiceAgainEvenWhenItsHistoryNamesAnother) {
+  // Found by peer_store_fuzz: a kept spec naming another service made "rollback web" write
+  // version 1 of that other service, rollback_of 2. Records from before the door checked the
+  // name may still hold such a spec.
+  ServiceEntry& web = deploy("web");
+  deploy("web", 2);
+  const std::string own = to_json(*parse_spec(spec_text("web", 3))).dump();
+  const std::string other = to_json(*parse_spec(spec_text("db", 1))).dump();
+  web.history = {VersionRecord{1, 1000, "node-a", own, "healthy", 0}};
+  auto good = decide_rollback(view(), RollbackRequest{"web", 1, ""}, stamper());
+  ASSERT_TRUE(good) << good.error().message;
+  ASSERT_TRUE(good->entry);
+  EXPECT_EQ(good->entry->name, "web");
+  EXPECT_EQ(good->entry->generation, 3u);
+  EXPECT_EQ(good->entry->history.back().rollback_of, 1u);
+
+  web.history = {VersionRecord{1, 1000, "node-a", other, "healthy", 0}};
+  stamps_taken_ = 0;
+  auto refused = decide_rollback(view(), RollbackRequest{"web", 1, ""}, stamper());
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::invalid_argument);
+  EXPECT_EQ(refused.error().message,
+            "rollback web 1: the spec kept for version 1 names the service \"db\", not \"web\"; "
+            "deploy a spec file of web instead");
+  EXPECT_EQ(stamps_taken_, 0);
+  EXPECT_EQ(state_.service("db"), nullptr);
+
+  web.history = {VersionRecord{1, 1000, "node-a", R"({"name":"web"})", "healthy", 0}};
+  auto unparsable = decide_rollback(view(), RollbackRequest{"web", 1, ""}, stamper());
+  ASSERT_FALSE(unparsable);
+  EXPECT_EQ(unparsable.error().message.rfind("rollback web 1: the spec kept for version 1: ", 0), 0u)
+      << unparsable.error().message;
+}
+
 TEST_F(ClientCommands, ScaleIsANewVersionThatChangesOnlyTheInstanceCount) {
   deploy("web", 3).enabled = false;  // a stopped service stays stopped when scaled
   auto scaled = decide_control(view(), ControlRequest{"web", ControlAction::scale, "w-2", 5}, stamper());
