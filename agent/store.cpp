@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstdlib>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -109,6 +110,14 @@ void append(StateDelta& into, const StateDelta& from) {
   into.instances.insert(into.instances.end(), from.instances.begin(), from.instances.end());
 }
 
+// Probes and pings: answered as soon as they are read, ahead of the requests read before them
+// (the driver's read_requests), and without committing a run of queued deploys first. What
+// they answer depends on nothing a queued request would change.
+bool answered_ahead(const Body& body) {
+  return std::holds_alternative<ProbeRequest>(body) || std::holds_alternative<IndirectProbeRequest>(body) ||
+         std::holds_alternative<PingRequest>(body);
+}
+
 // Splits a delta into pieces of at most `limit` entries (a message stays well under the
 // size limit however large the state grows).
 std::vector<StateDelta> split(const StateDelta& delta, std::size_t limit) {
@@ -160,11 +169,12 @@ class Store {
   // dropped, a reply on the link to a peer's ROUTER.
   // A run of deploys shares one commit (queue_deploy); anything else commits the run first.
   void on_request(const Routed& request) {
-    if (const auto* deploy = std::get_if<DeployRequest>(&request.envelope.body)) {
+    const Body& body = request.envelope.body;
+    if (const auto* deploy = std::get_if<DeployRequest>(&body)) {
       queue_deploy(request, *deploy);
       return;
     }
-    commit_deploys();
+    if (!answered_ahead(body)) commit_deploys();  // a probe or a ping: the run goes on past it
     handle_request(request);
   }
   void on_supervisor(const InternalBody& message) {
@@ -2047,21 +2057,13 @@ class ZmqStoreDriver final : public StoreTransport {
         items.push_back({link.socket.handle(), 0, ZMQ_POLLIN, 0});
         dealer_keys.push_back(address);
       }
-      poll_sockets(items.data(), items.size(), std::chrono::milliseconds(poll_timeout_ms(store_.deadline())));
+      // Requests left over from the last turn are handled without waiting.
+      const auto wait = backlog_.empty() ? poll_timeout_ms(store_.deadline()) : 0;
+      poll_sockets(items.data(), items.size(), std::chrono::milliseconds(wait));
       // Only sockets that are ready are read: an idle agent with many peers stays idle.
       auto ready = [&](std::size_t i) { return (items[i].revents & ZMQ_POLLIN) != 0; };
-      // Each message is one guarded step: an internal error drops that message, never the agent.
-      for (int i = 0; ready(0) && i < 1000; ++i) {
-        auto message = receive_routed(io_);
-        if (!message) break;
-        const auto type = type_name(message->envelope.body);
-        const auto started = time_.steady_now();
-        guard_.run(type, [&] {
-          if (std::holds_alternative<MetricsRequest>(message->envelope.body)) reply(*message, MetricsReply{metrics_text()});
-          else store_.on_request(*message);
-        });
-        latency_[type].observe(std::chrono::duration<double>(time_.steady_now() - started).count());
-      }
+      if (ready(0)) read_requests();
+      handle_backlog();
       if (ready(1))
         while (auto message = receive_internal(supervisor_))
           guard_.run(internal_name(message->envelope.body), [&] { store_.on_supervisor(message->envelope.body); });
@@ -2102,6 +2104,46 @@ class ZmqStoreDriver final : public StoreTransport {
       store_.after_inputs(guard_);
     }
     guard_.run("stopping", [&] { store_.finish(); });
+  }
+
+  // ---- requests: probes ahead of writes ----------------------------------------------------
+
+  // Probes and pings (answered_ahead) are answered as soon as they are read: a peer waits
+  // probe_timeout (100 ms) for an ack, and a burst of deploys (each decided against the state,
+  // a run of them then kept in one commit) held a probe behind it long enough for live agents
+  // to be suspected under load (docs/performance.md, "Probes ahead of writes").
+  // Reads every request waiting on the I/O pipe (up to kMaxBacklog held; the rest wait in the
+  // pipe, under its high-water mark), answering the probes and pings at once.
+  void read_requests() {
+    while (backlog_.size() < kMaxBacklog) {
+      auto message = receive_routed(io_);
+      if (!message) break;
+      if (answered_ahead(message->envelope.body)) handle_request(*message);
+      else backlog_.push_back(std::move(*message));
+    }
+  }
+
+  // Handles the requests read, in their order, for at most kRequestBudget a turn (one at
+  // least): then the turn's commit, timers and placement run, and the pipe is read again.
+  void handle_backlog() {
+    const auto started = time_.steady_now();
+    while (!backlog_.empty()) {
+      Routed message = std::move(backlog_.front());
+      backlog_.pop_front();
+      handle_request(message);
+      if (time_.steady_now() - started >= kRequestBudget) break;
+    }
+  }
+
+  // One request is one guarded step: an internal error drops that message, never the agent.
+  void handle_request(const Routed& message) {
+    const auto type = type_name(message.envelope.body);
+    const auto started = time_.steady_now();
+    guard_.run(type, [&] {
+      if (std::holds_alternative<MetricsRequest>(message.envelope.body)) reply(message, MetricsReply{metrics_text()});
+      else store_.on_request(message);
+    });
+    latency_[type].observe(std::chrono::duration<double>(time_.steady_now() - started).count());
   }
 
   // ---- StoreTransport ---------------------------------------------------------------------
@@ -2247,6 +2289,10 @@ class ZmqStoreDriver final : public StoreTransport {
   } traffic_;
   std::map<std::string_view, LatencyHistogram> latency_;  // by message type (type_name's static names)
   std::map<std::string, PeerLink> dealers_;  // by peer ROUTER address
+  // Requests read and not yet handled (read_requests, handle_backlog).
+  static constexpr std::size_t kMaxBacklog = 4096;
+  static constexpr auto kRequestBudget = std::chrono::milliseconds(20);
+  std::deque<Routed> backlog_;
   StepGuard guard_{"store"};
   PeerStore store_;  // last: it is made with this transport, and goes first
 };
