@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 
@@ -390,6 +391,39 @@ TEST_F(Limits, TheDefaultPendingLimitNeverRefusesPeersGossipingFast) {
     EXPECT_EQ(agent->log().find("refused a request"), std::string::npos) << agent->log();
     EXPECT_EQ(agent->log().find("--max-pending-requests"), std::string::npos) << agent->log();
   }
+}
+
+// A burst of writes does not hold a probe or a ping behind it (agent/store.cpp, "probes and
+// pings answered as soon as they are read"): a peer waits only probe_timeout (100 ms) for its
+// ack. A ping sent after 800 deploys on one connection is answered ahead of most of them;
+// before, it came after every one (the store handled up to 1,000 requests in a row).
+TEST_F(Limits, APingSentAfterABurstOfDeploysIsAnsweredAheadOfMostOfThem) {
+  auto& agent = start({});
+  RawPeer client(agent, "limits-test");
+  constexpr int kDeploys = 800;
+  constexpr std::uint64_t kPingId = 100000;
+  for (int i = 0; i < kDeploys; ++i)  // no instances: the deploys cost the store, not the machine
+    client.send(DeployRequest{bash_spec("burst-" + std::to_string(i), "exec sleep 1000", 0), ""}, i + 1);
+  client.send(PingRequest{}, kPingId);
+  int deploys_answered = 0;
+  int answered_before_ping = -1;
+  while (deploys_answered < kDeploys || answered_before_ping < 0) {
+    auto reply = client.receive(60s);
+    ASSERT_TRUE(reply) << deploys_answered << " deploys answered, the ping " << (answered_before_ping < 0 ? "not" : "")
+                       << " answered";
+    if (const auto* error = std::get_if<ErrorReply>(&reply->body)) FAIL() << error->message;
+    if (reply->request_id == kPingId) {
+      ASSERT_TRUE(std::holds_alternative<PingReply>(reply->body));
+      answered_before_ping = deploys_answered;
+    } else {
+      ASSERT_TRUE(std::holds_alternative<DeployReply>(reply->body));
+      ++deploys_answered;
+    }
+  }
+  EXPECT_LT(answered_before_ping, kDeploys / 2) << "deploys answered before the ping sent after them";
+  std::printf("[ figure ] deploys answered before a ping sent after %d of them: %d\n", kDeploys, answered_before_ping);
+  EXPECT_TRUE(agent.service("burst-0"));
+  EXPECT_TRUE(agent.service("burst-" + std::to_string(kDeploys - 1)));
 }
 
 TEST_F(Limits, ALongLineIsCutAtTheLimitWithAMarkerAndTheNextLineIsIntact) {
