@@ -117,6 +117,53 @@ void ClusterState::account(const std::string& key, std::uint64_t removed_hash, s
   bucket_sums_[bucket_of(key)] += added_hash - removed_hash;
 }
 
+ClusterState::ClusterState(const ClusterState& other)
+    : members_(other.members_),
+      services_(other.services_),
+      deployed_services_(other.deployed_services_),
+      assignments_(other.assignments_),
+      instances_(other.instances_),
+      bucket_sums_(other.bucket_sums_) {
+  reindex();
+}
+
+ClusterState& ClusterState::operator=(const ClusterState& other) {
+  if (this == &other) return *this;
+  members_ = other.members_;
+  services_ = other.services_;
+  deployed_services_ = other.deployed_services_;
+  assignments_ = other.assignments_;
+  instances_ = other.instances_;
+  bucket_sums_ = other.bucket_sums_;
+  reindex();
+  return *this;
+}
+
+template <class Entry>
+void ClusterState::index_record(BucketIndex<Entry>& index, const typename std::map<std::string, Entry>::value_type& record) {
+  index[bucket_of(record.first)].push_back(&record);
+}
+
+template <class Entry>
+void ClusterState::unindex_record(BucketIndex<Entry>& index, const typename std::map<std::string, Entry>::value_type& record) {
+  auto& bucket = index[bucket_of(record.first)];
+  auto found = std::find(bucket.begin(), bucket.end(), &record);
+  if (found == bucket.end()) return;
+  *found = bucket.back();
+  bucket.pop_back();
+}
+
+void ClusterState::reindex() {
+  auto add = [](const auto& map, auto& index) {
+    for (auto& bucket : index) bucket.clear();
+    for (const auto& record : map) index[bucket_of(record.first)].push_back(&record);
+  };
+  add(members_, member_buckets_);
+  add(services_, service_buckets_);
+  add(assignments_, assignment_buckets_);
+  add(instances_, instance_buckets_);
+}
+
 bool ClusterState::merge(const MemberEntry& entry) {
   auto key = member_key(entry.member.name);
   auto found = members_.find(key);
@@ -129,7 +176,7 @@ bool ClusterState::replace(Map& map, typename Map::iterator found, std::string k
   std::uint64_t before = found != map.end() ? record_hash(key, found->second) : 0;
   account(key, before, record_hash(key, entry));
   if (found != map.end()) found->second = entry;
-  else map.emplace(std::move(key), entry);
+  else index_record<Entry>(buckets_of(map), *map.emplace(std::move(key), entry).first);
   return true;
 }
 
@@ -254,14 +301,19 @@ std::vector<DigestEntry> ClusterState::digest(const std::vector<std::uint32_t>& 
   std::vector<DigestEntry> out;
   if (!is_bucket_count(bucket_count)) return out;
   auto wanted = scope_mask(scope, bucket_count);
-  auto add = [&](const auto& map) {
-    for (const auto& [key, entry] : map)
-      if (in_scope(bucket_of(key) % bucket_count, wanted)) out.push_back(digest_of_record(key, entry));
+  // In the maps' order (members, services, assignments, instances, each by key), from only
+  // the buckets in scope.
+  auto add = [&](const auto& index) {
+    std::vector<typename std::decay_t<decltype(index)>::value_type::value_type> records;
+    for (std::size_t bucket = 0; bucket < kSummaryBuckets; ++bucket)
+      if (in_scope(bucket % bucket_count, wanted)) records.insert(records.end(), index[bucket].begin(), index[bucket].end());
+    std::sort(records.begin(), records.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+    for (const auto* record : records) out.push_back(digest_of_record(record->first, record->second));
   };
-  add(members_);
-  add(services_);
-  add(assignments_);
-  add(instances_);
+  add(member_buckets_);
+  add(service_buckets_);
+  add(assignment_buckets_);
+  add(instance_buckets_);
   return out;
 }
 
@@ -269,13 +321,9 @@ std::vector<std::size_t> ClusterState::bucket_sizes(const std::vector<std::uint3
   std::vector<std::size_t> out(scope.size(), 0);
   if (!is_bucket_count(bucket_count)) return out;
   std::vector<std::size_t> per_bucket(bucket_count, 0);
-  auto count = [&](const auto& map) {
-    for (const auto& [key, entry] : map) ++per_bucket[bucket_of(key) % bucket_count];
-  };
-  count(members_);
-  count(services_);
-  count(assignments_);
-  count(instances_);
+  for (std::size_t bucket = 0; bucket < kSummaryBuckets; ++bucket)
+    per_bucket[bucket % bucket_count] += member_buckets_[bucket].size() + service_buckets_[bucket].size() +
+                                         assignment_buckets_[bucket].size() + instance_buckets_[bucket].size();
   for (std::size_t i = 0; i < scope.size(); ++i)
     if (scope[i] < bucket_count) out[i] = per_bucket[scope[i]];
   return out;
@@ -327,6 +375,7 @@ void ClusterState::erase_accounted(Map& map, auto should_erase) {
   for (auto it = map.begin(); it != map.end();) {
     if (should_erase(it->second)) {
       account(it->first, record_hash(it->first, it->second), 0);
+      unindex_record<typename Map::mapped_type>(buckets_of(map), *it);
       it = map.erase(it);
     } else {
       ++it;

@@ -32,6 +32,13 @@ std::string instance_key(const std::string& service, std::uint32_t index, const 
 
 class ClusterState {
  public:
+  ClusterState() = default;
+  // A copy indexes its own records (the bucket indexes point into this state's maps).
+  ClusterState(const ClusterState& other);
+  ClusterState& operator=(const ClusterState& other);
+  ClusterState(ClusterState&&) = default;  // map nodes move with their maps
+  ClusterState& operator=(ClusterState&&) = default;
+
   // Each merge keeps the newer entry and returns true when this state changed.
   bool merge(const MemberEntry& entry);
   bool merge(const ServiceEntry& entry);
@@ -131,6 +138,25 @@ class ClusterState {
   std::map<std::string, AssignmentEntry> assignments_;
   std::map<std::string, InstanceEntry> instances_;
   std::array<std::uint64_t, kSummaryBuckets> bucket_sums_{};
+  // The records of each bucket, per kind (pointers to the maps' nodes, which std::map keeps in
+  // place), so that a digest or a bucket's size costs the buckets asked for, not a walk of
+  // every record hashing each key: anti-entropy asks for many scopes while a large network
+  // changes (docs/performance.md, "Anti-entropy by bucket index").
+  template <class Entry>
+  using BucketIndex = std::array<std::vector<const typename std::map<std::string, Entry>::value_type*>, kSummaryBuckets>;
+  BucketIndex<MemberEntry> member_buckets_{};
+  BucketIndex<ServiceEntry> service_buckets_{};
+  BucketIndex<AssignmentEntry> assignment_buckets_{};
+  BucketIndex<InstanceEntry> instance_buckets_{};
+  BucketIndex<MemberEntry>& buckets_of(const std::map<std::string, MemberEntry>&) { return member_buckets_; }
+  BucketIndex<ServiceEntry>& buckets_of(const std::map<std::string, ServiceEntry>&) { return service_buckets_; }
+  BucketIndex<AssignmentEntry>& buckets_of(const std::map<std::string, AssignmentEntry>&) { return assignment_buckets_; }
+  BucketIndex<InstanceEntry>& buckets_of(const std::map<std::string, InstanceEntry>&) { return instance_buckets_; }
+  template <class Entry>
+  static void index_record(BucketIndex<Entry>& index, const typename std::map<std::string, Entry>::value_type& record);
+  template <class Entry>
+  static void unindex_record(BucketIndex<Entry>& index, const typename std::map<std::string, Entry>::value_type& record);
+  void reindex();
 };
 
 }  // namespace mob

@@ -879,3 +879,66 @@ TEST(CollectGarbage, KeepsEveryLiveRecordAndEveryRecentOne) {
 
 }  // namespace
 }  // namespace mob
+
+namespace mob {
+namespace {
+
+// The keys of `state` in the digest's order (members, services, assignments, instances, each
+// by key) whose bucket at `bucket_count` is in `scope`: what a walk of every record gives.
+std::vector<std::string> keys_in_scope(const ClusterState& state, const std::vector<std::uint32_t>& scope,
+                                       std::size_t bucket_count) {
+  std::vector<std::string> keys;
+  auto add = [&](const auto& map) {
+    for (const auto& [key, entry] : map) {
+      auto bucket = ClusterState::bucket_of(key) % bucket_count;
+      if (std::find(scope.begin(), scope.end(), bucket) != scope.end()) keys.push_back(key);
+    }
+  };
+  add(state.members());
+  add(state.services());
+  add(state.assignments());
+  add(state.instances());
+  return keys;
+}
+
+// The bucket index (digest and bucket_sizes by scope) gives what a walk of every record gives,
+// through merges, garbage collection, copies and moves.
+TEST(AntiEntropy, ADigestByScopeHoldsExactlyTheRecordsOfItsBuckets) {
+  for (std::uint32_t seed = 1; seed <= 12; ++seed) {
+    Generator generator(seed);
+    ClusterState grown = state_of({generator.delta(300)});
+    grown.merge(generator.delta(300));
+    ClusterState collected = grown;
+    collected.collect_garbage(~std::uint64_t{0}, ~std::uint64_t{0});
+    ASSERT_LT(record_count(collected), record_count(grown)) << "seed " << seed << ": nothing was collected";
+    ClusterState copied;
+    copied = collected;
+    ClusterState moved = std::move(copied);
+    std::mt19937 random(seed);
+    for (const ClusterState* state : {&grown, &collected, &moved}) {
+      const auto everything = state->digest();
+      for (std::size_t bucket_count : {1u, 2u, 8u, 64u, 256u}) {
+        std::vector<std::uint32_t> scope;
+        for (std::uint32_t bucket = 0; bucket < bucket_count; ++bucket)
+          if (random() % 3 == 0 || bucket_count == 1) scope.push_back(bucket);
+        const auto digest = state->digest(scope, bucket_count);
+        const auto wanted = keys_in_scope(*state, scope, bucket_count);
+        ASSERT_EQ(digest.size(), wanted.size()) << "seed " << seed << ", " << bucket_count << " buckets";
+        for (std::size_t i = 0; i < digest.size(); ++i) {
+          ASSERT_EQ(digest[i].key, wanted[i]) << "seed " << seed << ", " << bucket_count << " buckets, entry " << i;
+          auto same_key = std::find_if(everything.begin(), everything.end(),
+                                       [&](const DigestEntry& entry) { return entry.key == wanted[i]; });
+          ASSERT_NE(same_key, everything.end());
+          EXPECT_EQ(packed(std::vector<DigestEntry>{digest[i]}), packed(std::vector<DigestEntry>{*same_key}));
+        }
+        const auto sizes = state->bucket_sizes(scope, bucket_count);
+        for (std::size_t i = 0; i < scope.size(); ++i)
+          EXPECT_EQ(sizes[i], keys_in_scope(*state, {scope[i]}, bucket_count).size())
+              << "seed " << seed << ", bucket " << scope[i] << " of " << bucket_count;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mob
