@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <tuple>
 
 #include "agent/placement.hpp"
@@ -132,14 +133,17 @@ RebalanceWrites plan_owned_rebalances(const ClusterState& state, const std::vect
                                       const std::string& self, const SpecOf& spec_of) {
   std::vector<std::string> live_names;
   for (const auto& member : live) live_names.push_back(member.name);
-  Load load = load_of(state);
+  // Counted only when a target wants a rebalance: it walks every assignment, and this runs
+  // on every change of every service this agent owns.
+  std::optional<Load> load;
   RebalanceWrites writes;
   for (const auto& name : targets) {
     const ServiceEntry* service = state.service(name);
     if (!service || !rebalance_wanted(*service) || owner_of(name, live_names) != self) continue;
     const ServiceSpec* spec = spec_of(*service);
     if (!spec || rollout_active(*service)) continue;
-    auto plan = plan_service(state, *service, *spec, alive, load);
+    if (!load) load = load_of(state);
+    auto plan = plan_service(state, *service, *spec, alive, *load);
     writes.left += plan.left;
     if (!plan.moves.empty()) {
       std::move(plan.moves.begin(), plan.moves.end(), std::back_inserter(writes.moves));
