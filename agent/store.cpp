@@ -2109,9 +2109,9 @@ class ZmqStoreDriver final : public StoreTransport {
   // ---- requests: probes ahead of writes ----------------------------------------------------
 
   // Probes and pings (answered_ahead) are answered as soon as they are read: a peer waits
-  // probe_timeout (100 ms) for an ack, and a burst of deploys (each decided against the state,
-  // a run of them then kept in one commit) held a probe behind it long enough for live agents
-  // to be suspected under load (docs/performance.md, "Probes ahead of writes").
+  // probe_timeout (100 ms) for an ack, and a probe read behind a burst of requests was answered
+  // after every one of them (a ping after 800 deploys: after all 800; docs/performance.md,
+  // "Deploy bursts").
   // Reads every request waiting on the I/O pipe (up to kMaxBacklog held; the rest wait in the
   // pipe, under its high-water mark), answering the probes and pings at once.
   void read_requests() {
