@@ -21,6 +21,7 @@
 #include "bus/codec.hpp"
 #include "bus/transport.hpp"
 #include "tests/support/agent.hpp"
+#include "tests/support/hand_packed.hpp"
 #include "tests/support/network.hpp"
 #include "tests/support/raw_peer.hpp"
 
@@ -652,16 +653,13 @@ TEST_F(Hostile, PingAndMembersThatDoNotDecodeAreRefused) {
   const std::pair<int, std::string> retired[] = {
       {22, "shutdown_request"}, {14, "service_assignment"}, {37, "provider_availability"}, {41, "health_change"}};
   for (const auto& [code, name] : retired) {
-    msgpack::sbuffer old_message;
-    msgpack::packer<msgpack::sbuffer> pk(old_message);
-    pk.pack_array(5);
-    pk.pack(kProtocolVersion);
-    pk.pack(code);
-    pk.pack(9);
-    pk.pack(std::string("hostile-test"));
-    pk.pack_array(1);
-    pk.pack_true();
-    client.send_raw(std::string(old_message.data(), old_message.size()));
+    client.send_raw(hand_packed(
+        kProtocolVersion, code,
+        [](auto& pk) {
+          pk.pack_array(1);
+          pk.pack_true();
+        },
+        9, "hostile-test"));
     auto refused = client.receive();
     ASSERT_TRUE(refused) << "no answer to an old " << name;
     ASSERT_TRUE(std::holds_alternative<ErrorReply>(refused->body)) << type_name(refused->body);

@@ -14,6 +14,7 @@
 
 #include "bus/transport.hpp"
 #include "tests/support/agent.hpp"
+#include "tests/support/hand_packed.hpp"
 #include "tools/client.hpp"
 
 namespace mob::test {
@@ -312,16 +313,14 @@ TEST_F(SingleAgent, GarbageOnTheRouterPortIsAnsweredOrDroppedAndTheAgentStaysUp)
   // An internal message's old wire code from outside is refused by name (15: ServiceWithdrawn;
   // 44: ProviderSignal, a worker's command): no client can send one.
   for (auto [code, name] : {std::pair{15, "service_withdrawn"}, std::pair{44, "provider_signal"}}) {
-    msgpack::sbuffer old_message;
-    msgpack::packer<msgpack::sbuffer> pk(old_message);
-    pk.pack_array(5);
-    pk.pack(kProtocolVersion);
-    pk.pack(code);
-    pk.pack(3);
-    pk.pack(std::string("test"));
-    pk.pack_array(1);
-    pk.pack(std::string("x"));
-    send_frames(dealer, {std::string_view(old_message.data(), old_message.size())}, false);
+    const std::string old_message = hand_packed(
+        kProtocolVersion, code,
+        [](auto& pk) {
+          pk.pack_array(1);
+          pk.pack(std::string("x"));
+        },
+        3, "test");
+    send_frames(dealer, {std::string_view(old_message)}, false);
     zmq::poll(&item, 1, std::chrono::milliseconds(3000));
     auto refused = recv_frames(dealer);
     ASSERT_TRUE(refused);

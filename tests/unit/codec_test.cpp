@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/hand_packed.hpp"
+
 namespace mob {
 namespace {
 
@@ -166,20 +168,7 @@ TEST(Codec, TrailingBytesAreRejected) {
   EXPECT_NE(decoded.error().message.find("trailing"), std::string::npos);
 }
 
-// An envelope packed by hand, so that tests can break any part of it: the header fields,
-// then whatever `pack_body` writes as the body.
-template <class PackBody>
-std::string hand_packed(std::uint64_t version, std::uint64_t type, PackBody pack_body) {
-  msgpack::sbuffer buffer;
-  msgpack::packer<msgpack::sbuffer> pk(buffer);
-  pk.pack_array(5);
-  pk.pack(version);
-  pk.pack(type);
-  pk.pack(1);
-  pk.pack(std::string("tool"));
-  pack_body(pk);
-  return std::string(buffer.data(), buffer.size());
-}
+using test::hand_packed;
 
 TEST(Codec, WrongVersionIsNamed) {
   auto decoded = decode(hand_packed(99, 1, [](auto& pk) {
