@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <tuple>
+#include <vector>
 
 #include "agent/placement.hpp"
 #include "agent/rollout_plan.hpp"
@@ -33,6 +34,18 @@ std::string not_running(const ClusterState& state, const AssignmentEntry& assign
   return "";
 }
 
+// The service's live assignments below `wanted`, by index: a walk of its own records, not
+// a lookup per index (a service may want thousands of instances and have few placed).
+std::vector<const AssignmentEntry*> placed_assignments(const ClusterState& state, const std::string& service,
+                                                       std::uint32_t wanted) {
+  std::vector<const AssignmentEntry*> placed;
+  state.for_each_assignment(service, [&](const AssignmentEntry& assignment) {
+    if (!assignment.removed && assignment.index < wanted) placed.push_back(&assignment);
+  });
+  std::sort(placed.begin(), placed.end(), [](const auto* a, const auto* b) { return a->index < b->index; });
+  return placed;
+}
+
 // One service's rebalance as things stand.
 struct ServicePlan {
   bool spread_over_two = false;  // at least two alive agents can run it: there is a spread to even
@@ -49,21 +62,23 @@ ServicePlan plan_service(const ClusterState& state, const ServiceEntry& service,
   for (const auto& member : alive)
     if (can_run(spec, member)) by_node[member.name];
   const std::uint32_t wanted = wanted_instances(service, spec);
-  for (std::uint32_t index = 0; index < wanted; ++index) {
-    const AssignmentEntry* assignment = state.assignment(service.name, index);
-    if (!assignment || assignment->removed) {
-      if (plan.waiting_for.empty()) plan.waiting_for = service.name + "/" + std::to_string(index) + " to be placed";
-      continue;
-    }
+  auto unplaced = [&](std::uint32_t index) {
+    if (plan.waiting_for.empty()) plan.waiting_for = service.name + "/" + std::to_string(index) + " to be placed";
+  };
+  std::uint32_t next_index = 0;  // indexes below it are placed or already named
+  for (const AssignmentEntry* assignment : placed_assignments(state, service.name, wanted)) {
+    if (assignment->index != next_index) unplaced(next_index);  // the first index of a gap
+    next_index = assignment->index + 1;
     auto node = by_node.find(assignment->node);
     if (node == by_node.end()) {  // placement moves it; the spread is known once it did
       if (plan.waiting_for.empty())
-        plan.waiting_for = service.name + "/" + std::to_string(index) + " to leave " + assignment->node;
+        plan.waiting_for = service.name + "/" + std::to_string(assignment->index) + " to leave " + assignment->node;
       continue;
     }
     node->second.push_back(assignment);
     if (plan.waiting_for.empty()) plan.waiting_for = not_running(state, *assignment, spec);
   }
+  if (next_index < wanted) unplaced(next_index);
   plan.spread_over_two = by_node.size() >= 2;
   const bool settled = plan.waiting_for.empty();
   const std::uint32_t batch = spec.update ? spec.update->max_parallel : 1;
@@ -165,11 +180,8 @@ std::string rebalance_spread(const ClusterState& state, const ServiceEntry& serv
   std::map<std::string, std::uint32_t> spread;
   for (const auto& member : alive)
     if (can_run(*spec, member)) spread[member.name];
-  const std::uint32_t wanted = wanted_instances(service, *spec);
-  for (std::uint32_t index = 0; index < wanted; ++index) {
-    const AssignmentEntry* assignment = state.assignment(service.name, index);
-    if (assignment && !assignment->removed) ++spread[assignment->node];
-  }
+  for (const AssignmentEntry* assignment : placed_assignments(state, service.name, wanted_instances(service, *spec)))
+    ++spread[assignment->node];
   return spread_text(spread);
 }
 
