@@ -4,14 +4,14 @@
 
 namespace mob {
 
-SpecCache::Parsed SpecCache::parse(const std::string& name, const std::string& text) {
+std::unique_ptr<SpecCache::Parsed> SpecCache::parse(const std::string& name, const std::string& text) {
   ++parses_;
   auto spec = parse_spec(text, limits_);
   if (!spec) {
     log::error("store", log::about_service(name), "cannot parse the spec of ", name, ": ", spec.error().message);
-    return Parsed{spec_identity(text), std::nullopt};
+    return std::make_unique<Parsed>(Parsed{spec_identity(text), std::nullopt});
   }
-  return Parsed{spec_identity(text), std::move(*spec)};
+  return std::make_unique<Parsed>(Parsed{spec_identity(text), std::move(*spec)});
 }
 
 const ServiceSpec* SpecCache::current(const ServiceEntry& entry) {
@@ -37,7 +37,7 @@ void SpecCache::changed(const ServiceEntry& entry) {
 void SpecCache::remember(const ServiceEntry& entry, ServiceSpec spec) {
   Specs& specs = by_service_[entry.name];
   specs = named_by(std::move(specs), entry);
-  specs.current = Parsed{spec_identity(entry.spec_json), std::move(spec)};
+  specs.current = std::make_unique<Parsed>(Parsed{spec_identity(entry.spec_json), std::move(spec)});
 }
 
 SpecCache::Specs SpecCache::named_by(Specs had, const ServiceEntry& entry) {
@@ -47,8 +47,13 @@ SpecCache::Specs SpecCache::named_by(Specs had, const ServiceEntry& entry) {
       entry.stable_spec_json.empty() ? std::nullopt : std::optional(spec_identity(entry.stable_spec_json));
   for (auto* kept : {&had.current, &had.stable}) {
     if (!*kept) continue;
-    if (!now.current && (*kept)->identity == current) now.current = **kept;
-    if (!now.stable && stable && (*kept)->identity == *stable) now.stable = **kept;
+    // One parsed text may be both (a revert makes the stable spec current): moved to one,
+    // copied to the other.
+    const bool is_current = !now.current && (*kept)->identity == current;
+    const bool is_stable = !now.stable && stable && (*kept)->identity == *stable;
+    if (is_current && is_stable) now.stable = std::make_unique<Parsed>(**kept);
+    if (is_current) now.current = std::move(*kept);
+    else if (is_stable) now.stable = std::move(*kept);
   }
   return now;
 }

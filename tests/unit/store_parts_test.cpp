@@ -847,6 +847,32 @@ TEST(SpecCacheTest, EachSpecTextIsParsedOnceWhileTheRecordNamesIt) {
   EXPECT_EQ(cache.parses(), 3u);
 }
 
+TEST(SpecCacheTest, ATextThatBecomesBothCurrentAndStableIsKeptForBothWithoutParsingAgain) {
+  SpecCache cache(kAnySpecFromThePeers);
+  const std::string v1 = normalized(spec_text("web", 1)), v2 = normalized(spec_text("web", 2));
+  ServiceEntry rolling = service_record(v2, v1);
+  ASSERT_NE(cache.current(rolling), nullptr);
+  ASSERT_NE(cache.stable(rolling), nullptr);
+  EXPECT_EQ(cache.parses(), 2u);
+
+  // A revert writes version 1's spec as the current one while it is still the stable one.
+  ServiceEntry reverted = service_record(v1, v1);
+  cache.changed(reverted);
+  ASSERT_NE(cache.current(reverted), nullptr);
+  ASSERT_NE(cache.stable(reverted), nullptr);
+  EXPECT_EQ(cache.current(reverted)->instances, 1u);
+  EXPECT_EQ(cache.stable(reverted)->instances, 1u);
+  EXPECT_NE(cache.current(reverted), cache.stable(reverted)) << "each slot holds its own copy";
+  EXPECT_EQ(cache.parses(), 2u);
+
+  // The rollout ends on version 1: the stable slot goes, the current one stays.
+  ServiceEntry settled = service_record(v1);
+  cache.changed(settled);
+  EXPECT_EQ(cache.current(settled)->instances, 1u);
+  EXPECT_EQ(cache.stable(settled), nullptr);
+  EXPECT_EQ(cache.parses(), 2u);
+}
+
 TEST(SpecCacheTest, ATextThatDoesNotParseIsTriedOnce) {
   SpecCache cache(kAnySpecFromThePeers);
   ServiceEntry damaged = service_record(R"({"name": "web"})");
