@@ -4,31 +4,39 @@
 # bash services (`exec sleep`), both left idle; then, per agent, the CPU used over a window,
 # the resident memory, and the requests' bytes the agents received (their `peer` request
 # counters are not exposed, so the bytes are read from the kernel: each network's agents
-# listen on their own ports, and `ss -tin` reports bytes_received per socket). Prints one
-# table (figure, empty, loaded, ratio) and stops everything it started. Not part of the test
-# command; results and the command go to docs/performance.md.
+# listen on their own ports, and `ss -tin` reports bytes_received per socket). With a list
+# of sizes (--services 0,1000,5000,10000) the loaded network grows step by step and each
+# step is measured against the empty one: the cost curve. Prints one table and stops
+# everything it started. Not part of the test command; results and the command go to
+# docs/performance.md.
 #
-# Usage: scripts/bench-idle.sh [--agents N] [--services S] [--settle-s T] [--window-s W] [--build-dir DIR]
+# Usage: scripts/bench-idle.sh [--agents N] [--services S[,S2,...]] [--settle-s T] [--window-s W]
+#                              [--build-dir DIR] [--tsv FILE] [--plot FILE.png]
 #   --agents N       agents per network (default 5)
-#   --services S     services in the loaded network (default 2000)
+#   --services LIST  services in the loaded network, one size or ascending sizes separated by
+#                    commas (default 2000)
 #   --settle-s T     how long both networks are left alone once everything runs, before the
 #                    window opens (default 60: the deploy's last records are saved, gossiped
 #                    and synced by then)
 #   --window-s W     the idle window measured (default 30)
 #   --build-dir DIR  a build holding bin/mob-agent and bin/mob-tool (default build-bench,
 #                    built in Release if it has none)
+#   --tsv FILE       also write the rows, tab-separated, to FILE
+#   --plot FILE.png  draw the rows with gnuplot (scripts/install-deps.sh --bench installs it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-agents=5 services=2000 settle_s=60 window_s=30 build_dir=build-bench
+agents=5 sizes=2000 settle_s=60 window_s=30 build_dir=build-bench tsv= plot=
 while (( $# )); do
   case $1 in
     --agents) agents=${2:?}; shift ;;
-    --services) services=${2:?}; shift ;;
+    --services) sizes=${2:?}; shift ;;
     --settle-s) settle_s=${2:?}; shift ;;
     --window-s) window_s=${2:?}; shift ;;
     --build-dir) build_dir=${2:?}; shift ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --tsv) tsv=${2:?}; shift ;;
+    --plot) plot=${2:?}; shift ;;
+    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-idle.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -36,6 +44,14 @@ done
 
 say() { printf '[bench-idle %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { say "error: $*"; exit 1; }
+
+[[ $sizes =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--services takes sizes separated by commas, e.g. 0,1000,5000"
+IFS=, read -r -a steps <<<"$sizes"
+for (( i = 1; i < ${#steps[@]}; i++ )); do
+  (( steps[i] > steps[i - 1] )) || die "--services: sizes must ascend (${steps[i - 1]} then ${steps[i]})"
+done
+services=${steps[-1]}  # the most the loaded network holds
+[[ -z $plot ]] || command -v gnuplot >/dev/null || die "--plot needs gnuplot: scripts/install-deps.sh --bench"
 
 if [[ ! -x $build_dir/bin/mob-agent || ! -x $build_dir/bin/mob-tool ]]; then
   say "building Release in $build_dir"
@@ -119,49 +135,78 @@ say "starting two networks of $agents agents ($AGENT)"
 start_network empty $empty_base
 start_network loaded $loaded_base
 
-say "deploying $services services into the loaded network (pipelined, --detach)"
-mkdir -p "$work/specs"
-for (( s = 0; s < services; s++ )); do
-  printf '{"name":"idle-%05d","provider":"bash","params":{"command":"exec sleep 100000"}}\n' "$s" >"$work/specs/$s.json"
-done
-deploy_started_ns=$(date +%s%N)
-find "$work/specs" -name '*.json' -print0 | xargs -0 -n 200 "$TOOL" -p $loaded_base deploy --detach >"$work/deploy.log" 2>&1 \
-  || die "deploys failed: $(grep -v '^deployed' "$work/deploy.log" | head -3)"
-running() { "$TOOL" -p "$1" status 2>/dev/null | grep -c ' running' || true; }
-until=$((SECONDS + 600))
-while (( $(running $loaded_base) < services )); do
-  (( SECONDS < until )) || die "only $(running $loaded_base) of $services instances running after 600 s"
-  sleep 0.5
-done
-all_running_s=$(awk -v ns="$(( $(date +%s%N) - deploy_started_ns ))" 'BEGIN { printf "%.1f", ns / 1e9 }')
-say "all $services running ${all_running_s} s after the first deploy; idle ${settle_s} s, then a ${window_s} s window"
-sleep "$settle_s"
-
 hz=$(getconf CLK_TCK)
-e0=$(cpu_ticks empty) l0=$(cpu_ticks loaded) eb0=$(request_bytes $empty_base) lb0=$(request_bytes $loaded_base)
-sleep "$window_s"
-e1=$(cpu_ticks empty) l1=$(cpu_ticks loaded) eb1=$(request_bytes $empty_base) lb1=$(request_bytes $loaded_base)
-erss=$(rss_mib empty) lrss=$(rss_mib loaded)
-
-# `mob-tool status` of every service through one agent of the loaded network, idle: median of 5.
-status_ms=()
-for _ in 1 2 3 4 5; do
-  t0=$(date +%s%N)
-  "$TOOL" -p "$loaded_base" status >/dev/null || die "status failed"
-  status_ms+=($(( ($(date +%s%N) - t0) / 1000000 )))
-done
-status_median=$(printf '%s\n' "${status_ms[@]}" | sort -n | sed -n 3p)
-
 per_agent_cpu() { awk -v t="$1" -v hz="$hz" -v s="$window_s" -v n="$agents" 'BEGIN { printf "%.2f", t / hz / s / n * 100 }'; }
 per_agent_bytes() { awk -v b="$1" -v s="$window_s" -v n="$agents" 'BEGIN { printf "%.0f", b / s / n }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0) printf "%.2f", b / a; else printf "-" }'; }
-ecpu=$(per_agent_cpu $((e1 - e0))) lcpu=$(per_agent_cpu $((l1 - l0)))
-ebytes=$(per_agent_bytes $((eb1 - eb0))) lbytes=$(per_agent_bytes $((lb1 - lb0)))
+running() { "$TOOL" -p "$1" status 2>/dev/null | grep -c ' running' || true; }
 
-printf '\n%-52s %10s %10s %8s\n' "per agent, idle, ${agents} agents, ${window_s} s window" empty "$services svc" ratio
-printf '%-52s %10s %10s %8s\n' "CPU (% of one core)" "$ecpu" "$lcpu" "$(ratio "$ecpu" "$lcpu")"
-printf '%-52s %10s %10s %8s\n' "RSS (MiB)" "$erss" "$lrss" "$(ratio "$erss" "$lrss")"
-printf '%-52s %10s %10s %8s\n' "request bytes received / s (probes, syncs)" "$ebytes" "$lbytes" "$(ratio "$ebytes" "$lbytes")"
-awk -v e="$erss" -v l="$lrss" -v s="$services" 'BEGIN { printf "RSS growth per 1,000 services: %.2f MiB per agent\n", (l - e) / s * 1000 }'
-echo "deploy of $services services (xargs -n 200 mob-tool deploy --detach) until all run: ${all_running_s} s"
-echo "mob-tool status of $services services, idle: ${status_median} ms (median of 5: ${status_ms[*]})"
+mkdir -p "$work/specs"
+rows=()
+deployed=0
+for size in "${steps[@]}"; do
+  all_running_s=-
+  if (( size > deployed )); then
+    say "deploying services $deployed to $((size - 1)) into the loaded network (pipelined, --detach)"
+    rm -f "$work/specs/"*.json
+    for (( s = deployed; s < size; s++ )); do
+      printf '{"name":"idle-%05d","provider":"bash","params":{"command":"exec sleep 100000"}}\n' "$s" >"$work/specs/$s.json"
+    done
+    deploy_started_ns=$(date +%s%N)
+    find "$work/specs" -name '*.json' -print0 | xargs -0 -n 200 "$TOOL" -p $loaded_base deploy --detach >"$work/deploy.log" 2>&1 \
+      || die "deploys failed: $(grep -v '^deployed' "$work/deploy.log" | head -3)"
+    until=$((SECONDS + 900))
+    while (( $(running $loaded_base) < size )); do
+      (( SECONDS < until )) || die "only $(running $loaded_base) of $size instances running after 900 s"
+      sleep 0.5
+    done
+    all_running_s=$(awk -v ns="$(( $(date +%s%N) - deploy_started_ns ))" 'BEGIN { printf "%.1f", ns / 1e9 }')
+    say "all $size running ${all_running_s} s after the first of these deploys"
+    deployed=$size
+  fi
+  say "$size services: idle ${settle_s} s, then a ${window_s} s window"
+  sleep "$settle_s"
+  e0=$(cpu_ticks empty) l0=$(cpu_ticks loaded) eb0=$(request_bytes $empty_base) lb0=$(request_bytes $loaded_base)
+  sleep "$window_s"
+  e1=$(cpu_ticks empty) l1=$(cpu_ticks loaded) eb1=$(request_bytes $empty_base) lb1=$(request_bytes $loaded_base)
+  erss=$(rss_mib empty) lrss=$(rss_mib loaded)
+  # `mob-tool status` of every service through one agent of the loaded network, idle: median of 5.
+  status_ms=()
+  for _ in 1 2 3 4 5; do
+    t0=$(date +%s%N)
+    "$TOOL" -p "$loaded_base" status >/dev/null || die "status failed"
+    status_ms+=($(( ($(date +%s%N) - t0) / 1000000 )))
+  done
+  status_median=$(printf '%s\n' "${status_ms[@]}" | sort -n | sed -n 3p)
+  ecpu=$(per_agent_cpu $((e1 - e0))) lcpu=$(per_agent_cpu $((l1 - l0)))
+  ebytes=$(per_agent_bytes $((eb1 - eb0))) lbytes=$(per_agent_bytes $((lb1 - lb0)))
+  per_1000=$(awk -v e="$erss" -v l="$lrss" -v s="$size" 'BEGIN { if (s > 0) printf "%.2f", (l - e) / s * 1000; else printf "-" }')
+  rows+=("$size $ecpu $lcpu $(ratio "$ecpu" "$lcpu") $erss $lrss $per_1000 $ebytes $lbytes $(ratio "$ebytes" "$lbytes") $all_running_s $status_median")
+  say "$size services: CPU ${ecpu} / ${lcpu} %, RSS ${erss} / ${lrss} MiB, request bytes/s ${ebytes} / ${lbytes}, status ${status_median} ms"
+done
+
+header="services cpu_empty_pct cpu_loaded_pct cpu_ratio rss_empty_mib rss_loaded_mib mib_per_1000 bytes_empty_per_s bytes_loaded_per_s bytes_ratio all_running_s status_ms"
+echo
+echo "per agent, idle, $agents agents per network, ${window_s} s windows after ${settle_s} s idle; empty / loaded network"
+{ echo "$header"; printf '%s\n' "${rows[@]}"; } | column -t
+if [[ -n $tsv ]]; then { echo "$header"; printf '%s\n' "${rows[@]}"; } | tr ' ' '\t' >"$tsv"; say "rows in $tsv"; fi
+if [[ -n $plot ]]; then
+  printf '%s\n' "${rows[@]}" >"$work/rows.dat"
+  gnuplot <<GNUPLOT || die "gnuplot failed"
+set terminal pngcairo size 900,900 font ",10"
+set output "$plot"
+set multiplot layout 3,1 title "Idle cost per agent, $agents agents, one-instance services (empty network: dashed)"
+set key left top
+set grid
+set yrange [0:*]
+set xlabel "services deployed"
+set ylabel "CPU (% of one core)"
+plot "$work/rows.dat" using 1:3 with linespoints title "loaded", "" using 1:2 with lines dashtype 2 title "empty"
+set ylabel "RSS (MiB)"
+plot "$work/rows.dat" using 1:6 with linespoints title "loaded", "" using 1:5 with lines dashtype 2 title "empty"
+set ylabel "request bytes received / s"
+plot "$work/rows.dat" using 1:9 with linespoints title "loaded", "" using 1:8 with lines dashtype 2 title "empty"
+unset multiplot
+GNUPLOT
+  say "plot in $plot"
+fi

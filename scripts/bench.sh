@@ -5,12 +5,16 @@
 # command. What each figure means and how to read it: docs/performance.md.
 #
 # Usage: scripts/bench.sh [--quick] [--only LIST] [--load-s S] [--kills K] [--keep]
-#                         [--build-dir DIR] [--agent-flags "FLAGS"]
+#                         [--build-dir DIR] [--agent-flags "FLAGS"] [--sizes LIST] [--cluster-n N]
 #   --quick        shorter durations and smaller N (about a minute plus the build, not ~5)
 #   --only LIST    comma-separated subset of: membership,failure,restart,placement,bus,events
 #                  (failure includes idle RSS/CPU and false positives under load; events
 #                  are measured during placement)
-#   --load-s S     seconds of full CPU load for the false-positive count (default 60)
+#   --load-s S     seconds of full CPU load for the false-positive count (default 60; 0 skips it)
+#   --sizes LIST   network sizes whose full view is timed (default 5,20,50; --quick 5,10)
+#   --cluster-n N  the size of the network for idle RSS/CPU, failure detection and false
+#                  positives (default 20; --quick 10); timed for its full view as well
+#                  (e.g. --only failure --sizes 200 --cluster-n 200 --load-s 0)
 #   --kills K      SIGKILLs per restart measurement (default 20)
 #   --keep         keep the temp dir (agent logs, configs) and print where it is
 #   --build-dir    default build-bench
@@ -31,6 +35,8 @@ kills=
 keep=0
 build_dir=$SOURCE_DIR/build-bench
 agent_flags=
+sizes_arg=
+cluster_n_arg=
 while (( $# )); do
   case $1 in
     --quick) quick=1 ;;
@@ -40,7 +46,9 @@ while (( $# )); do
     --keep) keep=1 ;;
     --build-dir) build_dir=${2:?--build-dir needs a directory}; shift ;;
     --agent-flags) agent_flags=${2?--agent-flags needs flags}; shift ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --sizes) sizes_arg=${2:?--sizes needs a comma-separated list of sizes}; shift ;;
+    --cluster-n) cluster_n_arg=${2:?--cluster-n needs a size}; shift ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -64,6 +72,17 @@ else
   : "${load_s:=60}" "${kills:=20}"
 fi
 [[ $load_s =~ ^[0-9]+$ && $kills =~ ^[0-9]+$ ]] || { echo "bench.sh: --load-s and --kills take whole numbers" >&2; exit 2; }
+if [[ -n $sizes_arg ]]; then
+  [[ $sizes_arg =~ ^[0-9]+(,[0-9]+)*$ ]] || { echo "bench.sh: --sizes takes sizes separated by commas, e.g. 5,20,200" >&2; exit 2; }
+  IFS=, read -r -a membership_sizes <<<"$sizes_arg"
+fi
+if [[ -n $cluster_n_arg ]]; then
+  [[ $cluster_n_arg =~ ^[0-9]+$ ]] && (( cluster_n_arg >= 2 )) \
+    || { echo "bench.sh: --cluster-n takes a size of at least 2" >&2; exit 2; }
+  cluster_n=$cluster_n_arg
+fi
+# The failure figures are taken on the cluster_n network: it is started in the size loop.
+[[ " ${membership_sizes[*]} " == *" $cluster_n "* ]] || membership_sizes+=("$cluster_n")
 
 wants() { [[ ",$only," == *",$1,"* ]]; }
 say() { echo "[bench $(date +%T)] $*" >&2; }
@@ -272,11 +291,13 @@ measure_system() {
     say "$system: $n agents joining through one seed"
     start_cluster "$system" "$n" "$label"
     local out
+    # 60 s, or 0.5 s per agent for large networks (200 agents on 2 cores start for seconds).
+    local converge_s=$(( n > 120 ? n / 2 : 60 ))
     out=$("$BENCH" converge --system "$system" --ports "$(join_by_comma "${ports[@]}")" --n "$n" \
-      --since-ns "$cluster_since_ns" --timeout-ms 60000) || true
+      --since-ns "$cluster_since_ns" --timeout-ms $((converge_s * 1000))) || true
     converge_ms[$system,$n]=$(field ms "$out")
     if [[ ${converge_ms[$system,$n]} != [0-9]* ]]; then
-      converge_ms[$system,$n]="timeout 60 s ($(field reached "$out" | tr _ ' '))"
+      converge_ms[$system,$n]="timeout $converge_s s ($(field reached "$out" | tr _ ' '))"
     fi
     log_marks=(); for name in "${names[@]}"; do log_marks+=(0); done
     join_accused[$system,$n]=$(accused_in_logs "$system" "")
@@ -305,6 +326,7 @@ measure_failure() {
   detect_suspect[$system]=$(field first_suspect_ms "$out")
   say "$system: $victim ${detect_suspect[$system]:+suspect after ${detect_suspect[$system]} ms, }failed on one agent after ${detect_first[$system]} ms, on all after ${detect_all[$system]} ms"
 
+  (( load_s > 0 )) || { fp[$system]="-"; fp_detail[$system]="not measured (--load-s 0)"; return 0; }
   say "$system: ${load_s}s with every core busy; watching $((cluster_n - 1)) live agents"
   mark_logs
   local burners=() core
@@ -464,7 +486,7 @@ if wants bus; then measure_bus; fi
 if wants membership || wants failure; then
   for n in "${membership_sizes[@]}"; do
     [[ -n ${converge_ms[mob,$n]:-} ]] || continue
-    target=""; (( n == 50 )) && target=" [target <1000, < Serf]"
+    target=""; (( n == 50 )) && target=" [target <1000, < Serf]"; (( n == 200 )) && target=" [< Serf]"
     add_row "full view, $n agents (ms)$target" "${converge_ms[mob,$n]}" "${converge_ms[serf,$n]}" \
       "$(ratio "${converge_ms[mob,$n]}" "${converge_ms[serf,$n]}")"
   done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Mob needs to build and test (only those missing).
 # Usage: scripts/install-deps.sh [--bench] [--fuzz]   (--bench adds serf, supervisor, Google
-# Benchmark; --fuzz adds clang 16 and its libFuzzer runtime)
+# Benchmark, gnuplot for the cost curve; --fuzz adds clang 16 and its libFuzzer runtime)
 set -euo pipefail
 
 packages=(g++ cmake make pkg-config git
@@ -17,7 +17,7 @@ packages=(g++ cmake make pkg-config git
           # libzmq3-dev brings these too; MOB_STATIC_LINK links their archives by name
           libsodium-dev libpgm-dev libnorm-dev libkrb5-dev libbsd-dev)
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(serf supervisor libbenchmark-dev)
+  packages+=(serf supervisor libbenchmark-dev gnuplot-nox)
 fi
 if [[ " $* " == *" --fuzz "* ]]; then
   packages+=(clang-16 libclang-rt-16-dev)  # libFuzzer and sanitizer runtimes: scripts/fuzz.sh
