@@ -118,18 +118,28 @@ bool answered_ahead(const Body& body) {
          std::holds_alternative<PingRequest>(body);
 }
 
-// Splits a delta into pieces of at most `limit` entries (a message stays well under the
-// size limit however large the state grows).
-std::vector<StateDelta> split(const StateDelta& delta, std::size_t limit) {
+// Splits a delta into pieces of at most `limit` entries and, when an entry does not make
+// its piece pass it, at most `byte_limit` bytes packed: however large the state or its records
+// grow (a service record keeps up to a dozen specs), each message stays under the receiver's
+// --max-message-bytes (assumed equal to ours; half of it is the byte limit). An entry larger
+// than `byte_limit` on its own goes alone.
+std::vector<StateDelta> split(const StateDelta& delta, std::size_t limit, std::size_t byte_limit) {
   std::vector<StateDelta> pieces(1);
-  auto room = [&]() -> StateDelta& {
-    if (entry_count(pieces.back()) >= limit) pieces.emplace_back();
+  std::size_t piece_bytes = 0;
+  auto room = [&](const auto& entry) -> StateDelta& {
+    const std::size_t bytes = wire::packed_size(entry);
+    const std::size_t count = entry_count(pieces.back());
+    if (count >= limit || (count > 0 && piece_bytes + bytes > byte_limit)) {
+      pieces.emplace_back();
+      piece_bytes = 0;
+    }
+    piece_bytes += bytes;
     return pieces.back();
   };
-  for (const auto& e : delta.members) room().members.push_back(e);
-  for (const auto& e : delta.services) room().services.push_back(e);
-  for (const auto& e : delta.assignments) room().assignments.push_back(e);
-  for (const auto& e : delta.instances) room().instances.push_back(e);
+  for (const auto& e : delta.members) room(e).members.push_back(e);
+  for (const auto& e : delta.services) room(e).services.push_back(e);
+  for (const auto& e : delta.assignments) room(e).assignments.push_back(e);
+  for (const auto& e : delta.instances) room(e).instances.push_back(e);
   return pieces;
 }
 
@@ -1238,8 +1248,12 @@ class Store {
       if (seed != config_.self.address) send_to_peer(seed, JoinRequest{*self});
   }
 
+  // The most a piece of state may pack to in one message (split above): half the limit
+  // leaves room for the envelope and the keys a sync reply asks for.
+  std::size_t piece_bytes() const { return std::max<std::size_t>(config_.max_message_bytes / 2, 4096); }
+
   void reply_everything(const Routed& request) {
-    auto pieces = split(state_.everything(), kMaxEntriesPerGossip * 4);
+    auto pieces = split(state_.everything(), kMaxEntriesPerGossip * 4, piece_bytes());
     // The last piece answers the request; the others go ahead as pushes to the joiner.
     for (std::size_t i = 0; i + 1 < pieces.size(); ++i)
       net_.reply(request, SyncPush{std::move(pieces[i])});
@@ -1314,7 +1328,7 @@ class Store {
     } else {
       newer = state_.newer_than(sync.digest, wanted, sync.scope, sync.bucket_count);
     }
-    auto pieces = split(newer, kMaxEntriesPerGossip * 4);
+    auto pieces = split(newer, kMaxEntriesPerGossip * 4, piece_bytes());
     for (std::size_t i = 0; i + 1 < pieces.size(); ++i)
       net_.reply(request, SyncPush{std::move(pieces[i])});
     net_.reply(request, SyncReply{std::move(pieces.back()), std::move(wanted), 0, {}});
@@ -1381,7 +1395,7 @@ class Store {
     } else if (const auto* reply = std::get_if<SyncReply>(&body)) {
       absorb(reply->newer, true);
       if (!reply->wanted_keys.empty()) {
-        for (auto& piece : split(state_.entries(reply->wanted_keys), kMaxEntriesPerGossip * 4))
+        for (auto& piece : split(state_.entries(reply->wanted_keys), kMaxEntriesPerGossip * 4, piece_bytes()))
           send_to_peer(address, SyncPush{std::move(piece)});
       }
       if (!reply->buckets.empty()) send_digests(address, reply->bucket_count, state_.differing_buckets(reply->buckets));
@@ -1417,7 +1431,7 @@ class Store {
 
   void flush() {
     if (entry_count(outbox_) == 0) return;
-    for (auto& piece : split(outbox_, kMaxEntriesPerGossip)) {
+    for (auto& piece : split(outbox_, kMaxEntriesPerGossip, piece_bytes())) {
       auto bytes = encode(Envelope{kProtocolVersion, 0, config_.self.name,
                                    Body{Gossip{config_.self.name, ++gossip_seq_, std::move(piece)}}});
       net_.publish(kGossipTopic, bytes);

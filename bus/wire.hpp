@@ -93,6 +93,20 @@ void pack(Packer& pk, const T& value) {
   }
 }
 
+// The bytes `value` packs to, counted without keeping them (a packer over a counter): what
+// splits a message under a byte limit.
+struct ByteCounter {
+  std::size_t bytes = 0;
+  void write(const char*, std::size_t size) { bytes += size; }
+};
+template <class T>
+std::size_t packed_size(const T& value) {
+  ByteCounter counter;
+  msgpack::packer<ByteCounter> pk(counter);
+  wire::pack(pk, value);
+  return counter.bytes;
+}
+
 // ---- reading -------------------------------------------------------------------------
 
 inline std::unexpected<Error> type_mismatch(std::string_view expected, const msgpack::object& obj) {

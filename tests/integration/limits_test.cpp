@@ -103,6 +103,36 @@ TEST_F(Limits, MaxServicesRefusesTheNextNewServiceNamingTheFlagAndTheOthersKeepR
   EXPECT_TRUE(agent.deploy(bash_spec("first", "exec sleep 999")));
 }
 
+// How many services `agent` lists (StatusRequest{""}: every one); -1 when it does not answer.
+int services_listed(AgentProcess& agent) {
+  auto reply = agent.request(StatusRequest{""}, 2s);
+  if (!reply || !std::holds_alternative<StatusReply>(*reply)) return -1;
+  return static_cast<int>(std::get<StatusReply>(*reply).services.size());
+}
+
+TEST_F(Limits, AStateLargerThanMaxMessageBytesReachesAJoiningAgentInPiecesUnderTheLimit) {
+  // 24 services whose records are about 40 KiB each (the spec and its first history
+  // version): about 1 MiB of state, four times what one 256 KiB message may carry.
+  const std::vector<std::string> flags = {"--max-message-bytes", "262144"};
+  auto& first = start(flags);
+  constexpr int kServices = 24;
+  for (int i = 0; i < kServices; ++i) {
+    auto spec = bash_spec("big-" + std::to_string(i), "exec sleep 1000 # " + std::string(20000, 'a' + i % 26), 0);
+    ASSERT_TRUE(first.deploy(spec)) << "service " << i;
+  }
+  ASSERT_EQ(services_listed(first), kServices);
+
+  // A new agent joins through the first with the same limit: the join's answer and every
+  // sync must come in pieces each agent can receive.
+  auto& second = start(flags, {first.endpoint()});
+  EXPECT_TRUE(wait_until([&] { return services_listed(second) == kServices; }, 20s))
+      << "the joining agent lists " << services_listed(second) << " of " << kServices << " services\n"
+      << second.log();
+  // Both stay whole and still take writes.
+  ASSERT_TRUE(second.deploy(bash_spec("small", "exec sleep 1000", 0)));
+  EXPECT_TRUE(wait_until([&] { return services_listed(first) == kServices + 1; }, 10s));
+}
+
 TEST_F(Limits, MaxInstancesRefusesASpecAskingForMoreNamingTheLimit) {
   auto& agent = start({"--max-instances", "3"});
   auto refused = agent.deploy(bash_spec("wide", "exec sleep 1000", 4));

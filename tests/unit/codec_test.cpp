@@ -26,6 +26,37 @@ void round_trip_every_default_message() {
 
 TEST(Codec, EveryMessageTypeRoundTrips) { round_trip_every_default_message(); }
 
+TEST(Codec, PackedSizeCountsExactlyTheBytesAStateEntryPacksTo) {
+  ServiceEntry service;
+  service.name = "web";
+  service.spec_json = std::string(70000, 's');  // past msgpack's 16-bit string lengths
+  service.history = {VersionRecord{1, 5, "agent-a", std::string(300, 'h'), "", 0},
+                     VersionRecord{2, 6, "agent-b", "{}", "failed: no", 1}};
+  service.stamp = {1ull << 40, "agent-a"};
+  InstanceEntry instance;
+  instance.status.service = "web";
+  instance.status.reason = "exited";
+  instance.status.ports = {{"http", 20001}};
+  instance.status.checks = {CheckResult{"ready", true, 7, 3, "ok"}};
+  StateDelta delta;
+  delta.services = {service, ServiceEntry{}};
+  delta.instances = {instance};
+  delta.members = {MemberEntry{}};
+  delta.assignments = {AssignmentEntry{}};
+  for (std::size_t size : {wire::packed_size(service), wire::packed_size(instance), wire::packed_size(delta)})
+    EXPECT_GT(size, 0u);
+  auto packed = [](const auto& value) {
+    msgpack::sbuffer buffer;
+    msgpack::packer<msgpack::sbuffer> pk(buffer);
+    wire::pack(pk, value);
+    return buffer.size();
+  };
+  EXPECT_EQ(wire::packed_size(service), packed(service));
+  EXPECT_EQ(wire::packed_size(instance), packed(instance));
+  EXPECT_EQ(wire::packed_size(delta), packed(delta));
+  EXPECT_GT(wire::packed_size(service), 70000u + 300u);
+}
+
 template <class Message>
 Message round_trip(const Message& message) {
   auto bytes = encode_message(message, 7, "tool");
