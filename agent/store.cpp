@@ -118,11 +118,10 @@ bool answered_ahead(const Body& body) {
          std::holds_alternative<PingRequest>(body);
 }
 
-// Splits a delta into pieces of at most `limit` entries and, when an entry does not make
-// its piece pass it, at most `byte_limit` bytes packed: however large the state or its records
-// grow (a service record keeps up to a dozen specs), each message stays under the receiver's
-// --max-message-bytes (assumed equal to ours; half of it is the byte limit). An entry larger
-// than `byte_limit` on its own goes alone.
+// Splits a delta into pieces of at most `limit` entries and at most `byte_limit` bytes
+// packed, so that each message stays under the receiver's --max-message-bytes however large
+// the state or its records grow (a service record keeps up to a dozen specs). The receiver's
+// limit is taken to be ours. An entry larger than `byte_limit` on its own goes alone.
 std::vector<StateDelta> split(const StateDelta& delta, std::size_t limit, std::size_t byte_limit) {
   std::vector<StateDelta> pieces(1);
   std::size_t piece_bytes = 0;
