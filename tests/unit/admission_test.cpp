@@ -217,6 +217,30 @@ TEST(Admission, EveryRequestNamesTheFieldItRefuses) {
   }
 }
 
+// The door reads only a kept spec's top-level "name", and the last one when the key repeats,
+// as the spec parser does: a "name" inside another value does not count.
+TEST(Admission, AKeptSpecIsNamedByItsLastTopLevelName) {
+  auto refusal_of_spec = [](const std::string& spec_json) {
+    ServiceEntry entry;
+    entry.name = "web";
+    entry.spec_json = spec_json;
+    return refusal(SyncPush{StateDelta{{}, {entry}, {}, {}}});
+  };
+  for (const char* named_web : {R"({"name":"web"})", R"({"image":{"name":"db"},"name":"web"})",
+                                R"({"name":"db","name":"web"})", R"( {"deps":[{"name":"x"}],"name":"web","x":null} )",
+                                R"({"name":{"a":1},"name":"web"})"})
+    EXPECT_EQ(refusal_of_spec(named_web), "") << named_web;
+  for (const char* not_web : {R"({"name":"web","name":"db"})", R"({"name":"web","name":1})",
+                              R"({"name":"web","name":["web"]})", R"({"inner":{"name":"web"}})",
+                              R"({"name":null})", R"([{"name":"web"}])", R"("web")", "{}"})
+    EXPECT_NE(refusal_of_spec(not_web).find("delta.services[0].spec_json: not a spec of the service \"web\""),
+              std::string::npos)
+        << not_web;
+  for (const char* not_json : {R"({"name":"web"} {})", R"({"name":"web")", R"({"name":"web",})"})
+    EXPECT_NE(refusal_of_spec(not_json).find("delta.services[0].spec_json: not JSON text"), std::string::npos)
+        << not_json;
+}
+
 TEST(Admission, WellFormedRequestsPass) {
   for (const Body& body :
        {Body{PingRequest{}}, Body{DeployRequest{"not even json", {}}}, Body{StatusRequest{}},
