@@ -61,6 +61,29 @@ std::chrono::milliseconds FailureDetector::scaled(std::chrono::milliseconds base
   return base * (1 + health_penalty_);
 }
 
+std::chrono::milliseconds FailureDetector::ack_timeout() const {
+  if (!smoothed_rtt_ms_) return config_.probe_timeout;
+  auto measured = std::chrono::milliseconds(static_cast<long>(std::ceil(*smoothed_rtt_ms_ + 4 * rtt_deviation_ms_)));
+  return std::clamp(measured, config_.probe_timeout, std::max(config_.probe_timeout, config_.max_probe_timeout));
+}
+
+std::chrono::milliseconds FailureDetector::probe_interval() const {
+  return std::max(config_.probe_interval, 2 * ack_timeout());
+}
+
+// RFC 6298, 2.2 and 2.3: the first sample sets the mean and half of it as the deviation,
+// then each moves 1/8 and 1/4 of the way to the new sample.
+void FailureDetector::sample_round_trip(Clock::duration round_trip) {
+  double sample = std::chrono::duration<double, std::milli>(std::max(round_trip, Clock::duration::zero())).count();
+  if (!smoothed_rtt_ms_) {
+    smoothed_rtt_ms_ = sample;
+    rtt_deviation_ms_ = sample / 2;
+    return;
+  }
+  rtt_deviation_ms_ = 0.75 * rtt_deviation_ms_ + 0.25 * std::abs(*smoothed_rtt_ms_ - sample);
+  smoothed_rtt_ms_ = 0.875 * *smoothed_rtt_ms_ + 0.125 * sample;
+}
+
 std::optional<std::string> FailureDetector::next_target() {
   if (order_.empty()) return std::nullopt;
   if (cursor_ >= order_.size()) {
@@ -84,10 +107,11 @@ void FailureDetector::start_probe(const std::string& target, Clock::time_point n
   Probe probe;
   probe.seq = next_seq_++;
   probe.target = target;
-  probe.indirect_at = now + scaled(config_.probe_timeout);
-  probe.give_up_at = now + scaled(config_.probe_interval);
+  probe.sent = now;
+  probe.indirect_at = now + scaled(ack_timeout());
+  probe.give_up_at = now + scaled(probe_interval());
   probe_ = probe;
-  next_probe_at_ = now + scaled(config_.probe_interval);
+  next_probe_at_ = now + scaled(probe_interval());
   actions.push_back({Action::Kind::probe, target, probe.seq, {}});
 }
 
@@ -100,7 +124,16 @@ std::vector<FailureDetector::Action> FailureDetector::tick(Clock::time_point now
       if (!helpers.empty())
         actions.push_back({Action::Kind::indirect_probe, probe_->target, probe_->seq, helpers});
     }
-    if (now >= probe_->give_up_at) {
+    if (now >= probe_->give_up_at && !probe_->waited_longer && now - probe_->give_up_at > ack_timeout() / 2) {
+      // This agent woke up well past the deadline (its process did not run, or a long turn
+      // held it): the ack may be waiting unread. It counts against our own health and the
+      // probe waits one ack timeout more, so that a starved agent does not suspect others
+      // for its own slowness.
+      health_penalty_ = std::min(health_penalty_ + 1, config_.max_health_penalty);
+      probe_->waited_longer = true;
+      probe_->give_up_at = now + scaled(ack_timeout());
+      next_probe_at_ = std::max(next_probe_at_, probe_->give_up_at);  // no probe is due before
+    } else if (now >= probe_->give_up_at) {
       // Lifeguard: a missed ack counts against our own health first.
       health_penalty_ = std::min(health_penalty_ + 1, config_.max_health_penalty);
       actions.push_back({Action::Kind::suspect, probe_->target, probe_->seq, {}});
@@ -117,7 +150,7 @@ std::vector<FailureDetector::Action> FailureDetector::tick(Clock::time_point now
   } else if (idle && now >= next_probe_at_) {
     probe_.reset();
     if (auto target = next_target()) start_probe(*target, now, actions);
-    next_probe_at_ = now + scaled(config_.probe_interval);
+    next_probe_at_ = now + scaled(probe_interval());
   }
   // Those whose time is up, declared in the order of their names.
   const std::size_t n = members_.size() + 1;
@@ -137,9 +170,10 @@ std::vector<FailureDetector::Action> FailureDetector::tick(Clock::time_point now
   return actions;
 }
 
-void FailureDetector::on_ack(std::uint64_t seq) {
+void FailureDetector::on_ack(std::uint64_t seq, Clock::time_point now) {
   if (probe_ && probe_->seq == seq && !probe_->acked) {
     probe_->acked = true;
+    sample_round_trip(now - probe_->sent);
     if (health_penalty_ > 0) --health_penalty_;
   }
 }

@@ -20,6 +20,10 @@ struct DetectorConfig {
   double suspicion_min_mult = 4.0;               // min suspicion = mult * log10(N) * interval
   double suspicion_max_mult = 4.0;               // max suspicion = mult * min suspicion
   std::uint32_t max_health_penalty = 8;          // Lifeguard's local health multiplier cap
+  // The ack wait follows the acks' measured latency (RFC 6298's estimator: smoothed round
+  // trip plus four deviations), from probe_timeout up to this; the probe interval stays at
+  // least twice the wait, so a loaded network probes less often instead of suspecting more.
+  std::chrono::milliseconds max_probe_timeout{2000};
 };
 
 class FailureDetector {
@@ -45,8 +49,9 @@ class FailureDetector {
   void change_members(const std::vector<std::string>& added, const std::vector<std::string>& gone);
   // Advances time; returns what to do now.
   std::vector<Action> tick(Clock::time_point now);
-  // An ack for probe `seq` arrived (directly or relayed).
-  void on_ack(std::uint64_t seq);
+  // An ack for probe `seq` arrived (directly or relayed) and was read at `now`: its round
+  // trip is a latency sample.
+  void on_ack(std::uint64_t seq, Clock::time_point now);
   // The member probe `seq` went to, while it is in flight (empty otherwise).
   std::string probe_target(std::uint64_t seq) const;
   // Someone (`by`) suspects `target`: start or confirm its suspicion timer.
@@ -62,6 +67,11 @@ class FailureDetector {
   Clock::time_point next_deadline() const;
 
   std::uint32_t health_penalty() const { return health_penalty_; }
+  // How long a probe waits for its ack before asking helpers, and the probe interval, as
+  // they are now: the configured ones stretched by the measured latency, before the health
+  // penalty multiplies them.
+  std::chrono::milliseconds ack_timeout() const;
+  std::chrono::milliseconds probe_interval() const;
   // The suspicion timeout for `confirmations` independent suspicions in a network of n.
   std::chrono::milliseconds suspicion_timeout(std::size_t confirmations, std::size_t n) const;
 
@@ -69,10 +79,12 @@ class FailureDetector {
   struct Probe {
     std::uint64_t seq = 0;
     std::string target;
+    Clock::time_point sent;
     Clock::time_point indirect_at;
     Clock::time_point give_up_at;
     bool indirect_sent = false;
     bool acked = false;
+    bool waited_longer = false;  // give_up_at was moved once: this agent woke up late
   };
   struct Suspicion {
     Clock::time_point started;
@@ -81,6 +93,7 @@ class FailureDetector {
 
   using Suspicions = std::map<std::string, Suspicion>;
   std::chrono::milliseconds scaled(std::chrono::milliseconds base) const;
+  void sample_round_trip(Clock::duration round_trip);
   // Which of suspicion_queues_ holds a suspicion with `confirmations`.
   std::size_t queue_of(std::size_t confirmations) const;
   void forget_suspicion(Suspicions::iterator suspicion);
@@ -105,6 +118,9 @@ class FailureDetector {
   // so a tick and next_deadline() cost the same with 3 suspicions or 3,000.
   std::vector<std::set<std::pair<Clock::time_point, std::string>>> suspicion_queues_;
   std::uint32_t health_penalty_ = 0;
+  // The acks' round trip, smoothed, and its mean deviation, in ms (no sample yet: none).
+  std::optional<double> smoothed_rtt_ms_;
+  double rtt_deviation_ms_ = 0;
 };
 
 }  // namespace mob

@@ -229,7 +229,10 @@ class Store {
 
   // How long a request to a peer may take to be answered (the transport polls its link
   // that long after each request).
-  Clock::duration reply_wait() const { return reply_wait_; }
+  // Two probe intervals as the detector stretches them now (latency, health), 1 s at least.
+  Clock::duration reply_wait() const {
+    return std::max<Clock::duration>(kMinReplyWait, detector_.probe_interval() * 2 * (1 + detector_.health_penalty()));
+  }
 
  private:
   // ---- durable specs -------------------------------------------------------------------
@@ -1352,7 +1355,7 @@ class Store {
         // the address this agent holds for it: made-up members cannot vote its clock wrong.
         if (detector_.probe_target(ack.seq) == ack.from && address_of(ack.from) == address)
           note_clock(ack.from, ack.wall_ms);
-        detector_.on_ack(ack.seq);
+        detector_.on_ack(ack.seq, time_.steady_now());
         return;
     }
   }
@@ -1883,8 +1886,6 @@ class Store {
   std::uint64_t refused_changes_ = 0;  // since the last warning
   Clock::time_point last_refusal_log_{};
   StoreTransport& net_;
-  const Clock::duration reply_wait_ =
-      std::max<Clock::duration>(kMinReplyWait, config_.detector.probe_interval * 2);
   std::set<std::string> members_changed_;  // since update_peers() last ran (absorb, collect_garbage)
   Subscriptions subscriptions_{config_.self.name, config_.max_subscriptions};
   ClusterState state_;

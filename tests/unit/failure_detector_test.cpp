@@ -57,7 +57,7 @@ std::vector<std::string> acked_probes(FailureDetector& detector, Clock::time_poi
   for (int i = 0; i < count; ++i) {
     auto probe = probe_at(detector, now);
     targets.push_back(probe.target);
-    detector.on_ack(probe.seq);
+    detector.on_ack(probe.seq, now);
     now += 200ms;
   }
   return targets;
@@ -102,7 +102,7 @@ TEST(FailureDetector, EachProbeHasItsOwnSequenceNumber) {
   for (int i = 0; i < 10; ++i) {
     auto probe = probe_at(detector, now);
     seqs.insert(probe.seq);
-    detector.on_ack(probe.seq);
+    detector.on_ack(probe.seq, now);
     now += 200ms;
   }
   EXPECT_EQ(seqs.size(), 10u);
@@ -112,7 +112,7 @@ TEST(FailureDetector, NoNewProbeBeforeTheProbeIntervalHasPassed) {
   FailureDetector detector({}, 1);
   detector.set_members(names(3));
   auto probe = probe_at(detector, kStart);
-  detector.on_ack(probe.seq);
+  detector.on_ack(probe.seq, kStart);
   EXPECT_TRUE(detector.tick(kStart + 199ms).empty());
   EXPECT_EQ(of_kind(detector.tick(kStart + 200ms), Kind::probe).size(), 1u);
 }
@@ -121,7 +121,7 @@ TEST(FailureDetector, AnAckedProbeLeadsToNoSuspicion) {
   FailureDetector detector({}, 1);
   detector.set_members(names(4));
   auto probe = probe_at(detector, kStart);
-  detector.on_ack(probe.seq);
+  detector.on_ack(probe.seq, kStart);
   EXPECT_TRUE(detector.tick(kStart + 100ms).empty());
   auto next = detector.tick(kStart + 200ms);
   ASSERT_EQ(next.size(), 1u);
@@ -194,7 +194,7 @@ TEST(FailureDetector, AnAckRelayedAfterTheIndirectProbePreventsTheSuspicion) {
   detector.set_members(names(4));
   auto probe = probe_at(detector, kStart);
   EXPECT_EQ(of_kind(detector.tick(kStart + 100ms), Kind::indirect_probe).size(), 1u);
-  detector.on_ack(probe.seq);
+  detector.on_ack(probe.seq, kStart + 150ms);
   auto actions = detector.tick(kStart + 200ms);
   EXPECT_TRUE(of_kind(actions, Kind::suspect).empty());
   EXPECT_EQ(detector.health_penalty(), 0u);
@@ -204,8 +204,8 @@ TEST(FailureDetector, AnAckForAnotherProbeDoesNotCount) {
   FailureDetector detector({}, 1);
   detector.set_members(names(4));
   auto probe = probe_at(detector, kStart);
-  detector.on_ack(probe.seq + 1);
-  detector.on_ack(probe.seq - 1);
+  detector.on_ack(probe.seq + 1, kStart);
+  detector.on_ack(probe.seq - 1, kStart);
   EXPECT_EQ(of_kind(detector.tick(kStart + 200ms), Kind::suspect).size(), 1u);
 }
 
@@ -225,7 +225,7 @@ TEST(FailureDetector, AnAckArrivingAfterTheSuspicionChangesNothing) {
   auto probe = probe_at(detector, kStart);
   detector.tick(kStart + 200ms);
   ASSERT_EQ(detector.health_penalty(), 1u);
-  detector.on_ack(probe.seq);
+  detector.on_ack(probe.seq, kStart + 250ms);
   EXPECT_EQ(detector.health_penalty(), 1u);
 }
 
@@ -261,17 +261,17 @@ TEST(FailureDetector, AcksLowerTheHealthPenaltyDownToZero) {
   now += 400ms;  // missed: penalty 2, interval 600 ms
   probe = probe_at(detector, now);
   ASSERT_EQ(detector.health_penalty(), 2u);
-  detector.on_ack(probe.seq);
+  detector.on_ack(probe.seq, now);
   EXPECT_EQ(detector.health_penalty(), 1u);
-  detector.on_ack(probe.seq);
+  detector.on_ack(probe.seq, now);
   EXPECT_EQ(detector.health_penalty(), 1u) << "one probe, one ack";
   now += 600ms;
   probe = probe_at(detector, now);  // begun at penalty 1: a 400 ms interval
-  detector.on_ack(probe.seq);
+  detector.on_ack(probe.seq, now);
   EXPECT_EQ(detector.health_penalty(), 0u);
   now += 400ms;
   probe = probe_at(detector, now);
-  detector.on_ack(probe.seq);
+  detector.on_ack(probe.seq, now);
   EXPECT_EQ(detector.health_penalty(), 0u);
   EXPECT_EQ(detector.next_deadline(), now + 200ms) << "back to the plain interval";
 }
@@ -299,7 +299,7 @@ TEST(FailureDetector, RefutingASuspicionOfSelfRaisesTheHealthPenalty) {
   detector.on_refuted_self();
   EXPECT_EQ(detector.health_penalty(), 1u);
   auto probe = probe_at(detector, kStart);
-  detector.on_ack(probe.seq);
+  detector.on_ack(probe.seq, kStart);
   EXPECT_EQ(detector.health_penalty(), 0u);
   EXPECT_EQ(detector.next_deadline(), kStart + 400ms) << "the probe began while slow";
 }
@@ -358,11 +358,15 @@ class Suspicion : public ::testing::Test {
  protected:
   void SetUp() override { detector.set_members(names(9)); }  // n = 10 with this agent
 
-  // The first tick at or after `from`, in 1 ms steps, that declares `target` failed.
+  // The first tick at or after `from`, in 1 ms steps, that declares `target` failed. The
+  // probes this agent sends meanwhile are acked at once: it stays healthy (penalty 0).
   std::optional<Clock::duration> declared_after(const std::string& target, Clock::time_point from,
                                                 Clock::duration limit = 10s) {
-    for (auto now = from; now <= from + limit; now += 1ms)
-      if (declares_failed(detector.tick(now), target)) return now - kStart;
+    for (auto now = from; now <= from + limit; now += 1ms) {
+      auto actions = detector.tick(now);
+      for (const auto& probe : of_kind(actions, Kind::probe)) detector.on_ack(probe.seq, now);
+      if (declares_failed(actions, target)) return now - kStart;
+    }
     return std::nullopt;
   }
 
@@ -436,6 +440,86 @@ TEST_F(Suspicion, IndependentSuspicionsHaveIndependentTimers) {
   EXPECT_EQ(declared_after("m0", kStart + 900ms), Clock::duration(3200ms));
 }
 
+// ---- the ack wait follows the acks' latency ---------------------------------------------------
+
+TEST(FailureDetector, AcksSlowerThanTheProbeTimeoutStretchTheWaitAndTheInterval) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(4));
+  EXPECT_EQ(detector.ack_timeout(), 100ms);
+  EXPECT_EQ(detector.probe_interval(), 200ms);
+  auto now = kStart;
+  for (int i = 0; i < 20; ++i) {
+    auto probe = probe_at(detector, now);
+    detector.tick(now + 140ms);  // past 100 ms at first: helpers are asked
+    detector.on_ack(probe.seq, now + 150ms);
+    ASSERT_EQ(detector.health_penalty(), 0u) << "every probe was acked";
+    now = detector.next_deadline();  // the next probe
+  }
+  // Smoothed round trip 150 ms, its deviation near 0: the wait is a little over 150 ms.
+  EXPECT_GT(detector.ack_timeout(), 150ms);
+  EXPECT_LT(detector.ack_timeout(), 200ms);
+  EXPECT_EQ(detector.probe_interval(), 2 * detector.ack_timeout());
+  // Now a 150 ms ack comes in time: no helper is asked.
+  auto probe = probe_at(detector, now);
+  EXPECT_TRUE(of_kind(detector.tick(now + 150ms), Kind::indirect_probe).empty());
+  detector.on_ack(probe.seq, now + 150ms);
+}
+
+TEST(FailureDetector, TheAckWaitStaysBetweenTheConfiguredTimeoutAndItsCap) {
+  DetectorConfig config;
+  config.max_probe_timeout = 300ms;
+  FailureDetector detector(config, 1);
+  detector.set_members(names(4));
+  auto now = kStart;
+  for (int i = 0; i < 30; ++i) {  // each ack just before the probe gives up
+    auto probe = probe_at(detector, now);
+    auto wait = detector.probe_interval() - 1ms;
+    detector.tick(now + wait);
+    detector.on_ack(probe.seq, now + wait);
+    now = detector.next_deadline();
+  }
+  EXPECT_EQ(detector.ack_timeout(), 300ms);
+  EXPECT_EQ(detector.probe_interval(), 600ms);
+  for (int i = 0; i < 40; ++i) {  // then instant acks: back to the configured 100 ms
+    detector.on_ack(probe_at(detector, now).seq, now);
+    now = detector.next_deadline();
+  }
+  EXPECT_EQ(detector.ack_timeout(), 100ms);
+  EXPECT_EQ(detector.probe_interval(), 200ms);
+}
+
+// A starved agent (its process did not run) finds its probe's deadline long past when it
+// wakes; the ack may be unread. It suspects no one for that, once: it counts the lateness
+// against its own health and waits one ack timeout more.
+TEST(FailureDetector, AnAgentThatWakesLongPastTheDeadlineWaitsOnceMoreBeforeSuspecting) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(4));
+  auto probe = probe_at(detector, kStart);
+  auto woke = kStart + 1000ms;  // the deadline was kStart + 200 ms
+  auto actions = detector.tick(woke);
+  EXPECT_TRUE(of_kind(actions, Kind::suspect).empty());
+  EXPECT_EQ(detector.health_penalty(), 1u);
+  EXPECT_EQ(detector.next_deadline(), woke + 200ms) << "one ack timeout, times the penalty 1 + 1";
+  // Still no ack by then: now it suspects.
+  EXPECT_EQ(of_kind(detector.tick(woke + 200ms), Kind::suspect).size(), 1u);
+  EXPECT_EQ(detector.health_penalty(), 2u);
+
+  // The ack read in the turn after the late wake-up ends the probe: no suspicion.
+  FailureDetector other({}, 1);
+  other.set_members(names(4));
+  auto second = probe_at(other, kStart);
+  EXPECT_TRUE(of_kind(other.tick(woke), Kind::suspect).empty());
+  other.on_ack(second.seq, woke + 1ms);
+  EXPECT_TRUE(of_kind(other.tick(woke + 200ms), Kind::suspect).empty());
+}
+
+TEST(FailureDetector, ATickALittleLateStillSuspects) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(4));
+  probe_at(detector, kStart);
+  EXPECT_EQ(of_kind(detector.tick(kStart + 249ms), Kind::suspect).size(), 1u) << "49 ms late: under half the wait";
+}
+
 // ---- membership changes --------------------------------------------------------------------
 
 TEST(FailureDetector, RemovingAProbedMemberMidCycleSkipsNoOne) {
@@ -506,7 +590,7 @@ TEST(FailureDetector, NextDeadlineAfterAnAckIsTheNextProbe) {
   FailureDetector detector({}, 1);
   detector.set_members(names(4));
   auto probe = probe_at(detector, kStart);
-  detector.on_ack(probe.seq);
+  detector.on_ack(probe.seq, kStart);
   EXPECT_EQ(detector.next_deadline(), kStart + 200ms);
 }
 
@@ -518,7 +602,7 @@ TEST(FailureDetector, NextDeadlineIncludesSuspicionTimers) {
   auto now = kStart;
   for (int step = 0; step < 100; ++step) {
     auto actions = detector.tick(now);
-    for (const auto& probe : of_kind(actions, Kind::probe)) detector.on_ack(probe.seq);
+    for (const auto& probe : of_kind(actions, Kind::probe)) detector.on_ack(probe.seq, now);
     if (declares_failed(actions, "m0")) break;
     now = detector.next_deadline();
   }
@@ -544,7 +628,7 @@ TEST(FailureDetector, TickingAtNextDeadlineAlwaysFindsWorkAndNothingIsDueBefore)
     for (int step = 0; step < 300; ++step) {
       switch (random() % 6) {
         case 0:
-          if (last_probe) detector.on_ack(*last_probe);
+          if (last_probe) detector.on_ack(*last_probe, now);
           break;
         case 1:
           detector.on_suspected(pick(members), pick(everyone), now);
@@ -597,7 +681,7 @@ struct FirstProbeStarted {
 TEST(FailureDetector, ADroppedConnectionIsProbedAtOnceWhenNoProbeIsInFlight) {
   FirstProbeStarted started(5);
   auto& detector = started.detector;
-  detector.on_ack(started.first.seq);
+  detector.on_ack(started.first.seq, kStart);
   // Mid-interval: the next regular probe is 150 ms away.
   const auto now = kStart + 50ms;
   detector.probe_soon(started.other, now);
@@ -616,7 +700,7 @@ TEST(FailureDetector, ADroppedConnectionWaitsForTheProbeInFlight) {
   detector.probe_soon(started.other, kStart + 10ms);
   EXPECT_TRUE(of_kind(detector.tick(kStart + 20ms), Kind::probe).empty());
   // The ack ends the probe in flight; the dropped member is next, not at the interval.
-  detector.on_ack(started.first.seq);
+  detector.on_ack(started.first.seq, kStart + 20ms);
   EXPECT_LE(detector.next_deadline(), kStart + 20ms);
   EXPECT_EQ(probe_at(detector, kStart + 30ms).target, started.other);
 }
@@ -626,7 +710,7 @@ TEST(FailureDetector, ProbeSoonIgnoresStrangersDuplicatesAndTheMemberUnderProbe)
   auto& detector = started.detector;
   detector.probe_soon(started.first.target, kStart);  // already being probed
   detector.probe_soon("stranger", kStart);            // not a member
-  detector.on_ack(started.first.seq);
+  detector.on_ack(started.first.seq, kStart);
   // Nothing queued: the next probe comes at the regular interval.
   EXPECT_EQ(detector.next_deadline(), kStart + 200ms);
   EXPECT_TRUE(of_kind(detector.tick(kStart + 100ms), Kind::probe).empty());
@@ -645,7 +729,7 @@ TEST(FailureDetector, AMemberThatLeftIsNotProbedOutOfTurn) {
   auto rest = names(3);
   std::erase(rest, started.other);
   detector.set_members(rest);
-  detector.on_ack(started.first.seq);
+  detector.on_ack(started.first.seq, kStart);
   EXPECT_EQ(detector.next_deadline(), kStart + 200ms);
   EXPECT_NE(probe_at(detector, kStart + 200ms).target, started.other);
 }
@@ -662,7 +746,7 @@ TEST(FailureDetector, OutOfTurnProbesLeaveEveryMemberItsTurnInTheCycle) {
     // Between two regular probes, one out of turn; the next regular one is due an
     // interval after it.
     detector.probe_soon(members[static_cast<std::size_t>(i)], regular_at + 50ms);
-    detector.on_ack(probe_at(detector, regular_at + 50ms).seq);
+    detector.on_ack(probe_at(detector, regular_at + 50ms).seq, regular_at + 50ms);
     now = regular_at + 250ms;
   }
   std::sort(regular.begin(), regular.end());
