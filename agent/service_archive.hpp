@@ -47,6 +47,7 @@ class ServiceArchive {
   struct Peer {
     std::string name;
     std::string address;  // its ROUTER endpoint, tcp://HOST:PORT
+    bool operator==(const Peer&) const = default;
   };
   // The peers kept by the last keep_peers(), and the wall-clock ms of the last contact.
   Result<std::vector<Peer>> load_peers() const;

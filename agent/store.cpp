@@ -375,6 +375,8 @@ class Store {
     counter("mob_members_declared_failed_total", "Times this agent declared a suspect member failed.",
             counters_.declared_failed);
     counter("mob_events_published_total", "Events this agent published on its PUB socket.", counters_.events_published);
+    counter("mob_peer_list_writes_total", "Times this agent wrote its list of peers to disk (when it changed, and once a minute).",
+            counters_.peer_list_writes);
     counter("mob_specs_parsed_total", "Spec texts this agent's store parsed (each version's once).", specs_.parses());
     out.family("mob_sync_received_messages_total", Exposition::Type::counter,
                "Anti-entropy replies and pushes (SyncReply, SyncPush, JoinReply) this agent received on its links to peers.");
@@ -448,9 +450,14 @@ class Store {
 
   // Remembers the network (every member but this agent and those that left) and, when one
   // of them is live in this agent's view, that it was heard from now.
+  // Writes the list of peers (name and address of every member but this agent and those that
+  // left) and the last contact to disk, when the list changed or the contact is due for a
+  // refresh. A member turning suspect and alive again does not change the list: under a
+  // storm of suspicions, 200 agents each syncing their disk once a second only added load.
   void keep_peers() {
+    const auto now = time_.steady_now();
+    const bool contact_due = now >= next_contact_save_;
     peers_unsaved_ = false;
-    next_contact_save_ = time_.steady_now() + std::min<Clock::duration>(kContactRefresh, config_.tombstone_ttl / 4);
     std::vector<ServiceArchive::Peer> peers;
     bool heard = false;
     for (const auto& [key, entry] : state_.members()) {
@@ -460,8 +467,12 @@ class Store {
       heard = heard || is_live_member(member.state);
     }
     if (heard) last_contact_ms_ = time_.wall_ms();
+    if (!contact_due && peers == kept_peers_) return;
+    next_contact_save_ = now + std::min<Clock::duration>(kContactRefresh, config_.tombstone_ttl / 4);
+    ++counters_.peer_list_writes;
     if (auto kept = archive_.keep_peers(peers, last_contact_ms_); !kept)
       log::error(kLog, "cannot keep the network's members on disk: ", kept.error().message);
+    else kept_peers_ = std::move(peers);
   }
 
   // Agents before 0.2 kept one JSON file per service in data-dir/services; they move into
@@ -1913,7 +1924,9 @@ class Store {
     std::uint64_t events_published = 0;
     std::uint64_t sync_messages_received = 0;
     std::uint64_t sync_bytes_received = 0;
+    std::uint64_t peer_list_writes = 0;
   } counters_;
+  std::vector<ServiceArchive::Peer> kept_peers_;  // as the last keep_peers() wrote them
   NodeSettings node_settings_;                    // kept in the archive
   bool self_stamped_by_wall_ = false;  // self_stamp()
   std::uint64_t last_self_stamp_ = 0;

@@ -1,9 +1,11 @@
 #include "tests/support/store_harness.hpp"
 
+#include <sstream>
 #include <stdexcept>
 
 #include "agent/actor.hpp"
 #include "agent/admission.hpp"
+#include "agent/metrics.hpp"
 #include "agent/service_archive.hpp"
 #include "agent/store_transport.hpp"
 #include "bus/codec.hpp"
@@ -405,6 +407,15 @@ std::map<std::string, Member> StoreHarness::members_seen_by(const std::string& n
     if (auto* list = std::get_if<MembersReply>(&reply))
       for (auto& member : list->members) members.emplace(member.name, std::move(member));
   return members;
+}
+
+double StoreHarness::metric_of(const std::string& name, const std::string& metric) const {
+  Exposition out;
+  agent(name).store->write_metrics(out);
+  std::istringstream lines(out.text());
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind(metric + " ", 0) == 0) return std::stod(line.substr(metric.size() + 1));
+  return -1;
 }
 
 bool StoreHarness::all_see_all_alive() {

@@ -145,6 +145,8 @@ class StoreHarness {
                                                  std::size_t* before_turn_end = nullptr);
   // The members `name` knows, by name (through a MembersRequest).
   std::map<std::string, Member> members_seen_by(const std::string& name);
+  // The value of the counter or gauge `metric` (no labels) in the store's metrics; -1 when absent.
+  double metric_of(const std::string& name, const std::string& metric) const;
   // Every agent sees every agent (itself included) alive.
   bool all_see_all_alive();
   // The status of `service` at `name`; nullopt when it does not know it.

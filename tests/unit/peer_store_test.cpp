@@ -106,6 +106,32 @@ TEST_F(PeerStoreTest, ThreeStoresJoinThroughOneSeedAndAllSeeEachOtherAlive) {
   EXPECT_EQ(net.requests_sent<JoinRequest>(), 2u);
 }
 
+// The list of peers on disk (names and addresses) changes when a member joins, not when one
+// turns suspect and alive again: a storm of suspicions does not become a storm of disk syncs.
+TEST_F(PeerStoreTest, ASuspicionAndItsRefutationWriteNothingToDiskAJoinDoes) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  ASSERT_TRUE(net.run_until([&] { return net.metric_of("a1", "mob_peer_list_writes_total") >= 1; }, 3s));
+  net.run_for(2s);  // the last change's write (1 s after it)
+  const double writes = net.metric_of("a1", "mob_peer_list_writes_total");
+
+  net.isolate("a2");
+  ASSERT_TRUE(net.run_until([&] { return state_of("a2", "a1") == MemberState::suspect; }, 5s));
+  net.heal();
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 3s));
+  net.run_for(2s);
+  EXPECT_EQ(net.metric_of("a1", "mob_peer_list_writes_total"), writes);
+
+  net.add_agent("a4", test::AgentOptions{.join_through = {"a1"}});
+  ASSERT_TRUE(net.run_until([&] { return state_of("a4", "a1") == MemberState::alive; }, 5s));
+  ASSERT_TRUE(net.run_until([&] { return net.metric_of("a1", "mob_peer_list_writes_total") > writes; }, 3s));
+  auto archive = ServiceArchive::open(net.state_file("a1"));
+  ASSERT_TRUE(archive) << archive.error().message;
+  auto kept = archive->load_peers();
+  ASSERT_TRUE(kept) << kept.error().message;
+  EXPECT_TRUE(std::any_of(kept->begin(), kept->end(), [](const auto& peer) { return peer.name == "a4"; }));
+}
+
 TEST_F(PeerStoreTest, SuspectedStoreRefutesWithAHigherIncarnationAndIsAliveEverywhere) {
   start_network(3);
   ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
