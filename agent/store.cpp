@@ -228,8 +228,8 @@ class Store {
   }
 
   // How long a request to a peer may take to be answered (the transport polls its link
-  // that long after each request).
-  // Two probe intervals as the detector stretches them now (latency, health), 1 s at least.
+  // that long after each request): two probe intervals as the detector stretches them now
+  // (latency, health), 1 s at least.
   Clock::duration reply_wait() const {
     return std::max<Clock::duration>(kMinReplyWait, detector_.probe_interval() * 2 * (1 + detector_.health_penalty()));
   }
@@ -448,12 +448,11 @@ class Store {
     save();
   }
 
-  // Remembers the network (every member but this agent and those that left) and, when one
-  // of them is live in this agent's view, that it was heard from now.
   // Writes the list of peers (name and address of every member but this agent and those that
-  // left) and the last contact to disk, when the list changed or the contact is due for a
-  // refresh. A member turning suspect and alive again does not change the list: under a
-  // storm of suspicions, 200 agents each syncing their disk once a second only added load.
+  // left) and the last contact to disk (when one of them is live in this agent's view, that
+  // it was heard from now), when the list changed or the contact is due for a refresh. A
+  // member turning suspect and alive again does not change the list: under a storm of
+  // suspicions, 200 agents each syncing their disk once a second only added load.
   void keep_peers() {
     const auto now = time_.steady_now();
     const bool contact_due = now >= next_contact_save_;
