@@ -204,70 +204,14 @@ void check_member(const std::string& path, const MemberEntry& entry) {
   if (!entry.reported_by.empty()) check_agent_name(path + ".reported_by", entry.reported_by);
 }
 
-// What check_spec_of needs of a kept spec, read without building it: is the text one JSON
-// object, and the string its top-level "name" holds (the last one, as the spec parser reads
-// duplicate keys). Nested values are only walked.
-class TopLevelName final : public nlohmann::json_sax<nlohmann::json> {
- public:
-  bool is_object() const { return top_is_object_; }
-  const std::optional<std::string>& name() const { return name_; }
-
-  bool null() override { return other_value(); }
-  bool boolean(bool) override { return other_value(); }
-  bool number_integer(number_integer_t) override { return other_value(); }
-  bool number_unsigned(number_unsigned_t) override { return other_value(); }
-  bool number_float(number_float_t, const string_t&) override { return other_value(); }
-  bool binary(binary_t&) override { return other_value(); }
-  bool string(string_t& text) override {
-    if (depth_ == 1 && next_is_name_) {
-      name_ = std::move(text);
-      next_is_name_ = false;
-      return true;
-    }
-    return other_value();
-  }
-  bool start_object(std::size_t) override { return open(true); }
-  bool start_array(std::size_t) override { return open(false); }
-  bool end_object() override { return close(); }
-  bool end_array() override { return close(); }
-  bool key(string_t& text) override {
-    next_is_name_ = depth_ == 1 && text == "name";
-    return true;
-  }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
-
- private:
-  // A value other than a string where the top-level "name" is: the spec has no name.
-  bool other_value() {
-    if (depth_ == 1 && next_is_name_) name_.reset();
-    next_is_name_ = false;
-    return true;
-  }
-  bool open(bool object) {
-    if (depth_ == 0) top_is_object_ = object;
-    other_value();
-    ++depth_;
-    return true;
-  }
-  bool close() {
-    --depth_;
-    return true;
-  }
-
-  std::size_t depth_ = 0;
-  bool top_is_object_ = false;
-  bool next_is_name_ = false;
-  std::optional<std::string> name_;
-};
-
 // A spec kept in a service's record: JSON text (kept on disk and parsed by every agent, so
 // valid UTF-8) of an object naming that service. A spec naming another service would make
 // a rollback or a revert write that other service's record.
 void check_spec_of(const std::string& path, const std::string& spec_json, const std::string& service) {
-  TopLevelName reader;
-  if (!nlohmann::json::sax_parse(spec_json, &reader, nlohmann::json::input_format_t::json, /*strict=*/true))
-    refuse(path, "not JSON text");
-  if (!reader.is_object() || reader.name() != service)
+  const auto spec = nlohmann::json::parse(spec_json, nullptr, /*allow_exceptions=*/false);
+  if (spec.is_discarded()) refuse(path, "not JSON text");
+  const auto name = spec.is_object() ? spec.find("name") : spec.end();
+  if (!spec.is_object() || name == spec.end() || !name->is_string() || name->get_ref<const std::string&>() != service)
     refuse(path, "not a spec of the service " + printable(service) + " (its \"name\" must be that service's)");
 }
 
