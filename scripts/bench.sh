@@ -67,8 +67,8 @@ else
   cluster_n=20
   placement_agents=10
   placement_services=1000
-  idle_settle_s=5
-  idle_cpu_s=10
+  idle_settle_s=15       # after the full view, so that the join's work is over
+  idle_cpu_s=30          # 1/100 s ticks: a short window moves a figure of 0.2 % by 0.02
   : "${load_s:=60}" "${kills:=20}"
 fi
 [[ $load_s =~ ^[0-9]+$ && $kills =~ ^[0-9]+$ ]] || { echo "bench.sh: --load-s and --kills take whole numbers" >&2; exit 2; }
@@ -239,13 +239,18 @@ idle_footprint() {
   hz=$(getconf CLK_TCK)
   for pid in "$@"; do rss_kb=$((rss_kb + $(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status"))); done
   for pid in "$@"; do pss_kb=$((pss_kb + $(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup"))); done
-  for pid in "$@"; do ticks0=$((ticks0 + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
+  # The ticks are read without a process per file (200 agents: 200 awks took seconds and
+  # stretched the window), and the window is what the clock says it was.
+  local from_ns to_ns stat
+  from_ns=$(date +%s%N)
+  for pid in "$@"; do read -r -a stat < "/proc/$pid/stat"; ticks0=$((ticks0 + stat[13] + stat[14])); done
   sleep "$idle_cpu_s"
-  for pid in "$@"; do ticks1=$((ticks1 + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
+  for pid in "$@"; do read -r -a stat < "/proc/$pid/stat"; ticks1=$((ticks1 + stat[13] + stat[14])); done
+  to_ns=$(date +%s%N)
   footprint_rss=$(awk -v k="$rss_kb" -v n=$# 'BEGIN { printf "%.1f", k / n / 1024 }')
   footprint_pss=$(awk -v k="$pss_kb" -v n=$# 'BEGIN { printf "%.1f", k / n / 1024 }')
-  footprint_cpu=$(awk -v t=$((ticks1 - ticks0)) -v hz="$hz" -v s="$idle_cpu_s" -v n=$# \
-    'BEGIN { printf "%.2f", t / hz / s / n * 100 }')
+  footprint_cpu=$(awk -v t=$((ticks1 - ticks0)) -v hz="$hz" -v ns=$((to_ns - from_ns)) -v n=$# \
+    'BEGIN { printf "%.2f", t / hz / (ns / 1e9) / n * 100 }')
 }
 
 # Live names accused (suspect/failed) in the agents' logs since the byte offsets saved by
@@ -270,7 +275,7 @@ refutations_in_logs() {
     | grep -c -e 'refuting a stale view' -e 'Refuting a suspect message' || true
 }
 
-declare -A join_accused converge_ms rss pss cpu detect_all detect_first detect_suspect fp fp_detail
+declare -A join_accused converge_ms rss pss cpu detect_all detect_first detect_suspect fp fp_detail silent_all silent_first
 declare -A rss_alone
 # RSS of one agent with no peers, idle after joining nothing.
 measure_alone() {
@@ -326,7 +331,27 @@ measure_failure() {
   detect_suspect[$system]=$(field first_suspect_ms "$out")
   say "$system: $victim ${detect_suspect[$system]:+suspect after ${detect_suspect[$system]} ms, }failed on one agent after ${detect_first[$system]} ms, on all after ${detect_all[$system]} ms"
 
-  (( load_s > 0 )) || { fp[$system]="-"; fp_detail[$system]="not measured (--load-s 0)"; return 0; }
+  if (( load_s > 0 )); then
+    measure_false_positives "$system" "$victim"
+  else
+    fp[$system]="-"; fp_detail[$system]="not measured (--load-s 0)"
+  fi
+
+  # A silent failure: a stopped process closes no connection, so only probes find it.
+  local silent=$((victim_index - 1))
+  local watchers=("${ports[@]:0:silent}")
+  say "$system: SIGSTOP ${names[silent]} (a silent failure)"
+  since=$(date +%s%N)
+  kill -STOP "${pids[silent]}"
+  out=$("$BENCH" detect --system "$system" --ports "$(join_by_comma "${watchers[@]}")" \
+    --target "${names[silent]}" --since-ns "$since" --timeout-ms 60000) || out="all_ms=timeout"
+  kill -CONT "${pids[silent]}"
+  silent_all[$system]=$(field all_ms "$out"); silent_first[$system]=$(field first_ms "$out")
+  say "$system: ${names[silent]} failed on one agent after ${silent_first[$system]} ms, on all after ${silent_all[$system]} ms"
+}
+
+measure_false_positives() {
+  local system=$1 victim=$2 out
   say "$system: ${load_s}s with every core busy; watching $((cluster_n - 1)) live agents"
   mark_logs
   local burners=() core
@@ -506,6 +531,8 @@ if wants failure; then
   add_row "SIGKILL 1 of $cluster_n: failed everywhere (s) [<2]" "$m" "$s" "$(ratio "$m" "$s")"
   m=$(ms_to_s "${detect_first[mob]}"); s=$(ms_to_s "${detect_first[serf]}")
   add_row "SIGKILL 1 of $cluster_n: failed on first agent (s)" "$m" "$s" "$(ratio "$m" "$s")"
+  m=$(ms_to_s "${silent_all[mob]}"); s=$(ms_to_s "${silent_all[serf]}")
+  add_row "SIGSTOP 1 of $cluster_n (silent): failed everywhere (s)" "$m" "$s" "$(ratio "$m" "$s")"
   add_row "false positives, ${load_s}s all cores busy [0]" "${fp[mob]}" "${fp[serf]}" "-"
 fi
 if wants restart; then
