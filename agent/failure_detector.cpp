@@ -71,6 +71,14 @@ std::chrono::milliseconds FailureDetector::probe_interval() const {
   return std::max(config_.probe_interval, 2 * ack_timeout());
 }
 
+std::chrono::milliseconds FailureDetector::configured_window() const {
+  return std::min(config_.probe_interval, 2 * config_.probe_timeout);
+}
+
+std::chrono::milliseconds FailureDetector::probe_window() const {
+  return std::max(configured_window(), 2 * ack_timeout());
+}
+
 // RFC 6298, 2.2 and 2.3: the first sample sets the mean and half of it as the deviation,
 // then each moves 1/8 and 1/4 of the way to the new sample.
 void FailureDetector::sample_round_trip(Clock::duration round_trip) {
@@ -109,7 +117,7 @@ void FailureDetector::start_probe(const std::string& target, Clock::time_point n
   probe.target = target;
   probe.sent = now;
   probe.indirect_at = now + scaled(ack_timeout());
-  probe.give_up_at = now + scaled(probe_interval());
+  probe.give_up_at = now + scaled(probe_window());
   probe_ = probe;
   next_probe_at_ = now + scaled(probe_interval());
   actions.push_back({Action::Kind::probe, target, probe.seq, {}});
@@ -231,7 +239,7 @@ std::chrono::milliseconds FailureDetector::suspicion_timeout(std::size_t confirm
                                                              std::size_t n) const {
   // Lifeguard: start at max and fall toward min as independent confirmations arrive.
   double scale = std::max(1.0, std::log10(static_cast<double>(std::max<std::size_t>(n, 1))));
-  double min_ms = config_.suspicion_min_mult * scale * static_cast<double>(config_.probe_interval.count());
+  double min_ms = config_.suspicion_min_mult * scale * static_cast<double>(configured_window().count());
   double max_ms = config_.suspicion_max_mult * min_ms;
   // Confirmations to expect: k, but no more than the other members there are to give them
   // (as memberlist does: in a tiny network one suspicion is all there will be).

@@ -14,10 +14,15 @@
 namespace mob {
 
 struct DetectorConfig {
-  std::chrono::milliseconds probe_interval{200};
+  // How often a round-robin probe goes out. A crash is found sooner than its turn: the
+  // crashed process's connections drop and its readers probe it at once (probe_soon).
+  std::chrono::milliseconds probe_interval{1000};
   std::chrono::milliseconds probe_timeout{100};  // direct ack wait before indirect probes
   std::uint32_t indirect_probes = 3;             // k members asked to probe for us
-  double suspicion_min_mult = 4.0;               // min suspicion = mult * log10(N) * interval
+  // A probe's window (how long it waits for a direct or relayed ack before it suspects) is
+  // min(probe_interval, 2 * probe_timeout), stretched like the ack wait; the window is also
+  // the unit of the suspicion timeout.
+  double suspicion_min_mult = 4.0;               // min suspicion = mult * log10(N) * window
   double suspicion_max_mult = 4.0;               // max suspicion = mult * min suspicion
   std::uint32_t max_health_penalty = 8;          // Lifeguard's local health multiplier cap
   // The ack wait follows the acks' measured latency (RFC 6298's estimator: smoothed round
@@ -72,6 +77,8 @@ class FailureDetector {
   // penalty multiplies them.
   std::chrono::milliseconds ack_timeout() const;
   std::chrono::milliseconds probe_interval() const;
+  // How long a probe waits for any ack (direct, then relayed by helpers) before it suspects.
+  std::chrono::milliseconds probe_window() const;
   // The suspicion timeout for `confirmations` independent suspicions in a network of n.
   std::chrono::milliseconds suspicion_timeout(std::size_t confirmations, std::size_t n) const;
 
@@ -93,6 +100,8 @@ class FailureDetector {
 
   using Suspicions = std::map<std::string, Suspicion>;
   std::chrono::milliseconds scaled(std::chrono::milliseconds base) const;
+  // The window as configured, before the measured latency stretches it.
+  std::chrono::milliseconds configured_window() const;
   void sample_round_trip(Clock::duration round_trip);
   // Which of suspicion_queues_ holds a suspicion with `confirmations`.
   std::size_t queue_of(std::size_t confirmations) const;

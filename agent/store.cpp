@@ -1309,7 +1309,7 @@ class Store {
   }
 
   void handle_indirect_probe(const Routed& request, const IndirectProbeRequest& indirect) {
-    auto seq = relays_.open(request, indirect.seq, time_.steady_now() + config_.detector.probe_interval * 2);
+    auto seq = relays_.open(request, indirect.seq, time_.steady_now() + detector_.probe_window() * 2);
     if (!seq) {
       net_.reply(request, ErrorReply{Errc::unavailable, "this agent already relays " +
                                                            std::to_string(relays_.limit()) +
@@ -2272,7 +2272,7 @@ class ZmqStoreDriver final : public StoreTransport {
     dealer.set(zmq::sockopt::sndhwm, 100);
     dealer.set(zmq::sockopt::reconnect_ivl, 100);
     dealer.set(zmq::sockopt::reconnect_ivl_max, 1000);
-    keep_links_alive(dealer);
+    bound_unacknowledged_data(dealer);
     try {
       dealer.connect(outgoing(address));
     } catch (const zmq::error_t& e) {

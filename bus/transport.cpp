@@ -19,6 +19,11 @@ void keep_links_alive(zmq::socket_t& socket) {
   socket.set(zmq::sockopt::connect_timeout, 2000);
 }
 
+void bound_unacknowledged_data(zmq::socket_t& socket) {
+  socket.set(zmq::sockopt::tcp_maxrt, 3000);
+  socket.set(zmq::sockopt::connect_timeout, 2000);
+}
+
 bool send_frames(zmq::socket_t& socket, const std::vector<std::string_view>& frames,
                  bool dont_wait) {
   for (std::size_t i = 0; i < frames.size(); ++i) {

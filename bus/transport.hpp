@@ -16,12 +16,19 @@ namespace mob {
 // Sets ZMQ_MAXMSGSIZE, a zero linger and bounded high-water marks.
 void harden_socket(zmq::socket_t& socket, std::size_t max_message_bytes);
 
-// For a socket that connects to peers (DEALER, SUB): a connection that carries nothing back
-// for 3 s (ZMTP heartbeats every 1 s) is closed and made again, and a connect that gets no
-// answer is given up after 2 s and tried again. Without this, a connection through a
-// partition that lasted a minute waits out TCP's retransmission backoff (another minute)
-// after the network is whole.
+// Without the two below, a connection through a partition that lasted a minute waits out
+// TCP's retransmission backoff (another minute) after the network is whole. Both give up a
+// connect that gets no answer after 2 s and try again.
+//
+// For a SUB, which only reads: a connection that carries nothing back for 3 s (ZMTP
+// heartbeats every 1 s) is closed and made again. It is the only way a reader learns that
+// the publisher's end is gone.
 void keep_links_alive(zmq::socket_t& socket);
+// For a DEALER, which speaks first: data the peer's kernel has not acknowledged for 3 s
+// closes the connection (TCP_USER_TIMEOUT, done by the kernel), and a half-open one is found
+// by the next request. No heartbeat: a process with a DEALER to each of N peers would
+// otherwise wake for 2N pings and pongs a second while idle.
+void bound_unacknowledged_data(zmq::socket_t& socket);
 
 // Sends every frame; false when the socket would block or the peer is unroutable.
 bool send_frames(zmq::socket_t& socket, const std::vector<std::string_view>& frames,

@@ -21,6 +21,15 @@ using Clock = FailureDetector::Clock;
 using Action = FailureDetector::Action;
 using Kind = FailureDetector::Action::Kind;
 
+// Most tests probe every 200 ms with a 100 ms ack wait (the fault tests' flags): the
+// interval and the probe's window are then both 200 ms. The defaults are tested apart.
+DetectorConfig fast() {
+  DetectorConfig config;
+  config.probe_interval = 200ms;
+  config.probe_timeout = 100ms;
+  return config;
+}
+
 // Any fixed point works; an hour past the epoch keeps `start - something` meaningful.
 const Clock::time_point kStart = Clock::time_point{} + 1h;
 
@@ -66,7 +75,7 @@ std::vector<std::string> acked_probes(FailureDetector& detector, Clock::time_poi
 // ---- probes ----------------------------------------------------------------------------
 
 TEST(FailureDetector, FirstTickProbesAtOnce) {
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   detector.set_members(names(3));
   auto actions = detector.tick(kStart);
   ASSERT_EQ(actions.size(), 1u);
@@ -75,14 +84,14 @@ TEST(FailureDetector, FirstTickProbesAtOnce) {
 }
 
 TEST(FailureDetector, NoMembersMeansNoProbes) {
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   EXPECT_TRUE(detector.tick(kStart).empty());
   EXPECT_TRUE(detector.tick(kStart + 10s).empty());
 }
 
 TEST(FailureDetector, ProbesGoRoundRobinToEveryMemberOncePerCycle) {
   for (std::uint64_t seed = 1; seed <= 10; ++seed) {
-    FailureDetector detector({}, seed);
+    FailureDetector detector(fast(), seed);
     auto members = names(5);
     detector.set_members(members);
     auto now = kStart;
@@ -95,7 +104,7 @@ TEST(FailureDetector, ProbesGoRoundRobinToEveryMemberOncePerCycle) {
 }
 
 TEST(FailureDetector, EachProbeHasItsOwnSequenceNumber) {
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   detector.set_members(names(3));
   auto now = kStart;
   std::set<std::uint64_t> seqs;
@@ -109,7 +118,7 @@ TEST(FailureDetector, EachProbeHasItsOwnSequenceNumber) {
 }
 
 TEST(FailureDetector, NoNewProbeBeforeTheProbeIntervalHasPassed) {
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   detector.set_members(names(3));
   auto probe = probe_at(detector, kStart);
   detector.on_ack(probe.seq, kStart);
@@ -118,7 +127,7 @@ TEST(FailureDetector, NoNewProbeBeforeTheProbeIntervalHasPassed) {
 }
 
 TEST(FailureDetector, AnAckedProbeLeadsToNoSuspicion) {
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   detector.set_members(names(4));
   auto probe = probe_at(detector, kStart);
   detector.on_ack(probe.seq, kStart);
@@ -131,7 +140,7 @@ TEST(FailureDetector, AnAckedProbeLeadsToNoSuspicion) {
 
 TEST(FailureDetector, AnUnackedProbeAsksUpToKHelpersAfterTheProbeTimeout) {
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
-    FailureDetector detector({}, seed);
+    FailureDetector detector(fast(), seed);
     auto members = names(6);
     detector.set_members(members);
     auto probe = probe_at(detector, kStart);
@@ -153,7 +162,7 @@ TEST(FailureDetector, AnUnackedProbeAsksUpToKHelpersAfterTheProbeTimeout) {
 }
 
 TEST(FailureDetector, IndirectProbeAsksEveryOtherMemberWhenThereAreFewerThanK) {
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   detector.set_members(names(3));
   auto probe = probe_at(detector, kStart);
   auto indirect = of_kind(detector.tick(kStart + 100ms), Kind::indirect_probe);
@@ -166,7 +175,7 @@ TEST(FailureDetector, IndirectProbeAsksEveryOtherMemberWhenThereAreFewerThanK) {
 }
 
 TEST(FailureDetector, WithNoOtherMemberThereIsNoIndirectProbe) {
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   detector.set_members({"m0"});
   probe_at(detector, kStart);
   EXPECT_TRUE(detector.tick(kStart + 100ms).empty());
@@ -174,7 +183,7 @@ TEST(FailureDetector, WithNoOtherMemberThereIsNoIndirectProbe) {
 }
 
 TEST(FailureDetector, AnUnackedProbeLeadsToSuspectAfterTheProbeInterval) {
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   detector.set_members(names(4));
   auto probe = probe_at(detector, kStart);
   detector.tick(kStart + 100ms);
@@ -189,8 +198,65 @@ TEST(FailureDetector, AnUnackedProbeLeadsToSuspectAfterTheProbeInterval) {
   EXPECT_NE(probes[0].target, probe.target);
 }
 
-TEST(FailureDetector, AnAckRelayedAfterTheIndirectProbePreventsTheSuspicion) {
+// The defaults probe once a second (Serf's rate, for an idle cost like Serf's), yet a probe
+// still suspects 200 ms after it went out: the window is min(interval, 2 x ack wait).
+TEST(FailureDetector, TheDefaultsProbeEverySecondAndSuspectTwoHundredMsAfterAnUnansweredProbe) {
   FailureDetector detector({}, 1);
+  EXPECT_EQ(detector.probe_interval(), 1000ms);
+  EXPECT_EQ(detector.probe_window(), 200ms);
+  detector.set_members(names(4));
+  auto probe = probe_at(detector, kStart);
+  EXPECT_EQ(of_kind(detector.tick(kStart + 100ms), Kind::indirect_probe).size(), 1u);
+  EXPECT_TRUE(detector.tick(kStart + 199ms).empty());
+  auto suspects = of_kind(detector.tick(kStart + 200ms), Kind::suspect);
+  ASSERT_EQ(suspects.size(), 1u);
+  EXPECT_EQ(suspects[0].target, probe.target);
+  // The next round-robin probe keeps its time: one interval after the last one began, the
+  // missed ack's health penalty not yet counted (it stretches the probes that follow).
+  EXPECT_EQ(detector.next_deadline(), kStart + 1000ms);
+  EXPECT_TRUE(of_kind(detector.tick(kStart + 999ms), Kind::probe).empty());
+  EXPECT_EQ(of_kind(detector.tick(kStart + 1000ms), Kind::probe).size(), 1u);
+}
+
+// Between two round-robin probes a second apart, a dropped connection is probed at once and
+// suspected one window later, not one interval later.
+TEST(FailureDetector, WithTheDefaultsADroppedConnectionIsSuspectedOneWindowAfterTheDrop) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(6));
+  auto first = probe_at(detector, kStart);
+  detector.on_ack(first.seq, kStart + 1ms);
+  std::string dropped = first.target == "m3" ? "m4" : "m3";
+  detector.probe_soon(dropped, kStart + 300ms);
+  EXPECT_EQ(detector.next_deadline(), kStart + 300ms);
+  auto probe = probe_at(detector, kStart + 300ms);
+  EXPECT_EQ(probe.target, dropped);
+  auto suspects = of_kind(detector.tick(kStart + 500ms), Kind::suspect);
+  ASSERT_EQ(suspects.size(), 1u);
+  EXPECT_EQ(suspects[0].target, dropped);
+}
+
+// The window stretches with the measured latency, as the ack wait does, and never exceeds
+// the interval's share: with Serf's settings (1 s, 500 ms) it is the whole interval.
+TEST(FailureDetector, TheWindowIsTheSmallerOfTheIntervalAndTwoAckWaits) {
+  DetectorConfig serf_like;
+  serf_like.probe_interval = 1000ms;
+  serf_like.probe_timeout = 500ms;
+  EXPECT_EQ(FailureDetector(serf_like, 1).probe_window(), 1000ms);
+  FailureDetector detector({}, 1);
+  detector.set_members(names(3));
+  auto now = kStart;
+  for (int i = 0; i < 20; ++i) {  // every ack takes 300 ms
+    auto probe = probe_at(detector, now);
+    detector.on_ack(probe.seq, now + 300ms);
+    now = detector.next_deadline();
+  }
+  EXPECT_GT(detector.ack_timeout(), 300ms);
+  EXPECT_EQ(detector.probe_window(), 2 * detector.ack_timeout());
+  EXPECT_EQ(detector.probe_interval(), std::max(1000ms, 2 * detector.ack_timeout()));
+}
+
+TEST(FailureDetector, AnAckRelayedAfterTheIndirectProbePreventsTheSuspicion) {
+  FailureDetector detector(fast(), 1);
   detector.set_members(names(4));
   auto probe = probe_at(detector, kStart);
   EXPECT_EQ(of_kind(detector.tick(kStart + 100ms), Kind::indirect_probe).size(), 1u);
@@ -201,7 +267,7 @@ TEST(FailureDetector, AnAckRelayedAfterTheIndirectProbePreventsTheSuspicion) {
 }
 
 TEST(FailureDetector, AnAckForAnotherProbeDoesNotCount) {
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   detector.set_members(names(4));
   auto probe = probe_at(detector, kStart);
   detector.on_ack(probe.seq + 1, kStart);
@@ -211,7 +277,7 @@ TEST(FailureDetector, AnAckForAnotherProbeDoesNotCount) {
 
 // The store trusts a clock sample only from the member its own probe went to.
 TEST(FailureDetector, NamesTheTargetOfTheProbeInFlightOnly) {
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   detector.set_members(names(4));
   auto probe = probe_at(detector, kStart);
   EXPECT_EQ(detector.probe_target(probe.seq), probe.target);
@@ -220,7 +286,7 @@ TEST(FailureDetector, NamesTheTargetOfTheProbeInFlightOnly) {
 }
 
 TEST(FailureDetector, AnAckArrivingAfterTheSuspicionChangesNothing) {
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   detector.set_members(names(4));
   auto probe = probe_at(detector, kStart);
   detector.tick(kStart + 200ms);
@@ -232,7 +298,7 @@ TEST(FailureDetector, AnAckArrivingAfterTheSuspicionChangesNothing) {
 // ---- Lifeguard's local health --------------------------------------------------------------
 
 TEST(FailureDetector, AMissedAckRaisesTheHealthPenaltyAndStretchesTheNextProbe) {
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   detector.set_members(names(4));
   probe_at(detector, kStart);
   auto after_miss = detector.tick(kStart + 200ms);  // suspect + the next probe, penalty 1
@@ -252,7 +318,7 @@ TEST(FailureDetector, AMissedAckRaisesTheHealthPenaltyAndStretchesTheNextProbe) 
 }
 
 TEST(FailureDetector, AcksLowerTheHealthPenaltyDownToZero) {
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   detector.set_members(names(4));
   auto now = kStart;
   probe_at(detector, now);
@@ -277,7 +343,7 @@ TEST(FailureDetector, AcksLowerTheHealthPenaltyDownToZero) {
 }
 
 TEST(FailureDetector, TheHealthPenaltyIsCapped) {
-  DetectorConfig config;
+  DetectorConfig config = fast();
   config.max_health_penalty = 3;
   FailureDetector detector(config, 1);
   detector.set_members(names(4));
@@ -294,7 +360,7 @@ TEST(FailureDetector, TheHealthPenaltyIsCapped) {
 }
 
 TEST(FailureDetector, RefutingASuspicionOfSelfRaisesTheHealthPenalty) {
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   detector.set_members(names(4));
   detector.on_refuted_self();
   EXPECT_EQ(detector.health_penalty(), 1u);
@@ -313,7 +379,7 @@ struct TimeoutRow {
 };
 
 TEST(SuspicionTimeout, FollowsLifeguardsFormula) {
-  // Defaults: interval 200 ms, k = 3, min = 4 * max(1, log10 n) * interval, max = 4 * min.
+  // fast(): window 200 ms, k = 3, min = 4 * max(1, log10 n) * window, max = 4 * min.
   // Timeout = max - (max - min) * log(c) / log(k' + 1), where c is the number of
   // confirmations besides the accuser's and k' = min(k, n - 2).
   const TimeoutRow rows[] = {
@@ -322,14 +388,14 @@ TEST(SuspicionTimeout, FollowsLifeguardsFormula) {
       {4, 1000, 2400}, {1, 4, 3200},   {2, 4, 1685},    {3, 4, 800},    {1, 3, 3200},
       {2, 3, 800},     {1, 2, 800},    {1, 1, 800},     {0, 0, 800},
   };
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   for (const auto& row : rows)
     EXPECT_EQ(detector.suspicion_timeout(row.confirmations, row.n).count(), row.expected_ms)
         << "confirmations " << row.confirmations << ", n " << row.n;
 }
 
 TEST(SuspicionTimeout, ComesFromTheConfiguredMultipliersAndInterval) {
-  DetectorConfig config;
+  DetectorConfig config = fast();
   config.probe_interval = 100ms;
   config.suspicion_min_mult = 5.0;
   config.suspicion_max_mult = 6.0;
@@ -339,15 +405,27 @@ TEST(SuspicionTimeout, ComesFromTheConfiguredMultipliersAndInterval) {
   EXPECT_EQ(detector.suspicion_timeout(1, 2), 500ms);
 }
 
+// The suspicion timeout counts in windows, not intervals: probing less often does not make a
+// suspected member wait longer to be declared failed. Serf-like settings count 1 s windows.
+TEST(SuspicionTimeout, CountsInProbeWindowsNotProbeIntervals) {
+  FailureDetector defaults({}, 1);
+  EXPECT_EQ(defaults.suspicion_timeout(4, 10), 800ms);
+  EXPECT_EQ(defaults.suspicion_timeout(1, 10), 3200ms);
+  DetectorConfig serf_like;
+  serf_like.probe_interval = 1000ms;
+  serf_like.probe_timeout = 500ms;
+  EXPECT_EQ(FailureDetector(serf_like, 1).suspicion_timeout(4, 10), 4000ms);
+}
+
 TEST(SuspicionTimeout, WithoutIndirectProbesIsTheMinimum) {
-  DetectorConfig config;
+  DetectorConfig config = fast();
   config.indirect_probes = 0;
   FailureDetector detector(config, 1);
   EXPECT_EQ(detector.suspicion_timeout(1, 10), 800ms);
 }
 
 TEST(SuspicionTimeout, NeverGrowsWithMoreConfirmations) {
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   for (std::size_t n = 0; n < 200; ++n)
     for (std::size_t c = 0; c < 10; ++c)
       ASSERT_LE(detector.suspicion_timeout(c + 1, n), detector.suspicion_timeout(c, n))
@@ -370,7 +448,7 @@ class Suspicion : public ::testing::Test {
     return std::nullopt;
   }
 
-  FailureDetector detector{DetectorConfig{}, 1};
+  FailureDetector detector{fast(), 1};
 };
 
 TEST_F(Suspicion, OneConfirmationDeclaresFailedAfterTheMaxTimeout) {
@@ -443,7 +521,7 @@ TEST_F(Suspicion, IndependentSuspicionsHaveIndependentTimers) {
 // ---- the ack wait follows the acks' latency ---------------------------------------------------
 
 TEST(FailureDetector, AcksSlowerThanTheProbeTimeoutStretchTheWaitAndTheInterval) {
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   detector.set_members(names(4));
   EXPECT_EQ(detector.ack_timeout(), 100ms);
   EXPECT_EQ(detector.probe_interval(), 200ms);
@@ -466,7 +544,7 @@ TEST(FailureDetector, AcksSlowerThanTheProbeTimeoutStretchTheWaitAndTheInterval)
 }
 
 TEST(FailureDetector, TheAckWaitStaysBetweenTheConfiguredTimeoutAndItsCap) {
-  DetectorConfig config;
+  DetectorConfig config = fast();
   config.max_probe_timeout = 300ms;
   FailureDetector detector(config, 1);
   detector.set_members(names(4));
@@ -492,7 +570,7 @@ TEST(FailureDetector, TheAckWaitStaysBetweenTheConfiguredTimeoutAndItsCap) {
 // wakes; the ack may be unread. It suspects no one for that, once: it counts the lateness
 // against its own health and waits one ack timeout more.
 TEST(FailureDetector, AnAgentThatWakesLongPastTheDeadlineWaitsOnceMoreBeforeSuspecting) {
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   detector.set_members(names(4));
   auto probe = probe_at(detector, kStart);
   auto woke = kStart + 1000ms;  // the deadline was kStart + 200 ms
@@ -514,7 +592,7 @@ TEST(FailureDetector, AnAgentThatWakesLongPastTheDeadlineWaitsOnceMoreBeforeSusp
 }
 
 TEST(FailureDetector, ATickALittleLateStillSuspects) {
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   detector.set_members(names(4));
   probe_at(detector, kStart);
   EXPECT_EQ(of_kind(detector.tick(kStart + 249ms), Kind::suspect).size(), 1u) << "49 ms late: under half the wait";
@@ -524,7 +602,7 @@ TEST(FailureDetector, ATickALittleLateStillSuspects) {
 
 TEST(FailureDetector, RemovingAProbedMemberMidCycleSkipsNoOne) {
   for (std::uint64_t seed = 1; seed <= 30; ++seed) {
-    FailureDetector detector({}, seed);
+    FailureDetector detector(fast(), seed);
     auto members = names(6);
     detector.set_members(members);
     auto now = kStart;
@@ -540,7 +618,7 @@ TEST(FailureDetector, RemovingAProbedMemberMidCycleSkipsNoOne) {
 
 TEST(FailureDetector, AddingAMemberMidCycleProbesNoOneTwiceInTheCycle) {
   for (std::uint64_t seed = 1; seed <= 30; ++seed) {
-    FailureDetector detector({}, seed);
+    FailureDetector detector(fast(), seed);
     auto members = names(5);
     detector.set_members(members);
     auto now = kStart;
@@ -554,7 +632,7 @@ TEST(FailureDetector, AddingAMemberMidCycleProbesNoOneTwiceInTheCycle) {
 }
 
 TEST(FailureDetector, AMemberRemovedWhileUnderProbeIsNeitherSuspectedNorHeldAgainstUs) {
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   auto members = names(4);
   detector.set_members(members);
   auto probe = probe_at(detector, kStart);
@@ -569,13 +647,13 @@ TEST(FailureDetector, AMemberRemovedWhileUnderProbeIsNeitherSuspectedNorHeldAgai
 // ---- deadlines -------------------------------------------------------------------------
 
 TEST(FailureDetector, AFreshDetectorIsDueAtOnce) {
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   detector.set_members(names(2));
   EXPECT_LE(detector.next_deadline(), kStart);
 }
 
 TEST(FailureDetector, NextDeadlineWalksThroughIndirectProbeSuspicionAndNextProbe) {
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   detector.set_members(names(4));
   probe_at(detector, kStart);
   EXPECT_EQ(detector.next_deadline(), kStart + 100ms);
@@ -587,7 +665,7 @@ TEST(FailureDetector, NextDeadlineWalksThroughIndirectProbeSuspicionAndNextProbe
 }
 
 TEST(FailureDetector, NextDeadlineAfterAnAckIsTheNextProbe) {
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   detector.set_members(names(4));
   auto probe = probe_at(detector, kStart);
   detector.on_ack(probe.seq, kStart);
@@ -595,7 +673,7 @@ TEST(FailureDetector, NextDeadlineAfterAnAckIsTheNextProbe) {
 }
 
 TEST(FailureDetector, NextDeadlineIncludesSuspicionTimers) {
-  FailureDetector detector({}, 1);
+  FailureDetector detector(fast(), 1);
   detector.set_members(names(9));
   for (const auto* by : {"self", "m1", "m2", "m3"}) detector.on_suspected("m0", by, kStart + 30ms);
   // Step from deadline to deadline, acking every probe: the declaration comes exactly on time.
@@ -616,7 +694,7 @@ TEST(FailureDetector, TickingAtNextDeadlineAlwaysFindsWorkAndNothingIsDueBefore)
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
     std::mt19937 random(static_cast<std::mt19937::result_type>(seed));
     auto pick = [&](const std::vector<std::string>& from) { return from[random() % from.size()]; };
-    FailureDetector detector({}, seed);
+    FailureDetector detector(fast(), seed);
     std::vector<std::string> members(everyone.begin(), everyone.begin() + 5);
     detector.set_members(members);
     auto now = kStart;
@@ -673,7 +751,7 @@ struct FirstProbeStarted {
     first = probe_at(detector, kStart);
     other = first.target == "m1" ? "m2" : "m1";
   }
-  FailureDetector detector{{}, 1};
+  FailureDetector detector{fast(), 1};
   Action first;
   std::string other;
 };
@@ -735,7 +813,7 @@ TEST(FailureDetector, AMemberThatLeftIsNotProbedOutOfTurn) {
 }
 
 TEST(FailureDetector, OutOfTurnProbesLeaveEveryMemberItsTurnInTheCycle) {
-  FailureDetector detector({}, 3);
+  FailureDetector detector(fast(), 3);
   auto members = names(5);
   detector.set_members(members);
   auto now = kStart;
