@@ -179,6 +179,31 @@ TEST_F(PeerStoreTest, StoreWhosePingsAreDroppedIsSuspectedThenFailedAndItsInstan
   }
 }
 
+// Probes go out once a second, so the others' own rounds would reach a silent member one by
+// one, seconds apart, and a lone suspicion waits the longest timeout (3.2 s at N=5). Those
+// that read the suspect's gossip probe it as soon as they hear it suspected: their
+// confirmations arrive within a window, and it is failed everywhere after about the
+// shortest timeout (4 x 200 ms at N=5).
+TEST_F(PeerStoreTest, ASuspicionGetsTheSuspectProbedAtOnceByItsReadersWhoseConfirmationsShortenTheWait) {
+  start_network(5);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  net.run_for(3s);  // past the join's own probes
+  const std::vector<std::string> others = {"a1", "a2", "a3", "a4"};
+  net.isolate("a5");
+  ASSERT_TRUE(net.run_until([&] {
+    return std::any_of(others.begin(), others.end(),
+                       [&](const auto& viewer) { return state_of("a5", viewer) == MemberState::suspect; });
+  }, 10s));
+  const auto suspected_at = net.time().steady_now();
+  ASSERT_TRUE(net.run_until([&] {
+    return std::all_of(others.begin(), others.end(),
+                       [&](const auto& viewer) { return state_of("a5", viewer) == MemberState::failed; });
+  }, 10s));
+  EXPECT_LE(net.time().steady_now() - suspected_at, 1500ms);
+  for (const auto& viewer : others)
+    EXPECT_GE(net.metric_of(viewer, "mob_suspicions_total"), 1.0) << viewer << " confirmed it itself";
+}
+
 TEST_F(PeerStoreTest, PartitionHeldPastFailureDetectionHealsThroughReconnectProbesWithoutAJoin) {
   start_network(4);
   ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
