@@ -20,14 +20,15 @@ void harden_socket(zmq::socket_t& socket, std::size_t max_message_bytes);
 // TCP's retransmission backoff (another minute) after the network is whole. Both give up a
 // connect that gets no answer after 2 s and try again.
 //
-// For a SUB, which only reads: a connection that carries nothing back for 3 s (ZMTP
-// heartbeats every 1 s) is closed and made again. It is the only way a reader learns that
-// the publisher's end is gone.
+// For a SUB, which only reads: a connection that carries nothing back for 4 s (TCP
+// keepalive probes after 1 s idle, one a second, 3 unanswered) is closed and made again.
+// It is the only way a reader learns that the publisher's end is gone.
 void keep_links_alive(zmq::socket_t& socket);
 // For a DEALER, which speaks first: data the peer's kernel has not acknowledged for 3 s
 // closes the connection (TCP_USER_TIMEOUT, done by the kernel), and a half-open one is found
-// by the next request. No heartbeat: a process with a DEALER to each of N peers would
-// otherwise wake for 2N pings and pongs a second while idle.
+// by the next request. Neither sends ZMTP heartbeats: a process with a link to each of N
+// peers would wake for 2N pings and pongs a second while idle, and libzmq 4.3.4 can abort
+// on one (transport.cpp).
 void bound_unacknowledged_data(zmq::socket_t& socket);
 
 // Sends every frame; false when the socket would block or the peer is unroutable.

@@ -117,8 +117,6 @@ bool is_wildcard_host(std::string_view host) {
 }
 
 constexpr std::string_view kMonitorEndpoint = "inproc://event-subscriber-monitor";
-constexpr int kHeartbeatIntervalMs = 1000;
-constexpr int kHeartbeatTimeoutMs = 3000;
 constexpr int kReconnectMaxMs = 2000;
 // A request to an agent that is still starting is retried soon (ZeroMQ's default waits
 // 100 ms), backing off towards kReconnectMaxMs while it stays down.
@@ -422,9 +420,9 @@ struct EventSubscriber::Stream {
       sub.emplace(context, zmq::socket_type::sub);
       harden_socket(*sub, options.max_message_bytes);
       if (options.curve) make_curve_client(*sub, *options.curve);
-      // A dead agent closes the TCP connection; a hung one stops answering heartbeats.
-      sub->set(zmq::sockopt::heartbeat_ivl, kHeartbeatIntervalMs);
-      sub->set(zmq::sockopt::heartbeat_timeout, kHeartbeatTimeoutMs);
+      // A dead agent closes the TCP connection; a machine gone or cut off is found by TCP
+      // keepalive (not ZMTP heartbeats, on which libzmq 4.3.4 can abort a slow reader).
+      keep_links_alive(*sub);
       sub->set(zmq::sockopt::reconnect_ivl_max, kReconnectMaxMs);
       if (address.ipv6) sub->set(zmq::sockopt::ipv6, 1);
       // Every event topic, whatever the prefixes: `seq` numbers all of a publisher's events,
