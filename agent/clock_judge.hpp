@@ -37,6 +37,12 @@ class ClockJudge {
   std::optional<std::string> judge_own_clock(TimePoint now);
 
   std::size_t peers_sampled() const { return samples_.size(); }
+  // This agent's wall clock stepped: every sample compared a peer with the clock before the
+  // step. The last verdict stands until new samples come.
+  void forget_samples() {
+    samples_.clear();
+    samples_off_ = 0;
+  }
 
  private:
   struct Sample {

@@ -89,6 +89,9 @@ constexpr auto kClockSampleLife = std::chrono::seconds(30);
 // clock (an agent far behind learns of its peers only that way): at most once per this
 // period per member, at most kMaxClockChecks probes in flight, each waited for this long.
 constexpr auto kClockCheckPeriod = std::chrono::seconds(5);
+// A wall clock that moves this much against the steady clock between two turns stepped.
+constexpr std::int64_t kWallClockStepMs = 2000;
+constexpr std::size_t kClockStepChecks = 3;  // peers asked at once after a step
 constexpr std::size_t kMaxClockChecks = 64;
 constexpr auto kClockCheckWait = std::chrono::seconds(2);
 // Bounds on what peers can make this agent hold (docs/security.md): DEALER sockets (one per
@@ -1129,8 +1132,36 @@ class Store {
   void answer_clock_check(const ProbeAck& ack, const std::string& address) {
     auto check = clock_checks_.find(ack.seq);
     if (check == clock_checks_.end()) return;
-    if (check->second.name == ack.from && check->second.address == address) note_clock(ack.from, ack.wall_ms);
+    const bool sampled = check->second.name == ack.from && check->second.address == address;
+    if (sampled) note_clock(ack.from, ack.wall_ms);
     clock_checks_.erase(check);
+    if (sampled) check_clock();  // the verdict now, not at the next second's check
+  }
+
+  // The wall clock stepped against the steady clock (an NTP step, `date`): the samples taken
+  // before compare peers with a clock that is no more. They are forgotten and a few live
+  // peers are asked at once, so that a clock that jumped minutes ahead stops taking writes
+  // within round trips, instead of when the probe rounds (one a second) have sampled enough
+  // peers again; writes taken meanwhile would be stamped minutes ahead, which peers refuse.
+  void watch_wall_clock() {
+    const auto steady_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(time_.steady_now().time_since_epoch()).count();
+    const auto offset = static_cast<std::int64_t>(time_.wall_ms()) - static_cast<std::int64_t>(steady_ms);
+    const auto before = std::exchange(wall_minus_steady_ms_, offset);
+    if (!before || std::llabs(offset - *before) < kWallClockStepMs) return;
+    log::warn(kLog, "this agent's wall clock stepped by ", offset - *before,
+              " ms: checking it against its peers before trusting it");
+    clock_judge_.forget_samples();
+    auto peers = live_members(false);
+    std::erase_if(peers, [&](const Member& member) { return member.name == config_.self.name; });
+    std::shuffle(peers.begin(), peers.end(), random_);
+    if (peers.size() > kClockStepChecks) peers.resize(kClockStepChecks);
+    for (const auto& member : peers) {
+      if (const MemberEntry* entry = state_.member(member.name)) {
+        clock_checked_.erase(member.name);  // asked now, whenever it was asked last
+        check_clock_of(*entry);
+      }
+    }
   }
 
   // `peer`'s wall clock read `their_wall_ms` just now (0: not known).
@@ -1476,6 +1507,7 @@ class Store {
 
   void run_timers() {
     auto now = time_.steady_now();
+    watch_wall_clock();
     join_when_advertised();
     if (auto seeds = join_.due(now); !seeds.empty()) send_join(seeds);
     for (const auto& request : join_.overdue(now))
@@ -1955,6 +1987,7 @@ class Store {
   std::uint64_t next_reconnect_seq_ = 0;
   std::map<std::string, InstanceStatus> my_instances_;
   ClockJudge clock_judge_{{kMaxClockAheadMs, kClockSampleLife, kMaxMembers}};
+  std::optional<std::int64_t> wall_minus_steady_ms_;  // at the last turn: watch_wall_clock()
   std::string clock_problem_;  // "clock is 600 s behind 2 of its 2 peers ...", or empty
   bool clock_problem_judged_ = false;  // clock_problem_ is the judge's verdict (not stamps_run_ahead)
   std::string judged_clock_problem_;  // the clock judge's last verdict

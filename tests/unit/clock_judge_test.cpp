@@ -58,6 +58,22 @@ TEST(ClockJudge, StaleSamplesAreForgottenAndTheLastVerdictStands) {
   EXPECT_EQ(clocks.peers_sampled(), 0u);
 }
 
+// After this agent's own wall clock stepped, the samples taken before it say nothing: two
+// peers that agreed with the old clock must not outvote the two that measure the new one.
+TEST(ClockJudge, ForgottenSamplesLeaveOnlyThoseTakenAfterTheStep) {
+  auto clocks = judge();
+  clocks.note("a", kOurs, kOurs, kStart);
+  clocks.note("b", kOurs, kOurs, kStart);
+  clocks.forget_samples();
+  EXPECT_EQ(clocks.peers_sampled(), 0u);
+  EXPECT_EQ(clocks.judge_own_clock(kStart), std::nullopt) << "no sample: the last verdict stands";
+  EXPECT_FALSE(clocks.measured_off("a", kStart));
+  const std::uint64_t stepped = kOurs + kTenMinutes;  // our clock, ten minutes ahead now
+  clocks.note("a", kOurs, stepped, kStart + 1s);
+  clocks.note("b", kOurs, stepped, kStart + 1s);
+  EXPECT_EQ(clocks.judge_own_clock(kStart + 1s).value_or(""), "clock is 600 s ahead of 2 of its 2 peers (more than 300 s)");
+}
+
 TEST(ClockJudge, APeerIsMeasuredOffOnlyWhenMostAgreeWithThisAgent) {
   auto clocks = judge();
   clocks.note("a", kOurs + kTenMinutes, kOurs, kStart);

@@ -431,6 +431,25 @@ TEST_F(PeerStoreTest, StoreWhoseClockIsTenMinutesBehindReportsItAndRefusesDeploy
   EXPECT_TRUE(net.supervisor("a3").copies("web").empty());
 }
 
+// A wall clock that steps 6 minutes ahead (a bad NTP step, a hand on `date`) must not take
+// a write at once: its record would be stamped minutes ahead, which its peers' door refuses,
+// and the spec would differ between agents for minutes (mob-sim seeds 100853, 101099 at 5
+// agents). The agent sees its wall clock step against its steady clock, forgets the clock
+// samples it took before, and asks its peers for theirs at once: within a few round trips,
+// not a probe round a second per member later, a deploy through it is refused.
+TEST_F(PeerStoreTest, AStoreWhoseWallClockStepsAheadChecksItAtOnceAndRefusesDeploysWithinAFewTurns) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  net.run_for(3s);
+  net.set_clock_offset("a3", 6 * 60 * 1000);
+  net.run_for(100ms);
+  auto refused = deploy("a3", bash_service("web", 3));
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(refused)) << "the deploy was taken on a clock that just stepped";
+  const std::string& why = std::get<ErrorReply>(refused).message;
+  EXPECT_EQ(why.rfind("this agent's clock is ", 0), 0u) << why;
+  EXPECT_FALSE(net.status_at("a1", "web"));
+}
+
 TEST_F(PeerStoreTest, StoreWhoseClockStepsBackHandsItsInstancesOverAndTakesPartAgainOnceFixed) {
   start_network(3);
   ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
