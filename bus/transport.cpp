@@ -13,7 +13,13 @@ void harden_socket(zmq::socket_t& socket, std::size_t max_message_bytes) {
   socket.set(zmq::sockopt::rcvhwm, 10000);
 }
 
+void bound_unacknowledged_data(zmq::socket_t& socket) {
+  socket.set(zmq::sockopt::tcp_maxrt, 3000);
+  socket.set(zmq::sockopt::connect_timeout, 2000);
+}
+
 void keep_links_alive(zmq::socket_t& socket) {
+  bound_unacknowledged_data(socket);
   // The kernel's keepalive, not ZMTP heartbeats: libzmq 4.3.4 aborts the process when a
   // heartbeat timer fires on a connection whose reader fell behind and which then failed
   // (tests/unit/transport_test.cpp). Probes after 1 s idle, one a second, 3 unanswered:
@@ -22,13 +28,6 @@ void keep_links_alive(zmq::socket_t& socket) {
   socket.set(zmq::sockopt::tcp_keepalive_idle, 1);
   socket.set(zmq::sockopt::tcp_keepalive_intvl, 1);
   socket.set(zmq::sockopt::tcp_keepalive_cnt, 3);
-  socket.set(zmq::sockopt::tcp_maxrt, 3000);
-  socket.set(zmq::sockopt::connect_timeout, 2000);
-}
-
-void bound_unacknowledged_data(zmq::socket_t& socket) {
-  socket.set(zmq::sockopt::tcp_maxrt, 3000);
-  socket.set(zmq::sockopt::connect_timeout, 2000);
 }
 
 bool send_frames(zmq::socket_t& socket, const std::vector<std::string_view>& frames,
