@@ -162,6 +162,14 @@ void ClusterState::reindex() {
   add(services_, service_buckets_);
   add(assignments_, assignment_buckets_);
   add(instances_, instance_buckets_);
+  tombstones_.clear();
+  auto add_tombstones = [this](const auto& map) {
+    for (const auto& [key, entry] : map)
+      if (entry.removed) tombstones_.insert(tombstones_.end(), key);
+  };
+  add_tombstones(services_);
+  add_tombstones(assignments_);
+  add_tombstones(instances_);
 }
 
 bool ClusterState::merge(const MemberEntry& entry) {
@@ -184,6 +192,8 @@ template <class Entry>
 bool ClusterState::merge_lww(std::map<std::string, Entry>& into, std::string key, const Entry& entry) {
   auto found = into.find(key);
   if (found != into.end() && !is_newer(entry.stamp, found->second.stamp)) return false;
+  if (entry.removed) tombstones_.insert(key);
+  else if (found != into.end() && found->second.removed) tombstones_.erase(key);
   return replace(into, found, std::move(key), entry);
 }
 
@@ -383,12 +393,36 @@ void ClusterState::erase_accounted(Map& map, auto should_erase) {
   }
 }
 
+template <class Map>
+bool ClusterState::erase_if_collected(Map& map, const std::string& key, std::uint64_t cutoff_hlc) {
+  auto it = map.find(key);
+  if (it == map.end()) return true;  // not held: nothing to keep it for
+  if (!it->second.removed) return true;
+  if (it->second.stamp.hlc >= cutoff_hlc) return false;
+  account(it->first, record_hash(it->first, it->second), 0);
+  unindex_record<typename Map::mapped_type>(buckets_of(map), *it);
+  map.erase(it);
+  return true;
+}
+
+std::vector<std::string> ClusterState::removed_services() const {
+  std::vector<std::string> names;
+  for (auto it = tombstones_.lower_bound("s/"); it != tombstones_.end() && it->starts_with("s/"); ++it)
+    names.push_back(it->substr(2));
+  return names;
+}
+
 std::size_t ClusterState::collect_garbage(std::uint64_t cutoff_hlc, std::uint64_t failed_cutoff_hlc) {
   std::size_t before = record_count();
-  auto old_tombstone = [&](const auto& entry) { return entry.removed && entry.stamp.hlc < cutoff_hlc; };
-  erase_accounted(services_, old_tombstone);
-  erase_accounted(assignments_, old_tombstone);
-  erase_accounted(instances_, old_tombstone);
+  // Only the tombstones are visited (tombstones_), so an idle agent holding many live
+  // records pays nothing for them here.
+  for (auto it = tombstones_.begin(); it != tombstones_.end();) {
+    const std::string& key = *it;
+    bool gone = key.starts_with("s/")   ? erase_if_collected(services_, key, cutoff_hlc)
+                : key.starts_with("a/") ? erase_if_collected(assignments_, key, cutoff_hlc)
+                                        : erase_if_collected(instances_, key, cutoff_hlc);
+    it = gone ? tombstones_.erase(it) : std::next(it);
+  }
   erase_accounted(members_, [&](const MemberEntry& entry) {
         auto state = entry.member.state;
         return (state == MemberState::failed && entry.heartbeat < failed_cutoff_hlc) ||

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -112,6 +113,10 @@ class ClusterState {
   // The earliest stamp of a member declared failed and not yet past `failed_cutoff_hlc`
   // (still retried: it may come back, holding what it had when it was cut off), if any.
   std::optional<std::uint64_t> earliest_failure(std::uint64_t failed_cutoff_hlc) const;
+  // The names of the services whose records are tombstones (a walk of the tombstones only).
+  std::vector<std::string> removed_services() const;
+  // How many service, assignment and instance records are tombstones.
+  std::size_t tombstone_count() const { return tombstones_.size(); }
 
  private:
   template <class Map, class Visit>
@@ -131,6 +136,10 @@ class ClusterState {
   bool merge_lww(std::map<std::string, Entry>& into, std::string key, const Entry& entry);
   template <class Map>
   void erase_accounted(Map& map, auto should_erase);
+  // Erases the record at `key` if it is a tombstone stamped before `cutoff_hlc`; false while
+  // it is a tombstone to keep.
+  template <class Map>
+  bool erase_if_collected(Map& map, const std::string& key, std::uint64_t cutoff_hlc);
 
   std::map<std::string, MemberEntry> members_;
   std::map<std::string, ServiceEntry> services_;
@@ -138,6 +147,9 @@ class ClusterState {
   std::map<std::string, AssignmentEntry> assignments_;
   std::map<std::string, InstanceEntry> instances_;
   std::array<std::uint64_t, kSummaryBuckets> bucket_sums_{};
+  // The keys of the service, assignment and instance records that are tombstones, kept as
+  // records merge, so that garbage collection visits them and not every record.
+  std::set<std::string> tombstones_;
   // The records of each bucket, per kind (pointers to the maps' nodes, which std::map keeps in
   // place), so that a digest or a bucket's size costs the buckets asked for, not a walk of
   // every record hashing each key: anti-entropy asks for many scopes while a large network

@@ -3,6 +3,7 @@
 #include "agent/dependencies.hpp"
 #include "agent/endpoints.hpp"
 #include "agent/rollout_plan.hpp"
+#include "agent/scheduling.hpp"
 
 namespace mob {
 namespace {
@@ -38,8 +39,11 @@ LocalAssignments::Changes LocalAssignments::update(const ClusterState& state, co
     if (!spec) continue;
     std::vector<std::uint32_t> indices;
     std::vector<std::uint32_t> stable_indices;  // a rollout has not moved them yet
+    // Past the wanted count (a scale down, or a reverted canary's slot before its owner
+    // removes it): never started under the current spec, stopped if it runs.
+    const std::uint32_t wanted = wanted_instances(*service, *spec);
     state.for_each_assignment(name, [&](const AssignmentEntry& assignment) {
-      if (assignment.removed) return;
+      if (assignment.removed || assignment.index >= wanted) return;
       auto key = assignment_key(assignment.service, assignment.index);
       auto& runs = runs_stable(*service, assignment) ? stable_indices : indices;
       if (assignment.node == self) {

@@ -1659,9 +1659,7 @@ class Store {
         std::chrono::duration_cast<std::chrono::milliseconds>(config_.tombstone_ttl).count());
     auto now_ms = time_.wall_ms();
     if (now_ms <= ttl_ms) return;
-    std::vector<std::string> removed_specs;
-    for (const auto& [key, entry] : state_.services())
-      if (entry.removed) removed_specs.push_back(entry.name);
+    std::vector<std::string> removed_specs = state_.removed_services();
     std::vector<std::string> gone_members;  // only failed and left ones are collected
     for (const auto& [key, entry] : state_.members())
       if (entry.member.state == MemberState::failed || entry.member.state == MemberState::left)

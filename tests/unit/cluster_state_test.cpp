@@ -441,6 +441,48 @@ TEST(ClusterStateCount, DeployedServicesEqualsTheLiveServiceRecordsAfterAnyMerge
   }
 }
 
+// Garbage collection visits only the tombstones it indexes as records merge; what it leaves
+// must be what a walk of every record would leave, whatever the order of merges, revivals
+// (a tombstone replaced by a live record) and copies.
+TEST(ClusterStateCount, CollectionByTheTombstoneIndexLeavesWhatAWalkOfEveryRecordWould) {
+  auto tombstones = [](const ClusterState& state) {
+    std::size_t count = 0;
+    for (const auto& [key, entry] : state.services()) count += entry.removed;
+    for (const auto& [key, entry] : state.assignments()) count += entry.removed;
+    for (const auto& [key, entry] : state.instances()) count += entry.removed;
+    return count;
+  };
+  for (std::uint32_t seed = 1; seed <= 20; ++seed) {
+    Generator generator(seed);
+    ClusterState state;
+    std::mt19937 random(seed);
+    for (int round = 0; round < 6; ++round) {
+      for (const auto& entry : generator.entries(150)) merge_one(state, entry);
+      ASSERT_EQ(state.tombstone_count(), tombstones(state)) << "seed " << seed << " round " << round;
+      const std::uint64_t cutoff = random() % (Generator::kClockSpan + 2);
+      // What a walk of every record keeps: the live records, and tombstones at or after the cutoff.
+      StateDelta kept = state.everything();
+      std::erase_if(kept.services, [&](const auto& e) { return e.removed && e.stamp.hlc < cutoff; });
+      std::erase_if(kept.assignments, [&](const auto& e) { return e.removed && e.stamp.hlc < cutoff; });
+      std::erase_if(kept.instances, [&](const auto& e) { return e.removed && e.stamp.hlc < cutoff; });
+      ClusterState copy;  // a copy indexes its own tombstones: by assignment, and constructed then moved
+      if (round % 2) copy = state;
+      else copy = ClusterState(state);
+      copy.collect_garbage(cutoff, 0);
+      StateDelta left = copy.everything();
+      EXPECT_EQ(packed(left.services), packed(kept.services)) << "seed " << seed << " round " << round;
+      EXPECT_EQ(packed(left.assignments), packed(kept.assignments)) << "seed " << seed << " round " << round;
+      EXPECT_EQ(packed(left.instances), packed(kept.instances)) << "seed " << seed << " round " << round;
+      EXPECT_EQ(copy.tombstone_count(), tombstones(copy)) << "seed " << seed << " round " << round;
+      if (round % 3 == 2) state = copy;
+    }
+    std::vector<std::string> removed;
+    for (const auto& [key, entry] : state.services())
+      if (entry.removed) removed.push_back(entry.name);
+    EXPECT_EQ(state.removed_services(), removed) << "seed " << seed;
+  }
+}
+
 TEST(MergeLaws, DuplicatesDoNotMatter) {
   for (std::uint32_t seed = 1; seed <= 10; ++seed) {
     Generator generator(seed);

@@ -525,6 +525,43 @@ TEST_F(LocalAssignmentsTest, DuringARollingUpdateTheInstancesNotMovedRunTheStabl
   EXPECT_EQ(after.stable_version, 1u) << "instances launched from it carry over";
 }
 
+// A revert sets canaries to 0 in the same write that makes the stable spec current; the
+// canary's slot (index `instances`) is removed by the owner a turn later. Meanwhile the slot
+// must not start under the reverted spec: that would be one instance more than wanted.
+TEST_F(LocalAssignmentsTest, ARevertedCanarysSlotIsNotStartedUnderTheStableSpecBeforeTheOwnerRemovesIt) {
+  deploy("web", 2);
+  const std::string stable_spec = state_.service("web")->spec_json;
+  ServiceEntry& canary = deploy("web", 2);
+  canary.stable_generation = 1;
+  canary.stable_spec_json = stable_spec;
+  canary.canaries = 1;
+  assign("web", 0, "node-a");
+  assign("web", 1, "node-a");
+  assign("web", 2, "node-a");
+  AssignmentEntry slot = *state_.assignment("web", 2);
+  slot.generation = 2;
+  slot.stamp = Stamp{++stamp_, "x"};
+  state_.merge(slot);
+  auto running = update({"web"});
+  ASSERT_EQ(running.to_supervisor.size(), 1u);
+  EXPECT_EQ(std::get<ServiceAssignment>(running.to_supervisor[0]).instances, std::vector<std::uint32_t>{2})
+      << "the canary runs the new version";
+  EXPECT_EQ(std::get<ServiceAssignment>(running.to_supervisor[0]).stable_instances, (std::vector<std::uint32_t>{0, 1}));
+
+  ServiceEntry& reverted = deploy("web", 2);  // version 3: the stable spec again, no canary
+  reverted.spec_json = stable_spec;
+  reverted.stable_generation = 1;
+  reverted.stable_spec_json = stable_spec;
+  reverted.canaries = 0;
+  reverted.rollout = "reverted: web/2 exited";
+  auto after = update({"web"});
+  ASSERT_EQ(after.to_supervisor.size(), 1u);
+  const auto& told = std::get<ServiceAssignment>(after.to_supervisor[0]);
+  EXPECT_EQ(told.instances, (std::vector<std::uint32_t>{0, 1})) << "the slot past the wanted count is not started";
+  EXPECT_TRUE(told.stable_instances.empty());
+  EXPECT_EQ(local_.local_instances(), 2u);
+}
+
 TEST_F(LocalAssignmentsTest, AnInstanceMovedAwayRunsHereUntilItsNewCopyRunsOrTheLimitPasses) {
   deploy("web");
   assign("web", 0, "node-a");
