@@ -1462,8 +1462,9 @@ class Store {
       log::warn(kLog, "dropped bad gossip: ", envelope.error().message);
       return;
     }
-    const auto* gossip = std::get_if<Gossip>(&envelope->body);
+    auto* gossip = std::get_if<Gossip>(&envelope->body);
     if (!gossip || gossip->sender == config_.self.name) return;
+    drop_known_services(gossip->delta);
     if (!is_valid_agent_name(gossip->sender)) {
       refuse_change("gossip from a sender whose name is not an agent name", printable(gossip->sender),
                     "agent names are 1-253 letters, digits, '.', '_', '-', ':', '@', '[' or ']'");
@@ -1478,6 +1479,16 @@ class Store {
     if (last != 0 && gossip->seq > last + 1) sync_soon_ = gossip->sender;  // missed some
     last = std::max(last, gossip->seq);
     absorb(gossip->delta, true);
+  }
+
+  // Gossip comes from up to --max-subscriptions peers, so a service record arrives again and
+  // again; one not newer than the record held would change nothing, and is dropped before
+  // the door parses its specs (the cost of a deploy storm at every agent).
+  void drop_known_services(StateDelta& delta) const {
+    std::erase_if(delta.services, [&](const ServiceEntry& entry) {
+      const ServiceEntry* held = state_.service(entry.name);
+      return held && !is_newer(entry.stamp, held->stamp);
+    });
   }
 
   void flush() {
