@@ -67,6 +67,29 @@ class StateFixture : public ::testing::Test {
     state_.merge(entry);
   }
 
+  // Instance i of `service` assigned to nodes[i].
+  void assign_each(const std::string& service, const std::vector<std::string>& nodes) {
+    for (std::uint32_t index = 0; index < nodes.size(); ++index) assign(service, index, nodes[index]);
+  }
+
+  // Version 2 of `name` deployed over version 1, kept as the stable one (a rollout under way).
+  ServiceEntry& deploy_over_stable(const std::string& name, std::uint32_t instances) {
+    deploy(name, instances);
+    const std::string stable_spec = state_.service(name)->spec_json;
+    ServiceEntry& rolling = deploy(name, instances);
+    rolling.stable_generation = 1;
+    rolling.stable_spec_json = stable_spec;
+    return rolling;
+  }
+
+  // The assignment of `service`/`index` moved to run `generation` (a rollout's or a canary's).
+  void run_version(const std::string& service, std::uint32_t index, std::uint64_t generation) {
+    AssignmentEntry moved = *state_.assignment(service, index);
+    moved.generation = generation;
+    moved.stamp = Stamp{++stamp_, "x"};
+    state_.merge(moved);
+  }
+
   void instance(const std::string& service, std::uint32_t index, const std::string& node, InstanceState state) {
     InstanceEntry entry;
     entry.status.service = service;
@@ -491,18 +514,10 @@ TEST_F(LocalAssignmentsTest, ADependentIsToldItsDependenciesAddressesAgainWhenTh
 }
 
 TEST_F(LocalAssignmentsTest, DuringARollingUpdateTheInstancesNotMovedRunTheStableVersion) {
-  deploy("web", 3);
-  const std::string stable_spec = state_.service("web")->spec_json;
-  ServiceEntry& rolling = deploy("web", 3);
-  rolling.stable_generation = 1;
-  rolling.stable_spec_json = stable_spec;
-  assign("web", 0, "node-a");
-  assign("web", 1, "node-a");
-  assign("web", 2, "node-b");
-  AssignmentEntry moved = *state_.assignment("web", 1);
-  moved.generation = 2;
-  moved.stamp = Stamp{++stamp_, "x"};
-  state_.merge(moved);
+  ServiceEntry& rolling = deploy_over_stable("web", 3);
+  const std::string stable_spec = rolling.stable_spec_json;
+  assign_each("web", {"node-a", "node-a", "node-b"});
+  run_version("web", 1, 2);
   auto changes = update({"web"});
   ASSERT_EQ(changes.to_supervisor.size(), 1u);
   const auto& told = std::get<ServiceAssignment>(changes.to_supervisor[0]);
@@ -529,19 +544,11 @@ TEST_F(LocalAssignmentsTest, DuringARollingUpdateTheInstancesNotMovedRunTheStabl
 // canary's slot (index `instances`) is removed by the owner a turn later. Meanwhile the slot
 // must not start under the reverted spec: that would be one instance more than wanted.
 TEST_F(LocalAssignmentsTest, ARevertedCanarysSlotIsNotStartedUnderTheStableSpecBeforeTheOwnerRemovesIt) {
-  deploy("web", 2);
-  const std::string stable_spec = state_.service("web")->spec_json;
-  ServiceEntry& canary = deploy("web", 2);
-  canary.stable_generation = 1;
-  canary.stable_spec_json = stable_spec;
+  ServiceEntry& canary = deploy_over_stable("web", 2);
+  const std::string stable_spec = canary.stable_spec_json;
   canary.canaries = 1;
-  assign("web", 0, "node-a");
-  assign("web", 1, "node-a");
-  assign("web", 2, "node-a");
-  AssignmentEntry slot = *state_.assignment("web", 2);
-  slot.generation = 2;
-  slot.stamp = Stamp{++stamp_, "x"};
-  state_.merge(slot);
+  assign_each("web", {"node-a", "node-a", "node-a"});
+  run_version("web", 2, 2);
   auto running = update({"web"});
   ASSERT_EQ(running.to_supervisor.size(), 1u);
   EXPECT_EQ(std::get<ServiceAssignment>(running.to_supervisor[0]).instances, std::vector<std::uint32_t>{2})
