@@ -1464,12 +1464,12 @@ class Store {
     }
     auto* gossip = std::get_if<Gossip>(&envelope->body);
     if (!gossip || gossip->sender == config_.self.name) return;
-    drop_known_services(gossip->delta);
     if (!is_valid_agent_name(gossip->sender)) {
       refuse_change("gossip from a sender whose name is not an agent name", printable(gossip->sender),
                     "agent names are 1-253 letters, digits, '.', '_', '-', ':', '@', '[' or ']'");
       return;
     }
+    drop_known_services(gossip->delta);
     if (auto admitted = admit_delta(gossip->delta, "delta"); !admitted) {
       refuse_change("gossip refused: " + admitted.error().message, gossip->sender,
                     "docs/security.md, what peers may send");
