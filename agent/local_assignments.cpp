@@ -1,5 +1,7 @@
 #include "agent/local_assignments.hpp"
 
+#include <algorithm>
+
 #include "agent/dependencies.hpp"
 #include "agent/endpoints.hpp"
 #include "agent/rollout_plan.hpp"
@@ -17,6 +19,12 @@ bool same_assignment(const ServiceAssignment& a, const ServiceAssignment& b) {
 }
 
 bool is_live(InstanceState state) { return state == InstanceState::running || state == InstanceState::starting; }
+
+// Whether the supervisor was last told to run instance `index` (under either spec).
+bool told_to_run(const ServiceAssignment& told, std::uint32_t index) {
+  return std::find(told.instances.begin(), told.instances.end(), index) != told.instances.end() ||
+         std::find(told.stable_instances.begin(), told.stable_instances.end(), index) != told.stable_instances.end();
+}
 
 }  // namespace
 
@@ -51,7 +59,10 @@ LocalAssignments::Changes LocalAssignments::update(const ClusterState& state, co
         handovers_.erase(key);
         return;
       }
-      // Moved away: keep running until the new copy runs (never lose the last copy).
+      // Moved away: keep running until the new copy runs (never lose the last copy). Only a
+      // copy the supervisor was told to run and reports running: a handover never starts one
+      // from a record of ours that is stale (an agent put right after its clock was off).
+      if (sent == sent_.end() || !told_to_run(sent->second, assignment.index)) return;
       const InstanceEntry* here = state.instance(name, assignment.index, self);
       if (!here || here->removed || here->status.state != InstanceState::running) return;
       const InstanceEntry* there = state.instance(name, assignment.index, assignment.node);

@@ -92,6 +92,10 @@ constexpr auto kClockCheckPeriod = std::chrono::seconds(5);
 // A wall clock that moves this much against the steady clock between two turns stepped.
 constexpr std::int64_t kWallClockStepMs = 2000;
 constexpr std::size_t kClockStepChecks = 3;  // peers asked at once after a step
+// An agent whose clock is put right refused its peers' records while it was off, so the
+// assignments it holds may be stale (moved away meanwhile). It runs nothing until one
+// anti-entropy exchange with a peer is complete, or for at most this long.
+constexpr auto kCatchUpLimit = std::chrono::seconds(3);
 constexpr std::size_t kMaxClockChecks = 64;
 constexpr auto kClockCheckWait = std::chrono::seconds(2);
 // Bounds on what peers can make this agent hold (docs/security.md): DEALER sockets (one per
@@ -1226,12 +1230,33 @@ class Store {
       return;
     }
     clock_problem_judged_ = judged;
-    if (problem.empty()) log::info(kLog, "this agent's clock agrees with its peers again: it takes part fully");
+    if (problem.empty()) {
+      log::info(kLog, "this agent's clock agrees with its peers again: it takes part fully once it has caught up");
+      catch_up();
+    }
     else log::warn(kLog, "this agent's ", problem, ": it refuses client writes and runs nothing; fix its clock (NTP)");
     last_skew_log_ = now;
     config_.self.problem = problem.empty() ? "" : "its " + problem;
     next_incarnation();
     announce_self();
+    all_dirty_ = true;
+  }
+
+  // Holds local assignments back until a peer's state has been taken in (kCatchUpLimit).
+  void catch_up() {
+    std::string peer = random_live_peer(state_, config_.self.name, random_);
+    if (peer.empty()) return;
+    catching_up_until_ = time_.steady_now() + kCatchUpLimit;
+    catch_up_peer_ = peer;
+    sync_with(peer);
+  }
+
+  bool catching_up() const { return catching_up_until_.has_value(); }
+
+  void caught_up() {
+    if (!catching_up_until_) return;
+    catching_up_until_.reset();
+    catch_up_peer_.clear();
     all_dirty_ = true;
   }
 
@@ -1453,6 +1478,8 @@ class Store {
       absorb(push->delta, true);
     } else if (const auto* reply = std::get_if<SyncReply>(&body)) {
       absorb(reply->newer, true);
+      // The exchange's last round: no buckets left to compare.
+      if (address == catch_up_peer_ && reply->buckets.empty()) caught_up();
       if (!reply->wanted_keys.empty()) {
         for (auto& piece : split(state_.entries(reply->wanted_keys), kMaxEntriesPerGossip * 4, piece_bytes()))
           send_to_peer(address, SyncPush{std::move(piece)});
@@ -1521,12 +1548,14 @@ class Store {
     if (!disk_problem_.empty()) deadline = std::min(deadline, next_disk_check_);
     if (all_dirty_ || !dirty_services_.empty()) deadline = std::min(deadline, time_.steady_now());
     for (const auto& [name, at] : rollout_rechecks_) deadline = std::min(deadline, at);
+    if (catching_up_until_) deadline = std::min(deadline, *catching_up_until_);
     return deadline;
   }
 
   void run_timers() {
     auto now = time_.steady_now();
     watch_wall_clock();
+    if (catching_up_until_ && now >= *catching_up_until_) caught_up();
     join_when_advertised();
     if (auto seeds = join_.due(now); !seeds.empty()) send_join(seeds);
     for (const auto& request : join_.overdue(now))
@@ -1852,7 +1881,7 @@ class Store {
   // Sends the supervisor what this agent should run, when that changed, and tombstones the
   // records of instances it no longer runs (agent/local_assignments.hpp).
   void push_local_assignments(const std::vector<std::string>& targets, bool everything) {
-    auto changes = local_.update(state_, targets, everything, config_.self.name, !clock_problem_.empty(),
+    auto changes = local_.update(state_, targets, everything, config_.self.name, !clock_problem_.empty() || catching_up(),
                                  spec_lookup_, stable_spec_lookup_, time_.steady_now());
     for (auto& body : changes.to_supervisor) net_.to_supervisor(std::move(body));
     for (auto& entry : changes.stale) {
@@ -1987,6 +2016,8 @@ class Store {
   bool self_stamped_by_wall_ = false;  // self_stamp()
   std::uint64_t last_self_stamp_ = 0;
   std::string sync_soon_;
+  std::optional<Clock::time_point> catching_up_until_;  // catch_up()
+  std::string catch_up_peer_;                           // its address
   bool stopping_ = false;
   bool leaving_ = false;
   bool all_dirty_ = false;

@@ -476,6 +476,38 @@ TEST_F(PeerStoreTest, StoreWhoseClockStepsBackHandsItsInstancesOverAndTakesPartA
   }, 10s));
 }
 
+// An agent whose clock was behind ran nothing (its instances moved to the others), but its
+// own records of them still read "running": it wrote nothing while its clock was off, and it
+// refused the others' records. Once its clock is put right, those stale records must not
+// make it start a copy as a "handover": a handover keeps a copy that really runs here until
+// its new copy runs, it never starts one. Before the fix a second copy of an instance ran
+// on a3 for about a second (97 of 501 turns), until a sync brought the new copy's record.
+TEST_F(PeerStoreTest, AStoreWhoseClockIsPutRightStartsNoCopyOfAnInstanceMovedAwayWhileItWasOff) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a1", bash_service("web", 3))));
+  ASSERT_TRUE(net.run_until([&] { return runs_exactly_once_on("web", 3, {"a1", "a2", "a3"}); }, 5s));
+  ASSERT_FALSE(net.supervisor("a3").copies("web").empty());
+
+  net.set_clock_offset("a3", -10 * 60 * 1000);
+  ASSERT_TRUE(net.run_until([&] {
+    return runs_exactly_once_on("web", 3, {"a1", "a2"}) && net.supervisor("a3").copies("web").empty();
+  }, 20s));
+  net.run_for(3s);  // the others' heartbeats are refused by a3 for a while
+
+  net.set_clock_offset("a3", 0);
+  std::size_t turns_with_a_second_copy = 0;
+  std::set<std::uint32_t> started_on_a3;
+  for (int turn = 0; turn < 500; ++turn) {
+    net.step();
+    for (const auto& [index, runners] : net.running_copies("web"))
+      if (runners.size() > 1) ++turns_with_a_second_copy;
+    for (const auto& [index, copy] : net.supervisor("a3").copies("web")) started_on_a3.insert(index);
+  }
+  EXPECT_EQ(turns_with_a_second_copy, 0u) << "copies started on a3: " << started_on_a3.size();
+  EXPECT_TRUE(runs_exactly_once_on("web", 3, {"a1", "a2", "a3"}));
+}
+
 TEST_F(PeerStoreTest, ConcurrentDeploysOfOneNameThroughTwoStoresEndWithOneSpecEverywhere) {
   start_network(3);
   ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));

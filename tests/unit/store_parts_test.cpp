@@ -597,6 +597,29 @@ TEST_F(LocalAssignmentsTest, AnInstanceMovedAwayRunsHereUntilItsNewCopyRunsOrThe
   EXPECT_TRUE(std::get<ServiceAssignment>(limit.to_supervisor[0]).instances.empty());
 }
 
+// A handover keeps a copy the supervisor runs; it never starts one. After a restart (every
+// copy died with the agent) or a clock put right (the agent ran nothing while it was off),
+// this agent's own record of an instance moved away may still read "running".
+TEST_F(LocalAssignmentsTest, AStaleRecordOfThisAgentRunningAnInstanceMovedAwayStartsNoCopy) {
+  deploy("web", 2);
+  assign("web", 0, "node-a");
+  assign("web", 1, "node-b");  // moved away before this agent ever told its supervisor
+  instance("web", 0, "node-a", InstanceState::running);
+  instance("web", 1, "node-a", InstanceState::running);  // stale: from before
+  auto changes = update({"web"});
+  ASSERT_EQ(changes.to_supervisor.size(), 1u);
+  EXPECT_EQ(std::get<ServiceAssignment>(changes.to_supervisor[0]).instances, std::vector<std::uint32_t>{0});
+  EXPECT_FALSE(local_.has_handovers());
+  EXPECT_EQ(local_.local_instances(), 1u);
+
+  // Once its supervisor ran it, the same record makes a handover.
+  assign("web", 1, "node-a");
+  update({"web"});
+  assign("web", 1, "node-b");
+  EXPECT_TRUE(update({"web"}).to_supervisor.empty()) << "index 1 keeps running here";
+  EXPECT_TRUE(local_.has_handovers());
+}
+
 TEST_F(LocalAssignmentsTest, ARemovedServiceIsWithdrawnAndStaleRecordsOfThisAgentAreTombstoned) {
   deploy("web");
   assign("web", 0, "node-a");
