@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
                   << fixed(seconds(result.converged_after), 0) << " s after the faults stopped at "
                   << fixed(seconds(result.faults_end), 1) << " s; gossip " << result.traffic.gossip_messages
                   << " msgs, peer " << result.traffic.peer_messages << " msgs, dropped " << result.traffic.dropped
-                  << "; wall " << fixed(wall.count(), 2) << " s\n";
+                  << "; starts after " << result.starts_after_faults << "; busiest " << result.traffic.busiest_agent_second << "; wall " << fixed(wall.count(), 2) << " s\n";
       }
       std::cout << "trace " << hex(result.trace) << std::endl;
       std::filesystem::remove_all(run.data_root);

@@ -79,7 +79,11 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
   world.at(3 * kSecond + 10 * kMillisecond,
            [&world, through1] { world.deploy(through1, "svc1", service_spec("svc1", 1)); });
   FaultPlan plan = scenario.schedule(world, 5 * kSecond, schedule);
-  world.at(plan.faults_end, [&world, plan] { make_whole(world, plan); });
+  std::uint64_t starts_when_whole = 0;
+  world.at(plan.faults_end, [&world, plan, &starts_when_whole] {
+    make_whole(world, plan);
+    starts_when_whole = world.instance_starts();
+  });
 
   RunResult result;
   result.faults_end = plan.faults_end;
@@ -102,8 +106,19 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
     if (latest) result.converged_after = -1;
     break;
   }
+  // Once whole, the network settles: each instance moves a few times at most (back to a
+  // restarted agent, a handover, a rebalance), never in a storm of placements.
+  const std::uint64_t starts = world.instance_starts() - starts_when_whole;
+  result.starts_after_faults = starts;
+  if (!latest) {
+    const std::uint64_t bound = 4 * world.wanted_instances() + 2 * static_cast<std::uint64_t>(options.agents);
+    if (starts > bound)
+      latest = Violation{"churn-bounded", world.now(),
+                         std::to_string(starts) + " processes started after the faults stopped, more than " +
+                             std::to_string(bound) + " (4 per wanted instance and 2 per agent)"};
+  }
   if (latest && result.converged_after < 0 && latest->invariant != "subscriptions-bounded" &&
-      latest->invariant != "inbox-bounded")
+      latest->invariant != "inbox-bounded" && latest->invariant != "traffic-bounded")
     latest->detail += " (still, " + std::to_string((world.now() - plan.faults_end) / kSecond) +
                       " s after the faults stopped)";
   result.violation = latest;

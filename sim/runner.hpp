@@ -30,6 +30,7 @@ struct RunResult {
   Micros faults_end = 0;
   Micros converged_after = -1;  // after the faults stopped; -1: did not
   Micros virtual_end = 0;
+  std::uint64_t starts_after_faults = 0;  // processes started once the network was whole
   TrafficCounts traffic;
 };
 

@@ -90,6 +90,7 @@ struct World::Impl {
   std::vector<std::set<int>> subscribers;  // by publisher: who reads its PUB
   std::vector<ClientWrite> writes;
   std::optional<Violation> continuous_violation;
+  std::uint64_t instance_starts = 0;  // by every simulated supervisor
 
   // ---- one agent: its store, its transport, its supervisor -------------------------------
   struct Agent final : StoreTransport {
@@ -114,6 +115,8 @@ struct World::Impl {
     std::optional<Body> captured;  // the answer to a query of the invariant checks
     std::map<std::pair<std::string, std::uint32_t>, SimInstance> instances;
     std::int64_t next_pid = 1;
+    Micros sent_second = -1;      // the virtual second of its last message sent
+    std::uint64_t sent_in_second = 0;  // messages it sent in that second
 
     Agent(Impl& w, int i)
         : world(w),
@@ -221,6 +224,7 @@ struct World::Impl {
                         std::uint64_t identity, std::uint64_t restart_generation) {
       SimInstance instance{InstanceState::starting, version, identity, restart_generation,
                            static_cast<std::int64_t>(index) * 1'000'000 + next_pid++};
+      ++world.instance_starts;
       instances[{service, index_in_service}] = instance;
       report_later(kStartDelay, service, index_in_service, InstanceState::starting, instance);
       const std::uint64_t at_epoch = epoch;
@@ -317,6 +321,10 @@ struct World::Impl {
   }
 
   Agent& agent(int i) { return *agents.at(static_cast<std::size_t>(i)); }
+  // What one agent may send in a virtual second, gossip to each reader and requests and
+  // replies counted one by one: a join storm of 50 agents reaches about 650, a storm of
+  // placements (an agent holding every peer unfit, 2026-12-04) thousands at 6 agents.
+  std::uint64_t max_sent_per_second() const { return 500 + 40 * agents.size(); }
   std::vector<MemberState> view_of(int i);
 
   // A line of the story of the run, beside the agents' log lines (which carry wall time).
@@ -333,6 +341,16 @@ struct World::Impl {
     for (const auto& frame : input.frames) bytes += frame.size();
     (gossip ? traffic.gossip_messages : traffic.peer_messages) += 1;
     (gossip ? traffic.gossip_bytes : traffic.peer_bytes) += bytes;
+    Agent& sender = agent(from);
+    if (now / kSecond != sender.sent_second) {
+      sender.sent_second = now / kSecond;
+      sender.sent_in_second = 0;
+    }
+    traffic.busiest_agent_second = std::max(traffic.busiest_agent_second, ++sender.sent_in_second);
+    if (sender.sent_in_second > max_sent_per_second() && !continuous_violation)
+      continuous_violation = Violation{"traffic-bounded", now, sender.name + " sent more than " +
+                                                               std::to_string(max_sent_per_second()) +
+                                                               " messages in one second"};
     if (partitions.blocked(from, to)) {
       ++traffic.dropped;
       return;
@@ -612,6 +630,21 @@ int World::agent_running(const std::string& service) const {
     if (it != a->instances.end() && it->first.first == service) return a->index;
   }
   return -1;
+}
+
+std::uint64_t World::instance_starts() const { return impl_->instance_starts; }
+
+std::uint64_t World::wanted_instances() {
+  for (int i = 0; i < agents(); ++i) {
+    if (!live(i)) continue;
+    auto reply = impl_->agent(i).query(StatusRequest{});
+    const auto* status = reply ? std::get_if<StatusReply>(&*reply) : nullptr;
+    if (!status) return 0;
+    std::uint64_t wanted = 0;
+    for (const auto& service : status->services) wanted += service.enabled ? service.instances : 0;
+    return wanted;
+  }
+  return 0;
 }
 
 std::optional<Violation> World::check_converged() {

@@ -34,6 +34,8 @@ struct TrafficCounts {
   std::uint64_t peer_messages = 0;    // requests and replies between agents' ROUTER/DEALER
   std::uint64_t peer_bytes = 0;
   std::uint64_t dropped = 0;          // lost or cut by a partition
+  // The most messages (gossip and peer) one agent sent in one virtual second [k s, k+1 s).
+  std::uint64_t busiest_agent_second = 0;
 };
 
 // A failed invariant: which, when, and what was seen.
@@ -114,6 +116,10 @@ class World {
   int agents_listing(int target, MemberState state);
   // The agent whose supervisor runs an instance of `service`, or -1.
   int agent_running(const std::string& service) const;
+  // Processes the simulated supervisors started since the world began (every agent's).
+  std::uint64_t instance_starts() const;
+  // The instances every service wants, summed, as the first live agent's status says.
+  std::uint64_t wanted_instances();
 
  private:
   struct Impl;
