@@ -16,12 +16,31 @@ void ClockJudge::note(const std::string& peer, std::uint64_t their_wall_ms, std:
   constexpr std::uint64_t kClamp = 1ULL << 62;
   std::int64_t magnitude = static_cast<std::int64_t>(std::min(distance, kClamp));
   Sample sample{their_wall_ms > our_wall_ms ? magnitude : -magnitude, distance, now};
+  if (auto before = agreed_before_step_.find(peer); before != agreed_before_step_.end()) {
+    // Our step moved their offset by minus the step; a peer's own step at the same moment,
+    // or jitter, would not match it within this much.
+    constexpr std::int64_t kStepMatchMs = 2000;
+    const std::int64_t expected = before->second - last_step_ms_;
+    sample.parted_by_our_step = off(sample) && std::llabs(sample.offset_ms - expected) <= kStepMatchMs;
+  }
   auto [it, added] = samples_.try_emplace(peer, sample);
   if (!added) {
     if (off(it->second)) --samples_off_;
+    if (it->second.parted_by_our_step) --samples_parted_;
     it->second = sample;
   }
   if (off(sample)) ++samples_off_;
+  if (sample.parted_by_our_step) ++samples_parted_;
+}
+
+void ClockJudge::forget_samples(std::int64_t step_ms) {
+  agreed_before_step_.clear();
+  for (const auto& [peer, sample] : samples_)
+    if (!off(sample)) agreed_before_step_.emplace(peer, sample.offset_ms);
+  last_step_ms_ = step_ms;
+  samples_.clear();
+  samples_off_ = 0;
+  samples_parted_ = 0;
 }
 
 bool ClockJudge::majority_agrees_with_us() const {
@@ -42,12 +61,13 @@ std::optional<std::string> ClockJudge::judge_own_clock(TimePoint now) {
   std::erase_if(samples_, [&](const auto& sample) {
     bool stale = now - sample.second.taken >= bounds_.sample_life;
     if (stale && off(sample.second)) --samples_off_;
+    if (stale && sample.second.parted_by_our_step) --samples_parted_;
     return stale;
   });
   if (samples_.empty()) return std::nullopt;
   const std::size_t outside = samples_off_;
   const std::size_t inside = 1 + samples_.size() - samples_off_;  // this agent agrees with itself
-  if (outside <= inside) return std::string();
+  if (outside < inside || (outside == inside && samples_parted_ == 0)) return std::string();
   std::vector<std::int64_t> offsets_off;
   for (const auto& [peer, sample] : samples_)
     if (off(sample)) offsets_off.push_back(sample.offset_ms);

@@ -33,22 +33,24 @@ class ClockJudge {
   // Forgets stale samples, then: nullopt when none is left (the last verdict stands); "" when
   // this agent's clock agrees with at least half of its peers, counting itself as agreeing;
   // else what is wrong with it ("clock is 600 s behind 2 of its 2 peers (more than 300 s)").
-  // With one peer it cannot tell which clock is wrong, and says nothing is.
+  // A tie (one peer against this agent) says nothing is wrong, unless this agent's own step
+  // is what parted it from a peer it agreed with (forget_samples): then it is the odd one.
   std::optional<std::string> judge_own_clock(TimePoint now);
 
   std::size_t peers_sampled() const { return samples_.size(); }
-  // This agent's wall clock stepped: every sample compared a peer with the clock before the
-  // step. The last verdict stands until new samples come.
-  void forget_samples() {
-    samples_.clear();
-    samples_off_ = 0;
-  }
+  // This agent's wall clock stepped by `step_ms`: every sample compared a peer with the
+  // clock before the step. The last verdict stands until new samples come. The peers it
+  // agreed with are remembered until the next step: each sample of one that disagrees after,
+  // by about the step, says this agent's own step parted them, which tells which clock is
+  // wrong even one against one.
+  void forget_samples(std::int64_t step_ms);
 
  private:
   struct Sample {
     std::int64_t offset_ms;    // their clock minus ours, clamped to +-2^62
     std::uint64_t distance_ms;  // how far apart, exactly
     TimePoint taken;
+    bool parted_by_our_step = false;  // it agreed before this agent's step, not after it
   };
   bool off(const Sample& sample) const;
   bool majority_agrees_with_us() const;
@@ -56,6 +58,9 @@ class ClockJudge {
   Bounds bounds_;
   std::map<std::string, Sample> samples_;
   std::size_t samples_off_ = 0;  // of samples_, those further apart than the bound
+  std::size_t samples_parted_ = 0;  // of those, the ones parted by this agent's step
+  std::map<std::string, std::int64_t> agreed_before_step_;  // offsets then, by peer
+  std::int64_t last_step_ms_ = 0;
 };
 
 }  // namespace mob

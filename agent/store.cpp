@@ -1155,7 +1155,7 @@ class Store {
     if (!before || std::llabs(offset - *before) < kWallClockStepMs) return;
     log::warn(kLog, "this agent's wall clock stepped by ", offset - *before,
               " ms: checking it against its peers before trusting it");
-    clock_judge_.forget_samples();
+    clock_judge_.forget_samples(offset - *before);
     // Peers' stamps found too far ahead were judged against the old clock: a clock put right
     // would otherwise hold every peer unfit (and take every service for itself) until the
     // judgments expired, while the peers moved them back (mob-sim seed 2011 of

@@ -64,7 +64,7 @@ TEST(ClockJudge, ForgottenSamplesLeaveOnlyThoseTakenAfterTheStep) {
   auto clocks = judge();
   clocks.note("a", kOurs, kOurs, kStart);
   clocks.note("b", kOurs, kOurs, kStart);
-  clocks.forget_samples();
+  clocks.forget_samples(static_cast<std::int64_t>(kTenMinutes));
   EXPECT_EQ(clocks.peers_sampled(), 0u);
   EXPECT_EQ(clocks.judge_own_clock(kStart), std::nullopt) << "no sample: the last verdict stands";
   EXPECT_FALSE(clocks.measured_off("a", kStart));
@@ -72,6 +72,41 @@ TEST(ClockJudge, ForgottenSamplesLeaveOnlyThoseTakenAfterTheStep) {
   clocks.note("a", kOurs, stepped, kStart + 1s);
   clocks.note("b", kOurs, stepped, kStart + 1s);
   EXPECT_EQ(clocks.judge_own_clock(kStart + 1s).value_or(""), "clock is 600 s ahead of 2 of its 2 peers (more than 300 s)");
+}
+
+// One against one, which clock is wrong cannot be told from the clocks alone; but when this
+// agent's own step parted it from a peer it agreed with, the step is to blame (mob-sim seed
+// 101099: a clock stepped 6 min ahead with one reachable peer took a deploy stamped 6 min
+// ahead, which every peer's door refused, and the spec differed between agents). A step
+// that brings this agent back to a peer (a clock put right) or a peer that moved by
+// another amount is no such evidence.
+TEST(ClockJudge, AStepThatPartsThisAgentFromAPeerItAgreedWithMakesItTheOddOneEvenOneAgainstOne) {
+  auto clocks = judge();
+  clocks.note("a", kOurs, kOurs, kStart);
+  clocks.forget_samples(static_cast<std::int64_t>(kTenMinutes));
+  clocks.note("a", kOurs, kOurs + kTenMinutes, kStart + 1s);
+  EXPECT_EQ(clocks.judge_own_clock(kStart + 1s).value_or(""), "clock is 600 s ahead of 1 of its 1 peers (more than 300 s)");
+  EXPECT_FALSE(clocks.measured_off("a", kStart + 1s));
+  // Every later sample of that peer says the same, until the clock is put right.
+  clocks.note("a", kOurs, kOurs + kTenMinutes, kStart + 40s);
+  EXPECT_NE(clocks.judge_own_clock(kStart + 40s).value_or(""), "");
+  clocks.forget_samples(-static_cast<std::int64_t>(kTenMinutes));
+  clocks.note("a", kOurs, kOurs, kStart + 41s);
+  EXPECT_EQ(clocks.judge_own_clock(kStart + 41s).value_or("?"), "");
+
+  // Put right: it disagreed before the step and agrees after.
+  auto right = judge();
+  right.note("a", kOurs, kOurs + kTenMinutes, kStart);
+  right.forget_samples(-static_cast<std::int64_t>(kTenMinutes));
+  right.note("a", kOurs, kOurs, kStart + 1s);
+  EXPECT_EQ(right.judge_own_clock(kStart + 1s).value_or("?"), "");
+
+  // A peer that moved by another amount than our step: a tie, nothing is said.
+  auto other = judge();
+  other.note("a", kOurs, kOurs, kStart);
+  other.forget_samples(static_cast<std::int64_t>(kTenMinutes));
+  other.note("a", kOurs - kTenMinutes, kOurs + kTenMinutes, kStart + 1s);
+  EXPECT_EQ(other.judge_own_clock(kStart + 1s).value_or("?"), "");
 }
 
 TEST(ClockJudge, APeerIsMeasuredOffOnlyWhenMostAgreeWithThisAgent) {
