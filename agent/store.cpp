@@ -185,6 +185,8 @@ class Store {
   // dropped, a reply on the link to a peer's ROUTER.
   // A run of deploys shares one commit (queue_deploy); anything else commits the run first.
   void on_request(const Routed& request) {
+    // A step since the last turn is seen before a write is taken on the clock that stepped.
+    watch_wall_clock();
     const Body& body = request.envelope.body;
     if (const auto* deploy = std::get_if<DeployRequest>(&body)) {
       queue_deploy(request, *deploy);
@@ -973,6 +975,11 @@ class Store {
 
   // Client writes go through an agent whose clock the network can trust, or nowhere.
   std::string write_refusal() const {
+    if (clock_problem_.empty() && clock_step_unconfirmed())
+      return "this agent's wall clock just stepped by " + std::to_string(last_clock_step_ms_ / 1000) +
+             " s: it takes no changes until its peers have answered how it compares to theirs (within " +
+             std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kClockCheckWait).count()) +
+             " s); send the command through another agent";
     if (clock_problem_.empty()) return "";
     return "this agent's " + clock_problem_ +
            (clock_problem_judged_ ? ": it takes no changes until its clock is fixed (NTP)"
@@ -1118,19 +1125,28 @@ class Store {
   // `entry`, a member's own word about itself, was refused for being stamped too far ahead:
   // its clock (or ours) is off. The stamp proves nothing (anyone can write one): probe the
   // member at its address, and take the sample from its ack (answer_clock_check).
-  void check_clock_of(const MemberEntry& entry) {
+  // The probe's seq when one was sent.
+  std::optional<std::uint64_t> check_clock_of(const MemberEntry& entry) {
     const Member& member = entry.member;
     if (member.name == config_.self.name || entry.reported_by != member.name ||
         member.state != MemberState::alive || clock_checks_.size() >= kMaxClockChecks)
-      return;
+      return std::nullopt;
     auto now = time_.steady_now();
     auto last = clock_checked_.find(member.name);
-    if (last != clock_checked_.end() && now - last->second < kClockCheckPeriod) return;
-    if (last == clock_checked_.end() && clock_checked_.size() >= kMaxMembers) return;
+    if (last != clock_checked_.end() && now - last->second < kClockCheckPeriod) return std::nullopt;
+    if (last == clock_checked_.end() && clock_checked_.size() >= kMaxMembers) return std::nullopt;
     clock_checked_[member.name] = now;
     std::uint64_t seq = kClockCheckSeqBase + next_clock_check_seq_++ % kClockCheckSeqBase;
     clock_checks_[seq] = ClockCheck{member.name, member.address, now + kClockCheckWait};
     send_to_peer(member.address, ProbeRequest{seq, config_.self.name, member.name, 0, time_.wall_ms()});
+    return seq;
+  }
+
+  // Peers asked after this agent's wall clock stepped have not all answered yet (nor been
+  // given up on): writes wait for their verdict.
+  bool clock_step_unconfirmed() const {
+    return std::any_of(clock_step_checks_.begin(), clock_step_checks_.end(),
+                       [&](std::uint64_t seq) { return clock_checks_.contains(seq); });
   }
 
   void answer_clock_check(const ProbeAck& ack, const std::string& address) {
@@ -1156,6 +1172,8 @@ class Store {
     log::warn(kLog, "this agent's wall clock stepped by ", offset - *before,
               " ms: checking it against its peers before trusting it");
     clock_judge_.forget_samples(offset - *before);
+    last_clock_step_ms_ = offset - *before;
+    clock_step_checks_.clear();
     // Peers' stamps found too far ahead were judged against the old clock: a clock put right
     // would otherwise hold every peer unfit (and take every service for itself) until the
     // judgments expired, while the peers moved them back (mob-sim seed 2011 of
@@ -1171,7 +1189,7 @@ class Store {
     for (const auto& member : peers) {
       if (const MemberEntry* entry = state_.member(member.name)) {
         clock_checked_.erase(member.name);  // asked now, whenever it was asked last
-        check_clock_of(*entry);
+        if (auto seq = check_clock_of(*entry)) clock_step_checks_.insert(*seq);
       }
     }
   }
@@ -1208,6 +1226,7 @@ class Store {
   void check_clock() {
     auto now = time_.steady_now();
     std::erase_if(clock_checks_, [&](const auto& check) { return now >= check.second.give_up_at; });
+    if (!clock_step_unconfirmed()) clock_step_checks_.clear();
     std::erase_if(clock_checked_, [&](const auto& last) { return now - last.second >= kClockCheckPeriod; });
     if (std::erase_if(stamps_ahead_until_, [&](const auto& until) { return now >= until.second; }) > 0)
       all_dirty_ = true;
@@ -2045,6 +2064,8 @@ class Store {
     Clock::time_point give_up_at;
   };
   std::map<std::uint64_t, ClockCheck> clock_checks_;          // by probe seq, in flight
+  std::set<std::uint64_t> clock_step_checks_;  // of those, the ones sent after the last step
+  std::int64_t last_clock_step_ms_ = 0;
   std::map<std::string, Clock::time_point> clock_checked_;    // when each member was last
   std::uint64_t next_clock_check_seq_ = 0;
   Clock::time_point next_clock_check_{};

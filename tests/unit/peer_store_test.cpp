@@ -450,6 +450,33 @@ TEST_F(PeerStoreTest, AStoreWhoseWallClockStepsAheadChecksItAtOnceAndRefusesDepl
   EXPECT_FALSE(net.status_at("a1", "web"));
 }
 
+// A deploy that arrives before the agent's loop has turned since its clock stepped (mob-sim
+// seed 300845: 87 ms after a step of 8 min, with no timer due in between) is refused until
+// the peers asked have answered; then the verdict decides.
+TEST_F(PeerStoreTest, ADeployInTheFirstTurnAfterAClockStepWaitsForThePeersVerdict) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  net.run_for(3s);
+  net.set_clock_offset("a3", 8 * 60 * 1000);
+  auto refused = deploy("a3", bash_service("web", 3));
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(refused)) << "the deploy was taken on a clock that just stepped";
+  const std::string& why = std::get<ErrorReply>(refused).message;
+  EXPECT_EQ(why.rfind("this agent's wall clock just stepped by 480 s", 0), 0u) << why;
+  EXPECT_NE(why.find("send the command through another agent"), std::string::npos) << why;
+  net.run_for(100ms);
+  auto judged = deploy("a3", bash_service("web", 3));
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(judged));
+  EXPECT_EQ(std::get<ErrorReply>(judged).message.rfind("this agent's clock is 480 s ahead", 0), 0u)
+      << std::get<ErrorReply>(judged).message;
+
+  // A step that nobody contradicts (a small correction) holds writes only until the answers.
+  net.set_clock_offset("a2", 3000);
+  EXPECT_TRUE(std::holds_alternative<ErrorReply>(deploy("a2", bash_service("api", 1))));
+  net.run_for(100ms);
+  EXPECT_TRUE(std::holds_alternative<DeployReply>(deploy("a2", bash_service("api", 1))));
+  EXPECT_FALSE(net.status_at("a1", "web"));
+}
+
 TEST_F(PeerStoreTest, StoreWhoseClockStepsBackHandsItsInstancesOverAndTakesPartAgainOnceFixed) {
   start_network(3);
   ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
