@@ -1274,6 +1274,9 @@ class Store {
 
   void caught_up() {
     if (!catching_up_until_) return;
+    log::info(kLog, time_.steady_now() >= *catching_up_until_ ? "no answer from " + catch_up_peer_ + " within 3 s"
+                                                              : "caught up with " + catch_up_peer_,
+              ": this agent runs what it is assigned again");
     catching_up_until_.reset();
     catch_up_peer_.clear();
     all_dirty_ = true;
