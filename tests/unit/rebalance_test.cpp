@@ -5,6 +5,8 @@
 #include "agent/rebalance.hpp"
 
 #include <map>
+#include <set>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -117,6 +119,29 @@ TEST_F(RebalancePlan, MovesOneAtATimeWithoutAnUpdateBlockFromTheBusiestToTheIdle
   EXPECT_EQ(writes.moves[0].index, 5u) << "the highest index moves";
   EXPECT_NE(writes.moves[0].node, "a");
   EXPECT_EQ(writes.left, 3u) << "6 on a: 4 moves make 2, 2, 2";
+}
+
+// The largest service a peer may send (10,000 instances, admission.hpp kMaxInstanceIndex),
+// all on one of 100 agents: the plan is the same as for a small one. Planned move by move
+// with a scan of every agent and every assignment per move, this took seconds, the store
+// fuzzer found the store's thread stalled on it, and `status` plans every rebalancing service.
+TEST_F(RebalancePlan, TheLargestServiceOnOneOfAHundredAgentsIsPlannedLikeASmallOne) {
+  for (int i = 0; i < 97; ++i) {
+    Member member;
+    member.name = "n" + std::to_string(100 + i);
+    member.providers = {"bash"};
+    alive_.push_back(member);
+  }
+  deploy(std::vector<std::string>(10'000, "a"), UpdateSpec{3, 0, 60'000, true, 0});
+  auto writes = plan();
+  ASSERT_EQ(writes.moves.size(), 3u);
+  EXPECT_EQ(writes.moves[0].index, 9'999u) << "the highest indexes move first";
+  EXPECT_EQ(writes.moves[1].index, 9'998u);
+  EXPECT_EQ(writes.left, 9'900u - 3u) << "100 on each of the 100 agents";
+  std::set<std::string> to;
+  for (const auto& move : writes.moves) to.insert(move.node);
+  EXPECT_EQ(to.size(), 3u) << "each to another idle agent";
+  EXPECT_FALSE(to.contains("a"));
 }
 
 TEST_F(RebalancePlan, ABatchIsMaxParallelAndTheNextWaitsUntilItRuns) {
