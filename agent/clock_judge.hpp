@@ -44,6 +44,7 @@ class ClockJudge {
   // by about the step, says this agent's own step parted them, which tells which clock is
   // wrong even one against one.
   void forget_samples(std::int64_t step_ms);
+  std::int64_t last_step_ms() const { return last_step_ms_; }  // 0: none yet
 
  private:
   struct Sample {

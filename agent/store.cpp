@@ -976,7 +976,7 @@ class Store {
   // Client writes go through an agent whose clock the network can trust, or nowhere.
   std::string write_refusal() const {
     if (clock_problem_.empty() && clock_step_unconfirmed())
-      return "this agent's wall clock just stepped by " + std::to_string(last_clock_step_ms_ / 1000) +
+      return "this agent's wall clock just stepped by " + std::to_string(clock_judge_.last_step_ms() / 1000) +
              " s: it takes no changes until its peers have answered how it compares to theirs (within " +
              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kClockCheckWait).count()) +
              " s); send the command through another agent";
@@ -1172,7 +1172,6 @@ class Store {
     log::warn(kLog, "this agent's wall clock stepped by ", offset - *before,
               " ms: checking it against its peers before trusting it");
     clock_judge_.forget_samples(offset - *before);
-    last_clock_step_ms_ = offset - *before;
     clock_step_checks_.clear();
     // Peers' stamps found too far ahead were judged against the old clock: a clock put right
     // would otherwise hold every peer unfit (and take every service for itself) until the
@@ -1274,8 +1273,10 @@ class Store {
 
   void caught_up() {
     if (!catching_up_until_) return;
-    log::info(kLog, time_.steady_now() >= *catching_up_until_ ? "no answer from " + catch_up_peer_ + " within 3 s"
-                                                              : "caught up with " + catch_up_peer_,
+    log::info(kLog, time_.steady_now() >= *catching_up_until_
+                        ? "no answer from " + catch_up_peer_ + " within " +
+                              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kCatchUpLimit).count()) + " s"
+                        : "caught up with " + catch_up_peer_,
               ": this agent runs what it is assigned again");
     catching_up_until_.reset();
     catch_up_peer_.clear();
@@ -2068,7 +2069,6 @@ class Store {
   };
   std::map<std::uint64_t, ClockCheck> clock_checks_;          // by probe seq, in flight
   std::set<std::uint64_t> clock_step_checks_;  // of those, the ones sent after the last step
-  std::int64_t last_clock_step_ms_ = 0;
   std::map<std::string, Clock::time_point> clock_checked_;    // when each member was last
   std::uint64_t next_clock_check_seq_ = 0;
   Clock::time_point next_clock_check_{};
