@@ -19,6 +19,7 @@
 #include "agent/dependencies.hpp"
 #include "agent/durable.hpp"
 #include "agent/hlc.hpp"
+#include "agent/lax_timer.hpp"
 #include "agent/local_assignments.hpp"
 #include "agent/membership.hpp"
 #include "agent/metrics.hpp"
@@ -1562,7 +1563,8 @@ class Store {
   // ---- timers ----------------------------------------------------------------------------
 
   Clock::time_point next_deadline() const {
-    auto deadline = std::min({next_heartbeat_, next_sync_, next_gc_, detector_.next_deadline()});
+    auto deadline = std::min({heartbeat_timer_.latest(), sync_timer_.latest(), gc_timer_.latest(),
+                              detector_.next_deadline()});
     if (has_failed_members_) deadline = std::min(deadline, next_reconnect_);
     if (peers_unsaved_) deadline = std::min(deadline, peers_save_at_);
     if (join_.joining()) deadline = std::min(deadline, join_.next_at());
@@ -1585,12 +1587,13 @@ class Store {
       net_.reply(request, ErrorReply{Errc::unavailable,
                                      "no seed answered within 2.5 s; is mob-agent running there?"
                                      " (still trying in the background)"});
-    if (now >= next_heartbeat_) {
+    if (heartbeat_timer_.due(now)) {
       heartbeat();
-      next_heartbeat_ = now + config_.heartbeat_interval;
+      heartbeat_timer_.ran(now);
     }
     for (const auto& action : detector_.tick(now)) act(action);
-    if (now >= next_sync_ && local_.has_handovers()) all_dirty_ = true;  // handover deadlines
+    const bool sync_due = sync_timer_.due(now);
+    if (sync_due && local_.has_handovers()) all_dirty_ = true;  // handover deadlines
     for (auto it = rollout_rechecks_.begin(); it != rollout_rechecks_.end();) {
       if (now < it->second) {
         ++it;
@@ -1599,18 +1602,18 @@ class Store {
       dirty_services_.insert(it->first);
       it = rollout_rechecks_.erase(it);
     }
-    if (now >= next_sync_ || !sync_soon_.empty()) {
+    if (sync_due || !sync_soon_.empty()) {
       sync_with(sync_soon_.empty() ? random_live_peer(state_, config_.self.name, random_) : address_of(sync_soon_));
       sync_soon_.clear();
-      next_sync_ = now + config_.sync_interval;
+      if (sync_due) sync_timer_.ran(now);
     }
     if (now >= next_clock_check_) {
       check_clock();
       next_clock_check_ = now + std::chrono::seconds(1);
     }
-    if (now >= next_gc_) {
+    if (gc_timer_.due(now)) {
       collect_garbage();
-      next_gc_ = now + std::chrono::seconds(10);
+      gc_timer_.ran(now);
     }
     if (has_failed_members_ && now >= next_reconnect_) {
       probe_a_failed_member();
@@ -2081,9 +2084,11 @@ class Store {
   bool members_dirty_ = false;
   bool joined_ = false;
   Clock::time_point started_;
-  Clock::time_point next_heartbeat_{};
-  Clock::time_point next_sync_{};
-  Clock::time_point next_gc_{};
+  // Periodic work that may move within half a period: it runs in wake-ups the loop has anyway
+  // (the failure detector's probes), so an idle agent wakes about once a probe interval.
+  LaxTimer heartbeat_timer_{config_.heartbeat_interval};
+  LaxTimer sync_timer_{config_.sync_interval};
+  LaxTimer gc_timer_{std::chrono::seconds(10)};
 };
 
 PeerStore::PeerStore(StoreConfig config, ServiceArchive archive, StoreTransport& net)
