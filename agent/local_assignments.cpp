@@ -10,23 +10,22 @@
 namespace mob {
 namespace {
 
-bool same_assignment(const ServiceAssignment& a, const ServiceAssignment& b) {
-  return a.version == b.version && a.instances == b.instances && a.enabled == b.enabled &&
-         a.restart_generation == b.restart_generation && a.dependencies_ready == b.dependencies_ready &&
-         a.spec_json == b.spec_json && a.waiting_reason == b.waiting_reason && a.stable_version == b.stable_version &&
-         a.stable_spec_json == b.stable_spec_json && a.stable_instances == b.stable_instances &&
-         a.dependency_env == b.dependency_env;
-}
-
 bool is_live(InstanceState state) { return state == InstanceState::running || state == InstanceState::starting; }
 
-// Whether the supervisor was last told to run instance `index` (under either spec).
-bool told_to_run(const ServiceAssignment& told, std::uint32_t index) {
-  return std::find(told.instances.begin(), told.instances.end(), index) != told.instances.end() ||
-         std::find(told.stable_instances.begin(), told.stable_instances.end(), index) != told.stable_instances.end();
+}  // namespace
+
+bool LocalAssignments::Told::same_as(const ServiceAssignment& a) const {
+  return a.version == version && a.instances == instances && a.enabled == enabled &&
+         a.restart_generation == restart_generation && a.dependencies_ready == dependencies_ready &&
+         a.spec_json == spec_json && a.waiting_reason == waiting_reason && a.stable_version == stable_version &&
+         a.stable_spec_json == stable_spec_json && a.stable_instances == stable_instances &&
+         a.dependency_env == dependency_env;
 }
 
-}  // namespace
+bool LocalAssignments::Told::runs(std::uint32_t index) const {
+  return std::find(instances.begin(), instances.end(), index) != instances.end() ||
+         std::find(stable_instances.begin(), stable_instances.end(), index) != stable_instances.end();
+}
 
 LocalAssignments::Changes LocalAssignments::update(const ClusterState& state, const std::vector<std::string>& targets,
                                                    bool everything, const std::string& self, bool runs_nothing,
@@ -62,7 +61,7 @@ LocalAssignments::Changes LocalAssignments::update(const ClusterState& state, co
       // Moved away: keep running until the new copy runs (never lose the last copy). Only a
       // copy the supervisor was told to run and reports running: a handover never starts one
       // from a record of ours that is stale (an agent put right after its clock was off).
-      if (sent == sent_.end() || !told_to_run(sent->second, assignment.index)) return;
+      if (sent == sent_.end() || !sent->second.runs(assignment.index)) return;
       const InstanceEntry* here = state.instance(name, assignment.index, self);
       if (!here || here->removed || here->status.state != InstanceState::running) return;
       const InstanceEntry* there = state.instance(name, assignment.index, assignment.node);
@@ -86,10 +85,10 @@ LocalAssignments::Changes LocalAssignments::update(const ClusterState& state, co
                                  service->stable_generation,
                                  stable_indices.empty() ? std::string() : service->stable_spec_json,
                                  stable_indices, dependency_env(state, *spec)};
-    if (sent != sent_.end() && same_assignment(sent->second, assignment)) continue;
+    if (sent != sent_.end() && sent->second.same_as(assignment)) continue;
     const ServiceSpec* stable = stable_indices.empty() ? nullptr : stable_spec_of(*service);
     if (!stable_indices.empty() && !stable) continue;  // its spec does not parse (logged)
-    sent_[name] = assignment;
+    sent_.insert_or_assign(name, Told(assignment));
     assignment.spec = *spec;
     if (stable) assignment.stable_spec = *stable;
     changes.to_supervisor.emplace_back(std::move(assignment));

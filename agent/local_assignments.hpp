@@ -45,8 +45,31 @@ class LocalAssignments {
   std::vector<InstanceEntry> stale_instances(const ClusterState& state, const std::vector<std::string>& targets,
                                              const std::string& self) const;
 
-  // By service: what the supervisor holds (without the parsed specs: the texts say which).
-  std::map<std::string, ServiceAssignment> sent_;
+  // What the supervisor was last told of a service: the assignment without its parsed specs
+  // (the texts say which), so that an agent running thousands of services keeps a few
+  // hundred bytes for each, not two ServiceSpecs.
+  struct Told {
+    std::uint64_t version = 0;
+    std::string spec_json;
+    std::vector<std::uint32_t> instances;
+    bool enabled = true;
+    std::uint64_t restart_generation = 0;
+    bool dependencies_ready = true;
+    std::string waiting_reason;
+    std::uint64_t stable_version = 0;
+    std::string stable_spec_json;
+    std::vector<std::uint32_t> stable_instances;
+    std::map<std::string, std::string> dependency_env;
+    explicit Told(const ServiceAssignment& a)
+        : version(a.version), spec_json(a.spec_json), instances(a.instances), enabled(a.enabled),
+          restart_generation(a.restart_generation), dependencies_ready(a.dependencies_ready),
+          waiting_reason(a.waiting_reason), stable_version(a.stable_version), stable_spec_json(a.stable_spec_json),
+          stable_instances(a.stable_instances), dependency_env(a.dependency_env) {}
+    bool same_as(const ServiceAssignment& a) const;
+    bool runs(std::uint32_t index) const;  // instance `index`, under either spec
+  };
+  // By service: what the supervisor holds.
+  std::map<std::string, Told> sent_;
   std::map<std::string, Clock::time_point> handovers_;  // by assignment key: since when
   std::size_t local_instances_ = 0;
 };

@@ -95,7 +95,7 @@ Result<LogWriter> LogWriter::open(const std::filesystem::path& live_file,
 LogWriter::LogWriter(std::filesystem::path live_file, UniqueFd fd, std::uint64_t size,
                      std::uint64_t max_bytes, std::uint32_t keep_files,
                      std::uint64_t max_line_bytes)
-    : live_file_(std::move(live_file)),
+    : live_file_(live_file.native()),
       fd_(std::move(fd)),
       size_(size),
       max_bytes_(max_bytes),
@@ -208,7 +208,7 @@ bool LogWriter::reopen() {
 void LogWriter::report_failure(const std::string& what) {
   if (failure_reported_) return;
   failure_reported_ = true;
-  log::warn("bash", "log file \"", live_file_.string(), "\": ", what, "; output is dropped");
+  log::warn("bash", "log file \"", live_file_, "\": ", what, "; output is dropped");
 }
 
 LogChunk read_log_file(const std::filesystem::path& live_file, std::uint32_t tail_lines,
