@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What an idle Mob network costs with and without deployed services, side by side in one run
 # (issue 16): two networks of N agents on loopback, one empty and one holding S one-instance
-# bash services (`exec sleep`), both left idle; then, per agent, the CPU used over a window,
+# bash services (`exec sleep`), both left idle; then, per agent, the CPU used over a window
+# (every thread's run time, in nanoseconds from /proc/PID/task/*/schedstat, not 1/100 s ticks),
 # the resident memory, and the requests' bytes the agents received (their `peer` request
 # counters are not exposed, so the bytes are read from the kernel: each network's agents
 # listen on their own ports, and `ss -tin` reports bytes_received per socket). With a list
@@ -89,6 +90,12 @@ start_network() {
   local label=$1 base=$2 i join
   for (( i = 0; i < agents; i++ )); do
     join=(); (( i > 0 )) && join=(-j "127.0.0.1:$base")
+    # 0.1-1 s apart, at random: machines do not start in the same millisecond, and agents that
+    # did would probe and sync in step for good (a second network's deploys move its agents'
+    # timers apart), their requests to each other sharing wake-ups that agents started apart
+    # each pay for: the empty network would read cheaper than any real one.
+    (( i > 0 )) && sleep "0.$(printf '%03d' $((100 + RANDOM % 900)))"
+
     mkdir -p "$work/$label-$i"
     MOB_BENCH_RUN=$token setsid "$AGENT" -p $((base + 2 * i)) -P bash --name "$label-$i" \
       --data-dir "$work/$label-$i" --max-services $((services + 100)) "${join[@]}" \
@@ -119,10 +126,10 @@ request_bytes() {
     | grep -o 'bytes_received:[0-9]*' | awk -F: '{ s += $2 } END { printf "%d", s }'
 }
 
-cpu_ticks() {  # total utime + stime of the network's agents
-  local label=$1 i total=0
-  for (( i = 0; i < agents; i++ )); do total=$((total + $(awk '{print $14 + $15}' "/proc/${pids[$label,$i]}/stat"))); done
-  echo "$total"
+cpu_ns() {  # CPU time of the network's agents, every thread, in nanoseconds (schedstat)
+  local label=$1 i
+  for (( i = 0; i < agents; i++ )); do cat /proc/"${pids[$label,$i]}"/task/*/schedstat; done \
+    | awk '{ s += $1 } END { printf "%.0f", s }'
 }
 rss_mib() {
   local label=$1 i total=0
@@ -135,8 +142,7 @@ say "starting two networks of $agents agents ($AGENT)"
 start_network empty $empty_base
 start_network loaded $loaded_base
 
-hz=$(getconf CLK_TCK)
-per_agent_cpu() { awk -v t="$1" -v hz="$hz" -v s="$window_s" -v n="$agents" 'BEGIN { printf "%.2f", t / hz / s / n * 100 }'; }
+per_agent_cpu() { awk -v t="$1" -v s="$window_s" -v n="$agents" 'BEGIN { printf "%.3f", t / 1e9 / s / n * 100 }'; }
 per_agent_bytes() { awk -v b="$1" -v s="$window_s" -v n="$agents" 'BEGIN { printf "%.0f", b / s / n }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0) printf "%.2f", b / a; else printf "-" }'; }
 running() { "$TOOL" -p "$1" status 2>/dev/null | grep -c ' running' || true; }
@@ -166,9 +172,9 @@ for size in "${steps[@]}"; do
   fi
   say "$size services: idle ${settle_s} s, then a ${window_s} s window"
   sleep "$settle_s"
-  e0=$(cpu_ticks empty) l0=$(cpu_ticks loaded) eb0=$(request_bytes $empty_base) lb0=$(request_bytes $loaded_base)
+  e0=$(cpu_ns empty) l0=$(cpu_ns loaded) eb0=$(request_bytes $empty_base) lb0=$(request_bytes $loaded_base)
   sleep "$window_s"
-  e1=$(cpu_ticks empty) l1=$(cpu_ticks loaded) eb1=$(request_bytes $empty_base) lb1=$(request_bytes $loaded_base)
+  e1=$(cpu_ns empty) l1=$(cpu_ns loaded) eb1=$(request_bytes $empty_base) lb1=$(request_bytes $loaded_base)
   erss=$(rss_mib empty) lrss=$(rss_mib loaded)
   # `mob-tool status` of every service through one agent of the loaded network, idle: median of 5.
   status_ms=()
@@ -178,7 +184,7 @@ for size in "${steps[@]}"; do
     status_ms+=($(( ($(date +%s%N) - t0) / 1000000 )))
   done
   status_median=$(printf '%s\n' "${status_ms[@]}" | sort -n | sed -n 3p)
-  ecpu=$(per_agent_cpu $((e1 - e0))) lcpu=$(per_agent_cpu $((l1 - l0)))
+  ecpu=$(per_agent_cpu "$(awk -v a="$e0" -v b="$e1" 'BEGIN { printf "%.0f", b - a }')") lcpu=$(per_agent_cpu "$(awk -v a="$l0" -v b="$l1" 'BEGIN { printf "%.0f", b - a }')")
   ebytes=$(per_agent_bytes $((eb1 - eb0))) lbytes=$(per_agent_bytes $((lb1 - lb0)))
   per_1000=$(awk -v e="$erss" -v l="$lrss" -v s="$size" 'BEGIN { if (s > 0) printf "%.2f", (l - e) / s * 1000; else printf "-" }')
   rows+=("$size $ecpu $lcpu $(ratio "$ecpu" "$lcpu") $erss $lrss $per_1000 $ebytes $lbytes $(ratio "$ebytes" "$lbytes") $all_running_s $status_median")
