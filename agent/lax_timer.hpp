@@ -30,7 +30,6 @@ class LaxTimer {
     last_run_ = now;
     started_ = true;
   }
-  Clock::duration period() const { return period_; }
 
  private:
   Clock::duration period_;

@@ -26,8 +26,9 @@ using Clock = std::chrono::steady_clock;
 constexpr std::string_view kLog = "supervisor";
 
 // A spec text held once by a service version and shared by the instances launched from it
-// (what they were launched from, where they settled): thousands of local instances keep one
-// copy each, not four. Compared by content.
+// (what each was launched from, where it settled) instead of copied into each: with
+// thousands of local instances, one copy per version, not four per instance. Compared by
+// content.
 class SharedText {
  public:
   SharedText() = default;
