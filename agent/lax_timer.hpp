@@ -23,10 +23,13 @@ class LaxTimer {
   // When the loop must wake at the latest for it: half a period after its time.
   Clock::time_point latest() const { return started_ ? nominal_ + period_ / 2 : Clock::time_point{}; }
   // The work ran at `now`: its next time is a period after this one's, so that runs keep an
-  // average of one a period wherever in its window each one fell.
+  // average of one a period wherever in its window each one fell; never before `now`, so
+  // that the latest wake-up is never before the earliest run (a late run would otherwise
+  // leave latest() in the past and due() false: a loop that spins).
   void ran(Clock::time_point now) {
     nominal_ = started_ ? nominal_ + period_ : now + period_;
     if (nominal_ + period_ / 2 < now) nominal_ = now + period_;  // the loop slept through periods
+    else if (nominal_ < now) nominal_ = now;                      // it ran late in its window
     last_run_ = now;
     started_ = true;
   }
