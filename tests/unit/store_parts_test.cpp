@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <map>
+#include <random>
 #include <set>
 
 #include "agent/client_commands.hpp"
@@ -686,6 +687,52 @@ TEST_F(SubscriptionsTest, ReadsTheHighestRankedLivePeersAndFollowsFailuresAndLea
   EXPECT_EQ(left.forget, std::vector<std::string>{address});
   EXPECT_TRUE(left.subscribe.empty());
   EXPECT_TRUE(left.unsubscribe.empty());
+}
+
+// The subscriptions kept step by step are those picked from scratch, whatever the order of
+// joins, heartbeats, failures, leaves, returns and moved or shared PUB endpoints.
+TEST_F(SubscriptionsTest, StepByStepTheyAreWhatAPassOverEveryMemberWouldPick) {
+  std::mt19937 random(7);
+  const std::uint32_t max_subscriptions = 3;
+  Subscriptions links("me", max_subscriptions);
+  std::vector<std::string> names;
+  for (int i = 0; i < 12; ++i) names.push_back("node-" + std::to_string(i));
+  std::map<std::string, std::string> pub_of;  // what each member publishes on now
+  int fast_calls = 0;
+  for (int step = 0; step < 3000; ++step) {
+    std::set<std::string> changed;
+    int count = 1 + static_cast<int>(random() % 3);
+    for (int c = 0; c < count; ++c) {
+      const std::string& name = names[random() % names.size()];
+      int what = static_cast<int>(random() % 10);
+      std::string pub = pub_of.contains(name) ? pub_of[name] : "tcp://127.0.0.1:" + std::to_string(9000 + (random() % 12));
+      if (what == 0) pub = "tcp://127.0.0.1:" + std::to_string(9000 + (random() % 12));  // moved, or shared with another
+      pub_of[name] = pub;
+      MemberState state = what <= 5 ? MemberState::alive                             // heartbeats mostly
+                          : what <= 7 ? MemberState::suspect
+                          : what == 8 ? MemberState::failed
+                                      : MemberState::left;
+      member(name, state, pub);
+      changed.insert(name);
+    }
+    auto changes = links.update(state_, changed);
+    if (changes.subscribe.empty() && changes.unsubscribe.empty()) ++fast_calls;
+    // From scratch: the live members with a PUB, highest rendezvous score first.
+    std::vector<std::pair<std::uint64_t, std::string>> ranked;
+    for (const auto& name : names) {
+      const MemberEntry* entry = state_.member(name);
+      if (entry && is_live_member(entry->member.state) && !entry->member.pub_address.empty())
+        ranked.emplace_back(rendezvous_score("me", name), name);
+    }
+    std::sort(ranked.rbegin(), ranked.rend());
+    std::set<std::string> want;
+    for (std::size_t i = 0; i < ranked.size() && i < max_subscriptions; ++i) want.insert(state_.member(ranked[i].second)->member.pub_address);
+    for (int port = 9000; port < 9012; ++port) {
+      std::string pub = "tcp://127.0.0.1:" + std::to_string(port);
+      ASSERT_EQ(links.subscribed(pub), want.contains(pub)) << "step " << step << ", " << pub;
+    }
+  }
+  EXPECT_GT(fast_calls, 500) << "most changes (heartbeats) move no subscription";
 }
 
 // ---- membership bookkeeping ------------------------------------------------------------------------
