@@ -73,6 +73,8 @@ int main(int argc, char** argv) {
       "list-scenarios", "name the scenarios, one line each")(
       "max-virtual-s", po::value(&max_virtual_s)->default_value(600), "stop a run at this virtual time")(
       "measure", "the scale figures instead of a scenario: join storm, failure detection, partition heal")(
+      "measure-deploys", po::value<int>(), "the deploy path's figures instead of a scenario: K one-instance services\n"
+      "deployed through a0, 64 in flight, until all run (virtual time, CPU, heap per service)")(
       "log", po::value(&log_level)->default_value("off"), "the agents' log level (debug|info|warn|error|off); other than off, the faults and the client's\n"
       "deploys are told on stderr too, with their virtual time");
   po::variables_map vm;
@@ -102,7 +104,12 @@ int main(int argc, char** argv) {
   }
   mob::log::set_level(level);
   const Scenario* scenario = find_scenario(scenario_name);
-  if (!scenario && !vm.contains("measure")) {
+  const bool measuring = vm.contains("measure") || vm.contains("measure-deploys");
+  if (vm.contains("measure-deploys") && (vm["measure-deploys"].as<int>() < 1 || vm["measure-deploys"].as<int>() > 1000000)) {
+    std::cerr << "mob-sim: --measure-deploys takes 1 to 1000000 services\n";
+    return 2;
+  }
+  if (!scenario && !measuring) {
     std::cerr << "mob-sim: no scenario " << scenario_name << " (mob-sim --list-scenarios)\n";
     return 2;
   }
@@ -119,8 +126,10 @@ int main(int argc, char** argv) {
       run.data_root = root.path() / std::to_string(s);
       run.narrate = log_level != "off";
       const auto wall_start = std::chrono::steady_clock::now();
-      if (vm.contains("measure")) {
-        std::uint64_t trace = run_measurement(run, std::cout);
+      if (measuring) {
+        std::uint64_t trace = vm.contains("measure-deploys")
+                                  ? run_deploy_measurement(run, vm["measure-deploys"].as<int>(), std::cout)
+                                  : run_measurement(run, std::cout);
         std::chrono::duration<double> wall = std::chrono::steady_clock::now() - wall_start;
         std::cout << "metric wall_s " << fixed(wall.count(), 2) << "\n" << "trace " << hex(trace) << std::endl;
         std::filesystem::remove_all(run.data_root);

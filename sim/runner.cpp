@@ -1,6 +1,9 @@
 #include "sim/runner.hpp"
 
+#include <malloc.h>
+
 #include <algorithm>
+#include <ctime>
 #include <fstream>
 #include <functional>
 
@@ -173,6 +176,63 @@ std::uint64_t run_measurement(const RunOptions& options, std::ostream& out) {
   world.heal();
   Micros healed = time_until(world, 300 * kSecond, [&] { return world.agents_with_full_view() == all_live(); });
   metric("converged_after_partition_s", healed < 0 ? -1 : seconds(healed));
+  metric("resident_kib_per_agent", static_cast<double>(resident_kib()) / n);
+  metric("virtual_s", seconds(world.now()));
+  return world.trace().value();
+}
+
+namespace {
+
+double process_cpu_s() {
+  timespec spent{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spent);
+  return static_cast<double>(spent.tv_sec) + static_cast<double>(spent.tv_nsec) / 1e9;
+}
+
+// Bytes the allocator has handed out and not taken back (every agent's heap, and the
+// world's): unlike RSS it does not keep pages a freed peak left behind.
+double heap_in_use_bytes() { return static_cast<double>(mallinfo2().uordblks); }
+
+}  // namespace
+
+std::uint64_t run_deploy_measurement(const RunOptions& options, int services, std::ostream& out) {
+  World world(world_config(options));
+  std::mt19937_64 schedule(derive_seed(options.seed, 0x5c4ed));
+  const int n = options.agents;
+  auto metric = [&](const std::string& name, double value) { out << "metric " << name << " " << value << std::endl; };
+  world.trace().add("measure-deploys");
+  join_storm(world, schedule);
+  world.run_until(kSecond);
+  Micros full = time_until(world, 300 * kSecond, [&] { return world.agents_with_full_view() == n; });
+  metric("full_view_after_join_storm_s", full < 0 ? -1 : seconds(kSecond + full));
+  world.run_until(world.now() + 5 * kSecond);
+
+  const double heap_before = heap_in_use_bytes();
+  const double cpu_before = process_cpu_s();
+  const Micros start = world.now();
+  const std::uint64_t in_flight = 64;
+  std::uint64_t sent = 0;
+  const auto wanted = static_cast<std::uint64_t>(services);
+  char name[32];
+  while (world.writes_answered() < wanted) {
+    while (sent < wanted && sent - world.writes_answered() < in_flight) {
+      std::snprintf(name, sizeof name, "svc-%05llu", static_cast<unsigned long long>(sent));
+      world.deploy(0, name, service_spec(name, 1));
+      ++sent;
+    }
+    if (world.now() - start > 600 * kSecond) break;
+    world.run_until(world.now() + kMillisecond);
+  }
+  std::uint64_t refused = 0;
+  for (const auto& write : world.writes()) refused += write.answered && !write.acked ? 1 : 0;
+  metric("deploys_answered_s", seconds(world.now() - start));
+  metric("deploys_refused", static_cast<double>(refused));
+  Micros running = time_until(world, 600 * kSecond, [&] { return world.running_instances() >= wanted; });
+  metric("all_running_s", running < 0 ? -1 : seconds(world.now() - start));
+  metric("cpu_s_until_all_running", process_cpu_s() - cpu_before);
+  // Settled: the last records gossiped, synced and archived; the garbage of the deploys freed.
+  world.run_until(world.now() + 15 * kSecond);
+  metric("heap_bytes_per_service_per_agent", (heap_in_use_bytes() - heap_before) / services / n);
   metric("resident_kib_per_agent", static_cast<double>(resident_kib()) / n);
   metric("virtual_s", seconds(world.now()));
   return world.trace().value();

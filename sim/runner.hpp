@@ -39,4 +39,10 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options);
 // Prints "metric NAME VALUE" lines to `out`; returns the trace hash.
 std::uint64_t run_measurement(const RunOptions& options, std::ostream& out);
 
+// The deploy path at scale (--measure-deploys K): once the agents have joined, K
+// one-instance services deployed through a0 with 64 requests in flight (as `mob-tool deploy
+// --detach` sends them), until every instance runs; then the CPU time of the process and the
+// heap the records added per service on every agent. The same "metric" lines; the trace hash.
+std::uint64_t run_deploy_measurement(const RunOptions& options, int services, std::ostream& out);
+
 }  // namespace mob::sim

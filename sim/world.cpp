@@ -91,6 +91,7 @@ struct World::Impl {
   std::vector<ClientWrite> writes;
   std::optional<Violation> continuous_violation;
   std::uint64_t instance_starts = 0;  // by every simulated supervisor
+  std::uint64_t writes_answered = 0;
 
   // ---- one agent: its store, its transport, its supervisor -------------------------------
   struct Agent final : StoreTransport {
@@ -413,10 +414,15 @@ struct World::Impl {
       trace.add(bytes);
       auto envelope = decode(bytes);
       if (!envelope) return;
+      ClientWrite& w = writes.at(static_cast<std::size_t>(write));
+      if (!w.answered && (std::holds_alternative<ErrorReply>(envelope->body) ||
+                          std::holds_alternative<DeployReply>(envelope->body))) {
+        w.answered = true;
+        ++writes_answered;
+      }
       if (const auto* error = std::get_if<ErrorReply>(&envelope->body))
         narrate("client: deploy " + std::to_string(write) + " refused: " + error->message);
       if (const auto* reply = std::get_if<DeployReply>(&envelope->body)) {
-        ClientWrite& w = writes.at(static_cast<std::size_t>(write));
         w.acked = true;
         w.written_at = reply->written_at;
         w.agent = reply->agent;
@@ -633,6 +639,17 @@ int World::agent_running(const std::string& service) const {
 }
 
 std::uint64_t World::instance_starts() const { return impl_->instance_starts; }
+
+std::uint64_t World::running_instances() const {
+  std::uint64_t running = 0;
+  for (const auto& agent : impl_->agents) {
+    if (!agent->up) continue;
+    for (const auto& [key, instance] : agent->instances) running += instance.state == InstanceState::running ? 1 : 0;
+  }
+  return running;
+}
+
+std::uint64_t World::writes_answered() const { return impl_->writes_answered; }
 
 std::uint64_t World::wanted_instances() {
   for (int i = 0; i < agents(); ++i) {

@@ -52,6 +52,7 @@ struct ClientWrite {
   int through = 0;
   Micros sent_at = 0;
   bool acked = false;
+  bool answered = false;         // acknowledged or refused
   std::uint64_t written_at = 0;  // DeployReply.written_at: the write's stamp
   std::string agent;             // DeployReply.agent
   std::uint64_t identity = 0;    // DeployReply.spec_identity
@@ -118,6 +119,10 @@ class World {
   int agent_running(const std::string& service) const;
   // Processes the simulated supervisors started since the world began (every agent's).
   std::uint64_t instance_starts() const;
+  // Instances the simulated supervisors of live agents run now (state running).
+  std::uint64_t running_instances() const;
+  // Deploys of the client answered so far (acknowledged or refused).
+  std::uint64_t writes_answered() const;
   // The instances every service wants, summed, as the first live agent's status says.
   std::uint64_t wanted_instances();
 
