@@ -1535,7 +1535,7 @@ class Store {
       return;
     }
     auto& last = last_seq_[gossip->sender];
-    if (last != 0 && gossip->seq > last + 1) sync_soon_ = gossip->sender;  // missed some
+    if (last != 0 && gossip->seq > last + 1) gap_sync_with_ = gossip->sender;  // missed some (or later)
     last = std::max(last, gossip->seq);
     absorb(gossip->delta, true);
   }
@@ -1574,6 +1574,7 @@ class Store {
     if (all_dirty_ || !dirty_services_.empty()) deadline = std::min(deadline, time_.steady_now());
     for (const auto& [name, at] : rollout_rechecks_) deadline = std::min(deadline, at);
     if (catching_up_until_) deadline = std::min(deadline, *catching_up_until_);
+    if (!gap_sync_with_.empty()) deadline = std::min(deadline, next_gap_sync_);
     return deadline;
   }
 
@@ -1601,6 +1602,15 @@ class Store {
       }
       dirty_services_.insert(it->first);
       it = rollout_rechecks_.erase(it);
+    }
+    // A gap in a sender's gossip asks for a sync with it at once, but not more than once a
+    // quarter period: during a burst, gaps come by the hundred (a message dropped past a
+    // queue's limit, or overtaken by the next on another path), and each sync then compares
+    // states that differ by the writes in flight (a digest of every differing bucket).
+    if (!gap_sync_with_.empty() && now >= next_gap_sync_) {
+      if (sync_soon_.empty()) sync_soon_ = gap_sync_with_;
+      gap_sync_with_.clear();
+      next_gap_sync_ = now + config_.sync_interval / 4;
     }
     if (sync_due || !sync_soon_.empty()) {
       sync_with(sync_soon_.empty() ? random_live_peer(state_, config_.self.name, random_) : address_of(sync_soon_));
@@ -2042,6 +2052,8 @@ class Store {
   bool self_stamped_by_wall_ = false;  // self_stamp()
   std::uint64_t last_self_stamp_ = 0;
   std::string sync_soon_;
+  std::string gap_sync_with_;             // a sender whose gossip had a gap, awaiting its sync
+  Clock::time_point next_gap_sync_{};     // the earliest time of the next sync for a gap
   std::optional<Clock::time_point> catching_up_until_;  // catch_up()
   std::string catch_up_peer_;                           // its address
   bool stopping_ = false;

@@ -98,6 +98,34 @@ TEST_F(PeerStoreTest, TwoStoresJoinThroughASeedAndSeeEachOtherAlive) {
   EXPECT_EQ(net.members_seen_by("a2").size(), 2u);
 }
 
+// Gaps in a peer's gossip (messages lost on the way) ask for a sync with it at once, but a
+// burst of them asks for one a quarter of --sync-ms (1 s here) at most, not one a gap: each
+// such sync compares states that differ by every write in flight. What was lost still
+// arrives.
+TEST_F(PeerStoreTest, ABurstOfGapsInAPeersGossipAsksForASyncAtMostFourTimesASecond) {
+  start_network(2);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  net.run_for(3s);
+  const std::size_t syncs_before = net.requests_sent<SyncRequest>();
+  for (int i = 0; i < 20; ++i) {  // 20 gaps in 400 ms
+    net.cut_one_way("a1", "a2");
+    ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a1", bash_service("lost-" + std::to_string(i), 0))));
+    net.step();  // its gossip to a2 is lost
+    net.heal();
+    ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a1", bash_service("seen-" + std::to_string(i), 0))));
+    net.step();  // a2 sees the next message: a gap
+  }
+  // Syncs both ways in those 400 ms: each agent's regular round (once, perhaps twice) and
+  // a2's for the gaps (twice: at the first, then 250 ms later), each a summary and perhaps
+  // a digest after it. One a gap would be 20 and more.
+  EXPECT_LE(net.requests_sent<SyncRequest>() - syncs_before, 10u);
+  ASSERT_TRUE(net.run_until([&] {
+    for (int i = 0; i < 20; ++i)
+      if (!net.status_at("a2", "lost-" + std::to_string(i))) return false;
+    return true;
+  }, 3s)) << "what a2 missed came by anti-entropy";
+}
+
 TEST_F(PeerStoreTest, ThreeStoresJoinThroughOneSeedAndAllSeeEachOtherAlive) {
   start_network(3);
   ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
