@@ -1,6 +1,7 @@
 #include "agent/cluster_state.hpp"
 
 #include <algorithm>
+#include <string_view>
 
 #include "agent/hashing.hpp"
 
@@ -22,16 +23,12 @@ DigestEntry digest_of(const std::string& key, const Stamp& stamp) {
   return {key, stamp.hlc, 0, stamp.origin};
 }
 
-bool digest_newer(const DigestEntry& a, const DigestEntry& b) {
-  return std::tie(a.major, a.minor, a.tiebreak) > std::tie(b.major, b.minor, b.tiebreak);
-}
-
 std::uint64_t mix(std::uint64_t hash, std::uint64_t value) {
   hash ^= value + 0x9e3779b97f4a7c15ULL + (hash << 6) + (hash >> 2);
   return hash;
 }
 
-std::uint64_t hash_text(const std::string& text) {
+std::uint64_t hash_text(std::string_view text) {
   std::uint64_t hash = 1469598103934665603ULL;
   for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ULL;
   return hash;
@@ -39,15 +36,6 @@ std::uint64_t hash_text(const std::string& text) {
 
 // Sums of record hashes (the bucket summaries) must not cancel out for related records.
 std::uint64_t scramble(std::uint64_t value) { return splitmix64_finalizer(value); }
-
-// One record's contribution to its bucket's summary: its key and its order.
-std::uint64_t record_hash(const DigestEntry& entry) {
-  std::uint64_t hash = scramble(hash_text(entry.key));
-  hash = scramble(hash ^ entry.major);
-  hash = scramble(hash ^ (entry.minor + 0x9e3779b97f4a7c15ULL));
-  hash = scramble(hash ^ hash_text(entry.tiebreak));
-  return hash;
-}
 
 // A member record's contribution: its key, incarnation, state, reporter and what it says of
 // the member (addresses, providers, tags, version, problems), but not its heartbeat nor its
@@ -69,12 +57,45 @@ std::uint64_t member_hash(const std::string& key, const MemberEntry& entry) {
 }
 
 std::uint64_t record_hash(const std::string& key, const MemberEntry& entry) { return member_hash(key, entry); }
+// A stamped record's contribution to its bucket's summary: its key and its order (its
+// digest entry's fields, digest_of), hashed in place: it runs twice on every merge.
 template <class Entry>
-std::uint64_t record_hash(const std::string& key, const Entry& entry) { return record_hash(digest_of(key, entry.stamp)); }
+std::uint64_t record_hash(const std::string& key, const Entry& entry) {
+  std::uint64_t hash = scramble(hash_text(key));
+  hash = scramble(hash ^ entry.stamp.hlc);
+  hash = scramble(hash ^ (0 + 0x9e3779b97f4a7c15ULL));
+  hash = scramble(hash ^ hash_text(entry.stamp.origin));
+  return hash;
+}
 
 DigestEntry digest_of_record(const std::string& key, const MemberEntry& entry) { return digest_of(key, entry); }
 template <class Entry>
 DigestEntry digest_of_record(const std::string& key, const Entry& entry) { return digest_of(key, entry.stamp); }
+
+// A record's digest entry without copies: its key and its order as digest_of gives them.
+struct DigestView {
+  const std::string* key = nullptr;
+  std::uint64_t major = 0;
+  std::uint64_t minor = 0;
+  const std::string* tiebreak = nullptr;
+};
+
+DigestView view_of_record(const std::string& key, const MemberEntry& entry) {
+  return {&key, entry.member.incarnation * 4 + static_cast<std::uint64_t>(member_state_rank(entry.member.state)),
+          entry.heartbeat, &entry.reported_by};
+}
+template <class Entry>
+DigestView view_of_record(const std::string& key, const Entry& entry) {
+  return {&key, entry.stamp.hlc, 0, &entry.stamp.origin};
+}
+
+// digest_newer(a, b) for a view and an entry of the wire, either way round.
+bool view_newer(const DigestView& a, const DigestEntry& b) {
+  return std::tie(a.major, a.minor, *a.tiebreak) > std::tie(b.major, b.minor, b.tiebreak);
+}
+bool entry_newer(const DigestEntry& a, const DigestView& b) {
+  return std::tie(a.major, a.minor, a.tiebreak) > std::tie(b.major, b.minor, *b.tiebreak);
+}
 
 bool in_scope(std::size_t bucket, const std::vector<bool>& wanted) { return bucket < wanted.size() && wanted[bucket]; }
 
@@ -170,6 +191,9 @@ void ClusterState::reindex() {
   add_tombstones(services_);
   add_tombstones(assignments_);
   add_tombstones(instances_);
+  assignments_per_node_.clear();
+  for (const auto& [key, entry] : assignments_)
+    if (!entry.removed) ++assignments_per_node_[entry.node];
 }
 
 bool ClusterState::merge(const MemberEntry& entry) {
@@ -207,7 +231,17 @@ bool ClusterState::merge(const ServiceEntry& entry) {
 }
 
 bool ClusterState::merge(const AssignmentEntry& entry) {
-  return merge_lww(assignments_, assignment_key(entry.service, entry.index), entry);
+  auto key = assignment_key(entry.service, entry.index);
+  auto held = assignments_.find(key);
+  std::string was_on = held != assignments_.end() && !held->second.removed ? held->second.node : std::string();
+  const bool was_counted = held != assignments_.end() && !held->second.removed;
+  if (!merge_lww(assignments_, std::move(key), entry)) return false;
+  if (was_counted) {
+    auto count = assignments_per_node_.find(was_on);
+    if (count != assignments_per_node_.end() && --count->second == 0) assignments_per_node_.erase(count);
+  }
+  if (!entry.removed) ++assignments_per_node_[entry.node];
+  return true;
 }
 
 bool ClusterState::merge(const InstanceEntry& entry) {
@@ -343,21 +377,48 @@ StateDelta ClusterState::newer_than(const std::vector<DigestEntry>& theirs, std:
                                     const std::vector<std::uint32_t>& scope, std::size_t bucket_count) const {
   if (!is_bucket_count(bucket_count)) return {};
   auto wanted = scope_mask(scope, bucket_count);
-  std::map<std::string, const DigestEntry*> their_index;
+  // Their entries in scope by key; of entries with the same key the last one counts.
+  std::vector<const DigestEntry*> their_sorted;
+  their_sorted.reserve(theirs.size());
   for (const auto& entry : theirs)
-    if (in_scope(bucket_of(entry.key) % bucket_count, wanted)) their_index[entry.key] = &entry;
-  std::vector<std::string> ours_newer;
-  for (const auto& mine : digest(scope, bucket_count)) {
-    auto found = their_index.find(mine.key);
-    if (found == their_index.end() || digest_newer(mine, *found->second)) {
-      ours_newer.push_back(mine.key);
-    } else if (digest_newer(*found->second, mine)) {
-      they_have_newer.push_back(mine.key);
-    }
-    if (found != their_index.end()) their_index.erase(found);
+    if (in_scope(bucket_of(entry.key) % bucket_count, wanted)) their_sorted.push_back(&entry);
+  std::stable_sort(their_sorted.begin(), their_sorted.end(),
+                   [](const DigestEntry* a, const DigestEntry* b) { return a->key < b->key; });
+  std::size_t unique = 0;
+  for (std::size_t i = 0; i < their_sorted.size(); ++i) {
+    if (i + 1 < their_sorted.size() && their_sorted[i + 1]->key == their_sorted[i]->key) continue;
+    their_sorted[unique++] = their_sorted[i];
   }
-  for (const auto& [key, entry] : their_index) they_have_newer.push_back(key);
-  return entries(ours_newer);
+  their_sorted.resize(unique);
+  std::vector<bool> matched(unique, false);
+
+  // Ours in digest()'s order: members, services, assignments, instances, each by key.
+  StateDelta newer;
+  auto compare = [&](const auto& index, auto& into) {
+    std::vector<typename std::decay_t<decltype(index)>::value_type::value_type> records;
+    for (std::size_t bucket = 0; bucket < kSummaryBuckets; ++bucket)
+      if (in_scope(bucket % bucket_count, wanted)) records.insert(records.end(), index[bucket].begin(), index[bucket].end());
+    std::sort(records.begin(), records.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+    for (const auto* record : records) {
+      const DigestView mine = view_of_record(record->first, record->second);
+      auto found = std::lower_bound(their_sorted.begin(), their_sorted.end(), record->first,
+                                    [](const DigestEntry* entry, const std::string& key) { return entry->key < key; });
+      const bool held = found != their_sorted.end() && (*found)->key == record->first;
+      if (!held || view_newer(mine, **found)) {
+        into.push_back(record->second);
+      } else if (entry_newer(**found, mine)) {
+        they_have_newer.push_back(record->first);
+      }
+      if (held) matched[static_cast<std::size_t>(found - their_sorted.begin())] = true;
+    }
+  };
+  compare(member_buckets_, newer.members);
+  compare(service_buckets_, newer.services);
+  compare(assignment_buckets_, newer.assignments);
+  compare(instance_buckets_, newer.instances);
+  for (std::size_t i = 0; i < unique; ++i)
+    if (!matched[i]) they_have_newer.push_back(their_sorted[i]->key);
+  return newer;
 }
 
 StateDelta ClusterState::entries(const std::vector<std::string>& keys) const {

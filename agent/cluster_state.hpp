@@ -53,6 +53,9 @@ class ClusterState {
   // Services deployed and not removed; kept as records merge, so asking costs nothing.
   std::size_t deployed_services() const { return deployed_services_; }
   const std::map<std::string, AssignmentEntry>& assignments() const { return assignments_; }
+  // How many assignments (tombstones aside) name each node, by node: placement's load, kept
+  // as records merge, so that placing one service does not walk every assignment.
+  const std::map<std::string, std::uint32_t>& assignments_per_node() const { return assignments_per_node_; }
   const std::map<std::string, InstanceEntry>& instances() const { return instances_; }
 
   const MemberEntry* member(const std::string& name) const;
@@ -145,6 +148,7 @@ class ClusterState {
   std::map<std::string, ServiceEntry> services_;
   std::size_t deployed_services_ = 0;  // entries of services_ that are not tombstones
   std::map<std::string, AssignmentEntry> assignments_;
+  std::map<std::string, std::uint32_t> assignments_per_node_;  // assignments_ not removed, by node
   std::map<std::string, InstanceEntry> instances_;
   std::array<std::uint64_t, kSummaryBuckets> bucket_sums_{};
   // The keys of the service, assignment and instance records that are tombstones, kept as

@@ -16,12 +16,7 @@ namespace {
 
 using Load = std::map<std::string, std::uint32_t>;  // every service's assignments per node
 
-Load load_of(const ClusterState& state) {
-  Load load;
-  for (const auto& [key, assignment] : state.assignments())
-    if (!assignment.removed) ++load[assignment.node];
-  return load;
-}
+Load load_of(const ClusterState& state) { return state.assignments_per_node(); }
 
 // Why the instance of `assignment` does not count as running where it is assigned, running
 // (and healthy when the service has checks); "" when it does.

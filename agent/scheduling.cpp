@@ -75,14 +75,11 @@ OwnerWrites plan_owned_services(const ClusterState& state, const std::vector<std
     live_names.push_back(member.name);
     live_by_name[member.name] = &member;
   }
-  // How many instances each node runs, counted only when some placement needs it.
+  // How many instances each node runs, copied only when some placement needs it (the
+  // placements of this pass add to the copy).
   std::optional<std::map<std::string, std::uint32_t>> load_cache;
   auto load = [&]() -> std::map<std::string, std::uint32_t>& {
-    if (!load_cache) {
-      load_cache.emplace();
-      for (const auto& [key, assignment] : state.assignments())
-        if (!assignment.removed) ++(*load_cache)[assignment.node];
-    }
+    if (!load_cache) load_cache.emplace(state.assignments_per_node());
     return *load_cache;
   };
 

@@ -1528,7 +1528,7 @@ class Store {
                     "agent names are 1-253 letters, digits, '.', '_', '-', ':', '@', '[' or ']'");
       return;
     }
-    drop_known_services(gossip->delta);
+    drop_known_records(gossip->delta);
     if (auto admitted = admit_delta(gossip->delta, "delta"); !admitted) {
       refuse_change("gossip refused: " + admitted.error().message, gossip->sender,
                     "docs/security.md, what peers may send");
@@ -1540,12 +1540,22 @@ class Store {
     absorb(gossip->delta, true);
   }
 
-  // Gossip comes from up to --max-subscriptions peers, so a service record arrives again and
-  // again; one not newer than the record held would change nothing, and is dropped before
-  // the door parses its specs (the cost of a deploy storm at every agent).
-  void drop_known_services(StateDelta& delta) const {
+  // Gossip comes from up to --max-subscriptions peers, so a record arrives again and again;
+  // a service, assignment or instance record not newer than the one held would change
+  // nothing, and is dropped before the door checks it and parses its spec (the cost of a
+  // deploy storm at every agent). Member records all go on: a suspicion that loses the merge
+  // still confirms the one held.
+  void drop_known_records(StateDelta& delta) const {
     std::erase_if(delta.services, [&](const ServiceEntry& entry) {
       const ServiceEntry* held = state_.service(entry.name);
+      return held && !is_newer(entry.stamp, held->stamp);
+    });
+    std::erase_if(delta.assignments, [&](const AssignmentEntry& entry) {
+      const AssignmentEntry* held = state_.assignment(entry.service, entry.index);
+      return held && !is_newer(entry.stamp, held->stamp);
+    });
+    std::erase_if(delta.instances, [&](const InstanceEntry& entry) {
+      const InstanceEntry* held = state_.instance(entry.status.service, entry.status.index, entry.status.node);
       return held && !is_newer(entry.stamp, held->stamp);
     });
   }

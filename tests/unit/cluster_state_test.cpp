@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <functional>
 #include <limits>
+#include <map>
 #include <random>
 #include <set>
 #include <string>
+#include <tuple>
 #include <variant>
 #include <vector>
 
@@ -480,6 +482,81 @@ TEST(ClusterStateCount, CollectionByTheTombstoneIndexLeavesWhatAWalkOfEveryRecor
     for (const auto& [key, entry] : state.services())
       if (entry.removed) removed.push_back(entry.name);
     EXPECT_EQ(state.removed_services(), removed) << "seed " << seed;
+  }
+}
+
+// The load placement reads (assignments per node) is the count a walk of every assignment
+// gives, through merges that move, remove and bring back assignments, and copies.
+TEST(ClusterStateCount, AssignmentsPerNodeIsWhatAWalkOfEveryAssignmentCounts) {
+  auto walked = [](const ClusterState& state) {
+    std::map<std::string, std::uint32_t> load;
+    for (const auto& [key, entry] : state.assignments())
+      if (!entry.removed) ++load[entry.node];
+    return load;
+  };
+  for (std::uint32_t seed = 1; seed <= 20; ++seed) {
+    Generator generator(seed);
+    ClusterState state;
+    for (int round = 0; round < 6; ++round) {
+      for (const auto& entry : generator.entries(150)) merge_one(state, entry);
+      ASSERT_EQ(state.assignments_per_node(), walked(state)) << "seed " << seed << " round " << round;
+      ClusterState copy(state);
+      EXPECT_EQ(copy.assignments_per_node(), walked(state)) << "seed " << seed << " round " << round;
+      copy.collect_garbage(Generator::kClockSpan + 1, 0);
+      EXPECT_EQ(copy.assignments_per_node(), walked(copy)) << "seed " << seed << " round " << round;
+      if (round % 2) state = copy;
+    }
+  }
+}
+
+// newer_than as it was first written (a map of their digest, then our digest in order),
+// the reference for the one that compares in place.
+StateDelta newer_than_by_map(const ClusterState& ours, const std::vector<DigestEntry>& theirs,
+                             std::vector<std::string>& they_have_newer, const std::vector<std::uint32_t>& scope,
+                             std::size_t bucket_count) {
+  auto newer = [](const DigestEntry& a, const DigestEntry& b) {
+    return std::tie(a.major, a.minor, a.tiebreak) > std::tie(b.major, b.minor, b.tiebreak);
+  };
+  std::set<std::uint32_t> wanted(scope.begin(), scope.end());
+  std::map<std::string, const DigestEntry*> their_index;
+  for (const auto& entry : theirs)
+    if (wanted.contains(static_cast<std::uint32_t>(ClusterState::bucket_of(entry.key) % bucket_count)))
+      their_index[entry.key] = &entry;
+  std::vector<std::string> ours_newer;
+  for (const auto& mine : ours.digest(scope, bucket_count)) {
+    auto found = their_index.find(mine.key);
+    if (found == their_index.end() || newer(mine, *found->second)) ours_newer.push_back(mine.key);
+    else if (newer(*found->second, mine)) they_have_newer.push_back(mine.key);
+    if (found != their_index.end()) their_index.erase(found);
+  }
+  for (const auto& [key, entry] : their_index) they_have_newer.push_back(key);
+  return ours.entries(ours_newer);
+}
+
+TEST(AntiEntropy, NewerThanGivesWhatTheMapOfTheirDigestGave) {
+  for (std::uint32_t seed = 1; seed <= 30; ++seed) {
+    Generator generator(seed);
+    std::mt19937 random(seed);
+    auto shared = generator.delta(100);
+    ClusterState a = state_of({shared, generator.delta(60)});
+    ClusterState b = state_of({shared, generator.delta(60)});
+    for (std::size_t bucket_count : {std::size_t{1}, std::size_t{8}, std::size_t{64}}) {
+      std::vector<std::uint32_t> scope;
+      for (std::uint32_t bucket = 0; bucket < bucket_count; ++bucket)
+        if (bucket_count == 1 || random() % 2) scope.push_back(bucket);
+      auto theirs = a.digest(scope, bucket_count);
+      if (!theirs.empty() && seed % 3 == 0) theirs.push_back(theirs[random() % theirs.size()]);  // a key twice
+      if (!theirs.empty() && seed % 3 == 0) theirs.back().major += 1;                          // the last one counts
+      std::vector<std::string> wanted, wanted_by_map;
+      auto newer = b.newer_than(theirs, wanted, scope, bucket_count);
+      auto by_map = newer_than_by_map(b, theirs, wanted_by_map, scope, bucket_count);
+      EXPECT_EQ(packed(newer.members), packed(by_map.members)) << "seed " << seed << " buckets " << bucket_count;
+      EXPECT_EQ(packed(newer.services), packed(by_map.services)) << "seed " << seed << " buckets " << bucket_count;
+      EXPECT_EQ(packed(newer.assignments), packed(by_map.assignments)) << "seed " << seed << " buckets " << bucket_count;
+      EXPECT_EQ(packed(newer.instances), packed(by_map.instances)) << "seed " << seed << " buckets " << bucket_count;
+      EXPECT_EQ(wanted, wanted_by_map) << "seed " << seed << " buckets " << bucket_count;
+      EXPECT_GT(entry_count(newer) + wanted.size(), 0u) << "the two states differ";
+    }
   }
 }
 
