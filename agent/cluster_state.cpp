@@ -1,6 +1,8 @@
 #include "agent/cluster_state.hpp"
 
 #include <algorithm>
+#include <array>
+#include <initializer_list>
 #include <string_view>
 
 #include "agent/hashing.hpp"
@@ -125,13 +127,43 @@ bool is_newer(const Stamp& a, const Stamp& b) {
   return std::tie(a.hlc, a.origin) > std::tie(b.hlc, b.origin);
 }
 
-std::string member_key(const std::string& name) { return "m/" + name; }
-std::string service_key(const std::string& name) { return "s/" + name; }
+// Keys are built for every lookup: one allocation each (or none, when short), not one per
+// piece appended.
+namespace {
+std::string key_of(char kind, std::initializer_list<std::string_view> parts) {
+  std::size_t size = 1;
+  for (auto part : parts) size += 1 + part.size();
+  std::string key;
+  key.reserve(size);
+  key += kind;
+  for (auto part : parts) {
+    key += '/';
+    key += part;
+  }
+  return key;
+}
+
+// The decimal digits of `index` in `buffer`, as std::to_string writes them.
+std::string_view decimal(std::uint32_t index, std::array<char, 10>& buffer) {
+  auto end = buffer.data() + buffer.size();
+  auto begin = end;
+  do {
+    *--begin = static_cast<char>('0' + index % 10);
+    index /= 10;
+  } while (index != 0);
+  return {begin, static_cast<std::size_t>(end - begin)};
+}
+}  // namespace
+
+std::string member_key(const std::string& name) { return key_of('m', {name}); }
+std::string service_key(const std::string& name) { return key_of('s', {name}); }
 std::string assignment_key(const std::string& service, std::uint32_t index) {
-  return "a/" + service + "/" + std::to_string(index);
+  std::array<char, 10> digits;
+  return key_of('a', {service, decimal(index, digits)});
 }
 std::string instance_key(const std::string& service, std::uint32_t index, const std::string& node) {
-  return "i/" + service + "/" + std::to_string(index) + "/" + node;
+  std::array<char, 10> digits;
+  return key_of('i', {service, decimal(index, digits), node});
 }
 
 void ClusterState::account(const std::string& key, std::uint64_t removed_hash, std::uint64_t added_hash) {

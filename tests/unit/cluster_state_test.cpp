@@ -485,6 +485,17 @@ TEST(ClusterStateCount, CollectionByTheTombstoneIndexLeavesWhatAWalkOfEveryRecor
   }
 }
 
+// The record keys, as the archive, the digests and the bucket hashes have always read them.
+TEST(RecordKeys, AreKindSlashNameAndTheDecimalIndex) {
+  EXPECT_EQ(member_key("a1"), "m/a1");
+  EXPECT_EQ(service_key("web"), "s/web");
+  EXPECT_EQ(assignment_key("web", 0), "a/web/0");
+  EXPECT_EQ(assignment_key("web", 4294967295u), "a/web/4294967295");
+  EXPECT_EQ(instance_key("web", 10, "node-b"), "i/web/10/node-b");
+  const std::string long_name(300, 'x');
+  EXPECT_EQ(instance_key(long_name, 7, long_name), "i/" + long_name + "/7/" + long_name);
+}
+
 // The load placement reads (assignments per node) is the count a walk of every assignment
 // gives, through merges that move, remove and bring back assignments, and copies.
 TEST(ClusterStateCount, AssignmentsPerNodeIsWhatAWalkOfEveryAssignmentCounts) {
