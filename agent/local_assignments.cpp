@@ -27,6 +27,12 @@ bool LocalAssignments::Told::runs(std::uint32_t index) const {
          std::find(stable_instances.begin(), stable_instances.end(), index) != stable_instances.end();
 }
 
+std::map<std::string, LocalAssignments::Told>::iterator LocalAssignments::forget_sent(
+    std::map<std::string, Told>::iterator sent) {
+  local_instances_ -= sent->second.instances.size() + sent->second.stable_instances.size();
+  return sent_.erase(sent);
+}
+
 LocalAssignments::Changes LocalAssignments::update(const ClusterState& state, const std::vector<std::string>& targets,
                                                    bool everything, const std::string& self, bool runs_nothing,
                                                    const SpecOf& spec_of, const SpecOf& stable_spec_of,
@@ -38,7 +44,7 @@ LocalAssignments::Changes LocalAssignments::update(const ClusterState& state, co
     if (!service || service->removed) {
       if (sent != sent_.end()) {
         changes.to_supervisor.emplace_back(ServiceWithdrawn{name});
-        sent_.erase(sent);
+        forget_sent(sent);
       }
       continue;
     }
@@ -88,7 +94,9 @@ LocalAssignments::Changes LocalAssignments::update(const ClusterState& state, co
     if (sent != sent_.end() && sent->second.same_as(assignment)) continue;
     const ServiceSpec* stable = stable_indices.empty() ? nullptr : stable_spec_of(*service);
     if (!stable_indices.empty() && !stable) continue;  // its spec does not parse (logged)
-    sent_.insert_or_assign(name, Told(assignment));
+    if (sent != sent_.end()) forget_sent(sent);
+    local_instances_ += assignment.instances.size() + assignment.stable_instances.size();
+    sent_.emplace(name, Told(assignment));
     assignment.spec = *spec;
     if (stable) assignment.stable_spec = *stable;
     changes.to_supervisor.emplace_back(std::move(assignment));
@@ -101,12 +109,9 @@ LocalAssignments::Changes LocalAssignments::update(const ClusterState& state, co
         continue;
       }
       changes.to_supervisor.emplace_back(ServiceWithdrawn{it->first});
-      it = sent_.erase(it);
+      it = forget_sent(it);
     }
   }
-  local_instances_ = 0;
-  for (const auto& [name, assignment] : sent_)
-    local_instances_ += assignment.instances.size() + assignment.stable_instances.size();
   changes.stale = stale_instances(state, targets, self);
   return changes;
 }

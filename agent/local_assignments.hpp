@@ -70,6 +70,8 @@ class LocalAssignments {
   };
   // By service: what the supervisor holds.
   std::map<std::string, Told> sent_;
+  // Erases what the supervisor was told of a service, and its instances from the count.
+  std::map<std::string, Told>::iterator forget_sent(std::map<std::string, Told>::iterator sent);
   std::map<std::string, Clock::time_point> handovers_;  // by assignment key: since when
   std::size_t local_instances_ = 0;
 };

@@ -476,6 +476,41 @@ TEST_F(LocalAssignmentsTest, TheSupervisorIsToldWhatRunsHereOnceAndAgainOnlyWhen
   EXPECT_EQ(local_.local_instances(), 0u);
 }
 
+// The count of local instances (an agent's load in its heartbeat) is kept as the supervisor
+// is told, and equals the instances it was last told of each service, whatever the order of
+// deploys, scales, moves and removals.
+TEST_F(LocalAssignmentsTest, TheLocalInstanceCountIsWhatTheSupervisorWasLastTold) {
+  std::mt19937 random(11);
+  std::map<std::string, std::size_t> told;  // service -> instances told to run here
+  const std::vector<std::string> services{"s0", "s1", "s2", "s3", "s4"};
+  for (int step = 0; step < 400; ++step) {
+    const std::string& name = services[random() % services.size()];
+    const int what = static_cast<int>(random() % 6);
+    if (what == 0) {
+      deploy(name, static_cast<std::uint32_t>(random() % 4));  // a scale, up or down
+    } else if (what == 1 && state_.service(name)) {
+      ServiceEntry removed = *state_.service(name);
+      removed.removed = true;
+      removed.stamp.hlc += 1000;
+      state_.merge(removed);
+    } else {
+      if (!state_.service(name) || state_.service(name)->removed) deploy(name, 3);
+      assign(name, static_cast<std::uint32_t>(random() % 3), random() % 2 ? "node-a" : "node-b", random() % 5 == 0);
+    }
+    std::vector<std::string> targets;
+    for (const auto& service : services)
+      if (random() % 2) targets.push_back(service);
+    for (const auto& message : update(targets, false, random() % 4 == 0).to_supervisor) {
+      if (const auto* assignment = std::get_if<ServiceAssignment>(&message))
+        told[assignment->name] = assignment->instances.size() + assignment->stable_instances.size();
+      else told.erase(std::get<ServiceWithdrawn>(message).name);
+    }
+    std::size_t sum = 0;
+    for (const auto& [service, instances] : told) sum += instances;
+    ASSERT_EQ(local_.local_instances(), sum) << "step " << step;
+  }
+}
+
 // Service discovery: a dependent's assignment carries its dependencies' addresses, and is
 // sent again when they change (the supervisor then restarts or signals its instances).
 TEST_F(LocalAssignmentsTest, ADependentIsToldItsDependenciesAddressesAgainWhenTheyChange) {
