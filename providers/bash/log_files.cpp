@@ -87,7 +87,11 @@ Result<LogWriter> LogWriter::open(const std::filesystem::path& live_file,
   struct stat info {};
   if (fstat(fd->get(), &info) != 0)
     return fail(Errc::io, "log file \"" + live_file.string() + "\": " + std::strerror(errno));
-  return LogWriter(live_file, std::move(*fd), static_cast<std::uint64_t>(info.st_size),
+  // Closed again until the instance first prints: the file exists and can be written, and
+  // an instance that never prints holds no descriptor. Every descriptor the agent holds is
+  // inherited by each process it starts next and closed again there before exec, so with
+  // thousands of silent instances, one log descriptor each made every start slower.
+  return LogWriter(live_file, UniqueFd(), static_cast<std::uint64_t>(info.st_size),
                    std::max<std::uint64_t>(max_bytes, 1), keep_files,
                    std::max<std::uint64_t>(max_line_bytes, 1));
 }

@@ -519,6 +519,25 @@ class LogLineLimit : public ::testing::Test {
   std::filesystem::path file_ = dir_.path() / "job.0.log";
 };
 
+// The live file is made at start (so that `mob-tool logs` finds it and a log dir that
+// cannot be written fails the start), but a writer holds its descriptor only once the
+// instance printed: the agent's descriptors are inherited, and closed, by every process it
+// starts, so thousands of silent instances must not hold one each.
+TEST_F(LogLineLimit, TheFileIsMadeAtOnceAndHeldOpenOnlyOnceTheInstancePrints) {
+  auto open_descriptors = [] {
+    return std::distance(std::filesystem::directory_iterator("/proc/self/fd"), std::filesystem::directory_iterator{});
+  };
+  const auto before = open_descriptors();
+  auto writer = open(100);
+  EXPECT_TRUE(std::filesystem::exists(file_));
+  EXPECT_EQ(open_descriptors(), before) << "a silent instance holds no descriptor";
+  writer.append("hello\n");
+  EXPECT_EQ(written(), "hello\n");
+  EXPECT_EQ(open_descriptors(), before + 1) << "one that prints keeps its file open";
+  writer.append("again\n");
+  EXPECT_EQ(written(), "hello\nagain\n");
+}
+
 TEST_F(LogLineLimit, MarkerSaysHowManyBytesWereDropped) {
   EXPECT_EQ(bash::truncation_marker(1), " [mob: line truncated, 1 byte dropped]");
   EXPECT_EQ(bash::truncation_marker(95904), " [mob: line truncated, 95904 bytes dropped]");
