@@ -82,17 +82,21 @@ std::string truncation_marker(std::uint64_t dropped) {
 Result<LogWriter> LogWriter::open(const std::filesystem::path& live_file,
                                   std::uint64_t max_bytes, std::uint32_t keep_files,
                                   std::uint64_t max_line_bytes) {
-  auto fd = open_for_append(live_file);
-  if (!fd) return std::unexpected(fd.error());
+  // Nothing is opened or made until the instance first prints: an instance that never
+  // prints holds no descriptor and costs no file. Every descriptor the agent holds is
+  // inherited by each process it starts next and closed again there before exec, and making
+  // a file costs the file system an inode: with 10,000 silent instances both showed in the
+  // profile of their start (docs/performance.md, "The deploy path at scale"). The logs
+  // directory must be writable now, so that a start fails at once when it is not.
+  const auto dir = live_file.parent_path();
+  if (::access(dir.empty() ? "." : dir.c_str(), W_OK | X_OK) != 0)
+    return fail(Errc::io, "logs dir \"" + dir.string() + "\": " + std::strerror(errno));
+  std::uint64_t size = 0;
   struct stat info {};
-  if (fstat(fd->get(), &info) != 0)
+  if (::stat(live_file.c_str(), &info) == 0) size = static_cast<std::uint64_t>(info.st_size);
+  else if (errno != ENOENT)
     return fail(Errc::io, "log file \"" + live_file.string() + "\": " + std::strerror(errno));
-  // Closed again until the instance first prints: the file exists and can be written, and
-  // an instance that never prints holds no descriptor. Every descriptor the agent holds is
-  // inherited by each process it starts next and closed again there before exec, so with
-  // thousands of silent instances, one log descriptor each made every start slower.
-  return LogWriter(live_file, UniqueFd(), static_cast<std::uint64_t>(info.st_size),
-                   std::max<std::uint64_t>(max_bytes, 1), keep_files,
+  return LogWriter(live_file, UniqueFd(), size, std::max<std::uint64_t>(max_bytes, 1), keep_files,
                    std::max<std::uint64_t>(max_line_bytes, 1));
 }
 

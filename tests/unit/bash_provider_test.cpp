@@ -519,23 +519,37 @@ class LogLineLimit : public ::testing::Test {
   std::filesystem::path file_ = dir_.path() / "job.0.log";
 };
 
-// The live file is made at start (so that `mob-tool logs` finds it and a log dir that
-// cannot be written fails the start), but a writer holds its descriptor only once the
-// instance printed: the agent's descriptors are inherited, and closed, by every process it
-// starts, so thousands of silent instances must not hold one each.
-TEST_F(LogLineLimit, TheFileIsMadeAtOnceAndHeldOpenOnlyOnceTheInstancePrints) {
+// A writer makes its file and holds a descriptor only once the instance prints: the agent's
+// descriptors are inherited, and closed, by every process it starts, and making a file
+// costs an inode, so thousands of silent instances must hold and make none. Output then
+// goes on after what an earlier run of the instance wrote.
+TEST_F(LogLineLimit, TheFileIsMadeAndHeldOpenOnlyOnceTheInstancePrints) {
   auto open_descriptors = [] {
     return std::distance(std::filesystem::directory_iterator("/proc/self/fd"), std::filesystem::directory_iterator{});
   };
   const auto before = open_descriptors();
+  {
+    auto silent = open(100);
+    EXPECT_FALSE(std::filesystem::exists(file_)) << "a silent instance makes no file";
+    EXPECT_EQ(open_descriptors(), before) << "and holds no descriptor";
+  }
   auto writer = open(100);
-  EXPECT_TRUE(std::filesystem::exists(file_));
-  EXPECT_EQ(open_descriptors(), before) << "a silent instance holds no descriptor";
   writer.append("hello\n");
   EXPECT_EQ(written(), "hello\n");
   EXPECT_EQ(open_descriptors(), before + 1) << "one that prints keeps its file open";
   writer.append("again\n");
-  EXPECT_EQ(written(), "hello\nagain\n");
+  auto restarted = open(100);  // the instance's next run appends
+  restarted.append("third\n");
+  EXPECT_EQ(written(), "hello\nagain\nthird\n");
+}
+
+// With nothing made at open, a logs dir that is not there (or cannot be written) still fails
+// the open, so the start fails at once and says why.
+TEST_F(LogLineLimit, ALogsDirThatIsNotThereFailsTheOpen) {
+  auto writer = bash::LogWriter::open(dir_.path() / "gone" / "job.0.log", 1 << 20, 2, 100);
+  ASSERT_FALSE(writer);
+  EXPECT_NE(writer.error().message.find("logs dir"), std::string::npos) << writer.error().message;
+  EXPECT_NE(writer.error().message.find("gone"), std::string::npos) << writer.error().message;
 }
 
 TEST_F(LogLineLimit, MarkerSaysHowManyBytesWereDropped) {
