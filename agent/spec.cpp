@@ -346,10 +346,11 @@ std::map<std::string, PortSpec> parse_ports(const json& value, const std::string
 }
 
 const std::vector<std::pair<std::string_view, int>>& dependency_signals() {
-  static const std::vector<std::pair<std::string_view, int>> signals = {
+  // Never destroyed, like known_providers(): a thread may parse a spec while the process exits.
+  static const auto* signals = new const std::vector<std::pair<std::string_view, int>>{
       {"SIGHUP", SIGHUP}, {"SIGUSR1", SIGUSR1}, {"SIGUSR2", SIGUSR2}, {"SIGINT", SIGINT},
       {"SIGQUIT", SIGQUIT}, {"SIGTERM", SIGTERM}, {"SIGWINCH", SIGWINCH}};
-  return signals;
+  return *signals;
 }
 
 OnDependencyChange parse_dependency_change(const json& value) {

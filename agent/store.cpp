@@ -970,8 +970,9 @@ class Store {
   CommandView command_view(std::string&&) = delete;
   // The view for reads, which no clock problem refuses.
   CommandView read_view() {
-    static const std::string no_refusal;
-    return command_view(no_refusal);
+    // Never destroyed: a thread may still read through it while the process exits.
+    static const auto* no_refusal = new const std::string();
+    return command_view(*no_refusal);
   }
 
   // Client writes go through an agent whose clock the network can trust, or nowhere.

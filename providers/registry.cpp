@@ -6,9 +6,11 @@
 
 namespace mob {
 
+// Never destroyed: a store thread may still parse a spec while the process exits (the store
+// fuzzer's exit handlers ran after this list's destructor had freed it).
 const std::vector<std::string>& known_providers() {
-  static const std::vector<std::string> names = {"bash", "docker"};
-  return names;
+  static const auto* names = new const std::vector<std::string>{"bash", "docker"};
+  return *names;
 }
 
 bool is_known_provider(std::string_view name) {
