@@ -247,6 +247,12 @@ bool ClusterState::replace(Map& map, typename Map::iterator found, std::string k
 template <class Entry>
 bool ClusterState::merge_lww(std::map<std::string, Entry>& into, std::string key, const Entry& entry) {
   auto found = into.find(key);
+  return merge_lww(into, found, std::move(key), entry);
+}
+
+template <class Entry>
+bool ClusterState::merge_lww(std::map<std::string, Entry>& into, typename std::map<std::string, Entry>::iterator found,
+                             std::string key, const Entry& entry) {
   if (found != into.end() && !is_newer(entry.stamp, found->second.stamp)) return false;
   if (entry.removed) tombstones_.insert(key);
   else if (found != into.end() && found->second.removed) tombstones_.erase(key);
@@ -265,9 +271,9 @@ bool ClusterState::merge(const ServiceEntry& entry) {
 bool ClusterState::merge(const AssignmentEntry& entry) {
   auto key = assignment_key(entry.service, entry.index);
   auto held = assignments_.find(key);
-  std::string was_on = held != assignments_.end() && !held->second.removed ? held->second.node : std::string();
   const bool was_counted = held != assignments_.end() && !held->second.removed;
-  if (!merge_lww(assignments_, std::move(key), entry)) return false;
+  std::string was_on = was_counted ? held->second.node : std::string();  // replace() overwrites it
+  if (!merge_lww(assignments_, held, std::move(key), entry)) return false;
   if (was_counted) {
     auto count = assignments_per_node_.find(was_on);
     if (count != assignments_per_node_.end() && --count->second == 0) assignments_per_node_.erase(count);

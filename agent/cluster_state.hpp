@@ -134,9 +134,12 @@ class ClusterState {
   // Puts `entry` at `key` (where `found` is, or new) and accounts for it.
   template <class Map, class Entry>
   bool replace(Map& map, typename Map::iterator found, std::string key, const Entry& entry);
-  // Last writer wins by stamp.
+  // Last writer wins by stamp; `found` is `key`'s place in `into` (or its end).
   template <class Entry>
   bool merge_lww(std::map<std::string, Entry>& into, std::string key, const Entry& entry);
+  template <class Entry>
+  bool merge_lww(std::map<std::string, Entry>& into, typename std::map<std::string, Entry>::iterator found,
+                 std::string key, const Entry& entry);
   template <class Map>
   void erase_accounted(Map& map, auto should_erase);
   // Erases the record at `key` if it is a tombstone stamped before `cutoff_hlc`; false while
