@@ -129,6 +129,7 @@ std::vector<FailureDetector::Action> FailureDetector::tick(Clock::time_point now
     if (!probe_->indirect_sent && now >= probe_->indirect_at) {
       probe_->indirect_sent = true;
       auto helpers = pick_helpers(probe_->target);
+      probe_->helpers = helpers.size();
       if (!helpers.empty())
         actions.push_back({Action::Kind::indirect_probe, probe_->target, probe_->seq, helpers});
     }
@@ -142,12 +143,24 @@ std::vector<FailureDetector::Action> FailureDetector::tick(Clock::time_point now
       probe_->give_up_at = now + scaled(ack_timeout());
       next_probe_at_ = std::max(next_probe_at_, probe_->give_up_at);  // no probe is due before
     } else if (now >= probe_->give_up_at) {
-      // Lifeguard: a missed ack counts against our own health first.
-      health_penalty_ = std::min(health_penalty_ + 1, config_.max_health_penalty);
+      // Lifeguard: a missed ack counts against our own health, unless a helper nacks (it
+      // heard us and could not reach the target either). In a partition, with helpers on
+      // both sides, some nack: without that, every failed probe across it would stretch
+      // this agent's probe interval, and the other side would take minutes to be found.
+      if (probe_->indirect_sent && probe_->helpers > 0) {
+        if (!probe_->nacked) awaiting_nacks_.push_back({probe_->seq, now + scaled(probe_window())});
+      } else {
+        health_penalty_ = std::min(health_penalty_ + 1, config_.max_health_penalty);
+      }
       actions.push_back({Action::Kind::suspect, probe_->target, probe_->seq, {}});
       probe_.reset();
     }
   }
+  std::erase_if(awaiting_nacks_, [&](const AwaitingNack& awaiting) {
+    if (now < awaiting.deadline) return false;
+    health_penalty_ = std::min(health_penalty_ + 1, config_.max_health_penalty);
+    return true;
+  });
   const bool idle = !probe_ || probe_->acked;
   if (idle && !soon_.empty()) {
     // Out of turn: the regular schedule goes on from here.
@@ -184,6 +197,22 @@ void FailureDetector::on_ack(std::uint64_t seq, Clock::time_point now) {
     sample_round_trip(now - probe_->sent);
     if (health_penalty_ > 0) --health_penalty_;
   }
+}
+
+bool FailureDetector::on_nack(std::uint64_t seq) {
+  auto waiting = std::find_if(awaiting_nacks_.begin(), awaiting_nacks_.end(),
+                              [&](const AwaitingNack& awaiting) { return awaiting.seq == seq; });
+  if (waiting != awaiting_nacks_.end()) {
+    awaiting_nacks_.erase(waiting);
+    return true;
+  }
+  // A nack can also overtake the prober's own give-up (a helper with a shorter ack wait):
+  // the probe still in flight then fails without counting against this agent.
+  if (probe_ && probe_->seq == seq && !probe_->acked && probe_->indirect_sent) {
+    probe_->nacked = true;
+    return true;
+  }
+  return false;
 }
 
 std::string FailureDetector::probe_target(std::uint64_t seq) const {
@@ -228,6 +257,7 @@ FailureDetector::Clock::time_point FailureDetector::next_deadline() const {
     if (!probe_->indirect_sent) deadline = std::min(deadline, probe_->indirect_at);
     deadline = std::min(deadline, probe_->give_up_at);
   }
+  for (const auto& awaiting : awaiting_nacks_) deadline = std::min(deadline, awaiting.deadline);
   for (std::size_t queue = 0; queue < suspicion_queues_.size(); ++queue)
     if (!suspicion_queues_[queue].empty())
       deadline = std::min(deadline, suspicion_queues_[queue].begin()->first +

@@ -57,6 +57,10 @@ class FailureDetector {
   // An ack for probe `seq` arrived (directly or relayed) and was read at `now`: its round
   // trip is a latency sample.
   void on_ack(std::uint64_t seq, Clock::time_point now);
+  // A helper asked to probe for `seq` answered that the target did not ack it either: this
+  // agent's links work, so that probe's failure does not count against its health. Whether
+  // the nack answered a probe still waiting for one.
+  bool on_nack(std::uint64_t seq);
   // The member probe `seq` went to, while it is in flight (empty otherwise).
   std::string probe_target(std::uint64_t seq) const;
   // Someone (`by`) suspects `target`: start or confirm its suspicion timer.
@@ -72,6 +76,8 @@ class FailureDetector {
   Clock::time_point next_deadline() const;
 
   std::uint32_t health_penalty() const { return health_penalty_; }
+  // Failed probes whose helpers may still nack (each counts against our health if none does).
+  std::size_t probes_awaiting_nacks() const { return awaiting_nacks_.size(); }
   // How long a probe waits for its ack before asking helpers, and the probe interval, as
   // they are now: the configured ones stretched by the measured latency, before the health
   // penalty multiplies them.
@@ -92,6 +98,14 @@ class FailureDetector {
     bool indirect_sent = false;
     bool acked = false;
     bool waited_longer = false;  // give_up_at was moved once: this agent woke up late
+    std::size_t helpers = 0;     // asked to probe for us
+    bool nacked = false;         // one of them answered that the target is silent to it too
+  };
+  // A probe that failed after helpers were asked: it counts against this agent's health
+  // (Lifeguard) unless one of them nacks before `deadline`.
+  struct AwaitingNack {
+    std::uint64_t seq = 0;
+    Clock::time_point deadline;
   };
   struct Suspicion {
     Clock::time_point started;
@@ -127,6 +141,7 @@ class FailureDetector {
   // so a tick and next_deadline() cost the same with 3 suspicions or 3,000.
   std::vector<std::set<std::pair<Clock::time_point, std::string>>> suspicion_queues_;
   std::uint32_t health_penalty_ = 0;
+  std::vector<AwaitingNack> awaiting_nacks_;  // one per probe failed in the last window: a few
   // The acks' round trip, smoothed, and its mean deviation, in ms (no sample yet: none).
   std::optional<double> smoothed_rtt_ms_;
   double rtt_deviation_ms_ = 0;

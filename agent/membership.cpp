@@ -45,11 +45,29 @@ std::vector<Routed> JoinAttempt::overdue(Clock::time_point now) {
   return std::exchange(waiting_, {});
 }
 
-std::optional<std::uint64_t> ProbeRelays::open(Routed request, std::uint64_t their_seq, Clock::time_point expires) {
+std::optional<std::uint64_t> ProbeRelays::open(Routed request, std::uint64_t their_seq, Clock::time_point expires,
+                                               std::optional<Clock::time_point> nack_at) {
   if (relays_.size() >= limit_) return std::nullopt;
   std::uint64_t seq = kRelaySeqBase + next_seq_++ % kRelaySeqBase;
-  relays_[seq] = Relay{std::move(request), their_seq, expires};
+  relays_[seq] = Relay{std::move(request), their_seq, expires, nack_at};
   return seq;
+}
+
+std::vector<ProbeRelays::Relay> ProbeRelays::nacks_due(Clock::time_point now) {
+  std::vector<Relay> due;
+  for (auto& [seq, relay] : relays_) {
+    if (!relay.nack_at || now < *relay.nack_at) continue;
+    relay.nack_at.reset();
+    due.push_back(relay);
+  }
+  return due;
+}
+
+ProbeRelays::Clock::time_point ProbeRelays::next_nack() const {
+  auto next = Clock::time_point::max();
+  for (const auto& [seq, relay] : relays_)
+    if (relay.nack_at) next = std::min(next, *relay.nack_at);
+  return next;
 }
 
 std::optional<ProbeRelays::Relay> ProbeRelays::close(std::uint64_t seq) {

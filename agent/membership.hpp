@@ -61,7 +61,9 @@ class JoinAttempt {
 };
 
 // Indirect probes this agent relays for others: at most `limit` at once (docs/security.md),
-// each until `expires`. The relay's own probe carries a seq from kRelaySeqBase up.
+// each until `expires`, and answered with a nack at `nack_at` if the requester wants one
+// and the target has not acked by then. The relay's own probe carries a seq from
+// kRelaySeqBase up.
 class ProbeRelays {
  public:
   using Clock = std::chrono::steady_clock;
@@ -69,13 +71,19 @@ class ProbeRelays {
     Routed request;         // the IndirectProbeRequest, answered with the ack
     std::uint64_t seq = 0;  // the requester's seq, which the answer carries
     Clock::time_point expires;
+    std::optional<Clock::time_point> nack_at;  // none: no nack wanted, or sent
   };
 
   explicit ProbeRelays(std::size_t limit) : limit_(limit) {}
   // The seq of this agent's probe for `request`; nullopt when `limit` relays are in flight.
-  std::optional<std::uint64_t> open(Routed request, std::uint64_t their_seq, Clock::time_point expires);
+  std::optional<std::uint64_t> open(Routed request, std::uint64_t their_seq, Clock::time_point expires,
+                                    std::optional<Clock::time_point> nack_at = std::nullopt);
   // The relay an ack of `seq` answers, forgotten here; nullopt when none (expired).
   std::optional<Relay> close(std::uint64_t seq);
+  // The relays whose nack is due at `now` (each once; they stay open for a late ack).
+  std::vector<Relay> nacks_due(Clock::time_point now);
+  // When the next nack is due (time_point::max() when none is).
+  Clock::time_point next_nack() const;
   void expire(Clock::time_point now);
   std::size_t size() const { return relays_.size(); }
   std::size_t limit() const { return limit_; }

@@ -373,6 +373,9 @@ class Store {
     out.sample("mob_instance_restarts", restarts);
     out.family("mob_eligible", Exposition::Type::gauge, "1 when placement may put instances on this agent, 0 when it is ineligible (drained).");
     out.sample("mob_eligible", config_.self.eligible ? 1 : 0);
+    out.family("mob_local_health_penalty", Exposition::Type::gauge,
+               "Lifeguard's local health penalty, 0 (healthy) to 8: this agent's probe interval and waits are stretched 1 + this times.");
+    out.sample("mob_local_health_penalty", detector_.health_penalty());
     auto counter = [&](std::string_view name, std::string_view help, std::uint64_t value) {
       out.family(name, Exposition::Type::counter, help);
       out.sample(name, static_cast<double>(value));
@@ -380,6 +383,12 @@ class Store {
     counter("mob_probes_sent_total", "Direct SWIM probes this agent sent.", counters_.probes_sent);
     counter("mob_probes_failed_total", "Direct probes that got no ack in time (the target was then probed indirectly).",
             counters_.probes_failed);
+    counter("mob_probe_nacks_sent_total",
+            "Indirect probes this agent made for another whose target did not ack in time (answered with a nack).",
+            counters_.nacks_sent);
+    counter("mob_probe_nacks_received_total",
+            "Nacks from helpers for this agent's failed probes: the failure did not count against its local health.",
+            counters_.nacks_received);
     counter("mob_suspicions_total", "Times this agent declared a member suspect (or confirmed a suspicion).",
             counters_.suspicions);
     counter("mob_members_declared_failed_total", "Times this agent declared a suspect member failed.",
@@ -736,6 +745,8 @@ class Store {
     if (const auto* push = std::get_if<SyncPush>(&body)) return admit_delta(push->delta, "delta");
     if (const auto* reply = std::get_if<SyncReply>(&body)) return admit_sync_reply(*reply);
     if (const auto* ack = std::get_if<ProbeAck>(&body); ack && !is_valid_agent_name(ack->from))
+      return fail(Errc::invalid_argument, "from: not an agent name");
+    if (const auto* nack = std::get_if<ProbeNack>(&body); nack && !is_valid_agent_name(nack->from))
       return fail(Errc::invalid_argument, "from: not an agent name");
     return {};
   }
@@ -1406,7 +1417,10 @@ class Store {
   }
 
   void handle_indirect_probe(const Routed& request, const IndirectProbeRequest& indirect) {
-    auto seq = relays_.open(request, indirect.seq, time_.steady_now() + detector_.probe_window() * 2);
+    const auto now = time_.steady_now();
+    std::optional<Clock::time_point> nack_at;
+    if (indirect.wants_nack) nack_at = now + detector_.ack_timeout();
+    auto seq = relays_.open(request, indirect.seq, now + detector_.probe_window() * 2, nack_at);
     if (!seq) {
       net_.reply(request, ErrorReply{Errc::unavailable, "this agent already relays " +
                                                            std::to_string(relays_.limit()) +
@@ -1416,6 +1430,15 @@ class Store {
     std::string address = indirect.target_address.empty() ? address_of(indirect.target)
                                                           : indirect.target_address;
     if (!address.empty()) send_to_peer(address, ProbeRequest{*seq, config_.self.name, indirect.target, 0, time_.wall_ms()});
+  }
+
+  // Lifeguard's nacks: the relays whose target did not ack within this agent's ack wait tell
+  // their requesters so (the relay stays open: a late ack is still passed on).
+  void send_due_nacks(Clock::time_point now) {
+    for (const auto& relay : relays_.nacks_due(now)) {
+      ++counters_.nacks_sent;
+      net_.reply(relay.request, ProbeNack{relay.seq, config_.self.name});
+    }
   }
 
   // Anti-entropy's responder (SyncRequest in bus/messages.hpp): round one compares bucket
@@ -1486,6 +1509,8 @@ class Store {
     }
     if (const auto* ack = std::get_if<ProbeAck>(&body)) {
       on_probe_ack(*ack, address);
+    } else if (const auto* nack = std::get_if<ProbeNack>(&body)) {
+      if (detector_.on_nack(nack->seq)) ++counters_.nacks_received;
     } else if (const auto* join = std::get_if<JoinReply>(&body)) {
       absorb(join->state, true);
       if (join_.joining()) log::info(kLog, "joined the network through ", address);
@@ -1586,6 +1611,7 @@ class Store {
     for (const auto& [name, at] : rollout_rechecks_) deadline = std::min(deadline, at);
     if (catching_up_until_) deadline = std::min(deadline, *catching_up_until_);
     if (!gap_sync_with_.empty()) deadline = std::min(deadline, next_gap_sync_);
+    deadline = std::min(deadline, relays_.next_nack());
     return deadline;
   }
 
@@ -1649,6 +1675,7 @@ class Store {
       if (live_members(true).size() > 1) keep_peers();
       else next_contact_save_ = now + kContactRefresh;
     }
+    send_due_nacks(now);
     relays_.expire(now);
   }
 
@@ -1683,7 +1710,7 @@ class Store {
           auto address = address_of(helper);
           if (!address.empty())
             send_to_peer(address, IndirectProbeRequest{action.seq, config_.self.name, action.target,
-                                                       target->member.address});
+                                                       target->member.address, /*wants_nack=*/true});
         }
         return;
       case Kind::suspect:
@@ -2051,6 +2078,8 @@ class Store {
   struct Counters {
     std::uint64_t probes_sent = 0;
     std::uint64_t probes_failed = 0;
+    std::uint64_t nacks_sent = 0;      // as a helper: the target was silent to us too
+    std::uint64_t nacks_received = 0;  // as a prober: for a probe that then did not count against us
     std::uint64_t suspicions = 0;
     std::uint64_t declared_failed = 0;
     std::uint64_t events_published = 0;

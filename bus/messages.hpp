@@ -444,7 +444,19 @@ struct IndirectProbeRequest {
   std::string from;
   std::string target;
   std::string target_address;
-  MOB_FIELDS(seq, from, target, target_address)
+  // Answer with a ProbeNack if the target does not ack within the helper's ack wait
+  // (Lifeguard): a nack tells the prober that its own links work.
+  bool wants_nack = false;
+  MOB_FIELDS(seq, from, target, target_address, wants_nack)
+  MOB_REQUIRED_FIELDS(4)  // wants_nack came with nacks (a release before sends none)
+};
+// A helper's answer to an IndirectProbeRequest that asked for it: the target did not ack
+// in time. It says nothing of the target (the prober suspects it anyway); it says the
+// helper heard the prober and could answer, so the probe's failure is not the prober's.
+struct ProbeNack {
+  std::uint64_t seq = 0;  // the prober's seq, from the request
+  std::string from;       // the helper
+  MOB_FIELDS(seq, from)
 };
 
 struct JoinRequest {
@@ -555,6 +567,6 @@ using Body = std::variant<PingRequest, PingReply, DeployRequest, DeployReply, St
                           SyncPush, JoinCommand, JoinCommandReply, LeaveCommand, LeaveReply, Event,
                           NodeSettingsRequest, NodeSettingsReply, MetricsRequest, MetricsReply,
                           HistoryRequest, HistoryReply, RollbackRequest, PromoteRequest,
-                          RebalanceRequest, RebalanceReply>;
+                          RebalanceRequest, RebalanceReply, ProbeNack>;
 
 }  // namespace mob

@@ -445,7 +445,7 @@ Body request_body(Gen& g, Kind kind) {
                             {}};
     case Kind::members: return MembersRequest{};
     case Kind::probe: return ProbeRequest{g.u64(), g.name(), g.coin() ? kSelf : g.name(), g.u64(), g.wall()};
-    case Kind::indirect_probe: return IndirectProbeRequest{g.u64(), g.name(), g.name(), g.address()};
+    case Kind::indirect_probe: return IndirectProbeRequest{g.u64(), g.name(), g.name(), g.address(), g.coin()};
     case Kind::join: return JoinRequest{g.member_entry()};
     case Kind::sync: {
       SyncRequest sync{g.name(), g.u64(), {}, 0, {}};
@@ -502,8 +502,9 @@ std::optional<Routed> request(Gen& g, Kind kind, std::uint64_t& request_ids, boo
 std::string peer_reply(Gen& g, std::uint64_t last_probe_seq) {
   std::string bytes;
   Body body;
-  switch (g.range(0, 6)) {
+  switch (g.range(0, 7)) {
     case 0: body = ProbeAck{g.coin() ? last_probe_seq : g.u64(), g.name(), g.u64(), g.wall()}; break;
+    case 7: body = ProbeNack{g.coin() ? last_probe_seq : g.u64(), g.name()}; break;
     case 1: body = JoinReply{g.delta()}; break;
     case 2: {
       std::vector<std::string> keys;

@@ -419,8 +419,11 @@ void answer(Gen& g) {
       reply = mob::ProbeAck{probe->seq, how == 0 ? probe->target : g.name(), g.coin() ? g.range(0, 3) : g.u64(),
                             (g.wall(), h.time->wall_ms())};
     } else if (const auto* indirect = std::get_if<mob::IndirectProbeRequest>(&sent.body)) {
-      reply = mob::ProbeAck{indirect->seq, how == 0 ? indirect->target : g.name(),
-                            g.coin() ? g.range(0, 3) : g.u64(), (g.wall(), h.time->wall_ms())};
+      if (how == 2 && g.coin())
+        reply = mob::ProbeNack{g.coin() ? indirect->seq : g.u64(), g.name()};
+      else
+        reply = mob::ProbeAck{indirect->seq, how == 0 ? indirect->target : g.name(),
+                              g.coin() ? g.range(0, 3) : g.u64(), (g.wall(), h.time->wall_ms())};
     } else if (std::holds_alternative<mob::JoinRequest>(sent.body)) {
       reply = mob::JoinReply{g.delta()};
     } else if (const auto* sync = std::get_if<mob::SyncRequest>(&sent.body)) {

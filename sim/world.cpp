@@ -629,6 +629,19 @@ int World::agents_listing(int target, MemberState state) {
   return seeing;
 }
 
+int World::agents_listing_all_failed(const std::vector<int>& side, const std::vector<int>& others) {
+  int seeing = 0;
+  for (int i : side) {
+    if (!live(i)) continue;
+    auto view = impl_->view_of(i);
+    if (view.empty()) continue;
+    bool all = true;
+    for (int j : others) all = all && view[static_cast<std::size_t>(j)] == MemberState::failed;
+    seeing += all ? 1 : 0;
+  }
+  return seeing;
+}
+
 int World::agent_running(const std::string& service) const {
   for (const auto& a : impl_->agents) {
     if (!a->up) continue;

@@ -115,6 +115,8 @@ class World {
   int agents_with_full_view();
   // How many live agents (other than `target`) list agent `target` in `state`.
   int agents_listing(int target, MemberState state);
+  // How many live agents of `side` list every agent of `others` as failed.
+  int agents_listing_all_failed(const std::vector<int>& side, const std::vector<int>& others);
   // The agent whose supervisor runs an instance of `service`, or -1.
   int agent_running(const std::string& service) const;
   // Processes the simulated supervisors started since the world began (every agent's).

@@ -375,6 +375,23 @@ std::vector<Body> StoreHarness::ask(const std::string& name, Body request) {
   return replies;
 }
 
+std::vector<Body> StoreHarness::ask_and_wait(const std::string& name, Body request, std::chrono::milliseconds wait) {
+  Agent& to = agent(name);
+  if (!to.store) return {};
+  std::string route = std::string(kClientRoute) + std::to_string(++next_client_);
+  auto envelope = decode(encode(Envelope{kProtocolVersion, next_client_, "client", std::move(request)}));
+  if (!envelope) throw std::runtime_error("cannot decode a client request: " + envelope.error().message);
+  Routed routed{route, std::move(*envelope)};
+  if (auto admitted = admit_request(routed.envelope.body); !admitted)
+    return {ErrorReply{admitted.error().code, admitted.error().message}};
+  to.store->on_request(routed);
+  after_inputs(to);
+  run_for(wait);
+  auto replies = std::move(client_replies_[route]);
+  client_replies_.erase(route);
+  return replies;
+}
+
 std::vector<std::vector<Body>> StoreHarness::ask_in_one_turn(const std::string& name, std::vector<Body> requests,
                                                              std::size_t* before_turn_end) {
   Agent& to = agent(name);

@@ -138,6 +138,9 @@ class StoreHarness {
   // A client's request to agent `name`, handled at once (through the same door as a real
   // agent's); the replies it got, in order.
   std::vector<Body> ask(const std::string& name, Body request);
+  // The same, with every reply that comes within `wait` of virtual time (an indirect probe
+  // is answered when the target acks, or with a nack when it does not).
+  std::vector<Body> ask_and_wait(const std::string& name, Body request, std::chrono::milliseconds wait);
   // Client requests that reach agent `name` in one turn of its loop (one read of its socket),
   // each from its own client; the replies each got, in order. `before_turn_end`: how many
   // replies had been sent when the last request was handled, before the turn's after_inputs.

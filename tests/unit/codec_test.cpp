@@ -523,6 +523,30 @@ TEST(Codec, ARebalanceReplyFromTheReleaseBeforeDecodesWithoutServices) {
   EXPECT_TRUE(reply.services.empty());
 }
 
+TEST(Codec, AProbeNackRoundTripsWithItsWireCode) {
+  EXPECT_EQ(type_code(Body{ProbeNack{}}), 66);
+  auto nack = round_trip(ProbeNack{41, "node-b"});
+  EXPECT_EQ(nack.seq, 41u);
+  EXPECT_EQ(nack.from, "node-b");
+  auto request = round_trip(IndirectProbeRequest{41, "node-a", "node-c", "tcp://127.0.0.1:7001", true});
+  EXPECT_TRUE(request.wants_nack);
+  EXPECT_EQ(request.target_address, "tcp://127.0.0.1:7001");
+}
+
+TEST(Codec, AnIndirectProbeRequestFromTheReleaseBeforeWantsNoNack) {
+  auto decoded = decode(hand_packed(kProtocolVersion, type_code(Body{IndirectProbeRequest{}}), [](auto& pk) {
+    pk.pack_array(4);  // seq, from, target, target_address: no wants_nack
+    pk.pack(9);
+    pk.pack(std::string("node-a"));
+    pk.pack(std::string("node-c"));
+    pk.pack(std::string("tcp://127.0.0.1:7001"));
+  }));
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  const auto& request = std::get<IndirectProbeRequest>(decoded->body);
+  EXPECT_EQ(request.seq, 9u);
+  EXPECT_FALSE(request.wants_nack) << "its sender would not know the answer";
+}
+
 TEST(Codec, TheWishToRebalanceTravelsWithTheServiceRecord) {
   ServiceEntry entry;
   entry.name = "web";

@@ -30,6 +30,14 @@ DetectorConfig fast() {
   return config;
 }
 
+// No helpers to ask (k = 0): a missed ack counts against this agent's health at once, as
+// no nack can come to say the failure was not its own.
+DetectorConfig fast_without_helpers() {
+  DetectorConfig config = fast();
+  config.indirect_probes = 0;
+  return config;
+}
+
 // Any fixed point works; an hour past the epoch keeps `start - something` meaningful.
 const Clock::time_point kStart = Clock::time_point{} + 1h;
 
@@ -211,8 +219,13 @@ TEST(FailureDetector, TheDefaultsProbeEverySecondAndSuspectTwoHundredMsAfterAnUn
   auto suspects = of_kind(detector.tick(kStart + 200ms), Kind::suspect);
   ASSERT_EQ(suspects.size(), 1u);
   EXPECT_EQ(suspects[0].target, probe.target);
-  // The next round-robin probe keeps its time: one interval after the last one began, the
-  // missed ack's health penalty not yet counted (it stretches the probes that follow).
+  // The helpers' nacks may come for one more window: without one, the missed ack counts
+  // against this agent's health then.
+  EXPECT_EQ(detector.next_deadline(), kStart + 400ms);
+  EXPECT_TRUE(detector.tick(kStart + 400ms).empty());
+  EXPECT_EQ(detector.health_penalty(), 1u);
+  // The next round-robin probe keeps its time: one interval after the last one began (the
+  // penalty stretches the probes that follow).
   EXPECT_EQ(detector.next_deadline(), kStart + 1000ms);
   EXPECT_TRUE(of_kind(detector.tick(kStart + 999ms), Kind::probe).empty());
   EXPECT_EQ(of_kind(detector.tick(kStart + 1000ms), Kind::probe).size(), 1u);
@@ -290,35 +303,99 @@ TEST(FailureDetector, AnAckArrivingAfterTheSuspicionChangesNothing) {
   detector.set_members(names(4));
   auto probe = probe_at(detector, kStart);
   detector.tick(kStart + 200ms);
+  detector.tick(kStart + 400ms);  // no nack came
   ASSERT_EQ(detector.health_penalty(), 1u);
-  detector.on_ack(probe.seq, kStart + 250ms);
+  detector.on_ack(probe.seq, kStart + 450ms);
   EXPECT_EQ(detector.health_penalty(), 1u);
 }
 
 // ---- Lifeguard's local health --------------------------------------------------------------
 
 TEST(FailureDetector, AMissedAckRaisesTheHealthPenaltyAndStretchesTheNextProbe) {
-  FailureDetector detector(fast(), 1);
+  FailureDetector detector(fast_without_helpers(), 1);
   detector.set_members(names(4));
   probe_at(detector, kStart);
   auto after_miss = detector.tick(kStart + 200ms);  // suspect + the next probe, penalty 1
   ASSERT_EQ(of_kind(after_miss, Kind::suspect).size(), 1u);
+  ASSERT_EQ(of_kind(after_miss, Kind::probe).size(), 1u);
   EXPECT_EQ(detector.health_penalty(), 1u);
-  // Timeout and interval are now twice as long: 200 ms and 400 ms after the probe.
-  EXPECT_TRUE(detector.tick(kStart + 399ms).empty());
-  EXPECT_EQ(of_kind(detector.tick(kStart + 400ms), Kind::indirect_probe).size(), 1u);
+  // The window and the interval are now twice as long: 400 ms after the probe.
   EXPECT_TRUE(detector.tick(kStart + 599ms).empty());
-  EXPECT_EQ(of_kind(detector.tick(kStart + 600ms), Kind::suspect).size(), 1u);
+  auto second_miss = detector.tick(kStart + 600ms);
+  EXPECT_EQ(of_kind(second_miss, Kind::suspect).size(), 1u);
+  EXPECT_EQ(of_kind(second_miss, Kind::probe).size(), 1u);
   EXPECT_EQ(detector.health_penalty(), 2u);
   // Three times as long now.
-  EXPECT_TRUE(detector.tick(kStart + 899ms).empty());
-  EXPECT_EQ(of_kind(detector.tick(kStart + 900ms), Kind::indirect_probe).size(), 1u);
   EXPECT_TRUE(detector.tick(kStart + 1199ms).empty());
   EXPECT_EQ(of_kind(detector.tick(kStart + 1200ms), Kind::suspect).size(), 1u);
 }
 
+// Lifeguard's nacks: a helper that heard us and could not reach the target either says so,
+// and then the failed probe is the target's, not a sign of this agent's own slowness. (The
+// defaults: a probe a second, its window 200 ms, helpers asked after 100 ms.)
+TEST(FailureDetector, AMissedAckThatAHelperNacksLeavesTheHealthPenaltyAlone) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(4));
+  auto probe = probe_at(detector, kStart);
+  ASSERT_EQ(of_kind(detector.tick(kStart + 100ms), Kind::indirect_probe).size(), 1u);
+  ASSERT_EQ(of_kind(detector.tick(kStart + 200ms), Kind::suspect).size(), 1u);
+  EXPECT_EQ(detector.probes_awaiting_nacks(), 1u);
+  EXPECT_EQ(detector.next_deadline(), kStart + 400ms) << "a nack may come for one more window";
+  EXPECT_TRUE(detector.on_nack(probe.seq));
+  EXPECT_EQ(detector.probes_awaiting_nacks(), 0u);
+  EXPECT_FALSE(detector.on_nack(probe.seq)) << "the other helpers' nacks change nothing more";
+  EXPECT_EQ(detector.next_deadline(), kStart + 1000ms);
+  probe_at(detector, kStart + 1000ms);
+  EXPECT_EQ(detector.health_penalty(), 0u);
+  EXPECT_EQ(detector.next_deadline(), kStart + 1100ms) << "the next probe's ack wait is not stretched";
+}
+
+TEST(FailureDetector, AMissedAckThatNoHelperNacksCountsOneWindowAfterTheSuspicion) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(4));
+  auto probe = probe_at(detector, kStart);
+  detector.tick(kStart + 100ms);
+  ASSERT_EQ(of_kind(detector.tick(kStart + 200ms), Kind::suspect).size(), 1u);
+  EXPECT_EQ(detector.health_penalty(), 0u) << "a helper's nack may still come";
+  EXPECT_TRUE(detector.tick(kStart + 399ms).empty());
+  EXPECT_EQ(detector.health_penalty(), 0u);
+  EXPECT_TRUE(detector.tick(kStart + 400ms).empty());
+  EXPECT_EQ(detector.health_penalty(), 1u);
+  EXPECT_EQ(detector.probes_awaiting_nacks(), 0u);
+  EXPECT_FALSE(detector.on_nack(probe.seq)) << "a nack after the window is too late";
+  EXPECT_EQ(detector.health_penalty(), 1u);
+  EXPECT_EQ(detector.next_deadline(), kStart + 1000ms);
+  probe_at(detector, kStart + 1000ms);
+  EXPECT_EQ(detector.next_deadline(), kStart + 1200ms) << "the next probe's ack wait is stretched";
+}
+
+TEST(FailureDetector, ANackThatOvertakesTheGiveUpStillSparesTheHealthPenalty) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(4));
+  auto probe = probe_at(detector, kStart);
+  detector.tick(kStart + 100ms);
+  EXPECT_TRUE(detector.on_nack(probe.seq)) << "a helper with a shorter ack wait";
+  ASSERT_EQ(of_kind(detector.tick(kStart + 200ms), Kind::suspect).size(), 1u) << "the target is suspected all the same";
+  EXPECT_EQ(detector.probes_awaiting_nacks(), 0u);
+  EXPECT_EQ(detector.next_deadline(), kStart + 1000ms);
+  detector.tick(kStart + 1000ms);
+  EXPECT_EQ(detector.health_penalty(), 0u);
+}
+
+TEST(FailureDetector, ANackForAProbeNotInFlightOrNotSentToHelpersCountsForNothing) {
+  FailureDetector detector({}, 1);
+  detector.set_members(names(4));
+  auto probe = probe_at(detector, kStart);
+  EXPECT_FALSE(detector.on_nack(probe.seq)) << "no helper was asked yet";
+  EXPECT_FALSE(detector.on_nack(probe.seq + 1000));
+  detector.tick(kStart + 100ms);
+  detector.tick(kStart + 200ms);
+  detector.tick(kStart + 400ms);
+  EXPECT_EQ(detector.health_penalty(), 1u);
+}
+
 TEST(FailureDetector, AcksLowerTheHealthPenaltyDownToZero) {
-  FailureDetector detector(fast(), 1);
+  FailureDetector detector(fast_without_helpers(), 1);
   detector.set_members(names(4));
   auto now = kStart;
   probe_at(detector, now);
@@ -580,6 +657,8 @@ TEST(FailureDetector, AnAgentThatWakesLongPastTheDeadlineWaitsOnceMoreBeforeSusp
   EXPECT_EQ(detector.next_deadline(), woke + 200ms) << "one ack timeout, times the penalty 1 + 1";
   // Still no ack by then: now it suspects.
   EXPECT_EQ(of_kind(detector.tick(woke + 200ms), Kind::suspect).size(), 1u);
+  EXPECT_EQ(detector.health_penalty(), 1u) << "the helpers' nacks may still come";
+  detector.tick(woke + 200ms + 400ms);
   EXPECT_EQ(detector.health_penalty(), 2u);
 
   // The ack read in the turn after the late wake-up ends the probe: no suspicion.
@@ -704,7 +783,7 @@ TEST(FailureDetector, TickingAtNextDeadlineAlwaysFindsWorkAndNothingIsDueBefore)
     };
     run(detector.tick(now));
     for (int step = 0; step < 300; ++step) {
-      switch (random() % 6) {
+      switch (random() % 7) {
         case 0:
           if (last_probe) detector.on_ack(*last_probe, now);
           break;
@@ -724,6 +803,9 @@ TEST(FailureDetector, TickingAtNextDeadlineAlwaysFindsWorkAndNothingIsDueBefore)
         case 4:
           detector.on_refuted_self();
           break;
+        case 5:
+          if (last_probe && random() % 2 == 0) detector.on_nack(*last_probe);
+          break;
         default:
           break;
       }
@@ -733,8 +815,10 @@ TEST(FailureDetector, TickingAtNextDeadlineAlwaysFindsWorkAndNothingIsDueBefore)
         ASSERT_TRUE(detector.tick(deadline - 1ms).empty()) << "seed " << seed << ", step " << step;
         now = deadline;
       }
+      const auto awaiting = detector.probes_awaiting_nacks();
       auto actions = detector.tick(now);
-      ASSERT_FALSE(actions.empty()) << "seed " << seed << ", step " << step;
+      // Work: something to do, or a failed probe's nack window closed.
+      ASSERT_TRUE(!actions.empty() || detector.probes_awaiting_nacks() < awaiting) << "seed " << seed << ", step " << step;
       run(actions);
       ASSERT_GT(detector.next_deadline(), now) << "left overdue work, seed " << seed << ", step " << step;
     }

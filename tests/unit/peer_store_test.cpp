@@ -282,6 +282,55 @@ TEST_F(PeerStoreTest, OneWayLossBetweenTwoStoresIsBridgedByIndirectProbesAndNobo
       EXPECT_FALSE(first_member_event(viewer, "member.failed", member)) << viewer << " failed " << member;
 }
 
+// Lifeguard's nacks, the helper's side: asked to probe a member it cannot reach, an agent
+// answers a prober that wants it with a nack once its own ack wait is over; a prober of the
+// release before (no wants_nack) gets no answer, as before; a reachable target's ack is
+// passed on and no nack follows.
+TEST_F(PeerStoreTest, AHelperThatCannotReachTheTargetAnswersANackOnlyToAProberThatWantsOne) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  const std::string a3 = net.members_seen_by("a2").at("a3").address;
+  net.cut_one_way("a2", "a3");
+  auto nacked = net.ask_and_wait("a2", IndirectProbeRequest{5, "a1", "a3", a3, true}, 1s);
+  ASSERT_EQ(nacked.size(), 1u);
+  const auto* nack = std::get_if<ProbeNack>(&nacked.front());
+  ASSERT_NE(nack, nullptr) << type_name(nacked.front());
+  EXPECT_EQ(nack->seq, 5u);
+  EXPECT_EQ(nack->from, "a2");
+  EXPECT_EQ(net.metric_of("a2", "mob_probe_nacks_sent_total"), 1);
+
+  EXPECT_TRUE(net.ask_and_wait("a2", IndirectProbeRequest{6, "a1", "a3", a3, false}, 1s).empty());
+
+  net.heal();
+  auto acked = net.ask_and_wait("a2", IndirectProbeRequest{7, "a1", "a3", a3, true}, 1s);
+  ASSERT_EQ(acked.size(), 1u);
+  const auto* ack = std::get_if<ProbeAck>(&acked.front());
+  ASSERT_NE(ack, nullptr) << type_name(acked.front());
+  EXPECT_EQ(ack->seq, 7u);
+  EXPECT_EQ(ack->from, "a3");
+  EXPECT_EQ(net.metric_of("a2", "mob_probe_nacks_sent_total"), 1);
+}
+
+// The prober's side: probes of a crashed member fail, but the helpers nack them, so the
+// failures are not held against the probers' own health (their probe intervals stay as
+// configured while they find the crash).
+TEST_F(PeerStoreTest, ProbesOfACrashedMemberThatHelpersNackLeaveTheProbersHealthAlone) {
+  start_network(4);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  net.crash("a4");
+  double worst = 0;
+  ASSERT_TRUE(net.run_until([&] {
+    for (const auto& agent : {"a1", "a2", "a3"})
+      worst = std::max(worst, net.metric_of(agent, "mob_local_health_penalty"));
+    return state_of("a4", "a1") == MemberState::failed && state_of("a4", "a2") == MemberState::failed &&
+           state_of("a4", "a3") == MemberState::failed;
+  }, 30s));
+  double nacks = 0;
+  for (const auto& agent : {"a1", "a2", "a3"}) nacks += net.metric_of(agent, "mob_probe_nacks_received_total");
+  EXPECT_GT(nacks, 0) << "no failed probe was nacked";
+  EXPECT_EQ(worst, 0) << "a failed probe that a helper nacked counted against the prober";
+}
+
 TEST_F(PeerStoreTest, CrashedStoreRestartedOnItsDataRejoinsThroughTheRememberedPeersAndIsAliveEverywhere) {
   start_network(3);
   ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
