@@ -16,11 +16,15 @@ void ClockJudge::note(const std::string& peer, std::uint64_t their_wall_ms, std:
   constexpr std::uint64_t kClamp = 1ULL << 62;
   std::int64_t magnitude = static_cast<std::int64_t>(std::min(distance, kClamp));
   Sample sample{their_wall_ms > our_wall_ms ? magnitude : -magnitude, distance, now};
-  if (auto before = agreed_before_step_.find(peer); before != agreed_before_step_.end()) {
+  if (last_step_ms_ != 0) {
     // Our step moved their offset by minus the step; a peer's own step at the same moment,
-    // or jitter, would not match it within this much.
+    // or jitter, would not match it within this much. A peer not sampled before the step
+    // (cut off then, or new) whose offset is now minus the step, within that much, was within
+    // 2 s of our clock before it: our step parted us all the same (offset after = offset
+    // before - step, whatever the offset before was).
     constexpr std::int64_t kStepMatchMs = 2000;
-    const std::int64_t expected = before->second - last_step_ms_;
+    auto before = agreed_before_step_.find(peer);
+    const std::int64_t expected = (before != agreed_before_step_.end() ? before->second : 0) - last_step_ms_;
     sample.parted_by_our_step = off(sample) && std::llabs(sample.offset_ms - expected) <= kStepMatchMs;
   }
   auto [it, added] = samples_.try_emplace(peer, sample);

@@ -42,7 +42,8 @@ class ClockJudge {
   // clock before the step. The last verdict stands until new samples come. The peers it
   // agreed with are remembered until the next step: each sample of one that disagrees after,
   // by about the step, says this agent's own step parted them, which tells which clock is
-  // wrong even one against one.
+  // wrong even one against one. So does a peer not sampled before the step whose offset
+  // after it is minus the step (it agreed with the clock before the step).
   void forget_samples(std::int64_t step_ms);
   std::int64_t last_step_ms() const { return last_step_ms_; }  // 0: none yet
 

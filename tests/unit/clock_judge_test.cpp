@@ -109,6 +109,29 @@ TEST(ClockJudge, AStepThatPartsThisAgentFromAPeerItAgreedWithMakesItTheOddOneEve
   EXPECT_EQ(other.judge_own_clock(kStart + 1s).value_or("?"), "");
 }
 
+// Found by mob-sim seed 702308 (5 agents, random): an agent back from a partition, whose
+// samples of its one reachable peer had expired, stepped 373 s ahead, heard that peer
+// disagree by -373 s, called it a tie and took two deploys stamped 373 s ahead, which every
+// peer refused for 73 s. A peer whose offset after the step is minus the step agreed with
+// the clock before it, sampled then or not.
+TEST(ClockJudge, APeerNotSampledBeforeTheStepWhoseOffsetIsMinusTheStepMakesThisAgentTheOddOne) {
+  auto clocks = judge();
+  clocks.forget_samples(static_cast<std::int64_t>(kTenMinutes));
+  clocks.note("a", kOurs, kOurs + kTenMinutes + 1500, kStart + 1s);
+  EXPECT_EQ(clocks.judge_own_clock(kStart + 1s).value_or(""), "clock is 601 s ahead of 1 of its 1 peers (more than 300 s)");
+
+  // Off by another amount than the step (it was off before it too): a tie, nothing is said.
+  auto other = judge();
+  other.forget_samples(static_cast<std::int64_t>(kTenMinutes));
+  other.note("a", kOurs, kOurs + 2 * kTenMinutes, kStart + 1s);
+  EXPECT_EQ(other.judge_own_clock(kStart + 1s).value_or("?"), "");
+
+  // Without a step of its own, one peer against this agent is a tie, as before.
+  auto unstepped = judge();
+  unstepped.note("a", kOurs, kOurs + kTenMinutes, kStart + 1s);
+  EXPECT_EQ(unstepped.judge_own_clock(kStart + 1s).value_or("?"), "");
+}
+
 TEST(ClockJudge, APeerIsMeasuredOffOnlyWhenMostAgreeWithThisAgent) {
   auto clocks = judge();
   clocks.note("a", kOurs + kTenMinutes, kOurs, kStart);

@@ -530,6 +530,32 @@ TEST_F(PeerStoreTest, AStoreWhoseWallClockStepsAheadChecksItAtOnceAndRefusesDepl
 // A deploy that arrives before the agent's loop has turned since its clock stepped (mob-sim
 // seed 300845: 87 ms after a step of 8 min, with no timer due in between) is refused until
 // the peers asked have answered; then the verdict decides.
+// Found by mob-sim seed 702308: an agent back from a partition, holding every peer failed,
+// stepped its clock minutes ahead with nobody alive to ask, and took deploys stamped minutes
+// ahead that every peer then refused. The members it holds failed are asked too.
+TEST_F(PeerStoreTest, AStoreThatHoldsEveryPeerFailedWhenItsClockStepsAsksThemAndRefusesDeploys) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  net.run_for(3s);
+  net.isolate("a3");
+  ASSERT_TRUE(net.run_until([&] {
+    return state_of("a1", "a3") == MemberState::failed && state_of("a2", "a3") == MemberState::failed;
+  }, 30s)) << "a3 never held its peers failed";
+  // The step and the heal at once: a3's next turn sees the step before any peer's answer.
+  net.set_clock_offset("a3", 6 * 60 * 1000);
+  net.heal();
+  net.step();
+  auto refused = deploy("a3", bash_service("web", 3));
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(refused)) << "the deploy was taken on a clock that just stepped";
+  net.run_for(200ms);
+  auto judged = deploy("a3", bash_service("web", 3));
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(judged)) << "the deploy was taken on a clock 360 s ahead";
+  EXPECT_EQ(std::get<ErrorReply>(judged).message.rfind("this agent's clock is 360 s ahead", 0), 0u)
+      << std::get<ErrorReply>(judged).message;
+  net.run_for(3s);
+  EXPECT_FALSE(net.status_at("a1", "web"));
+}
+
 TEST_F(PeerStoreTest, ADeployInTheFirstTurnAfterAClockStepWaitsForThePeersVerdict) {
   start_network(3);
   ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
