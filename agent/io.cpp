@@ -49,7 +49,8 @@ Destination destination_of(const Body& body) {
 
 // Requests forwarded for each client (routing identity) and not answered yet. Not every
 // message gets exactly one reply (a SyncPush gets none, an indirect probe of a silent target
-// none, a sync or a join several), so the count is kept honest by time: every slot frees
+// none when it asked for no nack and two when a late ack follows its nack, a sync or a join
+// several), so the count is kept honest by time: every slot frees
 // itself kPendingExpiry after its request was forwarded, and a reply frees the newest slot,
 // which leaves the oldest (those of unanswered messages) to expire first. A client is
 // therefore never locked out for longer than kPendingExpiry, and extra replies only make
