@@ -13,6 +13,8 @@
 #include <iterator>
 #include <map>
 
+#include "providers/bash/direct_exec.hpp"
+
 extern char** environ;
 
 namespace mob::bash {
@@ -58,7 +60,8 @@ Result<Pipe> make_pipe(const char* purpose) {
 // suspended. The agent installs no signal handler (it reads SIGINT, SIGTERM and SIGHUP from
 // a signalfd), so none can run in the child and write the memory it shares.
 [[noreturn]] void become_command(pid_t agent, int dev_null, int output, int status, const char* cwd,
-                                 char* const argv[], char* const envp[]) {
+                                 const char* direct_path, char* const direct_argv[], char* const argv[],
+                                 char* const envp[]) {
   setpgid(0, 0);
   // An instance does not outlive a killed agent (the network runs it elsewhere once the agent
   // is declared failed): the kernel SIGKILLs it when the thread that forked it ends, and that
@@ -90,6 +93,9 @@ Result<Pipe> make_pipe(const char* purpose) {
   if (cwd != nullptr && chdir(cwd) != 0) {
     failure = {ChildFailure::chdir_failed, errno};
   } else {
+    // A command that needs no shell first (providers/bash/direct_exec.hpp); should its exec
+    // fail (a script without #!, a file gone since it was found), bash runs it as written.
+    if (direct_path != nullptr) execve(direct_path, direct_argv, envp);
     execve(argv[0], argv, envp);
     failure = {ChildFailure::exec_failed, errno};
   }
@@ -167,6 +173,12 @@ Result<SpawnedGroup> spawn_group(const SpawnRequest& request) {
   std::string dash_c = "-c";
   std::string command = request.command;
   std::vector<char*> argv = {shell.data(), dash_c.data(), command.data(), nullptr};
+  auto direct = direct_exec_of(request.command, request.environment);
+  std::vector<char*> direct_argv;
+  if (direct) {
+    for (auto& word : direct->argv) direct_argv.push_back(word.data());
+    direct_argv.push_back(nullptr);
+  }
   std::vector<std::string> environment = request.environment;
   std::vector<char*> envp;
   envp.reserve(environment.size() + 1);
@@ -183,7 +195,8 @@ Result<SpawnedGroup> spawn_group(const SpawnRequest& request) {
   if (pid < 0) return fail(Errc::unavailable, "vfork: " + errno_text(errno));
   if (pid == 0)
     become_command(agent, dev_null->get(), output->write.get(), exec_status->write.get(), cwd_or_null,
-                   argv.data(), envp.data());
+                   direct ? direct->path.c_str() : nullptr, direct ? direct_argv.data() : nullptr, argv.data(),
+                   envp.data());
 
   // Also set here, so that the group exists whichever of parent and child runs first;
   // EACCES once the child has exec'd is expected.

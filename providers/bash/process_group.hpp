@@ -15,7 +15,7 @@
 namespace mob::bash {
 
 struct SpawnRequest {
-  std::string command;                        // run as /bin/bash -c <command>
+  std::string command;                        // run as /bin/bash -c <command>, or exec'd without bash when it needs none (direct_exec.hpp)
   std::vector<std::string> environment;       // complete, "NAME=value" entries
   std::optional<std::filesystem::path> cwd;
 };
