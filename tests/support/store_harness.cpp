@@ -360,19 +360,7 @@ void StoreHarness::set_clock_offset(const std::string& name, std::int64_t offset
 }
 
 std::vector<Body> StoreHarness::ask(const std::string& name, Body request) {
-  Agent& to = agent(name);
-  if (!to.store) return {};  // nobody answers
-  std::string route = std::string(kClientRoute) + std::to_string(++next_client_);
-  auto envelope = decode(encode(Envelope{kProtocolVersion, next_client_, "client", std::move(request)}));
-  if (!envelope) throw std::runtime_error("cannot decode a client request: " + envelope.error().message);
-  Routed routed{route, std::move(*envelope)};
-  if (auto admitted = admit_request(routed.envelope.body); !admitted)
-    return {ErrorReply{admitted.error().code, admitted.error().message}};
-  to.store->on_request(routed);
-  after_inputs(to);
-  auto replies = std::move(client_replies_[route]);
-  client_replies_.erase(route);
-  return replies;
+  return ask_and_wait(name, std::move(request), std::chrono::milliseconds(0));
 }
 
 std::vector<Body> StoreHarness::ask_and_wait(const std::string& name, Body request, std::chrono::milliseconds wait) {

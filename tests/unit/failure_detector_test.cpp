@@ -333,12 +333,19 @@ TEST(FailureDetector, AMissedAckRaisesTheHealthPenaltyAndStretchesTheNextProbe) 
 // Lifeguard's nacks: a helper that heard us and could not reach the target either says so,
 // and then the failed probe is the target's, not a sign of this agent's own slowness. (The
 // defaults: a probe a second, its window 200 ms, helpers asked after 100 ms.)
-TEST(FailureDetector, AMissedAckThatAHelperNacksLeavesTheHealthPenaltyAlone) {
-  FailureDetector detector({}, 1);
+// With the defaults, a probe at kStart, its helpers asked at 100 ms, its target suspected at
+// 200 ms: the probe.
+Action failed_probe_with_helpers(FailureDetector& detector) {
   detector.set_members(names(4));
   auto probe = probe_at(detector, kStart);
-  ASSERT_EQ(of_kind(detector.tick(kStart + 100ms), Kind::indirect_probe).size(), 1u);
-  ASSERT_EQ(of_kind(detector.tick(kStart + 200ms), Kind::suspect).size(), 1u);
+  EXPECT_EQ(of_kind(detector.tick(kStart + 100ms), Kind::indirect_probe).size(), 1u);
+  EXPECT_EQ(of_kind(detector.tick(kStart + 200ms), Kind::suspect).size(), 1u);
+  return probe;
+}
+
+TEST(FailureDetector, AMissedAckThatAHelperNacksLeavesTheHealthPenaltyAlone) {
+  FailureDetector detector({}, 1);
+  auto probe = failed_probe_with_helpers(detector);
   EXPECT_EQ(detector.probes_awaiting_nacks(), 1u);
   EXPECT_EQ(detector.next_deadline(), kStart + 400ms) << "a nack may come for one more window";
   EXPECT_TRUE(detector.on_nack(probe.seq));
@@ -352,10 +359,7 @@ TEST(FailureDetector, AMissedAckThatAHelperNacksLeavesTheHealthPenaltyAlone) {
 
 TEST(FailureDetector, AMissedAckThatNoHelperNacksCountsOneWindowAfterTheSuspicion) {
   FailureDetector detector({}, 1);
-  detector.set_members(names(4));
-  auto probe = probe_at(detector, kStart);
-  detector.tick(kStart + 100ms);
-  ASSERT_EQ(of_kind(detector.tick(kStart + 200ms), Kind::suspect).size(), 1u);
+  auto probe = failed_probe_with_helpers(detector);
   EXPECT_EQ(detector.health_penalty(), 0u) << "a helper's nack may still come";
   EXPECT_TRUE(detector.tick(kStart + 399ms).empty());
   EXPECT_EQ(detector.health_penalty(), 0u);

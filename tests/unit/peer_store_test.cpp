@@ -282,6 +282,16 @@ TEST_F(PeerStoreTest, OneWayLossBetweenTwoStoresIsBridgedByIndirectProbesAndNobo
       EXPECT_FALSE(first_member_event(viewer, "member.failed", member)) << viewer << " failed " << member;
 }
 
+// The only reply, if it is a `Reply` (null otherwise, saying what came instead).
+template <class Reply>
+const Reply* the_one(const std::vector<Body>& replies) {
+  EXPECT_EQ(replies.size(), 1u);
+  if (replies.size() != 1) return nullptr;
+  const auto* reply = std::get_if<Reply>(&replies.front());
+  EXPECT_NE(reply, nullptr) << type_name(replies.front());
+  return reply;
+}
+
 // Lifeguard's nacks, the helper's side: asked to probe a member it cannot reach, an agent
 // answers a prober that wants it with a nack once its own ack wait is over; a prober of the
 // release before (no wants_nack) gets no answer, as before; a reachable target's ack is
@@ -292,9 +302,8 @@ TEST_F(PeerStoreTest, AHelperThatCannotReachTheTargetAnswersANackOnlyToAProberTh
   const std::string a3 = net.members_seen_by("a2").at("a3").address;
   net.cut_one_way("a2", "a3");
   auto nacked = net.ask_and_wait("a2", IndirectProbeRequest{5, "a1", "a3", a3, true}, 1s);
-  ASSERT_EQ(nacked.size(), 1u);
-  const auto* nack = std::get_if<ProbeNack>(&nacked.front());
-  ASSERT_NE(nack, nullptr) << type_name(nacked.front());
+  const auto* nack = the_one<ProbeNack>(nacked);
+  ASSERT_NE(nack, nullptr);
   EXPECT_EQ(nack->seq, 5u);
   EXPECT_EQ(nack->from, "a2");
   EXPECT_EQ(net.metric_of("a2", "mob_probe_nacks_sent_total"), 1);
@@ -303,9 +312,8 @@ TEST_F(PeerStoreTest, AHelperThatCannotReachTheTargetAnswersANackOnlyToAProberTh
 
   net.heal();
   auto acked = net.ask_and_wait("a2", IndirectProbeRequest{7, "a1", "a3", a3, true}, 1s);
-  ASSERT_EQ(acked.size(), 1u);
-  const auto* ack = std::get_if<ProbeAck>(&acked.front());
-  ASSERT_NE(ack, nullptr) << type_name(acked.front());
+  const auto* ack = the_one<ProbeAck>(acked);
+  ASSERT_NE(ack, nullptr);
   EXPECT_EQ(ack->seq, 7u);
   EXPECT_EQ(ack->from, "a3");
   EXPECT_EQ(net.metric_of("a2", "mob_probe_nacks_sent_total"), 1);
