@@ -147,7 +147,7 @@ std::vector<FailureDetector::Action> FailureDetector::tick(Clock::time_point now
       // heard us and could not reach the target either). In a partition, with helpers on
       // both sides, some nack: without that, every failed probe across it would stretch
       // this agent's probe interval, and the other side would take minutes to be found.
-      if (probe_->indirect_sent && probe_->helpers > 0) {
+      if (probe_->helpers > 0) {  // set only once they were asked
         if (!probe_->nacked) awaiting_nacks_.push_back({probe_->seq, now + scaled(probe_window())});
       } else {
         health_penalty_ = std::min(health_penalty_ + 1, config_.max_health_penalty);
