@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang 16 (ASan + UBSan, in build-fuzz) and runs each one for
-# SECONDS (default 60) from the seed corpora in fuzz/corpus; new inputs it finds go to
+# SECONDS (default 60), one per core at a time, from the seed corpora in fuzz/corpus; new inputs it finds go to
 # build-fuzz/corpus, a crashing input to build-fuzz/artifacts. Exits 1 on a crash, leak or hang.
 # Targets: codec (the wire codec), spec (the spec parser), store (the peer store's handlers, fed
 # message sequences; it isolates its network in a namespace of its own, so it needs root or
@@ -52,11 +52,10 @@ mkdir -p "$build/artifacts"
 if [[ -z "${ASAN_SYMBOLIZER_PATH:-}" ]] && symbolizer=$(command -v llvm-symbolizer-16 || command -v llvm-symbolizer); then
   export ASAN_SYMBOLIZER_PATH=$symbolizer
 fi
-for target in "${targets[@]}"; do
-  work="$build/corpus/$target"
-  log="$build/$target.log"
+# run_target TARGET: one target for $seconds; its summary (or its finding) goes to stdout/stderr.
+run_target() {
+  local target=$1 work="$build/corpus/$1" log="$build/$1.log"
   mkdir -p "$work"
-  echo "=== fuzz $target: ${seconds}s (log: $log)"
   # shellcheck disable=SC2086 # the options are words
   if ! ASAN_OPTIONS="detect_leaks=1${target_asan[$target]:-}" UBSAN_OPTIONS=print_stacktrace=1 \
       MOB_PEER_STORE_FUZZ_HISTORY="$build/artifacts/$target-history-" \
@@ -69,8 +68,29 @@ for target in "${targets[@]}"; do
            "(replay: $build/fuzz/${target}_fuzz FILE)" >&2
     fi
     echo "fuzz $target: FAILED (full log: $log)" >&2
-    exit 1
+    return 1
   fi
+  echo "=== fuzz $target: ran ${seconds}s"
   grep -E "^Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss_mb" "$log"
+}
+
+# One target per core at a time (each fuzzer runs one thread), so the stage takes
+# seconds x targets / cores.
+parallel=${MOB_FUZZ_JOBS:-$(nproc)}
+pids=() names=() failed=()
+for target in "${targets[@]}"; do
+  echo "=== fuzz $target: ${seconds}s (log: $build/$target.log)"
+  run_target "$target" & pids+=($!) names+=("$target")
+  if (( ${#pids[@]} >= parallel )); then
+    wait "${pids[0]}" || failed+=("${names[0]}")
+    pids=("${pids[@]:1}") names=("${names[@]:1}")
+  fi
 done
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || failed+=("${names[$i]}")
+done
+if (( ${#failed[@]} )); then
+  echo "fuzz: failed: ${failed[*]}" >&2
+  exit 1
+fi
 echo "fuzz: every target ran ${seconds}s without a crash, leak or hang"
