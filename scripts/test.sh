@@ -35,7 +35,8 @@ for stage in "${stages[@]}"; do
     # The fault suite (label "fault", slow), the simulator's seeds (label "sim", one
     # thread) and the Debian packages (label "package": dpkg -i of a debug build) run in the
     # debug stage only; the store's handlers run under ASan+UBSan in the
-    # fuzz stage (peer_store_fuzz drives the same PeerStore on virtual time).
+    # fuzz stage (peer_store_fuzz drives the same PeerStore on virtual time). The TSan stage
+    # builds no unit test of a pure single-threaded part (tests/CMakeLists.txt).
     debug) run_stage debug "" -DCMAKE_BUILD_TYPE=Debug ;;
     asan) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
             run_stage asan "-LE fault|sim|package" -DCMAKE_BUILD_TYPE=Debug -DMOB_SANITIZE=ON ;;
