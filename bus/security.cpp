@@ -279,8 +279,12 @@ HandshakeWatch::HandshakeWatch(zmq::context_t& context, zmq::socket_t& socket)
   static std::atomic<unsigned> counter{0};
   const std::string endpoint = "inproc://mob-handshake-watch-" + std::to_string(::getpid()) + "-" +
                                std::to_string(counter.fetch_add(1));
+  // HANDSHAKE_FAILED_NO_DETAIL: the peer closed the connection mid-handshake. A client without
+  // a key and a CURVE agent each see the mismatch in the other's greeting; when the agent sees
+  // it first (a loaded client), the client gets only this, and reconnects to the same end.
   constexpr int kEvents = ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                          ZMQ_EVENT_CONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
+                          ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_CONNECTED |
+                          ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
   if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), kEvents) != 0) throw zmq::error_t();
   events_.set(zmq::sockopt::linger, 0);
   events_.connect(endpoint);
@@ -291,9 +295,17 @@ zmq::pollitem_t HandshakeWatch::poll_item() { return {events_.handle(), 0, ZMQ_P
 void HandshakeWatch::read_events() {
   while (auto event = recv_monitor_event(events_)) {
     if (event->event == ZMQ_EVENT_CONNECTED) connected_ = true;
-    if (event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) handshake_succeeded_ = true;
+    if (event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      handshake_succeeded_ = true;
+      closed_in_handshake_ = 0;
+    }
+    if (event->event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && !unreported_ &&
+        ++closed_in_handshake_ >= kClosedHandshakesToFail && !handshake_succeeded_) {
+      unreported_ = Failure{Outcome::closed_in_handshake, closed_in_handshake_};
+      closed_in_handshake_ = 0;
+    }
     if (unreported_ || event->event == ZMQ_EVENT_CONNECTED ||
-        event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+        event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED || event->event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
       continue;
     if (event->event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
       unreported_ = Failure{Outcome::refused_key, event->value};
@@ -342,6 +354,16 @@ std::string describe_handshake_failure(const HandshakeWatch::Failure& failure, b
       text << "the CURVE handshake with the agent at " << agent << " failed (protocol error 0x"
            << std::hex << failure.detail << std::dec
            << "): check that --server-key is the network's public key";
+      break;
+    case HandshakeWatch::Outcome::closed_in_handshake:
+      if (have_key)
+        text << "the agent at " << agent << " closed the connection during the CURVE handshake "
+             << failure.detail << " times in a row: check that --server-key is the network's "
+                "public key (the agents' mob.pub) and that the agent runs with keys";
+      else
+        text << "the agent at " << agent << " closed the connection during the handshake "
+             << failure.detail << " times in a row: it requires a key: give --key-file FILE (or "
+                "set MOB_KEY_FILE) with a key listed in its --authorized-keys (see docs/security.md)";
       break;
     case HandshakeWatch::Outcome::unanswered:
       text << "the agent at " << agent

@@ -88,11 +88,15 @@ class HandshakeWatch {
  public:
   // unanswered: the TCP connection stood but the handshake never completed (an agent drops
   // a client whose handshake it cannot decrypt: the wrong server key).
-  enum class Outcome { refused_key, mechanism_mismatch, protocol_error, unanswered };
+  // closed_in_handshake: the agent closed kClosedHandshakesToFail connections in a row during
+  // the handshake, before this side could tell why (the agent saw the mismatch first: a
+  // client without a key, or a key it cannot decrypt).
+  enum class Outcome { refused_key, mechanism_mismatch, protocol_error, unanswered, closed_in_handshake };
   struct Failure {
     Outcome outcome;
-    std::uint32_t detail;  // ZAP status code (refused_key) or ZMQ_PROTOCOL_ERROR_* value
+    std::uint32_t detail;  // ZAP status code (refused_key), ZMQ_PROTOCOL_ERROR_* value, or closes
   };
+  static constexpr std::uint32_t kClosedHandshakesToFail = 3;
 
   // Attaches to `socket`. REQUIRED: before `socket` connects; `socket` outlives the watch.
   HandshakeWatch(zmq::context_t& context, zmq::socket_t& socket);
@@ -118,6 +122,7 @@ class HandshakeWatch {
   zmq::socket_t events_;
   bool connected_ = false;
   bool handshake_succeeded_ = false;
+  std::uint32_t closed_in_handshake_ = 0;  // in a row, since the last handshake or failure
   std::optional<Failure> unreported_;
 };
 

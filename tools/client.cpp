@@ -172,13 +172,11 @@ struct Client::Connection {
   // A DEALER keeps an unanswered request queued and would deliver it to an agent that
   // starts later; a fresh socket forgets it.
   std::unexpected<Error> give_up() {
-    if (options.curve) {
-      // A refusal that arrived with the deadline (a connection that took as long as the
-      // timeout, say after SYN retransmissions) is still the answer.
-      if (auto failure = watch->failure()) return refused(*failure);
-      if (watch->connected_without_handshake())
-        return refused(HandshakeWatch::Failure{HandshakeWatch::Outcome::unanswered, 0});
-    }
+    // A refusal that arrived with the deadline (a connection that took as long as the
+    // timeout, say after SYN retransmissions) is still the answer.
+    if (auto failure = watch->failure()) return refused(*failure);
+    if (options.curve && watch->connected_without_handshake())
+      return refused(HandshakeWatch::Failure{HandshakeWatch::Outcome::unanswered, 0});
     const bool busy = watch->answering();
     auto reopened = open();
     if (!reopened) return std::unexpected(reopened.error());

@@ -407,6 +407,43 @@ TEST_F(Zap, AClientWithoutAKeyIsToldTheAgentRequiresOne) {
   EXPECT_NE(result.find("requires a key"), std::string::npos) << result;
 }
 
+// An agent that sees the mismatch first closes the connection before the client can tell why
+// (a loaded client): a client whose every connection is closed mid-handshake is told so after
+// a few, not left to wait for its timeout (Security.AToolWithoutAnAuthorizedKey... failed 1
+// run in 15 under load when only the mismatch event counted).
+TEST_F(Zap, AClientWhoseHandshakesAreClosedAFewTimesInARowIsToldSo) {
+  zmq::socket_t closer(context_, zmq::socket_type::stream);  // raw TCP: closes each connection
+  closer.set(zmq::sockopt::linger, 0);
+  closer.bind("tcp://127.0.0.1:*");
+  const std::string endpoint = closer.get(zmq::sockopt::last_endpoint);
+  zmq::socket_t client(context_, zmq::socket_type::dealer);
+  client.set(zmq::sockopt::linger, 0);
+  client.set(zmq::sockopt::reconnect_ivl, 10);
+  HandshakeWatch watch(context_, client);
+  client.connect(endpoint);
+  send_frames(client, {"hello"});
+  std::optional<HandshakeWatch::Failure> failure;
+  int closed = 0;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!failure && std::chrono::steady_clock::now() < deadline) {
+    zmq::pollitem_t items[] = {{closer.handle(), 0, ZMQ_POLLIN, 0}, watch.poll_item()};
+    zmq::poll(items, 2, std::chrono::milliseconds(poll_timeout_ms(deadline)));
+    while (auto frames = recv_frames(closer)) {
+      if (frames->size() != 2) continue;
+      if (frames->at(1).empty() && ++closed) continue;  // a new connection (or its end)
+      send_frames(closer, {frames->at(0), ""});          // its greeting: close it
+    }
+    failure = watch.failure();
+  }
+  ASSERT_TRUE(failure.has_value()) << "no failure within 10 s; " << closed << " connections seen";
+  EXPECT_EQ(failure->outcome, HandshakeWatch::Outcome::closed_in_handshake);
+  EXPECT_EQ(failure->detail, HandshakeWatch::kClosedHandshakesToFail);
+  const std::string keyless = describe_handshake_failure(*failure, false, "test");
+  EXPECT_TRUE(keyless.starts_with("not authorized")) << keyless;
+  EXPECT_NE(keyless.find("requires a key"), std::string::npos) << keyless;
+  EXPECT_NE(describe_handshake_failure(*failure, true, "test").find("--server-key"), std::string::npos);
+}
+
 TEST_F(Zap, ReloadAdmitsAKeyAddedToTheFileAndKeepsTheListOnABadFile) {
   auto endpoint = start_server();
   auto operator_keys = ClientKeys{fresh_keys(), network_.public_key};
