@@ -259,10 +259,35 @@ bool ClusterState::merge_lww(std::map<std::string, Entry>& into, typename std::m
   return replace(into, found, std::move(key), entry);
 }
 
+namespace {
+
+// Makes the spec texts of `entry` that equal one already held share its string: a version in
+// its history that runs its current or its stable spec, and a version `before` (the record it
+// replaces) held already. A record kept this way holds each distinct spec text once.
+void share_spec_texts(ServiceEntry& entry, const ServiceEntry* before) {
+  if (before) {
+    entry.spec_json.share_if_equal(before->spec_json);
+    if (!entry.stable_spec_json.share_if_equal(before->stable_spec_json))
+      entry.stable_spec_json.share_if_equal(before->spec_json);  // the version the update replaced
+  }
+  for (auto& version : entry.history) {
+    if (version.spec_json.share_if_equal(entry.spec_json) || version.spec_json.share_if_equal(entry.stable_spec_json))
+      continue;
+    if (!before) continue;
+    for (const auto& held : before->history)
+      if (held.version == version.version && version.spec_json.share_if_equal(held.spec_json)) break;
+  }
+}
+
+}  // namespace
+
 bool ClusterState::merge(const ServiceEntry& entry) {
   const ServiceEntry* before = service(entry.name);
   const bool was_deployed = before && !before->removed;
-  if (!merge_lww(services_, service_key(entry.name), entry)) return false;
+  if (before && !is_newer(entry.stamp, before->stamp)) return false;
+  ServiceEntry kept = entry;  // its texts are shared, not copied
+  share_spec_texts(kept, before);
+  if (!merge_lww(services_, service_key(entry.name), kept)) return false;
   if (was_deployed && entry.removed) --deployed_services_;
   if (!was_deployed && !entry.removed) ++deployed_services_;
   return true;

@@ -89,14 +89,14 @@ LocalAssignments::Changes LocalAssignments::update(const ClusterState& state, co
                                  service->enabled, service->restart_generation, ready,
                                  ready ? "" : dependencies_problem(state, *spec, spec_of),
                                  service->stable_generation,
-                                 stable_indices.empty() ? std::string() : service->stable_spec_json,
+                                 stable_indices.empty() ? std::string() : service->stable_spec_json.str(),
                                  stable_indices, dependency_env(state, *spec)};
     if (sent != sent_.end() && sent->second.same_as(assignment)) continue;
     const ServiceSpec* stable = stable_indices.empty() ? nullptr : stable_spec_of(*service);
     if (!stable_indices.empty() && !stable) continue;  // its spec does not parse (logged)
     if (sent != sent_.end()) forget_sent(sent);
     local_instances_ += assignment.instances.size() + assignment.stable_instances.size();
-    sent_.emplace(name, Told(assignment));
+    sent_.emplace(name, Told(assignment, *service));
     assignment.spec = *spec;
     if (stable) assignment.stable_spec = *stable;
     changes.to_supervisor.emplace_back(std::move(assignment));

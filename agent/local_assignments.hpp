@@ -50,20 +50,22 @@ class LocalAssignments {
   // hundred bytes for each, not two ServiceSpecs.
   struct Told {
     std::uint64_t version = 0;
-    std::string spec_json;
+    SpecText spec_json;  // the record's texts, shared with it
     std::vector<std::uint32_t> instances;
     bool enabled = true;
     std::uint64_t restart_generation = 0;
     bool dependencies_ready = true;
     std::string waiting_reason;
     std::uint64_t stable_version = 0;
-    std::string stable_spec_json;
+    SpecText stable_spec_json;
     std::vector<std::uint32_t> stable_instances;
     std::map<std::string, std::string> dependency_env;
-    explicit Told(const ServiceAssignment& a)
-        : version(a.version), spec_json(a.spec_json), instances(a.instances), enabled(a.enabled),
+    // `a` as made from `record`, whose texts it names.
+    Told(const ServiceAssignment& a, const ServiceEntry& record)
+        : version(a.version), spec_json(record.spec_json), instances(a.instances), enabled(a.enabled),
           restart_generation(a.restart_generation), dependencies_ready(a.dependencies_ready),
-          waiting_reason(a.waiting_reason), stable_version(a.stable_version), stable_spec_json(a.stable_spec_json),
+          waiting_reason(a.waiting_reason), stable_version(a.stable_version),
+          stable_spec_json(a.stable_spec_json.empty() ? SpecText() : record.stable_spec_json),
           stable_instances(a.stable_instances), dependency_env(a.dependency_env) {}
     bool same_as(const ServiceAssignment& a) const;
     bool runs(std::uint32_t index) const;  // instance `index`, under either spec

@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "bus/spec_text.hpp"
 #include "bus/wire.hpp"
 
 namespace mob {
@@ -114,7 +115,7 @@ struct VersionRecord {
   std::uint64_t version = 0;
   std::int64_t time_ms = 0;  // unix ms of the write
   std::string through;       // the agent that took the write (the owner, for a revert)
-  std::string spec_json;     // normalized
+  SpecText spec_json;        // normalized; shares the record's spec_json or stable_spec_json when equal
   // "" while it is the current version; then "healthy" (it ran healthy on every instance),
   // "replaced" (a later version came before it did), "reverted: why", "failed: why".
   std::string outcome;
@@ -350,7 +351,7 @@ struct MemberEntry {
 // A service spec, last writer wins; `removed` is a tombstone.
 struct ServiceEntry {
   std::string name;
-  std::string spec_json;
+  SpecText spec_json;
   std::uint64_t generation = 0;  // the user-visible version: 1, 2, ...
   bool enabled = true;
   std::uint64_t restart_generation = 0;
@@ -361,7 +362,7 @@ struct ServiceEntry {
   // instance and its spec (0 and "": none kept; instances then all run `generation`), and
   // how the rollout to `generation` ended when it did not complete ("failed: ...").
   std::uint64_t stable_generation = 0;
-  std::string stable_spec_json;
+  SpecText stable_spec_json;
   std::string rollout;
   // The last versions, oldest first, the current one last (at most --history of the agent
   // that wrote the record); kept in the tombstone of a removed service.

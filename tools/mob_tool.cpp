@@ -837,7 +837,7 @@ int run_history(const CommandInfo& command, Agent& agent, const Args& args) {
                         {"outcome", version.outcome},
                         {"rollback_of", version.rollback_of},
                         {"removed", reply->removed},
-                        {"spec", json::parse(version.spec_json, nullptr, false)}}
+                        {"spec", json::parse(version.spec_json.str(), nullptr, false)}}
                        .dump(-1, ' ', false, json::error_handler_t::replace)
                 << "\n";
     return kExitOk;

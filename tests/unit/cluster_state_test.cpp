@@ -914,6 +914,86 @@ TEST(AntiEntropy, BadBucketCountsGiveNothing) {
 
 // ---- garbage collection -------------------------------------------------------------------------
 
+// ---- spec texts held once ------------------------------------------------------------------
+
+// A record as it arrives decoded from the wire: every text a string of its own.
+ServiceEntry decoded(const ServiceEntry& entry) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> packer(buffer);
+  wire::pack(packer, entry);
+  auto handle = msgpack::unpack(buffer.data(), buffer.size());
+  ServiceEntry out;
+  EXPECT_TRUE(wire::read(handle.get(), out));
+  return out;
+}
+
+VersionRecord version_record(std::uint64_t version, std::string spec_json) {
+  VersionRecord record;
+  record.version = version;
+  record.spec_json = std::move(spec_json);
+  return record;
+}
+
+TEST(SpecTexts, AKeptRecordHoldsItsCurrentSpecOnceThoughItsHistoryNamesItToo) {
+  ServiceEntry v1 = service_entry("web", stamp(10), false, R"({"name":"web","instances":1})");
+  v1.generation = 1;
+  v1.history = {version_record(1, R"({"name":"web","instances":1})")};
+  const ServiceEntry arrived = decoded(v1);
+  ASSERT_FALSE(arrived.history[0].spec_json.shares_with(arrived.spec_json));  // the wire gives two
+
+  ClusterState state;
+  ASSERT_TRUE(state.merge(arrived));
+  const ServiceEntry* held = state.service("web");
+  ASSERT_NE(held, nullptr);
+  EXPECT_TRUE(held->history[0].spec_json.shares_with(held->spec_json));
+  EXPECT_EQ(held->history[0].spec_json, arrived.spec_json.str());
+  EXPECT_EQ(packed(*held), packed(arrived));  // the same record
+}
+
+TEST(SpecTexts, AnUpdateSharesTheTextsTheRecordBeforeItHeld) {
+  const std::string spec1 = R"({"name":"web","instances":1})", spec2 = R"({"name":"web","instances":2})";
+  ServiceEntry v1 = service_entry("web", stamp(10), false, spec1);
+  v1.generation = 1;
+  v1.history = {version_record(1, spec1)};
+  ServiceEntry v2 = service_entry("web", stamp(20), false, spec2);
+  v2.generation = 2;
+  v2.stable_generation = 1;
+  v2.stable_spec_json = spec1;
+  v2.history = {version_record(1, spec1), version_record(2, spec2)};
+  ServiceEntry v3 = v2;  // disabled: a new record of the same version
+  v3.enabled = false;
+  v3.stamp = stamp(30);
+
+  ClusterState state;
+  ASSERT_TRUE(state.merge(decoded(v1)));
+  const SpecText first = state.service("web")->spec_json;
+  ASSERT_TRUE(state.merge(decoded(v2)));
+  const ServiceEntry* held = state.service("web");
+  EXPECT_TRUE(held->stable_spec_json.shares_with(first));  // the version the update replaced
+  EXPECT_TRUE(held->history[0].spec_json.shares_with(first));
+  EXPECT_TRUE(held->history[1].spec_json.shares_with(held->spec_json));
+  const SpecText second = held->spec_json;
+  ASSERT_TRUE(state.merge(decoded(v3)));
+  held = state.service("web");
+  EXPECT_TRUE(held->spec_json.shares_with(second));
+  EXPECT_TRUE(held->stable_spec_json.shares_with(first));
+  EXPECT_EQ(packed(*held), packed(v3));
+  // An older record loses as before, shared texts or not.
+  EXPECT_FALSE(state.merge(decoded(v2)));
+}
+
+TEST(SpecTexts, ASpecTextPacksAsTheStringItHolds) {
+  msgpack::sbuffer as_text, as_string;
+  msgpack::packer<msgpack::sbuffer> text_packer(as_text), string_packer(as_string);
+  wire::pack(text_packer, SpecText(std::string(R"({"name":"web"})")));
+  wire::pack(string_packer, std::string(R"({"name":"web"})"));
+  EXPECT_EQ(std::string(as_text.data(), as_text.size()), std::string(as_string.data(), as_string.size()));
+  SpecText empty;
+  EXPECT_TRUE(empty.empty());
+  EXPECT_EQ(empty, std::string());
+  EXPECT_EQ(SpecText(std::string()), empty);
+}
+
 TEST(CollectGarbage, DropsOnlyTombstonesAndGoneMembersOlderThanTheCutoff) {
   using enum MemberState;
   ClusterState state;

@@ -359,8 +359,8 @@ TEST_F(ClientCommands, ScaleIsANewVersionThatChangesOnlyTheInstanceCount) {
   EXPECT_EQ(scaled->entry->generation, 2u);
   EXPECT_EQ(scaled->reply.version, 2u);
   EXPECT_FALSE(scaled->entry->enabled);
-  auto before = nlohmann::json::parse(state_.service("web")->spec_json);
-  auto after = nlohmann::json::parse(scaled->entry->spec_json);
+  auto before = nlohmann::json::parse(state_.service("web")->spec_json.str());
+  auto after = nlohmann::json::parse(scaled->entry->spec_json.str());
   EXPECT_EQ(after["instances"], 5);
   after["instances"] = before["instances"];
   EXPECT_EQ(after, before) << "nothing but instances changed";
