@@ -17,6 +17,7 @@
 #include "agent/time_source.hpp"
 #include "bus/instance_id.hpp"
 #include "bus/log.hpp"
+#include "bus/spec_text.hpp"
 #include "bus/transport.hpp"
 
 namespace mob {
@@ -25,28 +26,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr std::string_view kLog = "supervisor";
 
-// A spec text held once by a service version and shared by the instances launched from it
-// (what each was launched from, where it settled) instead of copied into each: with
-// thousands of local instances, one copy per version, not four per instance. Compared by
-// content.
-class SharedText {
- public:
-  SharedText() = default;
-  explicit SharedText(std::string text) : text_(std::make_shared<const std::string>(std::move(text))) {}
-  friend bool operator==(const SharedText& a, const SharedText& b) {
-    return a.text_ == b.text_ || (a.text_ && b.text_ && *a.text_ == *b.text_) ||
-           (a.empty() && b.empty());
-  }
-
- private:
-  bool empty() const { return !text_ || text_->empty(); }
-  std::shared_ptr<const std::string> text_;
-};
-
 struct Service {
   ServiceSpec spec;
-  SharedText spec_json;
-  SharedText run_spec;  // spec_json without `instances`: what each instance runs
+  // Held once by a service version and shared by the instances launched from it (what each
+  // was launched from, where it settled) instead of copied into each.
+  SpecText spec_json;
+  SpecText run_spec;  // spec_json without `instances`: what each instance runs
   std::uint64_t version = 0;
   bool enabled = true;
   std::uint64_t restart_generation = 0;
@@ -70,9 +55,9 @@ const Service& target_of(const Service& service, std::uint32_t index) {
 // A version of a service from the spec the store parsed: the supervisor never parses one.
 Service service_version(ServiceSpec spec, const std::string& spec_json, std::uint64_t version) {
   Service service;
-  service.run_spec = SharedText(run_spec_of(spec).dump());
+  service.run_spec = SpecText(run_spec_of(spec).dump());
   service.spec = std::move(spec);
-  service.spec_json = SharedText(spec_json);
+  service.spec_json = SpecText(spec_json);
   service.version = version;
   return service;
 }
@@ -89,11 +74,11 @@ struct Instance {
   // hand out one version number for two specs, so the spec itself counts too.
   std::uint64_t launched_version = 0;
   std::uint64_t launched_generation = 0;
-  SharedText launched_spec_json;
-  SharedText launched_run_spec;  // Service::run_spec
+  SpecText launched_spec_json;
+  SpecText launched_run_spec;  // Service::run_spec
   // What an instance gave up on (failed, or exited for good); a new deploy or
   // `mob-tool restart` changes it and so tries again.
-  std::optional<std::tuple<std::uint64_t, std::uint64_t, SharedText>> settled_at;
+  std::optional<std::tuple<std::uint64_t, std::uint64_t, SpecText>> settled_at;
   std::int64_t pid = 0;
   std::int64_t since_ms = 0;
   std::int32_t exit_code = -1;
