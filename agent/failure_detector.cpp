@@ -234,6 +234,24 @@ void FailureDetector::on_suspected(const std::string& target, const std::string&
   suspicion_queues_[queue_of(suspicion.confirmations.size())].emplace(suspicion.started, target);
 }
 
+bool FailureDetector::suspicion_fully_confirmed(const std::string& target) const {
+  auto suspicion = suspicions_.find(target);
+  if (suspicion == suspicions_.end()) return false;
+  const double confirmations = static_cast<double>(suspicion->second.confirmations.size());
+  return confirmations >= 1.0 + expected_confirmations(members_.size() + 1);
+}
+
+bool FailureDetector::suspicion_confirmed_by(const std::string& target, const std::string& by) const {
+  auto suspicion = suspicions_.find(target);
+  return suspicion != suspicions_.end() && suspicion->second.confirmations.contains(by);
+}
+
+double FailureDetector::expected_confirmations(std::size_t n) const {
+  // k, but no more than the other members there are to give them (as memberlist does: in a
+  // tiny network one suspicion is all there will be).
+  return std::min<double>(config_.indirect_probes, n >= 3 ? static_cast<double>(n - 2) : 0.0);
+}
+
 void FailureDetector::on_cleared(const std::string& target) {
   if (auto suspicion = suspicions_.find(target); suspicion != suspicions_.end()) forget_suspicion(suspicion);
 }
@@ -271,9 +289,7 @@ std::chrono::milliseconds FailureDetector::suspicion_timeout(std::size_t confirm
   double scale = std::max(1.0, std::log10(static_cast<double>(std::max<std::size_t>(n, 1))));
   double min_ms = config_.suspicion_min_mult * scale * static_cast<double>(configured_window().count());
   double max_ms = config_.suspicion_max_mult * min_ms;
-  // Confirmations to expect: k, but no more than the other members there are to give them
-  // (as memberlist does: in a tiny network one suspicion is all there will be).
-  double expected = std::min<double>(config_.indirect_probes, n >= 3 ? static_cast<double>(n - 2) : 0.0);
+  double expected = expected_confirmations(n);
   if (expected < 1.0) return std::chrono::milliseconds(static_cast<long>(min_ms));
   // The accuser's own suspicion is one of the confirmations; count the others.
   double others = confirmations > 0 ? static_cast<double>(confirmations - 1) : 0.0;

@@ -65,6 +65,12 @@ class FailureDetector {
   std::string probe_target(std::uint64_t seq) const;
   // Someone (`by`) suspects `target`: start or confirm its suspicion timer.
   void on_suspected(const std::string& target, const std::string& by, Clock::time_point now);
+  // Whether `target`'s suspicion holds every independent confirmation that shortens its
+  // timeout (k, or fewer in a small network): one more changes nothing, here or at a peer
+  // that counted the same, so it need not be made or passed on (memberlist's cap).
+  bool suspicion_fully_confirmed(const std::string& target) const;
+  // Whether `by`'s suspicion of `target` is counted already.
+  bool suspicion_confirmed_by(const std::string& target, const std::string& by) const;
   // `target` is alive again (refuted) or gone (failed/left): forget its suspicion.
   void on_cleared(const std::string& target);
   // This agent had to refute a suspicion of itself: a sign that it is slow.
@@ -117,6 +123,9 @@ class FailureDetector {
   // The window as configured, before the measured latency stretches it.
   std::chrono::milliseconds configured_window() const;
   void sample_round_trip(Clock::duration round_trip);
+  // Independent confirmations past the accuser's own that bring a suspicion's timeout to its
+  // minimum in a network of n.
+  double expected_confirmations(std::size_t n) const;
   // Which of suspicion_queues_ holds a suspicion with `confirmations`.
   std::size_t queue_of(std::size_t confirmations) const;
   void forget_suspicion(Suspicions::iterator suspicion);

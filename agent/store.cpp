@@ -54,6 +54,11 @@ constexpr auto kPeersSaveDelay = std::chrono::seconds(1);
 // The last contact with the network is written at least this often while peers answer.
 constexpr auto kContactRefresh = std::chrono::seconds(60);
 constexpr std::size_t kMaxEntriesPerGossip = 400;
+// Membership gossip goes out at once after a quiet spell, then at most once per this: in a
+// storm (a partition in halves, a join storm) the changes of many inputs share a message
+// instead of each taking one of its own. Writes (services, assignments, instances) are
+// never held back: a client's acknowledged write leaves as soon as it is on disk.
+constexpr auto kMembershipGossipSpacing = std::chrono::milliseconds(50);
 // How many instances' worth of services one turn of the loop places at most (one service
 // at least): a network of many large services is placed over several turns, and requests
 // and probes are answered in between.
@@ -668,10 +673,16 @@ class Store {
         continue;
       }
       // A heartbeat: the same member, state and reporter, only a later stamp (and load).
-      // A suspicion from another reporter is not soft: it is a confirmation.
+      // A suspicion from another reporter is not soft: it is a confirmation, until the one
+      // held has all the confirmations that shorten its timeout. Another reporter's word
+      // that a member is failed, at the incarnation held failed, is soft too: both are
+      // merged (the later record wins, as anti-entropy compares them) but not relayed, or
+      // a partition in halves would carry every agent's own suspicion and declaration of
+      // every member of the other half to every agent (docs/architecture.md, "Failure
+      // detection").
       bool soft = before && before->member.incarnation == entry.member.incarnation &&
                   before->member.state == entry.member.state &&
-                  before->reported_by == entry.reported_by;
+                  (before->reported_by == entry.reported_by || redundant_report(entry));
       // update_peers() also looks at where a member listens, which a heartbeat could change.
       bool moved = before && (before->member.address != entry.member.address ||
                               before->member.pub_address != entry.member.pub_address);
@@ -736,7 +747,26 @@ class Store {
     }
     for (const auto& status : reassert) record(InstanceEntry{status, false, stamp()});
     if (entry_count(changed) == 0) return;
-    if (relay) append(outbox_, changed);
+    if (relay) {
+      drop_superseded_from_outbox(changed.members);
+      append(outbox_, changed);
+    }
+  }
+
+  // A member record still in the outbox that a newer one replaces in state or incarnation
+  // (a suspicion its failure follows, a failure its refutation) need not go: receivers would
+  // merge it only to replace it. Records in the same state stay (confirmations count apart).
+  void drop_superseded_from_outbox(const std::vector<MemberEntry>& newer) {
+    if (outbox_.members.empty() || newer.empty()) return;
+    std::map<std::string_view, const MemberEntry*> latest;
+    for (const auto& entry : newer) latest[entry.member.name] = &entry;
+    std::erase_if(outbox_.members, [&](const MemberEntry& queued) {
+      auto found = latest.find(queued.member.name);
+      if (found == latest.end()) return false;
+      const Member& next = found->second->member;
+      return std::pair(queued.member.incarnation, member_state_rank(queued.member.state)) <
+             std::pair(next.incarnation, member_state_rank(next.state));
+    });
   }
 
   // What a peer's reply carries into the state passes the same door as its requests.
@@ -839,6 +869,16 @@ class Store {
     } else {
       detector_.on_cleared(member.name);
     }
+  }
+
+  // Another reporter's record of a member in the state and incarnation held: a failure
+  // already declared, or a suspicion that has all its confirmations here.
+  bool redundant_report(const MemberEntry& entry) const {
+    if (entry.member.name == config_.self.name) return false;
+    if (entry.member.state == MemberState::failed) return true;
+    return entry.member.state == MemberState::suspect &&
+           (detector_.suspicion_fully_confirmed(entry.member.name) ||
+            detector_.suspicion_confirmed_by(entry.member.name, entry.reported_by));
   }
 
   // The incarnation of a change this agent makes to its own record. Once at the last one
@@ -1604,8 +1644,19 @@ class Store {
     });
   }
 
+  // Sends what the outbox holds now, unless it holds only membership changes and the last
+  // message went out less than kMembershipGossipSpacing ago (next_deadline() comes back).
+  void flush_when_due() {
+    if (entry_count(outbox_) == 0) return;
+    const auto now = time_.steady_now();
+    const bool members_only = outbox_.services.empty() && outbox_.assignments.empty() && outbox_.instances.empty();
+    if (members_only && now < next_membership_gossip_) return;
+    flush();
+  }
+
   void flush() {
     if (entry_count(outbox_) == 0) return;
+    next_membership_gossip_ = time_.steady_now() + kMembershipGossipSpacing;
     for (auto& piece : split(outbox_, kMaxEntriesPerGossip, piece_bytes())) {
       auto bytes = encode(Envelope{kProtocolVersion, 0, config_.self.name,
                                    Body{Gossip{config_.self.name, ++gossip_seq_, std::move(piece)}}});
@@ -1629,6 +1680,7 @@ class Store {
     for (const auto& [name, at] : rollout_rechecks_) deadline = std::min(deadline, at);
     if (catching_up_until_) deadline = std::min(deadline, *catching_up_until_);
     if (!gap_sync_with_.empty()) deadline = std::min(deadline, next_gap_sync_);
+    if (!outbox_.members.empty()) deadline = std::min(deadline, next_membership_gossip_);
     deadline = std::min(deadline, relays_.next_nack());
     return deadline;
   }
@@ -1733,11 +1785,13 @@ class Store {
         return;
       case Kind::suspect:
         // Already suspect: our own suspicion is an independent confirmation (Lifeguard),
-        // which shortens everyone's suspicion timeout.
-        if (target->member.state == MemberState::suspect && target->reported_by != config_.self.name &&
-            !confirmed_.contains(action.target + "/" + std::to_string(target->member.incarnation))) {
-          confirmed_.insert(action.target + "/" + std::to_string(target->member.incarnation));
-          accuse(*target, MemberState::suspect);
+        // which shortens everyone's suspicion timeout; once (our first accusation counts
+        // too), and not once the suspicion has every confirmation that shortens the timeout
+        // (memberlist's cap).
+        if (target->member.state == MemberState::suspect) {
+          if (!detector_.suspicion_confirmed_by(action.target, config_.self.name) &&
+              !detector_.suspicion_fully_confirmed(action.target))
+            accuse(*target, MemberState::suspect);
           return;
         }
         if (target->member.state != MemberState::alive) return;
@@ -1862,7 +1916,7 @@ class Store {
       if (owner_duties) place_owned_services(targets);
       push_local_assignments(targets, everything);
     }
-    flush();
+    flush_when_due();
   }
 
   std::size_t wanted_instances(const std::string& service) {
@@ -2086,7 +2140,6 @@ class Store {
   LocalAssignments local_;
   std::map<std::string, std::uint64_t> last_seq_;
   ProbeRelays relays_{kMaxRelays};
-  std::set<std::string> confirmed_;  // "member/incarnation" we have confirmed as suspect
   JoinAttempt join_;
   StateDelta outbox_;
   std::uint64_t gossip_seq_ = 0;
@@ -2126,6 +2179,7 @@ class Store {
   std::set<std::string> unreported_providers_;    // configured, not yet reported by their worker
   bool awaiting_network_ = false;         // started with seeds, given or remembered
   bool has_failed_members_ = false;       // some member is failed: probe_a_failed_member runs
+  Clock::time_point next_membership_gossip_{};  // flush_when_due()
   bool peers_unsaved_ = false;            // membership changed since keep_peers()
   std::uint64_t last_contact_ms_ = 0;     // wall ms when a live peer was last known
   std::uint64_t next_reconnect_seq_ = 0;

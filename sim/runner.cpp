@@ -172,11 +172,21 @@ std::uint64_t run_measurement(const RunOptions& options, std::ostream& out) {
   for (int i = 0; i < n; ++i) (i < n / 2 ? first_half : second_half).push_back(i);
   std::erase(second_half, victim);  // crashed: listed failed already
   world.cut(first_half, second_half, true);
+  const TrafficCounts cut_at = world.traffic();
+  const Micros cut_time = world.now();
   Micros split = time_until(world, 300 * kSecond, [&] {
     return world.agents_listing_all_failed(first_half, second_half) == static_cast<int>(first_half.size()) &&
            world.agents_listing_all_failed(second_half, first_half) == static_cast<int>(second_half.size());
   });
   metric("partition_detected_both_sides_s", split < 0 ? -1 : seconds(split));
+  {
+    const TrafficCounts now = world.traffic();
+    const double s = seconds(world.now() - cut_time);
+    metric("partition_gossip_messages_per_agent_per_s", static_cast<double>(now.gossip_messages - cut_at.gossip_messages) / n / s);
+    metric("partition_gossip_bytes_per_agent_per_s", static_cast<double>(now.gossip_bytes - cut_at.gossip_bytes) / n / s);
+    metric("partition_peer_messages_per_agent_per_s", static_cast<double>(now.peer_messages - cut_at.peer_messages) / n / s);
+    metric("partition_peer_bytes_per_agent_per_s", static_cast<double>(now.peer_bytes - cut_at.peer_bytes) / n / s);
+  }
   // How many agents of each side list a member of the other side (a0 and a[n/2]) as failed
   // when it heals: the whole other side, unless the detection above timed out.
   metric("at_heal_listing_a0_failed", world.agents_listing(0, MemberState::failed));

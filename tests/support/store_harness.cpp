@@ -148,6 +148,7 @@ struct StoreHarness::Agent {
   StoreConfig config;  // as first started
   std::set<std::string> subscriptions;  // pub addresses
   std::vector<Event> events;
+  std::vector<GossipSent> gossip_sent;
   StepGuard guard{"store"};
   std::unique_ptr<PeerStore> store;  // last: made with `link` and `time`, and goes first
 };
@@ -326,11 +327,16 @@ void StoreHarness::send_gossip(Agent& from, std::string_view topic, const std::s
       if (auto* event = std::get_if<Event>(&envelope->body)) from.events.push_back(std::move(*event));
     return;  // subscribers read only gossip from a peer's PUB
   }
+  if (auto envelope = decode(bytes))
+    if (auto* gossip = std::get_if<Gossip>(&envelope->body))
+      from.gossip_sent.push_back(GossipSent{time_.steady_now(), gossip->delta});
   for (const auto& agent : agents_)
     if (agent.get() != &from && agent->subscriptions.contains(from.pub_address))
       queue_.push_back(Delivery{Delivery::Kind::gossip, from.name, agent->name, {}, {},
                                 {std::string(topic), bytes}, {}});
 }
+
+const std::vector<GossipSent>& StoreHarness::gossip_of(const std::string& name) const { return agent(name).gossip_sent; }
 
 void StoreHarness::send_to_store(Agent& to, InternalBody body) {
   queue_.push_back(Delivery{Delivery::Kind::supervisor, to.name, to.name, {}, {}, {}, std::move(body)});

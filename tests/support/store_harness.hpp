@@ -87,6 +87,12 @@ class FakeSupervisor {
   std::vector<std::string> stopped_;
 };
 
+// One gossip message an agent published: when, and the records it carried.
+struct GossipSent {
+  std::chrono::steady_clock::time_point at;
+  StateDelta delta;
+};
+
 struct AgentOptions {
   std::vector<std::string> join_through;  // names of agents added before: its seeds
   std::int64_t clock_offset_ms = 0;       // its wall clock against everyone else's
@@ -171,6 +177,8 @@ class StoreHarness {
     auto found = requests_sent_.find(Body{Message{}}.index());
     return found == requests_sent_.end() ? 0 : found->second;
   }
+  // The gossip messages `name` published, in order.
+  const std::vector<GossipSent>& gossip_of(const std::string& name) const;
   // The events (not gossip) `name` published, in order.
   const std::vector<Event>& events_of(const std::string& name) const;
 

@@ -567,6 +567,28 @@ TEST_F(Suspicion, ATinyNetworkDeclaresFailedAfterTheMinTimeout) {
   EXPECT_EQ(declared_after("m0", kStart), Clock::duration(800ms));
 }
 
+TEST_F(Suspicion, IsFullyConfirmedOnceItHasTheConfirmationsThatBringTheTimeoutToItsMinimum) {
+  EXPECT_FALSE(detector.suspicion_fully_confirmed("m0")) << "not suspected at all";
+  detector.on_suspected("m0", "self", kStart);
+  for (const auto* by : {"m1", "m2"}) {
+    EXPECT_FALSE(detector.suspicion_fully_confirmed("m0"));
+    detector.on_suspected("m0", by, kStart);
+  }
+  detector.on_suspected("m0", "m2", kStart);  // again: counts once
+  EXPECT_FALSE(detector.suspicion_fully_confirmed("m0"));
+  detector.on_suspected("m0", "m3", kStart);  // the accuser and k = 3 others
+  EXPECT_TRUE(detector.suspicion_fully_confirmed("m0"));
+  EXPECT_EQ(declared_after("m0", kStart), Clock::duration(800ms)) << "the minimum: one more would change nothing";
+  detector.on_cleared("m0");
+  EXPECT_FALSE(detector.suspicion_fully_confirmed("m0"));
+}
+
+TEST_F(Suspicion, InATinyNetworkTheAccusersOwnSuspicionIsAllTheConfirmationThereWillBe) {
+  detector.set_members({"m0"});  // n = 2
+  detector.on_suspected("m0", "self", kStart);
+  EXPECT_TRUE(detector.suspicion_fully_confirmed("m0"));
+}
+
 TEST_F(Suspicion, AMemberIsDeclaredFailedOnce) {
   detector.on_suspected("m0", "self", kStart);
   ASSERT_TRUE(declared_after("m0", kStart));

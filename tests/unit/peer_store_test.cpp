@@ -232,6 +232,61 @@ TEST_F(PeerStoreTest, ASuspicionGetsTheSuspectProbedAtOnceByItsReadersWhoseConfi
     EXPECT_GE(net.metric_of(viewer, "mob_suspicions_total"), 1.0) << viewer << " confirmed it itself";
 }
 
+// A partition in halves: each agent of a side suspects, then declares failed, the whole
+// other side, and each member of it is suspected and declared by many agents. Each agent
+// passes on a member's suspicion with at most k confirmations and its failure once, not
+// every agent's own word of it (that made the gossip of a partition grow with the size of
+// the network: 666 messages per agent per second at 300 simulated agents); and gossip of
+// membership alone leaves an agent at most once per 50 ms.
+TEST_F(PeerStoreTest, APartitionInHalvesCarriesEachFailureOnceAndEachSuspicionWithAtMostKConfirmations) {
+  constexpr std::size_t kAgents = 16;
+  start_network(kAgents);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 10s));
+  net.run_for(3s);
+  std::vector<std::string> side_a, side_b;
+  std::map<std::string, std::size_t> sent_before;
+  for (std::size_t i = 1; i <= kAgents; ++i) {
+    (i <= kAgents / 2 ? side_a : side_b).push_back(name(i));
+    sent_before[name(i)] = net.gossip_of(name(i)).size();
+  }
+  net.partition(side_a, side_b);
+  ASSERT_TRUE(net.run_until([&] {
+    for (const auto& [viewers, others] : {std::pair{side_a, side_b}, std::pair{side_b, side_a}})
+      for (const auto& viewer : viewers)
+        for (const auto& other : others)
+          if (state_of(other, viewer) != MemberState::failed) return false;
+    return true;
+  }, 30s));
+
+  std::size_t suspicions_passed_on = 0, failures_passed_on = 0;
+  for (const auto& [agents, others] : {std::pair{side_a, side_b}, std::pair{side_b, side_a}}) {
+    for (const auto& agent : agents) {
+      const auto& sent = net.gossip_of(agent);
+      std::map<std::pair<std::string, MemberState>, std::size_t> records;
+      std::optional<std::chrono::steady_clock::time_point> last_message;
+      for (std::size_t m = sent_before[agent]; m < sent.size(); ++m) {
+        const auto& delta = sent[m].delta;
+        for (const auto& entry : delta.members) ++records[{entry.member.name, entry.member.state}];
+        const bool members_only = delta.services.empty() && delta.assignments.empty() && delta.instances.empty();
+        if (members_only && last_message) {
+          EXPECT_GE(sent[m].at - *last_message, 50ms) << agent << "'s gossip message " << m;
+        }
+        last_message = sent[m].at;
+      }
+      for (const auto& other : others) {
+        EXPECT_LE((records[{other, MemberState::suspect}]), 4u) << agent << " on " << other << ": its own, k = 3 more";
+        EXPECT_LE((records[{other, MemberState::failed}]), 1u) << agent << " on " << other;
+        suspicions_passed_on += records[{other, MemberState::suspect}];
+        failures_passed_on += records[{other, MemberState::failed}];
+      }
+    }
+  }
+  // The gossip was counted: most agents passed on most suspicions and failures (some learn
+  // one from anti-entropy, which is not passed on).
+  EXPECT_GE(suspicions_passed_on, kAgents * kAgents / 4);
+  EXPECT_GE(failures_passed_on, kAgents * kAgents / 4);
+}
+
 TEST_F(PeerStoreTest, PartitionHeldPastFailureDetectionHealsThroughReconnectProbesWithoutAJoin) {
   start_network(4);
   ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
