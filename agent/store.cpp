@@ -871,8 +871,9 @@ class Store {
     }
   }
 
-  // Another reporter's record of a member in the state and incarnation held: a failure
-  // already declared, or a suspicion that has all its confirmations here.
+  // Another reporter's record of a member in the state and incarnation held that adds
+  // nothing: a failure already declared, or a suspicion whose reporter is counted already or
+  // that has all the confirmations that shorten its timeout here.
   bool redundant_report(const MemberEntry& entry) const {
     if (entry.member.name == config_.self.name) return false;
     if (entry.member.state == MemberState::failed) return true;
