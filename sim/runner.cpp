@@ -29,12 +29,13 @@ void make_whole(World& world, const FaultPlan& plan) {
   }
 }
 
-Micros poll_step(int agents) { return std::max<Micros>(100 * kMillisecond, agents * 500); }
+// The measurement's figures are the first poll at which they hold.
+constexpr Micros kPollStep = 100 * kMillisecond;
 
 // Runs until `done` holds, polling; returns the virtual time it took, or -1 past `limit`.
 Micros time_until(World& world, Micros limit, const std::function<bool()>& done) {
   const Micros begin = world.now();
-  for (Micros t = begin; t <= begin + limit; t += poll_step(world.agents())) {
+  for (Micros t = begin; t <= begin + limit; t += kPollStep) {
     world.run_until(t);
     if (done()) return t - begin;
   }
@@ -136,15 +137,10 @@ std::uint64_t run_measurement(const RunOptions& options, std::ostream& out) {
   std::mt19937_64 schedule(derive_seed(options.seed, 0x5c4ed));
   const int n = options.agents;
   auto metric = [&](const std::string& name, double value) { out << "metric " << name << " " << value << std::endl; };
-  auto all_live = [&] {
-    int live = 0;
-    for (int i = 0; i < n; ++i) live += world.live(i) ? 1 : 0;
-    return live;
-  };
 
   join_storm(world, schedule);
   world.run_until(kSecond);
-  Micros full = time_until(world, 300 * kSecond, [&] { return world.agents_with_full_view() == all_live(); });
+  Micros full = time_until(world, 300 * kSecond, [&] { return world.all_have_full_view(); });
   metric("full_view_after_join_storm_s", full < 0 ? -1 : seconds(kSecond + full));
 
   const TrafficCounts before = world.traffic();
@@ -162,7 +158,7 @@ std::uint64_t run_measurement(const RunOptions& options, std::ostream& out) {
   const int victim = n - 1;
   world.crash(victim);
   Micros detected = time_until(world, 120 * kSecond, [&] {
-    return world.agents_listing(victim, MemberState::failed) == all_live();
+    return world.all_list(victim, MemberState::failed);
   });
   metric("failure_detected_everywhere_s", detected < 0 ? -1 : seconds(detected));
 
@@ -175,8 +171,7 @@ std::uint64_t run_measurement(const RunOptions& options, std::ostream& out) {
   const TrafficCounts cut_at = world.traffic();
   const Micros cut_time = world.now();
   Micros split = time_until(world, 300 * kSecond, [&] {
-    return world.agents_listing_all_failed(first_half, second_half) == static_cast<int>(first_half.size()) &&
-           world.agents_listing_all_failed(second_half, first_half) == static_cast<int>(second_half.size());
+    return world.all_list_all_failed(first_half, second_half) && world.all_list_all_failed(second_half, first_half);
   });
   metric("partition_detected_both_sides_s", split < 0 ? -1 : seconds(split));
   {
@@ -192,7 +187,7 @@ std::uint64_t run_measurement(const RunOptions& options, std::ostream& out) {
   metric("at_heal_listing_a0_failed", world.agents_listing(0, MemberState::failed));
   metric("at_heal_listing_other_side_failed", world.agents_listing(n / 2, MemberState::failed));
   world.heal();
-  Micros healed = time_until(world, 300 * kSecond, [&] { return world.agents_with_full_view() == all_live(); });
+  Micros healed = time_until(world, 300 * kSecond, [&] { return world.all_have_full_view(); });
   metric("converged_after_partition_s", healed < 0 ? -1 : seconds(healed));
   metric("resident_kib_per_agent", static_cast<double>(resident_kib()) / n);
   metric("virtual_s", seconds(world.now()));
@@ -221,7 +216,7 @@ std::uint64_t run_deploy_measurement(const RunOptions& options, int services, st
   world.trace().add("measure-deploys");
   join_storm(world, schedule);
   world.run_until(kSecond);
-  Micros full = time_until(world, 300 * kSecond, [&] { return world.agents_with_full_view() == n; });
+  Micros full = time_until(world, 300 * kSecond, [&] { return world.all_have_full_view(); });
   metric("full_view_after_join_storm_s", full < 0 ? -1 : seconds(kSecond + full));
   world.run_until(world.now() + 5 * kSecond);
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <deque>
+#include <functional>
+#include <numeric>
 #include <set>
 #include <stdexcept>
 
@@ -602,44 +604,79 @@ std::vector<MemberState> World::Impl::view_of(int i) {
   return view;
 }
 
+bool World::has_full_view(int i) {
+  auto view = impl_->view_of(i);
+  if (view.empty()) return false;
+  for (int j = 0; j < agents(); ++j) {
+    if (j == i || paused(j)) continue;
+    bool alive = view[static_cast<std::size_t>(j)] == MemberState::alive;
+    if (up(j) != alive) return false;
+  }
+  return true;
+}
+
+bool World::lists(int i, int target, MemberState state) {
+  auto view = impl_->view_of(i);
+  return !view.empty() && view[static_cast<std::size_t>(target)] == state;
+}
+
+bool World::lists_all_failed(int i, const std::vector<int>& others) {
+  auto view = impl_->view_of(i);
+  if (view.empty()) return false;
+  for (int j : others)
+    if (view[static_cast<std::size_t>(j)] != MemberState::failed) return false;
+  return true;
+}
+
 int World::agents_with_full_view() {
   int full = 0;
-  for (int i = 0; i < agents(); ++i) {
-    if (!live(i)) continue;
-    auto view = impl_->view_of(i);
-    if (view.empty()) continue;
-    bool ok = true;
-    for (int j = 0; j < agents() && ok; ++j) {
-      if (j == i || paused(j)) continue;
-      bool alive = view[static_cast<std::size_t>(j)] == MemberState::alive;
-      ok = up(j) ? alive : !alive;
-    }
-    full += ok ? 1 : 0;
-  }
+  for (int i = 0; i < agents(); ++i)
+    if (live(i) && has_full_view(i)) ++full;
   return full;
 }
 
 int World::agents_listing(int target, MemberState state) {
   int seeing = 0;
-  for (int i = 0; i < agents(); ++i) {
-    if (!live(i) || i == target) continue;
-    auto view = impl_->view_of(i);
-    if (!view.empty() && view[static_cast<std::size_t>(target)] == state) ++seeing;
-  }
+  for (int i = 0; i < agents(); ++i)
+    if (live(i) && i != target && lists(i, target, state)) ++seeing;
   return seeing;
 }
 
 int World::agents_listing_all_failed(const std::vector<int>& side, const std::vector<int>& others) {
   int seeing = 0;
-  for (int i : side) {
-    if (!live(i)) continue;
-    auto view = impl_->view_of(i);
-    if (view.empty()) continue;
-    bool all = true;
-    for (int j : others) all = all && view[static_cast<std::size_t>(j)] == MemberState::failed;
-    seeing += all ? 1 : 0;
-  }
+  for (int i : side)
+    if (live(i) && lists_all_failed(i, others)) ++seeing;
   return seeing;
+}
+
+bool World::every_live(const std::vector<int>& among, const std::function<bool(int)>& holds) {
+  if (among.empty()) return true;
+  const std::size_t start = std::min(first_no_, among.size() - 1);
+  for (std::size_t k = 0; k < among.size(); ++k) {
+    const std::size_t at = (start + k) % among.size();
+    const int i = among[at];
+    if (!live(i) || holds(i)) continue;
+    first_no_ = at;
+    return false;
+  }
+  return true;
+}
+
+bool World::all_have_full_view() {
+  std::vector<int> everyone(static_cast<std::size_t>(agents()));
+  std::iota(everyone.begin(), everyone.end(), 0);
+  return every_live(everyone, [&](int i) { return has_full_view(i); });
+}
+
+bool World::all_list(int target, MemberState state) {
+  std::vector<int> others;
+  for (int i = 0; i < agents(); ++i)
+    if (i != target) others.push_back(i);
+  return every_live(others, [&](int i) { return lists(i, target, state); });
+}
+
+bool World::all_list_all_failed(const std::vector<int>& side, const std::vector<int>& others) {
+  return every_live(side, [&](int i) { return lists_all_failed(i, others); });
 }
 
 int World::agent_running(const std::string& service) const {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -117,6 +118,13 @@ class World {
   int agents_listing(int target, MemberState state);
   // How many live agents of `side` list every agent of `others` as failed.
   int agents_listing_all_failed(const std::vector<int>& side, const std::vector<int>& others);
+  // The same three as yes-or-no questions, for polling: each asks first the agent that
+  // answered no at the last call and stops at the first no, so a poll while a view is still
+  // growing costs one agent's view, not every agent's (the figures of a run of thousands
+  // are polled every 100 ms).
+  bool all_have_full_view();
+  bool all_list(int target, MemberState state);
+  bool all_list_all_failed(const std::vector<int>& side, const std::vector<int>& others);
   // The agent whose supervisor runs an instance of `service`, or -1.
   int agent_running(const std::string& service) const;
   // Processes the simulated supervisors started since the world began (every agent's).
@@ -129,8 +137,17 @@ class World {
   std::uint64_t wanted_instances();
 
  private:
+  // One agent's answers to the questions above.
+  bool has_full_view(int i);
+  bool lists(int i, int target, MemberState state);
+  bool lists_all_failed(int i, const std::vector<int>& others);
+  // Whether `holds` is true of every live agent of `among`, from the position of the last
+  // no; remembers where it found a no.
+  bool every_live(const std::vector<int>& among, const std::function<bool(int)>& holds);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  std::size_t first_no_ = 0;  // every_live()
 };
 
 }  // namespace mob::sim
