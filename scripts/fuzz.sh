@@ -30,7 +30,9 @@ declare -A target_asan=([peer_store]=":malloc_context_size=3:detect_stack_use_af
 # Clang 16 is the oldest that compiles libstdc++'s std::expected (see fuzz/CMakeLists.txt).
 compiler=${MOB_FUZZ_CXX:-clang++-16}
 command -v "$compiler" >/dev/null || scripts/install-deps.sh --fuzz
+# Line tables only: what a finding's stack needs (RelWithDebInfo is otherwise -O2 -g -DNDEBUG).
 cmake -S . -B "$build" -DCMAKE_CXX_COMPILER="$compiler" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -gline-tables-only -DNDEBUG" \
       -DMOB_BUILD_FUZZ=ON -DMOB_BUILD_TESTS=OFF >/dev/null
 
 if [[ "${1:-}" == "--seed" ]]; then
