@@ -143,17 +143,22 @@ std::uint64_t run_measurement(const RunOptions& options, std::ostream& out) {
   Micros full = time_until(world, 300 * kSecond, [&] { return world.all_have_full_view(); });
   metric("full_view_after_join_storm_s", full < 0 ? -1 : seconds(kSecond + full));
 
+  // The traffic per agent per second between two counts `span` apart, as metrics named
+  // `prefix` + gossip_messages_per_agent_per_s and the like.
+  auto traffic_metrics = [&](const std::string& prefix, const TrafficCounts& before, const TrafficCounts& after,
+                             Micros span) {
+    auto per_agent_second = [&](std::uint64_t a, std::uint64_t b) {
+      return static_cast<double>(b - a) / n / seconds(span);
+    };
+    metric(prefix + "gossip_messages_per_agent_per_s", per_agent_second(before.gossip_messages, after.gossip_messages));
+    metric(prefix + "gossip_bytes_per_agent_per_s", per_agent_second(before.gossip_bytes, after.gossip_bytes));
+    metric(prefix + "peer_messages_per_agent_per_s", per_agent_second(before.peer_messages, after.peer_messages));
+    metric(prefix + "peer_bytes_per_agent_per_s", per_agent_second(before.peer_bytes, after.peer_bytes));
+  };
   const TrafficCounts before = world.traffic();
   const Micros window = 10 * kSecond;
   world.run_until(world.now() + window);
-  const TrafficCounts after = world.traffic();
-  auto per_agent_second = [&](std::uint64_t a, std::uint64_t b) {
-    return static_cast<double>(b - a) / n / seconds(window);
-  };
-  metric("gossip_messages_per_agent_per_s", per_agent_second(before.gossip_messages, after.gossip_messages));
-  metric("gossip_bytes_per_agent_per_s", per_agent_second(before.gossip_bytes, after.gossip_bytes));
-  metric("peer_messages_per_agent_per_s", per_agent_second(before.peer_messages, after.peer_messages));
-  metric("peer_bytes_per_agent_per_s", per_agent_second(before.peer_bytes, after.peer_bytes));
+  traffic_metrics("", before, world.traffic(), window);
 
   const int victim = n - 1;
   world.crash(victim);
@@ -174,14 +179,7 @@ std::uint64_t run_measurement(const RunOptions& options, std::ostream& out) {
     return world.all_list_all_failed(first_half, second_half) && world.all_list_all_failed(second_half, first_half);
   });
   metric("partition_detected_both_sides_s", split < 0 ? -1 : seconds(split));
-  {
-    const TrafficCounts now = world.traffic();
-    const double s = seconds(world.now() - cut_time);
-    metric("partition_gossip_messages_per_agent_per_s", static_cast<double>(now.gossip_messages - cut_at.gossip_messages) / n / s);
-    metric("partition_gossip_bytes_per_agent_per_s", static_cast<double>(now.gossip_bytes - cut_at.gossip_bytes) / n / s);
-    metric("partition_peer_messages_per_agent_per_s", static_cast<double>(now.peer_messages - cut_at.peer_messages) / n / s);
-    metric("partition_peer_bytes_per_agent_per_s", static_cast<double>(now.peer_bytes - cut_at.peer_bytes) / n / s);
-  }
+  traffic_metrics("partition_", cut_at, world.traffic(), world.now() - cut_time);
   // How many agents of each side list a member of the other side (a0 and a[n/2]) as failed
   // when it heals: the whole other side, unless the detection above timed out.
   metric("at_heal_listing_a0_failed", world.agents_listing(0, MemberState::failed));
