@@ -399,6 +399,12 @@ void check_request(const Body& body) {
           check_sync_buckets(message.bucket_count, message.scope, "scope");
         } else if constexpr (std::is_same_v<T, SyncPush>) {
           check_delta("delta", message.delta);
+        } else if constexpr (std::is_same_v<T, WriteCopy>) {
+          check_agent_name("from", message.from);
+          // A client write is a service's record: a copy carries nothing else.
+          if (!message.delta.members.empty() || !message.delta.assignments.empty() || !message.delta.instances.empty())
+            refuse("delta", "a write copy carries service records only (members, assignments or instances given)");
+          check_delta("delta", message.delta);
         } else if constexpr (std::is_same_v<T, JoinCommand>) {
           if (message.seeds.size() > kMaxJoinSeeds)
             refuse("seeds", std::to_string(message.seeds.size()) + " seeds, more than " +

@@ -33,6 +33,7 @@ Destination destination_of(const Body& body) {
                       std::is_same_v<T, MembersRequest> || std::is_same_v<T, ProbeRequest> ||
                       std::is_same_v<T, IndirectProbeRequest> || std::is_same_v<T, JoinRequest> ||
                       std::is_same_v<T, SyncRequest> || std::is_same_v<T, SyncPush> ||
+                      std::is_same_v<T, WriteCopy> ||
                       std::is_same_v<T, JoinCommand> || std::is_same_v<T, LeaveCommand> ||
                       std::is_same_v<T, NodeSettingsRequest> || std::is_same_v<T, MetricsRequest> ||
                       std::is_same_v<T, HistoryRequest> || std::is_same_v<T, RollbackRequest> ||

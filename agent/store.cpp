@@ -34,6 +34,7 @@
 #include "agent/spec_cache.hpp"
 #include "agent/store_transport.hpp"
 #include "agent/time_source.hpp"
+#include "agent/write_copies.hpp"
 #include "bus/log.hpp"
 #include "bus/transport.hpp"
 
@@ -79,6 +80,12 @@ constexpr auto kDiskRetry = std::chrono::seconds(1);
 // later writes) gets the first answer again. The record of a service also carries the id
 // of its last write, so any agent recognises a retry of that one.
 constexpr std::size_t kRecentWrites = 4096;
+// A client write is answered once a peer holds it on disk too (WriteCopy, WriteCopied), or
+// after this long without: the answer then says one copy. A loopback or LAN peer answers
+// in about a millisecond; mob-tool waits 3 s for an answer.
+constexpr auto kWriteCopyWait = std::chrono::seconds(1);
+// Live peers asked for each copy at once: one cut off or slow does not hold the answer.
+constexpr std::size_t kWriteCopyPeers = 2;
 constexpr auto kRecentWriteLife = std::chrono::minutes(10);
 // How long a peer's DEALER is polled after a request (PeerLink), at least: ten default probe
 // timeouts. Never less than two probe intervals, so that no ack the detector waits for is missed.
@@ -239,6 +246,7 @@ class Store {
   void finish() {
     commit_deploys();
     save();
+    for (auto& held : copies_.drain()) answer_held(std::move(held));
     flush();
   }
 
@@ -399,6 +407,15 @@ class Store {
     counter("mob_members_declared_failed_total", "Times this agent declared a suspect member failed.",
             counters_.declared_failed);
     counter("mob_events_published_total", "Events this agent published on its PUB socket.", counters_.events_published);
+    counter("mob_write_copies_sent_total",
+            "Copies of client writes this agent sent its peers before answering (one per batch of writes).",
+            counters_.write_copies_sent);
+    counter("mob_write_copies_taken_total", "Copies of peers' client writes this agent kept on its disk.",
+            counters_.write_copies_taken);
+    counter("mob_writes_with_one_copy_total",
+            "Client writes this agent answered while no peer had confirmed a copy: lost if this agent is lost before "
+            "they spread.",
+            counters_.writes_with_one_copy);
     counter("mob_peer_list_writes_total", "Times this agent wrote its list of peers to disk (when it changed, and once a minute).",
             counters_.peer_list_writes);
     counter("mob_specs_parsed_total", "Spec texts this agent's store parsed (each version's once).", specs_.parses());
@@ -778,6 +795,8 @@ class Store {
       return fail(Errc::invalid_argument, "from: not an agent name");
     if (const auto* nack = std::get_if<ProbeNack>(&body); nack && !is_valid_agent_name(nack->from))
       return fail(Errc::invalid_argument, "from: not an agent name");
+    if (const auto* copied = std::get_if<WriteCopied>(&body); copied && !is_valid_agent_name(copied->from))
+      return fail(Errc::invalid_argument, "from: not an agent name");
     return {};
   }
 
@@ -955,7 +974,7 @@ class Store {
             answer(request, status(body));
           } else if constexpr (std::is_same_v<T, ControlRequest>) {
             if (auto again = recent_writes_.answer_to(body.write_id, time_.steady_now())) net_.reply(request, std::move(*again));
-            else answer(request, control(body));
+            else answer_write(request, body.write_id, control(body));
           } else if constexpr (std::is_same_v<T, MembersRequest>) {
             net_.reply(request, member_list(state_));
           } else if constexpr (std::is_same_v<T, ProbeRequest>) {
@@ -969,6 +988,8 @@ class Store {
             handle_sync(request, body);
           } else if constexpr (std::is_same_v<T, SyncPush>) {
             absorb(body.delta, true);
+          } else if constexpr (std::is_same_v<T, WriteCopy>) {
+            take_copy(request, body);
           } else if constexpr (std::is_same_v<T, JoinCommand>) {
             if (body.seeds.empty()) {
               net_.reply(request, ErrorReply{Errc::invalid_argument, "join: name at least one HOST:PORT"});
@@ -980,10 +1001,10 @@ class Store {
             answer(request, service_history(read_view(), body));
           } else if constexpr (std::is_same_v<T, RollbackRequest>) {
             if (auto again = recent_writes_.answer_to(body.write_id, time_.steady_now())) net_.reply(request, std::move(*again));
-            else answer(request, rollback(body));
+            else answer_write(request, body.write_id, rollback(body));
           } else if constexpr (std::is_same_v<T, PromoteRequest>) {
             if (auto again = recent_writes_.answer_to(body.write_id, time_.steady_now())) net_.reply(request, std::move(*again));
-            else answer(request, promote(body));
+            else answer_write(request, body.write_id, promote(body));
           } else if constexpr (std::is_same_v<T, RebalanceRequest>) {
             answer(request, rebalance(body));
           } else if constexpr (std::is_same_v<T, NodeSettingsRequest>) {
@@ -1041,14 +1062,38 @@ class Store {
            "; send the command through another agent";
   }
 
-  // Keeps a decided client write on disk, applies it, and remembers the answer for retries.
+  // A client write taken: its answer, and the service it wrote (empty when it wrote nothing:
+  // the retry of a write the state holds already).
   template <class Reply>
-  Result<Reply> take_write(const std::string& write_id, Result<ClientWrite<Reply>> write) {
+  struct Taken {
+    Reply reply;
+    std::string written;
+  };
+
+  // Keeps a decided client write on disk and applies it.
+  template <class Reply>
+  Result<Taken<Reply>> take_write(Result<ClientWrite<Reply>> write) {
     if (!write) return std::unexpected(write.error());
-    if (!write->entry) return std::move(write->reply);
+    if (!write->entry) return Taken<Reply>{std::move(write->reply), {}};
     if (auto kept = keep_before_applying(*write->entry); !kept) return std::unexpected(kept.error());
+    std::string written = write->entry->name;
     apply_kept_with_spec(*write->entry, std::move(write->spec));
-    return recent_writes_.remember(write_id, std::move(write->reply), time_.steady_now());
+    return Taken<Reply>{std::move(write->reply), std::move(written)};
+  }
+
+  // Answers a client write: at once when it wrote nothing or failed, else once a peer holds
+  // a copy (answer_with_copies); the answer is remembered for retries under `write_id`.
+  template <class Reply>
+  void answer_write(const Routed& request, const std::string& write_id, Result<Taken<Reply>> taken) {
+    if (!taken) {
+      net_.reply(request, ErrorReply{taken.error().code, taken.error().message});
+    } else if (taken->written.empty()) {
+      net_.reply(request, std::move(taken->reply));
+    } else {
+      std::vector<WriteCopies::Held> held;
+      held.push_back(WriteCopies::Held{request, std::move(taken->reply), write_id});
+      answer_with_copies(std::move(held), {taken->written});
+    }
   }
 
   // Applies a kept client write with the spec it parsed, if any, so that it is not parsed again.
@@ -1116,6 +1161,8 @@ class Store {
         records.emplace_back(name, service_record_text(*queued));
     for (const auto& [name, deploy] : batch) records.emplace_back(name, service_record_text(deploy.entry));
     auto saved = commit_queued(std::move(records));
+    std::vector<WriteCopies::Held> held;
+    std::vector<std::string> written;
     for (auto& [name, deploy] : batch) {
       if (!saved) {
         net_.reply(deploy.request, ErrorReply{Errc::io, "cannot save the spec: " + saved.error().message + kDiskAdvice});
@@ -1124,29 +1171,125 @@ class Store {
       apply_kept_with_spec(deploy.entry, std::move(deploy.spec));
       const DeployReply& reply = deploy.reply;
       log::info(kLog, log::about_service(name), reply.created ? "deployed " : "updated ", name, " version ", reply.version);
-      net_.reply(deploy.request, recent_writes_.remember(deploy.write_id, std::move(deploy.reply), time_.steady_now()));
+      held.push_back(WriteCopies::Held{std::move(deploy.request), std::move(deploy.reply), std::move(deploy.write_id)});
+      written.push_back(name);
     }
+    answer_with_copies(std::move(held), written);
   }
 
-  Result<ControlReply> control(const ControlRequest& request) {
-    const std::string refusal = write_refusal();
-    auto reply = take_write(request.write_id, decide_control(command_view(refusal), request, [this] { return stamp(); }));
-    if (reply) log::info(kLog, log::about_service(request.service), to_string(request.action), " ", request.service);
-    return reply;
+  // ---- write copies: a client write is answered once a peer holds it too -----------------
+
+  // Sends the records of `written` (the services the writes of `held` wrote) to up to
+  // kWriteCopyPeers live peers and holds the answers until one says they are on its disk,
+  // or kWriteCopyWait: each answer then says how many copies there were. With no live peer
+  // to ask, the answers go at once, with one copy.
+  void answer_with_copies(std::vector<WriteCopies::Held> held, const std::vector<std::string>& written) {
+    if (held.empty()) return;
+    const std::uint32_t peers = known_peers();
+    const std::vector<std::string> targets = copy_targets();
+    StateDelta delta;
+    for (const auto& name : written)
+      if (const ServiceEntry* entry = state_.service(name)) delta.services.push_back(*entry);
+    std::vector<bool> sent(held.size(), false);
+    if (!targets.empty()) {
+      const auto deadline = time_.steady_now() + kWriteCopyWait;
+      for (auto& piece : split(delta, kMaxEntriesPerGossip, piece_bytes())) {
+        std::set<std::string_view> names;
+        for (const auto& entry : piece.services) names.insert(entry.name);
+        std::vector<WriteCopies::Held> mine;
+        for (std::size_t i = 0; i < held.size(); ++i) {
+          if (sent[i] || !names.contains(std::visit([](const auto& r) -> const std::string& { return r.service; }, held[i].reply)))
+            continue;
+          sent[i] = true;
+          mine.push_back(std::move(held[i]));
+        }
+        if (mine.empty()) continue;
+        const std::size_t records = piece.services.size();
+        const std::uint64_t id = copies_.open(std::move(mine), records, static_cast<std::uint32_t>(targets.size()), peers, deadline);
+        for (const auto& address : targets) {
+          copies_.asked(id, address);
+          send_to_peer(address, WriteCopy{id, config_.self.name, piece});
+        }
+        ++counters_.write_copies_sent;
+      }
+    }
+    for (std::size_t i = 0; i < held.size(); ++i)
+      if (!sent[i]) answer_held(WriteCopies::Held{std::move(held[i].request), WriteCopies::with_copies(std::move(held[i].reply), 1, peers), std::move(held[i].write_id)});
   }
 
-  Result<DeployReply> rollback(const RollbackRequest& request) {
-    const std::string refusal = write_refusal();
-    auto reply = take_write(request.write_id, decide_rollback(command_view(refusal), request, [this] { return stamp(); }));
-    if (reply) log::info(kLog, log::about_service(reply->service), "rolled ", reply->service, " back as version ", reply->version);
-    return reply;
+  // A held answer leaves, remembered for retries of its write.
+  void answer_held(WriteCopies::Held held) {
+    if (std::visit([](const auto& r) { return r.copies; }, held.reply) < 2) ++counters_.writes_with_one_copy;
+    const auto now = time_.steady_now();
+    net_.reply(held.request,
+               std::visit([&](auto& reply) { return Body{recent_writes_.remember(held.write_id, std::move(reply), now)}; },
+                          held.reply));
   }
 
-  Result<ControlReply> promote(const PromoteRequest& request) {
+  // The other members this agent knows, but those that left: what a write's answer counts
+  // its copies against.
+  std::uint32_t known_peers() const {
+    std::uint32_t count = 0;
+    for (const auto& [key, entry] : state_.members())
+      if (entry.member.state != MemberState::left && entry.member.name != config_.self.name) ++count;
+    return count;
+  }
+
+  // Up to kWriteCopyPeers live peers, at random: alive ones first, suspected ones if too few.
+  std::vector<std::string> copy_targets() {
+    std::vector<const std::string*> alive, suspect;
+    for (const auto& [key, entry] : state_.members()) {
+      if (entry.member.name == config_.self.name) continue;
+      if (entry.member.state == MemberState::alive) alive.push_back(&entry.member.address);
+      else if (entry.member.state == MemberState::suspect) suspect.push_back(&entry.member.address);
+    }
+    std::shuffle(alive.begin(), alive.end(), random_);
+    std::shuffle(suspect.begin(), suspect.end(), random_);
+    std::vector<std::string> targets;
+    for (const auto* list : {&alive, &suspect})
+      for (const std::string* address : *list)
+        if (targets.size() < kWriteCopyPeers) targets.push_back(*address);
+    return targets;
+  }
+
+  // A peer's client write, copied here before that peer answers its client: through the
+  // same door and merge as gossip, on disk at once (not kSaveDelay later), and answered with
+  // how many of its records this agent now holds on disk (that write or a later one).
+  void take_copy(const Routed& request, const WriteCopy& copy) {
+    ++counters_.write_copies_taken;
+    absorb(copy.delta, true);
+    save();
+    std::uint32_t held = 0;
+    for (const auto& entry : copy.delta.services) {
+      const ServiceEntry* mine = state_.service(entry.name);
+      if (mine && !is_newer(entry.stamp, mine->stamp) && !unsaved_.contains(entry.name)) ++held;
+    }
+    net_.reply(request, WriteCopied{copy.id, config_.self.name, held});
+  }
+
+  Result<Taken<ControlReply>> control(const ControlRequest& request) {
     const std::string refusal = write_refusal();
-    auto reply = take_write(request.write_id, decide_promote(command_view(refusal), request, [this] { return stamp(); }));
-    if (reply) log::info(kLog, log::about_service(reply->service), "promoted the canaries of ", reply->service, " version ", reply->version);
-    return reply;
+    auto taken = take_write(decide_control(command_view(refusal), request, [this] { return stamp(); }));
+    if (taken) log::info(kLog, log::about_service(request.service), to_string(request.action), " ", request.service);
+    return taken;
+  }
+
+  Result<Taken<DeployReply>> rollback(const RollbackRequest& request) {
+    const std::string refusal = write_refusal();
+    auto taken = take_write(decide_rollback(command_view(refusal), request, [this] { return stamp(); }));
+    if (taken)
+      log::info(kLog, log::about_service(taken->reply.service), "rolled ", taken->reply.service, " back as version ",
+                taken->reply.version);
+    return taken;
+  }
+
+  Result<Taken<ControlReply>> promote(const PromoteRequest& request) {
+    const std::string refusal = write_refusal();
+    auto taken = take_write(decide_promote(command_view(refusal), request, [this] { return stamp(); }));
+    if (taken)
+      log::info(kLog, log::about_service(taken->reply.service), "promoted the canaries of ", taken->reply.service,
+                " version ", taken->reply.version);
+    return taken;
   }
 
   // Records the wish to rebalance each service named (every one when none is) that is not
@@ -1594,6 +1737,8 @@ class Store {
           send_to_peer(address, SyncPush{std::move(piece)});
       }
       if (!reply->buckets.empty()) send_digests(address, reply->bucket_count, state_.differing_buckets(reply->buckets));
+    } else if (const auto* copied = std::get_if<WriteCopied>(&body)) {
+      for (auto& held : copies_.answered(*copied, address)) answer_held(std::move(held));
     } else if (const auto* error = std::get_if<ErrorReply>(&body)) {
       log::warn(kLog, "peer ", address, " refused: ", error->message);
     }
@@ -1683,6 +1828,7 @@ class Store {
     if (!gap_sync_with_.empty()) deadline = std::min(deadline, next_gap_sync_);
     if (!outbox_.members.empty()) deadline = std::min(deadline, next_membership_gossip_);
     deadline = std::min(deadline, relays_.next_nack());
+    if (auto copies_due = copies_.next_deadline()) deadline = std::min(deadline, *copies_due);
     return deadline;
   }
 
@@ -1748,6 +1894,7 @@ class Store {
     }
     send_due_nacks(now);
     relays_.expire(now);
+    for (auto& held : copies_.expired(now)) answer_held(std::move(held));
   }
 
   void heartbeat() {
@@ -2116,6 +2263,7 @@ class Store {
   std::string disk_problem_;  // what the disk that refused the last write is ("disk full in DIR"), or empty
   Clock::time_point next_disk_check_{};
   RecentWrites recent_writes_{kRecentWrites, kRecentWriteLife};
+  WriteCopies copies_;  // client writes answered once a peer holds a copy
   // Deploys decided and waiting for their commit (queue_deploy), by service.
   struct QueuedDeploy {
     Routed request;
@@ -2158,6 +2306,9 @@ class Store {
     std::uint64_t sync_messages_received = 0;
     std::uint64_t sync_bytes_received = 0;
     std::uint64_t peer_list_writes = 0;
+    std::uint64_t write_copies_sent = 0;     // WriteCopy rounds this agent opened for its clients' writes
+    std::uint64_t write_copies_taken = 0;    // peers' writes copied to this agent's disk
+    std::uint64_t writes_with_one_copy = 0;  // client writes answered held by this agent alone
   } counters_;
   std::vector<ServiceArchive::Peer> kept_peers_;  // as the last keep_peers() wrote them
   NodeSettings node_settings_;                    // kept in the archive

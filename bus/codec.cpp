@@ -25,7 +25,8 @@ constexpr std::array<WireType, std::variant_size_v<Body>> kWireTypes = {{
     {45, "node_settings_request"}, {46, "node_settings_reply"}, {47, "metrics_request"},
     {48, "metrics_reply"},      {60, "history_request"},     {61, "history_reply"},
     {62, "rollback_request"},   {63, "promote_request"},     {64, "rebalance_request"},
-    {65, "rebalance_reply"},    {66, "probe_nack"},
+    {65, "rebalance_reply"},    {66, "probe_nack"},          {67, "write_copy"},
+    {68, "write_copied"},
 }};
 
 // Codes that left the wire for messages between the threads of one agent: the control

@@ -168,6 +168,10 @@ struct DeployRequest {
   std::string write_id;
   MOB_FIELDS(spec_json, write_id)
 };
+// A write's answer says how many agents held it on disk when it left (`copies`, this agent
+// counted): the agent waits for one peer's copy, up to a second (WriteCopy). One copy while
+// `peers` is not 0 means only this agent holds it: lost if this agent is lost before it
+// spreads. 0 from an agent before copies (issue 15) or for the retry of a write taken before.
 struct DeployReply {
   std::string service;
   std::uint64_t version = 0;
@@ -175,7 +179,10 @@ struct DeployReply {
   std::uint64_t spec_identity = 0;  // of the normalized spec this version holds
   std::string agent;                // the agent that took the deploy
   std::uint64_t written_at = 0;     // the write's hybrid logical clock stamp (Event.version)
-  MOB_FIELDS(service, version, created, spec_identity, agent, written_at)
+  std::uint32_t copies = 0;         // agents holding the write on disk, this one counted
+  std::uint32_t peers = 0;          // the other members this agent knows (not left)
+  MOB_FIELDS(service, version, created, spec_identity, agent, written_at, copies, peers)
+  MOB_REQUIRED_FIELDS(6)  // copies and peers came with write copies (issue 15)
 };
 
 struct StatusRequest {
@@ -205,7 +212,10 @@ struct ControlRequest {
 struct ControlReply {
   std::string service;
   std::uint64_t version = 0;
-  MOB_FIELDS(service, version)
+  std::uint32_t copies = 0;  // as DeployReply's
+  std::uint32_t peers = 0;
+  MOB_FIELDS(service, version, copies, peers)
+  MOB_REQUIRED_FIELDS(2)  // copies and peers came with write copies (issue 15)
 };
 
 inline constexpr std::uint32_t kMaxTailLines = 1'000'000;  // the most lines one LogsRequest may ask for
@@ -508,6 +518,22 @@ struct SyncPush {
   MOB_FIELDS(delta)
 };
 
+// A client write's copy, from the agent that took it to one or two live peers: the writer
+// answers its client once a peer says the write is on its disk (WriteCopied), or after a
+// second without (docs/architecture.md, "Write copies").
+struct WriteCopy {
+  std::uint64_t id = 0;  // the writer's, echoed in the answer
+  std::string from;      // the writer
+  StateDelta delta;      // the written service records, nothing else
+  MOB_FIELDS(id, from, delta)
+};
+struct WriteCopied {
+  std::uint64_t id = 0;
+  std::string from;          // the peer
+  std::uint32_t held = 0;    // how many of the copy's records it holds on disk (that write or a later one)
+  MOB_FIELDS(id, from, held)
+};
+
 // mob-tool join / leave.
 struct JoinCommand {
   std::vector<std::string> seeds;  // host:port of agents to join through
@@ -568,6 +594,6 @@ using Body = std::variant<PingRequest, PingReply, DeployRequest, DeployReply, St
                           SyncPush, JoinCommand, JoinCommandReply, LeaveCommand, LeaveReply, Event,
                           NodeSettingsRequest, NodeSettingsReply, MetricsRequest, MetricsReply,
                           HistoryRequest, HistoryReply, RollbackRequest, PromoteRequest,
-                          RebalanceRequest, RebalanceReply, ProbeNack>;
+                          RebalanceRequest, RebalanceReply, ProbeNack, WriteCopy, WriteCopied>;
 
 }  // namespace mob

@@ -478,6 +478,15 @@ Body request_body(Gen& g, Kind kind) {
     case Kind::rollback: return RollbackRequest{g.service(), g.coin() ? 0 : g.u64() % 8, {}};
     case Kind::promote: return PromoteRequest{g.service(), {}};
     case Kind::rebalance: return RebalanceRequest{g.coin() ? "" : g.service()};
+    case Kind::write_copy: {
+      StateDelta delta = g.delta();
+      if (g.coin()) {  // service records only: past the door, to the store's handler
+        delta.members.clear();
+        delta.assignments.clear();
+        delta.instances.clear();
+      }
+      return WriteCopy{g.coin() ? g.range(0, 4) : g.u64(), g.name(), std::move(delta)};
+    }
     case Kind::peer_reply:
     case Kind::gossip:
     case Kind::count_: break;
@@ -502,8 +511,12 @@ std::optional<Routed> request(Gen& g, Kind kind, std::uint64_t& request_ids, boo
 std::string peer_reply(Gen& g, std::uint64_t last_probe_seq) {
   std::string bytes;
   Body body;
-  switch (g.range(0, 7)) {
+  switch (g.range(0, 8)) {
     case 0: body = ProbeAck{g.coin() ? last_probe_seq : g.u64(), g.name(), g.u64(), g.wall()}; break;
+    case 8:
+      body = WriteCopied{g.coin() ? g.range(0, 4) : g.u64(), g.name(),
+                         g.coin() ? static_cast<std::uint32_t>(g.range(0, 3)) : g.u32()};
+      break;
     case 7: body = ProbeNack{g.coin() ? last_probe_seq : g.u64(), g.name()}; break;
     case 1: body = JoinReply{g.delta()}; break;
     case 2: {

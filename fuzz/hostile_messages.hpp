@@ -92,7 +92,7 @@ class Gen {
 // the store and its gossip. A target may add kinds of its own after these.
 enum class Kind : std::uint8_t {
   ping, deploy, status, control, members, probe, indirect_probe, join, sync, sync_push,
-  join_command, leave_command, history, rollback, promote, rebalance,
+  join_command, leave_command, history, rollback, promote, rebalance, write_copy,
   peer_reply, gossip,
   count_,
 };

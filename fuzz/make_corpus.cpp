@@ -69,6 +69,8 @@ void write_filled_messages(const fs::path& dir) {
       mob::SyncReply{delta, {"s/echoes", "i/echoes/0/node-b"}, 0, {}},
       mob::SyncReply{{}, {}, 4, {1, 2, 3, 4}},
       mob::SyncPush{delta},
+      mob::WriteCopy{5, "node-a", mob::StateDelta{{}, delta.services, {}, {}}},
+      mob::WriteCopied{5, "node-b", 1},
       mob::JoinCommand{{"127.0.0.1:6666", "[::1]:6670"}},
       mob::JoinCommandReply{3},
       mob::Event{"instance.moved", 1700000000000, "node-a", "node-b", 12, 123456789, "echoes", 0,

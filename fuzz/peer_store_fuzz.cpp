@@ -426,6 +426,11 @@ void answer(Gen& g) {
                               g.coin() ? g.range(0, 3) : g.u64(), (g.wall(), h.time->wall_ms())};
     } else if (std::holds_alternative<mob::JoinRequest>(sent.body)) {
       reply = mob::JoinReply{g.delta()};
+    } else if (const auto* copy = std::get_if<mob::WriteCopy>(&sent.body)) {
+      // Holds them all, some, none, or answers another round.
+      const std::size_t records = copy->delta.services.size();
+      reply = mob::WriteCopied{how == 0 || g.coin() ? copy->id : g.u64() % 4, how == 0 ? copy->from : g.name(),
+                               static_cast<std::uint32_t>(how == 2 ? 0 : g.range(0, records + 1))};
     } else if (const auto* sync = std::get_if<mob::SyncRequest>(&sent.body)) {
       std::vector<std::string> keys;
       if (how == 0)

@@ -234,10 +234,14 @@ std::uint64_t run_deploy_measurement(const RunOptions& options, int services, st
     if (world.now() - start > 600 * kSecond) break;
     world.run_until(world.now() + kMillisecond);
   }
-  std::uint64_t refused = 0;
-  for (const auto& write : world.writes()) refused += write.answered && !write.acked ? 1 : 0;
+  std::uint64_t refused = 0, held_alone = 0;
+  for (const auto& write : world.writes()) {
+    refused += write.answered && !write.acked ? 1 : 0;
+    held_alone += write.acked && write.told_held_alone() ? 1 : 0;
+  }
   metric("deploys_answered_s", seconds(world.now() - start));
   metric("deploys_refused", static_cast<double>(refused));
+  metric("deploys_answered_held_alone", static_cast<double>(held_alone));
   Micros running = time_until(world, 600 * kSecond, [&] { return world.running_instances() >= wanted; });
   metric("all_running_s", running < 0 ? -1 : seconds(world.now() - start));
   metric("cpu_s_until_all_running", process_cpu_s() - cpu_before);

@@ -430,8 +430,11 @@ struct World::Impl {
         w.agent = reply->agent;
         w.identity = reply->spec_identity;
         w.version = reply->version;
+        w.copies = reply->copies;
+        w.peers = reply->peers;
         narrate("client: deploy " + std::to_string(write) + " acknowledged: " + reply->service + " version " +
-                std::to_string(reply->version) + " by " + reply->agent + " stamp " + std::to_string(reply->written_at));
+                std::to_string(reply->version) + " by " + reply->agent + " stamp " + std::to_string(reply->written_at) +
+                ", " + std::to_string(reply->copies) + " cop" + (reply->copies == 1 ? "y" : "ies"));
       }
     });
   }
@@ -804,9 +807,11 @@ std::optional<Violation> World::check_converged() {
         return fail("exactly-instances", service + "." + std::to_string(index) + " runs but the service has " +
                                              std::to_string(wanted) + " instances");
   }
-  // No acknowledged write lost: the state holds the newest acked write, or a later one.
+  // No acknowledged write lost: the state holds the newest acked write, or a later one. A
+  // write whose answer said that the agent that took it held it alone may be lost with that
+  // agent: its writer was told.
   for (const auto& w : impl_->writes) {
-    if (!w.acked) continue;
+    if (!w.acked || w.told_held_alone()) continue;
     const std::string& service = w.service;
     auto views = services.find(service);
     if (views == services.end())

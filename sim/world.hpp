@@ -58,6 +58,11 @@ struct ClientWrite {
   std::string agent;             // DeployReply.agent
   std::uint64_t identity = 0;    // DeployReply.spec_identity
   std::uint64_t version = 0;     // DeployReply.version
+  std::uint32_t copies = 0;      // DeployReply.copies: agents that held it when it was answered
+  std::uint32_t peers = 0;       // DeployReply.peers
+  // The writer was told that only the agent that took it held it (one copy, peers known):
+  // it is lost with that agent, and the writer knows.
+  bool told_held_alone() const { return copies == 1 && peers > 0; }
 };
 
 class World {

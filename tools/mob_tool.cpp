@@ -536,6 +536,21 @@ po::options_description deploy_options() {
 // A write that got no answer may still take effect (the agent may be slow, not gone): it
 // is sent once more with the same id, which the agent answers with the first outcome
 // instead of writing again. What still gets no answer says so, and how to check.
+// A write the agent that took it holds alone: no peer confirmed a copy on its disk within a
+// second (the agent is cut off from them, or they are slow). Said on stderr, the write
+// stands: it spreads when the peers hear from that agent again, and is lost with it if it
+// goes first.
+template <class Reply>
+void warn_if_held_alone(std::string_view what, const Reply& reply, std::string_view agent) {
+  if (reply.copies != 1 || reply.peers == 0) return;
+  std::cerr << "warning: " << what << " of " << reply.service << " is held by " << agent
+            << " alone: none of its " << reply.peers
+            << " peer(s) confirmed a copy within 1 s (is it cut off from them?). It spreads when they hear from "
+            << agent << " again; if " << agent
+            << " is lost before, so is the change: check with mob-tool status, or send it again through another agent"
+            << std::endl;
+}
+
 bool no_answer(const Result<mob::DeployReply>& reply) {
   return !reply && reply.error().code == mob::Errc::timeout;
 }
@@ -596,6 +611,7 @@ int deploy_specs(Agent& agent, std::vector<std::string> specs, const std::vector
     }
     std::cout << "deployed " << replies[i]->service << " version " << replies[i]->version
               << std::endl;
+    warn_if_held_alone("the deploy", *replies[i], replies[i]->agent);
     accepted.push_back(*replies[i]);
   }
   if (detach) return exit_code;
@@ -738,6 +754,7 @@ int control(const CommandInfo& command, Agent& agent, const Args& args,
   }
   if (!reply) return failed(command.name, reply.error());
   std::cout << done << " " << service << "\n";
+  warn_if_held_alone(std::string("the ") + std::string(command.name), *reply, "the agent");
   return kExitOk;
 }
 
@@ -795,6 +812,7 @@ int run_scale(const CommandInfo& command, Agent& agent, const Args& args) {
   if (!reply) return failed("scale", reply.error());
   std::cout << "scaled " << service << " to " << count << " instance" << (count == 1 ? "" : "s") << " (version "
             << reply->version << ")" << std::endl;
+  warn_if_held_alone("the scale", *reply, "the agent");
   if (detach) return kExitOk;
   // Follow it like a deploy of that version: the running instances carry on, the new ones start.
   auto status = client->status(service);
@@ -897,6 +915,7 @@ int run_rollback(const CommandInfo& command, Agent& agent, const Args& args) {
   if (!reply) return refused(reply.error());
   std::cout << "rolled " << service << " back: version " << reply->version << " runs the spec of version "
             << (version ? std::to_string(version) : "before") << std::endl;
+  warn_if_held_alone("the rollback", *reply, reply->agent);
   if (detach) return kExitOk;
   return wait_until_running(*client, *watch.events, *reply, wait_timeout, *watch.stop);
 }
@@ -922,6 +941,7 @@ int run_promote(const CommandInfo& command, Agent& agent, const Args& args) {
   if (!reply) return refused(reply.error());
   std::cout << "promoted " << service << " version " << reply->version << ": the other instances move to it"
             << std::endl;
+  warn_if_held_alone("the promote", *reply, "the agent");
   if (detach) return kExitOk;
   // Followed like a deploy of that version: done when every instance runs it.
   auto status = client->status(service);

@@ -1,5 +1,6 @@
 #include "tests/support/store_harness.hpp"
 
+#include <algorithm>
 #include <sstream>
 #include <stdexcept>
 
@@ -235,6 +236,18 @@ StoreHarness::Agent* StoreHarness::agent_with_pub(const std::string& pub_address
   return nullptr;
 }
 
+void StoreHarness::wait_for_answers(const std::vector<std::string>& routes) {
+  auto answered = [&] {
+    return std::all_of(routes.begin(), routes.end(), [&](const std::string& route) {
+      auto found = client_replies_.find(route);
+      return found != client_replies_.end() && !found->second.empty();
+    });
+  };
+  if (answered()) return;
+  deliver_all();  // a write's copy to a peer, and the peer's answer, in no time
+  run_until(answered, kClientPatience);
+}
+
 void StoreHarness::step() {
   time_.advance(kTick);
   for (auto& agent : agents_) after_inputs(*agent);
@@ -380,9 +393,36 @@ std::vector<Body> StoreHarness::ask_and_wait(const std::string& name, Body reque
     return {ErrorReply{admitted.error().code, admitted.error().message}};
   to.store->on_request(routed);
   after_inputs(to);
+  wait_for_answers({route});
   run_for(wait);
   auto replies = std::move(client_replies_[route]);
   client_replies_.erase(route);
+  return replies;
+}
+
+std::vector<std::vector<Body>> StoreHarness::ask_at_once(std::vector<std::pair<std::string, Body>> requests) {
+  std::vector<std::string> routes;
+  for (auto& [name, request] : requests) {
+    std::string route = std::string(kClientRoute) + std::to_string(++next_client_);
+    routes.push_back(route);
+    Agent& to = agent(name);
+    if (!to.store) continue;
+    auto envelope = decode(encode(Envelope{kProtocolVersion, next_client_, "client", std::move(request)}));
+    if (!envelope) throw std::runtime_error("cannot decode a client request: " + envelope.error().message);
+    Routed routed{route, std::move(*envelope)};
+    if (auto admitted = admit_request(routed.envelope.body); !admitted) {
+      client_replies_[route].push_back(ErrorReply{admitted.error().code, admitted.error().message});
+      continue;
+    }
+    to.store->on_request(routed);
+    after_inputs(to);
+  }
+  wait_for_answers(routes);
+  std::vector<std::vector<Body>> replies;
+  for (const auto& route : routes) {
+    replies.push_back(std::move(client_replies_[route]));
+    client_replies_.erase(route);
+  }
   return replies;
 }
 
@@ -404,6 +444,7 @@ std::vector<std::vector<Body>> StoreHarness::ask_in_one_turn(const std::string& 
       if (auto found = client_replies_.find(route); found != client_replies_.end()) *before_turn_end += found->second.size();
   }
   if (to.store) after_inputs(to);
+  wait_for_answers(routes);
   std::vector<std::vector<Body>> replies;
   for (const auto& route : routes) {
     replies.push_back(std::move(client_replies_[route]));

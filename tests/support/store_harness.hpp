@@ -147,6 +147,9 @@ class StoreHarness {
   // The same, with every reply that comes within `wait` of virtual time (an indirect probe
   // is answered when the target acks, or with a nack when it does not).
   std::vector<Body> ask_and_wait(const std::string& name, Body request, std::chrono::milliseconds wait);
+  // Client requests to several agents at the same moment, each taken by its agent before
+  // anything any agent sent is delivered (concurrent writes); the replies each got.
+  std::vector<std::vector<Body>> ask_at_once(std::vector<std::pair<std::string, Body>> requests);
   // Client requests that reach agent `name` in one turn of its loop (one read of its socket),
   // each from its own client; the replies each got, in order. `before_turn_end`: how many
   // replies had been sent when the last request was handled, before the turn's after_inputs.
@@ -196,6 +199,11 @@ class StoreHarness {
     InternalBody body;  // supervisor
   };
 
+  // A client waits for its answers: a write is answered once a peer holds a copy of it (or
+  // a second after its copies were sent). What the stores queued is delivered at once, then
+  // time runs until every route has an answer, for at most kClientPatience.
+  static constexpr std::chrono::milliseconds kClientPatience{3000};
+  void wait_for_answers(const std::vector<std::string>& routes);
   void start_store(Agent& agent);
   Agent& agent(const std::string& name) const;
   Agent* agent_at(const std::string& address) const;

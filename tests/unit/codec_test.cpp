@@ -533,6 +533,53 @@ TEST(Codec, AProbeNackRoundTripsWithItsWireCode) {
   EXPECT_EQ(request.target_address, "tcp://127.0.0.1:7001");
 }
 
+TEST(Codec, AWriteCopyAndItsAnswerRoundTripWithTheirWireCodes) {
+  EXPECT_EQ(type_code(Body{WriteCopy{}}), 67);
+  EXPECT_EQ(type_code(Body{WriteCopied{}}), 68);
+  ServiceEntry entry;
+  entry.name = "web";
+  entry.generation = 3;
+  entry.stamp = Stamp{77, "node-a"};
+  auto copy = round_trip(WriteCopy{5, "node-a", StateDelta{{}, {entry}, {}, {}}});
+  EXPECT_EQ(copy.id, 5u);
+  EXPECT_EQ(copy.from, "node-a");
+  ASSERT_EQ(copy.delta.services.size(), 1u);
+  EXPECT_EQ(copy.delta.services[0].name, "web");
+  EXPECT_EQ(copy.delta.services[0].stamp.hlc, 77u);
+  auto copied = round_trip(WriteCopied{5, "node-b", 1});
+  EXPECT_EQ(copied.id, 5u);
+  EXPECT_EQ(copied.from, "node-b");
+  EXPECT_EQ(copied.held, 1u);
+  auto deployed = round_trip(DeployReply{"web", 3, false, 9, "node-a", 77, 2, 4});
+  EXPECT_EQ(deployed.copies, 2u);
+  EXPECT_EQ(deployed.peers, 4u);
+  auto controlled = round_trip(ControlReply{"web", 3, 1, 4});
+  EXPECT_EQ(controlled.copies, 1u);
+  EXPECT_EQ(controlled.peers, 4u);
+}
+
+// An agent of the release before answers writes without copies: 0, "not counted".
+TEST(Codec, AWriteAnswerFromTheReleaseBeforeSaysNoCopyCount) {
+  auto decoded = decode(hand_packed(kProtocolVersion, type_code(Body{DeployReply{}}), [](auto& pk) {
+    pk.pack_array(6);  // service, version, created, spec_identity, agent, written_at
+    pk.pack(std::string("web"));
+    pk.pack(2);
+    pk.pack(false);
+    pk.pack(9);
+    pk.pack(std::string("node-a"));
+    pk.pack(77);
+  }));
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  EXPECT_EQ(std::get<DeployReply>(decoded->body).copies, 0u);
+  auto control = decode(hand_packed(kProtocolVersion, type_code(Body{ControlReply{}}), [](auto& pk) {
+    pk.pack_array(2);
+    pk.pack(std::string("web"));
+    pk.pack(2);
+  }));
+  ASSERT_TRUE(control) << control.error().message;
+  EXPECT_EQ(std::get<ControlReply>(control->body).copies, 0u);
+}
+
 TEST(Codec, AnIndirectProbeRequestFromTheReleaseBeforeWantsNoNack) {
   auto decoded = decode(hand_packed(kProtocolVersion, type_code(Body{IndirectProbeRequest{}}), [](auto& pk) {
     pk.pack_array(4);  // seq, from, target, target_address: no wants_nack

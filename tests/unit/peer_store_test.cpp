@@ -445,6 +445,117 @@ TEST_F(PeerStoreTest, DeployIsAckedOnlyOnceSavedReachesTheOthersAndRunsExactlyIt
     EXPECT_EQ(services_on_disk(agent), std::vector<std::string>{"web"}) << agent;
 }
 
+// A client write is answered once a peer holds it on its disk too: the answer says two
+// copies, and at that moment a peer's archive has the record (not only its memory).
+TEST_F(PeerStoreTest, ADeployIsAnsweredOnceAPeerHoldsItOnDiskAndSaysTwoCopies) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  const auto before = net.time().steady_now();
+  auto reply = deploy("a2", bash_service("web", 1));
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(reply));
+  EXPECT_EQ(std::get<DeployReply>(reply).copies, 2u);
+  EXPECT_EQ(std::get<DeployReply>(reply).peers, 2u);
+  EXPECT_EQ(net.time().steady_now(), before) << "a reachable peer answers in no virtual time here";
+  std::size_t peers_with_it_on_disk = 0;
+  for (const auto& agent : {"a1", "a3"})
+    if (services_on_disk(agent) == std::vector<std::string>{"web"}) ++peers_with_it_on_disk;
+  EXPECT_GE(peers_with_it_on_disk, 1u);
+  EXPECT_EQ(net.metric_of("a2", "mob_write_copies_sent_total"), 1);
+  EXPECT_EQ(net.metric_of("a1", "mob_write_copies_taken_total") + net.metric_of("a3", "mob_write_copies_taken_total"), 2)
+      << "both live peers are asked";
+  EXPECT_EQ(net.metric_of("a2", "mob_writes_with_one_copy_total"), 0);
+
+  // A control write (stop) is answered the same way.
+  auto stopped = net.ask("a1", ControlRequest{"web", ControlAction::stop, "", 0});
+  ASSERT_EQ(stopped.size(), 1u);
+  ASSERT_TRUE(std::holds_alternative<ControlReply>(stopped.front()));
+  EXPECT_EQ(std::get<ControlReply>(stopped.front()).copies, 2u);
+  EXPECT_EQ(std::get<ControlReply>(stopped.front()).peers, 2u);
+}
+
+// An agent cut off from its peers before it noticed takes a deploy (on its disk) but no peer
+// confirms a copy: it answers a second later, one copy, so the writer knows the deploy is
+// lost if this agent is. It spreads once the network heals.
+TEST_F(PeerStoreTest, ADeployThroughAnAgentCutOffBeforeItNoticedIsAnsweredAfterASecondWithOneCopy) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  net.isolate("a1");
+  const auto before = net.time().steady_now();
+  auto reply = deploy("a1", bash_service("web", 1));
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(reply));
+  EXPECT_EQ(std::get<DeployReply>(reply).copies, 1u);
+  EXPECT_EQ(std::get<DeployReply>(reply).peers, 2u);
+  const auto waited = net.time().steady_now() - before;
+  EXPECT_GE(waited, 1s);
+  EXPECT_LT(waited, 1200ms);
+  EXPECT_EQ(services_on_disk("a1"), std::vector<std::string>{"web"});
+  EXPECT_EQ(net.metric_of("a1", "mob_writes_with_one_copy_total"), 1);
+  net.heal();
+  ASSERT_TRUE(net.run_until([&] {
+    for (const auto& agent : {"a2", "a3"})
+      if (!net.status_at(agent, "web")) return false;
+    return true;
+  }, 10s));
+}
+
+// An agent that holds every peer failed has nobody to ask: it answers at once, one copy,
+// and says how many peers it knows.
+TEST_F(PeerStoreTest, ADeployThroughAnAgentThatHoldsEveryPeerFailedIsAnsweredAtOnceWithOneCopy) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  net.isolate("a1");
+  ASSERT_TRUE(net.run_until([&] {
+    auto seen = net.members_seen_by("a1");
+    return seen.at("a2").state == MemberState::failed && seen.at("a3").state == MemberState::failed;
+  }, 30s));
+  const auto before = net.time().steady_now();
+  auto reply = deploy("a1", bash_service("web", 1));
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(reply));
+  EXPECT_EQ(std::get<DeployReply>(reply).copies, 1u);
+  EXPECT_EQ(std::get<DeployReply>(reply).peers, 2u);
+  EXPECT_EQ(net.time().steady_now(), before);
+}
+
+// The peer's side of a copy: a record it takes is on its disk when it answers (not a save
+// batch later) and counts as held; one it refuses (stamped minutes ahead of its clock) is
+// not held, and the answer says so; a copy that carries anything but service records is
+// refused at the door.
+TEST_F(PeerStoreTest, APeerAnswersAWriteCopyWithTheRecordsItHoldsOnDisk) {
+  start_network(2);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  auto record = [&](const std::string& name, std::int64_t ahead_ms) {
+    ServiceEntry entry;
+    entry.name = name;
+    entry.spec_json = SpecText(bash_service(name, 1));
+    entry.generation = 1;
+    entry.stamp = Stamp{static_cast<std::uint64_t>(static_cast<std::int64_t>(net.time().wall_ms()) + ahead_ms) << 16, "a1"};
+    return entry;
+  };
+  auto taken = net.ask("a2", WriteCopy{7, "a1", StateDelta{{}, {record("web", 0)}, {}, {}}});
+  ASSERT_EQ(taken.size(), 1u);
+  ASSERT_TRUE(std::holds_alternative<WriteCopied>(taken.front()));
+  EXPECT_EQ(std::get<WriteCopied>(taken.front()).id, 7u);
+  EXPECT_EQ(std::get<WriteCopied>(taken.front()).from, "a2");
+  EXPECT_EQ(std::get<WriteCopied>(taken.front()).held, 1u);
+  EXPECT_EQ(services_on_disk("a2"), std::vector<std::string>{"web"});
+
+  auto refused = net.ask("a2", WriteCopy{8, "a1", StateDelta{{}, {record("api", 10 * 60 * 1000)}, {}, {}}});
+  ASSERT_EQ(refused.size(), 1u);
+  ASSERT_TRUE(std::holds_alternative<WriteCopied>(refused.front()));
+  EXPECT_EQ(std::get<WriteCopied>(refused.front()).held, 0u);
+  EXPECT_EQ(services_on_disk("a2"), std::vector<std::string>{"web"});
+
+  MemberEntry member;
+  member.member.name = "a9";
+  member.member.address = "tcp://10.0.0.9:7000";
+  member.reported_by = "a9";
+  auto at_door = net.ask("a2", WriteCopy{9, "a1", StateDelta{{member}, {record("db", 0)}, {}, {}}});
+  ASSERT_EQ(at_door.size(), 1u);
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(at_door.front()));
+  EXPECT_NE(std::get<ErrorReply>(at_door.front()).message.find("service records only"), std::string::npos)
+      << std::get<ErrorReply>(at_door.front()).message;
+}
+
 // Deploys that reach an agent in one turn are decided one by one and kept in one commit
 // (group commit): none is answered before the commit, every one is on disk when it is.
 TEST_F(PeerStoreTest, DeploysArrivingInOneTurnAreAnsweredOnlyOnceAllAreOnDiskAndRunEverywhere) {
@@ -706,8 +817,12 @@ TEST_F(PeerStoreTest, ConcurrentDeploysOfOneNameThroughTwoStoresEndWithOneSpecEv
   ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
 
   // Both land before either store hears of the other's.
-  auto first = deploy("a1", bash_service("web", 2, "exec sleep 1001"));
-  auto second = deploy("a2", bash_service("web", 2, "exec sleep 1002"));
+  auto replies = net.ask_at_once({{"a1", DeployRequest{bash_service("web", 2, "exec sleep 1001"), ""}},
+                                  {"a2", DeployRequest{bash_service("web", 2, "exec sleep 1002"), ""}}});
+  ASSERT_EQ(replies[0].size(), 1u);
+  ASSERT_EQ(replies[1].size(), 1u);
+  const Body first = replies[0].front();
+  const Body second = replies[1].front();
   ASSERT_TRUE(std::holds_alternative<DeployReply>(first));
   ASSERT_TRUE(std::holds_alternative<DeployReply>(second));
   EXPECT_EQ(std::get<DeployReply>(first).version, 1u);

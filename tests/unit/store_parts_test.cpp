@@ -1,6 +1,7 @@
 // The store's pure parts on hand-made cluster states: client commands
 // (agent/client_commands.hpp), local assignments (agent/local_assignments.hpp), subscriptions
-// (agent/subscriptions.hpp) and the record format (agent/service_record.hpp).
+// (agent/subscriptions.hpp), the record format (agent/service_record.hpp) and the answers
+// held for write copies (agent/write_copies.hpp).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -15,6 +16,7 @@
 #include "agent/placement.hpp"
 #include "agent/service_record.hpp"
 #include "agent/spec_cache.hpp"
+#include "agent/write_copies.hpp"
 
 namespace mob {
 namespace {
@@ -1028,6 +1030,85 @@ TEST(SpecCacheTest, ATextThatDoesNotParseIsTriedOnce) {
   EXPECT_EQ(cache.current(damaged), nullptr);
   EXPECT_EQ(cache.current(damaged), nullptr);
   EXPECT_EQ(cache.parses(), 1u);
+}
+
+}  // namespace
+}  // namespace mob
+
+namespace mob {
+namespace {
+
+using CopyClock = WriteCopies::Clock;
+
+WriteCopies::Held held_deploy(const std::string& service, const std::string& route) {
+  return WriteCopies::Held{Routed{route, {}}, DeployReply{service, 1, true, 0, "a1", 5}, "id-" + service};
+}
+
+std::uint32_t copies_of(const WriteCopies::Held& held) {
+  return std::visit([](const auto& reply) { return reply.copies; }, held.reply);
+}
+
+TEST(WriteCopiesTest, ARoundIsAnsweredWithTwoCopiesByTheFirstPeerThatHoldsEveryRecord) {
+  WriteCopies copies;
+  const auto now = CopyClock::time_point{} + std::chrono::hours(1);
+  std::vector<WriteCopies::Held> held;
+  held.push_back(held_deploy("web", "c1"));
+  held.push_back(held_deploy("db", "c2"));
+  auto id = copies.open(std::move(held), 2, 2, 4, now + std::chrono::seconds(1));
+  copies.asked(id, "tcp://b");
+  copies.asked(id, "tcp://c");
+  EXPECT_TRUE(copies.answered(WriteCopied{id, "x", 2}, "tcp://stranger").empty()) << "a peer not asked";
+  EXPECT_TRUE(copies.answered(WriteCopied{id + 1, "b", 2}, "tcp://b").empty()) << "another round";
+  auto answers = copies.answered(WriteCopied{id, "b", 2}, "tcp://b");
+  ASSERT_EQ(answers.size(), 2u);
+  for (const auto& answer : answers) {
+    EXPECT_EQ(copies_of(answer), 2u);
+    EXPECT_EQ(std::get<DeployReply>(answer.reply).peers, 4u);
+  }
+  EXPECT_EQ(answers[0].request.route, "c1");
+  EXPECT_EQ(answers[1].write_id, "id-db");
+  EXPECT_TRUE(copies.answered(WriteCopied{id, "c", 2}, "tcp://c").empty()) << "decided already";
+  EXPECT_EQ(copies.open_rounds(), 0u);
+  EXPECT_FALSE(copies.next_deadline());
+}
+
+TEST(WriteCopiesTest, ARoundEveryAskedPeerDeclinesIsAnsweredWithOneCopyAtOnce) {
+  WriteCopies copies;
+  const auto now = CopyClock::time_point{} + std::chrono::hours(1);
+  std::vector<WriteCopies::Held> held;
+  held.push_back(held_deploy("web", "c1"));
+  auto id = copies.open(std::move(held), 1, 2, 2, now + std::chrono::seconds(1));
+  copies.asked(id, "tcp://b");
+  copies.asked(id, "tcp://c");
+  EXPECT_TRUE(copies.answered(WriteCopied{id, "b", 0}, "tcp://b").empty()) << "one peer left to answer";
+  EXPECT_TRUE(copies.answered(WriteCopied{id, "b", 0}, "tcp://b").empty()) << "the same peer twice counts once";
+  auto answers = copies.answered(WriteCopied{id, "c", 0}, "tcp://c");
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(copies_of(answers[0]), 1u);
+}
+
+TEST(WriteCopiesTest, ARoundNoPeerAnswersIsAnsweredWithOneCopyAtItsDeadline) {
+  WriteCopies copies;
+  const auto now = CopyClock::time_point{} + std::chrono::hours(1);
+  std::vector<WriteCopies::Held> first, second;
+  first.push_back(held_deploy("web", "c1"));
+  second.push_back(WriteCopies::Held{Routed{"c2", {}}, ControlReply{"db", 2}, ""});
+  auto early = copies.open(std::move(first), 1, 1, 3, now + std::chrono::seconds(1));
+  copies.asked(early, "tcp://b");
+  auto late = copies.open(std::move(second), 1, 1, 3, now + std::chrono::seconds(2));
+  copies.asked(late, "tcp://b");
+  EXPECT_EQ(copies.next_deadline(), now + std::chrono::seconds(1));
+  EXPECT_TRUE(copies.expired(now + std::chrono::milliseconds(999)).empty());
+  auto answers = copies.expired(now + std::chrono::seconds(1));
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].request.route, "c1");
+  EXPECT_EQ(copies_of(answers[0]), 1u);
+  EXPECT_EQ(copies.next_deadline(), now + std::chrono::seconds(2));
+  auto drained = copies.drain();
+  ASSERT_EQ(drained.size(), 1u);
+  EXPECT_EQ(std::get<ControlReply>(drained[0].reply).copies, 1u);
+  EXPECT_EQ(std::get<ControlReply>(drained[0].reply).peers, 3u);
+  EXPECT_EQ(copies.open_rounds(), 0u);
 }
 
 }  // namespace
