@@ -32,7 +32,7 @@ NAMES = [KSELF, KPEER, "node-b", "node-c", "", "a\0b", "a/b", "../x", "with spac
 SERVICES = ["echoes", "db", "web", "a", "", "a/0", "x\0y", "s" * 300, "..", "-bad", "with space", "a/b/c"]
 STEPS = ["ping", "deploy", "status", "control", "members", "probe", "indirect_probe", "join", "sync",
          "sync_push", "join_command", "leave_command", "history", "rollback", "promote", "rebalance",
-         "peer_reply", "gossip"]
+         "write_copy", "peer_reply", "gossip"]
 MEMBER_STATES = ["alive", "suspect", "failed", "left"]
 INSTANCE_STATES = ["pending", "starting", "running", "exited", "restarting", "failed", "stopped"]
 ACTIONS = ["stop", "start", "restart", "remove", "force_remove"]
@@ -467,6 +467,17 @@ class Script:
         self.g.delta(**delta)
         return self._request()
 
+    # A peer's WriteCopy: its delta, whether it is cut to service records, a small id, the writer.
+    def write_copy(self, copy_id=1, sender=KPEER, services_only=True, **delta):
+        self._step("write_copy")
+        g = self.g
+        g.delta(**delta)
+        g.i.coin(services_only)
+        g.i.coin(True)
+        g.i.range(0, 4, copy_id)
+        g.name(sender)
+        return self._request()
+
     def join_command(self, *seeds):
         self._step("join_command")
         self.g.i.range(0, 3, len(seeds))
@@ -669,6 +680,8 @@ def seeds():
             services=[dict(name="echoes", spec=("instances", 2))],
             assignments=[dict(service="echoes", index=0, node="node-b"), dict(service="echoes", index=1, node=KSELF)],
             instances=[dict(service="echoes", index=0, node="node-b", state="running", pid=42)]).status("echoes"),
+        "write-copy": S().write_copy(services=[dict(name="echoes")]).write_copy(2, services=[dict(name="echoes", removed=True, hlc=0)]),
+        "write-copy-mixed": S().write_copy(3, "node-b", False, services=[dict(name="db")], members=[dict(name="node-c")]),
         "sync-push-tombstones": S().sync_push(services=[dict(name="echoes", removed=True, hlc=0)],
                                               assignments=[dict(removed=True, hlc=0)],
                                               instances=[dict(removed=True, hlc=0, node=KSELF)]),
