@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Fault: an agent cut off from its peers takes writes. Three agents 2, 3, 4; agent 2 is cut
+# Fault: an agent cut off from its peers takes writes. Three agents 2, 3, 4. First node-4 is
+# paused (SIGSTOP) for a deploy through node-2: node-3's copy answers it at once, no
+# warning. Then agent 2 is cut
 # from 3 and 4 both ways. A deploy through 2 before it noticed waits for a peer's copy, gets
 # none, and is answered after about a second: mob-tool exits 0 and warns that node-2 alone
 # holds it. Once each side lists the other failed, a deploy through 2 is answered at once
@@ -30,6 +32,18 @@ warns_alone 2 "$whole" && fail "a deploy in a whole network warned: $(cat "$WORK
 [[ -s $WORK/$whole.err ]] && fail "a deploy in a whole network wrote to stderr: $(cat "$WORK/$whole.err")"
 log "whole network: the deploy answered in ${TOOK_MS} ms, no warning"
 
+# One peer paused (SIGSTOP) before anyone noticed: the other confirms the copy, so the
+# answer comes at once and says nothing of one copy.
+paused=$(svc paused)
+frozen=$(agent_pid 4)
+kill -STOP "$frozen"
+deploy_timed 2 "$(spec "$paused" 'exec sleep 1000' 1)" "$paused"
+kill -CONT "$frozen"
+warns_alone 2 "$paused" && fail "a deploy with one of two peers paused warned: $(cat "$WORK/$paused.err")"
+(( TOOK_MS < 900 )) || fail "a deploy with one of two peers paused waited ${TOOK_MS} ms: the other peer's copy did not answer it"
+log "node-4 paused: the deploy through node-2 answered in ${TOOK_MS} ms by node-3's copy, no warning"
+wait_for 20 all_see_alive "${all[@]}" || { describe_members "${all[@]}"; fail "node-4 is not alive everywhere after SIGCONT"; }
+
 for b in 3 4; do cut_link 2 "$b"; cut_link "$b" 2; done
 cut_at=$(now_us)
 log "cut {2} | {3, 4} both ways"
@@ -56,6 +70,6 @@ warns_alone 3 "$majority" && fail "a deploy through the side of two warned: $(ca
 log "the side of two: answered in ${TOOK_MS} ms, no warning"
 heal || fail "iptables still holds DROP rules after the heal"
 log "healed"
-assert_converged 20 "${all[*]}" "$whole=1" "$early=1" "$late=1" "$majority=1"
+assert_converged 20 "${all[*]}" "$whole=1" "$paused=1" "$early=1" "$late=1" "$majority=1"
 log "after the heal: every write everywhere, exactly one process each, after ${CONVERGED_AFTER}s"
 pass "writes held by one agent were answered with a warning, and spread after the heal"
