@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fault: an agent cut off from its peers takes writes. Three agents 2, 3, 4. First node-4 is
 # paused (SIGSTOP) for a deploy through node-2: node-3's copy answers it at once, no
-# warning. Then agent 2 is cut
-# from 3 and 4 both ways. A deploy through 2 before it noticed waits for a peer's copy, gets
+# warning. Then agent 2 is cut from 3 and 4 both ways. A deploy through 2 before it
+# noticed waits for a peer's copy, gets
 # none, and is answered after about a second: mob-tool exits 0 and warns that node-2 alone
 # holds it. Once each side lists the other failed, a deploy through 2 is answered at once
 # with the same warning, and one through 3 (which still has 4) with none. After the heal the
