@@ -30,11 +30,7 @@ std::uint64_t mix(std::uint64_t hash, std::uint64_t value) {
   return hash;
 }
 
-std::uint64_t hash_text(std::string_view text) {
-  std::uint64_t hash = 1469598103934665603ULL;
-  for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ULL;
-  return hash;
-}
+std::uint64_t hash_text(std::string_view text) { return fnv1a(text, kFnvShortBasis); }
 
 // Sums of record hashes (the bucket summaries) must not cancel out for related records.
 std::uint64_t scramble(std::uint64_t value) { return splitmix64_finalizer(value); }

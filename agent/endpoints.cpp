@@ -1,4 +1,5 @@
 #include "agent/endpoints.hpp"
+#include "agent/hashing.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -46,9 +47,7 @@ Result<PortChoice> choose_ports(const std::string& key, const std::map<std::stri
     used.insert(port.port);
   }
   const std::uint32_t size = range.last - range.first + 1;
-  std::uint64_t hash = 14695981039346656037ULL;
-  for (unsigned char c : key) hash = (hash ^ c) * 1099511628211ULL;
-  std::uint32_t next = static_cast<std::uint32_t>(hash % size);
+  std::uint32_t next = static_cast<std::uint32_t>(fnv1a(key) % size);
   for (const auto& [name, port] : wanted) {
     if (port.port != 0) continue;
     if (auto before = previous.find(name); before != previous.end()) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 namespace mob {
 
@@ -15,6 +16,16 @@ inline std::uint64_t splitmix64_finalizer(std::uint64_t value) {
   value *= 0x94d049bb133111ebULL;
   value ^= value >> 31;
   return value;
+}
+
+// FNV-1a (64 bits) of `text`, continuing from `hash`. kFnvOffsetBasis starts a hash;
+// anti-entropy's record hashes and placement's ranks start from kFnvShortBasis, a digit short
+// of it, which every agent and every release computes the same: kept.
+inline constexpr std::uint64_t kFnvOffsetBasis = 14695981039346656037ULL;
+inline constexpr std::uint64_t kFnvShortBasis = 1469598103934665603ULL;
+inline std::uint64_t fnv1a(std::string_view text, std::uint64_t hash = kFnvOffsetBasis) {
+  for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ULL;
+  return hash;
 }
 
 }  // namespace mob

@@ -8,10 +8,10 @@
 namespace mob {
 
 std::uint64_t rendezvous_score(const std::string& key, const std::string& node) {
-  std::uint64_t hash = 1469598103934665603ULL;
+  std::uint64_t hash = kFnvShortBasis;
   auto feed = [&](const std::string& text) {
-    for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ULL;
-    hash = (hash ^ 0xff) * 1099511628211ULL;
+    hash = fnv1a(text, hash);
+    hash = (hash ^ 0xff) * 1099511628211ULL;  // a separator no name holds
   };
   feed(key);
   feed(node);

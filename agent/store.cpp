@@ -17,6 +17,7 @@
 #include "agent/clock_judge.hpp"
 #include "agent/cluster_state.hpp"
 #include "agent/dependencies.hpp"
+#include "agent/hashing.hpp"
 #include "agent/durable.hpp"
 #include "agent/hlc.hpp"
 #include "agent/lax_timer.hpp"
@@ -80,13 +81,13 @@ constexpr auto kDiskRetry = std::chrono::seconds(1);
 // later writes) gets the first answer again. The record of a service also carries the id
 // of its last write, so any agent recognises a retry of that one.
 constexpr std::size_t kRecentWrites = 4096;
+constexpr auto kRecentWriteLife = std::chrono::minutes(10);
 // A client write is answered once a peer holds it on disk too (WriteCopy, WriteCopied), or
 // after this long without: the answer then says one copy. A loopback or LAN peer answers
 // in about a millisecond; mob-tool waits 3 s for an answer.
 constexpr auto kWriteCopyWait = std::chrono::seconds(1);
 // Live peers asked for each copy at once: one cut off or slow does not hold the answer.
 constexpr std::size_t kWriteCopyPeers = 2;
-constexpr auto kRecentWriteLife = std::chrono::minutes(10);
 // How long a peer's DEALER is polled after a request (PeerLink), at least: ten default probe
 // timeouts. Never less than two probe intervals, so that no ack the detector waits for is missed.
 constexpr auto kMinReplyWait = std::chrono::seconds(1);
@@ -498,21 +499,29 @@ class Store {
     const auto now = time_.steady_now();
     const bool contact_due = now >= next_contact_save_;
     peers_unsaved_ = false;
-    std::vector<ServiceArchive::Peer> peers;
+    // The list is compared by a hash of its names and addresses, not kept in memory: a copy
+    // per agent of every member's name and address (about 100 bytes per member).
+    std::uint64_t fingerprint = kFnvOffsetBasis;  // an empty list's
+    auto feed = [&](std::string_view text) { fingerprint = fnv1a(std::string_view("", 1), fnv1a(text, fingerprint)); };
     bool heard = false;
+    auto kept = [&](const Member& member) { return member.name != config_.self.name && member.state != MemberState::left; };
     for (const auto& [key, entry] : state_.members()) {
       const Member& member = entry.member;
-      if (member.name == config_.self.name || member.state == MemberState::left) continue;
-      peers.push_back({member.name, member.address});
+      if (!kept(member)) continue;
+      feed(member.name);
+      feed(member.address);
       heard = heard || is_live_member(member.state);
     }
     if (heard) last_contact_ms_ = time_.wall_ms();
-    if (!contact_due && peers == kept_peers_) return;
+    if (!contact_due && fingerprint == kept_peers_fingerprint_) return;
     next_contact_save_ = now + std::min<Clock::duration>(kContactRefresh, config_.tombstone_ttl / 4);
+    std::vector<ServiceArchive::Peer> peers;
+    for (const auto& [key, entry] : state_.members())
+      if (kept(entry.member)) peers.push_back({entry.member.name, entry.member.address});
     ++counters_.peer_list_writes;
-    if (auto kept = archive_.keep_peers(peers, last_contact_ms_); !kept)
-      log::error(kLog, "cannot keep the network's members on disk: ", kept.error().message);
-    else kept_peers_ = std::move(peers);
+    if (auto written = archive_.keep_peers(peers, last_contact_ms_); !written)
+      log::error(kLog, "cannot keep the network's members on disk: ", written.error().message);
+    else kept_peers_fingerprint_ = fingerprint;
   }
 
   // Agents before 0.2 kept one JSON file per service in data-dir/services; they move into
@@ -1198,8 +1207,8 @@ class Store {
         for (const auto& entry : piece.services) names.insert(entry.name);
         std::vector<WriteCopies::Held> mine;
         for (std::size_t i = 0; i < held.size(); ++i) {
-          if (sent[i] || !names.contains(std::visit([](const auto& r) -> const std::string& { return r.service; }, held[i].reply)))
-            continue;
+          const std::string& service = std::visit([](const auto& r) -> const std::string& { return r.service; }, held[i].reply);
+          if (sent[i] || !names.contains(service)) continue;
           sent[i] = true;
           mine.push_back(std::move(held[i]));
         }
@@ -1213,8 +1222,11 @@ class Store {
         ++counters_.write_copies_sent;
       }
     }
-    for (std::size_t i = 0; i < held.size(); ++i)
-      if (!sent[i]) answer_held(WriteCopies::Held{std::move(held[i].request), WriteCopies::with_copies(std::move(held[i].reply), 1, peers), std::move(held[i].write_id)});
+    for (std::size_t i = 0; i < held.size(); ++i) {
+      if (sent[i]) continue;
+      held[i].reply = WriteCopies::with_copies(std::move(held[i].reply), 1, peers);
+      answer_held(std::move(held[i]));
+    }
   }
 
   // A held answer leaves, remembered for retries of its write.
@@ -1256,7 +1268,6 @@ class Store {
   // same door and merge as gossip, on disk at once (not kSaveDelay later), and answered with
   // how many of its records this agent now holds on disk (that write or a later one).
   void take_copy(const Routed& request, const WriteCopy& copy) {
-    ++counters_.write_copies_taken;
     absorb(copy.delta, true);
     save();
     std::uint32_t held = 0;
@@ -1264,6 +1275,7 @@ class Store {
       const ServiceEntry* mine = state_.service(entry.name);
       if (mine && !is_newer(entry.stamp, mine->stamp) && !unsaved_.contains(entry.name)) ++held;
     }
+    if (held > 0 && held == copy.delta.services.size()) ++counters_.write_copies_taken;
     net_.reply(request, WriteCopied{copy.id, config_.self.name, held});
   }
 
@@ -2310,7 +2322,9 @@ class Store {
     std::uint64_t write_copies_taken = 0;    // peers' writes copied to this agent's disk
     std::uint64_t writes_with_one_copy = 0;  // client writes answered held by this agent alone
   } counters_;
-  std::vector<ServiceArchive::Peer> kept_peers_;  // as the last keep_peers() wrote them
+  // A hash of the peer list the last keep_peers() wrote (at first: an empty list's, so that an
+  // agent that knows no peer yet does not write over the ones it remembers).
+  std::uint64_t kept_peers_fingerprint_ = kFnvOffsetBasis;
   NodeSettings node_settings_;                    // kept in the archive
   bool self_stamped_by_wall_ = false;  // self_stamp()
   std::uint64_t last_self_stamp_ = 0;

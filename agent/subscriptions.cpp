@@ -2,6 +2,7 @@
 
 #include <string_view>
 
+#include "agent/hashing.hpp"
 #include "agent/placement.hpp"
 
 namespace mob {
@@ -15,48 +16,50 @@ Subscriptions::Changes Subscriptions::update(const ClusterState& state, const st
     const bool live = entry && is_live_member(entry->member.state);
     (live ? changes.added : changes.gone).push_back(name);
     const bool candidate = live && !entry->member.pub_address.empty();
-    auto was = candidates_.find(name);
+    const std::uint64_t pub_hash = candidate ? fnv1a(entry->member.pub_address) : 0;
+    Rank rank{rendezvous_score(self_, name), name};
+    auto was = ranked_.find(rank);
     // A heartbeat of a live member leaves its rank and PUB as they were: most calls stop here.
-    if (!(candidate && was != candidates_.end() && was->second.second == entry->member.pub_address)) {
+    if (!(candidate && was != ranked_.end() && was->second == pub_hash)) {
       ranking_changed = true;
-      if (was != candidates_.end()) {
-        ranked_.erase({was->second.first, name});
-        candidates_.erase(was);
-      }
-      if (candidate) {
-        auto score = rendezvous_score(self_, name);
-        candidates_.emplace(name, std::make_pair(score, entry->member.pub_address));
-        ranked_.emplace(score, name);
-      }
+      if (was != ranked_.end()) ranked_.erase(was);
+      if (candidate) ranked_.emplace(std::move(rank), pub_hash);
     }
     if (entry && entry->member.state == MemberState::failed) failed_.insert(name);
     else failed_.erase(name);
     if (entry && entry->member.state == MemberState::left) changes.forget.push_back(entry->member.address);
   }
   if (!ranking_changed) return changes;
-  std::vector<std::pair<const std::string*, const std::string*>> top;  // (name, PUB), the highest score first
+  // The top by score, compared with what is read by the hashes of the PUB endpoints: no
+  // lookup in the state unless the subscriptions change.
+  std::vector<std::pair<const std::string*, std::uint64_t>> top;  // (name, PUB hash), the highest score first
   top.reserve(max_subscriptions_);
   bool same_as_read = true;  // the top is exactly what is read already
   for (auto it = ranked_.begin(); it != ranked_.end() && top.size() < max_subscriptions_; ++it) {
-    const std::string& pub = candidates_.at(it->second).second;
-    top.emplace_back(&it->second, &pub);
-    if (same_as_read && !subscribed_.contains(pub)) same_as_read = false;
-    for (std::size_t i = 0; same_as_read && i + 1 < top.size(); ++i)
-      if (*top[i].second == pub) same_as_read = false;  // two members share a PUB: the long way
+    const std::uint64_t pub_hash = it->second;
+    if (same_as_read && !subscribed_hashes_.contains(pub_hash)) same_as_read = false;
+    for (std::size_t i = 0; same_as_read && i < top.size(); ++i)
+      if (top[i].second == pub_hash) same_as_read = false;  // two members share a PUB: the long way
+    top.emplace_back(&it->first.second, pub_hash);
   }
   if (same_as_read && top.size() == subscribed_.size()) return changes;
+  std::vector<std::pair<const std::string*, const std::string*>> wanted_top;  // (name, PUB)
+  for (const auto& [name, pub_hash] : top)
+    if (const MemberEntry* entry = state.member(*name)) wanted_top.emplace_back(name, &entry->member.pub_address);
   std::set<std::string_view> wanted;
-  for (const auto& [name, pub] : top) wanted.insert(*pub);
+  for (const auto& [name, pub] : wanted_top) wanted.insert(*pub);
   for (auto it = subscribed_.begin(); it != subscribed_.end();) {
     if (wanted.contains(*it)) {
       ++it;
       continue;
     }
     changes.unsubscribe.push_back(*it);
+    subscribed_hashes_.erase(fnv1a(*it));
     it = subscribed_.erase(it);
   }
-  for (const auto& [name, pub] : top) {
+  for (const auto& [name, pub] : wanted_top) {
     if (!subscribed_.insert(*pub).second) continue;
+    subscribed_hashes_.insert(fnv1a(*pub));
     changes.subscribe.push_back(*pub);
     changes.sync_first = *name;
   }

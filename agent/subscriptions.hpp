@@ -44,12 +44,15 @@ class Subscriptions {
  private:
   std::string self_;
   std::uint32_t max_subscriptions_;
-  std::set<std::string> subscribed_;  // PUB endpoints
-  // The live peers that publish, by name (score, PUB) and ranked by their rendezvous score
-  // for this agent, highest first; the failed peers.
-  std::map<std::string, std::pair<std::uint64_t, std::string>> candidates_;
-  std::set<std::pair<std::uint64_t, std::string>, std::greater<>> ranked_;
-  std::set<std::string> failed_;
+  std::set<std::string> subscribed_;            // PUB endpoints
+  std::set<std::uint64_t> subscribed_hashes_;   // and their hashes (fnv1a)
+  // The live peers that publish, ranked by their rendezvous score for this agent, highest
+  // first, each with a hash of its PUB endpoint (the endpoint itself is read from the state:
+  // one small node per member, no copy of its name's record). A member's place is found
+  // again by its score, which its name gives.
+  using Rank = std::pair<std::uint64_t, std::string>;  // (score, name)
+  std::map<Rank, std::uint64_t, std::greater<>> ranked_;
+  std::set<std::string> failed_;  // the failed peers
 };
 
 }  // namespace mob
