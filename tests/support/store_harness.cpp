@@ -385,45 +385,32 @@ std::vector<Body> StoreHarness::ask(const std::string& name, Body request) {
 std::vector<Body> StoreHarness::ask_and_wait(const std::string& name, Body request, std::chrono::milliseconds wait) {
   Agent& to = agent(name);
   if (!to.store) return {};
-  std::string route = std::string(kClientRoute) + std::to_string(++next_client_);
-  auto envelope = decode(encode(Envelope{kProtocolVersion, next_client_, "client", std::move(request)}));
-  if (!envelope) throw std::runtime_error("cannot decode a client request: " + envelope.error().message);
-  Routed routed{route, std::move(*envelope)};
+  Routed routed = client_request(std::move(request));
   if (auto admitted = admit_request(routed.envelope.body); !admitted)
     return {ErrorReply{admitted.error().code, admitted.error().message}};
   to.store->on_request(routed);
   after_inputs(to);
-  wait_for_answers({route});
+  wait_for_answers({routed.route});
   run_for(wait);
-  auto replies = std::move(client_replies_[route]);
-  client_replies_.erase(route);
-  return replies;
+  return std::move(take_replies({routed.route}).front());
 }
 
 std::vector<std::vector<Body>> StoreHarness::ask_at_once(std::vector<std::pair<std::string, Body>> requests) {
   std::vector<std::string> routes;
   for (auto& [name, request] : requests) {
-    std::string route = std::string(kClientRoute) + std::to_string(++next_client_);
-    routes.push_back(route);
+    Routed routed = client_request(std::move(request));
+    routes.push_back(routed.route);
     Agent& to = agent(name);
     if (!to.store) continue;
-    auto envelope = decode(encode(Envelope{kProtocolVersion, next_client_, "client", std::move(request)}));
-    if (!envelope) throw std::runtime_error("cannot decode a client request: " + envelope.error().message);
-    Routed routed{route, std::move(*envelope)};
     if (auto admitted = admit_request(routed.envelope.body); !admitted) {
-      client_replies_[route].push_back(ErrorReply{admitted.error().code, admitted.error().message});
+      client_replies_[routed.route].push_back(ErrorReply{admitted.error().code, admitted.error().message});
       continue;
     }
     to.store->on_request(routed);
     after_inputs(to);
   }
   wait_for_answers(routes);
-  std::vector<std::vector<Body>> replies;
-  for (const auto& route : routes) {
-    replies.push_back(std::move(client_replies_[route]));
-    client_replies_.erase(route);
-  }
-  return replies;
+  return take_replies(routes);
 }
 
 std::vector<std::vector<Body>> StoreHarness::ask_in_one_turn(const std::string& name, std::vector<Body> requests,
@@ -431,12 +418,9 @@ std::vector<std::vector<Body>> StoreHarness::ask_in_one_turn(const std::string& 
   Agent& to = agent(name);
   std::vector<std::string> routes;
   for (auto& request : requests) {
-    std::string route = std::string(kClientRoute) + std::to_string(++next_client_);
-    routes.push_back(route);
-    if (!to.store) continue;
-    auto envelope = decode(encode(Envelope{kProtocolVersion, next_client_, "client", std::move(request)}));
-    if (!envelope) throw std::runtime_error("cannot decode a client request: " + envelope.error().message);
-    to.store->on_request(Routed{route, std::move(*envelope)});
+    Routed routed = client_request(std::move(request));
+    routes.push_back(routed.route);
+    if (to.store) to.store->on_request(routed);
   }
   if (before_turn_end) {
     *before_turn_end = 0;
@@ -445,6 +429,17 @@ std::vector<std::vector<Body>> StoreHarness::ask_in_one_turn(const std::string& 
   }
   if (to.store) after_inputs(to);
   wait_for_answers(routes);
+  return take_replies(routes);
+}
+
+Routed StoreHarness::client_request(Body request) {
+  std::string route = std::string(kClientRoute) + std::to_string(++next_client_);
+  auto envelope = decode(encode(Envelope{kProtocolVersion, next_client_, "client", std::move(request)}));
+  if (!envelope) throw std::runtime_error("cannot decode a client request: " + envelope.error().message);
+  return Routed{std::move(route), std::move(*envelope)};
+}
+
+std::vector<std::vector<Body>> StoreHarness::take_replies(const std::vector<std::string>& routes) {
   std::vector<std::vector<Body>> replies;
   for (const auto& route : routes) {
     replies.push_back(std::move(client_replies_[route]));

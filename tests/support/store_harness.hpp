@@ -204,6 +204,10 @@ class StoreHarness {
   // time runs until every route has an answer, for at most kClientPatience.
   static constexpr std::chrono::milliseconds kClientPatience{3000};
   void wait_for_answers(const std::vector<std::string>& routes);
+  // A client's request as the I/O actor hands it to a store, on a route of its own.
+  Routed client_request(Body request);
+  // The replies each route got (in order), taken out.
+  std::vector<std::vector<Body>> take_replies(const std::vector<std::string>& routes);
   void start_store(Agent& agent);
   Agent& agent(const std::string& name) const;
   Agent* agent_at(const std::string& address) const;
