@@ -7,8 +7,6 @@
 # unprivileged user namespaces), peer_store (the same handlers driven directly on virtual time,
 # about 20 times faster; a finding's history of inputs goes to build-fuzz/artifacts).
 # Usage: scripts/fuzz.sh [SECONDS]      run every target
-#        scripts/fuzz.sh --build        only build the targets (scripts/test.sh builds them
-#                                       while the stage before runs its tests)
 #        scripts/fuzz.sh --seed         regenerate fuzz/corpus from real messages and specs
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,12 +45,8 @@ if [[ "${1:-}" == "--seed" ]]; then
   exit 0
 fi
 
-if [[ "${1:-}" == "--build" ]]; then
-  cmake --build "$build" -j"$(nproc)" --target "${targets[@]/%/_fuzz}"
-  exit 0
-fi
 seconds=${1:-60}
-[[ "$seconds" =~ ^[0-9]+$ ]] || { echo "usage: scripts/fuzz.sh [SECONDS|--build|--seed]" >&2; exit 2; }
+[[ "$seconds" =~ ^[0-9]+$ ]] || { echo "usage: scripts/fuzz.sh [SECONDS|--seed]" >&2; exit 2; }
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]/%/_fuzz}"
 
 mkdir -p "$build/artifacts"
