@@ -1196,11 +1196,11 @@ class Store {
     if (held.empty()) return;
     const std::uint32_t peers = known_peers();
     const std::vector<std::string> targets = copy_targets();
-    StateDelta delta;
-    for (const auto& name : written)
-      if (const ServiceEntry* entry = state_.service(name)) delta.services.push_back(*entry);
     std::vector<bool> sent(held.size(), false);
     if (!targets.empty()) {
+      StateDelta delta;
+      for (const auto& name : written)
+        if (const ServiceEntry* entry = state_.service(name)) delta.services.push_back(*entry);
       const auto deadline = time_.steady_now() + kWriteCopyWait;
       for (auto& piece : split(delta, kMaxEntriesPerGossip, piece_bytes())) {
         std::set<std::string_view> names;

@@ -1,5 +1,6 @@
 #include "agent/subscriptions.hpp"
 
+#include <algorithm>
 #include <string_view>
 
 #include "agent/hashing.hpp"
@@ -32,12 +33,14 @@ Subscriptions::Changes Subscriptions::update(const ClusterState& state, const st
   if (!ranking_changed) return changes;
   // The top by score, compared with what is read by the hashes of the PUB endpoints: no
   // lookup in the state unless the subscriptions change.
+  std::vector<std::uint64_t> read;  // the hashes of the PUB endpoints read now
+  for (const auto& pub : subscribed_) read.push_back(fnv1a(pub));
   std::vector<std::pair<const std::string*, std::uint64_t>> top;  // (name, PUB hash), the highest score first
   top.reserve(max_subscriptions_);
   bool same_as_read = true;  // the top is exactly what is read already
   for (auto it = ranked_.begin(); it != ranked_.end() && top.size() < max_subscriptions_; ++it) {
     const std::uint64_t pub_hash = it->second;
-    if (same_as_read && !subscribed_hashes_.contains(pub_hash)) same_as_read = false;
+    if (same_as_read && std::find(read.begin(), read.end(), pub_hash) == read.end()) same_as_read = false;
     for (std::size_t i = 0; same_as_read && i < top.size(); ++i)
       if (top[i].second == pub_hash) same_as_read = false;  // two members share a PUB: the long way
     top.emplace_back(&it->first.second, pub_hash);
@@ -54,12 +57,10 @@ Subscriptions::Changes Subscriptions::update(const ClusterState& state, const st
       continue;
     }
     changes.unsubscribe.push_back(*it);
-    subscribed_hashes_.erase(fnv1a(*it));
     it = subscribed_.erase(it);
   }
   for (const auto& [name, pub] : wanted_top) {
     if (!subscribed_.insert(*pub).second) continue;
-    subscribed_hashes_.insert(fnv1a(*pub));
     changes.subscribe.push_back(*pub);
     changes.sync_first = *name;
   }

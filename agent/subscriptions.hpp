@@ -44,8 +44,7 @@ class Subscriptions {
  private:
   std::string self_;
   std::uint32_t max_subscriptions_;
-  std::set<std::string> subscribed_;            // PUB endpoints
-  std::set<std::uint64_t> subscribed_hashes_;   // and their hashes (fnv1a)
+  std::set<std::string> subscribed_;  // PUB endpoints
   // The live peers that publish, ranked by their rendezvous score for this agent, highest
   // first, each with a hash of its PUB endpoint (the endpoint itself is read from the state:
   // one small node per member, no copy of its name's record). A member's place is found
