@@ -1214,11 +1214,8 @@ class Store {
         }
         if (mine.empty()) continue;
         const std::size_t records = piece.services.size();
-        const std::uint64_t id = copies_.open(std::move(mine), records, static_cast<std::uint32_t>(targets.size()), peers, deadline);
-        for (const auto& address : targets) {
-          copies_.asked(id, address);
-          send_to_peer(address, WriteCopy{id, config_.self.name, piece});
-        }
+        const std::uint64_t id = copies_.open(std::move(mine), records, targets, peers, deadline);
+        for (const auto& address : targets) send_to_peer(address, WriteCopy{id, config_.self.name, piece});
         ++counters_.write_copies_sent;
       }
     }

@@ -4,15 +4,11 @@
 
 namespace mob {
 
-std::uint64_t WriteCopies::open(std::vector<Held> held, std::size_t records, std::uint32_t asked,
+std::uint64_t WriteCopies::open(std::vector<Held> held, std::size_t records, std::vector<std::string> asked,
                                 std::uint32_t peers, Clock::time_point deadline) {
   const std::uint64_t id = next_id_++;
-  rounds_.emplace(id, Round{std::move(held), records, asked, {}, 0, peers, deadline});
+  rounds_.emplace(id, Round{std::move(held), records, std::move(asked), peers, deadline});
   return id;
-}
-
-void WriteCopies::asked(std::uint64_t id, std::string peer_address) {
-  if (auto round = rounds_.find(id); round != rounds_.end()) round->second.asked.push_back(std::move(peer_address));
 }
 
 std::vector<WriteCopies::Held> WriteCopies::answered(const WriteCopied& copied, const std::string& peer_address) {
@@ -23,7 +19,7 @@ std::vector<WriteCopies::Held> WriteCopies::answered(const WriteCopied& copied, 
   if (peer == asked.end()) return {};
   asked.erase(peer);  // one answer per asked peer
   if (copied.held >= round->second.records) return release(round, 2);
-  if (++round->second.declined >= round->second.expected_asked) return release(round, 1);
+  if (asked.empty()) return release(round, 1);  // every asked peer answered short
   return {};
 }
 

@@ -30,16 +30,14 @@ class WriteCopies {
   };
 
   // Opens a round for `held`, whose writes travel in one WriteCopy of `records` records to
-  // `asked` peers (1 or more); `peers` is what each answer says of this agent's network.
-  // Returns the round's id, for the WriteCopy.
-  std::uint64_t open(std::vector<Held> held, std::size_t records, std::uint32_t asked, std::uint32_t peers,
-                     Clock::time_point deadline);
+  // the peers at `asked` (1 or more); `peers` is what each answer says of this agent's
+  // network. Returns the round's id, for the WriteCopy.
+  std::uint64_t open(std::vector<Held> held, std::size_t records, std::vector<std::string> asked,
+                     std::uint32_t peers, Clock::time_point deadline);
   // A peer's answer. The round's answers when it decides the round: the peer holds every
   // record (two copies), or it is the last asked peer to decline (one copy). An unknown or
   // already decided round, or an answer from a peer not asked, decides nothing.
   std::vector<Held> answered(const WriteCopied& copied, const std::string& peer_address);
-  // The peers asked in round `id` (the store fills them in as it sends).
-  void asked(std::uint64_t id, std::string peer_address);
   // The answers of the rounds whose deadline passed, with one copy.
   std::vector<Held> expired(Clock::time_point now);
   // Every answer still held, with one copy (the agent stops).
@@ -55,9 +53,7 @@ class WriteCopies {
   struct Round {
     std::vector<Held> held;
     std::size_t records = 0;
-    std::uint32_t expected_asked = 0;
-    std::vector<std::string> asked;  // peer addresses
-    std::uint32_t declined = 0;
+    std::vector<std::string> asked;  // the addresses of the peers that have not answered yet
     std::uint32_t peers = 0;
     Clock::time_point deadline;
   };

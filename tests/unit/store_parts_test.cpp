@@ -1054,9 +1054,7 @@ TEST(WriteCopiesTest, ARoundIsAnsweredWithTwoCopiesByTheFirstPeerThatHoldsEveryR
   std::vector<WriteCopies::Held> held;
   held.push_back(held_deploy("web", "c1"));
   held.push_back(held_deploy("db", "c2"));
-  auto id = copies.open(std::move(held), 2, 2, 4, now + std::chrono::seconds(1));
-  copies.asked(id, "tcp://b");
-  copies.asked(id, "tcp://c");
+  auto id = copies.open(std::move(held), 2, {"tcp://b", "tcp://c"}, 4, now + std::chrono::seconds(1));
   EXPECT_TRUE(copies.answered(WriteCopied{id, "x", 2}, "tcp://stranger").empty()) << "a peer not asked";
   EXPECT_TRUE(copies.answered(WriteCopied{id + 1, "b", 2}, "tcp://b").empty()) << "another round";
   auto answers = copies.answered(WriteCopied{id, "b", 2}, "tcp://b");
@@ -1077,9 +1075,7 @@ TEST(WriteCopiesTest, ARoundEveryAskedPeerDeclinesIsAnsweredWithOneCopyAtOnce) {
   const auto now = CopyClock::time_point{} + std::chrono::hours(1);
   std::vector<WriteCopies::Held> held;
   held.push_back(held_deploy("web", "c1"));
-  auto id = copies.open(std::move(held), 1, 2, 2, now + std::chrono::seconds(1));
-  copies.asked(id, "tcp://b");
-  copies.asked(id, "tcp://c");
+  auto id = copies.open(std::move(held), 1, {"tcp://b", "tcp://c"}, 2, now + std::chrono::seconds(1));
   EXPECT_TRUE(copies.answered(WriteCopied{id, "b", 0}, "tcp://b").empty()) << "one peer left to answer";
   EXPECT_TRUE(copies.answered(WriteCopied{id, "b", 0}, "tcp://b").empty()) << "the same peer twice counts once";
   auto answers = copies.answered(WriteCopied{id, "c", 0}, "tcp://c");
@@ -1093,10 +1089,8 @@ TEST(WriteCopiesTest, ARoundNoPeerAnswersIsAnsweredWithOneCopyAtItsDeadline) {
   std::vector<WriteCopies::Held> first, second;
   first.push_back(held_deploy("web", "c1"));
   second.push_back(WriteCopies::Held{Routed{"c2", {}}, ControlReply{"db", 2}, ""});
-  auto early = copies.open(std::move(first), 1, 1, 3, now + std::chrono::seconds(1));
-  copies.asked(early, "tcp://b");
-  auto late = copies.open(std::move(second), 1, 1, 3, now + std::chrono::seconds(2));
-  copies.asked(late, "tcp://b");
+  copies.open(std::move(first), 1, {"tcp://b"}, 3, now + std::chrono::seconds(1));
+  copies.open(std::move(second), 1, {"tcp://b"}, 3, now + std::chrono::seconds(2));
   EXPECT_EQ(copies.next_deadline(), now + std::chrono::seconds(1));
   EXPECT_TRUE(copies.expired(now + std::chrono::milliseconds(999)).empty());
   auto answers = copies.expired(now + std::chrono::seconds(1));
