@@ -216,7 +216,11 @@ CheckSpec parse_check(const json& value, const std::string& path, std::string& p
   if (only_for("host", {CheckType::tcp, CheckType::http}, "tcp and http"))
     check.host = parse_check_host(value["host"], path + ".host");
   if (only_for("port", {CheckType::tcp, CheckType::http}, "tcp and http")) {
-    if (value["port"].is_string()) port_name = value["port"].get<std::string>();  // checked with `ports`
+    if (value["port"].is_string()) {
+      port_name = value["port"].get<std::string>();  // checked against `ports` once they are parsed
+      if (port_name.empty())
+        reject(path + ".port", "expected a port number 1-65535 or the name of one of ports, got \"\"");
+    }
     else check.port = expect_uint(value["port"], path + ".port", 1, 65535);
   } else if (networked)
     reject(path + ".port", "required for " + type_name + "; the port to connect to, e.g. 8080");

@@ -105,6 +105,8 @@ void write_specs(const fs::path& source, const fs::path& dir) {
        R"({"name":"u","provider":"bash","params":{"command":"echo \u00e9\ud83d\ude00 \"q\" \\ \n"}})"},
       {"numbers.json",
        R"({"name":"n","provider":"bash","params":{"command":"x"},"restart":{"max_restarts":0,"window_s":1,"backoff_ms":0,"backoff_max_ms":4294967295}})"},
+      {"check-named-port.json",
+       R"({"name":"p","provider":"bash","params":{"command":"x"},"ports":{"http":0,"admin":9000},"checks":[{"type":"http","port":"http","path":"/up"},{"type":"tcp","port":9000},{"type":"exec","command":"true"}]})"},
       {"not-object.json", R"(["name","provider"])"},
       {"unknown-field.json", R"({"name":"z","provider":"bash","params":{"command":"x"},"colour":"red"})"},
   };

@@ -371,6 +371,10 @@ TEST(Spec, ACheckMayConnectToANamedPort) {
   EXPECT_EQ(error_of(R"({"name": "api", "provider": "bash", "params": {"command": "x"},
       "checks": [{"type": "tcp", "port": "web"}]})"),
             "checks[0].port: \"web\" is not a port of this spec; give a number, or name the port in ports");
+  // Found by the spec fuzzer: an empty name was taken as "no name", leaving a tcp check without a port.
+  EXPECT_EQ(error_of(R"({"name": "api", "provider": "bash", "params": {"command": "x"},
+      "ports": {"http": 0}, "checks": [{"type": "tcp", "port": ""}]})"),
+            "checks[0].port: expected a port number 1-65535 or the name of one of ports, got \"\"");
 }
 
 TEST(Spec, BadPortsNameTheFieldAndWhatIsAllowed) {
