@@ -184,6 +184,9 @@ class Store {
     std::vector<std::string> seeds = config_.seeds;
     if (seeds.empty()) seeds = remembered_seeds();
     awaiting_network_ = !seeds.empty();
+    // Joining peers, its clock is compared with theirs before it takes a write (it may have
+    // been set wrong while the agent was down, where no step is seen).
+    clock_uncompared_ = awaiting_network_;
     read_last_contact();
     load(/*hold_specs=*/awaiting_network_ && away_longer_than_ttl());
     load_node_settings();
@@ -1060,8 +1063,10 @@ class Store {
   // Client writes go through an agent whose clock the network can trust, or nowhere.
   std::string write_refusal() const {
     if (clock_problem_.empty() && clock_step_unconfirmed())
-      return "this agent's wall clock just stepped by " + std::to_string(clock_judge_.last_step_ms() / 1000) +
-             " s: it takes no changes until its peers have answered how it compares to theirs (within " +
+      return (clock_judge_.last_step_ms() != 0
+                  ? "this agent's wall clock just stepped by " + std::to_string(clock_judge_.last_step_ms() / 1000) + " s"
+                  : std::string("this agent's wall clock is not compared with its peers' yet (it just joined them)")) +
+             ": it takes no changes until its peers have answered how it compares to theirs (within " +
              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kClockCheckWait).count()) +
              " s); send the command through another agent";
     if (clock_problem_.empty()) return "";
@@ -1384,6 +1389,7 @@ class Store {
               " ms: checking it against its peers before trusting it");
     clock_judge_.forget_samples(offset - *before);
     clock_step_checks_.clear();
+    clock_uncompared_ = true;
     // Peers' stamps found too far ahead were judged against the old clock: a clock put right
     // would otherwise hold every peer unfit (and take every service for itself) until the
     // judgments expired, while the peers moved them back (mob-sim seed 2011 of
@@ -1421,6 +1427,25 @@ class Store {
   void note_clock(const std::string& peer, std::uint64_t their_wall_ms) {
     if (peer == config_.self.name || !is_valid_agent_name(peer)) return;
     clock_judge_.note(peer, their_wall_ms, time_.wall_ms(), time_.steady_now());
+    if (their_wall_ms != 0) clock_uncompared_ = false;
+  }
+
+  // While this agent's clock has not been compared with a peer's since it started joining
+  // or since it stepped (the peers asked then did not answer: it was cut off), the live
+  // peers it hears from are asked at once, and writes wait for their verdict as after a
+  // step. Without it a clock set 9 minutes ahead while the agent was down, or stepped while
+  // it was cut off, took a deploy within a second of the agent hearing its peers again: the
+  // write, stamped minutes ahead, was refused by every peer and beat the network's own
+  // version of the service once real time caught up (mob-sim seeds 711591, 802706).
+  void compare_clock_if_uncompared() {
+    if (!clock_uncompared_ || clock_step_unconfirmed()) return;
+    auto peers = live_members(false);
+    std::erase_if(peers, [&](const Member& member) { return member.name == config_.self.name; });
+    std::shuffle(peers.begin(), peers.end(), random_);
+    for (const auto& member : peers) {
+      if (clock_step_checks_.size() >= kClockStepChecks) break;
+      if (auto seq = ask_clock_of(member)) clock_step_checks_.insert(*seq);
+    }
   }
 
   // A member's own heartbeat came stamped too far ahead: whatever it writes is refused here,
@@ -1882,6 +1907,7 @@ class Store {
     }
     if (now >= next_clock_check_) {
       check_clock();
+      compare_clock_if_uncompared();
       next_clock_check_ = now + std::chrono::seconds(1);
     }
     if (gc_timer_.due(now)) {
@@ -2086,6 +2112,10 @@ class Store {
   bool owner_duties_allowed() const {
     // A joining agent first learns the network's state, so it does not place on a stale view.
     if (!clock_problem_.empty()) return false;
+    // Nor on a clock its peers have not answered for yet: a placement stamped by a clock that
+    // had just stepped 9 minutes ahead beat every later one for those 9 minutes in this
+    // agent's view, an instance left on a dead agent (mob-sim seed 710846).
+    if (clock_step_unconfirmed()) return false;
     return !awaiting_network_ || joined_ || time_.steady_now() - started_ > kNetworkWait;
   }
 
@@ -2114,6 +2144,7 @@ class Store {
     const bool has_failed = subscriptions_.has_failed_members();
     if (has_failed && !has_failed_members_) next_reconnect_ = time_.steady_now() + config_.reconnect_interval;
     has_failed_members_ = has_failed;
+    compare_clock_if_uncompared();  // a peer heard again, or the first ones after a join
   }
 
   void place_owned_services(const std::vector<std::string>& targets) {
@@ -2359,6 +2390,7 @@ class Store {
   };
   std::map<std::uint64_t, ClockCheck> clock_checks_;          // by probe seq, in flight
   std::set<std::uint64_t> clock_step_checks_;  // of those, the ones sent after the last step
+  bool clock_uncompared_ = false;  // no peer's clock sampled since it started joining or stepped
   std::map<std::string, Clock::time_point> clock_checked_;    // when each member was last
   std::uint64_t next_clock_check_seq_ = 0;
   Clock::time_point next_clock_check_{};

@@ -185,6 +185,11 @@ struct DeployReply {
   MOB_REQUIRED_FIELDS(6)  // copies and peers came with write copies (issue 15)
 };
 
+// Whether an answered write (DeployReply, ControlReply) was held by the agent that took it
+// alone: one copy while it knew peers (none confirmed one in time). Lost if that agent is
+// lost before its peers hear from it; 0 copies is an answer from the release before.
+inline bool held_alone(std::uint32_t copies, std::uint32_t peers) { return copies == 1 && peers > 0; }
+
 struct StatusRequest {
   std::string service;  // empty: every service
   MOB_FIELDS(service)

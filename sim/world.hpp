@@ -62,7 +62,7 @@ struct ClientWrite {
   std::uint32_t peers = 0;       // DeployReply.peers
   // The writer was told that only the agent that took it held it (one copy, peers known):
   // it is lost with that agent, and the writer knows.
-  bool told_held_alone() const { return copies == 1 && peers > 0; }
+  bool told_held_alone() const { return held_alone(copies, peers); }
 };
 
 class World {

@@ -542,7 +542,7 @@ po::options_description deploy_options() {
 // goes first.
 template <class Reply>
 void warn_if_held_alone(std::string_view what, const Reply& reply, std::string_view agent) {
-  if (reply.copies != 1 || reply.peers == 0) return;
+  if (!mob::held_alone(reply.copies, reply.peers)) return;
   std::cerr << "warning: " << what << " of " << reply.service << " is held by " << agent
             << " alone: none of its " << reply.peers
             << " peer(s) confirmed a copy within 1 s (is it cut off from them?). It spreads when they hear from "

@@ -730,6 +730,61 @@ TEST_F(PeerStoreTest, AStoreThatHoldsEveryPeerFailedWhenItsClockStepsAsksThemAnd
   EXPECT_FALSE(net.status_at("a1", "web"));
 }
 
+// mob-sim seed 711591: a clock stepped minutes ahead while its agent was cut off alone; the
+// peers it asked then never answered, and a deploy taken a second after the heal, stamped
+// minutes ahead, beat the network's own version of the service once real time caught up.
+TEST_F(PeerStoreTest, AClockThatSteppedWhileCutOffIsComparedWhenThePeersAreHeardAgain) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  net.run_for(3s);
+  net.isolate("a3");
+  ASSERT_TRUE(net.run_until([&] {
+    return state_of("a1", "a3") == MemberState::failed && state_of("a2", "a3") == MemberState::failed &&
+           state_of("a3", "a1") == MemberState::failed && state_of("a3", "a2") == MemberState::failed;
+  }, 30s)) << "the two sides never held each other failed";
+  net.set_clock_offset("a3", 8 * 60 * 1000);
+  net.run_for(5s);  // the peers it asked about the step never answered
+  net.heal();
+  ASSERT_TRUE(net.run_until([&] { return state_of("a1", "a3") == MemberState::alive; }, 30s))
+      << "a3 never heard a1 again";
+  auto first = deploy("a3", bash_service("web", 3));
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(first)) << "a deploy was taken on a clock 480 s ahead";
+  net.run_for(200ms);
+  auto judged = deploy("a3", bash_service("web", 3));
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(judged));
+  EXPECT_EQ(std::get<ErrorReply>(judged).message.rfind("this agent's clock is 480 s ahead", 0), 0u)
+      << std::get<ErrorReply>(judged).message;
+  net.run_for(3s);
+  EXPECT_FALSE(net.status_at("a1", "web"));
+}
+
+// mob-sim seed 802706: an agent whose clock was set minutes ahead while it was down has no
+// step to see; its first deploy after the restart was stamped minutes ahead.
+TEST_F(PeerStoreTest, AnAgentRestartedWithItsClockMinutesAheadTakesNoWriteBeforeItsPeersAnswer) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  net.run_for(3s);
+  net.crash("a3");
+  net.set_clock_offset("a3", 8 * 60 * 1000);
+  net.restart("a3");
+  ASSERT_TRUE(net.run_until([&] { return state_of("a1", "a3") == MemberState::alive; }, 10s));
+  auto first = deploy("a3", bash_service("web", 3));
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(first)) << "a deploy was taken on a clock 480 s ahead";
+  net.run_for(200ms);
+  auto judged = deploy("a3", bash_service("web", 3));
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(judged));
+  EXPECT_EQ(std::get<ErrorReply>(judged).message.rfind("this agent's clock is 480 s ahead", 0), 0u)
+      << std::get<ErrorReply>(judged).message;
+  net.run_for(3s);
+  EXPECT_FALSE(net.status_at("a1", "web"));
+  // A peer whose clock agrees takes writes once it has answered, a round trip after it joined.
+  net.crash("a2");
+  net.restart("a2");
+  ASSERT_TRUE(net.run_until([&] { return state_of("a2", "a1") == MemberState::alive; }, 10s));
+  net.run_for(200ms);
+  EXPECT_TRUE(std::holds_alternative<DeployReply>(deploy("a2", bash_service("api", 1))));
+}
+
 TEST_F(PeerStoreTest, ADeployInTheFirstTurnAfterAClockStepWaitsForThePeersVerdict) {
   start_network(3);
   ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
