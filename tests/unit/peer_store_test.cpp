@@ -65,6 +65,21 @@ class PeerStoreTest : public ::testing::Test {
     return found == members.end() ? MemberState::left : found->second.state;
   }
 
+  // `agent`'s clock runs `ahead_s` ahead of its peers', and it has not heard their verdict
+  // yet: a deploy through it is refused now, and again once the verdict is in, saying why;
+  // nothing of it reaches a1.
+  void expect_no_deploy_through_clock_ahead(const std::string& agent, int ahead_s) {
+    auto first = deploy(agent, bash_service("web", 3));
+    ASSERT_TRUE(std::holds_alternative<ErrorReply>(first)) << "a deploy was taken on a clock " << ahead_s << " s ahead";
+    net.run_for(200ms);
+    auto judged = deploy(agent, bash_service("web", 3));
+    ASSERT_TRUE(std::holds_alternative<ErrorReply>(judged)) << "a deploy was taken on a clock " << ahead_s << " s ahead";
+    const std::string& why = std::get<ErrorReply>(judged).message;
+    EXPECT_EQ(why.rfind("this agent's clock is " + std::to_string(ahead_s) + " s ahead", 0), 0u) << why;
+    net.run_for(3s);
+    EXPECT_FALSE(net.status_at("a1", "web"));
+  }
+
   // The position of the first event `topic` about member `member` among `publisher`'s events.
   std::optional<std::size_t> first_member_event(const std::string& publisher, const std::string& topic,
                                                  const std::string& member) {
@@ -719,15 +734,7 @@ TEST_F(PeerStoreTest, AStoreThatHoldsEveryPeerFailedWhenItsClockStepsAsksThemAnd
   net.set_clock_offset("a3", 6 * 60 * 1000);
   net.heal();
   net.step();
-  auto refused = deploy("a3", bash_service("web", 3));
-  ASSERT_TRUE(std::holds_alternative<ErrorReply>(refused)) << "the deploy was taken on a clock that just stepped";
-  net.run_for(200ms);
-  auto judged = deploy("a3", bash_service("web", 3));
-  ASSERT_TRUE(std::holds_alternative<ErrorReply>(judged)) << "the deploy was taken on a clock 360 s ahead";
-  EXPECT_EQ(std::get<ErrorReply>(judged).message.rfind("this agent's clock is 360 s ahead", 0), 0u)
-      << std::get<ErrorReply>(judged).message;
-  net.run_for(3s);
-  EXPECT_FALSE(net.status_at("a1", "web"));
+  expect_no_deploy_through_clock_ahead("a3", 360);
 }
 
 // mob-sim seed 711591: a clock stepped minutes ahead while its agent was cut off alone; the
@@ -747,15 +754,7 @@ TEST_F(PeerStoreTest, AClockThatSteppedWhileCutOffIsComparedWhenThePeersAreHeard
   net.heal();
   ASSERT_TRUE(net.run_until([&] { return state_of("a1", "a3") == MemberState::alive; }, 30s))
       << "a3 never heard a1 again";
-  auto first = deploy("a3", bash_service("web", 3));
-  ASSERT_TRUE(std::holds_alternative<ErrorReply>(first)) << "a deploy was taken on a clock 480 s ahead";
-  net.run_for(200ms);
-  auto judged = deploy("a3", bash_service("web", 3));
-  ASSERT_TRUE(std::holds_alternative<ErrorReply>(judged));
-  EXPECT_EQ(std::get<ErrorReply>(judged).message.rfind("this agent's clock is 480 s ahead", 0), 0u)
-      << std::get<ErrorReply>(judged).message;
-  net.run_for(3s);
-  EXPECT_FALSE(net.status_at("a1", "web"));
+  expect_no_deploy_through_clock_ahead("a3", 480);
 }
 
 // mob-sim seed 802706: an agent whose clock was set minutes ahead while it was down has no
@@ -768,15 +767,7 @@ TEST_F(PeerStoreTest, AnAgentRestartedWithItsClockMinutesAheadTakesNoWriteBefore
   net.set_clock_offset("a3", 8 * 60 * 1000);
   net.restart("a3");
   ASSERT_TRUE(net.run_until([&] { return state_of("a1", "a3") == MemberState::alive; }, 10s));
-  auto first = deploy("a3", bash_service("web", 3));
-  ASSERT_TRUE(std::holds_alternative<ErrorReply>(first)) << "a deploy was taken on a clock 480 s ahead";
-  net.run_for(200ms);
-  auto judged = deploy("a3", bash_service("web", 3));
-  ASSERT_TRUE(std::holds_alternative<ErrorReply>(judged));
-  EXPECT_EQ(std::get<ErrorReply>(judged).message.rfind("this agent's clock is 480 s ahead", 0), 0u)
-      << std::get<ErrorReply>(judged).message;
-  net.run_for(3s);
-  EXPECT_FALSE(net.status_at("a1", "web"));
+  expect_no_deploy_through_clock_ahead("a3", 480);
   // A peer whose clock agrees takes writes once it has answered, a round trip after it joined.
   net.crash("a2");
   net.restart("a2");
