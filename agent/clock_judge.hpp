@@ -38,6 +38,11 @@ class ClockJudge {
   std::optional<std::string> judge_own_clock(TimePoint now);
 
   std::size_t peers_sampled() const { return samples_.size(); }
+  // The samples split evenly between agreeing with this agent and not (counting itself) and
+  // no step of its own parted them: its clock is trusted, but one more peer could overturn it.
+  bool undecided() const {
+    return samples_off_ > 0 && samples_off_ == 1 + samples_.size() - samples_off_ && samples_parted_ == 0;
+  }
   // This agent's wall clock stepped by `step_ms`: every sample compared a peer with the
   // clock before the step. The last verdict stands until new samples come. The peers it
   // agreed with are remembered until the next step: each sample of one that disagrees after,

@@ -1062,6 +1062,9 @@ class Store {
 
   // Client writes go through an agent whose clock the network can trust, or nowhere.
   std::string write_refusal() const {
+    if (clock_problem_.empty() && !clock_step_unconfirmed() && clock_jump_unconfirmed())
+      return "this agent's wall clock jumped " + std::to_string(clock_judge_.last_step_ms() / 1000) +
+             " s and no peer has answered how it compares to theirs since: it takes no changes until one does; send the command through another agent";
     if (clock_problem_.empty() && clock_step_unconfirmed())
       return (clock_judge_.last_step_ms() != 0
                   ? "this agent's wall clock just stepped by " + std::to_string(clock_judge_.last_step_ms() / 1000) + " s"
@@ -1427,7 +1430,7 @@ class Store {
   void note_clock(const std::string& peer, std::uint64_t their_wall_ms) {
     if (peer == config_.self.name || !is_valid_agent_name(peer)) return;
     clock_judge_.note(peer, their_wall_ms, time_.wall_ms(), time_.steady_now());
-    if (their_wall_ms != 0) clock_uncompared_ = false;
+    if (their_wall_ms != 0 && !clock_judge_.undecided()) clock_uncompared_ = false;
   }
 
   // While this agent's clock has not been compared with a peer's since it started joining
@@ -1437,8 +1440,13 @@ class Store {
   // it was cut off, took a deploy within a second of the agent hearing its peers again: the
   // write, stamped minutes ahead, was refused by every peer and beat the network's own
   // version of the service once real time caught up (mob-sim seeds 711591, 802706).
-  void compare_clock_if_uncompared() {
-    if (!clock_uncompared_ || clock_step_unconfirmed()) return;
+  bool clock_jump_unconfirmed() const {
+    return clock_uncompared_ && static_cast<std::uint64_t>(std::llabs(clock_judge_.last_step_ms())) > kMaxClockAheadMs;
+  }
+  void compare_clock_if_uncompared(const std::vector<std::string>& heard_again = {}) {
+    if (!clock_uncompared_) return;
+    for (const auto& name : heard_again) clock_checked_.erase(name);
+    if (clock_step_unconfirmed()) return;
     auto peers = live_members(false);
     std::erase_if(peers, [&](const Member& member) { return member.name == config_.self.name; });
     std::shuffle(peers.begin(), peers.end(), random_);
@@ -2115,7 +2123,7 @@ class Store {
     // Nor on a clock its peers have not answered for yet: a placement stamped by a clock that
     // had just stepped 9 minutes ahead beat every later one for those 9 minutes in this
     // agent's view, an instance left on a dead agent (mob-sim seed 710846).
-    if (clock_step_unconfirmed()) return false;
+    if (clock_step_unconfirmed() || clock_jump_unconfirmed()) return false;
     return !awaiting_network_ || joined_ || time_.steady_now() - started_ > kNetworkWait;
   }
 
@@ -2144,7 +2152,7 @@ class Store {
     const bool has_failed = subscriptions_.has_failed_members();
     if (has_failed && !has_failed_members_) next_reconnect_ = time_.steady_now() + config_.reconnect_interval;
     has_failed_members_ = has_failed;
-    compare_clock_if_uncompared();  // a peer heard again, or the first ones after a join
+    compare_clock_if_uncompared(changes.added);  // a peer heard again, or the first ones after a join
   }
 
   void place_owned_services(const std::vector<std::string>& targets) {

@@ -132,6 +132,31 @@ TEST(ClockJudge, APeerNotSampledBeforeTheStepWhoseOffsetIsMinusTheStepMakesThisA
   EXPECT_EQ(unstepped.judge_own_clock(kStart + 1s).value_or("?"), "");
 }
 
+// mob-sim seed 731761 (3 agents): one peer against this agent says nothing of which clock
+// is wrong; the store keeps asking the peers it hears again while the judge is undecided.
+TEST(ClockJudge, OnePeerAgainstThisAgentLeavesItUndecidedUntilAnotherAnswers) {
+  auto clocks = judge();
+  EXPECT_FALSE(clocks.undecided()) << "no sample: nothing to decide between";
+  clocks.note("a", kOurs - kTenMinutes, kOurs, kStart);
+  EXPECT_EQ(clocks.judge_own_clock(kStart).value_or("?"), "");
+  EXPECT_TRUE(clocks.undecided());
+  clocks.note("b", kOurs - kTenMinutes, kOurs, kStart + 1s);
+  EXPECT_FALSE(clocks.undecided());
+  EXPECT_EQ(clocks.judge_own_clock(kStart + 1s).value_or(""), "clock is 600 s ahead of 2 of its 2 peers (more than 300 s)");
+
+  auto agreeing = judge();
+  agreeing.note("a", kOurs - kTenMinutes, kOurs, kStart);
+  agreeing.note("b", kOurs, kOurs, kStart);
+  EXPECT_FALSE(agreeing.undecided()) << "two against one: this agent's clock is right";
+
+  // A step that parted it from a peer decides even one against one.
+  auto stepped = judge();
+  stepped.note("a", kOurs, kOurs, kStart);
+  stepped.forget_samples(static_cast<std::int64_t>(kTenMinutes));
+  stepped.note("a", kOurs, kOurs + kTenMinutes, kStart + 1s);
+  EXPECT_FALSE(stepped.undecided());
+}
+
 TEST(ClockJudge, APeerIsMeasuredOffOnlyWhenMostAgreeWithThisAgent) {
   auto clocks = judge();
   clocks.note("a", kOurs + kTenMinutes, kOurs, kStart);

@@ -776,6 +776,49 @@ TEST_F(PeerStoreTest, AnAgentRestartedWithItsClockMinutesAheadTakesNoWriteBefore
   EXPECT_TRUE(std::holds_alternative<DeployReply>(deploy("a2", bash_service("api", 1))));
 }
 
+// mob-sim seed 731780 (3 agents): a step past the bound while no peer could answer (one
+// paused, one dead) was trusted, and two deploys stamped 7 minutes ahead were taken.
+TEST_F(PeerStoreTest, AClockThatJumpedPastTheBoundWithNoPeerToAskTakesNoWrite) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  net.run_for(3s);
+  net.isolate("a3");
+  ASSERT_TRUE(net.run_until([&] {
+    return state_of("a3", "a1") == MemberState::failed && state_of("a3", "a2") == MemberState::failed;
+  }, 30s)) << "a3 never held its peers failed";
+  // A small step nobody can confirm is trusted: a lone agent keeps taking writes.
+  net.set_clock_offset("a3", 3000);
+  net.run_for(5s);  // nobody answered the step's questions
+  EXPECT_TRUE(std::holds_alternative<DeployReply>(deploy("a3", bash_service("api", 1))))
+      << "a lone agent whose clock moved 3 s refused a deploy";
+  net.set_clock_offset("a3", 8 * 60 * 1000);
+  net.run_for(5s);
+  auto refused = deploy("a3", bash_service("web", 1));
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(refused)) << "a deploy was taken on a jump nobody confirmed";
+  EXPECT_EQ(std::get<ErrorReply>(refused).message.rfind("this agent's wall clock jumped 477 s", 0), 0u)
+      << std::get<ErrorReply>(refused).message;
+}
+
+// mob-sim seed 731761 (3 agents): restarted 391 s ahead, the one peer it could ask disagreed
+// (a tie); the third came back 3 s before a deploy, and was not asked in time.
+TEST_F(PeerStoreTest, ATieLeavesTheClockUncomparedAndThePeerHeardAgainIsAskedAtOnce) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  net.run_for(3s);
+  net.crash("a3");
+  net.partition({"a1"}, {"a2", "a3"});
+  ASSERT_TRUE(net.run_until([&] { return state_of("a1", "a2") == MemberState::failed; }, 30s));
+  net.set_clock_offset("a3", 8 * 60 * 1000);
+  net.restart("a3");
+  ASSERT_TRUE(net.run_until([&] { return state_of("a2", "a3") == MemberState::alive; }, 10s));
+  net.run_for(2s);
+  ASSERT_TRUE(net.run_until([&] { return state_of("a1", "a3") == MemberState::failed; }, 30s))
+      << "a3 never held a1 failed";
+  net.heal();
+  ASSERT_TRUE(net.run_until([&] { return state_of("a1", "a3") == MemberState::alive; }, 30s));
+  expect_no_deploy_through_clock_ahead("a3", 480);
+}
+
 TEST_F(PeerStoreTest, ADeployInTheFirstTurnAfterAClockStepWaitsForThePeersVerdict) {
   start_network(3);
   ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
