@@ -82,7 +82,7 @@ struct Agent::State {
 
 namespace {
 
-constexpr std::string_view kLog = "agent";
+constexpr std::string_view kAgentLog = "agent";
 // How long stop() waits for the store and the I/O actor to answer (they only close sockets
 // and announce the leave), and for every thread to end once all have answered.
 constexpr std::chrono::seconds kControlAnswerLimit{10};
@@ -106,7 +106,7 @@ Result<void> start_actor(Agent::State& state, std::string name, std::atomic<bool
       [&state, &dead](bool crashed) {
         std::uint64_t one = 1;
         if (crashed) {
-          log::error(kLog, "stopping the agent after that internal error");
+          log::error(kAgentLog, "stopping the agent after that internal error");
           dead = true;
           [[maybe_unused]] auto died = ::write(state.died, &one, sizeof one);
         }
@@ -186,10 +186,10 @@ Result<ServiceArchive> open_archive(const std::filesystem::path& file, AgentOpti
   if (network.empty())
     return fail(Errc::malformed, archive.error().message +
                                      ". This agent knows no peer to take the state from, so it does not start");
-  log::error(kLog, archive.error().message);
+  log::error(kAgentLog, archive.error().message);
   auto aside = ServiceArchive::move_aside(file);
   if (!aside) return std::unexpected(aside.error());
-  log::warn(kLog, "moved the damaged ", file.string(), " aside to ", aside->string(),
+  log::warn(kAgentLog, "moved the damaged ", file.string(), " aside to ", aside->string(),
             "; starting empty and taking the state from the network through ", network.size(),
             " peer(s)");
   options.seeds = std::move(network);
@@ -386,7 +386,7 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentOptions options) {
       !started)
     return failed_after_supervisor(started.error());
   state->io_started = true;
-  log::info(kLog, "agent ", options.name, " listening on ", router_endpoint, " (events on ",
+  log::info(kAgentLog, "agent ", options.name, " listening on ", router_endpoint, " (events on ",
             pub_endpoint, "), data in ", options.data_dir.string());
   return std::unique_ptr<Agent>(new Agent(std::move(state)));
 }
@@ -402,17 +402,17 @@ void Agent::wait_for_stop(int signal_fd) {
       signalfd_siginfo info{};
       if (::read(signal_fd, &info, sizeof info) == sizeof info &&
           (info.ssi_signo == SIGINT || info.ssi_signo == SIGTERM)) {
-        log::info(kLog, "signal ", info.ssi_signo, ": leaving the network, stopping services");
+        log::info(kAgentLog, "signal ", info.ssi_signo, ": leaving the network, stopping services");
         return;
       }
       if (info.ssi_signo == SIGHUP) {
         if (state_->zap) state_->zap->reload();
-        else log::info(kLog, "SIGHUP: nothing to reload (no --key-file)");
+        else log::info(kAgentLog, "SIGHUP: nothing to reload (no --key-file)");
       }
     }
     while (auto message = receive_control(state_->store_control)) {
       if (std::holds_alternative<LeaveAsked>(*message)) {
-        log::info(kLog, "asked to leave the network: stopping services, then exiting");
+        log::info(kAgentLog, "asked to leave the network: stopping services, then exiting");
         return;
       }
     }
@@ -441,7 +441,7 @@ void Agent::stop(int signal_fd) {
         (info.ssi_signo != SIGINT && info.ssi_signo != SIGTERM) || urged)
       return;
     urged = true;
-    log::warn(kLog, "second signal: killing every service left at once (SIGKILL)");
+    log::warn(kAgentLog, "second signal: killing every service left at once (SIGKILL)");
     send_control(state.supervisor_control, ShutdownRequest{true});
   };
   if (state.supervisor_started)
@@ -458,13 +458,13 @@ void Agent::stop(int signal_fd) {
     // would wait for its sockets: both are left to the process's end.
     state.unanswered = true;
     for (auto& actor : state.actors) actor->detach();
-    log::error(kLog, "stopped, leaving the threads above behind (exit status 1)");
+    log::error(kAgentLog, "stopped, leaving the threads above behind (exit status 1)");
     abandoned_threads_ = true;
     static_cast<void>(state_.release());
     return;
   }
   state.zap.reset();
-  log::info(kLog, "stopped");
+  log::info(kAgentLog, "stopped");
 }
 
 bool Agent::join_threads_within(std::chrono::milliseconds limit) {
@@ -485,7 +485,7 @@ bool Agent::join_threads_within(std::chrono::milliseconds limit) {
     if (actor->ended()) {
       actor->join();
     } else {
-      log::error(kLog, "the ", actor->name(), " thread did not end within ", limit.count(), " ms");
+      log::error(kAgentLog, "the ", actor->name(), " thread did not end within ", limit.count(), " ms");
       every = false;
     }
   }

@@ -24,7 +24,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using bash::UniqueFd;
-constexpr std::string_view kLog = "health";
+constexpr std::string_view kHealthLog = "health";
 // The most of an HTTP response head read for its status line.
 constexpr std::size_t kMaxResponseHead = 4096;
 
@@ -275,7 +275,7 @@ class HealthChecker {
                          watched.tracker.checks()[change->decided_by].name, change->restart,
                          watched.tracker.results()};
     if (change->health == Health::unhealthy || change->health == Health::healthy)
-      log::info(kLog, log::about_instance(watched.watch.key), watched.watch.key, " ", to_string(change->health), ": ",
+      log::info(kHealthLog, log::about_instance(watched.watch.key), watched.watch.key, " ", to_string(change->health), ": ",
                 watched.tracker.describe(change->decided_by));
     send_internal(supervisor_, std::move(message));
   }

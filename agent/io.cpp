@@ -15,7 +15,7 @@ namespace mob {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::string_view kLog = "io";
+constexpr std::string_view kIoLog = "io";
 // How long a forwarded request holds a slot of its client at most. Every request the agent
 // answers is answered well within it (the slowest, a join, within 2.5 s), and mob-tool gives
 // up after 3 s by default.
@@ -112,7 +112,7 @@ class RateLimitedWarning {
       ++suppressed_;
       return;
     }
-    log::warn(kLog, what, suppressed_ ? " (and " + std::to_string(suppressed_) + " more)" : "");
+    log::warn(kIoLog, what, suppressed_ ? " (and " + std::to_string(suppressed_) + " more)" : "");
     suppressed_ = 0;
     last_ = now;
   }

@@ -64,7 +64,7 @@ struct MetricsServer::Scrapes {
 
 namespace {
 
-constexpr std::string_view kLog = "metrics";
+constexpr std::string_view kMetricsLog = "metrics";
 constexpr const char* kLibrary = "libevent-2.1.so.7";
 constexpr auto kStoreAnswerLimit = std::chrono::seconds(2);
 constexpr std::string_view kForms = "HOST:PORT (e.g. 127.0.0.1:9100), [IPv6]:PORT, :PORT or PORT (on 127.0.0.1)";
@@ -254,7 +254,7 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const MetricsAddress
   lib.set_gencb(scrapes.http, &handle, &scrapes);
   // One thread runs the loop and every handler: the pipe to the store has one owner.
   server->thread_ = std::thread([&scrapes] { scrapes.library->dispatch(scrapes.base); });
-  log::info(kLog, "metrics on http://", address.text(), "/metrics");
+  log::info(kMetricsLog, "metrics on http://", address.text(), "/metrics");
   return server;
 }
 

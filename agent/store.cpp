@@ -43,7 +43,7 @@ namespace mob {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::string_view kLog = "store";
+constexpr std::string_view kStoreLog = "store";
 constexpr std::string_view kGossipTopic = "gossip";
 // How long a started agent with seeds (given or remembered) waits for its network before it
 // places and claims instances on its own view.
@@ -271,13 +271,13 @@ class Store {
     import_legacy_files();
     auto records = archive_.load();
     if (!records) {
-      log::error(kLog, records.error().message);
+      log::error(kStoreLog, records.error().message);
       return;
     }
     for (const auto& [name, record] : *records) {
       auto entry = parse_service_record(record);
       if (!entry) {
-        log::error(kLog, "ignoring the saved record of ", name, ": ", entry.error().message);
+        log::error(kStoreLog, "ignoring the saved record of ", name, ": ", entry.error().message);
         continue;
       }
       clock_.observe(entry->stamp.hlc);
@@ -286,7 +286,7 @@ class Store {
         continue;
       }
       if (!entry->removed)
-        log::info(kLog, log::about_service(entry->name), "restored service ", entry->name, " version ", entry->generation);
+        log::info(kStoreLog, log::about_service(entry->name), "restored service ", entry->name, " version ", entry->generation);
       state_.merge(*entry);
     }
     for (const auto& [key, entry] : state_.services()) index_dependencies(entry);
@@ -297,7 +297,7 @@ class Store {
     flag_tags_ = config_.self.tags;
     auto kept = archive_.load_node_settings();
     if (!kept) {
-      log::error(kLog, "cannot read this agent's eligibility and runtime tags: ", kept.error().message,
+      log::error(kStoreLog, "cannot read this agent's eligibility and runtime tags: ", kept.error().message,
                  "; it starts eligible, with its --tag flags");
       return;
     }
@@ -305,9 +305,9 @@ class Store {
     config_.self.eligible = node_settings_.eligible;
     config_.self.tags = effective_tags(flag_tags_, node_settings_);
     if (!node_settings_.eligible)
-      log::info(kLog, "this agent is ineligible for instances (mob-tool eligibility ", config_.self.name, " on)");
+      log::info(kStoreLog, "this agent is ineligible for instances (mob-tool eligibility ", config_.self.name, " on)");
     if (!node_settings_.tag_overrides.empty())
-      log::info(kLog, "runtime tag changes kept on disk override the --tag flags (mob-tool tag ", config_.self.name,
+      log::info(kStoreLog, "runtime tag changes kept on disk override the --tag flags (mob-tool tag ", config_.self.name,
                 " --reset forgets them)");
   }
 
@@ -328,7 +328,7 @@ class Store {
       node_settings_ = std::move(*changed);
       config_.self.eligible = node_settings_.eligible;
       config_.self.tags = effective_tags(flag_tags_, node_settings_);
-      log::info(kLog, "this agent is now ", node_settings_.eligible ? "eligible" : "ineligible",
+      log::info(kStoreLog, "this agent is now ", node_settings_.eligible ? "eligible" : "ineligible",
                 " for instances; its tags: ", tags_text(config_.self.tags));
       next_incarnation();
       announce_self();
@@ -436,7 +436,7 @@ class Store {
   std::vector<std::string> remembered_seeds() {
     auto peers = archive_.load_peers();
     if (!peers) {
-      log::error(kLog, "cannot read the peers this agent knew: ", peers.error().message);
+      log::error(kStoreLog, "cannot read the peers this agent knew: ", peers.error().message);
       return {};
     }
     std::vector<std::string> seeds;
@@ -444,14 +444,14 @@ class Store {
       if (peer.name != config_.self.name && peer.address != config_.self.address && check_endpoint(peer.address))
         seeds.push_back(peer.address);
     if (!seeds.empty())
-      log::info(kLog, "no -j given: joining through the ", seeds.size(), " peer(s) remembered in ",
+      log::info(kStoreLog, "no -j given: joining through the ", seeds.size(), " peer(s) remembered in ",
                 config_.data_dir.string());
     return seeds;
   }
 
   void read_last_contact() {
     auto last = archive_.last_contact_ms();
-    if (!last) log::error(kLog, "cannot read when this agent last heard from its network: ", last.error().message);
+    if (!last) log::error(kStoreLog, "cannot read when this agent last heard from its network: ", last.error().message);
     else if (*last) last_contact_ms_ = **last;
   }
 
@@ -460,7 +460,7 @@ class Store {
     const std::uint64_t now = time_.wall_ms();
     const auto ttl = static_cast<std::uint64_t>(std::chrono::milliseconds(config_.tombstone_ttl).count());
     if (now <= last_contact_ms_ + ttl) return false;
-    log::warn(kLog, "this agent last heard from its network ", (now - last_contact_ms_) / 1000,
+    log::warn(kStoreLog, "this agent last heard from its network ", (now - last_contact_ms_) / 1000,
               " s ago, longer than --tombstone-ttl-s (", ttl / 1000,
               " s): it takes the network's state instead of the specs it kept, unless no peer answers");
     return true;
@@ -475,7 +475,7 @@ class Store {
     auto held = std::move(held_specs_);
     held_specs_.clear();
     if (!network_answered) {
-      log::info(kLog, "no peer answered: keeping the ", held.size(), " service(s) kept on disk");
+      log::info(kStoreLog, "no peer answered: keeping the ", held.size(), " service(s) kept on disk");
       StateDelta delta;
       delta.services = std::move(held);
       absorb(delta, /*relay=*/true);
@@ -488,7 +488,7 @@ class Store {
       if (!entry.removed) forgotten += (forgotten.empty() ? "" : ", ") + entry.name;
     }
     if (!forgotten.empty())
-      log::info(kLog, "forgot service(s) the network no longer has (removed while this agent was away): ",
+      log::info(kStoreLog, "forgot service(s) the network no longer has (removed while this agent was away): ",
                 forgotten);
     save();
   }
@@ -523,7 +523,7 @@ class Store {
       if (kept(entry.member)) peers.push_back({entry.member.name, entry.member.address});
     ++counters_.peer_list_writes;
     if (auto written = archive_.keep_peers(peers, last_contact_ms_); !written)
-      log::error(kLog, "cannot keep the network's members on disk: ", written.error().message);
+      log::error(kStoreLog, "cannot keep the network's members on disk: ", written.error().message);
     else kept_peers_fingerprint_ = fingerprint;
   }
 
@@ -539,19 +539,19 @@ class Store {
       if (file.path().extension() != ".json") continue;
       auto text = read_whole_file(file.path());
       if (!text || !parse_service_record(*text)) {
-        log::error(kLog, "ignoring ", file.path().string(), ": not a service record");
+        log::error(kStoreLog, "ignoring ", file.path().string(), ": not a service record");
         continue;
       }
       records.emplace_back(file.path().stem().string(), *text);
       files.push_back(file.path());
     }
     if (auto saved = archive_.commit(records, {}); !saved) {
-      log::error(kLog, "cannot import ", dir.string(), ": ", saved.error().message);
+      log::error(kStoreLog, "cannot import ", dir.string(), ": ", saved.error().message);
       return;
     }
     for (const auto& file : files) std::filesystem::remove(file, error);
     std::filesystem::remove(dir, error);  // only if nothing else is left in it
-    if (!records.empty()) log::info(kLog, "imported ", records.size(), " service(s) from ", dir.string());
+    if (!records.empty()) log::info(kStoreLog, "imported ", records.size(), " service(s) from ", dir.string());
   }
 
   // Queues the entry for the next batch written to disk.
@@ -570,7 +570,7 @@ class Store {
     const bool disk_was_fine = disk_problem_.empty();
     if (auto saved = commit_queued(std::move(records)); !saved) {
       if (disk_was_fine)
-        log::error(kLog, "cannot keep ", unsaved_.size(), " service(s) on disk: ", saved.error().message);
+        log::error(kStoreLog, "cannot keep ", unsaved_.size(), " service(s) on disk: ", saved.error().message);
       save_at_ = time_.steady_now() + kDiskRetry;
     }
   }
@@ -616,7 +616,7 @@ class Store {
     const std::string trouble = why.substr(0, why.find(" ("));
     if (disk_problem_ == trouble) return;
     if (disk_problem_.empty())
-      log::error(kLog, "the disk refuses writes (", why,
+      log::error(kStoreLog, "the disk refuses writes (", why,
                  "): this agent refuses client writes until it works again; trying every ",
                  std::chrono::duration_cast<std::chrono::milliseconds>(kDiskRetry).count(), " ms");
     disk_problem_ = trouble;
@@ -627,7 +627,7 @@ class Store {
 
   void disk_works() {
     if (disk_problem_.empty()) return;
-    log::info(kLog, "the disk takes writes again: this agent takes client writes again");
+    log::info(kStoreLog, "the disk takes writes again: this agent takes client writes again");
     disk_problem_.clear();
     config_.self.degraded.clear();
     next_incarnation();
@@ -843,7 +843,7 @@ class Store {
     ++refused_changes_;
     auto now = time_.steady_now();
     if (now - last_refusal_log_ < std::chrono::minutes(1)) return;
-    log::warn(kLog, "refused ", refused_changes_, " change(s), the last from agent ", origin, ": ",
+    log::warn(kStoreLog, "refused ", refused_changes_, " change(s), the last from agent ", origin, ": ",
               what, " (", rule, ")");
     last_refusal_log_ = now;
     refused_changes_ = 0;
@@ -888,7 +888,7 @@ class Store {
       return;
     }
     if (!old_state || *old_state != member.state)
-      log::info(kLog, log::about_member(member.name), "member ", member.name, " is ", to_string(member.state),
+      log::info(kStoreLog, log::about_member(member.name), "member ", member.name, " is ", to_string(member.state),
                 " (incarnation ", member.incarnation, ")");
     if (member.state == MemberState::suspect) {
       detector_.on_suspected(member.name, entry.reported_by, time_.steady_now());
@@ -926,7 +926,7 @@ class Store {
   void refute(std::uint64_t their_incarnation) {
     incarnation_ = std::min(std::max(incarnation_, their_incarnation) + 1, kMaxIncarnation - 1);
     detector_.on_refuted_self();
-    log::info(kLog, "refuting a stale view of this agent: incarnation now ", incarnation_);
+    log::info(kStoreLog, "refuting a stale view of this agent: incarnation now ", incarnation_);
     announce_self();
   }
 
@@ -1187,7 +1187,7 @@ class Store {
       }
       apply_kept_with_spec(deploy.entry, std::move(deploy.spec));
       const DeployReply& reply = deploy.reply;
-      log::info(kLog, log::about_service(name), reply.created ? "deployed " : "updated ", name, " version ", reply.version);
+      log::info(kStoreLog, log::about_service(name), reply.created ? "deployed " : "updated ", name, " version ", reply.version);
       held.push_back(WriteCopies::Held{std::move(deploy.request), std::move(deploy.reply), std::move(deploy.write_id)});
       written.push_back(name);
     }
@@ -1287,7 +1287,7 @@ class Store {
   Result<Taken<ControlReply>> control(const ControlRequest& request) {
     const std::string refusal = write_refusal();
     auto taken = take_write(decide_control(command_view(refusal), request, [this] { return stamp(); }));
-    if (taken) log::info(kLog, log::about_service(request.service), to_string(request.action), " ", request.service);
+    if (taken) log::info(kStoreLog, log::about_service(request.service), to_string(request.action), " ", request.service);
     return taken;
   }
 
@@ -1295,7 +1295,7 @@ class Store {
     const std::string refusal = write_refusal();
     auto taken = take_write(decide_rollback(command_view(refusal), request, [this] { return stamp(); }));
     if (taken)
-      log::info(kLog, log::about_service(taken->reply.service), "rolled ", taken->reply.service, " back as version ",
+      log::info(kStoreLog, log::about_service(taken->reply.service), "rolled ", taken->reply.service, " back as version ",
                 taken->reply.version);
     return taken;
   }
@@ -1304,7 +1304,7 @@ class Store {
     const std::string refusal = write_refusal();
     auto taken = take_write(decide_promote(command_view(refusal), request, [this] { return stamp(); }));
     if (taken)
-      log::info(kLog, log::about_service(taken->reply.service), "promoted the canaries of ", taken->reply.service,
+      log::info(kStoreLog, log::about_service(taken->reply.service), "promoted the canaries of ", taken->reply.service,
                 " version ", taken->reply.version);
     return taken;
   }
@@ -1319,7 +1319,7 @@ class Store {
     for (const auto& entry : write->entries) {
       if (auto kept = keep_before_applying(entry); !kept) return std::unexpected(kept.error());
       apply_kept(entry);
-      log::info(kLog, log::about_service(entry.name), "rebalance of ", entry.name, " asked for");
+      log::info(kStoreLog, log::about_service(entry.name), "rebalance of ", entry.name, " asked for");
     }
     return std::move(write->reply);
   }
@@ -1388,7 +1388,7 @@ class Store {
     const auto offset = static_cast<std::int64_t>(time_.wall_ms()) - static_cast<std::int64_t>(steady_ms);
     const auto before = std::exchange(wall_minus_steady_ms_, offset);
     if (!before || std::llabs(offset - *before) < kWallClockStepMs) return;
-    log::warn(kLog, "this agent's wall clock stepped by ", offset - *before,
+    log::warn(kStoreLog, "this agent's wall clock stepped by ", offset - *before,
               " ms: checking it against its peers before trusting it");
     clock_judge_.forget_samples(offset - *before);
     clock_step_checks_.clear();
@@ -1499,17 +1499,17 @@ class Store {
     clock_problem_ = problem;  // what refusals say: current figures
     if (same_kind) {
       if (!problem.empty() && now - last_skew_log_ >= std::chrono::minutes(1)) {
-        log::warn(kLog, "this agent's ", problem, ": it refuses client writes and runs nothing; fix its clock (NTP)");
+        log::warn(kStoreLog, "this agent's ", problem, ": it refuses client writes and runs nothing; fix its clock (NTP)");
         last_skew_log_ = now;
       }
       return;
     }
     clock_problem_judged_ = judged;
     if (problem.empty()) {
-      log::info(kLog, "this agent's clock agrees with its peers again: it takes part fully once it has caught up");
+      log::info(kStoreLog, "this agent's clock agrees with its peers again: it takes part fully once it has caught up");
       catch_up();
     }
-    else log::warn(kLog, "this agent's ", problem, ": it refuses client writes and runs nothing; fix its clock (NTP)");
+    else log::warn(kStoreLog, "this agent's ", problem, ": it refuses client writes and runs nothing; fix its clock (NTP)");
     last_skew_log_ = now;
     config_.self.problem = problem.empty() ? "" : "its " + problem;
     next_incarnation();
@@ -1530,7 +1530,7 @@ class Store {
 
   void caught_up() {
     if (!catching_up_until_) return;
-    log::info(kLog, time_.steady_now() >= *catching_up_until_
+    log::info(kStoreLog, time_.steady_now() >= *catching_up_until_
                         ? "no answer from " + catch_up_peer_ + " within " +
                               std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kCatchUpLimit).count()) + " s"
                         : "caught up with " + catch_up_peer_,
@@ -1572,7 +1572,7 @@ class Store {
     self_stamped_by_wall_ = by_wall;
     last_self_stamp_ = 0;
     next_incarnation();
-    log::info(kLog, by_wall ? "this agent's hybrid clock runs ahead of its wall clock: its member record is stamped by the wall clock (incarnation "
+    log::info(kStoreLog, by_wall ? "this agent's hybrid clock runs ahead of its wall clock: its member record is stamped by the wall clock (incarnation "
                             : "this agent's hybrid clock is within the bound again: its member record is stamped by it (incarnation ",
               incarnation_, ")");
     announce_self();
@@ -1602,7 +1602,7 @@ class Store {
   }
 
   void begin_join(const std::vector<std::string>& seeds) {
-    for (const auto& why : join_.begin(seeds, time_.steady_now())) log::warn(kLog, "not joining through ", why);
+    for (const auto& why : join_.begin(seeds, time_.steady_now())) log::warn(kStoreLog, "not joining through ", why);
   }
 
   void send_join(const std::vector<std::string>& seeds) {
@@ -1644,7 +1644,7 @@ class Store {
     auto now = time_.steady_now();
     if (now < next_returning_sync_) return;
     next_returning_sync_ = now + std::chrono::seconds(1);
-    log::info(kLog, log::about_member(member.member.name), "failed member ", member.member.name, " answers again: exchanging state with it");
+    log::info(kStoreLog, log::about_member(member.member.name), "failed member ", member.member.name, " answers again: exchanging state with it");
     sync_with(member.member.address);
   }
 
@@ -1737,7 +1737,7 @@ class Store {
   void handle_peer_reply(const std::string& address, const std::vector<std::string>& frames) {
     auto envelope = decode(frames.back(), config_.max_message_bytes);
     if (!envelope) {
-      log::warn(kLog, "bad reply from ", address, ": ", envelope.error().message);
+      log::warn(kStoreLog, "bad reply from ", address, ": ", envelope.error().message);
       return;
     }
     const Body& body = envelope->body;
@@ -1757,9 +1757,9 @@ class Store {
       if (detector_.on_nack(nack->seq)) ++counters_.nacks_received;
     } else if (const auto* join = std::get_if<JoinReply>(&body)) {
       absorb(join->state, true);
-      if (join_.joining()) log::info(kLog, "joined the network through ", address);
+      if (join_.joining()) log::info(kStoreLog, "joined the network through ", address);
       if (config_.state_from_network) {
-        log::warn(kLog, "took the state from the network through ", address, " in place of the damaged state.db: ",
+        log::warn(kStoreLog, "took the state from the network through ", address, " in place of the damaged state.db: ",
                   deployed_count(state_), " service(s)");
         config_.state_from_network = false;
       }
@@ -1782,7 +1782,7 @@ class Store {
     } else if (const auto* copied = std::get_if<WriteCopied>(&body)) {
       for (auto& held : copies_.answered(*copied, address)) answer_held(std::move(held));
     } else if (const auto* error = std::get_if<ErrorReply>(&body)) {
-      log::warn(kLog, "peer ", address, " refused: ", error->message);
+      log::warn(kStoreLog, "peer ", address, " refused: ", error->message);
     }
   }
 
@@ -1790,7 +1790,7 @@ class Store {
     if (frames.size() != 2) return;
     auto envelope = decode(frames[1], config_.max_message_bytes);
     if (!envelope) {
-      log::warn(kLog, "dropped bad gossip: ", envelope.error().message);
+      log::warn(kStoreLog, "dropped bad gossip: ", envelope.error().message);
       return;
     }
     auto* gossip = std::get_if<Gossip>(&envelope->body);
@@ -2133,7 +2133,7 @@ class Store {
     for (const auto& [key, entry] : state_.members()) {
       const Member& member = entry.member;
       if (member.pub_address != endpoint || !is_live_member(member.state)) continue;
-      log::debug(kLog, "lost the connection to ", member.name, "'s gossip: probing it now");
+      log::debug(kStoreLog, "lost the connection to ", member.name, "'s gossip: probing it now");
       detector_.probe_soon(member.name, time_.steady_now());
       return;
     }
@@ -2161,7 +2161,7 @@ class Store {
     for (auto& write : writes.assignments) {
       if (!write.removed) {
         const AssignmentEntry* before = state_.assignment(write.service, write.index);
-        log::info(kLog, log::about_service(write.service), "placed ", write.service, "/", write.index, " on ", write.node,
+        log::info(kStoreLog, log::about_service(write.service), "placed ", write.service, "/", write.index, " on ", write.node,
                   before && !before->removed ? " (was on " + before->node + ")" : "");
       }
       write.stamp = stamp();
@@ -2182,13 +2182,13 @@ class Store {
                                         fit_members(/*include_suspect=*/true), config_.self.name, spec_lookup_);
     for (auto& move : writes.moves) {
       const AssignmentEntry* before = state_.assignment(move.service, move.index);
-      log::info(kLog, log::about_service(move.service), "rebalance: moving ", move.service, "/", move.index,
+      log::info(kStoreLog, log::about_service(move.service), "rebalance: moving ", move.service, "/", move.index,
                 before ? " from " + before->node : "", " to ", move.node);
       move.stamp = stamp();
       record(move);
     }
     for (auto& service : writes.services) {
-      log::info(kLog, log::about_service(service.name), "rebalance of ", service.name, " ", service.rebalance);
+      log::info(kStoreLog, log::about_service(service.name), "rebalance of ", service.name, " ", service.rebalance);
       service.stamp = stamp();
       record(service);
     }
@@ -2201,12 +2201,12 @@ class Store {
     auto writes = plan_rollouts(state_, targets, fit_members(/*include_suspect=*/true), config_.self.name,
                                 spec_lookup_, now_ms, config_.history);
     for (auto& move : writes.moves) {
-      log::info(kLog, log::about_service(move.service), "rolling ", move.service, "/", move.index, " on ", move.node, " to version ", move.generation);
+      log::info(kStoreLog, log::about_service(move.service), "rolling ", move.service, "/", move.index, " on ", move.node, " to version ", move.generation);
       move.stamp = stamp();
       record(move);
     }
     for (auto& service : writes.services) {
-      log::info(kLog, log::about_service(service.name), "rollout of ", service.name, ": ",
+      log::info(kStoreLog, log::about_service(service.name), "rollout of ", service.name, ": ",
                 service.rollout.empty() ? "done, version " + std::to_string(service.generation) : service.rollout);
       service.stamp = stamp();
       record(service);
@@ -2271,7 +2271,7 @@ class Store {
     if (available) advertised.push_back(provider);
     else std::erase(advertised, provider);
     std::sort(advertised.begin(), advertised.end());
-    log::info(kLog, available ? "advertising provider " : "no longer advertising provider ", provider);
+    log::info(kStoreLog, available ? "advertising provider " : "no longer advertising provider ", provider);
     if (state_.member(config_.self.name)) next_incarnation();
     announce_self();
   }
@@ -2289,7 +2289,7 @@ class Store {
     // Only an alive record may take the last incarnations (agent/admission.hpp): peers would
     // refuse this one. An agent a claim pushed that high leaves unannounced: found failed.
     if (auto allowed = check_incarnation(entry); !allowed) {
-      log::warn(kLog, "this agent cannot announce that it leaves (its incarnation is ", incarnation_,
+      log::warn(kStoreLog, "this agent cannot announce that it leaves (its incarnation is ", incarnation_,
                 ", pushed there by a peer's claim): its peers will find it failed");
       return;
     }
@@ -2299,7 +2299,7 @@ class Store {
     // Tell every live peer directly too: the slowest subscriber still learns it at once.
     for (const auto& member : live_members(true))
       if (member.name != config_.self.name) send_to_peer(member.address, SyncPush{StateDelta{{entry}, {}, {}, {}}});
-    log::info(kLog, "announced that this agent leaves the network");
+    log::info(kStoreLog, "announced that this agent leaves the network");
   }
 
   StoreConfig config_;
@@ -2705,7 +2705,7 @@ class ZmqStoreDriver final : public StoreTransport {
     auto found = dealers_.find(address);
     if (found != dealers_.end()) return &found->second;
     if (auto valid = check_endpoint(address); !valid) {
-      log::warn(kLog, "not connecting to a peer: ", valid.error().message);
+      log::warn(kStoreLog, "not connecting to a peer: ", valid.error().message);
       return nullptr;
     }
     if (dealers_.size() >= kMaxPeerLinks) close_least_recent_link();
@@ -2721,7 +2721,7 @@ class ZmqStoreDriver final : public StoreTransport {
     try {
       dealer.connect(outgoing(address));
     } catch (const zmq::error_t& e) {
-      log::warn(kLog, "cannot connect to peer ", address, ": ", e.what());
+      log::warn(kStoreLog, "cannot connect to peer ", address, ": ", e.what());
       return nullptr;
     }
     return &dealers_.emplace(address, PeerLink{std::move(dealer)}).first->second;

@@ -24,7 +24,7 @@ namespace mob {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::string_view kLog = "supervisor";
+constexpr std::string_view kSupervisorLog = "supervisor";
 
 struct Service {
   ServiceSpec spec;
@@ -179,7 +179,7 @@ class Supervisor {
 
   void apply_assignment(const ServiceAssignment& assignment) {
     if (!assignment.stable_instances.empty() && !assignment.stable_spec) {
-      log::error(kLog, log::about_service(assignment.name), "the assignment of ", assignment.name,
+      log::error(kSupervisorLog, log::about_service(assignment.name), "the assignment of ", assignment.name,
                  " names instances of its stable version without its spec; ignored");
       return;
     }
@@ -308,12 +308,12 @@ class Supervisor {
     const OnDependencyChange& change = service.spec.on_dependency_change;
     switch (change.action) {
       case DependencyChange::restart:
-        log::info(kLog, log::about_instance(instance.id.service, instance.key), instance.key, " restarting: the endpoints of its dependencies changed");
+        log::info(kSupervisorLog, log::about_instance(instance.id.service, instance.key), instance.key, " restarting: the endpoints of its dependencies changed");
         request_stop(instance);
         return;
       case DependencyChange::signal:
         if (auto worker = workers_.find(instance.provider); worker != workers_.end()) {
-          log::info(kLog, log::about_instance(instance.id.service, instance.key), instance.key, " signalled (", change.signal, "): the endpoints of its dependencies changed");
+          log::info(kSupervisorLog, log::about_instance(instance.id.service, instance.key), instance.key, " signalled (", change.signal, "): the endpoints of its dependencies changed");
           send_internal(worker->second, ProviderSignal{instance.key, change.signal});
         }
         break;
@@ -419,7 +419,7 @@ class Supervisor {
         if (instance.stop_requested) return;  // a stop is on its way; stay quiet
         watch_health(instance);
         set_state(instance, InstanceState::running, "");
-        log::info(kLog, log::about_instance(instance.id.service, instance.key), instance.key, " running, pid ", event.pid);
+        log::info(kSupervisorLog, log::about_instance(instance.id.service, instance.key), instance.key, " running, pid ", event.pid);
         reconcile(instance.key);  // a newer version may have arrived while starting
         return;
       case ProviderEventKind::stopped:
@@ -462,7 +462,7 @@ class Supervisor {
                       : event.signal != 0
                           ? "killed by signal " + std::to_string(event.signal)
                           : "exited with code " + std::to_string(event.exit_code);
-    log::info(kLog, log::about_instance(instance.id.service, instance.key), instance.key, " ", how);
+    log::info(kSupervisorLog, log::about_instance(instance.id.service, instance.key), instance.key, " ", how);
     auto service_it = services_.find(instance.id.service);
     if (service_it == services_.end() || shutting_down_) {
       set_state(instance, InstanceState::exited, how);
@@ -613,7 +613,7 @@ class Supervisor {
     std::string words;
     for (const auto& result : change->checks)
       if (result.name == change->decided_by) words = describe_check(result);
-    if (change->health == Health::unhealthy) log::warn(kLog, log::about_instance(instance.id.service, instance.key), instance.key, " unhealthy: ", words);
+    if (change->health == Health::unhealthy) log::warn(kSupervisorLog, log::about_instance(instance.id.service, instance.key), instance.key, " unhealthy: ", words);
     if (instance.state == InstanceState::running) {
       instance.reason = change->health == Health::unhealthy ? "unhealthy: " + words : "";
       report(instance);  // the state and its start stay: uptime counts from the start
@@ -687,7 +687,7 @@ class Supervisor {
     if (!shutdown) return;
     if (shutdown->now && !workers_told_) {
       // A second signal: the workers kill what is left with SIGKILL (stop_all, no grace).
-      log::warn(kLog, "killing every instance left at once");
+      log::warn(kSupervisorLog, "killing every instance left at once");
       for (auto& [name, worker] : workers_) send_control(worker, ShutdownRequest{true});
       send_control(health_, ShutdownRequest{true});
       workers_told_ = true;
@@ -703,7 +703,7 @@ class Supervisor {
       }
     }
     shutdown_deadline_ = time_.steady_now() + std::chrono::milliseconds(longest) + std::chrono::seconds(3);
-    log::info(kLog, "stopping every instance before exit");
+    log::info(kSupervisorLog, "stopping every instance before exit");
   }
 
  public:
@@ -719,7 +719,7 @@ class Supervisor {
     bool any_live = std::any_of(instances_.begin(), instances_.end(),
                                 [](const auto& entry) { return entry.second.process_live; });
     if (!workers_told_ && (!any_live || time_.steady_now() >= shutdown_deadline_)) {
-      if (any_live) log::warn(kLog, "instances still stopping at the deadline; forcing them");
+      if (any_live) log::warn(kSupervisorLog, "instances still stopping at the deadline; forcing them");
       for (auto& [name, worker] : workers_) send_control(worker, ShutdownRequest{});
       send_control(health_, ShutdownRequest{});
       workers_told_ = true;

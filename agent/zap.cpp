@@ -12,7 +12,7 @@ namespace mob {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::string_view kLog = "zap";
+constexpr std::string_view kZapLog = "zap";
 constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
 
 // Commands on the control pipe, one byte each. (Its ready handshake is the Actor's.)
@@ -68,7 +68,7 @@ class Handler {
   // credentials...]; the reply is [version, request id, status, text, user id, metadata].
   void answer(const std::vector<std::string>& request) {
     if (request.size() < 6 || request[0] != "1.0") {
-      log::warn(kLog, "refused a malformed ZAP request of ", request.size(), " frames");
+      log::warn(kZapLog, "refused a malformed ZAP request of ", request.size(), " frames");
       // A REP socket must answer every request before it can read the next one.
       reply(request.size() >= 2 ? request[1] : "", "500", "malformed request", "");
       return;
@@ -90,7 +90,7 @@ class Handler {
       line << "; refused " << decision.repeats << " more times since last logged";
     if (decision.suppressed > 0)
       line << "; " << decision.suppressed << " refusals of other sources not logged";
-    log::warn(kLog, line.str());
+    log::warn(kZapLog, line.str());
   }
 
   void reply(const std::string& id, std::string_view status, std::string_view text,
@@ -112,22 +112,22 @@ class Handler {
     if (decision.repeats > 0) line << "; " << decision.repeats << " more since last logged";
     if (decision.suppressed > 0)
       line << "; " << decision.suppressed << " refusals of other sources not logged";
-    log::warn(kLog, line.str());
+    log::warn(kZapLog, line.str());
   }
 
   void reload() {
     if (config_.authorized_keys_file.empty()) {
-      log::info(kLog, "reload asked, but this agent has no --authorized-keys file");
+      log::info(kZapLog, "reload asked, but this agent has no --authorized-keys file");
       return;
     }
     auto loaded = AuthorizedKeys::load(config_.authorized_keys_file);
     if (!loaded) {
-      log::error(kLog, "kept the previous authorized keys: ", loaded.error().message);
+      log::error(kZapLog, "kept the previous authorized keys: ", loaded.error().message);
       return;
     }
     loaded->allow(config_.network_public_key);
     keys_ = std::move(*loaded);
-    log::info(kLog, "reloaded ", config_.authorized_keys_file.string(), ": ", keys_.size(),
+    log::info(kZapLog, "reloaded ", config_.authorized_keys_file.string(), ": ", keys_.size(),
               " keys allowed (the network key included)");
   }
 
@@ -209,7 +209,7 @@ Result<std::unique_ptr<ZapHandler>> ZapHandler::start(zmq::context_t& context, Z
   auto pipe = make_pipe(context, "zap-control");
   std::unique_ptr<ZapHandler> handler(new ZapHandler());
   handler->control_ = std::move(pipe.first);
-  log::info(kLog, "CURVE on every socket; ", keys.size(), " client keys allowed",
+  log::info(kZapLog, "CURVE on every socket; ", keys.size(), " client keys allowed",
             config.authorized_keys_file.empty()
                 ? std::string(" (the network key only: no --authorized-keys)")
                 : " (the network key and " + config.authorized_keys_file.string() + ")");

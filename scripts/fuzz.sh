@@ -31,7 +31,9 @@ declare -A target_asan=([peer_store]=":malloc_context_size=3:detect_stack_use_af
 compiler=${MOB_FUZZ_CXX:-clang++-16}
 command -v "$compiler" >/dev/null || scripts/install-deps.sh --fuzz
 # Line tables only: what a finding's stack needs (RelWithDebInfo is otherwise -O2 -g -DNDEBUG).
-cmake -S . -B "$build" -DCMAKE_CXX_COMPILER="$compiler" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+# Ninja, as scripts/test.sh.
+scripts/fresh-build-dir.sh "$build" Ninja
+cmake -G Ninja -S . -B "$build" -DCMAKE_CXX_COMPILER="$compiler" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -gline-tables-only -DNDEBUG" \
       -DMOB_BUILD_FUZZ=ON -DMOB_BUILD_TESTS=OFF >/dev/null
 

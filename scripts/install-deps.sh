@@ -4,7 +4,7 @@
 # Benchmark, gnuplot for the cost curve; --fuzz adds clang 16 and its libFuzzer runtime)
 set -euo pipefail
 
-packages=(g++ cmake make pkg-config git
+packages=(g++ cmake make ninja-build pkg-config git
           libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libboost-program-options-dev
           nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev libgtest-dev libgmock-dev
           podman runc busybox-static curl procps iproute2 iptables util-linux

@@ -38,13 +38,16 @@ echo "container engine: $DOCKER_HOST"
 # files without UBSan's checks (ASan's only; the product's code has both).
 # Line tables only (-g1): what a sanitizer report or a backtrace needs, at 15 % less
 # compile time per unit than -g (store.cpp 20.8 -> 17.6 s) and smaller objects to link.
+# Ninja: with the unity builds (CMakeLists.txt), a clean Debug build took 291 s instead of
+# 347 with make and one unit per file, on 2 cores.
 build_stage() {
-  local name=$1 args=(-DMOB_WERROR=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1)
+  local name=$1 args=(-G Ninja -DMOB_WERROR=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1)
   case "$name" in
     asan) args+=(-DMOB_SANITIZE=ON) ;;
     tsan) args+=(-DMOB_TSAN=ON) ;;
     fuzz) return ;;  # scripts/fuzz.sh builds its targets (clang) before it runs them
   esac
+  scripts/fresh-build-dir.sh "build-$name" Ninja
   cmake -S . -B "build-$name" "${args[@]}" >/dev/null
   cmake --build "build-$name" -j"$MOB_TEST_JOBS"
 }
