@@ -1401,9 +1401,7 @@ class Store {
       stamps_ahead_until_.clear();
       all_dirty_ = true;
     }
-    auto peers = live_members(false);
-    std::erase_if(peers, [&](const Member& member) { return member.name == config_.self.name; });
-    std::shuffle(peers.begin(), peers.end(), random_);
+    auto peers = live_peers_shuffled();
     if (peers.size() > kClockStepChecks) peers.resize(kClockStepChecks);
     // Too few alive in this agent's view (it is back from a partition, or its peers were
     // just restarted): members it holds failed are asked too; those that answer are back.
@@ -1433,6 +1431,23 @@ class Store {
     if (their_wall_ms != 0 && !clock_judge_.undecided()) clock_uncompared_ = false;
   }
 
+  // The members alive in this agent's view but itself, in a random order: whom to ask for
+  // their clocks.
+  std::vector<Member> live_peers_shuffled() {
+    auto peers = live_members(false);
+    std::erase_if(peers, [&](const Member& member) { return member.name == config_.self.name; });
+    std::shuffle(peers.begin(), peers.end(), random_);
+    return peers;
+  }
+
+  // This agent's clock jumped further than peers' stamps may run ahead (kMaxClockAheadMs)
+  // and no peer has been heard on it since: client writes and owner duties wait, the
+  // instances keep running (a lone agent with nobody to ask could otherwise take writes
+  // stamped minutes ahead that its peers refuse once they are back: mob-sim seed 731780).
+  bool clock_jump_unconfirmed() const {
+    return clock_uncompared_ && static_cast<std::uint64_t>(std::llabs(clock_judge_.last_step_ms())) > kMaxClockAheadMs;
+  }
+
   // While this agent's clock has not been compared with a peer's since it started joining
   // or since it stepped (the peers asked then did not answer: it was cut off), the live
   // peers it hears from are asked at once, and writes wait for their verdict as after a
@@ -1440,17 +1455,11 @@ class Store {
   // it was cut off, took a deploy within a second of the agent hearing its peers again: the
   // write, stamped minutes ahead, was refused by every peer and beat the network's own
   // version of the service once real time caught up (mob-sim seeds 711591, 802706).
-  bool clock_jump_unconfirmed() const {
-    return clock_uncompared_ && static_cast<std::uint64_t>(std::llabs(clock_judge_.last_step_ms())) > kMaxClockAheadMs;
-  }
   void compare_clock_if_uncompared(const std::vector<std::string>& heard_again = {}) {
     if (!clock_uncompared_) return;
     for (const auto& name : heard_again) clock_checked_.erase(name);
     if (clock_step_unconfirmed()) return;
-    auto peers = live_members(false);
-    std::erase_if(peers, [&](const Member& member) { return member.name == config_.self.name; });
-    std::shuffle(peers.begin(), peers.end(), random_);
-    for (const auto& member : peers) {
+    for (const auto& member : live_peers_shuffled()) {
       if (clock_step_checks_.size() >= kClockStepChecks) break;
       if (auto seq = ask_clock_of(member)) clock_step_checks_.insert(*seq);
     }
