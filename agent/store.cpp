@@ -246,6 +246,7 @@ class Store {
   Clock::time_point deadline() const { return next_deadline(); }
   bool stopping() const { return stopping_; }
   std::uint64_t specs_parsed() const { return specs_.parses(); }
+  const ClusterState& state() const { return state_; }
   // The last words before the thread ends: what is unsaved goes to disk, queued gossip out.
   void finish() {
     commit_deploys();
@@ -890,6 +891,9 @@ class Store {
     if (!old_state || *old_state != member.state)
       log::info(kStoreLog, log::about_member(member.name), "member ", member.name, " is ", to_string(member.state),
                 " (incarnation ", member.incarnation, ")");
+    // Back from failed: a probe through a link that backed off while it was down could wait
+    // most of a second and suspect it again just after it returned (tests/faults/restart_seed.sh).
+    if (old_state == MemberState::failed && is_live_member(member.state)) net_.renew_peer(member.address);
     if (member.state == MemberState::suspect) {
       detector_.on_suspected(member.name, entry.reported_by, time_.steady_now());
       // Its readers (about 8: those that read its PUB) probe it as soon as they hear it
@@ -1654,6 +1658,7 @@ class Store {
     if (now < next_returning_sync_) return;
     next_returning_sync_ = now + std::chrono::seconds(1);
     log::info(kStoreLog, log::about_member(member.member.name), "failed member ", member.member.name, " answers again: exchanging state with it");
+    net_.renew_peer(member.member.address);
     sync_with(member.member.address);
   }
 
@@ -1664,6 +1669,7 @@ class Store {
     const Member* failed = random_failed_member(state_, config_.self.name, random_);
     if (!failed) return;
     const Member& target = *failed;
+    net_.renew_peer(target.address);  // a fresh link reaches it at once if it is back
     send_to_peer(target.address, ProbeRequest{kReconnectSeqBase + next_reconnect_seq_++ % kReconnectSeqBase,
                                               config_.self.name, target.name, target.incarnation + 1,
                                               time_.wall_ms()});
@@ -2443,6 +2449,7 @@ void PeerStore::after_inputs(StepGuard& guard) { store_->after_inputs(guard); }
 std::chrono::steady_clock::time_point PeerStore::deadline() const { return store_->deadline(); }
 bool PeerStore::stopping() const { return store_->stopping(); }
 std::uint64_t PeerStore::specs_parsed() const { return store_->specs_parsed(); }
+const ClusterState& PeerStore::state() const { return store_->state(); }
 void PeerStore::finish() { store_->finish(); }
 void PeerStore::write_metrics(Exposition& out) const { store_->write_metrics(out); }
 std::chrono::steady_clock::duration PeerStore::reply_wait() const { return store_->reply_wait(); }
@@ -2458,7 +2465,13 @@ struct PeerLink {
   zmq::socket_t socket;
   Clock::time_point reply_until{};
   Clock::time_point last_used{};
+  Clock::time_point made{};
 };
+
+// A peer's link retries a lost connection after 100 ms, then backs off to at most this
+// (fewer connection attempts to a member that is gone for good).
+constexpr int kPeerLinkReconnectMs = 100;
+constexpr int kPeerLinkReconnectMaxMs = 1000;
 
 // The store on real sockets: owns them, polls them, hands each message to the Store and
 // carries what it sends (StoreTransport). The loop of the store's thread.
@@ -2647,6 +2660,15 @@ class ZmqStoreDriver final : public StoreTransport {
 
   void forget_peer(const std::string& address) override { dealers_.erase(address); }
 
+  // A link made within its first reconnect interval has not backed off: it stays (it may
+  // carry a request just sent).
+  void renew_peer(const std::string& address) override {
+    auto found = dealers_.find(address);
+    if (found == dealers_.end()) return;
+    if (time_.steady_now() - found->second.made < std::chrono::milliseconds(kPeerLinkReconnectMs)) return;
+    dealers_.erase(found);
+  }
+
   void publish(std::string_view topic, const std::string& bytes) override {
     if (topic == kGossipTopic) {
       ++traffic_.gossip_sent;
@@ -2724,8 +2746,8 @@ class ZmqStoreDriver final : public StoreTransport {
     // Messages wait (a few) for a connection being made: the first join request must not be
     // lost to a connection still in progress.
     dealer.set(zmq::sockopt::sndhwm, 100);
-    dealer.set(zmq::sockopt::reconnect_ivl, 100);
-    dealer.set(zmq::sockopt::reconnect_ivl_max, 1000);
+    dealer.set(zmq::sockopt::reconnect_ivl, kPeerLinkReconnectMs);
+    dealer.set(zmq::sockopt::reconnect_ivl_max, kPeerLinkReconnectMaxMs);
     bound_unacknowledged_data(dealer);
     try {
       dealer.connect(outgoing(address));
@@ -2733,7 +2755,7 @@ class ZmqStoreDriver final : public StoreTransport {
       log::warn(kStoreLog, "cannot connect to peer ", address, ": ", e.what());
       return nullptr;
     }
-    return &dealers_.emplace(address, PeerLink{std::move(dealer)}).first->second;
+    return &dealers_.emplace(address, PeerLink{std::move(dealer), {}, {}, time_.steady_now()}).first->second;
   }
 
   void close_least_recent_link() {

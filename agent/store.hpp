@@ -14,6 +14,7 @@
 #include <zmq.hpp>
 
 #include "agent/actor.hpp"
+#include "agent/cluster_state.hpp"
 #include "agent/failure_detector.hpp"
 #include "agent/service_archive.hpp"
 #include "agent/spec.hpp"
@@ -84,6 +85,9 @@ class PeerStore {
   // How many spec texts it parsed (mob_specs_parsed_total): a deploy's spec is parsed once
   // by the agent that takes it (from the request) and once by each other agent.
   std::uint64_t specs_parsed() const;
+  // The replicated state as this store holds it, read only: what mob-sim's checks look at
+  // without sending the store a request (a request is an input: it would change the run).
+  const ClusterState& state() const;
   // What is unsaved goes to disk, queued gossip out: the last call.
   void finish();
   // How long a request to a peer may take to be answered.

@@ -25,6 +25,11 @@ class StoreTransport {
   virtual void request(const std::string& address, Body body, bool expects_reply) = 0;
   // The member at `address` left: its link may go.
   virtual void forget_peer(const std::string& address) = 0;
+  // The member at `address` is back (it was failed): a link that retried while it was down
+  // waits out its reconnect backoff (up to a second) before it carries anything, so a link
+  // older than its first retry is dropped and the next request makes one that connects at
+  // once. A transport without connections has nothing to do.
+  virtual void renew_peer(const std::string& /*address*/) {}
   // Gossip or an event on this agent's PUB, under `topic`; `bytes` is an encoded envelope.
   virtual void publish(std::string_view topic, const std::string& bytes) = 0;
   // Gossip from the PUB at `pub_address` reaches this store (Store::on_gossip), or no longer.

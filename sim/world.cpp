@@ -432,6 +432,12 @@ struct World::Impl {
         w.version = reply->version;
         w.copies = reply->copies;
         w.peers = reply->peers;
+        for (const auto& agent : agents) {
+          const ServiceEntry* held = agent->up ? agent->store->state().service(reply->service) : nullptr;
+          if (agent->name == reply->agent ||
+              (held && held->stamp.hlc == reply->written_at && held->stamp.origin == reply->agent))
+            w.holders.emplace_back(agent->index, agent->data_generation);
+        }
         narrate("client: deploy " + std::to_string(write) + " acknowledged: " + reply->service + " version " +
                 std::to_string(reply->version) + " by " + reply->agent + " stamp " + std::to_string(reply->written_at) +
                 ", " + std::to_string(reply->copies) + " cop" + (reply->copies == 1 ? "y" : "ies"));
@@ -809,9 +815,16 @@ std::optional<Violation> World::check_converged() {
   }
   // No acknowledged write lost: the state holds the newest acked write, or a later one. A
   // write whose answer said that the agent that took it held it alone may be lost with that
-  // agent: its writer was told.
+  // agent: its writer was told. One that every agent holding it lost (each came back with an
+  // empty data dir or not at all) is lost beyond what any number of copies could keep
+  // (seed 737117 of 3 agents: two copies, one agent restarted empty, the other dead).
   for (const auto& w : impl_->writes) {
     if (!w.acked || w.told_held_alone()) continue;
+    const bool a_holder_kept_it = std::any_of(w.holders.begin(), w.holders.end(), [&](const auto& holder) {
+      const auto& agent = impl_->agent(holder.first);
+      return agent.up && agent.data_generation == holder.second;
+    });
+    if (!a_holder_kept_it) continue;
     const std::string& service = w.service;
     auto views = services.find(service);
     if (views == services.end())

@@ -60,6 +60,11 @@ struct ClientWrite {
   std::uint64_t version = 0;     // DeployReply.version
   std::uint32_t copies = 0;      // DeployReply.copies: agents that held it when it was answered
   std::uint32_t peers = 0;       // DeployReply.peers
+  // The agents whose state held the write when its answer reached the client (and the agent
+  // that took it, which kept it on disk before answering, even if it is down by then), each
+  // with the data dir it had then (its data_generation): an agent that came back with an
+  // empty one, or never came back, holds it no more.
+  std::vector<std::pair<int, int>> holders;
   // The writer was told that only the agent that took it held it (one copy, peers known):
   // it is lost with that agent, and the writer knows.
   bool told_held_alone() const { return held_alone(copies, peers); }
