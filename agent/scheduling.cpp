@@ -43,25 +43,22 @@ bool port_was_busy(const ClusterState& state, const std::string& service, std::u
 
 // Instances of `service` on their way to another agent: assigned to a live agent where the
 // new copy does not run (healthy, with checks) yet while the old copy still runs elsewhere.
-std::uint32_t moves_in_flight(const ClusterState& state, const ServiceSpec& spec, const std::string& service,
+std::uint32_t moves_in_flight(const ClusterState& state, const std::string& service,
                               const std::map<std::string, const Member*>& live_by_name) {
-  std::uint32_t in_flight = 0;
+  // A move is in flight until its old copy stopped, not only until the new copy runs: the
+  // old one stops once the new one is healthy, so counting it until then keeps at most
+  // max_parallel extra copies running at any moment (the next move starting before the old
+  // agent heard and stopped its copy ran one more).
+  std::set<std::uint32_t> moving;
   state.for_each_assignment(service, [&](const AssignmentEntry& assignment) {
     if (assignment.removed) return;
-    auto runs_on = [&](const std::string& node) {
-      const InstanceEntry* record = state.instance(service, assignment.index, node);
-      return record && !record->removed && record->status.state == InstanceState::running &&
-             (node != assignment.node || spec.checks.empty() || record->status.health == Health::healthy);
-    };
-    if (runs_on(assignment.node)) return;
-    bool old_copy = false;
     state.for_each_instance(service, [&](const InstanceEntry& record) {
-      old_copy = old_copy || (record.status.index == assignment.index && record.status.node != assignment.node &&
-                              live_by_name.contains(record.status.node) && runs_on(record.status.node));
+      if (!record.removed && record.status.index == assignment.index && record.status.node != assignment.node &&
+          record.status.state == InstanceState::running && live_by_name.contains(record.status.node))
+        moving.insert(assignment.index);
     });
-    if (old_copy) ++in_flight;
   });
-  return in_flight;
+  return static_cast<std::uint32_t>(moving.size());
 }
 
 }  // namespace
@@ -115,7 +112,7 @@ OwnerWrites plan_owned_services(const ClusterState& state, const std::vector<std
       else unplaced.push_back(index);
     }
     if (!leaving.empty()) {
-      const std::uint32_t in_flight = moves_in_flight(state, *spec, service->name, live_by_name);
+      const std::uint32_t in_flight = moves_in_flight(state, service->name, live_by_name);
       std::size_t budget = spec->update->max_parallel > in_flight ? spec->update->max_parallel - in_flight : 0;
       for (auto index : leaving) {
         if (budget > 0) {

@@ -43,12 +43,13 @@ class Scheduling : public ::testing::Test {
     state_.merge(AssignmentEntry{service, index, node, false, Stamp{++stamp_, "x"}, 0, {}});
   }
 
-  void report(const std::string& service, std::uint32_t index, const std::string& node) {
+  void report(const std::string& service, std::uint32_t index, const std::string& node,
+              InstanceState state = InstanceState::running) {
     InstanceEntry entry;
     entry.status.service = service;
     entry.status.index = index;
     entry.status.node = node;
-    entry.status.state = InstanceState::running;
+    entry.status.state = state;
     entry.stamp = Stamp{++stamp_, node};
     state_.merge(entry);
   }
@@ -267,8 +268,11 @@ TEST_F(Scheduling, InstancesLeaveADrainedAgentMaxParallelAtATimeWithAnUpdateBloc
   assign("web", moving, "a");
   EXPECT_TRUE(plan(owner("web")).assignments.empty()) << "the new copy does not run yet; the old one does";
   report("web", moving, "a");
+  EXPECT_TRUE(plan(owner("web")).assignments.empty())
+      << "the new copy runs but the old one has not stopped yet: one move is still in flight";
+  report("web", moving, "b", InstanceState::stopped);
   auto second = plan(owner("web"));
-  ASSERT_EQ(second.assignments.size(), 1u) << "the last move runs: the next one goes";
+  ASSERT_EQ(second.assignments.size(), 1u) << "the last move's old copy stopped: the next one goes";
   EXPECT_NE(second.assignments[0].index, moving);
 
   specs_["web"].update.reset();
