@@ -61,7 +61,7 @@ bool ClockJudge::measured_off(const std::string& peer, TimePoint now) const {
          majority_agrees_with_us();
 }
 
-std::optional<std::string> ClockJudge::judge_own_clock(TimePoint now) {
+std::optional<std::string> ClockJudge::judge_own_clock(TimePoint now, bool lose_ties) {
   std::erase_if(samples_, [&](const auto& sample) {
     bool stale = now - sample.second.taken >= bounds_.sample_life;
     if (stale && off(sample.second)) --samples_off_;
@@ -71,7 +71,8 @@ std::optional<std::string> ClockJudge::judge_own_clock(TimePoint now) {
   if (samples_.empty()) return std::nullopt;
   const std::size_t outside = samples_off_;
   const std::size_t inside = 1 + samples_.size() - samples_off_;  // this agent agrees with itself
-  if (outside < inside || (outside == inside && samples_parted_ == 0)) return std::string();
+  const bool tie = outside == inside;
+  if (outside < inside || (tie && samples_parted_ == 0 && !lose_ties)) return std::string();
   std::vector<std::int64_t> offsets_off;
   for (const auto& [peer, sample] : samples_)
     if (off(sample)) offsets_off.push_back(sample.offset_ms);
@@ -80,7 +81,8 @@ std::optional<std::string> ClockJudge::judge_own_clock(TimePoint now) {
   std::int64_t median = *middle;  // the peers' clock minus ours
   return "clock is " + std::to_string(std::abs(median) / 1000) + " s " + (median > 0 ? "behind " : "ahead of ") +
          std::to_string(outside) + " of its " + std::to_string(outside + inside - 1) + " peers (more than " +
-         std::to_string(bounds_.max_offset_ms / 1000) + " s)";
+         std::to_string(bounds_.max_offset_ms / 1000) + " s)" +
+         (tie && samples_parted_ == 0 ? "; one against one, and its clock is the one not compared since it started or stepped" : "");
 }
 
 }  // namespace mob

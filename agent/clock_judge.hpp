@@ -34,8 +34,10 @@ class ClockJudge {
   // this agent's clock agrees with at least half of its peers, counting itself as agreeing;
   // else what is wrong with it ("clock is 600 s behind 2 of its 2 peers (more than 300 s)").
   // A tie (one peer against this agent) says nothing is wrong, unless this agent's own step
-  // is what parted it from a peer it agreed with (forget_samples): then it is the odd one.
-  std::optional<std::string> judge_own_clock(TimePoint now);
+  // is what parted it from a peer it agreed with (forget_samples), or `lose_ties` (its clock
+  // has not been compared with a peer's since it started or stepped, its peers' have): then
+  // it is the odd one.
+  std::optional<std::string> judge_own_clock(TimePoint now, bool lose_ties = false);
 
   std::size_t peers_sampled() const { return samples_.size(); }
   // The samples split evenly between agreeing with this agent and not (counting itself) and

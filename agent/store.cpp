@@ -1069,6 +1069,10 @@ class Store {
     if (clock_problem_.empty() && !clock_step_unconfirmed() && clock_jump_unconfirmed())
       return "this agent's wall clock jumped " + std::to_string(clock_judge_.last_step_ms() / 1000) +
              " s and no peer has answered how it compares to theirs since: it takes no changes until one does; send the command through another agent";
+    if (clock_problem_.empty() && !clock_step_unconfirmed() && clock_unheard_since_start())
+      return "this agent's wall clock is not compared with its peers' yet (it just started and is joining them): it takes no changes until one has answered (at most " +
+             std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kNetworkWait).count()) +
+             " s); send the command through another agent";
     if (clock_problem_.empty() && clock_step_unconfirmed())
       return (clock_judge_.last_step_ms() != 0
                   ? "this agent's wall clock just stepped by " + std::to_string(clock_judge_.last_step_ms() / 1000) + " s"
@@ -1452,6 +1456,15 @@ class Store {
     return clock_uncompared_ && static_cast<std::uint64_t>(std::llabs(clock_judge_.last_step_ms())) > kMaxClockAheadMs;
   }
 
+  // Started with seeds, no peer has answered how its clock compares since, and the network
+  // wait is not over: client writes and owner duties wait (a write taken in the moment
+  // before the first answer was stamped by a clock that may have been set minutes ahead
+  // while the agent was down). A lone agent, whose peers never answer, takes writes after
+  // kNetworkWait.
+  bool clock_unheard_since_start() const {
+    return clock_uncompared_ && awaiting_network_ && time_.steady_now() - started_ < kNetworkWait;
+  }
+
   // While this agent's clock has not been compared with a peer's since it started joining
   // or since it stepped (the peers asked then did not answer: it was cut off), the live
   // peers it hears from are asked at once, and writes wait for their verdict as after a
@@ -1501,7 +1514,14 @@ class Store {
       all_dirty_ = true;
     stamp_self_by_wall_if_ahead();
     // Without fresh samples the last verdict stands.
-    if (auto verdict = clock_judge_.judge_own_clock(now)) judged_clock_problem_ = *verdict;
+    // One peer against one: the agent whose clock has not been compared since it started
+    // or stepped is the odd one (mob-sim seed 762767: an agent restarted with its data dir
+    // lost and its clock set 393 s ahead while down, its only peer running all along; taking
+    // writes on the tie, it stamped a deploy minutes ahead that beat the network's for 6.5
+    // minutes). Its peer, compared before, keeps taking writes: a network of two keeps one
+    // agent that works; two agents both just started and minutes apart take none.
+    if (auto verdict = clock_judge_.judge_own_clock(now, /*lose_ties=*/clock_uncompared_))
+      judged_clock_problem_ = *verdict;
     const bool judged = !judged_clock_problem_.empty();
     const std::string problem = judged ? judged_clock_problem_ : stamps_run_ahead();
     // The member record says what is wrong: it changes when the problem comes, goes, or
@@ -1742,8 +1762,12 @@ class Store {
       case AckFor::detector:
         // A clock sample counts only from the member this agent probed itself, answering from
         // the address this agent holds for it: made-up members cannot vote its clock wrong.
-        if (detector_.probe_target(ack.seq) == ack.from && address_of(ack.from) == address)
+        if (detector_.probe_target(ack.seq) == ack.from && address_of(ack.from) == address) {
+          const bool was_uncompared = clock_uncompared_;
           note_clock(ack.from, ack.wall_ms);
+          // The first sample since a start or a step decides at once (a tie it loses).
+          if (was_uncompared) check_clock();
+        }
         detector_.on_ack(ack.seq, time_.steady_now());
         return;
     }
@@ -2138,7 +2162,7 @@ class Store {
     // Nor on a clock its peers have not answered for yet: a placement stamped by a clock that
     // had just stepped 9 minutes ahead beat every later one for those 9 minutes in this
     // agent's view, an instance left on a dead agent (mob-sim seed 710846).
-    if (clock_step_unconfirmed() || clock_jump_unconfirmed()) return false;
+    if (clock_step_unconfirmed() || clock_jump_unconfirmed() || clock_unheard_since_start()) return false;
     return !awaiting_network_ || joined_ || time_.steady_now() - started_ > kNetworkWait;
   }
 

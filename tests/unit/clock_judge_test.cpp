@@ -157,6 +157,18 @@ TEST(ClockJudge, OnePeerAgainstThisAgentLeavesItUndecidedUntilAnotherAnswers) {
   EXPECT_FALSE(stepped.undecided());
 }
 
+TEST(ClockJudge, ATieIsLostByTheAgentToldItsClockWasNotComparedSinceItStarted) {
+  auto clocks = judge();
+  clocks.note("a", kOurs - kTenMinutes, kOurs, kStart);
+  EXPECT_EQ(clocks.judge_own_clock(kStart, /*lose_ties=*/false).value_or("?"), "");
+  EXPECT_EQ(clocks.judge_own_clock(kStart, /*lose_ties=*/true).value_or(""),
+            "clock is 600 s ahead of 1 of its 1 peers (more than 300 s); one against one, and its clock is the one "
+            "not compared since it started or stepped");
+  clocks.note("b", kOurs, kOurs, kStart + 1s);
+  EXPECT_EQ(clocks.judge_own_clock(kStart + 1s, /*lose_ties=*/true).value_or("?"), "")
+      << "two against one: this agent's clock is right, compared or not";
+}
+
 TEST(ClockJudge, APeerIsMeasuredOffOnlyWhenMostAgreeWithThisAgent) {
   auto clocks = judge();
   clocks.note("a", kOurs + kTenMinutes, kOurs, kStart);

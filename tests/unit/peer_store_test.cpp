@@ -29,6 +29,7 @@ class PeerStoreTest : public ::testing::Test {
   void SetUp() override { log::set_level(log::Level::error); }
 
   void start_a_slow_move(std::string& old_node, std::string& new_node);
+  void restart_second_of_two_with_clock_off(std::int64_t offset_s);
 
   // Agents a1..aN, each after the first joining through a1, all seeing each other alive.
   void start_network(std::size_t agents, test::AgentOptions last = {}) {
@@ -817,6 +818,69 @@ TEST_F(PeerStoreTest, ATieLeavesTheClockUncomparedAndThePeerHeardAgainIsAskedAtO
   net.heal();
   ASSERT_TRUE(net.run_until([&] { return state_of("a1", "a3") == MemberState::alive; }, 30s));
   expect_no_deploy_through_clock_ahead("a3", 480);
+}
+
+// mob-sim seed 762767 (2 agents): an agent restarted 393 s ahead (set while it was down, no
+// step seen); its only peer disagreed, and the 1-1 tie trusted it: a deploy stamped minutes
+// ahead beat the one its peer took for 6.5 minutes. The agent not compared since it started
+// loses the tie; its peer, compared all along, keeps the network of two working. Ahead, its
+// peer refuses its records as stamped ahead; behind, its peer reads that its clock is off.
+void PeerStoreTest::restart_second_of_two_with_clock_off(std::int64_t offset_s) {
+  const std::string side = offset_s > 0 ? "ahead" : "behind";
+  start_network(2);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  net.run_for(3s);
+  net.crash("a2");
+  net.set_clock_offset("a2", offset_s * 1000);
+  net.restart("a2");
+  auto refused_at_once = deploy("a2", bash_service("web", 1));
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(refused_at_once)) << "a deploy was taken before any peer answered";
+  EXPECT_EQ(std::get<ErrorReply>(refused_at_once).message.rfind("this agent's wall clock is not compared with its peers' yet (it just started", 0), 0u)
+      << std::get<ErrorReply>(refused_at_once).message;
+  net.run_for(2s);
+  auto refused = deploy("a2", bash_service("web", 1));
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(refused)) << "a deploy was taken on a clock 480 s " << side;
+  const std::string why = std::get<ErrorReply>(refused).message;
+  EXPECT_EQ(why.rfind("this agent's clock is 480 s " + side, 0), 0u) << why;
+  EXPECT_NE(why.find("one against one, and its clock is the one not compared since it started"), std::string::npos)
+      << why;
+  if (offset_s < 0) {
+    EXPECT_TRUE(net.run_until([&] { return !net.members_seen_by("a1").at("a2").problem.empty(); }, 5s))
+        << "a1 never heard that a2's clock is off";
+  }
+
+  ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a1", bash_service("api", 1))))
+      << "the agent compared all along refused a write";
+  ASSERT_TRUE(net.run_until([&] {
+    auto copies = net.running_copies("api");
+    return copies.size() == 1 && copies[0] == std::vector<std::string>{"a1"};
+  }, 10s)) << "api's instance did not run on a1 alone";
+  net.run_for(3s);
+  EXPECT_FALSE(net.status_at("a1", "web"));
+
+  // Its clock put right, it takes writes again once its peer agrees; put back from ahead,
+  // not before the stamps it wrote while ahead are in the past.
+  net.set_clock_offset("a2", 0);
+  std::string last;
+  const bool took = net.run_until([&] {
+    auto reply = deploy("a2", bash_service("db", 1));
+    if (auto* error = std::get_if<ErrorReply>(&reply)) last = error->message;
+    return std::holds_alternative<DeployReply>(reply);
+  }, 60s);
+  if (offset_s < 0) {
+    EXPECT_TRUE(took) << "a2's clock was put right and it stayed the odd one: " << last;
+  } else {
+    EXPECT_FALSE(took);
+    EXPECT_EQ(last.rfind("this agent's clock ran ahead and was put back", 0), 0u) << last;
+  }
+}
+
+TEST_F(PeerStoreTest, InATieTheAgentJustRestartedWithItsClockAheadIsTheOddOne) {
+  restart_second_of_two_with_clock_off(480);
+}
+
+TEST_F(PeerStoreTest, InATieTheAgentJustRestartedWithItsClockBehindIsTheOddOne) {
+  restart_second_of_two_with_clock_off(-480);
 }
 
 TEST_F(PeerStoreTest, ADeployInTheFirstTurnAfterAClockStepWaitsForThePeersVerdict) {
