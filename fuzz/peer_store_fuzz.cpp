@@ -414,7 +414,8 @@ void answer(Gen& g) {
     // The peers this agent probes report the right wall clock (g.wall() is read all the same):
     // two of two peers whose clocks are off would rightly make it hold its own clock wrong,
     // which the invariants do not allow. Wrong clocks come in peers' probes and the fake
-    // peer's replies.
+    // peer's replies (one against one: only a tie lost while its clock is uncompared, after
+    // a restart, may make it hold its clock wrong; fuzz/hostile_messages.cpp).
     if (const auto* probe = std::get_if<mob::ProbeRequest>(&sent.body)) {
       reply = mob::ProbeAck{probe->seq, how == 0 ? probe->target : g.name(), g.coin() ? g.range(0, 3) : g.u64(),
                             (g.wall(), h.time->wall_ms())};
