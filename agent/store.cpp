@@ -1069,6 +1069,9 @@ class Store {
     if (clock_problem_.empty() && !clock_step_unconfirmed() && clock_jump_unconfirmed())
       return "this agent's wall clock jumped " + std::to_string(clock_judge_.last_step_ms() / 1000) +
              " s and no peer has answered how it compares to theirs since: it takes no changes until one does; send the command through another agent";
+    if (clock_problem_.empty() && clock_tie_unsettled())
+      return "this agent's wall clock is more than " + std::to_string(kMaxClockAheadMs / 1000) +
+             " s from the one peer that answered how it compares, and it was not compared since it started or stepped: it takes no changes until another peer answers; send the command through another agent";
     if (clock_problem_.empty() && !clock_step_unconfirmed() && clock_unheard_since_start())
       return "this agent's wall clock is not compared with its peers' yet (it just started and is joining them): it takes no changes until one has answered (at most " +
              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kNetworkWait).count()) +
@@ -1456,6 +1459,20 @@ class Store {
     return clock_uncompared_ && static_cast<std::uint64_t>(std::llabs(clock_judge_.last_step_ms())) > kMaxClockAheadMs;
   }
 
+  // Whether every live member but this agent has a clock sample in the judge: nobody else
+  // could still break a tie.
+  bool every_live_peer_sampled() const {
+    std::size_t live_peers = 0;
+    for (const auto& [key, entry] : state_.members())
+      if (entry.member.name != config_.self.name && is_live_member(entry.member.state)) ++live_peers;
+    return clock_judge_.peers_sampled() >= live_peers;
+  }
+
+  // Not compared since it started or stepped, and the one peer that answered disagrees by
+  // more than the bound while another may still answer: writes and owner duties wait for
+  // that answer (check_clock judges the tie once nobody else can).
+  bool clock_tie_unsettled() const { return clock_uncompared_ && clock_judge_.undecided(); }
+
   // Started with seeds, no peer has answered how its clock compares since, and the network
   // wait is not over: client writes and owner duties wait (a write taken in the moment
   // before the first answer was stamped by a clock that may have been set minutes ahead
@@ -1514,14 +1531,18 @@ class Store {
       all_dirty_ = true;
     stamp_self_by_wall_if_ahead();
     // Without fresh samples the last verdict stands.
-    // One peer against one: the agent whose clock has not been compared since it started
-    // or stepped is the odd one (mob-sim seed 762767: an agent restarted with its data dir
-    // lost and its clock set 393 s ahead while down, its only peer running all along; taking
-    // writes on the tie, it stamped a deploy minutes ahead that beat the network's for 6.5
-    // minutes). Its peer, compared before, keeps taking writes: a network of two keeps one
-    // agent that works; two agents both just started and minutes apart take none.
-    if (auto verdict = clock_judge_.judge_own_clock(now, /*lose_ties=*/clock_uncompared_))
-      judged_clock_problem_ = *verdict;
+    // One peer against one, with no other live peer left to answer: the agent whose clock
+    // has not been compared since it started or stepped is the odd one (mob-sim seed
+    // 762767: an agent restarted with its data dir lost and its clock set 393 s ahead while
+    // down, its only peer running all along; taking writes on the tie, it stamped a deploy
+    // minutes ahead that beat the network's for 6.5 minutes). Its peer, compared before,
+    // keeps taking writes: a network of two keeps one agent that works; two agents both just
+    // started and minutes apart take none. While another live peer may still answer, the
+    // tie only holds writes back (clock_tie_unsettled): an agent whose first answer after a
+    // start or an NTP step came from the one peer with a bad clock would otherwise have
+    // stopped its instances until the next answer.
+    const bool lose_ties = clock_uncompared_ && clock_judge_.undecided() && every_live_peer_sampled();
+    if (auto verdict = clock_judge_.judge_own_clock(now, lose_ties)) judged_clock_problem_ = *verdict;
     const bool judged = !judged_clock_problem_.empty();
     const std::string problem = judged ? judged_clock_problem_ : stamps_run_ahead();
     // The member record says what is wrong: it changes when the problem comes, goes, or
@@ -2162,7 +2183,8 @@ class Store {
     // Nor on a clock its peers have not answered for yet: a placement stamped by a clock that
     // had just stepped 9 minutes ahead beat every later one for those 9 minutes in this
     // agent's view, an instance left on a dead agent (mob-sim seed 710846).
-    if (clock_step_unconfirmed() || clock_jump_unconfirmed() || clock_unheard_since_start()) return false;
+    if (clock_step_unconfirmed() || clock_jump_unconfirmed() || clock_unheard_since_start() || clock_tie_unsettled())
+      return false;
     return !awaiting_network_ || joined_ || time_.steady_now() - started_ > kNetworkWait;
   }
 

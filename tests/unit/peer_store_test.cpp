@@ -883,6 +883,36 @@ TEST_F(PeerStoreTest, InATieTheAgentJustRestartedWithItsClockBehindIsTheOddOne) 
   restart_second_of_two_with_clock_off(-480);
 }
 
+// The tie is lost only once no other live peer can answer: a restarted agent whose first
+// answer came from the one peer with a bad clock holds writes back until another answers,
+// and never takes the clock problem on itself (which would stop its instances).
+TEST_F(PeerStoreTest, ATieWithAnotherPeerStillToAnswerHoldsWritesBackAndIsNoClockProblem) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
+  net.run_for(3s);
+  net.set_clock_offset("a3", -8 * 60 * 1000);
+  ASSERT_TRUE(net.run_until([&] { return !net.members_seen_by("a1").at("a3").problem.empty(); }, 20s))
+      << "a3, behind both its peers, never held its own clock wrong";
+  net.crash("a2");
+  net.cut_one_way("a1", "a2");  // a1 cannot answer a2: a3 is the only one to
+  net.restart("a2");
+  std::string refusal;
+  bool problem = false;
+  net.run_until([&] {
+    problem = problem || !net.members_seen_by("a2").at("a2").problem.empty();
+    auto reply = deploy("a2", bash_service("web", 1));
+    if (auto* error = std::get_if<ErrorReply>(&reply)) refusal = error->message;
+    else refusal = "taken";
+    return false;
+  }, 1500ms);
+  EXPECT_FALSE(problem) << "a2 held its own clock wrong while a1 could still answer";
+  EXPECT_EQ(refusal.rfind("this agent's wall clock is more than 300 s from the one peer that answered", 0), 0u) << refusal;
+  net.heal();
+  EXPECT_TRUE(net.run_until([&] { return std::holds_alternative<DeployReply>(deploy("a2", bash_service("web", 1))); }, 3s))
+      << "a1 answered and a2 still took no write";
+  EXPECT_TRUE(net.members_seen_by("a2").at("a2").problem.empty());
+}
+
 TEST_F(PeerStoreTest, ADeployInTheFirstTurnAfterAClockStepWaitsForThePeersVerdict) {
   start_network(3);
   ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 5s));
