@@ -41,8 +41,8 @@ bool port_was_busy(const ClusterState& state, const std::string& service, std::u
          record->status.busy_port != 0;
 }
 
-// Instances of `service` on their way to another agent: assigned to a live agent where the
-// new copy does not run (healthy, with checks) yet while the old copy still runs elsewhere.
+// Instances of `service` on their way to another agent: an old copy still runs on a live
+// agent other than the one the instance is assigned to.
 std::uint32_t moves_in_flight(const ClusterState& state, const std::string& service,
                               const std::map<std::string, const Member*>& live_by_name) {
   // A move is in flight until its old copy stopped, not only until the new copy runs: the
