@@ -50,13 +50,12 @@ std::uint32_t moves_in_flight(const ClusterState& state, const std::string& serv
   // max_parallel extra copies running at any moment (the next move starting before the old
   // agent heard and stopped its copy ran one more).
   std::set<std::uint32_t> moving;
-  state.for_each_assignment(service, [&](const AssignmentEntry& assignment) {
-    if (assignment.removed) return;
-    state.for_each_instance(service, [&](const InstanceEntry& record) {
-      if (!record.removed && record.status.index == assignment.index && record.status.node != assignment.node &&
-          record.status.state == InstanceState::running && live_by_name.contains(record.status.node))
-        moving.insert(assignment.index);
-    });
+  state.for_each_instance(service, [&](const InstanceEntry& record) {
+    if (record.removed || record.status.state != InstanceState::running || !live_by_name.contains(record.status.node))
+      return;
+    const AssignmentEntry* assignment = state.assignment(service, record.status.index);
+    if (assignment && !assignment->removed && assignment->node != record.status.node)
+      moving.insert(record.status.index);
   });
   return static_cast<std::uint32_t>(moving.size());
 }

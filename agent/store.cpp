@@ -1541,7 +1541,7 @@ class Store {
     // tie only holds writes back (clock_tie_unsettled): an agent whose first answer after a
     // start or an NTP step came from the one peer with a bad clock would otherwise have
     // stopped its instances until the next answer.
-    const bool lose_ties = clock_uncompared_ && clock_judge_.undecided() && every_live_peer_sampled();
+    const bool lose_ties = clock_tie_unsettled() && every_live_peer_sampled();
     if (auto verdict = clock_judge_.judge_own_clock(now, lose_ties)) judged_clock_problem_ = *verdict;
     const bool judged = !judged_clock_problem_.empty();
     const std::string problem = judged ? judged_clock_problem_ : stamps_run_ahead();
