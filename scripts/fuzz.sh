@@ -66,7 +66,10 @@ run_target() {
       "$build/fuzz/${target}_fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
       -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" ${target_options[$target]:-} \
       "$work" "fuzz/corpus/$target" >"$log" 2>&1; then
-    grep -E "ERROR|SUMMARY|Test unit written|abort|!=|refused|what\(\)|store_fuzz:| in mob::" "$log" | head -20 >&2 || true
+    # The finding, not the coverage lines (NEW_FUNC) libFuzzer prints while it runs.
+    grep -v -E "NEW_FUNC|^#[0-9]+" "$log" \
+      | grep -E "ERROR|SUMMARY|Test unit written|abort|!=|refused|what\(\)|store_fuzz:|ALARM|timeout| in mob::" \
+      | head -30 >&2 || true
     if [[ "$target" == peer_store ]]; then
       echo "the inputs that led there: $(ls -t "$build/artifacts/$target-history-"* 2>/dev/null | head -1)" \
            "(replay: $build/fuzz/${target}_fuzz FILE)" >&2
