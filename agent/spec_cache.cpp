@@ -16,6 +16,7 @@ std::unique_ptr<SpecCache::Parsed> SpecCache::parse(const std::string& name, con
 
 const ServiceSpec* SpecCache::current(const ServiceEntry& entry) {
   auto& specs = by_service_[entry.name];
+  specs.asked = true;
   if (!specs.current) specs.current = parse(entry.name, entry.spec_json);
   return specs.current->spec ? &*specs.current->spec : nullptr;
 }
@@ -23,6 +24,7 @@ const ServiceSpec* SpecCache::current(const ServiceEntry& entry) {
 const ServiceSpec* SpecCache::stable(const ServiceEntry& entry) {
   if (entry.stable_spec_json.empty()) return nullptr;
   auto& specs = by_service_[entry.name];
+  specs.asked = true;
   if (!specs.stable) specs.stable = parse(entry.name, entry.stable_spec_json);
   return specs.stable->spec ? &*specs.stable->spec : nullptr;
 }
@@ -38,6 +40,16 @@ void SpecCache::remember(const ServiceEntry& entry, ServiceSpec spec) {
   Specs& specs = by_service_[entry.name];
   specs = named_by(std::move(specs), entry);
   specs.current = std::make_unique<Parsed>(Parsed{spec_identity(entry.spec_json), std::move(spec)});
+}
+
+void SpecCache::sweep() {
+  for (auto it = by_service_.begin(); it != by_service_.end();) {
+    Specs& specs = it->second;
+    const bool unparsable = (specs.current && !specs.current->spec) || (specs.stable && !specs.stable->spec);
+    const bool drop = !specs.asked && !unparsable;
+    specs.asked = false;
+    it = drop ? by_service_.erase(it) : std::next(it);
+  }
 }
 
 SpecCache::Specs SpecCache::named_by(Specs had, const ServiceEntry& entry) {

@@ -1,6 +1,8 @@
 // The parsed specs of the services the store holds: each spec text that a service's record
-// names (its current version's and, during a rollout, its stable version's) is parsed once,
-// the first time it is asked for or handed in by a deploy, and kept while the record names it.
+// names (its current version's and, during a rollout, its stable version's) is parsed the
+// first time it is asked for or handed in by a deploy, and kept while the record names it and
+// it is asked for again between two sweeps (the store sweeps every 10 s): an agent at rest
+// holds parsed only the specs its duties read, not one per service of the network.
 // Part of the store's thread (not thread-safe).
 #pragma once
 
@@ -32,8 +34,15 @@ class SpecCache {
   // the merge finds it; changed() then drops it if another record wins the merge).
   void remember(const ServiceEntry& entry, ServiceSpec spec);
 
+  // Drops the parsed specs not asked for since the last sweep (a spec that does not parse is
+  // kept: its error is logged once). A pointer current() or stable() returned is valid until
+  // the next sweep or the next changed() of its service.
+  void sweep();
+
   // How many spec texts it parsed (the store's metrics; tests count them).
   std::uint64_t parses() const { return parses_; }
+  // How many services' specs it holds parsed now.
+  std::size_t held() const { return by_service_.size(); }
 
  private:
   struct Parsed {
@@ -45,6 +54,7 @@ class SpecCache {
   struct Specs {
     std::unique_ptr<Parsed> current;
     std::unique_ptr<Parsed> stable;
+    bool asked = true;  // since the last sweep
   };
 
   std::unique_ptr<Parsed> parse(const std::string& name, const std::string& text);

@@ -246,6 +246,7 @@ class Store {
   Clock::time_point deadline() const { return next_deadline(); }
   bool stopping() const { return stopping_; }
   std::uint64_t specs_parsed() const { return specs_.parses(); }
+  std::size_t specs_held() const { return specs_.held(); }
   const ClusterState& state() const { return state_; }
   // The last words before the thread ends: what is unsaved goes to disk, queued gossip out.
   void finish() {
@@ -423,7 +424,11 @@ class Store {
             counters_.writes_with_one_copy);
     counter("mob_peer_list_writes_total", "Times this agent wrote its list of peers to disk (when it changed, and once a minute).",
             counters_.peer_list_writes);
-    counter("mob_specs_parsed_total", "Spec texts this agent's store parsed (each version's once).", specs_.parses());
+    counter("mob_specs_parsed_total",
+            "Spec texts this agent's store parsed (again when asked for after 10 to 20 s unused).", specs_.parses());
+    out.family("mob_specs_held", Exposition::Type::gauge,
+               "Services whose parsed spec this agent holds (those asked for in the last 10 to 20 s).");
+    out.sample("mob_specs_held", static_cast<double>(specs_.held()));
     out.family("mob_sync_received_messages_total", Exposition::Type::counter,
                "Anti-entropy replies and pushes (SyncReply, SyncPush, JoinReply) this agent received on its links to peers.");
     out.sample("mob_sync_received_messages_total", static_cast<double>(counters_.sync_messages_received));
@@ -1980,6 +1985,7 @@ class Store {
     }
     if (gc_timer_.due(now)) {
       collect_garbage();
+      specs_.sweep();  // the parsed specs no duty asked for since the last sweep
       gc_timer_.ran(now);
     }
     if (has_failed_members_ && now >= next_reconnect_) {
@@ -2495,6 +2501,7 @@ void PeerStore::after_inputs(StepGuard& guard) { store_->after_inputs(guard); }
 std::chrono::steady_clock::time_point PeerStore::deadline() const { return store_->deadline(); }
 bool PeerStore::stopping() const { return store_->stopping(); }
 std::uint64_t PeerStore::specs_parsed() const { return store_->specs_parsed(); }
+std::size_t PeerStore::specs_held() const { return store_->specs_held(); }
 const ClusterState& PeerStore::state() const { return store_->state(); }
 void PeerStore::finish() { store_->finish(); }
 void PeerStore::write_metrics(Exposition& out) const { store_->write_metrics(out); }

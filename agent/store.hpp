@@ -83,8 +83,11 @@ class PeerStore {
   std::chrono::steady_clock::time_point deadline() const;
   bool stopping() const;
   // How many spec texts it parsed (mob_specs_parsed_total): a deploy's spec is parsed once
-  // by the agent that takes it (from the request) and once by each other agent.
+  // by the agent that takes it (from the request) and once by each other agent, and again
+  // where it is read after 10-20 s unread (SpecCache::sweep).
   std::uint64_t specs_parsed() const;
+  // How many services' parsed specs it holds (mob_specs_held): those read in the last 10-20 s.
+  std::size_t specs_held() const;
   // The replicated state as this store holds it, read only: what mob-sim's checks look at
   // without sending the store a request (a request is an input: it would change the run).
   const ClusterState& state() const;

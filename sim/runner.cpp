@@ -245,8 +245,9 @@ std::uint64_t run_deploy_measurement(const RunOptions& options, int services, st
   Micros running = time_until(world, 600 * kSecond, [&] { return world.running_instances() >= wanted; });
   metric("all_running_s", running < 0 ? -1 : seconds(world.now() - start));
   metric("cpu_s_until_all_running", process_cpu_s() - cpu_before);
-  // Settled: the last records gossiped, synced and archived; the garbage of the deploys freed.
-  world.run_until(world.now() + 15 * kSecond);
+  // At rest: the last records gossiped, synced and archived; the garbage of the deploys
+  // freed, and the parsed specs no duty reads dropped (two sweeps, 10 s apart, after use).
+  world.run_until(world.now() + 30 * kSecond);
   metric("heap_bytes_per_service_per_agent", (heap_in_use_bytes() - heap_before) / services / n);
   metric("resident_kib_per_agent", static_cast<double>(resident_kib()) / n);
   metric("virtual_s", seconds(world.now()));

@@ -490,6 +490,7 @@ void StoreHarness::set_provider(const std::string& name, const std::string& prov
 FakeSupervisor& StoreHarness::supervisor(const std::string& name) { return agent(name).supervisor; }
 
 std::uint64_t StoreHarness::specs_parsed(const std::string& name) const { return agent(name).store->specs_parsed(); }
+std::size_t StoreHarness::specs_held(const std::string& name) const { return agent(name).store->specs_held(); }
 
 std::filesystem::path StoreHarness::state_file(const std::string& name) const {
   return agent(name).dir.path() / "state.db";

@@ -169,6 +169,8 @@ class StoreHarness {
   FakeSupervisor& supervisor(const std::string& name);
   // How many spec texts `name`'s store parsed (PeerStore::specs_parsed).
   std::uint64_t specs_parsed(const std::string& name) const;
+  // How many services' parsed specs `name`'s store holds (PeerStore::specs_held).
+  std::size_t specs_held(const std::string& name) const;
   std::filesystem::path state_file(const std::string& name) const;
   // The running copies of `service` on every agent: index -> agents that run it.
   std::map<std::uint32_t, std::vector<std::string>> running_copies(const std::string& service) const;

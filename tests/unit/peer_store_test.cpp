@@ -1191,5 +1191,39 @@ TEST_F(PeerStoreTest, EachAgentParsesASpecVersionOnceOnADeploy) {
   EXPECT_EQ(parsed(), (std::vector<std::uint64_t>{2, 2, 2})) << "version 3: once on a1 and a2, none on a3";
 }
 
+// An agent at rest holds parsed only the specs its duties read (SpecCache::sweep), not one
+// per service of the network; a spec dropped is parsed again when it is read.
+TEST_F(PeerStoreTest, AnAgentAtRestHoldsParsedOnlyTheSpecsItsDutiesRead) {
+  start_network(3);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 10s));
+  constexpr int kServices = 12;
+  for (int i = 0; i < kServices; ++i)
+    ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a1", bash_service("svc" + std::to_string(i), 1))));
+  auto all_run_once = [&] {
+    for (int i = 0; i < kServices; ++i)
+      if (!runs_exactly_once_on("svc" + std::to_string(i), 1, {"a1", "a2", "a3"})) return false;
+    return true;
+  };
+  ASSERT_TRUE(net.run_until(all_run_once, 20s));
+  for (const char* agent : {"a1", "a2", "a3"})
+    EXPECT_EQ(net.specs_held(agent), std::size_t{kServices}) << agent << " read every spec as the deploys came";
+
+  net.run_for(25s);  // two sweeps
+  for (const char* agent : {"a1", "a2", "a3"})
+    EXPECT_EQ(net.specs_held(agent), 0u) << agent << " at rest";
+  ASSERT_TRUE(all_run_once()) << "the instances run on without their parsed specs";
+
+  // Read again: parsed again, the same specs.
+  const std::uint64_t parsed_before = net.specs_parsed("a2");
+  auto reply = net.ask("a2", StatusRequest{});
+  ASSERT_TRUE(std::holds_alternative<StatusReply>(reply.at(0)));
+  const auto& services = std::get<StatusReply>(reply.at(0)).services;
+  ASSERT_EQ(services.size(), std::size_t{kServices});
+  for (const auto& service : services) EXPECT_EQ(service.instances, 1u) << service.name;
+  EXPECT_EQ(net.specs_parsed("a2"), parsed_before + kServices);
+  ASSERT_TRUE(std::holds_alternative<ControlReply>(net.ask("a3", ControlRequest{"svc3", ControlAction::scale, "", 2}).at(0)));
+  ASSERT_TRUE(net.run_until([&] { return runs_exactly_once_on("svc3", 2, {"a1", "a2", "a3"}); }, 20s));
+}
+
 }  // namespace
 }  // namespace mob

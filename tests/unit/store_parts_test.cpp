@@ -1024,6 +1024,44 @@ TEST(SpecCacheTest, ATextThatBecomesBothCurrentAndStableIsKeptForBothWithoutPars
   EXPECT_EQ(cache.parses(), 2u);
 }
 
+TEST(SpecCacheTest, ASpecNotAskedForBetweenTwoSweepsIsDroppedAndParsedAgainWhenAsked) {
+  SpecCache cache(kAnySpecFromThePeers);
+  ServiceEntry web = service_record(normalized(spec_text("web", 1)));
+  ServiceEntry api = service_record(normalized(spec_text("api", 2)));
+  api.name = "api";
+  ASSERT_NE(cache.current(web), nullptr);
+  ASSERT_NE(cache.current(api), nullptr);
+  EXPECT_EQ(cache.held(), 2u);
+
+  cache.sweep();  // both were asked for since the last sweep: kept
+  EXPECT_EQ(cache.held(), 2u);
+  EXPECT_EQ(cache.current(web)->instances, 1u);  // web asked for again, api not
+  cache.sweep();
+  EXPECT_EQ(cache.held(), 1u) << "api was not asked for between the two sweeps";
+  EXPECT_EQ(cache.parses(), 2u);
+
+  // Asked for once more: parsed again, the same spec.
+  ASSERT_NE(cache.current(api), nullptr);
+  EXPECT_EQ(cache.current(api)->instances, 2u);
+  EXPECT_EQ(cache.parses(), 3u);
+  EXPECT_EQ(cache.held(), 2u);
+
+  // Nothing asked for: two sweeps leave nothing.
+  cache.sweep();
+  cache.sweep();
+  EXPECT_EQ(cache.held(), 0u);
+}
+
+TEST(SpecCacheTest, ASpecThatDoesNotParseIsNotTriedAgainAfterASweep) {
+  SpecCache cache(kAnySpecFromThePeers);
+  ServiceEntry damaged = service_record(R"({"name": "web"})");
+  EXPECT_EQ(cache.current(damaged), nullptr);
+  cache.sweep();
+  cache.sweep();
+  EXPECT_EQ(cache.current(damaged), nullptr);
+  EXPECT_EQ(cache.parses(), 1u) << "its error is logged once";
+}
+
 TEST(SpecCacheTest, ATextThatDoesNotParseIsTriedOnce) {
   SpecCache cache(kAnySpecFromThePeers);
   ServiceEntry damaged = service_record(R"({"name": "web"})");
