@@ -58,18 +58,22 @@ if [[ -z "${ASAN_SYMBOLIZER_PATH:-}" ]] && symbolizer=$(command -v llvm-symboliz
 fi
 # run_target TARGET: one target for $seconds; its summary (or its finding) goes to stdout/stderr.
 run_target() {
-  local target=$1 work="$build/corpus/$1" log="$build/$1.log"
+  local target=$1 work="$build/corpus/$1" log="$build/$1.log" status=0
   mkdir -p "$work"
   # shellcheck disable=SC2086 # the options are words
-  if ! ASAN_OPTIONS="detect_leaks=1${target_asan[$target]:-}" UBSAN_OPTIONS=print_stacktrace=1 \
+  ASAN_OPTIONS="detect_leaks=1${target_asan[$target]:-}" UBSAN_OPTIONS=print_stacktrace=1 \
       MOB_PEER_STORE_FUZZ_HISTORY="$build/artifacts/$target-history-" \
       "$build/fuzz/${target}_fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
       -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" ${target_options[$target]:-} \
-      "$work" "fuzz/corpus/$target" >"$log" 2>&1; then
+      "$work" "fuzz/corpus/$target" >"$log" 2>&1 || status=$?
+  if (( status != 0 )); then
+    echo "fuzz $target: exit status $status" >&2
     # The finding, not the coverage lines (NEW_FUNC) libFuzzer prints while it runs.
     grep -v -E "NEW_FUNC|^#[0-9]+" "$log" \
       | grep -E "ERROR|SUMMARY|Test unit written|abort|!=|refused|what\(\)|store_fuzz:|ALARM|timeout| in mob::" \
       | head -30 >&2 || true
+    echo "--- the end of $log (without libFuzzer's progress lines):" >&2
+    grep -v -E "NEW_FUNC|^#[0-9]+|^INFO:" "$log" | tail -25 >&2 || true
     if [[ "$target" == peer_store ]]; then
       echo "the inputs that led there: $(ls -t "$build/artifacts/$target-history-"* 2>/dev/null | head -1)" \
            "(replay: $build/fuzz/${target}_fuzz FILE)" >&2
