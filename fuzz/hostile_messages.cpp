@@ -613,9 +613,12 @@ Member fake_peer(const Vocabulary& words) {
   return peer;
 }
 
-// "its clock is 1800022883 s ahead of 1 of its 1 peers (more than 300 s); one against one, ..."
+// "its clock is 1800022883 s ahead of 1 of its 1 peers (more than 300 s); one against one, ...",
+// or "... 600 s behind 1 of its 1 peers ...": the fake peer's clock may be off either way.
 static bool lost_a_tie(const std::string& problem) {
-  return problem.starts_with("its clock is ") && problem.find(" of 1 of its 1 peers (more than ") != std::string::npos &&
+  const bool one_of_one = problem.find(" ahead of 1 of its 1 peers (more than ") != std::string::npos ||
+                          problem.find(" behind 1 of its 1 peers (more than ") != std::string::npos;
+  return problem.starts_with("its clock is ") && one_of_one &&
          problem.ends_with("; one against one, and its clock is the one not compared since it started or stepped");
 }
 
