@@ -489,6 +489,15 @@ Result<ServiceSpec> parse_spec(std::string_view json_text, const SpecLimits& lim
   }
 }
 
+bool may_name_dependencies(std::string_view spec_text) {
+  if (spec_text.find("requires") != std::string_view::npos || spec_text.find("\\u") != std::string_view::npos)
+    return true;
+  constexpr std::string_view kNone = "depends_on\":[]";
+  for (auto at = spec_text.find("depends_on"); at != std::string_view::npos; at = spec_text.find("depends_on", at + 1))
+    if (spec_text.substr(at, kNone.size()) != kNone) return true;
+  return false;
+}
+
 nlohmann::json to_json(const ServiceSpec& spec) {
   json out = {
       {"name", spec.name},

@@ -43,6 +43,12 @@ nlohmann::json to_json(const ServiceSpec& spec);
 // `update`): two versions with equal run specs run the same, so instances carry over.
 nlohmann::json run_spec_of(const ServiceSpec& spec);
 
+// Whether a spec text may name a dependency, read without parsing it: false only when its one
+// mention of `depends_on` is the normalized empty list (`"depends_on":[]`, as to_json writes
+// it) and it holds neither `requires` nor a \u escape that could spell either key. A text
+// it answers true for may still name none (the word inside a command, say): parse it to know.
+bool may_name_dependencies(std::string_view spec_text);
+
 // A valid service name: 1-63 of [A-Za-z0-9_.-], starting with a letter or digit.
 bool is_valid_service_name(std::string_view name);
 

@@ -863,14 +863,11 @@ class Store {
   }
 
   // Records that `entry`'s service waits for its dependencies (dependents_), from disk at
-  // start-up and from every merge after. A spec text without "depends_on" anywhere, nor an
-  // escape that could spell it (\u), has no dependency: it is not parsed for this (every
-  // agent merges every service; the parsed spec would be held for nothing but this, about
-  // 0.6 KiB a service).
+  // start-up and from every merge after. A spec text that names no dependency is not parsed
+  // for this (may_name_dependencies): every agent merges every service, and the parsed spec
+  // would be held for nothing but this, about 0.6 KiB a service.
   void index_dependencies(const ServiceEntry& entry) {
-    if (entry.removed) return;
-    const std::string& text = entry.spec_json;
-    if (text.find("depends_on") == std::string::npos && text.find("\\u") == std::string::npos) return;
+    if (entry.removed || !may_name_dependencies(entry.spec_json.str())) return;
     if (const ServiceSpec* spec = spec_of(entry))
       for (const auto& dependency : spec->depends_on) dependents_[dependency].insert(entry.name);
   }

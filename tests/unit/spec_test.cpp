@@ -57,6 +57,42 @@ TEST(Spec, NormalizedFormParsesToTheSameSpec) {
   EXPECT_EQ(to_json(*again), to_json(*spec));
 }
 
+// may_name_dependencies answers false only for texts that parse to no dependency: every text
+// here that names one is caught, and the normalized text of a spec without one is passed over.
+TEST(Spec, ATextThatMayNameADependencyIsToldFromOneThatCannot) {
+  auto normalized = [](std::string_view text) {
+    auto spec = parse_spec(text);
+    EXPECT_TRUE(spec) << text;
+    return spec ? to_json(*spec).dump() : std::string();
+  };
+  const std::string none = normalized(R"({"name": "a", "provider": "bash", "params": {"command": "true"}})");
+  EXPECT_NE(none.find(R"("depends_on":[])"), std::string::npos) << none;
+  EXPECT_FALSE(may_name_dependencies(none)) << none;
+  EXPECT_TRUE(may_name_dependencies(normalized(kFull)));
+
+  const std::vector<std::string> naming = {
+      normalized(kFull),
+      R"({"name": "a", "provider": "bash", "params": {"command": "true"}, "depends_on": ["db"]})",
+      R"({"name": "a", "provider": "bash", "params": {"command": "true"}, "requires": ["db"]})",
+      R"({"name": "a", "provider": "bash", "params": {"command": "true"}, "depends_on":[], "depends_on": ["db"]})",
+      R"({"name": "a", "provider": "bash", "params": {"command": "true"}, "depends_on": ["db"]})",
+      R"({"name": "a", "provider": "bash", "params": {"command": "true"}, "requires": ["db"]})",
+  };
+  for (const auto& text : naming) {
+    auto spec = parse_spec(text);
+    if (spec && !spec->depends_on.empty()) {
+      EXPECT_TRUE(may_name_dependencies(text)) << text;
+    }
+  }
+  EXPECT_TRUE(may_name_dependencies(naming[4])) << "a key spelled with an escape";
+  ASSERT_TRUE(parse_spec(naming[4]));
+  EXPECT_EQ(parse_spec(naming[4])->depends_on, std::vector<std::string>{"db"});
+  // The word elsewhere, or the empty list written another way: parsed to know (none here).
+  EXPECT_TRUE(may_name_dependencies(
+      normalized(R"({"name": "a", "provider": "bash", "params": {"command": "echo depends_on"}})")));
+  EXPECT_TRUE(may_name_dependencies(R"({"name": "a", "provider": "bash", "params": {"command": "true"}, "depends_on": []})"));
+}
+
 TEST(Spec, OriginalFormsAreAccepted) {
   auto spec = parse_spec(
       R"({"name": "web", "provider": "bash", "params": {"command": "true"}, "requires": ["db"], "restart": "on_error"})");
