@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds and runs every test: a Debug build of the product for the
-# fault suite, the simulator's seeds and the package test; every unit and integration test
+# fault suite, the simulator's seeds, the package test and the freed-heap test (glibc's
+# allocator, which the sanitizers replace); every unit and integration test
 # under AddressSanitizer+UndefinedBehaviorSanitizer, then under ThreadSanitizer; then 60 s of
 # each libFuzzer target (scripts/fuzz.sh; clang from install-deps.sh --fuzz).
 # A local container engine (podman's Docker-compatible API) is started for the docker tests.
@@ -61,7 +62,7 @@ build_stage() {
 test_stage() {
   local name=$1
   case "$name" in
-    debug) (cd build-debug && ctest --output-on-failure -j2 --timeout 300 -L "fault|sim|package") ;;
+    debug) (cd build-debug && ctest --output-on-failure -j2 --timeout 300 -L "fault|sim|package|allocator") ;;
     asan) (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
              ctest --output-on-failure -j2 --timeout 300 -LE "fault|sim|package") ;;
     tsan) (cd build-tsan && TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:history_size=7:suppressions=$root/tests/tsan.supp" \
