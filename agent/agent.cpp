@@ -404,13 +404,12 @@ void Agent::wait_for_stop(int signal_fd) {
                                {nullptr, state_->died, ZMQ_POLLIN, 0}};
     poll_sockets(items, 3, poll_wait(system_time(), give_back_at, kGiveBackEvery));
     if (state_->any_dead()) return;
-    if (system_time().steady_now() >= give_back_at) {
-      const auto began = std::chrono::steady_clock::now();
+    if (const auto now = system_time().steady_now(); now >= give_back_at) {
       if (give_back_freed_memory(kGiveBackOver))
         log::debug(kAgentLog, "gave the heap's free pages back in ",
-                   std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began).count(),
+                   std::chrono::duration_cast<std::chrono::microseconds>(system_time().steady_now() - now).count(),
                    " us");
-      give_back_at = system_time().steady_now() + kGiveBackEvery;
+      give_back_at = now + kGiveBackEvery;
     }
     if (items[0].revents & ZMQ_POLLIN) {
       signalfd_siginfo info{};
