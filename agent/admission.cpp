@@ -19,14 +19,44 @@ struct Refusal {
   std::string message;
 };
 
-[[noreturn]] void refuse(const std::string& path, const std::string& why) {
-  throw Refusal{path + ": " + why};
+// Where a field is in a message ("delta.members[3].member.name"), written out only when the
+// field is refused: the door checks every record of every gossip, and building each field's
+// path as a string cost more than the checks themselves. A path made from another points
+// into it, so it lives no longer than the one it extends (a temporary within one statement,
+// or a named path).
+class FieldPath {
+ public:
+  FieldPath(const char* root) : part_(root) {}         // NOLINT(google-explicit-constructor)
+  FieldPath(const std::string& root) : part_(root) {}  // NOLINT(google-explicit-constructor)
+  explicit FieldPath(std::string_view root) : part_(root) {}
+  // This path followed by `field` (".name").
+  FieldPath operator+(std::string_view field) const { return FieldPath(this, field, kNoIndex); }
+  // This path followed by "[index]".
+  FieldPath operator[](std::size_t index) const { return FieldPath(this, {}, index); }
+  std::string str() const {
+    std::string out = parent_ ? parent_->str() : std::string();
+    out += part_;
+    if (index_ != kNoIndex) out += "[" + std::to_string(index_) + "]";
+    return out;
+  }
+
+ private:
+  static constexpr std::size_t kNoIndex = SIZE_MAX;
+  FieldPath(const FieldPath* parent, std::string_view part, std::size_t index)
+      : parent_(parent), part_(part), index_(index) {}
+  const FieldPath* parent_ = nullptr;
+  std::string_view part_;
+  std::size_t index_ = kNoIndex;
+};
+
+[[noreturn]] void refuse(const FieldPath& path, const std::string& why) {
+  throw Refusal{path.str() + ": " + why};
 }
 
 // Anti-entropy's buckets (SyncRequest, SyncReply): a count that is 0 (the single-round form)
 // or a power of two up to kMaxSyncBuckets, and bucket numbers (`ids`) below it, each at most
 // once.
-void check_sync_buckets(std::uint32_t bucket_count, const std::vector<std::uint32_t>& ids, const std::string& path) {
+void check_sync_buckets(std::uint32_t bucket_count, const std::vector<std::uint32_t>& ids, const FieldPath& path) {
   bool power_of_two = bucket_count != 0 && (bucket_count & (bucket_count - 1)) == 0;
   if (bucket_count != 0 && (!power_of_two || bucket_count > kMaxSyncBuckets))
     refuse("bucket_count", std::to_string(bucket_count) + " is not 0 or a power of two up to " +
@@ -36,9 +66,9 @@ void check_sync_buckets(std::uint32_t bucket_count, const std::vector<std::uint3
   std::vector<bool> seen(bucket_count, false);
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] >= bucket_count)
-      refuse(path + "[" + std::to_string(i) + "]",
+      refuse(path[i],
              std::to_string(ids[i]) + " is not a bucket below " + std::to_string(bucket_count));
-    if (seen[ids[i]]) refuse(path + "[" + std::to_string(i) + "]", "bucket " + std::to_string(ids[i]) + " named twice");
+    if (seen[ids[i]]) refuse(path[i], "bucket " + std::to_string(ids[i]) + " named twice");
     seen[ids[i]] = true;
   }
 }
@@ -131,35 +161,35 @@ std::optional<std::string> host_port_problem(std::string_view host_port) {
   return std::nullopt;
 }
 
-void check_endpoint_at(const std::string& path, std::string_view endpoint) {
+void check_endpoint_at(const FieldPath& path, std::string_view endpoint) {
   if (auto ok = check_endpoint(endpoint); !ok) refuse(path, ok.error().message);
 }
 
-void check_agent_name(const std::string& path, std::string_view name) {
+void check_agent_name(const FieldPath& path, std::string_view name) {
   if (!is_valid_agent_name(name))
     refuse(path, printable(name) + " is not a valid agent name (1-253 letters, digits, '.', '_', '-', "
                                "':', '@', '[' or ']')");
 }
 
-void check_service_name(const std::string& path, std::string_view name) {
+void check_service_name(const FieldPath& path, std::string_view name) {
   if (!is_valid_service_name(name))
     refuse(path, printable(name) + " is not a valid service name (1-63 letters, digits, '_', '.' or "
                                "'-', starting with a letter or digit)");
 }
 
-void check_index(const std::string& path, std::uint64_t index) {
+void check_index(const FieldPath& path, std::uint64_t index) {
   if (index >= kMaxInstanceIndex)
     refuse(path, std::to_string(index) + " is not an instance index (below " +
                      std::to_string(kMaxInstanceIndex) + ")");
 }
 
-void check_text(const std::string& path, std::string_view text, std::size_t limit) {
+void check_text(const FieldPath& path, std::string_view text, std::size_t limit) {
   if (text.size() > limit)
     refuse(path, std::to_string(text.size()) + " bytes, more than " + std::to_string(limit));
 }
 
 // A client's write id: at most kMaxWriteIdBytes of letters, digits, '-' and '_'.
-void check_write_id(const std::string& path, std::string_view id) {
+void check_write_id(const FieldPath& path, std::string_view id) {
   bool plain = std::all_of(id.begin(), id.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
   });
@@ -168,18 +198,18 @@ void check_write_id(const std::string& path, std::string_view id) {
                      " letters, digits, '-' or '_')");
 }
 
-void check_tag_key(const std::string& path, std::string_view key) {
+void check_tag_key(const FieldPath& path, std::string_view key) {
   if (!is_valid_tag_key(key))
     refuse(path, printable(key) + " is not a tag key (1-" + std::to_string(kMaxTagKeyBytes) +
                      " letters, digits, '.', '_', '-', '/' or ':')");
 }
 
 // Records restored from an old data dir may carry no origin.
-void check_stamp(const std::string& path, const Stamp& stamp) {
+void check_stamp(const FieldPath& path, const Stamp& stamp) {
   if (!stamp.origin.empty()) check_agent_name(path + ".origin", stamp.origin);
 }
 
-void check_member(const std::string& path, const MemberEntry& entry) {
+void check_member(const FieldPath& path, const MemberEntry& entry) {
   const Member& member = entry.member;
   check_agent_name(path + ".member.name", member.name);
   check_endpoint_at(path + ".member.address", member.address);
@@ -191,7 +221,7 @@ void check_member(const std::string& path, const MemberEntry& entry) {
   if (member.providers.size() > 64) refuse(path + ".member.providers", "more than 64 providers");
   for (std::size_t i = 0; i < member.providers.size(); ++i)
     if (!is_valid_service_name(member.providers[i]))
-      refuse(path + ".member.providers[" + std::to_string(i) + "]",
+      refuse((path + ".member.providers")[i],
              printable(member.providers[i]) + " is not a provider name");
   if (member.tags.size() > 64) refuse(path + ".member.tags", "more than 64 tags");
   for (const auto& [key, value] : member.tags) {
@@ -207,7 +237,7 @@ void check_member(const std::string& path, const MemberEntry& entry) {
 // A spec kept in a service's record: JSON text (kept on disk and parsed by every agent, so
 // valid UTF-8) of an object naming that service. A spec naming another service would make
 // a rollback or a revert write that other service's record.
-void check_spec_of(const std::string& path, const std::string& spec_json, const std::string& service) {
+void check_spec_of(const FieldPath& path, const std::string& spec_json, const std::string& service) {
   const auto spec = nlohmann::json::parse(spec_json, nullptr, /*allow_exceptions=*/false);
   if (spec.is_discarded()) refuse(path, "not JSON text");
   const auto name = spec.is_object() ? spec.find("name") : spec.end();
@@ -215,7 +245,7 @@ void check_spec_of(const std::string& path, const std::string& spec_json, const 
     refuse(path, "not a spec of the service " + printable(service) + " (its \"name\" must be that service's)");
 }
 
-void check_service(const std::string& path, const ServiceEntry& entry) {
+void check_service(const FieldPath& path, const ServiceEntry& entry) {
   check_service_name(path + ".name", entry.name);
   if (!entry.spec_json.empty()) check_spec_of(path + ".spec_json", entry.spec_json, entry.name);
   if (entry.generation >= (1ULL << 53))
@@ -231,9 +261,10 @@ void check_service(const std::string& path, const ServiceEntry& entry) {
   if (entry.history.size() > kMaxHistory)
     refuse(path + ".history", std::to_string(entry.history.size()) + " versions, more than " + std::to_string(kMaxHistory));
   std::size_t spec_bytes = 0;
+  const FieldPath history = path + ".history";
   for (std::size_t i = 0; i < entry.history.size(); ++i) {
     const auto& version = entry.history[i];
-    const std::string at = path + ".history[" + std::to_string(i) + "]";
+    const FieldPath at = history[i];
     if (version.version == 0 || version.version > entry.generation)
       refuse(at + ".version", std::to_string(version.version) + " is not a version from 1 to the record's " +
                                   std::to_string(entry.generation));
@@ -256,7 +287,7 @@ void check_service(const std::string& path, const ServiceEntry& entry) {
     refuse(path + ".canaries", std::to_string(entry.canaries) + " is more than " + std::to_string(kMaxInstanceIndex - 1));
 }
 
-void check_assignment(const std::string& path, const AssignmentEntry& entry) {
+void check_assignment(const FieldPath& path, const AssignmentEntry& entry) {
   check_service_name(path + ".service", entry.service);
   check_index(path + ".index", entry.index);
   check_agent_name(path + ".node", entry.node);
@@ -266,18 +297,18 @@ void check_assignment(const std::string& path, const AssignmentEntry& entry) {
   if (entry.avoid.size() > kMaxAvoidedAgents)
     refuse(path + ".avoid", std::to_string(entry.avoid.size()) + " agents, more than " +
                                 std::to_string(kMaxAvoidedAgents));
-  for (std::size_t i = 0; i < entry.avoid.size(); ++i)
-    check_agent_name(path + ".avoid[" + std::to_string(i) + "]", entry.avoid[i]);
+  const FieldPath avoid = path + ".avoid";
+  for (std::size_t i = 0; i < entry.avoid.size(); ++i) check_agent_name(avoid[i], entry.avoid[i]);
 }
 
-void check_port_number(const std::string& path, std::uint32_t port, bool zero_allowed) {
+void check_port_number(const FieldPath& path, std::uint32_t port, bool zero_allowed) {
   if ((port == 0 && !zero_allowed) || port > 65535)
     refuse(path, std::to_string(port) + " is not a port (" + (zero_allowed ? "0 or " : "") + "1-65535)");
 }
 
 // Where an instance listens (service discovery): an address of at most 253 bytes and named
 // ports as a spec names them.
-void check_endpoints(const std::string& path, const InstanceStatus& status) {
+void check_endpoints(const FieldPath& path, const InstanceStatus& status) {
   check_text(path + ".host", status.host, 253);
   for (char c : status.host)
     if (static_cast<unsigned char>(c) <= ' ' || c == ',' || c == 0x7f)
@@ -293,7 +324,7 @@ void check_endpoints(const std::string& path, const InstanceStatus& status) {
   check_port_number(path + ".busy_port", status.busy_port, true);
 }
 
-void check_instance(const std::string& path, const InstanceEntry& entry) {
+void check_instance(const FieldPath& path, const InstanceEntry& entry) {
   const InstanceStatus& status = entry.status;
   check_service_name(path + ".status.service", status.service);
   check_index(path + ".status.index", status.index);
@@ -301,8 +332,9 @@ void check_instance(const std::string& path, const InstanceEntry& entry) {
   check_text(path + ".status.reason", status.reason, 4096);
   if (status.checks.size() > kMaxChecks)
     refuse(path + ".status.checks", "more than " + std::to_string(kMaxChecks) + " checks");
+  const FieldPath checks = path + ".status.checks";
   for (std::size_t i = 0; i < status.checks.size(); ++i) {
-    const std::string check_path = path + ".status.checks[" + std::to_string(i) + "]";
+    const FieldPath check_path = checks[i];
     check_text(check_path + ".name", status.checks[i].name, 63);
     check_text(check_path + ".output", status.checks[i].output, kMaxCheckOutputBytes + 64);
   }
@@ -311,18 +343,18 @@ void check_instance(const std::string& path, const InstanceEntry& entry) {
 }
 
 template <class Entry, class Check>
-void check_all(const std::string& path, const std::vector<Entry>& entries, Check check) {
-  for (std::size_t i = 0; i < entries.size(); ++i) check(path + "[" + std::to_string(i) + "]", entries[i]);
+void check_all(const FieldPath& path, const std::vector<Entry>& entries, Check check) {
+  for (std::size_t i = 0; i < entries.size(); ++i) check(path[i], entries[i]);
 }
 
-void check_delta(const std::string& path, const StateDelta& delta) {
+void check_delta(const FieldPath& path, const StateDelta& delta) {
   check_all(path + ".members", delta.members, check_member);
   check_all(path + ".services", delta.services, check_service);
   check_all(path + ".assignments", delta.assignments, check_assignment);
   check_all(path + ".instances", delta.instances, check_instance);
 }
 
-void check_digest_key(const std::string& path, std::string_view key) {
+void check_digest_key(const FieldPath& path, std::string_view key) {
   bool known = key.starts_with("m/") || key.starts_with("s/") || key.starts_with("a/") ||
                key.starts_with("i/");
   if (!known || key.size() > 400)
@@ -391,8 +423,9 @@ void check_request(const Body& body) {
           check_member("joiner", message.joiner);
         } else if constexpr (std::is_same_v<T, SyncRequest>) {
           check_agent_name("from", message.from);
+          const FieldPath digest = "digest";
           for (std::size_t i = 0; i < message.digest.size(); ++i) {
-            const auto path = "digest[" + std::to_string(i) + "]";
+            const FieldPath path = digest[i];
             check_digest_key(path + ".key", message.digest[i].key);
             check_text(path + ".tiebreak", message.digest[i].tiebreak, kMaxAgentNameBytes);
           }
@@ -482,7 +515,7 @@ Result<void> admit_sync_reply(const SyncReply& reply) {
 
 Result<void> admit_delta(const StateDelta& delta, std::string_view path) {
   try {
-    check_delta(std::string(path), delta);
+    check_delta(FieldPath(path), delta);
   } catch (const Refusal& refusal) {
     return fail(Errc::invalid_argument, refusal.message);
   }
