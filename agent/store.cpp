@@ -1905,7 +1905,10 @@ class Store {
     if (entry_count(outbox_) == 0) return;
     const auto now = time_.steady_now();
     const bool members_only = outbox_.services.empty() && outbox_.assignments.empty() && outbox_.instances.empty();
-    if (members_only && now < next_membership_gossip_) return;
+    // A full message's worth goes at once: holding it saves no message, and a heal or a join
+    // storm relays thousands of member records, which waited here decoded (about 0.4 KB each).
+    const bool full = outbox_.members.size() >= kMaxEntriesPerGossip;
+    if (members_only && !full && now < next_membership_gossip_) return;
     flush();
   }
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <numeric>
 #include <set>
 #include <stdexcept>
@@ -49,13 +50,28 @@ class AgentClock final : public TimeSource {
   const std::int64_t& skew_ms_;
 };
 
+// A message's encoded frames, shared by every copy of it in flight: one gossip goes to each of
+// its publisher's readers, and at thousands of agents copies per reader were gigabytes.
+using Frames = std::shared_ptr<const std::vector<std::string>>;
+
+template <class... Parts>
+Frames frames_of(Parts&&... parts) {
+  auto frames = std::make_shared<std::vector<std::string>>();
+  (frames->emplace_back(std::forward<Parts>(parts)), ...);
+  return frames;
+}
+
 // One message waiting for an agent's store.
 struct Input {
   enum class Kind : std::uint8_t { request, peer_reply, gossip, supervisor, subscription_lost };
   Kind kind = Kind::request;
-  std::string route;                // request: who the reply goes to
-  std::string address;              // peer_reply: the replier; subscription_lost: the PUB
-  std::vector<std::string> frames;  // encoded envelopes (gossip: [topic, envelope])
+  std::string route;    // request: who the reply goes to
+  std::string address;  // peer_reply: the replier; subscription_lost: the PUB
+  Frames frames;        // encoded envelopes (gossip: [topic, envelope]); none: subscription_lost
+  const std::vector<std::string>& parts() const {
+    static const std::vector<std::string> kNone;
+    return frames ? *frames : kNone;
+  }
 };
 
 // An instance the simulated supervisor "runs": a real process in the invariants' eyes.
@@ -155,7 +171,7 @@ struct World::Impl {
       auto dot = route.find('.');
       int to = std::stoi(route.substr(1, dot - 1));
       std::uint64_t to_epoch = std::stoull(route.substr(dot + 1));
-      world.send(index, to, Input{Input::Kind::peer_reply, {}, address, {std::move(bytes)}}, false, to_epoch);
+      world.send(index, to, Input{Input::Kind::peer_reply, {}, address, frames_of(std::move(bytes))}, false, to_epoch);
     }
     void request(const std::string& to_address, Body body, bool) override {
       auto to = world.by_address.find(to_address);
@@ -163,7 +179,7 @@ struct World::Impl {
       auto bytes = encode(Envelope{kProtocolVersion, 0, name, std::move(body)});
       world.send(index, to->second,
                  Input{Input::Kind::request, "p" + std::to_string(index) + "." + std::to_string(epoch), {},
-                       {std::move(bytes)}},
+                       frames_of(std::move(bytes))},
                  false, std::nullopt);
     }
     void forget_peer(const std::string&) override {}
@@ -172,8 +188,9 @@ struct World::Impl {
         world.trace.add(topic);
         return;
       }
+      const Frames frames = frames_of(std::string(topic), bytes);
       for (int reader : world.subscribers[static_cast<std::size_t>(index)])
-        world.send(index, reader, Input{Input::Kind::gossip, {}, {}, {std::string(topic), bytes}}, true,
+        world.send(index, reader, Input{Input::Kind::gossip, {}, {}, frames}, true,
                    std::nullopt);
     }
     void subscribe(const std::string& pub) override {
@@ -256,7 +273,7 @@ struct World::Impl {
 
     // A message from this agent's own supervisor: no network between them.
     void deliver_local(InternalBody body) {
-      world.deliver(index, Input{Input::Kind::supervisor, {}, {}, {encode_internal(InternalEnvelope{0, std::move(body)})}},
+      world.deliver(index, Input{Input::Kind::supervisor, {}, {}, frames_of(encode_internal(InternalEnvelope{0, std::move(body)}))},
                     epoch);
     }
 
@@ -279,23 +296,23 @@ struct World::Impl {
     void dispatch(const Input& input) {
       switch (input.kind) {
         case Input::Kind::request: {
-          auto envelope = decode(input.frames.front());
+          auto envelope = decode(input.parts().front());
           if (!envelope) return;
           Routed routed{input.route, std::move(*envelope)};
           guard.run("a request", [&] { store->on_request(routed); });
           return;
         }
         case Input::Kind::supervisor: {
-          auto envelope = decode_internal(input.frames.front());
+          auto envelope = decode_internal(input.parts().front());
           if (!envelope) return;
           guard.run("a supervisor message", [&] { store->on_supervisor(envelope->body); });
           return;
         }
         case Input::Kind::peer_reply:
-          guard.run("a peer's reply", [&] { store->on_peer_reply(input.address, input.frames); });
+          guard.run("a peer's reply", [&] { store->on_peer_reply(input.address, input.parts()); });
           return;
         case Input::Kind::gossip:
-          guard.run("gossip", [&] { store->on_gossip(input.frames); });
+          guard.run("gossip", [&] { store->on_gossip(input.parts()); });
           return;
         case Input::Kind::subscription_lost:
           guard.run("a lost subscription", [&] { store->on_subscription_lost(input.address); });
@@ -341,7 +358,7 @@ struct World::Impl {
   // that process of `to` can take it (a reply on a DEALER that died with its process).
   void send(int from, int to, Input input, bool gossip, std::optional<std::uint64_t> to_epoch) {
     std::size_t bytes = 0;
-    for (const auto& frame : input.frames) bytes += frame.size();
+    for (const auto& frame : input.parts()) bytes += frame.size();
     (gossip ? traffic.gossip_messages : traffic.peer_messages) += 1;
     (gossip ? traffic.gossip_bytes : traffic.peer_bytes) += bytes;
     Agent& sender = agent(from);
@@ -374,7 +391,7 @@ struct World::Impl {
     trace.add(static_cast<std::uint64_t>(now));
     trace.add(static_cast<std::uint64_t>(to));
     trace.add(static_cast<std::uint64_t>(input.kind));
-    for (const auto& frame : input.frames) trace.add(frame);
+    for (const auto& frame : input.parts()) trace.add(frame);
     target.inbox.push_back(std::move(input));
     if (target.inbox.size() > kMaxInbox && !continuous_violation)
       continuous_violation = Violation{"inbox-bounded", now, target.name + " has " +
@@ -579,7 +596,7 @@ void World::deploy(int through, const std::string& service, const std::string& s
   auto bytes = encode(Envelope{kProtocolVersion, static_cast<std::uint64_t>(write) + 1, "mob-tool",
                                Body{DeployRequest{spec_json, "w" + std::to_string(write)}}});
   at(now() + kLocalDelay, [this, through, write, bytes = std::move(bytes)] {
-    impl_->deliver(through, Input{Input::Kind::request, "c" + std::to_string(write), {}, {bytes}}, std::nullopt);
+    impl_->deliver(through, Input{Input::Kind::request, "c" + std::to_string(write), {}, frames_of(bytes)}, std::nullopt);
   });
 }
 
@@ -587,7 +604,7 @@ void World::rebalance(int through, const std::string& service) {
   impl_->narrate("rebalance " + service + " through " + name(through));
   auto bytes = encode(Envelope{kProtocolVersion, 0, "mob-tool", Body{RebalanceRequest{service}}});
   at(now() + kLocalDelay, [this, through, bytes = std::move(bytes)] {
-    impl_->deliver(through, Input{Input::Kind::request, "r", {}, {bytes}}, std::nullopt);
+    impl_->deliver(through, Input{Input::Kind::request, "r", {}, frames_of(bytes)}, std::nullopt);
   });
 }
 
