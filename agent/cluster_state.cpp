@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <initializer_list>
 #include <string_view>
 
@@ -149,6 +150,36 @@ std::string_view decimal(std::uint32_t index, std::array<char, 10>& buffer) {
   } while (index != 0);
   return {begin, static_cast<std::size_t>(end - begin)};
 }
+
+// A key as key_of writes it, built on the stack for one lookup (on the heap only when longer
+// than any key of valid names): a lookup allocates nothing.
+class LookupKey {
+ public:
+  LookupKey(char kind, std::initializer_list<std::string_view> parts) {
+    std::size_t size = 1;
+    for (auto part : parts) size += 1 + part.size();
+    char* out = inline_.data();
+    if (size > inline_.size()) {
+      long_.resize(size);
+      out = long_.data();
+    }
+    view_ = {out, size};
+    *out++ = kind;
+    for (auto part : parts) {
+      *out++ = '/';
+      std::memcpy(out, part.data(), part.size());
+      out += part.size();
+    }
+  }
+  LookupKey(const LookupKey&) = delete;
+  LookupKey& operator=(const LookupKey&) = delete;
+  std::string_view view() const { return view_; }
+
+ private:
+  std::array<char, 384> inline_;  // i/ + a service name + an index + an agent name fit
+  std::string long_;
+  std::string_view view_;
+};
 }  // namespace
 
 std::string member_key(const std::string& name) { return key_of('m', {name}); }
@@ -189,12 +220,12 @@ ClusterState& ClusterState::operator=(const ClusterState& other) {
 }
 
 template <class Entry>
-void ClusterState::index_record(BucketIndex<Entry>& index, const typename std::map<std::string, Entry>::value_type& record) {
+void ClusterState::index_record(BucketIndex<Entry>& index, const typename RecordMap<Entry>::value_type& record) {
   index[bucket_of(record.first)].push_back(&record);
 }
 
 template <class Entry>
-void ClusterState::unindex_record(BucketIndex<Entry>& index, const typename std::map<std::string, Entry>::value_type& record) {
+void ClusterState::unindex_record(BucketIndex<Entry>& index, const typename RecordMap<Entry>::value_type& record) {
   auto& bucket = index[bucket_of(record.first)];
   auto found = std::find(bucket.begin(), bucket.end(), &record);
   if (found == bucket.end()) return;
@@ -241,13 +272,13 @@ bool ClusterState::replace(Map& map, typename Map::iterator found, std::string k
 }
 
 template <class Entry>
-bool ClusterState::merge_lww(std::map<std::string, Entry>& into, std::string key, const Entry& entry) {
+bool ClusterState::merge_lww(RecordMap<Entry>& into, std::string key, const Entry& entry) {
   auto found = into.find(key);
   return merge_lww(into, found, std::move(key), entry);
 }
 
 template <class Entry>
-bool ClusterState::merge_lww(std::map<std::string, Entry>& into, typename std::map<std::string, Entry>::iterator found,
+bool ClusterState::merge_lww(RecordMap<Entry>& into, typename RecordMap<Entry>::iterator found,
                              std::string key, const Entry& entry) {
   if (found != into.end() && !is_newer(entry.stamp, found->second.stamp)) return false;
   if (entry.removed) tombstones_.insert(key);
@@ -332,24 +363,26 @@ std::vector<Member> ClusterState::live_members(bool include_suspect) const {
 }
 
 const MemberEntry* ClusterState::member(const std::string& name) const {
-  auto found = members_.find(member_key(name));
+  auto found = members_.find(LookupKey('m', {name}).view());
   return found == members_.end() ? nullptr : &found->second;
 }
 
 const ServiceEntry* ClusterState::service(const std::string& name) const {
-  auto found = services_.find(service_key(name));
+  auto found = services_.find(LookupKey('s', {name}).view());
   return found == services_.end() ? nullptr : &found->second;
 }
 
 const AssignmentEntry* ClusterState::assignment(const std::string& service,
                                                 std::uint32_t index) const {
-  auto found = assignments_.find(assignment_key(service, index));
+  std::array<char, 10> digits;
+  auto found = assignments_.find(LookupKey('a', {service, decimal(index, digits)}).view());
   return found == assignments_.end() ? nullptr : &found->second;
 }
 
 const InstanceEntry* ClusterState::instance(const std::string& service, std::uint32_t index,
                                             const std::string& node) const {
-  auto found = instances_.find(instance_key(service, index, node));
+  std::array<char, 10> digits;
+  auto found = instances_.find(LookupKey('i', {service, decimal(index, digits), node}).view());
   return found == instances_.end() ? nullptr : &found->second;
 }
 

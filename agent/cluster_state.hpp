@@ -4,11 +4,14 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -31,6 +34,41 @@ inline bool is_live_member(MemberState state) {
 }
 std::string instance_key(const std::string& service, std::uint32_t index, const std::string& node);
 
+// The order of record keys: std::string's (bytes compared unsigned, then length), written to
+// be inlined, eight bytes at a time, and able to look up a std::string_view. Every gossiped
+// record costs a few lookups in maps of thousands of keys with long common prefixes
+// ("i/web-0042/0/host:6666"), and std::less<std::string> spent most of that in calls to
+// operator<=> and memcmp (docs/performance.md, "Record lookups").
+struct KeyOrder {
+  using is_transparent = void;
+  static int compare(std::string_view a, std::string_view b) noexcept {
+    const std::size_t common = a.size() < b.size() ? a.size() : b.size();
+    std::size_t i = 0;
+    for (; i + 8 <= common; i += 8) {
+      std::uint64_t x, y;
+      std::memcpy(&x, a.data() + i, 8);
+      std::memcpy(&y, b.data() + i, 8);
+      if (x != y) {
+        if constexpr (std::endian::native == std::endian::little) {
+          x = __builtin_bswap64(x);
+          y = __builtin_bswap64(y);
+        }
+        return x < y ? -1 : 1;
+      }
+    }
+    for (; i < common; ++i) {
+      const auto ca = static_cast<unsigned char>(a[i]), cb = static_cast<unsigned char>(b[i]);
+      if (ca != cb) return ca < cb ? -1 : 1;
+    }
+    return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
+  }
+  bool operator()(std::string_view a, std::string_view b) const noexcept { return compare(a, b) < 0; }
+};
+
+// The records of one kind by key.
+template <class Entry>
+using RecordMap = std::map<std::string, Entry, KeyOrder>;
+
 class ClusterState {
  public:
   ClusterState() = default;
@@ -48,15 +86,15 @@ class ClusterState {
   // Merges every entry; returns those that changed this state.
   StateDelta merge(const StateDelta& delta);
 
-  const std::map<std::string, MemberEntry>& members() const { return members_; }
-  const std::map<std::string, ServiceEntry>& services() const { return services_; }
+  const RecordMap<MemberEntry>& members() const { return members_; }
+  const RecordMap<ServiceEntry>& services() const { return services_; }
   // Services deployed and not removed; kept as records merge, so asking costs nothing.
   std::size_t deployed_services() const { return deployed_services_; }
-  const std::map<std::string, AssignmentEntry>& assignments() const { return assignments_; }
+  const RecordMap<AssignmentEntry>& assignments() const { return assignments_; }
   // How many assignments (tombstones aside) name each node, by node: placement's load, kept
   // as records merge, so that placing one service does not walk every assignment.
   const std::map<std::string, std::uint32_t>& assignments_per_node() const { return assignments_per_node_; }
-  const std::map<std::string, InstanceEntry>& instances() const { return instances_; }
+  const RecordMap<InstanceEntry>& instances() const { return instances_; }
 
   const MemberEntry* member(const std::string& name) const;
   // The members alive (and suspect, with `include_suspect`), by name.
@@ -136,9 +174,9 @@ class ClusterState {
   bool replace(Map& map, typename Map::iterator found, std::string key, const Entry& entry);
   // Last writer wins by stamp; `found` is `key`'s place in `into` (or its end).
   template <class Entry>
-  bool merge_lww(std::map<std::string, Entry>& into, std::string key, const Entry& entry);
+  bool merge_lww(RecordMap<Entry>& into, std::string key, const Entry& entry);
   template <class Entry>
-  bool merge_lww(std::map<std::string, Entry>& into, typename std::map<std::string, Entry>::iterator found,
+  bool merge_lww(RecordMap<Entry>& into, typename RecordMap<Entry>::iterator found,
                  std::string key, const Entry& entry);
   template <class Map>
   void erase_accounted(Map& map, auto should_erase);
@@ -147,12 +185,12 @@ class ClusterState {
   template <class Map>
   bool erase_if_collected(Map& map, const std::string& key, std::uint64_t cutoff_hlc);
 
-  std::map<std::string, MemberEntry> members_;
-  std::map<std::string, ServiceEntry> services_;
+  RecordMap<MemberEntry> members_;
+  RecordMap<ServiceEntry> services_;
   std::size_t deployed_services_ = 0;  // entries of services_ that are not tombstones
-  std::map<std::string, AssignmentEntry> assignments_;
+  RecordMap<AssignmentEntry> assignments_;
   std::map<std::string, std::uint32_t> assignments_per_node_;  // assignments_ not removed, by node
-  std::map<std::string, InstanceEntry> instances_;
+  RecordMap<InstanceEntry> instances_;
   std::array<std::uint64_t, kSummaryBuckets> bucket_sums_{};
   // The keys of the service, assignment and instance records that are tombstones, kept as
   // records merge, so that garbage collection visits them and not every record.
@@ -162,19 +200,19 @@ class ClusterState {
   // every record hashing each key: anti-entropy asks for many scopes while a large network
   // changes (docs/performance.md, "Anti-entropy by bucket index").
   template <class Entry>
-  using BucketIndex = std::array<std::vector<const typename std::map<std::string, Entry>::value_type*>, kSummaryBuckets>;
+  using BucketIndex = std::array<std::vector<const typename RecordMap<Entry>::value_type*>, kSummaryBuckets>;
   BucketIndex<MemberEntry> member_buckets_{};
   BucketIndex<ServiceEntry> service_buckets_{};
   BucketIndex<AssignmentEntry> assignment_buckets_{};
   BucketIndex<InstanceEntry> instance_buckets_{};
-  BucketIndex<MemberEntry>& buckets_of(const std::map<std::string, MemberEntry>&) { return member_buckets_; }
-  BucketIndex<ServiceEntry>& buckets_of(const std::map<std::string, ServiceEntry>&) { return service_buckets_; }
-  BucketIndex<AssignmentEntry>& buckets_of(const std::map<std::string, AssignmentEntry>&) { return assignment_buckets_; }
-  BucketIndex<InstanceEntry>& buckets_of(const std::map<std::string, InstanceEntry>&) { return instance_buckets_; }
+  BucketIndex<MemberEntry>& buckets_of(const RecordMap<MemberEntry>&) { return member_buckets_; }
+  BucketIndex<ServiceEntry>& buckets_of(const RecordMap<ServiceEntry>&) { return service_buckets_; }
+  BucketIndex<AssignmentEntry>& buckets_of(const RecordMap<AssignmentEntry>&) { return assignment_buckets_; }
+  BucketIndex<InstanceEntry>& buckets_of(const RecordMap<InstanceEntry>&) { return instance_buckets_; }
   template <class Entry>
-  static void index_record(BucketIndex<Entry>& index, const typename std::map<std::string, Entry>::value_type& record);
+  static void index_record(BucketIndex<Entry>& index, const typename RecordMap<Entry>::value_type& record);
   template <class Entry>
-  static void unindex_record(BucketIndex<Entry>& index, const typename std::map<std::string, Entry>::value_type& record);
+  static void unindex_record(BucketIndex<Entry>& index, const typename RecordMap<Entry>::value_type& record);
   void reindex();
 };
 

@@ -268,6 +268,62 @@ class Generator {
 
 // ---- each record kind's order ------------------------------------------------------------------
 
+// The maps' key order must be std::string's exactly: anti-entropy's prefix walks and every
+// agent's iteration order (placement, digests) rely on it.
+TEST(KeyOrder, OrdersKeysAsStdStringDoes) {
+  std::mt19937 random(7);
+  const std::string alphabet = std::string("ai/0123456789-.:") + '\x7f' + '\x80' + '\xff' + '\0';
+  std::vector<std::string> keys = {"", "a", "a/", "a/b", "i/web/0/a", "i/web/0/a1", "i/web/10/a", "i/web/9/a",
+                                   "i/web-0042/0/host:6666", "i/web-0042/0/host:6667", "i/web-0042/0/host:666"};
+  for (int i = 0; i < 2000; ++i) {
+    std::string key;
+    const int length = static_cast<int>(random() % 40);
+    for (int c = 0; c < length; ++c) key += alphabet[random() % alphabet.size()];
+    keys.push_back(key);
+    if (!key.empty()) keys.push_back(key.substr(0, random() % key.size()));  // a prefix of it
+  }
+  const KeyOrder order;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    for (std::size_t j = i; j < keys.size() && j < i + 40; ++j) {
+      const auto& a = keys[i];
+      const auto& b = keys[j];
+      ASSERT_EQ(order(a, b), a < b) << '"' << a << "\" vs \"" << b << '"';
+      ASSERT_EQ(order(b, a), b < a) << '"' << b << "\" vs \"" << a << '"';
+      const int expected = a.compare(b) < 0 ? -1 : (a.compare(b) > 0 ? 1 : 0);
+      ASSERT_EQ(KeyOrder::compare(a, b), expected);
+    }
+  }
+  std::vector<std::string> sorted = keys;
+  std::vector<std::string> by_key_order = keys;
+  std::sort(sorted.begin(), sorted.end());
+  std::sort(by_key_order.begin(), by_key_order.end(), order);
+  EXPECT_EQ(sorted, by_key_order);
+}
+
+// A record is found by its name whatever its length, past the lookup's stack buffer too.
+TEST(ClusterStateLookup, FindsRecordsWithLongNames) {
+  ClusterState state;
+  const std::string node(253, 'n');
+  const std::string service(63, 's');
+  InstanceEntry instance;
+  instance.status.service = service;
+  instance.status.index = 4294967295u;
+  instance.status.node = node;
+  instance.stamp = Stamp{5, node};
+  ASSERT_TRUE(state.merge(instance));
+  ASSERT_NE(state.instance(service, 4294967295u, node), nullptr);
+  EXPECT_EQ(state.instance(service, 4294967295u, node)->stamp.hlc, 5u);
+  EXPECT_EQ(state.instance(service, 429496729u, node), nullptr);
+  const std::string longer(500, 'x');  // longer than any valid name: the key goes on the heap
+  MemberEntry member;
+  member.member.name = longer;
+  member.reported_by = longer;
+  ASSERT_TRUE(state.merge(member));
+  ASSERT_NE(state.member(longer), nullptr);
+  EXPECT_EQ(state.member(longer)->member.name, longer);
+  EXPECT_EQ(state.member(longer.substr(1)), nullptr);
+}
+
 TEST(MemberOrder, StateRanksAliveThenSuspectThenFailedThenLeft) {
   EXPECT_EQ(member_state_rank(MemberState::alive), 0);
   EXPECT_EQ(member_state_rank(MemberState::suspect), 1);
