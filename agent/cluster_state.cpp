@@ -362,25 +362,24 @@ std::vector<Member> ClusterState::live_members(bool include_suspect) const {
   return out;
 }
 
-const MemberEntry* ClusterState::member(const std::string& name) const {
+const MemberEntry* ClusterState::member(std::string_view name) const {
   auto found = members_.find(LookupKey('m', {name}).view());
   return found == members_.end() ? nullptr : &found->second;
 }
 
-const ServiceEntry* ClusterState::service(const std::string& name) const {
+const ServiceEntry* ClusterState::service(std::string_view name) const {
   auto found = services_.find(LookupKey('s', {name}).view());
   return found == services_.end() ? nullptr : &found->second;
 }
 
-const AssignmentEntry* ClusterState::assignment(const std::string& service,
-                                                std::uint32_t index) const {
+const AssignmentEntry* ClusterState::assignment(std::string_view service, std::uint32_t index) const {
   std::array<char, 10> digits;
   auto found = assignments_.find(LookupKey('a', {service, decimal(index, digits)}).view());
   return found == assignments_.end() ? nullptr : &found->second;
 }
 
-const InstanceEntry* ClusterState::instance(const std::string& service, std::uint32_t index,
-                                            const std::string& node) const {
+const InstanceEntry* ClusterState::instance(std::string_view service, std::uint32_t index,
+                                            std::string_view node) const {
   std::array<char, 10> digits;
   auto found = instances_.find(LookupKey('i', {service, decimal(index, digits), node}).view());
   return found == instances_.end() ? nullptr : &found->second;

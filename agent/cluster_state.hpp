@@ -4,9 +4,7 @@
 #pragma once
 
 #include <array>
-#include <bit>
 #include <cstdint>
-#include <cstring>
 #include <map>
 #include <optional>
 #include <set>
@@ -15,6 +13,7 @@
 #include <tuple>
 #include <vector>
 
+#include "agent/key_order.hpp"
 #include "bus/messages.hpp"
 
 namespace mob {
@@ -33,37 +32,6 @@ inline bool is_live_member(MemberState state) {
   return state == MemberState::alive || state == MemberState::suspect;
 }
 std::string instance_key(const std::string& service, std::uint32_t index, const std::string& node);
-
-// The order of record keys: std::string's (bytes compared unsigned, then length), written to
-// be inlined, eight bytes at a time, and able to look up a std::string_view. Every gossiped
-// record costs a few lookups in maps of thousands of keys with long common prefixes
-// ("i/web-0042/0/host:6666"), and std::less<std::string> spent most of that in calls to
-// operator<=> and memcmp (docs/performance.md, "Record lookups").
-struct KeyOrder {
-  using is_transparent = void;
-  static int compare(std::string_view a, std::string_view b) noexcept {
-    const std::size_t common = a.size() < b.size() ? a.size() : b.size();
-    std::size_t i = 0;
-    for (; i + 8 <= common; i += 8) {
-      std::uint64_t x, y;
-      std::memcpy(&x, a.data() + i, 8);
-      std::memcpy(&y, b.data() + i, 8);
-      if (x != y) {
-        if constexpr (std::endian::native == std::endian::little) {
-          x = __builtin_bswap64(x);
-          y = __builtin_bswap64(y);
-        }
-        return x < y ? -1 : 1;
-      }
-    }
-    for (; i < common; ++i) {
-      const auto ca = static_cast<unsigned char>(a[i]), cb = static_cast<unsigned char>(b[i]);
-      if (ca != cb) return ca < cb ? -1 : 1;
-    }
-    return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
-  }
-  bool operator()(std::string_view a, std::string_view b) const noexcept { return compare(a, b) < 0; }
-};
 
 // The records of one kind by key.
 template <class Entry>
@@ -96,13 +64,12 @@ class ClusterState {
   const std::map<std::string, std::uint32_t>& assignments_per_node() const { return assignments_per_node_; }
   const RecordMap<InstanceEntry>& instances() const { return instances_; }
 
-  const MemberEntry* member(const std::string& name) const;
+  const MemberEntry* member(std::string_view name) const;
   // The members alive (and suspect, with `include_suspect`), by name.
   std::vector<Member> live_members(bool include_suspect) const;
-  const ServiceEntry* service(const std::string& name) const;  // removed ones too
-  const AssignmentEntry* assignment(const std::string& service, std::uint32_t index) const;
-  const InstanceEntry* instance(const std::string& service, std::uint32_t index,
-                                const std::string& node) const;
+  const ServiceEntry* service(std::string_view name) const;  // removed ones too
+  const AssignmentEntry* assignment(std::string_view service, std::uint32_t index) const;
+  const InstanceEntry* instance(std::string_view service, std::uint32_t index, std::string_view node) const;
 
   // Visits the assignments / instance records of one service (a key-prefix range).
   template <class Visit>

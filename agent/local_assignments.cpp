@@ -28,7 +28,7 @@ bool LocalAssignments::Told::runs(std::uint32_t index) const {
 }
 
 std::map<std::string, LocalAssignments::Told>::iterator LocalAssignments::forget_sent(
-    std::map<std::string, Told>::iterator sent) {
+    std::map<std::string, Told, KeyOrder>::iterator sent) {
   local_instances_ -= sent->second.instances.size() + sent->second.stable_instances.size();
   return sent_.erase(sent);
 }

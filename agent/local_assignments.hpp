@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "agent/cluster_state.hpp"
+#include "agent/key_order.hpp"
 #include "agent/scheduling.hpp"
 #include "bus/internal_messages.hpp"
 #include "bus/messages.hpp"
@@ -71,9 +72,9 @@ class LocalAssignments {
     bool runs(std::uint32_t index) const;  // instance `index`, under either spec
   };
   // By service: what the supervisor holds.
-  std::map<std::string, Told> sent_;
+  std::map<std::string, Told, KeyOrder> sent_;
   // Erases what the supervisor was told of a service, and its instances from the count.
-  std::map<std::string, Told>::iterator forget_sent(std::map<std::string, Told>::iterator sent);
+  std::map<std::string, Told, KeyOrder>::iterator forget_sent(std::map<std::string, Told, KeyOrder>::iterator sent);
   std::map<std::string, Clock::time_point> handovers_;  // by assignment key: since when
   std::size_t local_instances_ = 0;
 };

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "agent/key_order.hpp"
 #include "agent/spec.hpp"
 #include "bus/messages.hpp"
 
@@ -62,7 +63,7 @@ class SpecCache {
   static Specs named_by(Specs had, const ServiceEntry& entry);
 
   SpecLimits limits_;
-  std::map<std::string, Specs> by_service_;
+  std::map<std::string, Specs, KeyOrder> by_service_;
   std::uint64_t parses_ = 0;
 };
 

@@ -20,6 +20,7 @@
 #include "agent/hashing.hpp"
 #include "agent/durable.hpp"
 #include "agent/hlc.hpp"
+#include "agent/key_order.hpp"
 #include "agent/lax_timer.hpp"
 #include "agent/local_assignments.hpp"
 #include "agent/membership.hpp"
@@ -1855,7 +1856,8 @@ class Store {
 
   void handle_gossip(const std::vector<std::string>& frames) {
     if (frames.size() != 2) return;
-    auto envelope = decode(frames[1], config_.max_message_bytes);
+    auto envelope = decode_gossip(frames[1], config_.max_message_bytes,
+                                  [this](const RecordPeek& record) { return holds_as_new(record); });
     if (!envelope) {
       log::warn(kStoreLog, "dropped bad gossip: ", envelope.error().message);
       return;
@@ -1877,6 +1879,26 @@ class Store {
     if (last != 0 && gossip->seq > last + 1) gap_sync_with_ = gossip->sender;  // missed some (or later)
     last = std::max(last, gossip->seq);
     absorb(gossip->delta, true);
+  }
+
+  // Whether this agent holds a record at least as new as the gossiped one `record` peeks at:
+  // decode_gossip then leaves it out unread (drop_known_records' rule, before the decode).
+  bool holds_as_new(const RecordPeek& record) const {
+    const Stamp* held = nullptr;
+    switch (record.kind) {
+      case RecordPeek::Kind::service:
+        if (const auto* entry = state_.service(record.service)) held = &entry->stamp;
+        break;
+      case RecordPeek::Kind::assignment:
+        if (const auto* entry = state_.assignment(record.service, record.index)) held = &entry->stamp;
+        break;
+      case RecordPeek::Kind::instance:
+        if (const auto* entry = state_.instance(record.service, record.index, record.node)) held = &entry->stamp;
+        break;
+    }
+    // is_newer(record's stamp, held), without copying the record's origin.
+    return held && (record.hlc < held->hlc ||
+                    (record.hlc == held->hlc && record.origin <= std::string_view(held->origin)));
   }
 
   // Gossip comes from up to --max-subscriptions peers, so a record arrives again and again;
@@ -2377,7 +2399,7 @@ class Store {
   StoreConfig config_;
   const TimeSource& time_ = config_.time ? *config_.time : system_time();
   ServiceArchive archive_;
-  std::set<std::string> unsaved_;           // services whose record is not on disk yet
+  std::set<std::string, KeyOrder> unsaved_;           // services whose record is not on disk yet
   std::vector<std::string> uncollected_;    // collected tombstones still on disk
   Clock::time_point save_at_{};
   std::string disk_problem_;  // what the disk that refused the last write is ("disk full in DIR"), or empty
@@ -2446,7 +2468,7 @@ class Store {
   bool all_dirty_ = false;
   bool sweep_pending_ = false;  // a pass over every service is under way (after_change)
   bool owner_duties_were_allowed_ = false;
-  std::set<std::string> dirty_services_;
+  std::set<std::string, KeyOrder> dirty_services_;
   std::map<std::string, Clock::time_point> rollout_rechecks_;  // by service: when to plan its rollout again
   std::vector<ServiceEntry> held_specs_;  // restored specs waiting for the network (load)
   std::vector<std::string> seeds_to_join_;         // until join_when_advertised()
@@ -2457,7 +2479,7 @@ class Store {
   bool peers_unsaved_ = false;            // membership changed since keep_peers()
   std::uint64_t last_contact_ms_ = 0;     // wall ms when a live peer was last known
   std::uint64_t next_reconnect_seq_ = 0;
-  std::map<std::string, InstanceStatus> my_instances_;
+  std::map<std::string, InstanceStatus, KeyOrder> my_instances_;
   ClockJudge clock_judge_{{kMaxClockAheadMs, kClockSampleLife, kMaxMembers}};
   std::optional<std::int64_t> wall_minus_steady_ms_;  // at the last turn: watch_wall_clock()
   std::string clock_problem_;  // "clock is 600 s behind 2 of its 2 peers ...", or empty
@@ -2479,7 +2501,7 @@ class Store {
   Clock::time_point next_returning_sync_{};
   Clock::time_point peers_save_at_{};
   Clock::time_point next_contact_save_{};
-  std::map<std::string, std::set<std::string>> dependents_;  // service -> services needing it
+  std::map<std::string, std::set<std::string>, KeyOrder> dependents_;  // service -> services needing it
   bool members_dirty_ = false;
   bool joined_ = false;
   Clock::time_point started_;

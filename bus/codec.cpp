@@ -103,7 +103,9 @@ std::string encode(const Envelope& envelope) {
   return std::string(buffer.data(), buffer.size());
 }
 
-Result<Envelope> decode(std::string_view bytes, std::size_t max_bytes) {
+namespace {
+
+Result<msgpack::object_handle> unpack_message(std::string_view bytes, std::size_t max_bytes) {
   if (bytes.size() > max_bytes)
     return fail(Errc::too_large, "message of " + std::to_string(bytes.size()) +
                                      " bytes exceeds the limit of " + std::to_string(max_bytes));
@@ -121,7 +123,10 @@ Result<Envelope> decode(std::string_view bytes, std::size_t max_bytes) {
   } catch (const std::exception& e) {
     return fail(Errc::malformed, std::string("not msgpack: ") + e.what());
   }
-  const msgpack::object& root = handle.get();
+  return Result<msgpack::object_handle>(std::move(handle));
+}
+
+Result<Envelope> read_envelope(const msgpack::object& root) {
   if (root.type != msgpack::type::ARRAY || root.via.array.size < 5)
     return fail(Errc::malformed, "envelope must be an array of 5 items");
   const msgpack::object* item = root.via.array.ptr;
@@ -144,6 +149,130 @@ Result<Envelope> decode(std::string_view bytes, std::size_t max_bytes) {
   if (!body) return std::unexpected(body.error());
   envelope.body = std::move(*body);
   return envelope;
+}
+
+// ---- gossip copies left out before they are decoded --------------------------------------
+
+bool peek_text(const msgpack::object& obj, std::string_view& out) {
+  if (obj.type == msgpack::type::STR) out = {obj.via.str.ptr, obj.via.str.size};
+  else if (obj.type == msgpack::type::BIN) out = {obj.via.bin.ptr, obj.via.bin.size};
+  else return false;
+  return true;
+}
+
+bool peek_index(const msgpack::object& obj, std::uint32_t& out) {
+  if (obj.type != msgpack::type::POSITIVE_INTEGER || obj.via.u64 > UINT32_MAX) return false;
+  out = static_cast<std::uint32_t>(obj.via.u64);
+  return true;
+}
+
+bool peek_stamp(const msgpack::object& obj, RecordPeek& peek) {
+  if (obj.type != msgpack::type::ARRAY || obj.via.array.size < 2) return false;
+  const msgpack::object* field = obj.via.array.ptr;
+  if (field[0].type != msgpack::type::POSITIVE_INTEGER) return false;
+  peek.hlc = field[0].via.u64;
+  return peek_text(field[1], peek.origin);
+}
+
+// The positions peek_record reads, as the structs pack their fields.
+template <class T>
+constexpr std::size_t position(std::string_view field) {
+  return wire::field_index(T::mob_field_names(), field);
+}
+constexpr std::size_t kServiceName = position<ServiceEntry>("name");
+constexpr std::size_t kServiceStamp = position<ServiceEntry>("stamp");
+constexpr std::size_t kAssignmentService = position<AssignmentEntry>("service");
+constexpr std::size_t kAssignmentIndex = position<AssignmentEntry>("index");
+constexpr std::size_t kAssignmentStamp = position<AssignmentEntry>("stamp");
+constexpr std::size_t kInstanceStatus = position<InstanceEntry>("status");
+constexpr std::size_t kInstanceStamp = position<InstanceEntry>("stamp");
+constexpr std::size_t kStatusService = position<InstanceStatus>("service");
+constexpr std::size_t kStatusIndex = position<InstanceStatus>("index");
+constexpr std::size_t kStatusNode = position<InstanceStatus>("node");
+static_assert(kServiceName != SIZE_MAX && kServiceStamp != SIZE_MAX && kAssignmentService != SIZE_MAX &&
+              kAssignmentIndex != SIZE_MAX && kAssignmentStamp != SIZE_MAX && kInstanceStatus != SIZE_MAX &&
+              kInstanceStamp != SIZE_MAX && kStatusService != SIZE_MAX && kStatusIndex != SIZE_MAX &&
+              kStatusNode != SIZE_MAX);
+constexpr std::size_t kGossipDelta = position<Gossip>("delta");
+constexpr std::size_t kDeltaServices = position<StateDelta>("services");
+constexpr std::size_t kDeltaAssignments = position<StateDelta>("assignments");
+constexpr std::size_t kDeltaInstances = position<StateDelta>("instances");
+
+// Where Gossip is among Body's alternatives.
+template <std::size_t I = 0>
+constexpr std::size_t gossip_alternative() {
+  if constexpr (std::is_same_v<std::variant_alternative_t<I, Body>, Gossip>) return I;
+  else return gossip_alternative<I + 1>();
+}
+
+// Reads what `obj`, a packed record of `kind`, is; false when it is not shaped like one.
+bool peek_record(const msgpack::object& obj, RecordPeek::Kind kind, RecordPeek& peek) {
+  if (obj.type != msgpack::type::ARRAY) return false;
+  const auto size = obj.via.array.size;
+  const msgpack::object* field = obj.via.array.ptr;
+  peek.kind = kind;
+  switch (kind) {
+    case RecordPeek::Kind::service:
+      return size > kServiceStamp && peek_text(field[kServiceName], peek.service) &&
+             peek_stamp(field[kServiceStamp], peek);
+    case RecordPeek::Kind::assignment:
+      return size > kAssignmentStamp && peek_text(field[kAssignmentService], peek.service) &&
+             peek_index(field[kAssignmentIndex], peek.index) && peek_stamp(field[kAssignmentStamp], peek);
+    case RecordPeek::Kind::instance: {
+      if (size <= kInstanceStamp || field[kInstanceStatus].type != msgpack::type::ARRAY) return false;
+      const auto& status = field[kInstanceStatus].via.array;
+      return status.size > kStatusNode && peek_text(status.ptr[kStatusService], peek.service) &&
+             peek_index(status.ptr[kStatusIndex], peek.index) && peek_text(status.ptr[kStatusNode], peek.node) &&
+             peek_stamp(field[kInstanceStamp], peek);
+    }
+  }
+  return false;
+}
+
+// Leaves out of the packed array `records` the records `skip` answers true for. The unpacked
+// tree lives in the handle's zone, which the unpacker allocated writable.
+void leave_out(const msgpack::object& records, RecordPeek::Kind kind,
+               const std::function<bool(const RecordPeek&)>& skip) {
+  if (records.type != msgpack::type::ARRAY) return;
+  auto& array = const_cast<msgpack::object_array&>(records.via.array);
+  std::uint32_t kept = 0;
+  for (std::uint32_t i = 0; i < array.size; ++i) {
+    RecordPeek peek;
+    if (peek_record(array.ptr[i], kind, peek) && skip(peek)) continue;
+    if (kept != i) array.ptr[kept] = array.ptr[i];
+    ++kept;
+  }
+  array.size = kept;
+}
+
+}  // namespace
+
+Result<Envelope> decode(std::string_view bytes, std::size_t max_bytes) {
+  auto handle = unpack_message(bytes, max_bytes);
+  if (!handle) return std::unexpected(handle.error());
+  return read_envelope(handle->get());
+}
+
+Result<Envelope> decode_gossip(std::string_view bytes, std::size_t max_bytes,
+                               const std::function<bool(const RecordPeek&)>& skip) {
+  auto handle = unpack_message(bytes, max_bytes);
+  if (!handle) return std::unexpected(handle.error());
+  const msgpack::object& root = handle->get();
+  static constexpr std::uint16_t kGossipCode = kWireTypes[gossip_alternative()].code;
+  if (root.type == msgpack::type::ARRAY && root.via.array.size >= 5) {
+    const msgpack::object* item = root.via.array.ptr;
+    const msgpack::object& body = item[4];
+    if (item[1].type == msgpack::type::POSITIVE_INTEGER && item[1].via.u64 == kGossipCode &&
+        body.type == msgpack::type::ARRAY && body.via.array.size > kGossipDelta) {
+      const msgpack::object& delta = body.via.array.ptr[kGossipDelta];
+      if (delta.type == msgpack::type::ARRAY && delta.via.array.size > kDeltaInstances) {
+        leave_out(delta.via.array.ptr[kDeltaServices], RecordPeek::Kind::service, skip);
+        leave_out(delta.via.array.ptr[kDeltaAssignments], RecordPeek::Kind::assignment, skip);
+        leave_out(delta.via.array.ptr[kDeltaInstances], RecordPeek::Kind::instance, skip);
+      }
+    }
+  }
+  return read_envelope(root);
 }
 
 }  // namespace mob

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -38,5 +39,25 @@ std::string encode_message(Message message, std::uint64_t request_id = 0,
 
 Result<Envelope> decode(std::string_view bytes,
                         std::size_t max_bytes = kDefaultMaxMessageBytes);
+
+// What a gossiped service, assignment or instance record is and how new, read in place
+// from the message (views into it), before the record is decoded.
+struct RecordPeek {
+  enum class Kind : std::uint8_t { service, assignment, instance };
+  Kind kind = Kind::service;
+  std::string_view service;  // the service's name
+  std::uint32_t index = 0;   // assignment and instance: the instance index
+  std::string_view node;     // instance: the agent it runs on
+  std::uint64_t hlc = 0;     // the record's stamp
+  std::string_view origin;
+};
+
+// decode(), except that the service, assignment and instance records of a Gossip for which
+// `skip` answers true are left out before they are decoded: a record arrives from every agent
+// that relays it, and decoding the copies an agent holds already cost more than the rest of
+// its handling (docs/performance.md, "Gossip copies"). A record whose shape the peek does not
+// recognise is kept, and the decode checks it as decode() would. Member records are all kept.
+Result<Envelope> decode_gossip(std::string_view bytes, std::size_t max_bytes,
+                               const std::function<bool(const RecordPeek&)>& skip);
 
 }  // namespace mob

@@ -2,11 +2,13 @@
 // once with MOB_FIELDS and is packed as a msgpack array; reading checks every type.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <vector>
@@ -36,6 +38,22 @@ template <class E>
 concept WireEnum = std::is_enum_v<E> && requires { E::count_; };
 
 std::string field_name(const char* names, std::size_t index);
+
+// The position of `field` in a MOB_FIELDS list (`names`), or SIZE_MAX: for code that reads a
+// field of a packed struct without decoding it, to pin the position it reads at compile time.
+constexpr std::size_t field_index(std::string_view names, std::string_view field) {
+  std::size_t index = 0;
+  while (true) {
+    const std::size_t comma = names.find(',');
+    std::string_view name = names.substr(0, comma);
+    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+    if (name == field) return index;
+    if (comma == std::string_view::npos) return SIZE_MAX;
+    names.remove_prefix(comma + 1);
+    ++index;
+  }
+}
 std::string_view type_name(msgpack::type::object_type type);
 
 // A type that is not a struct of fields (a JSON value) travels in the form its specialization

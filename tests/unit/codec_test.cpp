@@ -2,6 +2,9 @@
 // back as an error value naming the problem.
 #include "bus/codec.hpp"
 
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "tests/support/hand_packed.hpp"
@@ -756,6 +759,133 @@ TEST(Codec, NewerSenderWithExtraFieldsIsAccepted) {
   }));
   ASSERT_TRUE(decoded) << decoded.error().message;
   EXPECT_EQ(std::get<DeployRequest>(decoded->body).spec_json, "{}");
+}
+
+
+// ---- decode_gossip: the copies an agent holds left out before they are decoded -------------
+
+Gossip gossip_of_every_kind() {
+  Gossip gossip;
+  gossip.sender = "a1";
+  gossip.seq = 7;
+  MemberEntry member;
+  member.member.name = "a2";
+  member.reported_by = "a2";
+  gossip.delta.members = {member, member};
+  for (const char* name : {"web", "db", "cache"}) {
+    ServiceEntry service;
+    service.name = name;
+    service.spec_json = std::string(R"({"name":")") + name + R"("})";
+    service.stamp = Stamp{100, "a1"};
+    gossip.delta.services.push_back(service);
+  }
+  for (std::uint32_t index : {0u, 1u}) {
+    AssignmentEntry assignment;
+    assignment.service = "web";
+    assignment.index = index;
+    assignment.node = "a3";
+    assignment.stamp = Stamp{200 + index, "a4"};
+    gossip.delta.assignments.push_back(assignment);
+  }
+  for (const char* node : {"a3", "a5"}) {
+    InstanceEntry instance;
+    instance.status.service = "web";
+    instance.status.index = 3;
+    instance.status.node = node;
+    instance.status.reason = "running";
+    instance.stamp = Stamp{300, node};
+    gossip.delta.instances.push_back(instance);
+  }
+  return gossip;
+}
+
+TEST(DecodeGossip, LeavesOutWhatSkipAnswersTrueForAndDecodesTheRest) {
+  const Gossip sent = gossip_of_every_kind();
+  const std::string bytes = encode_message(sent, 0, "a1");
+  std::vector<RecordPeek> peeked;
+  auto decoded = decode_gossip(bytes, kDefaultMaxMessageBytes, [&](const RecordPeek& record) {
+    peeked.push_back(record);
+    return (record.kind == RecordPeek::Kind::service && record.service == "db") ||
+           (record.kind == RecordPeek::Kind::assignment && record.index == 1) ||
+           (record.kind == RecordPeek::Kind::instance && record.node == "a5");
+  });
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  // Every service, assignment and instance record was peeked, with what it is and its stamp.
+  ASSERT_EQ(peeked.size(), 7u);
+  EXPECT_EQ(peeked[0].kind, RecordPeek::Kind::service);
+  EXPECT_EQ(peeked[0].service, "web");
+  EXPECT_EQ(peeked[0].hlc, 100u);
+  EXPECT_EQ(peeked[0].origin, "a1");
+  EXPECT_EQ(peeked[4].kind, RecordPeek::Kind::assignment);
+  EXPECT_EQ(peeked[4].service, "web");
+  EXPECT_EQ(peeked[4].index, 1u);
+  EXPECT_EQ(peeked[4].hlc, 201u);
+  EXPECT_EQ(peeked[4].origin, "a4");
+  EXPECT_EQ(peeked[6].kind, RecordPeek::Kind::instance);
+  EXPECT_EQ(peeked[6].service, "web");
+  EXPECT_EQ(peeked[6].index, 3u);
+  EXPECT_EQ(peeked[6].node, "a5");
+  EXPECT_EQ(peeked[6].hlc, 300u);
+  EXPECT_EQ(peeked[6].origin, "a5");
+  // What is left is the message without the three records skipped; members all stay.
+  Gossip expected = sent;
+  expected.delta.services.erase(expected.delta.services.begin() + 1);
+  expected.delta.assignments.pop_back();
+  expected.delta.instances.pop_back();
+  const auto* got = std::get_if<Gossip>(&decoded->body);
+  ASSERT_NE(got, nullptr);
+  EXPECT_EQ(got->delta.members.size(), 2u);
+  EXPECT_EQ(encode_message(*got, 0, "a1"), encode_message(expected, 0, "a1"));
+}
+
+TEST(DecodeGossip, SkippingNothingDecodesAsDecodeDoesAndOtherMessagesAreLeftWhole) {
+  const std::string gossip = encode_message(gossip_of_every_kind(), 0, "a1");
+  auto whole = decode_gossip(gossip, kDefaultMaxMessageBytes, [](const RecordPeek&) { return false; });
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(encode(*whole), gossip);
+  // A push carries the same records as a gossip, but only a Gossip is pruned.
+  SyncPush push{gossip_of_every_kind().delta};
+  const std::string pushed = encode_message(push);
+  auto kept = decode_gossip(pushed, kDefaultMaxMessageBytes, [](const RecordPeek&) { return true; });
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(encode(*kept), pushed);
+}
+
+// A record not shaped as the peek expects is not skipped: the decode checks it and names what
+// is wrong, as decode() does.
+TEST(DecodeGossip, ARecordOfAnotherShapeIsKeptAndRefusedByTheDecode) {
+  const std::string bytes = hand_packed(kProtocolVersion, 24, [](auto& pk) {
+    pk.pack_array(3);
+    pk.pack(std::string("a1"));
+    pk.pack(std::uint64_t{1});
+    pk.pack_array(4);
+    pk.pack_array(0);
+    pk.pack_array(1);
+    pk.pack_array(7);  // a service record whose stamp (its 7th field) is not [hlc, origin]
+    pk.pack(std::string("web"));
+    for (int i = 0; i < 5; ++i) pk.pack_nil();
+    pk.pack(std::string("not a stamp"));
+    pk.pack_array(0);
+    pk.pack_array(0);
+  });
+  int asked = 0;
+  auto pruned = decode_gossip(bytes, kDefaultMaxMessageBytes, [&](const RecordPeek&) { return ++asked, true; });
+  auto plain = decode(bytes);
+  EXPECT_EQ(asked, 0);
+  ASSERT_FALSE(pruned);
+  ASSERT_FALSE(plain);
+  EXPECT_EQ(pruned.error().message, plain.error().message);
+}
+
+// Bytes that are not a message fail as they fail decode().
+TEST(DecodeGossip, GarbageFailsAsInDecode) {
+  for (std::string bytes : {std::string(), std::string("\xc1\xc1\xc1", 3), std::string("\x95\x01\x18", 3)}) {
+    auto pruned = decode_gossip(bytes, kDefaultMaxMessageBytes, [](const RecordPeek&) { return true; });
+    auto plain = decode(bytes);
+    ASSERT_FALSE(pruned);
+    ASSERT_FALSE(plain);
+    EXPECT_EQ(pruned.error().message, plain.error().message);
+  }
 }
 
 }  // namespace
