@@ -120,39 +120,17 @@ int member_state_rank(MemberState state) {
 
 bool is_newer(const MemberEntry& a, const MemberEntry& b) { return member_order(a) > member_order(b); }
 
-bool is_newer(const Stamp& a, const Stamp& b) {
-  return std::tie(a.hlc, a.origin) > std::tie(b.hlc, b.origin);
+bool is_newer(const Stamp& a, const Stamp& b) { return is_newer(a.hlc, a.origin, b); }
+
+bool is_newer(std::uint64_t hlc, std::string_view origin, const Stamp& b) {
+  return hlc != b.hlc ? hlc > b.hlc : origin > std::string_view(b.origin);
 }
 
-// Keys are built for every lookup: one allocation each (or none, when short), not one per
-// piece appended.
+// Record keys: on the stack for a lookup, in one allocation (or none, when short) for a key
+// kept.
 namespace {
-std::string key_of(char kind, std::initializer_list<std::string_view> parts) {
-  std::size_t size = 1;
-  for (auto part : parts) size += 1 + part.size();
-  std::string key;
-  key.reserve(size);
-  key += kind;
-  for (auto part : parts) {
-    key += '/';
-    key += part;
-  }
-  return key;
-}
-
-// The decimal digits of `index` in `buffer`, as std::to_string writes them.
-std::string_view decimal(std::uint32_t index, std::array<char, 10>& buffer) {
-  auto end = buffer.data() + buffer.size();
-  auto begin = end;
-  do {
-    *--begin = static_cast<char>('0' + index % 10);
-    index /= 10;
-  } while (index != 0);
-  return {begin, static_cast<std::size_t>(end - begin)};
-}
-
-// A key as key_of writes it, built on the stack for one lookup (on the heap only when longer
-// than any key of valid names): a lookup allocates nothing.
+// A record key, "kind/part/part...", built on the stack (on the heap only when longer than
+// any key of valid names): a lookup allocates nothing.
 class LookupKey {
  public:
   LookupKey(char kind, std::initializer_list<std::string_view> parts) {
@@ -180,6 +158,22 @@ class LookupKey {
   std::string long_;
   std::string_view view_;
 };
+
+std::string key_of(char kind, std::initializer_list<std::string_view> parts) {
+  return std::string(LookupKey(kind, parts).view());
+}
+
+// The decimal digits of `index` in `buffer`, as std::to_string writes them.
+std::string_view decimal(std::uint32_t index, std::array<char, 10>& buffer) {
+  auto end = buffer.data() + buffer.size();
+  auto begin = end;
+  do {
+    *--begin = static_cast<char>('0' + index % 10);
+    index /= 10;
+  } while (index != 0);
+  return {begin, static_cast<std::size_t>(end - begin)};
+}
+
 }  // namespace
 
 std::string member_key(const std::string& name) { return key_of('m', {name}); }

@@ -22,6 +22,8 @@ int member_state_rank(MemberState state);
 // Is `a` newer than `b`, by each record kind's order?
 bool is_newer(const MemberEntry& a, const MemberEntry& b);
 bool is_newer(const Stamp& a, const Stamp& b);
+// is_newer(a, b) for a stamp read in place from a message (`hlc`, `origin`).
+bool is_newer(std::uint64_t hlc, std::string_view origin, const Stamp& b);
 
 std::string member_key(const std::string& name);
 std::string service_key(const std::string& name);

@@ -1869,7 +1869,6 @@ class Store {
                     "agent names are 1-253 letters, digits, '.', '_', '-', ':', '@', '[' or ']'");
       return;
     }
-    drop_known_records(gossip->delta);
     if (auto admitted = admit_delta(gossip->delta, "delta"); !admitted) {
       refuse_change("gossip refused: " + admitted.error().message, gossip->sender,
                     "docs/security.md, what peers may send");
@@ -1881,8 +1880,13 @@ class Store {
     absorb(gossip->delta, true);
   }
 
-  // Whether this agent holds a record at least as new as the gossiped one `record` peeks at:
-  // decode_gossip then leaves it out unread (drop_known_records' rule, before the decode).
+  // Gossip comes from up to --max-subscriptions peers, so a record arrives again and again;
+  // a service, assignment or instance record not newer than the one held would change
+  // nothing: decode_gossip asks this of each (`record`, peeked at in the message) and leaves
+  // out those this agent holds as new, before they are decoded, checked at the door or their
+  // specs parsed (the cost of a deploy storm at every agent). A record that decodes can
+  // always be peeked at (the same fields, the same types), so none of those reaches absorb.
+  // Member records all go on: a suspicion that loses the merge still confirms the one held.
   bool holds_as_new(const RecordPeek& record) const {
     const Stamp* held = nullptr;
     switch (record.kind) {
@@ -1896,29 +1900,7 @@ class Store {
         if (const auto* entry = state_.instance(record.service, record.index, record.node)) held = &entry->stamp;
         break;
     }
-    // is_newer(record's stamp, held), without copying the record's origin.
-    return held && (record.hlc < held->hlc ||
-                    (record.hlc == held->hlc && record.origin <= std::string_view(held->origin)));
-  }
-
-  // Gossip comes from up to --max-subscriptions peers, so a record arrives again and again;
-  // a service, assignment or instance record not newer than the one held would change
-  // nothing, and is dropped before the door checks it and parses its spec (the cost of a
-  // deploy storm at every agent). Member records all go on: a suspicion that loses the merge
-  // still confirms the one held.
-  void drop_known_records(StateDelta& delta) const {
-    std::erase_if(delta.services, [&](const ServiceEntry& entry) {
-      const ServiceEntry* held = state_.service(entry.name);
-      return held && !is_newer(entry.stamp, held->stamp);
-    });
-    std::erase_if(delta.assignments, [&](const AssignmentEntry& entry) {
-      const AssignmentEntry* held = state_.assignment(entry.service, entry.index);
-      return held && !is_newer(entry.stamp, held->stamp);
-    });
-    std::erase_if(delta.instances, [&](const InstanceEntry& entry) {
-      const InstanceEntry* held = state_.instance(entry.status.service, entry.status.index, entry.status.node);
-      return held && !is_newer(entry.stamp, held->stamp);
-    });
+    return held && !is_newer(record.hlc, record.origin, *held);
   }
 
   // Sends what the outbox holds now, unless it holds only membership changes and the last
