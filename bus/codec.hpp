@@ -41,7 +41,8 @@ Result<Envelope> decode(std::string_view bytes,
                         std::size_t max_bytes = kDefaultMaxMessageBytes);
 
 // What a gossiped service, assignment or instance record is and how new, read in place
-// from the message (views into it), before the record is decoded.
+// from the message before the record is decoded: its views are valid only during the call
+// that is given it.
 struct RecordPeek {
   enum class Kind : std::uint8_t { service, assignment, instance };
   Kind kind = Kind::service;

@@ -2,6 +2,7 @@
 // back as an error value naming the problem.
 #include "bus/codec.hpp"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -802,9 +803,20 @@ Gossip gossip_of_every_kind() {
 TEST(DecodeGossip, LeavesOutWhatSkipAnswersTrueForAndDecodesTheRest) {
   const Gossip sent = gossip_of_every_kind();
   const std::string bytes = encode_message(sent, 0, "a1");
-  std::vector<RecordPeek> peeked;
+  // What each peek said, copied: its views point into the message decode_gossip unpacked,
+  // which lives only until it returns.
+  struct Peeked {
+    RecordPeek::Kind kind;
+    std::string service;
+    std::uint32_t index;
+    std::string node;
+    std::uint64_t hlc;
+    std::string origin;
+  };
+  std::vector<Peeked> peeked;
   auto decoded = decode_gossip(bytes, kDefaultMaxMessageBytes, [&](const RecordPeek& record) {
-    peeked.push_back(record);
+    peeked.push_back({record.kind, std::string(record.service), record.index, std::string(record.node), record.hlc,
+                      std::string(record.origin)});
     return (record.kind == RecordPeek::Kind::service && record.service == "db") ||
            (record.kind == RecordPeek::Kind::assignment && record.index == 1) ||
            (record.kind == RecordPeek::Kind::instance && record.node == "a5");
