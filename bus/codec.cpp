@@ -166,19 +166,23 @@ bool peek_index(const msgpack::object& obj, std::uint32_t& out) {
   return true;
 }
 
-bool peek_stamp(const msgpack::object& obj, RecordPeek& peek) {
-  if (obj.type != msgpack::type::ARRAY || obj.via.array.size < 2) return false;
-  const msgpack::object* field = obj.via.array.ptr;
-  if (field[0].type != msgpack::type::POSITIVE_INTEGER) return false;
-  peek.hlc = field[0].via.u64;
-  return peek_text(field[1], peek.origin);
-}
-
-// The positions peek_record reads, as the structs pack their fields.
+// The positions the peeks read, as the structs pack their fields.
 template <class T>
 constexpr std::size_t position(std::string_view field) {
   return wire::field_index(T::mob_field_names(), field);
 }
+constexpr std::size_t kStampHlc = position<Stamp>("hlc");
+constexpr std::size_t kStampOrigin = position<Stamp>("origin");
+static_assert(kStampHlc != SIZE_MAX && kStampOrigin != SIZE_MAX);
+
+bool peek_stamp(const msgpack::object& obj, RecordPeek& peek) {
+  if (obj.type != msgpack::type::ARRAY || obj.via.array.size <= std::max(kStampHlc, kStampOrigin)) return false;
+  const msgpack::object* field = obj.via.array.ptr;
+  if (field[kStampHlc].type != msgpack::type::POSITIVE_INTEGER) return false;
+  peek.hlc = field[kStampHlc].via.u64;
+  return peek_text(field[kStampOrigin], peek.origin);
+}
+
 constexpr std::size_t kServiceName = position<ServiceEntry>("name");
 constexpr std::size_t kServiceStamp = position<ServiceEntry>("stamp");
 constexpr std::size_t kAssignmentService = position<AssignmentEntry>("service");
@@ -197,6 +201,8 @@ constexpr std::size_t kGossipDelta = position<Gossip>("delta");
 constexpr std::size_t kDeltaServices = position<StateDelta>("services");
 constexpr std::size_t kDeltaAssignments = position<StateDelta>("assignments");
 constexpr std::size_t kDeltaInstances = position<StateDelta>("instances");
+static_assert(kGossipDelta != SIZE_MAX && kDeltaServices != SIZE_MAX && kDeltaAssignments != SIZE_MAX &&
+              kDeltaInstances != SIZE_MAX && kDeltaInstances >= std::max(kDeltaServices, kDeltaAssignments));
 
 // Where Gossip is among Body's alternatives.
 template <std::size_t I = 0>
