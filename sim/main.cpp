@@ -3,7 +3,9 @@
 // docs/simulation.md says how to run, read and replay it.
 #include <chrono>
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -20,13 +22,15 @@ using namespace mob::sim;
 
 namespace {
 
-// A directory under /dev/shm (tmpfs: SQLite's syncs cost nothing there), removed with
-// everything in it when this goes.
+// A directory under `parent` (by default /dev/shm, tmpfs: SQLite's syncs cost nothing
+// there), removed with everything in it when this goes.
 class TempDir {
  public:
-  TempDir() {
-    std::string pattern = (std::filesystem::exists("/dev/shm") ? "/dev/shm" : "/tmp") + std::string("/mob-sim-XXXXXX");
-    if (!mkdtemp(pattern.data())) throw std::runtime_error("mob-sim: cannot make a temp dir " + pattern);
+  explicit TempDir(const std::string& parent) {
+    std::string pattern = parent + "/mob-sim-XXXXXX";
+    if (!mkdtemp(pattern.data()))
+      throw std::runtime_error("cannot make a directory " + pattern + ": " + std::strerror(errno) +
+                               " (--work-dir names where the agents' data go)");
     path_ = pattern;
   }
   ~TempDir() {
@@ -65,6 +69,7 @@ int main(int argc, char** argv) {
   std::string scenario_name = "random";
   double max_virtual_s = 600;
   std::string log_level = "off";
+  std::string work_dir = std::filesystem::exists("/dev/shm") ? "/dev/shm" : "/tmp";
   options.add_options()("help,h", "this help")(
       "agents", po::value(&agents)->default_value(5), "how many agents (2 to 65536)")(
       "seed", po::value(&seed)->default_value(1), "the seed: the same seed gives the same run")(
@@ -76,7 +81,9 @@ int main(int argc, char** argv) {
       "measure-deploys", po::value<int>(), "the deploy path's figures instead of a scenario: K one-instance services\n"
       "deployed through a0, 64 in flight, until all run (virtual time, CPU, heap per service)")(
       "log", po::value(&log_level)->default_value("off"), "the agents' log level (debug|info|warn|error|off); other than off, the faults and the client's\n"
-      "deploys are told on stderr too, with their virtual time");
+      "deploys are told on stderr too, with their virtual time")(
+      "work-dir", po::value(&work_dir)->default_value(work_dir), "where the agents' data directories go (a\n"
+      "directory of its own inside, removed at the end): a disk for thousands of agents, whose data would fill tmpfs");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, options), vm);
@@ -115,7 +122,7 @@ int main(int argc, char** argv) {
   }
 
   try {
-    TempDir root;
+    TempDir root(work_dir);
     int failed = 0;
     for (std::uint64_t s = seed; s < seed + seeds; ++s) {
       RunOptions run;

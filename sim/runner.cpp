@@ -29,6 +29,13 @@ void make_whole(World& world, const FaultPlan& plan) {
   }
 }
 
+// The CPU this process has spent (every simulated agent runs on the one thread).
+double process_cpu_s() {
+  timespec spent{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spent);
+  return static_cast<double>(spent.tv_sec) + static_cast<double>(spent.tv_nsec) / 1e9;
+}
+
 // The measurement's figures are the first poll at which they hold.
 constexpr Micros kPollStep = 100 * kMillisecond;
 
@@ -138,10 +145,19 @@ std::uint64_t run_measurement(const RunOptions& options, std::ostream& out) {
   const int n = options.agents;
   auto metric = [&](const std::string& name, double value) { out << "metric " << name << " " << value << std::endl; };
 
+  // The CPU each phase took, for the sizes that take hours (docs/performance.md, "Simulation").
+  double phase_start = process_cpu_s();
+  auto phase_cpu = [&](const std::string& phase) {
+    const double now_cpu = process_cpu_s();
+    metric("cpu_s_" + phase, now_cpu - phase_start);
+    phase_start = now_cpu;
+  };
+
   join_storm(world, schedule);
   world.run_until(kSecond);
   Micros full = time_until(world, 300 * kSecond, [&] { return world.all_have_full_view(); });
   metric("full_view_after_join_storm_s", full < 0 ? -1 : seconds(kSecond + full));
+  phase_cpu("join_storm");
 
   // The traffic per agent per second between two counts `span` apart, as metrics named
   // `prefix` + gossip_messages_per_agent_per_s and the like.
@@ -159,6 +175,7 @@ std::uint64_t run_measurement(const RunOptions& options, std::ostream& out) {
   const Micros window = 10 * kSecond;
   world.run_until(world.now() + window);
   traffic_metrics("", before, world.traffic(), window);
+  phase_cpu("idle");
 
   const int victim = n - 1;
   world.crash(victim);
@@ -166,6 +183,7 @@ std::uint64_t run_measurement(const RunOptions& options, std::ostream& out) {
     return world.all_list(victim, MemberState::failed);
   });
   metric("failure_detected_everywhere_s", detected < 0 ? -1 : seconds(detected));
+  phase_cpu("crash");
 
   // A partition in halves, held until each side lists every member of the other side as
   // failed (the time that takes is the figure), then healed.
@@ -184,21 +202,17 @@ std::uint64_t run_measurement(const RunOptions& options, std::ostream& out) {
   // when it heals: the whole other side, unless the detection above timed out.
   metric("at_heal_listing_a0_failed", world.agents_listing(0, MemberState::failed));
   metric("at_heal_listing_other_side_failed", world.agents_listing(n / 2, MemberState::failed));
+  phase_cpu("partition");
   world.heal();
   Micros healed = time_until(world, 300 * kSecond, [&] { return world.all_have_full_view(); });
   metric("converged_after_partition_s", healed < 0 ? -1 : seconds(healed));
+  phase_cpu("heal");
   metric("resident_kib_per_agent", static_cast<double>(resident_kib()) / n);
   metric("virtual_s", seconds(world.now()));
   return world.trace().value();
 }
 
 namespace {
-
-double process_cpu_s() {
-  timespec spent{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spent);
-  return static_cast<double>(spent.tv_sec) + static_cast<double>(spent.tv_nsec) / 1e9;
-}
 
 // Bytes the allocator has handed out and not taken back (every agent's heap, and the
 // world's): unlike RSS it does not keep pages a freed peak left behind.
