@@ -241,6 +241,11 @@ bool FailureDetector::suspicion_fully_confirmed(const std::string& target) const
   return confirmations >= 1.0 + expected_confirmations(members_.size() + 1);
 }
 
+bool FailureDetector::counted(std::string_view target, std::string_view by) const {
+  auto suspicion = suspicions_.find(target);
+  return suspicion != suspicions_.end() && (by.empty() || suspicion->second.confirmations.contains(by));
+}
+
 bool FailureDetector::suspicion_confirmed_by(const std::string& target, const std::string& by) const {
   auto suspicion = suspicions_.find(target);
   return suspicion != suspicions_.end() && suspicion->second.confirmations.contains(by);

@@ -9,6 +9,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mob {
@@ -71,6 +72,9 @@ class FailureDetector {
   bool suspicion_fully_confirmed(const std::string& target) const;
   // Whether `by`'s suspicion of `target` is counted already.
   bool suspicion_confirmed_by(const std::string& target, const std::string& by) const;
+  // Whether on_suspected(target, by) would change nothing: the suspicion runs and counts `by`
+  // (or `by` is empty).
+  bool counted(std::string_view target, std::string_view by) const;
   // `target` is alive again (refuted) or gone (failed/left): forget its suspicion.
   void on_cleared(const std::string& target);
   // This agent had to refute a suspicion of itself: a sign that it is slow.
@@ -115,10 +119,10 @@ class FailureDetector {
   };
   struct Suspicion {
     Clock::time_point started;
-    std::set<std::string> confirmations;
+    std::set<std::string, std::less<>> confirmations;
   };
 
-  using Suspicions = std::map<std::string, Suspicion>;
+  using Suspicions = std::map<std::string, Suspicion, std::less<>>;
   std::chrono::milliseconds scaled(std::chrono::milliseconds base) const;
   // The window as configured, before the measured latency stretches it.
   std::chrono::milliseconds configured_window() const;

@@ -1881,15 +1881,25 @@ class Store {
   }
 
   // Gossip comes from up to --max-subscriptions peers, so a record arrives again and again;
-  // a service, assignment or instance record not newer than the one held would change
-  // nothing: decode_gossip asks this of each (`record`, peeked at in the message) and leaves
-  // out those this agent holds as new, before they are decoded, checked at the door or their
-  // specs parsed (the cost of a deploy storm at every agent). A record that decodes can
-  // always be peeked at (the same fields, the same types), so none of those reaches absorb.
-  // Member records all go on: a suspicion that loses the merge still confirms the one held.
+  // a record not newer than the one held would change nothing: decode_gossip asks this of
+  // each (`record`, peeked at in the message) and leaves out those this agent holds as new,
+  // before they are decoded, checked at the door or their specs parsed (the cost of a deploy
+  // storm, and of a partition's suspicions, at every agent). A member record is left out only
+  // when it is the very record held, or an older heartbeat of it, and absorb would do nothing
+  // with it: not a record of this agent (which may have to be refuted), not one stamped too
+  // far ahead (which says this agent's clock may be behind), not a suspicion whose reporter
+  // the failure detector has not counted (a suspicion that loses the merge still confirms).
   bool holds_as_new(const RecordPeek& record) const {
     const Stamp* held = nullptr;
     switch (record.kind) {
+      case RecordPeek::Kind::member: {
+        if (record.member == config_.self.name) return false;
+        const MemberEntry* entry = state_.member(record.member);
+        return entry && entry->member.incarnation == record.incarnation && entry->member.state == record.state &&
+               entry->heartbeat >= record.heartbeat && entry->reported_by == record.reported_by &&
+               HybridClock::wall_ms_of(record.heartbeat) <= time_.wall_ms() + kMaxClockAheadMs &&
+               (record.state != MemberState::suspect || detector_.counted(record.member, record.reported_by));
+      }
       case RecordPeek::Kind::service:
         if (const auto* entry = state_.service(record.service)) held = &entry->stamp;
         break;

@@ -197,12 +197,22 @@ static_assert(kServiceName != SIZE_MAX && kServiceStamp != SIZE_MAX && kAssignme
               kAssignmentIndex != SIZE_MAX && kAssignmentStamp != SIZE_MAX && kInstanceStatus != SIZE_MAX &&
               kInstanceStamp != SIZE_MAX && kStatusService != SIZE_MAX && kStatusIndex != SIZE_MAX &&
               kStatusNode != SIZE_MAX);
+constexpr std::size_t kEntryMember = position<MemberEntry>("member");
+constexpr std::size_t kEntryHeartbeat = position<MemberEntry>("heartbeat");
+constexpr std::size_t kEntryReportedBy = position<MemberEntry>("reported_by");
+constexpr std::size_t kMemberName = position<Member>("name");
+constexpr std::size_t kMemberState = position<Member>("state");
+constexpr std::size_t kMemberIncarnation = position<Member>("incarnation");
+static_assert(kEntryMember != SIZE_MAX && kEntryHeartbeat != SIZE_MAX && kEntryReportedBy != SIZE_MAX &&
+              kMemberName != SIZE_MAX && kMemberState != SIZE_MAX && kMemberIncarnation != SIZE_MAX);
 constexpr std::size_t kGossipDelta = position<Gossip>("delta");
+constexpr std::size_t kDeltaMembers = position<StateDelta>("members");
 constexpr std::size_t kDeltaServices = position<StateDelta>("services");
 constexpr std::size_t kDeltaAssignments = position<StateDelta>("assignments");
 constexpr std::size_t kDeltaInstances = position<StateDelta>("instances");
-static_assert(kGossipDelta != SIZE_MAX && kDeltaServices != SIZE_MAX && kDeltaAssignments != SIZE_MAX &&
-              kDeltaInstances != SIZE_MAX && kDeltaInstances >= std::max(kDeltaServices, kDeltaAssignments));
+static_assert(kGossipDelta != SIZE_MAX && kDeltaMembers != SIZE_MAX && kDeltaServices != SIZE_MAX &&
+              kDeltaAssignments != SIZE_MAX && kDeltaInstances != SIZE_MAX &&
+              kDeltaInstances >= std::max({kDeltaMembers, kDeltaServices, kDeltaAssignments}));
 
 // Where Gossip is among Body's alternatives.
 template <std::size_t I = 0>
@@ -218,6 +228,23 @@ bool peek_record(const msgpack::object& obj, RecordPeek::Kind kind, RecordPeek& 
   const msgpack::object* field = obj.via.array.ptr;
   peek.kind = kind;
   switch (kind) {
+    case RecordPeek::Kind::member: {
+      if (size <= std::max({kEntryMember, kEntryHeartbeat, kEntryReportedBy}) ||
+          field[kEntryMember].type != msgpack::type::ARRAY || field[kEntryHeartbeat].type != msgpack::type::POSITIVE_INTEGER)
+        return false;
+      const auto& member = field[kEntryMember].via.array;
+      if (member.size <= std::max({kMemberName, kMemberState, kMemberIncarnation})) return false;
+      const msgpack::object& state = member.ptr[kMemberState];
+      const msgpack::object& incarnation = member.ptr[kMemberIncarnation];
+      if (state.type != msgpack::type::POSITIVE_INTEGER ||
+          state.via.u64 >= static_cast<std::uint64_t>(MemberState::count_) ||
+          incarnation.type != msgpack::type::POSITIVE_INTEGER)
+        return false;
+      peek.state = static_cast<MemberState>(state.via.u64);
+      peek.incarnation = incarnation.via.u64;
+      peek.heartbeat = field[kEntryHeartbeat].via.u64;
+      return peek_text(member.ptr[kMemberName], peek.member) && peek_text(field[kEntryReportedBy], peek.reported_by);
+    }
     case RecordPeek::Kind::service:
       return size > kServiceStamp && peek_text(field[kServiceName], peek.service) &&
              peek_stamp(field[kServiceStamp], peek);
@@ -272,6 +299,7 @@ Result<Envelope> decode_gossip(std::string_view bytes, std::size_t max_bytes,
         body.type == msgpack::type::ARRAY && body.via.array.size > kGossipDelta) {
       const msgpack::object& delta = body.via.array.ptr[kGossipDelta];
       if (delta.type == msgpack::type::ARRAY && delta.via.array.size > kDeltaInstances) {
+        leave_out(delta.via.array.ptr[kDeltaMembers], RecordPeek::Kind::member, skip);
         leave_out(delta.via.array.ptr[kDeltaServices], RecordPeek::Kind::service, skip);
         leave_out(delta.via.array.ptr[kDeltaAssignments], RecordPeek::Kind::assignment, skip);
         leave_out(delta.via.array.ptr[kDeltaInstances], RecordPeek::Kind::instance, skip);

@@ -40,24 +40,31 @@ std::string encode_message(Message message, std::uint64_t request_id = 0,
 Result<Envelope> decode(std::string_view bytes,
                         std::size_t max_bytes = kDefaultMaxMessageBytes);
 
-// What a gossiped service, assignment or instance record is and how new, read in place
-// from the message before the record is decoded: its views are valid only during the call
-// that is given it.
+// What a gossiped record is and how new, read in place from the message before the record
+// is decoded: its views are valid only during the call that is given it.
 struct RecordPeek {
-  enum class Kind : std::uint8_t { service, assignment, instance };
+  enum class Kind : std::uint8_t { member, service, assignment, instance };
   Kind kind = Kind::service;
   std::string_view service;  // the service's name
   std::uint32_t index = 0;   // assignment and instance: the instance index
   std::string_view node;     // instance: the agent it runs on
   std::uint64_t hlc = 0;     // the record's stamp
   std::string_view origin;
+  // A member record: its name, incarnation, state and heartbeat (its order) and who reported
+  // that state; the fields above are empty.
+  std::string_view member;
+  std::uint64_t incarnation = 0;
+  MemberState state = MemberState::alive;
+  std::uint64_t heartbeat = 0;
+  std::string_view reported_by;
 };
 
-// decode(), except that the service, assignment and instance records of a Gossip for which
-// `skip` answers true are left out before they are decoded: a record arrives from every agent
-// that relays it, and decoding the copies an agent holds already cost more than the rest of
-// its handling (docs/performance.md, "Gossip copies"). A record whose shape the peek does not
-// recognise is kept, and the decode checks it as decode() would. Member records are all kept.
+// decode(), except that the records of a Gossip for which `skip` answers true are left out
+// before they are decoded: a record arrives from every agent that relays it, and decoding the
+// copies an agent holds already cost more than the rest of its handling (docs/performance.md,
+// "Gossip copies"). A record whose shape the peek does not recognise is kept, and the decode
+// checks it as decode() would. What is left out is not checked at the door either: whatever
+// else it holds, the copy held wins over it.
 Result<Envelope> decode_gossip(std::string_view bytes, std::size_t max_bytes,
                                const std::function<bool(const RecordPeek&)>& skip);
 

@@ -769,10 +769,18 @@ Gossip gossip_of_every_kind() {
   Gossip gossip;
   gossip.sender = "a1";
   gossip.seq = 7;
-  MemberEntry member;
-  member.member.name = "a2";
-  member.reported_by = "a2";
-  gossip.delta.members = {member, member};
+  MemberEntry suspect;
+  suspect.member.name = "a2";
+  suspect.member.state = MemberState::suspect;
+  suspect.member.incarnation = 4;
+  suspect.heartbeat = 55;
+  suspect.reported_by = "a6";
+  MemberEntry alive;
+  alive.member.name = "a7";
+  alive.member.incarnation = 1;
+  alive.heartbeat = 9;
+  alive.reported_by = "a7";
+  gossip.delta.members = {suspect, alive};
   for (const char* name : {"web", "db", "cache"}) {
     ServiceEntry service;
     service.name = name;
@@ -812,41 +820,59 @@ TEST(DecodeGossip, LeavesOutWhatSkipAnswersTrueForAndDecodesTheRest) {
     std::string node;
     std::uint64_t hlc;
     std::string origin;
+    std::string member;
+    std::uint64_t incarnation;
+    MemberState state;
+    std::uint64_t heartbeat;
+    std::string reported_by;
   };
   std::vector<Peeked> peeked;
   auto decoded = decode_gossip(bytes, kDefaultMaxMessageBytes, [&](const RecordPeek& record) {
     peeked.push_back({record.kind, std::string(record.service), record.index, std::string(record.node), record.hlc,
-                      std::string(record.origin)});
-    return (record.kind == RecordPeek::Kind::service && record.service == "db") ||
+                      std::string(record.origin), std::string(record.member), record.incarnation, record.state,
+                      record.heartbeat, std::string(record.reported_by)});
+    return (record.kind == RecordPeek::Kind::member && record.member == "a7") ||
+           (record.kind == RecordPeek::Kind::service && record.service == "db") ||
            (record.kind == RecordPeek::Kind::assignment && record.index == 1) ||
            (record.kind == RecordPeek::Kind::instance && record.node == "a5");
   });
   ASSERT_TRUE(decoded) << decoded.error().message;
-  // Every service, assignment and instance record was peeked, with what it is and its stamp.
-  ASSERT_EQ(peeked.size(), 7u);
-  EXPECT_EQ(peeked[0].kind, RecordPeek::Kind::service);
-  EXPECT_EQ(peeked[0].service, "web");
-  EXPECT_EQ(peeked[0].hlc, 100u);
-  EXPECT_EQ(peeked[0].origin, "a1");
-  EXPECT_EQ(peeked[4].kind, RecordPeek::Kind::assignment);
-  EXPECT_EQ(peeked[4].service, "web");
-  EXPECT_EQ(peeked[4].index, 1u);
-  EXPECT_EQ(peeked[4].hlc, 201u);
-  EXPECT_EQ(peeked[4].origin, "a4");
-  EXPECT_EQ(peeked[6].kind, RecordPeek::Kind::instance);
+  // Every record was peeked, with what it is and how new: members first, then services,
+  // assignments and instances.
+  ASSERT_EQ(peeked.size(), 9u);
+  EXPECT_EQ(peeked[0].kind, RecordPeek::Kind::member);
+  EXPECT_EQ(peeked[0].member, "a2");
+  EXPECT_EQ(peeked[0].incarnation, 4u);
+  EXPECT_EQ(peeked[0].state, MemberState::suspect);
+  EXPECT_EQ(peeked[0].heartbeat, 55u);
+  EXPECT_EQ(peeked[0].reported_by, "a6");
+  EXPECT_EQ(peeked[1].kind, RecordPeek::Kind::member);
+  EXPECT_EQ(peeked[1].member, "a7");
+  EXPECT_EQ(peeked[1].state, MemberState::alive);
+  EXPECT_EQ(peeked[2].kind, RecordPeek::Kind::service);
+  EXPECT_EQ(peeked[2].service, "web");
+  EXPECT_EQ(peeked[2].hlc, 100u);
+  EXPECT_EQ(peeked[2].origin, "a1");
+  EXPECT_EQ(peeked[6].kind, RecordPeek::Kind::assignment);
   EXPECT_EQ(peeked[6].service, "web");
-  EXPECT_EQ(peeked[6].index, 3u);
-  EXPECT_EQ(peeked[6].node, "a5");
-  EXPECT_EQ(peeked[6].hlc, 300u);
-  EXPECT_EQ(peeked[6].origin, "a5");
-  // What is left is the message without the three records skipped; members all stay.
+  EXPECT_EQ(peeked[6].index, 1u);
+  EXPECT_EQ(peeked[6].hlc, 201u);
+  EXPECT_EQ(peeked[6].origin, "a4");
+  EXPECT_EQ(peeked[8].kind, RecordPeek::Kind::instance);
+  EXPECT_EQ(peeked[8].service, "web");
+  EXPECT_EQ(peeked[8].index, 3u);
+  EXPECT_EQ(peeked[8].node, "a5");
+  EXPECT_EQ(peeked[8].hlc, 300u);
+  EXPECT_EQ(peeked[8].origin, "a5");
+  // What is left is the message without the four records skipped.
   Gossip expected = sent;
+  expected.delta.members.pop_back();
   expected.delta.services.erase(expected.delta.services.begin() + 1);
   expected.delta.assignments.pop_back();
   expected.delta.instances.pop_back();
   const auto* got = std::get_if<Gossip>(&decoded->body);
   ASSERT_NE(got, nullptr);
-  EXPECT_EQ(got->delta.members.size(), 2u);
+  EXPECT_EQ(got->delta.members.size(), 1u);
   EXPECT_EQ(encode_message(*got, 0, "a1"), encode_message(expected, 0, "a1"));
 }
 
@@ -884,6 +910,31 @@ TEST(DecodeGossip, ARecordOfAnotherShapeIsKeptAndRefusedByTheDecode) {
   auto pruned = decode_gossip(bytes, kDefaultMaxMessageBytes, [&](const RecordPeek&) { return ++asked, true; });
   auto plain = decode(bytes);
   EXPECT_EQ(asked, 0);
+  ASSERT_FALSE(pruned);
+  ASSERT_FALSE(plain);
+  EXPECT_EQ(pruned.error().message, plain.error().message);
+}
+
+// A member record whose state is no state is not peeked at: the decode refuses it as decode()
+// does.
+TEST(DecodeGossip, AMemberRecordWithAnUnknownStateIsKeptAndRefusedByTheDecode) {
+  Gossip gossip = gossip_of_every_kind();
+  std::string bytes = encode_message(gossip, 0, "a1");
+  // The suspect's state (1) is packed right after its pub_address; make it 9.
+  const std::string marker = std::string("\xa2" "a2", 3);
+  auto at = bytes.find(marker);
+  ASSERT_NE(at, std::string::npos);
+  at += marker.size();
+  for (int field = 0; field < 2; ++field) at += 1 + static_cast<unsigned char>(bytes[at]) - 0xa0;  // fixstr
+  ASSERT_EQ(bytes[at], '\x01');
+  bytes[at] = '\x09';
+  int asked_about_members = 0;
+  auto pruned = decode_gossip(bytes, kDefaultMaxMessageBytes, [&](const RecordPeek& record) {
+    asked_about_members += record.kind == RecordPeek::Kind::member ? 1 : 0;
+    return true;
+  });
+  auto plain = decode(bytes);
+  EXPECT_EQ(asked_about_members, 1);  // a7's record only
   ASSERT_FALSE(pruned);
   ASSERT_FALSE(plain);
   EXPECT_EQ(pruned.error().message, plain.error().message);
