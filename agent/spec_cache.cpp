@@ -55,14 +55,14 @@ void SpecCache::sweep() {
 SpecCache::Specs SpecCache::named_by(Specs had, const ServiceEntry& entry) {
   Specs now;
   const std::uint64_t current = spec_identity(entry.spec_json);
-  const std::optional<std::uint64_t> stable =
-      entry.stable_spec_json.empty() ? std::nullopt : std::optional(spec_identity(entry.stable_spec_json));
+  const bool has_stable = !entry.stable_spec_json.empty();
+  const std::uint64_t stable = has_stable ? spec_identity(entry.stable_spec_json) : 0;
   for (auto* kept : {&had.current, &had.stable}) {
     if (!*kept) continue;
     // One parsed text may be both (a revert makes the stable spec current): moved to one,
     // copied to the other.
     const bool is_current = !now.current && (*kept)->identity == current;
-    const bool is_stable = !now.stable && stable && (*kept)->identity == *stable;
+    const bool is_stable = !now.stable && has_stable && (*kept)->identity == stable;
     if (is_current && is_stable) now.stable = std::make_unique<Parsed>(**kept);
     if (is_current) now.current = std::move(*kept);
     else if (is_stable) now.stable = std::move(*kept);
