@@ -145,6 +145,7 @@ class LookupKey {
     *out++ = kind;
     for (auto part : parts) {
       *out++ = '/';
+      if (part.empty()) continue;  // its data may be null (an empty string peeked in a message)
       std::memcpy(out, part.data(), part.size());
       out += part.size();
     }

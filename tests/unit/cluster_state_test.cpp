@@ -324,6 +324,21 @@ TEST(ClusterStateLookup, FindsRecordsWithLongNames) {
   EXPECT_EQ(state.member(longer.substr(1)), nullptr);
 }
 
+// A name peeked in a message may be empty with no data at all (a null pointer): a lookup by
+// it finds nothing, and copies nothing from it (the UBSan build checks the copy).
+TEST(ClusterStateLookup, AnEmptyNameWithoutDataFindsNothing) {
+  ClusterState state;
+  MemberEntry member;
+  member.member.name = "a1";
+  ASSERT_TRUE(state.merge(member));
+  const std::string_view nothing;
+  ASSERT_EQ(nothing.data(), nullptr);
+  EXPECT_EQ(state.member(nothing), nullptr);
+  EXPECT_EQ(state.service(nothing), nullptr);
+  EXPECT_EQ(state.assignment(nothing, 0), nullptr);
+  EXPECT_EQ(state.instance(nothing, 0, nothing), nullptr);
+}
+
 TEST(MemberOrder, StateRanksAliveThenSuspectThenFailedThenLeft) {
   EXPECT_EQ(member_state_rank(MemberState::alive), 0);
   EXPECT_EQ(member_state_rank(MemberState::suspect), 1);
