@@ -242,11 +242,10 @@ bool FailureDetector::suspicion_fully_confirmed(const std::string& target) const
 }
 
 bool FailureDetector::counted(std::string_view target, std::string_view by) const {
-  auto suspicion = suspicions_.find(target);
-  return suspicion != suspicions_.end() && (by.empty() || suspicion->second.confirmations.contains(by));
+  return by.empty() ? suspicions_.contains(target) : suspicion_confirmed_by(target, by);
 }
 
-bool FailureDetector::suspicion_confirmed_by(const std::string& target, const std::string& by) const {
+bool FailureDetector::suspicion_confirmed_by(std::string_view target, std::string_view by) const {
   auto suspicion = suspicions_.find(target);
   return suspicion != suspicions_.end() && suspicion->second.confirmations.contains(by);
 }

@@ -71,7 +71,7 @@ class FailureDetector {
   // that counted the same, so it need not be made or passed on (memberlist's cap).
   bool suspicion_fully_confirmed(const std::string& target) const;
   // Whether `by`'s suspicion of `target` is counted already.
-  bool suspicion_confirmed_by(const std::string& target, const std::string& by) const;
+  bool suspicion_confirmed_by(std::string_view target, std::string_view by) const;
   // Whether on_suspected(target, by) would change nothing: the suspicion runs and counts `by`
   // (or `by` is empty).
   bool counted(std::string_view target, std::string_view by) const;
