@@ -33,26 +33,29 @@ void FailureDetector::set_members(const std::vector<std::string>& names) {
 
 void FailureDetector::change_members(const std::vector<std::string>& added, const std::vector<std::string>& gone) {
   for (const auto& name : gone) {
-    if (members_.erase(name) == 0) continue;
+    auto member = members_.find(name);
+    if (member == members_.end()) continue;
     // The cursor keeps pointing at the next member of this cycle: removing before it would
     // otherwise skip a member.
-    auto at = std::find(order_.begin(), order_.end(), name);
+    auto at = std::find(order_.begin(), order_.end(), &*member);
     if (at != order_.end()) {
       if (static_cast<std::size_t>(at - order_.begin()) < cursor_) --cursor_;
       order_.erase(at);
     }
+    members_.erase(member);
     if (auto suspicion = suspicions_.find(name); suspicion != suspicions_.end()) forget_suspicion(suspicion);
     std::erase(soon_, name);
     // A member that left is not expected to answer: its silence says nothing of our health.
     if (probe_ && probe_->target == name) probe_.reset();
   }
   for (const auto& name : added) {
-    if (!members_.insert(name).second) continue;
+    auto [member, inserted] = members_.insert(name);
+    if (!inserted) continue;
     // New members go in at a random place so that everyone probes them soon (and inserting
     // before the cursor moves it, so that no member of this cycle is probed twice).
     std::uniform_int_distribution<std::size_t> at(0, order_.size());
     auto position = at(random_);
-    order_.insert(order_.begin() + static_cast<long>(position), name);
+    order_.insert(order_.begin() + static_cast<long>(position), &*member);
     if (position < cursor_) ++cursor_;
   }
 }
@@ -98,7 +101,7 @@ std::optional<std::string> FailureDetector::next_target() {
     std::shuffle(order_.begin(), order_.end(), random_);
     cursor_ = 0;
   }
-  return order_[cursor_++];
+  return *order_[cursor_++];
 }
 
 std::vector<std::string> FailureDetector::pick_helpers(const std::string& target) {
@@ -228,7 +231,9 @@ void FailureDetector::on_suspected(const std::string& target, const std::string&
     suspicion_queues_[queue_of(0)].emplace(now, target);
   }
   const std::size_t queue = queue_of(suspicion.confirmations.size());
-  if (by.empty() || !suspicion.confirmations.insert(by).second) return;
+  if (by.empty() || std::ranges::find(suspicion.confirmations, by) != suspicion.confirmations.end()) return;
+  if (suspicion.confirmations.size() >= suspicion_queues_.size() - 1) return;  // changes nothing
+  suspicion.confirmations.push_back(by);
   if (queue_of(suspicion.confirmations.size()) == queue) return;
   suspicion_queues_[queue].erase({suspicion.started, target});
   suspicion_queues_[queue_of(suspicion.confirmations.size())].emplace(suspicion.started, target);
@@ -242,12 +247,17 @@ bool FailureDetector::suspicion_fully_confirmed(const std::string& target) const
 }
 
 bool FailureDetector::counted(std::string_view target, std::string_view by) const {
-  return by.empty() ? suspicions_.contains(target) : suspicion_confirmed_by(target, by);
+  if (by.empty()) return suspicions_.contains(target);
+  auto suspicion = suspicions_.find(target);
+  return suspicion != suspicions_.end() &&
+         (suspicion->second.confirmations.size() >= suspicion_queues_.size() - 1 ||
+          std::ranges::find(suspicion->second.confirmations, by) != suspicion->second.confirmations.end());
 }
 
 bool FailureDetector::suspicion_confirmed_by(std::string_view target, std::string_view by) const {
   auto suspicion = suspicions_.find(target);
-  return suspicion != suspicions_.end() && suspicion->second.confirmations.contains(by);
+  return suspicion != suspicions_.end() &&
+         std::ranges::find(suspicion->second.confirmations, by) != suspicion->second.confirmations.end();
 }
 
 double FailureDetector::expected_confirmations(std::size_t n) const {

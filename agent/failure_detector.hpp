@@ -73,7 +73,7 @@ class FailureDetector {
   // Whether `by`'s suspicion of `target` is counted already.
   bool suspicion_confirmed_by(std::string_view target, std::string_view by) const;
   // Whether on_suspected(target, by) would change nothing: the suspicion runs and counts `by`
-  // (or `by` is empty).
+  // or is fully confirmed (or `by` is empty).
   bool counted(std::string_view target, std::string_view by) const;
   // `target` is alive again (refuted) or gone (failed/left): forget its suspicion.
   void on_cleared(const std::string& target);
@@ -117,9 +117,12 @@ class FailureDetector {
     std::uint64_t seq = 0;
     Clock::time_point deadline;
   };
+  // Who suspects a member, up to the count past which more change nothing (indirect_probes
+  // + 1: the timeout is at its minimum and the suspicion fully confirmed): a few names, not
+  // one per agent that ever accused it.
   struct Suspicion {
     Clock::time_point started;
-    std::set<std::string, std::less<>> confirmations;
+    std::vector<std::string> confirmations;
   };
 
   using Suspicions = std::map<std::string, Suspicion, std::less<>>;
@@ -139,8 +142,10 @@ class FailureDetector {
 
   DetectorConfig config_;
   std::mt19937_64 random_;
-  std::set<std::string> members_;
-  std::vector<std::string> order_;  // this cycle's probe order: members_, shuffled
+  std::set<std::string, std::less<>> members_;
+  // This cycle's probe order: members_, shuffled, each by its name in members_ (a set's
+  // elements stay put), so a change moves pointers and a member's name is held once.
+  std::vector<const std::string*> order_;
   std::size_t cursor_ = 0;
   std::uint64_t next_seq_ = 1;
   std::optional<Probe> probe_;

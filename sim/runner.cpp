@@ -6,6 +6,7 @@
 #include <ctime>
 #include <fstream>
 #include <functional>
+#include <utility>
 
 namespace mob::sim {
 namespace {
@@ -50,6 +51,24 @@ Micros time_until(World& world, Micros limit, const std::function<bool()>& done)
 }
 
 double seconds(Micros t) { return static_cast<double>(t) / kSecond; }
+
+// Bytes the allocator has handed out and not taken back (every agent's heap, and the
+// world's): unlike RSS it does not keep pages a freed peak left behind.
+double heap_in_use_bytes() { return static_cast<double>(mallinfo2().uordblks); }
+
+// The most heap in use seen at the polls since the last take(): a phase's peak, which
+// may come before its end (a partition's suspicions, before they turn into failures).
+class HeapPeak {
+ public:
+  void sample() { peak_ = std::max(peak_, heap_in_use_bytes()); }
+  double take() {
+    sample();
+    return std::exchange(peak_, 0.0);
+  }
+
+ private:
+  double peak_ = 0;
+};
 
 std::uint64_t resident_kib() {
   std::ifstream status("/proc/self/status");
@@ -145,17 +164,23 @@ std::uint64_t run_measurement(const RunOptions& options, std::ostream& out) {
   const int n = options.agents;
   auto metric = [&](const std::string& name, double value) { out << "metric " << name << " " << value << std::endl; };
 
-  // The CPU each phase took, for the sizes that take hours (docs/performance.md, "Simulation").
+  // The CPU each phase took and the most heap it held, for the sizes that take hours and
+  // need most of the machine's memory (docs/performance.md, "Simulation").
   double phase_start = process_cpu_s();
+  HeapPeak heap;
   auto phase_cpu = [&](const std::string& phase) {
     const double now_cpu = process_cpu_s();
     metric("cpu_s_" + phase, now_cpu - phase_start);
+    metric("peak_heap_kib_per_agent_" + phase, heap.take() / 1024 / n);
     phase_start = now_cpu;
   };
 
   join_storm(world, schedule);
   world.run_until(kSecond);
-  Micros full = time_until(world, 300 * kSecond, [&] { return world.all_have_full_view(); });
+  Micros full = time_until(world, 300 * kSecond, [&] {
+    heap.sample();
+    return world.all_have_full_view();
+  });
   metric("full_view_after_join_storm_s", full < 0 ? -1 : seconds(kSecond + full));
   phase_cpu("join_storm");
 
@@ -180,6 +205,7 @@ std::uint64_t run_measurement(const RunOptions& options, std::ostream& out) {
   const int victim = n - 1;
   world.crash(victim);
   Micros detected = time_until(world, 120 * kSecond, [&] {
+    heap.sample();
     return world.all_list(victim, MemberState::failed);
   });
   metric("failure_detected_everywhere_s", detected < 0 ? -1 : seconds(detected));
@@ -194,6 +220,7 @@ std::uint64_t run_measurement(const RunOptions& options, std::ostream& out) {
   const TrafficCounts cut_at = world.traffic();
   const Micros cut_time = world.now();
   Micros split = time_until(world, 300 * kSecond, [&] {
+    heap.sample();
     return world.all_list_all_failed(first_half, second_half) && world.all_list_all_failed(second_half, first_half);
   });
   metric("partition_detected_both_sides_s", split < 0 ? -1 : seconds(split));
@@ -204,7 +231,10 @@ std::uint64_t run_measurement(const RunOptions& options, std::ostream& out) {
   metric("at_heal_listing_other_side_failed", world.agents_listing(n / 2, MemberState::failed));
   phase_cpu("partition");
   world.heal();
-  Micros healed = time_until(world, 300 * kSecond, [&] { return world.all_have_full_view(); });
+  Micros healed = time_until(world, 300 * kSecond, [&] {
+    heap.sample();
+    return world.all_have_full_view();
+  });
   metric("converged_after_partition_s", healed < 0 ? -1 : seconds(healed));
   phase_cpu("heal");
   metric("resident_kib_per_agent", static_cast<double>(resident_kib()) / n);
@@ -212,13 +242,6 @@ std::uint64_t run_measurement(const RunOptions& options, std::ostream& out) {
   return world.trace().value();
 }
 
-namespace {
-
-// Bytes the allocator has handed out and not taken back (every agent's heap, and the
-// world's): unlike RSS it does not keep pages a freed peak left behind.
-double heap_in_use_bytes() { return static_cast<double>(mallinfo2().uordblks); }
-
-}  // namespace
 
 std::uint64_t run_deploy_measurement(const RunOptions& options, int services, std::ostream& out) {
   World world(world_config(options));

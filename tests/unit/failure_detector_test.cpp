@@ -583,6 +583,25 @@ TEST_F(Suspicion, IsFullyConfirmedOnceItHasTheConfirmationsThatBringTheTimeoutTo
   EXPECT_FALSE(detector.suspicion_fully_confirmed("m0"));
 }
 
+// Past the accuser and k others nothing changes (the timeout is at its minimum), so a
+// suspicion keeps no more names: a partition's members are accused by dozens each.
+TEST_F(Suspicion, KeepsNoConfirmationPastTheOnesThatShortenTheTimeoutAndCountsTheRestAsHeard) {
+  EXPECT_FALSE(detector.counted("m0", "m1")) << "not suspected at all";
+  EXPECT_FALSE(detector.counted("m0", "")) << "not suspected at all";
+  detector.on_suspected("m0", "self", kStart);
+  EXPECT_TRUE(detector.counted("m0", "")) << "the suspicion runs";
+  EXPECT_TRUE(detector.counted("m0", "self"));
+  EXPECT_FALSE(detector.counted("m0", "m1")) << "a new confirmation would shorten the timeout";
+  for (const auto* by : {"m1", "m2", "m3"}) detector.on_suspected("m0", by, kStart);
+  ASSERT_TRUE(detector.suspicion_fully_confirmed("m0"));
+  detector.on_suspected("m0", "m4", kStart);
+  EXPECT_FALSE(detector.suspicion_confirmed_by("m0", "m4")) << "past the cap: not kept";
+  EXPECT_TRUE(detector.counted("m0", "m4")) << "yet hearing it again would change nothing";
+  EXPECT_TRUE(detector.counted("m0", "m5"));
+  EXPECT_TRUE(detector.suspicion_confirmed_by("m0", "m3"));
+  EXPECT_EQ(declared_after("m0", kStart), Clock::duration(800ms));
+}
+
 TEST_F(Suspicion, InATinyNetworkTheAccusersOwnSuspicionIsAllTheConfirmationThereWillBe) {
   detector.set_members({"m0"});  // n = 2
   detector.on_suspected("m0", "self", kStart);
