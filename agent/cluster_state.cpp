@@ -5,6 +5,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <string_view>
+#include <type_traits>
 
 #include "agent/hashing.hpp"
 
@@ -234,6 +235,8 @@ void ClusterState::reindex() {
     for (const auto& record : map) index[bucket_of(record.first)].push_back(&record);
   };
   add(members_, member_buckets_);
+  member_index_.clear();
+  for (const auto& [key, entry] : members_) member_index_.insert(&entry);
   add(services_, service_buckets_);
   add(assignments_, assignment_buckets_);
   add(instances_, instance_buckets_);
@@ -261,8 +264,13 @@ template <class Map, class Entry>
 bool ClusterState::replace(Map& map, typename Map::iterator found, std::string key, const Entry& entry) {
   std::uint64_t before = found != map.end() ? record_hash(key, found->second) : 0;
   account(key, before, record_hash(key, entry));
-  if (found != map.end()) found->second = entry;
-  else index_record<Entry>(buckets_of(map), *map.emplace(std::move(key), entry).first);
+  if (found != map.end()) {
+    found->second = entry;
+    return true;
+  }
+  const auto& added = *map.emplace(std::move(key), entry).first;
+  index_record<Entry>(buckets_of(map), added);
+  if constexpr (std::is_same_v<Entry, MemberEntry>) member_index_.insert(&added.second);
   return true;
 }
 
@@ -358,8 +366,7 @@ std::vector<Member> ClusterState::live_members(bool include_suspect) const {
 }
 
 const MemberEntry* ClusterState::member(std::string_view name) const {
-  auto found = members_.find(LookupKey('m', {name}).view());
-  return found == members_.end() ? nullptr : &found->second;
+  return member_index_.find(name);
 }
 
 const ServiceEntry* ClusterState::service(std::string_view name) const {
@@ -533,6 +540,7 @@ void ClusterState::erase_accounted(Map& map, auto should_erase) {
     if (should_erase(it->second)) {
       account(it->first, record_hash(it->first, it->second), 0);
       unindex_record<typename Map::mapped_type>(buckets_of(map), *it);
+      if constexpr (std::is_same_v<typename Map::mapped_type, MemberEntry>) member_index_.erase(&it->second);
       it = map.erase(it);
     } else {
       ++it;

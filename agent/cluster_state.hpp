@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "agent/key_order.hpp"
+#include "agent/member_index.hpp"
 #include "bus/messages.hpp"
 
 namespace mob {
@@ -155,6 +156,7 @@ class ClusterState {
   bool erase_if_collected(Map& map, const std::string& key, std::uint64_t cutoff_hlc);
 
   RecordMap<MemberEntry> members_;
+  MemberIndex member_index_;  // members_ by name (pointers to its values)
   RecordMap<ServiceEntry> services_;
   std::size_t deployed_services_ = 0;  // entries of services_ that are not tombstones
   RecordMap<AssignmentEntry> assignments_;

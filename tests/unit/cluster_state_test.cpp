@@ -339,6 +339,66 @@ TEST(ClusterStateLookup, AnEmptyNameWithoutDataFindsNothing) {
   EXPECT_EQ(state.instance(nothing, 0, nothing), nullptr);
 }
 
+// The member index against a std::map of the same names, through inserts and erases in a
+// random order: collisions, wrap-around and the backward shift of an erase included.
+TEST(MemberIndex, FindsWhatAMapOfTheSameNamesFinds) {
+  std::mt19937_64 random(7);
+  std::map<std::string, MemberEntry> held;  // the entries the index points into (nodes stay put)
+  MemberIndex index;
+  auto check = [&] {
+    ASSERT_EQ(index.size(), held.size());
+    for (const auto& [name, entry] : held) ASSERT_EQ(index.find(name), &entry) << name;
+    for (int i = 0; i < 50; ++i) {
+      const std::string absent = "gone" + std::to_string(random() % 4000);
+      ASSERT_EQ(index.find(absent), held.contains(absent) ? &held.at(absent) : nullptr) << absent;
+    }
+  };
+  for (int round = 0; round < 6; ++round) {
+    for (int i = 0; i < 300; ++i) {
+      const std::string name = "gone" + std::to_string(random() % 4000);
+      if (held.contains(name)) continue;
+      MemberEntry entry;
+      entry.member.name = name;
+      index.insert(&held.emplace(name, entry).first->second);
+    }
+    check();
+    for (auto it = held.begin(); it != held.end();) {
+      if (random() % 3 != 0) {
+        ++it;
+        continue;
+      }
+      index.erase(&it->second);
+      it = held.erase(it);
+    }
+    check();
+  }
+  MemberEntry stranger;
+  stranger.member.name = "stranger";
+  index.erase(&stranger);  // not indexed: nothing changes
+  check();
+  index.clear();
+  EXPECT_EQ(index.find(held.begin()->first), nullptr);
+}
+
+// The state finds its members through the index after merges, a collection and a copy.
+TEST(MemberIndex, TheStateFindsItsMembersAfterMergesCollectionAndCopies) {
+  using enum MemberState;
+  ClusterState state;
+  for (int i = 0; i < 200; ++i) state.merge(member_entry("m" + std::to_string(i), 1, i % 2 ? failed : alive, 10));
+  state.merge(member_entry("m4", 2, suspect, 11));  // replaced in place
+  ClusterState copy = state;
+  EXPECT_EQ(state.collect_garbage(100, 100), 100u) << "the failed ones";
+  for (int i = 0; i < 200; ++i) {
+    const std::string name = "m" + std::to_string(i);
+    EXPECT_EQ(state.member(name) != nullptr, i % 2 == 0) << name;
+    ASSERT_NE(copy.member(name), nullptr) << name;
+    EXPECT_EQ(copy.member(name), &copy.members().at(member_key(name))) << "the copy's own record";
+  }
+  EXPECT_EQ(state.member("m4")->member.state, suspect);
+  ClusterState moved = std::move(copy);
+  EXPECT_EQ(moved.member("m7"), &moved.members().at(member_key("m7")));
+}
+
 TEST(MemberOrder, StateRanksAliveThenSuspectThenFailedThenLeft) {
   EXPECT_EQ(member_state_rank(MemberState::alive), 0);
   EXPECT_EQ(member_state_rank(MemberState::suspect), 1);
