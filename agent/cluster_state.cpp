@@ -48,7 +48,7 @@ std::uint64_t member_hash(const std::string& key, const MemberEntry& entry) {
   std::uint64_t hash = scramble(hash_text(key));
   hash = scramble(hash ^ (m.incarnation * 4 + static_cast<std::uint64_t>(member_state_rank(m.state))));
   hash = scramble(hash ^ hash_text(entry.reported_by));
-  for (const std::string* text : {&m.address, &m.pub_address, &m.version, &m.problem, &m.degraded})
+  for (const std::string* text : {&m.address, &m.pub_address, &m.version, &m.problem.str(), &m.degraded.str()})
     hash = scramble(hash ^ hash_text(*text));
   for (const auto& provider : m.providers) hash = scramble(hash ^ hash_text(provider) ^ 0x70);
   for (const auto& [tag, value] : m.tags) hash = scramble(hash ^ hash_text(tag) ^ (hash_text(value) << 1));

@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "bus/compact.hpp"
 #include "bus/spec_text.hpp"
 #include "bus/wire.hpp"
 
@@ -129,16 +130,16 @@ struct Member {
   std::string pub_address;  // PUB endpoint
   MemberState state = MemberState::alive;
   std::vector<std::string> providers;
-  std::map<std::string, std::string> tags;
+  CompactTags tags;  // (compact: empty on most members, and every agent holds every member)
   std::uint64_t incarnation = 0;
   double load = 0.0;
   std::string version;
   // What keeps this agent from taking part fully, in words (empty when nothing does): such
   // a member is no owner and runs nothing, e.g. while its clock is off.
-  std::string problem;
+  CompactText problem;
   // What works badly at this agent without keeping it from taking part, in words (empty
   // when nothing does), e.g. while its disk refuses writes: it refuses client writes.
-  std::string degraded;
+  CompactText degraded;
   // Whether placement may put instances here (mob-tool eligibility, drain): an ineligible
   // member keeps taking part in the network, but its instances move away and no new one
   // comes. Its own word, kept on its disk.

@@ -343,12 +343,12 @@ json to_json(const mob::Member& member) {
           {"pub_address", member.pub_address},
           {"state", mob::to_string(member.state)},
           {"providers", member.providers},
-          {"tags", member.tags},
+          {"tags", member.tags.map()},
           {"incarnation", member.incarnation},
           {"load", member.load},
           {"version", member.version},
-          {"problem", member.problem},
-          {"degraded", member.degraded},
+          {"problem", member.problem.str()},
+          {"degraded", member.degraded.str()},
           {"eligible", member.eligible}};
 }
 
@@ -359,9 +359,9 @@ bool is_up(mob::MemberState state) {
 
 // What keeps a member from taking part, or works badly there, in words ("" when nothing).
 std::string trouble_of(const mob::Member& member) {
-  if (member.problem.empty()) return member.degraded;
-  if (member.degraded.empty()) return member.problem;
-  return member.problem + "; " + member.degraded;
+  if (member.problem.empty()) return member.degraded.str();
+  if (member.degraded.empty()) return member.problem.str();
+  return member.problem.str() + "; " + member.degraded.str();
 }
 
 // A status table ends with the members that are degraded or have a problem: what the

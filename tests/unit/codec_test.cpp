@@ -111,6 +111,36 @@ TEST(Codec, MembersReplyRoundTripsTagsAndLoad) {
   EXPECT_DOUBLE_EQ(decoded.members[0].load, 0.25);
 }
 
+// A member's rarely set fields are held compact, but pack exactly as the string and the map
+// they hold (as releases before them packed them), and a copy owns what it holds.
+TEST(Codec, CompactFieldsPackAsTheStringAndMapTheyHold) {
+  auto bytes = [](const auto& value) {
+    msgpack::sbuffer buffer;
+    msgpack::packer<msgpack::sbuffer> pk(buffer);
+    wire::pack(pk, value);
+    return std::string(buffer.data(), buffer.size());
+  };
+  for (const std::string& text : {std::string(), std::string("its disk refuses writes")})
+    EXPECT_EQ(bytes(CompactText(text)), bytes(text));
+  const std::map<std::string, std::string> tags{{"zone", "a"}, {"disk", "ssd"}};
+  EXPECT_EQ(bytes(CompactTags(tags)), bytes(tags));
+  EXPECT_EQ(bytes(CompactTags()), bytes(std::map<std::string, std::string>()));
+
+  Member member;
+  member.problem = "its clock is off";
+  member.tags["zone"] = "a";
+  Member copy = member;
+  copy.problem = "";
+  copy.tags["zone"] = "b";
+  EXPECT_EQ(member.problem, "its clock is off") << "the copy owns its own text";
+  EXPECT_EQ(member.tags.at("zone"), "a");
+  EXPECT_TRUE(copy.problem.empty());
+  EXPECT_EQ(round_trip(MembersReply{{member, copy}}).members[1].tags.at("zone"), "b");
+  const auto decoded = round_trip(MembersReply{{Member{}}});
+  EXPECT_TRUE(decoded.members[0].problem.empty());
+  EXPECT_TRUE(decoded.members[0].tags.empty());
+}
+
 TEST(Codec, RequestsRoundTrip) {
   EXPECT_EQ(round_trip(DeployRequest{R"({"name":"x"})", {}}).spec_json, R"({"name":"x"})");
   EXPECT_EQ(round_trip(ControlRequest{"x", ControlAction::remove, {}}).action, ControlAction::remove);

@@ -678,7 +678,7 @@ TEST_F(PeerStoreTest, StoreWhoseClockIsTenMinutesBehindReportsItAndRefusesDeploy
     auto members = net.members_seen_by("a1");
     return members.contains("a3") && !members.at("a3").problem.empty();
   }, 20s));
-  EXPECT_NE(net.members_seen_by("a1").at("a3").problem.find("behind"), std::string::npos)
+  EXPECT_NE(net.members_seen_by("a1").at("a3").problem.str().find("behind"), std::string::npos)
       << net.members_seen_by("a1").at("a3").problem;
   EXPECT_TRUE(net.members_seen_by("a1").at("a1").problem.empty());
 
