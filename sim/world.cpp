@@ -621,12 +621,15 @@ const char* state_name(MemberState state) { return to_string(state).data(); }
 // agent of thousands many times.
 std::vector<MemberState> World::Impl::view_of(int i) {
   std::vector<MemberState> view;
-  auto reply = agent(i).query(MembersRequest{});
-  const auto* members = reply ? std::get_if<MembersReply>(&*reply) : nullptr;
-  if (!members) return view;
+  // The members as `mob-tool members` lists them (member_list: every record of the state),
+  // read in place: a MembersRequest would copy every record, N^2 copies a poll at thousands
+  // of agents for a check the run itself does not see.
+  const Agent& a = agent(i);
+  if (!a.up) return view;
   view.assign(agents.size(), MemberState::count_);
-  for (const auto& m : members->members)
-    if (auto j = by_name.find(m.name); j != by_name.end()) view[static_cast<std::size_t>(j->second)] = m.state;
+  for (const auto& [key, entry] : a.store->state().members())
+    if (auto j = by_name.find(entry.member.name); j != by_name.end())
+      view[static_cast<std::size_t>(j->second)] = entry.member.state;
   return view;
 }
 
