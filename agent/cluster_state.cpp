@@ -236,7 +236,7 @@ void ClusterState::reindex() {
   };
   add(members_, member_buckets_);
   member_index_.clear();
-  for (const auto& [key, entry] : members_) member_index_.insert(&entry);
+  for (auto& [key, entry] : members_) member_index_.insert(&entry);
   add(services_, service_buckets_);
   add(assignments_, assignment_buckets_);
   add(instances_, instance_buckets_);
@@ -254,10 +254,17 @@ void ClusterState::reindex() {
 }
 
 bool ClusterState::merge(const MemberEntry& entry) {
+  // The record held, through the index (the tree's walk was most of a merge's cost); the
+  // tree is walked only for a member not held yet, to insert it.
+  MemberEntry* held = member_index_.find(entry.member.name);
+  if (held && !is_newer(entry, *held)) return false;
   auto key = member_key(entry.member.name);
-  auto found = members_.find(key);
-  if (found != members_.end() && !is_newer(entry, found->second)) return false;
-  return replace(members_, found, std::move(key), entry);
+  if (held) {
+    account(key, record_hash(key, *held), record_hash(key, entry));
+    *held = entry;
+    return true;
+  }
+  return replace(members_, members_.end(), std::move(key), entry);
 }
 
 template <class Map, class Entry>
@@ -268,7 +275,7 @@ bool ClusterState::replace(Map& map, typename Map::iterator found, std::string k
     found->second = entry;
     return true;
   }
-  const auto& added = *map.emplace(std::move(key), entry).first;
+  auto& added = *map.emplace(std::move(key), entry).first;
   index_record<Entry>(buckets_of(map), added);
   if constexpr (std::is_same_v<Entry, MemberEntry>) member_index_.insert(&added.second);
   return true;

@@ -4,12 +4,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace mob {
@@ -125,7 +127,13 @@ class FailureDetector {
     std::vector<std::string> confirmations;
   };
 
-  using Suspicions = std::map<std::string, Suspicion, std::less<>>;
+  // By name, hashed: a partition's gossip asks about each of thousands of suspicions at
+  // every copy of one (counted()), and nothing walks them in order.
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+  };
+  using Suspicions = std::unordered_map<std::string, Suspicion, NameHash, std::equal_to<>>;
   std::chrono::milliseconds scaled(std::chrono::milliseconds base) const;
   // The window as configured, before the measured latency stretches it.
   std::chrono::milliseconds configured_window() const;

@@ -8,17 +8,21 @@ std::size_t MemberIndex::home_of(std::string_view name) const {
   return static_cast<std::size_t>(splitmix64_finalizer(fnv1a(name))) & (slots_.size() - 1);
 }
 
-const MemberEntry* MemberIndex::find(std::string_view name) const {
+MemberEntry* MemberIndex::find(std::string_view name) {
   if (count_ == 0) return nullptr;
   const std::size_t mask = slots_.size() - 1;
   for (std::size_t at = home_of(name);; at = (at + 1) & mask) {
-    const MemberEntry* entry = slots_[at];
+    MemberEntry* entry = slots_[at];
     if (!entry) return nullptr;
     if (entry->member.name == name) return entry;
   }
 }
 
-void MemberIndex::insert(const MemberEntry* entry) {
+const MemberEntry* MemberIndex::find(std::string_view name) const {
+  return const_cast<MemberIndex*>(this)->find(name);  // the same walk; the table is unchanged
+}
+
+void MemberIndex::insert(MemberEntry* entry) {
   if (2 * (count_ + 1) > slots_.size()) rehash(slots_.empty() ? 16 : 2 * slots_.size());
   const std::size_t mask = slots_.size() - 1;
   std::size_t at = home_of(entry->member.name);
@@ -54,10 +58,10 @@ void MemberIndex::clear() {
 }
 
 void MemberIndex::rehash(std::size_t capacity) {
-  std::vector<const MemberEntry*> old = std::move(slots_);
+  std::vector<MemberEntry*> old = std::move(slots_);
   slots_.assign(capacity, nullptr);
   count_ = 0;
-  for (const MemberEntry* entry : old)
+  for (MemberEntry* entry : old)
     if (entry) insert(entry);
 }
 

@@ -14,9 +14,10 @@ namespace mob {
 class MemberIndex {
  public:
   const MemberEntry* find(std::string_view name) const;
+  MemberEntry* find(std::string_view name);
   // `entry` must stay where it is until erased (a std::map's values do) and its name must
   // not be indexed already.
-  void insert(const MemberEntry* entry);
+  void insert(MemberEntry* entry);
   void erase(const MemberEntry* entry);
   void clear();
   std::size_t size() const { return count_; }
@@ -25,7 +26,7 @@ class MemberIndex {
   std::size_t home_of(std::string_view name) const;
   void rehash(std::size_t capacity);
 
-  std::vector<const MemberEntry*> slots_;  // a power of two of them, at most half in use
+  std::vector<MemberEntry*> slots_;  // a power of two of them, at most half in use
   std::size_t count_ = 0;
 };
 
