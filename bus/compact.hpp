@@ -95,31 +95,9 @@ class CompactTags {
 
 namespace wire {
 template <>
-struct WireForm<CompactText> {
-  template <class Packer>
-  static void pack(Packer& pk, const CompactText& value) {
-    wire::pack(pk, value.str());
-  }
-  static Result<void> read(const msgpack::object& obj, CompactText& out) {
-    std::string text;
-    if (auto ok = wire::read(obj, text); !ok) return ok;
-    out = CompactText(std::move(text));
-    return {};
-  }
-};
+struct WireForm<CompactText> : WireFormOf<CompactText, std::string> {};
 template <>
-struct WireForm<CompactTags> {
-  template <class Packer>
-  static void pack(Packer& pk, const CompactTags& value) {
-    wire::pack(pk, value.map());
-  }
-  static Result<void> read(const msgpack::object& obj, CompactTags& out) {
-    CompactTags::Map tags;
-    if (auto ok = wire::read(obj, tags); !ok) return ok;
-    out = CompactTags(std::move(tags));
-    return {};
-  }
-};
+struct WireForm<CompactTags> : WireFormOf<CompactTags, CompactTags::Map> {};
 }  // namespace wire
 
 }  // namespace mob

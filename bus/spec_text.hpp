@@ -55,18 +55,7 @@ class SpecText {
 
 namespace wire {
 template <>
-struct WireForm<SpecText> {
-  template <class Packer>
-  static void pack(Packer& pk, const SpecText& value) {
-    wire::pack(pk, value.str());
-  }
-  static Result<void> read(const msgpack::object& obj, SpecText& out) {
-    std::string text;
-    if (auto ok = wire::read(obj, text); !ok) return ok;
-    out = SpecText(std::move(text));
-    return {};
-  }
-};
+struct WireForm<SpecText> : WireFormOf<SpecText, std::string> {};
 }  // namespace wire
 
 }  // namespace mob

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <tuple>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <msgpack.hpp>
@@ -258,5 +259,22 @@ Result<void> read(const msgpack::object& obj, T& out) {
     static_assert(sizeof(T) == 0, "type cannot travel on the bus");
   }
 }
+
+// The WireForm of a type that travels as the `Held` value it holds (a string, a map): packed
+// as that value, read into one and made from it. A specialization derives from it:
+//   template <> struct WireForm<SpecText> : WireFormOf<SpecText, std::string> {};
+template <class T, class Held>
+struct WireFormOf {
+  template <class Packer>
+  static void pack(Packer& pk, const T& value) {
+    wire::pack(pk, static_cast<const Held&>(value));
+  }
+  static Result<void> read(const msgpack::object& obj, T& out) {
+    Held held{};
+    if (auto ok = wire::read(obj, held); !ok) return ok;
+    out = T(std::move(held));
+    return {};
+  }
+};
 
 }  // namespace mob::wire

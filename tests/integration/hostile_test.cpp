@@ -777,6 +777,13 @@ TEST_F(Hostile, SyncReplyAndPushFromAPeerWithABadEntryAreDroppedWhole) {
 // Only an agent speaks for itself: a record of it that another made (another address, a
 // later heartbeat at its incarnation) is answered with a newer incarnation of the true one.
 TEST_F(Hostile, ARecordOfTheAgentMadeByAnotherIsRefutedNotMerged) {
+  // Its record once it advertises its providers: their workers report after the agent first
+  // answers, and that advertisement is a new incarnation too (a loaded machine saw it come
+  // after `before` was read and taken for the refutation).
+  ASSERT_TRUE(wait_until([&] {
+    auto self = member_named(agent(), agent().name());
+    return self && !self->providers.empty();
+  })) << "the agent did not advertise its providers\n" << tail(log());
   auto before = member_named(agent(), agent().name());
   ASSERT_TRUE(before);
   MemberEntry forged = member_entry(agent().name(), closed_endpoint(), closed_endpoint(), before->incarnation);
