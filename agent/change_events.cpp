@@ -72,7 +72,7 @@ std::vector<Event> change_events(const ServiceEntry& entry, const std::optional<
     return {};
   } else {
     topic = "service.updated";
-    if (before->generation != entry.generation) reason = entry.rollout.empty() ? "new version" : entry.rollout;
+    if (before->generation != entry.generation) reason = entry.rollout.empty() ? "new version" : entry.rollout.str();
     else if (before->spec_json != entry.spec_json) reason = std::string(kConcurrentDeploy);
     else if (before->rollout != entry.rollout) reason = entry.rollout;
     else if (before->stable_generation != entry.stable_generation) reason = "rollout done";
@@ -108,7 +108,7 @@ std::vector<Event> change_events(const ServiceEntry& entry, const std::optional<
                                                                           " canar" + (entry.canaries == 1 ? "y" : "ies") + " first")
                  : state == "done"     ? "every instance runs version " + std::to_string(entry.generation)
                  : state == "promoted" ? "the canaries were promoted; the other instances move"
-                                       : entry.rollout;
+                                       : entry.rollout.str();
   events.push_back(std::move(event));
   return events;
 }

@@ -65,7 +65,7 @@ ServiceStatus status_of(const CommandView& view, const ServiceEntry& entry,
     out.rollout = "rolling out from version " + std::to_string(entry.stable_generation) + ": " +
                   to_string(rollout_progress(view.state, entry, *spec));
   out.rebalance = rebalance_wanted(entry) ? rebalance_progress(view.state, entry, fit_members(), view.spec_of)
-                                          : entry.rebalance;
+                                          : entry.rebalance.str();
   std::optional<std::string> placement;  // why unplaced instances wait, asked once
   const std::uint32_t wanted = wanted_instances(entry, *spec);  // canaries included
   for (std::uint32_t index = 0; index < wanted; ++index) {

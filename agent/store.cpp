@@ -2297,7 +2297,7 @@ class Store {
     }
     for (auto& service : writes.services) {
       log::info(kStoreLog, log::about_service(service.name), "rollout of ", service.name, ": ",
-                service.rollout.empty() ? "done, version " + std::to_string(service.generation) : service.rollout);
+                service.rollout.empty() ? "done, version " + std::to_string(service.generation) : service.rollout.str());
       service.stamp = stamp();
       record(service);
     }

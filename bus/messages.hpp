@@ -55,14 +55,14 @@ struct InstanceStatus {
   std::int64_t since_ms = 0;  // unix ms when `state` was entered
   std::int32_t exit_code = -1;
   std::int32_t signal = 0;
-  std::string reason;  // why pending/failed/exited, in words
+  CompactText reason;  // why pending/failed/exited, in words (compact: empty while it runs)
   std::uint64_t spec_version = 0;
   Health health = Health::none;      // of a running instance; none without checks
-  std::vector<CheckResult> checks;   // the last result of each check, when health changed
+  CompactVector<CheckResult> checks;  // the last result of each check, when health changed
   // Service discovery (docs/spec.md, "Service discovery"): where the instance listens, the
   // agent's advertised host and the host port chosen for each named port of the spec.
   std::string host;
-  std::map<std::string, std::uint32_t> ports;
+  CompactMap<std::map<std::string, std::uint32_t>> ports;  // (compact: most services name none)
   // The fixed port found in use on this agent when the instance could not start (0: none):
   // the service's owner places the instance on another agent.
   std::uint32_t busy_port = 0;
@@ -379,7 +379,7 @@ struct ServiceEntry {
   // how the rollout to `generation` ended when it did not complete ("failed: ...").
   std::uint64_t stable_generation = 0;
   SpecText stable_spec_json;
-  std::string rollout;
+  CompactText rollout;  // (compact, as rebalance: empty on almost every service)
   // The last versions, oldest first, the current one last (at most --history of the agent
   // that wrote the record); kept in the tombstone of a removed service.
   std::vector<VersionRecord> history;
@@ -391,7 +391,7 @@ struct ServiceEntry {
   // Rebalance (docs/spec.md, "Rebalance"): "" when none was asked; "wanted" while the
   // service's owner moves its instances towards an even spread, a batch at a time; "done: ..."
   // (the spread it left) once nothing was left to move (agent/rebalance.hpp).
-  std::string rebalance;
+  CompactText rebalance;
   MOB_FIELDS(name, spec_json, generation, enabled, restart_generation, removed, stamp, write_id,
              stable_generation, stable_spec_json, rollout, history, canaries, promoted, rebalance)
   MOB_REQUIRED_FIELDS(8)  // the stable_* fields and rollout came with rolling updates, history
@@ -411,7 +411,7 @@ struct AssignmentEntry {
   std::uint64_t generation = 0;
   // Agents where the instance could not start because a fixed port of its spec was in use:
   // placement passes them over while another agent can run it (service discovery, issue 19).
-  std::vector<std::string> avoid;
+  CompactVector<std::string> avoid;
   MOB_FIELDS(service, index, node, removed, stamp, generation, avoid)
   MOB_REQUIRED_FIELDS(5)  // generation came with rolling updates (issue 18), avoid with
                           // service discovery (issue 19)

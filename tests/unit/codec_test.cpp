@@ -125,6 +125,33 @@ TEST(Codec, CompactFieldsPackAsTheStringAndMapTheyHold) {
   const std::map<std::string, std::string> tags{{"zone", "a"}, {"disk", "ssd"}};
   EXPECT_EQ(bytes(CompactTags(tags)), bytes(tags));
   EXPECT_EQ(bytes(CompactTags()), bytes(std::map<std::string, std::string>()));
+  const std::map<std::string, std::uint32_t> ports{{"http", 8080}, {"admin", 9000}};
+  EXPECT_EQ(bytes(CompactMap<std::map<std::string, std::uint32_t>>(ports)), bytes(ports));
+  const std::vector<std::string> avoid{"n1", "n2"};
+  EXPECT_EQ(bytes(CompactVector<std::string>(avoid)), bytes(avoid));
+  EXPECT_EQ(bytes(CompactVector<std::string>()), bytes(std::vector<std::string>()));
+
+  // The records that hold them read back what was packed, and change in place.
+  InstanceStatus status;
+  status.reason = "port 8080 is in use";
+  status.ports["http"] = 8080;
+  status.checks.push_back(CheckResult{"ready", true, 1, 2, "ok"});
+  auto as_gossiped = [](const InstanceStatus& sent) {
+    return round_trip(Gossip{"node-a", 1, StateDelta{{}, {}, {}, {InstanceEntry{sent, false, Stamp{7, "node-a"}}}}})
+        .delta.instances.at(0)
+        .status;
+  };
+  InstanceStatus read_back = as_gossiped(status);
+  EXPECT_EQ(read_back.reason, "port 8080 is in use");
+  EXPECT_EQ(read_back.ports.at("http"), 8080u);
+  ASSERT_EQ(read_back.checks.size(), 1u);
+  for (auto& check : read_back.checks) check.output = "changed";
+  EXPECT_EQ(read_back.checks[0].output, "changed");
+  EXPECT_EQ(status.checks[0].output, "ok") << "a copy owns its own checks";
+  InstanceStatus empty;
+  for (auto& check : empty.checks) check.output = "never";  // no items: no iteration
+  EXPECT_TRUE(empty.checks.empty());
+  EXPECT_TRUE(as_gossiped(empty).ports.empty());
 
   Member member;
   member.problem = "its clock is off";
@@ -135,6 +162,12 @@ TEST(Codec, CompactFieldsPackAsTheStringAndMapTheyHold) {
   EXPECT_EQ(member.problem, "its clock is off") << "the copy owns its own text";
   EXPECT_EQ(member.tags.at("zone"), "a");
   EXPECT_TRUE(copy.problem.empty());
+  Member assigned;
+  assigned = member;
+  member.tags["zone"] = "c";
+  member.problem.clear();
+  EXPECT_EQ(assigned.tags.at("zone"), "a") << "an assigned copy owns its own tags";
+  EXPECT_EQ(assigned.problem, "its clock is off");
   EXPECT_EQ(round_trip(MembersReply{{member, copy}}).members[1].tags.at("zone"), "b");
   const auto decoded = round_trip(MembersReply{{Member{}}});
   EXPECT_TRUE(decoded.members[0].problem.empty());
