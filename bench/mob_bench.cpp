@@ -125,7 +125,12 @@ class Poller {
  private:
   std::optional<std::vector<View>> mob_members() {
     if (!mob_) {
-      auto client = mob::Client::connect("127.0.0.1:" + std::to_string(port_), with_timeout(timeout_));
+      // A poll gives up on a busy agent as on a silent one (the client's default waits up to
+      // 60 s for an agent whose connection answers): the next round asks it again, and the
+      // other agents' polls are not held up behind it.
+      auto options = with_timeout(timeout_);
+      options.busy_timeout = timeout_;
+      auto client = mob::Client::connect("127.0.0.1:" + std::to_string(port_), options);
       if (!client) return std::nullopt;
       mob_.emplace(std::move(*client));
     }
