@@ -20,7 +20,7 @@
 namespace mob {
 
 // A value held behind a pointer that is null while the value is empty: one pointer for an
-// empty string or map. A copy copies the value held.
+// empty string, map or vector (null exactly while empty). A copy copies the value held.
 template <class Value>
 class HeldWhenNotEmpty {
  public:
