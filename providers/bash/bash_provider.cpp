@@ -152,6 +152,7 @@ class BashProvider final : public Provider {
   std::vector<ProviderEvent> pending_;  // reported by the next poll()
   std::vector<ProviderExecCheckResult> exec_results_;
   std::vector<char> read_buffer_;
+  bash::Spawner spawner_;  // made and used on the worker's thread, as the rest
 };
 
 void BashProvider::reclaim_leftovers() {
@@ -191,7 +192,7 @@ Result<bash::SpawnedGroup> BashProvider::spawn(const LaunchRequest& request) {
   spawn_request.environment = bash::merged_environment(overrides);
   if (auto cwd = request.params.find("cwd"); cwd != request.params.end())
     spawn_request.cwd = cwd->get<std::string>();
-  return bash::spawn_group(spawn_request);
+  return spawner_.spawn(spawn_request);
 }
 
 void BashProvider::start(const LaunchRequest& request) {

@@ -1,12 +1,15 @@
 #include "providers/bash/process_group.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -22,7 +25,7 @@ namespace {
 
 // What the child writes to the exec-status pipe when it cannot become the command.
 struct ChildFailure {
-  enum Stage : int { chdir_failed = 1, exec_failed = 2 } stage;
+  enum Stage : int { chdir_failed = 1, exec_failed = 2, unshare_failed = 3 } stage;
   int error;
 };
 
@@ -54,20 +57,48 @@ Result<Pipe> make_pipe(const char* purpose) {
   return Pipe{std::move(*read_end), std::move(*write_end)};
 }
 
-// Runs in the child of vfork, so only async-signal-safe system calls, nothing allocated and
-// nothing of the agent's memory written (the child borrows it until execve): the agent is
-// multithreaded, another thread may hold the allocator's lock, and the parent thread waits
-// suspended. The agent installs no signal handler (it reads SIGINT, SIGTERM and SIGHUP from
-// a signalfd), so none can run in the child and write the memory it shares.
-[[noreturn]] void become_command(pid_t agent, int dev_null, int output, int status, const char* cwd,
-                                 const char* direct_path, char* const direct_argv[], char* const argv[],
-                                 char* const envp[]) {
+// What the child needs, all built before it starts: it must not allocate.
+struct ChildPlan {
+  pid_t agent = 0;
+  int dev_null = -1;
+  int output = -1;
+  int status = -1;
+  // >= 0: the child shares the agent's descriptor table and first copies what is below
+  // this number and above none (Spawner); -1: it has a copy of its own (vfork).
+  int shared_table_top = -1;
+  const char* cwd = nullptr;
+  const char* direct_path = nullptr;
+  char* const* direct_argv = nullptr;
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+};
+
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kThreadSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+constexpr bool kThreadSanitizer = true;
+#else
+constexpr bool kThreadSanitizer = false;
+#endif
+#else
+constexpr bool kThreadSanitizer = false;
+#endif
+
+// Runs in a child that shares the agent's memory (vfork, or clone with CLONE_VM), so only
+// async-signal-safe system calls, nothing allocated and nothing of the agent's memory
+// written (the child borrows it until execve): the agent is multithreaded, another thread
+// may hold the allocator's lock, and the parent thread waits suspended. The agent installs
+// no signal handler (it reads SIGINT, SIGTERM and SIGHUP from a signalfd), so none can run
+// in the child and write the memory it shares. Not instrumented: a sanitizer's bookkeeping
+// in a child that shares the agent's memory would be the agent's.
+[[noreturn]] __attribute__((no_sanitize("address", "thread"))) void become_command(const ChildPlan& plan) {
   setpgid(0, 0);
   // An instance does not outlive a killed agent (the network runs it elsewhere once the agent
   // is declared failed): the kernel SIGKILLs it when the thread that forked it ends, and that
   // thread lives as long as the agent. An agent that died before this line: exit at once.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != agent) _exit(127);
+  if (getppid() != plan.agent) _exit(127);
 
   // The agent blocks and may ignore signals in all its threads; a service must start with
   // the defaults, or it could not be stopped with SIGTERM. Dispositions first, so that a
@@ -82,29 +113,48 @@ Result<Pipe> make_pipe(const char* purpose) {
   sigemptyset(&empty);
   sigprocmask(SIG_SETMASK, &empty, nullptr);
 
-  dup2(dev_null, STDIN_FILENO);
-  dup2(output, STDOUT_FILENO);
-  dup2(output, STDERR_FILENO);
-  // Everything but stdio and the exec-status pipe, which O_CLOEXEC closes on success.
-  if (status > STDERR_FILENO + 1) close_range(STDERR_FILENO + 1, status - 1, 0);
-  close_range(status + 1, ~0U, 0);
-
   ChildFailure failure{};
-  if (cwd != nullptr && chdir(cwd) != 0) {
+  // Until here the table is the agent's own: a table of this child's, holding only the
+  // descriptors below the top (the agent's first few and the slots), before any dup2.
+  if (plan.shared_table_top >= 0 &&
+      close_range(static_cast<unsigned>(plan.shared_table_top) + 1, ~0U, CLOSE_RANGE_UNSHARE) != 0) {
+    failure = {ChildFailure::unshare_failed, errno};
+    [[maybe_unused]] auto written = write(plan.status, &failure, sizeof failure);
+    _exit(127);
+  }
+
+  dup2(plan.dev_null, STDIN_FILENO);
+  dup2(plan.output, STDOUT_FILENO);
+  dup2(plan.output, STDERR_FILENO);
+  // Everything but stdio and the exec-status pipe, which O_CLOEXEC closes on success.
+  const int status = plan.status;
+  if (status > STDERR_FILENO + 1) close_range(STDERR_FILENO + 1, static_cast<unsigned>(status) - 1, 0);
+  close_range(static_cast<unsigned>(status) + 1, ~0U, 0);
+
+  if (plan.cwd != nullptr && chdir(plan.cwd) != 0) {
     failure = {ChildFailure::chdir_failed, errno};
   } else {
     // A command that needs no shell first (providers/bash/direct_exec.hpp); should its exec
     // fail (a script without #!, a file gone since it was found), bash runs it as written.
-    if (direct_path != nullptr) execve(direct_path, direct_argv, envp);
-    execve(argv[0], argv, envp);
+    if (plan.direct_path != nullptr) execve(plan.direct_path, plan.direct_argv, plan.envp);
+    execve(plan.argv[0], plan.argv, plan.envp);
     failure = {ChildFailure::exec_failed, errno};
   }
   [[maybe_unused]] auto written = write(status, &failure, sizeof failure);
   _exit(127);
 }
 
-// Waits for the child to exec or to report why it could not; 0 bytes means it exec'd.
-Result<void> read_exec_status(int status_read, const SpawnRequest& request) {
+__attribute__((no_sanitize("address", "thread"))) int cloned_child(void* plan) {
+  become_command(*static_cast<const ChildPlan*>(plan));
+}
+
+// The child's stack while it shares the agent's memory (clone needs one; vfork borrows the
+// parent's): a few frames of system calls, and a sanitizer's interceptors at most.
+constexpr std::size_t kChildStackBytes = 256 * 1024;
+
+// Waits for the child to exec or to report why it could not: nothing read means it exec'd.
+// An unshare failure comes back as its stage, for the caller to start again with vfork.
+Result<void> read_exec_status(int status_read, const SpawnRequest& request, bool& unshare_failed) {
   ChildFailure failure{};
   ssize_t got;
   do {
@@ -113,6 +163,10 @@ Result<void> read_exec_status(int status_read, const SpawnRequest& request) {
   if (got == 0) return {};
   if (got != static_cast<ssize_t>(sizeof failure))
     return fail(Errc::internal, "the child process ended before it could run /bin/bash");
+  if (failure.stage == ChildFailure::unshare_failed) {
+    unshare_failed = true;
+    return fail(Errc::unavailable, "close_range(CLOSE_RANGE_UNSHARE): " + errno_text(failure.error));
+  }
   if (failure.stage == ChildFailure::chdir_failed)
     return fail(Errc::invalid_argument,
                 "cwd \"" + request.cwd->string() + "\": " + errno_text(failure.error));
@@ -158,17 +212,54 @@ std::vector<std::string> merged_environment(
   return out;
 }
 
-Result<SpawnedGroup> spawn_group(const SpawnRequest& request) {
+Spawner::Spawner() {
   int dev_null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (dev_null_fd < 0) return fail(Errc::io, "/dev/null: " + errno_text(errno));
+  if (dev_null_fd < 0) return;  // spawn() opens it again and says why it cannot
   auto dev_null = above_stdio(dev_null_fd);
-  if (!dev_null) return std::unexpected(dev_null.error());
+  if (!dev_null) return;
+  dev_null_ = std::move(*dev_null);
+  if (kThreadSanitizer) return;  // its interceptors would take the child's calls for the agent's
+  output_slot_ = UniqueFd(fcntl(dev_null_.get(), F_DUPFD_CLOEXEC, STDERR_FILENO + 1));
+  status_slot_ = UniqueFd(fcntl(dev_null_.get(), F_DUPFD_CLOEXEC, STDERR_FILENO + 1));
+  void* stack = mmap(nullptr, kChildStackBytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack != MAP_FAILED) child_stack_ = stack;
+  share_table_ = output_slot_ && status_slot_ && child_stack_ != nullptr;
+}
+
+Spawner::~Spawner() {
+  if (child_stack_ != nullptr) munmap(child_stack_, kChildStackBytes);
+}
+
+Result<SpawnedGroup> spawn_group(const SpawnRequest& request) {
+  Spawner spawner;
+  return spawner.spawn(request);
+}
+
+Result<SpawnedGroup> Spawner::spawn(const SpawnRequest& request) {
+  const bool tried_shared = share_table_;
+  auto spawned = spawn_once(request);
+  if (spawned || !tried_shared || share_table_) return spawned;
+  return spawn_once(request);  // the kernel refused the unshare: the same start with vfork
+}
+
+Result<SpawnedGroup> Spawner::spawn_once(const SpawnRequest& request) {
+  UniqueFd own_dev_null;
+  int dev_null_fd = dev_null_.get();
+  if (dev_null_fd < 0) {
+    int opened = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (opened < 0) return fail(Errc::io, "/dev/null: " + errno_text(errno));
+    auto moved = above_stdio(opened);
+    if (!moved) return std::unexpected(moved.error());
+    own_dev_null = std::move(*moved);
+    dev_null_fd = own_dev_null.get();
+  }
   auto output = make_pipe("output");
   if (!output) return std::unexpected(output.error());
   auto exec_status = make_pipe("exec status");
   if (!exec_status) return std::unexpected(exec_status.error());
 
-  // Everything the child needs is built here: it must not allocate after vfork.
+  // Everything the child needs is built here: it must not allocate once started.
   std::string shell = "/bin/bash";
   std::string dash_c = "-c";
   std::string command = request.command;
@@ -186,17 +277,39 @@ Result<SpawnedGroup> spawn_group(const SpawnRequest& request) {
   envp.push_back(nullptr);
   std::string cwd = request.cwd ? request.cwd->string() : std::string();
 
-  // vfork, not fork: a fork copies the page tables of the whole agent (which grows with the
-  // services it holds) for a child that execs at once; 7.5 % of an agent's CPU went there
-  // while 10,000 services started (docs/performance.md, "Starting instances with vfork").
-  const pid_t agent = getpid();
-  pid_t pid = vfork();
-  if (pid < 0) return fail(Errc::unavailable, "vfork: " + errno_text(errno));
-  if (pid == 0)
-    become_command(agent, dev_null->get(), output->write.get(), exec_status->write.get(),
-                   request.cwd ? cwd.c_str() : nullptr,
-                   direct ? direct->path.c_str() : nullptr, direct ? direct_argv.data() : nullptr, argv.data(),
-                   envp.data());
+  ChildPlan plan;
+  plan.agent = getpid();
+  plan.dev_null = dev_null_fd;
+  plan.output = output->write.get();
+  plan.status = exec_status->write.get();
+  plan.cwd = request.cwd ? cwd.c_str() : nullptr;
+  plan.direct_path = direct ? direct->path.c_str() : nullptr;
+  plan.direct_argv = direct ? direct_argv.data() : nullptr;
+  plan.argv = argv.data();
+  plan.envp = envp.data();
+
+  // Neither starts with fork: a fork copies the page tables of the whole agent (which grows
+  // with the services it holds) for a child that execs at once; 7.5 % of an agent's CPU went
+  // there while 10,000 services started (docs/performance.md, "Starting instances with vfork").
+  pid_t pid;
+  if (share_table_ && dup3(plan.output, output_slot_.get(), O_CLOEXEC) >= 0 &&
+      dup3(plan.status, status_slot_.get(), O_CLOEXEC) >= 0) {
+    plan.output = output_slot_.get();
+    plan.status = status_slot_.get();
+    plan.shared_table_top = std::max({dev_null_fd, plan.output, plan.status});
+    pid = clone(cloned_child, static_cast<char*>(child_stack_) + kChildStackBytes,
+                CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &plan);
+  } else {
+    pid = vfork();
+    if (pid == 0) become_command(plan);
+  }
+  const int start_error = errno;
+  if (share_table_) {
+    // The slots let go of the pipes, or the output would never reach its end of file.
+    dup3(dev_null_.get(), output_slot_.get(), O_CLOEXEC);
+    dup3(dev_null_.get(), status_slot_.get(), O_CLOEXEC);
+  }
+  if (pid < 0) return fail(Errc::unavailable, "starting a process: " + errno_text(start_error));
 
   // Also set here, so that the group exists whichever of parent and child runs first;
   // EACCES once the child has exec'd is expected.
@@ -204,8 +317,10 @@ Result<SpawnedGroup> spawn_group(const SpawnRequest& request) {
   exec_status->write.reset();
   output->write.reset();
 
-  if (auto status = read_exec_status(exec_status->read.get(), request); !status) {
+  bool unshare_failed = false;
+  if (auto status = read_exec_status(exec_status->read.get(), request, unshare_failed); !status) {
     reap_blocking(pid);
+    if (unshare_failed) share_table_ = false;
     return std::unexpected(status.error());
   }
 

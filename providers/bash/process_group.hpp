@@ -26,8 +26,38 @@ struct SpawnedGroup {
   UniqueFd output;    // non-blocking read end of the command's stdout and stderr
 };
 
-// Returns once the command has been exec'd, or with the reason it could not be (a bad cwd,
-// a missing /bin/bash): the child reports chdir and exec failures back before exiting.
+// Starts commands, each in a process group of its own, for one thread (the bash worker's).
+// A child made by vfork gets a copy of the agent's whole descriptor table and closes it
+// again: with thousands of instances running (a pidfd and a pipe each) that cost about a
+// millisecond of kernel time per start, growing with every instance. A Spawner reserves two
+// descriptors at low numbers when it is made; a start points them at the child's output
+// and exec-status pipes, and the child, sharing the agent's table, copies only the table
+// below them (close_range with CLOSE_RANGE_UNSHARE). Where the kernel lacks that (before
+// 5.9), and under ThreadSanitizer, it starts with a plain vfork.
+class Spawner {
+ public:
+  Spawner();
+  ~Spawner();
+  Spawner(const Spawner&) = delete;
+  Spawner& operator=(const Spawner&) = delete;
+
+  // Returns once the command has been exec'd, or with the reason it could not be (a bad
+  // cwd, a missing /bin/bash): the child reports chdir and exec failures back before exiting.
+  Result<SpawnedGroup> spawn(const SpawnRequest& request);
+  // Whether starts copy only the low part of the descriptor table (the fast way above).
+  bool copies_low_descriptors_only() const { return share_table_; }
+
+ private:
+  Result<SpawnedGroup> spawn_once(const SpawnRequest& request);
+
+  UniqueFd dev_null_;       // every command's stdin, and what the slots point at between starts
+  UniqueFd output_slot_;    // the child's output pipe during a start
+  UniqueFd status_slot_;    // the child's exec-status pipe during a start
+  void* child_stack_ = nullptr;  // the child's stack while it shares the agent's memory
+  bool share_table_ = false;
+};
+
+// One start with a Spawner of its own (tests and one-off starts).
 Result<SpawnedGroup> spawn_group(const SpawnRequest& request);
 
 // The environment this process runs with, with `overrides` replacing or adding entries.
