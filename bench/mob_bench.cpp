@@ -121,6 +121,8 @@ class Poller {
     return serf_members();
   }
   int port() const { return port_; }
+  // Why the last poll had no member list ("" if it had one or none failed yet).
+  const std::string& last_error() const { return last_error_; }
 
  private:
   std::optional<std::vector<View>> mob_members() {
@@ -131,11 +133,17 @@ class Poller {
       auto options = with_timeout(timeout_);
       options.busy_timeout = timeout_;
       auto client = mob::Client::connect("127.0.0.1:" + std::to_string(port_), options);
-      if (!client) return std::nullopt;
+      if (!client) {
+        last_error_ = client.error().message;
+        return std::nullopt;
+      }
       mob_.emplace(std::move(*client));
     }
     auto reply = mob_->members();
-    if (!reply) return std::nullopt;
+    if (!reply) {
+      last_error_ = reply.error().message;
+      return std::nullopt;
+    }
     std::vector<View> views;
     for (const auto& member : reply->members) {
       View::State state = View::State::other;
@@ -173,6 +181,7 @@ class Poller {
   Millis timeout_;
   std::optional<mob::Client> mob_;
   std::optional<mob::bench::SerfRpc> serf_;
+  std::string last_error_;
 };
 
 std::vector<Poller> pollers(const Args& args, Millis timeout) {
@@ -227,6 +236,7 @@ std::optional<double> wait_everywhere(std::vector<Poller>& agents, long long sin
       } else {
         all = false;
         if (views) last_seen[i] = describe(*views);
+        else if (!agents[i].last_error().empty()) last_seen[i] = "no answer (" + agents[i].last_error() + ")";
       }
     }
     if (all) {
