@@ -202,6 +202,9 @@ Result<std::unique_ptr<ZapHandler>> ZapHandler::start(zmq::context_t& context, Z
                   "cannot monitor the " + socket.what + " socket: " + zmq_strerror(zmq_errno()));
     zmq::socket_t monitor(context, zmq::socket_type::pair);
     monitor.set(zmq::sockopt::linger, 0);
+    // No limit on the events queued here: libzmq's I/O thread sends each with a blocking
+    // send, and a full queue (a flood of bad handshakes) would stop it (HandshakeWatch).
+    monitor.set(zmq::sockopt::rcvhwm, 0);
     monitor.connect(endpoint);
     monitors.emplace_back(std::move(monitor), socket.what);
   }

@@ -275,7 +275,7 @@ bool is_loopback_host(std::string_view host) {
 }
 
 HandshakeWatch::HandshakeWatch(zmq::context_t& context, zmq::socket_t& socket)
-    : events_(context, zmq::socket_type::pair) {
+    : watched_(socket.handle()), events_(context, zmq::socket_type::pair) {
   static std::atomic<unsigned> counter{0};
   const std::string endpoint = "inproc://mob-handshake-watch-" + std::to_string(::getpid()) + "-" +
                                std::to_string(counter.fetch_add(1));
@@ -287,8 +287,13 @@ HandshakeWatch::HandshakeWatch(zmq::context_t& context, zmq::socket_t& socket)
                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
   if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), kEvents) != 0) throw zmq::error_t();
   events_.set(zmq::sockopt::linger, 0);
+  // No limit on the events queued for this end: a client that reads them only while it waits
+  // for an answer must not make the I/O thread's blocking send wait in between.
+  events_.set(zmq::sockopt::rcvhwm, 0);
   events_.connect(endpoint);
 }
+
+HandshakeWatch::~HandshakeWatch() { zmq_socket_monitor(watched_, nullptr, 0); }
 
 zmq::pollitem_t HandshakeWatch::poll_item() { return {events_.handle(), 0, ZMQ_POLLIN, 0}; }
 

@@ -444,6 +444,77 @@ TEST_F(Zap, AClientWhoseHandshakesAreClosedAFewTimesInARowIsToldSo) {
   EXPECT_NE(describe_handshake_failure(*failure, true, "test").find("--server-key"), std::string::npos);
 }
 
+// The frames `socket` receives within `within`, or nothing.
+std::optional<std::vector<std::string>> receive_within(zmq::socket_t& socket, std::chrono::milliseconds within) {
+  auto deadline = std::chrono::steady_clock::now() + within;
+  while (std::chrono::steady_clock::now() < deadline) {
+    zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 1, std::chrono::milliseconds(poll_timeout_ms(deadline)));
+    if (auto frames = recv_frames(socket)) return frames;
+  }
+  return std::nullopt;
+}
+
+// A client that gives up on an agent closes its watch and its socket and opens new ones in
+// the same context (tools/client.cpp). A monitor left writing to the watch's closed end
+// stopped the context's only I/O thread at the socket's next event, and no socket of the
+// context connected again: mob-bench, polling 200 agents, never heard from some of them
+// again while mob-tool reached them at once (2026-12-07).
+TEST(HandshakeWatchLifetime, AWatchClosedBeforeItsSocketLeavesTheContextWorking) {
+  zmq::context_t context(1);
+  zmq::socket_t server(context, zmq::socket_type::router);
+  server.set(zmq::sockopt::linger, 0);
+  server.bind("tcp://127.0.0.1:*");
+  const std::string endpoint = server.get(zmq::sockopt::last_endpoint);
+
+  zmq::socket_t first(context, zmq::socket_type::dealer);
+  first.set(zmq::sockopt::linger, 0);
+  { HandshakeWatch watch(context, first); }
+  first.connect(endpoint);  // its connection and handshake are events for the monitor
+  send_frames(first, {"one"});
+  auto got = receive_within(server, 5s);
+  ASSERT_TRUE(got) << "the context's I/O thread stopped";
+  EXPECT_EQ(got->back(), "one");
+
+  zmq::socket_t second(context, zmq::socket_type::dealer);
+  second.set(zmq::sockopt::linger, 0);
+  HandshakeWatch watch(context, second);
+  second.connect(endpoint);
+  send_frames(second, {"two"});
+  got = receive_within(server, 5s);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->back(), "two");
+  EXPECT_TRUE(watch.answering());
+}
+
+// A watch read only now and then (a client between requests) does not stop the I/O thread
+// however many events its socket has in the meantime: here a thousand connections and their events, each
+// closed by the far end at its greeting, the watch not read until the end.
+TEST(HandshakeWatchLifetime, EventsPilingUpUnreadDoNotStopTheIOThread) {
+  zmq::context_t context(1);
+  zmq::socket_t closer(context, zmq::socket_type::stream);
+  closer.set(zmq::sockopt::linger, 0);
+  closer.bind("tcp://127.0.0.1:*");
+  zmq::socket_t client(context, zmq::socket_type::dealer);
+  client.set(zmq::sockopt::linger, 0);
+  client.set(zmq::sockopt::reconnect_ivl, 1);
+  HandshakeWatch watch(context, client);
+  client.connect(closer.get(zmq::sockopt::last_endpoint));
+  int connections = 0;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (connections < 2000 && std::chrono::steady_clock::now() < deadline) {
+    auto frames = receive_within(closer, 1s);
+    if (!frames || frames->size() != 2) continue;
+    if (frames->at(1).empty()) {
+      ++connections;  // a new connection (or its end)
+      continue;
+    }
+    send_frames(closer, {frames->at(0), ""});  // its greeting: close it
+  }
+  EXPECT_GE(connections, 2000) << "the I/O thread stopped after " << connections << " connections";
+  EXPECT_TRUE(watch.failure().has_value()) << "the queued events are still there to read";
+}
+
 TEST_F(Zap, ReloadAdmitsAKeyAddedToTheFileAndKeepsTheListOnABadFile) {
   auto endpoint = start_server();
   auto operator_keys = ClientKeys{fresh_keys(), network_.public_key};
