@@ -2582,6 +2582,10 @@ class ZmqStoreDriver final : public StoreTransport {
     if (zmq_socket_monitor(sub_.handle(), events.c_str(), ZMQ_EVENT_DISCONNECTED) != 0)
       throw zmq::error_t();
     sub_events_.set(zmq::sockopt::linger, 0);
+    // Every event queued, however many arrive while this thread works: libzmq's I/O thread
+    // sends monitor events with a blocking send, and a full queue would stall it, and with
+    // it every socket of the agent, until this thread reads (HandshakeWatch, bus/security.hpp).
+    sub_events_.set(zmq::sockopt::rcvhwm, 0);
     sub_events_.connect(events);
     // The connections to the PUB socket (peers reading gossip, event subscribers), counted
     // for the metrics.
@@ -2590,6 +2594,7 @@ class ZmqStoreDriver final : public StoreTransport {
     if (zmq_socket_monitor(pub_.handle(), pub_events.c_str(), ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0)
       throw zmq::error_t();
     pub_events_.set(zmq::sockopt::linger, 0);
+    pub_events_.set(zmq::sockopt::rcvhwm, 0);  // as sub_events_: a flood of connections must not stall it
     pub_events_.connect(pub_events);
   }
 

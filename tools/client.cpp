@@ -413,6 +413,14 @@ struct EventSubscriber::Stream {
   std::uint64_t dropped = 0;
   std::map<std::string, std::uint64_t> last_seq;  // per publisher
 
+  Stream() = default;
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  // The monitor stops before its reading end closes (HandshakeWatch says why).
+  ~Stream() {
+    if (sub) zmq_socket_monitor(sub->handle(), nullptr, 0);
+  }
+
   Result<void> connect(const Address& address) {
     try {
       sub.emplace(context, zmq::socket_type::sub);
@@ -433,6 +441,8 @@ struct EventSubscriber::Stream {
                                         zmq_strerror(zmq_errno()));
       monitor.emplace(context, zmq::socket_type::pair);
       monitor->set(zmq::sockopt::linger, 0);
+      // Every event queued while next() is not called: the I/O thread's send must not block.
+      monitor->set(zmq::sockopt::rcvhwm, 0);
       monitor->connect(monitor_endpoint);
       sub->connect(events_endpoint);
     } catch (const zmq::error_t& e) {
