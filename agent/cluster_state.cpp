@@ -216,13 +216,17 @@ ClusterState& ClusterState::operator=(const ClusterState& other) {
 }
 
 template <class Entry>
-void ClusterState::index_record(BucketIndex<Entry>& index, const typename RecordMap<Entry>::value_type& record) {
-  index[bucket_of(record.first)].push_back(&record);
+void ClusterState::index_record(const RecordMap<Entry>& map, typename RecordMap<Entry>::value_type& record) {
+  buckets_of(map)[bucket_of(record.first)].push_back(&record);
+  if constexpr (std::is_same_v<Entry, MemberEntry>) member_index_.insert(&record.second);
+  else keys_of(map).insert(&record);
 }
 
 template <class Entry>
-void ClusterState::unindex_record(BucketIndex<Entry>& index, const typename RecordMap<Entry>::value_type& record) {
-  auto& bucket = index[bucket_of(record.first)];
+void ClusterState::unindex_record(const RecordMap<Entry>& map, const typename RecordMap<Entry>::value_type& record) {
+  if constexpr (std::is_same_v<Entry, MemberEntry>) member_index_.erase(&record.second);
+  else keys_of(map).erase(&record);
+  auto& bucket = buckets_of(map)[bucket_of(record.first)];
   auto found = std::find(bucket.begin(), bucket.end(), &record);
   if (found == bucket.end()) return;
   *found = bucket.back();
@@ -230,16 +234,18 @@ void ClusterState::unindex_record(BucketIndex<Entry>& index, const typename Reco
 }
 
 void ClusterState::reindex() {
-  auto add = [](const auto& map, auto& index) {
-    for (auto& bucket : index) bucket.clear();
-    for (const auto& record : map) index[bucket_of(record.first)].push_back(&record);
+  auto add = [this](auto& map) {
+    for (auto& bucket : buckets_of(map)) bucket.clear();
+    for (auto& record : map) index_record(map, record);
   };
-  add(members_, member_buckets_);
   member_index_.clear();
-  for (auto& [key, entry] : members_) member_index_.insert(&entry);
-  add(services_, service_buckets_);
-  add(assignments_, assignment_buckets_);
-  add(instances_, instance_buckets_);
+  service_keys_.clear();
+  assignment_keys_.clear();
+  instance_keys_.clear();
+  add(members_);
+  add(services_);
+  add(assignments_);
+  add(instances_);
   tombstones_.clear();
   auto add_tombstones = [this](const auto& map) {
     for (const auto& [key, entry] : map)
@@ -264,35 +270,33 @@ bool ClusterState::merge(const MemberEntry& entry) {
     *held = entry;
     return true;
   }
-  return replace(members_, members_.end(), std::move(key), entry);
+  return replace(members_, nullptr, std::move(key), entry);
 }
 
 template <class Map, class Entry>
-bool ClusterState::replace(Map& map, typename Map::iterator found, std::string key, const Entry& entry) {
-  std::uint64_t before = found != map.end() ? record_hash(key, found->second) : 0;
+bool ClusterState::replace(Map& map, typename Map::value_type* found, std::string key, const Entry& entry) {
+  std::uint64_t before = found ? record_hash(key, found->second) : 0;
   account(key, before, record_hash(key, entry));
-  if (found != map.end()) {
+  if (found) {
     found->second = entry;
     return true;
   }
-  auto& added = *map.emplace(std::move(key), entry).first;
-  index_record<Entry>(buckets_of(map), added);
-  if constexpr (std::is_same_v<Entry, MemberEntry>) member_index_.insert(&added.second);
+  index_record(map, *map.emplace(std::move(key), entry).first);
   return true;
 }
 
 template <class Entry>
 bool ClusterState::merge_lww(RecordMap<Entry>& into, std::string key, const Entry& entry) {
-  auto found = into.find(key);
+  auto* found = keys_of(into).find(key);  // before the key moves into the call
   return merge_lww(into, found, std::move(key), entry);
 }
 
 template <class Entry>
-bool ClusterState::merge_lww(RecordMap<Entry>& into, typename RecordMap<Entry>::iterator found,
+bool ClusterState::merge_lww(RecordMap<Entry>& into, typename RecordMap<Entry>::value_type* found,
                              std::string key, const Entry& entry) {
-  if (found != into.end() && !is_newer(entry.stamp, found->second.stamp)) return false;
+  if (found && !is_newer(entry.stamp, found->second.stamp)) return false;
   if (entry.removed) tombstones_.insert(key);
-  else if (found != into.end() && found->second.removed) tombstones_.erase(key);
+  else if (found && found->second.removed) tombstones_.erase(key);
   return replace(into, found, std::move(key), entry);
 }
 
@@ -332,8 +336,8 @@ bool ClusterState::merge(const ServiceEntry& entry) {
 
 bool ClusterState::merge(const AssignmentEntry& entry) {
   auto key = assignment_key(entry.service, entry.index);
-  auto held = assignments_.find(key);
-  const bool was_counted = held != assignments_.end() && !held->second.removed;
+  auto* held = assignment_keys_.find(key);
+  const bool was_counted = held && !held->second.removed;
   std::string was_on = was_counted ? held->second.node : std::string();  // replace() overwrites it
   if (!merge_lww(assignments_, held, std::move(key), entry)) return false;
   if (was_counted) {
@@ -377,21 +381,21 @@ const MemberEntry* ClusterState::member(std::string_view name) const {
 }
 
 const ServiceEntry* ClusterState::service(std::string_view name) const {
-  auto found = services_.find(LookupKey('s', {name}).view());
-  return found == services_.end() ? nullptr : &found->second;
+  auto* found = service_keys_.find(LookupKey('s', {name}).view());
+  return found ? &found->second : nullptr;
 }
 
 const AssignmentEntry* ClusterState::assignment(std::string_view service, std::uint32_t index) const {
   std::array<char, 10> digits;
-  auto found = assignments_.find(LookupKey('a', {service, decimal(index, digits)}).view());
-  return found == assignments_.end() ? nullptr : &found->second;
+  auto* found = assignment_keys_.find(LookupKey('a', {service, decimal(index, digits)}).view());
+  return found ? &found->second : nullptr;
 }
 
 const InstanceEntry* ClusterState::instance(std::string_view service, std::uint32_t index,
                                             std::string_view node) const {
   std::array<char, 10> digits;
-  auto found = instances_.find(LookupKey('i', {service, decimal(index, digits), node}).view());
-  return found == instances_.end() ? nullptr : &found->second;
+  auto* found = instance_keys_.find(LookupKey('i', {service, decimal(index, digits), node}).view());
+  return found ? &found->second : nullptr;
 }
 
 std::vector<DigestEntry> ClusterState::digest() const { return digest({0}, 1); }
@@ -525,9 +529,9 @@ StateDelta ClusterState::entries(const std::vector<std::string>& keys) const {
   StateDelta out;
   for (const auto& key : keys) {
     if (auto m = members_.find(key); m != members_.end()) out.members.push_back(m->second);
-    else if (auto s = services_.find(key); s != services_.end()) out.services.push_back(s->second);
-    else if (auto a = assignments_.find(key); a != assignments_.end()) out.assignments.push_back(a->second);
-    else if (auto i = instances_.find(key); i != instances_.end()) out.instances.push_back(i->second);
+    else if (auto* s = service_keys_.find(key)) out.services.push_back(s->second);
+    else if (auto* a = assignment_keys_.find(key)) out.assignments.push_back(a->second);
+    else if (auto* i = instance_keys_.find(key)) out.instances.push_back(i->second);
   }
   return out;
 }
@@ -546,8 +550,7 @@ void ClusterState::erase_accounted(Map& map, auto should_erase) {
   for (auto it = map.begin(); it != map.end();) {
     if (should_erase(it->second)) {
       account(it->first, record_hash(it->first, it->second), 0);
-      unindex_record<typename Map::mapped_type>(buckets_of(map), *it);
-      if constexpr (std::is_same_v<typename Map::mapped_type, MemberEntry>) member_index_.erase(&it->second);
+      unindex_record(map, *it);
       it = map.erase(it);
     } else {
       ++it;
@@ -557,13 +560,13 @@ void ClusterState::erase_accounted(Map& map, auto should_erase) {
 
 template <class Map>
 bool ClusterState::erase_if_collected(Map& map, const std::string& key, std::uint64_t cutoff_hlc) {
-  auto it = map.find(key);
-  if (it == map.end()) return true;  // not held: nothing to keep it for
-  if (!it->second.removed) return true;
-  if (it->second.stamp.hlc >= cutoff_hlc) return false;
-  account(it->first, record_hash(it->first, it->second), 0);
-  unindex_record<typename Map::mapped_type>(buckets_of(map), *it);
-  map.erase(it);
+  auto* record = keys_of(map).find(key);
+  if (!record) return true;  // not held: nothing to keep it for
+  if (!record->second.removed) return true;
+  if (record->second.stamp.hlc >= cutoff_hlc) return false;
+  account(record->first, record_hash(record->first, record->second), 0);
+  unindex_record(map, *record);
+  map.erase(map.find(key));
   return true;
 }
 

@@ -13,6 +13,7 @@
 #include <tuple>
 #include <vector>
 
+#include "agent/flat_index.hpp"
 #include "agent/key_order.hpp"
 #include "agent/member_index.hpp"
 #include "bus/messages.hpp"
@@ -39,6 +40,15 @@ std::string instance_key(const std::string& service, std::uint32_t index, const 
 // The records of one kind by key.
 template <class Entry>
 using RecordMap = std::map<std::string, Entry, KeyOrder>;
+
+// The records of one kind by key through a hash (pointers to a RecordMap's values): what the
+// store looks up for every copy of a record it receives, a probe where the tree is a walk.
+struct RecordKeyOf {
+  template <class Record>
+  std::string_view operator()(const Record& record) const { return record.first; }
+};
+template <class Entry>
+using RecordIndex = FlatIndex<typename RecordMap<Entry>::value_type, RecordKeyOf>;
 
 class ClusterState {
  public:
@@ -139,14 +149,14 @@ class ClusterState {
   // Keeps bucket_sums_ in step with a record whose hash goes from `removed_hash` to
   // `added_hash` (0: none).
   void account(const std::string& key, std::uint64_t removed_hash, std::uint64_t added_hash);
-  // Puts `entry` at `key` (where `found` is, or new) and accounts for it.
+  // Puts `entry` at `key` (in `found`, or new when null) and accounts for it.
   template <class Map, class Entry>
-  bool replace(Map& map, typename Map::iterator found, std::string key, const Entry& entry);
-  // Last writer wins by stamp; `found` is `key`'s place in `into` (or its end).
+  bool replace(Map& map, typename Map::value_type* found, std::string key, const Entry& entry);
+  // Last writer wins by stamp; `found` is the record held at `key` in `into` (null: none).
   template <class Entry>
   bool merge_lww(RecordMap<Entry>& into, std::string key, const Entry& entry);
   template <class Entry>
-  bool merge_lww(RecordMap<Entry>& into, typename RecordMap<Entry>::iterator found,
+  bool merge_lww(RecordMap<Entry>& into, typename RecordMap<Entry>::value_type* found,
                  std::string key, const Entry& entry);
   template <class Map>
   void erase_accounted(Map& map, auto should_erase);
@@ -180,10 +190,22 @@ class ClusterState {
   BucketIndex<ServiceEntry>& buckets_of(const RecordMap<ServiceEntry>&) { return service_buckets_; }
   BucketIndex<AssignmentEntry>& buckets_of(const RecordMap<AssignmentEntry>&) { return assignment_buckets_; }
   BucketIndex<InstanceEntry>& buckets_of(const RecordMap<InstanceEntry>&) { return instance_buckets_; }
+  // services_, assignments_ and instances_ by key (members_ are found by name, member_index_).
+  RecordIndex<ServiceEntry> service_keys_;
+  RecordIndex<AssignmentEntry> assignment_keys_;
+  RecordIndex<InstanceEntry> instance_keys_;
+  RecordIndex<ServiceEntry>& keys_of(const RecordMap<ServiceEntry>&) { return service_keys_; }
+  RecordIndex<AssignmentEntry>& keys_of(const RecordMap<AssignmentEntry>&) { return assignment_keys_; }
+  RecordIndex<InstanceEntry>& keys_of(const RecordMap<InstanceEntry>&) { return instance_keys_; }
+  const RecordIndex<ServiceEntry>& keys_of(const RecordMap<ServiceEntry>&) const { return service_keys_; }
+  const RecordIndex<AssignmentEntry>& keys_of(const RecordMap<AssignmentEntry>&) const { return assignment_keys_; }
+  const RecordIndex<InstanceEntry>& keys_of(const RecordMap<InstanceEntry>&) const { return instance_keys_; }
+  // Adds a record just put in `map` to the bucket and key indexes, or takes it out of them
+  // before it is erased.
   template <class Entry>
-  static void index_record(BucketIndex<Entry>& index, const typename RecordMap<Entry>::value_type& record);
+  void index_record(const RecordMap<Entry>& map, typename RecordMap<Entry>::value_type& record);
   template <class Entry>
-  static void unindex_record(BucketIndex<Entry>& index, const typename RecordMap<Entry>::value_type& record);
+  void unindex_record(const RecordMap<Entry>& map, const typename RecordMap<Entry>::value_type& record);
   void reindex();
 };
 

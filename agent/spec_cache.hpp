@@ -7,12 +7,11 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
-#include "agent/key_order.hpp"
 #include "agent/spec.hpp"
 #include "bus/messages.hpp"
 
@@ -63,7 +62,9 @@ class SpecCache {
   static Specs named_by(Specs had, const ServiceEntry& entry);
 
   SpecLimits limits_;
-  std::map<std::string, Specs, KeyOrder> by_service_;
+  // By hash: current() runs for every service at every change the store plans for, and a
+  // tree of thousands of names was a tenth of the store's time while 10,000 were deployed.
+  std::unordered_map<std::string, Specs> by_service_;
   std::uint64_t parses_ = 0;
 };
 

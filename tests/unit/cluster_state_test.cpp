@@ -399,6 +399,48 @@ TEST(MemberIndex, TheStateFindsItsMembersAfterMergesCollectionAndCopies) {
   EXPECT_EQ(moved.member("m7"), &moved.members().at(member_key("m7")));
 }
 
+// The state finds its service, assignment and instance records through their key indexes
+// after merges (new and in place), tombstones, a collection, a copy and a move, and finds
+// nothing where a record never was or was collected.
+TEST(RecordIndex, TheStateFindsItsRecordsAfterMergesCollectionAndCopies) {
+  ClusterState state;
+  for (int i = 0; i < 300; ++i) {
+    const std::string name = "svc-" + std::to_string(i);
+    const bool removed = i % 3 == 0;
+    state.merge(service_entry(name, stamp(10), removed));
+    state.merge(assignment_entry(name, 0, "n" + std::to_string(i % 7), stamp(10), removed));
+    state.merge(instance_entry(name, 0, "n" + std::to_string(i % 7), stamp(10), removed));
+  }
+  state.merge(service_entry("svc-1", stamp(20)));  // replaced in place
+  auto check = [](const ClusterState& held, bool collected) {
+    for (int i = 0; i < 300; ++i) {
+      const std::string name = "svc-" + std::to_string(i);
+      const std::string node = "n" + std::to_string(i % 7);
+      const bool gone = collected && i % 3 == 0;
+      ASSERT_EQ(held.service(name) != nullptr, !gone) << name;
+      ASSERT_EQ(held.assignment(name, 0) != nullptr, !gone) << name;
+      ASSERT_EQ(held.instance(name, 0, node) != nullptr, !gone) << name;
+      if (gone) continue;
+      EXPECT_EQ(held.service(name), &held.services().at(service_key(name))) << "the state's own record";
+      EXPECT_EQ(held.assignment(name, 0), &held.assignments().at(assignment_key(name, 0)));
+      EXPECT_EQ(held.instance(name, 0, node), &held.instances().at(instance_key(name, 0, node)));
+      EXPECT_EQ(held.assignment(name, 1), nullptr) << "never assigned";
+      EXPECT_EQ(held.instance(name, 0, node + "x"), nullptr) << "never reported";
+    }
+  };
+  check(state, false);
+  EXPECT_EQ(state.service("svc-1")->stamp.hlc, 20u);
+  ClusterState copy = state;
+  EXPECT_EQ(state.collect_garbage(100, 100), 300u) << "100 tombstones of each kind";
+  check(state, true);
+  check(copy, false);
+  ClusterState moved = std::move(copy);
+  check(moved, false);
+  copy = state;  // assigned over a moved-from state
+  check(copy, true);
+  EXPECT_TRUE(same(copy, state));
+}
+
 TEST(MemberOrder, StateRanksAliveThenSuspectThenFailedThenLeft) {
   EXPECT_EQ(member_state_rank(MemberState::alive), 0);
   EXPECT_EQ(member_state_rank(MemberState::suspect), 1);
