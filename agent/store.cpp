@@ -424,6 +424,10 @@ class Store {
             counters_.write_copies_sent);
     counter("mob_write_copies_taken_total", "Copies of peers' client writes this agent kept on its disk.",
             counters_.write_copies_taken);
+    counter("mob_gossip_relays_left_out_total",
+            "Service, assignment and instance records learned from gossip and not relayed: every reader of this agent "
+            "reads their sender too.",
+            counters_.relays_left_out);
     counter("mob_writes_with_one_copy_total",
             "Client writes this agent answered while no peer had confirmed a copy: lost if this agent is lost before "
             "they spread.",
@@ -679,8 +683,12 @@ class Store {
   // observed a stamp at the bound); they are never refused for it.
   enum class Origin { peers, here };
 
+  // What of the changes a delta makes is relayed: service, assignment and instance records
+  // that every reader of this agent got from their sender already are not (RelayCoverage).
+  enum class Relay { everything, members_only };
+
   // Merges a delta (from here or a peer); what changed is persisted, gossiped on and acted on.
-  void absorb(const StateDelta& delta, bool relay, Origin origin = Origin::peers) {
+  void absorb(const StateDelta& delta, bool relay, Origin origin = Origin::peers, Relay what = Relay::everything) {
     StateDelta changed;
     for (const auto& entry : delta.members) {
       if (origin == Origin::peers && stamped_too_far_ahead(entry.heartbeat, entry.reported_by)) {
@@ -787,6 +795,13 @@ class Store {
       if (auto mine = contradicted_report(entry)) reassert.push_back(*mine);
     }
     for (const auto& status : reassert) record(InstanceEntry{status, false, stamp()});
+    if (relay && what == Relay::members_only) {
+      const std::size_t left_out = changed.services.size() + changed.assignments.size() + changed.instances.size();
+      counters_.relays_left_out += left_out;
+      changed.services.clear();
+      changed.assignments.clear();
+      changed.instances.clear();
+    }
     if (entry_count(changed) == 0) return;
     if (relay) {
       drop_superseded_from_outbox(changed.members);
@@ -1882,7 +1897,10 @@ class Store {
     auto& last = last_seq_[gossip->sender];
     if (last != 0 && gossip->seq > last + 1) gap_sync_with_ = gossip->sender;  // missed some (or later)
     last = std::max(last, gossip->seq);
-    absorb(gossip->delta, true);
+    // Every reader of this agent that also reads the sender got the sender's records from it;
+    // when all of them do, only member records go on (docs/architecture.md, "Gossip").
+    const bool covered = coverage_.readers_read(gossip->sender);
+    absorb(gossip->delta, true, Origin::peers, covered ? Relay::members_only : Relay::everything);
   }
 
   // Gossip comes from up to --max-subscriptions peers, so a record arrives again and again;
@@ -2234,6 +2252,10 @@ class Store {
   void update_peers() {
     auto changes = subscriptions_.update(state_, members_changed_);
     members_changed_.clear();
+    if (!changes.added.empty() || !changes.gone.empty()) {
+      if (subscriptions_.live_publishers() < coverage_.max_members()) coverage_.update(state_);
+      else coverage_.clear();
+    }
     for (const auto& address : changes.forget) net_.forget_peer(address);
     for (const auto& pub : changes.unsubscribe) net_.unsubscribe(pub);
     for (const auto& pub : changes.subscribe) net_.subscribe(pub);
@@ -2417,6 +2439,7 @@ class Store {
   StoreTransport& net_;
   std::set<std::string> members_changed_;  // since update_peers() last ran (absorb, collect_garbage)
   Subscriptions subscriptions_{config_.self.name, config_.max_subscriptions};
+  RelayCoverage coverage_{config_.self.name, config_.max_subscriptions};
   ClusterState state_;
   HybridClock clock_;
   FailureDetector detector_;
@@ -2446,6 +2469,7 @@ class Store {
     std::uint64_t peer_list_writes = 0;
     std::uint64_t write_copies_sent = 0;     // WriteCopy rounds this agent opened for its clients' writes
     std::uint64_t write_copies_taken = 0;    // peers' writes copied to this agent's disk
+    std::uint64_t relays_left_out = 0;       // records every reader had from their sender
     std::uint64_t writes_with_one_copy = 0;  // client writes answered held by this agent alone
   } counters_;
   // A hash of the peer list the last keep_peers() wrote (at first: an empty list's, so that an

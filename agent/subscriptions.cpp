@@ -67,4 +67,42 @@ Subscriptions::Changes Subscriptions::update(const ClusterState& state, const st
   return changes;
 }
 
+void RelayCoverage::update(const ClusterState& state) {
+  covered_.clear();
+  // The live members that publish (this agent among them), as Subscriptions ranks them.
+  std::vector<const std::string*> live;
+  for (const auto& [key, entry] : state.members()) {
+    if (!is_live_member(entry.member.state) || entry.member.pub_address.empty()) continue;
+    if (live.size() == max_members_) return;
+    live.push_back(&entry.member.name);
+  }
+  const std::size_t n = live.size();
+  std::size_t self = n;
+  for (std::size_t i = 0; i < n; ++i)
+    if (*live[i] == self_) self = i;
+  if (self == n) return;  // not live in its own view (leaving): relay everything
+  // reads[x][p]: member x reads member p (p among x's max_subscriptions highest ranked).
+  std::vector<std::vector<bool>> reads(n, std::vector<bool>(n, false));
+  std::vector<std::pair<std::uint64_t, std::size_t>> ranked;
+  for (std::size_t x = 0; x < n; ++x) {
+    ranked.clear();
+    for (std::size_t p = 0; p < n; ++p)
+      if (p != x) ranked.emplace_back(rendezvous_score(*live[x], *live[p]), p);
+    // Highest score first, then the greater name: Subscriptions' order.
+    auto higher = [&](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : *live[a.second] > *live[b.second];
+    };
+    const std::size_t top = std::min<std::size_t>(max_subscriptions_, ranked.size());
+    std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(top), ranked.end(), higher);
+    for (std::size_t i = 0; i < top; ++i) reads[x][ranked[i].second] = true;
+  }
+  for (std::size_t sender = 0; sender < n; ++sender) {
+    if (sender == self) continue;
+    bool every_reader_reads_it = true;
+    for (std::size_t x = 0; x < n && every_reader_reads_it; ++x)
+      if (x != self && x != sender && reads[x][self] && !reads[x][sender]) every_reader_reads_it = false;
+    if (every_reader_reads_it) covered_.insert(*live[sender]);
+  }
+}
+
 }  // namespace mob

@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -40,6 +41,8 @@ class Subscriptions {
 
   bool subscribed(const std::string& pub_address) const { return subscribed_.contains(pub_address); }
   bool has_failed_members() const { return !failed_.empty(); }
+  // How many live peers publish (the candidates ranked).
+  std::size_t live_publishers() const { return ranked_.size(); }
 
  private:
   std::string self_;
@@ -52,6 +55,37 @@ class Subscriptions {
   using Rank = std::pair<std::uint64_t, std::string>;  // (score, name)
   std::map<Rank, std::uint64_t, std::greater<>> ranked_;
   std::set<std::string> failed_;  // the failed peers
+};
+
+// Which senders' gossip every reader of this agent reads already, as this agent's view tells:
+// every agent reads the `max_subscriptions` live peers that rank highest for it (Subscriptions
+// above, run the same at every agent), so this agent can tell who reads whom. What it learned
+// from `sender`'s gossip reached every reader of `sender` from `sender` itself; relaying it
+// helps only the readers of this agent that do not read `sender`. In a network of ten agents
+// each reading eight, a change otherwise reached every agent eight times. Worked out only for
+// networks of at most `max_members` live members (the pass is quadratic; in a larger network
+// a reader seldom reads a given sender, so nothing is left out). A reader that this agent
+// takes for a reader of `sender` while it is not (their views differ during a change of
+// membership) gets the record from `sender`'s next message's gap or from anti-entropy.
+class RelayCoverage {
+ public:
+  RelayCoverage(std::string self, std::uint32_t max_subscriptions, std::size_t max_members = 64)
+      : self_(std::move(self)), max_subscriptions_(max_subscriptions), max_members_(max_members) {}
+
+  // Works the readers out again from the live members of `state` (after a change of them).
+  void update(const ClusterState& state);
+  // Leaves nothing out (past max_members, without walking the members).
+  void clear() { covered_.clear(); }
+  std::size_t max_members() const { return max_members_; }
+
+  // Does every live member that reads this agent (but `sender`) read `sender` too?
+  bool readers_read(std::string_view sender) const { return covered_.contains(sender); }
+
+ private:
+  std::string self_;
+  std::uint32_t max_subscriptions_;
+  std::size_t max_members_;
+  std::set<std::string, std::less<>> covered_;  // the senders whose gossip need not be relayed
 };
 
 }  // namespace mob
