@@ -28,7 +28,7 @@ class FlatIndex {
   }
   // `value` must stay where it is until erased and its key must not be indexed already.
   void insert(Value* value) {
-    if (2 * (count_ + 1) > slots_.size()) rehash(slots_.empty() ? 16 : 2 * slots_.size());
+    if (4 * (count_ + 1) > 3 * slots_.size()) rehash(slots_.empty() ? 16 : 2 * slots_.size());
     const std::size_t mask = slots_.size() - 1;
     std::size_t at = home_of(KeyOf{}(*value));
     while (slots_[at]) at = (at + 1) & mask;
@@ -74,7 +74,9 @@ class FlatIndex {
       if (value) insert(value);
   }
 
-  std::vector<Value*> slots_;  // a power of two of them, at most half in use
+  // A power of two of them, at most three quarters in use: at 10,000 records, 16,384 slots
+  // (128 KiB) where at most half would take 32,768.
+  std::vector<Value*> slots_;
   std::size_t count_ = 0;
 };
 

@@ -48,6 +48,8 @@ LocalAssignments::Changes LocalAssignments::update(const ClusterState& state, co
       }
       continue;
     }
+    if (sent == sent_.end() && (runs_nothing || !assigned_here(state, name, self)))
+      continue;  // nothing of it here, nor told: its spec is not even parsed (most services, most agents)
     const ServiceSpec* spec = spec_of(*service);
     if (!spec) continue;
     std::vector<std::uint32_t> indices;
@@ -114,6 +116,14 @@ LocalAssignments::Changes LocalAssignments::update(const ClusterState& state, co
   }
   changes.stale = stale_instances(state, targets, self);
   return changes;
+}
+
+bool LocalAssignments::assigned_here(const ClusterState& state, const std::string& service, const std::string& self) {
+  bool here = false;
+  state.for_each_assignment(service, [&](const AssignmentEntry& assignment) {
+    if (!assignment.removed && assignment.node == self) here = true;
+  });
+  return here;
 }
 
 // This agent's records of instances it neither runs nor is assigned.

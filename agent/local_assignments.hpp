@@ -43,6 +43,8 @@ class LocalAssignments {
   bool has_handovers() const { return !handovers_.empty(); }
 
  private:
+  // Does some assignment of `service` name this agent?
+  static bool assigned_here(const ClusterState& state, const std::string& service, const std::string& self);
   std::vector<InstanceEntry> stale_instances(const ClusterState& state, const std::vector<std::string>& targets,
                                              const std::string& self) const;
 
