@@ -237,11 +237,68 @@ void check_member(const FieldPath& path, const MemberEntry& entry) {
 // A spec kept in a service's record: JSON text (kept on disk and parsed by every agent, so
 // valid UTF-8) of an object naming that service. A spec naming another service would make
 // a rollback or a revert write that other service's record.
+// Reads JSON text as nlohmann's parser reports it, event by event, keeping only whether the
+// text is an object and what its own "name" holds (the last one, as a parsed document would):
+// every agent checks every spec it is sent, and building each document to look at one
+// member was most of that check's cost.
+class SpecNameReader {
+ public:
+  using json = nlohmann::json;
+  bool null() { return value(nullptr); }
+  bool boolean(bool) { return value(nullptr); }
+  bool number_integer(json::number_integer_t) { return value(nullptr); }
+  bool number_unsigned(json::number_unsigned_t) { return value(nullptr); }
+  bool number_float(json::number_float_t, const json::string_t&) { return value(nullptr); }
+  bool string(json::string_t& text) { return value(&text); }
+  bool binary(json::binary_t&) { return value(nullptr); }
+  bool start_object(std::size_t) {
+    if (depth_ == 0) is_object_ = true;
+    return open();
+  }
+  bool key(json::string_t& key) {
+    at_name_ = depth_ == 1 && key == "name";
+    return true;
+  }
+  bool end_object() { return close(); }
+  bool start_array(std::size_t) { return open(); }
+  bool end_array() { return close(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
+
+  bool is_object() const { return is_object_; }
+  const std::optional<std::string>& name() const { return name_; }
+
+ private:
+  bool value(json::string_t* text) {
+    if (depth_ == 1 && at_name_) {
+      if (text) name_ = std::move(*text);
+      else name_.reset();  // a "name" that is not a string
+      at_name_ = false;
+    }
+    return true;
+  }
+  bool open() {
+    if (depth_ == 1 && at_name_) {  // "name" holds an object or an array
+      name_.reset();
+      at_name_ = false;
+    }
+    ++depth_;
+    return true;
+  }
+  bool close() {
+    --depth_;
+    return true;
+  }
+
+  std::size_t depth_ = 0;
+  bool is_object_ = false;
+  bool at_name_ = false;  // the next value at depth 1 is the object's "name"
+  std::optional<std::string> name_;
+};
+
 void check_spec_of(const FieldPath& path, const std::string& spec_json, const std::string& service) {
-  const auto spec = nlohmann::json::parse(spec_json, nullptr, /*allow_exceptions=*/false);
-  if (spec.is_discarded()) refuse(path, "not JSON text");
-  const auto name = spec.is_object() ? spec.find("name") : spec.end();
-  if (!spec.is_object() || name == spec.end() || !name->is_string() || name->get_ref<const std::string&>() != service)
+  SpecNameReader reader;
+  if (!nlohmann::json::sax_parse(spec_json, &reader)) refuse(path, "not JSON text");
+  if (!reader.is_object() || reader.name() != service)
     refuse(path, "not a spec of the service " + printable(service) + " (its \"name\" must be that service's)");
 }
 

@@ -228,15 +228,18 @@ TEST(Admission, AKeptSpecIsNamedByItsLastTopLevelName) {
   };
   for (const char* named_web : {R"({"name":"web"})", R"({"image":{"name":"db"},"name":"web"})",
                                 R"({"name":"db","name":"web"})", R"( {"deps":[{"name":"x"}],"name":"web","x":null} )",
-                                R"({"name":{"a":1},"name":"web"})"})
+                                R"({"name":{"a":1},"name":"web"})", R"({"name":"web","x":{"name":"db"}})",
+                                R"({"a":[1,{"name":"db"}],"name":"web"})", R"({"name":[1,[2]],"name":"web"})"})
     EXPECT_EQ(refusal_of_spec(named_web), "") << named_web;
   for (const char* not_web : {R"({"name":"web","name":"db"})", R"({"name":"web","name":1})",
                               R"({"name":"web","name":["web"]})", R"({"inner":{"name":"web"}})",
-                              R"({"name":null})", R"([{"name":"web"}])", R"("web")", "{}"})
+                              R"({"name":null})", R"([{"name":"web"}])", R"("web")", "{}",
+                              R"({"name":"web","name":{"name":"web"}})", R"({"x":{"name":"web"},"y":[{"name":"web"}]})"})
     EXPECT_NE(refusal_of_spec(not_web).find("delta.services[0].spec_json: not a spec of the service \"web\""),
               std::string::npos)
         << not_web;
-  for (const char* not_json : {R"({"name":"web"} {})", R"({"name":"web")", R"({"name":"web",})"})
+  for (const char* not_json : {R"({"name":"web"} {})", R"({"name":"web")", R"({"name":"web",})",
+                               "{\"name\":\"web\",\"x\":\"\xff\"}"})
     EXPECT_NE(refusal_of_spec(not_json).find("delta.services[0].spec_json: not JSON text"), std::string::npos)
         << not_json;
 }
