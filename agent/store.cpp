@@ -2206,9 +2206,12 @@ class Store {
       // so that requests and probes are answered between turns however much there is to place.
       std::vector<std::string> targets;
       std::size_t work = 0;
+      // The members fit to run instances, copied once a turn for every plan of it (each copy
+      // is every member's record: six a turn were 6 % of a store's time in a deploy burst).
+      FitMembers fit;
+      if (owner_duties) fit = {fit_members(/*include_suspect=*/false), fit_members(/*include_suspect=*/true)};
       std::vector<std::string> owners;  // who may own a service (plan_owned_services' list)
-      if (owner_duties)
-        for (const auto& member : fit_members(/*include_suspect=*/true)) owners.push_back(member.name);
+      for (const auto& member : fit.live) owners.push_back(member.name);
       // Finding a service's owner costs a hash per member: past a few dozen, as much as the
       // parse it saves.
       const bool parse_all = owners.size() > kOwnerCheckMembers;
@@ -2220,7 +2223,7 @@ class Store {
       // Services that vanished entirely are withdrawn once a whole pass is done.
       bool everything = sweep_pending_ && dirty_services_.empty();
       if (everything) sweep_pending_ = false;
-      if (owner_duties) place_owned_services(targets);
+      if (owner_duties) place_owned_services(targets, fit);
       push_local_assignments(targets, everything);
     }
     flush_when_due();
@@ -2288,9 +2291,13 @@ class Store {
     compare_clock_if_uncompared(changes.added);  // a peer heard again, or the first ones after a join
   }
 
-  void place_owned_services(const std::vector<std::string>& targets) {
-    auto writes = plan_owned_services(state_, targets, fit_members(/*include_suspect=*/false),
-                                      fit_members(/*include_suspect=*/true), config_.self.name, spec_lookup_);
+  // The members fit to run instances: alive ones, and live ones (alive or suspect).
+  struct FitMembers {
+    std::vector<Member> alive, live;
+  };
+
+  void place_owned_services(const std::vector<std::string>& targets, const FitMembers& fit) {
+    auto writes = plan_owned_services(state_, targets, fit.alive, fit.live, config_.self.name, spec_lookup_);
     for (auto& write : writes.assignments) {
       if (!write.removed) {
         const AssignmentEntry* before = state_.assignment(write.service, write.index);
@@ -2304,15 +2311,14 @@ class Store {
       tombstone.stamp = stamp();
       record(tombstone);
     }
-    move_rollouts(targets);
-    move_rebalances(targets);
+    move_rollouts(targets, fit);
+    move_rebalances(targets, fit);
   }
 
   // Rebalances this agent owns: the next batch once the last one runs, or the end
   // (agent/rebalance.hpp). Instance changes mark the service dirty, which plans it again.
-  void move_rebalances(const std::vector<std::string>& targets) {
-    auto writes = plan_owned_rebalances(state_, targets, fit_members(/*include_suspect=*/false),
-                                        fit_members(/*include_suspect=*/true), config_.self.name, spec_lookup_);
+  void move_rebalances(const std::vector<std::string>& targets, const FitMembers& fit) {
+    auto writes = plan_owned_rebalances(state_, targets, fit.alive, fit.live, config_.self.name, spec_lookup_);
     for (auto& move : writes.moves) {
       const AssignmentEntry* before = state_.assignment(move.service, move.index);
       log::info(kStoreLog, log::about_service(move.service), "rebalance: moving ", move.service, "/", move.index,
@@ -2329,9 +2335,9 @@ class Store {
 
   // Rolling updates this agent owns: the next batch, the end, or a revert
   // (agent/rollout_plan.hpp); looked at again when time alone changes the answer.
-  void move_rollouts(const std::vector<std::string>& targets) {
+  void move_rollouts(const std::vector<std::string>& targets, const FitMembers& fit) {
     const std::uint64_t now_ms = time_.wall_ms();
-    auto writes = plan_rollouts(state_, targets, fit_members(/*include_suspect=*/true), config_.self.name,
+    auto writes = plan_rollouts(state_, targets, fit.live, config_.self.name,
                                 spec_lookup_, now_ms, config_.history);
     for (auto& move : writes.moves) {
       log::info(kStoreLog, log::about_service(move.service), "rolling ", move.service, "/", move.index, " on ", move.node, " to version ", move.generation);
