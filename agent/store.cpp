@@ -72,6 +72,8 @@ constexpr std::size_t kDeployBatch = 256;
 constexpr const char* kDiskAdvice =
     "; nothing was changed (make room there, or make it writable again; this agent takes writes again as soon as its "
     "disk does)";
+// Who reads whom (RelayCoverage) is worked out at most this often.
+constexpr auto kCoveragePeriod = std::chrono::seconds(1);
 // Up to this many live members, a turn's planning finds each dirty service's owner to tell
 // whether it must parse the service's spec (Store::turn_work).
 constexpr std::size_t kOwnerCheckMembers = 64;
@@ -2192,6 +2194,7 @@ class Store {
       if (!peers_unsaved_) peers_save_at_ = time_.steady_now() + kPeersSaveDelay;
       peers_unsaved_ = true;
     }
+    refresh_coverage();
     if (!held_specs_.empty() && !joined_ && owner_duties_allowed()) release_held_specs(false);
     bool owner_duties = !leaving_ && owner_duties_allowed();
     if (owner_duties && !owner_duties_were_allowed_) all_dirty_ = true;
@@ -2277,8 +2280,11 @@ class Store {
     auto changes = subscriptions_.update(state_, members_changed_);
     members_changed_.clear();
     if (!changes.added.empty() || !changes.gone.empty()) {
-      if (subscriptions_.live_publishers() < coverage_.max_members()) coverage_.update(state_);
-      else coverage_.clear();
+      // Worked out again after the change, at most once a kCoveragePeriod (quadratic in the
+      // members, and a join storm or a partition changes them every turn); meanwhile
+      // everything is relayed.
+      coverage_.clear();
+      coverage_stale_ = true;
     }
     for (const auto& address : changes.forget) net_.forget_peer(address);
     for (const auto& pub : changes.unsubscribe) net_.unsubscribe(pub);
@@ -2295,6 +2301,15 @@ class Store {
   struct FitMembers {
     std::vector<Member> alive, live;
   };
+
+  void refresh_coverage() {
+    if (!coverage_stale_ || subscriptions_.live_publishers() >= coverage_.max_members()) return;
+    const auto now = time_.steady_now();
+    if (now < coverage_due_) return;
+    coverage_.update(state_);
+    coverage_stale_ = false;
+    coverage_due_ = now + kCoveragePeriod;
+  }
 
   void place_owned_services(const std::vector<std::string>& targets, const FitMembers& fit) {
     auto writes = plan_owned_services(state_, targets, fit.alive, fit.live, config_.self.name, spec_lookup_);
@@ -2467,6 +2482,8 @@ class Store {
   std::set<std::string> members_changed_;  // since update_peers() last ran (absorb, collect_garbage)
   Subscriptions subscriptions_{config_.self.name, config_.max_subscriptions};
   RelayCoverage coverage_{config_.self.name, config_.max_subscriptions};
+  bool coverage_stale_ = false;       // members changed since coverage_ was worked out
+  Clock::time_point coverage_due_{};  // not worked out again before then
   ClusterState state_;
   HybridClock clock_;
   FailureDetector detector_;

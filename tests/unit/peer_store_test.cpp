@@ -1239,5 +1239,53 @@ TEST_F(PeerStoreTest, AnAgentAtRestHoldsParsedOnlyTheSpecsItsDutiesRead) {
   ASSERT_TRUE(net.run_until([&] { return runs_exactly_once_on("svc3", 2, {"a1", "a2", "a3"}); }, 20s));
 }
 
+// Twelve agents each reading eight: records that every reader of an agent had from their
+// sender are not relayed by it, and still every agent learns every record, also of services
+// deployed after one agent crashed (coverage worked out again from the new members).
+TEST_F(PeerStoreTest, ARecordEveryReaderHadFromItsSenderIsNotRelayedAndStillReachesEveryAgent) {
+  start_network(12);
+  ASSERT_TRUE(net.run_until([&] { return net.all_see_all_alive(); }, 20s));
+  net.run_for(2s);  // past the period after the join storm's last change of members
+  constexpr int kServices = 30;
+  for (int i = 0; i < kServices; ++i)
+    ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a1", bash_service("svc" + std::to_string(i), 1))));
+  std::vector<std::string> agents;
+  for (std::size_t i = 1; i <= 12; ++i) agents.push_back(name(i));
+  std::set<std::string> runners(agents.begin(), agents.end());
+  auto all_run_once = [&](int services) {
+    for (int i = 0; i < services; ++i)
+      if (!runs_exactly_once_on("svc" + std::to_string(i), 1, runners)) return false;
+    return true;
+  };
+  // Every agent sees each service's instance running: the instance record, written by the
+  // agent that runs it, travels by gossip alone (a service record also goes to the write
+  // copies' holders, who relay it).
+  auto every_agent_knows = [&](int services, const std::vector<std::string>& at) {
+    for (const auto& agent : at)
+      for (int i = 0; i < services; ++i) {
+        auto status = net.status_at(agent, "svc" + std::to_string(i));
+        if (!status || status->instance_list.size() != 1 || status->instance_list[0].state != InstanceState::running)
+          return false;
+      }
+    return true;
+  };
+  ASSERT_TRUE(net.run_until([&] { return all_run_once(kServices); }, 10s));
+  ASSERT_TRUE(net.run_until([&] { return every_agent_knows(kServices, agents); }, 300ms))
+      << "by gossip, before a round of anti-entropy (--sync-ms 1000)";
+  double left_out = 0;
+  for (const auto& agent : agents) left_out += net.metric_of(agent, "mob_gossip_relays_left_out_total");
+  EXPECT_GT(left_out, kServices) << "relays every reader had were left out";
+
+  net.crash("a7");
+  agents.erase(std::find(agents.begin(), agents.end(), "a7"));
+  runners.erase("a7");
+  ASSERT_TRUE(net.run_until([&] { return net.members_seen_by("a1").at("a7").state == MemberState::failed; }, 20s));
+  net.run_for(1500ms);  // the coverage worked out again without a7
+  for (int i = kServices; i < kServices + 10; ++i)
+    ASSERT_TRUE(std::holds_alternative<DeployReply>(deploy("a2", bash_service("svc" + std::to_string(i), 1))));
+  ASSERT_TRUE(net.run_until([&] { return all_run_once(kServices + 10); }, 10s));
+  EXPECT_TRUE(net.run_until([&] { return every_agent_knows(kServices + 10, agents); }, 300ms));
+}
+
 }  // namespace
 }  // namespace mob
