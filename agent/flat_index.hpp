@@ -1,8 +1,8 @@
 // A flat open-addressing table of pointers to values held elsewhere (a std::map's values,
 // which stay in place), found by a text key each value holds: a lookup is a hash and a probe
 // or two where the map's tree is a dozen string compares and cache misses. The store looks a
-// record up for every copy of it a gossip message carries (docs/performance.md, "Record
-// lookups by hash").
+// record up for every copy of it a gossip message carries (docs/performance.md, "Less work
+// per record").
 #pragma once
 
 #include <cstddef>

@@ -499,7 +499,7 @@ class Store {
       log::info(kStoreLog, "no peer answered: keeping the ", held.size(), " service(s) kept on disk");
       StateDelta delta;
       delta.services = std::move(held);
-      absorb(delta, /*relay=*/true);
+      absorb(delta);
       return;
     }
     std::string forgotten;
@@ -680,7 +680,7 @@ class Store {
     else if constexpr (std::is_same_v<Entry, ServiceEntry>) delta.services.push_back(entry);
     else if constexpr (std::is_same_v<Entry, AssignmentEntry>) delta.assignments.push_back(entry);
     else delta.instances.push_back(entry);
-    absorb(delta, /*relay=*/true, Origin::here);
+    absorb(delta, Origin::here);
   }
 
   // Where a delta comes from: this agent's own changes are stamped by its own clock, which
@@ -693,7 +693,7 @@ class Store {
   enum class Relay { everything, members_only };
 
   // Merges a delta (from here or a peer); what changed is persisted, gossiped on and acted on.
-  void absorb(const StateDelta& delta, bool relay, Origin origin = Origin::peers, Relay what = Relay::everything) {
+  void absorb(const StateDelta& delta, Origin origin = Origin::peers, Relay what = Relay::everything) {
     StateDelta changed;
     for (const auto& entry : delta.members) {
       if (origin == Origin::peers && stamped_too_far_ahead(entry.heartbeat, entry.reported_by)) {
@@ -800,7 +800,7 @@ class Store {
       if (auto mine = contradicted_report(entry)) reassert.push_back(*mine);
     }
     for (const auto& status : reassert) record(InstanceEntry{status, false, stamp()});
-    if (relay && what == Relay::members_only) {
+    if (what == Relay::members_only) {
       const std::size_t left_out = changed.services.size() + changed.assignments.size() + changed.instances.size();
       counters_.relays_left_out += left_out;
       changed.services.clear();
@@ -808,10 +808,8 @@ class Store {
       changed.instances.clear();
     }
     if (entry_count(changed) == 0) return;
-    if (relay) {
-      drop_superseded_from_outbox(changed.members);
-      append(outbox_, std::move(changed));
-    }
+    drop_superseded_from_outbox(changed.members);
+    append(outbox_, std::move(changed));
   }
 
   // A member record still in the outbox that a newer one replaces in state or incarnation
@@ -1031,12 +1029,12 @@ class Store {
           } else if constexpr (std::is_same_v<T, IndirectProbeRequest>) {
             handle_indirect_probe(request, body);
           } else if constexpr (std::is_same_v<T, JoinRequest>) {
-            absorb(StateDelta{{body.joiner}, {}, {}, {}}, true);
+            absorb(StateDelta{{body.joiner}, {}, {}, {}});
             reply_everything(request);
           } else if constexpr (std::is_same_v<T, SyncRequest>) {
             handle_sync(request, body);
           } else if constexpr (std::is_same_v<T, SyncPush>) {
-            absorb(body.delta, true);
+            absorb(body.delta);
           } else if constexpr (std::is_same_v<T, WriteCopy>) {
             take_copy(request, body);
           } else if constexpr (std::is_same_v<T, JoinCommand>) {
@@ -1317,7 +1315,7 @@ class Store {
   // same door and merge as gossip, on disk at once (not kSaveDelay later), and answered with
   // how many of its records this agent now holds on disk (that write or a later one).
   void take_copy(const Routed& request, const WriteCopy& copy) {
-    absorb(copy.delta, true);
+    absorb(copy.delta);
     save();
     std::uint32_t held = 0;
     for (const auto& entry : copy.delta.services) {
@@ -1849,7 +1847,7 @@ class Store {
     } else if (const auto* nack = std::get_if<ProbeNack>(&body)) {
       if (detector_.on_nack(nack->seq)) ++counters_.nacks_received;
     } else if (const auto* join = std::get_if<JoinReply>(&body)) {
-      absorb(join->state, true);
+      absorb(join->state);
       if (join_.joining()) log::info(kStoreLog, "joined the network through ", address);
       if (config_.state_from_network) {
         log::warn(kStoreLog, "took the state from the network through ", address, " in place of the damaged state.db: ",
@@ -1862,9 +1860,9 @@ class Store {
       for (const auto& request : waiting)
         net_.reply(request, JoinCommandReply{static_cast<std::uint32_t>(live_members(true).size())});
     } else if (const auto* push = std::get_if<SyncPush>(&body)) {
-      absorb(push->delta, true);
+      absorb(push->delta);
     } else if (const auto* reply = std::get_if<SyncReply>(&body)) {
-      absorb(reply->newer, true);
+      absorb(reply->newer);
       // The exchange's last round: no buckets left to compare.
       if (address == catch_up_peer_ && reply->buckets.empty()) caught_up();
       if (!reply->wanted_keys.empty()) {
@@ -1905,7 +1903,7 @@ class Store {
     // Every reader of this agent that also reads the sender got the sender's records from it;
     // when all of them do, only member records go on (docs/architecture.md, "Gossip").
     const bool covered = coverage_.readers_read(gossip->sender);
-    absorb(gossip->delta, true, Origin::peers, covered ? Relay::members_only : Relay::everything);
+    absorb(gossip->delta, Origin::peers, covered ? Relay::members_only : Relay::everything);
   }
 
   // Gossip comes from up to --max-subscriptions peers, so a record arrives again and again;
