@@ -2633,8 +2633,6 @@ class ZmqStoreDriver final : public StoreTransport {
         pub_(std::move(pub)),
         sub_(context, zmq::socket_type::sub),
         metrics_(std::move(metrics)),
-        sub_events_(context, zmq::socket_type::pair),
-        pub_events_(context, zmq::socket_type::pair),
         store_(std::move(config), std::move(archive), *this) {
     harden_socket(sub_, max_message_bytes_);
     keep_links_alive(sub_);
@@ -2643,31 +2641,18 @@ class ZmqStoreDriver final : public StoreTransport {
     // The kernel of a peer whose process dies closes its connections at once, and this
     // agent's subscription to it is one: the earliest sign of a crash, so the peer is
     // probed out of turn (the probe decides, as always).
-    const std::string events =
-        "inproc://mob-store-sub-events-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
-    if (zmq_socket_monitor(sub_.handle(), events.c_str(), ZMQ_EVENT_DISCONNECTED) != 0)
-      throw zmq::error_t();
-    sub_events_.set(zmq::sockopt::linger, 0);
-    // Every event queued, however many arrive while this thread works: libzmq's I/O thread
-    // sends monitor events with a blocking send, and a full queue would stall it, and with
-    // it every socket of the agent, until this thread reads (HandshakeWatch, bus/security.hpp).
-    sub_events_.set(zmq::sockopt::rcvhwm, 0);
-    sub_events_.connect(events);
+    sub_events_.emplace(context, sub_,
+                        "inproc://mob-store-sub-events-" +
+                            std::to_string(reinterpret_cast<std::uintptr_t>(this)),
+                        ZMQ_EVENT_DISCONNECTED);
     // The connections to the PUB socket (peers reading gossip, event subscribers), counted
     // for the metrics.
-    const std::string pub_events =
-        "inproc://mob-store-pub-events-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
-    if (zmq_socket_monitor(pub_.handle(), pub_events.c_str(), ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0)
-      throw zmq::error_t();
-    pub_events_.set(zmq::sockopt::linger, 0);
-    pub_events_.set(zmq::sockopt::rcvhwm, 0);  // as sub_events_: a flood of connections must not stall it
-    pub_events_.connect(pub_events);
+    pub_events_.emplace(context, pub_,
+                        "inproc://mob-store-pub-events-" +
+                            std::to_string(reinterpret_cast<std::uintptr_t>(this)),
+                        ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
   }
 
-  ~ZmqStoreDriver() override {
-    zmq_socket_monitor(sub_.handle(), nullptr, 0);
-    zmq_socket_monitor(pub_.handle(), nullptr, 0);
-  }
   ZmqStoreDriver(const ZmqStoreDriver&) = delete;
   ZmqStoreDriver& operator=(const ZmqStoreDriver&) = delete;
 
@@ -2682,8 +2667,8 @@ class ZmqStoreDriver final : public StoreTransport {
                                             {supervisor_.handle(), 0, ZMQ_POLLIN, 0},
                                             {control_.handle(), 0, ZMQ_POLLIN, 0},
                                             {sub_.handle(), 0, ZMQ_POLLIN, 0},
-                                            {sub_events_.handle(), 0, ZMQ_POLLIN, 0},
-                                            {pub_events_.handle(), 0, ZMQ_POLLIN, 0}};
+                                            sub_events_->poll_item(),
+                                            pub_events_->poll_item()};
       // The HTTP endpoint's pipe, when the agent serves metrics (--metrics-addr).
       const bool serves_metrics = metrics_.handle() != nullptr;
       if (serves_metrics) items.push_back({metrics_.handle(), 0, ZMQ_POLLIN, 0});
@@ -2718,10 +2703,10 @@ class ZmqStoreDriver final : public StoreTransport {
         guard_.run("a gossip message", [&] { store_.on_gossip(*frames); });
       }
       if (ready(4))
-        while (auto event = recv_monitor_event(sub_events_))
+        while (auto event = recv_monitor_event(sub_events_->events()))
           guard_.run("a connection event", [&] { store_.on_subscription_lost(event->endpoint); });
       if (ready(5))
-        while (auto event = recv_monitor_event(pub_events_)) {
+        while (auto event = recv_monitor_event(pub_events_->events())) {
           if (event->event == ZMQ_EVENT_ACCEPTED) ++traffic_.pub_connections;
           else if (traffic_.pub_connections > 0) --traffic_.pub_connections;
         }
@@ -2925,8 +2910,9 @@ class ZmqStoreDriver final : public StoreTransport {
   zmq::socket_t pub_;
   zmq::socket_t sub_;
   zmq::socket_t metrics_;     // PAIR to the HTTP endpoint's thread; none without --metrics-addr
-  zmq::socket_t sub_events_;  // PAIR: sub_'s monitor, which reports dropped connections
-  zmq::socket_t pub_events_;  // PAIR: pub_'s monitor, which reports connections made and lost
+  // Declared after the sockets they watch: stopped before those close.
+  std::optional<SocketMonitor> sub_events_;  // sub_'s, which reports dropped connections
+  std::optional<SocketMonitor> pub_events_;  // pub_'s, which reports connections made and lost
   struct Traffic {
     std::uint64_t gossip_sent = 0;
     std::uint64_t gossip_bytes_sent = 0;

@@ -196,16 +196,14 @@ Result<std::unique_ptr<ZapHandler>> ZapHandler::start(zmq::context_t& context, Z
   std::vector<std::pair<zmq::socket_t, std::string>> monitors;
   for (const auto& socket : watched) {
     std::string endpoint = "inproc://mob-zap-monitor-" + std::to_string(counter.fetch_add(1));
-    if (zmq_socket_monitor(socket.socket->handle(), endpoint.c_str(),
-                           ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
-      return fail(Errc::internal,
-                  "cannot monitor the " + socket.what + " socket: " + zmq_strerror(zmq_errno()));
-    zmq::socket_t monitor(context, zmq::socket_type::pair);
-    monitor.set(zmq::sockopt::linger, 0);
-    // No limit on the events queued here: libzmq's I/O thread sends each with a blocking
-    // send, and a full queue (a flood of bad handshakes) would stop it (HandshakeWatch).
-    monitor.set(zmq::sockopt::rcvhwm, 0);
-    monitor.connect(endpoint);
+    // Read here, in the ZAP thread; the watched sockets' owners outlive it and close them at
+    // the end (the context's termination ends the monitors).
+    zmq::socket_t monitor;
+    try {
+      monitor = open_monitor(context, *socket.socket, endpoint, ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL);
+    } catch (const zmq::error_t& e) {
+      return fail(Errc::internal, "cannot monitor the " + socket.what + " socket: " + e.what());
+    }
     monitors.emplace_back(std::move(monitor), socket.what);
   }
 

@@ -274,31 +274,27 @@ bool is_loopback_host(std::string_view host) {
   return false;
 }
 
-HandshakeWatch::HandshakeWatch(zmq::context_t& context, zmq::socket_t& socket)
-    : watched_(socket.handle()), events_(context, zmq::socket_type::pair) {
+namespace {
+std::string handshake_watch_endpoint() {
   static std::atomic<unsigned> counter{0};
-  const std::string endpoint = "inproc://mob-handshake-watch-" + std::to_string(::getpid()) + "-" +
-                               std::to_string(counter.fetch_add(1));
-  // HANDSHAKE_FAILED_NO_DETAIL: the peer closed the connection mid-handshake. A client without
-  // a key and a CURVE agent each see the mismatch in the other's greeting; when the agent sees
-  // it first (a loaded client), the client gets only this, and reconnects to the same end.
-  constexpr int kEvents = ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                          ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_CONNECTED |
-                          ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
-  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), kEvents) != 0) throw zmq::error_t();
-  events_.set(zmq::sockopt::linger, 0);
-  // No limit on the events queued for this end: a client that reads them only while it waits
-  // for an answer must not make the I/O thread's blocking send wait in between.
-  events_.set(zmq::sockopt::rcvhwm, 0);
-  events_.connect(endpoint);
+  return "inproc://mob-handshake-watch-" + std::to_string(::getpid()) + "-" +
+         std::to_string(counter.fetch_add(1));
 }
+}  // namespace
 
-HandshakeWatch::~HandshakeWatch() { zmq_socket_monitor(watched_, nullptr, 0); }
+// HANDSHAKE_FAILED_NO_DETAIL: the peer closed the connection mid-handshake. A client without
+// a key and a CURVE agent each see the mismatch in the other's greeting; when the agent sees
+// it first (a loaded client), the client gets only this, and reconnects to the same end.
+HandshakeWatch::HandshakeWatch(zmq::context_t& context, zmq::socket_t& socket)
+    : monitor_(context, socket, handshake_watch_endpoint(),
+               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                   ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_CONNECTED |
+                   ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {}
 
-zmq::pollitem_t HandshakeWatch::poll_item() { return {events_.handle(), 0, ZMQ_POLLIN, 0}; }
+zmq::pollitem_t HandshakeWatch::poll_item() { return monitor_.poll_item(); }
 
 void HandshakeWatch::read_events() {
-  while (auto event = recv_monitor_event(events_)) {
+  while (auto event = recv_monitor_event(monitor_.events())) {
     if (event->event == ZMQ_EVENT_CONNECTED) connected_ = true;
     if (event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
       handshake_succeeded_ = true;

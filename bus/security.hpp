@@ -13,6 +13,7 @@
 #include <zmq.hpp>
 
 #include "bus/error.hpp"
+#include "bus/transport.hpp"
 
 namespace mob {
 
@@ -100,12 +101,6 @@ class HandshakeWatch {
 
   // Attaches to `socket`. REQUIRED: before `socket` connects; `socket` outlives the watch.
   HandshakeWatch(zmq::context_t& context, zmq::socket_t& socket);
-  // Stops the socket's monitor before closing the end it writes to: libzmq's I/O thread
-  // sends each event with a blocking send, so a monitor left writing to a closed end (or to
-  // a full one) would stop that thread, and with it every socket of the context, for good.
-  ~HandshakeWatch();
-  HandshakeWatch(const HandshakeWatch&) = delete;
-  HandshakeWatch& operator=(const HandshakeWatch&) = delete;
 
   // Poll this for ZMQ_POLLIN together with the watched socket.
   zmq::pollitem_t poll_item();
@@ -125,8 +120,7 @@ class HandshakeWatch {
   // Applies the notifications waiting on events_; keeps the first failure not yet returned.
   void read_events();
 
-  void* watched_;  // the monitored socket's handle
-  zmq::socket_t events_;
+  SocketMonitor monitor_;  // stopped before its end closes (bus/transport.hpp)
   bool connected_ = false;
   bool handshake_succeeded_ = false;
   std::uint32_t closed_in_handshake_ = 0;  // in a row, since the last handshake or failure

@@ -63,6 +63,27 @@ std::optional<std::vector<std::string>> recv_frames(zmq::socket_t& socket, bool 
   return frames;
 }
 
+zmq::socket_t open_monitor(zmq::context_t& context, zmq::socket_t& watched, const std::string& endpoint,
+                           int events) {
+  if (zmq_socket_monitor(watched.handle(), endpoint.c_str(), events) != 0) throw zmq::error_t();
+  try {
+    zmq::socket_t reader(context, zmq::socket_type::pair);
+    reader.set(zmq::sockopt::linger, 0);
+    reader.set(zmq::sockopt::rcvhwm, 0);  // every event queued: the I/O thread's send must not block
+    reader.connect(endpoint);
+    return reader;
+  } catch (const zmq::error_t&) {
+    zmq_socket_monitor(watched.handle(), nullptr, 0);  // no monitor left without its reader
+    throw;
+  }
+}
+
+SocketMonitor::SocketMonitor(zmq::context_t& context, zmq::socket_t& watched, const std::string& endpoint,
+                             int events)
+    : watched_(watched.handle()), events_(open_monitor(context, watched, endpoint, events)) {}
+
+SocketMonitor::~SocketMonitor() { zmq_socket_monitor(watched_, nullptr, 0); }
+
 std::optional<MonitorEvent> recv_monitor_event(zmq::socket_t& monitor) {
   while (auto frames = recv_frames(monitor)) {
     // [uint16 event, uint32 value][endpoint]

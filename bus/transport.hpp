@@ -45,6 +45,35 @@ struct MonitorEvent {
   std::string endpoint;     // as libzmq names it, e.g. tcp://127.0.0.1:6667
 };
 
+// The reading end of a monitor of `watched`: zmq_socket_monitor() for the ZMQ_EVENT_* bits of
+// `events`, published at `endpoint` (an inproc address unique in the context), and a PAIR
+// connected to it that queues every event. libzmq's I/O thread sends each event with a
+// blocking send, so a full queue (a flood of connections or bad handshakes) would stall that
+// thread, and with it every socket of the context, until this end reads. Throws zmq::error_t.
+// Use SocketMonitor below when the caller owns `watched`.
+zmq::socket_t open_monitor(zmq::context_t& context, zmq::socket_t& watched, const std::string& endpoint,
+                           int events);
+
+// A monitor and its reading end, owned by the thread that owns the watched socket: it stops
+// the monitor before the end closes (a monitor left writing to a closed end would stop the I/O
+// thread for good). REQUIRED: the watched socket outlives it (declare this after it).
+class SocketMonitor {
+ public:
+  // As open_monitor(); throws zmq::error_t.
+  SocketMonitor(zmq::context_t& context, zmq::socket_t& watched, const std::string& endpoint, int events);
+  ~SocketMonitor();
+  SocketMonitor(const SocketMonitor&) = delete;
+  SocketMonitor& operator=(const SocketMonitor&) = delete;
+
+  // Where the events arrive: poll it for ZMQ_POLLIN, read with recv_monitor_event().
+  zmq::socket_t& events() { return events_; }
+  zmq::pollitem_t poll_item() { return {events_.handle(), 0, ZMQ_POLLIN, 0}; }
+
+ private:
+  void* watched_;  // the monitored socket's handle
+  zmq::socket_t events_;
+};
+
 // The next notification waiting on `monitor` (a PAIR connected to the monitor endpoint);
 // nullopt when none waits. Frames that are not a notification are skipped.
 std::optional<MonitorEvent> recv_monitor_event(zmq::socket_t& monitor);

@@ -406,7 +406,7 @@ struct EventSubscriber::Stream {
   zmq::context_t context{1};
   // Declared after the context: closed before it.
   std::optional<zmq::socket_t> sub;
-  std::optional<zmq::socket_t> monitor;  // PAIR: connection events of `sub`
+  std::optional<SocketMonitor> monitor;  // connection events of `sub`; closed before it
   std::vector<std::string> prefixes;  // what next() delivers; empty: every event
   int wake_fd = -1;
   bool connected = false;
@@ -416,10 +416,6 @@ struct EventSubscriber::Stream {
   Stream() = default;
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
-  // The monitor stops before its reading end closes (HandshakeWatch says why).
-  ~Stream() {
-    if (sub) zmq_socket_monitor(sub->handle(), nullptr, 0);
-  }
 
   Result<void> connect(const Address& address) {
     try {
@@ -434,16 +430,8 @@ struct EventSubscriber::Stream {
       // Every event topic, whatever the prefixes: `seq` numbers all of a publisher's events,
       // so only a whole stream tells a lost event from a filtered one. Never gossip.
       for (auto family : kEventFamilies) sub->set(zmq::sockopt::subscribe, family);
-      const std::string monitor_endpoint(kMonitorEndpoint);
-      if (zmq_socket_monitor(sub->handle(), monitor_endpoint.c_str(),
-                             ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0)
-        return fail(Errc::internal, std::string("cannot watch the event socket: ") +
-                                        zmq_strerror(zmq_errno()));
-      monitor.emplace(context, zmq::socket_type::pair);
-      monitor->set(zmq::sockopt::linger, 0);
-      // Every event queued while next() is not called: the I/O thread's send must not block.
-      monitor->set(zmq::sockopt::rcvhwm, 0);
-      monitor->connect(monitor_endpoint);
+      monitor.emplace(context, *sub, std::string(kMonitorEndpoint),
+                      ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED);
       sub->connect(events_endpoint);
     } catch (const zmq::error_t& e) {
       return fail(Errc::invalid_argument, "cannot subscribe to the events of agent at " + display +
@@ -455,7 +443,7 @@ struct EventSubscriber::Stream {
   // Applies the connection events waiting on the monitor; true when connected changed.
   bool read_monitor() {
     const bool before = connected;
-    while (auto event = recv_monitor_event(*monitor)) {
+    while (auto event = recv_monitor_event(monitor->events())) {
       if (event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) connected = true;
       else if (event->event == ZMQ_EVENT_DISCONNECTED) connected = false;
     }
@@ -522,7 +510,7 @@ Result<EventSubscriber> EventSubscriber::open(std::string agent_endpoint,
                       stream->events_endpoint + ", but no connection to it succeeded within " +
                       std::to_string(options.timeout.count()) +
                       " ms: is that address reachable from here (see mob-agent --bind)?");
-    zmq::pollitem_t item{stream->monitor->handle(), 0, ZMQ_POLLIN, 0};
+    zmq::pollitem_t item = stream->monitor->poll_item();
     try {
       zmq::poll(&item, 1, left);
     } catch (const zmq::error_t& e) {
@@ -554,7 +542,7 @@ Result<std::optional<Event>> EventSubscriber::next(std::chrono::milliseconds tim
                                                              std::chrono::steady_clock::now());
     if (left <= std::chrono::milliseconds(0)) return std::nullopt;
     std::vector<zmq::pollitem_t> items = {{stream.sub->handle(), 0, ZMQ_POLLIN, 0},
-                                          {stream.monitor->handle(), 0, ZMQ_POLLIN, 0}};
+                                          stream.monitor->poll_item()};
     if (stream.wake_fd >= 0) items.push_back({nullptr, stream.wake_fd, ZMQ_POLLIN, 0});
     try {
       zmq::poll(items.data(), items.size(), left);
