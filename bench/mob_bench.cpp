@@ -2,7 +2,10 @@
 // across many agents (Mob through mob_client, Serf through its RPC) and prints key=value.
 // Single-threaded; owns one client per agent it polls. Times are from CLOCK_REALTIME so that
 // a shell's `date +%s%N` before the first start is a valid origin.
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -11,10 +14,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <set>
 #include <string>
 #include <thread>
@@ -47,6 +52,10 @@ const char* const kUsage =
     "      deploys N one-instance services through P, K requests in flight (default 1:\n"
     "      one after another); time until all run (and again\n"
     "      after the crash of one agent, until none runs on it)\n"
+    "  spawn-floor --processes N --command CMD\n"
+    "      starts N processes of CMD (split at spaces, found on PATH) one after another as\n"
+    "      fast as the machine makes them: the floor under N one-instance deploys; prints\n"
+    "      the ms until the last had started, then SIGKILLs and reaps them all\n"
     "scripts/bench.sh runs these; see docs/performance.md.\n";
 
 struct Args {
@@ -580,6 +589,63 @@ int run_place(const Args& args) {
   return 0;
 }
 
+// The machine's own floor under a deploy of N one-instance services: the same N processes
+// started with nothing else to do (no agent, no records, no logs). On a VM where every page
+// fault is dear, starting 10,000 `sleep` processes alone takes seconds (docs/performance.md).
+// They share one process group, made by the first, so that one kill ends them all.
+int run_spawn_floor(const Args& args) {
+  const long long processes = args.number("processes");
+  if (processes < 1) {
+    std::cerr << "mob-bench: --processes: expected at least 1, got " << processes << "\n";
+    return 2;
+  }
+  std::vector<std::string> words;
+  std::istringstream command(args.text("command"));
+  for (std::string word; command >> word;) words.push_back(word);
+  if (words.empty()) {
+    std::cerr << "mob-bench: --command: expected a program and its arguments\n";
+    return 2;
+  }
+  std::vector<char*> argv;
+  for (auto& word : words) argv.push_back(word.data());
+  argv.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+
+  std::vector<pid_t> started;
+  started.reserve(static_cast<std::size_t>(processes));
+  pid_t group = 0;  // the first child's pid: every later child joins its group
+  int failure = 0;
+  const long long began = now_ns();
+  for (long long i = 0; i < processes; ++i) {
+    posix_spawnattr_setpgroup(&attributes, group);
+    pid_t child = 0;
+    failure = posix_spawnp(&child, argv[0], &actions, &attributes, argv.data(), environ);
+    if (failure != 0) break;
+    if (group == 0) group = child;
+    started.push_back(child);
+  }
+  const double spawned_ms = ms_since(began);
+  if (group != 0) ::kill(-group, SIGKILL);
+  for (pid_t child : started) ::waitpid(child, nullptr, 0);
+  posix_spawnattr_destroy(&attributes);
+  posix_spawn_file_actions_destroy(&actions);
+  if (failure != 0) {
+    std::fprintf(stderr, "mob-bench: cannot start %s (process %zu): %s\n", argv[0], started.size() + 1,
+                 std::strerror(failure));
+    return 1;
+  }
+  std::printf("processes=%lld spawned_ms=%.1f\n", processes, spawned_ms);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -604,6 +670,7 @@ int main(int argc, char** argv) {
   if (command == "stamp") return run_stamp();
   if (command == "restart") return run_restart(args);
   if (command == "place") return run_place(args);
+  if (command == "spawn-floor") return run_spawn_floor(args);
   std::cerr << "mob-bench: unknown command \"" << command << "\"\n" << kUsage;
   return 2;
 }

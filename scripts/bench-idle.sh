@@ -7,7 +7,9 @@
 # counters are not exposed, so the bytes are read from the kernel: each network's agents
 # listen on their own ports, and `ss -tin` reports bytes_received per socket). With a list
 # of sizes (--services 0,1000,5000,10000) the loaded network grows step by step and each
-# step is measured against the empty one: the cost curve. Prints one table and stops
+# step is measured against the empty one: the cost curve. Before each deploy, the floor under
+# it: the same number of `sleep` processes started by a plain loop (mob-bench spawn-floor),
+# with which the deploy's time until all run is compared. Prints one table and stops
 # everything it started. Not part of the test command; results and the command go to
 # docs/performance.md.
 #
@@ -37,7 +39,7 @@ while (( $# )); do
     --build-dir) build_dir=${2:?}; shift ;;
     --tsv) tsv=${2:?}; shift ;;
     --plot) plot=${2:?}; shift ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-idle.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -54,12 +56,13 @@ done
 services=${steps[-1]}  # the most the loaded network holds
 [[ -z $plot ]] || command -v gnuplot >/dev/null || die "--plot needs gnuplot: scripts/install-deps.sh --bench"
 
-if [[ ! -x $build_dir/bin/mob-agent || ! -x $build_dir/bin/mob-tool ]]; then
-  say "building Release in $build_dir"
-  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build_dir" -j"$(nproc)" --target mob-agent mob-tool >/dev/null
+if [[ ! -x $build_dir/bin/mob-agent || ! -x $build_dir/bin/mob-tool || ! -x $build_dir/bin/mob-bench ]]; then
+  say "building Release in $build_dir (mob-bench needs scripts/install-deps.sh --bench)"
+  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DMOB_BUILD_BENCH=ON >/dev/null
+  cmake --build "$build_dir" -j"$(nproc)" --target mob-agent mob-tool mob-bench >/dev/null
 fi
 AGENT=$(realpath "$build_dir/bin/mob-agent") TOOL=$(realpath "$build_dir/bin/mob-tool")
+BENCH=$(realpath "$build_dir/bin/mob-bench")
 
 work=$(mktemp -d /tmp/mob-bench-idle.XXXXXX)
 token=bench-idle-$$-$RANDOM
@@ -151,8 +154,14 @@ mkdir -p "$work/specs"
 rows=()
 deployed=0
 for size in "${steps[@]}"; do
-  all_running_s=-
+  all_running_s=- floor_s=- over_floor=-
   if (( size > deployed )); then
+    # The floor under this step: the same processes started with nothing else to do, just
+    # before (mob-bench spawn-floor; they are gone again when it returns).
+    floor=$("$BENCH" spawn-floor --processes $((size - deployed)) --command "sleep 100000") \
+      || die "mob-bench spawn-floor failed"
+    floor_s=$(awk -v f="$floor" 'BEGIN { split(f, kv, "spawned_ms="); printf "%.1f", kv[2] / 1000 }')
+    say "the floor: $((size - deployed)) sleep processes alone started in ${floor_s} s"
     say "deploying services $deployed to $((size - 1)) into the loaded network (pipelined, --detach)"
     rm -f "$work/specs/"*.json
     for (( s = deployed; s < size; s++ )); do
@@ -167,7 +176,8 @@ for size in "${steps[@]}"; do
       sleep 0.5
     done
     all_running_s=$(awk -v ns="$(( $(date +%s%N) - deploy_started_ns ))" 'BEGIN { printf "%.1f", ns / 1e9 }')
-    say "all $size running ${all_running_s} s after the first of these deploys"
+    over_floor=$(ratio "$floor_s" "$all_running_s")
+    say "all $size running ${all_running_s} s after the first of these deploys (${over_floor}x the floor)"
     deployed=$size
   fi
   say "$size services: idle ${settle_s} s, then a ${window_s} s window"
@@ -189,11 +199,11 @@ for size in "${steps[@]}"; do
   ecpu=$(per_agent_cpu "$(awk -v a="$e0" -v b="$e1" 'BEGIN { printf "%.0f", b - a }')") lcpu=$(per_agent_cpu "$(awk -v a="$l0" -v b="$l1" 'BEGIN { printf "%.0f", b - a }')")
   ebytes=$(per_agent_bytes $((eb1 - eb0))) lbytes=$(per_agent_bytes $((lb1 - lb0)))
   per_1000=$(awk -v e="$erss" -v l="$lrss" -v s="$size" 'BEGIN { if (s > 0) printf "%.2f", (l - e) / s * 1000; else printf "-" }')
-  rows+=("$size $ecpu $lcpu $(ratio "$ecpu" "$lcpu") $erss $lrss $per_1000 $ebytes $lbytes $(ratio "$ebytes" "$lbytes") $all_running_s $status_median $status_first")
+  rows+=("$size $ecpu $lcpu $(ratio "$ecpu" "$lcpu") $erss $lrss $per_1000 $ebytes $lbytes $(ratio "$ebytes" "$lbytes") $all_running_s $status_median $status_first $floor_s $over_floor")
   say "$size services: CPU ${ecpu} / ${lcpu} %, RSS ${erss} / ${lrss} MiB, request bytes/s ${ebytes} / ${lbytes}, status ${status_median} ms (the first ${status_first} ms)"
 done
 
-header="services cpu_empty_pct cpu_loaded_pct cpu_ratio rss_empty_mib rss_loaded_mib mib_per_1000 bytes_empty_per_s bytes_loaded_per_s bytes_ratio all_running_s status_ms status_first_ms"
+header="services cpu_empty_pct cpu_loaded_pct cpu_ratio rss_empty_mib rss_loaded_mib mib_per_1000 bytes_empty_per_s bytes_loaded_per_s bytes_ratio all_running_s status_ms status_first_ms floor_s over_floor"
 echo
 echo "per agent, idle, $agents agents per network, ${window_s} s windows after ${settle_s} s idle; empty / loaded network"
 { echo "$header"; printf '%s\n' "${rows[@]}"; } | column -t
