@@ -3,9 +3,13 @@
 // the other end goes away).
 #include "bus/transport.hpp"
 
+#include <cerrno>
 #include <chrono>
+#include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <zmq.hpp>
@@ -49,6 +53,110 @@ TEST(Transport, ASubscriberThatFellBehindOutlivesItsPublishersCloseWithTheLinkOp
         std::exit(0);
       },
       ::testing::ExitedWithCode(0), "");
+}
+
+// The next notification on `monitor` within `timeout`, or nullopt.
+std::optional<MonitorEvent> wait_for_event(SocketMonitor& monitor, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto item = monitor.poll_item();
+    poll_sockets(&item, 1, 50ms);
+    if (auto event = recv_monitor_event(monitor.events())) return event;
+  }
+  return std::nullopt;
+}
+
+// A request and its reply between `dealer` and `router` within `timeout`. The request is sent
+// again every 200 ms: one sent while a connection was being lost goes down with it.
+bool round_trip(zmq::socket_t& dealer, zmq::socket_t& router, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto next_send = std::chrono::steady_clock::now();
+  bool answered = false;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!answered && std::chrono::steady_clock::now() >= next_send) {
+      send_frames(dealer, {"ping"});
+      next_send += 200ms;
+    }
+    zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0}, {dealer.handle(), 0, ZMQ_POLLIN, 0}};
+    poll_sockets(items, 2, 20ms);
+    while (auto request = recv_frames(router)) {
+      if (request->size() == 2 && (*request)[1] == "ping") {
+        send_frames(router, {(*request)[0], "pong"});
+        answered = true;
+      }
+    }
+    if (auto reply = recv_frames(dealer)) return reply->size() == 1 && reply->front() == "pong";
+  }
+  return false;
+}
+
+// Binds `router` to `endpoint`, retrying while the port's last listener is still being
+// closed (libzmq closes sockets in its I/O thread, after close() returns).
+void bind_again(zmq::socket_t& router, const std::string& endpoint) {
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (true) {
+    try {
+      router.bind(endpoint);
+      return;
+    } catch (const zmq::error_t& error) {
+      if (error.num() != EADDRINUSE || std::chrono::steady_clock::now() >= deadline) throw;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+}
+
+// A SocketMonitor reports what it was asked for, names the endpoint, and once it is gone the
+// watched socket's connections come and go without it: the I/O thread that sent its events
+// is not left blocked on an end nobody reads (a reconnect and a round trip still work).
+// Without the stop, the disconnect's event blocks the I/O thread for good: the round trip
+// fails and the context never ends (ctest's timeout ends the test).
+TEST(Transport, ASocketMonitorReportsItsEventsAndStopsWhenItGoes) {
+  zmq::context_t context;
+  auto router = std::make_unique<zmq::socket_t>(context, zmq::socket_type::router);
+  router->set(zmq::sockopt::linger, 0);
+  router->bind("tcp://127.0.0.1:*");
+  const std::string endpoint = router->get(zmq::sockopt::last_endpoint);
+  zmq::socket_t dealer(context, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.set(zmq::sockopt::reconnect_ivl, 20);
+  {
+    SocketMonitor monitor(context, dealer, "inproc://transport-test-monitor",
+                          ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED);
+    dealer.connect(endpoint);
+    auto connected = wait_for_event(monitor, 5000ms);
+    ASSERT_TRUE(connected) << "no event within 5 s of the connect";
+    EXPECT_EQ(connected->event, ZMQ_EVENT_CONNECTED);
+    EXPECT_EQ(connected->endpoint, endpoint);
+    ASSERT_TRUE(round_trip(dealer, *router, 5000ms));
+  }
+  // Gone: the disconnect and the reconnect below would be its events.
+  router.reset();
+  router = std::make_unique<zmq::socket_t>(context, zmq::socket_type::router);
+  router->set(zmq::sockopt::linger, 0);
+  bind_again(*router, endpoint);
+  EXPECT_TRUE(round_trip(dealer, *router, 5000ms)) << "no round trip after the monitor was stopped";
+  // A new monitor of the same socket, at the same inproc name, reports in its turn.
+  SocketMonitor again(context, dealer, "inproc://transport-test-monitor", ZMQ_EVENT_DISCONNECTED);
+  router.reset();
+  auto disconnected = wait_for_event(again, 5000ms);
+  ASSERT_TRUE(disconnected) << "no event within 5 s of the router's close";
+  EXPECT_EQ(disconnected->event, ZMQ_EVENT_DISCONNECTED);
+}
+
+// A monitor can only publish on inproc: any other endpoint is refused with libzmq's error,
+// and the watched socket is left without a monitor (a later one at a good address works).
+TEST(Transport, AMonitorAtAnEndpointThatIsNotInprocIsRefused) {
+  zmq::context_t context;
+  zmq::socket_t dealer(context, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  try {
+    open_monitor(context, dealer, "tcp://127.0.0.1:1", ZMQ_EVENT_CONNECTED);
+    FAIL() << "a tcp:// monitor endpoint was accepted";
+  } catch (const zmq::error_t& error) {
+    EXPECT_EQ(error.num(), EPROTONOSUPPORT) << error.what();
+  }
+  SocketMonitor monitor(context, dealer, "inproc://transport-test-refused", ZMQ_EVENT_CONNECTED);
+  EXPECT_NE(monitor.events().handle(), nullptr);
 }
 
 }  // namespace
