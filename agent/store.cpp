@@ -1,7 +1,6 @@
 #include "agent/store.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
 #include <cstdlib>
 #include <deque>
@@ -2642,16 +2641,10 @@ class ZmqStoreDriver final : public StoreTransport {
     // The kernel of a peer whose process dies closes its connections at once, and this
     // agent's subscription to it is one: the earliest sign of a crash, so the peer is
     // probed out of turn (the probe decides, as always).
-    // The monitors' inproc names are numbered, never derived from this object's address: a
-    // store restarted in the same process (the store fuzz target restarts it every few dozen
-    // inputs) is made at the address of the last one, whose monitors libzmq may not have
-    // released yet (their sockets close in its reaper thread): the same name would be in use.
-    static std::atomic<unsigned> drivers{0};
-    const std::string number = std::to_string(drivers.fetch_add(1));
-    sub_events_.emplace(context, sub_, "inproc://mob-store-sub-events-" + number, ZMQ_EVENT_DISCONNECTED);
+    sub_events_.emplace(context, sub_, "store-sub-events", ZMQ_EVENT_DISCONNECTED);
     // The connections to the PUB socket (peers reading gossip, event subscribers), counted
     // for the metrics.
-    pub_events_.emplace(context, pub_, "inproc://mob-store-pub-events-" + number,
+    pub_events_.emplace(context, pub_, "store-pub-events",
                         ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
   }
 

@@ -1,6 +1,5 @@
 #include "agent/zap.hpp"
 
-#include <atomic>
 #include <sstream>
 
 #include "agent/actor.hpp"
@@ -192,15 +191,13 @@ Result<std::unique_ptr<ZapHandler>> ZapHandler::start(zmq::context_t& context, Z
   } catch (const zmq::error_t& e) {
     return fail(Errc::internal, std::string("cannot bind the ZAP handler: ") + e.what());
   }
-  static std::atomic<unsigned> counter{0};
   std::vector<std::pair<zmq::socket_t, std::string>> monitors;
   for (const auto& socket : watched) {
-    std::string endpoint = "inproc://mob-zap-monitor-" + std::to_string(counter.fetch_add(1));
     // Read here, in the ZAP thread; the watched sockets' owners outlive it and close them at
     // the end (the context's termination ends the monitors).
     zmq::socket_t monitor;
     try {
-      monitor = open_monitor(context, *socket.socket, endpoint, ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL);
+      monitor = open_monitor(context, *socket.socket, "zap", ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL);
     } catch (const zmq::error_t& e) {
       return fail(Errc::internal, "cannot monitor the " + socket.what + " socket: " + e.what());
     }

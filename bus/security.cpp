@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <sstream>
 #include <utility>
@@ -274,19 +273,11 @@ bool is_loopback_host(std::string_view host) {
   return false;
 }
 
-namespace {
-std::string handshake_watch_endpoint() {
-  static std::atomic<unsigned> counter{0};
-  return "inproc://mob-handshake-watch-" + std::to_string(::getpid()) + "-" +
-         std::to_string(counter.fetch_add(1));
-}
-}  // namespace
-
 // HANDSHAKE_FAILED_NO_DETAIL: the peer closed the connection mid-handshake. A client without
 // a key and a CURVE agent each see the mismatch in the other's greeting; when the agent sees
 // it first (a loaded client), the client gets only this, and reconnects to the same end.
 HandshakeWatch::HandshakeWatch(zmq::context_t& context, zmq::socket_t& socket)
-    : monitor_(context, socket, handshake_watch_endpoint(),
+    : monitor_(context, socket, "handshake-watch",
                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_CONNECTED |
                    ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {}

@@ -1,6 +1,7 @@
 #include "bus/transport.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -63,8 +64,11 @@ std::optional<std::vector<std::string>> recv_frames(zmq::socket_t& socket, bool 
   return frames;
 }
 
-zmq::socket_t open_monitor(zmq::context_t& context, zmq::socket_t& watched, const std::string& endpoint,
+zmq::socket_t open_monitor(zmq::context_t& context, zmq::socket_t& watched, std::string_view name,
                            int events) {
+  static std::atomic<std::uint64_t> monitors{0};
+  const std::string endpoint =
+      "inproc://mob-monitor-" + std::string(name) + "-" + std::to_string(monitors.fetch_add(1));
   if (zmq_socket_monitor(watched.handle(), endpoint.c_str(), events) != 0) throw zmq::error_t();
   try {
     zmq::socket_t reader(context, zmq::socket_type::pair);
@@ -78,9 +82,8 @@ zmq::socket_t open_monitor(zmq::context_t& context, zmq::socket_t& watched, cons
   }
 }
 
-SocketMonitor::SocketMonitor(zmq::context_t& context, zmq::socket_t& watched, const std::string& endpoint,
-                             int events)
-    : watched_(watched.handle()), events_(open_monitor(context, watched, endpoint, events)) {}
+SocketMonitor::SocketMonitor(zmq::context_t& context, zmq::socket_t& watched, std::string_view name, int events)
+    : watched_(watched.handle()), events_(open_monitor(context, watched, name, events)) {}
 
 SocketMonitor::~SocketMonitor() { zmq_socket_monitor(watched_, nullptr, 0); }
 

@@ -116,7 +116,6 @@ bool is_wildcard_host(std::string_view host) {
   return host == "*" || host == "0.0.0.0" || host == "::" || host.empty();
 }
 
-constexpr std::string_view kMonitorEndpoint = "inproc://event-subscriber-monitor";
 constexpr int kReconnectMaxMs = 2000;
 // A request to an agent that is still starting is retried soon (ZeroMQ's default waits
 // 100 ms), backing off towards kReconnectMaxMs while it stays down.
@@ -430,7 +429,7 @@ struct EventSubscriber::Stream {
       // Every event topic, whatever the prefixes: `seq` numbers all of a publisher's events,
       // so only a whole stream tells a lost event from a filtered one. Never gossip.
       for (auto family : kEventFamilies) sub->set(zmq::sockopt::subscribe, family);
-      monitor.emplace(context, *sub, std::string(kMonitorEndpoint),
+      monitor.emplace(context, *sub, "event-subscriber",
                       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED);
       sub->connect(events_endpoint);
     } catch (const zmq::error_t& e) {
