@@ -17,7 +17,7 @@
 #include "tests/support/agent.hpp"
 
 namespace mob::test {
-namespace {
+namespace agent_config_test {
 
 class AgentConfig : public ::testing::Test {
  protected:
@@ -264,5 +264,5 @@ TEST_F(AgentConfig, WithoutAServiceManagerNothingIsSentAndNothingIsLoaded) {
   EXPECT_EQ(text.find("libsystemd"), std::string::npos) << "libsystemd is loaded only to notify";
 }
 
-}  // namespace
+}  // namespace agent_config_test
 }  // namespace mob::test

@@ -9,7 +9,7 @@
 #include "tests/support/agent.hpp"
 
 namespace mob::test {
-namespace {
+namespace cli_test {
 
 class Cli : public ::testing::Test {
  protected:
@@ -204,5 +204,5 @@ TEST_F(Cli, ScaleRefusesWhatIsNotACountOrAService) {
   EXPECT_EQ(agent_->service("web")->version, 1u) << "a refused scale writes nothing";
 }
 
-}  // namespace
+}  // namespace cli_test
 }  // namespace mob::test

@@ -7,7 +7,7 @@
 #include "tests/support/agent.hpp"
 
 namespace mob::test {
-namespace {
+namespace completion_test {
 
 class Completion : public ::testing::Test {
  protected:
@@ -64,5 +64,5 @@ TEST_F(Completion, CompletesTheServiceNamesOfTheAgentOnTheLine) {
   EXPECT_EQ(complete("mob-tool -p " + std::to_string(free_port_pair()) + " stop w"), "");
 }
 
-}  // namespace
+}  // namespace completion_test
 }  // namespace mob::test

@@ -19,7 +19,7 @@
 #include "tests/support/network.hpp"
 
 namespace mob::test {
-namespace {
+namespace discovery_test {
 
 const std::vector<std::string> kPortRange = {"--port-range", "12000-15999"};
 
@@ -333,5 +333,5 @@ TEST_F(Discovery, TwoInstancesOfAFixedPortSpreadAndAThirdWaitsSayingWhy) {
   }));
 }
 
-}  // namespace
+}  // namespace discovery_test
 }  // namespace mob::test

@@ -12,7 +12,7 @@
 #include "tests/support/agent.hpp"
 
 namespace mob::test {
-namespace {
+namespace docker_agent_test {
 
 // The engine's socket path from DOCKER_HOST=unix:///path.
 std::string engine_socket() {
@@ -220,5 +220,5 @@ TEST_F(DockerAgent, AnExecCheckThatHangsInTheContainerFailsAtItsTimeout) {
   EXPECT_EQ(instance->state, InstanceState::running);  // on_failure none: only reported
 }
 
-}  // namespace
+}  // namespace docker_agent_test
 }  // namespace mob::test

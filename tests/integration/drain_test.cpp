@@ -11,7 +11,7 @@
 #include "tests/support/network.hpp"
 
 namespace mob::test {
-namespace {
+namespace drain_test {
 
 class Drain : public AgentNetwork {
  protected:
@@ -222,5 +222,5 @@ TEST_F(Drain, BadInputGetsAClearErrorAndANonZeroExit) {
   EXPECT_TRUE(member->tags.empty());
 }
 
-}  // namespace
+}  // namespace drain_test
 }  // namespace mob::test

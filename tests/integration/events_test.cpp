@@ -19,7 +19,7 @@
 #include "tests/support/network.hpp"
 
 namespace mob::test {
-namespace {
+namespace events_test {
 
 std::string events_address(AgentProcess& agent) {
   auto reply = agent.request(PingRequest{});
@@ -353,5 +353,5 @@ TEST_F(EventStream, MobToolDeployFollowsTheEventsUntilEveryInstanceRunsOrOneFail
       << failed.err;
 }
 
-}  // namespace
+}  // namespace events_test
 }  // namespace mob::test

@@ -14,7 +14,7 @@
 #include "tests/support/process.hpp"
 
 namespace mob::test {
-namespace {
+namespace footprint_test {
 
 // File names of the shared objects mapped by `pid` ("libc.so.6", "mob-provider-docker.so").
 std::set<std::string> mapped_libraries(pid_t pid) {
@@ -82,5 +82,5 @@ TEST(Footprint, AnAgentServingMetricsMapsLibeventAndNoTls) {
   EXPECT_FALSE(maps(names, "libssl")) << listed(names);
 }
 
-}  // namespace
+}  // namespace footprint_test
 }  // namespace mob::test

@@ -13,7 +13,7 @@
 #include "tests/support/agent.hpp"
 
 namespace mob::test {
-namespace {
+namespace health_test {
 
 // An HTTP server answering every GET with the status written in `status_file` (200 when
 // empty). Arguments: port, status file.
@@ -307,5 +307,5 @@ TEST_F(Health, DeployOfAServiceThatNeverGetsHealthyExits1NamingTheCheckAndItsOut
   EXPECT_NE(failed.err.find("gave up after 2 restarts"), std::string::npos) << failed.err;
 }
 
-}  // namespace
+}  // namespace health_test
 }  // namespace mob::test

@@ -26,7 +26,7 @@
 #include "tests/support/raw_peer.hpp"
 
 namespace mob::test {
-namespace {
+namespace hostile_test {
 
 // ---- building hostile (and harmless) messages ------------------------------------------
 
@@ -844,5 +844,5 @@ TEST_F(Hostile, ProbesFromMadeUpMembersCannotMakeTheAgentDoubtItsClock) {
   expect_still_deploys("after-made-up-clocks");
 }
 
-}  // namespace
+}  // namespace hostile_test
 }  // namespace mob::test

@@ -18,7 +18,7 @@
 #include "tests/support/raw_peer.hpp"
 
 namespace mob::test {
-namespace {
+namespace limits_test {
 
 // A ZMTP 3.0 greeting (64 bytes) asking for `mechanism` ("NULL", "CURVE", "GSSAPI"...).
 std::string zmtp_greeting(std::string_view mechanism) {
@@ -524,5 +524,5 @@ TEST(LimitsCommandLine, HelpListsEveryLimitAndBadValuesAreUsageErrors) {
       << slow_ack.err;
 }
 
-}  // namespace
+}  // namespace limits_test
 }  // namespace mob::test

@@ -12,7 +12,7 @@
 #include "tests/support/network.hpp"
 
 namespace mob::test {
-namespace {
+namespace mesh_test {
 
 class Mesh : public AgentNetwork {};
 
@@ -227,5 +227,5 @@ TEST_F(Mesh, DependencyOnAnotherAgentGatesTheDependent) {
   EXPECT_EQ(running_on(*agents_[1], "db", 0), agents_[0]->name());
 }
 
-}  // namespace
+}  // namespace mesh_test
 }  // namespace mob::test

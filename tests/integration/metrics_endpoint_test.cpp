@@ -17,7 +17,7 @@
 #include "tests/support/network.hpp"
 
 namespace mob::test {
-namespace {
+namespace metrics_endpoint_test {
 
 struct Scrape {
   long status = 0;
@@ -202,5 +202,5 @@ TEST_F(MetricsEndpoint, ABadMetricsAddressIsOneClearLineAndExitOne) {
   }
 }
 
-}  // namespace
+}  // namespace metrics_endpoint_test
 }  // namespace mob::test

@@ -12,7 +12,7 @@
 #include "tests/support/network.hpp"
 
 namespace mob::test {
-namespace {
+namespace rolling_update_test {
 
 class RollingUpdate : public AgentNetwork {
  protected:
@@ -155,5 +155,5 @@ TEST_F(RollingUpdate, AnotherAgentFinishesTheRolloutWhenTheOwnersAgentIsKilled) 
   EXPECT_EQ(processes_of("v1"), 0u);
 }
 
-}  // namespace
+}  // namespace rolling_update_test
 }  // namespace mob::test

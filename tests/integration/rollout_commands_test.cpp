@@ -20,7 +20,7 @@
 #include "tests/support/network.hpp"
 
 namespace mob::test {
-namespace {
+namespace rollout_commands_test {
 
 class RolloutCommands : public AgentNetwork {
  protected:
@@ -461,5 +461,5 @@ TEST_F(RolloutDrain, ADrainMovesMaxParallelInstancesAtATimeEachOnceItsNewCopyIsH
   EXPECT_GE(samples.load(), 15u) << "two moves, one after the other, each healthy 0.3 s after it starts";
 }
 
-}  // namespace
+}  // namespace rollout_commands_test
 }  // namespace mob::test

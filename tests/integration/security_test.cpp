@@ -15,7 +15,7 @@
 #include "tests/support/agent.hpp"
 
 namespace mob::test {
-namespace {
+namespace security_integration_test {
 
 std::string sleeper(const std::string& name) {
   return nlohmann::json{{"name", name},
@@ -281,5 +281,5 @@ TEST_F(Security, SighupReloadsTheAuthorizedKeys) {
   EXPECT_TRUE(a.answers());  // SIGHUP does not stop the agent
 }
 
-}  // namespace
+}  // namespace security_integration_test
 }  // namespace mob::test

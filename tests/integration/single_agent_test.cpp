@@ -18,7 +18,7 @@
 #include "tools/client.hpp"
 
 namespace mob::test {
-namespace {
+namespace single_agent_test {
 
 std::string bash_spec(const std::string& name, const std::string& command,
                       const std::string& extra = "") {
@@ -496,5 +496,5 @@ TEST(DataDir, ServiceFilesOfTheEarlierVersionAreImportedAndRun) {
   EXPECT_EQ(agent.terminate(), 0);
 }
 
-}  // namespace
+}  // namespace single_agent_test
 }  // namespace mob::test

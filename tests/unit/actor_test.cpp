@@ -9,7 +9,7 @@
 #include "bus/transport.hpp"
 
 namespace mob {
-namespace {
+namespace actor_test {
 
 // A step that throws is dropped and the actor goes on with the next one.
 TEST(StepGuard, AStepThatThrowsIsDroppedAndTheNextStepsRun) {
@@ -172,5 +172,5 @@ TEST_F(ActorShape, ReadyTwiceIsHarmless) {
                                       AskLimits{std::chrono::seconds(30), nullptr, -1, {}}));
 }
 
-}  // namespace
+}  // namespace actor_test
 }  // namespace mob

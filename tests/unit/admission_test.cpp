@@ -7,7 +7,7 @@
 #include "bus/codec.hpp"
 
 namespace mob {
-namespace {
+namespace admission_test {
 
 MemberEntry good_member(std::string name = "agent-1") {
   MemberEntry entry;
@@ -368,5 +368,5 @@ TEST(Admission, ASuspicionCarriedByAProbeStaysRefutable) {
             std::string::npos);
 }
 
-}  // namespace
+}  // namespace admission_test
 }  // namespace mob

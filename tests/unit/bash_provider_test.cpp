@@ -18,7 +18,7 @@
 #include "tests/support/process.hpp"
 
 namespace mob {
-namespace {
+namespace bash_provider_test {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
@@ -632,5 +632,5 @@ TEST_F(BashProviderTest, AnUnfinishedCutLineIsMarkedWhenTheCommandExits) {
   EXPECT_EQ(log_text("endless.0"), std::string(1000, 'z') + bash::truncation_marker(4000) + "\n");
 }
 
-}  // namespace
+}  // namespace bash_provider_test
 }  // namespace mob

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace mob {
-namespace {
+namespace change_events_test {
 
 const EventSource kSource{"agent-1", 1'800'000'000'000ULL};
 
@@ -240,5 +240,5 @@ TEST(ChangeEvents, ACanaryRolloutStartsPausesAndIsPromoted) {
   }
 }
 
-}  // namespace
+}  // namespace change_events_test
 }  // namespace mob

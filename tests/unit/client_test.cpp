@@ -21,7 +21,7 @@
 #include "bus/transport.hpp"
 
 namespace mob {
-namespace {
+namespace client_test {
 
 using std::chrono::milliseconds;
 
@@ -583,5 +583,5 @@ TEST(EventSubscriberTest, NextWithoutEventsReturnsAfterItsTimeout) {
   EXPECT_LT(waited, milliseconds(2000));
 }
 
-}  // namespace
+}  // namespace client_test
 }  // namespace mob

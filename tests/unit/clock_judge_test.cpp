@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace mob {
-namespace {
+namespace clock_judge_test {
 
 using namespace std::chrono_literals;
 
@@ -221,5 +221,5 @@ TEST(ClockJudge, ExtremeReadingsDoNotOverflow) {
   EXPECT_FALSE(clocks.measured_off("early", kStart));
 }
 
-}  // namespace
+}  // namespace clock_judge_test
 }  // namespace mob

@@ -20,7 +20,7 @@
 #include "bus/wire.hpp"
 
 namespace mob {
-namespace {
+namespace cluster_state_test {
 
 // ---- building records ----------------------------------------------------------------------
 
@@ -1260,11 +1260,11 @@ TEST(CollectGarbage, KeepsEveryLiveRecordAndEveryRecentOne) {
   }
 }
 
-}  // namespace
+}  // namespace cluster_state_test
 }  // namespace mob
 
 namespace mob {
-namespace {
+namespace cluster_state_test {
 
 // The keys of `state` in the digest's order (members, services, assignments, instances, each
 // by key) whose bucket at `bucket_count` is in `scope`: what a walk of every record gives.
@@ -1323,5 +1323,5 @@ TEST(AntiEntropy, ADigestByScopeHoldsExactlyTheRecordsOfItsBuckets) {
   }
 }
 
-}  // namespace
+}  // namespace cluster_state_test
 }  // namespace mob

@@ -11,7 +11,7 @@
 #include "tests/support/hand_packed.hpp"
 
 namespace mob {
-namespace {
+namespace codec_test {
 
 template <std::size_t I = 0>
 void round_trip_every_default_message() {
@@ -1014,5 +1014,5 @@ TEST(DecodeGossip, GarbageFailsAsInDecode) {
   }
 }
 
-}  // namespace
+}  // namespace codec_test
 }  // namespace mob

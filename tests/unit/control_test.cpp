@@ -7,7 +7,7 @@
 #include "agent/actor.hpp"
 
 namespace mob {
-namespace {
+namespace control_test {
 
 template <class Message>
 Message round_trip(const Message& message) {
@@ -115,5 +115,5 @@ TEST(Control, APipeDropsMessagesOfTheOtherKind) {
   EXPECT_FALSE(receive_routed(pipe.second));
 }
 
-}  // namespace
+}  // namespace control_test
 }  // namespace mob

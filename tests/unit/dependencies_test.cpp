@@ -6,7 +6,7 @@
 #include "tests/support/records.hpp"
 
 namespace mob {
-namespace {
+namespace dependencies_test {
 
 using test::service_record;
 
@@ -147,5 +147,5 @@ TEST_F(Dependencies, ALongChainIsWalkedWithoutRecursion) {
   EXPECT_TRUE(cycle.ends_with("s19999 -> s20000"));
 }
 
-}  // namespace
+}  // namespace dependencies_test
 }  // namespace mob

@@ -17,7 +17,7 @@
 #include "tests/support/process.hpp"
 
 namespace mob::bash {
-namespace {
+namespace direct_exec_test {
 
 const std::vector<std::string> kEnv = {"HOME=/root", "PATH=/usr/local/bin:/usr/bin:/bin"};
 
@@ -129,5 +129,5 @@ TEST(DirectExec, AFileFoundThatCannotBeExecdRunsUnderBashAsWritten) {
   EXPECT_EQ(output, "from a script without a shebang\n");
 }
 
-}  // namespace
+}  // namespace direct_exec_test
 }  // namespace mob::bash

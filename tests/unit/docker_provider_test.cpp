@@ -18,7 +18,7 @@
 #include "tests/support/process.hpp"
 
 namespace mob {
-namespace {
+namespace docker_provider_test {
 
 using namespace std::chrono_literals;
 using docker::split_shell_words;
@@ -609,5 +609,5 @@ TEST_F(DockerEngine, StoppingWhileStartingReportsStoppedAndLeavesNothing) {
   for (const auto& event : driver_->events()) EXPECT_NE(event.kind, ProviderEventKind::started);
 }
 
-}  // namespace
+}  // namespace docker_provider_test
 }  // namespace mob

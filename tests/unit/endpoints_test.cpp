@@ -11,7 +11,7 @@
 #include "tests/support/records.hpp"
 
 namespace mob {
-namespace {
+namespace endpoints_test {
 
 const auto kAllFree = [](std::uint32_t) { return true; };
 
@@ -172,5 +172,5 @@ TEST_F(DependencyEnv, NothingWhileNoInstanceServesAndTheAssignedCopyDuringAHando
   EXPECT_EQ(env["MOB_DB_ENDPOINTS_PG"], "10.0.0.6:12009");
 }
 
-}  // namespace
+}  // namespace endpoints_test
 }  // namespace mob

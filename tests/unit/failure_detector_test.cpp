@@ -14,7 +14,7 @@
 #include <gtest/gtest.h>
 
 namespace mob {
-namespace {
+namespace failure_detector_test {
 
 using namespace std::chrono_literals;
 using Clock = FailureDetector::Clock;
@@ -960,5 +960,5 @@ TEST(FailureDetector, OutOfTurnProbesLeaveEveryMemberItsTurnInTheCycle) {
   EXPECT_EQ(regular, members);
 }
 
-}  // namespace
+}  // namespace failure_detector_test
 }  // namespace mob

@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 
 namespace mob {
-namespace {
+namespace freed_memory_test {
 
 std::size_t resident_bytes() {
   std::ifstream statm("/proc/self/statm");
@@ -64,5 +64,5 @@ TEST(FreedMemory, WhatABurstFreedGoesBackAndComesBackWhenUsedAgain) {
   EXPECT_EQ(give_back_freed_memory(std::size_t{1} << 40), false) << "less free than the threshold";
 }
 
-}  // namespace
+}  // namespace freed_memory_test
 }  // namespace mob

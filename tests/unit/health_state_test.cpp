@@ -6,7 +6,7 @@
 #include "agent/time_source.hpp"
 
 namespace mob {
-namespace {
+namespace health_state_test {
 
 using std::chrono::milliseconds;
 
@@ -130,5 +130,5 @@ TEST_F(HealthTracking, NoChecksMeansNoHealth) {
   EXPECT_FALSE(tracker.record(0, true, "", time_.steady_now(), 1));
 }
 
-}  // namespace
+}  // namespace health_state_test
 }  // namespace mob

@@ -8,7 +8,7 @@
 #include <gtest/gtest.h>
 
 namespace mob {
-namespace {
+namespace hlc_test {
 
 constexpr std::uint64_t kWallMs = 1'700'000'000'000;  // a realistic unix time in ms
 
@@ -102,5 +102,5 @@ TEST(HybridClock, WallMsOfAStampAheadOfTheLocalClockIsTheRemoteTime) {
   EXPECT_EQ(HybridClock::wall_ms_of(clock.now(kWallMs)), kWallMs + 300);
 }
 
-}  // namespace
+}  // namespace hlc_test
 }  // namespace mob

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 namespace mob {
-namespace {
+namespace instance_id_test {
 
 TEST(InstanceId, KeyAndDisplayNameWriteTheServiceAndTheIndex) {
   InstanceId id{"web", 3};
@@ -48,5 +48,5 @@ TEST(InstanceId, IdsOrderByServiceThenIndex) {
   EXPECT_EQ((InstanceId{"a", 2}), (InstanceId{"a", 2}));
 }
 
-}  // namespace
+}  // namespace instance_id_test
 }  // namespace mob

@@ -8,7 +8,7 @@
 #include "bus/codec.hpp"
 
 namespace mob {
-namespace {
+namespace internal_codec_test {
 
 template <std::size_t I = 0>
 void round_trip_every_default_message() {
@@ -245,5 +245,5 @@ TEST(InternalCodec, AWrongFieldTypeNamesTheMessage) {
   EXPECT_NE(decoded.error().message.find("service_withdrawn"), std::string::npos) << decoded.error().message;
 }
 
-}  // namespace
+}  // namespace internal_codec_test
 }  // namespace mob

@@ -5,7 +5,7 @@
 #include <vector>
 
 namespace mob {
-namespace {
+namespace lax_timer_test {
 
 using namespace std::chrono_literals;
 using Clock = LaxTimer::Clock;
@@ -108,5 +108,5 @@ TEST(LaxTimer, ARunLateByMoreThanHalfAPeriodLeavesItsNextTimeAhead) {
   EXPECT_TRUE(timer.due(timer.latest()));
 }
 
-}  // namespace
+}  // namespace lax_timer_test
 }  // namespace mob

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 namespace mob::log {
-namespace {
+namespace log_test {
 
 using namespace std::chrono_literals;
 
@@ -90,5 +90,5 @@ TEST(Log, ParsesFormats) {
   EXPECT_FALSE(parse_format("yaml", format));
 }
 
-}  // namespace
+}  // namespace log_test
 }  // namespace mob::log

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace mob {
-namespace {
+namespace metrics_test {
 
 TEST(Metrics, AFamilyHasHelpTypeAndSamplesWithEscapedLabels) {
   Exposition out;
@@ -42,5 +42,5 @@ TEST(Metrics, HistogramBucketsAreCumulativeAndEndWithInf) {
   EXPECT_EQ(latency.count(), 3u);
 }
 
-}  // namespace
+}  // namespace metrics_test
 }  // namespace mob

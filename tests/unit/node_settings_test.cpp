@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace mob {
-namespace {
+namespace node_settings_test {
 
 using Tags = std::map<std::string, std::string>;
 
@@ -75,5 +75,5 @@ TEST(NodeSettings, TagKeysAndValuesHaveTheirRules) {
   EXPECT_FALSE(is_valid_tag_value(std::string(kMaxTagValueBytes + 1, 'v')));
 }
 
-}  // namespace
+}  // namespace node_settings_test
 }  // namespace mob

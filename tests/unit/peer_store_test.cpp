@@ -15,7 +15,7 @@
 #include "tests/support/store_harness.hpp"
 
 namespace mob {
-namespace {
+namespace peer_store_test {
 
 using namespace std::chrono_literals;
 using test::StoreHarness;
@@ -1287,5 +1287,5 @@ TEST_F(PeerStoreTest, ARecordEveryReaderHadFromItsSenderIsNotRelayedAndStillReac
   EXPECT_TRUE(net.run_until([&] { return every_agent_knows(kServices + 10, agents); }, 300ms));
 }
 
-}  // namespace
+}  // namespace peer_store_test
 }  // namespace mob

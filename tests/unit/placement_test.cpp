@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 
 namespace mob {
-namespace {
+namespace placement_test {
 
 std::vector<std::string> node_names(int count) {
   std::vector<std::string> names;
@@ -322,5 +322,5 @@ TEST(PlaceInstances, AvoidedAgentsComeLastButStillTakeAnInstanceWhenNothingElseC
   EXPECT_EQ(place_instances(spec(), indices(1), {}, alive, {}, ports).size(), 1u);
 }
 
-}  // namespace
+}  // namespace placement_test
 }  // namespace mob

@@ -9,7 +9,7 @@
 #include "tests/support/process.hpp"
 
 namespace mob {
-namespace {
+namespace plugin_test {
 
 TEST(ProviderPlugin, TheDockerPluginLoadsAndMakesAWorkingProvider) {
   test::TempDir dir;
@@ -30,5 +30,5 @@ TEST(ProviderPlugin, AMissingPluginIsNamedWithWhereItWasLookedFor) {
   EXPECT_NE(message.find("without -P kvm"), std::string::npos) << message;
 }
 
-}  // namespace
+}  // namespace plugin_test
 }  // namespace mob

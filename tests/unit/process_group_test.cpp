@@ -15,7 +15,7 @@
 #include <gtest/gtest.h>
 
 namespace mob::bash {
-namespace {
+namespace process_group_test {
 
 const std::vector<std::string> kEnv = {"PATH=/usr/bin:/bin"};
 
@@ -95,5 +95,5 @@ TEST(Spawner, StartsWithoutCopyingTheTableWhereTheKernelAllows) {
   EXPECT_EQ(spawner.copies_low_descriptors_only(), kExpected);
 }
 
-}  // namespace
+}  // namespace process_group_test
 }  // namespace mob::bash

@@ -17,7 +17,7 @@
 #include "tests/support/records.hpp"
 
 namespace mob {
-namespace {
+namespace rebalance_test {
 
 class RebalancePlan : public ::testing::Test {
  protected:
@@ -392,5 +392,5 @@ TEST(RebalanceWish, ItsChangesAreServiceRebalanceEventsNotUpdates) {
   EXPECT_EQ(batch.reason, "a 3, b 2, c 1");
 }
 
-}  // namespace
+}  // namespace rebalance_test
 }  // namespace mob

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace mob {
-namespace {
+namespace restart_policy_test {
 
 using namespace std::chrono_literals;
 
@@ -76,5 +76,5 @@ TEST(RestartPolicy, ZeroMaxRestartsFailsAtOnce) {
   EXPECT_FALSE(next_restart_delay(spec, recent, std::chrono::steady_clock::now()));
 }
 
-}  // namespace
+}  // namespace restart_policy_test
 }  // namespace mob

@@ -10,7 +10,7 @@
 #include "tests/support/records.hpp"
 
 namespace mob {
-namespace {
+namespace rollout_plan_test {
 
 constexpr std::uint64_t kStart = 1'700'000'000'000;  // unix ms of the deploy
 
@@ -303,5 +303,5 @@ TEST_F(RolloutPlan, ACanaryOfAnEarlierNewVersionMovesToTheNewestOne) {
   EXPECT_EQ(writes.moves[0].generation, 3u);
 }
 
-}  // namespace
+}  // namespace rollout_plan_test
 }  // namespace mob

@@ -10,7 +10,7 @@
 #include <gtest/gtest.h>
 
 namespace mob {
-namespace {
+namespace rollout_test {
 
 using namespace std::chrono_literals;
 using Outcome = Rollout::Outcome;
@@ -472,5 +472,5 @@ TEST(Rollout, AStatusReadWhileTheCanariesWaitEndsTheDeployToo) {
   EXPECT_EQ(rollout.verdict(kStart + 20ms).outcome, Outcome::running);
 }
 
-}  // namespace
+}  // namespace rollout_test
 }  // namespace mob

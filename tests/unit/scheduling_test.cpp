@@ -10,7 +10,7 @@
 #include "tests/support/records.hpp"
 
 namespace mob {
-namespace {
+namespace scheduling_test {
 
 using test::service_record;
 
@@ -279,5 +279,5 @@ TEST_F(Scheduling, InstancesLeaveADrainedAgentMaxParallelAtATimeWithAnUpdateBloc
   EXPECT_EQ(plan(owner("web")).assignments.size(), 2u) << "without an update block every instance moves at once";
 }
 
-}  // namespace
+}  // namespace scheduling_test
 }  // namespace mob

@@ -15,7 +15,7 @@
 #include "tests/support/process.hpp"
 
 namespace mob {
-namespace {
+namespace security_test {
 
 using namespace std::chrono_literals;
 using test::TempDir;
@@ -542,5 +542,5 @@ TEST_F(Zap, StartFailsOnABrokenAuthorizedKeysFile) {
   EXPECT_NE(handler.error().message.find("line 1"), std::string::npos) << handler.error().message;
 }
 
-}  // namespace
+}  // namespace security_test
 }  // namespace mob

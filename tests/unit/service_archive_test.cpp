@@ -13,7 +13,7 @@
 #include "tests/support/process.hpp"
 
 namespace mob {
-namespace {
+namespace service_archive_test {
 
 using Records = std::vector<ServiceArchive::Record>;
 
@@ -259,5 +259,5 @@ TEST(ServiceArchive, AMissingDirectoryIsNamed) {
       << archive.error().message;
 }
 
-}  // namespace
+}  // namespace service_archive_test
 }  // namespace mob

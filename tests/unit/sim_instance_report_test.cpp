@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace mob {
-namespace {
+namespace sim_instance_report_test {
 
 TEST(SimulatedInstanceStatus, ARunningInstanceCarriesItsProcessVersionAndTime) {
   ManualTime time(1'700'000'000'123ULL);
@@ -26,5 +26,5 @@ TEST(SimulatedInstanceStatus, AStoppedInstanceHasNoProcess) {
   EXPECT_EQ(status.state, InstanceState::stopped);
 }
 
-}  // namespace
+}  // namespace sim_instance_report_test
 }  // namespace mob

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 namespace mob::sim {
-namespace {
+namespace sim_network_model_test {
 
 TEST(SimLink, ACleanLinkDeliversOnceWithinTheLatencyBounds) {
   LinkFaults link;
@@ -154,5 +154,5 @@ TEST(SimSeeds, DerivedSeedsDifferByStreamAndRepeat) {
   EXPECT_NE(derive_seed(1, 2), derive_seed(2, 2));
 }
 
-}  // namespace
+}  // namespace sim_network_model_test
 }  // namespace mob::sim

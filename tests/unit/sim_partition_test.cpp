@@ -12,7 +12,7 @@
 #include "tests/support/process.hpp"
 
 namespace mob::sim {
-namespace {
+namespace sim_partition_test {
 
 // Virtual time from now until `done` holds, polled every 100 ms; -1 past `limit`.
 Micros time_until(World& world, Micros limit, const std::function<bool()>& done) {
@@ -55,5 +55,5 @@ TEST(SimPartition, EachHalfOfTwentyAgentsListsTheWholeOtherHalfFailedWithinFifte
   }
 }
 
-}  // namespace
+}  // namespace sim_partition_test
 }  // namespace mob::sim

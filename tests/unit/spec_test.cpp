@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 namespace mob {
-namespace {
+namespace spec_test {
 
 std::string error_of(std::string_view json_text, const SpecLimits& limits = {}) {
   auto spec = parse_spec(json_text, limits);
@@ -354,11 +354,11 @@ TEST(Spec, BadUpdateBlocksNameTheField) {
   EXPECT_EQ(error_of(with_update("5")), "update: expected an object such as {\"max_parallel\": 1, \"min_healthy_s\": 5}, got integer");
 }
 
-}  // namespace
+}  // namespace spec_test
 }  // namespace mob
 
 namespace mob {
-namespace {
+namespace spec_test {
 
 TEST(Spec, PortsAndOnDependencyChangeParseAndRoundTrip) {
   auto spec = parse_spec(R"({"name": "web", "provider": "bash", "params": {"command": "x"},
@@ -438,5 +438,5 @@ TEST(Spec, BadPortsNameTheFieldAndWhatIsAllowed) {
             "on_dependency_change: expected restart, none");
 }
 
-}  // namespace
+}  // namespace spec_test
 }  // namespace mob

@@ -19,7 +19,7 @@
 #include "agent/write_copies.hpp"
 
 namespace mob {
-namespace {
+namespace store_parts_test {
 
 std::string spec_text(const std::string& name, std::uint32_t instances = 1, const std::string& depends_on = "") {
   std::string text = R"({"name": ")" + name + R"(", "provider": "bash", "params": {"command": "sleep 100"}, "instances": )" +
@@ -1162,11 +1162,11 @@ TEST(SpecCacheTest, ATextThatDoesNotParseIsTriedOnce) {
   EXPECT_EQ(cache.parses(), 1u);
 }
 
-}  // namespace
+}  // namespace store_parts_test
 }  // namespace mob
 
 namespace mob {
-namespace {
+namespace store_parts_test {
 
 using CopyClock = WriteCopies::Clock;
 
@@ -1235,5 +1235,5 @@ TEST(WriteCopiesTest, ARoundNoPeerAnswersIsAnsweredWithOneCopyAtItsDeadline) {
   EXPECT_EQ(copies.open_rounds(), 0u);
 }
 
-}  // namespace
+}  // namespace store_parts_test
 }  // namespace mob

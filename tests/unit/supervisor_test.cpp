@@ -11,7 +11,7 @@
 #include "agent/spec.hpp"
 
 namespace mob {
-namespace {
+namespace supervisor_test {
 
 using namespace std::chrono_literals;
 
@@ -344,5 +344,5 @@ TEST_F(SupervisorOnManualTime, RunsTheParsedSpecOfItsAssignmentWithoutParsingThe
   EXPECT_EQ(report->state, InstanceState::starting);
 }
 
-}  // namespace
+}  // namespace supervisor_test
 }  // namespace mob

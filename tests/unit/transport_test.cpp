@@ -15,7 +15,7 @@
 #include <zmq.hpp>
 
 namespace mob {
-namespace {
+namespace transport_test {
 
 using namespace std::chrono_literals;
 
@@ -174,5 +174,5 @@ TEST(Transport, MonitorsUnderOneNameEachGetAnEndpointOfTheirOwn) {
   EXPECT_EQ(connected->endpoint, endpoint);
 }
 
-}  // namespace
+}  // namespace transport_test
 }  // namespace mob

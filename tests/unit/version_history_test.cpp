@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 namespace mob {
-namespace {
+namespace version_history_test {
 
 VersionRecord version(std::uint64_t number, std::string outcome = "") {
   return VersionRecord{number, static_cast<std::int64_t>(number) * 1000, "node-a",
@@ -105,5 +105,5 @@ TEST(VersionHistory, ARemovedServiceRollsBackToItsLastVersionByDefault) {
   EXPECT_EQ(named->version, 2u);
 }
 
-}  // namespace
+}  // namespace version_history_test
 }  // namespace mob
