@@ -228,10 +228,14 @@ TEST_F(SingleAgent, SigkilledAgentRestartsItsServicesAndLeavesNoOrphan) {
   ASSERT_TRUE(agent_->deploy(bash_spec("survivor", "sleep 1000 & wait", R"("instances": 2)")));
   ASSERT_TRUE(agent_->deploy(bash_spec("stopped-one", "exec sleep 1000")));
   ASSERT_TRUE(agent_->request(ControlRequest{"stopped-one", ControlAction::stop, {}}));
+  ASSERT_TRUE(agent_->wait_state("survivor", 0, InstanceState::running));
   ASSERT_TRUE(agent_->wait_state("survivor", 1, InstanceState::running));
   ASSERT_TRUE(agent_->wait_state("stopped-one", 0, InstanceState::stopped));
+  // Running means each instance's bash started; its sleep comes a moment later (on a loaded
+  // machine, after the state is reported): two processes per instance before the kill.
+  ASSERT_TRUE(wait_until([&] { return agent_processes().size() == 4; }))
+      << "processes under the agent: " << agent_processes().size() << ", wanted 4";
   auto old_processes = agent_processes();
-  ASSERT_GE(old_processes.size(), 4u);
   agent_->sigkill();
   agent_->restart();
   ASSERT_TRUE(agent_->wait_state("survivor", 0, InstanceState::running));
