@@ -2633,19 +2633,18 @@ class ZmqStoreDriver final : public StoreTransport {
         pub_(std::move(pub)),
         sub_(context, zmq::socket_type::sub),
         metrics_(std::move(metrics)),
+        // The kernel of a peer whose process dies closes its connections at once, and this
+        // agent's subscription to it is one: the earliest sign of a crash, so the peer is
+        // probed out of turn (the probe decides, as always).
+        sub_events_(context, sub_, "store-sub-events", ZMQ_EVENT_DISCONNECTED),
+        // The connections to the PUB socket (peers reading gossip, event subscribers),
+        // counted for the metrics.
+        pub_events_(context, pub_, "store-pub-events", ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED),
         store_(std::move(config), std::move(archive), *this) {
     harden_socket(sub_, max_message_bytes_);
     keep_links_alive(sub_);
     if (curve_) make_curve_client(sub_, *curve_);
     sub_.set(zmq::sockopt::subscribe, kGossipTopic);
-    // The kernel of a peer whose process dies closes its connections at once, and this
-    // agent's subscription to it is one: the earliest sign of a crash, so the peer is
-    // probed out of turn (the probe decides, as always).
-    sub_events_.emplace(context, sub_, "store-sub-events", ZMQ_EVENT_DISCONNECTED);
-    // The connections to the PUB socket (peers reading gossip, event subscribers), counted
-    // for the metrics.
-    pub_events_.emplace(context, pub_, "store-pub-events",
-                        ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
   }
 
   ZmqStoreDriver(const ZmqStoreDriver&) = delete;
@@ -2662,8 +2661,8 @@ class ZmqStoreDriver final : public StoreTransport {
                                             {supervisor_.handle(), 0, ZMQ_POLLIN, 0},
                                             {control_.handle(), 0, ZMQ_POLLIN, 0},
                                             {sub_.handle(), 0, ZMQ_POLLIN, 0},
-                                            sub_events_->poll_item(),
-                                            pub_events_->poll_item()};
+                                            sub_events_.poll_item(),
+                                            pub_events_.poll_item()};
       // The HTTP endpoint's pipe, when the agent serves metrics (--metrics-addr).
       const bool serves_metrics = metrics_.handle() != nullptr;
       if (serves_metrics) items.push_back({metrics_.handle(), 0, ZMQ_POLLIN, 0});
@@ -2698,10 +2697,10 @@ class ZmqStoreDriver final : public StoreTransport {
         guard_.run("a gossip message", [&] { store_.on_gossip(*frames); });
       }
       if (ready(4))
-        while (auto event = recv_monitor_event(sub_events_->events()))
+        while (auto event = recv_monitor_event(sub_events_.events()))
           guard_.run("a connection event", [&] { store_.on_subscription_lost(event->endpoint); });
       if (ready(5))
-        while (auto event = recv_monitor_event(pub_events_->events())) {
+        while (auto event = recv_monitor_event(pub_events_.events())) {
           if (event->event == ZMQ_EVENT_ACCEPTED) ++traffic_.pub_connections;
           else if (traffic_.pub_connections > 0) --traffic_.pub_connections;
         }
@@ -2906,8 +2905,8 @@ class ZmqStoreDriver final : public StoreTransport {
   zmq::socket_t sub_;
   zmq::socket_t metrics_;     // PAIR to the HTTP endpoint's thread; none without --metrics-addr
   // Declared after the sockets they watch: stopped before those close.
-  std::optional<SocketMonitor> sub_events_;  // sub_'s, which reports dropped connections
-  std::optional<SocketMonitor> pub_events_;  // pub_'s, which reports connections made and lost
+  SocketMonitor sub_events_;  // sub_'s, which reports dropped connections
+  SocketMonitor pub_events_;  // pub_'s, which reports connections made and lost
   struct Traffic {
     std::uint64_t gossip_sent = 0;
     std::uint64_t gossip_bytes_sent = 0;
