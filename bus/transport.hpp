@@ -48,9 +48,10 @@ struct MonitorEvent {
 // The reading end of a monitor of `watched`: zmq_socket_monitor() for the ZMQ_EVENT_* bits of
 // `events`, published at an inproc address made of `name` and a number no other monitor of
 // the process had (a name reused while libzmq's reaper still holds the last monitor's socket
-// would fail to bind), and a PAIR connected to it that queues every event. libzmq's I/O thread sends each event with a
-// blocking send, so a full queue (a flood of connections or bad handshakes) would stall that
-// thread, and with it every socket of the context, until this end reads. Throws zmq::error_t.
+// would fail to bind), and a PAIR connected to it that queues every event. libzmq's I/O
+// thread sends each event with a blocking send, so a full queue (a flood of connections or
+// bad handshakes) would stall that thread, and with it every socket of the context, until
+// this end reads. Throws zmq::error_t.
 // Use SocketMonitor below when the caller owns `watched`.
 zmq::socket_t open_monitor(zmq::context_t& context, zmq::socket_t& watched, std::string_view name,
                            int events);
