@@ -4,7 +4,8 @@
 # Why per suite and not per case: a unit test's own work is a few milliseconds, and each
 # process of a sanitized program costs 0.2-0.4 s to start and to check for leaks at its exit
 # (README.md, the test command).
-# Arguments (-D): EXECUTABLE, WORKING_DIRECTORY, OUTPUT, LABELS (a ;-list), TIMEOUT (seconds).
+# Arguments (-D): EXECUTABLE, WORKING_DIRECTORY, OUTPUT, LABELS (a ;-list), TIMEOUT (seconds),
+# PROGRAMS_FILE (a script setting suite_lists: every program's OUTPUT).
 execute_process(COMMAND "${EXECUTABLE}" --gtest_list_tests
                 WORKING_DIRECTORY "${WORKING_DIRECTORY}"
                 OUTPUT_VARIABLE listing ERROR_VARIABLE errors RESULT_VARIABLE status
@@ -38,4 +39,31 @@ if(suites EQUAL 0)
   file(REMOVE "${OUTPUT}")
   message(FATAL_ERROR "${EXECUTABLE} lists no test suite; its --gtest_list_tests said:\n${listing}")
 endif()
+
+# The tests are named after their suites alone, so a suite of the same name in two programs
+# would make two CTest tests of one name, which a report or `ctest -R` cannot tell apart: the
+# other programs' lists (PROGRAMS_FILE names them) are read, and a shared name stops the build.
+set(suite_lists "")
+if(EXISTS "${PROGRAMS_FILE}")
+  include("${PROGRAMS_FILE}")
+endif()
+set(other_lists "")
+foreach(list_file IN LISTS suite_lists)
+  if(NOT list_file STREQUAL OUTPUT AND EXISTS "${list_file}")
+    list(APPEND other_lists "${list_file}")
+  endif()
+endforeach()
+string(REGEX MATCHALL "add_test\\(\\[==\\[[^]]*\\]==\\]" own_tests "${script}")
+foreach(other IN LISTS other_lists)
+  file(READ "${other}" other_script)
+  foreach(test IN LISTS own_tests)
+    string(FIND "${other_script}" "${test}" at)
+    if(NOT at EQUAL -1)
+      file(REMOVE "${OUTPUT}")
+      string(REGEX REPLACE "^add_test\\(\\[==\\[(.*)\\]==\\]$" "\\1" name "${test}")
+      message(FATAL_ERROR "the test suite ${name} of ${EXECUTABLE} has the name of a suite listed in "
+                          "${other}: CTest could not tell their results apart. Rename one of the two suites.")
+    endif()
+  endforeach()
+endforeach()
 file(WRITE "${OUTPUT}" "${script}")
