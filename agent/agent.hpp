@@ -35,7 +35,7 @@ struct AgentOptions {
   std::vector<std::string> seeds;  // -j HOST:PORT,...
   bool state_from_network = false;  // set by start(): its state.db was damaged and moved aside
   DetectorConfig detector;
-  std::chrono::milliseconds heartbeat_interval{2000};
+  std::chrono::milliseconds heartbeat_interval{5000};  // StoreConfig::heartbeat_interval
   std::chrono::milliseconds sync_interval{1000};
   std::uint32_t max_subscriptions = 8;
   std::chrono::seconds tombstone_ttl{3600};

@@ -38,7 +38,9 @@ struct StoreConfig {
   // (at most kAdvertiseWait), so that peers never see this agent alive and able to run nothing.
   std::vector<std::string> providers;
   DetectorConfig detector;
-  std::chrono::milliseconds heartbeat_interval{2000};
+  // A member's own record stamped again (--heartbeat-ms): its load and a clock sample. Failure
+  // detection rests on probes, and a member's changes go out at once, so heartbeats are rare.
+  std::chrono::milliseconds heartbeat_interval{5000};
   std::chrono::milliseconds sync_interval{1000};
   std::uint32_t max_subscriptions = 8;  // peers whose PUB we read; relaying covers the rest
   std::chrono::seconds tombstone_ttl{3600};

@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   std::string scenario_name = "random";
   double max_virtual_s = 600;
   std::string log_level = "off";
+  long heartbeat_ms = 0;
   std::string work_dir = std::filesystem::exists("/dev/shm") ? "/dev/shm" : "/tmp";
   options.add_options()("help,h", "this help")(
       "agents", po::value(&agents)->default_value(5), "how many agents (2 to 65536)")(
@@ -77,6 +78,8 @@ int main(int argc, char** argv) {
       "scenario", po::value(&scenario_name)->default_value("random"), "a scenario (--list-scenarios) or random")(
       "list-scenarios", "name the scenarios, one line each")(
       "max-virtual-s", po::value(&max_virtual_s)->default_value(600), "stop a run at this virtual time")(
+      "heartbeat-ms", po::value(&heartbeat_ms), "each agent's --heartbeat-ms (10 to 3600000); unset, mob-agent's default.\n"
+      "Kept seeds pin the period they once failed with")(
       "measure", "the scale figures instead of a scenario: join storm, failure detection, partition heal")(
       "measure-deploys", po::value<int>(), "the deploy path's figures instead of a scenario: K one-instance services\n"
       "deployed through a0, 64 in flight, until all run (virtual time, CPU, heap per service)")(
@@ -99,6 +102,10 @@ int main(int argc, char** argv) {
   if (vm.contains("list-scenarios")) {
     for (const auto& scenario : scenarios()) std::cout << std::left << std::setw(22) << scenario.name << scenario.summary << "\n";
     return 0;
+  }
+  if (vm.contains("heartbeat-ms") && (heartbeat_ms < 10 || heartbeat_ms > 3600000)) {
+    std::cerr << "mob-sim: --heartbeat-ms takes 10 to 3600000, got " << heartbeat_ms << "\n";
+    return 2;
   }
   if (agents < 2 || agents > 65536) {
     std::cerr << "mob-sim: --agents must be 2 to 65536\n";
@@ -132,6 +139,7 @@ int main(int argc, char** argv) {
       run.max_virtual = static_cast<Micros>(max_virtual_s * kSecond);
       run.data_root = root.path() / std::to_string(s);
       run.narrate = log_level != "off";
+      if (vm.contains("heartbeat-ms")) run.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
       const auto wall_start = std::chrono::steady_clock::now();
       if (measuring) {
         std::uint64_t trace = vm.contains("measure-deploys")

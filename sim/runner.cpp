@@ -94,6 +94,7 @@ WorldConfig world_config(const RunOptions& options) {
   config.seed = options.seed;
   config.data_root = options.data_root;
   config.narrate = options.narrate;
+  config.heartbeat_interval = options.heartbeat_interval;
   return config;
 }
 

@@ -22,6 +22,7 @@ struct RunOptions {
   Micros convergence_bound = 60 * kSecond;  // after the faults stop
   std::filesystem::path data_root;        // REQUIRED: an empty directory for the agents' data
   bool narrate = false;                   // the story of the run on stderr (WorldConfig::narrate)
+  std::optional<std::chrono::milliseconds> heartbeat_interval;  // WorldConfig::heartbeat_interval
 };
 
 struct RunResult {

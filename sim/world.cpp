@@ -502,6 +502,7 @@ void World::start(int i, const std::vector<int>& seeds, bool fresh) {
     if (s != i) config.seeds.push_back(Impl::Agent::host(s) + ":7000");
   config.providers = {"bash"};
   config.max_subscriptions = impl_->config.max_subscriptions;
+  if (impl_->config.heartbeat_interval) config.heartbeat_interval = *impl_->config.heartbeat_interval;
   config.time = &a.clock;
   ++a.epoch;
   config.seed = derive_seed(impl_->config.seed, static_cast<std::uint64_t>(i) * 100000 + a.epoch);

@@ -4,6 +4,7 @@
 // invariants checked on the result. Single-threaded and driven by one seed.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -25,6 +26,9 @@ struct WorldConfig {
   std::filesystem::path data_root;  // each agent's data dirs go under it
   LinkFaults link;
   std::uint32_t max_subscriptions = 8;
+  // Each agent's --heartbeat-ms; unset, the store's default. Seeds kept because they once
+  // found a bug pin the period they ran with, so that they replay what they found.
+  std::optional<std::chrono::milliseconds> heartbeat_interval;
   bool narrate = false;  // each fault, start, deploy and answer on stderr, with its virtual time
 };
 
