@@ -15,6 +15,7 @@
 
 #include "agent/actor.hpp"
 #include "agent/health_state.hpp"
+#include "agent/time_source.hpp"
 #include "bus/log.hpp"
 #include "bus/transport.hpp"
 #include "providers/bash/process_group.hpp"
@@ -142,7 +143,7 @@ class HealthChecker {
       }
       const std::size_t reap_from = items.size();
       for (auto& reaping : reaping_) items.push_back({nullptr, reaping.pidfd.get(), ZMQ_POLLIN, 0});
-      poll_sockets(items.data(), items.size(), poll_wait(time_, next_deadline()));
+      poll_sockets(items.data(), items.size(), poll_wait(time_, next_deadline(), kIdleWait));
       // The fds first: a message may unwatch what `polled` points into.
       guard_.run("a round of checks", [&] {
         for (std::size_t n = 0; n < polled.size(); ++n) {
@@ -163,7 +164,7 @@ class HealthChecker {
 
  private:
   Clock::time_point next_deadline() const {
-    auto deadline = time_.steady_now() + std::chrono::seconds(1);
+    auto deadline = time_.steady_now() + kIdleWait;
     for (const auto& [key, watched] : watched_)
       for (std::size_t i = 0; i < watched.probes.size(); ++i)
         deadline = std::min(deadline, watched.probes[i] ? watched.probes[i]->deadline : watched.next_due[i]);

@@ -86,6 +86,8 @@ class PendingRequests {
     if (found->second.empty()) in_flight_.erase(found);
   }
 
+  bool empty() const { return in_flight_.empty(); }
+
   void expire(Clock::time_point now) {
     for (auto it = in_flight_.begin(); it != in_flight_.end();) {
       drop_expired(it->second, now);
@@ -140,7 +142,9 @@ class Io {
                                  {store_.handle(), 0, ZMQ_POLLIN, 0},
                                  {supervisor_.handle(), 0, ZMQ_POLLIN, 0},
                                  {control_.handle(), 0, ZMQ_POLLIN, 0}};
-      poll_sockets(items, 4, poll_wait(system_time(), next_sweep));
+      // Swept while a request waits for its answer; with none in flight it sleeps.
+      poll_sockets(items, 4,
+                   pending_.empty() ? kIdleWait : poll_wait(system_time(), next_sweep, kExpirySweep));
       if (auto now = system_time().steady_now(); now >= next_sweep) {
         pending_.expire(now);
         next_sweep = now + kExpirySweep;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "agent/actor.hpp"
+#include "agent/time_source.hpp"
 #include "bus/log.hpp"
 #include "bus/transport.hpp"
 
@@ -26,9 +27,11 @@ class Worker {
       check_availability();
       std::vector<zmq::pollitem_t> items = {{supervisor_.handle(), 0, ZMQ_POLLIN, 0}};
       for (int fd : provider_->watched_fds()) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
-      auto deadline = std::min(time_.steady_now() + std::chrono::seconds(1), next_availability_check_);
+      // Wakes for the availability check (a provider such as docker comes and goes with its
+      // engine), the provider's own deadlines (a stop's timeout), a message or an fd.
+      auto deadline = next_availability_check_;
       if (auto next = provider_->next_deadline()) deadline = std::min(deadline, *next);
-      poll_sockets(items.data(), items.size(), poll_wait(time_, deadline));
+      poll_sockets(items.data(), items.size(), poll_wait(time_, deadline, kIdleWait));
       handle_waiting(
           supervisor_, guard_, [&](const ControlBody& control) { handle_control(control); },
           [&](const InternalMessage& message) { handle(message); });

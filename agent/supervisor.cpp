@@ -125,7 +125,7 @@ class Supervisor {
                                           {control_.handle(), 0, ZMQ_POLLIN, 0},
                                           {health_.handle(), 0, ZMQ_POLLIN, 0}};
     for (auto& [name, worker] : workers_) items.push_back({worker.handle(), 0, ZMQ_POLLIN, 0});
-    poll_sockets(items.data(), items.size(), std::min(wait, poll_wait(time_, next_deadline())));
+    poll_sockets(items.data(), items.size(), std::min(wait, poll_wait(time_, next_deadline(), kIdleWait)));
     // Each message is one guarded step: an internal error drops that message, not the agent.
     auto step = [&](const InternalMessage& message, auto handler) {
       guard_.run(internal_name(message.envelope.body), [&] { (this->*handler)(message); });
@@ -154,13 +154,13 @@ class Supervisor {
   }
 
   void run() {
-    while (turn(std::chrono::seconds(1))) {
+    while (turn(kIdleWait)) {
     }
   }
 
  private:
   Clock::time_point next_deadline() const {
-    auto deadline = time_.steady_now() + std::chrono::seconds(1);
+    auto deadline = time_.steady_now() + kIdleWait;
     if (!restarts_due_.empty()) deadline = std::min(deadline, restarts_due_.begin()->first);
     if (shutting_down_) deadline = std::min(deadline, shutdown_deadline_);
     return deadline;

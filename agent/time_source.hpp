@@ -34,6 +34,12 @@ const TimeSource& system_time();
 std::chrono::milliseconds poll_wait(const TimeSource& time, TimeSource::SteadyClock::time_point deadline,
                                     std::chrono::milliseconds cap = std::chrono::seconds(1));
 
+// The deadline of an actor with nothing due: what it waits for comes as a message, on a file
+// descriptor or at a deadline it computes, so an idle agent's threads sleep instead of waking
+// every second for nothing (docs/performance.md, "Idle CPU at the default flags"). A bound
+// against a deadline missed by mistake, not a timer.
+inline constexpr std::chrono::milliseconds kIdleWait = std::chrono::minutes(1);
+
 // Time that moves only when told: advance() moves both clocks, set_wall_ms() skews the wall
 // clock alone (a clock stepped by NTP, or a wrong one).
 class ManualTime final : public TimeSource {
