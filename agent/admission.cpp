@@ -367,7 +367,7 @@ void check_port_number(const FieldPath& path, std::uint32_t port, bool zero_allo
 // ports as a spec names them.
 void check_endpoints(const FieldPath& path, const InstanceStatus& status) {
   check_text(path + ".host", status.host, 253);
-  for (char c : status.host)
+  for (char c : status.host.str())
     if (static_cast<unsigned char>(c) <= ' ' || c == ',' || c == 0x7f)
       refuse(path + ".host", printable(status.host) + " is not a host name or address");
   if (status.ports.size() > kMaxPorts)

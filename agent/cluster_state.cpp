@@ -86,7 +86,7 @@ DigestView view_of_record(const std::string& key, const MemberEntry& entry) {
 }
 template <class Entry>
 DigestView view_of_record(const std::string& key, const Entry& entry) {
-  return {&key, entry.stamp.hlc, 0, &entry.stamp.origin};
+  return {&key, entry.stamp.hlc, 0, &entry.stamp.origin.str()};
 }
 
 // digest_newer(a, b) for a view and an entry of the wire, either way round.
@@ -199,7 +199,8 @@ ClusterState::ClusterState(const ClusterState& other)
       deployed_services_(other.deployed_services_),
       assignments_(other.assignments_),
       instances_(other.instances_),
-      bucket_sums_(other.bucket_sums_) {
+      bucket_sums_(other.bucket_sums_),
+      names_(other.names_) {
   reindex();
 }
 
@@ -211,6 +212,7 @@ ClusterState& ClusterState::operator=(const ClusterState& other) {
   assignments_ = other.assignments_;
   instances_ = other.instances_;
   bucket_sums_ = other.bucket_sums_;
+  names_ = other.names_;
   reindex();
   return *this;
 }
@@ -279,10 +281,27 @@ bool ClusterState::replace(Map& map, typename Map::value_type* found, std::strin
   account(key, before, record_hash(key, entry));
   if (found) {
     found->second = entry;
+    share_names(found->second);
     return true;
   }
-  index_record(map, *map.emplace(std::move(key), entry).first);
+  auto& record = *map.emplace(std::move(key), entry).first;
+  share_names(record.second);
+  index_record(map, record);
   return true;
+}
+
+void ClusterState::share_names(ServiceEntry& entry) {
+  names_.intern(entry.stamp.origin);
+  for (auto& version : entry.history) names_.intern(version.through);
+}
+void ClusterState::share_names(AssignmentEntry& entry) {
+  names_.intern(entry.node);
+  names_.intern(entry.stamp.origin);
+}
+void ClusterState::share_names(InstanceEntry& entry) {
+  names_.intern(entry.status.node);
+  names_.intern(entry.status.host);
+  names_.intern(entry.stamp.origin);
 }
 
 template <class Entry>
@@ -338,7 +357,7 @@ bool ClusterState::merge(const AssignmentEntry& entry) {
   auto key = assignment_key(entry.service, entry.index);
   auto* held = assignment_keys_.find(key);
   const bool was_counted = held && !held->second.removed;
-  std::string was_on = was_counted ? held->second.node : std::string();  // replace() overwrites it
+  std::string was_on = was_counted ? held->second.node.str() : std::string();  // replace() overwrites it
   if (!merge_lww(assignments_, held, std::move(key), entry)) return false;
   if (was_counted) {
     auto count = assignments_per_node_.find(was_on);
@@ -593,6 +612,7 @@ std::size_t ClusterState::collect_garbage(std::uint64_t cutoff_hlc, std::uint64_
         return (state == MemberState::failed && entry.heartbeat < failed_cutoff_hlc) ||
                (state == MemberState::left && entry.heartbeat < cutoff_hlc);
       });
+  names_.forget_unheld();  // the names of agents no record names any more
   return before - record_count();
 }
 

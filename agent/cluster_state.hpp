@@ -16,6 +16,7 @@
 #include "agent/flat_index.hpp"
 #include "agent/key_order.hpp"
 #include "agent/member_index.hpp"
+#include "agent/name_table.hpp"
 #include "bus/messages.hpp"
 
 namespace mob {
@@ -138,6 +139,8 @@ class ClusterState {
   std::vector<std::string> removed_services() const;
   // How many service, assignment and instance records are tombstones.
   std::size_t tombstone_count() const { return tombstones_.size(); }
+  // How many distinct agent and host names the records hold (each held once).
+  std::size_t shared_names() const { return names_.size(); }
 
  private:
   template <class Map, class Visit>
@@ -158,6 +161,11 @@ class ClusterState {
   template <class Entry>
   bool merge_lww(RecordMap<Entry>& into, typename RecordMap<Entry>::value_type* found,
                  std::string key, const Entry& entry);
+  // Makes a record just stored share this state's copy of each agent and host name it holds.
+  void share_names(ServiceEntry& entry);
+  void share_names(AssignmentEntry& entry);
+  void share_names(InstanceEntry& entry);
+  void share_names(MemberEntry&) {}  // one record per member: nothing repeats
   template <class Map>
   void erase_accounted(Map& map, auto should_erase);
   // Erases the record at `key` if it is a tombstone stamped before `cutoff_hlc`; false while
@@ -173,6 +181,7 @@ class ClusterState {
   std::map<std::string, std::uint32_t> assignments_per_node_;  // assignments_ not removed, by node
   RecordMap<InstanceEntry> instances_;
   std::array<std::uint64_t, kSummaryBuckets> bucket_sums_{};
+  NameTable names_;  // the agent and host names the records hold, each once
   // The keys of the service, assignment and instance records that are tombstones, kept as
   // records merge, so that garbage collection visits them and not every record.
   std::set<std::string> tombstones_;

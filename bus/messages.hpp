@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bus/compact.hpp"
+#include "bus/shared_name.hpp"
 #include "bus/spec_text.hpp"
 #include "bus/wire.hpp"
 
@@ -48,7 +49,7 @@ struct CheckResult {
 struct InstanceStatus {
   std::string service;
   std::uint32_t index = 0;
-  std::string node;
+  SharedName node;  // (shared: bus/shared_name.hpp, as every agent's and host's name in a record)
   InstanceState state = InstanceState::pending;
   std::uint32_t restarts = 0;
   std::int64_t pid = 0;
@@ -61,7 +62,7 @@ struct InstanceStatus {
   CompactVector<CheckResult> checks;  // the last result of each check, when health changed
   // Service discovery (docs/spec.md, "Service discovery"): where the instance listens, the
   // agent's advertised host and the host port chosen for each named port of the spec.
-  std::string host;
+  SharedName host;
   CompactMap<std::map<std::string, std::uint32_t>> ports;  // (compact: most services name none)
   // The fixed port found in use on this agent when the instance could not start (0: none):
   // the service's owner places the instance on another agent.
@@ -115,7 +116,7 @@ inline constexpr std::size_t kMaxHistoryBytes = 1u << 20;  // of spec text in on
 struct VersionRecord {
   std::uint64_t version = 0;
   std::int64_t time_ms = 0;  // unix ms of the write
-  std::string through;       // the agent that took the write (the owner, for a revert)
+  SharedName through;        // the agent that took the write (the owner, for a revert)
   SpecText spec_json;        // normalized; shares the record's spec_json or stable_spec_json when equal
   // "" while it is the current version; then "healthy" (it ran healthy on every instance),
   // "replaced" (a later version came before it did), "reverted: why", "failed: why".
@@ -352,7 +353,7 @@ struct RebalanceReply {
 // Orders updates of one record across agents: a hybrid logical clock, then the origin name.
 struct Stamp {
   std::uint64_t hlc = 0;
-  std::string origin;
+  SharedName origin;
   MOB_FIELDS(hlc, origin)
 };
 
@@ -402,7 +403,7 @@ struct ServiceEntry {
 struct AssignmentEntry {
   std::string service;
   std::uint32_t index = 0;
-  std::string node;
+  SharedName node;
   bool removed = false;
   Stamp stamp;
   // The service version this instance runs: 0 means the service's current one (as every

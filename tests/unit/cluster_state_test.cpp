@@ -1167,6 +1167,136 @@ TEST(SpecTexts, ASpecTextPacksAsTheStringItHolds) {
   EXPECT_EQ(SpecText(std::string()), empty);
 }
 
+// ---- agent and host names held once ----------------------------------------------------------
+
+// A record as it arrives decoded from the wire: every name a string of its own.
+template <class Entry>
+Entry arrived(const Entry& entry) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> packer(buffer);
+  wire::pack(packer, entry);
+  auto handle = msgpack::unpack(buffer.data(), buffer.size());
+  Entry out;
+  EXPECT_TRUE(wire::read(handle.get(), out));
+  return out;
+}
+
+TEST(SharedNames, ANamePacksAsTheStringItHoldsAndItsCopiesShareOneString) {
+  EXPECT_EQ(packed(SharedName("worker-7.example.internal")), packed(std::string("worker-7.example.internal")));
+  EXPECT_EQ(packed(SharedName()), packed(std::string()));
+  SharedName empty(std::string{});
+  EXPECT_TRUE(empty.empty());
+  EXPECT_EQ(empty.holders(), 0u);
+  EXPECT_EQ(empty, "");
+
+  SharedName name("worker-7.example.internal");
+  EXPECT_EQ(name.holders(), 1u);
+  {
+    SharedName copy = name;
+    EXPECT_TRUE(copy.shares_with(name));
+    EXPECT_EQ(name.holders(), 2u);
+    SharedName moved = std::move(copy);
+    EXPECT_TRUE(copy.empty());  // NOLINT(bugprone-use-after-move): a moved-from name is empty
+    EXPECT_EQ(name.holders(), 2u);
+  }
+  EXPECT_EQ(name.holders(), 1u) << "a copy gone lets go of the string";
+  SharedName other("worker-7.example.internal");
+  EXPECT_FALSE(other.shares_with(name));
+  EXPECT_EQ(other, name) << "equal texts are equal names, shared or not";
+  EXPECT_EQ(name, std::string("worker-7.example.internal"));
+  EXPECT_EQ(name, std::string_view("worker-7.example.internal"));
+  EXPECT_LT(SharedName("a"), SharedName("b"));
+  EXPECT_EQ("i/" + name + "/0", "i/worker-7.example.internal/0");
+  name = other;
+  EXPECT_TRUE(name.shares_with(other));
+  EXPECT_EQ(other.holders(), 2u);
+}
+
+TEST(SharedNames, RecordsMergedIntoAStateHoldEachAgentAndHostNameOnce) {
+  const std::string writer = "agent-with-a-long-name-01", runner = "worker-7.example.internal", host = "10.0.0.7";
+  ClusterState state;
+  for (int i = 0; i < 50; ++i) {
+    const std::string name = "svc" + std::to_string(i);
+    ServiceEntry service = service_entry(name, stamp(10, writer));
+    service.history = {version_record(1, "{}")};
+    service.history[0].through = writer;
+    InstanceEntry instance = instance_entry(name, 0, runner, stamp(11, runner));
+    instance.status.host = host;
+    const AssignmentEntry assignment = assignment_entry(name, 0, runner, stamp(10, writer));
+    // Each arrives decoded on its own, as from gossip: its names are strings of its own.
+    ASSERT_TRUE(state.merge(arrived(service)));
+    ASSERT_TRUE(state.merge(arrived(assignment)));
+    ASSERT_TRUE(state.merge(arrived(instance)));
+    // What is held is what arrived, byte for byte.
+    EXPECT_EQ(packed(*state.service(name)), packed(service));
+    EXPECT_EQ(packed(*state.assignment(name, 0)), packed(assignment));
+    EXPECT_EQ(packed(*state.instance(name, 0, runner)), packed(instance));
+  }
+  EXPECT_EQ(state.shared_names(), 3u) << "the writer, the agent that runs the instances and its host";
+  const ServiceEntry& first = *state.service("svc0");
+  const InstanceEntry& instance = *state.instance("svc49", 0, runner);
+  EXPECT_TRUE(state.service("svc49")->stamp.origin.shares_with(first.stamp.origin));
+  EXPECT_TRUE(state.service("svc49")->history[0].through.shares_with(first.stamp.origin));
+  EXPECT_TRUE(state.assignment("svc49", 0)->stamp.origin.shares_with(first.stamp.origin));
+  EXPECT_TRUE(instance.status.node.shares_with(state.assignment("svc0", 0)->node));
+  EXPECT_TRUE(instance.stamp.origin.shares_with(instance.status.node));
+  EXPECT_TRUE(instance.status.host.shares_with(state.instance("svc0", 0, runner)->status.host));
+  // 50 services, each holding the writer's name 3 times: 150 records' names and the table's.
+  EXPECT_EQ(first.stamp.origin.holders(), 151u);
+
+  // A newer record of the same key shares the names too; a copy of the state holds its own
+  // table of the same names.
+  InstanceEntry restarted = instance_entry("svc0", 0, runner, stamp(20, runner));
+  restarted.status.host = host;
+  ASSERT_TRUE(state.merge(arrived(restarted)));
+  EXPECT_TRUE(state.instance("svc0", 0, runner)->status.node.shares_with(instance.status.node));
+  ClusterState copy = state;
+  EXPECT_EQ(copy.shared_names(), 3u);
+  ASSERT_TRUE(copy.merge(arrived(instance_entry("svc50", 0, runner, stamp(30, runner)))));
+  EXPECT_TRUE(copy.instance("svc50", 0, runner)->status.node.shares_with(instance.status.node));
+
+  // Names no record holds any more are forgotten when garbage is collected.
+  ClusterState small;
+  ASSERT_TRUE(small.merge(arrived(assignment_entry("web", 0, runner, stamp(10, writer)))));
+  ASSERT_TRUE(small.merge(arrived(instance_entry("db", 0, "db-host-01.example.internal", stamp(10, writer)))));
+  EXPECT_EQ(small.shared_names(), 3u);
+  ASSERT_TRUE(small.merge(arrived(instance_entry("db", 0, "db-host-01.example.internal", stamp(20, writer), true))));
+  small.collect_garbage(15, 0);
+  EXPECT_EQ(small.shared_names(), 3u) << "the tombstone is newer than the cutoff: kept";
+  small.collect_garbage(25, 0);
+  EXPECT_EQ(small.instance("db", 0, "db-host-01.example.internal"), nullptr);
+  EXPECT_EQ(small.shared_names(), 2u) << "db-host-01 is named by no record now";
+  EXPECT_EQ(small.assignment("web", 0)->node, runner);
+  EXPECT_EQ(small.assignment("web", 0)->stamp.origin.holders(), 2u);
+}
+
+TEST(SharedNames, ATableOfManyNamesFindsEachAgain) {
+  NameTable table;
+  std::vector<SharedName> held;
+  for (int i = 0; i < 1000; ++i) {
+    SharedName name("agent-" + std::to_string(i));
+    table.intern(name);
+    held.push_back(name);
+  }
+  EXPECT_EQ(table.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) {
+    SharedName again("agent-" + std::to_string(i));
+    table.intern(again);
+    EXPECT_TRUE(again.shares_with(held[static_cast<std::size_t>(i)])) << i;
+  }
+  EXPECT_EQ(table.size(), 1000u);
+  held.resize(10);  // the others now held by the table only (and `again`, gone)
+  EXPECT_EQ(table.forget_unheld(), 990u);
+  EXPECT_EQ(table.size(), 10u);
+  SharedName ninth("agent-9");
+  table.intern(ninth);
+  EXPECT_TRUE(ninth.shares_with(held[9]));
+  SharedName empty;
+  table.intern(empty);
+  EXPECT_TRUE(empty.empty());
+  EXPECT_EQ(table.size(), 10u);
+}
+
 TEST(CollectGarbage, DropsOnlyTombstonesAndGoneMembersOlderThanTheCutoff) {
   using enum MemberState;
   ClusterState state;
