@@ -295,7 +295,7 @@ class SpecNameReader {
   std::optional<std::string> name_;
 };
 
-void check_spec_of(const FieldPath& path, const std::string& spec_json, const std::string& service) {
+void check_spec_of(const FieldPath& path, std::string_view spec_json, const std::string& service) {
   SpecNameReader reader;
   if (!nlohmann::json::sax_parse(spec_json, &reader)) refuse(path, "not JSON text");
   if (!reader.is_object() || reader.name() != service)

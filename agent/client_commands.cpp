@@ -57,7 +57,7 @@ ServiceStatus status_of(const CommandView& view, const ServiceEntry& entry,
                         const std::function<std::vector<Member>()>& fit_members) {
   const ServiceSpec* spec = view.spec_of(entry);
   ServiceStatus out{entry.name, spec ? spec->provider : "", entry.generation,
-                    spec ? spec->instances : 0, entry.enabled, entry.spec_json, {},
+                    spec ? spec->instances : 0, entry.enabled, entry.spec_json.str(), {},
                     entry.stamp.origin, entry.stamp.hlc, "", entry.stable_generation, entry.rollout, ""};
   if (!spec) return out;
   out.problem = dependency_fault(view.state, *spec, view.spec_of);
@@ -184,7 +184,7 @@ Result<ClientWrite<DeployReply>> decide_rollback(const CommandView& view, const 
     return fail(Errc::invalid_argument, command + ": the spec kept for version " + std::to_string(target->version) +
                                             " names the service \"" + parsed->name + "\", not \"" + request.service +
                                             "\"; deploy a spec file of " + request.service + " instead");
-  auto write = deploy_version(view, DeployRequest{target->spec_json, request.write_id}, stamp, target->version);
+  auto write = deploy_version(view, DeployRequest{target->spec_json.str(), request.write_id}, stamp, target->version);
   if (!write) return std::unexpected(write.error().with_context(command));
   return write;
 }

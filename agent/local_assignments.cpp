@@ -87,7 +87,7 @@ LocalAssignments::Changes LocalAssignments::update(const ClusterState& state, co
     bool ready = dependencies_ready(state, *spec);
     // The stable version goes along even when nothing runs it here: instances launched from
     // it carry on, unrestarted, when a revert makes its spec current again.
-    ServiceAssignment assignment{name, service->generation, service->spec_json, indices,
+    ServiceAssignment assignment{name, service->generation, service->spec_json.str(), indices,
                                  service->enabled, service->restart_generation, ready,
                                  ready ? "" : dependencies_problem(state, *spec, spec_of),
                                  service->stable_generation,

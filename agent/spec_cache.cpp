@@ -4,7 +4,7 @@
 
 namespace mob {
 
-std::unique_ptr<SpecCache::Parsed> SpecCache::parse(const std::string& name, const std::string& text) {
+std::unique_ptr<SpecCache::Parsed> SpecCache::parse(const std::string& name, std::string_view text) {
   ++parses_;
   auto spec = parse_spec(text, limits_);
   if (!spec) {

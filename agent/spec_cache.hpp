@@ -57,7 +57,7 @@ class SpecCache {
     bool asked = true;  // since the last sweep
   };
 
-  std::unique_ptr<Parsed> parse(const std::string& name, const std::string& text);
+  std::unique_ptr<Parsed> parse(const std::string& name, std::string_view text);
   // What of `had` the record `entry` names (its current and its stable spec).
   static Specs named_by(Specs had, const ServiceEntry& entry);
 

@@ -120,7 +120,7 @@ struct VersionRecord {
   SpecText spec_json;        // normalized; shares the record's spec_json or stable_spec_json when equal
   // "" while it is the current version; then "healthy" (it ran healthy on every instance),
   // "replaced" (a later version came before it did), "reverted: why", "failed: why".
-  std::string outcome;
+  CompactText outcome;  // (compact: empty while current, and most records hold only the current)
   std::uint64_t rollback_of = 0;  // the earlier version whose spec it runs again (0: none)
   MOB_FIELDS(version, time_ms, through, spec_json, outcome, rollback_of)
 };

@@ -7,6 +7,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -1165,6 +1166,28 @@ TEST(SpecTexts, ASpecTextPacksAsTheStringItHolds) {
   EXPECT_TRUE(empty.empty());
   EXPECT_EQ(empty, std::string());
   EXPECT_EQ(SpecText(std::string()), empty);
+
+  // Read back from a string, from bytes (BIN, as strings are), and refused from anything else.
+  auto unpacked = [](const msgpack::sbuffer& bytes) {
+    auto handle = msgpack::unpack(bytes.data(), bytes.size());
+    SpecText text;
+    auto read = wire::read(handle.get(), text);
+    return read ? std::optional<SpecText>(text) : std::nullopt;
+  };
+  EXPECT_EQ(unpacked(as_text), std::optional<SpecText>(R"({"name":"web"})"));
+  msgpack::sbuffer as_bin, as_number;
+  msgpack::packer<msgpack::sbuffer>(as_bin).pack_bin(3).pack_bin_body("abc", 3);
+  msgpack::packer<msgpack::sbuffer>(as_number).pack(7);
+  EXPECT_EQ(unpacked(as_bin), std::optional<SpecText>("abc"));
+  EXPECT_EQ(unpacked(as_number), std::nullopt);
+  const SpecText text(std::string(R"({"name":"web"})"));
+  SpecText copy = text;
+  EXPECT_TRUE(copy.shares_with(text));
+  EXPECT_EQ(copy.view(), R"({"name":"web"})");
+  EXPECT_EQ(std::string(copy.data()), R"({"name":"web"})") << "the text ends with a zero";
+  copy.clear();
+  EXPECT_TRUE(copy.empty());
+  EXPECT_EQ(text.size(), 14u);
 }
 
 // ---- agent and host names held once ----------------------------------------------------------

@@ -78,7 +78,7 @@ class StateFixture : public ::testing::Test {
   // Version 2 of `name` deployed over version 1, kept as the stable one (a rollout under way).
   ServiceEntry& deploy_over_stable(const std::string& name, std::uint32_t instances) {
     deploy(name, instances);
-    const std::string stable_spec = state_.service(name)->spec_json;
+    const std::string stable_spec = state_.service(name)->spec_json.str();
     ServiceEntry& rolling = deploy(name, instances);
     rolling.stable_generation = 1;
     rolling.stable_spec_json = stable_spec;
@@ -553,7 +553,7 @@ TEST_F(LocalAssignmentsTest, ADependentIsToldItsDependenciesAddressesAgainWhenTh
 
 TEST_F(LocalAssignmentsTest, DuringARollingUpdateTheInstancesNotMovedRunTheStableVersion) {
   ServiceEntry& rolling = deploy_over_stable("web", 3);
-  const std::string stable_spec = rolling.stable_spec_json;
+  const std::string stable_spec = rolling.stable_spec_json.str();
   assign_each("web", {"node-a", "node-a", "node-b"});
   run_version("web", 1, 2);
   auto changes = update({"web"});
@@ -583,7 +583,7 @@ TEST_F(LocalAssignmentsTest, DuringARollingUpdateTheInstancesNotMovedRunTheStabl
 // must not start under the reverted spec: that would be one instance more than wanted.
 TEST_F(LocalAssignmentsTest, ARevertedCanarysSlotIsNotStartedUnderTheStableSpecBeforeTheOwnerRemovesIt) {
   ServiceEntry& canary = deploy_over_stable("web", 2);
-  const std::string stable_spec = canary.stable_spec_json;
+  const std::string stable_spec = canary.stable_spec_json.str();
   canary.canaries = 1;
   assign_each("web", {"node-a", "node-a", "node-a"});
   run_version("web", 2, 2);
