@@ -45,7 +45,7 @@ std::string dependents_of(const CommandView& view, const std::string& name) {
   std::string dependents;
   for (const auto& [key, other] : view.state.services()) {
     // A text that names no dependency is not parsed (after a quiet spell no spec is held).
-    if (other.removed || other.name == name || !may_name_dependencies(other.spec_json.str())) continue;
+    if (other.removed || other.name == name || !may_name_dependencies(other.spec_json.view())) continue;
     const ServiceSpec* spec = view.spec_of(other);
     if (spec && std::find(spec->depends_on.begin(), spec->depends_on.end(), name) != spec->depends_on.end())
       dependents += (dependents.empty() ? "" : ", ") + other.name;

@@ -891,7 +891,7 @@ class Store {
   // for this (may_name_dependencies): every agent merges every service, and the parsed spec
   // would be held for nothing but this, about 0.6 KiB a service.
   void index_dependencies(const ServiceEntry& entry) {
-    if (entry.removed || !may_name_dependencies(entry.spec_json.str())) return;
+    if (entry.removed || !may_name_dependencies(entry.spec_json.view())) return;
     if (const ServiceSpec* spec = spec_of(entry))
       for (const auto& dependency : spec->depends_on) dependents_[dependency].insert(entry.name);
   }

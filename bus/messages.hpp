@@ -46,11 +46,17 @@ struct CheckResult {
   MOB_FIELDS(name, passed, at_ms, in_a_row, output)
 };
 
+// (Fields in an order that leaves no padding: every agent holds one per instance; the wire's
+// order is MOB_FIELDS'.)
 struct InstanceStatus {
   std::string service;
   std::uint32_t index = 0;
+  // The fixed port found in use on this agent when the instance could not start (0: none):
+  // the service's owner places the instance on another agent.
+  std::uint32_t busy_port = 0;
   SharedName node;  // (shared: bus/shared_name.hpp, as every agent's and host's name in a record)
   InstanceState state = InstanceState::pending;
+  Health health = Health::none;  // of a running instance; none without checks
   std::uint32_t restarts = 0;
   std::int64_t pid = 0;
   std::int64_t since_ms = 0;  // unix ms when `state` was entered
@@ -58,15 +64,11 @@ struct InstanceStatus {
   std::int32_t signal = 0;
   CompactText reason;  // why pending/failed/exited, in words (compact: empty while it runs)
   std::uint64_t spec_version = 0;
-  Health health = Health::none;      // of a running instance; none without checks
   CompactVector<CheckResult> checks;  // the last result of each check, when health changed
   // Service discovery (docs/spec.md, "Service discovery"): where the instance listens, the
   // agent's advertised host and the host port chosen for each named port of the spec.
   SharedName host;
   CompactMap<std::map<std::string, std::uint32_t>> ports;  // (compact: most services name none)
-  // The fixed port found in use on this agent when the instance could not start (0: none):
-  // the service's owner places the instance on another agent.
-  std::uint32_t busy_port = 0;
   MOB_FIELDS(service, index, node, state, restarts, pid, since_ms, exit_code, signal, reason,
              spec_version, health, checks, host, ports, busy_port)
   MOB_REQUIRED_FIELDS(11)  // health and checks came with health checks (issue 17), the rest
@@ -370,9 +372,7 @@ struct ServiceEntry {
   std::string name;
   SpecText spec_json;
   std::uint64_t generation = 0;  // the user-visible version: 1, 2, ...
-  bool enabled = true;
   std::uint64_t restart_generation = 0;
-  bool removed = false;
   Stamp stamp;
   std::string write_id;  // of the client request that made this version (empty: none)
   // Rolling updates (docs/spec.md, "update"): the last version that ran healthy on every
@@ -389,6 +389,8 @@ struct ServiceEntry {
   // `promoted`, the others move a batch at a time and the canaries go when it is done.
   std::uint32_t canaries = 0;
   bool promoted = false;
+  bool enabled = true;
+  bool removed = false;  // (the three bools beside `canaries`: no padding)
   // Rebalance (docs/spec.md, "Rebalance"): "" when none was asked; "wanted" while the
   // service's owner moves its instances towards an even spread, a batch at a time; "done: ..."
   // (the spread it left) once nothing was left to move (agent/rebalance.hpp).

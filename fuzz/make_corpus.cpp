@@ -33,16 +33,16 @@ mob::Member member(const std::string& name) {
 }
 
 mob::InstanceStatus instance() {
-  return mob::InstanceStatus{"echoes", 1, "node-a", mob::InstanceState::running, 2, 4242,
-                             1700000000000, -1, 0, "", 3, mob::Health::healthy,
-                             {{"http", true, 1700000000000, 2, "HTTP 200 OK"}}, "127.0.0.1", {{"http", 31012}}, 0};
+  return mob::InstanceStatus{"echoes", 1, 0, "node-a", mob::InstanceState::running, mob::Health::healthy, 2, 4242,
+                             1700000000000, -1, 0, "", 3,
+                             {{"http", true, 1700000000000, 2, "HTTP 200 OK"}}, "127.0.0.1", {{"http", 31012}}};
 }
 
 void write_filled_messages(const fs::path& dir) {
   const std::string spec = R"({"name":"echoes","provider":"bash","params":{"command":"echo hi"}})";
   mob::StateDelta delta;
   delta.members = {{member("node-a"), 17, "node-a"}, {member("node-b"), 9, "node-c"}};
-  delta.services = {{"echoes", spec, 2, true, 1, false, {123456789, "node-a"}}};
+  delta.services = {{"echoes", spec, 2, 1, {123456789, "node-a"}}};  // enabled, not removed
   delta.assignments = {{"echoes", 0, "node-b", false, {123456790, "node-a"}}};
   delta.instances = {{instance(), false, {123456791, "node-a"}}};
   const mob::Body bodies[] = {

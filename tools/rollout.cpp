@@ -188,11 +188,11 @@ std::vector<std::string> Rollout::absorb(const Event& event, Time now) {
   if (seen.from_status && wall_ms_of(event.version) <= seen.status.since_ms) return lines;
   seen.from_status = false;
   seen.learned_at = now;
-  seen.status = InstanceStatus{event.service, index, event.node, *state, 0, 0,
-                               wall_ms_of(event.version), event.exit_code,
-                               event.signal, event.reason, event.generation,
+  seen.status = InstanceStatus{event.service, index, 0, event.node, *state,
                                checked_ && *state == InstanceState::running ? Health::starting : Health::none,
-                               {}, event.host, event.ports, 0};
+                               0, 0, wall_ms_of(event.version), event.exit_code,
+                               event.signal, event.reason, event.generation,
+                               {}, event.host, event.ports};
   if (!assigned_.contains(index)) assigned_[index] = event.node;
   if (assigned_[index] == event.node && event.generation == deployed_.version)
     show(index, describe(seen.status), lines);

@@ -38,9 +38,9 @@ DeployReply deployed(const std::string& policy = "always") {
 InstanceStatus instance(std::uint32_t index, std::string node, InstanceState state,
                         std::string reason = "", std::uint64_t spec_version = 2) {
   const std::int64_t pid = state == InstanceState::running ? 4242 : 0;
-  return InstanceStatus{"web", index, std::move(node), state, 0, pid,
+  return InstanceStatus{"web", index, 0, std::move(node), state, Health::none, 0, pid,
                         static_cast<std::int64_t>(kWallMs), -1, 0, std::move(reason), spec_version,
-                        Health::none, {}, "", {}, 0};
+                        {}, "", {}};
 }
 
 // What the agent answers right after the deploy: `instances` of version 2, none placed yet,

@@ -162,8 +162,8 @@ TEST_F(ClientCommands, ADeployWithAnUpdateBlockKeepsTheHealthyVersionItReplacesA
     for (std::uint32_t index = 0; index < count; ++index) {
       assign(name, index, "node-a");
       InstanceEntry entry;
-      entry.status = InstanceStatus{name, index, "node-a", InstanceState::running, 0, 1, 1, -1, 0, "", version,
-                                    Health::none, {}, "", {}, 0};
+      entry.status = InstanceStatus{name,   index, 0, "node-a", InstanceState::running, Health::none, 0, 1, 1, -1, 0,
+                                    "",     version, {}, "", {}};
       entry.stamp = Stamp{++stamp_, "node-a"};
       state_.merge(entry);
     }
