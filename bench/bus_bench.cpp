@@ -41,10 +41,10 @@ mob::Gossip sample_gossip() {
     delta.services.push_back({.name = "svc-" + std::to_string(i),
                               .spec_json = sample_spec(),
                               .generation = 2,
-                              .enabled = true,
                               .restart_generation = 0,
-                              .removed = false,
-                              .stamp = stamp(1'700'000'000'000ull + i)});
+                              .stamp = stamp(1'700'000'000'000ull + i),
+                              .enabled = true,
+                              .removed = false});
     delta.assignments.push_back({.service = "svc-" + std::to_string(i),
                                  .index = 0,
                                  .node = "bench-3",
