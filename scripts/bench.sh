@@ -314,7 +314,7 @@ measure_system() {
 }
 
 measure_failure() {
-  local system=$1 victim_index=$((cluster_n - 1)) out since
+  local system=$1 victim_index=$((cluster_n - 1)) out
   say "$system: idle ${idle_settle_s}s, then RSS and CPU over ${idle_cpu_s}s"
   sleep "$idle_settle_s"
   idle_footprint "${pids[@]}"
@@ -324,9 +324,10 @@ measure_failure() {
   local victim=${names[victim_index]} victim_pid=${pids[victim_index]}
   local survivors=("${ports[@]:0:victim_index}")
   say "$system: SIGKILL $victim"
-  out=$("$BENCH" crash --pid "$victim_pid"); since=$(field since_ns "$out")
+  # detect connects to every survivor first, then kills: the time counts no connection made
+  # after the kill.
   out=$("$BENCH" detect --system "$system" --ports "$(join_by_comma "${survivors[@]}")" \
-    --target "$victim" --since-ns "$since" --timeout-ms 60000) || out="all_ms=timeout"
+    --target "$victim" --kill-pid "$victim_pid" --timeout-ms 60000) || out="all_ms=timeout"
   detect_all[$system]=$(field all_ms "$out"); detect_first[$system]=$(field first_ms "$out")
   detect_suspect[$system]=$(field first_suspect_ms "$out")
   say "$system: $victim ${detect_suspect[$system]:+suspect after ${detect_suspect[$system]} ms, }failed on one agent after ${detect_first[$system]} ms, on all after ${detect_all[$system]} ms"
@@ -341,10 +342,8 @@ measure_failure() {
   local silent=$((victim_index - 1))
   local watchers=("${ports[@]:0:silent}")
   say "$system: SIGSTOP ${names[silent]} (a silent failure)"
-  since=$(date +%s%N)
-  kill -STOP "${pids[silent]}"
   out=$("$BENCH" detect --system "$system" --ports "$(join_by_comma "${watchers[@]}")" \
-    --target "${names[silent]}" --since-ns "$since" --timeout-ms 60000) || out="all_ms=timeout"
+    --target "${names[silent]}" --stop-pid "${pids[silent]}" --timeout-ms 60000) || out="all_ms=timeout"
   kill -CONT "${pids[silent]}"
   silent_all[$system]=$(field all_ms "$out"); silent_first[$system]=$(field first_ms "$out")
   say "$system: ${names[silent]} failed on one agent after ${silent_first[$system]} ms, on all after ${silent_all[$system]} ms"
