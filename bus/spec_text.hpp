@@ -4,6 +4,7 @@
 // Immutable once made; on the wire it is a msgpack string like any other.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -81,8 +82,11 @@ class SpecText {
   };
   static Block* make_block(std::string_view text) {
     if (text.empty()) return nullptr;
-    void* memory = ::operator new(offsetof(Block, text) + text.size() + 1);
-    auto* block = new (memory) Block{{1}, static_cast<std::uint32_t>(text.size()), {}};
+    // At least a whole Block: a text of a character or two ends inside its padding.
+    void* memory = ::operator new(std::max(sizeof(Block), offsetof(Block, text) + text.size() + 1));
+    auto* block = new (memory) Block;  // the count only: the length and text are written below
+    block->holders.store(1, std::memory_order_relaxed);
+    block->size = static_cast<std::uint32_t>(text.size());
     std::memcpy(block->text, text.data(), text.size());
     block->text[text.size()] = '\0';
     return block;

@@ -1090,13 +1090,14 @@ TEST(AntiEntropy, BadBucketCountsGiveNothing) {
 
 // ---- spec texts held once ------------------------------------------------------------------
 
-// A record as it arrives decoded from the wire: every text a string of its own.
-ServiceEntry decoded(const ServiceEntry& entry) {
+// A record as it arrives decoded from the wire: every text and name a string of its own.
+template <class Entry>
+Entry decoded(const Entry& entry) {
   msgpack::sbuffer buffer;
   msgpack::packer<msgpack::sbuffer> packer(buffer);
   wire::pack(packer, entry);
   auto handle = msgpack::unpack(buffer.data(), buffer.size());
-  ServiceEntry out;
+  Entry out;
   EXPECT_TRUE(wire::read(handle.get(), out));
   return out;
 }
@@ -1188,21 +1189,14 @@ TEST(SpecTexts, ASpecTextPacksAsTheStringItHolds) {
   copy.clear();
   EXPECT_TRUE(copy.empty());
   EXPECT_EQ(text.size(), 14u);
+  for (std::string_view tiny : {"x", "{}", "abc"}) {  // shorter than the block's own size
+    const SpecText held(tiny);
+    EXPECT_EQ(held.view(), tiny);
+    EXPECT_EQ(held.data()[tiny.size()], '\0');
+  }
 }
 
 // ---- agent and host names held once ----------------------------------------------------------
-
-// A record as it arrives decoded from the wire: every name a string of its own.
-template <class Entry>
-Entry arrived(const Entry& entry) {
-  msgpack::sbuffer buffer;
-  msgpack::packer<msgpack::sbuffer> packer(buffer);
-  wire::pack(packer, entry);
-  auto handle = msgpack::unpack(buffer.data(), buffer.size());
-  Entry out;
-  EXPECT_TRUE(wire::read(handle.get(), out));
-  return out;
-}
 
 TEST(SharedNames, ANamePacksAsTheStringItHoldsAndItsCopiesShareOneString) {
   EXPECT_EQ(packed(SharedName("worker-7.example.internal")), packed(std::string("worker-7.example.internal")));
@@ -1247,9 +1241,9 @@ TEST(SharedNames, RecordsMergedIntoAStateHoldEachAgentAndHostNameOnce) {
     instance.status.host = host;
     const AssignmentEntry assignment = assignment_entry(name, 0, runner, stamp(10, writer));
     // Each arrives decoded on its own, as from gossip: its names are strings of its own.
-    ASSERT_TRUE(state.merge(arrived(service)));
-    ASSERT_TRUE(state.merge(arrived(assignment)));
-    ASSERT_TRUE(state.merge(arrived(instance)));
+    ASSERT_TRUE(state.merge(decoded(service)));
+    ASSERT_TRUE(state.merge(decoded(assignment)));
+    ASSERT_TRUE(state.merge(decoded(instance)));
     // What is held is what arrived, byte for byte.
     EXPECT_EQ(packed(*state.service(name)), packed(service));
     EXPECT_EQ(packed(*state.assignment(name, 0)), packed(assignment));
@@ -1271,19 +1265,19 @@ TEST(SharedNames, RecordsMergedIntoAStateHoldEachAgentAndHostNameOnce) {
   // table of the same names.
   InstanceEntry restarted = instance_entry("svc0", 0, runner, stamp(20, runner));
   restarted.status.host = host;
-  ASSERT_TRUE(state.merge(arrived(restarted)));
+  ASSERT_TRUE(state.merge(decoded(restarted)));
   EXPECT_TRUE(state.instance("svc0", 0, runner)->status.node.shares_with(instance.status.node));
   ClusterState copy = state;
   EXPECT_EQ(copy.shared_names(), 3u);
-  ASSERT_TRUE(copy.merge(arrived(instance_entry("svc50", 0, runner, stamp(30, runner)))));
+  ASSERT_TRUE(copy.merge(decoded(instance_entry("svc50", 0, runner, stamp(30, runner)))));
   EXPECT_TRUE(copy.instance("svc50", 0, runner)->status.node.shares_with(instance.status.node));
 
   // Names no record holds any more are forgotten when garbage is collected.
   ClusterState small;
-  ASSERT_TRUE(small.merge(arrived(assignment_entry("web", 0, runner, stamp(10, writer)))));
-  ASSERT_TRUE(small.merge(arrived(instance_entry("db", 0, "db-host-01.example.internal", stamp(10, writer)))));
+  ASSERT_TRUE(small.merge(decoded(assignment_entry("web", 0, runner, stamp(10, writer)))));
+  ASSERT_TRUE(small.merge(decoded(instance_entry("db", 0, "db-host-01.example.internal", stamp(10, writer)))));
   EXPECT_EQ(small.shared_names(), 3u);
-  ASSERT_TRUE(small.merge(arrived(instance_entry("db", 0, "db-host-01.example.internal", stamp(20, writer), true))));
+  ASSERT_TRUE(small.merge(decoded(instance_entry("db", 0, "db-host-01.example.internal", stamp(20, writer), true))));
   small.collect_garbage(15, 0);
   EXPECT_EQ(small.shared_names(), 3u) << "the tombstone is newer than the cutoff: kept";
   small.collect_garbage(25, 0);
